@@ -1,0 +1,1 @@
+"""Example IOCs for iochost (a plugin distribution)."""

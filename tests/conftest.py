@@ -1,0 +1,51 @@
+"""Session-wide test set-up.
+
+Channel Access broadcasts searches and beacons by default.  Before anything imports a CA
+library (pyepics/libca, caproto, softioc, or our own server), force every CA peer in this
+process -- and every subprocess it starts, which inherits the environment -- onto loopback.
+
+Each pytest session also gets its own UDP/TCP server port and repeater/beacon port, so two
+sessions on one machine (a developer and CI, or parallel helpers) never answer each other.
+"""
+import os
+import socket
+
+
+def _free_port() -> int:
+    """A port free for both UDP and TCP on 127.0.0.1 at this moment."""
+    for _ in range(50):
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+            udp.bind(("127.0.0.1", 0))
+            port = udp.getsockname()[1]
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
+                try:
+                    tcp.bind(("127.0.0.1", port))
+                except OSError:
+                    continue
+            return port
+    raise RuntimeError("no free port on 127.0.0.1")
+
+
+LOOPBACK_ENV = {
+    "EPICS_CA_AUTO_ADDR_LIST": "NO",
+    "EPICS_CA_ADDR_LIST": "127.0.0.1",
+    "EPICS_CAS_AUTO_BEACON_ADDR_LIST": "NO",
+    "EPICS_CAS_BEACON_ADDR_LIST": "127.0.0.1",
+    "EPICS_CAS_INTF_ADDR_LIST": "127.0.0.1",
+}
+
+os.environ.update(LOOPBACK_ENV)
+if "IOCHOST_TEST_PORT" not in os.environ:  # inherited by subprocesses and xdist workers
+    os.environ["IOCHOST_TEST_PORT"] = str(_free_port())
+    os.environ["IOCHOST_TEST_REPEATER_PORT"] = str(_free_port())
+_port = os.environ["IOCHOST_TEST_PORT"]
+_repeater = os.environ["IOCHOST_TEST_REPEATER_PORT"]
+os.environ.update({
+    "EPICS_CA_SERVER_PORT": _port,
+    "EPICS_CAS_SERVER_PORT": _port,
+    "EPICS_CA_REPEATER_PORT": _repeater,
+    "EPICS_CAS_BEACON_PORT": _repeater,
+    # 1e6-element DOUBLE arrays are 8 MB; libca's default limit is 16 kB.
+    "EPICS_CA_MAX_ARRAY_BYTES": "100000000",
+    "EPICS_CA_CONN_TMO": "30",
+})
