@@ -4,8 +4,14 @@ Channel Access broadcasts searches and beacons by default.  Before anything impo
 library (pyepics/libca, caproto, softioc, or our own server), force every CA peer in this
 process -- and every subprocess it starts, which inherits the environment -- onto loopback.
 
-Each pytest session also gets its own UDP/TCP server port and repeater/beacon port, so two
-sessions on one machine (a developer and CI, or parallel helpers) never answer each other.
+Each pytest session also gets its own ports, so two sessions on one machine never answer
+each other:
+
+* ``EPICS_CA_SERVER_PORT`` / ``EPICS_CAS_SERVER_PORT`` (``IOCHOST_TEST_PORT``): servers run
+  inside the test process (``iochost.testing.ServerThread``) listen here;
+* ``IOCHOST_TEST_SUBPROCESS_PORT``: servers a test starts as a subprocess (``iochost serve``,
+  caproto, softioc) listen here -- give the child ``EPICS_CAS_SERVER_PORT`` = this port;
+* clients search both, because ``EPICS_CA_ADDR_LIST`` names 127.0.0.1 on each port.
 """
 import os
 import socket
@@ -37,10 +43,13 @@ LOOPBACK_ENV = {
 os.environ.update(LOOPBACK_ENV)
 if "IOCHOST_TEST_PORT" not in os.environ:  # inherited by subprocesses and xdist workers
     os.environ["IOCHOST_TEST_PORT"] = str(_free_port())
+    os.environ["IOCHOST_TEST_SUBPROCESS_PORT"] = str(_free_port())
     os.environ["IOCHOST_TEST_REPEATER_PORT"] = str(_free_port())
 _port = os.environ["IOCHOST_TEST_PORT"]
+_subprocess_port = os.environ["IOCHOST_TEST_SUBPROCESS_PORT"]
 _repeater = os.environ["IOCHOST_TEST_REPEATER_PORT"]
 os.environ.update({
+    "EPICS_CA_ADDR_LIST": f"127.0.0.1 127.0.0.1:{_subprocess_port}",
     "EPICS_CA_SERVER_PORT": _port,
     "EPICS_CAS_SERVER_PORT": _port,
     "EPICS_CA_REPEATER_PORT": _repeater,
