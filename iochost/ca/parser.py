@@ -1,0 +1,188 @@
+"""Turning bytes into messages: :class:`StreamParser` for TCP, :func:`parse_datagram` for UDP.
+
+:meth:`StreamParser.feed_raw` is the server's hot path: it yields ``(Header, payload)``
+pairs without building message objects.  Each payload byte is copied once at most:
+
+* a message that arrives whole inside one ``feed`` is sliced out of the caller's data
+  (one copy, into ``bytes``);
+* a message split across ``feed`` calls is accumulated in a private ``bytearray`` which is
+  then handed out as a ``memoryview`` and replaced by a fresh buffer (no second copy).
+
+An announced payload larger than ``max_payload`` raises :class:`CaProtocolError` as soon as
+its header is complete, before any of it is buffered, so a hostile peer cannot make us
+allocate.  After a :class:`CaProtocolError` the stream is unusable (the circuit must be
+closed); further ``feed`` calls raise the same error again.
+
+Payloads whose size is not a multiple of 8 are accepted (RSRV rejects them on TCP; libca and
+caproto never send them).
+"""
+from __future__ import annotations
+
+from .commands import REQUESTS, RESPONSES, Command, Message, Role
+from .errors import CaProtocolError
+from .header import EXTENDED_HEADER_SIZE, EXTENDED_MARKER, EXTENSION_STRUCT, HEADER_SIZE
+from .header import HEADER_STRUCT, Header, unpack_header
+
+__all__ = ["StreamParser", "parse_datagram", "message_from_wire", "DEFAULT_MAX_PAYLOAD"]
+
+DEFAULT_MAX_PAYLOAD = 2**31
+
+_DECODERS = {Role.SERVER: REQUESTS, Role.CLIENT: RESPONSES}
+_EMPTY = b""
+_unpack_from = HEADER_STRUCT.unpack_from
+_new_header = tuple.__new__
+
+
+def message_from_wire(header: Header, payload: bytes | memoryview, role: Role) -> Message:
+    """Decode one message received by ``role``; unknown or misdirected commands raise
+    :class:`CaProtocolError`."""
+    try:
+        decode = _DECODERS[role][header.command]
+    except KeyError:
+        raise CaProtocolError(_unexpected(header.command, role)) from None
+    return decode(header, payload)
+
+
+def _unexpected(command: int, role: Role) -> str:
+    try:
+        name = Command(command).name
+    except ValueError:
+        return f"unknown CA command {command}"
+    receiver = "server" if role is Role.SERVER else "client"
+    return f"CA command {command} ({name}) is not valid for a {receiver} to receive"
+
+
+class StreamParser:
+    """Incremental parser for one TCP circuit; accepts any chunking of the byte stream."""
+
+    __slots__ = ("role", "max_payload", "_partial", "_partial_header", "_error")
+
+    def __init__(self, role: Role, max_payload: int = DEFAULT_MAX_PAYLOAD):
+        self.role = role
+        self.max_payload = max_payload
+        self._partial = bytearray()  # the start of one incomplete message
+        self._partial_header: tuple[Header, int] | None = None  # once its header is complete
+        self._error: CaProtocolError | None = None
+
+    @property
+    def buffered(self) -> int:
+        """Bytes held for an incomplete message."""
+        return len(self._partial)
+
+    def feed(self, data: bytes | bytearray | memoryview) -> list[Message]:
+        """Decode every message completed by ``data`` (CaProtocolError on bad input)."""
+        role = self.role
+        try:
+            return [message_from_wire(header, payload, role)
+                    for header, payload in self.feed_raw(data)]
+        except CaProtocolError as exc:
+            self._error = exc
+            raise
+
+    def feed_raw(self, data: bytes | bytearray | memoryview
+                 ) -> list[tuple[Header, memoryview | bytes]]:
+        """Split ``data`` into ``(header, payload)`` for every message it completes."""
+        if self._error is not None:
+            raise self._error
+        try:
+            out: list[tuple[Header, memoryview | bytes]] = []
+            view = memoryview(data).cast("B")
+            offset = self._complete_partial(view, out) if self._partial else 0
+            if offset is not None:
+                self._split(view, offset, out)
+            return out
+        except CaProtocolError as exc:
+            self._error = exc
+            raise
+
+    def _check_size(self, size: int, command: int) -> None:
+        if size > self.max_payload:
+            raise CaProtocolError(
+                f"CA command {command} announces a {size}-byte payload, "
+                f"more than the {self.max_payload} allowed")
+
+    def _complete_partial(self, view: memoryview, out: list) -> int | None:
+        """Move just enough of ``view`` into the partial message to finish it.
+
+        Returns the offset in ``view`` where the following messages start, or None when
+        ``view`` was used up without finishing the message.
+        """
+        partial = self._partial
+        offset = 0
+        while self._partial_header is None:
+            wanted = HEADER_SIZE
+            if len(partial) >= HEADER_SIZE and partial[2:4] == b"\xff\xff":
+                wanted = EXTENDED_HEADER_SIZE
+            take = min(wanted - len(partial), len(view) - offset)
+            partial += view[offset:offset + take]
+            offset += take
+            if len(partial) < wanted:
+                return None
+            parsed = unpack_header(partial)
+            if parsed is not None:
+                self._check_size(parsed[0].payload_size, parsed[0].command)
+                self._partial_header = parsed
+        header, header_length = self._partial_header
+        total = header_length + header.payload_size
+        take = min(total - len(partial), len(view) - offset)
+        partial += view[offset:offset + take]
+        offset += take
+        if len(partial) < total:
+            return None
+        out.append((header, memoryview(partial)[header_length:] if header.payload_size
+                    else _EMPTY))
+        self._partial = bytearray()
+        self._partial_header = None
+        return offset
+
+    def _split(self, view: memoryview, offset: int, out: list) -> None:
+        """Split whole messages out of ``view[offset:]``; keep an incomplete tail."""
+        end_of_data = len(view)
+        max_payload = self.max_payload
+        append = out.append
+        while end_of_data - offset >= HEADER_SIZE:
+            command, size, data_type, count, p1, p2 = _unpack_from(view, offset)
+            header_length = HEADER_SIZE
+            if size == EXTENDED_MARKER:
+                if end_of_data - offset < EXTENDED_HEADER_SIZE:
+                    break
+                size, count = EXTENSION_STRUCT.unpack_from(view, offset + HEADER_SIZE)
+                header_length = EXTENDED_HEADER_SIZE
+            if size > max_payload:
+                self._check_size(size, command)
+            start = offset + header_length
+            end = start + size
+            if end > end_of_data:
+                break
+            header = _new_header(Header, (command, size, data_type, count, p1, p2))
+            append((header, view[start:end].tobytes() if size else _EMPTY))
+            offset = end
+        if offset < end_of_data:
+            self._partial += view[offset:]
+            parsed = unpack_header(self._partial)
+            if parsed is not None:
+                self._partial_header = parsed
+
+
+def parse_datagram(data: bytes | bytearray | memoryview, role: Role) -> list[Message]:
+    """Decode every message of one UDP datagram (e.g. VERSION + SEARCH... to a server;
+    VERSION + SEARCH replies, or a beacon, to a client).
+
+    A datagram that ends inside a message raises :class:`CaProtocolError`.
+    """
+    view = memoryview(data).cast("B")
+    messages: list[Message] = []
+    offset = 0
+    while offset < len(view):
+        parsed = unpack_header(view, offset)
+        if parsed is None:
+            raise CaProtocolError(f"datagram ends inside a header at byte {offset}")
+        header, header_length = parsed
+        start = offset + header_length
+        end = start + header.payload_size
+        if end > len(view):
+            raise CaProtocolError(
+                f"datagram ends inside the payload of CA command {header.command}")
+        messages.append(message_from_wire(header, view[start:end].tobytes(), role))
+        offset = end
+    return messages
