@@ -1,0 +1,205 @@
+"""The host config model, loaded from YAML with every problem located by file and line.
+
+``load_config`` checks the structure (unknown keys, wrong types, missing or duplicate mount
+names) and expands macros; checks that need the installed plugins (IOC names, options,
+duplicate PV names) are in ``iochost.host.validation``.
+"""
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import configspec as spec
+from .macros import MacroError, MacroScope
+from .problems import ConfigError, ConfigProblem, Location
+from .yamlsource import PathKey, SourceMap, format_path, load_yaml_file, load_yaml_text
+
+MOUNT_NAME = re.compile(r"[A-Za-z0-9_.\-]+")
+RUNTIME_SOURCE = "<runtime>"
+
+
+@dataclass(frozen=True)
+class CAConfig:
+    """The CA section; None means "not set here" (environment or server default)."""
+
+    interfaces: list[str] | None = None
+    port: int | None = None
+    beacon_addresses: list[str] | None = None
+    auto_beacon: bool | None = None
+    beacon_period: float | None = None
+    beacon_port: int | None = None
+    ignore_addresses: list[str] | None = None
+    max_array_bytes: int | None = None
+
+    def settings(self) -> dict[str, Any]:
+        """Only the values the config sets, as ``ServerConfig`` keyword arguments."""
+        return {key: value for key, value in vars(self).items() if value is not None}
+
+
+@dataclass(frozen=True)
+class HostSection:
+    name: str = "iochost"
+    log_level: str = "INFO"
+    status_prefix: str | None = "iochost:"
+
+
+@dataclass
+class MountConfig:
+    """One IOC to mount: macros, options and helpers are already expanded."""
+
+    name: str
+    ioc: str
+    prefix: str = ""
+    macros: dict[str, str] = field(default_factory=dict)
+    options: dict[str, Any] = field(default_factory=dict)
+    enabled: bool = True
+    helpers: dict[str, dict[str, Any]] = field(default_factory=dict)
+    description: str = ""
+    source: SourceMap = field(default_factory=lambda: SourceMap(RUNTIME_SOURCE), repr=False)
+    path: PathKey = ()
+
+    def where(self, *keys: str | int) -> tuple[Location, str]:
+        """Location and dotted key of ``keys`` inside this mount, for problem reports."""
+        full = self.path + keys
+        return self.source.location(full), format_path(full) or self.name
+
+    def problem(self, message: str, *keys: str | int) -> ConfigProblem:
+        location, key = self.where(*keys)
+        return ConfigProblem(location, key, f"mount {self.name!r}: {message}")
+
+
+@dataclass
+class HostConfig:
+    path: str
+    host: HostSection
+    ca: CAConfig
+    macros: dict[str, str]
+    mounts: list[MountConfig]
+    scope: MacroScope = field(repr=False, default_factory=MacroScope)
+
+    def mount_named(self, name: str) -> MountConfig | None:
+        return next((mount for mount in self.mounts if mount.name == name), None)
+
+
+def load_config(path: str | Path, environ: Mapping[str, str] | None = None) -> HostConfig:
+    """Read and check a host config file. Raises ConfigError listing every problem."""
+    data, source, problems = load_yaml_file(path)
+    return _finish(data, source, problems, environ)
+
+
+def load_config_text(text: str, file: str = "<string>",
+                     environ: Mapping[str, str] | None = None) -> HostConfig:
+    """Like ``load_config`` for YAML text (tests, the web API)."""
+    data, source, problems = load_yaml_text(text, file)
+    return _finish(data, source, problems, environ)
+
+
+def _finish(data: Any, source: SourceMap, problems: list[ConfigProblem],
+            environ: Mapping[str, str] | None) -> HostConfig:
+    config = parse_config(data, source, problems, os.environ if environ is None else environ)
+    if problems:
+        raise ConfigError(problems)
+    return config
+
+
+def parse_config(data: Any, source: SourceMap, problems: list[ConfigProblem],
+                 environ: Mapping[str, str]) -> HostConfig:
+    """Build the model from plain YAML data, appending every problem found."""
+    top = spec.check_section(data, spec.TOP_FIELDS, (), source, problems) or {}
+    host_macros = {key: _macro_text(value) for key, value in top.get("macros", {}).items()}
+    scope = MacroScope(host_macros, environ=environ)
+    for key in host_macros:
+        _expand(scope, scope.raw(key), ("macros", key), source, problems, "")
+
+    host_values = spec.check_section(top.get("host"), spec.HOST_FIELDS, ("host",), source,
+                                     problems) or {}
+    name = _expand(scope, host_values.get("name", "iochost"), ("host", "name"), source,
+                   problems, "") or "iochost"
+    status_prefix = f"{name}:"
+    written = isinstance(top.get("host"), dict) and "status_prefix" in top["host"]
+    if written and "status_prefix" in host_values:
+        status_prefix = host_values["status_prefix"]
+        if status_prefix is not None:
+            status_prefix = _expand(scope, status_prefix, ("host", "status_prefix"), source,
+                                    problems, "")
+    host = HostSection(name=name, log_level=host_values.get("log_level", "INFO"),
+                       status_prefix=status_prefix)
+
+    ca_values = spec.check_section(top.get("ca"), spec.CA_FIELDS, ("ca",), source,
+                                   problems) or {}
+    ca = CAConfig(**{key: value for key, value in ca_values.items() if value is not None})
+
+    mounts: list[MountConfig] = []
+    first_line: dict[str, int] = {}
+    for index, item in enumerate(top.get("mounts", [])):
+        path = ("mounts", index)
+        name = item.get("name") if isinstance(item, dict) else None
+        if isinstance(name, str):
+            name_at = source.location(path + ("name",))
+            if name in first_line:
+                problems.append(ConfigProblem(
+                    name_at, format_path(path + ("name",)),
+                    f"duplicate mount name {name!r} (first used on line {first_line[name]})"))
+                continue
+            first_line[name] = name_at.line
+        mount = parse_mount(item, scope, source, path, problems)
+        if mount is not None:
+            mounts.append(mount)
+    return HostConfig(path=source.file, host=host, ca=ca, macros=host_macros, mounts=mounts,
+                      scope=scope)
+
+
+def parse_mount(data: Any, host_scope: MacroScope, source: SourceMap, path: PathKey,
+                problems: list[ConfigProblem]) -> MountConfig | None:
+    """One mount entry -> MountConfig (macros expanded), or None if it cannot be used."""
+    count = len(problems)
+    values = spec.check_section(data, spec.MOUNT_FIELDS, path, source, problems)
+    if values is None or "name" not in values or "ioc" not in values:
+        return None
+    mount = MountConfig(name=values["name"], ioc=values["ioc"], enabled=values["enabled"],
+                        description=values["description"], source=source, path=path)
+    if not MOUNT_NAME.fullmatch(mount.name):
+        problems.append(mount.problem(
+            "a mount name may hold only letters, digits, '_', '-' and '.'", "name"))
+    own_macros = {key: _macro_text(value) for key, value in values["macros"].items()}
+    scope = host_scope.child(own_macros)
+    label = f"mount {mount.name!r}: "
+    for key in own_macros:
+        _expand(scope, own_macros[key], path + ("macros", key), source, problems, label)
+    mount.prefix = _expand(scope, values["prefix"], path + ("prefix",), source, problems,
+                           label) or ""
+    mount.options = _expand(scope, values["options"], path + ("options",), source, problems,
+                            label)
+    mount.helpers = {name: options or {} for name, options in _expand(
+        scope, values["helpers"], path + ("helpers",), source, problems, label).items()}
+    if len(problems) > count:
+        return None
+    mount.macros = scope.flattened()
+    return mount
+
+
+def _macro_text(value: Any) -> str:
+    return value if isinstance(value, str) else str(value)
+
+
+def _expand(scope: MacroScope, value: Any, path: PathKey, source: SourceMap,
+            problems: list[ConfigProblem], label: str) -> Any:
+    """Expand macros in every string of ``value``; each failure is a problem at its key."""
+    if isinstance(value, str):
+        try:
+            return scope.expand(value)
+        except MacroError as exc:
+            problems.append(ConfigProblem(source.location(path), format_path(path),
+                                          f"{label}{exc}"))
+            return value
+    if isinstance(value, dict):
+        return {key: _expand(scope, item, path + (key,), source, problems, label)
+                for key, item in value.items()}
+    if isinstance(value, list):
+        return [_expand(scope, item, path + (index,), source, problems, label)
+                for index, item in enumerate(value)]
+    return value

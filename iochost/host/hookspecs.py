@@ -1,0 +1,115 @@
+"""The hooks an iochost plugin may implement.
+
+A plugin is a module (or any object) named by an entry point in the ``iochost`` group.
+Its hook implementations are functions named after the specs below, marked with
+``iochost.host.hookimpl`` (an unmarked module-level function whose name starts with
+``iochost_`` counts too, so a misspelt hook name is caught rather than ignored).
+
+Registration hooks receive a ``register`` callback instead of returning values, so one
+implementation may register any number of things, and the host knows which plugin
+registered what. Lifecycle hooks may return an awaitable; the host awaits it.
+
+Every spec here has an entry in ``docs/hooks.md`` and a test that names it
+(``tests/host/test_hook_reference.py`` enforces both).
+"""
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+import pluggy
+
+if TYPE_CHECKING:  # the host imports this module; avoid the cycle at run time
+    from .host import Host, Mount
+
+PROJECT_NAME = "iochost"
+
+hookspec = pluggy.HookspecMarker(PROJECT_NAME)
+hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
+
+#: ``register(name, ioc_class)``: make a PVGroup class mountable as ``ioc: name``.
+RegisterIoc = Callable[[str, type], None]
+#: ``register(record_type, fields)``: add a record type (``ai``, ``motor`` ...).
+RegisterRecordType = Callable[[str, Any], None]
+#: ``register(name, factory)``: add a helper that mounts may attach by ``name``.
+RegisterHelper = Callable[[str, Callable[..., Any]], None]
+
+
+@hookspec
+def iochost_register_iocs(register: RegisterIoc) -> None:
+    """Register the IOC classes this plugin provides.
+
+    Call ``register(name, ioc_class)`` once per IOC. ``name`` is what a host config's
+    mount names in its ``ioc:`` key; it must be unique across all installed plugins.
+    ``ioc_class`` is a PVGroup subclass, constructed by the host as
+    ``ioc_class(prefix=..., macros={...}, **options)``, where ``options`` come from the
+    mount's ``options:`` mapping (the keyword-only parameters of ``__init__`` are the
+    options ``iochost schema`` documents).
+
+    Raising here marks the whole plugin as broken: nothing it registered is used.
+    """
+
+
+@hookspec
+def iochost_register_record_types(register: RegisterRecordType) -> None:
+    """Register EPICS record types (field sets and behaviour) this plugin provides.
+
+    Call ``register(record_type, fields)`` once per record type, e.g. ``register("motor",
+    MotorFields)``. ``fields`` is what ``iochost.records`` accepts for its registry (a
+    field-set class). Names must be unique across plugins and the built-in record types.
+
+    Raising here marks the whole plugin as broken: nothing it registered is used.
+    """
+
+
+@hookspec
+def iochost_register_helpers(register: RegisterHelper) -> None:
+    """Register helpers that a mount may attach through its ``helpers:`` mapping.
+
+    Call ``register(name, factory)`` once per helper. When a mount lists
+    ``helpers: {name: {option: value}}``, the host calls ``factory(mount, **options)``
+    after the mount's IOC is built and before it starts; the result may define
+    ``async start()`` (awaited after the IOC's startup hooks) and ``async stop()``
+    (awaited before the IOC's shutdown hooks, also on unmount).
+
+    Raising here marks the whole plugin as broken: nothing it registered is used.
+    """
+
+
+@hookspec
+def iochost_host_started(host: Host) -> Awaitable[None] | None:
+    """Called once the host serves: every enabled mount is built, started and searchable.
+
+    ``host`` is the running :class:`iochost.host.Host` (its ``mounts``, ``server`` and
+    ``config``). Return an awaitable to do asynchronous work; the host awaits it. An
+    exception is logged with the plugin's name and does not stop the host.
+    """
+
+
+@hookspec
+def iochost_host_stopping(host: Host) -> Awaitable[None] | None:
+    """Called when the host begins a clean shutdown (SIGINT/SIGTERM or ``Host.stop``).
+
+    Runs before any mount is unmounted, while clients are still connected. Return an
+    awaitable to do asynchronous work; the host awaits it. An exception is logged with
+    the plugin's name and the shutdown continues.
+    """
+
+
+@hookspec
+def iochost_ioc_mounted(host: Host, mount: Mount) -> Awaitable[None] | None:
+    """Called after a mount's IOC started and its PVs became searchable.
+
+    Fires for the mounts of the config at start-up and for every ``Host.mount`` at run
+    time. ``mount`` has ``name``, ``config``, ``ioc`` (the PVGroup instance) and
+    ``state``. May return an awaitable; exceptions are logged with the plugin's name.
+    """
+
+
+@hookspec
+def iochost_ioc_unmounted(host: Host, mount: Mount) -> Awaitable[None] | None:
+    """Called after a mount's PVs were removed and its IOC's shutdown hooks ran.
+
+    Fires for every ``Host.unmount`` and for each mount during shutdown. May return an
+    awaitable; exceptions are logged with the plugin's name.
+    """

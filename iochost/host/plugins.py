@@ -1,0 +1,329 @@
+"""Plugin discovery: entry points -> pluggy manager -> a catalog of what each plugin provides.
+
+Rules:
+
+* A plugin is an entry point in the ``iochost`` group; its name is the plugin's name.
+* The ``iochost`` distribution's own entry points are the built-ins; they load even when
+  autoload is off. Other distributions' entry points load unless autoload is disabled
+  (``disable_autoload=True`` or ``IOCHOST_NO_AUTOLOAD=1``).
+* A plugin named (or whose distribution is named) in ``blocked`` / ``IOCHOST_DISABLE_PLUGINS``
+  (comma-separated) is not imported at all.
+* One broken plugin -- import error, hook with a bad signature, unknown ``iochost_*`` hook,
+  exception or bad call in a registration hook, a name another plugin already registered --
+  is recorded with its reason and unregistered; every other plugin still loads.
+* Each plugin's registration hooks run on their own, so a plugin that fails half way leaves
+  nothing behind; a plugin is only ever all in or all out.
+"""
+from __future__ import annotations
+
+import difflib
+import importlib.metadata as metadata
+import inspect
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import pluggy
+
+from . import hookspecs
+
+ENTRY_POINT_GROUP = "iochost"
+BUILTIN_DISTRIBUTION = "iochost"
+ENV_DISABLE = "IOCHOST_DISABLE_PLUGINS"
+ENV_NO_AUTOLOAD = "IOCHOST_NO_AUTOLOAD"
+
+#: registration hook -> the catalog attribute it fills
+REGISTRATION_HOOKS: dict[str, str] = {
+    "iochost_register_iocs": "iocs",
+    "iochost_register_record_types": "record_types",
+    "iochost_register_helpers": "helpers",
+}
+
+
+class IochostPluginManager(pluggy.PluginManager):
+    """A pluggy manager that also treats unmarked ``iochost_*`` functions as hook
+    implementations, so a misspelt hook name fails ``check_pending`` instead of being
+    silently ignored."""
+
+    def parse_hookimpl_opts(self, plugin: Any, name: str) -> Any:
+        opts = super().parse_hookimpl_opts(plugin, name)
+        if opts is None and name.startswith(f"{hookspecs.PROJECT_NAME}_"):
+            attr = inspect.getattr_static(plugin, name, None)
+            if inspect.isfunction(attr):
+                return {}
+        return opts
+
+
+@dataclass
+class PluginInfo:
+    """What ``iochost list-plugins`` reports for one plugin."""
+
+    name: str
+    distribution: str | None = None
+    version: str | None = None
+    entry_point: str | None = None
+    builtin: bool = False
+    disabled: bool = False
+    error: str | None = None
+    hooks: list[str] = field(default_factory=list)
+    iocs: list[str] = field(default_factory=list)
+    record_types: list[str] = field(default_factory=list)
+    helpers: list[str] = field(default_factory=list)
+
+    @property
+    def loaded(self) -> bool:
+        return not self.disabled and self.error is None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "distribution": self.distribution,
+            "version": self.version,
+            "entry_point": self.entry_point,
+            "builtin": self.builtin,
+            "disabled": self.disabled,
+            "loaded": self.loaded,
+            "error": self.error,
+            "hooks": self.hooks,
+            "iocs": self.iocs,
+            "record_types": self.record_types,
+            "helpers": self.helpers,
+        }
+
+
+@dataclass(frozen=True)
+class Registered:
+    """One registered IOC class, record type or helper and the plugin it came from."""
+
+    name: str
+    obj: Any
+    plugin: str
+
+
+@dataclass
+class PluginCatalog:
+    """Every plugin found, and the IOCs, record types and helpers the loaded ones provide."""
+
+    manager: pluggy.PluginManager
+    plugins: dict[str, PluginInfo] = field(default_factory=dict)
+    iocs: dict[str, Registered] = field(default_factory=dict)
+    record_types: dict[str, Registered] = field(default_factory=dict)
+    helpers: dict[str, Registered] = field(default_factory=dict)
+
+    @property
+    def broken(self) -> list[PluginInfo]:
+        """Plugins that failed to load, in discovery order."""
+        return [info for info in self.plugins.values() if info.error is not None]
+
+    def ioc_class(self, name: str) -> type:
+        return self.iocs[name].obj
+
+    def provider_of(self, kind: str, name: str) -> PluginInfo | None:
+        """The plugin (loaded or broken) known to provide ``name`` of ``kind``
+        (``iocs``, ``record_types`` or ``helpers``), if any."""
+        for info in self.plugins.values():
+            if name in getattr(info, kind):
+                return info
+        return None
+
+    def to_json(self) -> list[dict[str, Any]]:
+        return [info.to_json() for info in self.plugins.values()]
+
+
+def disabled_from_env(environ: Mapping[str, str]) -> set[str]:
+    """Plugin or distribution names listed in ``IOCHOST_DISABLE_PLUGINS``."""
+    return {name.strip() for name in environ.get(ENV_DISABLE, "").split(",") if name.strip()}
+
+
+def autoload_disabled_in_env(environ: Mapping[str, str]) -> bool:
+    return environ.get(ENV_NO_AUTOLOAD, "").strip().lower() in {"1", "yes", "true", "on"}
+
+
+def make_plugin_manager(
+    disable_autoload: bool | None = None,
+    blocked: Iterable[str] = (),
+    *,
+    extra_plugins: Mapping[str, object] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> tuple[pluggy.PluginManager, dict[str, PluginInfo]]:
+    """Build a plugin manager with the iochost hookspecs and load the entry points.
+
+    ``disable_autoload`` None means "as ``IOCHOST_NO_AUTOLOAD`` says"; ``blocked`` adds to
+    ``IOCHOST_DISABLE_PLUGINS``. ``extra_plugins`` (name -> plugin object) are registered
+    after the entry points, as if discovered (embedding and tests). Returns the manager
+    and, per plugin name, what was found; broken plugins carry ``error`` and are not
+    registered. ``check_pending()`` has passed on the returned manager.
+    """
+    environ = os.environ if environ is None else environ
+    if disable_autoload is None:
+        disable_autoload = autoload_disabled_in_env(environ)
+    blocked = set(blocked) | disabled_from_env(environ)
+
+    manager = IochostPluginManager(hookspecs.PROJECT_NAME)
+    manager.add_hookspecs(hookspecs)
+    found: dict[str, PluginInfo] = {}
+
+    for ep in _entry_points():
+        dist = getattr(ep, "dist", None)
+        dist_name = dist.metadata["Name"] if dist is not None else None
+        info = PluginInfo(
+            name=ep.name,
+            distribution=dist_name,
+            version=dist.version if dist is not None else None,
+            entry_point=ep.value,
+            builtin=_canonical(dist_name) == BUILTIN_DISTRIBUTION,
+        )
+        if ep.name in found:
+            info.error = (f"plugin name {ep.name!r} is already used by distribution "
+                          f"{found[ep.name].distribution!r}")
+            found[f"{ep.name} ({dist_name})"] = info
+            continue
+        found[ep.name] = info
+        if ep.name in blocked or dist_name in blocked or (disable_autoload and not info.builtin):
+            info.disabled = True
+            manager.set_blocked(ep.name)
+            continue
+        try:
+            plugin = ep.load()
+        except Exception as exc:  # any import-time failure of third-party code
+            info.error = f"cannot import {ep.value!r}: {_describe(exc)}"
+            continue
+        _register(manager, plugin, info)
+
+    for name, plugin in (extra_plugins or {}).items():
+        info = found.setdefault(name, PluginInfo(name=name, entry_point=repr(plugin)))
+        if name in blocked:
+            info.disabled = True
+            continue
+        _register(manager, plugin, info)
+
+    manager.check_pending()
+    return manager, found
+
+
+def load_plugins(
+    disable_autoload: bool | None = None,
+    blocked: Iterable[str] = (),
+    *,
+    extra_plugins: Mapping[str, object] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> PluginCatalog:
+    """Discover and load every plugin, then run each one's registration hooks.
+
+    Never raises for a broken plugin: see ``PluginCatalog.broken``.
+    """
+    manager, found = make_plugin_manager(
+        disable_autoload, blocked, extra_plugins=extra_plugins, environ=environ)
+    catalog = PluginCatalog(manager=manager, plugins=found)
+    for info in found.values():
+        if info.loaded:
+            _collect_registrations(catalog, info)
+    return catalog
+
+
+def _entry_points() -> list[metadata.EntryPoint]:
+    """The ``iochost`` entry points, built-ins first, then by distribution and name."""
+    eps = metadata.entry_points(group=ENTRY_POINT_GROUP)
+    unique = {(ep.name, ep.value, _dist_name(ep)): ep for ep in eps}  # a dist seen twice on path
+    return sorted(unique.values(), key=lambda ep: (
+        _canonical(_dist_name(ep)) != BUILTIN_DISTRIBUTION, _canonical(_dist_name(ep)), ep.name))
+
+
+def _dist_name(ep: metadata.EntryPoint) -> str:
+    dist = getattr(ep, "dist", None)
+    return dist.metadata["Name"] if dist is not None else ""
+
+
+def _canonical(name: str | None) -> str:
+    return (name or "").lower().replace("_", "-").replace(".", "-")
+
+
+def _register(manager: pluggy.PluginManager, plugin: object, info: PluginInfo) -> None:
+    """Register one plugin; on any validation problem record it and leave no trace."""
+    try:
+        manager.register(plugin, name=info.name)
+    except pluggy.PluginValidationError as exc:
+        info.error = _validation_reason(exc)
+        return
+    except ValueError as exc:  # same object under two names
+        info.error = str(exc).splitlines()[0]
+        return
+    callers = manager.get_hookcallers(plugin) or []
+    unknown = sorted(caller.name for caller in callers if not caller.has_spec())
+    if unknown:
+        manager.unregister(plugin)
+        info.error = "; ".join(_unknown_hook_reason(name) for name in unknown)
+        return
+    info.hooks = sorted(caller.name for caller in callers)
+
+
+def _validation_reason(exc: pluggy.PluginValidationError) -> str:
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    # pluggy's message: plugin, hook, the offending definition, the problem
+    return "bad hook implementation: " + "; ".join(lines[1:] or lines)
+
+
+def _unknown_hook_reason(name: str) -> str:
+    known = [n for n in dir(hookspecs) if n.startswith(f"{hookspecs.PROJECT_NAME}_")]
+    close = difflib.get_close_matches(name, known, n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    return f"unknown hook {name!r}{hint}"
+
+
+def _describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _collect_registrations(catalog: PluginCatalog, info: PluginInfo) -> None:
+    """Run one plugin's registration hooks; commit everything or, on failure, nothing."""
+    staged: dict[str, dict[str, Any]] = {kind: {} for kind in REGISTRATION_HOOKS.values()}
+    plugin = catalog.manager.get_plugin(info.name)
+    for hook_name, kind in REGISTRATION_HOOKS.items():
+        for impl in getattr(catalog.manager.hook, hook_name).get_hookimpls():
+            if impl.plugin is not plugin or info.error is not None:
+                continue
+            register = _stager(catalog, kind, staged[kind], info.name)
+            try:
+                impl.function(**{arg: register for arg in impl.argnames})
+            except RegistrationError as exc:
+                info.error = f"{hook_name}: {exc}"
+            except Exception as exc:  # third-party code: report, never crash the host
+                info.error = f"{hook_name} raised {_describe(exc)}"
+    for kind, items in staged.items():
+        setattr(info, kind, sorted(items))
+    if info.error is not None:
+        catalog.manager.unregister(plugin)
+        return
+    for kind, items in staged.items():
+        for name, obj in items.items():
+            getattr(catalog, kind)[name] = Registered(name, obj, info.name)
+
+
+NOUNS = {"iocs": "IOC", "record_types": "record type", "helpers": "helper"}
+
+
+class RegistrationError(Exception):
+    """A plugin called its ``register`` callback wrongly."""
+
+
+def _stager(catalog: PluginCatalog, kind: str, staged: dict[str, Any], plugin: str):
+    """The ``register`` callback handed to one plugin for one registration hook."""
+    noun = NOUNS[kind]
+
+    def register(name: str, obj: Any) -> None:
+        if not isinstance(name, str) or not name:
+            raise RegistrationError(f"{noun} name must be a non-empty string, got {name!r}")
+        if kind == "iocs" and not inspect.isclass(obj):
+            raise RegistrationError(f"IOC {name!r} must be a class, got {obj!r}")
+        if name in staged:
+            raise RegistrationError(f"{noun} {name!r} registered twice")
+        owner = getattr(catalog, kind).get(name)
+        if owner is not None:
+            raise RegistrationError(
+                f"{noun} {name!r} is already registered by plugin {owner.plugin!r}")
+        staged[name] = obj
+
+    register.__name__ = f"register_{kind}"
+    register.__doc__ = f"Register one {noun} of plugin {plugin!r}."
+    return register

@@ -1,0 +1,138 @@
+"""Checks of a loaded host config against the installed plugins, then a dry build.
+
+``validate`` is exactly what ``iochost check`` runs and what ``iochost serve`` runs before
+anything starts: IOC names, helper names and options against the registry, then every
+enabled mount's IOC is constructed (no hooks run) and the PV names of all mounts are
+compared. Every problem is collected; one ConfigError reports them all.
+"""
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+from typing import Any
+
+from .config import HostConfig, MountConfig
+from .iocinfo import ioc_signature
+from .plugins import PluginCatalog
+from .problems import ConfigError, ConfigProblem
+
+
+def plugin_problems(mount: MountConfig, catalog: PluginCatalog) -> list[ConfigProblem]:
+    """IOC, options and helpers of one mount against what the plugins registered."""
+    problems: list[ConfigProblem] = []
+    registered = catalog.iocs.get(mount.ioc)
+    if registered is None:
+        problems.append(mount.problem(_unknown("IOC", mount.ioc, "iocs", catalog), "ioc"))
+    else:
+        problems.extend(_option_problems(mount, registered.obj))
+    for helper in mount.helpers:
+        if helper not in catalog.helpers:
+            problems.append(mount.problem(_unknown("helper", helper, "helpers", catalog),
+                                          "helpers", helper))
+    return problems
+
+
+def _unknown(noun: str, name: str, kind: str, catalog: PluginCatalog) -> str:
+    """Why ``name`` is not registered, naming the broken plugin that would provide it."""
+    provider = catalog.provider_of(kind, name)
+    if provider is not None and provider.error is not None:
+        return (f"{noun} {name!r} is provided by plugin {provider.name!r}, which failed to "
+                f"load: {provider.error}")
+    message = f"unknown {noun} {name!r}"
+    close = difflib.get_close_matches(name, getattr(catalog, kind), n=1)
+    if close:
+        message += f" (did you mean {close[0]!r}?)"
+    suspects = [info for info in catalog.broken if not getattr(info, kind)]
+    if suspects:
+        message += "; plugins that failed to load and may provide it: " + "; ".join(
+            f"{info.name!r} ({info.error})" for info in suspects)
+    disabled = [info.name for info in catalog.plugins.values() if info.disabled]
+    if disabled:
+        message += f"; disabled plugins: {', '.join(disabled)}"
+    return message
+
+
+def _option_problems(mount: MountConfig, cls: type) -> list[ConfigProblem]:
+    signature = ioc_signature(cls)
+    problems: list[ConfigProblem] = []
+    for key, value in mount.options.items():
+        option = signature.options.get(key)
+        if option is None:
+            if not signature.open_ended:
+                known = ", ".join(signature.options) or "none"
+                problems.append(mount.problem(
+                    f"IOC {mount.ioc!r} has no option {key!r} (options: {known})",
+                    "options", key))
+        elif not option.accepts(value):
+            problems.append(mount.problem(
+                f"option {key!r} of IOC {mount.ioc!r} must be "
+                f"{' or '.join(option.json_types)}, got {value!r}", "options", key))
+    for option in signature.options.values():
+        if option.required and option.name not in mount.options:
+            problems.append(mount.problem(
+                f"IOC {mount.ioc!r} needs option {option.name!r}", "options"))
+    return problems
+
+
+def build_ioc(mount: MountConfig, cls: type) -> Any:
+    """Construct the IOC of ``mount`` (no hooks run). Raises whatever the class raises."""
+    return cls(prefix=mount.prefix, macros=dict(mount.macros), **mount.options)
+
+
+def build_mounts(mounts: Iterable[MountConfig], catalog: PluginCatalog,
+                 taken: dict[str, str] | None = None,
+                 ) -> tuple[dict[str, Any], list[ConfigProblem]]:
+    """Build each mount's IOC and check its PV names are unique.
+
+    ``taken`` maps PV names already served to their owner's name (a running host's mounts);
+    it is extended with the new mounts' PVs. Returns (mount name -> IOC, problems).
+    """
+    owners: dict[str, str] = dict(taken or {})
+    built: dict[str, Any] = {}
+    problems: list[ConfigProblem] = []
+    by_name = {mount.name: mount for mount in mounts}
+    for mount in by_name.values():
+        try:
+            ioc = build_ioc(mount, catalog.ioc_class(mount.ioc))
+            names = list(ioc.pvdb)
+        except Exception as exc:  # plugin code: report with the mount, keep checking
+            problems.append(mount.problem(
+                f"building IOC {mount.ioc!r} failed: {type(exc).__name__}: {exc}"))
+            continue
+        clashes = [name for name in names if name in owners]
+        for name in clashes[:5]:
+            owner = by_name.get(owners[name])
+            where = f" (line {owner.where('name')[0].line})" if owner is not None and \
+                owner.source is mount.source else ""
+            problems.append(mount.problem(
+                f"PV {name!r} is already provided by mount {owners[name]!r}{where}", "prefix"))
+        if len(clashes) > 5:
+            problems.append(mount.problem(
+                f"{len(clashes) - 5} more PV names clash with other mounts", "prefix"))
+        if clashes:
+            continue
+        owners.update(dict.fromkeys(names, mount.name))
+        built[mount.name] = ioc
+    return built, problems
+
+
+def validate(config: HostConfig, catalog: PluginCatalog,
+             extra_mounts: Iterable[MountConfig] = ()) -> dict[str, Any]:
+    """Check ``config`` against the plugins and build every enabled mount.
+
+    ``extra_mounts`` are mounts the host adds itself (its status PVs); they are built and
+    checked for PV clashes first. Returns mount name -> built IOC; raises ConfigError
+    listing every problem.
+    """
+    problems: list[ConfigProblem] = []
+    usable: list[MountConfig] = list(extra_mounts)
+    for mount in config.mounts:
+        found = plugin_problems(mount, catalog)
+        problems.extend(found)
+        if not found and mount.enabled:
+            usable.append(mount)
+    built, build_problems = build_mounts(usable, catalog)
+    problems.extend(build_problems)
+    if problems:
+        raise ConfigError(problems)
+    return built

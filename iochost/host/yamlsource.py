@@ -1,0 +1,103 @@
+"""Read a YAML document and remember the line each key and list item was written on.
+
+The document is composed into nodes once; plain Python values are constructed from the
+same nodes by PyYAML's safe constructor, and a walk over the nodes records, for every path
+(``("mounts", 2, "prefix")``), the line of its key (mapping entries) or item (lists).
+Duplicate keys, which PyYAML silently collapses, are reported as problems.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .problems import ConfigError, ConfigProblem, Location
+
+PathKey = tuple[str | int, ...]
+
+
+@dataclass
+class SourceMap:
+    """Lines of a YAML document, by path from the root."""
+
+    file: str
+    lines: dict[PathKey, int] = field(default_factory=dict)
+
+    def location(self, path: PathKey) -> Location:
+        """Where ``path`` (or, if not written, its nearest written ancestor) is."""
+        for end in range(len(path), -1, -1):
+            line = self.lines.get(path[:end])
+            if line:
+                return Location(self.file, line)
+        return Location(self.file, 1)
+
+
+def format_path(path: PathKey) -> str:
+    """``("mounts", 2, "prefix")`` -> ``mounts[2].prefix``."""
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text
+
+
+def load_yaml_text(text: str, file: str) -> tuple[Any, SourceMap, list[ConfigProblem]]:
+    """Parse one YAML document. Returns (data, source map, problems such as duplicate keys).
+
+    Raises ConfigError for a syntax error (with its line).
+    """
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        data = loader.construct_document(node) if node is not None else None
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark is not None else 0
+        reason = " ".join(part for part in (exc.context, exc.problem) if part)
+        raise ConfigError([ConfigProblem(Location(file, line), "", f"YAML syntax error: {reason}")])
+    except yaml.YAMLError as exc:
+        raise ConfigError([ConfigProblem(Location(file), "", f"YAML error: {exc}")])
+    finally:
+        loader.dispose()
+    source = SourceMap(file)
+    problems: list[ConfigProblem] = []
+    if node is not None:
+        source.lines[()] = node.start_mark.line + 1
+        _walk(node, (), source, problems)
+    return data, source, problems
+
+
+def load_yaml_file(path: str | Path) -> tuple[Any, SourceMap, list[ConfigProblem]]:
+    """Like ``load_yaml_text`` for a file; a missing or unreadable file is a ConfigError."""
+    file = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise ConfigError([ConfigProblem(Location(file), "", f"cannot read the file: {reason}")])
+    return load_yaml_text(text, file)
+
+
+def _walk(node: yaml.Node, path: PathKey, source: SourceMap, problems: list) -> None:
+    if isinstance(node, yaml.MappingNode):
+        seen: dict[Any, int] = {}
+        for key_node, value_node in node.value:
+            if not isinstance(key_node, yaml.ScalarNode):
+                continue
+            key = key_node.value
+            line = key_node.start_mark.line + 1
+            if key == "<<":  # merge key: its entries keep their own lines
+                continue
+            if key in seen:
+                problems.append(ConfigProblem(
+                    Location(source.file, line), format_path(path + (key,)),
+                    f"duplicate key (first written on line {seen[key]})"))
+                continue
+            seen[key] = line
+            source.lines[path + (key,)] = line
+            _walk(value_node, path + (key,), source, problems)
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            source.lines[path + (index,)] = item.start_mark.line + 1
+            _walk(item, path + (index,), source, problems)
