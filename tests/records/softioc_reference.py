@@ -1,0 +1,189 @@
+"""What EPICS' own IOC (softioc: EPICS base + RSRV) serves for every field of every record.
+
+Starts softioc in a subprocess with one record of each base record type, connects pyepics
+(EPICS' libca) to ``REC.FIELD`` for every field in our tables, and reports per field the
+native DBR type, the element count and the write access RSRV announces -- or null when the
+channel does not connect (a private field).
+
+Used two ways:
+
+* ``python tests/records/softioc_reference.py`` rewrites ``softioc_field_types.json``,
+  the fixture ``test_field_types.py`` compares our DBF -> DBR mapping against;
+* ``test_field_types.py`` also reads a few record types live, to show the fixture is
+  still what the installed softioc serves.
+
+Stays on loopback: the CA variables are forced before anything imports libca.
+"""
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+FIXTURE = Path(__file__).with_name("softioc_field_types.json")
+PREFIX = "IOCHOSTREF:"
+LOOPBACK_ENV = {
+    "EPICS_CA_AUTO_ADDR_LIST": "NO",
+    "EPICS_CAS_AUTO_BEACON_ADDR_LIST": "NO",
+    "EPICS_CAS_BEACON_ADDR_LIST": "127.0.0.1",
+    "EPICS_CAS_INTF_ADDR_LIST": "127.0.0.1",
+}
+
+# Array records need a value type and a length; lsi/lso a string size above 40 so their
+# buffers show which type a long string gets.
+_RECORD_FIELDS = {
+    "waveform": {"FTVL": "DOUBLE", "NELM": "4"},
+    "aai": {"FTVL": "DOUBLE", "NELM": "4"},
+    "aao": {"FTVL": "DOUBLE", "NELM": "4"},
+    "subArray": {"FTVL": "DOUBLE", "MALM": "4", "NELM": "2"},
+    "compress": {"NSAM": "4"},
+    "histogram": {"NELM": "4"},
+    "lsi": {"SIZV": "80"},
+    "lso": {"SIZV": "80"},
+}
+
+# The IOC: imports softioc (which loads base.dbd), loads the records, serves until stdin
+# closes. No PV Access server: it would broadcast outside the CA variables' reach.
+_IOC_SCRIPT = textwrap.dedent("""
+    import sys
+    from softioc import softioc
+    softioc.dbLoadDatabase(sys.argv[1])
+    softioc.iocInit(dispatcher=lambda f, *args: f(*args), enable_pva=False)
+    print("READY", flush=True)
+    sys.stdin.read()
+    softioc.epicsExit(0)
+""")
+
+
+def database_text(record_types: list[str]) -> str:
+    """A .db file with one record ``PREFIX + rtyp`` of each type."""
+    lines = []
+    for rtyp in record_types:
+        lines.append(f'record({rtyp}, "{PREFIX}{rtyp}") {{')
+        lines += [f'    field({name}, "{value}")'
+                  for name, value in _RECORD_FIELDS.get(rtyp, {}).items()]
+        lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+@contextmanager
+def running_softioc(record_types: list[str], port: int, workdir: Path) -> Iterator[None]:
+    """softioc serving the records on 127.0.0.1:port until the block ends."""
+    db = workdir / "reference.db"
+    db.write_text(database_text(record_types))
+    env = dict(os.environ, **LOOPBACK_ENV, EPICS_CAS_SERVER_PORT=str(port),
+               EPICS_CA_ADDR_LIST="127.0.0.1", EPICS_CA_SERVER_PORT=str(port))
+    proc = subprocess.Popen([sys.executable, "-c", _IOC_SCRIPT, str(db)], env=env,
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        output = []
+        for line in proc.stdout:  # iocInit prints a banner first; EOF if it dies
+            if line.strip() == "READY":
+                break
+            output.append(line)
+        else:
+            raise RuntimeError(f"softioc did not start (exit {proc.poll()}):\n"
+                               + "".join(output[-20:]))
+        yield
+    finally:
+        proc.stdin.close()
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def read_fields(names: list[str], expect: set[str] | None = None, settle: float = 1.5,
+                limit: float = 30.0) -> dict[str, list[int] | None]:
+    """Connect libca to every name; {name: [native type, element count, write access]}.
+
+    Private fields never connect, so the wait ends ``settle`` seconds after the last new
+    connection -- or, when ``expect`` names the channels that should connect, ``settle``
+    seconds after all of those did (deterministic on a slow machine). At most ``limit``
+    seconds in all.
+    """
+    import epics.ca as ca
+
+    chids = {name: ca.create_channel(name, connect=False, auto_cb=False) for name in names}
+    start = last_change = time.monotonic()
+    connected: set[str] = set()
+    while time.monotonic() - start < limit:
+        ca.poll(evt=0.05)
+        now = {name for name, chid in chids.items() if ca.isConnected(chid)}
+        if now != connected:
+            connected, last_change = now, time.monotonic()
+        waiting = expect is not None and not expect <= connected
+        if len(connected) == len(chids) or (
+                not waiting and time.monotonic() - last_change > settle):
+            break
+    result: dict[str, list[int] | None] = {}
+    for name, chid in chids.items():
+        if ca.isConnected(chid):
+            result[name] = [ca.field_type(chid), ca.element_count(chid),
+                            int(ca.write_access(chid))]
+        else:
+            result[name] = None
+        ca.clear_channel(chid)
+    return result
+
+
+def reference(record_types: list[str], port: int, workdir: Path,
+              expect: set[str] | None = None) -> dict[str, dict[str, list[int] | None]]:
+    """{rtyp: {field: [type, count, write] | None}} for every field in our tables.
+
+    ``expect``: 'rtyp.FIELD' of the fields that should connect (see ``read_fields``).
+    """
+    from iochost.records import fields_of
+
+    names = {f"{PREFIX}{rtyp}.{field}": (rtyp, field)
+             for rtyp in record_types
+             for field in [f.name for f in fields_of(rtyp)] + ["RTYP"]}  # RTYP: no dbd field
+    with running_softioc(record_types, port, workdir):
+        found = read_fields(list(names), expect and {PREFIX + name for name in expect})
+    result: dict[str, dict[str, list[int] | None]] = {rtyp: {} for rtyp in record_types}
+    for name, value in found.items():
+        rtyp, field = names[name]
+        result[rtyp][field] = value
+    return result
+
+
+def render_fixture(data: dict[str, dict[str, list[int] | None]]) -> str:
+    """JSON with one line per field, so a change in the reference shows as a small diff."""
+    records = []
+    for rtyp in sorted(data):
+        rows = ",\n".join(f"    {json.dumps(name)}: {json.dumps(value)}"
+                           for name, value in sorted(data[rtyp].items()))
+        records.append(f"  {json.dumps(rtyp)}: {{\n{rows}\n  }}")
+    return "{\n" + ",\n".join(records) + "\n}\n"
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def main() -> None:
+    import tempfile
+
+    port = _free_port()
+    os.environ.update(LOOPBACK_ENV, EPICS_CA_ADDR_LIST=f"127.0.0.1:{port}")
+    from iochost.records import record_types
+
+    base_types = [rtyp for rtyp in record_types() if rtyp != "motor"]
+    with tempfile.TemporaryDirectory() as tmp:
+        data = reference(base_types, port, Path(tmp))
+    FIXTURE.write_text(render_fixture(data))
+    print(f"wrote {FIXTURE}")
+
+
+if __name__ == "__main__":
+    main()
