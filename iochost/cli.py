@@ -1,19 +1,116 @@
-"""The ``iochost`` command line: argument parsing only; each verb calls into the layers."""
+"""The ``iochost`` command line: argument parsing only; each verb calls into iochost.host."""
 from __future__ import annotations
 
 import argparse
 import sys
+import textwrap
 
 from . import __version__
 
+DESCRIPTION = """\
+Host many Python EPICS IOCs behind one Channel Access server.
+
+IOCs, record types and helpers come from installed plugins (entry-point group
+'iochost'); a YAML host config says which IOCs to mount, under which prefixes,
+with which macros and options."""
+
+#: verb -> (one-line help, example epilog)
+VERBS: dict[str, tuple[str, str]] = {
+    "serve": (
+        "serve the IOCs of a host config until SIGINT/SIGTERM",
+        """\
+examples:
+  iochost serve hostconfig/demo.yaml
+  EPICS_CAS_SERVER_PORT=5070 iochost serve hostconfig/demo.yaml --list-pvs
+
+The config is validated first (as 'iochost check' does); nothing starts if it has
+problems. EPICS_CAS_* environment variables override the config's 'ca' section.
+Ctrl-C (SIGINT) or SIGTERM runs every IOC's shutdown hooks and exits with 0."""),
+    "check": (
+        "validate a host config without serving it",
+        """\
+example:
+  iochost check hostconfig/demo.yaml
+
+Reports every problem at once, each with file:line and key: unknown keys, wrong
+types, undefined macros, unknown IOCs or options, duplicate mount or PV names.
+Exit status 0 when the config can be served, 1 otherwise."""),
+    "list-pvs": (
+        "print the PV names a host config would serve",
+        """\
+example:
+  iochost list-pvs hostconfig/demo.yaml | grep TEMP"""),
+    "list-plugins": (
+        "show installed plugins and what each provides",
+        """\
+examples:
+  iochost list-plugins
+  iochost list-plugins --json | python -m json.tool
+
+Shows distribution, version, hooks, IOCs, record types and helpers of each plugin,
+and why a plugin failed to load."""),
+    "schema": (
+        "print the JSON Schema of host configs (with each installed IOC's options)",
+        """\
+example:
+  iochost schema > hostconfig.schema.json"""),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="iochost", description=DESCRIPTION,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter,
+                                     epilog="Run 'iochost VERB --help' for a verb's options "
+                                            "and an example.")
+    parser.add_argument("--version", action="version", version=f"iochost {__version__}")
+    switches = argparse.ArgumentParser(add_help=False)
+    group = switches.add_argument_group("plugin switches")
+    group.add_argument("--no-autoload", action="store_true", default=None,
+                       help="load only iochost's built-in plugins (IOCHOST_NO_AUTOLOAD=1)")
+    group.add_argument("--disable-plugin", action="append", metavar="NAME",
+                       help="do not load this plugin (entry-point or distribution name); "
+                            "repeatable; IOCHOST_DISABLE_PLUGINS=a,b adds to it")
+    verbs = parser.add_subparsers(dest="verb", metavar="VERB")
+    for verb, (summary, example) in VERBS.items():
+        sub = verbs.add_parser(verb, help=summary, description=summary[0].upper() + summary[1:],
+                               epilog=textwrap.dedent(example), parents=[switches],
+                               formatter_class=argparse.RawDescriptionHelpFormatter)
+        if verb in ("serve", "check", "list-pvs"):
+            sub.add_argument("config", metavar="CONFIG", help="host config file (YAML)")
+        if verb == "serve":
+            sub.add_argument("--list-pvs", action="store_true",
+                             help="print the PV names before serving")
+            sub.add_argument("--log-level", metavar="LEVEL", type=str.upper,
+                             choices=("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"),
+                             help="override the config's host.log_level")
+        if verb == "list-plugins":
+            sub.add_argument("--json", action="store_true", help="print JSON")
+    return parser
+
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="iochost", description=__doc__)
-    parser.add_argument("--version", action="version", version=f"iochost {__version__}")
-    parser.parse_args(argv)
-    parser.print_help()
-    return 0
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.verb is None:
+        parser.print_help()
+        return 0
+    from .host import commands  # noqa: PLC0415 - `--version`/`--help` stay instant
 
+    switches = commands.PluginSwitches(disable_autoload=args.no_autoload,
+                                       blocked=commands.names(args.disable_plugin))
+    run = {
+        "serve": lambda: commands.serve(args.config, switches, list_pvs=args.list_pvs,
+                                        log_level=args.log_level),
+        "check": lambda: commands.check(args.config, switches),
+        "list-pvs": lambda: commands.list_pvs(args.config, switches),
+        "list-plugins": lambda: commands.list_plugins(switches, as_json=args.json),
+        "schema": lambda: commands.schema(switches),
+    }
+    try:
+        return run[args.verb]()
+    except BrokenPipeError:  # `iochost schema | head`: the reader left, nothing to report
+        sys.stderr.close()
+        return 1
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -1,0 +1,21 @@
+"""The plugin host: hookspecs, plugin discovery, the host config and the Host that mounts IOCs.
+
+Plugin authors need only ``hookimpl``::
+
+    from iochost.host import hookimpl
+
+    @hookimpl
+    def iochost_register_iocs(register):
+        register("my-device", MyDeviceIOC)
+"""
+from .config import CAConfig, HostConfig, HostSection, MountConfig, load_config, load_config_text
+from .hookspecs import hookimpl, hookspec
+from .plugins import PluginCatalog, PluginInfo, load_plugins, make_plugin_manager
+from .problems import ConfigError, ConfigProblem, Location
+from .validation import validate
+
+__all__ = [
+    "CAConfig", "ConfigError", "ConfigProblem", "HostConfig", "HostSection", "Location",
+    "MountConfig", "PluginCatalog", "PluginInfo", "hookimpl", "hookspec", "load_config",
+    "load_config_text", "load_plugins", "make_plugin_manager", "validate",
+]

@@ -18,7 +18,7 @@ from .macros import MacroError, MacroScope
 from .problems import ConfigError, ConfigProblem, Location
 from .yamlsource import PathKey, SourceMap, format_path, load_yaml_file, load_yaml_text
 
-MOUNT_NAME = re.compile(r"[A-Za-z0-9_.\-]+")
+MOUNT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]*")  # '_...' is the host's own
 RUNTIME_SOURCE = "<runtime>"
 
 
@@ -80,6 +80,7 @@ class HostConfig:
     macros: dict[str, str]
     mounts: list[MountConfig]
     scope: MacroScope = field(repr=False, default_factory=MacroScope)
+    source: SourceMap = field(repr=False, default_factory=lambda: SourceMap(RUNTIME_SOURCE))
 
     def mount_named(self, name: str) -> MountConfig | None:
         return next((mount for mount in self.mounts if mount.name == name), None)
@@ -150,7 +151,7 @@ def parse_config(data: Any, source: SourceMap, problems: list[ConfigProblem],
         if mount is not None:
             mounts.append(mount)
     return HostConfig(path=source.file, host=host, ca=ca, macros=host_macros, mounts=mounts,
-                      scope=scope)
+                      scope=scope, source=source)
 
 
 def parse_mount(data: Any, host_scope: MacroScope, source: SourceMap, path: PathKey,
@@ -164,7 +165,8 @@ def parse_mount(data: Any, host_scope: MacroScope, source: SourceMap, path: Path
                         description=values["description"], source=source, path=path)
     if not MOUNT_NAME.fullmatch(mount.name):
         problems.append(mount.problem(
-            "a mount name may hold only letters, digits, '_', '-' and '.'", "name"))
+            "a mount name starts with a letter or digit and holds only letters, digits, "
+            "'_', '-' and '.'", "name"))
     own_macros = {key: _macro_text(value) for key, value in values["macros"].items()}
     scope = host_scope.child(own_macros)
     label = f"mount {mount.name!r}: "

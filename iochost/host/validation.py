@@ -17,6 +17,20 @@ from .plugins import PluginCatalog
 from .problems import ConfigError, ConfigProblem
 
 
+#: the built-in IOC that serves the host status PVs, and the mount name it gets
+HOST_STATUS_IOC = "iochost-status"
+HOST_STATUS_MOUNT = "_host"
+
+
+def host_status_mounts(config: HostConfig, catalog: PluginCatalog) -> list[MountConfig]:
+    """The mount of the host status PVs (none if switched off or not installed)."""
+    if config.host.status_prefix is None or HOST_STATUS_IOC not in catalog.iocs:
+        return []
+    return [MountConfig(name=HOST_STATUS_MOUNT, ioc=HOST_STATUS_IOC,
+                        prefix=config.host.status_prefix, description="host status",
+                        source=config.source, path=("host",))]
+
+
 def plugin_problems(mount: MountConfig, catalog: PluginCatalog) -> list[ConfigProblem]:
     """IOC, options and helpers of one mount against what the plugins registered."""
     problems: list[ConfigProblem] = []

@@ -1,0 +1,139 @@
+"""What each ``iochost`` verb does; ``iochost.cli`` only parses arguments and calls these.
+
+Each function prints to the given streams and returns the process exit status: 0 success,
+1 a problem the user can fix (reported as one clear message, never a traceback).
+"""
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import TextIO
+
+from .config import load_config
+from .plugins import PluginCatalog, load_plugins
+from .problems import ConfigError
+from .schema import config_schema
+from .validation import host_status_mounts, validate
+
+
+@dataclass(frozen=True)
+class PluginSwitches:
+    """The command line's plugin switches (the environment variables add to them)."""
+
+    disable_autoload: bool | None = None
+    blocked: tuple[str, ...] = field(default_factory=tuple)
+
+    def load(self) -> PluginCatalog:
+        return load_plugins(self.disable_autoload, self.blocked)
+
+
+def warn_broken(catalog: PluginCatalog, err: TextIO) -> None:
+    for info in catalog.broken:
+        print(f"warning: plugin {info.name!r} ({_dist(info)}) failed to load: {info.error}",
+              file=err)
+
+
+def _dist(info) -> str:
+    return f"{info.distribution} {info.version}" if info.distribution else "not installed"
+
+
+def list_plugins(switches: PluginSwitches, as_json: bool = False,
+                 out: TextIO = sys.stdout) -> int:
+    """Print every plugin found: distribution, version, hooks, what it provides, errors."""
+    catalog = switches.load()
+    if as_json:
+        json.dump(catalog.to_json(), out, indent=2)
+        out.write("\n")
+        return 0
+    if not catalog.plugins:
+        print("no iochost plugins installed", file=out)
+    for info in catalog.plugins.values():
+        state = "disabled" if info.disabled else ("FAILED" if info.error else "loaded")
+        builtin = ", built-in" if info.builtin else ""
+        print(f"{info.name}  ({_dist(info)}{builtin})  {state}", file=out)
+        if info.error:
+            print(f"    error: {info.error}", file=out)
+        for label, names in (("hooks", info.hooks), ("IOCs", info.iocs),
+                             ("record types", info.record_types), ("helpers", info.helpers)):
+            if names:
+                print(f"    {label}: {', '.join(names)}", file=out)
+    return 0
+
+
+def _checked(path: str, switches: PluginSwitches, err: TextIO):
+    """Load plugins and config, validate and build. Returns (config, catalog, built) or
+    None after printing the problems."""
+    catalog = switches.load()
+    warn_broken(catalog, err)
+    try:
+        config = load_config(path)
+        built = validate(config, catalog, host_status_mounts(config, catalog))
+    except ConfigError as exc:
+        print(f"error: {exc}", file=err)
+        return None
+    return config, catalog, built
+
+
+def check(path: str, switches: PluginSwitches, out: TextIO = sys.stdout,
+          err: TextIO = sys.stderr) -> int:
+    """Validate a host config exactly as ``serve`` does before starting."""
+    checked = _checked(path, switches, err)
+    if checked is None:
+        return 1
+    config, _, built = checked
+    pvs = sum(len(ioc.pvdb) for ioc in built.values())
+    enabled = sum(1 for mount in config.mounts if mount.enabled)
+    print(f"{path}: OK ({enabled} of {len(config.mounts)} mounts enabled, {pvs} PVs)",
+          file=out)
+    return 0
+
+
+def print_pvs(built: dict, out: TextIO) -> None:
+    for ioc in built.values():
+        for name in ioc.pvdb:
+            print(name, file=out)
+
+
+def list_pvs(path: str, switches: PluginSwitches, out: TextIO = sys.stdout,
+             err: TextIO = sys.stderr) -> int:
+    """Print the PV names a host config would serve, one per line."""
+    checked = _checked(path, switches, err)
+    if checked is None:
+        return 1
+    print_pvs(checked[2], out)
+    return 0
+
+
+def schema(switches: PluginSwitches, out: TextIO = sys.stdout,
+           err: TextIO = sys.stderr) -> int:
+    """Print the JSON Schema of host configs for the installed plugins."""
+    catalog = switches.load()
+    warn_broken(catalog, err)
+    json.dump(config_schema(catalog), out, indent=2)
+    out.write("\n")
+    return 0
+
+
+def serve(path: str, switches: PluginSwitches, list_pvs: bool = False,
+          log_level: str | None = None, out: TextIO = sys.stdout,
+          err: TextIO = sys.stderr) -> int:
+    """Validate, then serve until SIGINT/SIGTERM; 0 after a clean shutdown."""
+    checked = _checked(path, switches, err)
+    if checked is None:
+        return 1
+    config, catalog, built = checked
+    if list_pvs:
+        print_pvs(built, out)
+        out.flush()
+    from .runner import run_host  # noqa: PLC0415 - imports the server only when serving
+
+    return run_host(config, catalog, built, log_level=log_level, err=err)
+
+
+def names(values: Iterable[str] | None) -> tuple[str, ...]:
+    """Flatten repeated and comma-separated ``--disable-plugin`` values."""
+    return tuple(name.strip() for value in values or () for name in value.split(",")
+                 if name.strip())
+

@@ -1,0 +1,1 @@
+"""Deliberately broken iochost plugins: one failure mode per module."""

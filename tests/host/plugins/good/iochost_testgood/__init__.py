@@ -1,0 +1,1 @@
+"""A well-behaved third-party iochost plugin used by the host's tests."""
