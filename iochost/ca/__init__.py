@@ -21,11 +21,16 @@ from .errors import *  # noqa: F401,F403
 from .header import *  # noqa: F401,F403
 from .parser import *  # noqa: F401,F403
 
-#: the names ``dbr`` provides (docs/internals.md), resolved lazily by ``__getattr__``
+#: ``dbr.__all__``, resolved lazily by ``__getattr__`` (tests/ca/test_sans_io.py keeps it in step)
 _DBR_NAMES = (
-    "ChannelType", "AccessRights", "Metadata", "DBE_VALUE", "DBE_LOG", "DBE_ALARM",
-    "DBE_PROPERTY", "EPICS_EPOCH", "native_type", "family", "promote", "encode_dbr",
-    "decode_dbr", "convert_values", "to_epics_time", "from_epics_time",
+    "ChannelType", "AccessRights", "Metadata", "Layout", "LAYOUTS",
+    "DBE_VALUE", "DBE_LOG", "DBE_ARCHIVE", "DBE_ALARM", "DBE_PROPERTY",
+    "EPICS_EPOCH", "MAX_STRING_SIZE", "MAX_UNITS_SIZE", "MAX_ENUM_STRING_SIZE",
+    "MAX_ENUM_STATES", "NATIVE_TYPES", "NATIVE_DTYPES", "WIRE_DTYPES", "FAMILIES",
+    "GR_LIMITS", "CTRL_LIMITS",
+    "native_type", "family", "promote", "check_type", "fields_of",
+    "to_epics_time", "from_epics_time", "from_epics_time_ns",
+    "encode_dbr", "decode_dbr", "convert_values", "format_number", "payload_size",
 )
 
 __all__ = [
