@@ -245,8 +245,9 @@ def encode_dbr(dbr_type: int, native: int, values, meta: Metadata,
             values = [values]
         n = len(values)
         count = count or n
-        if count == 1 and layout.dbr_type == _STRING:
-            data = values[0][:_STR_FIELD] + b"\0" if n else b"\0"
+        first = values[0] if n else b""
+        if count == 1 and layout.dbr_type == _STRING and isinstance(first, bytes):
+            data = first[:_STR_FIELD] + b"\0"
         else:
             data = _pack_strings(values, count)
     else:
