@@ -29,6 +29,7 @@ from typing import Iterator
 
 FIXTURE = Path(__file__).with_name("softioc_field_types.json")
 PREFIX = "IOCHOSTREF:"
+FTVL_KEY = "waveform FTVL"
 LOOPBACK_ENV = {
     "EPICS_CA_AUTO_ADDR_LIST": "NO",
     "EPICS_CAS_AUTO_BEACON_ADDR_LIST": "NO",
@@ -38,7 +39,7 @@ LOOPBACK_ENV = {
 
 # Array records need a value type and a length; lsi/lso a string size above 40 so their
 # buffers show which type a long string gets.
-_RECORD_FIELDS = {
+RECORD_CONFIG = {
     "waveform": {"FTVL": "DOUBLE", "NELM": "4"},
     "aai": {"FTVL": "DOUBLE", "NELM": "4"},
     "aao": {"FTVL": "DOUBLE", "NELM": "4"},
@@ -62,14 +63,24 @@ _IOC_SCRIPT = textwrap.dedent("""
 """)
 
 
+# One waveform per element type shows how each DBF type is served, CHAR and FLOAT
+# included, which no base record has as a plain field.
+FTVL_TYPES = ("STRING", "CHAR", "UCHAR", "SHORT", "USHORT", "LONG", "ULONG", "INT64",
+              "UINT64", "FLOAT", "DOUBLE", "ENUM")
+
+
+def _record(rtyp: str, name: str, config: dict[str, str]) -> list[str]:
+    return [f'record({rtyp}, "{name}") {{',
+            *(f'    field({field}, "{value}")' for field, value in config.items()), "}"]
+
+
 def database_text(record_types: list[str]) -> str:
-    """A .db file with one record ``PREFIX + rtyp`` of each type."""
+    """A .db file: one record ``PREFIX + rtyp`` of each type, one waveform per FTVL."""
     lines = []
     for rtyp in record_types:
-        lines.append(f'record({rtyp}, "{PREFIX}{rtyp}") {{')
-        lines += [f'    field({name}, "{value}")'
-                  for name, value in _RECORD_FIELDS.get(rtyp, {}).items()]
-        lines.append("}")
+        lines += _record(rtyp, PREFIX + rtyp, RECORD_CONFIG.get(rtyp, {}))
+    for ftvl in FTVL_TYPES:
+        lines += _record("waveform", f"{PREFIX}wf{ftvl}", {"FTVL": ftvl, "NELM": "2"})
     return "\n".join(lines) + "\n"
 
 
@@ -135,27 +146,33 @@ def read_fields(names: list[str], expect: set[str] | None = None, settle: float 
     return result
 
 
-def reference(record_types: list[str], port: int, workdir: Path,
-              expect: set[str] | None = None) -> dict[str, dict[str, list[int] | None]]:
-    """{rtyp: {field: [type, count, write] | None}} for every field in our tables.
+Reference = dict[str, dict[str, list[int] | None]]
 
-    ``expect``: 'rtyp.FIELD' of the fields that should connect (see ``read_fields``).
+
+def reference(record_types: list[str], port: int, workdir: Path,
+              expect: set[tuple[str, str]] | None = None) -> Reference:
+    """What softioc serves: {rtyp: {field: [type, count, write] | None}} for every field
+    in our tables, plus {'waveform FTVL': {ftvl: [...]}} for the per-type waveforms.
+
+    ``expect``: the (key, field) pairs that should connect (see ``read_fields``).
     """
     from iochost.records import fields_of
 
     names = {f"{PREFIX}{rtyp}.{field}": (rtyp, field)
              for rtyp in record_types
              for field in [f.name for f in fields_of(rtyp)] + ["RTYP"]}  # RTYP: no dbd field
+    names |= {f"{PREFIX}wf{ftvl}.VAL": (FTVL_KEY, ftvl) for ftvl in FTVL_TYPES}
     with running_softioc(record_types, port, workdir):
-        found = read_fields(list(names), expect and {PREFIX + name for name in expect})
-    result: dict[str, dict[str, list[int] | None]] = {rtyp: {} for rtyp in record_types}
+        found = read_fields(list(names), expect and {
+            name for name, pair in names.items() if pair in expect})
+    result: Reference = {key: {} for key in [*record_types, FTVL_KEY]}
     for name, value in found.items():
-        rtyp, field = names[name]
-        result[rtyp][field] = value
+        key, field = names[name]
+        result[key][field] = value
     return result
 
 
-def render_fixture(data: dict[str, dict[str, list[int] | None]]) -> str:
+def render_fixture(data: Reference) -> str:
     """JSON with one line per field, so a change in the reference shows as a small diff."""
     records = []
     for rtyp in sorted(data):

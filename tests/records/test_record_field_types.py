@@ -1,0 +1,88 @@
+"""Our DBF -> DBR mapping against what EPICS' own IOC (softioc: base + RSRV) serves.
+
+``softioc_field_types.json`` holds, for every field of one record of each base record
+type, what libca (pyepics) reads from softioc: [native DBR type, element count, write
+access], or null when the channel does not connect. ``softioc_reference.py`` writes it;
+the last test here shows it is still what the installed softioc serves.
+"""
+import json
+import os
+
+import pytest
+
+from softioc_reference import FIXTURE, FTVL_KEY, RECORD_CONFIG, reference
+
+from iochost.records import (
+    DBF_TO_DBR,
+    RTYP,
+    DbfType,
+    announces_write_access,
+    buffer_of,
+    dbr_type_of,
+    field_of,
+    fields_of,
+    is_served,
+    record_types,
+)
+
+REFERENCE = json.loads(FIXTURE.read_text())
+RECORDS = {rtyp: fields for rtyp, fields in REFERENCE.items() if rtyp != FTVL_KEY}
+ISSUE_RECORD_TYPES = ("ai ao bi bo mbbi mbbo longin longout int64in int64out stringin "
+                      "stringout lsi lso waveform aai aao calc calcout").split()
+DBR_LONG = DBF_TO_DBR[DbfType.LONG]
+
+
+def _configured(rtyp: str, field: str) -> str:
+    """The value of ``field`` in the reference record: as configured, else its initial."""
+    return RECORD_CONFIG.get(rtyp, {}).get(field) or field_of(rtyp, field).initial
+
+
+def expected(rtyp: str, name: str) -> list[int] | None:
+    """What our tables say softioc's reference record serves for ``rtyp.name``."""
+    field = RTYP if name == "RTYP" else field_of(rtyp, name)
+    buffer = buffer_of(rtyp, name)
+    if buffer is not None:
+        dbf = buffer.type_from
+        if isinstance(dbf, str):
+            dbf = DbfType[_configured(rtyp, dbf)]
+        count = int(_configured(rtyp, buffer.count_from)) if buffer.count_from else 1
+        return [DBF_TO_DBR[dbf], count, int(announces_write_access(field))]
+    if not is_served(field):
+        return None
+    dbr = dbr_type_of(field)
+    if (rtyp, name) == ("mbbo", "VAL"):  # no ZRST..FFST set: served as the raw USHORT
+        dbr = DBR_LONG
+    return [dbr, 1, int(announces_write_access(field))]
+
+
+def test_reference_covers_every_record_type_the_issue_requires():
+    assert set(ISSUE_RECORD_TYPES) <= set(RECORDS)
+    assert set(RECORDS) == set(record_types()) - {"motor"}
+
+
+@pytest.mark.parametrize("rtyp", sorted(RECORDS))
+def test_every_field_is_served_as_softioc_serves_it(rtyp):
+    served = RECORDS[rtyp]
+    assert set(served) == {f.name for f in fields_of(rtyp)} | {"RTYP"}
+    mismatches = {name: (expected(rtyp, name), got) for name, got in served.items()
+                  if expected(rtyp, name) != got}
+    assert mismatches == {}
+
+
+def test_reference_exercises_every_dbf_type():
+    # The comparisons here are only as strong as the types they meet: base records have
+    # no plain CHAR or FLOAT field, the waveforms (one per FTVL) supply those.
+    used = {f.dbf for rtyp in RECORDS for f in fields_of(rtyp)}
+    assert used | {DbfType[ftvl] for ftvl in REFERENCE[FTVL_KEY]} == set(DbfType)
+
+
+@pytest.mark.parametrize("ftvl", sorted(REFERENCE[FTVL_KEY]))
+def test_waveform_elements_of_each_type_are_served_as_dbf_to_dbr_says(ftvl):
+    assert REFERENCE[FTVL_KEY][ftvl] == [DBF_TO_DBR[DbfType[ftvl]], 2, 1]
+
+
+def test_reference_is_what_the_installed_softioc_serves(tmp_path):
+    port = int(os.environ["IOCHOST_TEST_SUBPROCESS_PORT"])
+    served = {(key, name) for key, fields in REFERENCE.items()
+              for name, value in fields.items() if value is not None}
+    assert reference(sorted(RECORDS), port, tmp_path, expect=served) == REFERENCE
