@@ -1,0 +1,61 @@
+"""``python -m benchmarks [--quick] [--servers iochost,caproto,rsrv] [--only KEY,...]``
+
+Runs iochost, caproto's server and RSRV (softioc) side by side on loopback and prints a
+table of medians and ratios; the full results go to ``benchmarks/results-<date>.json``.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import sys
+from pathlib import Path
+
+from benchmarks.netenv import LOOPBACK_ENV
+from benchmarks.profiles import PROFILES
+from benchmarks.report import render_errors, render_meta, render_table
+from benchmarks.runner import run_benchmarks
+from benchmarks.servers.launch import SERVERS
+
+HERE = Path(__file__).resolve().parent
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    size = parser.add_mutually_exclusive_group()
+    size.add_argument("--quick", action="store_const", dest="profile", const="quick",
+                      help="smaller, single runs (< 2 min)")
+    size.add_argument("--profile", choices=sorted(PROFILES), default="full")
+    parser.add_argument("--servers", default=",".join(SERVERS),
+                        help=f"comma-separated subset of {','.join(SERVERS)}")
+    parser.add_argument("--only", help="comma-separated workload keys")
+    parser.add_argument("--json", type=Path, help="where to write the results "
+                        "(default benchmarks/results-<date>.json)")
+    args = parser.parse_args(argv)
+    servers = [s.strip() for s in args.servers.split(",") if s.strip()]
+    unknown = [s for s in servers if s not in SERVERS]
+    if unknown:
+        parser.error(f"unknown server(s) {', '.join(unknown)}; choose from {', '.join(SERVERS)}")
+    # Our own process never talks CA, but keep the environment loopback-only all the same.
+    os.environ.update(LOOPBACK_ENV)
+
+    only = set(args.only.split(",")) if args.only else None
+    results = run_benchmarks(PROFILES[args.profile or "full"], servers, only,
+                             log=lambda line: print(line, file=sys.stderr, flush=True))
+    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    out = args.json or HERE / f"results-{stamp}.json"
+    out.write_text(json.dumps(results, indent=1))
+    print(render_meta(results))
+    print()
+    print(render_table(results))
+    errors = render_errors(results)
+    if errors:
+        print("\nfailures:\n" + errors)
+    print(f"\nresults: {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,56 @@
+"""Loopback-only Channel Access environments and private ports for every process we start.
+
+CA broadcasts by default and other engineers run servers on this machine, so every server
+and client process the harness starts gets the loopback variables and a port pair of its
+own (never 5064/5065).
+"""
+from __future__ import annotations
+
+import os
+import socket
+
+LOOPBACK_ENV = {
+    "EPICS_CA_AUTO_ADDR_LIST": "NO",
+    "EPICS_CA_ADDR_LIST": "127.0.0.1",
+    "EPICS_CAS_AUTO_BEACON_ADDR_LIST": "NO",
+    "EPICS_CAS_BEACON_ADDR_LIST": "127.0.0.1",
+    "EPICS_CAS_INTF_ADDR_LIST": "127.0.0.1",
+}
+
+#: 1e6 DOUBLEs are 8 MB; libca and RSRV refuse arrays above EPICS_CA_MAX_ARRAY_BYTES.
+MAX_ARRAY_BYTES = "20000000"
+
+_handed_out: set[int] = set()
+
+
+def free_port() -> int:
+    """A port free for both UDP and TCP on 127.0.0.1, not handed out before by this process."""
+    for _ in range(100):
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+            udp.bind(("127.0.0.1", 0))
+            port = udp.getsockname()[1]
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
+                try:
+                    tcp.bind(("127.0.0.1", port))
+                except OSError:
+                    continue
+        if port not in _handed_out and port not in (5064, 5065):
+            _handed_out.add(port)
+            return port
+    raise RuntimeError("no free port on 127.0.0.1")
+
+
+def ca_env(server_port: int, repeater_port: int) -> dict[str, str]:
+    """The complete environment for a server or client talking on `server_port`, loopback only."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("EPICS_")}
+    env.update(LOOPBACK_ENV)
+    env.update({
+        "EPICS_CA_ADDR_LIST": f"127.0.0.1:{server_port}",
+        "EPICS_CA_SERVER_PORT": str(server_port),
+        "EPICS_CAS_SERVER_PORT": str(server_port),
+        "EPICS_CA_REPEATER_PORT": str(repeater_port),
+        "EPICS_CAS_BEACON_PORT": str(repeater_port),
+        "EPICS_CA_MAX_ARRAY_BYTES": MAX_ARRAY_BYTES,
+        "PYTHONUNBUFFERED": "1",
+    })
+    return env

@@ -1,0 +1,104 @@
+"""Results -> a table with the ratios iochost/caproto and iochost/RSRV, and target verdicts."""
+from __future__ import annotations
+
+import math
+
+from benchmarks.profiles import PROFILES
+from benchmarks.servers.launch import SERVERS
+from benchmarks.workloads import Target, workloads_for
+
+_UNITS = {"delivered_pct": "%", "final_late_ms": "ms", "posted_per_s": "posted/s",
+          "server_cpu_pct": "% CPU", "lost": "lost", "rss_mb": "MB"}
+
+
+def _fmt(v: float | None) -> str:
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "-"
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    if abs(v) >= 100:
+        return f"{v:,.0f}"
+    return f"{v:.3g}"
+
+
+def _value(wres: dict, server: str, metric: str) -> float | None:
+    entry = wres["servers"].get(server)
+    if not entry or not entry.get("median"):
+        return None
+    return entry["median"].get(metric)
+
+
+def _ratio(a: float | None, b: float | None) -> float | None:
+    if a is None or b is None or b == 0 or a < 0 or b < 0:
+        return None
+    return a / b
+
+
+def judge(target: Target, wres: dict, metric: str, higher_is_better: bool) -> str:
+    """'met', 'MISSED (...)' or '?' when a figure is missing."""
+    ours, rsrv = _value(wres, "iochost", metric), _value(wres, "rsrv", metric)
+    r = _ratio(ours, rsrv)
+    if r is None:
+        return "?"
+    misses = []
+    if (r < target.rsrv_ratio) if higher_is_better else (r > target.rsrv_ratio):
+        misses.append(f"{r:.2f}x RSRV, needs {'>=' if higher_is_better else '<='}"
+                      f" {target.rsrv_ratio:.2f}x")
+    for m, op, limit in target.conditions:
+        v = _value(wres, "iochost", m)
+        if op.startswith("ratio"):
+            v, op = _ratio(v, _value(wres, "rsrv", m)), op[5:]
+        if v is None or (v < limit if op == ">=" else v > limit):
+            misses.append(f"{m} {_fmt(v)} {op} {_fmt(limit)} fails")
+    return "met" if not misses else "MISSED: " + "; ".join(misses)
+
+
+def render_table(results: dict) -> str:
+    """A markdown table of the medians, the ratios and the target verdicts."""
+    profile = PROFILES[results["meta"]["profile"]]
+    wl_defs = {w.key: w for w in workloads_for(profile)}
+    peers = [("caproto", "caproto"), ("rsrv", "RSRV")]
+    head = ["workload", "unit", "iochost", "caproto", "RSRV (softioc)",
+            "iochost/caproto", "iochost/RSRV", "target (issue's ratio to RSRV)", "verdict"]
+    rows = [head, ["---"] * len(head)]
+    for key, wres in results["workloads"].items():
+        w = wl_defs.get(key)
+        metrics = [wres["metric"]] + list(w.extra if w else ())
+        for i, metric in enumerate(metrics):
+            vals = {s: _value(wres, s, metric) for s in SERVERS}
+            cells = []
+            for s in SERVERS:
+                entry = wres["servers"].get(s)
+                if entry and entry.get("error") and vals[s] is None:
+                    cells.append("failed")
+                else:
+                    cells.append(_fmt(vals[s]))
+            ratios = [_fmt(_ratio(vals["iochost"], vals[p])) + ("x" if _ratio(
+                vals["iochost"], vals[p]) is not None else "") for p, _ in peers]
+            if i == 0:
+                title = wres["title"]
+                unit = wres["unit"] + ("" if wres["higher_is_better"] else " (lower is better)")
+                target = w.target if w else None
+                tcell = f"{target.text}: {target.rsrv_ratio:.2f}x" if target else ""
+                verdict = judge(target, wres, metric, wres["higher_is_better"]) if target else ""
+            else:
+                title, unit, tcell, verdict = f"&nbsp;&nbsp;{metric}", _UNITS.get(metric, ""), "", ""
+            rows.append([title, unit, cells[0], cells[1], cells[2], *ratios, tcell, verdict])
+    return "\n".join("| " + " | ".join(r) + " |" for r in rows)
+
+
+def render_errors(results: dict) -> str:
+    lines = []
+    for key, wres in results["workloads"].items():
+        for server, entry in wres["servers"].items():
+            if entry.get("error"):
+                lines.append(f"- {key} / {server}: {entry['error']}")
+    return "\n".join(lines)
+
+
+def render_meta(results: dict) -> str:
+    m = results["meta"]
+    return (f"{m['date']} - profile `{m['profile']}` - {m['cpu_count']} cores ({m['cpu_model']})"
+            f" - load average {m['load_avg_start'][0]:.2f} at start, "
+            f"{m.get('load_avg_end', [float('nan')])[0]:.2f} at end - Python {m['python']}, "
+            + ", ".join(f"{k} {v}" for k, v in m["versions"].items()))

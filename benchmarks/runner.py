@@ -1,0 +1,150 @@
+"""Run every workload against every server: servers side by side, runs interleaved.
+
+All servers under test run at once, each on its own loopback port, idle while another is
+measured. Each repeat visits the servers in a rotated order, so slow drifts of the
+machine's background load spread over all of them; medians are taken per server.
+A workload that fails for a server is recorded with its error and not repeated for it.
+"""
+from __future__ import annotations
+
+import datetime
+import os
+import platform
+import statistics
+import time
+from collections.abc import Callable
+
+from benchmarks.clients import ClientError
+from benchmarks.profiles import Profile
+from benchmarks.pvset import PVSet
+from benchmarks.servers.launch import ServerProcess, ServerStartError
+from benchmarks.workloads import Workload, measure_startup, workloads_for
+
+Log = Callable[[str], None]
+
+
+def _median(runs: list[dict]) -> dict:
+    """Per-key median of the numeric (and boolean: all true) values over runs."""
+    keys = [k for k, v in runs[0].items() if isinstance(v, (int, float))]
+    out: dict = {}
+    for k in keys:
+        values = [r[k] for r in runs if k in r]
+        out[k] = all(values) if isinstance(values[0], bool) else statistics.median(values)
+    return out
+
+
+def _rotated(keys: list[str], shift: int) -> list[str]:
+    shift %= max(1, len(keys))
+    return keys[shift:] + keys[:shift]
+
+
+def _meta(profile: Profile, servers: list[str]) -> dict:
+    import caproto
+    import epics
+    import numpy
+    import softioc
+
+    return {
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "profile": profile.name, "servers": servers,
+        "cpu_count": os.cpu_count(), "machine": platform.machine(),
+        "cpu_model": _cpu_model(), "python": platform.python_version(),
+        "load_avg_start": os.getloadavg(),
+        "versions": {"caproto": caproto.__version__, "softioc": softioc.__version__,
+                     "pyepics": epics.__version__, "numpy": numpy.__version__},
+    }
+
+
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor()
+
+
+def run_benchmarks(profile: Profile, server_keys: list[str], only: set[str] | None = None,
+                   log: Log = print) -> dict:
+    """Run the profile's workloads (or those in `only`) on `server_keys`; the results dict."""
+    wls = [w for w in workloads_for(profile) if only is None or w.key in only]
+    results: dict = {"meta": _meta(profile, server_keys), "workloads": {}}
+    for w in wls:
+        results["workloads"][w.key] = {"title": w.title, "metric": w.metric, "unit": w.unit,
+                                       "higher_is_better": w.higher_is_better,
+                                       "client": w.client, "servers": {}}
+    live = [w for w in wls if w.run is not None]
+    if live:
+        _run_live(profile, server_keys, live, results, log)
+    for w in wls:
+        if w.run is None:
+            _run_startup(profile, server_keys, w, results, log)
+    results["meta"]["load_avg_end"] = os.getloadavg()
+    for w in results["workloads"].values():
+        for entry in w["servers"].values():
+            if entry["runs"]:
+                entry["median"] = _median(entry["runs"])
+    return results
+
+
+def _entry(results: dict, wkey: str, skey: str) -> dict:
+    return results["workloads"][wkey]["servers"].setdefault(
+        skey, {"runs": [], "error": None, "median": None})
+
+
+def _run_live(profile: Profile, server_keys: list[str], wls: list[Workload], results: dict,
+              log: Log) -> None:
+    pvs = PVSet(scalars=profile.scalars, waveform=profile.waveform,
+                display=max(profile.display_pvs, 1))
+    servers: dict[str, ServerProcess] = {}
+    try:
+        for key in server_keys:
+            log(f"starting {key} ({pvs.scalars:,} scalars, {pvs.display:,} display PVs, "
+                f"{pvs.waveform:,}-element waveform) ...")
+            try:
+                servers[key] = ServerProcess.start(key, pvs, timeout=profile.startup_timeout)
+            except ServerStartError as exc:
+                log(f"  {exc}")
+                for w in wls:
+                    _entry(results, w.key, key)["error"] = str(exc).splitlines()[0]
+        for w in wls:
+            for rep in range(profile.repeats):
+                for key in _rotated(list(servers), rep):
+                    entry = _entry(results, w.key, key)
+                    if entry["error"]:
+                        continue
+                    t0 = time.monotonic()
+                    try:
+                        result = w.run(servers[key], profile)
+                    except (ClientError, KeyError) as exc:
+                        entry["error"] = str(exc).splitlines()[0][:300]
+                        log(f"{w.key:22s} {key:8s} run {rep + 1}: FAILED {entry['error']}")
+                        continue
+                    entry["runs"].append(result)
+                    log(f"{w.key:22s} {key:8s} run {rep + 1}: {w.metric}="
+                        f"{result.get(w.metric, float('nan')):,.1f} {w.unit} "
+                        f"({time.monotonic() - t0:.1f} s)")
+    finally:
+        for server in servers.values():
+            server.stop()
+
+
+def _run_startup(profile: Profile, server_keys: list[str], w: Workload, results: dict,
+                 log: Log) -> None:
+    for rep in range(profile.repeats):
+        for key in _rotated(server_keys, rep):
+            entry = _entry(results, w.key, key)
+            if entry["error"]:
+                continue
+            try:
+                result = measure_startup(key, w.pvs, timeout=profile.startup_timeout)
+            except ServerStartError as exc:
+                entry["error"] = str(exc).splitlines()[0][:300]
+                log(f"{w.key:22s} {key:8s} run {rep + 1}: FAILED {entry['error']}")
+                continue
+            entry["runs"].append(result)
+            log(f"{w.key:22s} {key:8s} run {rep + 1}: {result['seconds']:.2f} s, "
+                f"{result['rss_mb']:.0f} MB")
+

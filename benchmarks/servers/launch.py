@@ -1,0 +1,96 @@
+"""Start a server under test as a child process on a private loopback port, and measure it."""
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psutil
+
+from benchmarks.netenv import ca_env, free_port
+from benchmarks.probe import wait_searchable
+from benchmarks.pvset import PVSet
+
+REPO = Path(__file__).resolve().parents[2]
+LOG_DIR = REPO / "benchmarks" / "build" / "logs"
+
+#: server key -> (module run with ``python -m``, label in tables)
+SERVERS: dict[str, tuple[str, str]] = {
+    "iochost": ("benchmarks.servers.serve_iochost", "iochost"),
+    "caproto": ("benchmarks.servers.serve_caproto", "caproto"),
+    "rsrv": ("benchmarks.servers.serve_softioc", "RSRV (softioc)"),
+}
+
+
+class ServerStartError(RuntimeError):
+    """The server died or did not answer a search in time; the message says which and why."""
+
+
+@dataclass
+class ServerProcess:
+    key: str
+    pvs: PVSet
+    port: int
+    repeater_port: int
+    proc: subprocess.Popen
+    log_path: Path
+    spawned_at: float
+    searchable_after: float = float("nan")     # seconds from spawn to first search answer
+    _ps: psutil.Process = field(init=False)
+
+    def __post_init__(self) -> None:
+        self._ps = psutil.Process(self.proc.pid)
+
+    @classmethod
+    def start(cls, key: str, pvs: PVSet, timeout: float = 120.0) -> "ServerProcess":
+        """Spawn server `key` serving `pvs`; return once it answers a search for the last PV."""
+        module, _ = SERVERS[key]
+        port, repeater = free_port(), free_port()
+        LOG_DIR.mkdir(parents=True, exist_ok=True)
+        log_path = LOG_DIR / f"{key}-{port}.log"
+        with open(log_path, "wb") as log:
+            spawned = time.monotonic()
+            proc = subprocess.Popen([sys.executable, "-m", module, pvs.to_json()], cwd=REPO,
+                                    env=ca_env(port, repeater), stdin=subprocess.DEVNULL,
+                                    stdout=log, stderr=subprocess.STDOUT)
+        server = cls(key, pvs, port, repeater, proc, log_path, spawned)
+        deadline = spawned + timeout
+        while True:
+            answered = wait_searchable(pvs.last_name(), port, timeout=0.5)
+            if answered is not None:
+                server.searchable_after = answered - spawned
+                return server
+            if proc.poll() is not None or time.monotonic() > deadline:
+                server.stop()
+                tail = log_path.read_text(errors="replace")[-2000:]
+                why = (f"exited with {proc.returncode}" if proc.returncode is not None
+                       else f"not searchable after {timeout:.0f} s")
+                raise ServerStartError(f"{key} server {why}; log {log_path}:\n{tail}")
+
+    @property
+    def label(self) -> str:
+        return SERVERS[self.key][1]
+
+    @property
+    def client_env(self) -> dict[str, str]:
+        """Environment for a client process that must talk to this server only."""
+        return ca_env(self.port, self.repeater_port)
+
+    def cpu_seconds(self) -> float:
+        t = self._ps.cpu_times()
+        return t.user + t.system
+
+    def rss_bytes(self) -> int:
+        return self._ps.memory_info().rss
+
+    def stop(self) -> None:
+        """Terminate our child (by its PID), then kill it if it lingers."""
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)

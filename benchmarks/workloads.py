@@ -1,0 +1,195 @@
+"""The workloads: what each measures, its headline metric, and the issue's target.
+
+A workload runs against one already-started server (``run(server, profile)``) and returns
+its client's result dict; ``startup`` workloads start their own server instead.
+"""
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from benchmarks.clients import SignalledClient, run_client
+from benchmarks.profiles import Profile
+from benchmarks.pvset import PVSet
+from benchmarks.servers.launch import ServerProcess
+
+
+@dataclass(frozen=True)
+class Target:
+    """The issue's target, stated on its reference day as an absolute figure next to RSRV's;
+    judged in our run as the same ratio to RSRV measured here (plus absolute conditions)."""
+    text: str
+    rsrv_ratio: float                      # iochost/RSRV must be >= this (<= if lower is better)
+    #: (metric, op, value); op ">=" / "<=" on the iochost figure, "ratio<=" on iochost/RSRV
+    conditions: tuple[tuple[str, str, float], ...] = ()
+
+
+@dataclass(frozen=True)
+class Workload:
+    key: str
+    title: str
+    metric: str                 # headline key of the result dict
+    unit: str
+    higher_is_better: bool
+    run: Callable[[ServerProcess, Profile], dict] | None   # None: a start-up workload
+    target: Target | None = None
+    client: str = "c"
+    pvs: PVSet | None = None    # start-up workloads: the PV set to start with
+    extra: tuple[str, ...] = ()  # further metrics shown in the table
+
+
+def _connect(n: int, client: str = "c"):
+    def run(server: ServerProcess, profile: Profile) -> dict:
+        return run_client(client, "connect", [server.pvs.scalar_pattern, n, 60],
+                          server.client_env, timeout=90)
+    return run
+
+
+def _ops(mode: str, client: str = "c"):
+    def run(server: ServerProcess, profile: Profile) -> dict:
+        args = [server.pvs.scalar_pattern, profile.outstanding, profile.op_seconds, 10**9]
+        return run_client(client, mode, args, server.client_env,
+                          timeout=profile.op_seconds + 120)
+    return run
+
+
+def _waveform(client: str = "c"):
+    def run(server: ServerProcess, profile: Profile) -> dict:
+        return run_client(client, "waveform", [server.pvs.control("WF"), profile.op_seconds,
+                                               10**6], server.client_env,
+                          timeout=profile.op_seconds + 90)
+    return run
+
+
+def _trigger(server: ServerProcess, name: str, value: float) -> None:
+    run_client("c", "trigger", [server.pvs.control(name), value, 10], server.client_env, 30)
+
+
+def _monitor(subscribers: int):
+    """`subscribers` processes each subscribe to FAST; the server posts flat out."""
+    def run(server: ServerProcess, profile: Profile) -> dict:
+        wait = profile.post_seconds + 20
+        clients = [SignalledClient("monitor", [server.pvs.control("FAST"),
+                                               server.pvs.control("COUNT"), wait,
+                                               profile.late_timeout], server.client_env)
+                   for _ in range(subscribers)]
+        try:
+            for c in clients:
+                c.wait_ready()
+            cpu0, t0 = server.cpu_seconds(), time.monotonic()
+            for c in clients:
+                c.start()
+            _trigger(server, "GO", profile.post_seconds)
+            results = [c.result(timeout=wait + profile.late_timeout + 10) for c in clients]
+            cpu, wall = server.cpu_seconds() - cpu0, time.monotonic() - t0
+        finally:
+            for c in clients:
+                c.kill()
+        all_final = all(r["final_delivered"] for r in results)
+        return {
+            "subscribers": subscribers,
+            "posted": results[0]["posted"],
+            "posted_per_s": results[0]["posted_per_s"],
+            "delivered_per_s": sum(r["delivered_per_s"] for r in results),
+            "delivered_pct": 100 * min(r["fraction"] for r in results),
+            "final_delivered": all_final,
+            "final_late_ms": max(r["final_late_ms"] for r in results) if all_final else -1.0,
+            "server_cpu_pct": 100 * cpu / wall,
+            "per_subscriber": results,
+        }
+    return run
+
+
+def _display(server: ServerProcess, profile: Profile) -> dict:
+    """display_clients circuits each watching display_pvs PVs the server updates at 10 Hz."""
+    n_pv = min(profile.display_pvs, server.pvs.display)
+    client = SignalledClient("display", [server.pvs.display_pattern, n_pv,
+                                         profile.display_clients, profile.display_seconds,
+                                         profile.display_connect_timeout], server.client_env)
+    try:
+        client.wait_ready()
+        _trigger(server, "DISPLAY", 1)
+        cpu0, t0 = server.cpu_seconds(), time.monotonic()
+        client.start()
+        result = client.result(timeout=profile.display_seconds + 30)
+        cpu, wall = server.cpu_seconds() - cpu0, time.monotonic() - t0
+    finally:
+        client.kill()
+        _trigger(server, "DISPLAY", 0)
+    expected = result["connected"] * server.pvs.display_hz * result["seconds"]
+    result.update(expected=expected,
+                  all_connected=result["connected"] == n_pv * profile.display_clients,
+                  delivered_pct=100 * result["delivered"] / expected if expected else 0.0,
+                  server_cpu_pct=100 * cpu / wall)
+    return result
+
+
+def workloads_for(profile: Profile) -> list[Workload]:
+    """The workloads of a profile, in run order."""
+    wls: list[Workload] = []
+    connect_targets = {1000: Target(">= 30,000 ch/s (RSRV 28,600)", 30_000 / 28_600),
+                       10_000: Target(">= 150,000 ch/s (RSRV 149,800)", 150_000 / 149_800)}
+    for n in profile.connect_counts:
+        wls.append(Workload(f"connect_{n}", f"connect {n:,} channels", "rate", "ch/s", True,
+                            _connect(n), connect_targets.get(n)))
+    n = profile.outstanding
+    wls += [
+        Workload("get", f"scalar gets, {n} outstanding", "rate", "gets/s", True, _ops("get"),
+                 Target(">= 300,000/s (RSRV 2,876,000)", 300_000 / 2_876_000)),
+        Workload("put", f"puts with completion, {n} outstanding", "rate", "puts/s", True,
+                 _ops("put"), Target(">= 60,000/s (RSRV 23,200)", 60_000 / 23_200)),
+    ]
+    monitor_targets = {
+        1: Target(">= 30,000/s, 100 %, final < 10 ms late (RSRV 14,200)", 30_000 / 14_200,
+                  (("delivered_pct", ">=", 99.99), ("final_late_ms", ">=", 0.0),
+                   ("final_late_ms", "<=", 10.0))),
+        10: Target(">= 60,000/s aggregate, final always delivered (RSRV 23,000)",
+                   60_000 / 23_000, (("final_late_ms", ">=", 0.0),)),
+    }
+    for s in profile.subscribers:
+        wls.append(Workload(f"monitor_{s}", f"monitor, {s} subscriber{'s' * (s > 1)}, "
+                            "server posting flat out", "delivered_per_s", "upd/s", True,
+                            _monitor(s), monitor_targets.get(s),
+                            extra=("delivered_pct", "final_late_ms", "posted_per_s",
+                                   "server_cpu_pct")))
+    wls.append(Workload("display", f"display load: {profile.display_clients} clients x "
+                        f"{profile.display_pvs} PVs at 10 Hz", "delivered_per_s", "upd/s", True,
+                        _display, extra=("delivered_pct", "lost", "server_cpu_pct")))
+    wls.append(Workload("waveform", f"{profile.waveform:,}-double waveform read", "mb_per_s",
+                        "MB/s", True, _waveform(),
+                        Target(">= 1,500 MB/s (RSRV 1,541)", 1500 / 1541)))
+    if profile.second_opinion:
+        for client in ("pyepics", "caproto"):
+            wls.append(Workload(f"connect_1000_{client}", f"connect 1,000 channels [{client}]",
+                                "rate", "ch/s", True, _connect(1000, client), client=client))
+            wls.append(Workload(f"get_{client}", f"scalar gets, {n} outstanding [{client}]",
+                                "rate", "gets/s", True, _ops("get", client), client=client))
+        wls.append(Workload("waveform_pyepics", "waveform read [pyepics]", "mb_per_s", "MB/s",
+                            True, _waveform("pyepics"), client="pyepics"))
+    startup_targets = {10_000: Target("<= 0.3 s (RSRV 3.46)", 0.3 / 3.46),
+                       100_000: Target("<= 1.5 s / <= 150 MB (RSRV 22.7 s / 675 MB)",
+                                       1.5 / 22.7, (("rss_mb", "ratio<=", 150 / 675),))}
+    for count in profile.startup_scalars:
+        wls.append(Workload(f"startup_{count}", f"{count:,} PVs: start-up to searchable",
+                            "seconds", "s", False, None, startup_targets.get(count),
+                            pvs=PVSet(scalars=count, waveform=0, display=0, controls=False),
+                            extra=("rss_mb",)))
+    if profile.startup_ai_records:
+        count = profile.startup_ai_records
+        wls.append(Workload(f"startup_ai_{count}", f"{count:,} ai records: start-up",
+                            "seconds", "s", False, None,
+                            pvs=PVSet(scalars=0, ai_records=count, waveform=0, display=0,
+                                      controls=False),
+                            extra=("rss_mb",)))
+    return wls
+
+
+def measure_startup(key: str, pvs: PVSet, timeout: float, settle: float = 1.0) -> dict:
+    """Start a server with `pvs`: seconds from spawn to searchable, and idle RSS after `settle`."""
+    server = ServerProcess.start(key, pvs, timeout=timeout)
+    try:
+        time.sleep(settle)
+        return {"seconds": server.searchable_after, "rss_mb": server.rss_bytes() / 1e6}
+    finally:
+        server.stop()
