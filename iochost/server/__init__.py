@@ -1,0 +1,14 @@
+"""The asyncio Channel Access server.
+
+``Server`` serves a :class:`PVDatabase` (a ``name -> ServedChannel`` mapping that may change
+while serving) over CA on UDP (searches, beacons) and TCP (virtual circuits)::
+
+    server = Server(PVDatabase({"TEST:PV": channel}), ServerConfig.from_env())
+    await server.start()
+"""
+from .config import ConfigError, ServerConfig
+from .database import PVDatabase, ServedChannel
+from .server import Server, new_event_loop, run
+
+__all__ = ["Server", "ServerConfig", "ConfigError", "PVDatabase", "ServedChannel", "run",
+           "new_event_loop"]

@@ -1,0 +1,684 @@
+"""One TCP virtual circuit: a client's channels, subscriptions and outgoing byte stream.
+
+Design, for speed and fairness:
+
+* an :class:`asyncio.Protocol` (no streams); ``StreamParser.feed_raw`` splits the input into
+  ``(header, payload)`` pairs and a table dispatches them by command, no message objects;
+* every reply is appended to one list and written with a single ``writelines`` per event
+  loop iteration (replies to one ``data_received`` go out together);
+* writes run inline: the channel's ``write_dbr`` coroutine is driven with ``send(None)``; only
+  one that suspends becomes a task, and later writes to that channel queue behind it, so
+  writes on one channel apply in the order received;
+* flow control: when the transport's buffer passes the high-water mark (``pause_writing``),
+  or the client sent EVENTS_OFF, subscription updates go to a per-circuit backlog holding the
+  latest update per subscription (older ones are replaced: coalesced, never the newest
+  dropped); reading from the client pauses too, so a client that does not read cannot make
+  us buffer its replies without bound.  The backlog drains when writing resumes.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+import struct
+from collections import deque
+from collections.abc import Callable, Coroutine
+from typing import TYPE_CHECKING, Any
+
+from iochost.ca import eca
+from iochost.ca.commands import Role
+from iochost.ca.errors import CaProtocolError, CaStatusError
+from iochost.ca.header import HEADER_STRUCT, pack_header, pad
+from iochost.ca.parser import StreamParser
+
+from .subscription import Subscription
+from .udp import CA_MINOR_VERSION, DO_REPLY, search_reply_bytes
+
+if TYPE_CHECKING:
+    from .server import Server
+
+__all__ = ["VirtualCircuit", "CircuitChannel"]
+
+logger = logging.getLogger("iochost.server")
+
+# Command numbers (the wire protocol's, see iochost.ca.commands.Command).
+VERSION, EVENT_ADD, EVENT_CANCEL, READ, WRITE, SNAPSHOT, SEARCH, BUILD = range(8)
+EVENTS_OFF, EVENTS_ON, READ_SYNC, ERROR, CLEAR_CHANNEL = 8, 9, 10, 11, 12
+NOT_FOUND, READ_NOTIFY, READ_BUILD, CREATE_CHAN, WRITE_NOTIFY = 14, 15, 16, 18, 19
+CLIENT_NAME, HOST_NAME, ACCESS_RIGHTS, ECHO, SIGNAL = 20, 21, 22, 23, 25
+CREATE_CH_FAIL, SERVER_DISCONN = 26, 27
+
+ACCESS_READ, ACCESS_WRITE = 1, 2
+_SMALL = 0xFFFF
+_ZEROS8 = bytes(8)
+_MASK = struct.Struct(">H")
+_pack = HEADER_STRUCT.pack
+
+ECA_NORMAL = int(eca.ECA_NORMAL)
+ECA_BADCHID = int(eca.ECA_BADCHID)
+ECA_BADMONID = int(eca.ECA_BADMONID)
+ECA_BADCOUNT = int(eca.ECA_BADCOUNT)
+ECA_TOLARGE = int(eca.ECA_TOLARGE)
+ECA_NORDACCESS = int(eca.ECA_NORDACCESS)
+ECA_NOWTACCESS = int(eca.ECA_NOWTACCESS)
+ECA_PUTFAIL = int(eca.ECA_PUTFAIL)
+ECA_GETFAIL = int(eca.ECA_GETFAIL)
+ECA_ADDFAIL = int(eca.ECA_ADDFAIL)
+
+
+def _decode_name(payload: bytes | memoryview) -> str:
+    return bytes(payload).split(b"\0", 1)[0].decode("utf-8", "replace")
+
+
+async def _drive(coro: Coroutine[Any, Any, Any], yielded: Any) -> Any:
+    """Finish a coroutine that was started with ``send(None)`` and suspended on ``yielded``.
+
+    The coroutine re-reads the awaited future's outcome itself when resumed, so a failure
+    of the wait is not re-thrown here: the coroutine sees it (or its own cancellation).
+    """
+    while True:
+        try:
+            if yielded is None:
+                await asyncio.sleep(0)
+            else:
+                await yielded
+        except BaseException:  # noqa: BLE001 -- surfaced by coro.send below
+            pass
+        try:
+            yielded = coro.send(None)
+        except StopIteration as stop:
+            return stop.value
+
+
+class CircuitChannel:
+    """A channel a client created on this circuit (its SID maps here)."""
+
+    __slots__ = ("circuit", "cid", "sid", "name", "key", "data", "rights", "subscriptions",
+                 "write_queue", "max_length")
+
+    def __init__(self, circuit: VirtualCircuit, cid: int, sid: int, name: str, key: str,
+                 data: Any, rights: int):
+        self.circuit = circuit
+        self.cid = cid
+        self.sid = sid
+        self.name = name
+        self.key = key  # the database entry it resolved through (removal disconnects it)
+        self.data = data
+        self.rights = rights
+        self.max_length = data.max_length
+        self.subscriptions: dict[int, Subscription] = {}
+        #: None when no write is in flight; else the writes waiting behind the one running.
+        self.write_queue: deque[tuple[Any, Any, bool]] | None = None
+
+
+class VirtualCircuit(asyncio.Protocol):
+    """Server side of one client's TCP connection."""
+
+    def __init__(self, server: Server):
+        self.server = server
+        self.database = server.database
+        self._stats = server.counters
+        self._max_payload = server.max_payload
+        self._high_water = server.config.write_high_water
+        self._max_backlog = server.config.max_backlog
+        self._loop = asyncio.get_running_loop()
+        self._parser = StreamParser(Role.SERVER, self._max_payload)
+        self.transport: asyncio.Transport | None = None
+        self.peer: tuple[str, int] = ("?", 0)
+        self.host = ""
+        self.user = ""
+        self.priority = 0
+        self.client_version = 0
+        self.channels: dict[int, CircuitChannel] = {}
+        self._next_sid = 1
+        self._out: list[bytes] = []
+        self._out_bytes = 0
+        self._flush_pending = False
+        self._paused = False
+        self._events_on = True
+        self.backlog: dict[Subscription, tuple[bytes, int]] = {}
+        self.closed = False
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._search_prefix, self._search_payload = search_reply_bytes(server.tcp_port)
+        self._handlers: dict[int, Callable[[Any, Any], None]] = {
+            VERSION: self._on_version,
+            EVENT_ADD: self._on_event_add,
+            EVENT_CANCEL: self._on_event_cancel,
+            READ: self._on_read,
+            WRITE: self._on_write,
+            SEARCH: self._on_search,
+            EVENTS_OFF: self._on_events_off,
+            EVENTS_ON: self._on_events_on,
+            READ_SYNC: self._on_read_sync,
+            CLEAR_CHANNEL: self._on_clear_channel,
+            READ_NOTIFY: self._on_read_notify,
+            CREATE_CHAN: self._on_create_chan,
+            WRITE_NOTIFY: self._on_write_notify,
+            CLIENT_NAME: self._on_client_name,
+            HOST_NAME: self._on_host_name,
+            ECHO: self._on_echo,
+            # obsolete requests RSRV still tolerates: ignored
+            SNAPSHOT: self._ignore, BUILD: self._ignore, READ_BUILD: self._ignore,
+            SIGNAL: self._ignore,
+        }
+
+    # -- asyncio.Protocol ------------------------------------------------------------------
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        peer = transport.get_extra_info("peername") or ("?", 0)
+        self.peer = (peer[0], peer[1])
+        self.host = peer[0]
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            try:
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            except OSError:
+                pass
+        self.transport.set_write_buffer_limits(high=self._high_water)  # type: ignore[union-attr]
+        self.server.circuit_opened(self)
+        self._queue(_pack(VERSION, 0, 0, CA_MINOR_VERSION, 0, 0))
+
+    def data_received(self, data: bytes) -> None:
+        self._stats["bytes_in"] += len(data)
+        # Replies to this whole chunk leave in one write, at the end.
+        already_pending = self._flush_pending
+        self._flush_pending = True
+        try:
+            messages = self._parser.feed_raw(data)
+        except CaProtocolError as exc:
+            self.abort(str(exc))
+            return
+        handlers = self._handlers
+        try:
+            for header, payload in messages:
+                handler = handlers.get(header.command)
+                if handler is None:
+                    raise CaProtocolError(f"unexpected CA command {header.command}")
+                handler(header, payload)
+        except CaProtocolError as exc:
+            self.abort(str(exc))
+            return
+        except Exception:
+            logger.exception("closing circuit from %s:%d: internal error", *self.peer)
+            self.abort(None)
+            return
+        if not already_pending:
+            self._flush()
+
+    def eof_received(self) -> bool | None:
+        return None  # close our side too
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        self._out.clear()
+        self.backlog.clear()
+        for task in self._tasks:
+            task.cancel()
+        server = self.server
+        for channel in self.channels.values():
+            self._release(channel)
+            server.unindex_channel(channel)
+        self.channels.clear()
+        server.circuit_closed(self)
+
+    def pause_writing(self) -> None:
+        self._paused = True
+        if self.transport is not None:
+            self.transport.pause_reading()
+
+    def resume_writing(self) -> None:
+        self._paused = False
+        if self.transport is not None and not self.closed:
+            self.transport.resume_reading()
+        self._drain_backlog()
+
+    # -- output ------------------------------------------------------------------------------
+    def _queue(self, data: bytes) -> None:
+        self._out.append(data)
+        self._out_bytes += len(data)
+        if not self._flush_pending:
+            self._flush_pending = True
+            self._loop.call_soon(self._flush)
+
+    def _flush(self) -> None:
+        self._flush_pending = False
+        out = self._out
+        if not out or self.closed:
+            return
+        self._out = []
+        self._stats["bytes_out"] += self._out_bytes
+        self._out_bytes = 0
+        self.transport.writelines(out)  # type: ignore[union-attr]
+        if self.backlog:
+            self._drain_backlog()
+
+    def send_event(self, sub: Subscription, update: tuple[bytes, int]) -> None:
+        """Deliver one subscription update now, or coalesce it while congested."""
+        if self.closed:
+            return
+        backlog = self.backlog
+        if backlog or self._paused or not self._events_on or self._out_bytes > self._high_water:
+            if sub not in backlog and len(backlog) >= self._max_backlog:
+                del backlog[next(iter(backlog))]  # drop the oldest, never the newest
+                self._stats["events_dropped"] += 1
+            elif sub in backlog:
+                self._stats["events_coalesced"] += 1
+            backlog[sub] = update
+            return
+        payload, count = update
+        out = self._out
+        out.append(sub.message_header(len(payload), count))
+        out.append(payload)
+        self._out_bytes += 16 + len(payload)
+        if not self._flush_pending:
+            self._flush_pending = True
+            self._loop.call_soon(self._flush)
+
+    def _drain_backlog(self) -> None:
+        backlog = self.backlog
+        if self.closed:
+            backlog.clear()
+            return
+        out = self._out
+        high_water = self._high_water
+        while backlog and not self._paused and self._events_on and self._out_bytes <= high_water:
+            sub = next(iter(backlog))
+            payload, count = backlog.pop(sub)
+            out.append(sub.message_header(len(payload), count))
+            out.append(payload)
+            self._out_bytes += 16 + len(payload)
+        if out and not self._flush_pending:
+            self._flush_pending = True
+            self._loop.call_soon(self._flush)
+
+    def abort(self, reason: str | None) -> None:
+        """Drop this circuit at once (the peer broke the protocol)."""
+        if reason is not None:
+            logger.warning("closing circuit from %s:%d (host %r, user %r): %s",
+                           self.peer[0], self.peer[1], self.host, self.user, reason)
+        self._stats["circuits_aborted"] += 1
+        if self.transport is not None:
+            self.transport.abort()
+        self.connection_lost(None)
+
+    def _send_error(self, header: Any, cid: int, status: int, text: str | None = None) -> None:
+        """A CA_PROTO_ERROR carrying the offending request's header."""
+        original = pack_header(header.command, header.payload_size, header.data_type,
+                               header.data_count, header.parameter1, header.parameter2)
+        message = (text or eca.eca_message(status)).encode("latin-1", "replace")
+        payload = pad(original + message + b"\0")
+        self._queue(_pack(ERROR, len(payload), 0, 0, cid, status) + payload)
+
+    def _spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
+        task = self._loop.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # -- handshake and housekeeping --------------------------------------------------------
+    def _ignore(self, header: Any, payload: Any) -> None:
+        pass
+
+    def _on_version(self, header: Any, payload: Any) -> None:
+        self.priority = header.data_type
+        self.client_version = header.data_count
+
+    def _on_echo(self, header: Any, payload: Any) -> None:
+        self._queue(_pack(ECHO, 0, 0, 0, 0, 0))
+
+    def _on_read_sync(self, header: Any, payload: Any) -> None:
+        self._queue(_pack(READ_SYNC, 0, 0, 0, 0, 0))
+
+    def _on_client_name(self, header: Any, payload: Any) -> None:
+        self.user = _decode_name(payload)
+        self._recheck_access()
+
+    def _on_host_name(self, header: Any, payload: Any) -> None:
+        self.host = _decode_name(payload)
+        self._recheck_access()
+
+    def _recheck_access(self) -> None:
+        """Send ACCESS_RIGHTS for every channel whose rights changed with host/user."""
+        for channel in self.channels.values():
+            rights = int(channel.data.check_access(self.host, self.user))
+            if rights != channel.rights:
+                channel.rights = rights
+                self._queue(_pack(ACCESS_RIGHTS, 0, 0, 0, channel.cid, rights))
+
+    def _on_search(self, header: Any, payload: Any) -> None:
+        """SEARCH over TCP (a name-server client asking this circuit)."""
+        cid = header.parameter1
+        if self.database.resolve(_decode_name(payload)) is not None:
+            self._queue(self._search_prefix + cid.to_bytes(4, "big") + self._search_payload)
+        elif header.data_type == DO_REPLY:
+            self._queue(_pack(NOT_FOUND, 0, DO_REPLY, header.data_count, cid, cid))
+
+    # -- channels ------------------------------------------------------------------------------
+    def _on_create_chan(self, header: Any, payload: Any) -> None:
+        cid = header.parameter1
+        name = _decode_name(payload)
+        found = self.database.resolve_entry(name) if name else None
+        if found is None:
+            self._queue(_pack(CREATE_CH_FAIL, 0, 0, 0, cid, 0))
+            return
+        key, data = found
+        try:
+            rights = int(data.check_access(self.host, self.user))
+        except Exception:
+            logger.exception("access check of %r failed; denying access", name)
+            rights = 0
+        sid = self._allocate_sid()
+        channel = CircuitChannel(self, cid, sid, name, key, data, rights)
+        self.channels[sid] = channel
+        self.server.index_channel(channel)
+        count = channel.max_length
+        self._queue(_pack(ACCESS_RIGHTS, 0, 0, 0, cid, rights))
+        if count < _SMALL:
+            self._queue(_pack(CREATE_CHAN, 0, int(data.native_type), count, cid, sid))
+        else:
+            self._queue(pack_header(CREATE_CHAN, 0, int(data.native_type), count, cid, sid))
+
+    def _allocate_sid(self) -> int:
+        """The next free 32-bit SID (a counter; wraps only after 2**32, skipping live ones)."""
+        sid = self._next_sid
+        channels = self.channels
+        while sid in channels:
+            sid = (sid + 1) & 0xFFFFFFFF
+        self._next_sid = (sid + 1) & 0xFFFFFFFF
+        return sid
+
+    def _on_clear_channel(self, header: Any, payload: Any) -> None:
+        sid, cid = header.parameter1, header.parameter2
+        channel = self.channels.pop(sid, None)
+        if channel is None:
+            self._send_error(header, cid, ECA_BADCHID)
+            return
+        self._release(channel)
+        self.server.unindex_channel(channel)
+        self._queue(_pack(CLEAR_CHANNEL, 0, 0, 0, sid, cid))
+
+    def _release(self, channel: CircuitChannel) -> None:
+        """Drop a channel's subscriptions and queued writes."""
+        server = self.server
+        backlog = self.backlog
+        for sub in channel.subscriptions.values():
+            backlog.pop(sub, None)
+            server.unsubscribe(sub)
+        channel.subscriptions.clear()
+        if channel.write_queue:
+            channel.write_queue.clear()
+
+    def server_disconnect(self, channel: CircuitChannel) -> None:
+        """The PV behind ``channel`` went away: tell the client (it will search again)."""
+        if self.channels.pop(channel.sid, None) is None:
+            return
+        self._release(channel)
+        if not self.closed:
+            self._queue(_pack(SERVER_DISCONN, 0, 0, 0, channel.cid, 0))
+
+    # -- reads ----------------------------------------------------------------------------------
+    def _on_read_notify(self, header: Any, payload: Any) -> None:
+        channel = self.channels.get(header.parameter1)
+        if channel is None:
+            self._send_error(header, header.parameter1, ECA_BADCHID)
+            return
+        data_type, count, ioid = header.data_type, header.data_count, header.parameter2
+        if not channel.rights & ACCESS_READ:
+            status = ECA_NORDACCESS
+        elif count > channel.max_length:
+            status = ECA_BADCOUNT
+        elif channel.data.needs_async_read:
+            self._spawn(self._read_async(channel, READ_NOTIFY, data_type, count, ioid))
+            return
+        else:
+            try:
+                body, sent = channel.data.read_dbr(data_type, count)
+            except CaStatusError as exc:
+                status = exc.status
+            except Exception:
+                logger.exception("reading %r failed", channel.name)
+                status = ECA_GETFAIL
+            else:
+                size = len(body)
+                if size > self._max_payload:
+                    status = ECA_TOLARGE
+                else:
+                    out = self._out
+                    if size < _SMALL and sent < _SMALL:
+                        out.append(_pack(READ_NOTIFY, size, data_type, sent, ECA_NORMAL, ioid))
+                    else:
+                        out.append(pack_header(READ_NOTIFY, size, data_type, sent, ECA_NORMAL,
+                                               ioid))
+                    out.append(body)
+                    self._out_bytes += 16 + size
+                    if not self._flush_pending:
+                        self._flush_pending = True
+                        self._loop.call_soon(self._flush)
+                    return
+        # Failure: the status travels in the reply; libca ignores the (zeroed) data.
+        self._queue(_pack(READ_NOTIFY, 8, data_type, count & _SMALL, status, ioid) + _ZEROS8)
+
+    def _on_read(self, header: Any, payload: Any) -> None:
+        """The deprecated READ: no status field, so failures are ERROR messages."""
+        channel = self.channels.get(header.parameter1)
+        if channel is None:
+            self._send_error(header, header.parameter1, ECA_BADCHID)
+            return
+        data_type, count = header.data_type, header.data_count
+        if not channel.rights & ACCESS_READ:
+            self._send_error(header, channel.cid, ECA_NORDACCESS)
+            return
+        if count > channel.max_length:
+            self._send_error(header, channel.cid, ECA_BADCOUNT)
+            return
+        if channel.data.needs_async_read:
+            self._spawn(self._read_async(channel, READ, data_type, count, header.parameter2,
+                                         header))
+            return
+        try:
+            body, sent = channel.data.read_dbr(data_type, count)
+        except CaStatusError as exc:
+            self._send_error(header, channel.cid, exc.status)
+            return
+        self._send_read_reply(READ, data_type, sent, channel.sid, header.parameter2, body,
+                              header, channel)
+
+    def _send_read_reply(self, command: int, data_type: int, count: int, p1: int, ioid: int,
+                         body: bytes, header: Any, channel: CircuitChannel) -> None:
+        if len(body) > self._max_payload:
+            if command == READ:
+                self._send_error(header, channel.cid, ECA_TOLARGE)
+            else:
+                self._queue(_pack(command, 8, data_type, count & _SMALL, ECA_TOLARGE, ioid)
+                            + _ZEROS8)
+            return
+        self._queue(pack_header(command, len(body), data_type, count, p1, ioid))
+        self._queue(body)
+
+    async def _read_async(self, channel: CircuitChannel, command: int, data_type: int,
+                          count: int, ioid: int, header: Any = None) -> None:
+        """A read of a channel that needs an (asynchronous) getter."""
+        try:
+            body, sent = await channel.data.aread_dbr(data_type, count)
+        except Exception as exc:
+            status = exc.status if isinstance(exc, CaStatusError) else ECA_GETFAIL
+            if not isinstance(exc, CaStatusError):
+                logger.exception("reading %r failed", channel.name)
+            if command == READ:
+                self._send_error(header, channel.cid, status)
+            else:
+                self._queue(_pack(command, 8, data_type, count & _SMALL, status, ioid)
+                            + _ZEROS8)
+            return
+        p1 = channel.sid if command == READ else ECA_NORMAL
+        self._send_read_reply(command, data_type, sent, p1, ioid, body, header, channel)
+
+    # -- writes -----------------------------------------------------------------------------------
+    def _on_write(self, header: Any, payload: Any) -> None:
+        self._write(header, payload, False)
+
+    def _on_write_notify(self, header: Any, payload: Any) -> None:
+        self._write(header, payload, True)
+
+    def _write(self, header: Any, payload: Any, notify: bool) -> None:
+        channel = self.channels.get(header.parameter1)
+        if channel is None:
+            self._send_error(header, header.parameter1, ECA_BADCHID)
+            return
+        if not channel.rights & ACCESS_WRITE:
+            self._write_done(channel, header, notify, ECA_NOWTACCESS)
+            return
+        if header.data_count > channel.max_length:
+            self._write_done(channel, header, notify, ECA_BADCOUNT)
+            return
+        if channel.write_queue is not None:  # a write on this channel is still running
+            channel.write_queue.append((header, payload, notify))
+            return
+        self._run_writes(channel, header, payload, notify)
+
+    def _run_writes(self, channel: CircuitChannel, header: Any, payload: Any,
+                    notify: bool) -> None:
+        """Apply writes to one channel in order: inline while each completes at once."""
+        data = channel.data
+        while True:
+            coro = data.write_dbr(header.data_type, header.data_count, payload,
+                                  self.host, self.user)
+            try:
+                yielded = coro.send(None)
+            except StopIteration:
+                status = ECA_NORMAL
+            except CaStatusError as exc:
+                status = exc.status
+            except Exception:
+                logger.exception("write to %r failed", channel.name)
+                status = ECA_PUTFAIL
+            else:  # it suspended: finish it in a task; later writes wait behind it
+                if channel.write_queue is None:
+                    channel.write_queue = deque()
+                self._spawn(self._finish_write(channel, header, notify, coro, yielded))
+                return
+            self._write_done(channel, header, notify, status)
+            queue = channel.write_queue
+            if not queue:
+                channel.write_queue = None
+                return
+            header, payload, notify = queue.popleft()
+
+    async def _finish_write(self, channel: CircuitChannel, header: Any, notify: bool,
+                            coro: Coroutine[Any, Any, Any], yielded: Any) -> None:
+        try:
+            await _drive(coro, yielded)
+            status = ECA_NORMAL
+        except CaStatusError as exc:
+            status = exc.status
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            logger.exception("write to %r failed", channel.name)
+            status = ECA_PUTFAIL
+        self._write_done(channel, header, notify, status)
+        queue = channel.write_queue
+        if queue:
+            self._run_writes(channel, *queue.popleft())
+        else:
+            channel.write_queue = None
+
+    def _write_done(self, channel: CircuitChannel, header: Any, notify: bool,
+                    status: int) -> None:
+        if self.closed:
+            return
+        if notify:
+            self._queue(_pack(WRITE_NOTIFY, 0, header.data_type, header.data_count & _SMALL,
+                              status, header.parameter2))
+        elif status != ECA_NORMAL:
+            self._send_error(header, channel.cid, status)
+
+    # -- subscriptions ----------------------------------------------------------------------------
+    def _on_event_add(self, header: Any, payload: Any) -> None:
+        channel = self.channels.get(header.parameter1)
+        if channel is None:
+            self._send_error(header, header.parameter1, ECA_BADCHID)
+            return
+        if len(payload) < 14:
+            raise CaProtocolError(f"EVENT_ADD with a {len(payload)}-byte payload (needs 16)")
+        mask = _MASK.unpack_from(payload, 12)[0]
+        subscriptionid = header.parameter2
+        data_type, count = header.data_type, header.data_count
+        previous = channel.subscriptions.pop(subscriptionid, None)
+        if previous is not None:  # a re-used id replaces the old subscription
+            self.backlog.pop(previous, None)
+            self.server.unsubscribe(previous)
+        if not channel.rights & ACCESS_READ:
+            self._event_failed(header, ECA_NORDACCESS)
+            return
+        if count > channel.max_length:
+            self._event_failed(header, ECA_BADCOUNT)
+            return
+        sub = Subscription(self, channel, subscriptionid, data_type, count, mask)
+        data = channel.data
+        if data.needs_async_read:
+            channel.subscriptions[subscriptionid] = sub
+            self.server.subscribe(sub)
+            self._spawn(self._first_event_async(sub, header))
+            return
+        try:
+            update = data.read_dbr(data_type, count)
+        except CaStatusError as exc:
+            self._event_failed(header, exc.status)
+            return
+        except Exception:
+            logger.exception("reading %r for a new subscription failed", channel.name)
+            self._event_failed(header, ECA_ADDFAIL)
+            return
+        if len(update[0]) > self._max_payload:
+            self._event_failed(header, ECA_TOLARGE)
+            return
+        channel.subscriptions[subscriptionid] = sub
+        self.server.subscribe(sub)
+        self.send_event(sub, update)
+
+    async def _first_event_async(self, sub: Subscription, header: Any) -> None:
+        try:
+            update = await sub.channel.data.aread_dbr(sub.dbr_type, sub.count)
+        except Exception as exc:
+            status = exc.status if isinstance(exc, CaStatusError) else ECA_ADDFAIL
+            self._event_failed(header, status)
+            return
+        if sub.channel.subscriptions.get(sub.subscriptionid) is sub:
+            self.send_event(sub, update)
+
+    def _event_failed(self, header: Any, status: int) -> None:
+        # libca ignores an EVENT_ADD reply without payload, so the failure carries 8 zeros.
+        self._queue(_pack(EVENT_ADD, 8, header.data_type, header.data_count & _SMALL, status,
+                          header.parameter2) + _ZEROS8)
+
+    def _on_event_cancel(self, header: Any, payload: Any) -> None:
+        channel = self.channels.get(header.parameter1)
+        if channel is None:
+            self._send_error(header, header.parameter1, ECA_BADCHID)
+            return
+        sub = channel.subscriptions.pop(header.parameter2, None)
+        if sub is None:
+            self._send_error(header, channel.cid, ECA_BADMONID)
+            return
+        self.backlog.pop(sub, None)
+        self.server.unsubscribe(sub)
+        self._queue(_pack(EVENT_ADD, 0, header.data_type, header.data_count & _SMALL,
+                          header.parameter1, header.parameter2))
+
+    def _on_events_off(self, header: Any, payload: Any) -> None:
+        self._events_on = False
+
+    def _on_events_on(self, header: Any, payload: Any) -> None:
+        self._events_on = True
+        self._drain_backlog()
+
+    # -- introspection -----------------------------------------------------------------------------
+    @property
+    def subscription_count(self) -> int:
+        return sum(len(channel.subscriptions) for channel in self.channels.values())
+
+    def __repr__(self) -> str:
+        return (f"<VirtualCircuit {self.peer[0]}:{self.peer[1]} host={self.host!r} "
+                f"user={self.user!r} channels={len(self.channels)}>")

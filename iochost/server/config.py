@@ -1,0 +1,175 @@
+"""Server configuration: the ``EPICS_CAS_*`` environment parsed into a :class:`ServerConfig`.
+
+The precedence follows RSRV: a server-specific ``EPICS_CAS_*`` variable wins, else its
+``EPICS_CA_*`` counterpart, else the EPICS default.  Every value is checked here, so a bad
+setting fails once, at start-up, with one message naming the variable.
+"""
+from __future__ import annotations
+
+import dataclasses
+import ipaddress
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ["ServerConfig", "ConfigError", "parse_address_list", "DEFAULT_SERVER_PORT",
+           "DEFAULT_REPEATER_PORT"]
+
+DEFAULT_SERVER_PORT = 5064
+DEFAULT_REPEATER_PORT = 5065
+DEFAULT_MAX_ARRAY_BYTES = 16384
+#: The smallest buffer RSRV accepts (a CA message of the pre-v4.9 size).
+MIN_MAX_ARRAY_BYTES = 16384
+
+
+class ConfigError(ValueError):
+    """A setting (environment variable or override) that cannot be used."""
+
+
+def _parse_port(text: str, variable: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        raise ConfigError(f"{variable}={text!r}: not a port number") from None
+    if not 0 < port < 65536:
+        raise ConfigError(f"{variable}={text!r}: port out of range 1..65535")
+    return port
+
+
+def parse_address_list(text: str, default_port: int | None,
+                       variable: str = "address list") -> tuple[tuple[str, int | None], ...]:
+    """Parse a whitespace-separated ``host[:port]`` list into ``((ip, port), ...)``.
+
+    Host names are not resolved (a server must not block on DNS at start-up): entries must be
+    dotted IPv4 addresses, as RSRV expects of the ``EPICS_CAS_*`` lists.
+    """
+    entries = []
+    for item in text.split():
+        host, sep, port_text = item.partition(":")
+        try:
+            ipaddress.IPv4Address(host)
+        except ValueError:
+            raise ConfigError(f"{variable}: {item!r} is not an IPv4 address[:port]") from None
+        port = _parse_port(port_text, variable) if sep else default_port
+        entries.append((host, port))
+    return tuple(entries)
+
+
+def _parse_bool(text: str, variable: str) -> bool:
+    value = text.strip().upper()
+    if value in ("YES", "Y", "TRUE", "1"):
+        return True
+    if value in ("NO", "N", "FALSE", "0"):
+        return False
+    raise ConfigError(f"{variable}={text!r}: expected YES or NO")
+
+
+def _parse_positive_float(text: str, variable: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise ConfigError(f"{variable}={text!r}: not a number") from None
+    if not value > 0:
+        raise ConfigError(f"{variable}={text!r}: must be positive")
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class ServerConfig:
+    """Everything the server needs to know about its network surroundings.
+
+    ``interfaces``: local IPv4 addresses to serve on (UDP searches and TCP circuits);
+    ``0.0.0.0`` means all.  ``port``: the UDP search port, also tried first for TCP (another
+    server holding it makes us fall back to an ephemeral TCP port, as RSRV does).
+    ``beacon_addresses``: explicit ``(ip, port)`` beacon destinations; with ``auto_beacon``
+    the broadcast/loopback addresses of ``interfaces`` are added.  ``ignore_addresses``:
+    clients whose searches get no answer.  ``max_array_bytes``: the largest payload
+    accepted or sent (``EPICS_CA_MAX_ARRAY_BYTES``).
+    """
+
+    interfaces: tuple[str, ...] = ("0.0.0.0",)
+    port: int = DEFAULT_SERVER_PORT
+    beacon_addresses: tuple[tuple[str, int], ...] = ()
+    auto_beacon: bool = True
+    beacon_period: float = 15.0
+    beacon_port: int = DEFAULT_REPEATER_PORT
+    ignore_addresses: tuple[str, ...] = ()
+    max_array_bytes: int = DEFAULT_MAX_ARRAY_BYTES
+    #: Transport buffer above which a circuit counts as congested (monitors coalesce).
+    write_high_water: int = 1 << 20
+    #: Subscription updates held per congested circuit before the oldest is dropped.
+    max_backlog: int = 10_000
+
+    def __post_init__(self) -> None:
+        for address in self.interfaces:
+            try:
+                ipaddress.IPv4Address(address)
+            except ValueError:
+                raise ConfigError(f"interfaces: {address!r} is not an IPv4 address") from None
+        if not 0 <= self.port < 65536:
+            raise ConfigError(f"port {self.port!r} out of range 0..65535")
+        if self.beacon_period <= 0:
+            raise ConfigError(f"beacon_period {self.beacon_period!r} must be positive")
+        if self.max_array_bytes < 1:
+            raise ConfigError(f"max_array_bytes {self.max_array_bytes!r} must be positive")
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None,
+                 **overrides: Any) -> ServerConfig:
+        """Read the ``EPICS_CAS_*`` / ``EPICS_CA_*`` variables; keyword overrides win."""
+        env = os.environ if environ is None else environ
+
+        def first(*names: str) -> tuple[str, str] | None:
+            for name in names:
+                value = env.get(name, "").strip()
+                if value:
+                    return name, value
+            return None
+
+        values: dict[str, Any] = {}
+        if found := first("EPICS_CAS_SERVER_PORT", "EPICS_CA_SERVER_PORT"):
+            values["port"] = _parse_port(found[1], found[0])
+        if found := first("EPICS_CAS_INTF_ADDR_LIST"):
+            values["interfaces"] = tuple(
+                host for host, _ in parse_address_list(found[1], None, found[0]))
+        if found := first("EPICS_CAS_BEACON_PORT", "EPICS_CA_REPEATER_PORT"):
+            values["beacon_port"] = _parse_port(found[1], found[0])
+        beacon_port = values.get("beacon_port", DEFAULT_REPEATER_PORT)
+        if found := first("EPICS_CAS_BEACON_ADDR_LIST", "EPICS_CA_ADDR_LIST"):
+            values["beacon_addresses"] = parse_address_list(found[1], beacon_port, found[0])
+        if found := first("EPICS_CAS_AUTO_BEACON_ADDR_LIST", "EPICS_CA_AUTO_ADDR_LIST"):
+            values["auto_beacon"] = _parse_bool(found[1], found[0])
+        if found := first("EPICS_CAS_BEACON_PERIOD", "EPICS_CA_BEACON_PERIOD"):
+            values["beacon_period"] = _parse_positive_float(found[1], found[0])
+        if found := first("EPICS_CAS_IGNORE_ADDR_LIST"):
+            values["ignore_addresses"] = tuple(
+                host for host, _ in parse_address_list(found[1], None, found[0]))
+        if found := first("EPICS_CA_MAX_ARRAY_BYTES"):
+            try:
+                size = int(float(found[1]))
+            except ValueError:
+                raise ConfigError(f"{found[0]}={found[1]!r}: not a byte count") from None
+            values["max_array_bytes"] = max(size, MIN_MAX_ARRAY_BYTES)
+        values.update(overrides)
+        return cls(**values)
+
+    def replace(self, **changes: Any) -> ServerConfig:
+        """A copy with some fields changed."""
+        return dataclasses.replace(self, **changes)
+
+    def beacon_destinations(self) -> tuple[tuple[str, int], ...]:
+        """Where beacons go: the explicit list, plus the automatic one when enabled.
+
+        The automatic list is the loopback address for a loopback interface and the limited
+        broadcast address otherwise (we do not query interface netmasks).
+        """
+        destinations = list(self.beacon_addresses)
+        if self.auto_beacon:
+            for interface in self.interfaces:
+                auto = interface if ipaddress.IPv4Address(interface).is_loopback \
+                    else "255.255.255.255"
+                destinations.append((auto, self.beacon_port))
+        unique: dict[tuple[str, int], None] = dict.fromkeys(
+            (host, port or self.beacon_port) for host, port in destinations)
+        return tuple(unique)

@@ -1,0 +1,154 @@
+"""The PV database: the one contract between the IOC framework and the server.
+
+A :class:`PVDatabase` maps full PV names to channel data (anything implementing
+:class:`ServedChannel`).  It may change while the server runs: an added name is searchable at
+once (searches consult the mapping directly), and removing a name tells every removal
+listener, so the server can send SERVER_DISCONN to the channels that were open on it.
+
+Name resolution (:meth:`PVDatabase.resolve`) follows the EPICS conventions:
+
+* ``NAME`` -- the exact entry;
+* ``NAME.FIELD`` -- ``db['NAME'].get_field('FIELD')`` (``NAME.VAL`` is ``NAME`` itself);
+* ``NAME.$``, ``NAME.FIELD$``, ``NAME$`` -- the long-string (CHAR array) view of the channel.
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping
+from typing import Any, Protocol, runtime_checkable
+
+__all__ = ["PVDatabase", "ServedChannel", "RemovalListener"]
+
+logger = logging.getLogger("iochost.server")
+
+#: ``fn(names)``, called after entries have been deleted (or replaced by another object).
+RemovalListener = Callable[[list[str]], None]
+
+
+@runtime_checkable
+class ServedChannel(Protocol):
+    """What the server needs of a channel (``iochost.pv.data.ChannelData`` implements it)."""
+
+    native_type: int
+    max_length: int
+    needs_async_read: bool
+
+    def check_access(self, host: str, user: str) -> int: ...
+
+    def read_dbr(self, dbr_type: int, count: int) -> tuple[bytes, int]: ...
+
+    async def aread_dbr(self, dbr_type: int, count: int) -> tuple[bytes, int]: ...
+
+    async def write_dbr(self, dbr_type: int, count: int, payload: Any, host: str,
+                        user: str) -> None: ...
+
+    def add_listener(self, fn: Callable[[Any, int], None]) -> None: ...
+
+    def remove_listener(self, fn: Callable[[Any, int], None]) -> None: ...
+
+    def get_field(self, field: str) -> ServedChannel | None: ...
+
+    def long_string(self) -> ServedChannel | None: ...
+
+
+class PVDatabase(MutableMapping[str, ServedChannel]):
+    """A mutable ``name -> ServedChannel`` mapping with field/long-string resolution."""
+
+    __slots__ = ("_entries", "_removal_listeners")
+
+    def __init__(self, entries: Mapping[str, ServedChannel] | None = None):
+        self._entries: dict[str, ServedChannel] = {}
+        self._removal_listeners: list[RemovalListener] = []
+        if entries:
+            self._entries.update(entries)
+
+    # -- mapping protocol -----------------------------------------------------------------
+    def __getitem__(self, name: str) -> ServedChannel:
+        return self._entries[name]
+
+    def __setitem__(self, name: str, channel: ServedChannel) -> None:
+        previous = self._entries.get(name)
+        self._entries[name] = channel
+        if previous is not None and previous is not channel:
+            # Clients hold channels on the old object: they must reconnect to the new one.
+            self._notify_removed([name])
+
+    def __delitem__(self, name: str) -> None:
+        del self._entries[name]
+        self._notify_removed([name])
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._entries)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._entries
+
+    def update(self, other: Any = (), /, **kwargs: ServedChannel) -> None:  # type: ignore[override]
+        """Add or replace many entries at once (one removal notification for replacements)."""
+        items = dict(other, **kwargs)
+        entries = self._entries
+        replaced = [name for name, channel in items.items()
+                    if name in entries and entries[name] is not channel]
+        entries.update(items)
+        if replaced:
+            self._notify_removed(replaced)
+
+    def remove_many(self, names: Iterable[str]) -> list[str]:
+        """Delete the given names that exist; returns those removed (one notification)."""
+        entries = self._entries
+        removed = [name for name in names if entries.pop(name, None) is not None]
+        if removed:
+            self._notify_removed(removed)
+        return removed
+
+    # -- resolution -----------------------------------------------------------------------
+    def resolve(self, name: str) -> ServedChannel | None:
+        """The channel a client asking for ``name`` gets, or None."""
+        found = self.resolve_entry(name)
+        return None if found is None else found[1]
+
+    def resolve_entry(self, name: str) -> tuple[str, ServedChannel] | None:
+        """``(database key, channel)`` for ``name``; the key is what a removal is about."""
+        channel = self._entries.get(name)
+        if channel is not None:
+            return name, channel
+        long_string = name.endswith("$")
+        if long_string:
+            name = name[:-1]
+        base, dot, field = name.rpartition(".")
+        if not dot:
+            base, field = name, ""
+        channel = self._entries.get(base)
+        if channel is None:
+            return None
+        if field and field != "VAL":
+            channel = channel.get_field(field)
+            if channel is None:
+                return None
+        if long_string:
+            channel = channel.long_string()
+            if channel is None:
+                return None
+        return base, channel
+
+    # -- notifications ---------------------------------------------------------------------
+    def add_removal_listener(self, fn: RemovalListener) -> None:
+        """Call ``fn(names)`` after entries are deleted or replaced."""
+        self._removal_listeners.append(fn)
+
+    def remove_removal_listener(self, fn: RemovalListener) -> None:
+        """Stop notifying ``fn`` (missing listeners are ignored)."""
+        try:
+            self._removal_listeners.remove(fn)
+        except ValueError:
+            pass
+
+    def _notify_removed(self, names: list[str]) -> None:
+        for listener in list(self._removal_listeners):
+            try:
+                listener(names)
+            except Exception:  # one broken listener must not stop the others
+                logger.exception("PV removal listener %r failed", listener)

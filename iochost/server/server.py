@@ -1,0 +1,239 @@
+"""The Channel Access server: UDP search responders, beacons and TCP circuits together.
+
+:class:`Server` owns the sockets and the bookkeeping shared by circuits: the fan-out of
+subscriptions per channel-data object, and an index from database names to the open
+channels that resolved through them (so removing a PV sends SERVER_DISCONN to exactly those).
+"""
+from __future__ import annotations
+
+import asyncio
+import errno
+import logging
+import socket
+from collections import Counter
+from collections.abc import Mapping
+from typing import Any
+
+from .beacon import BeaconSender
+from .circuit import CircuitChannel, VirtualCircuit
+from .config import ServerConfig
+from .database import PVDatabase, ServedChannel
+from .subscription import Fanout, Subscription
+from .udp import SearchResponder
+
+__all__ = ["Server", "run", "new_event_loop", "HEADER_SLACK"]
+
+logger = logging.getLogger("iochost.server")
+
+#: Payload bytes allowed beyond EPICS_CA_MAX_ARRAY_BYTES: the largest DBR metadata block and
+#: padding, so an array of exactly the limit still fits.
+HEADER_SLACK = 4096
+_UDP_RECEIVE_BUFFER = 1 << 20
+
+
+def new_event_loop() -> asyncio.AbstractEventLoop:
+    """A new event loop: uvloop's when installed (faster I/O), else asyncio's default."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.new_event_loop()
+    return uvloop.new_event_loop()
+
+
+class Server:
+    """A CA server for one :class:`PVDatabase` (or any ``name -> ServedChannel`` mapping)."""
+
+    def __init__(self, database: PVDatabase | Mapping[str, ServedChannel],
+                 config: ServerConfig | None = None):
+        self.database = database if isinstance(database, PVDatabase) else PVDatabase(database)
+        self.config = config if config is not None else ServerConfig.from_env()
+        self.max_payload = self.config.max_array_bytes + HEADER_SLACK
+        self.tcp_port = 0
+        self.udp_port = 0
+        self.counters: Counter[str] = Counter()
+        self.circuits: set[VirtualCircuit] = set()
+        self._fanouts: dict[int, Fanout] = {}
+        self._channels_by_key: dict[str, set[CircuitChannel]] = {}
+        self._tcp_servers: list[asyncio.AbstractServer] = []
+        self._udp_transports: list[asyncio.DatagramTransport] = []
+        self._beacons: BeaconSender | None = None
+        self._started = False
+        self._stopped: asyncio.Event | None = None
+
+    # -- lifecycle ---------------------------------------------------------------------------------
+    async def start(self) -> None:
+        """Bind TCP and UDP on every interface and start beacons; returns when searchable."""
+        if self._started:
+            return
+        loop = asyncio.get_running_loop()
+        self._stopped = asyncio.Event()
+        interfaces = self.config.interfaces
+        try:
+            self.tcp_port = await self._bind_tcp(loop, interfaces, self.config.port)
+            self.udp_port = await self._bind_udp(loop, interfaces, self.config.port
+                                                 or self.tcp_port)
+        except BaseException:
+            await self._close_sockets()
+            raise
+        self.database.add_removal_listener(self._on_removed)
+        self._beacons = BeaconSender(self.tcp_port, self.config.beacon_destinations(),
+                                     self.config.beacon_period)
+        self._beacons.start()
+        self._started = True
+        logger.info("CA server on %s: TCP port %d, UDP port %d, %d PVs",
+                    ", ".join(interfaces), self.tcp_port, self.udp_port, len(self.database))
+
+    async def _bind_tcp(self, loop: asyncio.AbstractEventLoop, interfaces: tuple[str, ...],
+                        port: int) -> int:
+        """Listen on ``port`` (falling back to an ephemeral one, as RSRV does)."""
+        for first_choice in ((port, 0) if port else (0,)):
+            chosen = first_choice
+            try:
+                for interface in interfaces:
+                    server = await loop.create_server(
+                        lambda: VirtualCircuit(self), interface, chosen,
+                        reuse_address=True, backlog=1024)
+                    self._tcp_servers.append(server)
+                    chosen = chosen or server.sockets[0].getsockname()[1]
+                return chosen
+            except OSError as exc:
+                await self._close_sockets()
+                if exc.errno != errno.EADDRINUSE or first_choice == 0:
+                    raise
+                logger.info("TCP port %d busy; using an ephemeral TCP port", port)
+        raise AssertionError("unreachable")
+
+    async def _bind_udp(self, loop: asyncio.AbstractEventLoop, interfaces: tuple[str, ...],
+                        port: int) -> int:
+        ignore = frozenset(self.config.ignore_addresses)
+        resolve = self.database.resolve
+
+        def lookup(name: str) -> bool:
+            return resolve(name) is not None
+
+        for interface in interfaces:
+            sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            try:
+                # Several servers on one host share the search port, as with RSRV.
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, _UDP_RECEIVE_BUFFER)
+                sock.bind((interface, port))
+            except OSError:
+                sock.close()
+                raise
+            transport, _ = await loop.create_datagram_endpoint(
+                lambda: SearchResponder(lookup, self.tcp_port, ignore, self.counters),
+                sock=sock)
+            self._udp_transports.append(transport)  # type: ignore[arg-type]
+            port = port or sock.getsockname()[1]
+        return port
+
+    async def _close_sockets(self) -> None:
+        for server in self._tcp_servers:
+            server.close()
+        for transport in self._udp_transports:
+            transport.close()
+        for server in self._tcp_servers:
+            try:
+                await asyncio.wait_for(server.wait_closed(), 1.0)
+            except (asyncio.TimeoutError, Exception):
+                pass
+        self._tcp_servers.clear()
+        self._udp_transports.clear()
+
+    async def stop(self) -> None:
+        """Close every socket and circuit and cancel our tasks."""
+        if not self._started:
+            return
+        self._started = False
+        self.database.remove_removal_listener(self._on_removed)
+        if self._beacons is not None:
+            await self._beacons.stop()
+            self._beacons = None
+        for server in self._tcp_servers:
+            server.close()
+        for circuit in list(self.circuits):
+            if circuit.transport is not None:
+                circuit.transport.abort()
+            circuit.connection_lost(None)
+        await self._close_sockets()
+        for fanout in self._fanouts.values():
+            fanout.close()
+        self._fanouts.clear()
+        self._channels_by_key.clear()
+        if self._stopped is not None:
+            self._stopped.set()
+        logger.info("CA server on TCP port %d stopped", self.tcp_port)
+
+    async def serve_forever(self) -> None:
+        """Start if needed and serve until cancelled or :meth:`stop` is called."""
+        await self.start()
+        assert self._stopped is not None
+        try:
+            await self._stopped.wait()
+        finally:
+            await self.stop()
+
+    # -- bookkeeping used by circuits ----------------------------------------------------------------
+    def circuit_opened(self, circuit: VirtualCircuit) -> None:
+        self.circuits.add(circuit)
+        self.counters["circuits_opened"] += 1
+
+    def circuit_closed(self, circuit: VirtualCircuit) -> None:
+        self.circuits.discard(circuit)
+
+    def index_channel(self, channel: CircuitChannel) -> None:
+        self._channels_by_key.setdefault(channel.key, set()).add(channel)
+
+    def unindex_channel(self, channel: CircuitChannel) -> None:
+        channels = self._channels_by_key.get(channel.key)
+        if channels is not None:
+            channels.discard(channel)
+            if not channels:
+                del self._channels_by_key[channel.key]
+
+    def subscribe(self, sub: Subscription) -> None:
+        data = sub.channel.data
+        fanout = self._fanouts.get(id(data))
+        if fanout is None:
+            fanout = self._fanouts[id(data)] = Fanout(data)
+        fanout.add(sub)
+
+    def unsubscribe(self, sub: Subscription) -> None:
+        data = sub.channel.data
+        fanout = self._fanouts.get(id(data))
+        if fanout is not None and fanout.discard(sub):
+            fanout.close()
+            del self._fanouts[id(data)]
+
+    def _on_removed(self, names: list[str]) -> None:
+        """Database entries went away: disconnect every channel that resolved through them."""
+        for name in names:
+            channels = self._channels_by_key.pop(name, None)
+            for channel in channels or ():
+                channel.circuit.server_disconnect(channel)
+
+    # -- statistics ----------------------------------------------------------------------------------
+    def stats(self) -> dict[str, Any]:
+        """Counters and current sizes: clients, channels, subscriptions, bytes in/out, ..."""
+        circuits = list(self.circuits)
+        result: dict[str, Any] = {
+            "clients": len(circuits),
+            "channels": sum(len(c.channels) for c in circuits),
+            "subscriptions": sum(c.subscription_count for c in circuits),
+            "backlog": sum(len(c.backlog) for c in circuits),
+            "pvs": len(self.database),
+            "tcp_port": self.tcp_port,
+            "udp_port": self.udp_port,
+        }
+        for key in ("bytes_in", "bytes_out", "searches", "search_hits", "circuits_opened",
+                    "circuits_aborted", "events_coalesced", "events_dropped"):
+            result[key] = self.counters[key]
+        return result
+
+
+async def run(pvdb: PVDatabase | Mapping[str, ServedChannel],
+              config: ServerConfig | None = None) -> None:
+    """Serve ``pvdb`` until cancelled."""
+    server = Server(pvdb, config)
+    await server.serve_forever()

@@ -1,0 +1,133 @@
+"""Subscriptions and their fan-out.
+
+One :class:`Fanout` per served channel that has subscribers registers a single listener on
+the channel data.  When the data publishes ``(channel, dbe_flags)``, the fan-out wakes every
+subscription whose mask intersects the flags; the update is encoded once per
+``(dbr_type, count)`` group (``read_dbr`` caches per group too) and the very same bytes are
+handed to each subscriber's circuit, which batches, coalesces or drops as its flow-control
+state demands.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING, Any
+
+from iochost.ca.errors import CaStatusError
+from iochost.ca.header import HEADER_STRUCT, pack_header
+
+if TYPE_CHECKING:
+    from .circuit import CircuitChannel, VirtualCircuit
+
+__all__ = ["Subscription", "Fanout", "ECA_NORMAL_CODE"]
+
+logger = logging.getLogger("iochost.server")
+
+ECA_NORMAL_CODE = 1
+_EVENT_ADD = 1
+_SMALL = 0xFFFF
+
+
+class Subscription:
+    """One EVENT_ADD on one circuit channel."""
+
+    __slots__ = ("circuit", "channel", "subscriptionid", "dbr_type", "count", "mask",
+                 "_header_key", "_header")
+
+    def __init__(self, circuit: VirtualCircuit, channel: CircuitChannel, subscriptionid: int,
+                 dbr_type: int, count: int, mask: int):
+        self.circuit = circuit
+        self.channel = channel
+        self.subscriptionid = subscriptionid
+        self.dbr_type = dbr_type
+        self.count = count
+        self.mask = mask
+        self._header_key = (-1, -1)
+        self._header = b""
+
+    def message_header(self, size: int, count: int) -> bytes:
+        """The EVENT_ADD reply header for a payload of ``size`` bytes and ``count`` elements;
+        cached, since consecutive updates of one subscription almost always share both."""
+        if self._header_key == (size, count):
+            return self._header
+        if size < _SMALL and count < _SMALL:
+            header = HEADER_STRUCT.pack(_EVENT_ADD, size, self.dbr_type, count, ECA_NORMAL_CODE,
+                                        self.subscriptionid)
+        else:
+            header = pack_header(_EVENT_ADD, size, self.dbr_type, count, ECA_NORMAL_CODE,
+                                 self.subscriptionid)
+        self._header_key = (size, count)
+        self._header = header
+        return header
+
+
+class Fanout:
+    """All subscriptions (on any circuit) to one channel-data object."""
+
+    __slots__ = ("data", "subscriptions", "_async_tasks")
+
+    def __init__(self, data: Any):
+        self.data = data
+        self.subscriptions: dict[Subscription, None] = {}  # an ordered set
+        self._async_tasks: set[asyncio.Task[None]] = set()
+        data.add_listener(self.publish)
+
+    def add(self, subscription: Subscription) -> None:
+        self.subscriptions[subscription] = None
+
+    def discard(self, subscription: Subscription) -> bool:
+        """Forget a subscription; True when none is left (the fan-out should be closed)."""
+        self.subscriptions.pop(subscription, None)
+        return not self.subscriptions
+
+    def close(self) -> None:
+        """Unregister from the channel data and cancel pending asynchronous reads."""
+        try:
+            self.data.remove_listener(self.publish)
+        except (KeyError, ValueError):
+            pass
+        for task in self._async_tasks:
+            task.cancel()
+        self._async_tasks.clear()
+
+    def publish(self, data: Any, flags: int) -> None:
+        """The channel-data listener: deliver the new state to interested subscribers."""
+        interested = [sub for sub in self.subscriptions if sub.mask & flags]
+        if not interested:
+            return
+        if data.needs_async_read:
+            task = asyncio.get_running_loop().create_task(self._publish_async(data, interested))
+            self._async_tasks.add(task)
+            task.add_done_callback(self._async_tasks.discard)
+            return
+        encoded: dict[tuple[int, int], tuple[bytes, int] | None] = {}
+        for sub in interested:
+            key = (sub.dbr_type, sub.count)
+            if key in encoded:
+                update = encoded[key]
+            else:
+                try:
+                    update = data.read_dbr(*key)
+                except CaStatusError as exc:
+                    logger.debug("monitor update of type %d failed: %s", key[0], exc)
+                    update = None
+                except Exception:
+                    logger.exception("reading %r for a monitor update failed", data)
+                    update = None
+                encoded[key] = update
+            if update is not None:
+                sub.circuit.send_event(sub, update)
+
+    async def _publish_async(self, data: Any, interested: list[Subscription]) -> None:
+        encoded: dict[tuple[int, int], tuple[bytes, int] | None] = {}
+        for sub in interested:
+            key = (sub.dbr_type, sub.count)
+            if key not in encoded:
+                try:
+                    encoded[key] = await data.aread_dbr(*key)
+                except Exception as exc:
+                    logger.debug("asynchronous monitor read failed: %s", exc)
+                    encoded[key] = None
+            update = encoded[key]
+            if update is not None and sub in self.subscriptions:
+                sub.circuit.send_event(sub, update)

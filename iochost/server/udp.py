@@ -1,0 +1,124 @@
+"""The UDP search responder.
+
+Each datagram a client sends holds a VERSION message (carrying its sequence number) and a
+batch of SEARCH requests.  We answer with one datagram per request datagram where it fits:
+a VERSION that echoes the sequence number first (libca uses it to match replies to its
+search rounds), then one SEARCH reply per name we serve.  Names we do not serve get nothing,
+unless the request asks for a reply (DO_REPLY), which gets NOT_FOUND.  Datagrams from
+``ignore_addresses`` are dropped unread.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import struct
+from collections.abc import Callable
+
+from iochost.ca.header import HEADER_SIZE, HEADER_STRUCT, unpack_header
+
+__all__ = ["SearchResponder", "CA_MINOR_VERSION", "search_reply_bytes"]
+
+logger = logging.getLogger("iochost.server")
+
+CA_MINOR_VERSION = 13
+_VERSION, _SEARCH, _NOT_FOUND = 0, 6, 14
+DO_REPLY = 10
+SEQUENCE_NUMBER_IS_VALID = 1
+#: Reply datagrams stay below a typical Ethernet MTU payload.
+MAX_REPLY_DATAGRAM = 1472
+
+_UINT32 = struct.Struct(">I")
+
+
+def search_reply_bytes(tcp_port: int) -> tuple[bytes, bytes]:
+    """The fixed parts of a SEARCH reply: (header up to the CID, payload).
+
+    Parameter 1 is 0xFFFFFFFF: "use the address this reply came from", as RSRV sends it.
+    """
+    prefix = HEADER_STRUCT.pack(_SEARCH, 8, tcp_port, 0, 0xFFFFFFFF, 0)[:12]
+    payload = struct.pack(">H6x", CA_MINOR_VERSION)
+    return prefix, payload
+
+
+class SearchResponder(asyncio.DatagramProtocol):
+    """Answers CA searches on one UDP socket.
+
+    ``lookup(name) -> bool`` says whether we serve a name; ``stats`` is the server's counter
+    dict (``searches``, ``search_hits``).
+    """
+
+    def __init__(self, lookup: Callable[[str], bool], tcp_port: int,
+                 ignore_addresses: frozenset[str], stats: dict[str, int]):
+        self._lookup = lookup
+        self._ignore = ignore_addresses
+        self._stats = stats
+        self._reply_prefix, self._reply_payload = search_reply_bytes(tcp_port)
+        self.transport: asyncio.DatagramTransport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+        if addr[0] in self._ignore:
+            return
+        try:
+            replies = self._answer(data)
+        except Exception as exc:  # garbage must never reach the event loop
+            logger.debug("undecipherable search datagram from %s:%d: %s", *addr[:2], exc)
+            return
+        transport = self.transport
+        if transport is not None:
+            for datagram in replies:
+                transport.sendto(datagram, addr)
+
+    def error_received(self, exc: Exception) -> None:
+        logger.debug("UDP search socket error: %s", exc)
+
+    def _answer(self, data: bytes) -> list[bytes]:
+        """The reply datagrams for one request datagram (empty if nothing to say)."""
+        lookup = self._lookup
+        prefix, payload = self._reply_prefix, self._reply_payload
+        pack_cid = _UINT32.pack
+        sequence: tuple[int, int] | None = None
+        answers: list[bytes] = []
+        searches = hits = 0
+        offset, end = 0, len(data)
+        while offset + HEADER_SIZE <= end:
+            unpacked = unpack_header(data, offset)
+            if unpacked is None:
+                break
+            header, header_size = unpacked
+            start = offset + header_size
+            offset = start + header.payload_size
+            if offset > end:
+                break  # truncated message: ignore it (and everything after it)
+            command = header.command
+            if command == _SEARCH:
+                searches += 1
+                name = data[start:offset].split(b"\0", 1)[0].decode("utf-8", "replace")
+                cid = header.parameter1
+                if lookup(name):
+                    hits += 1
+                    answers.append(prefix + pack_cid(cid) + payload)
+                elif header.data_type == DO_REPLY:
+                    answers.append(HEADER_STRUCT.pack(_NOT_FOUND, 0, DO_REPLY,
+                                                      header.data_count, cid, cid))
+            elif command == _VERSION:
+                if header.data_type & SEQUENCE_NUMBER_IS_VALID:
+                    sequence = (header.data_count, header.parameter1)
+            else:
+                # RSRV stops at anything else in a search datagram; so do we.
+                break
+        stats = self._stats
+        stats["searches"] += searches
+        stats["search_hits"] += hits
+        if not answers:
+            return []
+        if sequence is not None:
+            version = HEADER_STRUCT.pack(_VERSION, 0, SEQUENCE_NUMBER_IS_VALID,
+                                         CA_MINOR_VERSION, sequence[1], 0)
+        else:
+            version = HEADER_STRUCT.pack(_VERSION, 0, 0, CA_MINOR_VERSION, 0, 0)
+        per_datagram = max(1, (MAX_REPLY_DATAGRAM - HEADER_SIZE) // 24)
+        return [version + b"".join(answers[i:i + per_datagram])
+                for i in range(0, len(answers), per_datagram)]
