@@ -165,12 +165,11 @@ def check_section(data: Any, fields: dict[str, Field], path: PathKey, source: So
             continue
         values[key] = value
     for key, spec in fields.items():
-        if key not in data:
-            if spec.required:
-                problems.append(ConfigProblem(source.location(path), format_path(path),
-                                              f"missing required key {key!r}"))
-            else:
-                values[key] = _copy(spec.default)
+        if spec.required and key not in data:
+            problems.append(ConfigProblem(source.location(path), format_path(path),
+                                          f"missing required key {key!r}"))
+        elif key not in values and not spec.required:  # absent, or invalid (reported)
+            values[key] = _copy(spec.default)
     return values
 
 
