@@ -1,2 +1,26 @@
-"""iochost: many Python EPICS IOCs in one host process behind one Channel Access server."""
+"""iochost: many Python EPICS IOCs in one host process behind one Channel Access server.
+
+IOC authors import the framework from here (caproto's server API)::
+
+    from iochost import PVGroup, pvproperty, ioc_arg_parser, run
+
+The framework names load on first use, so ``import iochost`` stays cheap for the protocol
+core and the command line.
+"""
 __version__ = "0.1.0"
+
+from . import pv as _pv  # noqa: E402  (only its name table; the modules load lazily)
+
+__all__ = ["__version__", *_pv.__all__]
+
+
+def __getattr__(name: str):
+    if name in _pv.__all__:
+        value = getattr(_pv, name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'iochost' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

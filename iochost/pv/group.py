@@ -1,0 +1,129 @@
+"""PVGroup: a class of pvproperties and SubGroups that becomes an IOC.
+
+Class definition collects the declarations (in order, base classes first); construction
+``MyIOC(prefix="X:", macros={...})`` creates the channel data of every PV, subgroups
+included, in ``.pvdb`` (full PV name -> channel data), which is what a server serves.
+"""
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from typing import Any, ClassVar, Mapping
+
+from ..ca.dbr import ChannelType
+from .alarms import ChannelAlarm
+from .hooks import IocDefinitionError
+from .pvproperty import pvproperty
+from .pvspec import expand_macros
+from .subgroup import SubGroup
+from .types import TYPE_MAP, TYPE_MAP_READ_ONLY, PvpropertyData
+
+__all__ = ["PVGroup"]
+
+
+class PVGroup:
+    """A group of PVs (an IOC, or part of one).
+
+    Parameters: ``prefix`` (prepended to every PV name; may contain ``{macros}``),
+    ``macros`` (``{name}`` substitutions in PV names), ``parent`` and ``name`` (set for
+    subgroups).  Attributes: ``pvdb`` (PV name -> channel data), ``attr_pvdb``
+    (attribute -> channel data), ``attr_to_pvname``, ``groups`` (attribute -> subgroup
+    instance, nested ones as ``'a.b'``), ``alarms`` (alarm group -> shared
+    :class:`ChannelAlarm`), ``log``.
+    """
+
+    _pvs_: ClassVar[dict[str, pvproperty]] = {}
+    _subgroups_: ClassVar[dict[str, SubGroup]] = {}
+    type_map: ClassVar[dict[Any, type]] = dict(TYPE_MAP)
+    type_map_read_only: ClassVar[dict[Any, type]] = dict(TYPE_MAP_READ_ONLY)
+    #: Values for pvproperties declared with only a dtype.
+    default_values: ClassVar[dict[Any, Any]] = {
+        str: "", int: 0, float: 0.0, bool: False, bytes: b"",
+        ChannelType.STRING: "", ChannelType.INT: 0, ChannelType.LONG: 0,
+        ChannelType.DOUBLE: 0.0, ChannelType.FLOAT: 0.0, ChannelType.ENUM: 0,
+        ChannelType.CHAR: "",
+    }
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        pvs: dict[str, pvproperty] = {}
+        subgroups: dict[str, SubGroup] = {}
+        for base in reversed(cls.__mro__[1:]):
+            pvs.update(base.__dict__.get("_pvs_", {}))
+            subgroups.update(base.__dict__.get("_subgroups_", {}))
+        for attr, value in cls.__dict__.items():
+            if attr.startswith("_"):
+                continue
+            if isinstance(value, SubGroup):
+                subgroups[attr] = value
+                for sub_attr, sub in value.group_cls._subgroups_.items():
+                    subgroups[f"{attr}.{sub_attr}"] = sub
+                pvs.update({f"{attr}.{sub_attr}": prop
+                            for sub_attr, prop in value.group_cls._pvs_.items()})
+            elif isinstance(value, pvproperty):
+                pvs[attr] = value
+        cls._pvs_ = pvs
+        cls._subgroups_ = subgroups
+
+    def __init__(self, prefix: str = "", *, macros: Mapping[str, str] | None = None,
+                 parent: "PVGroup | None" = None, name: str | None = None) -> None:
+        self.parent = parent
+        self.macros = dict(macros or {})
+        self.prefix = expand_macros(prefix, self.macros)
+        self.name = type(self).__name__ if name is None else name
+        base_log = parent.log.name if parent is not None else type(self).__module__
+        self.log = logging.getLogger(f"{base_log}.{type(self).__name__}")
+        self.alarms: defaultdict[Any, ChannelAlarm] = defaultdict(ChannelAlarm)
+        self.pvdb: dict[str, PvpropertyData] = {}
+        self.attr_pvdb: dict[str, PvpropertyData] = {}
+        self.attr_to_pvname: dict[str, str] = {}
+        self.groups: dict[str, PVGroup] = {}
+        self._create_subgroups()
+        self._create_pvdb()
+
+    def _create_subgroups(self) -> None:
+        for attr, sub in self._subgroups_.items():
+            if "." in attr:
+                continue  # nested: created by its own parent, listed below
+            macros = {**self.macros, **sub.macros}
+            try:
+                group = sub.group_cls(prefix=self.prefix + sub.prefix, macros=macros,
+                                      parent=self, name=f"{self.name}.{attr}",
+                                      **sub.init_kwargs)
+            except TypeError as ex:
+                raise IocDefinitionError(f"cannot create subgroup {self.name}.{attr} "
+                                         f"({sub.group_cls.__name__}): {ex}") from ex
+            self.groups[attr] = group
+            self.groups.update({f"{attr}.{sub_attr}": nested
+                                for sub_attr, nested in group.groups.items()})
+
+    def _create_pvdb(self) -> None:
+        for attr, prop in self._pvs_.items():
+            group_attr, _, sub_attr = attr.rpartition(".")
+            if group_attr:
+                group = self.groups[group_attr]
+                channel, pvname = group.attr_pvdb[sub_attr], group.attr_to_pvname[sub_attr]
+            else:
+                channel = prop.pvspec.create(self)
+                pvname = channel.pvname
+            if pvname in self.pvdb:
+                first = next(a for a, n in self.attr_to_pvname.items() if n == pvname)
+                raise IocDefinitionError(f"{type(self).__name__}: PV {pvname!r} is defined "
+                                         f"twice, by attributes {first!r} and {attr!r}")
+            self.pvdb[pvname] = channel
+            self.attr_pvdb[attr] = channel
+            self.attr_to_pvname[attr] = pvname
+
+    async def group_read(self, instance: PvpropertyData) -> Any:
+        """The getter of PVs that define none, if a subclass overrides it (discouraged:
+        it makes every read of every PV of the group wait on Python code)."""
+
+    group_read.is_default_hook = True  # type: ignore[attr-defined]
+
+    async def group_write(self, instance: PvpropertyData, value: Any) -> Any:
+        """The putter of PVs that define none: accept ``value`` as it is."""
+        return value
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} prefix={self.prefix!r} pvs={len(self.pvdb)}>"
+

@@ -1,0 +1,124 @@
+"""IOC hooks: their signatures (checked when an IOC class is defined) and scan loops.
+
+A hook is an ``async def`` method of the PVGroup.  The signatures are fixed by the caproto
+API that IOC authors already know:
+
+========  ==========================================  ==================================
+hook      signature                                   called
+========  ==========================================  ==================================
+getter    ``(self, instance)``                        before each read (discouraged)
+putter    ``(self, instance, value)``                 on each write; may return a value
+startup   ``(self, instance, async_lib)``             once, as a task, when the IOC starts
+shutdown  ``(self, instance, async_lib)``             once, when the IOC stops
+scan      ``(self, instance, async_lib)``             every ``period`` seconds
+========  ==========================================  ==================================
+
+Hooks of a :class:`~iochost.pv.pvspec.PVSpec` used without a group take no ``self``.
+"""
+from __future__ import annotations
+
+import asyncio
+import inspect
+import time
+from typing import Any, Awaitable, Callable
+
+from .alarms import AlarmSeverity, AlarmStatus
+
+__all__ = ["HOOK_PARAMETERS", "IocDefinitionError", "check_hook", "scan_wrapper"]
+
+Hook = Callable[..., Awaitable[Any]]
+
+#: The parameters each kind of hook is called with (after ``self`` for group methods).
+HOOK_PARAMETERS: dict[str, tuple[str, ...]] = {
+    "getter": ("instance",),
+    "putter": ("instance", "value"),
+    "startup": ("instance", "async_lib"),
+    "shutdown": ("instance", "async_lib"),
+    "scan": ("instance", "async_lib"),
+}
+
+
+class IocDefinitionError(TypeError):
+    """An IOC class (or PVSpec) is defined wrongly: the message says where and how."""
+
+
+def _where(func: Callable) -> str:
+    try:
+        return f"{inspect.getsourcefile(func)}:{inspect.getsourcelines(func)[1]}"
+    except (OSError, TypeError):
+        return "location unknown"
+
+
+def check_hook(kind: str, func: Callable | None, *, method: bool = True) -> None:
+    """Raise :class:`IocDefinitionError` unless ``func`` is a coroutine function callable
+    with the parameters of a ``kind`` hook (plus ``self`` when ``method``)."""
+    if func is None:
+        return
+    params = (("self",) if method else ()) + HOOK_PARAMETERS[kind]
+    try:
+        inspect.signature(func).bind(*params)
+        fits = True
+    except (TypeError, ValueError):
+        fits = False
+    if fits and inspect.iscoroutinefunction(func):
+        return
+    name = getattr(func, "__qualname__", repr(func))
+    raise IocDefinitionError(
+        f"{kind} hook {name} ({_where(func)}) must be defined as "
+        f"'async def {getattr(func, '__name__', 'hook')}({', '.join(params)})'")
+
+
+def scan_wrapper(scan_function: Hook, period: float | None, *, subtract_elapsed: bool = True,
+                 stop_on_error: bool = False,
+                 failure_severity: AlarmSeverity = AlarmSeverity.MAJOR_ALARM,
+                 use_scan_field: bool = False) -> Hook:
+    """Turn ``scan_function`` into a startup-style hook that calls it periodically.
+
+    ``period`` is in seconds.  With ``subtract_elapsed`` the time the call took is taken
+    off the next sleep.  An exception in ``scan_function`` is logged and sets the PV's
+    alarm to (SCAN, ``failure_severity``), cleared again by the next successful call;
+    with ``stop_on_error`` it also ends the loop.  With ``use_scan_field`` the rate is
+    the record's ``.SCAN`` field (``period`` is its initial value), so a client's put to
+    ``.SCAN`` changes it; Passive pauses the loop.
+
+    The returned coroutine function takes the same arguments as ``scan_function``:
+    ``(group, instance, async_lib)``, or ``(instance, async_lib)`` without a group.
+    """
+    async def call_once(args: tuple, instance: Any) -> None:
+        alarm = instance.alarm
+        try:
+            await scan_function(*args)
+        except Exception:
+            instance.log.exception("scan hook of %s failed", instance.pvname)
+            await alarm.write(status=AlarmStatus.SCAN, severity=failure_severity)
+            if stop_on_error:
+                raise
+        else:
+            if (alarm.status, alarm.severity) == (AlarmStatus.SCAN, failure_severity):
+                await alarm.write(status=AlarmStatus.NO_ALARM,
+                                  severity=AlarmSeverity.NO_ALARM)
+
+    async def scan_loop(*args: Any) -> None:
+        instance = args[-2]
+        if use_scan_field:
+            instance.set_scan_period(period, initial=True)
+        while True:
+            current = instance.scan_period if use_scan_field else period
+            if not current or current <= 0:      # Passive: wait for .SCAN to change
+                await instance.wait_scan_change(None)
+                continue
+            started = time.monotonic()
+            await call_once(args, instance)
+            delay = current - (time.monotonic() - started) if subtract_elapsed else current
+            if use_scan_field:
+                await instance.wait_scan_change(max(delay, 0.0))
+            else:
+                await asyncio.sleep(max(delay, 0.0))
+
+    scan_loop.__name__ = getattr(scan_function, "__name__", "scan")
+    scan_loop.__qualname__ = getattr(scan_function, "__qualname__", "scan")
+    scan_loop.__doc__ = scan_function.__doc__
+    scan_loop.scan_function = scan_function  # type: ignore[attr-defined]
+    scan_loop.period = period  # type: ignore[attr-defined]
+    return scan_loop
+

@@ -1,0 +1,205 @@
+"""pvproperty: the descriptor that declares one PV of a PVGroup.
+
+::
+
+    class Motor(PVGroup):
+        position = pvproperty(value=0.0, doc="Where we are", units="mm")
+
+        @position.putter
+        async def position(self, instance, value):
+            ...                # return a new value, None to keep ``value``, or raise SkipWrite
+
+On a group instance, ``group.position`` is the channel data (read ``.value``,
+``await .write(v)``); on the class it is this descriptor.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Callable, Generic, TypeVar, overload
+
+from .alarms import AlarmSeverity
+from .hooks import Hook, IocDefinitionError, check_hook, scan_wrapper
+from .pvspec import PVSpec
+
+if TYPE_CHECKING:
+    from .group import PVGroup
+
+__all__ = ["pvproperty"]
+
+T_Data = TypeVar("T_Data")
+_HOOK_FIELDS = {"getter": "get", "putter": "put", "startup": "startup",
+                "shutdown": "shutdown", "scan": "scan"}
+
+
+class pvproperty(Generic[T_Data]):  # noqa: N801 - the name IOC authors know
+    """Declare a PV in a :class:`~iochost.pv.group.PVGroup`.
+
+    Parameters: ``value`` and/or ``dtype`` (inferred from each other: str -> CHAR array
+    string, bytes -> byte array, int -> LONG, float -> DOUBLE, bool -> ENUM Off/On,
+    IntEnum -> ENUM of its names, ``ChannelType.X`` or a channel-data class as given);
+    ``name`` (default: the attribute name; may contain ``{macros}``); ``doc``;
+    ``alarm_group`` (PVs of one group share an alarm unless this separates them);
+    ``max_length``; ``record`` (record type reported as RTYP/CLASS_NAME); ``read_only``;
+    hooks ``get``, ``put``, ``startup``, ``shutdown``, ``scan`` (or the decorators of the
+    same names); any other keyword goes to the channel-data class (``units``,
+    ``precision``, ``enum_strings``, ``report_as_string``, ``string_encoding``, limits...).
+    """
+
+    def __init__(self, get: Hook | None = None, put: Hook | None = None,
+                 startup: Hook | None = None, shutdown: Hook | None = None, *,
+                 scan: Hook | None = None, name: str | None = None, dtype: Any = None,
+                 value: Any = None, max_length: int | None = None,
+                 alarm_group: str | None = None, doc: str | None = None,
+                 read_only: bool | None = None, fields: Any = None, record: Any = None,
+                 **cls_kwargs: Any) -> None:
+        for kind, hook in (("getter", get), ("putter", put), ("startup", startup),
+                           ("shutdown", shutdown), ("scan", scan)):
+            check_hook(kind, hook)
+        if doc is None and get is not None:
+            doc = get.__doc__
+        self.attr_name: str | None = None
+        self._field_spec: Any = None
+        self.pvspec = PVSpec(get=get, put=put, startup=startup, shutdown=shutdown, scan=scan,
+                             name=name, dtype=dtype, value=value, max_length=max_length,
+                             alarm_group=alarm_group, read_only=read_only, doc=doc,
+                             fields=fields, record=record, cls_kwargs=cls_kwargs)
+        self.__doc__ = doc
+
+    @classmethod
+    def from_pvspec(cls, pvspec: PVSpec, **kwargs: Any) -> "pvproperty":
+        """A pvproperty for an existing :class:`PVSpec`."""
+        prop = cls(**kwargs)
+        prop.pvspec = pvspec
+        prop.__doc__ = pvspec.doc
+        return prop
+
+    @property
+    def record_type(self) -> Any:
+        """The record type given with ``record=`` (None if not a record)."""
+        return self.pvspec.record
+
+    # -- descriptor protocol -------------------------------------------------------------
+    def __set_name__(self, owner: type, name: str) -> None:
+        if self.attr_name is not None:  # the same object bound twice keeps its first name
+            return
+        self.attr_name = name
+        pvname = name if self.pvspec.name is None else self.pvspec.name
+        self.pvspec = self.pvspec._replace(attr=name, name=pvname)
+
+    @overload
+    def __get__(self, instance: None, owner: Any) -> "pvproperty[T_Data]": ...
+    @overload
+    def __get__(self, instance: "PVGroup", owner: Any) -> T_Data: ...
+
+    def __get__(self, instance, owner):
+        if instance is None:
+            return self
+        return instance.attr_pvdb[self.attr_name]
+
+    def __set__(self, instance: "PVGroup", value: Any) -> None:
+        raise AttributeError(
+            f"{type(instance).__name__}.{self.attr_name} is a PV: use "
+            f"'await self.{self.attr_name}.write(value)' to change its value")
+
+    # -- hook decorators -----------------------------------------------------------------
+    def _set_hook(self, kind: str, func: Hook) -> Any:
+        check_hook(kind, func)
+        if kind == "putter" and self.pvspec.read_only:
+            raise IocDefinitionError(f"putter {func.__qualname__}: PV {self.attr_name!r} is "
+                                     f"read-only and cannot have a putter")
+        self.pvspec = self.pvspec._replace(**{_HOOK_FIELDS[kind]: func})
+        return self._decorated()
+
+    def _decorated(self) -> Any:
+        """What a hook decorator returns: the object that stays in the class body."""
+        return self
+
+    def getter(self, get: Hook) -> Any:
+        """Decorate ``async def f(self, instance)``, called before each read.
+
+        Discouraged: a getter makes every read wait on Python code; prefer updating the
+        value when it changes (a startup hook, a scan, a putter)."""
+        return self._set_hook("getter", get)
+
+    def putter(self, put: Hook) -> Any:
+        """Decorate ``async def f(self, instance, value)``, called on each write."""
+        return self._set_hook("putter", put)
+
+    def startup(self, startup: Hook) -> Any:
+        """Decorate ``async def f(self, instance, async_lib)``, run as a task at start."""
+        return self._set_hook("startup", startup)
+
+    def shutdown(self, shutdown: Hook) -> Any:
+        """Decorate ``async def f(self, instance, async_lib)``, awaited at stop."""
+        return self._set_hook("shutdown", shutdown)
+
+    def scan(self, period: float | None, *, subtract_elapsed: bool = True,
+             stop_on_error: bool = False,
+             failure_severity: AlarmSeverity = AlarmSeverity.MAJOR_ALARM,
+             use_scan_field: bool = False) -> Callable[[Hook], Any]:
+        """Decorate ``async def f(self, instance, async_lib)`` to run every ``period`` s.
+
+        See :func:`~iochost.pv.hooks.scan_wrapper` for the options.  ``use_scan_field``
+        needs ``record=`` (the rate then follows the record's ``.SCAN`` field)."""
+        if use_scan_field:
+            if self.pvspec.record is None:
+                raise IocDefinitionError(
+                    f"scan of {self.attr_name or 'pvproperty'}: use_scan_field=True needs "
+                    f"record='...' on the pvproperty")
+        elif period is None or period <= 0:
+            raise IocDefinitionError(f"scan period must be > 0 seconds, not {period!r}")
+
+        def wrap(func: Hook) -> Any:
+            check_hook("scan", func)
+            looped = scan_wrapper(func, period, subtract_elapsed=subtract_elapsed,
+                                  stop_on_error=stop_on_error,
+                                  failure_severity=failure_severity,
+                                  use_scan_field=use_scan_field)
+            self.pvspec = self.pvspec._replace(scan=looped)
+            return self._decorated()
+        return wrap
+
+    def __call__(self, get: Hook, put: Hook | None = None, startup: Hook | None = None,
+                 shutdown: Hook | None = None, scan: Hook | None = None) -> "pvproperty":
+        """``pvproperty(**spec)(getter, putter, ...)``: set several hooks at once."""
+        for kind, hook in (("getter", get), ("putter", put), ("startup", startup),
+                           ("shutdown", shutdown), ("scan", scan)):
+            if hook is not None:
+                self._set_hook(kind, hook)
+        if self.__doc__ is None and get.__doc__:
+            self.__doc__ = get.__doc__
+            self.pvspec = self.pvspec._replace(doc=get.__doc__)
+        return self
+
+    # -- record fields -------------------------------------------------------------------
+    @property
+    def fields(self) -> Any:
+        """Record-field hooks, e.g. ``@prop.fields.SCAN.putter`` (needs ``record=``)."""
+        from .types import record_support
+        if self.pvspec.record is None:
+            raise AttributeError(f"pvproperty {self.attr_name!r} has no record fields "
+                                 f"(give it record='...')")
+        support = record_support()
+        if support is None:
+            raise AttributeError("record fields need the record support of iochost.records")
+        if self._field_spec is None:
+            self._field_spec = support.field_spec(self)
+        return self._field_spec
+
+    def __repr__(self) -> str:
+        return f"<pvproperty {self.attr_name or '?'} name={self.pvspec.name!r}>"
+
+
+class NestedPvproperty(pvproperty):
+    """A pvproperty of a dict-defined SubGroup: its decorators return the SubGroup, so
+    ``@pair.setpoint.putter`` in the outer class body leaves ``pair`` in place."""
+
+    parent: Any = None
+
+    def _decorated(self) -> Any:
+        return self.parent
+
+    @classmethod
+    def from_pvspec(cls, pvspec: PVSpec, parent: Any = None) -> "NestedPvproperty":
+        prop = super().from_pvspec(pvspec)
+        prop.parent = parent
+        return prop

@@ -1,0 +1,192 @@
+"""PVSpec: everything needed to create one PV's channel data, as an immutable tuple.
+
+:class:`~iochost.pv.pvproperty.pvproperty` keeps one of these and PVGroup turns it into
+channel data; IOCs without a PVGroup can use it directly::
+
+    spec = PVSpec(name="a", value=1, put=my_putter)      # async def my_putter(instance, value)
+    pvdb = {"PREFIX:a": spec.create()}
+"""
+from __future__ import annotations
+
+import enum
+import inspect
+from collections import namedtuple
+from typing import TYPE_CHECKING, Any, ClassVar, Mapping
+
+import numpy as np
+
+from .hooks import IocDefinitionError, check_hook
+
+if TYPE_CHECKING:
+    from .group import PVGroup
+    from .types import PvpropertyData
+
+__all__ = ["PVSpec", "expand_macros", "infer_dtype"]
+
+# (base class, dtype key) pairs, most specific first: bool before int, numpy scalars too.
+_VALUE_KINDS: tuple[tuple[type, Any], ...] = (
+    (bool, bool), (np.bool_, bool),
+    (enum.IntEnum, enum.IntEnum),
+    (int, int), (np.integer, int),
+    (float, float), (np.floating, float),
+    (str, str), (bytes, bytes),
+)
+
+
+def _scalar_dtype(value: Any) -> Any:
+    for base, key in _VALUE_KINDS:
+        if isinstance(value, base):
+            return type(value) if key is enum.IntEnum else key
+    return type(value)
+
+
+def _array_dtype(array: np.ndarray) -> Any:
+    from ..ca.dbr import ChannelType
+    kind, size = array.dtype.kind, array.dtype.itemsize
+    if kind == "f":
+        return ChannelType.FLOAT if size == 4 else float
+    if kind in "iu":
+        return {1: bytes, 2: ChannelType.INT}.get(size, int)
+    if kind == "b":
+        return bool
+    return ChannelType.STRING
+
+
+def infer_dtype(value: Any) -> Any:
+    """The dtype key (a Python type, IntEnum class or ChannelType) a value implies."""
+    if value is None:
+        return PVSpec.default_dtype
+    if isinstance(value, np.ndarray):
+        return _array_dtype(value)
+    if isinstance(value, (list, tuple)):
+        if not len(value):
+            return PVSpec.default_dtype
+        if isinstance(value[0], str):  # a list of strings is a STRING array, not a char array
+            from ..ca.dbr import ChannelType
+            return ChannelType.STRING
+        return _scalar_dtype(value[0])
+    return _scalar_dtype(value)
+
+
+def expand_macros(text: str, macros: Mapping[str, str]) -> str:
+    """Expand ``{name}`` macros in a PV name; a missing macro is a clear error."""
+    try:
+        return text.format(**macros)
+    except KeyError as ex:
+        known = ", ".join(sorted(macros)) or "none"
+        raise IocDefinitionError(
+            f"PV name {text!r} uses macro {{{ex.args[0]}}}, which is not defined "
+            f"(macros given: {known})") from None
+    except (IndexError, ValueError) as ex:
+        raise IocDefinitionError(f"PV name {text!r} is not a valid macro pattern: {ex}") from None
+
+
+_FIELDS = ("get put startup shutdown attr name dtype value max_length alarm_group read_only "
+           "doc fields scan record cls_kwargs")
+
+
+class PVSpec(namedtuple("PVSpec", _FIELDS)):
+    """An immutable description of one PV.
+
+    Fields: ``get, put, startup, shutdown, scan`` (hooks), ``attr`` (attribute name in a
+    group), ``name`` (PV name, may contain ``{macros}``), ``dtype`` (Python type, IntEnum
+    class, ChannelType or channel-data class), ``value``, ``max_length``, ``alarm_group``,
+    ``read_only``, ``doc``, ``fields`` (record-field hooks), ``record`` (record type) and
+    ``cls_kwargs`` (passed to the channel-data class).  ``dtype`` is inferred from
+    ``value`` when not given.
+    """
+
+    __slots__ = ()
+    default_dtype: ClassVar[type] = int
+
+    def __new__(cls, get=None, put=None, startup=None, shutdown=None, attr=None, name=None,
+                dtype=None, value=None, max_length=None, alarm_group=None, read_only=None,
+                doc=None, fields=None, scan=None, record=None, cls_kwargs=None) -> "PVSpec":
+        if dtype is None:
+            dtype = infer_dtype(value)
+        if put is not None and read_only:
+            raise IocDefinitionError(f"PV {name or attr!r} is read-only and cannot have a putter")
+        if record is not None and name and "." in name:
+            raise IocDefinitionError(f"PV {name!r} has a '.' in its name and cannot be a record")
+        return super().__new__(cls, get, put, startup, shutdown, attr, name, dtype, value,
+                               max_length, alarm_group, read_only, doc, fields, scan, record,
+                               cls_kwargs)
+
+    def new_names(self, attr: str | None = None, name: str | None = None) -> "PVSpec":
+        """A copy with another attribute and/or PV name."""
+        return self._replace(attr=self.attr if attr is None else attr,
+                             name=self.name if name is None else name)
+
+    def get_data_class(self, group: "PVGroup | None" = None) -> type["PvpropertyData"]:
+        """The channel-data class for this spec (from the group's type maps, if given)."""
+        from . import types
+        dtype = self.dtype
+        if inspect.isclass(dtype) and issubclass(dtype, enum.IntEnum):
+            dtype = enum.IntEnum
+        if group is None:
+            maps = (types.TYPE_MAP, types.TYPE_MAP_READ_ONLY)
+        else:
+            maps = (group.type_map, group.type_map_read_only)
+        type_map = maps[1] if self.read_only else maps[0]
+        try:
+            return type_map[dtype]
+        except (KeyError, TypeError):
+            pass
+        if inspect.isclass(dtype) and issubclass(dtype, types.ChannelData):
+            return types.pvproperty_class_for(dtype)
+        raise IocDefinitionError(
+            f"PV {self.name or self.attr!r}: unsupported dtype {dtype!r}; use a Python type "
+            f"(int, float, str, bytes, bool), an IntEnum, a ChannelType or a channel-data class")
+
+    def _default_value(self, group: "PVGroup | None") -> Any:
+        """The initial value: ``value``, else the group's default for the dtype (None
+        lets the channel-data class choose)."""
+        if self.value is not None:
+            return self.value
+        dtype = self.dtype
+        if inspect.isclass(dtype) and issubclass(dtype, enum.IntEnum):
+            return next(iter(dtype))
+        if group is None:
+            return None
+        try:
+            return group.default_values.get(dtype)
+        except TypeError:  # an unhashable dtype has no default
+            return None
+
+    def get_instantiation_info(self, group: "PVGroup | None" = None
+                               ) -> tuple[type["PvpropertyData"], dict[str, Any]]:
+        """The class to instantiate and its keyword arguments."""
+        if group is None:
+            pvname = self.name
+            alarm = self.alarm_group  # without a group this is a ChannelAlarm (or None)
+            if self.value is None:
+                raise IocDefinitionError(f"PVSpec {pvname!r} used without a group needs a value")
+        else:
+            pvname = group.prefix + expand_macros(self.name, group.macros)
+            alarm = group.alarms[self.alarm_group]
+        if alarm is not None and isinstance(alarm, str):
+            raise IocDefinitionError(f"PV {pvname!r}: alarm_group needs a group; pass a "
+                                     f"ChannelAlarm as alarm_group instead")
+        cls = self.get_data_class(group)
+        kwargs = dict(group=group, pvspec=self, value=self._default_value(group),
+                      max_length=self.max_length, alarm=alarm, pvname=pvname,
+                      record=self.record, doc=self.doc)
+        kwargs.update(self.cls_kwargs or {})
+        return cls, kwargs
+
+    def create(self, group: "PVGroup | None" = None) -> "PvpropertyData":
+        """Create the channel data for this spec (in ``group``, or standalone)."""
+        if group is None:
+            for kind, hook in (("getter", self.get), ("putter", self.put),
+                               ("startup", self.startup), ("shutdown", self.shutdown),
+                               ("scan", self.scan)):
+                check_hook(kind, hook, method=False)
+        cls, kwargs = self.get_instantiation_info(group)
+        try:
+            return cls(**kwargs)
+        except IocDefinitionError:
+            raise
+        except Exception as ex:
+            where = f" (attribute {self.attr!r} of {type(group).__name__})" if group else ""
+            raise IocDefinitionError(
+                f"cannot create PV {kwargs['pvname']!r}{where} as {cls.__name__}: {ex}") from ex

@@ -1,0 +1,290 @@
+"""The channel-data classes of pvproperties (``PvpropertyDouble`` ...), and the type maps.
+
+Each class is the data engineer's channel-data class (``ChannelDouble`` ...) plus the
+:class:`PvpropertyData` mixin, which ties it to its PVGroup: ``verify_value`` runs the
+group's putter (so client writes and ``await group.pv.write(v)`` share one path), the
+hooks are bound to the group, and ``record=`` is kept for record support.
+
+Record support (fields such as ``.DESC``, ``.SCAN``) is plugged in by ``iochost.records``
+through :func:`set_record_support`; without it a record-typed PV still reports its record
+type (RTYP / CLASS_NAME) but has no fields.
+"""
+from __future__ import annotations
+
+import asyncio
+import enum
+import logging
+from types import MethodType
+from typing import TYPE_CHECKING, Any, Protocol
+
+from ..ca.dbr import ChannelType
+from .data import (ChannelByte, ChannelChar, ChannelData, ChannelDouble, ChannelEnum,
+                   ChannelFloat, ChannelInteger, ChannelShort, ChannelString, SkipWrite)
+
+if TYPE_CHECKING:
+    from .group import PVGroup
+    from .pvproperty import pvproperty
+    from .pvspec import PVSpec
+
+__all__ = [
+    "PvpropertyData", "PvpropertyReadOnlyData", "RecordSupport", "set_record_support",
+    "record_support", "TYPE_MAP", "TYPE_MAP_READ_ONLY", "pvproperty_class_for",
+    "PvpropertyChar", "PvpropertyByte", "PvpropertyShort", "PvpropertyInteger",
+    "PvpropertyFloat", "PvpropertyDouble", "PvpropertyString", "PvpropertyEnum",
+    "PvpropertyBoolEnum", "PvpropertyCharRO", "PvpropertyByteRO", "PvpropertyShortRO",
+    "PvpropertyIntegerRO", "PvpropertyFloatRO", "PvpropertyDoubleRO", "PvpropertyStringRO",
+    "PvpropertyEnumRO", "PvpropertyBoolEnumRO",
+]
+
+module_log = logging.getLogger("iochost.pv")
+
+
+class RecordSupport(Protocol):
+    """What ``iochost.records`` provides to make pvproperties look like EPICS records."""
+
+    def create_fields(self, instance: "PvpropertyData") -> Any:
+        """The field set of ``instance``: an object with ``pvdb`` (field name -> channel
+        data, without the PV name) and ``async value_write_hook(instance, value)``."""
+
+    def field_spec(self, prop: "pvproperty") -> Any:
+        """The ``prop.fields`` helper, for ``@prop.fields.<FIELD>.putter`` and friends."""
+
+
+_record_support: RecordSupport | None = None
+
+
+def set_record_support(support: RecordSupport | None) -> None:
+    """Install (or remove, with None) the record support; called by ``iochost.records``."""
+    global _record_support
+    _record_support = support
+
+
+def record_support() -> RecordSupport | None:
+    """The installed record support, or None."""
+    return _record_support
+
+
+def _record_name(record: Any) -> str | None:
+    if record is None or isinstance(record, str):
+        return record
+    return getattr(record, "_record_type", None) or getattr(record, "__name__", str(record))
+
+
+class PvpropertyData(ChannelData):
+    """Mixin for channel data that belongs to a pvproperty (put it first in the bases).
+
+    Attributes: ``pvname`` (full PV name), ``pvspec``, ``group`` (None without one),
+    ``name`` (``Group.attr``), ``log``, the bound hooks ``getter``, ``putter``,
+    ``startup``, ``shutdown``, ``scan`` (None when absent), ``record_type``,
+    ``field_inst`` / ``fields`` (record fields when record support is installed).
+    """
+
+    read_only_default = False
+
+    def __init__(self, *, pvname: str, group: "PVGroup | None", pvspec: "PVSpec",
+                 doc: str | None = None, record: Any = None,
+                 logger: logging.Logger | None = None, **kwargs: Any) -> None:
+        self.pvname = pvname
+        self.pvspec = pvspec
+        self.group = group
+        if group is not None:
+            self.name = f"{group.name}.{pvspec.attr}"
+            self.log = group.log
+
+            def bind(hook: Any) -> Any:
+                return None if hook is None else MethodType(hook, group)
+            self.putter = bind(pvspec.put) or group.group_write
+            # group_read is the default getter only where a group overrides it: a getter
+            # makes every read wait on Python code.
+            default_get = (None if getattr(type(group).group_read, "is_default_hook", False)
+                           else group.group_read)
+        else:
+            self.name = pvspec.attr or pvspec.name or pvname
+            self.log = logger or module_log
+
+            def bind(hook: Any) -> Any:
+                return hook
+            self.putter = pvspec.put
+            default_get = None
+        self.getter = bind(pvspec.get) or default_get
+        self.startup = bind(pvspec.startup)
+        self.shutdown = bind(pvspec.shutdown)
+        self.scan = bind(pvspec.scan)
+        self.record_type = _record_name(record)
+        if doc is not None:
+            self.__doc__ = doc
+        self._scan_period: float | None = None
+        self._scan_changed: asyncio.Event | None = None
+        read_only = kwargs.pop("read_only", None)
+        if read_only is None:
+            read_only = bool(pvspec.read_only) or self.read_only_default
+        if self.record_type is not None:
+            kwargs["reported_record_type"] = self.record_type
+        super().__init__(read_only=read_only, **kwargs)
+        support = _record_support if self.record_type is not None else None
+        self.field_inst = support.create_fields(self) if support is not None else None
+        self.fields: dict[str, ChannelData] = (
+            dict(self.field_inst.pvdb) if self.field_inst is not None else {})
+
+    # -- the write path ------------------------------------------------------------------
+    async def verify_value(self, value: Any) -> Any:
+        """Validate (channel-data rules), then run the putter, whose return value (if not
+        None) replaces ``value``.  ``SkipWrite`` keeps the old value silently; any other
+        exception fails the write (and ``write_failed`` raises the WRITE/MAJOR alarm)."""
+        value = await super().verify_value(value)
+        if self.putter is None:
+            return value
+        return await self.putter(self, value)
+
+    async def update_fields(self, value: Any) -> None:
+        """Let the record fields follow a new value (record support only)."""
+        if self.field_inst is not None:
+            await self.field_inst.value_write_hook(self, value)
+
+    # -- getters (discouraged) ----------------------------------------------------------
+    @property
+    def needs_async_read(self) -> bool:
+        return self.getter is not None
+
+    async def aread_dbr(self, dbr_type: int, count: int) -> tuple[bytes, int]:
+        """Run the getter; a value it returns is written (and published) before reading."""
+        if self.getter is None:
+            return self.read_dbr(dbr_type, count)
+        value = await self.getter(self)
+        if value is not None:
+            await self.write(value)
+        return self.read_dbr(dbr_type, count)
+
+    # -- record fields -------------------------------------------------------------------
+    def field_channel(self, field: str) -> ChannelData | None:
+        """``NAME.FIELD``: the record field's channel (None if there is no such field)."""
+        return self.fields.get(field)
+
+    # -- scan rate from the record's .SCAN field -----------------------------------------
+    @property
+    def scan_period(self) -> float | None:
+        """The period a ``use_scan_field`` scan runs at (None: Passive)."""
+        return self._scan_period
+
+    def set_scan_period(self, period: float | None, *, initial: bool = False) -> None:
+        """Change the scan period (record support calls this on a put to ``.SCAN``);
+        ``initial`` only fills in a period not set yet."""
+        if initial and self._scan_period is not None:
+            return
+        self._scan_period = period
+        if self._scan_changed is not None:
+            self._scan_changed.set()
+
+    async def wait_scan_change(self, timeout: float | None) -> None:
+        """Sleep ``timeout`` seconds (forever if None), waking early if the period changes."""
+        if self._scan_changed is None:
+            self._scan_changed = asyncio.Event()
+        try:
+            await asyncio.wait_for(self._scan_changed.wait(), timeout)
+        except TimeoutError:
+            pass
+        self._scan_changed.clear()
+
+
+class PvpropertyReadOnlyData(PvpropertyData):
+    """Mixin: read-only over Channel Access (code in the IOC still writes)."""
+
+    read_only_default = True
+
+
+def _enum_strings_of(enum_class: type[enum.IntEnum]) -> list[str]:
+    """State strings of an IntEnum: member names by value, gaps named by their number."""
+    names = {int(member): member.name for member in enum_class}
+    return [names.get(index, str(index)) for index in range(max(names) + 1)]
+
+
+class _EnumFromIntEnum:
+    """Accepts an IntEnum member as ``value`` (its class gives the enum strings) and
+    IntEnum members / integers on write."""
+
+    def __init__(self, *, enum_strings: Any = None, value: Any = None, **kwargs: Any) -> None:
+        if isinstance(value, enum.IntEnum):
+            if enum_strings is not None:
+                raise ValueError("give either an IntEnum value or enum_strings, not both")
+            enum_strings = _enum_strings_of(type(value))
+            value = value.name
+        super().__init__(enum_strings=enum_strings, value=value, **kwargs)
+
+
+class _BoolEnum:
+    """ENUM with Off/On (unless ``enum_strings`` says otherwise); bools select a state."""
+
+    def __init__(self, *, enum_strings: Any = None, value: Any = None, **kwargs: Any) -> None:
+        strings = list(enum_strings or ("Off", "On"))
+        if isinstance(value, bool) or type(value).__name__ == "bool_":
+            value = strings[int(value)]
+        super().__init__(enum_strings=strings, value=value, **kwargs)
+
+
+def _pair(name: str, channel_class: type, doc: str, mixins: tuple[type, ...] = ()
+          ) -> tuple[type, type]:
+    """The read-write and read-only pvproperty classes over ``channel_class``."""
+    def make(suffix: str, base: type, what: str) -> type:
+        return type(name + suffix, (*mixins, base, channel_class),
+                    {"__doc__": f"{what} {doc}", "__module__": __name__})
+    return (make("", PvpropertyData, "Read-write"),
+            make("RO", PvpropertyReadOnlyData, "Read-only (over Channel Access)"))
+
+
+PvpropertyChar, PvpropertyCharRO = _pair(
+    "PvpropertyChar", ChannelChar, "CHAR array holding a string (string_encoding).")
+PvpropertyByte, PvpropertyByteRO = _pair(
+    "PvpropertyByte", ChannelByte, "CHAR array holding bytes.")
+PvpropertyShort, PvpropertyShortRO = _pair(
+    "PvpropertyShort", ChannelShort, "16-bit integer (DBR_SHORT/INT).")
+PvpropertyInteger, PvpropertyIntegerRO = _pair(
+    "PvpropertyInteger", ChannelInteger, "32-bit integer (DBR_LONG).")
+PvpropertyFloat, PvpropertyFloatRO = _pair(
+    "PvpropertyFloat", ChannelFloat, "32-bit float (DBR_FLOAT).")
+PvpropertyDouble, PvpropertyDoubleRO = _pair(
+    "PvpropertyDouble", ChannelDouble, "64-bit float (DBR_DOUBLE).")
+PvpropertyString, PvpropertyStringRO = _pair(
+    "PvpropertyString", ChannelString, "40-character STRING.")
+PvpropertyEnum, PvpropertyEnumRO = _pair(
+    "PvpropertyEnum", ChannelEnum, "ENUM (enum_strings, or an IntEnum value).",
+    (_EnumFromIntEnum,))
+PvpropertyBoolEnum, PvpropertyBoolEnumRO = _pair(
+    "PvpropertyBoolEnum", ChannelEnum, "ENUM with Off/On states (bool values).", (_BoolEnum,))
+
+#: dtype (Python type, ``enum.IntEnum`` for any IntEnum, or ChannelType) -> class.
+TYPE_MAP: dict[Any, type[PvpropertyData]] = {
+    str: PvpropertyChar, bytes: PvpropertyByte, int: PvpropertyInteger,
+    float: PvpropertyDouble, bool: PvpropertyBoolEnum, enum.IntEnum: PvpropertyEnum,
+    ChannelType.STRING: PvpropertyString, ChannelType.INT: PvpropertyShort,
+    ChannelType.LONG: PvpropertyInteger, ChannelType.DOUBLE: PvpropertyDouble,
+    ChannelType.FLOAT: PvpropertyFloat, ChannelType.ENUM: PvpropertyEnum,
+    ChannelType.CHAR: PvpropertyChar,
+}
+TYPE_MAP_READ_ONLY: dict[Any, type[PvpropertyData]] = {
+    str: PvpropertyCharRO, bytes: PvpropertyByteRO, int: PvpropertyIntegerRO,
+    float: PvpropertyDoubleRO, bool: PvpropertyBoolEnumRO, enum.IntEnum: PvpropertyEnumRO,
+    ChannelType.STRING: PvpropertyStringRO, ChannelType.INT: PvpropertyShortRO,
+    ChannelType.LONG: PvpropertyIntegerRO, ChannelType.DOUBLE: PvpropertyDoubleRO,
+    ChannelType.FLOAT: PvpropertyFloatRO, ChannelType.ENUM: PvpropertyEnumRO,
+    ChannelType.CHAR: PvpropertyCharRO,
+}
+
+# Plain channel-data classes given as dtype= map to their pvproperty counterparts.
+_BY_CHANNEL_CLASS = {
+    ChannelChar: PvpropertyChar, ChannelByte: PvpropertyByte, ChannelShort: PvpropertyShort,
+    ChannelInteger: PvpropertyInteger, ChannelFloat: PvpropertyFloat,
+    ChannelDouble: PvpropertyDouble, ChannelString: PvpropertyString,
+    ChannelEnum: PvpropertyEnum,
+}
+
+
+def pvproperty_class_for(channel_class: type) -> type[PvpropertyData]:
+    """The class to use for a channel-data class given as ``dtype=``: itself if it is a
+    pvproperty class, else its pvproperty counterpart (a user's subclass of, say,
+    ChannelDouble gets :class:`PvpropertyData` mixed in)."""
+    if issubclass(channel_class, PvpropertyData):
+        return channel_class
+    if channel_class in _BY_CHANNEL_CLASS:
+        return _BY_CHANNEL_CLASS[channel_class]
+    return type(f"Pvproperty{channel_class.__name__}", (PvpropertyData, channel_class),
+                {"__module__": channel_class.__module__})
