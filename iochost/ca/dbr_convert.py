@@ -14,10 +14,9 @@ The rules, and why:
 * **DOUBLE -> FLOAT** follows ``epicsConvertDoubleToFloat``: finite values beyond the
   float range clamp to +-FLT_MAX, non-zero values below FLT_MIN become +-FLT_MIN, zero
   and non-finite values pass through.
-* **number -> STRING** uses ``cvtDoubleToString`` for FLOAT/DOUBLE with the channel's
-  ``precision`` (dbConvert uses 6 when a field has none): ``%.{p}f`` up to 1e7;
-  ``%.{min(p,3)}f`` below 1e8 and for NaN; otherwise ``%{p+7}.{min(p,17)}e`` (also for
-  p > 8).  Integers print in decimal.  ENUM prints its state string; an index with no
+* **number -> STRING** prints FLOAT/DOUBLE as ``cvtFloatToString``/``cvtDoubleToString``
+  do, with the channel's ``precision`` (dbConvert uses 6 when a field has none); see
+  :func:`format_number`.  Integers print in decimal.  ENUM prints its state string; an index with no
   string prints in decimal (an mbbi would print its empty state string or
   "Illegal_Value"; a number is more useful and round-trips).
 * **STRING -> number** parses like ``epicsParse*`` with EPICS 7's default
@@ -77,17 +76,17 @@ def _noconvert(detail: str) -> CaStatusError:
 def as_native_array(values, native: ChannelType) -> np.ndarray:
     """``values`` as a 1-D array of ``native``'s dtype (any byte order kept when it matches)."""
     dtype = NATIVE_DTYPES[native]
-    if isinstance(values, np.ndarray):
-        if values.dtype.kind == dtype.kind and values.dtype.itemsize == dtype.itemsize:
-            return values.reshape(-1) if values.ndim != 1 else values
-        return _numeric_to_numeric(np.asarray(values).reshape(-1), dtype)
     try:
-        arr = np.asarray(values)
+        arr = values if isinstance(values, np.ndarray) else np.asarray(values)
     except (TypeError, ValueError) as exc:
         raise LocalProtocolError(f"not numeric {native.name} data: {values!r}") from exc
     if arr.dtype.kind not in "biuf":
         raise LocalProtocolError(f"not numeric {native.name} data: {values!r}")
-    return _numeric_to_numeric(arr.reshape(-1), dtype)
+    if arr.ndim != 1:
+        arr = arr.reshape(-1)
+    if arr.dtype.kind == dtype.kind and arr.dtype.itemsize == dtype.itemsize:
+        return arr
+    return _numeric_to_numeric(arr, dtype)
 
 
 def _float_to_int(arr: np.ndarray, dtype: np.dtype) -> np.ndarray:
@@ -118,20 +117,42 @@ def _numeric_to_numeric(arr: np.ndarray, dtype: np.dtype) -> np.ndarray:
 
 # ---------------------------------------------------------------- number -> text
 
-def format_number(value: float, precision: int) -> str:
-    """``cvtDoubleToString``: how an IOC prints a FLOAT/DOUBLE as DBR_STRING."""
+def format_number(value: float, precision: int, single: bool = False) -> str:
+    """How an IOC prints a DOUBLE (``cvtDoubleToString``) or FLOAT (``single``) as text.
+
+    Up to 1e7 with at most 8 decimals: fixed point, rounding the truncated next digit
+    half up, exactly as cvtFast.c computes it (in float32 arithmetic for FLOAT).  Beyond
+    that (or NaN): ``%.{min(p,3)}f``; beyond 1e16 (FLOAT: 1e8) or p > 8: ``%e`` with
+    width p+7 (FLOAT: p+6) and at most 17 (12) decimals.
+    """
     p = max(int(precision), 0)
     if value != value or p > 8 or not -1e7 <= value <= 1e7:
-        if p > 8 or value >= 1e8 or value <= -1e8:
-            p = min(p, 17)
-            return "%*.*e" % (p + 7, p, value)
+        exp_limit, max_p, width = (1e8, 12, 6) if single else (1e16, 17, 7)
+        big = value >= exp_limit or value <= -exp_limit if single else \
+            value > exp_limit or value < -exp_limit
+        if p > 8 or big:
+            p = min(p, max_p)
+            return "%*.*e" % (p + width, p, value)
         return "%.*f" % (min(p, 3), value)
-    return "%.*f" % (p, value)
+    return _fixed_point(value, p, np.float32 if single else float)
+
+
+def _fixed_point(value: float, p: int, real) -> str:
+    sign = "-" if value < 0 else ""
+    value = real(-value if value < 0 else value)
+    whole = int(value)
+    fplace = 10 ** p
+    fraction = int(real(value - real(whole)) * real(fplace) * real(10))
+    fraction = (fraction + 5) // 10
+    if fraction >= fplace:
+        whole, fraction = whole + 1, fraction - fplace
+    return f"{sign}{whole}.{fraction:0{p}d}" if p else f"{sign}{whole}"
 
 
 def _numbers_to_strings(arr: np.ndarray, native: ChannelType, precision: int) -> list[bytes]:
     if native in _FLOATING:
-        return [format_number(v, precision).encode()[:_MAX_TEXT] for v in arr.tolist()]
+        single = native is _F
+        return [format_number(v, precision, single).encode()[:_MAX_TEXT] for v in arr.tolist()]
     return [str(v).encode() for v in arr.tolist()]
 
 
