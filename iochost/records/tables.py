@@ -10,6 +10,7 @@ from __future__ import annotations
 from enum import IntEnum
 from typing import NamedTuple
 
+from ..ca.dbr import ChannelType
 from . import _fields, motor_fields
 
 
@@ -53,29 +54,28 @@ class FieldDef(NamedTuple):
     asl: int = 1  # access security level
 
 
-# DBR native type codes (the values of iochost.ca.dbr.ChannelType) for each DBF type, as
-# EPICS' database access presents fields over CA (db_access.c's dbDBRnewToDBRold map).
-# RSRV promotes unsigned and 64-bit integers to a wider CA type because CA has no unsigned
-# or 64-bit type: USHORT -> LONG, ULONG/INT64/UINT64 -> DOUBLE. NOACCESS is not served.
-DBR_STRING, DBR_SHORT, DBR_FLOAT, DBR_ENUM, DBR_CHAR, DBR_LONG, DBR_DOUBLE = range(7)
-DBF_TO_DBR: dict[DbfType, int | None] = {
-    DbfType.STRING: DBR_STRING,
-    DbfType.CHAR: DBR_CHAR,
-    DbfType.UCHAR: DBR_CHAR,
-    DbfType.SHORT: DBR_SHORT,
-    DbfType.USHORT: DBR_LONG,
-    DbfType.LONG: DBR_LONG,
-    DbfType.ULONG: DBR_DOUBLE,
-    DbfType.INT64: DBR_DOUBLE,
-    DbfType.UINT64: DBR_DOUBLE,
-    DbfType.FLOAT: DBR_FLOAT,
-    DbfType.DOUBLE: DBR_DOUBLE,
-    DbfType.ENUM: DBR_ENUM,
-    DbfType.MENU: DBR_ENUM,
-    DbfType.DEVICE: DBR_ENUM,
-    DbfType.INLINK: DBR_STRING,
-    DbfType.OUTLINK: DBR_STRING,
-    DbfType.FWDLINK: DBR_STRING,
+# The native DBR type of each DBF type, as EPICS' database access presents fields over CA
+# (db_access.c's DBF -> DBR map; checked for every type against softioc by tests/records).
+# CA has no unsigned or 64-bit type, so RSRV widens: USHORT -> LONG, ULONG/INT64/UINT64 ->
+# DOUBLE. Links are served as their text; NOACCESS fields are not served.
+DBF_TO_DBR: dict[DbfType, ChannelType | None] = {
+    DbfType.STRING: ChannelType.STRING,
+    DbfType.CHAR: ChannelType.CHAR,
+    DbfType.UCHAR: ChannelType.CHAR,
+    DbfType.SHORT: ChannelType.INT,
+    DbfType.USHORT: ChannelType.LONG,
+    DbfType.LONG: ChannelType.LONG,
+    DbfType.ULONG: ChannelType.DOUBLE,
+    DbfType.INT64: ChannelType.DOUBLE,
+    DbfType.UINT64: ChannelType.DOUBLE,
+    DbfType.FLOAT: ChannelType.FLOAT,
+    DbfType.DOUBLE: ChannelType.DOUBLE,
+    DbfType.ENUM: ChannelType.ENUM,
+    DbfType.MENU: ChannelType.ENUM,
+    DbfType.DEVICE: ChannelType.ENUM,
+    DbfType.INLINK: ChannelType.STRING,
+    DbfType.OUTLINK: ChannelType.STRING,
+    DbfType.FWDLINK: ChannelType.STRING,
     DbfType.NOACCESS: None,
 }
 
@@ -201,8 +201,8 @@ def is_served(field: FieldDef) -> bool:
     return field.dbf is not DbfType.NOACCESS or field.special == "DBADDR"
 
 
-def dbr_type_of(field: FieldDef) -> int | None:
-    """The native DBR type (0..6) RSRV serves the field as.
+def dbr_type_of(field: FieldDef) -> ChannelType | None:
+    """The native DBR type RSRV serves the field as.
 
     None for a field that is not served, and for the record-typed buffers (DBF_NOACCESS +
     SPC_DBADDR: waveform/aai/aao/subArray/compress/histogram VAL, aSub A..U, VALA..VALU,

@@ -12,6 +12,7 @@ import pytest
 
 from softioc_reference import FIXTURE, FTVL_KEY, RECORD_CONFIG, reference
 
+from iochost.ca.dbr import ChannelType
 from iochost.records import (
     DBF_TO_DBR,
     RTYP,
@@ -29,8 +30,6 @@ REFERENCE = json.loads(FIXTURE.read_text())
 RECORDS = {rtyp: fields for rtyp, fields in REFERENCE.items() if rtyp != FTVL_KEY}
 ISSUE_RECORD_TYPES = ("ai ao bi bo mbbi mbbo longin longout int64in int64out stringin "
                       "stringout lsi lso waveform aai aao calc calcout").split()
-DBR_LONG = DBF_TO_DBR[DbfType.LONG]
-
 
 def _configured(rtyp: str, field: str) -> str:
     """The value of ``field`` in the reference record: as configured, else its initial."""
@@ -51,7 +50,7 @@ def expected(rtyp: str, name: str) -> list[int] | None:
         return None
     dbr = dbr_type_of(field)
     if (rtyp, name) == ("mbbo", "VAL"):  # no ZRST..FFST set: served as the raw USHORT
-        dbr = DBR_LONG
+        dbr = ChannelType.LONG
     return [dbr, 1, int(announces_write_access(field))]
 
 
