@@ -50,6 +50,8 @@ class IochostPluginManager(pluggy.PluginManager):
         opts = super().parse_hookimpl_opts(plugin, name)
         if opts is None and name.startswith(f"{hookspecs.PROJECT_NAME}_"):
             attr = inspect.getattr_static(plugin, name, None)
+            if isinstance(attr, (staticmethod, classmethod)):
+                attr = attr.__func__
             if inspect.isfunction(attr):
                 return {}
         return opts

@@ -58,8 +58,8 @@ def _unknown(noun: str, name: str, kind: str, catalog: PluginCatalog) -> str:
         message += f" (did you mean {close[0]!r}?)"
     suspects = [info for info in catalog.broken if not getattr(info, kind)]
     if suspects:
-        message += "; plugins that failed to load and may provide it: " + "; ".join(
-            f"{info.name!r} ({info.error})" for info in suspects)
+        message += ("; it may come from a plugin that failed to load (see 'iochost "
+                    "list-plugins'): " + ", ".join(info.name for info in suspects))
     disabled = [info.name for info in catalog.plugins.values() if info.disabled]
     if disabled:
         message += f"; disabled plugins: {', '.join(disabled)}"

@@ -1,0 +1,99 @@
+"""Checks against the installed plugins: IOC names, options, helpers, duplicate PV names."""
+import textwrap
+
+import pytest
+
+from iochost.host import ConfigError, load_config_text, load_plugins, validate
+
+
+@pytest.fixture
+def catalog(plugin_site, clean_env):
+    return load_plugins()
+
+
+def problems_of(text, catalog):
+    config = load_config_text(textwrap.dedent(text), "host.yaml", environ={})
+    with pytest.raises(ConfigError) as info:
+        validate(config, catalog)
+    return [(p.location.line, p.key, p.message) for p in info.value.problems]
+
+
+def test_a_valid_config_builds_every_enabled_mount(catalog):
+    config = load_config_text(textwrap.dedent("""\
+        mounts:
+          - {name: a, ioc: test-counter, prefix: "A:", options: {start: 2, step: 0.5}}
+          - {name: b, ioc: test-counter, prefix: "B:", helpers: {test-recorder: {}}}
+          - {name: spare, ioc: test-counter, prefix: "A:", enabled: false}
+        """), "host.yaml", environ={})
+    built = validate(config, catalog)
+    assert set(built) == {"a", "b"}   # a disabled mount is checked but not built
+    assert sorted(built["a"].pvdb) == ["A:COUNT", "A:LABEL", "A:STEP"]
+
+
+# (mount lines, [(line, key, message fragment)])
+MOUNT_ERRORS = [
+    ("  - name: a\n    ioc: test-countr\n",
+     [(3, "mounts[0].ioc", "mount 'a': unknown IOC 'test-countr' (did you mean 'test-counter'?)")]),
+    ("  - name: a\n    ioc: doomed\n",
+     [(3, "mounts[0].ioc", "mount 'a': IOC 'doomed' is provided by plugin 'broken-registration',"
+                           " which failed to load: iochost_register_iocs raised RuntimeError")]),
+    ("  - name: a\n    ioc: nowhere\n",
+     [(3, "mounts[0].ioc", "mount 'a': unknown IOC 'nowhere'; it may come from a plugin that "
+                           "failed to load (see 'iochost list-plugins'): broken-conflict, "
+                           "broken-import, broken-misspelt, broken-register-call, "
+                           "broken-signature")]),
+    ("  - name: a\n    ioc: test-counter\n    options: {colour: red}\n",
+     [(4, "mounts[0].options.colour", "IOC 'test-counter' has no option 'colour' (options: "
+                                      "start, step, label, fail_startup)")]),
+    ("  - name: a\n    ioc: test-counter\n    options:\n      start: many\n",
+     [(5, "mounts[0].options.start", "option 'start' of IOC 'test-counter' must be integer")]),
+    ("  - name: a\n    ioc: test-counter\n    helpers:\n      autosav: {}\n",
+     [(5, "mounts[0].helpers.autosav", "unknown helper 'autosav'")]),
+    ("  - name: a\n    ioc: test-counter\n    prefix: 'X:'\n"
+     "  - name: b\n    ioc: test-counter\n    prefix: 'X:'\n",
+     [(7, "mounts[1].prefix", "mount 'b': PV 'X:COUNT' is already provided by mount 'a' (line 2)"),
+      (7, "mounts[1].prefix", "PV 'X:LABEL'"), (7, "mounts[1].prefix", "PV 'X:STEP'")]),
+]
+
+
+@pytest.mark.parametrize("mounts, expected", MOUNT_ERRORS,
+                         ids=["unknown", "broken-provider", "maybe-broken", "unknown-option",
+                              "option-type", "unknown-helper", "duplicate-pvs"])
+def test_each_plugin_error_names_line_key_and_mount(catalog, mounts, expected):
+    found = problems_of("mounts:\n" + mounts, catalog)
+    assert len(found) == len(expected), found
+    for (line, key, message), (want_line, want_key, fragment) in zip(found, expected):
+        assert (line, key) == (want_line, want_key)
+        assert fragment in message, message
+
+
+def test_duplicate_pvs_through_macros_are_found(catalog):
+    found = problems_of("""\
+        macros: {AREA: "LAB"}
+        mounts:
+          - {name: one, ioc: test-counter, prefix: "$(AREA):$(N):", macros: {N: "1"}}
+          - {name: two, ioc: test-counter, prefix: "LAB:1:"}
+        """, catalog)
+    assert [(line, key) for line, key, _ in found] == [(4, "mounts[1].prefix")] * 3
+    assert "PV 'LAB:1:COUNT' is already provided by mount 'one' (line 3)" in found[0][2]
+
+
+def test_problems_of_all_mounts_come_at_once(catalog):
+    found = problems_of("""\
+        mounts:
+          - {name: a, ioc: nope}
+          - {name: b, ioc: test-counter, options: {bogus: 1}}
+          - {name: c, ioc: test-counter, prefix: "C:"}
+          - {name: d, ioc: test-counter, prefix: "C:", enabled: false}
+        """, catalog)
+    assert [(line, key) for line, key, _ in found] == [(2, "mounts[0].ioc"),
+                                                       (3, "mounts[1].options.bogus")]
+
+
+def test_an_ioc_that_fails_to_build_is_reported_with_its_mount(catalog):
+    found = problems_of("""\
+        mounts:
+          - {name: a, ioc: test-counter, options: {start: -1}}
+        """, catalog)
+    assert found == [(2, "mounts[0]", "mount 'a': building IOC 'test-counter' failed: "
+                                      "ValueError: start must not be negative")]
