@@ -1,0 +1,636 @@
+"""The ChannelData base class: state, the write path, publishing and the DBR cache.
+
+Public names are re-exported by :mod:`iochost.pv.data`; import them from there.
+
+A channel data is two things at once:
+
+* caproto's ``ChannelData`` for IOC authors: ``value``, ``timestamp``, ``alarm``,
+  ``async write()``, ``write_metadata()``, and the ``verify_value`` / ``update_fields``
+  override points;
+* the server's ``ServedChannel`` (``docs/internals.md``): ``read_dbr`` answers from a
+  cache keyed by ``(dbr_type, count)`` that lives until the next change, so one update is
+  encoded once however many clients subscribe; ``write_dbr`` decodes a client's put and
+  runs the same path as ``write()``.
+
+The write path, in order: normalise the value (type, length), check the control limits,
+``await verify_value`` (the framework's putter), ``await update_fields``, store the value,
+stamp the time (``time.time_ns()``), evaluate alarm limits, publish.  Any failure before
+the store keeps the old value; ``SkipWrite`` keeps it silently.
+
+Publishing calls each listener ``fn(channel, dbe_flags)`` synchronously, after the new
+state is visible.  Listeners are not called when the flags are 0 (a write that moved
+nothing past its deadbands), but the cache is dropped all the same.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import Any, ClassVar, NamedTuple
+
+import numpy as np
+
+from ..ca.dbr import (DBE_LOG, DBE_PROPERTY, DBE_VALUE, EPICS_EPOCH,
+                      AccessRights, ChannelType, Metadata, convert_values, decode_dbr,
+                      encode_dbr, native_type)
+from ..ca.eca import ECA_BADCOUNT, ECA_BADTYPE, ECA_NOWTACCESS, ECA_PUTFAIL
+from ..ca.errors import CaStatusError
+from .alarms import AlarmSeverity, AlarmStatus, ChannelAlarm
+
+__all__ = [
+    "ChannelData", "SkipWrite", "ChannelValueError", "CannotExceedLimits",
+    "TooManyElements", "WrongValueType", "TimeStamp", "Listener", "LongStringView",
+]
+
+logger = logging.getLogger("iochost.pv")
+
+#: ``fn(channel, dbe_flags)``: called synchronously by ``publish()``.
+Listener = Callable[[Any, int], None]
+
+_NS = 1_000_000_000
+_VALUE_LOG = DBE_VALUE | DBE_LOG
+_ALARM_KEYS = frozenset(("status", "severity"))
+# Cache slots that are not (dbr_type, count) keys.
+_WIRE, _META = "wire", "meta"
+
+
+class SkipWrite(Exception):
+    """Raised by ``verify_value`` (a putter): keep the old value and report success."""
+
+
+class ChannelValueError(ValueError):
+    """A value a channel refuses; ``eca`` is the status a client's put gets back."""
+
+    eca: ClassVar[int] = ECA_PUTFAIL
+
+
+class CannotExceedLimits(ChannelValueError):
+    """The value lies outside the control limits (DRVL/DRVH)."""
+
+
+class TooManyElements(ChannelValueError):
+    """More elements than the channel's ``max_length``."""
+
+    eca = ECA_BADCOUNT
+
+
+class WrongValueType(ChannelValueError, TypeError):
+    """A value of a type the channel cannot hold (text for a number, ...)."""
+
+    eca = ECA_BADTYPE
+
+
+class TimeStamp(NamedTuple):
+    """An EPICS time stamp; field names follow caproto's ``TimeStamp``."""
+
+    secondsSinceEpoch: int
+    nanoSeconds: int
+
+    @property
+    def timestamp(self) -> float:
+        """The Unix time in seconds."""
+        return EPICS_EPOCH + self.secondsSinceEpoch + self.nanoSeconds / _NS
+
+
+def timestamp_to_ns(timestamp: Any) -> int:
+    """Unix nanoseconds of a caproto-style timestamp argument.
+
+    Accepted: Unix seconds (int or float); an EPICS ``(seconds, nanoseconds)`` pair such
+    as :class:`TimeStamp`; or an object with ``secondsSinceEpoch`` and ``nanoSeconds``.
+    """
+    if isinstance(timestamp, (int, float)) and not isinstance(timestamp, bool):
+        return round(timestamp * _NS) if isinstance(timestamp, float) else timestamp * _NS
+    if isinstance(timestamp, tuple) and len(timestamp) == 2:
+        secs, nsecs = timestamp
+        return (EPICS_EPOCH + int(secs)) * _NS + int(nsecs)
+    secs = getattr(timestamp, "secondsSinceEpoch", None)
+    nsecs = getattr(timestamp, "nanoSeconds", None)
+    if secs is None or nsecs is None:
+        raise TypeError(f"timestamp must be Unix seconds or an EPICS (seconds, nanoseconds) "
+                        f"pair, not {timestamp!r}")
+    return (EPICS_EPOCH + int(secs)) * _NS + int(nsecs)
+
+
+def _pop_alarm_change(metadata: dict[str, Any]) -> dict[str, Any]:
+    """Take ``status``/``severity`` (those not None) out of ``metadata``."""
+    change = {}
+    for key in _ALARM_KEYS & metadata.keys():
+        value = metadata.pop(key)
+        if value is not None:
+            change[key] = value
+    return change
+
+
+class ChannelData:
+    """Data, metadata and alarm of one channel (caproto's ``ChannelData`` API).
+
+    Concrete classes (``ChannelDouble``, ``ChannelEnum``, ...) set ``data_type`` and
+    implement the value hooks ``preprocess_value``, ``_wire_values`` and
+    ``_value_from_wire``.  ``read_only`` makes clients' puts fail (ECA_NOWTACCESS) but
+    leaves ``write()`` usable by the IOC; ``access_check(host, user)`` may decide rights
+    per client instead.
+    """
+
+    __slots__ = ("_value", "_timestamp_ns", "_alarm", "_max_length", "string_encoding",
+                 "reported_record_type", "read_only", "access_check", "_listeners",
+                 "_cache", "_long_string_view", "__weakref__")
+
+    data_type: ClassVar[ChannelType] = ChannelType.LONG
+    #: True when reads must go through ``aread_dbr`` (a getter exists).
+    needs_async_read: ClassVar[bool] = False
+    #: CHAR data that are text: read as DBR_STRING they give the text, not numbers.
+    _chars_are_text: ClassVar[bool] = False
+    #: Metadata keywords ``write_metadata`` accepts beyond timestamp/status/severity.
+    _property_names: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(
+        self,
+        *,
+        alarm: ChannelAlarm | None = None,
+        value: Any = None,
+        timestamp: Any = None,
+        max_length: int | None = None,
+        string_encoding: str = "latin-1",
+        reported_record_type: str = "iochost",
+        read_only: bool = False,
+        access_check: Callable[[str, str], AccessRights] | None = None,
+    ):
+        self.string_encoding = string_encoding
+        self.reported_record_type = reported_record_type
+        self.read_only = read_only
+        self.access_check = access_check
+        self._listeners: tuple[Listener, ...] = ()
+        self._cache: dict | None = None
+        self._long_string_view: LongStringView | None = None
+        self._alarm: ChannelAlarm | None = None
+        self.alarm = alarm if alarm is not None else ChannelAlarm(
+            string_encoding=string_encoding)
+        if value is None:
+            value = self.default_value()
+        if max_length is None:
+            max_length = max(self.calculate_length(value), 1)
+        elif max_length < 1:
+            raise ValueError(f"{type(self).__name__}: max_length must be at least 1, "
+                             f"got {max_length}")
+        self._max_length = int(max_length)
+        self._value = self._store_form(self.preprocess_value(value))
+        self._timestamp_ns = time.time_ns() if timestamp is None else timestamp_to_ns(timestamp)
+
+    # -- value hooks for the concrete classes --------------------------------------------------
+    def default_value(self) -> Any:
+        """The value used when none is given."""
+        return 0
+
+    def calculate_length(self, value: Any) -> int:
+        """The number of elements of ``value``."""
+        if isinstance(value, (str, bytes, bytearray)) or not hasattr(value, "__len__"):
+            return 1
+        return len(value)
+
+    def preprocess_value(self, value: Any) -> Any:
+        """Normalise ``value`` to this channel's Python form; raise ChannelValueError if unfit."""
+        return value
+
+    def _store_form(self, value: Any) -> Any:
+        """What is kept in ``_value`` for a preprocessed value (ChannelEnum keeps an index)."""
+        return value
+
+    def _wire_values(self) -> Any:
+        """The value as ``iochost.ca.dbr`` expects it for ``native_type``."""
+        raise NotImplementedError(f"{type(self).__name__} does not define its wire values")
+
+    def _value_from_wire(self, values: Any) -> Any:
+        """A client's put, already converted to ``native_type``, as a Python value."""
+        raise NotImplementedError(f"{type(self).__name__} does not accept puts")
+
+    def _change_flags(self, value: Any) -> int:
+        """DBE_VALUE/DBE_LOG for a new value (deadbands); non-numeric data always post."""
+        return _VALUE_LOG
+
+    def evaluate_alarm(self, value: Any) -> tuple[AlarmStatus, AlarmSeverity] | None:
+        """The alarm a new value raises, or None to leave the alarm alone (the default)."""
+        return None
+
+    def check_limits(self, value: Any) -> None:
+        """Raise :class:`CannotExceedLimits` when ``value`` is refused by control limits."""
+
+    # -- caproto attributes ----------------------------------------------------------------------
+    @property
+    def value(self) -> Any:
+        """The current value (read-only: change it with ``write()``)."""
+        return self._value
+
+    @property
+    def native_type(self) -> ChannelType:
+        """The DBR native type served to clients."""
+        return self.data_type
+
+    @property
+    def max_length(self) -> int:
+        """The element count reported to clients."""
+        return self._max_length
+
+    @property
+    def length(self) -> int:
+        """The number of elements of the current value."""
+        return self.calculate_length(self.value)
+
+    def __len__(self) -> int:
+        return self.length
+
+    @property
+    def timestamp(self) -> float:
+        """Unix time (seconds) of the last write."""
+        return self._timestamp_ns / _NS
+
+    @property
+    def timestamp_ns(self) -> int:
+        """Unix time (integer nanoseconds) of the last write."""
+        return self._timestamp_ns
+
+    @property
+    def epics_timestamp(self) -> TimeStamp:
+        """The time of the last write as EPICS (seconds, nanoseconds) since 1990."""
+        secs, nsecs = divmod(self._timestamp_ns, _NS)
+        return TimeStamp(max(secs - EPICS_EPOCH, 0), nsecs)
+
+    @property
+    def alarm(self) -> ChannelAlarm:
+        """The (possibly shared) alarm of this channel."""
+        return self._alarm
+
+    @alarm.setter
+    def alarm(self, alarm: ChannelAlarm) -> None:
+        if alarm is self._alarm:
+            return
+        if self._alarm is not None:
+            self._alarm.disconnect(self)
+        self._alarm = alarm
+        alarm.connect(self)
+        self._cache = None
+
+    @property
+    def status(self) -> AlarmStatus:
+        """Alarm status."""
+        return self._alarm.status
+
+    @property
+    def severity(self) -> AlarmSeverity:
+        """Alarm severity."""
+        return self._alarm.severity
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} value={self.value!r} alarm={self._alarm!r}>"
+
+    # -- writing from Python -------------------------------------------------------------------------
+    async def verify_value(self, value: Any) -> Any:
+        """Override point: check ``value`` before it is stored (the framework runs the putter).
+
+        Return None to keep ``value``, or a replacement; raise to refuse it (the channel
+        keeps its old value), or raise :class:`SkipWrite` to drop it silently.
+        """
+        return value
+
+    async def update_fields(self, value: Any) -> None:
+        """Override point: update record fields from the value about to be stored."""
+
+    async def write_failed(self, error: Exception) -> None:
+        """Hook run when ``write()`` refuses a value, before the error propagates.
+
+        caproto's behaviour: WRITE alarm with MAJOR severity.  Override to change it.
+        """
+        await self._alarm.write(status=AlarmStatus.WRITE, severity=AlarmSeverity.MAJOR)
+
+    async def write(self, value: Any, *, flags: int = 0, verify_value: bool = True,
+                    update_fields: bool = True, **metadata: Any) -> None:
+        """Store a new value and publish it (the caproto call).
+
+        ``metadata`` takes the keywords of :meth:`write_metadata`; ``status`` and
+        ``severity`` given here win over the alarm limits.  ``flags`` are DBE bits to
+        post in addition to those the change calls for.  With ``verify_value=False`` the
+        control limits and the ``verify_value`` hook are skipped.
+        """
+        self._check_metadata_names(metadata)
+        try:
+            value = self.preprocess_value(value)
+            if verify_value:
+                self.check_limits(value)
+                replacement = await self.verify_value(value)
+                if replacement is SkipWrite:
+                    return
+                if replacement is not None and replacement is not value:
+                    value = self.preprocess_value(replacement)
+            if update_fields:
+                await self.update_fields(value)
+        except SkipWrite:
+            return
+        except Exception as error:
+            await self.write_failed(error)
+            raise
+        self._commit(value, flags, metadata)
+
+    def _commit(self, value: Any, flags: int, metadata: dict[str, Any]) -> None:
+        """Store a verified value with its metadata and publish once (synchronous)."""
+        self._value = self._store_form(value)
+        timestamp = metadata.pop("timestamp", None)
+        self._timestamp_ns = time.time_ns() if timestamp is None else timestamp_to_ns(timestamp)
+        flags |= self._change_flags(value)
+        alarm_change = _pop_alarm_change(metadata)
+        if not alarm_change:
+            evaluated = self.evaluate_alarm(value)
+            if evaluated is not None:
+                alarm_change = {"status": evaluated[0], "severity": evaluated[1]}
+        if metadata and self._apply_properties(metadata):
+            flags |= DBE_PROPERTY
+        self._publish_with_alarm(flags, alarm_change)
+
+    def _publish_with_alarm(self, flags: int, alarm_change: dict[str, Any]) -> None:
+        """Publish ``flags`` plus an alarm change: once here, once on each sharing channel."""
+        alarm_flags = self._alarm.update(**alarm_change) if alarm_change else 0
+        self.notify(flags | alarm_flags)
+        if alarm_flags:
+            self._alarm.notify(alarm_flags, except_for=(self,))
+
+    async def write_metadata(self, publish: bool = True, **metadata: Any) -> None:
+        """Change metadata: ``timestamp``, ``status``, ``severity`` and the class's own
+        (``units``, ``precision``, limits, ``enum_strings``...).
+
+        A change of anything but the time stamp posts DBE_PROPERTY; an alarm change posts
+        DBE_ALARM.  ``publish=False`` changes silently (clients see it on their next read).
+        """
+        self._check_metadata_names(metadata)
+        timestamp = metadata.pop("timestamp", None)
+        if timestamp is not None:
+            self._timestamp_ns = timestamp_to_ns(timestamp)
+        alarm_change = _pop_alarm_change(metadata)
+        flags = DBE_PROPERTY if self._apply_properties(metadata) else 0
+        if publish:
+            self._publish_with_alarm(flags, alarm_change)
+        else:
+            if alarm_change:
+                self._alarm.update(**alarm_change)
+                self._alarm.notify(0)
+            self.notify(0)
+
+    def _check_metadata_names(self, metadata: dict[str, Any]) -> None:
+        unknown = metadata.keys() - _ALARM_KEYS - {"timestamp"} - set(self._property_names)
+        if unknown:
+            allowed = ", ".join(sorted({"timestamp", *_ALARM_KEYS, *self._property_names}))
+            raise TypeError(f"{type(self).__name__} has no metadata "
+                            f"{', '.join(sorted(unknown))} (it takes: {allowed})")
+
+    def _apply_properties(self, properties: dict[str, Any]) -> bool:
+        """Set the class's own metadata; True if any of it changed.  None means unchanged."""
+        changed = False
+        for name, new in properties.items():
+            if new is None:
+                continue
+            new = self._normalise_property(name, new)
+            if getattr(self, name) != new:
+                setattr(self, "_" + name, new)
+                changed = True
+        return changed
+
+    def _normalise_property(self, name: str, value: Any) -> Any:
+        return value
+
+    # -- publishing ------------------------------------------------------------------------------------
+    async def publish(self, flags: int) -> None:
+        """Tell listeners about a change (caproto's call); see :meth:`notify`."""
+        self.notify(flags)
+
+    def notify(self, flags: int) -> None:
+        """Drop the encoded cache and call each listener with ``flags`` (if non-zero)."""
+        self._cache = None
+        if flags:
+            for fn in self._listeners:
+                try:
+                    fn(self, flags)
+                except Exception:  # one broken subscriber must not stop the others
+                    logger.exception("listener %r of %r failed", fn, self)
+
+    def add_listener(self, fn: Listener) -> None:
+        """Call ``fn(channel, dbe_flags)`` on every published change."""
+        # Copy-on-write: publish() may be iterating the old tuple right now.
+        self._listeners = (*self._listeners, fn)
+
+    def remove_listener(self, fn: Listener) -> None:
+        """Stop calling ``fn`` (no error if it was not registered)."""
+        listeners = list(self._listeners)
+        if fn in listeners:
+            listeners.remove(fn)
+            self._listeners = tuple(listeners)
+
+    # -- the server's side ----------------------------------------------------------------------------
+    def check_access(self, host: str, user: str) -> AccessRights:
+        """READ|WRITE by default; READ when ``read_only``; or ``access_check``'s answer."""
+        if self.access_check is not None:
+            return AccessRights(self.access_check(host, user))
+        return AccessRights.READ if self.read_only else AccessRights.READ_WRITE
+
+    def read_dbr(self, dbr_type: int, count: int) -> tuple[bytes, int]:
+        """The payload of ``dbr_type`` for ``count`` elements (0: current length), cached."""
+        cache = self._cache
+        if cache is None:
+            cache = self._cache = {}
+        else:
+            hit = cache.get((dbr_type, count))
+            if hit is not None:
+                return hit
+        if count > self.max_length:
+            raise CaStatusError(ECA_BADCOUNT, f"{count} elements requested, the channel "
+                                              f"has {self.max_length}")
+        result = self._encode(cache, dbr_type, count)
+        cache[(dbr_type, count)] = result
+        return result
+
+    def _encode(self, cache: dict, dbr_type: int, count: int) -> tuple[bytes, int]:
+        wire = cache.get(_WIRE)
+        if wire is None:
+            wire = cache[_WIRE] = self._wire_values()
+        return encode_dbr(dbr_type, self.native_type, wire, self._cached_metadata(cache), count,
+                          long_string=self._chars_are_text)
+
+    def _cached_metadata(self, cache: dict) -> Metadata:
+        meta = cache.get(_META)
+        if meta is None:
+            meta = cache[_META] = self._metadata()
+        return meta
+
+    def _metadata(self) -> Metadata:
+        """Everything a DBR layout may carry, from this channel's state."""
+        alarm = self._alarm
+        secs, nsecs = self.epics_timestamp
+        meta = Metadata(status=alarm.status, severity=alarm.severity, secs=secs, nsecs=nsecs,
+                        ackt=int(alarm.must_acknowledge_transient),
+                        acks=alarm.severity_to_acknowledge,
+                        class_name=self.reported_record_type.encode(self.string_encoding))
+        self._fill_metadata(meta)
+        return meta
+
+    def _fill_metadata(self, meta: Metadata) -> None:
+        """Add the class's own metadata (units, limits, enum strings...)."""
+
+    async def aread_dbr(self, dbr_type: int, count: int) -> tuple[bytes, int]:
+        """``read_dbr`` for servers that await reads (a getter subclass overrides it)."""
+        return self.read_dbr(dbr_type, count)
+
+    async def write_dbr(self, dbr_type: int, count: int, payload: Any, host: str,
+                        user: str) -> None:
+        """A client's put: check access, decode, convert, then the path of ``write()``.
+
+        Raises ``CaStatusError``: NOWTACCESS (no write right), BADTYPE (a type that cannot
+        be put), BADCOUNT (too many elements), NOCONVERT (no conversion), PUTFAIL (the value
+        was refused).  PUT_ACKT / PUT_ACKS acknowledge the alarm.
+        """
+        if not self.check_access(host, user) & AccessRights.WRITE:
+            raise CaStatusError(ECA_NOWTACCESS)
+        if dbr_type in (ChannelType.PUT_ACKT, ChannelType.PUT_ACKS):
+            values, _ = decode_dbr(dbr_type, payload, 1)
+            key = ("must_acknowledge_transient" if dbr_type == ChannelType.PUT_ACKT
+                   else "severity_to_acknowledge")
+            await self._alarm.write(**{key: int(values[0])})
+            return
+        source = native_type(dbr_type)  # ECA_BADTYPE for numbers out of range
+        if dbr_type > ChannelType.CTRL_DOUBLE:
+            raise CaStatusError(ECA_BADTYPE, f"DBR type {dbr_type} cannot be written")
+        self._check_put_count(count, source)
+        values, _ = decode_dbr(dbr_type, payload, count)
+        values = self._convert_put(values, source)
+        await write_mapping_errors(self, self._value_from_wire(values))
+
+    def _check_put_count(self, count: int, source: ChannelType) -> None:
+        if count > self.max_length:
+            raise CaStatusError(ECA_BADCOUNT, f"{count} elements written, the channel holds "
+                                              f"{self.max_length}")
+
+    def _convert_put(self, values: Any, source: ChannelType) -> Any:
+        return convert_values(values, source, self.native_type)
+
+    # -- fields and views -----------------------------------------------------------------------------
+    def get_field(self, field: str) -> Any:
+        """The channel of ``NAME.FIELD``: this one for '' and 'VAL', else ``field_channel``."""
+        if field in ("", "VAL"):
+            return self
+        return self.field_channel(field)
+
+    def field_channel(self, field: str) -> Any:
+        """Override point for record fields: the channel of ``field``, or None (default)."""
+        return None
+
+    def long_string(self) -> LongStringView | None:
+        """The CHAR-array view for ``NAME.$``, or None when the data is not text."""
+        return None
+
+    def _long_string_bytes(self) -> bytes:
+        """The text a long-string view serves (string channels override)."""
+        raise NotImplementedError
+
+    @property
+    def long_string_max_length(self) -> int:
+        """Element count of the long-string view."""
+        return self._max_length
+
+
+async def write_mapping_errors(channel: ChannelData, value: Any) -> None:
+    """``await channel.write(value)`` with each refusal turned into its CaStatusError."""
+    try:
+        await channel.write(value)
+    except CaStatusError:
+        raise
+    except ChannelValueError as error:
+        raise CaStatusError(error.eca, str(error)) from error
+    except Exception as error:
+        raise CaStatusError(ECA_PUTFAIL, f"{type(error).__name__}: {error}") from error
+
+
+class LongStringView:
+    """A text channel seen as a NUL-terminated CHAR array (``NAME.$``).
+
+    Reads give the encoded text, cut to ``long_string_max_length`` and followed by a NUL
+    when there is room; a put of a CHAR array (up to its first NUL) writes the text.
+    The view shares its parent's cache, so it is dropped on the parent's next change.
+    """
+
+    __slots__ = ("_parent", "_wrappers")
+
+    native_type = ChannelType.CHAR
+    needs_async_read = False
+
+    def __init__(self, parent: ChannelData):
+        self._parent = parent
+        self._wrappers: dict[Listener, Listener] = {}
+
+    @property
+    def parent(self) -> ChannelData:
+        """The text channel viewed."""
+        return self._parent
+
+    @property
+    def max_length(self) -> int:
+        return self._parent.long_string_max_length
+
+    def check_access(self, host: str, user: str) -> AccessRights:
+        return self._parent.check_access(host, user)
+
+    def read_dbr(self, dbr_type: int, count: int) -> tuple[bytes, int]:
+        parent = self._parent
+        cache = parent._cache
+        if cache is None:
+            cache = parent._cache = {}
+        key = ("$", dbr_type, count)
+        hit = cache.get(key)
+        if hit is not None:
+            return hit
+        if count > self.max_length:
+            raise CaStatusError(ECA_BADCOUNT, f"{count} elements requested, the channel "
+                                              f"has {self.max_length}")
+        result = cache[key] = encode_dbr(dbr_type, ChannelType.CHAR, self._chars(),
+                                         parent._cached_metadata(cache), count)
+        return result
+
+    def _chars(self) -> np.ndarray:
+        text = self._parent._long_string_bytes()[:self.max_length]
+        if len(text) < self.max_length:
+            text += b"\0"
+        return np.frombuffer(text, dtype=np.uint8)
+
+    async def aread_dbr(self, dbr_type: int, count: int) -> tuple[bytes, int]:
+        return self.read_dbr(dbr_type, count)
+
+    async def write_dbr(self, dbr_type: int, count: int, payload: Any, host: str,
+                        user: str) -> None:
+        parent = self._parent
+        if not self.check_access(host, user) & AccessRights.WRITE:
+            raise CaStatusError(ECA_NOWTACCESS)
+        source = native_type(dbr_type)
+        if dbr_type > ChannelType.CTRL_DOUBLE:
+            raise CaStatusError(ECA_BADTYPE, f"DBR type {dbr_type} cannot be written")
+        if count > self.max_length:
+            raise CaStatusError(ECA_BADCOUNT, f"{count} characters written, the channel "
+                                              f"holds {self.max_length}")
+        values, _ = decode_dbr(dbr_type, payload, count)
+        if source is ChannelType.STRING:
+            text = values[0] if len(values) else b""
+        else:
+            chars = convert_values(values, source, ChannelType.CHAR)
+            text = chars.tobytes().split(b"\0", 1)[0]
+        await write_mapping_errors(parent, text.decode(parent.string_encoding))
+
+    def add_listener(self, fn: Listener) -> None:
+        def relay(_channel: Any, flags: int) -> None:
+            fn(self, flags)
+
+        self._wrappers[fn] = relay
+        self._parent.add_listener(relay)
+
+    def remove_listener(self, fn: Listener) -> None:
+        relay = self._wrappers.pop(fn, None)
+        if relay is not None:
+            self._parent.remove_listener(relay)
+
+    def get_field(self, field: str) -> None:
+        return None
+
+    def long_string(self) -> LongStringView:
+        return self

@@ -1,0 +1,329 @@
+"""Numeric channel data: DOUBLE, FLOAT, LONG, INT and raw CHAR bytes.
+
+Public names are re-exported by :mod:`iochost.pv.data`.
+
+A scalar (``max_length == 1``) holds a Python ``int``/``float``; an array holds a
+read-only 1-D numpy array of the native dtype (lists are converted on write, so reads
+never convert).  Deadbands follow EPICS' MDEL/ADEL: a new value posts DBE_VALUE when it
+differs from the last value *posted* with DBE_VALUE by more than ``value_atol`` (any
+change when 0, every write when negative), and DBE_LOG likewise with ``log_atol``.
+Arrays post when any element moved by more than the tolerance, or the length changed.
+"""
+from __future__ import annotations
+
+import math
+import operator
+from array import array
+from typing import Any
+
+import numpy as np
+
+from ..ca.dbr import DBE_LOG, DBE_VALUE, ChannelType, Metadata
+from .alarms import AlarmSeverity, AlarmStatus, limit_alarm
+from .data_core import (CannotExceedLimits, ChannelData, ChannelValueError, TooManyElements,
+                        WrongValueType)
+
+__all__ = ["ChannelNumeric", "ChannelDouble", "ChannelFloat", "ChannelInteger",
+           "ChannelShort", "ChannelByte", "LIMIT_NAMES"]
+
+#: The numeric limits, in the order of a DBR CTRL layout.
+LIMIT_NAMES: tuple[str, ...] = (
+    "upper_disp_limit", "lower_disp_limit", "upper_alarm_limit", "upper_warning_limit",
+    "lower_warning_limit", "lower_alarm_limit", "upper_ctrl_limit", "lower_ctrl_limit",
+)
+_SEQUENCES = (list, tuple, np.ndarray, array)
+_FLT_MAX = float(np.finfo(np.float32).max)
+_MAX_UNITS = 7  # char[8] with its NUL
+
+
+def _read_only(name: str) -> property:
+    return property(operator.attrgetter("_" + name),
+                    doc=f"{name} (read-only: change it with write_metadata)")
+
+
+class ChannelNumeric(ChannelData):
+    """Base of the numeric channel data: units, precision, limits and deadbands."""
+
+    __slots__ = ("_units", "_precision", *("_" + n for n in LIMIT_NAMES),
+                 "value_atol", "log_atol", "_mlst", "_alst")
+
+    _property_names = ("units", "precision", *LIMIT_NAMES)
+    #: numpy dtype of the native type
+    _dtype: np.dtype = np.dtype(np.int32)
+
+    def __init__(self, *, value: Any = None, units: str = "", precision: int = 0,
+                 upper_disp_limit: Any = 0, lower_disp_limit: Any = 0,
+                 upper_alarm_limit: Any = 0, upper_warning_limit: Any = 0,
+                 lower_warning_limit: Any = 0, lower_alarm_limit: Any = 0,
+                 upper_ctrl_limit: Any = 0, lower_ctrl_limit: Any = 0,
+                 value_atol: float = 0.0, log_atol: float = 0.0, **kwargs: Any):
+        self._units = str(units)
+        self._precision = int(precision)
+        self._upper_disp_limit = upper_disp_limit
+        self._lower_disp_limit = lower_disp_limit
+        self._upper_alarm_limit = upper_alarm_limit
+        self._upper_warning_limit = upper_warning_limit
+        self._lower_warning_limit = lower_warning_limit
+        self._lower_alarm_limit = lower_alarm_limit
+        self._upper_ctrl_limit = upper_ctrl_limit
+        self._lower_ctrl_limit = lower_ctrl_limit
+        self.value_atol = value_atol
+        self.log_atol = log_atol
+        super().__init__(value=value, **kwargs)
+        self._mlst = self._alst = self._value
+
+    # -- value normalisation ---------------------------------------------------------------------------
+    def default_value(self) -> Any:
+        return self._dtype.type(0).item()
+
+    def preprocess_value(self, value: Any) -> Any:
+        if self._max_length == 1:
+            if isinstance(value, _SEQUENCES):
+                if len(value) != 1:
+                    raise _wrong_count(self, len(value))
+                value = value[0]
+            return self._scalar(value)
+        return self._array(value)
+
+    def _scalar(self, value: Any) -> Any:
+        if isinstance(value, (str, bytes, bytearray)):
+            raise WrongValueType(f"{type(self).__name__} holds numbers, not {value!r}")
+        if self._dtype.kind == "f":
+            try:
+                number = float(value)
+            except (TypeError, ValueError):
+                raise WrongValueType(f"{type(self).__name__} holds numbers, not {value!r}") \
+                    from None
+            if self._dtype.itemsize == 4:
+                if abs(number) > _FLT_MAX and not math.isinf(number):
+                    raise ChannelValueError(f"{value!r} is out of the FLOAT range")
+                number = float(np.float32(number))
+            return number
+        try:
+            number = operator.index(value)
+        except TypeError:
+            try:
+                real = float(value)
+            except (TypeError, ValueError):
+                raise WrongValueType(f"{type(self).__name__} holds integers, not {value!r}") \
+                    from None
+            if not math.isfinite(real):
+                raise ChannelValueError(f"{type(self).__name__} cannot hold {value!r}") from None
+            number = int(real)  # truncation toward zero, as a C cast
+        info = np.iinfo(self._dtype)
+        if not info.min <= number <= info.max:
+            raise ChannelValueError(f"{value!r} is out of the {self.data_type.name} range "
+                                    f"{info.min}..{info.max}")
+        return number
+
+    def _array(self, value: Any) -> np.ndarray:
+        if isinstance(value, (str, bytes, bytearray)):
+            raise WrongValueType(f"{type(self).__name__} holds numbers, not {value!r}")
+        try:
+            arr = np.array(value, dtype=self._dtype)  # always a copy: the caller keeps theirs
+        except (TypeError, ValueError, OverflowError) as exc:
+            raise WrongValueType(f"{type(self).__name__} cannot hold {value!r}: {exc}") from None
+        if arr.ndim != 1:
+            arr = arr.reshape(-1)
+        if len(arr) > self._max_length:
+            raise _wrong_count(self, len(arr))
+        arr.flags.writeable = False
+        return arr
+
+    def calculate_length(self, value: Any) -> int:
+        return len(value) if isinstance(value, _SEQUENCES) else 1
+
+    # -- the write path ------------------------------------------------------------------------------------
+    def check_limits(self, value: Any) -> None:
+        low, high = self._lower_ctrl_limit, self._upper_ctrl_limit
+        if self._max_length == 1 and low < high and not low <= value <= high:
+            raise CannotExceedLimits(f"{value!r} is outside the control limits "
+                                     f"[{low}, {high}] of {type(self).__name__}")
+
+    def evaluate_alarm(self, value: Any) -> tuple[AlarmStatus, AlarmSeverity] | None:
+        if self._max_length != 1:
+            return None
+        return limit_alarm(value, self._lower_alarm_limit, self._lower_warning_limit,
+                           self._upper_warning_limit, self._upper_alarm_limit)
+
+    def _change_flags(self, value: Any) -> int:
+        moved = _array_moved if self._max_length != 1 else _scalar_moved
+        flags = 0
+        if moved(value, self._mlst, self.value_atol):
+            self._mlst = value
+            flags = DBE_VALUE
+        if moved(value, self._alst, self.log_atol):
+            self._alst = value
+            flags |= DBE_LOG
+        return flags
+
+    def _normalise_property(self, name: str, value: Any) -> Any:
+        if name == "units":
+            return str(value)
+        if name == "precision":
+            return int(value)
+        if isinstance(value, _SEQUENCES) and len(value) == 1:  # caproto unpacks these
+            value = value[0]
+        return value
+
+    # -- the wire side -------------------------------------------------------------------------------------
+    def _wire_values(self) -> np.ndarray:
+        value = self._value
+        if isinstance(value, np.ndarray):
+            return value
+        return np.array((value,), dtype=self._dtype)
+
+    def _value_from_wire(self, values: np.ndarray) -> Any:
+        if self._max_length == 1:
+            if len(values) != 1:
+                raise _wrong_count(self, len(values))
+            return values[0].item()
+        return values  # preprocess_value copies it into a native-order array
+
+    def _fill_metadata(self, meta: Metadata) -> None:
+        meta.units = self._units.encode(self.string_encoding, "replace")[:_MAX_UNITS]
+        meta.precision = self._precision
+        as_native = float if self._dtype.kind == "f" else _clamped_int(self._dtype)
+        for name in LIMIT_NAMES:
+            setattr(meta, name, as_native(getattr(self, "_" + name)))
+
+
+for _name in ("units", "precision", *LIMIT_NAMES):
+    setattr(ChannelNumeric, _name, _read_only(_name))
+del _name
+
+
+def _wrong_count(channel: ChannelData, count: int) -> ChannelValueError:
+    if count == 0:
+        return ChannelValueError(f"{type(channel).__name__} cannot hold an empty value")
+    return TooManyElements(f"{count} elements do not fit {type(channel).__name__}"
+                           f"(max_length={channel._max_length})")
+
+
+def _clamped_int(dtype: np.dtype):
+    info = np.iinfo(dtype)
+
+    def convert(limit: Any) -> int:
+        limit = float(limit)
+        if not math.isfinite(limit):
+            return info.max if limit > 0 else info.min
+        return min(max(int(limit), info.min), info.max)
+    return convert
+
+
+def _scalar_moved(new: Any, last: Any, atol: float) -> bool:
+    """True when ``new`` is past the deadband ``atol`` around the last posted value."""
+    if atol < 0:
+        return True
+    if new == last:
+        return False
+    if new != new or last != last:  # NaN: moved unless both are NaN
+        return not (new != new and last != last)
+    return abs(new - last) > atol
+
+
+def _array_moved(new: np.ndarray, last: Any, atol: float) -> bool:
+    """Array form of :func:`_scalar_moved`: any element past the deadband, or a new length."""
+    if atol < 0 or not isinstance(last, np.ndarray) or new.shape != last.shape:
+        return True
+    if atol == 0:
+        return not np.array_equal(new, last, equal_nan=new.dtype.kind == "f")
+    if new.dtype.kind == "f" and np.any(np.isnan(new) != np.isnan(last)):
+        return True
+    with np.errstate(invalid="ignore"):
+        diff = np.abs(new.astype(np.float64) - last)
+    return bool(np.any(diff > atol))  # NaN differences (both NaN) compare False
+
+
+class ChannelDouble(ChannelNumeric):
+    """64-bit floating point data (DBR_DOUBLE)."""
+
+    __slots__ = ()
+    data_type = ChannelType.DOUBLE
+    _dtype = np.dtype(np.float64)
+
+
+class ChannelFloat(ChannelNumeric):
+    """32-bit floating point data (DBR_FLOAT); values are rounded to float32 on write."""
+
+    __slots__ = ()
+    data_type = ChannelType.FLOAT
+    _dtype = np.dtype(np.float32)
+
+
+class ChannelInteger(ChannelNumeric):
+    """32-bit integer data (DBR_LONG)."""
+
+    __slots__ = ()
+    data_type = ChannelType.LONG
+    _dtype = np.dtype(np.int32)
+
+
+class ChannelShort(ChannelNumeric):
+    """16-bit integer data (DBR_INT, a.k.a. SHORT)."""
+
+    __slots__ = ()
+    data_type = ChannelType.INT
+    _dtype = np.dtype(np.int16)
+
+
+class ChannelByte(ChannelNumeric):
+    """Raw 8-bit data (DBR_CHAR) held as ``bytes`` -- for text use :class:`ChannelChar`.
+
+    As in caproto, trailing NULs are stripped unless ``strip_null_terminator=False``.
+    Limits are served as metadata but raise no alarms; every write posts.
+    """
+
+    __slots__ = ("strip_null_terminator",)
+    data_type = ChannelType.CHAR
+    _dtype = np.dtype(np.uint8)
+
+    def __init__(self, *, strip_null_terminator: bool = True, **kwargs: Any):
+        self.strip_null_terminator = strip_null_terminator
+        super().__init__(**kwargs)
+
+    def default_value(self) -> bytes:
+        return b""
+
+    def calculate_length(self, value: Any) -> int:
+        if isinstance(value, int):
+            return 1
+        return len(value)
+
+    def preprocess_value(self, value: Any) -> bytes:
+        if isinstance(value, str):
+            raise WrongValueType("ChannelByte holds bytes, not str (ChannelChar holds text)")
+        if isinstance(value, (bytes, bytearray, memoryview)):
+            data = bytes(value)
+        elif isinstance(value, int) or isinstance(value, np.integer):
+            if not 0 <= value <= 255:
+                raise ChannelValueError(f"{value!r} is not a byte (0..255)")
+            data = bytes((int(value),))
+        else:
+            try:
+                data = np.array(value, dtype=np.uint8).reshape(-1).tobytes()
+            except (TypeError, ValueError, OverflowError) as exc:
+                raise WrongValueType(f"ChannelByte cannot hold {value!r}: {exc}") from None
+        if self.strip_null_terminator:
+            data = data.rstrip(b"\0")
+        if len(data) > self._max_length:
+            raise _wrong_count(self, len(data))
+        return data
+
+    def check_limits(self, value: Any) -> None:
+        pass
+
+    def evaluate_alarm(self, value: Any) -> None:
+        return None
+
+    def _change_flags(self, value: Any) -> int:
+        return DBE_VALUE | DBE_LOG
+
+    def _wire_values(self) -> np.ndarray:
+        data = self._value
+        if not data and self._max_length == 1:
+            data = b"\0"
+        return np.frombuffer(data, dtype=np.uint8)
+
+    def _value_from_wire(self, values: np.ndarray) -> bytes:
+        return values.astype(np.uint8, copy=False).tobytes()

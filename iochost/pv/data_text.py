@@ -1,0 +1,295 @@
+"""Text-like channel data: ENUM, STRING and CHAR-array strings.
+
+Public names are re-exported by :mod:`iochost.pv.data`.  Text is ``str`` on the Python
+side and bytes in ``string_encoding`` on the wire.  Every write of these posts
+DBE_VALUE|DBE_LOG (caproto's behaviour: no deadband applies to text).
+"""
+from __future__ import annotations
+
+import operator
+from typing import Any
+
+import numpy as np
+
+from ..ca.dbr import (MAX_ENUM_STATES, MAX_ENUM_STRING_SIZE, MAX_STRING_SIZE, ChannelType,
+                      Metadata, convert_values)
+from .data_core import (ChannelData, ChannelValueError, LongStringView, TooManyElements,
+                        WrongValueType)
+
+__all__ = ["ChannelEnum", "ChannelString", "ChannelChar"]
+
+_SEQUENCES = (list, tuple, np.ndarray)
+_MAX_TEXT = MAX_STRING_SIZE - 1  # a DBR_STRING element is char[40] with its NUL
+
+
+def _single(channel: ChannelData, value: Any) -> Any:
+    """The one element of a 1-element sequence, or ``value`` itself."""
+    if isinstance(value, _SEQUENCES):
+        if len(value) != 1:
+            raise TooManyElements(f"{type(channel).__name__} holds one value, got "
+                                  f"{len(value)}")
+        return value[0]
+    return value
+
+
+def _text(channel: ChannelData, value: Any) -> str:
+    """``value`` as str that encodes in the channel's encoding (bytes are decoded)."""
+    encoding = channel.string_encoding
+    try:
+        if isinstance(value, (bytes, bytearray, memoryview)):
+            return bytes(value).decode(encoding)
+        if isinstance(value, np.bytes_):
+            return value.decode(encoding)
+        if isinstance(value, str):
+            value.encode(encoding)
+            return str(value)
+    except UnicodeError as exc:
+        raise ChannelValueError(f"{value!r} is not valid {encoding} text: {exc}") from None
+    raise WrongValueType(f"{type(channel).__name__} holds text, not {value!r}")
+
+
+def _wire_text(text: str, encoding: str) -> bytes:
+    """One DBR_STRING element: encoded, cut at a NUL and to 39 bytes."""
+    return text.encode(encoding).split(b"\0", 1)[0][:_MAX_TEXT]
+
+
+class ChannelEnum(ChannelData):
+    """ENUM data: the value is one of ``enum_strings`` (a str), its index goes on the wire.
+
+    Writes take a state string or an index.  The index is what is stored, so changing
+    ``enum_strings`` keeps the index and renames the value; an index with no string (or
+    any index when there are no strings) reads back as the int.
+    """
+
+    __slots__ = ("_enum_strings",)
+    data_type = ChannelType.ENUM
+    _property_names = ("enum_strings",)
+
+    def __init__(self, *, enum_strings: Any = None, **kwargs: Any):
+        self._enum_strings = self._validate_enum_strings(enum_strings or (), kwargs.get(
+            "string_encoding", "latin-1"))
+        if kwargs.get("max_length", 1) not in (None, 1):
+            raise ValueError("ChannelEnum holds one value: arrays of ENUM are not supported")
+        super().__init__(**kwargs)
+
+    @staticmethod
+    def _validate_enum_strings(enum_strings: Any, encoding: str) -> tuple[str, ...]:
+        strings = tuple(str(s) for s in enum_strings)
+        if len(strings) > MAX_ENUM_STATES:
+            raise ValueError(f"at most {MAX_ENUM_STATES} enum states, got {len(strings)}")
+        too_long = [s for s in strings if len(s.encode(encoding)) >= MAX_ENUM_STRING_SIZE]
+        if too_long:
+            raise ValueError(f"enum strings are at most {MAX_ENUM_STRING_SIZE - 1} bytes: "
+                             f"{too_long!r} are longer")
+        return strings
+
+    @property
+    def enum_strings(self) -> tuple[str, ...]:
+        """The state strings (read-only: change them with write_metadata)."""
+        return self._enum_strings
+
+    @property
+    def value(self) -> Any:
+        index, strings = self._value, self._enum_strings
+        return strings[index] if index < len(strings) else index
+
+    @property
+    def raw_value(self) -> int:
+        """The index of the current value."""
+        return self._value
+
+    def get_raw_value(self, value: Any) -> int | None:
+        """The index of state string ``value``, or None."""
+        try:
+            return self._enum_strings.index(value)
+        except ValueError:
+            return None
+
+    def default_value(self) -> Any:
+        return self._enum_strings[0] if self._enum_strings else 0
+
+    def calculate_length(self, value: Any) -> int:
+        return 1
+
+    def preprocess_value(self, value: Any) -> Any:
+        value = _single(self, value)
+        strings = self._enum_strings
+        if isinstance(value, (str, bytes, bytearray, np.bytes_)):
+            text = _text(self, value)
+            if text in strings:
+                return text
+            raise ChannelValueError(f"{text!r} is not one of the states {strings!r}")
+        try:
+            index = operator.index(value)
+        except TypeError:
+            raise WrongValueType(f"ChannelEnum takes a state string or an index, not "
+                                 f"{value!r}") from None
+        if strings:
+            if 0 <= index < len(strings):
+                return strings[index]
+            raise ChannelValueError(f"index {index} is not one of the {len(strings)} states")
+        if not 0 <= index <= 0xFFFF:
+            raise ChannelValueError(f"index {index} is out of the ENUM range 0..65535")
+        return index
+
+    def _store_form(self, value: Any) -> int:
+        return self._enum_strings.index(value) if isinstance(value, str) else value
+
+    def _normalise_property(self, name: str, value: Any) -> Any:
+        return self._validate_enum_strings(value, self.string_encoding)
+
+    def _encoded_strings(self) -> tuple[bytes, ...]:
+        return tuple(s.encode(self.string_encoding) for s in self._enum_strings)
+
+    def _wire_values(self) -> np.ndarray:
+        return np.array((self._value,), dtype=np.uint16)
+
+    def _fill_metadata(self, meta: Metadata) -> None:
+        meta.enum_strings = self._encoded_strings()
+
+    def _convert_put(self, values: Any, source: ChannelType) -> Any:
+        return convert_values(values, source, ChannelType.ENUM,
+                              enum_strings=self._encoded_strings())
+
+    def _value_from_wire(self, values: np.ndarray) -> int:
+        if len(values) != 1:
+            raise TooManyElements(f"ChannelEnum holds one value, got {len(values)}")
+        return int(values[0])
+
+
+class ChannelString(ChannelData):
+    """STRING data: a str, or a list of str when ``max_length > 1``.
+
+    Clients see at most 39 bytes per element (DBR_STRING); the full text of a scalar is
+    served as a CHAR array by :meth:`long_string` (``NAME.$``), up to
+    ``long_string_max_length`` bytes.
+    """
+
+    __slots__ = ("_long_string_max_length",)
+    data_type = ChannelType.STRING
+
+    def __init__(self, *, long_string_max_length: int = 81, **kwargs: Any):
+        self._long_string_max_length = int(long_string_max_length)
+        super().__init__(**kwargs)
+
+    def default_value(self) -> str:
+        return ""
+
+    def calculate_length(self, value: Any) -> int:
+        return len(value) if isinstance(value, _SEQUENCES) else 1
+
+    def preprocess_value(self, value: Any) -> Any:
+        if self._max_length == 1:
+            return _text(self, _single(self, value))
+        if not isinstance(value, _SEQUENCES):
+            value = [value]
+        if len(value) > self._max_length:
+            raise TooManyElements(f"{len(value)} strings do not fit ChannelString"
+                                  f"(max_length={self._max_length})")
+        return [_text(self, v) for v in value]
+
+    @property
+    def long_string_max_length(self) -> int:
+        return self._long_string_max_length
+
+    def _wire_values(self) -> list[bytes]:
+        encoding, value = self.string_encoding, self._value
+        if isinstance(value, str):
+            return [_wire_text(value, encoding)]
+        return [_wire_text(v, encoding) for v in value]
+
+    def _value_from_wire(self, values: list[bytes]) -> Any:
+        if self._max_length == 1:
+            return values[0] if len(values) else b""
+        return list(values)
+
+    def long_string(self) -> LongStringView | None:
+        if self._max_length != 1:
+            return None
+        if self._long_string_view is None:
+            self._long_string_view = LongStringView(self)
+        return self._long_string_view
+
+    def _long_string_bytes(self) -> bytes:
+        return self._value.encode(self.string_encoding)
+
+
+class ChannelChar(ChannelData):
+    """Text held as a CHAR array (a ``str`` value; ``max_length`` counts encoded bytes).
+
+    With ``report_as_string`` the channel is served as one DBR_STRING (first 39 bytes) and
+    its CHAR-array form is the long-string view.  Otherwise reads and puts of
+    DBR_STRING carry the text too (caproto's behaviour).
+    """
+
+    __slots__ = ("report_as_string",)
+    _chars_are_text = True
+
+    def __init__(self, *, report_as_string: bool = False, **kwargs: Any):
+        self.report_as_string = report_as_string
+        super().__init__(**kwargs)
+
+    @property
+    def data_type(self) -> ChannelType:  # type: ignore[override]
+        return ChannelType.STRING if self.report_as_string else ChannelType.CHAR
+
+    @property
+    def max_length(self) -> int:
+        return 1 if self.report_as_string else self._max_length
+
+    @property
+    def long_string_max_length(self) -> int:
+        return self._max_length
+
+    def default_value(self) -> str:
+        return ""
+
+    def calculate_length(self, value: Any) -> int:
+        if isinstance(value, str):
+            return len(value.encode(self.string_encoding))
+        if isinstance(value, int):
+            return 1
+        return len(value)
+
+    def preprocess_value(self, value: Any) -> str:
+        if isinstance(value, int) and not isinstance(value, bool):
+            value = bytes((value,)) if 0 <= value <= 255 else value
+        elif isinstance(value, (list, tuple, np.ndarray)):
+            try:
+                value = np.array(value, dtype=np.uint8).reshape(-1).tobytes()
+            except (TypeError, ValueError, OverflowError) as exc:
+                raise WrongValueType(f"ChannelChar cannot hold {value!r}: {exc}") from None
+        text = _text(self, value)
+        size = len(text.encode(self.string_encoding))
+        if size > self._max_length:
+            raise TooManyElements(f"{size} bytes of text do not fit ChannelChar"
+                                  f"(max_length={self._max_length})")
+        return text
+
+    def _wire_values(self) -> Any:
+        if self.report_as_string:
+            return [_wire_text(self._value, self.string_encoding)]
+        return np.frombuffer(self._value.encode(self.string_encoding), dtype=np.uint8)
+
+    def _check_put_count(self, count: int, source: ChannelType) -> None:
+        # Room for a terminating NUL: preprocess_value checks the text itself.
+        if count > self.max_length + 1:
+            super()._check_put_count(count, source)
+
+    def _convert_put(self, values: Any, source: ChannelType) -> Any:
+        return convert_values(values, source, self.native_type, long_string=True)
+
+    def _value_from_wire(self, values: Any) -> Any:
+        if self.report_as_string:
+            return values[0] if len(values) else b""
+        return values.astype(np.uint8, copy=False).tobytes().split(b"\0", 1)[0]
+
+    def long_string(self) -> Any:
+        if not self.report_as_string:
+            return self
+        if self._long_string_view is None:
+            self._long_string_view = LongStringView(self)
+        return self._long_string_view
+
+    def _long_string_bytes(self) -> bytes:
+        return self._value.encode(self.string_encoding)
