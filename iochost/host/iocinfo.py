@@ -72,31 +72,39 @@ def _json_types(annotation: Any) -> tuple[str, ...]:
 
 
 def ioc_signature(cls: type) -> IocSignature:
-    """The options ``cls`` accepts, from ``cls.__init__``."""
-    try:
-        signature = inspect.signature(cls)
-    except (TypeError, ValueError):
-        return IocSignature({}, True, _first_line(cls))
-    try:
-        hints = typing.get_type_hints(cls.__init__)
-    except Exception:  # unresolvable string annotations: check names only
-        hints = {}
+    """The options ``cls`` accepts. An ``__init__`` that takes ``**kwargs`` is assumed to
+    pass them on to its base class (the PVGroup convention), so the walk continues up the
+    MRO until an ``__init__`` without ``**kwargs``; only if none is found are arbitrary
+    option names accepted."""
     options: dict[str, IocOption] = {}
-    open_ended = False
-    for param in signature.parameters.values():
-        if param.kind is param.VAR_KEYWORD:
-            open_ended = True
+    for klass in cls.__mro__:
+        init = klass.__dict__.get("__init__")
+        if init is None:
             continue
-        if param.kind in (param.VAR_POSITIONAL, param.POSITIONAL_ONLY) or \
-                param.name in RESERVED:
-            continue
-        default = None if param.default is _MISSING else param.default
-        options[param.name] = IocOption(
-            name=param.name,
-            json_types=_json_types(hints.get(param.name, param.annotation)),
-            required=param.default is _MISSING,
-            default=default)
-    return IocSignature(options, open_ended, _first_line(cls))
+        if klass is object:
+            break
+        try:
+            signature = inspect.signature(init)
+        except (TypeError, ValueError):
+            return IocSignature(options, True, _first_line(cls))
+        try:
+            hints = typing.get_type_hints(init)
+        except Exception:  # unresolvable string annotations: check names only
+            hints = {}
+        open_ended = False
+        for param in list(signature.parameters.values())[1:]:  # skip self
+            if param.kind is param.VAR_KEYWORD:
+                open_ended = True
+            elif param.kind in (param.KEYWORD_ONLY, param.POSITIONAL_OR_KEYWORD) and \
+                    param.name not in RESERVED and param.name not in options:
+                options[param.name] = IocOption(
+                    name=param.name,
+                    json_types=_json_types(hints.get(param.name, param.annotation)),
+                    required=param.default is _MISSING,
+                    default=None if param.default is _MISSING else param.default)
+        if not open_ended:
+            return IocSignature(options, False, _first_line(cls))
+    return IocSignature(options, True, _first_line(cls))
 
 
 def options_schema(cls: type) -> dict[str, Any]:
