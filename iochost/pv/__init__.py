@@ -9,7 +9,7 @@ from importlib import import_module
 #: public name -> the module of this package that defines it
 _HOME = {
     **dict.fromkeys(("PVGroup",), "group"),
-    **dict.fromkeys(("pvproperty", "NestedPvproperty"), "pvproperty"),
+    **dict.fromkeys(("pvproperty", "NestedPvproperty"), "pvproperties"),
     **dict.fromkeys(("SubGroup", "get_pv_pair_wrapper"), "subgroup"),
     **dict.fromkeys(("PVSpec", "expand_macros"), "pvspec"),
     **dict.fromkeys(("scan_wrapper", "IocDefinitionError"), "hooks"),

@@ -13,7 +13,7 @@ from typing import Any, ClassVar, Mapping
 from ..ca.dbr import ChannelType
 from .alarms import ChannelAlarm
 from .hooks import IocDefinitionError
-from .pvproperty import pvproperty
+from .pvproperties import pvproperty
 from .pvspec import expand_macros
 from .subgroup import SubGroup
 from .types import TYPE_MAP, TYPE_MAP_READ_ONLY, PvpropertyData

@@ -20,7 +20,7 @@ import inspect
 from typing import TYPE_CHECKING, Any, Generic, Mapping, TypeVar, overload
 
 from .hooks import HOOK_PARAMETERS, Hook, IocDefinitionError, check_hook
-from .pvproperty import NestedPvproperty, pvproperty
+from .pvproperties import NestedPvproperty, pvproperty
 from .pvspec import PVSpec
 
 if TYPE_CHECKING:

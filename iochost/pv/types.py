@@ -23,7 +23,7 @@ from .data import (ChannelByte, ChannelChar, ChannelData, ChannelDouble, Channel
 
 if TYPE_CHECKING:
     from .group import PVGroup
-    from .pvproperty import pvproperty
+    from .pvproperties import pvproperty
     from .pvspec import PVSpec
 
 __all__ = [

@@ -1,0 +1,152 @@
+"""pvproperty over Channel Access: names, prefixes, the data type clients see for each
+value/dtype, default values, strings (STRING, char arrays, ``NAME.$``, encodings,
+max_length), enums and read-only PVs."""
+import enum
+
+import pytest
+
+from iochost import ChannelType, PVGroup, PvpropertyFloat, pvproperty
+from test_group_helpers import client, mount  # noqa: F401  (fixtures)
+
+
+class Color(enum.IntEnum):
+    RED = 0
+    GREEN = 1
+    BLUE = 3
+
+
+class Types(PVGroup):
+    text = pvproperty(value="hello")
+    raw = pvproperty(value=b"\x01\x02\x03")
+    count = pvproperty(value=7)
+    level = pvproperty(value=1.5)
+    flag = pvproperty(value=True)
+    color = pvproperty(value=Color.GREEN)
+    string = pvproperty(value="text", dtype=ChannelType.STRING)
+    short = pvproperty(value=3, dtype=ChannelType.INT)
+    long32 = pvproperty(value=4, dtype=ChannelType.LONG)
+    double = pvproperty(value=2, dtype=ChannelType.DOUBLE)
+    f32 = pvproperty(value=2.5, dtype=ChannelType.FLOAT)
+    choice = pvproperty(value="b", dtype=ChannelType.ENUM, enum_strings=["a", "b", "c"])
+    chars = pvproperty(value="xyz", dtype=ChannelType.CHAR, max_length=20)
+    waveform = pvproperty(value=[1.0, 2.0, 3.0])
+    direct = pvproperty(value=6.5, dtype=PvpropertyFloat)
+    renamed = pvproperty(value=1, name="other:name")
+    note = pvproperty(value="n" * 60, report_as_string=True, max_length=100)
+    utf = pvproperty(value="h\u00e9llo", string_encoding="utf-8", max_length=20)
+    locked = pvproperty(value=5, read_only=True)
+
+
+@pytest.fixture
+def types(mount, unique_prefix):
+    return mount(Types(prefix=unique_prefix))
+
+
+@pytest.mark.parametrize("name, native, count, value", [
+    ("text", "CHAR", 5, list(b"hello")),
+    ("raw", "CHAR", 3, [1, 2, 3]),
+    ("count", "LONG", 1, 7),
+    ("level", "DOUBLE", 1, 1.5),
+    ("flag", "ENUM", 1, 1),
+    ("color", "ENUM", 1, 1),
+    ("string", "STRING", 1, "text"),
+    ("short", "INT", 1, 3),
+    ("long32", "LONG", 1, 4),
+    ("double", "DOUBLE", 1, 2.0),
+    ("f32", "FLOAT", 1, 2.5),
+    ("choice", "ENUM", 1, 1),
+    ("waveform", "DOUBLE", 3, [1.0, 2.0, 3.0]),
+    ("direct", "FLOAT", 1, 6.5),
+    ("other:name", "LONG", 1, 1),
+    ("note", "STRING", 1, "n" * 39),
+])
+def test_clients_see_the_inferred_type(types, client, name, native, count, value):
+    pvname = types.prefix + name
+    assert client.native(pvname) == (native, count)
+    got = client.value(pvname)
+    assert got == (value[:count] if isinstance(value, list) and count < len(value) else value)
+
+
+def test_default_pv_name_is_the_attribute_with_the_prefix(types):
+    assert types.attr_to_pvname["count"] == types.prefix + "count"
+    assert types.attr_to_pvname["renamed"] == types.prefix + "other:name"
+    assert types.count is types.pvdb[types.prefix + "count"]
+
+
+def test_default_values_fill_in_for_dtype_only(mount, unique_prefix, client):
+    class Defaults(PVGroup):
+        default_values = {**PVGroup.default_values, float: 42.5, int: 7}
+        f = pvproperty(dtype=float)
+        i = pvproperty(dtype=int)
+        s = pvproperty(dtype=ChannelType.STRING)
+        e = pvproperty(dtype=Color)
+
+    group = mount(Defaults(prefix=unique_prefix))
+    assert client.value(group.prefix + "f") == 42.5
+    assert client.value(group.prefix + "i") == 7
+    assert client.value(group.prefix + "s") == ""
+    assert client.value(group.prefix + "e") == 0     # first member: RED
+
+
+def test_string_pv_holds_40_characters(types, client):
+    pvname = types.prefix + "string"
+    assert client.write(pvname, "x" * 39) == "ECA_NORMAL"
+    assert client.value(pvname) == "x" * 39
+    assert types.string.value == "x" * 39
+
+
+def test_long_strings_via_dollar_field(types, client):
+    note = types.prefix + "note"
+    assert client.native(note + ".$") == ("CHAR", 100)
+    assert bytes(client.read(note + ".$").data).rstrip(b"\0") == b"n" * 60
+    long_text = "long " * 15
+    assert client.write(note + ".$", list(long_text.encode()) + [0]) == "ECA_NORMAL"
+    assert types.note.value == long_text
+    assert client.value(note) == long_text[:39]
+
+
+def test_string_encoding_applies_on_the_wire(types, client):
+    pvname = types.prefix + "utf"
+    assert bytes(client.read(pvname).data).rstrip(b"\0") == "h\u00e9llo".encode("utf-8")
+    assert client.write(pvname, list("\u00fcber".encode("utf-8"))) == "ECA_NORMAL"
+    assert types.utf.value == "\u00fcber"
+
+
+def test_max_length_bounds_char_arrays(types, client):
+    pvname = types.prefix + "chars"
+    assert client.native(pvname) == ("CHAR", 20)
+    assert client.write(pvname, list(b"0123456789")) == "ECA_NORMAL"
+    assert types.chars.value == "0123456789"
+    assert client.write(pvname, list(b"x" * 21)) == "ECA_BADCOUNT"
+    assert types.chars.value == "0123456789"
+
+
+@pytest.mark.parametrize("name, strings", [
+    ("flag", ["Off", "On"]),
+    ("color", ["RED", "GREEN", "2", "BLUE"]),
+    ("choice", ["a", "b", "c"]),
+])
+def test_enum_strings(types, client, name, strings):
+    response = client.read(types.prefix + name, data_type="control")
+    assert [s.decode() if isinstance(s, bytes) else s
+            for s in response.metadata.enum_strings] == strings
+
+
+def test_enums_accept_index_and_string_puts(types, client):
+    color = types.prefix + "color"
+    assert client.write(color, "BLUE", data_type=ChannelType.STRING) == "ECA_NORMAL"
+    assert client.value(color) == 3
+    assert types.color.value == "BLUE"
+    assert client.write(color, 0) == "ECA_NORMAL"
+    assert types.color.value == "RED"
+    flag = types.prefix + "flag"
+    assert client.write(flag, "Off", data_type=ChannelType.STRING) == "ECA_NORMAL"
+    assert types.flag.value == "Off"
+
+
+def test_read_only_refuses_client_puts_but_not_code(types, client, ca_server):
+    pvname = types.prefix + "locked"
+    assert client.write(pvname, 9) == "ECA_NOWTACCESS"
+    assert client.value(pvname) == 5
+    ca_server.call(types.locked.write(6))
+    assert client.value(pvname) == 6
