@@ -5,8 +5,10 @@ installed wheels ships its ``motorRecord.dbd``. This table lists the fields a mo
 record serves (following motorRecord.dbd of motor R7), in the row format of the
 generated ``_fields.py`` (columns: name, dbf, prompt, promptgroup, special, interest,
 menu, size, initial, pp; trailing defaults omitted). Only names, types, menus, string
-sizes and read-only-ness are meant to be exact: the motor record's behaviour is out of
-scope, and promptgroups are left empty. dbCommon's fields come first at load time, as
+sizes and read-only-ness are meant to be exact (the field names, types and read-only
+flags agree with caproto's independent motor table); the order of fields is not
+authoritative, the motor record's behaviour is out of scope, and promptgroups are left
+empty. dbCommon's fields come first at load time, as
 for every record type.
 """
 
@@ -141,6 +143,7 @@ FIELDS = (
     ("STUP", "MENU", "Status Update", "", "", 1, "motorSTUP"),
     ("RSTM", "MENU", "Restore Mode", "", "", 1, "motorRSTM", 0, "3"),
     ("IGSET", "SHORT", "Ignore SET field", "", "", 1),
+    ("LOCK", "MENU", "Soft Channel Position Lock", "", "", 1, "menuYesNo"),
     ("SYNC", "SHORT", "Sync position", "", "", 1),
     ("MDEL", "DOUBLE", "Monitor Deadband", "", "", 1),
     ("ADEL", "DOUBLE", "Archive Deadband", "", "", 1),

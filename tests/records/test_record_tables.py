@@ -160,3 +160,17 @@ def test_motor_table_does_not_repeat_dbcommon_fields():
     common = {f.name for f in common_fields()}
     own = [f.name for f in fields_of("motor")[len(common):]]
     assert not common & set(own)
+
+
+def test_motor_table_agrees_with_caprotos_independent_one():
+    # No motorRecord.dbd is installed; caproto's motor field group (generated from the
+    # motor module's dbd) is the independent check for names and read-only flags. Its
+    # table leaves out dbCommon's private fields, and caproto serves types its own way
+    # (strings as CHAR, unsigned as signed), so types are checked against softioc only.
+    from caproto.server.records.base import MotorFields
+
+    theirs = {prop.pvspec.name: bool(prop.pvspec.read_only)
+              for prop in MotorFields._pvs_.values()}
+    ours = {f.name: is_read_only(f) for f in fields_of("motor") if is_served(f)}
+    newer = {"AMSG", "NAMSG", "UTAG", "RSTM"}  # base 7 dbCommon / motor R7 additions
+    assert {n: v for n, v in ours.items() if n not in newer} == theirs | {"VAL": False}
