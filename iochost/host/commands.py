@@ -40,8 +40,9 @@ def _dist(info) -> str:
 
 
 def list_plugins(switches: PluginSwitches, as_json: bool = False,
-                 out: TextIO = sys.stdout) -> int:
+                 out: TextIO | None = None) -> int:
     """Print every plugin found: distribution, version, hooks, what it provides, errors."""
+    out = out or sys.stdout
     catalog = switches.load()
     if as_json:
         json.dump(catalog.to_json(), out, indent=2)
@@ -76,9 +77,11 @@ def _checked(path: str, switches: PluginSwitches, err: TextIO):
     return config, catalog, built
 
 
-def check(path: str, switches: PluginSwitches, out: TextIO = sys.stdout,
-          err: TextIO = sys.stderr) -> int:
+def check(path: str, switches: PluginSwitches, out: TextIO | None = None,
+          err: TextIO | None = None) -> int:
     """Validate a host config exactly as ``serve`` does before starting."""
+    out = out or sys.stdout
+    err = err or sys.stderr
     checked = _checked(path, switches, err)
     if checked is None:
         return 1
@@ -96,9 +99,11 @@ def print_pvs(built: dict, out: TextIO) -> None:
             print(name, file=out)
 
 
-def list_pvs(path: str, switches: PluginSwitches, out: TextIO = sys.stdout,
-             err: TextIO = sys.stderr) -> int:
+def list_pvs(path: str, switches: PluginSwitches, out: TextIO | None = None,
+             err: TextIO | None = None) -> int:
     """Print the PV names a host config would serve, one per line."""
+    out = out or sys.stdout
+    err = err or sys.stderr
     checked = _checked(path, switches, err)
     if checked is None:
         return 1
@@ -106,9 +111,11 @@ def list_pvs(path: str, switches: PluginSwitches, out: TextIO = sys.stdout,
     return 0
 
 
-def schema(switches: PluginSwitches, out: TextIO = sys.stdout,
-           err: TextIO = sys.stderr) -> int:
+def schema(switches: PluginSwitches, out: TextIO | None = None,
+           err: TextIO | None = None) -> int:
     """Print the JSON Schema of host configs for the installed plugins."""
+    out = out or sys.stdout
+    err = err or sys.stderr
     catalog = switches.load()
     warn_broken(catalog, err)
     json.dump(config_schema(catalog), out, indent=2)
@@ -117,9 +124,11 @@ def schema(switches: PluginSwitches, out: TextIO = sys.stdout,
 
 
 def serve(path: str, switches: PluginSwitches, list_pvs: bool = False,
-          log_level: str | None = None, out: TextIO = sys.stdout,
-          err: TextIO = sys.stderr) -> int:
+          log_level: str | None = None, out: TextIO | None = None,
+          err: TextIO | None = None) -> int:
     """Validate, then serve until SIGINT/SIGTERM; 0 after a clean shutdown."""
+    out = out or sys.stdout
+    err = err or sys.stderr
     checked = _checked(path, switches, err)
     if checked is None:
         return 1

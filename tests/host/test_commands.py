@@ -1,0 +1,128 @@
+"""The ``iochost`` verbs against the test plugins: list-plugins, check, list-pvs, schema."""
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from iochost.cli import main
+
+
+@pytest.fixture
+def plugins(plugin_site, clean_env):
+    return plugin_site
+
+
+def run(capsys, *argv):
+    status = main(list(argv))
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def write(tmp_path, text, name="host.yaml"):
+    path = tmp_path / name
+    path.write_text(textwrap.dedent(text))
+    return str(path)
+
+
+def test_list_plugins_json_lists_every_plugin_with_what_it_provides(plugins, capsys):
+    status, out, _ = run(capsys, "list-plugins", "--json")
+    assert status == 0
+    entries = {entry["name"]: entry for entry in json.loads(out)}
+    assert entries["testgood"] == {
+        "name": "testgood", "distribution": "iochost-testplugin-good", "version": "1.2.3",
+        "entry_point": "iochost_testgood.plugin", "builtin": False, "disabled": False,
+        "loaded": True, "error": None,
+        "hooks": ["iochost_host_started", "iochost_host_stopping", "iochost_ioc_mounted",
+                  "iochost_ioc_unmounted", "iochost_register_helpers", "iochost_register_iocs"],
+        "iocs": ["test-counter"], "record_types": [], "helpers": ["test-recorder"]}
+    broken = entries["broken-registration"]
+    assert (broken["loaded"], broken["iocs"]) == (False, ["doomed"])
+    assert broken["error"] == "iochost_register_iocs raised RuntimeError: device table is corrupt"
+    assert entries["broken-import"]["error"].startswith("cannot import 'iochost_broken.")
+    for entry in entries.values():
+        assert set(entry) == set(entries["testgood"])
+
+
+def test_list_plugins_text_shows_failures_and_disabled(plugins, capsys):
+    status, out, _ = run(capsys, "list-plugins", "--disable-plugin", "broken-import,testgood")
+    assert status == 0
+    assert "testgood  (iochost-testplugin-good 1.2.3)  disabled" in out
+    assert "broken-misspelt  (iochost-testplugin-zz-broken 0.0.1)  FAILED" in out
+    assert "    error: unknown hook 'iochost_regster_iocs'" in out
+    assert "broken-import  (iochost-testplugin-zz-broken 0.0.1)  disabled" in out
+
+
+def test_check_accepts_a_good_config_despite_broken_plugins(plugins, capsys, tmp_path):
+    path = write(tmp_path, """\
+        host: {status_prefix: null}
+        mounts:
+          - {name: a, ioc: test-counter, prefix: "A:"}
+          - {name: b, ioc: test-counter, prefix: "B:", enabled: false}
+        """)
+    status, out, err = run(capsys, "check", path)
+    assert status == 0, err
+    assert out == f"{path}: OK (1 of 2 mounts enabled, 3 PVs)\n"
+    assert "warning: plugin 'broken-import' (iochost-testplugin-zz-broken 0.0.1) failed to " \
+           "load: cannot import" in err
+
+
+def test_check_refuses_a_mount_of_a_broken_plugin_and_says_so(plugins, capsys, tmp_path):
+    path = write(tmp_path, """\
+        mounts:
+          - {name: a, ioc: test-counter}
+          - {name: d, ioc: doomed}
+        """)
+    status, out, err = run(capsys, "check", path)
+    assert status == 1 and out == ""
+    assert f"{path}:3: mounts[1].ioc: mount 'd': IOC 'doomed' is provided by plugin " \
+           "'broken-registration', which failed to load: iochost_register_iocs raised " \
+           "RuntimeError: device table is corrupt" in err
+    assert "Traceback" not in err
+
+
+def test_list_pvs_prints_the_names_of_enabled_mounts(plugins, capsys, tmp_path):
+    path = write(tmp_path, """\
+        host: {status_prefix: null}
+        macros: {P: "LAB"}
+        mounts:
+          - {name: a, ioc: test-counter, prefix: "$(P):A:"}
+          - {name: b, ioc: test-counter, prefix: "$(P):B:", enabled: false}
+        """)
+    status, out, _ = run(capsys, "list-pvs", path)
+    assert status == 0
+    assert out.split() == ["LAB:A:COUNT", "LAB:A:STEP", "LAB:A:LABEL"]
+
+
+def test_schema_documents_each_installed_iocs_options(plugins, capsys):
+    status, out, _ = run(capsys, "schema")
+    assert status == 0
+    schema = json.loads(out)
+    mount = schema["properties"]["mounts"]["items"]
+    assert "test-counter" in mount["properties"]["ioc"]["enum"]
+    assert "doomed" not in mount["properties"]["ioc"]["enum"]
+    rule = next(r for r in mount["allOf"] if r["if"]["properties"]["ioc"]["const"] ==
+                "test-counter")
+    options = rule["then"]["properties"]["options"]
+    assert options["properties"] == {
+        "start": {"type": "integer", "default": 0}, "step": {"type": "number", "default": 1.0},
+        "label": {"type": "string", "default": "counter"},
+        "fail_startup": {"type": "boolean", "default": False}}
+    assert options["additionalProperties"] is False
+    assert set(schema["properties"]) == {"host", "macros", "ca", "mounts"}
+    assert schema["properties"]["ca"]["properties"]["port"]["maximum"] == 65535
+
+
+def test_console_run_reports_problems_without_traceback(plugin_site_dir, tmp_path):
+    """The real console script path: exit status and stderr of a subprocess."""
+    path = write(tmp_path, "mounts:\n  - {name: a, ioc: test-counter, optionz: {}}\n")
+    env = dict(os.environ, PYTHONPATH=plugin_site_dir.pythonpath,
+               IOCHOST_DISABLE_PLUGINS="broken-import")
+    proc = subprocess.run([sys.executable, "-m", "iochost.cli", "check", path], env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 1
+    assert f"{path}:2: mounts[0].optionz: unknown key" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert "broken-import" not in proc.stderr   # disabled: not imported, not warned about
