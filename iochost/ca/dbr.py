@@ -83,8 +83,9 @@ class Metadata:
 def fields_of(dbr_type: int) -> tuple[str, ...]:
     """The :class:`Metadata` fields a DBR type carries on the wire."""
     layout = LAYOUTS[check_type(dbr_type)]
-    names = tuple(_DECODED_NAME.get(n, n) for n in layout.head_fields) + layout.limits
-    return names + (("class_name",) if layout.dbr_type == ChannelType.CLASS_NAME else ())
+    names = tuple(dict.fromkeys(_DECODED_NAME.get(n, n) for n in layout.head_fields))
+    return names + layout.limits + \
+        (("class_name",) if layout.dbr_type == ChannelType.CLASS_NAME else ())
 
 
 # ---------------------------------------------------------------- head fields
@@ -121,14 +122,17 @@ def _head_packer(layout: Layout) -> Callable[[Metadata], bytes]:
     return lambda meta: pack(*[g(meta) for g in getters])
 
 
-def _limits_packer(layout: Layout) -> Callable[[Metadata], bytes] | None:
+def _limits_packer(layout: Layout) -> Callable[[Metadata, bool], bytes] | None:
     if not layout.limits:
         return None
     getter, wire, target = attrgetter(*layout.limits), layout.value_dtype, layout.value_type
     pad = b"\0" * layout.tail_pad
 
-    def pack_limits(meta: Metadata) -> bytes:
-        return as_native_array(np.array(getter(meta)), target).astype(wire).tobytes() + pad
+    def pack_limits(meta: Metadata, converted: bool) -> bytes:
+        limits = np.array(getter(meta))
+        if converted:  # limits of another native type: convert them like values
+            limits = as_native_array(limits, target)
+        return limits.astype(wire).tobytes() + pad
     return pack_limits
 
 
@@ -185,7 +189,7 @@ class _Codec:
 
     layout: Layout
     pack_head: Callable[[Metadata], bytes]
-    pack_limits: Callable[[Metadata], bytes] | None
+    pack_limits: Callable[[Metadata, bool], bytes] | None
     is_string: bool
     kind: str           # numpy kind and item size of the values' native dtype,
     itemsize: int       # for the no-conversion fast path
@@ -238,7 +242,7 @@ def encode_dbr(dbr_type: int, native: int, values, meta: Metadata,
         raise LocalProtocolError(
             f"metadata does not fit {layout.dbr_type.name}: {exc} ({meta!r})") from None
     if codec.pack_limits is not None:
-        head += codec.pack_limits(meta)
+        head += codec.pack_limits(meta, native != target)
 
     if codec.is_string:
         if isinstance(values, bytes):
