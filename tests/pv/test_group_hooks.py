@@ -1,0 +1,233 @@
+"""Hooks over Channel Access: putter (replace, keep, SkipWrite, failure -> ECA_PUTFAIL and a
+WRITE/MAJOR alarm), startup/shutdown, scan loops (period, errors, stop_on_error), keyword
+forms, getters, group_write, and writes from IOC code taking the same path as a client's."""
+import pytest
+
+from iochost import AlarmSeverity, AlarmStatus, PVGroup, SkipWrite, pvproperty
+from iochost.ca.dbr import DBE_ALARM, DBE_VALUE
+from iochost.pv import stop_group
+from test_group_helpers import client, mount, wait_until  # noqa: F401  (fixtures)
+
+
+class Putters(PVGroup):
+    doubled = pvproperty(value=0.0)
+    kept = pvproperty(value=0)
+    magic = pvproperty(value=85)
+    fragile = pvproperty(value=1.0)
+    seen = pvproperty(value=0, read_only=True)
+
+    @doubled.putter
+    async def doubled(self, instance, value):
+        await self.seen.write(self.seen.value + 1)
+        return value * 2
+
+    @kept.putter
+    async def kept(self, instance, value):
+        await self.seen.write(self.seen.value + 1)     # returns None: value kept as written
+
+    @magic.putter
+    async def magic(self, instance, value):
+        if value != 85:
+            raise SkipWrite()
+        return value
+
+    @fragile.putter
+    async def fragile(self, instance, value):
+        if value < 0:
+            raise RuntimeError("negative values break the device")
+        return value
+
+
+@pytest.fixture
+def putters(mount, unique_prefix):
+    return mount(Putters(prefix=unique_prefix))
+
+
+def test_putter_may_replace_the_value(putters, client):
+    assert client.write(putters.prefix + "doubled", 2.5) == "ECA_NORMAL"
+    assert client.value(putters.prefix + "doubled") == 5.0
+    assert client.value(putters.prefix + "seen") == 1
+
+
+def test_putter_returning_none_keeps_the_written_value(putters, client):
+    assert client.write(putters.prefix + "kept", 12) == "ECA_NORMAL"
+    assert client.value(putters.prefix + "kept") == 12
+
+
+def test_skipwrite_keeps_the_old_value_silently(putters, client):
+    pvname = putters.prefix + "magic"
+    monitor = client.monitor(pvname, DBE_VALUE | DBE_ALARM)
+    monitor.wait_for(1)                                   # the initial value
+    assert client.write(pvname, 3) == "ECA_NORMAL"
+    assert client.value(pvname) == 85
+    assert len(monitor.settle()) == 1                     # nothing published
+    reading = client.read(pvname, data_type="time")
+    assert reading.metadata.severity == AlarmSeverity.NO_ALARM
+
+
+def test_putter_failure_is_putfail_with_write_alarm(putters, client):
+    pvname = putters.prefix + "fragile"
+    assert client.write(pvname, -1.0) == "ECA_PUTFAIL"
+    reading = client.read(pvname, data_type="time")
+    assert reading.data[0] == 1.0
+    assert (reading.metadata.status, reading.metadata.severity) == (
+        AlarmStatus.WRITE, AlarmSeverity.MAJOR_ALARM)
+    assert client.write(pvname, 2.0) == "ECA_NORMAL"      # a good write goes through
+    assert client.value(pvname) == 2.0
+
+
+def test_writes_from_code_run_the_putter_and_reach_monitors(putters, client, ca_server):
+    pvname = putters.prefix + "doubled"
+    monitor = client.monitor(pvname, DBE_VALUE)
+    monitor.wait_for(1)
+    ca_server.call(putters.doubled.write(4.0))
+    events = monitor.wait_for(2)
+    assert events[-1].data[0] == 8.0
+    assert putters.seen.value == 1
+    # ... and skip the putter only when asked to
+    ca_server.call(putters.doubled.write(1.0, verify_value=False))
+    assert monitor.wait_for(3)[-1].data[0] == 1.0
+
+
+class Lifecycle(PVGroup):
+    started = pvproperty(value=0, read_only=True)
+    stopped = pvproperty(value=0, read_only=True)
+    ticks = pvproperty(value=0, read_only=True)
+    failing = pvproperty(value=0, read_only=True)
+    give_up = pvproperty(value=0, read_only=True)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fail = True
+        self.shutdown_ran = False
+
+    @started.startup
+    async def started(self, instance, async_lib):
+        await instance.write(instance.value + 1)
+
+    @stopped.shutdown
+    async def stopped(self, instance, async_lib):
+        self.shutdown_ran = True
+        await instance.write(instance.value + 1)
+
+    @ticks.scan(period=0.02)
+    async def ticks(self, instance, async_lib):
+        await instance.write(instance.value + 1)
+
+    @failing.scan(period=0.02, failure_severity=AlarmSeverity.MINOR_ALARM)
+    async def failing(self, instance, async_lib):
+        if self.fail:
+            raise ValueError("device not answering")
+        await instance.write(instance.value + 1)
+
+    @give_up.scan(period=0.02, stop_on_error=True)
+    async def give_up(self, instance, async_lib):
+        await instance.write(instance.value + 1)
+        if instance.value >= 3:
+            raise ValueError("stop here")
+
+
+@pytest.fixture
+def lifecycle(mount, unique_prefix):
+    return mount(Lifecycle(prefix=unique_prefix))
+
+
+def test_startup_hook_runs_once_at_start(lifecycle, client):
+    wait_until(lambda: client.value(lifecycle.prefix + "started") == 1, what="startup hook")
+
+
+def test_shutdown_hook_runs_at_stop(lifecycle, client, ca_server):
+    assert client.value(lifecycle.prefix + "stopped") == 0
+    ca_server.call(stop_group(lifecycle))
+    assert lifecycle.shutdown_ran
+    assert client.value(lifecycle.prefix + "stopped") == 1
+    ticks = lifecycle.ticks.value
+    assert client.value(lifecycle.prefix + "ticks") == ticks   # the scan loop stopped too
+
+
+def test_scan_runs_periodically(lifecycle, client):
+    monitor = client.monitor(lifecycle.prefix + "ticks", DBE_VALUE)
+    events = monitor.wait_for(5)
+    values = [event.data[0] for event in events]
+    assert values == sorted(values) and values[-1] >= 4
+
+
+def test_scan_failure_sets_scan_alarm_until_it_recovers(lifecycle, client):
+    pvname = lifecycle.prefix + "failing"
+
+    def alarm():
+        metadata = client.read(pvname, data_type="time").metadata
+        return metadata.status, metadata.severity
+
+    wait_until(lambda: alarm() == (AlarmStatus.SCAN, AlarmSeverity.MINOR_ALARM),
+               what="SCAN/MINOR alarm")
+    lifecycle.fail = False
+    wait_until(lambda: alarm() == (AlarmStatus.NO_ALARM, AlarmSeverity.NO_ALARM),
+               what="alarm cleared")
+    assert client.value(pvname) > 0
+
+
+def test_stop_on_error_ends_the_scan(lifecycle, client):
+    pvname = lifecycle.prefix + "give_up"
+    wait_until(lambda: client.value(pvname) == 3, what="three scans")
+    reading = client.read(pvname, data_type="time")
+    assert (reading.metadata.status, reading.metadata.severity) == (
+        AlarmStatus.SCAN, AlarmSeverity.MAJOR_ALARM)
+    wait_until(lambda: lifecycle.ticks.value > 10, what="other scans keep going")
+    assert client.value(pvname) == 3
+
+
+async def log_write(group, instance, value):
+    group.written.append((instance.pvname, value))
+    return value
+
+
+async def count_start(group, instance, async_lib):
+    await instance.write(instance.value + 100)
+
+
+class KeywordHooks(PVGroup):
+    a = pvproperty(value=0, put=log_write, startup=count_start)
+    b = pvproperty(value=0, put=log_write)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.written = []
+
+
+def test_keyword_hooks_are_reusable(mount, unique_prefix, client):
+    group = mount(KeywordHooks(prefix=unique_prefix))
+    wait_until(lambda: client.value(group.prefix + "a") == 100, what="startup=")
+    assert client.write(group.prefix + "a", 1) == "ECA_NORMAL"
+    assert client.write(group.prefix + "b", 2) == "ECA_NORMAL"
+    # the startup hook's own write went through the putter too
+    assert group.written == [(group.prefix + "a", 100), (group.prefix + "a", 1),
+                             (group.prefix + "b", 2)]
+
+
+class Getters(PVGroup):
+    """A getter (discouraged) answers each read; group_write filters every write."""
+
+    reads = 0
+    polled = pvproperty(value=0)
+    clamped = pvproperty(value=0)
+
+    @polled.getter
+    async def polled(self, instance):
+        self.reads += 1
+        return self.reads * 10
+
+    async def group_write(self, instance, value):
+        return min(value, 100)
+
+
+def test_getter_answers_reads(mount, unique_prefix, client):
+    group = mount(Getters(prefix=unique_prefix))
+    assert client.value(group.prefix + "polled") == 10
+    assert client.value(group.prefix + "polled") == 20
+
+
+def test_group_write_is_the_default_putter(mount, unique_prefix, client):
+    group = mount(Getters(prefix=unique_prefix))
+    assert client.write(group.prefix + "clamped", 500) == "ECA_NORMAL"
+    assert client.value(group.prefix + "clamped") == 100
