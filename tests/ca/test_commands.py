@@ -2,7 +2,7 @@
 import dataclasses
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given, settings, strategies as st
 
 from iochost.ca import commands as c
 from iochost.ca import CaProtocolError, LocalProtocolError, Role, StreamParser, message_from_wire
@@ -170,6 +170,7 @@ def strategy_for(cls):
 
 @pytest.mark.parametrize("cls", MESSAGE_CLASSES, ids=lambda cls: cls.__name__)
 def test_round_trip(cls):
+    @settings(max_examples=60)
     @given(strategy_for(cls))
     def check(message):
         raw = message.to_bytes()

@@ -57,14 +57,14 @@ def try_datagram(role, data):
         pass
 
 
-@settings(max_examples=300)
+@settings(max_examples=200)
 @given(st.sampled_from(list(Role)), st.binary(max_size=400), st.lists(st.integers(0, 64)))
 def test_random_bytes(role, data, sizes):
     feed_all(role, data, sizes)
     try_datagram(role, data)
 
 
-@settings(max_examples=300)
+@settings(max_examples=200)
 @given(st.sampled_from(list(Role)),
        st.lists(st.tuples(st.integers(0, 10_000), st.integers(0, 255)), min_size=1,
                 max_size=8),
