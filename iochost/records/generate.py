@@ -123,13 +123,17 @@ class _Parser:
         return result
 
 
-def parse_file(path: Path, search: list[Path]) -> list[Statement]:
+def parse_file(path: Path, search: list[Path], _including: tuple[Path, ...] = ()
+               ) -> list[Statement]:
     """Parse one dbd file, expanding every ``include`` (also inside bodies) in place."""
-    statements = _Parser(tokenize(path.read_text(encoding="utf-8"), str(path)), path.name)
-    return _expand(statements.statements(), search)
+    if path.resolve() in _including:
+        raise DbdSyntaxError(f"{path}: includes itself")
+    parser = _Parser(tokenize(path.read_text(encoding="utf-8"), str(path)), str(path))
+    return _expand(parser.statements(), search, (*_including, path.resolve()))
 
 
-def _expand(statements: list[Statement], search: list[Path]) -> list[Statement]:
+def _expand(statements: list[Statement], search: list[Path],
+            including: tuple[Path, ...]) -> list[Statement]:
     result: list[Statement] = []
     for statement in statements:
         if statement.keyword == "include":
@@ -140,10 +144,10 @@ def _expand(statements: list[Statement], search: list[Path]) -> list[Statement]:
             found = next((d / name for d in search if (d / name).is_file()), None)
             if found is None:
                 raise DbdSyntaxError(f"{statement.where}: include {name!r} not found")
-            result.extend(parse_file(found, search))
+            result.extend(parse_file(found, search, including))
         else:
             if statement.body is not None:
-                statement.body = _expand(statement.body, search)
+                statement.body = _expand(statement.body, search, including)
             result.append(statement)
     return result
 
