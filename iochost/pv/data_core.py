@@ -586,7 +586,8 @@ class LongStringView:
             raise CaStatusError(ECA_BADCOUNT, f"{count} elements requested, the channel "
                                               f"has {self.max_length}")
         result = cache[key] = encode_dbr(dbr_type, ChannelType.CHAR, self._chars(),
-                                         parent._cached_metadata(cache), count)
+                                         parent._cached_metadata(cache), count,
+                                         long_string=True)
         return result
 
     def _chars(self) -> np.ndarray:
