@@ -58,3 +58,76 @@ os.environ.update({
     "EPICS_CA_MAX_ARRAY_BYTES": "100000000",
     "EPICS_CA_CONN_TMO": "30",
 })
+
+
+# -- Fixtures: a shared in-process CA server and CA clients --------------------------------------
+# Everything below imports CA libraries lazily (inside fixtures), after the environment above.
+import itertools  # noqa: E402
+import re  # noqa: E402
+
+import pytest  # noqa: E402
+
+_prefix_numbers = itertools.count()
+
+
+@pytest.fixture(scope="session")
+def ca_server():
+    """One ``iochost.testing.ServerThread`` for the whole session, on ``IOCHOST_TEST_PORT``.
+
+    Tests share it: add PVs under a ``unique_prefix`` (or through ``serve_pvs``, which removes
+    them at teardown), never assume the database is empty.
+    """
+    from iochost.testing import ServerThread
+
+    with ServerThread(port=int(_port)) as server:
+        yield server
+
+
+@pytest.fixture
+def unique_prefix(request) -> str:
+    """A PV-name prefix no other test in this session uses, e.g. ``T12:test_get:``."""
+    name = re.sub(r"[^A-Za-z0-9_]", "_", request.node.name)[:40]
+    return f"T{next(_prefix_numbers)}:{name}:"
+
+
+@pytest.fixture
+def serve_pvs(ca_server, unique_prefix):
+    """``serve_pvs({"A": channel, ...}) -> {"A": "<prefix>A", ...}``: serve PVs on the shared
+    server under this test's prefix; they are removed when the test ends."""
+    added: list[str] = []
+
+    def serve(pvs):
+        full = {unique_prefix + name: channel for name, channel in pvs.items()}
+        ca_server.add(full)
+        added.extend(full)
+        return {name: unique_prefix + name for name in pvs}
+
+    yield serve
+    if added:
+        ca_server.remove(added)
+
+
+@pytest.fixture(scope="session")
+def pyepics():
+    """The ``epics`` module with libca initialised once for the process (one CA context).
+
+    Callbacks may arrive on libca's threads; tests that use pyepics from another thread
+    must call ``epics.ca.use_initial_context()`` there first.
+    """
+    import epics
+    import epics.ca
+
+    epics.ca.PREEMPTIVE_CALLBACK = True
+    epics.ca.initialize_libca()
+    epics.ca.use_initial_context()
+    yield epics
+
+
+@pytest.fixture(scope="session")
+def caproto_context():
+    """One ``caproto.threading.client.Context`` shared by the session."""
+    from caproto.threading.client import Context
+
+    context = Context(timeout=5.0)
+    yield context
+    context.disconnect()

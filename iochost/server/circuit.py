@@ -78,9 +78,11 @@ async def _drive(coro: Coroutine[Any, Any, Any], yielded: Any) -> Any:
     """
     while True:
         try:
-            if yielded is None:
+            if yielded is None:  # a bare yield (asyncio.sleep(0))
                 await asyncio.sleep(0)
             else:
+                # What a Task does with a yielded future: clear the flag, then wait for it.
+                yielded._asyncio_future_blocking = False
                 await yielded
         except BaseException:  # noqa: BLE001 -- surfaced by coro.send below
             pass
@@ -195,6 +197,8 @@ class VirtualCircuit(asyncio.Protocol):
                 if handler is None:
                     raise CaProtocolError(f"unexpected CA command {header.command}")
                 handler(header, payload)
+                if self.closed:
+                    return
         except CaProtocolError as exc:
             self.abort(str(exc))
             return
@@ -295,6 +299,8 @@ class VirtualCircuit(asyncio.Protocol):
 
     def abort(self, reason: str | None) -> None:
         """Drop this circuit at once (the peer broke the protocol)."""
+        if self.closed:
+            return
         if reason is not None:
             logger.warning("closing circuit from %s:%d (host %r, user %r): %s",
                            self.peer[0], self.peer[1], self.host, self.user, reason)
@@ -550,6 +556,9 @@ class VirtualCircuit(asyncio.Protocol):
                 status = ECA_NORMAL
             except CaStatusError as exc:
                 status = exc.status
+            except CaProtocolError as exc:  # e.g. a payload shorter than its count says
+                self.abort(f"bad WRITE payload: {exc}")
+                return
             except Exception:
                 logger.exception("write to %r failed", channel.name)
                 status = ECA_PUTFAIL
@@ -572,6 +581,9 @@ class VirtualCircuit(asyncio.Protocol):
             status = ECA_NORMAL
         except CaStatusError as exc:
             status = exc.status
+        except CaProtocolError as exc:
+            self.abort(f"bad WRITE payload: {exc}")
+            return
         except asyncio.CancelledError:
             raise
         except Exception:

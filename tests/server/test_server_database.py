@@ -1,0 +1,84 @@
+"""PVDatabase: name resolution (fields, long strings) and removal notifications.
+
+The entries here are minimal stand-ins that only answer ``get_field`` / ``long_string``: the
+database is a plain mapping plus resolution, and that is what these tests exercise.
+"""
+from iochost.server.database import PVDatabase
+
+
+class Entry:
+    def __init__(self, name, fields=(), long_string=True):
+        self.name = name
+        self.fields = {field: Entry(f"{name}.{field}", long_string=long_string)
+                       for field in fields}
+        self.has_long_string = long_string
+
+    def get_field(self, field):
+        return self if field in ("", "VAL") else self.fields.get(field)
+
+    def long_string(self):
+        return Entry(self.name + "$", long_string=False) if self.has_long_string else None
+
+
+def test_exact_name_first_even_with_dots():
+    dotted, base = Entry("A.B"), Entry("A", fields=("B",))
+    db = PVDatabase({"A.B": dotted, "A": base})
+    assert db.resolve("A.B") is dotted
+    assert db.resolve_entry("A.B") == ("A.B", dotted)
+
+
+def test_field_resolution_and_its_database_key():
+    base = Entry("REC", fields=("EGU",))
+    db = PVDatabase({"REC": base})
+    assert db.resolve("REC.VAL") is base
+    assert db.resolve("REC.EGU").name == "REC.EGU"
+    assert db.resolve_entry("REC.EGU")[0] == "REC"
+    assert db.resolve("REC.NOPE") is None
+    assert db.resolve("OTHER.EGU") is None
+
+
+def test_long_string_forms():
+    db = PVDatabase({"REC": Entry("REC", fields=("DESC",)), "NOLS": Entry("NOLS",
+                                                                         long_string=False)})
+    assert db.resolve("REC.$").name == "REC$"
+    assert db.resolve("REC$").name == "REC$"
+    assert db.resolve("REC.DESC$").name == "REC.DESC$"
+    assert db.resolve_entry("REC.DESC$")[0] == "REC"
+    assert db.resolve("NOLS.$") is None
+
+
+def test_removal_listeners_hear_deletions_and_replacements():
+    heard = []
+    db = PVDatabase()
+    db.add_removal_listener(heard.append)
+    first, second = Entry("A"), Entry("A")
+    db["A"] = first
+    db["A"] = first  # the same object again: nothing removed
+    assert heard == []
+    db["A"] = second
+    assert heard == [["A"]]
+    db.update({"A": second, "B": Entry("B")})
+    assert heard == [["A"]]
+    del db["A"]
+    assert heard == [["A"], ["A"]]
+    assert db.remove_many(["B", "missing"]) == ["B"]
+    assert heard[-1] == ["B"]
+    assert len(db) == 0
+    db.remove_removal_listener(heard.append)
+    db["C"] = Entry("C")
+    del db["C"]
+    assert heard[-1] == ["B"]
+
+
+def test_a_failing_listener_does_not_stop_the_others(caplog):
+    heard = []
+
+    def broken(names):
+        raise RuntimeError("boom")
+
+    db = PVDatabase({"A": Entry("A")})
+    db.add_removal_listener(broken)
+    db.add_removal_listener(heard.append)
+    del db["A"]
+    assert heard == [["A"]]
+    assert "boom" in caplog.text

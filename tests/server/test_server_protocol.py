@@ -1,0 +1,282 @@
+"""Exact protocol behaviour over a raw TCP circuit, message by message."""
+import asyncio
+import struct
+
+import numpy as np
+import pytest
+
+from iochost.ca import commands as ca
+from iochost.ca import eca
+from iochost.ca.dbr import ChannelType, decode_dbr
+from iochost.pv.data import ChannelDouble, ChannelString
+from iochost.server import Server, ServerConfig
+from iochost.testing import ServerThread
+
+from ca_raw_client import RawCircuit
+
+DOUBLE, TIME_DOUBLE, STRING = ChannelType.DOUBLE, ChannelType.TIME_DOUBLE, ChannelType.STRING
+
+
+def double(value: float) -> bytes:
+    return struct.pack(">d", value)
+
+
+@pytest.fixture
+def circuit(ca_server):
+    with RawCircuit(ca_server.tcp_port) as raw:
+        yield raw
+
+
+@pytest.fixture
+def pvs(serve_pvs):
+    return serve_pvs({
+        "DBL": ChannelDouble(value=1.5, upper_ctrl_limit=10.0, lower_ctrl_limit=-10.0,
+                             units="mm"),
+        "RO": ChannelDouble(value=2.5, read_only=True),
+        "HIDDEN": ChannelDouble(value=3.5, access_check=lambda host, user: 0),
+        "ARR": ChannelDouble(value=np.arange(5.0), max_length=100),
+        "STR": ChannelString(value="hello"),
+    })
+
+
+def test_create_chan_sends_access_rights_then_the_reply(circuit, pvs):
+    rights, reply = circuit.create_channel(pvs["DBL"])
+    assert rights.access_rights == 3
+    assert (reply.data_type, reply.data_count) == (DOUBLE, 1)
+    assert reply.sid >= 1
+    assert circuit.create_channel(pvs["RO"])[0].access_rights == 1
+    assert circuit.create_channel(pvs["HIDDEN"])[0].access_rights == 0
+    assert circuit.create_channel(pvs["ARR"])[1].data_count == 100
+
+
+def test_unknown_name_gets_create_ch_fail(circuit):
+    circuit.send(ca.CreateChanRequest(name=b"NO:SUCH:PV", cid=77, version=13))
+    assert circuit.recv_until(lambda m: True) == ca.CreateChFailResponse(cid=77)
+
+
+def test_read_notify_time_double_and_array_current_length(circuit, pvs):
+    sid = circuit.create_channel(pvs["DBL"])[1].sid
+    reply = circuit.read(sid, TIME_DOUBLE, 1, ioid=5)
+    assert (reply.status, reply.ioid, reply.data_count) == (eca.ECA_NORMAL, 5, 1)
+    values, meta = decode_dbr(TIME_DOUBLE, reply.payload, 1)
+    assert values[0] == 1.5 and meta.secs > 0
+    sid = circuit.create_channel(pvs["ARR"])[1].sid
+    reply = circuit.read(sid, DOUBLE, 0)
+    assert reply.data_count == 5  # count 0: the current length, not max_length
+    assert list(decode_dbr(DOUBLE, reply.payload, 5)[0]) == [0, 1, 2, 3, 4]
+
+
+def test_deprecated_read_replies_with_the_sid(circuit, pvs):
+    sid = circuit.create_channel(pvs["DBL"])[1].sid
+    circuit.send(ca.ReadRequest(data_type=DOUBLE, data_count=1, sid=sid, ioid=9))
+    reply = circuit.recv_until(lambda m: isinstance(m, ca.ReadResponse))
+    assert (reply.sid, reply.ioid) == (sid, 9)
+    assert decode_dbr(DOUBLE, reply.payload, 1)[0][0] == 1.5
+
+
+@pytest.mark.parametrize("pv, data_type, count, status", [
+    ("DBL", 99, 1, eca.ECA_BADTYPE),
+    ("DBL", DOUBLE, 2, eca.ECA_BADCOUNT),
+    ("HIDDEN", DOUBLE, 1, eca.ECA_NORDACCESS),
+])
+def test_read_failures_carry_the_fitting_status(circuit, pvs, pv, data_type, count, status):
+    sid = circuit.create_channel(pvs[pv])[1].sid
+    reply = circuit.read(sid, data_type, count, ioid=3)
+    assert isinstance(reply, ca.ReadNotifyResponse)
+    assert (reply.status, reply.ioid) == (status, 3)
+
+
+def test_requests_on_unknown_sids_get_error_badchid(circuit):
+    circuit.send(ca.ReadNotifyRequest(data_type=DOUBLE, data_count=1, sid=123456, ioid=4))
+    error = circuit.recv_until(lambda m: isinstance(m, ca.ErrorResponse))
+    assert error.status == eca.ECA_BADCHID
+    assert error.original_header.command == ca.Command.READ_NOTIFY
+    assert error.original_header.parameter2 == 4
+    circuit.send(ca.ClearChannelRequest(sid=123456, cid=1))
+    assert circuit.recv_until(lambda m: True).status == eca.ECA_BADCHID
+
+
+def test_write_notify_applies_and_confirms(circuit, pvs, ca_server):
+    sid = circuit.create_channel(pvs["DBL"])[1].sid
+    reply = circuit.write(sid, DOUBLE, 1, double(7.25), ioid=11)
+    assert reply == ca.WriteNotifyResponse(data_type=DOUBLE, data_count=1,
+                                           status=eca.ECA_NORMAL, ioid=11)
+    assert decode_dbr(DOUBLE, circuit.read(sid, DOUBLE, 1).payload, 1)[0][0] == 7.25
+
+
+@pytest.mark.parametrize("pv, data_type, payload, status, kept", [
+    ("DBL", DOUBLE, double(11.0), eca.ECA_PUTFAIL, 1.5),            # above the ctrl limit
+    ("DBL", STRING, b"not a number".ljust(40, b"\0"), eca.ECA_NOCONVERT, 1.5),
+    ("RO", DOUBLE, double(1.0), eca.ECA_NOWTACCESS, 2.5),
+])
+def test_refused_writes_keep_the_old_value(circuit, pvs, pv, data_type, payload, status, kept):
+    sid = circuit.create_channel(pvs[pv])[1].sid
+    reply = circuit.write(sid, data_type, 1, payload, ioid=12)
+    assert (reply.status, reply.ioid) == (status, 12)
+    assert decode_dbr(DOUBLE, circuit.read(sid, DOUBLE, 1).payload, 1)[0][0] == kept
+
+
+def test_plain_write_failure_comes_back_as_error_message(circuit, pvs):
+    cid_sid = circuit.create_channel(pvs["RO"])[1]
+    circuit.send(ca.WriteRequest(data_type=DOUBLE, data_count=1, sid=cid_sid.sid, ioid=2,
+                                 payload=double(9.0)))
+    error = circuit.recv_until(lambda m: isinstance(m, ca.ErrorResponse))
+    assert (error.status, error.cid) == (eca.ECA_NOWTACCESS, cid_sid.cid)
+    assert error.original_header.command == ca.Command.WRITE
+
+
+def test_plain_write_success_is_silent(circuit, pvs):
+    sid = circuit.create_channel(pvs["DBL"])[1].sid
+    circuit.send(ca.WriteRequest(data_type=DOUBLE, data_count=1, sid=sid, ioid=2,
+                                 payload=double(4.0)))
+    circuit.send(ca.EchoRequest())
+    assert circuit.recv_until(lambda m: True) == ca.EchoResponse()
+    assert decode_dbr(DOUBLE, circuit.read(sid, DOUBLE, 1).payload, 1)[0][0] == 4.0
+
+
+class SlowFirstWrite(ChannelDouble):
+    """Suspends on the value 1.0, so later writes must queue behind it."""
+
+    applied: list
+
+    async def verify_value(self, value):
+        if value == 1.0:
+            await asyncio.sleep(0.05)
+        self.applied.append(value)
+        return value
+
+
+def test_writes_on_one_channel_apply_in_order_even_when_one_suspends(circuit, serve_pvs):
+    channel = SlowFirstWrite(value=0.0)
+    channel.applied = []
+    sid = circuit.create_channel(serve_pvs({"SLOW": channel})["SLOW"])[1].sid
+    circuit.send(*(ca.WriteNotifyRequest(data_type=DOUBLE, data_count=1, sid=sid, ioid=i,
+                                         payload=double(float(i))) for i in (1, 2, 3)))
+    replies = [circuit.recv_until(lambda m: isinstance(m, ca.WriteNotifyResponse))
+               for _ in range(3)]
+    assert [r.ioid for r in replies] == [1, 2, 3]
+    assert channel.applied == [1.0, 2.0, 3.0]
+    assert channel.value == 3.0
+
+
+def test_subscription_lifecycle(circuit, pvs, ca_server):
+    sid = circuit.create_channel(pvs["DBL"])[1].sid
+    circuit.send(ca.EventAddRequest(data_type=DOUBLE, data_count=1, sid=sid,
+                                    subscriptionid=42, low=0, high=0, to=0, mask=1))
+    first = circuit.recv_until(lambda m: isinstance(m, ca.EventAddResponse))
+    assert (first.subscriptionid, first.status) == (42, eca.ECA_NORMAL)
+    assert decode_dbr(DOUBLE, first.payload, 1)[0][0] == 1.5
+    circuit.write(sid, DOUBLE, 1, double(2.0))
+    update = circuit.recv_until(lambda m: isinstance(m, ca.EventAddResponse))
+    assert decode_dbr(DOUBLE, update.payload, 1)[0][0] == 2.0
+    circuit.send(ca.EventCancelRequest(data_type=DOUBLE, sid=sid, subscriptionid=42))
+    cancel = circuit.recv_until(lambda m: isinstance(m, ca.EventCancelResponse))
+    assert (cancel.sid, cancel.subscriptionid) == (sid, 42)
+    circuit.write(sid, DOUBLE, 1, double(3.0))
+    assert not [m for m in circuit.recv_for(0.1) if isinstance(m, ca.EventAddResponse)]
+    circuit.send(ca.EventCancelRequest(data_type=DOUBLE, sid=sid, subscriptionid=42))
+    error = circuit.recv_until(lambda m: isinstance(m, ca.ErrorResponse))
+    assert error.status == eca.ECA_BADMONID
+
+
+def test_events_off_then_on_delivers_the_latest_value(circuit, pvs, ca_server):
+    sid = circuit.create_channel(pvs["DBL"])[1].sid
+    circuit.send(ca.EventAddRequest(data_type=DOUBLE, data_count=1, sid=sid,
+                                    subscriptionid=1, low=0, high=0, to=0, mask=1))
+    circuit.recv_until(lambda m: isinstance(m, ca.EventAddResponse))
+    circuit.send(ca.EventsOffRequest())
+    for value in (2.0, 3.0, 4.0):
+        circuit.write(sid, DOUBLE, 1, double(value))
+    assert not [m for m in circuit.recv_for(0.1) if isinstance(m, ca.EventAddResponse)]
+    circuit.send(ca.EventsOnRequest())
+    update = circuit.recv_until(lambda m: isinstance(m, ca.EventAddResponse))
+    assert decode_dbr(DOUBLE, update.payload, 1)[0][0] == 4.0
+    assert not [m for m in circuit.recv_for(0.1) if isinstance(m, ca.EventAddResponse)]
+
+
+def test_echo_read_sync_and_search_over_tcp(circuit, pvs, ca_server):
+    circuit.send(ca.EchoRequest(), ca.ReadSyncRequest())
+    assert circuit.recv_until(lambda m: True) == ca.EchoResponse()
+    assert circuit.recv_until(lambda m: True) == ca.ReadSyncResponse()
+    circuit.send(ca.SearchRequest(name=pvs["DBL"].encode(), cid=5, reply=True),
+                 ca.SearchRequest(name=b"NOT:HERE", cid=6, reply=True))
+    found = circuit.recv_until(lambda m: isinstance(m, ca.SearchResponse))
+    assert (found.cid, found.port) == (5, ca_server.tcp_port)
+    assert circuit.recv_until(lambda m: True) == ca.NotFoundResponse(version=13, cid=6)
+
+
+def test_clear_channel_confirms_and_invalidates_the_sid(circuit, pvs):
+    reply = circuit.create_channel(pvs["DBL"])[1]
+    circuit.send(ca.ClearChannelRequest(sid=reply.sid, cid=reply.cid))
+    assert circuit.recv_until(lambda m: True) == ca.ClearChannelResponse(sid=reply.sid,
+                                                                         cid=reply.cid)
+    assert circuit.read(reply.sid, DOUBLE, 1).status == eca.ECA_BADCHID
+
+
+def test_removed_pv_disconnects_its_channels_including_views(circuit, ca_server,
+                                                             unique_prefix):
+    name = unique_prefix + "GONE"
+    other = unique_prefix + "STAYS"
+    ca_server.add({name: ChannelString(value="bye"), other: ChannelDouble(value=1.0)})
+    plain = circuit.create_channel(name)[1]
+    long_string = circuit.create_channel(name + ".$")[1]
+    assert long_string.data_type == ChannelType.CHAR
+    stays = circuit.create_channel(other)[1]
+    ca_server.remove([name])
+    disconnects = {circuit.recv_until(lambda m: isinstance(m, ca.ServerDisconnResponse)).cid
+                   for _ in range(2)}
+    assert disconnects == {plain.cid, long_string.cid}
+    assert circuit.read(stays.sid, DOUBLE, 1).status == eca.ECA_NORMAL
+    assert circuit.read(plain.sid, DOUBLE, 1).status == eca.ECA_BADCHID
+    ca_server.remove([other])
+
+
+def test_million_element_array_uses_the_extended_header(circuit, serve_pvs):
+    values = np.arange(1_000_000, dtype=float)
+    names = serve_pvs({"BIG": ChannelDouble(value=values)})
+    reply = circuit.create_channel(names["BIG"])[1]
+    assert reply.data_count == 1_000_000
+    read = circuit.read(reply.sid, DOUBLE, 0)
+    assert read.data_count == 1_000_000
+    assert np.array_equal(decode_dbr(DOUBLE, read.payload, 1_000_000)[0], values)
+    new = values[::-1].copy()
+    written = circuit.write(reply.sid, DOUBLE, 1_000_000, new.astype(">f8").tobytes())
+    assert written.status == eca.ECA_NORMAL
+    read = circuit.read(reply.sid, DOUBLE, 0)
+    assert np.array_equal(decode_dbr(DOUBLE, read.payload, 1_000_000)[0], new)
+
+
+def test_max_array_bytes_is_honoured():
+    """Replies over EPICS_CA_MAX_ARRAY_BYTES are refused with TOLARGE; a request announcing
+    more than it is a protocol violation that costs the sender its circuit."""
+    config = ServerConfig(interfaces=("127.0.0.1",), port=0, auto_beacon=False,
+                          max_array_bytes=16384)
+    big = {"SMALLMAX:ARR": ChannelDouble(value=np.zeros(10_000))}
+    with ServerThread(big, config=config) as server, RawCircuit(server.tcp_port) as raw:
+        sid = raw.create_channel("SMALLMAX:ARR")[1].sid
+        assert raw.read(sid, DOUBLE, 0).status == eca.ECA_TOLARGE
+        assert raw.read(sid, DOUBLE, 100).status == eca.ECA_NORMAL
+        raw.send_bytes(ca.WriteRequest(data_type=DOUBLE, data_count=10_000, sid=sid, ioid=1,
+                                       payload=bytes(80_000)).to_bytes())
+        with pytest.raises(ConnectionError):
+            raw.recv_for(2.0)
+        assert server.stats()["circuits_aborted"] == 1
+
+
+def test_server_class_runs_in_the_callers_loop():
+    async def main():
+        server = Server({"LOOP:PV": ChannelDouble(value=1.0)},
+                        ServerConfig(interfaces=("127.0.0.1",), port=0, auto_beacon=False))
+        await server.start()
+        try:
+            def client():
+                with RawCircuit(server.tcp_port) as raw:
+                    sid = raw.create_channel("LOOP:PV")[1].sid
+                    return decode_dbr(DOUBLE, raw.read(sid, DOUBLE, 1).payload, 1)[0][0]
+
+            value = await asyncio.to_thread(client)
+            return value
+        finally:
+            await server.stop()
+
+    assert asyncio.run(main()) == 1.0

@@ -1,0 +1,145 @@
+"""UDP: search replies (byte-exact), NOT_FOUND, ignore list, live additions, beacons."""
+import asyncio
+import select
+import socket
+import time
+
+import pytest
+
+from iochost.ca import commands as ca
+from iochost.ca.parser import parse_datagram
+from iochost.pv.data import ChannelDouble
+from iochost.server import PVDatabase, Server, ServerConfig
+
+from ca_raw_client import LOOPBACK, MINOR_VERSION, collect_datagrams, udp_search
+
+
+def test_search_reply_echoes_sequence_then_answers_each_served_name(ca_server, serve_pvs):
+    names = serve_pvs({"A": ChannelDouble(value=1.0), "B": ChannelDouble(value=2.0)})
+    datagrams = udp_search(ca_server.udp_port, [names["A"], "NOT:SERVED:AT:ALL", names["B"]],
+                           sequence=4242)
+    assert len(datagrams) == 1  # one request datagram, one reply datagram
+    version, *replies = datagrams[0]
+    assert version == ca.VersionResponse(version=MINOR_VERSION, sequence_id=4242)
+    assert replies == [
+        ca.SearchResponse(port=ca_server.tcp_port, cid=1, version=MINOR_VERSION),
+        ca.SearchResponse(port=ca_server.tcp_port, cid=3, version=MINOR_VERSION),
+    ]
+
+
+def test_unknown_names_get_no_reply_unless_do_reply(ca_server):
+    assert udp_search(ca_server.udp_port, ["NOBODY:HAS:THIS"], timeout=0.3, expect=None) == []
+    datagrams = udp_search(ca_server.udp_port, ["NOBODY:HAS:THIS"], reply=True, first_cid=9)
+    assert datagrams[0][1:] == [ca.NotFoundResponse(version=MINOR_VERSION, cid=9)]
+
+
+def test_added_pv_is_searchable_at_once_and_removed_is_not(ca_server, unique_prefix):
+    name = unique_prefix + "LIVE"
+    assert udp_search(ca_server.udp_port, [name], timeout=0.2, expect=None) == []
+    ca_server.add({name: ChannelDouble(value=0.0)})
+    assert len(udp_search(ca_server.udp_port, [name])[0]) == 2
+    ca_server.remove([name])
+    assert udp_search(ca_server.udp_port, [name], timeout=0.2, expect=None) == []
+
+
+def test_garbage_datagrams_are_ignored_and_searches_still_answered(ca_server, serve_pvs):
+    names = serve_pvs({"A": ChannelDouble(value=1.0)})
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        for junk in (b"", b"\x00", b"\xff" * 15, b"\x00\x06\xff\xff" + b"\x00" * 20,
+                     bytes(range(256)) * 4):
+            sock.sendto(junk, (LOOPBACK, ca_server.udp_port))
+    assert len(udp_search(ca_server.udp_port, [names["A"]])[0]) == 2
+
+
+def test_large_batch_is_answered_in_few_datagrams(ca_server, serve_pvs):
+    names = serve_pvs({f"P{i}": ChannelDouble(value=float(i)) for i in range(40)})
+    datagrams = udp_search(ca_server.udp_port, list(names.values()), timeout=0.5)
+    replies = [m for datagram in datagrams for m in datagram
+               if isinstance(m, ca.SearchResponse)]
+    assert sorted(r.cid for r in replies) == list(range(1, 41))
+    assert len(datagrams) <= 2
+
+
+async def _serve_briefly(config, body, database=None):
+    server = Server(database or PVDatabase({"IGN:PV": ChannelDouble(value=1.0)}), config)
+    await server.start()
+    try:
+        return await body(server)
+    finally:
+        await server.stop()
+
+
+def test_ignored_clients_get_nothing():
+    config = ServerConfig(interfaces=("127.0.0.1",), port=0, auto_beacon=False,
+                          ignore_addresses=("127.0.0.1",))
+
+    async def body(server):
+        return await asyncio.to_thread(udp_search, server.udp_port, ["IGN:PV"], timeout=0.3,
+                                       expect=None)
+
+    assert asyncio.run(_serve_briefly(config, body)) == []
+
+
+def test_beacons_double_their_interval_and_count_up():
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as listener:
+        listener.bind((LOOPBACK, 0))
+        config = ServerConfig(interfaces=("127.0.0.1",), port=0, auto_beacon=False,
+                              beacon_addresses=((LOOPBACK, listener.getsockname()[1]),),
+                              beacon_period=0.1)
+
+        async def body(server):
+            arrivals = []
+
+            def collect():
+                deadline = time.monotonic() + 0.6
+                while (remaining := deadline - time.monotonic()) > 0:
+                    if select.select([listener], [], [], remaining)[0]:
+                        data = listener.recv(1024)
+                        arrivals.append((time.monotonic(),
+                                         parse_datagram(data, ca.Role.CLIENT)))
+                return arrivals
+
+            return server.tcp_port, await asyncio.to_thread(collect)
+
+        tcp_port, arrivals = asyncio.run(_serve_briefly(config, body))
+    beacons = [datagram[0] for _, datagram in arrivals]
+    assert all(isinstance(b, ca.RsrvIsUpResponse) for b in beacons)
+    assert [b.beacon_id for b in beacons] == list(range(len(beacons)))
+    assert {b.server_port for b in beacons} == {tcp_port}
+    assert {b.version for b in beacons} == {MINOR_VERSION}
+    # 0.02, 0.04, 0.08, then capped at 0.1: about 7-9 beacons in 0.6 s (not 30, not 2)
+    assert 5 <= len(beacons) <= 11
+    gaps = [b[0] - a[0] for a, b in zip(arrivals, arrivals[1:])]
+    assert gaps[0] < 0.06 and max(gaps) < 0.2 and gaps[-1] > 0.07
+
+
+@pytest.mark.parametrize("count", [10_000])
+def test_ten_thousand_pvs_are_all_found(count):
+    """Every one of 10,000 names answered (libca-sized datagrams of ~40 searches)."""
+    db = PVDatabase({f"MANY:{i}": ChannelDouble(value=0.0) for i in range(count)})
+    config = ServerConfig(interfaces=("127.0.0.1",), port=0, auto_beacon=False)
+
+    async def body(server):
+        def search_all():
+            found = set()
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 22)
+                sock.bind((LOOPBACK, 0))
+                head = ca.VersionRequest.for_search(1).to_bytes()
+                for start in range(0, count, 40):
+                    body = b"".join(
+                        ca.SearchRequest(name=f"MANY:{i}".encode(), cid=i).to_bytes()
+                        for i in range(start, min(start + 40, count)))
+                    sock.sendto(head + body, (LOOPBACK, server.udp_port))
+                    if start % 2000 == 0:  # let replies drain
+                        for datagram in collect_datagrams(sock, 0.001):
+                            found.update(m.cid for m in datagram
+                                         if isinstance(m, ca.SearchResponse))
+                for datagram in collect_datagrams(sock, 0.5):
+                    found.update(m.cid for m in datagram if isinstance(m, ca.SearchResponse))
+            return found
+
+        return await asyncio.to_thread(search_all)
+
+    found = asyncio.run(_serve_briefly(config, body, db))
+    assert found == set(range(count))
