@@ -240,3 +240,22 @@ def is_read_only(field: FieldDef) -> bool:
 def announces_write_access(field: FieldDef) -> bool:
     """Whether RSRV's ACCESS_RIGHTS reply grants write access to the field (no ACF rules)."""
     return not _nomod(field)
+
+
+def initial_value(field: FieldDef) -> str | int | float:
+    """The value a new record holds in ``field`` before anything writes it.
+
+    Numbers for numeric fields, a choice index for menus (the dbd may name the choice or
+    give its index; menuScan's 65535 means "unset"), text otherwise; zero or '' when the
+    dbd gives no initial value.
+    """
+    text = field.initial
+    if field.dbf in (DbfType.FLOAT, DbfType.DOUBLE):
+        return float(text or 0)
+    if field.dbf is DbfType.MENU:
+        choices = _MENUS[field.menu]
+        return choices.index(text) if text in choices else int(text or 0)
+    if DbfType.CHAR <= field.dbf <= DbfType.UINT64 or field.dbf in (DbfType.ENUM,
+                                                                     DbfType.DEVICE):
+        return int(text or 0, 0)
+    return text

@@ -112,9 +112,10 @@ def running_softioc(record_types: list[str], port: int, workdir: Path) -> Iterat
             proc.wait()
 
 
-def read_fields(names: list[str], expect: set[str] | None = None, settle: float = 1.5,
-                limit: float = 30.0) -> dict[str, list[int] | None]:
-    """Connect libca to every name; {name: [native type, element count, write access]}.
+def read_fields(names: list[str], expect: set[str] | None = None, values: set[str] = frozenset(),
+                settle: float = 1.5, limit: float = 30.0) -> dict[str, list | None]:
+    """Connect libca to every name; {name: [native type, element count, write access]},
+    with the value (first element) appended for the names in ``values``.
 
     Private fields never connect, so the wait ends ``settle`` seconds after the last new
     connection -- or, when ``expect`` names the channels that should connect, ``settle``
@@ -135,36 +136,50 @@ def read_fields(names: list[str], expect: set[str] | None = None, settle: float 
         if len(connected) == len(chids) or (
                 not waiting and time.monotonic() - last_change > settle):
             break
-    result: dict[str, list[int] | None] = {}
+    result: dict[str, list | None] = {}
     for name, chid in chids.items():
         if ca.isConnected(chid):
             result[name] = [ca.field_type(chid), ca.element_count(chid),
                             int(ca.write_access(chid))]
+            if name in values:
+                result[name].append(_scalar(ca.get(chid, count=1, timeout=5)))
         else:
             result[name] = None
         ca.clear_channel(chid)
     return result
 
 
-Reference = dict[str, dict[str, list[int] | None]]
+def _scalar(value):
+    """A JSON-friendly scalar from what pyepics returns for one element."""
+    if hasattr(value, "tolist"):
+        value = value.tolist()
+    if isinstance(value, list):
+        value = value[0]
+    return value
+
+
+Reference = dict[str, dict[str, list | None]]
 
 
 def reference(record_types: list[str], port: int, workdir: Path,
               expect: set[tuple[str, str]] | None = None) -> Reference:
     """What softioc serves: {rtyp: {field: [type, count, write] | None}} for every field
     in our tables, plus {'waveform FTVL': {ftvl: [...]}} for the per-type waveforms.
+    Fields whose dbd gives an initial value also carry the value softioc holds.
 
     ``expect``: the (key, field) pairs that should connect (see ``read_fields``).
     """
-    from iochost.records import fields_of
+    from iochost.records import fields_of, is_served
 
     names = {f"{PREFIX}{rtyp}.{field}": (rtyp, field)
              for rtyp in record_types
              for field in [f.name for f in fields_of(rtyp)] + ["RTYP"]}  # RTYP: no dbd field
     names |= {f"{PREFIX}wf{ftvl}.VAL": (FTVL_KEY, ftvl) for ftvl in FTVL_TYPES}
+    values = {f"{PREFIX}{rtyp}.{f.name}" for rtyp in record_types for f in fields_of(rtyp)
+              if f.initial and is_served(f)}
     with running_softioc(record_types, port, workdir):
         found = read_fields(list(names), expect and {
-            name for name, pair in names.items() if pair in expect})
+            name for name, pair in names.items() if pair in expect}, values)
     result: Reference = {key: {} for key in [*record_types, FTVL_KEY]}
     for name, value in found.items():
         key, field = names[name]

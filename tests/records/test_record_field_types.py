@@ -3,7 +3,8 @@
 ``softioc_field_types.json`` holds, for every field of one record of each base record
 type, what libca (pyepics) reads from softioc: [native DBR type, element count, write
 access], or null when the channel does not connect. ``softioc_reference.py`` writes it;
-the last test here shows it is still what the installed softioc serves.
+fields with an initial value in their dbd also carry the value softioc holds. The last
+test here shows the fixture is still what the installed softioc serves.
 """
 import json
 import os
@@ -22,6 +23,7 @@ from iochost.records import (
     dbr_type_of,
     field_of,
     fields_of,
+    initial_value,
     is_served,
     record_types,
 )
@@ -30,6 +32,11 @@ REFERENCE = json.loads(FIXTURE.read_text())
 RECORDS = {rtyp: fields for rtyp, fields in REFERENCE.items() if rtyp != FTVL_KEY}
 ISSUE_RECORD_TYPES = ("ai ao bi bo mbbi mbbo longin longout int64in int64out stringin "
                       "stringout lsi lso waveform aai aao calc calcout").split()
+
+# Fields whose dbd initial value init_record replaces: calcout's link-validity menus start
+# as "Constant" (3) when their links are empty.
+SET_BY_INIT_RECORD = {("calcout", f"IN{c}V"): 3 for c in "ABCDEFGHIJKLMNOPQRSTU"}
+
 
 def _configured(rtyp: str, field: str) -> str:
     """The value of ``field`` in the reference record: as configured, else its initial."""
@@ -51,7 +58,12 @@ def expected(rtyp: str, name: str) -> list[int] | None:
     dbr = dbr_type_of(field)
     if (rtyp, name) == ("mbbo", "VAL"):  # no ZRST..FFST set: served as the raw USHORT
         dbr = ChannelType.LONG
-    return [dbr, 1, int(announces_write_access(field))]
+    served = [dbr, 1, int(announces_write_access(field))]
+    if field.initial:
+        configured = RECORD_CONFIG.get(rtyp, {}).get(name)
+        served.append(SET_BY_INIT_RECORD.get((rtyp, name), initial_value(field))
+                      if configured is None else type(initial_value(field))(configured))
+    return served
 
 
 def test_reference_covers_every_record_type_the_issue_requires():

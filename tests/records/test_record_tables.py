@@ -12,6 +12,7 @@ from iochost.records import (
     device_choices,
     field_of,
     fields_of,
+    initial_value,
     is_read_only,
     is_served,
     menu,
@@ -174,3 +175,20 @@ def test_motor_table_agrees_with_caprotos_independent_one():
     ours = {f.name: is_read_only(f) for f in fields_of("motor") if is_served(f)}
     newer = {"AMSG", "NAMSG", "UTAG", "RSTM"}  # base 7 dbCommon / motor R7 additions
     assert {n: v for n, v in ours.items() if n not in newer} == theirs | {"VAL": False}
+
+
+@pytest.mark.parametrize("rtyp, name, value", [
+    ("ai", "DISV", 1),
+    ("ai", "SSCN", 65535),        # menuScan's "unset"
+    ("aSub", "FTA", 10),          # named choice 'DOUBLE' -> its index in menuFtype
+    ("ai", "STAT", 17),           # 'UDF'
+    ("ai", "HHSV", 0),            # no initial: zero
+    ("ai", "HOPR", 0.0),
+    ("ai", "DESC", ""),
+    ("calc", "CALC", "0"),
+    ("lsi", "SIZV", 41),
+    ("motor", "ACCL", 0.2),
+])
+def test_initial_value(rtyp, name, value):
+    got = initial_value(field_of(rtyp, name))
+    assert (got, type(got)) == (value, type(value))
