@@ -152,6 +152,8 @@ class _Message:
     WIRE: ClassVar[tuple[str | int, str | int, str | int, str | int]] = (0, 0, 0, 0)
     #: fields held as dotted-quad str, carried as uint32
     ADDRESSES: ClassVar[frozenset[str]] = frozenset()
+    _HEADER_MAP: ClassVar[tuple[tuple[str, int, bool], ...]] = ()
+    _HAS_PAYLOAD: ClassVar[bool] = False
 
     def header_fields(self) -> tuple[int, int, int, int]:
         """The values of (data_type, data_count, parameter1, parameter2)."""
@@ -181,12 +183,19 @@ class _Message:
     @classmethod
     def from_wire(cls, header: Header, payload: bytes | memoryview = b""):
         """Build the message from a decoded header and its payload (CaProtocolError if bad)."""
-        kwargs: dict[str, Any] = {}
-        for slot, value in zip(cls.WIRE, header[2:]):
-            if isinstance(slot, str):
-                kwargs[slot] = _int_to_address(value) if slot in cls.ADDRESSES else value
-        kwargs.update(cls.decode_payload(header, payload))
+        kwargs = {name: _int_to_address(header[index]) if address else header[index]
+                  for name, index, address in cls._HEADER_MAP}
+        if cls._HAS_PAYLOAD:
+            kwargs.update(cls.decode_payload(header, payload))
         return cls(**kwargs)
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        # precompute the decode recipe once per class (the hot loop of ``feed``)
+        super().__init_subclass__(**kwargs)
+        cls._HEADER_MAP = tuple((slot, index, slot in cls.ADDRESSES)
+                                for index, slot in enumerate(cls.WIRE, start=2)
+                                if isinstance(slot, str))
+        cls._HAS_PAYLOAD = cls.decode_payload.__func__ is not _Message.decode_payload.__func__
 
 
 class _DataMessage(_Message):
@@ -710,7 +719,7 @@ def _event_add_or_cancel(header: Header, payload: bytes | memoryview) -> Message
 
 
 def _table(*classes: type[_Message]) -> dict[int, Decoder]:
-    return {cls.ID: cls.from_wire for cls in classes}
+    return {int(cls.ID): cls.from_wire for cls in classes}
 
 
 #: What a server (or repeater) receives, by command number.
@@ -729,5 +738,5 @@ RESPONSES: dict[int, Decoder] = {
         ClearChannelResponse, ReadNotifyResponse, CreateChanResponse, WriteNotifyResponse,
         AccessRightsResponse, CreateChFailResponse, ServerDisconnResponse,
     ),
-    Command.EVENT_ADD: _event_add_or_cancel,
+    int(Command.EVENT_ADD): _event_add_or_cancel,
 }

@@ -55,10 +55,11 @@ def _unexpected(command: int, role: Role) -> str:
 class StreamParser:
     """Incremental parser for one TCP circuit; accepts any chunking of the byte stream."""
 
-    __slots__ = ("role", "max_payload", "_partial", "_partial_header", "_error")
+    __slots__ = ("role", "max_payload", "_decoders", "_partial", "_partial_header", "_error")
 
     def __init__(self, role: Role, max_payload: int = DEFAULT_MAX_PAYLOAD):
         self.role = role
+        self._decoders = _DECODERS[role]
         self.max_payload = max_payload
         self._partial = bytearray()  # the start of one incomplete message
         self._partial_header: tuple[Header, int] | None = None  # once its header is complete
@@ -71,9 +72,10 @@ class StreamParser:
 
     def feed(self, data: bytes | bytearray | memoryview) -> list[Message]:
         """Decode every message completed by ``data`` (CaProtocolError on bad input)."""
-        role = self.role
+        decoders = self._decoders
         try:
-            return [message_from_wire(header, payload, role)
+            return [decoders[header[0]](header, payload) if header[0] in decoders
+                    else message_from_wire(header, payload, self.role)  # raises
                     for header, payload in self.feed_raw(data)]
         except CaProtocolError as exc:
             self._error = exc

@@ -1,5 +1,6 @@
 """Every message class: golden bytes, hand-computed vectors, round trips and validation."""
 import dataclasses
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings, strategies as st
@@ -187,6 +188,11 @@ def test_every_message_class_has_a_decoder():
     assert decoded == set(MESSAGE_CLASSES)
     assert set(c.REQUESTS) == {cls.ID for cls in MESSAGE_CLASSES if role_of(cls) is Role.SERVER}
     assert set(c.RESPONSES) == {cls.ID for cls in MESSAGE_CLASSES if role_of(cls) is Role.CLIENT}
+
+
+def test_every_message_class_is_documented():
+    doc = (Path(__file__).parents[2] / "docs" / "protocol.md").read_text()
+    assert [cls.__name__ for cls in MESSAGE_CLASSES if f"`{cls.__name__}`" not in doc] == []
 
 
 # --- validation --------------------------------------------------------------------------------
