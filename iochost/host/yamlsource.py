@@ -31,7 +31,7 @@ class SourceMap:
             line = self.lines.get(path[:end])
             if line:
                 return Location(self.file, line)
-        return Location(self.file, 1)
+        return Location(self.file)
 
 
 def format_path(path: PathKey) -> str:

@@ -1,0 +1,279 @@
+"""The Host: one CA server, many mounted IOCs, their lifecycles, and the plugins' hooks.
+
+Mounting an IOC (at start-up or at run time)::
+
+    build IOC -> attach helpers -> PVs into the server's database (searchable at once)
+    -> start its hooks (``iochost.pv.lifecycle.start_group``) -> helpers' start()
+    -> iochost_ioc_mounted
+
+Unmounting reverses it: helpers' stop() -> PVs removed (clients get SERVER_DISCONN) ->
+``stop_group`` (scan loops cancelled, shutdown hooks awaited) -> iochost_ioc_unmounted.
+A failure in one mount -- its IOC, a hook, a helper -- is logged with the mount's name; the
+other mounts keep serving.
+"""
+from __future__ import annotations
+
+import inspect
+import logging
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from .config import HostConfig, MountConfig, parse_mount
+from .plugins import PluginCatalog
+from .problems import ConfigError, ConfigProblem, Location
+from .validation import (HOST_STATUS_MOUNT, build_mounts, host_status_mounts, plugin_problems,
+                         validate)
+from .yamlsource import SourceMap
+
+log = logging.getLogger("iochost.host")
+
+#: the states a mount is in (also the values of its STATE status PV)
+RUNNING, FAILED, UNMOUNTED, DISABLED = "running", "failed", "unmounted", "disabled"
+
+
+class MountLog(logging.LoggerAdapter):
+    """An IOC's logger that prefixes its mount's name and counts the errors it logs."""
+
+    def __init__(self, logger: logging.Logger | logging.LoggerAdapter, mount: Mount) -> None:
+        super().__init__(logger, {"mount": mount.name})
+        self.mount = mount
+
+    def process(self, msg: Any, kwargs: Any) -> tuple[Any, Any]:
+        return f"[mount {self.mount.name}] {msg}", kwargs
+
+    def log(self, level: int, msg: Any, *args: Any, **kwargs: Any) -> None:
+        if level >= logging.ERROR:
+            self.mount.errors += 1
+        super().log(level, msg, *args, **kwargs)
+
+
+@dataclass
+class Mount:
+    """One mounted (or configured but not running) IOC."""
+
+    name: str
+    config: MountConfig
+    ioc: Any = None
+    state: str = DISABLED
+    helpers: list[Any] = field(default_factory=list)
+    pvnames: list[str] = field(default_factory=list)
+    errors: int = 0
+    started_at: float | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "ioc": self.config.ioc, "prefix": self.config.prefix,
+                "state": self.state, "pvs": len(self.pvnames), "errors": self.errors,
+                "description": self.config.description}
+
+
+class Host:
+    """Serves the mounts of a host config from one CA server.
+
+    ``Host(config, catalog)``; ``await host.start()`` validates (unless ``built`` IOCs from
+    ``validate`` are given), starts the server and mounts every enabled IOC;
+    ``await host.stop()`` unmounts everything (shutdown hooks run) and stops the server.
+    ``await host.mount(...)`` / ``await host.unmount(name)`` change the mounts at run time.
+    """
+
+    def __init__(self, config: HostConfig, catalog: PluginCatalog, *,
+                 server_config: Any = None, environ: Mapping[str, str] | None = None) -> None:
+        from iochost.server import PVDatabase  # noqa: PLC0415 - keep `import iochost.host` light
+
+        self.config = config
+        self.catalog = catalog
+        self.environ = environ
+        self.server_config = server_config
+        self.database = PVDatabase()
+        self.server: Any = None
+        self.mounts: dict[str, Mount] = {}
+        self.status: Any = None          # the HostStatusIOC, when status PVs are on
+        self.started_at: float | None = None
+        self._running = False
+
+    # -- properties -------------------------------------------------------------------------------
+    @property
+    def uptime(self) -> float:
+        return time.monotonic() - self.started_at if self.started_at is not None else 0.0
+
+    @property
+    def running(self) -> bool:
+        return self._running
+
+    def to_json(self) -> dict[str, Any]:
+        """Status for the web page / API."""
+        stats = self.server.stats() if self.server is not None else {}
+        return {"name": self.config.host.name, "uptime": self.uptime, "pvs": len(self.database),
+                "clients": stats.get("clients", 0), "channels": stats.get("channels", 0),
+                "mounts": [mount.to_json() for mount in self.mounts.values()]}
+
+    # -- start / stop ---------------------------------------------------------------------------
+    async def start(self, built: Mapping[str, Any] | None = None) -> None:
+        """Validate, start the server, mount every enabled IOC, call iochost_host_started.
+
+        Raises ConfigError (nothing started) if the config has problems, and the server's
+        errors if it cannot bind.
+        """
+        from iochost.server import Server  # noqa: PLC0415
+
+        from .caconfig import server_config  # noqa: PLC0415
+
+        status_mounts = host_status_mounts(self.config, self.catalog)
+        if built is None:
+            built = validate(self.config, self.catalog, status_mounts)
+        config = self.server_config or server_config(self.config.ca, self.environ)
+        self.server = Server(self.database, config)
+        await self.server.start()
+        self.started_at = time.monotonic()
+        self._running = True
+        for mount_config in [*status_mounts, *self.config.mounts]:
+            mount = self.mounts[mount_config.name] = Mount(mount_config.name, mount_config)
+            if mount_config.name in built:
+                await self._activate(mount, built[mount_config.name])
+        await self._refresh_status()
+        log.info("host %r serving %d PVs of %d mounts on port %d", self.config.host.name,
+                 len(self.database), sum(m.state == RUNNING for m in self.mounts.values()),
+                 self.server.tcp_port)
+        await self._call_hook("iochost_host_started", host=self)
+
+    async def stop(self) -> None:
+        """Call iochost_host_stopping, unmount every mount (last first), stop the server."""
+        if not self._running:
+            return
+        self._running = False
+        await self._call_hook("iochost_host_stopping", host=self)
+        for mount in reversed(list(self.mounts.values())):
+            if mount.state == RUNNING:
+                await self._deactivate(mount)
+        if self.server is not None:
+            await self.server.stop()
+        log.info("host %r stopped", self.config.host.name)
+
+    # -- run-time mount / unmount ---------------------------------------------------------------
+    async def mount(self, spec: MountConfig | Mapping[str, Any] | str) -> Mount:
+        """Mount an IOC while serving: a MountConfig, a mapping written like a config's mount
+        entry (macros of the host apply), or the name of a configured mount that is
+        disabled or unmounted. Raises ConfigError (with every problem) if it cannot."""
+        mount_config = self._mount_config(spec)
+        existing = self.mounts.get(mount_config.name)
+        if existing is not None and existing.state == RUNNING:
+            raise ConfigError([mount_config.problem("is already mounted", "name")])
+        problems = plugin_problems(mount_config, self.catalog)
+        if not problems:
+            taken = {pv: m.name for m in self.mounts.values() for pv in m.pvnames}
+            built, problems = build_mounts([mount_config], self.catalog, taken)
+        if problems:
+            raise ConfigError(problems)
+        mount = Mount(mount_config.name, mount_config)
+        self.mounts[mount.name] = mount
+        await self._activate(mount, built[mount.name])
+        await self._refresh_status()
+        return mount
+
+    async def unmount(self, name: str) -> Mount:
+        """Remove a mount's PVs (clients see a disconnect) and run its shutdown hooks."""
+        mount = self.mounts.get(name)
+        if mount is None or mount.state != RUNNING:
+            raise KeyError(f"no mount named {name!r} is mounted")
+        if name == HOST_STATUS_MOUNT:
+            raise ValueError("the host status mount cannot be unmounted")
+        await self._deactivate(mount)
+        await self._refresh_status()
+        return mount
+
+    def _mount_config(self, spec: MountConfig | Mapping[str, Any] | str) -> MountConfig:
+        if isinstance(spec, MountConfig):
+            return spec
+        if isinstance(spec, str):
+            mount = self.mounts.get(spec)
+            if mount is None:
+                raise ConfigError([ConfigProblem(Location("<runtime>"), spec,
+                                                 f"no configured mount named {spec!r}")])
+            return mount.config
+        problems: list[ConfigProblem] = []
+        source = SourceMap("<runtime>")
+        mount_config = parse_mount(dict(spec), self.config.scope, source, (), problems)
+        if problems or mount_config is None:
+            raise ConfigError(problems)
+        return mount_config
+
+    # -- the steps ------------------------------------------------------------------------------
+    async def _activate(self, mount: Mount, ioc: Any) -> None:
+        from iochost.pv.lifecycle import start_group  # noqa: PLC0415
+
+        mount.ioc, mount.errors, mount.started_at = ioc, 0, time.monotonic()
+        if hasattr(ioc, "log"):
+            ioc.log = MountLog(ioc.log, mount)
+        if mount.name == HOST_STATUS_MOUNT:
+            self.status = ioc
+            ioc.attach(self)
+        try:
+            mount.helpers = [self._make_helper(mount, name, options)
+                             for name, options in mount.config.helpers.items()]
+            mount.pvnames = list(ioc.pvdb)
+            self.database.update(ioc.pvdb)
+            await start_group(ioc)
+            for helper in mount.helpers:
+                if hasattr(helper, "start"):
+                    await helper.start()
+        except Exception:  # plugin code: this mount fails, the host carries on
+            log.exception("[mount %s] failed to start; its PVs are withdrawn", mount.name)
+            mount.errors += 1
+            await self._teardown(mount)
+            mount.state = FAILED
+            return
+        mount.state = RUNNING
+        log.info("[mount %s] %s mounted: %d PVs under %r", mount.name, mount.config.ioc,
+                 len(mount.pvnames), mount.config.prefix)
+        await self._call_hook("iochost_ioc_mounted", host=self, mount=mount)
+
+    def _make_helper(self, mount: Mount, name: str, options: dict[str, Any]) -> Any:
+        return self.catalog.helpers[name].obj(mount, **options)
+
+    async def _deactivate(self, mount: Mount) -> None:
+        await self._teardown(mount)
+        mount.state = UNMOUNTED
+        log.info("[mount %s] unmounted", mount.name)
+        await self._call_hook("iochost_ioc_unmounted", host=self, mount=mount)
+        mount.ioc = None
+
+    async def _teardown(self, mount: Mount) -> None:
+        """Helpers' stop(), PVs out of the database, then the IOC's shutdown hooks."""
+        from iochost.pv.lifecycle import stop_group  # noqa: PLC0415
+
+        for helper in reversed(mount.helpers):
+            if hasattr(helper, "stop"):
+                await self._guarded(mount, f"helper {type(helper).__name__} stop", helper.stop)
+        self.database.remove_many(mount.pvnames)
+        await self._guarded(mount, "shutdown", lambda: stop_group(mount.ioc))
+        mount.helpers, mount.pvnames = [], []
+
+    async def _guarded(self, mount: Mount, what: str, call: Any) -> None:
+        try:
+            await call()
+        except Exception:
+            log.exception("[mount %s] %s failed", mount.name, what)
+            mount.errors += 1
+
+    async def _refresh_status(self) -> None:
+        if self.status is None:
+            return
+        for name, mount in self.mounts.items():
+            if name == HOST_STATUS_MOUNT:
+                continue
+            pvname, channel = self.status.state_channel(name, mount.state)
+            if pvname not in self.database:
+                self.database[pvname] = channel
+        await self.status.refresh()
+
+    async def _call_hook(self, hook: str, **kwargs: Any) -> None:
+        """Call every plugin's implementation on its own; await awaitables; log failures
+        with the plugin's name."""
+        for impl in getattr(self.catalog.manager.hook, hook).get_hookimpls():
+            try:
+                result = impl.function(**{arg: kwargs[arg] for arg in impl.argnames})
+                if inspect.isawaitable(result):
+                    await result
+            except Exception:
+                log.exception("plugin %r: %s failed", impl.plugin_name, hook)
