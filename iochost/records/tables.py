@@ -8,6 +8,7 @@ common defs exist once however many record types (or records) refer to them.
 from __future__ import annotations
 
 from enum import IntEnum
+from functools import cache
 from typing import NamedTuple
 
 from ..ca.dbr import ChannelType
@@ -124,13 +125,17 @@ def _defs(rows: tuple[tuple, ...]) -> tuple[FieldDef, ...]:
 
 
 _COMMON = _defs(_fields.COMMON)
-_RECORDS: dict[str, tuple[FieldDef, ...]] = {
-    rtyp: _COMMON + _defs(rows)
-    for rtyp, rows in {**_fields.RECORDS, "motor": motor_fields.FIELDS}.items()
-}
-_BY_NAME: dict[str, dict[str, FieldDef]] = {
-    rtyp: {f.name: f for f in defs} for rtyp, defs in _RECORDS.items()
-}
+# Rows become FieldDefs on first use of a record type: a host serving ai records only
+# never builds the other 34 tables.
+_ROWS: dict[str, tuple[tuple, ...]] = {**_fields.RECORDS, "motor": motor_fields.FIELDS}
+
+
+@cache
+def _record(rtyp: str) -> tuple[tuple[FieldDef, ...], dict[str, FieldDef]]:
+    if rtyp not in _ROWS:
+        raise KeyError(f"unknown record type {rtyp!r}; known: {', '.join(sorted(_ROWS))}")
+    defs = _COMMON + _defs(_ROWS[rtyp])
+    return defs, {f.name: f for f in defs}
 _MENUS: dict[str, tuple[str, ...]] = {**_fields.MENUS, **motor_fields.MENUS}
 
 # RTYP is no dbd field: database access answers it for every record with the record type
@@ -140,18 +145,12 @@ RTYP = FieldDef("RTYP", DbfType.STRING, "Record Type", special="ATTRIBUTE", size
 
 def record_types() -> tuple[str, ...]:
     """Every record type with a field table, in dbd order (the motor record last)."""
-    return tuple(_RECORDS)
-
-
-def _check_rtyp(rtyp: str) -> None:
-    if rtyp not in _RECORDS:
-        raise KeyError(f"unknown record type {rtyp!r}; known: {', '.join(sorted(_RECORDS))}")
+    return tuple(_ROWS)
 
 
 def fields_of(rtyp: str) -> tuple[FieldDef, ...]:
     """The fields of record type ``rtyp`` in definition order (dbCommon's first)."""
-    _check_rtyp(rtyp)
-    return _RECORDS[rtyp]
+    return _record(rtyp)[0]
 
 
 def field_of(rtyp: str, name: str) -> FieldDef:
@@ -159,11 +158,11 @@ def field_of(rtyp: str, name: str) -> FieldDef:
 
     KeyError names both when unknown.
     """
-    _check_rtyp(rtyp)
+    by_name = _record(rtyp)[1]
     if name == "RTYP":
         return RTYP
     try:
-        return _BY_NAME[rtyp][name]
+        return by_name[name]
     except KeyError:
         raise KeyError(f"record type {rtyp!r} has no field {name!r}") from None
 
@@ -188,7 +187,7 @@ def menu(name: str) -> tuple[str, ...]:
 
 def device_choices(rtyp: str) -> tuple[str, ...]:
     """The DTYP choices EPICS base's soft device support gives ``rtyp`` (may be empty)."""
-    _check_rtyp(rtyp)
+    _record(rtyp)  # KeyError for an unknown type
     return _fields.DEVICES.get(rtyp, ())
 
 
