@@ -96,7 +96,8 @@ VECTORS = [
      c.ErrorResponse(h("000f0000000600010000000400000002"), 1, 114, "oops")),
     (Role.CLIENT, "001a 0000 0000 0000 00000005 00000000", c.CreateChFailResponse(5)),
     (Role.CLIENT, "001b 0000 0000 0000 00000005 00000000", c.ServerDisconnResponse(5)),
-    (Role.SERVER, "0014 0008 0000 0000 00000000 00000000 0000000000000000", c.ClientNameRequest(b"")),
+    (Role.SERVER, "0014 0008 0000 0000 00000000 00000000 0000000000000000",
+     c.ClientNameRequest(b"")),
     # a big array write takes the 24-byte header
     (Role.SERVER, "0004 ffff 0006 0000 00000004 00000002 00080000 00010000" + "00" * 0x80000,
      c.WriteRequest(6, 0x10000, 4, 2, bytes(0x80000))),
