@@ -163,6 +163,7 @@ def _unpack_head(layout: Layout, payload, meta: Metadata) -> None:
 # ---------------------------------------------------------------- values
 
 _PAD8 = tuple(b"\0" * n for n in range(8))
+_JOIN_AS_BUFFER = 16384
 
 
 def _pack_strings(strings: Sequence[bytes], count: int) -> bytes:
@@ -245,31 +246,41 @@ def encode_dbr(dbr_type: int, native: int, values, meta: Metadata,
         head += codec.pack_limits(meta, native != target)
 
     if codec.is_string:
-        if isinstance(values, bytes):
-            values = [values]
-        n = len(values)
-        count = count or n
-        first = values[0] if n else b""
-        if count == 1 and layout.dbr_type == _STRING and isinstance(first, bytes):
-            data = first[:_STR_FIELD] + b"\0"
-        else:
-            data = _pack_strings(values, count)
+        data, nbytes, count = _string_data(layout.dbr_type, values, count)
     else:
-        if type(values) is np.ndarray and values.ndim == 1 \
-                and values.dtype.kind == codec.kind and values.dtype.itemsize == codec.itemsize:
-            arr = values
-        else:
-            arr = as_native_array(values, target)
-        n = arr.shape[0]
-        if not count or count == n:
-            count = n
-            data = arr.astype(layout.value_dtype, copy=False).tobytes()
-        elif count < n:
-            data = arr[:count].astype(layout.value_dtype, copy=False).tobytes()
-        else:
-            data = arr.astype(layout.value_dtype, copy=False).tobytes() + \
-                b"\0" * ((count - n) * layout.value_dtype.itemsize)
-    return b"".join((head, data, _PAD8[-(len(head) + len(data)) % 8])), count
+        data, nbytes, count = _numeric_data(codec, values, count)
+    return b"".join((head, data, _PAD8[-(len(head) + nbytes) % 8])), count
+
+
+def _string_data(dbr_type: ChannelType, values, count: int | None) -> tuple[bytes, int, int]:
+    if isinstance(values, bytes):
+        values = [values]
+    n = len(values)
+    count = count or n
+    first = values[0] if n else b""
+    if count == 1 and dbr_type == _STRING and isinstance(first, bytes):
+        data = first[:_STR_FIELD] + b"\0"
+    else:
+        data = _pack_strings(values, count)
+    return data, len(data), count
+
+
+def _numeric_data(codec: _Codec, values, count: int | None) -> tuple[object, int, int]:
+    if type(values) is np.ndarray and values.ndim == 1 \
+            and values.dtype.kind == codec.kind and values.dtype.itemsize == codec.itemsize:
+        arr = values
+    else:
+        arr = as_native_array(values, codec.layout.value_type)
+    n = arr.shape[0]
+    count = count or n
+    dtype = codec.layout.value_dtype
+    wire = np.ascontiguousarray(arr[:count] if count < n else arr, dtype)
+    if count > n:  # RSRV fills a request beyond the current length with zeros
+        return wire.tobytes() + bytes((count - n) * dtype.itemsize), count * dtype.itemsize, \
+            count
+    # join() takes a big array as a buffer, saving a copy; for small ones the
+    # buffer-protocol overhead costs more than tobytes().
+    return (wire if wire.nbytes > _JOIN_AS_BUFFER else wire.tobytes()), wire.nbytes, count
 
 
 def decode_dbr(dbr_type: int, payload, count: int | None) -> tuple[object, Metadata]:
