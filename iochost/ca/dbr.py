@@ -130,7 +130,9 @@ def _limits_packer(layout: Layout) -> Callable[[Metadata, bool], bytes] | None:
 
     def pack_limits(meta: Metadata, converted: bool) -> bytes:
         limits = np.array(getter(meta))
-        if converted:  # limits of another native type: convert them like values
+        if converted or limits.dtype.kind != wire.kind:
+            # Limits of another native type (or floats for an integer channel) convert
+            # like values; a plain cast keeps same-kind limits exact.
             limits = as_native_array(limits, target)
         return limits.astype(wire).tobytes() + pad
     return pack_limits
@@ -207,7 +209,10 @@ _STRING, _CLASS_NAME = ChannelType.STRING, ChannelType.CLASS_NAME
 
 
 def _codec(dbr_type: int) -> _Codec:
-    codec = _CODECS.get(dbr_type)
+    try:
+        codec = _CODECS.get(dbr_type)
+    except TypeError:  # unhashable
+        codec = None
     if codec is None:
         raise CaStatusError(ECA_BADTYPE, f"invalid DBR type {dbr_type!r}")
     return codec

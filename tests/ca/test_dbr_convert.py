@@ -194,3 +194,19 @@ def test_text_where_numbers_belong_is_a_local_error():
         convert_values([b"1", "2"], T.STRING, T.DOUBLE)
     with pytest.raises(LocalProtocolError):
         convert_values(np.array(["x"]), T.DOUBLE, T.LONG)
+
+
+def test_limits_convert_like_values_for_another_type():
+    meta = Metadata(upper_disp_limit=70000.7, lower_disp_limit=-3.9, upper_ctrl_limit=1e39,
+                    lower_ctrl_limit=NAN)
+    payload, _ = encode_dbr(T.CTRL_INT, T.DOUBLE, np.array([1.0]), meta)
+    _, got = decode_dbr(T.CTRL_INT, payload, 1)
+    assert (got.upper_disp_limit, got.lower_disp_limit) == (4464, -3)
+    assert (got.upper_ctrl_limit, got.lower_ctrl_limit) == (0, 0)      # -2**31 -> low bits
+    payload, _ = encode_dbr(T.CTRL_FLOAT, T.DOUBLE, np.array([1.0]), meta)
+    _, got = decode_dbr(T.CTRL_FLOAT, payload, 1)
+    assert got.upper_ctrl_limit == FLT_MAX and got.lower_ctrl_limit != got.lower_ctrl_limit
+    # An integer channel given float limits casts them the same way.
+    payload, _ = encode_dbr(T.GR_LONG, T.LONG, np.array([1], np.int32),
+                            Metadata(upper_disp_limit=2.9))
+    assert decode_dbr(T.GR_LONG, payload, 1)[1].upper_disp_limit == 2
