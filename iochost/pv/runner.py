@@ -118,10 +118,10 @@ async def start_server(pvdb: Mapping[str, Any], *, interfaces: Sequence[str] | N
     if log_pv_names:
         log.info("PVs available:\n%s", "\n".join(pvdb))
     try:
-        await server.serve_forever()
+        await asyncio.get_running_loop().create_future()    # serve until cancelled
     finally:
         log.info("Server exiting...")
-        await hooks.stop()
+        await hooks.stop()          # shutdown hooks still see a running server
         await server.stop()
 
 
