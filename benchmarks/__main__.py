@@ -33,6 +33,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", help="comma-separated workload keys")
     parser.add_argument("--json", type=Path, help="where to write the results "
                         "(default benchmarks/results-<date>.json)")
+    parser.add_argument("--markdown", type=Path,
+                        help="also write the table as markdown (for RESULTS.md)")
     args = parser.parse_args(argv)
     servers = [s.strip() for s in args.servers.split(",") if s.strip()]
     unknown = [s for s in servers if s not in SERVERS]
@@ -47,13 +49,14 @@ def main(argv: list[str] | None = None) -> int:
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
     out = args.json or HERE / f"results-{stamp}.json"
     out.write_text(json.dumps(results, indent=1))
-    print(render_meta(results))
-    print()
-    print(render_table(results))
+    text = f"{render_meta(results)}\n\n{render_table(results)}\n"
     errors = render_errors(results)
     if errors:
-        print("\nfailures:\n" + errors)
-    print(f"\nresults: {out}")
+        text += f"\nFailures:\n\n{errors}\n"
+    print(text)
+    if args.markdown:
+        args.markdown.write_text(text)
+    print(f"results: {out}")
     return 0
 
 

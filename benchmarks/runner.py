@@ -75,12 +75,12 @@ def run_benchmarks(profile: Profile, server_keys: list[str], only: set[str] | No
         results["workloads"][w.key] = {"title": w.title, "metric": w.metric, "unit": w.unit,
                                        "higher_is_better": w.higher_is_better,
                                        "client": w.client, "servers": {}}
-    live = [w for w in wls if w.run is not None]
-    if live:
-        _run_live(profile, server_keys, live, results, log)
+    shared = [w for w in wls if w.run is not None and w.pvs is None]
+    if shared:
+        _run_shared(profile, server_keys, shared, results, log)
     for w in wls:
-        if w.run is None:
-            _run_startup(profile, server_keys, w, results, log)
+        if w.pvs is not None:
+            _run_own_server(profile, server_keys, w, results, log)
     results["meta"]["load_avg_end"] = os.getloadavg()
     for w in results["workloads"].values():
         for entry in w["servers"].values():
@@ -94,14 +94,14 @@ def _entry(results: dict, wkey: str, skey: str) -> dict:
         skey, {"runs": [], "error": None, "median": None})
 
 
-def _run_live(profile: Profile, server_keys: list[str], wls: list[Workload], results: dict,
+def _run_shared(profile: Profile, server_keys: list[str], wls: list[Workload], results: dict,
               log: Log) -> None:
     pvs = PVSet(scalars=profile.scalars, waveform=profile.waveform,
-                display=max(profile.display_pvs, 1))
+                display=0)
     servers: dict[str, ServerProcess] = {}
     try:
         for key in server_keys:
-            log(f"starting {key} ({pvs.scalars:,} scalars, {pvs.display:,} display PVs, "
+            log(f"starting {key} ({pvs.scalars:,} scalars, "
                 f"{pvs.waveform:,}-element waveform) ...")
             try:
                 servers[key] = ServerProcess.start(key, pvs, timeout=profile.startup_timeout)
@@ -115,36 +115,45 @@ def _run_live(profile: Profile, server_keys: list[str], wls: list[Workload], res
                     entry = _entry(results, w.key, key)
                     if entry["error"]:
                         continue
-                    t0 = time.monotonic()
-                    try:
-                        result = w.run(servers[key], profile)
-                    except (ClientError, KeyError) as exc:
-                        entry["error"] = str(exc).splitlines()[0][:300]
-                        log(f"{w.key:22s} {key:8s} run {rep + 1}: FAILED {entry['error']}")
-                        continue
-                    entry["runs"].append(result)
-                    log(f"{w.key:22s} {key:8s} run {rep + 1}: {w.metric}="
-                        f"{result.get(w.metric, float('nan')):,.1f} {w.unit} "
-                        f"({time.monotonic() - t0:.1f} s)")
+                    _measure(w, key, rep, entry, lambda: w.run(servers[key], profile), log)
     finally:
         for server in servers.values():
             server.stop()
 
 
-def _run_startup(profile: Profile, server_keys: list[str], w: Workload, results: dict,
-                 log: Log) -> None:
+def _measure(w: Workload, key: str, rep: int, entry: dict, run: Callable[[], dict],
+             log: Log) -> None:
+    """One run of `w` on server `key`: its result, or its error, goes into `entry`."""
+    t0 = time.monotonic()
+    try:
+        result = run()
+    except (ClientError, ServerStartError) as exc:
+        entry["error"] = str(exc).splitlines()[0][:300]
+        log(f"{w.key:22s} {key:8s} run {rep + 1}: FAILED {entry['error']}")
+        return
+    entry["runs"].append(result)
+    extras = "".join(f", {m}={result[m]:,.3g}" for m in w.extra if m in result)
+    log(f"{w.key:22s} {key:8s} run {rep + 1}: {w.metric}={result.get(w.metric, float('nan')):,.1f}"
+        f" {w.unit}{extras} ({time.monotonic() - t0:.1f} s)")
+
+
+def _run_own_server(profile: Profile, server_keys: list[str], w: Workload, results: dict,
+                    log: Log) -> None:
+    """Runs of `w`, each on a server freshly started with `w.pvs`."""
+    def live_run(key: str) -> dict:
+        server = ServerProcess.start(key, w.pvs, timeout=profile.startup_timeout)
+        try:
+            return w.run(server, profile)
+        finally:
+            server.stop()
+
     for rep in range(profile.repeats):
         for key in _rotated(server_keys, rep):
             entry = _entry(results, w.key, key)
             if entry["error"]:
                 continue
-            try:
-                result = measure_startup(key, w.pvs, timeout=profile.startup_timeout)
-            except ServerStartError as exc:
-                entry["error"] = str(exc).splitlines()[0][:300]
-                log(f"{w.key:22s} {key:8s} run {rep + 1}: FAILED {entry['error']}")
-                continue
-            entry["runs"].append(result)
-            log(f"{w.key:22s} {key:8s} run {rep + 1}: {result['seconds']:.2f} s, "
-                f"{result['rss_mb']:.0f} MB")
-
+            if w.run is None:
+                _measure(w, key, rep, entry,
+                         lambda: measure_startup(key, w.pvs, profile.startup_timeout), log)
+            else:
+                _measure(w, key, rep, entry, lambda: live_run(key), log)

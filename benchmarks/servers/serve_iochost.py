@@ -1,0 +1,26 @@
+"""Serve a PVSet with iochost's server: ``python -m benchmarks.servers.serve_iochost JSON``.
+
+The same IOC code as for caproto (``pyioc``), on iochost's framework and server, with the
+event loop iochost itself uses (uvloop when installed).
+"""
+from __future__ import annotations
+
+import sys
+
+from iochost import PVGroup, pvproperty
+from iochost.pv.data import ChannelDouble
+from iochost.server import Server, ServerConfig, new_event_loop
+
+from benchmarks.pvset import PVSet
+from benchmarks.servers.pyioc import IocApi, build_pvdb
+
+
+async def serve(pvs: PVSet) -> None:
+    server = Server(build_pvdb(pvs, IocApi(ChannelDouble, PVGroup, pvproperty)),
+                    ServerConfig.from_env())
+    await server.start()
+    await server.serve_forever()
+
+
+if __name__ == "__main__":
+    new_event_loop().run_until_complete(serve(PVSet.from_json(sys.argv[1])))

@@ -1,0 +1,64 @@
+"""The benchmark harness, in its smallest profile, against iochost only.
+
+Runs ``python -m benchmarks --profile smoke --servers iochost`` as the README does (the
+harness keeps every process on loopback with ports of its own) and checks that every
+workload produced a well-formed result with non-zero rates -- not how fast they are:
+performance claims live in ``benchmarks/RESULTS.md``, not in timed assertions.
+"""
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+pytestmark = pytest.mark.skipif(shutil.which("gcc") is None,
+                                reason="the C load generator needs gcc")
+
+
+@pytest.fixture(scope="module")
+def smoke_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("bench") / "results.json"
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks", "--profile", "smoke", "--servers", "iochost",
+         "--json", str(out)],
+        cwd=REPO, capture_output=True, text=True, timeout=180)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(out.read_text()), done.stdout
+
+
+def test_every_workload_has_a_positive_headline_figure(smoke_run):
+    results, _ = smoke_run
+    assert results["meta"]["servers"] == ["iochost"]
+    assert results["meta"]["cpu_count"] >= 1
+    assert len(results["workloads"]) >= 7
+    for key, workload in results["workloads"].items():
+        entry = workload["servers"]["iochost"]
+        assert entry["error"] is None, f"{key}: {entry['error']}"
+        assert len(entry["runs"]) == 1, key
+        assert entry["median"][workload["metric"]] > 0, key
+
+
+def test_results_are_consistent(smoke_run):
+    results, _ = smoke_run
+    w = {key: wl["servers"]["iochost"]["median"] for key, wl in results["workloads"].items()}
+    assert w["connect_100"]["connected"] == 100
+    assert w["get"]["ops"] >= 100 and w["put"]["ops"] >= 100
+    monitor = w["monitor_1"]
+    assert monitor["final_delivered"] is True
+    assert 0 < monitor["delivered_pct"] <= 100
+    assert monitor["posted"] > 0
+    display = w["display"]
+    assert display["connected"] == 2 * 10 and display["delivered"] > 0
+    assert w["waveform"]["intact"] is True and w["waveform"]["reads"] >= 1
+    startup = w["startup_1000"]
+    assert 0 < startup["seconds"] < 30 and startup["rss_mb"] > 10
+
+
+def test_table_is_printed_with_ratio_columns(smoke_run):
+    _, stdout = smoke_run
+    assert "| workload | unit | iochost | caproto | RSRV (softioc) |" in stdout
+    assert "iochost/caproto" in stdout and "iochost/RSRV" in stdout
