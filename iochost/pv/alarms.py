@@ -169,6 +169,11 @@ class ChannelAlarm:
         """Free-text alarm message (AMSG)."""
         return self._alarm_string
 
+    def dbr_fields(self) -> tuple[int, int, int, int]:
+        """(status, severity, ackt, acks) as DBR metadata carries them (one call on the
+        encoding path instead of four properties)."""
+        return self._status, self._severity, int(self._ackt), self._acks
+
     @property
     def channels(self) -> tuple[ChannelData, ...]:
         """The channel data sharing this alarm."""
@@ -204,13 +209,16 @@ class ChannelAlarm:
         publish once; :meth:`write` is the caproto-style call that also publishes.
         """
         flags = 0
-        new_status = self._status if status is None else AlarmStatus(status)
-        new_severity = self._severity if severity is None else AlarmSeverity(severity)
-        if new_status is not self._status or new_severity is not self._severity:
-            self._status, self._severity = new_status, new_severity
-            if not self._ackt or new_severity >= self._acks:
-                self._acks = new_severity
-            flags = DBE_ALARM
+        # Identity first: limit evaluation hands back the very members stored here.
+        if (status is not None and status is not self._status) or \
+                (severity is not None and severity is not self._severity):
+            new_status = self._status if status is None else AlarmStatus(status)
+            new_severity = self._severity if severity is None else AlarmSeverity(severity)
+            if new_status is not self._status or new_severity is not self._severity:
+                self._status, self._severity = new_status, new_severity
+                if not self._ackt or new_severity >= self._acks:
+                    self._acks = new_severity
+                flags = DBE_ALARM
         if must_acknowledge_transient is not None and bool(must_acknowledge_transient) != self._ackt:
             self._ackt = bool(must_acknowledge_transient)
             if not self._ackt and self._acks > self._severity:

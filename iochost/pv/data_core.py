@@ -23,6 +23,7 @@ nothing past its deadbands), but the cache is dropped all the same.
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Callable
@@ -50,8 +51,28 @@ Listener = Callable[[Any, int], None]
 _NS = 1_000_000_000
 _VALUE_LOG = DBE_VALUE | DBE_LOG
 _ALARM_KEYS = frozenset(("status", "severity"))
-# Cache slots that are not (dbr_type, count) keys.
-_WIRE, _META = "wire", "meta"
+# Metadata's fields: the channel's properties sit between the alarm/time head and the
+# ACKT/ACKS/class-name tail, so a Metadata is built positionally from a cached tuple.
+_META_FIELDS = tuple(f.name for f in dataclasses.fields(Metadata))
+_META_HEAD, _META_TAIL = ("status", "severity", "secs", "nsecs"), ("ackt", "acks", "class_name")
+if _META_FIELDS[:4] != _META_HEAD or _META_FIELDS[-3:] != _META_TAIL:  # pragma: no cover
+    raise ImportError(f"iochost.ca.dbr.Metadata fields changed order: {_META_FIELDS}")
+_STATIC_FIELDS = _META_FIELDS[4:-3]
+_STATIC_DEFAULTS = {f.name: f.default for f in dataclasses.fields(Metadata)}
+# Most channels share their properties (no units, zero limits): share the tuples too.
+_INTERNED: dict[tuple, tuple] = {}
+_MAX_INTERNED = 4096
+
+
+def _intern_static(properties: dict[str, Any]) -> tuple:
+    """The static part of a Metadata, shared with identical channels when possible."""
+    static = tuple([properties.get(name, _STATIC_DEFAULTS[name]) for name in _STATIC_FIELDS])
+    shared = _INTERNED.get(static)
+    if shared is not None:
+        return shared
+    if len(_INTERNED) < _MAX_INTERNED:  # bounded: properties may change forever
+        _INTERNED[static] = static
+    return static
 
 
 class SkipWrite(Exception):
@@ -133,7 +154,8 @@ class ChannelData:
 
     __slots__ = ("_value", "_timestamp_ns", "_alarm", "_max_length", "string_encoding",
                  "reported_record_type", "read_only", "access_check", "_listeners",
-                 "_cache", "_long_string_view", "__weakref__")
+                 "_cache_type", "_cache_count", "_cache_value", "_cache", "_static_meta",
+                 "_long_string_view", "__weakref__")
 
     data_type: ClassVar[ChannelType] = ChannelType.LONG
     #: True when reads must go through ``aread_dbr`` (a getter exists).
@@ -160,7 +182,13 @@ class ChannelData:
         self.read_only = read_only
         self.access_check = access_check
         self._listeners: tuple[Listener, ...] = ()
+        # The read cache: the first (type, count) in three slots (the common case: one
+        # subscription type per channel), any others in a dict.
+        self._cache_type: int | None = None
+        self._cache_count = 0
+        self._cache_value: tuple[bytes, int] | None = None
         self._cache: dict | None = None
+        self._static_meta: tuple | None = None
         self._long_string_view: LongStringView | None = None
         self._alarm: ChannelAlarm | None = None
         self.alarm = alarm if alarm is not None else ChannelAlarm(
@@ -267,7 +295,7 @@ class ChannelData:
             self._alarm.disconnect(self)
         self._alarm = alarm
         alarm.connect(self)
-        self._cache = None
+        self._drop_cache()
 
     @property
     def status(self) -> AlarmStatus:
@@ -310,7 +338,8 @@ class ChannelData:
         post in addition to those the change calls for.  With ``verify_value=False`` the
         control limits and the ``verify_value`` hook are skipped.
         """
-        self._check_metadata_names(metadata)
+        if metadata:
+            self._check_metadata_names(metadata)
         try:
             value = self.preprocess_value(value)
             if verify_value:
@@ -335,7 +364,7 @@ class ChannelData:
         timestamp = metadata.pop("timestamp", None)
         self._timestamp_ns = time.time_ns() if timestamp is None else timestamp_to_ns(timestamp)
         flags |= self._change_flags(value)
-        alarm_change = _pop_alarm_change(metadata)
+        alarm_change = _pop_alarm_change(metadata) if metadata else None
         if not alarm_change:
             evaluated = self.evaluate_alarm(value)
             if evaluated is not None:
@@ -389,6 +418,8 @@ class ChannelData:
             if getattr(self, name) != new:
                 setattr(self, "_" + name, new)
                 changed = True
+        if changed:
+            self._static_meta = None
         return changed
 
     def _normalise_property(self, name: str, value: Any) -> Any:
@@ -401,7 +432,7 @@ class ChannelData:
 
     def notify(self, flags: int) -> None:
         """Drop the encoded cache and call each listener with ``flags`` (if non-zero)."""
-        self._cache = None
+        self._cache_type = self._cache_value = self._cache = None
         if flags:
             for fn in self._listeners:
                 try:
@@ -430,46 +461,52 @@ class ChannelData:
 
     def read_dbr(self, dbr_type: int, count: int) -> tuple[bytes, int]:
         """The payload of ``dbr_type`` for ``count`` elements (0: current length), cached."""
+        if dbr_type == self._cache_type and count == self._cache_count:
+            return self._cache_value
         cache = self._cache
-        if cache is None:
-            cache = self._cache = {}
-        else:
+        if cache is not None:
             hit = cache.get((dbr_type, count))
             if hit is not None:
                 return hit
+        result = self._encode(dbr_type, count)
+        if self._cache_type is None:
+            self._cache_type, self._cache_count, self._cache_value = dbr_type, count, result
+        elif cache is None:
+            self._cache = {(dbr_type, count): result}
+        else:
+            cache[(dbr_type, count)] = result
+        return result
+
+    def _drop_cache(self) -> None:
+        self._cache_type = self._cache_value = self._cache = None
+
+    def _encode(self, dbr_type: int, count: int) -> tuple[bytes, int]:
+        """Encode the current state (a cache miss).  Wire values and metadata are built
+        per miss rather than kept: memory per channel matters more than the rare second
+        type read in one update."""
         if count > self.max_length:
             raise CaStatusError(ECA_BADCOUNT, f"{count} elements requested, the channel "
                                               f"has {self.max_length}")
-        result = self._encode(cache, dbr_type, count)
-        cache[(dbr_type, count)] = result
-        return result
-
-    def _encode(self, cache: dict, dbr_type: int, count: int) -> tuple[bytes, int]:
-        wire = cache.get(_WIRE)
-        if wire is None:
-            wire = cache[_WIRE] = self._wire_values()
-        return encode_dbr(dbr_type, self.native_type, wire, self._cached_metadata(cache), count,
-                          long_string=self._chars_are_text)
-
-    def _cached_metadata(self, cache: dict) -> Metadata:
-        meta = cache.get(_META)
-        if meta is None:
-            meta = cache[_META] = self._metadata()
-        return meta
+        return encode_dbr(dbr_type, self.native_type, self._wire_values(), self._metadata(),
+                          count, long_string=self._chars_are_text)
 
     def _metadata(self) -> Metadata:
         """Everything a DBR layout may carry, from this channel's state."""
-        alarm = self._alarm
-        secs, nsecs = self.epics_timestamp
-        meta = Metadata(status=alarm.status, severity=alarm.severity, secs=secs, nsecs=nsecs,
-                        ackt=int(alarm.must_acknowledge_transient),
-                        acks=alarm.severity_to_acknowledge,
-                        class_name=self.reported_record_type.encode(self.string_encoding))
-        self._fill_metadata(meta)
-        return meta
+        status, severity, ackt, acks = self._alarm.dbr_fields()
+        secs, nsecs = divmod(self._timestamp_ns, _NS)
+        secs -= EPICS_EPOCH
+        if secs < 0:
+            secs = nsecs = 0
+        static = self._static_meta
+        if static is None:
+            static = self._static_meta = _intern_static(self._metadata_properties())
+        return Metadata(status, severity, secs, nsecs, *static, ackt, acks,
+                        self.reported_record_type.encode(self.string_encoding))
 
-    def _fill_metadata(self, meta: Metadata) -> None:
-        """Add the class's own metadata (units, limits, enum strings...)."""
+    def _metadata_properties(self) -> dict[str, Any]:
+        """The class's own metadata in wire form (units as bytes, limits, enum strings...),
+        by ``Metadata`` field name; rebuilt only after a change of properties."""
+        return {}
 
     async def aread_dbr(self, dbr_type: int, count: int) -> tuple[bytes, int]:
         """``read_dbr`` for servers that await reads (a getter subclass overrides it)."""
@@ -576,18 +613,18 @@ class LongStringView:
     def read_dbr(self, dbr_type: int, count: int) -> tuple[bytes, int]:
         parent = self._parent
         cache = parent._cache
-        if cache is None:
-            cache = parent._cache = {}
         key = ("$", dbr_type, count)
-        hit = cache.get(key)
-        if hit is not None:
-            return hit
+        if cache is not None:
+            hit = cache.get(key)
+            if hit is not None:
+                return hit
+        else:
+            cache = parent._cache = {}
         if count > self.max_length:
             raise CaStatusError(ECA_BADCOUNT, f"{count} elements requested, the channel "
                                               f"has {self.max_length}")
         result = cache[key] = encode_dbr(dbr_type, ChannelType.CHAR, self._chars(),
-                                         parent._cached_metadata(cache), count,
-                                         long_string=True)
+                                         parent._metadata(), count, long_string=True)
         return result
 
     def _chars(self) -> np.ndarray:

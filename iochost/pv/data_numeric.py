@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from ..ca.dbr import DBE_LOG, DBE_VALUE, ChannelType, Metadata
+from ..ca.dbr import DBE_LOG, DBE_VALUE, ChannelType
 from .alarms import AlarmSeverity, AlarmStatus, limit_alarm
 from .data_core import (CannotExceedLimits, ChannelData, ChannelValueError, TooManyElements,
                         WrongValueType)
@@ -180,12 +180,12 @@ class ChannelNumeric(ChannelData):
             return values[0].item()
         return values  # preprocess_value copies it into a native-order array
 
-    def _fill_metadata(self, meta: Metadata) -> None:
-        meta.units = self._units.encode(self.string_encoding, "replace")[:_MAX_UNITS]
-        meta.precision = self._precision
+    def _metadata_properties(self) -> dict[str, Any]:
         as_native = float if self._dtype.kind == "f" else _clamped_int(self._dtype)
-        for name in LIMIT_NAMES:
-            setattr(meta, name, as_native(getattr(self, "_" + name)))
+        properties = {name: as_native(getattr(self, "_" + name)) for name in LIMIT_NAMES}
+        properties["units"] = self._units.encode(self.string_encoding, "replace")[:_MAX_UNITS]
+        properties["precision"] = self._precision
+        return properties
 
 
 for _name in ("units", "precision", *LIMIT_NAMES):

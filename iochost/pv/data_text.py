@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from ..ca.dbr import (MAX_ENUM_STATES, MAX_ENUM_STRING_SIZE, MAX_STRING_SIZE, ChannelType,
-                      Metadata, convert_values)
+                      convert_values)
 from .data_core import (ChannelData, ChannelValueError, LongStringView, TooManyElements,
                         WrongValueType)
 
@@ -144,8 +144,8 @@ class ChannelEnum(ChannelData):
     def _wire_values(self) -> np.ndarray:
         return np.array((self._value,), dtype=np.uint16)
 
-    def _fill_metadata(self, meta: Metadata) -> None:
-        meta.enum_strings = self._encoded_strings()
+    def _metadata_properties(self) -> dict[str, Any]:
+        return {"enum_strings": self._encoded_strings()}
 
     def _convert_put(self, values: Any, source: ChannelType) -> Any:
         return convert_values(values, source, ChannelType.ENUM,
