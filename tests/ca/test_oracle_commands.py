@@ -17,9 +17,17 @@ Deliberate differences, where we follow the spec and EPICS' C libca/RSRV instead
 4. EVENT_CANCEL request: caproto always writes data_count 0, libca writes the count of the
    subscription; ours carries ``data_count`` (default 0, the caproto-compatible value).
 5. READ_SYNC: RSRV echoes it to the client; caproto has no client-side class for it.
+
+The last tests talk to RSRV itself (softioc on loopback) to confirm 1, 4 and 5 and the
+search reply layout.
 """
 import ctypes
 import enum
+import os
+import socket
+import struct
+import subprocess
+import sys
 import warnings
 
 import caproto
@@ -222,3 +230,94 @@ def test_difference_5_read_sync_echo():
     with pytest.raises(caproto.RemoteProtocolError):
         caproto_decode(echo, Role.CLIENT)
     assert StreamParser(Role.CLIENT).feed(echo) == [c.ReadSyncResponse()]
+
+
+# --- RSRV itself (softioc: EPICS base's C server) agrees with what we document -----------------
+_SOFTIOC = """
+import sys
+from softioc import softioc
+softioc.dbLoadDatabase(sys.argv[1])
+softioc.iocInit(dispatcher=lambda f, *args: f(*args), enable_pva=False)
+print("READY", flush=True)
+sys.stdin.read()
+softioc.epicsExit(0)
+"""
+PV = b"IOCHOSTCA:AI"
+
+
+@pytest.fixture(scope="module")
+def rsrv_port(tmp_path_factory):
+    """softioc serving one ai record on loopback; yields its UDP (search) port."""
+    db = tmp_path_factory.mktemp("rsrv") / "one.db"
+    db.write_text(f'record(ai, "{PV.decode()}") {{ field(VAL, "1.5") }}\n')
+    port = int(os.environ["IOCHOST_TEST_SUBPROCESS_PORT"])
+    env = dict(os.environ, EPICS_CAS_SERVER_PORT=str(port), EPICS_CAS_INTF_ADDR_LIST="127.0.0.1")
+    proc = subprocess.Popen([sys.executable, "-c", _SOFTIOC, str(db)], env=env, text=True,
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    try:
+        for line in proc.stdout:  # a banner first; EOF if it dies
+            if line.strip() == "READY":
+                break
+        else:
+            pytest.fail(f"softioc did not start (exit code {proc.poll()})")
+        yield port
+    finally:
+        proc.stdin.close()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def search_rsrv(port: int, sequence: int, cid: int) -> list:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+        udp.settimeout(10)
+        udp.sendto(c.VersionRequest.for_search(sequence).to_bytes()
+                   + c.SearchRequest(PV, cid).to_bytes(), ("127.0.0.1", port))
+        return parse_datagram(udp.recv(65536), Role.CLIENT)
+
+
+def test_rsrv_echoes_the_search_sequence_number(rsrv_port):
+    version, reply = search_rsrv(rsrv_port, sequence=42, cid=5)
+    assert version == c.VersionResponse(13, sequence_id=42)
+    assert reply.cid == 5 and reply.version == 13 and reply.ip == "255.255.255.255"
+    assert search_rsrv(rsrv_port, sequence=43, cid=6)[0].sequence_id == 43
+
+
+def test_rsrv_circuit_speaks_our_messages(rsrv_port):
+    tcp_port = search_rsrv(rsrv_port, sequence=1, cid=1)[1].port
+    parser = StreamParser(Role.CLIENT)
+    received: list = []
+
+    with socket.create_connection(("127.0.0.1", tcp_port), timeout=10) as tcp:
+        def until(kind):
+            while not any(isinstance(m, kind) for m in received):
+                data = tcp.recv(65536)
+                assert data, f"RSRV closed the circuit; got {received}"
+                received.extend(parser.feed(data))
+            return next(m for m in received if isinstance(m, kind))
+
+        tcp.sendall(b"".join(m.to_bytes() for m in [
+            c.VersionRequest(0, 13), c.HostNameRequest(b"localhost"),
+            c.ClientNameRequest(b"oracle"), c.CreateChanRequest(PV, cid=1)]))
+        created = until(c.CreateChanResponse)
+        sid = created.sid
+        assert received[:3] == [c.VersionResponse(13), c.AccessRightsResponse(1, 3),
+                                c.CreateChanResponse(6, 1, 1, sid)]
+        tcp.sendall(c.EventAddRequest(6, 1, sid, 77, mask=5).to_bytes())
+        until(c.EventAddResponse)  # the first update, before the cancel can overtake it
+        tcp.sendall(b"".join(m.to_bytes() for m in [
+            c.ReadSyncRequest(), c.EventCancelRequest(6, sid, 77, data_count=1), c.ReadNotifyRequest(6, 1, sid, 9),
+            c.EchoRequest(), c.ClearChannelRequest(sid, 1)]))
+        until(c.ClearChannelResponse)
+
+    rest = received[3:]
+    value = struct.pack(">d", 1.5)
+    assert c.EventAddResponse(6, 1, 1, 77, value) in rest  # status ECA_NORMAL
+    assert c.ReadSyncResponse() in rest  # echoed
+    assert c.EventCancelResponse(6, sid, 77, data_count=1) in rest  # count copied
+    assert c.ReadNotifyResponse(6, 1, 1, 9, value) in rest
+    assert c.EchoResponse() in rest
+    assert rest[-1] == c.ClearChannelResponse(sid, 1)
+    assert len(rest) == 6
