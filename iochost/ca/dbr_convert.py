@@ -60,7 +60,6 @@ NATIVE_DTYPES: dict[ChannelType, np.dtype] = {
     _L: np.dtype(np.int32),
     _D: np.dtype(np.float64),
 }
-_INTEGER = frozenset((_I, _E, _C, _L))
 _FLOATING = frozenset((_F, _D))
 
 _FLT_MAX = float(np.finfo(np.float32).max)

@@ -40,7 +40,8 @@ NUMERIC_VALUES = {
     T.CHAR: [[65], [], [0, 255, 128], list(np.arange(BIG) % 256)],
     T.ENUM: [[2], [], [0, 65535], list(np.arange(BIG) % 3)],
 }
-STRING_VALUES = [[b"abc"], [], [b"x" * 39], [b"a", b"", b"bc" * 10], [b"s%d" % i for i in range(300)]]
+STRING_VALUES = [[b"abc"], [], [b"x" * 39], [b"a", b"", b"bc" * 10],
+                 [b"s%d" % i for i in range(300)]]
 
 LIMITS = {T.DOUBLE: (10.5, -10.5, 9.0, 8.0, -8.0, -9.0, 100.0, -100.0),
           T.FLOAT: (10.5, -10.5, 9.0, 8.0, -8.0, -9.0, 100.0, -100.0),
