@@ -15,7 +15,8 @@ import asyncio
 import enum
 import logging
 from types import MethodType
-from typing import TYPE_CHECKING, Any, Protocol
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, Mapping, Protocol
 
 from ..ca.dbr import ChannelType
 from .data import (ChannelByte, ChannelChar, ChannelData, ChannelDouble, ChannelEnum,
@@ -27,7 +28,7 @@ if TYPE_CHECKING:
     from .pvspec import PVSpec
 
 __all__ = [
-    "PvpropertyData", "PvpropertyReadOnlyData", "RecordSupport", "set_record_support",
+    "PvpropertyData", "PvpropertyReadOnlyData", "PVPROPERTY_SLOTS", "RecordSupport", "set_record_support",
     "record_support", "TYPE_MAP", "TYPE_MAP_READ_ONLY", "pvproperty_class_for",
     "PvpropertyChar", "PvpropertyByte", "PvpropertyShort", "PvpropertyInteger",
     "PvpropertyFloat", "PvpropertyDouble", "PvpropertyString", "PvpropertyEnum",
@@ -70,51 +71,37 @@ def _record_name(record: Any) -> str | None:
     return getattr(record, "_record_type", None) or getattr(record, "__name__", str(record))
 
 
+#: Per-instance state of a pvproperty's channel data.  The concrete classes declare these
+#: slots (PvpropertyData itself cannot: it is mixed with slotted channel-data classes).
+PVPROPERTY_SLOTS = ("pvname", "pvspec", "group", "record_type", "field_inst", "fields",
+                    "needs_async_read", "_logger", "_scan_period", "_scan_changed")
+_NO_FIELDS: Mapping[str, ChannelData] = MappingProxyType({})
+
+
 class PvpropertyData(ChannelData):
     """Mixin for channel data that belongs to a pvproperty (put it first in the bases).
 
     Attributes: ``pvname`` (full PV name), ``pvspec``, ``group`` (None without one),
-    ``name`` (``Group.attr``), ``log``, the bound hooks ``getter``, ``putter``,
-    ``startup``, ``shutdown``, ``scan`` (None when absent), ``record_type``,
-    ``field_inst`` / ``fields`` (record fields when record support is installed).
+    ``name`` (``Group.attr``), ``doc``, ``log``, the hooks bound to the group
+    ``getter``, ``putter``, ``startup``, ``shutdown``, ``scan`` (None when absent),
+    ``record_type``, ``field_inst`` / ``fields`` (record fields, when record support is
+    installed).
     """
 
+    __slots__ = ()
     read_only_default = False
 
     def __init__(self, *, pvname: str, group: "PVGroup | None", pvspec: "PVSpec",
                  doc: str | None = None, record: Any = None,
                  logger: logging.Logger | None = None, **kwargs: Any) -> None:
         self.pvname = pvname
-        self.pvspec = pvspec
+        self.pvspec = pvspec if doc is None or doc == pvspec.doc else pvspec._replace(doc=doc)
         self.group = group
-        if group is not None:
-            self.name = f"{group.name}.{pvspec.attr}"
-            self.log = group.log
-
-            def bind(hook: Any) -> Any:
-                return None if hook is None else MethodType(hook, group)
-            self.putter = bind(pvspec.put) or group.group_write
-            # group_read is the default getter only where a group overrides it: a getter
-            # makes every read wait on Python code.
-            default_get = (None if getattr(type(group).group_read, "is_default_hook", False)
-                           else group.group_read)
-        else:
-            self.name = pvspec.attr or pvspec.name or pvname
-            self.log = logger or module_log
-
-            def bind(hook: Any) -> Any:
-                return hook
-            self.putter = pvspec.put
-            default_get = None
-        self.getter = bind(pvspec.get) or default_get
-        self.startup = bind(pvspec.startup)
-        self.shutdown = bind(pvspec.shutdown)
-        self.scan = bind(pvspec.scan)
+        self._logger = logger
         self.record_type = _record_name(record)
-        if doc is not None:
-            self.__doc__ = doc
         self._scan_period: float | None = None
         self._scan_changed: asyncio.Event | None = None
+        self.needs_async_read = self.getter is not None
         read_only = kwargs.pop("read_only", None)
         if read_only is None:
             read_only = bool(pvspec.read_only) or self.read_only_default
@@ -123,8 +110,60 @@ class PvpropertyData(ChannelData):
         super().__init__(read_only=read_only, **kwargs)
         support = _record_support if self.record_type is not None else None
         self.field_inst = support.create_fields(self) if support is not None else None
-        self.fields: dict[str, ChannelData] = (
-            dict(self.field_inst.pvdb) if self.field_inst is not None else {})
+        self.fields = dict(self.field_inst.pvdb) if self.field_inst is not None else _NO_FIELDS
+
+    # -- identity ------------------------------------------------------------------------
+    @property
+    def name(self) -> str:
+        """``Group.attribute`` (or the PV name without a group)."""
+        if self.group is None:
+            return self.pvspec.attr or self.pvspec.name or self.pvname
+        return f"{self.group.name}.{self.pvspec.attr}"
+
+    @property
+    def doc(self) -> str | None:
+        return self.pvspec.doc
+
+    @property
+    def log(self) -> logging.Logger:
+        if self.group is not None:
+            return self.group.log
+        return self._logger or module_log
+
+    # -- hooks, bound to the group on access ---------------------------------------------
+    def _bound(self, hook: Any) -> Any:
+        if hook is None or self.group is None:
+            return hook
+        return MethodType(hook, self.group)
+
+    @property
+    def putter(self) -> Any:
+        """``putter(instance, value)``: the pvproperty's, else the group's ``group_write``."""
+        if self.pvspec.put is None and self.group is not None:
+            return self.group.group_write
+        return self._bound(self.pvspec.put)
+
+    @property
+    def getter(self) -> Any:
+        """``getter(instance)``: the pvproperty's, else the group's ``group_read`` if the
+        group overrides it (a getter makes every read wait on Python code)."""
+        group = self.group
+        if self.pvspec.get is None and group is not None and not getattr(
+                type(group).group_read, "is_default_hook", False):
+            return group.group_read
+        return self._bound(self.pvspec.get)
+
+    @property
+    def startup(self) -> Any:
+        return self._bound(self.pvspec.startup)
+
+    @property
+    def shutdown(self) -> Any:
+        return self._bound(self.pvspec.shutdown)
+
+    @property
+    def scan(self) -> Any:
+        return self._bound(self.pvspec.scan)
 
     # -- the write path ------------------------------------------------------------------
     async def verify_value(self, value: Any) -> Any:
@@ -142,10 +181,6 @@ class PvpropertyData(ChannelData):
             await self.field_inst.value_write_hook(self, value)
 
     # -- getters (discouraged) ----------------------------------------------------------
-    @property
-    def needs_async_read(self) -> bool:
-        return self.getter is not None
-
     async def aread_dbr(self, dbr_type: int, count: int) -> tuple[bytes, int]:
         """Run the getter; a value it returns is written (and published) before reading."""
         if self.getter is None:
@@ -189,6 +224,7 @@ class PvpropertyData(ChannelData):
 class PvpropertyReadOnlyData(PvpropertyData):
     """Mixin: read-only over Channel Access (code in the IOC still writes)."""
 
+    __slots__ = ()
     read_only_default = True
 
 
@@ -199,8 +235,9 @@ def _enum_strings_of(enum_class: type[enum.IntEnum]) -> list[str]:
 
 
 class _EnumFromIntEnum:
-    """Accepts an IntEnum member as ``value`` (its class gives the enum strings) and
-    IntEnum members / integers on write."""
+    """Accepts an IntEnum member as ``value`` (its class gives the enum strings)."""
+
+    __slots__ = ()
 
     def __init__(self, *, enum_strings: Any = None, value: Any = None, **kwargs: Any) -> None:
         if isinstance(value, enum.IntEnum):
@@ -214,6 +251,8 @@ class _EnumFromIntEnum:
 class _BoolEnum:
     """ENUM with Off/On (unless ``enum_strings`` says otherwise); bools select a state."""
 
+    __slots__ = ()
+
     def __init__(self, *, enum_strings: Any = None, value: Any = None, **kwargs: Any) -> None:
         strings = list(enum_strings or ("Off", "On"))
         if isinstance(value, bool) or type(value).__name__ == "bool_":
@@ -226,7 +265,8 @@ def _pair(name: str, channel_class: type, doc: str, mixins: tuple[type, ...] = (
     """The read-write and read-only pvproperty classes over ``channel_class``."""
     def make(suffix: str, base: type, what: str) -> type:
         return type(name + suffix, (*mixins, base, channel_class),
-                    {"__doc__": f"{what} {doc}", "__module__": __name__})
+                    {"__doc__": f"{what} {doc}", "__module__": __name__,
+                     "__slots__": PVPROPERTY_SLOTS})
     return (make("", PvpropertyData, "Read-write"),
             make("RO", PvpropertyReadOnlyData, "Read-only (over Channel Access)"))
 
@@ -287,4 +327,4 @@ def pvproperty_class_for(channel_class: type) -> type[PvpropertyData]:
     if channel_class in _BY_CHANNEL_CLASS:
         return _BY_CHANNEL_CLASS[channel_class]
     return type(f"Pvproperty{channel_class.__name__}", (PvpropertyData, channel_class),
-                {"__module__": channel_class.__module__})
+                {"__module__": channel_class.__module__, "__slots__": PVPROPERTY_SLOTS})
