@@ -36,11 +36,10 @@ def _default_interfaces() -> list[str]:
 
 
 def _configure_logging(verbose: int, quiet: bool) -> None:
-    logging.basicConfig(format="[%(asctime)s %(levelname)s %(name)s] %(message)s",
-                        level=logging.WARNING if quiet else
-                        logging.DEBUG if verbose > 1 else logging.INFO)
-    if verbose == 1:
-        logging.getLogger("iochost").setLevel(logging.DEBUG)
+    level = logging.WARNING if quiet else logging.DEBUG if verbose > 1 else logging.INFO
+    logging.basicConfig(format="[%(asctime)s %(levelname)s %(name)s] %(message)s")
+    logging.getLogger().setLevel(level)
+    logging.getLogger("iochost").setLevel(logging.DEBUG if verbose else logging.NOTSET)
 
 
 def template_arg_parser(*, desc: str, default_prefix: str, argv: Sequence[str] | None = None,

@@ -1,0 +1,73 @@
+"""The standalone-IOC command line: ``template_arg_parser`` / ``ioc_arg_parser``.
+(``run`` itself is exercised over CA by tests/examples/test_examples_standalone.py.)"""
+import logging
+
+import pytest
+
+from iochost import ioc_arg_parser, template_arg_parser
+
+
+@pytest.fixture(autouse=True)
+def restore_log_levels():
+    """split_args configures logging; keep other tests' logging as it was."""
+    loggers = [logging.getLogger(), logging.getLogger("iochost")]
+    levels = [logger.level for logger in loggers]
+    yield
+    for logger, level in zip(loggers, levels):
+        logger.setLevel(level)
+
+
+def parse(argv, **kwargs):
+    parser, split_args = template_arg_parser(desc="test IOC", default_prefix="dflt:", **kwargs)
+    return split_args(parser.parse_args(argv))
+
+
+def test_defaults():
+    ioc_options, run_options = parse([])
+    assert ioc_options == {"prefix": "dflt:", "macros": {}}
+    assert run_options == {"interfaces": ["127.0.0.1"], "log_pv_names": False}  # from the env
+
+
+def test_options():
+    ioc_options, run_options = parse(["--prefix", "X:", "--list-pvs", "--interfaces",
+                                      "127.0.0.1", "127.0.0.2", "--async-lib", "asyncio"])
+    assert ioc_options["prefix"] == "X:"
+    assert run_options == {"interfaces": ["127.0.0.1", "127.0.0.2"], "log_pv_names": True}
+
+
+def test_one_option_per_macro():
+    ioc_options, _ = parse(["--suffix", "m2"], macros={"beamline": "BL1", "suffix": "m1"})
+    assert ioc_options["macros"] == {"beamline": "BL1", "suffix": "m2"}
+
+
+def test_required_macro(capsys):
+    with pytest.raises(SystemExit):
+        parse([], macros={"beamline": None})
+    assert "--beamline" in capsys.readouterr().err
+    assert parse(["--beamline", "B"], macros={"beamline": None})[0]["macros"] == {
+        "beamline": "B"}
+
+
+@pytest.mark.parametrize("flags, root_level, iochost_level", [
+    ([], logging.INFO, logging.INFO),
+    (["-q"], logging.WARNING, logging.WARNING),
+    (["-v"], logging.INFO, logging.DEBUG),
+    (["-vv"], logging.DEBUG, logging.DEBUG),
+])
+def test_verbosity(flags, root_level, iochost_level):
+    parse(flags)
+    assert logging.getLogger().level == root_level
+    assert logging.getLogger("iochost").getEffectiveLevel() == iochost_level
+
+
+def test_quiet_and_verbose_exclude_each_other(capsys):
+    with pytest.raises(SystemExit):
+        parse(["-q", "-v"])
+    assert "not allowed with" in capsys.readouterr().err
+
+
+def test_ioc_arg_parser_takes_argv():
+    ioc_options, run_options = ioc_arg_parser(desc="d", default_prefix="p:",
+                                              argv=["--prefix", "Q:"], macros={"m": "1"})
+    assert ioc_options == {"prefix": "Q:", "macros": {"m": "1"}}
+    assert run_options["log_pv_names"] is False
