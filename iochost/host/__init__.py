@@ -10,12 +10,13 @@ Plugin authors need only ``hookimpl``::
 """
 from .config import CAConfig, HostConfig, HostSection, MountConfig, load_config, load_config_text
 from .hookspecs import hookimpl, hookspec
+from .host import Host, Mount
 from .plugins import PluginCatalog, PluginInfo, load_plugins, make_plugin_manager
 from .problems import ConfigError, ConfigProblem, Location
 from .validation import validate
 
 __all__ = [
-    "CAConfig", "ConfigError", "ConfigProblem", "HostConfig", "HostSection", "Location",
-    "MountConfig", "PluginCatalog", "PluginInfo", "hookimpl", "hookspec", "load_config",
+    "CAConfig", "ConfigError", "ConfigProblem", "Host", "HostConfig", "HostSection", "Location",
+    "Mount", "MountConfig", "PluginCatalog", "PluginInfo", "hookimpl", "hookspec", "load_config",
     "load_config_text", "load_plugins", "make_plugin_manager", "validate",
 ]

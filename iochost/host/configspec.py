@@ -154,9 +154,11 @@ def check_section(data: Any, fields: dict[str, Field], path: PathKey, source: So
             continue
         kind = KINDS[spec.kind]
         if not kind.accepts(value):
+            hint = " (YAML reads yes/no/on/off as booleans: quote it)" if \
+                isinstance(value, bool) and "string" in spec.kind else ""
             problems.append(ConfigProblem(
                 source.location(key_path), format_path(key_path),
-                f"expected {kind.noun}, got {_type_name(value)} {value!r}"))
+                f"expected {kind.noun}, got {_type_name(value)} {value!r}{hint}"))
             continue
         if spec.choices and value not in spec.choices:
             problems.append(ConfigProblem(

@@ -78,15 +78,21 @@ class Host:
     """
 
     def __init__(self, config: HostConfig, catalog: PluginCatalog, *,
-                 server_config: Any = None, environ: Mapping[str, str] | None = None) -> None:
+                 server_config: Any = None, environ: Mapping[str, str] | None = None,
+                 server: Any = None) -> None:
+        """``server_config`` (a ServerConfig) replaces the one built from the config's ``ca``
+        section and the environment. ``server``: mount into this already running
+        ``iochost.server.Server`` instead of owning one (embedding, tests); the host then
+        neither starts nor stops it, and must run on that server's event loop."""
         from iochost.server import PVDatabase  # noqa: PLC0415 - keep `import iochost.host` light
 
         self.config = config
         self.catalog = catalog
         self.environ = environ
         self.server_config = server_config
-        self.database = PVDatabase()
-        self.server: Any = None
+        self.server: Any = server
+        self._owns_server = server is None
+        self.database = PVDatabase() if server is None else server.database
         self.mounts: dict[str, Mount] = {}
         self.status: Any = None          # the HostStatusIOC, when status PVs are on
         self.started_at: float | None = None
@@ -122,9 +128,10 @@ class Host:
         status_mounts = host_status_mounts(self.config, self.catalog)
         if built is None:
             built = validate(self.config, self.catalog, status_mounts)
-        config = self.server_config or server_config(self.config.ca, self.environ)
-        self.server = Server(self.database, config)
-        await self.server.start()
+        if self._owns_server:
+            config = self.server_config or server_config(self.config.ca, self.environ)
+            self.server = Server(self.database, config)
+            await self.server.start()
         self.started_at = time.monotonic()
         self._running = True
         for mount_config in [*status_mounts, *self.config.mounts]:
@@ -146,7 +153,7 @@ class Host:
         for mount in reversed(list(self.mounts.values())):
             if mount.state == RUNNING:
                 await self._deactivate(mount)
-        if self.server is not None:
+        if self._owns_server and self.server is not None:
             await self.server.stop()
         log.info("host %r stopped", self.config.host.name)
 

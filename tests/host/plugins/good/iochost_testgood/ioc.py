@@ -1,14 +1,36 @@
-"""The test plugin's IOC (a stand-in with a ``pvdb`` until the framework is importable)."""
+"""The test plugin's IOC: a counter with startup and shutdown hooks that leave traces."""
 from __future__ import annotations
 
+from iochost import PVGroup, pvproperty
 
-class CounterIOC:
-    """Counts up; the options are what a test mount sets."""
 
-    def __init__(self, prefix: str = "", *, macros=None, start: int = 0, step: float = 1.0,
-                 label: str = "counter", fail_startup: bool = False) -> None:
+class CounterIOC(PVGroup):
+    """COUNT starts at ``start``; its shutdown hook records that it ran."""
+
+    COUNT = pvproperty(value=0, doc="Set to `start` by the startup hook")
+    STEP = pvproperty(value=1.0, doc="The step (from the options)")
+    LABEL = pvproperty(value="", dtype=str, max_length=40, doc="Free text (from the options)")
+
+    def __init__(self, *args, start: int = 0, step: float = 1.0, label: str = "counter",
+                 fail_startup: bool = False, **kwargs) -> None:
         if start < 0:
             raise ValueError("start must not be negative")
-        self.prefix = prefix
-        self.macros = dict(macros or {})
-        self.pvdb = {f"{prefix}{name}": object() for name in ("COUNT", "STEP", "LABEL")}
+        super().__init__(*args, **kwargs)
+        self.start, self.step, self.label, self.fail_startup = start, step, label, fail_startup
+
+    @COUNT.startup
+    async def COUNT(self, instance, async_lib):  # noqa: N802
+        from .plugin import record
+
+        if self.fail_startup:
+            raise RuntimeError("sensor offline")
+        await self.STEP.write(self.step)
+        await self.LABEL.write(self.label)
+        await instance.write(self.start)
+        record(f"ioc-startup {self.prefix}")
+
+    @COUNT.shutdown
+    async def COUNT(self, instance, async_lib):  # noqa: N802
+        from .plugin import record
+
+        record(f"ioc-shutdown {self.prefix} {instance.value}")
