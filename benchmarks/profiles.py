@@ -25,6 +25,7 @@ class Profile:
     startup_ai_records: int         # 0 = skip
     second_opinion: bool            # also run pyepics and caproto's client
     startup_timeout: float = 120.0
+    startup_settle: float = 1.0     # idle time before the RSS reading
 
 
 PROFILES = {
@@ -47,5 +48,5 @@ PROFILES = {
         display_clients=2, display_pvs=10, display_seconds=0.5,
         display_connect_timeout=10.0, waveform=10_000,
         startup_scalars=(1000,), startup_ai_records=0, second_opinion=False,
-        startup_timeout=30.0),
+        startup_timeout=30.0, startup_settle=0.2),
 }

@@ -42,8 +42,8 @@ def judge(target: Target, wres: dict, metric: str, higher_is_better: bool) -> st
         return "?"
     misses = []
     if (r < target.rsrv_ratio) if higher_is_better else (r > target.rsrv_ratio):
-        misses.append(f"{r:.2f}x RSRV, needs {'>=' if higher_is_better else '<='}"
-                      f" {target.rsrv_ratio:.2f}x")
+        misses.append(f"{r:.3g}x RSRV, needs {'>=' if higher_is_better else '<='}"
+                      f" {target.rsrv_ratio:.3g}x")
     for m, op, limit in target.conditions:
         v = _value(wres, "iochost", m)
         if op.startswith("ratio"):
@@ -79,7 +79,7 @@ def render_table(results: dict) -> str:
                 title = wres["title"]
                 unit = wres["unit"] + ("" if wres["higher_is_better"] else " (lower is better)")
                 target = w.target if w else None
-                tcell = f"{target.text}: {target.rsrv_ratio:.2f}x" if target else ""
+                tcell = f"{target.text}: {target.rsrv_ratio:.3g}x" if target else ""
                 verdict = judge(target, wres, metric, wres["higher_is_better"]) if target else ""
             else:
                 title, unit, tcell, verdict = f"&nbsp;&nbsp;{metric}", _UNITS.get(metric, ""), "", ""

@@ -154,6 +154,7 @@ def _run_own_server(profile: Profile, server_keys: list[str], w: Workload, resul
                 continue
             if w.run is None:
                 _measure(w, key, rep, entry,
-                         lambda: measure_startup(key, w.pvs, profile.startup_timeout), log)
+                         lambda: measure_startup(key, w.pvs, profile.startup_timeout,
+                                                 profile.startup_settle), log)
             else:
                 _measure(w, key, rep, entry, lambda: live_run(key), log)

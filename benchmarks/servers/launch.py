@@ -44,15 +44,19 @@ class ServerProcess:
         self._ps = psutil.Process(self.proc.pid)
 
     @classmethod
-    def start(cls, key: str, pvs: PVSet, timeout: float = 120.0) -> "ServerProcess":
-        """Spawn server `key` serving `pvs`; return once it answers a search for the last PV."""
+    def start(cls, key: str, pvs: PVSet, timeout: float = 120.0,
+              python_args: list[str] | None = None) -> "ServerProcess":
+        """Spawn server `key` serving `pvs`; return once it answers a search for the last PV.
+
+        `python_args` replaces ``-m <server module>`` (e.g. to run it under cProfile)."""
         module, _ = SERVERS[key]
         port, repeater = free_port(), free_port()
         LOG_DIR.mkdir(parents=True, exist_ok=True)
         log_path = LOG_DIR / f"{key}-{port}.log"
         with open(log_path, "wb") as log:
             spawned = time.monotonic()
-            proc = subprocess.Popen([sys.executable, "-m", module, pvs.to_json()], cwd=REPO,
+            proc = subprocess.Popen([sys.executable, *(python_args or ["-m", module]),
+                                     pvs.to_json()], cwd=REPO,
                                     env=ca_env(port, repeater), stdin=subprocess.DEVNULL,
                                     stdout=log, stderr=subprocess.STDOUT)
         server = cls(key, pvs, port, repeater, proc, log_path, spawned)
