@@ -1,0 +1,133 @@
+"""``iochost serve`` as a real process: the demo config with pyepics, signals, refusals.
+
+The child serves on ``IOCHOST_TEST_SUBPROCESS_PORT`` (clients search it too, see
+tests/conftest.py) and is stopped by its PID.
+"""
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+DEMO = ROOT / "hostconfig" / "demo.yaml"
+STARTUP_TIMEOUT = 20.0
+
+
+def wait_for(predicate, timeout):
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+def serve(args, tmp_path, **env):
+    """Start ``iochost serve`` with the subprocess port; output goes to files."""
+    child_env = dict(os.environ, EPICS_CAS_SERVER_PORT=os.environ["IOCHOST_TEST_SUBPROCESS_PORT"],
+                     **env)
+    out = open(tmp_path / "serve.out", "w+")
+    err = open(tmp_path / "serve.err", "w+")
+    proc = subprocess.Popen([sys.executable, "-m", "iochost.cli", "serve", *map(str, args)],
+                            env=child_env, stdout=out, stderr=err, cwd=ROOT)
+    proc.out_path, proc.err_path = tmp_path / "serve.out", tmp_path / "serve.err"
+    return proc
+
+
+def stop(proc, signum=signal.SIGINT):
+    """Signal the child by PID; return its exit status (killed if it hangs)."""
+    if proc.poll() is None:
+        os.kill(proc.pid, signum)
+    try:
+        return proc.wait(15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(5)
+        raise
+
+
+@pytest.fixture
+def processes():
+    started = []
+    yield started
+    for proc in started:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(5)
+
+
+def test_demo_config_serves_every_mount_and_stops_cleanly(pyepics, tmp_path, processes):
+    proc = serve([DEMO], tmp_path)
+    processes.append(proc)
+    caget, caput = pyepics.caget, pyepics.caput
+    assert wait_for(lambda: caget("DEMO:A:SIMPLE:A", timeout=1) is not None or
+                    proc.poll() is not None, STARTUP_TIMEOUT), proc.err_path.read_text()
+    # each mount of each example IOC, read and written through EPICS' own client library
+    for area in "AB":
+        assert caget(f"DEMO:{area}:SIMPLE:B") == 2.0
+    assert caput("DEMO:B:SIMPLE:A", 42, wait=True, timeout=5) == 1
+    assert caget("DEMO:B:SIMPLE:A", use_monitor=False) == 42
+    assert caget("DEMO:A:SIMPLE:A", use_monitor=False) == 1          # the twin is untouched
+    for beamline, motor, value in (("BL1", "motor1", 5), ("BL2", "motor7", 9)):
+        assert caput(f"DEMO:{beamline}:{motor}.VAL", value, wait=True, timeout=5) == 1
+        assert wait_for(lambda: caget(f"DEMO:{beamline}:{motor}.RBV",
+                                      use_monitor=False) == value, 5)
+    for speed in ("FAST", "SLOW"):
+        assert caput(f"DEMO:DECAY:{speed}:SP", 50.0, wait=True, timeout=5) == 1
+        assert caget(f"DEMO:DECAY:{speed}:I") is not None
+    for walker in "12":
+        assert caput(f"DEMO:WALK:{walker}:dt", 0.5, wait=True, timeout=5) == 1
+        assert caget(f"DEMO:WALK:{walker}:dt", use_monitor=False) == 0.5
+    assert caget("DEMO:HOOKS:startup_done", as_string=True) == "On"
+    assert caget("DEMO:HOST:MOUNTS") == 9
+    assert caget("DEMO:HOST:MOUNT:spare:STATE", as_string=True) == "disabled"
+
+    assert stop(proc, signal.SIGINT) == 0
+    log = proc.err_path.read_text()
+    assert "shutdown hook of DEMO:HOOKS:thing called" in log   # the IOC's shutdown hook ran
+    assert "host 'demo' stopped" in log and "Traceback" not in log
+
+
+def test_sigterm_runs_shutdown_hooks_and_exits_0(plugin_site_dir, tmp_path, processes):
+    config = tmp_path / "host.yaml"
+    config.write_text(
+        "host: {name: sig, status_prefix: null}\n"
+        "mounts:\n"
+        f"  - {{name: a, ioc: test-counter, prefix: 'SIG{os.getpid()}:A:',"
+        " options: {start: 4}, helpers: {test-recorder: {tag: h}}}\n")
+    events = tmp_path / "events.log"
+    proc = serve([config, "--list-pvs"], tmp_path, PYTHONPATH=plugin_site_dir.pythonpath,
+                 IOCHOST_TESTGOOD_LOG=str(events), IOCHOST_DISABLE_PLUGINS="broken-import")
+    processes.append(proc)
+    assert wait_for(lambda: events.exists() and "host-started 1" in events.read_text() or
+                    proc.poll() is not None, STARTUP_TIMEOUT), proc.err_path.read_text()
+    assert stop(proc, signal.SIGTERM) == 0
+    prefix = f"SIG{os.getpid()}:A:"
+    lines = events.read_text().splitlines()
+    started, stopped = lines[:4], lines[4:]
+    # the IOC's startup hook runs as a task: its place among the start-up events may vary
+    assert set(started) == {"mounted a", f"ioc-startup {prefix}", "helper-start a h",
+                            "host-started 1"}
+    assert started.index("helper-start a h") < started.index("mounted a") < \
+        started.index("host-started 1")
+    assert stopped == ["host-stopping", "helper-stop a h", f"ioc-shutdown {prefix} 4",
+                       "unmounted a"]
+    assert proc.out_path.read_text().split() == [f"{prefix}COUNT", f"{prefix}STEP",
+                                                 f"{prefix}LABEL"]
+
+
+def test_serve_refuses_a_config_needing_a_broken_plugin(plugin_site_dir, tmp_path):
+    config = tmp_path / "host.yaml"
+    config.write_text("mounts:\n  - {name: d, ioc: doomed}\n")
+    env = dict(os.environ, PYTHONPATH=plugin_site_dir.pythonpath,
+               EPICS_CAS_SERVER_PORT=os.environ["IOCHOST_TEST_SUBPROCESS_PORT"])
+    proc = subprocess.run([sys.executable, "-m", "iochost.cli", "serve", str(config)],
+                          env=env, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 1
+    assert f"{config}:2: mounts[0].ioc: mount 'd': IOC 'doomed' is provided by plugin " \
+           "'broken-registration', which failed to load" in proc.stderr
+    assert "Traceback" not in proc.stderr and proc.stdout == ""
