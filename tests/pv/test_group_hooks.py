@@ -231,3 +231,27 @@ def test_group_write_is_the_default_putter(mount, unique_prefix, client):
     group = mount(Getters(prefix=unique_prefix))
     assert client.write(group.prefix + "clamped", 500) == "ECA_NORMAL"
     assert client.value(group.prefix + "clamped") == 100
+
+
+class ScanField(PVGroup):
+    """A scan that follows the record's scan period (what a put to .SCAN sets)."""
+
+    ticks = pvproperty(value=0, record="ai", read_only=True)
+
+    @ticks.scan(period=0.02, use_scan_field=True)
+    async def ticks(self, instance, async_lib):
+        await instance.write(instance.value + 1)
+
+
+def test_use_scan_field_follows_the_scan_period(mount, unique_prefix, client, ca_server):
+    group = mount(ScanField(prefix=unique_prefix))
+    pvname = group.prefix + "ticks"
+    wait_until(lambda: client.value(pvname) >= 3, what="scans at the initial period")
+    assert group.ticks.scan_period == 0.02
+    ca_server.call(lambda: group.ticks.set_scan_period(None))        # Passive
+    paused_at = client.value(pvname)
+    monitor = client.monitor(pvname, DBE_VALUE)
+    assert len(monitor.settle(0.3)) <= 2          # the initial update, maybe one in flight
+    assert client.value(pvname) <= paused_at + 1
+    ca_server.call(lambda: group.ticks.set_scan_period(0.01))        # wakes at once
+    wait_until(lambda: client.value(pvname) >= paused_at + 5, what="scans resumed")
