@@ -14,9 +14,10 @@ from __future__ import annotations
 import asyncio
 import enum
 import logging
-from types import MethodType
-from types import MappingProxyType
+from types import MappingProxyType, MethodType
 from typing import TYPE_CHECKING, Any, Mapping, Protocol
+
+import numpy as np
 
 from ..ca.dbr import ChannelType
 from .data import (ChannelByte, ChannelChar, ChannelData, ChannelDouble, ChannelEnum,
@@ -253,11 +254,13 @@ class _BoolEnum:
 
     __slots__ = ()
 
-    def __init__(self, *, enum_strings: Any = None, value: Any = None, **kwargs: Any) -> None:
-        strings = list(enum_strings or ("Off", "On"))
-        if isinstance(value, bool) or type(value).__name__ == "bool_":
-            value = strings[int(value)]
-        super().__init__(enum_strings=strings, value=value, **kwargs)
+    def __init__(self, *, enum_strings: Any = None, **kwargs: Any) -> None:
+        super().__init__(enum_strings=list(enum_strings or ("Off", "On")), **kwargs)
+
+    def preprocess_value(self, value: Any) -> Any:
+        if isinstance(value, (bool, np.bool_)):
+            value = int(value)
+        return super().preprocess_value(value)
 
 
 def _pair(name: str, channel_class: type, doc: str, mixins: tuple[type, ...] = ()

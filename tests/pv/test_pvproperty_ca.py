@@ -150,3 +150,18 @@ def test_read_only_refuses_client_puts_but_not_code(types, client, ca_server):
     assert client.value(pvname) == 5
     ca_server.call(types.locked.write(6))
     assert client.value(pvname) == 6
+
+
+def test_bool_pvs_take_bools_from_code(mount, unique_prefix, client, ca_server):
+    import numpy as np
+
+    class Flags(PVGroup):
+        plain = pvproperty(value=False)
+        numpy_bool = pvproperty(value=np.bool_(True))
+
+    group = mount(Flags(prefix=unique_prefix))
+    assert client.value(group.prefix + "numpy_bool") == 1
+    ca_server.call(group.plain.write(True))
+    assert client.value(group.prefix + "plain") == 1 and group.plain.value == "On"
+    ca_server.call(group.plain.write(np.bool_(False)))
+    assert client.value(group.prefix + "plain") == 0
