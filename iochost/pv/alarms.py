@@ -219,15 +219,16 @@ class ChannelAlarm:
                 if not self._ackt or new_severity >= self._acks:
                     self._acks = new_severity
                 flags = DBE_ALARM
-        if must_acknowledge_transient is not None and bool(must_acknowledge_transient) != self._ackt:
-            self._ackt = bool(must_acknowledge_transient)
+        ackt = None if must_acknowledge_transient is None else bool(must_acknowledge_transient)
+        if ackt is not None and ackt != self._ackt:
+            self._ackt = ackt
             if not self._ackt and self._acks > self._severity:
                 self._acks = self._severity
             flags = DBE_ALARM
-        if severity_to_acknowledge is not None:
-            if severity_to_acknowledge >= self._acks and self._acks:
-                self._acks = AlarmSeverity.NO_ALARM
-                flags = DBE_ALARM
+        if severity_to_acknowledge is not None and self._acks and \
+                severity_to_acknowledge >= self._acks:
+            self._acks = AlarmSeverity.NO_ALARM
+            flags = DBE_ALARM
         if alarm_string is not None:
             self._alarm_string = alarm_string
         return flags

@@ -5,16 +5,18 @@
 (text as a CHAR array) and ``ChannelAlarm`` follow caproto's public API, so IOCs port by
 changing imports; each also implements the server's ``ServedChannel`` contract
 (``docs/internals.md``).  The code lives in ``data_core`` (base class, write path, DBR
-cache), ``data_numeric`` and ``data_text``; import it from here.
+cache), ``data_numeric``, ``data_text``, ``data_errors`` and ``data_longstring``; import
+it from here.
 """
 from __future__ import annotations
 
 from .alarms import AlarmSeverity, AlarmStatus, ChannelAlarm, limit_alarm
-from .data_core import (CannotExceedLimits, ChannelData, ChannelValueError, Listener,
-                        LongStringView, SkipWrite, TimeStamp, TooManyElements,
-                        WrongValueType)
-from .data_numeric import (LIMIT_NAMES, ChannelByte, ChannelDouble, ChannelFloat,
-                           ChannelInteger, ChannelNumeric, ChannelShort)
+from .data_core import ChannelData, Listener, TimeStamp
+from .data_errors import (CannotExceedLimits, ChannelValueError, SkipWrite, TooManyElements,
+                          WrongValueType)
+from .data_longstring import LongStringView
+from .data_numeric import (LIMIT_NAMES, ChannelByte, ChannelDouble, ChannelFloat, ChannelInteger,
+                           ChannelNumeric, ChannelShort)
 from .data_text import ChannelChar, ChannelEnum, ChannelString
 
 __all__ = [

@@ -27,21 +27,17 @@ import dataclasses
 import logging
 import time
 from collections.abc import Callable
-from typing import Any, ClassVar, NamedTuple
+from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
 
-import numpy as np
-
-from ..ca.dbr import (DBE_LOG, DBE_PROPERTY, DBE_VALUE, EPICS_EPOCH,
-                      AccessRights, ChannelType, Metadata, convert_values, decode_dbr,
-                      encode_dbr, native_type)
-from ..ca.eca import ECA_BADCOUNT, ECA_BADTYPE, ECA_NOWTACCESS, ECA_PUTFAIL
-from ..ca.errors import CaStatusError
+from ..ca.dbr import (DBE_LOG, DBE_PROPERTY, DBE_VALUE, EPICS_EPOCH, AccessRights, ChannelType,
+                      Metadata, convert_values, decode_dbr, encode_dbr)
 from .alarms import AlarmSeverity, AlarmStatus, ChannelAlarm
+from .data_errors import ACK_PUTS, SkipWrite, check_count, check_put, write_mapping_errors
 
-__all__ = [
-    "ChannelData", "SkipWrite", "ChannelValueError", "CannotExceedLimits",
-    "TooManyElements", "WrongValueType", "TimeStamp", "Listener", "LongStringView",
-]
+if TYPE_CHECKING:  # pragma: no cover
+    from .data_longstring import LongStringView
+
+__all__ = ["ChannelData", "TimeStamp", "Listener", "timestamp_to_ns"]
 
 logger = logging.getLogger("iochost.pv")
 
@@ -73,32 +69,6 @@ def _intern_static(properties: dict[str, Any]) -> tuple:
     if len(_INTERNED) < _MAX_INTERNED:  # bounded: properties may change forever
         _INTERNED[static] = static
     return static
-
-
-class SkipWrite(Exception):
-    """Raised by ``verify_value`` (a putter): keep the old value and report success."""
-
-
-class ChannelValueError(ValueError):
-    """A value a channel refuses; ``eca`` is the status a client's put gets back."""
-
-    eca: ClassVar[int] = ECA_PUTFAIL
-
-
-class CannotExceedLimits(ChannelValueError):
-    """The value lies outside the control limits (DRVL/DRVH)."""
-
-
-class TooManyElements(ChannelValueError):
-    """More elements than the channel's ``max_length``."""
-
-    eca = ECA_BADCOUNT
-
-
-class WrongValueType(ChannelValueError, TypeError):
-    """A value of a type the channel cannot hold (text for a number, ...)."""
-
-    eca = ECA_BADTYPE
 
 
 class TimeStamp(NamedTuple):
@@ -310,7 +280,7 @@ class ChannelData:
     def __repr__(self) -> str:
         return f"<{type(self).__name__} value={self.value!r} alarm={self._alarm!r}>"
 
-    # -- writing from Python -------------------------------------------------------------------------
+    # -- writing from Python ----------------------------------------------------------------------
     async def verify_value(self, value: Any) -> Any:
         """Override point: check ``value`` before it is stored (the framework runs the putter).
 
@@ -425,7 +395,7 @@ class ChannelData:
     def _normalise_property(self, name: str, value: Any) -> Any:
         return value
 
-    # -- publishing ------------------------------------------------------------------------------------
+    # -- publishing -------------------------------------------------------------------------------
     async def publish(self, flags: int) -> None:
         """Tell listeners about a change (caproto's call); see :meth:`notify`."""
         self.notify(flags)
@@ -452,7 +422,7 @@ class ChannelData:
             listeners.remove(fn)
             self._listeners = tuple(listeners)
 
-    # -- the server's side ----------------------------------------------------------------------------
+    # -- the server's side ------------------------------------------------------------------------
     def check_access(self, host: str, user: str) -> AccessRights:
         """READ|WRITE by default; READ when ``read_only``; or ``access_check``'s answer."""
         if self.access_check is not None:
@@ -484,9 +454,7 @@ class ChannelData:
         """Encode the current state (a cache miss).  Wire values and metadata are built
         per miss rather than kept: memory per channel matters more than the rare second
         type read in one update."""
-        if count > self.max_length:
-            raise CaStatusError(ECA_BADCOUNT, f"{count} elements requested, the channel "
-                                              f"has {self.max_length}")
+        check_count(count, self.max_length)
         return encode_dbr(dbr_type, self.native_type, self._wire_values(), self._metadata(),
                           count, long_string=self._chars_are_text)
 
@@ -520,31 +488,24 @@ class ChannelData:
         be put), BADCOUNT (too many elements), NOCONVERT (no conversion), PUTFAIL (the value
         was refused).  PUT_ACKT / PUT_ACKS acknowledge the alarm.
         """
-        if not self.check_access(host, user) & AccessRights.WRITE:
-            raise CaStatusError(ECA_NOWTACCESS)
-        if dbr_type in (ChannelType.PUT_ACKT, ChannelType.PUT_ACKS):
+        source = check_put(self, dbr_type, host, user)
+        acknowledge = ACK_PUTS.get(dbr_type)
+        if acknowledge is not None:
             values, _ = decode_dbr(dbr_type, payload, 1)
-            key = ("must_acknowledge_transient" if dbr_type == ChannelType.PUT_ACKT
-                   else "severity_to_acknowledge")
-            await self._alarm.write(**{key: int(values[0])})
+            await self._alarm.write(**{acknowledge: int(values[0])})
             return
-        source = native_type(dbr_type)  # ECA_BADTYPE for numbers out of range
-        if dbr_type > ChannelType.CTRL_DOUBLE:
-            raise CaStatusError(ECA_BADTYPE, f"DBR type {dbr_type} cannot be written")
-        self._check_put_count(count, source)
+        self._check_put_count(count)
         values, _ = decode_dbr(dbr_type, payload, count)
         values = self._convert_put(values, source)
         await write_mapping_errors(self, self._value_from_wire(values))
 
-    def _check_put_count(self, count: int, source: ChannelType) -> None:
-        if count > self.max_length:
-            raise CaStatusError(ECA_BADCOUNT, f"{count} elements written, the channel holds "
-                                              f"{self.max_length}")
+    def _check_put_count(self, count: int) -> None:
+        check_count(count, self.max_length)
 
     def _convert_put(self, values: Any, source: ChannelType) -> Any:
         return convert_values(values, source, self.native_type)
 
-    # -- fields and views -----------------------------------------------------------------------------
+    # -- fields and views -------------------------------------------------------------------------
     def get_field(self, field: str) -> Any:
         """The channel of ``NAME.FIELD``: this one for '' and 'VAL', else ``field_channel``."""
         if field in ("", "VAL"):
@@ -567,108 +528,3 @@ class ChannelData:
     def long_string_max_length(self) -> int:
         """Element count of the long-string view."""
         return self._max_length
-
-
-async def write_mapping_errors(channel: ChannelData, value: Any) -> None:
-    """``await channel.write(value)`` with each refusal turned into its CaStatusError."""
-    try:
-        await channel.write(value)
-    except CaStatusError:
-        raise
-    except ChannelValueError as error:
-        raise CaStatusError(error.eca, str(error)) from error
-    except Exception as error:
-        raise CaStatusError(ECA_PUTFAIL, f"{type(error).__name__}: {error}") from error
-
-
-class LongStringView:
-    """A text channel seen as a NUL-terminated CHAR array (``NAME.$``).
-
-    Reads give the encoded text, cut to ``long_string_max_length`` and followed by a NUL
-    when there is room; a put of a CHAR array (up to its first NUL) writes the text.
-    The view shares its parent's cache, so it is dropped on the parent's next change.
-    """
-
-    __slots__ = ("_parent", "_wrappers")
-
-    native_type = ChannelType.CHAR
-    needs_async_read = False
-
-    def __init__(self, parent: ChannelData):
-        self._parent = parent
-        self._wrappers: dict[Listener, Listener] = {}
-
-    @property
-    def parent(self) -> ChannelData:
-        """The text channel viewed."""
-        return self._parent
-
-    @property
-    def max_length(self) -> int:
-        return self._parent.long_string_max_length
-
-    def check_access(self, host: str, user: str) -> AccessRights:
-        return self._parent.check_access(host, user)
-
-    def read_dbr(self, dbr_type: int, count: int) -> tuple[bytes, int]:
-        parent = self._parent
-        cache = parent._cache
-        key = ("$", dbr_type, count)
-        if cache is not None:
-            hit = cache.get(key)
-            if hit is not None:
-                return hit
-        else:
-            cache = parent._cache = {}
-        if count > self.max_length:
-            raise CaStatusError(ECA_BADCOUNT, f"{count} elements requested, the channel "
-                                              f"has {self.max_length}")
-        result = cache[key] = encode_dbr(dbr_type, ChannelType.CHAR, self._chars(),
-                                         parent._metadata(), count, long_string=True)
-        return result
-
-    def _chars(self) -> np.ndarray:
-        text = self._parent._long_string_bytes()[:self.max_length]
-        if len(text) < self.max_length:
-            text += b"\0"
-        return np.frombuffer(text, dtype=np.uint8)
-
-    async def aread_dbr(self, dbr_type: int, count: int) -> tuple[bytes, int]:
-        return self.read_dbr(dbr_type, count)
-
-    async def write_dbr(self, dbr_type: int, count: int, payload: Any, host: str,
-                        user: str) -> None:
-        parent = self._parent
-        if not self.check_access(host, user) & AccessRights.WRITE:
-            raise CaStatusError(ECA_NOWTACCESS)
-        source = native_type(dbr_type)
-        if dbr_type > ChannelType.CTRL_DOUBLE:
-            raise CaStatusError(ECA_BADTYPE, f"DBR type {dbr_type} cannot be written")
-        if count > self.max_length:
-            raise CaStatusError(ECA_BADCOUNT, f"{count} characters written, the channel "
-                                              f"holds {self.max_length}")
-        values, _ = decode_dbr(dbr_type, payload, count)
-        if source is ChannelType.STRING:
-            text = values[0] if len(values) else b""
-        else:
-            chars = convert_values(values, source, ChannelType.CHAR)
-            text = chars.tobytes().split(b"\0", 1)[0]
-        await write_mapping_errors(parent, text.decode(parent.string_encoding))
-
-    def add_listener(self, fn: Listener) -> None:
-        def relay(_channel: Any, flags: int) -> None:
-            fn(self, flags)
-
-        self._wrappers[fn] = relay
-        self._parent.add_listener(relay)
-
-    def remove_listener(self, fn: Listener) -> None:
-        relay = self._wrappers.pop(fn, None)
-        if relay is not None:
-            self._parent.remove_listener(relay)
-
-    def get_field(self, field: str) -> None:
-        return None
-
-    def long_string(self) -> LongStringView:
-        return self

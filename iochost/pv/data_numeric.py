@@ -20,8 +20,8 @@ import numpy as np
 
 from ..ca.dbr import DBE_LOG, DBE_VALUE, ChannelType
 from .alarms import AlarmSeverity, AlarmStatus, limit_alarm
-from .data_core import (CannotExceedLimits, ChannelData, ChannelValueError, TooManyElements,
-                        WrongValueType)
+from .data_core import ChannelData
+from .data_errors import CannotExceedLimits, ChannelValueError, TooManyElements, WrongValueType
 
 __all__ = ["ChannelNumeric", "ChannelDouble", "ChannelFloat", "ChannelInteger",
            "ChannelShort", "ChannelByte", "LIMIT_NAMES"]
@@ -72,7 +72,7 @@ class ChannelNumeric(ChannelData):
         super().__init__(value=value, **kwargs)
         self._mlst = self._alst = self._value
 
-    # -- value normalisation ---------------------------------------------------------------------------
+    # -- value normalisation ----------------------------------------------------------------------
     def default_value(self) -> Any:
         return self._dtype.type(0).item()
 
@@ -133,7 +133,7 @@ class ChannelNumeric(ChannelData):
     def calculate_length(self, value: Any) -> int:
         return len(value) if isinstance(value, _SEQUENCES) else 1
 
-    # -- the write path ------------------------------------------------------------------------------------
+    # -- the write path ---------------------------------------------------------------------------
     def check_limits(self, value: Any) -> None:
         low, high = self._lower_ctrl_limit, self._upper_ctrl_limit
         if self._max_length == 1 and low < high and not low <= value <= high:
@@ -166,7 +166,7 @@ class ChannelNumeric(ChannelData):
             value = value[0]
         return value
 
-    # -- the wire side -------------------------------------------------------------------------------------
+    # -- the wire side ----------------------------------------------------------------------------
     def _wire_values(self) -> np.ndarray:
         value = self._value
         if isinstance(value, np.ndarray):
@@ -217,8 +217,9 @@ def _scalar_moved(new: Any, last: Any, atol: float) -> bool:
         return True
     if new == last:
         return False
-    if new != new or last != last:  # NaN: moved unless both are NaN
-        return not (new != new and last != last)
+    new_nan, last_nan = new != new, last != last  # noqa: PLR0124 (NaN test, any number type)
+    if new_nan or last_nan:  # moved unless both are NaN
+        return not (new_nan and last_nan)
     return abs(new - last) > atol
 
 
@@ -295,7 +296,7 @@ class ChannelByte(ChannelNumeric):
             raise WrongValueType("ChannelByte holds bytes, not str (ChannelChar holds text)")
         if isinstance(value, (bytes, bytearray, memoryview)):
             data = bytes(value)
-        elif isinstance(value, int) or isinstance(value, np.integer):
+        elif isinstance(value, (int, np.integer)):
             if not 0 <= value <= 255:
                 raise ChannelValueError(f"{value!r} is not a byte (0..255)")
             data = bytes((int(value),))

@@ -13,8 +13,9 @@ import numpy as np
 
 from ..ca.dbr import (MAX_ENUM_STATES, MAX_ENUM_STRING_SIZE, MAX_STRING_SIZE, ChannelType,
                       convert_values)
-from .data_core import (ChannelData, ChannelValueError, LongStringView, TooManyElements,
-                        WrongValueType)
+from .data_core import ChannelData
+from .data_errors import ChannelValueError, TooManyElements, WrongValueType, check_count
+from .data_longstring import LongStringView
 
 __all__ = ["ChannelEnum", "ChannelString", "ChannelChar"]
 
@@ -271,10 +272,9 @@ class ChannelChar(ChannelData):
             return [_wire_text(self._value, self.string_encoding)]
         return np.frombuffer(self._value.encode(self.string_encoding), dtype=np.uint8)
 
-    def _check_put_count(self, count: int, source: ChannelType) -> None:
+    def _check_put_count(self, count: int) -> None:
         # Room for a terminating NUL: preprocess_value checks the text itself.
-        if count > self.max_length + 1:
-            super()._check_put_count(count, source)
+        check_count(count, self.max_length + 1)
 
     def _convert_put(self, values: Any, source: ChannelType) -> Any:
         return convert_values(values, source, self.native_type, long_string=True)

@@ -10,8 +10,8 @@ NONE = (S.NO_ALARM, V.NO_ALARM)
 
 
 def test_enum_values_are_epics_numbers():
-    assert [S.NO_ALARM, S.READ, S.WRITE, S.HIHI, S.HIGH, S.LOLO, S.LOW, S.STATE] == \
-        list(range(8))
+    first = [S.NO_ALARM, S.READ, S.WRITE, S.HIHI, S.HIGH, S.LOLO, S.LOW, S.STATE]
+    assert first == list(range(8))
     assert (S.UDF, S.DISABLE, S.SIMM, S.READ_ACCESS, S.WRITE_ACCESS) == (17, 18, 19, 20, 21)
     assert len(S) == 22
     assert (V.NO_ALARM, V.MINOR, V.MAJOR, V.INVALID) == (0, 1, 2, 3)

@@ -73,11 +73,11 @@ def test_shared_alarm_reaches_each_subscriber_once(pyepics, serve_pvs, ca_server
     ca = pyepics.ca
     seen = {"VOLTS": [], "LABEL": []}
     subscriptions = []
-    for key in seen:
+    for key, out in seen.items():
         chid = connect(ca, names[key])
         subscriptions.append((chid, ca.create_subscription(
             chid, use_time=True, mask=DBE_ALARM | DBE_VALUE,
-            callback=lambda severity=None, value=None, out=seen[key], **kw:
+            callback=lambda severity=None, value=None, out=out, **kw:
             out.append((value, severity)))))
     assert wait_for(lambda: all(seen.values()))  # the initial update of each
     ca_server.call(volts.write(20.0))

@@ -6,14 +6,13 @@ with ``encode_dbr``, as a client would send them.
 import numpy as np
 import pytest
 
-from iochost.ca.dbr import (DBE_ALARM, DBE_LOG, DBE_VALUE, ChannelType, Metadata,
-                            decode_dbr, encode_dbr, native_type)
-from iochost.ca.eca import (ECA_BADCOUNT, ECA_BADTYPE, ECA_NOCONVERT, ECA_NOWTACCESS,
-                            ECA_PUTFAIL)
+from iochost.ca.dbr import (DBE_ALARM, DBE_LOG, DBE_VALUE, ChannelType, Metadata, decode_dbr,
+                            encode_dbr, native_type)
+from iochost.ca.eca import ECA_BADCOUNT, ECA_BADTYPE, ECA_NOCONVERT, ECA_NOWTACCESS, ECA_PUTFAIL
 from iochost.ca.errors import CaStatusError
 from iochost.pv.alarms import AlarmSeverity, AlarmStatus
-from iochost.pv.data import (ChannelByte, ChannelChar, ChannelDouble, ChannelEnum,
-                             ChannelFloat, ChannelInteger, ChannelShort, ChannelString)
+from iochost.pv.data import (ChannelByte, ChannelChar, ChannelDouble, ChannelEnum, ChannelFloat,
+                             ChannelInteger, ChannelShort, ChannelString)
 
 T = ChannelType
 
@@ -227,7 +226,7 @@ async def test_put_ackt_and_acks():
     assert err.value.status == ECA_NOWTACCESS
 
 
-# -- the long-string view (NAME.$) --------------------------------------------------------------------
+# -- the long-string view (NAME.$) ----------------------------------------------------------------
 
 async def test_long_string_view_of_a_string():
     chan = ChannelString(value="a" * 50, long_string_max_length=60)

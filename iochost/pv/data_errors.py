@@ -1,0 +1,84 @@
+"""How channel data refuse things: the exceptions of the write path and their ECA codes.
+
+Public names are re-exported by :mod:`iochost.pv.data`.  A refusal in ``write()`` is an
+exception; a client's put turns it into ``CaStatusError`` with the code of the table
+below (:func:`write_mapping_errors`), and the checks a put needs before any decoding
+(access, type, element count) raise ``CaStatusError`` directly.
+"""
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from ..ca.dbr import AccessRights, ChannelType, native_type
+from ..ca.eca import ECA_BADCOUNT, ECA_BADTYPE, ECA_NOWTACCESS, ECA_PUTFAIL
+from ..ca.errors import CaStatusError
+
+__all__ = ["SkipWrite", "ChannelValueError", "CannotExceedLimits", "TooManyElements",
+           "WrongValueType", "write_mapping_errors", "check_put", "check_count", "ACK_PUTS"]
+
+
+class SkipWrite(Exception):
+    """Raised by ``verify_value`` (a putter): keep the old value and report success."""
+
+
+class ChannelValueError(ValueError):
+    """A value a channel refuses; ``eca`` is the status a client's put gets back."""
+
+    eca: ClassVar[int] = ECA_PUTFAIL
+
+
+class CannotExceedLimits(ChannelValueError):
+    """The value lies outside the control limits (DRVL/DRVH)."""
+
+
+class TooManyElements(ChannelValueError):
+    """More elements than the channel's ``max_length``."""
+
+    eca = ECA_BADCOUNT
+
+
+class WrongValueType(ChannelValueError, TypeError):
+    """A value of a type the channel cannot hold (text for a number, ...)."""
+
+    eca = ECA_BADTYPE
+
+
+async def write_mapping_errors(channel: Any, value: Any) -> None:
+    """``await channel.write(value)`` with each refusal turned into its CaStatusError:
+    a :class:`ChannelValueError` gives its ``eca``, anything else (a putter's own
+    exception) ECA_PUTFAIL with the exception's text."""
+    try:
+        await channel.write(value)
+    except CaStatusError:
+        raise
+    except ChannelValueError as error:
+        raise CaStatusError(error.eca, str(error)) from error
+    except Exception as error:
+        raise CaStatusError(ECA_PUTFAIL, f"{type(error).__name__}: {error}") from error
+
+
+#: The alarm-acknowledge puts and the ChannelAlarm.write keyword each one sets.
+ACK_PUTS: dict[int, str] = {
+    ChannelType.PUT_ACKT: "must_acknowledge_transient",
+    ChannelType.PUT_ACKS: "severity_to_acknowledge",
+}
+
+
+def check_put(channel: Any, dbr_type: int, host: str, user: str) -> ChannelType:
+    """The native type of a put of ``dbr_type``, once the client may write at all.
+
+    NOWTACCESS without the write right; BADTYPE for types that carry nothing writable
+    (STSACK_STRING, CLASS_NAME, numbers out of range).  PUT_ACKT/PUT_ACKS pass (INT).
+    """
+    if not channel.check_access(host, user) & AccessRights.WRITE:
+        raise CaStatusError(ECA_NOWTACCESS)
+    source = native_type(dbr_type)
+    if dbr_type > ChannelType.CTRL_DOUBLE and dbr_type not in ACK_PUTS:
+        raise CaStatusError(ECA_BADTYPE, f"DBR type {dbr_type} cannot be written")
+    return source
+
+
+def check_count(count: int, max_count: int, what: str = "elements") -> None:
+    """BADCOUNT when a request names more elements than the channel has."""
+    if count > max_count:
+        raise CaStatusError(ECA_BADCOUNT, f"{count} {what} for a channel of {max_count}")
