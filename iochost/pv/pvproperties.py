@@ -14,6 +14,7 @@ On a group instance, ``group.position`` is the channel data (read ``.value``,
 """
 from __future__ import annotations
 
+import typing
 from typing import TYPE_CHECKING, Any, Callable, Generic, TypeVar, overload
 
 from .alarms import AlarmSeverity
@@ -56,6 +57,9 @@ class pvproperty(Generic[T_Data]):  # noqa: N801 - the name IOC authors know
             check_hook(kind, hook)
         if doc is None and get is not None:
             doc = get.__doc__
+        if typing.get_origin(dtype) is not None:     # PvpropertyDouble[AiFields]
+            dtype, (record_from_type, *_) = typing.get_origin(dtype), typing.get_args(dtype)
+            record = record if record is not None else record_from_type
         self.attr_name: str | None = None
         self._field_spec: Any = None
         self.pvspec = PVSpec(get=get, put=put, startup=startup, shutdown=shutdown, scan=scan,

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import enum
 import logging
-from types import MappingProxyType, MethodType
+from types import GenericAlias, MappingProxyType, MethodType
 from typing import TYPE_CHECKING, Any, Mapping, Protocol
 
 import numpy as np
@@ -91,6 +91,10 @@ class PvpropertyData(ChannelData):
 
     __slots__ = ()
     read_only_default = False
+
+    def __class_getitem__(cls, record: Any) -> Any:
+        """``PvpropertyDouble[AiFields]``: a dtype that also names the record type."""
+        return GenericAlias(cls, (record,))
 
     def __init__(self, *, pvname: str, group: "PVGroup | None", pvspec: "PVSpec",
                  doc: str | None = None, record: Any = None,

@@ -166,3 +166,12 @@ def test_pvspec_without_group_needs_a_value_and_plain_hooks():
 def test_subgroup_needs_a_group_class_or_dict():
     with pytest.raises(IocDefinitionError, match="PVGroup class or a dict"):
         SubGroup(int)
+
+
+def test_typed_dtype_names_the_record():
+    class AiLike:  # stands in for a record field set
+        _record_type = "ai"
+
+    prop = pvproperty(value=1.0, dtype=PvpropertyDouble[AiLike])
+    assert prop.pvspec.dtype is PvpropertyDouble and prop.record_type is AiLike
+    assert pvproperty(dtype=PvpropertyDouble[AiLike], record="ao").record_type == "ao"
