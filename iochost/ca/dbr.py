@@ -122,6 +122,10 @@ def _head_packer(layout: Layout) -> Callable[[Metadata], bytes]:
     return lambda meta: pack(*[g(meta) for g in getters])
 
 
+# Positions of the four alarm limits within GR_LIMITS / CTRL_LIMITS.
+_ALARM_LIMITS = slice(2, 6)
+
+
 def _limits_packer(layout: Layout) -> Callable[[Metadata, bool], bytes] | None:
     if not layout.limits:
         return None
@@ -129,10 +133,15 @@ def _limits_packer(layout: Layout) -> Callable[[Metadata, bool], bytes] | None:
     pad = b"\0" * layout.tail_pad
 
     def pack_limits(meta: Metadata, converted: bool) -> bytes:
-        limits = np.array(getter(meta))
+        limits = np.array(getter(meta))  # a fresh array: safe to modify
         if converted or limits.dtype.kind != wire.kind:
             # Limits of another native type (or floats for an integer channel) convert
             # like values; a plain cast keeps same-kind limits exact.
+            if limits.dtype.kind == "f" and wire.kind in "iu":
+                # dbAccess get_alarm: a non-finite alarm limit becomes 0 as an integer
+                # (display and control limits are plain casts).
+                alarm = limits[_ALARM_LIMITS]
+                limits[_ALARM_LIMITS] = np.where(np.isfinite(alarm), alarm, 0.0)
             limits = as_native_array(limits, target)
         return limits.astype(wire).tobytes() + pad
     return pack_limits
@@ -205,7 +214,7 @@ _CODECS: dict[int, _Codec] = {
         NATIVE_DTYPES.get(layout.value_type, layout.value_dtype).itemsize)
     for layout in LAYOUTS
 }
-_STRING, _CLASS_NAME = ChannelType.STRING, ChannelType.CLASS_NAME
+_CLASS_NAME = ChannelType.CLASS_NAME
 
 
 def _codec(dbr_type: int) -> _Codec:
@@ -225,9 +234,9 @@ def encode_dbr(dbr_type: int, native: int, values, meta: Metadata,
     Values are converted to the request's native type first (see
     :func:`convert_values`; ``meta.precision`` prints floats as strings).  ``count``
     None/0 sends every element; fewer truncates; more pads with zeros, as RSRV does.
-    Returns ``(payload, count_sent)``; the payload length is a multiple of 8.  A
-    DBR_STRING of one element is cut after its NUL (then padded), as RSRV sends it.
-    CLASS_NAME sends ``meta.class_name`` and ignores ``values``.
+    Returns ``(payload, count_sent)``; the payload length is a multiple of 8.
+    CLASS_NAME sends ``meta.class_name`` (then empty strings up to ``count``) and
+    ignores ``values``.
 
     Raises ``CaStatusError(ECA_BADTYPE)`` for an invalid type, ``(ECA_NOCONVERT)`` when
     the values do not convert, ``LocalProtocolError`` for data of the wrong kind or
@@ -237,7 +246,7 @@ def encode_dbr(dbr_type: int, native: int, values, meta: Metadata,
     layout = codec.layout
     target = layout.value_type
     if layout.dbr_type == _CLASS_NAME:
-        values, native = [meta.class_name], _STRING
+        values, native = [meta.class_name], ChannelType.STRING
     elif native != target:
         values = convert_values(values, native, target, meta.enum_strings,
                                 precision=meta.precision, long_string=long_string)
@@ -251,22 +260,19 @@ def encode_dbr(dbr_type: int, native: int, values, meta: Metadata,
         head += codec.pack_limits(meta, native != target)
 
     if codec.is_string:
-        data, nbytes, count = _string_data(layout.dbr_type, values, count)
+        data, nbytes, count = _string_data(values, count)
     else:
         data, nbytes, count = _numeric_data(codec, values, count)
     return b"".join((head, data, _PAD8[-(len(head) + nbytes) % 8])), count
 
 
-def _string_data(dbr_type: ChannelType, values, count: int | None) -> tuple[bytes, int, int]:
+def _string_data(values, count: int | None) -> tuple[bytes, int, int]:
+    # Always whole 40-byte fields: RSRV cuts a one-element DBR_STRING after its NUL only
+    # in replies to the obsolete CA_PROTO_READ, never for READ_NOTIFY or monitors.
     if isinstance(values, bytes):
         values = [values]
-    n = len(values)
-    count = count or n
-    first = values[0] if n else b""
-    if count == 1 and dbr_type == _STRING and isinstance(first, bytes):
-        data = first[:_STR_FIELD] + b"\0"
-    else:
-        data = _pack_strings(values, count)
+    count = count or len(values)
+    data = _pack_strings(values, count)
     return data, len(data), count
 
 

@@ -6,14 +6,11 @@ and each side decodes the other's bytes to the input.  caproto is an independent
 implementation, so agreement is evidence; where it disagrees with db_access.h or RSRV we
 follow the C side.  The deliberate differences:
 
-1. DBR_STRING with one element: RSRV (camessage.c, "force string message size to be
-   the true size") sends only the string and its NUL, padded to 8; caproto sends all
-   40 bytes.  We compare against caproto's bytes cut the RSRV way.
-2. 40-character strings: ``dbr_string_t`` must hold the NUL, so we send 39 characters
+1. 40-character strings: ``dbr_string_t`` must hold the NUL, so we send 39 characters
    and the terminator; caproto sends 40 characters and no terminator.
-3. DBR_CTRL_STRING: db_access.h says "use struct_dbr_sts_string" (RSRV sends that);
+2. DBR_CTRL_STRING: db_access.h says "use struct_dbr_sts_string" (RSRV sends that);
    caproto maps it to DBR_TIME_STRING.  We compare with caproto's STS_STRING.
-4. PUT_ACKT, PUT_ACKS, STSACK_STRING and CLASS_NAME: caproto's structures include the
+3. PUT_ACKT, PUT_ACKS, STSACK_STRING and CLASS_NAME: caproto's structures include the
    value and its data codec does not know these types; we compare with the structure
    filled in directly.
 """
@@ -87,7 +84,7 @@ def _char_limit(v):
 
 def caproto_struct(dbr_type: ChannelType, meta: Metadata, values):
     """The caproto ctypes structure for ``dbr_type`` filled with ``meta``."""
-    cls = cadbr.DBR_TYPES[T.STS_STRING if dbr_type == T.CTRL_STRING else dbr_type]  # diff 3
+    cls = cadbr.DBR_TYPES[T.STS_STRING if dbr_type == T.CTRL_STRING else dbr_type]  # diff 2
     struct = cls()
     names = {f[0] for f in cls._fields_}
     for name in ("status", "severity", "precision", "units", "ackt", "acks"):
@@ -110,18 +107,14 @@ def caproto_struct(dbr_type: ChannelType, meta: Metadata, values):
 
 def caproto_payload(dbr_type: ChannelType, values, meta: Metadata) -> bytes:
     struct = caproto_struct(dbr_type, meta, values)
-    if dbr_type in SPECIAL:                                               # diff 4
+    if dbr_type in SPECIAL:                                               # diff 3
         raw = bytes(struct)
         return raw + bytes(-len(raw) % 8)
     native = native_type(dbr_type)
     data = values if native is T.STRING else np.array(values, dtype=NATIVE_DTYPES[native])
     md = struct if dbr_type >= 7 else None
     _, *buffers = data_payload(data, md, dbr_type, len(values))
-    raw = b"".join(b.tobytes() if hasattr(b, "tobytes") else bytes(b) for b in buffers)
-    if dbr_type == T.STRING and len(values) == 1:                         # diff 1
-        end = len(values[0]) + 1
-        raw = raw[:end] + bytes(-end % 8)
-    return raw
+    return b"".join(b.tobytes() if hasattr(b, "tobytes") else bytes(b) for b in buffers)
 
 
 def caproto_decode(dbr_type: ChannelType, payload: bytes, count: int):
@@ -135,7 +128,7 @@ def caproto_decode(dbr_type: ChannelType, payload: bytes, count: int):
         if dbr_type == T.CLASS_NAME:
             fields["class_name"] = value
         return [value], fields
-    cls_type = T.STS_STRING if dbr_type == T.CTRL_STRING else dbr_type    # diff 3
+    cls_type = T.STS_STRING if dbr_type == T.CTRL_STRING else dbr_type    # diff 2
     md = extract_metadata(payload, cls_type)
     md_size = ctypes.sizeof(md) if md is not None else 0
     data = extract_data(payload[md_size:], dbr_type, count)
@@ -200,7 +193,7 @@ def test_each_side_decodes_the_other(dbr_type, values):
     assert carried_values(got_meta, dbr_type) == expected_meta
 
 
-def test_forty_character_strings_are_nul_terminated():             # diff 2
+def test_forty_character_strings_are_nul_terminated():             # diff 1
     meta = Metadata()
     ours, _ = encode_dbr(T.STS_STRING, T.STRING, [b"z" * 40], meta)
     theirs = caproto_payload(T.STS_STRING, [b"z" * 40], meta)
@@ -210,7 +203,7 @@ def test_forty_character_strings_are_nul_terminated():             # diff 2
     assert caproto_decode(T.STS_STRING, ours, 1)[0] == [b"z" * 39]
 
 
-def test_ctrl_string_differs_from_caproto_on_purpose():             # diff 3
+def test_ctrl_string_differs_from_caproto_on_purpose():             # diff 2
     meta = Metadata(status=1, severity=1, secs=5)
     ours, _ = encode_dbr(T.CTRL_STRING, T.STRING, [b"v"], meta)
     _, *buffers = data_payload([b"v"], cadbr.DBR_TYPES[T.CTRL_STRING](), T.CTRL_STRING, 1)

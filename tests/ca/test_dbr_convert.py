@@ -210,3 +210,14 @@ def test_limits_convert_like_values_for_another_type():
     payload, _ = encode_dbr(T.GR_LONG, T.LONG, np.array([1], np.int32),
                             Metadata(upper_disp_limit=2.9))
     assert decode_dbr(T.GR_LONG, payload, 1)[1].upper_disp_limit == 2
+
+
+def test_non_finite_alarm_limits_become_zero_as_integers():
+    """dbAccess get_alarm; display and control limits are plain casts (NaN -> INT_MIN)."""
+    meta = Metadata(upper_disp_limit=NAN, upper_alarm_limit=NAN, upper_warning_limit=INF,
+                    lower_warning_limit=-INF, lower_alarm_limit=2.5, upper_ctrl_limit=NAN)
+    payload, _ = encode_dbr(T.CTRL_LONG, T.DOUBLE, np.array([1.0]), meta)
+    _, got = decode_dbr(T.CTRL_LONG, payload, 1)
+    assert (got.upper_alarm_limit, got.upper_warning_limit, got.lower_warning_limit,
+            got.lower_alarm_limit) == (0, 0, 0, 2)
+    assert got.upper_disp_limit == got.upper_ctrl_limit == -(2**31)

@@ -100,8 +100,9 @@ GOLDEN = [
      h("0001 0002 0001 0003", s(b"x", 40))),
     ("CLASS_NAME", T.CLASS_NAME, T.STRING, [b"ignored"], Metadata(class_name=b"ai"),
      h(s(b"ai", 40))),
-    # RSRV ships a one-element DBR_STRING only up to its NUL (then the 8-byte padding).
-    ("STRING scalar", T.STRING, T.STRING, [b"abc"], Metadata(), h("61626300", "z4")),
+    # A whole 40-byte field, as RSRV answers READ_NOTIFY and monitors (only replies to
+    # the obsolete CA_PROTO_READ are cut after the NUL).
+    ("STRING scalar", T.STRING, T.STRING, [b"abc"], Metadata(), h(s(b"abc", 40))),
     ("STRING pair", T.STRING, T.STRING, [b"abc", b"d"], Metadata(),
      h(s(b"abc", 40), s(b"d", 40))),
     ("STRING 40 chars", T.STS_STRING, T.STRING, [b"y" * 40], Metadata(),
@@ -253,7 +254,7 @@ def test_short_payloads_are_protocol_errors():
 
 
 def test_short_string_put_is_accepted():
-    """libca sends a one-element DBR_STRING put cut after its NUL, like RSRV's replies."""
+    """libca sends a one-element DBR_STRING put cut after its NUL (padded to 8)."""
     assert decode_dbr(T.STRING, b"hi\0\0\0\0\0\0", 1)[0] == [b"hi"]
 
 
@@ -280,3 +281,8 @@ def test_no_str_beyond_16_is_clamped():
     payload = h("0000 0000 0011", s(b"a", 26), f"z{15 * 26}", "0000")
     _, meta = decode_dbr(T.CTRL_ENUM, payload, 1)
     assert len(meta.enum_strings) == 16 and meta.enum_strings[0] == b"a"
+
+
+def test_class_name_honours_count():
+    payload, sent = encode_dbr(T.CLASS_NAME, T.DOUBLE, np.zeros(3), Metadata(class_name=b"ai"), 3)
+    assert sent == 3 and payload == h(s(b"ai", 40), "z80")
