@@ -40,6 +40,7 @@ class BeaconSender:
         self.beacon_id = 0
         self._socket: socket.socket | None = None
         self._task: asyncio.Task[None] | None = None
+        self._restart: asyncio.Event | None = None
 
     def start(self) -> None:
         """Open the socket and begin sending (no-op without destinations)."""
@@ -49,6 +50,7 @@ class BeaconSender:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
         sock.setblocking(False)
         self._socket = sock
+        self._restart = asyncio.Event()
         self._task = asyncio.get_running_loop().create_task(self._run(), name="ca-beacons")
 
     async def stop(self) -> None:
@@ -77,9 +79,26 @@ class BeaconSender:
             except OSError as exc:  # an unreachable destination must not stop the others
                 logger.debug("beacon to %s:%d failed: %s", *destination, exc)
 
+    def restart(self) -> None:
+        """Send a beacon now and ramp the interval up from the start again.
+
+        libca takes a sudden shortening of a server's beacon period as an "anomaly" and
+        searches at once for its disconnected channels, instead of waiting for its
+        reconnect governor: the server calls this when PVs are added.
+        """
+        if self._restart is not None:
+            self._restart.set()
+
     async def _run(self) -> None:
+        restart = self._restart
+        assert restart is not None
         interval = INITIAL_BEACON_INTERVAL
         while True:
             self.send_once()
-            await asyncio.sleep(interval)
-            interval = min(interval * 2, self.max_period)
+            try:
+                await asyncio.wait_for(restart.wait(), interval)
+            except asyncio.TimeoutError:
+                interval = min(interval * 2, self.max_period)
+            else:
+                restart.clear()
+                interval = INITIAL_BEACON_INTERVAL

@@ -49,6 +49,8 @@ CLIENT_NAME, HOST_NAME, ACCESS_RIGHTS, ECHO, SIGNAL = 20, 21, 22, 23, 25
 CREATE_CH_FAIL, SERVER_DISCONN = 26, 27
 
 ACCESS_READ, ACCESS_WRITE = 1, 2
+#: How many server-disconnected SIDs a circuit remembers to ignore late requests on.
+MAX_REMEMBERED_DISCONNECTS = 65536
 _SMALL = 0xFFFF
 _ZEROS8 = bytes(8)
 _MASK = struct.Struct(">H")
@@ -132,6 +134,7 @@ class VirtualCircuit(asyncio.Protocol):
         self.priority = 0
         self.client_version = 0
         self.channels: dict[int, CircuitChannel] = {}
+        self._gone: dict[int, bool] = {}  # SIDs we disconnected (SERVER_DISCONN), oldest first
         self._next_sid = 1
         self._out: list[bytes] = []
         self._out_bytes = 0
@@ -206,6 +209,14 @@ class VirtualCircuit(asyncio.Protocol):
             logger.exception("closing circuit from %s:%d: internal error", *self.peer)
             self.abort(None)
             return
+        # An incomplete message that started in this chunk: judge its command now rather
+        # than wait (perhaps forever) for a payload that garbage announced.
+        pending = self._parser.buffered
+        if 2 <= pending <= len(data):
+            command = data[-pending] << 8 | data[1 - pending]
+            if command not in handlers:
+                self.abort(f"unexpected CA command {command}")
+                return
         if not already_pending:
             self._flush()
 
@@ -398,7 +409,10 @@ class VirtualCircuit(asyncio.Protocol):
         sid, cid = header.parameter1, header.parameter2
         channel = self.channels.pop(sid, None)
         if channel is None:
-            self._send_error(header, cid, ECA_BADCHID)
+            if self._gone.pop(sid, False):
+                self._queue(_pack(CLEAR_CHANNEL, 0, 0, 0, sid, cid))
+            else:
+                self._send_error(header, cid, ECA_BADCHID)
             return
         self._release(channel)
         self.server.unindex_channel(channel)
@@ -415,10 +429,21 @@ class VirtualCircuit(asyncio.Protocol):
         if channel.write_queue:
             channel.write_queue.clear()
 
+    def _unknown_sid(self, header: Any, sid: int) -> None:
+        """A request names a SID we do not have: ERROR BADCHID, unless we disconnected that
+        channel ourselves -- the client may have sent the request before it learnt that (libca
+        flushes queued requests after SERVER_DISCONN and treats BADCHID as fatal)."""
+        if sid not in self._gone:
+            self._send_error(header, sid, ECA_BADCHID)
+
     def server_disconnect(self, channel: CircuitChannel) -> None:
         """The PV behind ``channel`` went away: tell the client (it will search again)."""
         if self.channels.pop(channel.sid, None) is None:
             return
+        gone = self._gone
+        gone[channel.sid] = True
+        if len(gone) > MAX_REMEMBERED_DISCONNECTS:
+            del gone[next(iter(gone))]
         self._release(channel)
         if not self.closed:
             self._queue(_pack(SERVER_DISCONN, 0, 0, 0, channel.cid, 0))
@@ -427,7 +452,7 @@ class VirtualCircuit(asyncio.Protocol):
     def _on_read_notify(self, header: Any, payload: Any) -> None:
         channel = self.channels.get(header.parameter1)
         if channel is None:
-            self._send_error(header, header.parameter1, ECA_BADCHID)
+            self._unknown_sid(header, header.parameter1)
             return
         data_type, count, ioid = header.data_type, header.data_count, header.parameter2
         if not channel.rights & ACCESS_READ:
@@ -469,7 +494,7 @@ class VirtualCircuit(asyncio.Protocol):
         """The deprecated READ: no status field, so failures are ERROR messages."""
         channel = self.channels.get(header.parameter1)
         if channel is None:
-            self._send_error(header, header.parameter1, ECA_BADCHID)
+            self._unknown_sid(header, header.parameter1)
             return
         data_type, count = header.data_type, header.data_count
         if not channel.rights & ACCESS_READ:
@@ -530,7 +555,7 @@ class VirtualCircuit(asyncio.Protocol):
     def _write(self, header: Any, payload: Any, notify: bool) -> None:
         channel = self.channels.get(header.parameter1)
         if channel is None:
-            self._send_error(header, header.parameter1, ECA_BADCHID)
+            self._unknown_sid(header, header.parameter1)
             return
         if not channel.rights & ACCESS_WRITE:
             self._write_done(channel, header, notify, ECA_NOWTACCESS)
@@ -610,7 +635,7 @@ class VirtualCircuit(asyncio.Protocol):
     def _on_event_add(self, header: Any, payload: Any) -> None:
         channel = self.channels.get(header.parameter1)
         if channel is None:
-            self._send_error(header, header.parameter1, ECA_BADCHID)
+            self._unknown_sid(header, header.parameter1)
             return
         if len(payload) < 14:
             raise CaProtocolError(f"EVENT_ADD with a {len(payload)}-byte payload (needs 16)")
@@ -668,7 +693,7 @@ class VirtualCircuit(asyncio.Protocol):
     def _on_event_cancel(self, header: Any, payload: Any) -> None:
         channel = self.channels.get(header.parameter1)
         if channel is None:
-            self._send_error(header, header.parameter1, ECA_BADCHID)
+            self._unknown_sid(header, header.parameter1)
             return
         sub = channel.subscriptions.pop(header.parameter2, None)
         if sub is None:

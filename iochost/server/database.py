@@ -21,7 +21,7 @@ __all__ = ["PVDatabase", "ServedChannel", "RemovalListener"]
 
 logger = logging.getLogger("iochost.server")
 
-#: ``fn(names)``, called after entries have been deleted (or replaced by another object).
+#: ``fn(names)``, called after entries have been deleted or added (or replaced).
 RemovalListener = Callable[[list[str]], None]
 
 
@@ -54,11 +54,12 @@ class ServedChannel(Protocol):
 class PVDatabase(MutableMapping[str, ServedChannel]):
     """A mutable ``name -> ServedChannel`` mapping with field/long-string resolution."""
 
-    __slots__ = ("_entries", "_removal_listeners")
+    __slots__ = ("_entries", "_removal_listeners", "_addition_listeners")
 
     def __init__(self, entries: Mapping[str, ServedChannel] | None = None):
         self._entries: dict[str, ServedChannel] = {}
         self._removal_listeners: list[RemovalListener] = []
+        self._addition_listeners: list[RemovalListener] = []
         if entries:
             self._entries.update(entries)
 
@@ -69,9 +70,12 @@ class PVDatabase(MutableMapping[str, ServedChannel]):
     def __setitem__(self, name: str, channel: ServedChannel) -> None:
         previous = self._entries.get(name)
         self._entries[name] = channel
-        if previous is not None and previous is not channel:
+        if previous is channel:
+            return
+        if previous is not None:
             # Clients hold channels on the old object: they must reconnect to the new one.
             self._notify_removed([name])
+        self._notify(self._addition_listeners, [name])
 
     def __delitem__(self, name: str) -> None:
         del self._entries[name]
@@ -92,9 +96,12 @@ class PVDatabase(MutableMapping[str, ServedChannel]):
         entries = self._entries
         replaced = [name for name, channel in items.items()
                     if name in entries and entries[name] is not channel]
+        added = [name for name, channel in items.items() if entries.get(name) is not channel]
         entries.update(items)
         if replaced:
             self._notify_removed(replaced)
+        if added:
+            self._notify(self._addition_listeners, added)
 
     def remove_many(self, names: Iterable[str]) -> list[str]:
         """Delete the given names that exist; returns those removed (one notification)."""
@@ -146,9 +153,25 @@ class PVDatabase(MutableMapping[str, ServedChannel]):
         except ValueError:
             pass
 
+    def add_addition_listener(self, fn: RemovalListener) -> None:
+        """Call ``fn(names)`` after entries are added or replaced (the server restarts its
+        beacon ramp then, so clients waiting for those names search again soon)."""
+        self._addition_listeners.append(fn)
+
+    def remove_addition_listener(self, fn: RemovalListener) -> None:
+        """Stop notifying ``fn`` of additions (missing listeners are ignored)."""
+        try:
+            self._addition_listeners.remove(fn)
+        except ValueError:
+            pass
+
     def _notify_removed(self, names: list[str]) -> None:
-        for listener in list(self._removal_listeners):
+        self._notify(self._removal_listeners, names)
+
+    @staticmethod
+    def _notify(listeners: list[RemovalListener], names: list[str]) -> None:
+        for listener in list(listeners):
             try:
                 listener(names)
             except Exception:  # one broken listener must not stop the others
-                logger.exception("PV removal listener %r failed", listener)
+                logger.exception("PV database listener %r failed", listener)

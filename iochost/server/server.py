@@ -76,6 +76,7 @@ class Server:
             await self._close_sockets()
             raise
         self.database.add_removal_listener(self._on_removed)
+        self.database.add_addition_listener(self._on_added)
         self._beacons = BeaconSender(self.tcp_port, self.config.beacon_destinations(),
                                      self.config.beacon_period)
         self._beacons.start()
@@ -147,6 +148,7 @@ class Server:
             return
         self._started = False
         self.database.remove_removal_listener(self._on_removed)
+        self.database.remove_addition_listener(self._on_added)
         if self._beacons is not None:
             await self._beacons.stop()
             self._beacons = None
@@ -212,6 +214,11 @@ class Server:
             channels = self._channels_by_key.pop(name, None)
             for channel in channels or ():
                 channel.circuit.server_disconnect(channel)
+
+    def _on_added(self, names: list[str]) -> None:
+        """New PVs: restart the beacon ramp so waiting clients search again soon."""
+        if self._beacons is not None:
+            self._beacons.restart()
 
     # -- statistics ----------------------------------------------------------------------------------
     def stats(self) -> dict[str, Any]:

@@ -227,7 +227,14 @@ def test_removed_pv_disconnects_its_channels_including_views(circuit, ca_server,
                    for _ in range(2)}
     assert disconnects == {plain.cid, long_string.cid}
     assert circuit.read(stays.sid, DOUBLE, 1).status == eca.ECA_NORMAL
-    assert circuit.read(plain.sid, DOUBLE, 1).status == eca.ECA_BADCHID
+    # Requests the client sent before it saw SERVER_DISCONN are dropped silently (libca
+    # treats an ERROR BADCHID as fatal); a CLEAR_CHANNEL is still confirmed.
+    circuit.send(ca.EventCancelRequest(data_type=DOUBLE, sid=plain.sid, subscriptionid=1),
+                 ca.ReadNotifyRequest(data_type=DOUBLE, data_count=1, sid=plain.sid, ioid=1),
+                 ca.ClearChannelRequest(sid=plain.sid, cid=plain.cid), ca.EchoRequest())
+    assert circuit.recv_until(lambda m: True) == ca.ClearChannelResponse(sid=plain.sid,
+                                                                         cid=plain.cid)
+    assert circuit.recv_until(lambda m: True) == ca.EchoResponse()
     ca_server.remove([other])
 
 
