@@ -102,6 +102,13 @@ def timestamp_to_ns(timestamp: Any) -> int:
     return (EPICS_EPOCH + int(secs)) * _NS + int(nsecs)
 
 
+def _unwrap_0d(value: Any) -> Any:
+    """A 0-d numpy array is a scalar in disguise (``np.array(5.0)``): unwrap it."""
+    if getattr(value, "ndim", None) == 0 and hasattr(value, "item"):
+        return value.item()
+    return value
+
+
 def _pop_alarm_change(metadata: dict[str, Any]) -> dict[str, Any]:
     """Take ``status``/``severity`` (those not None) out of ``metadata``."""
     change = {}
@@ -163,8 +170,7 @@ class ChannelData:
         self._alarm: ChannelAlarm | None = None
         self.alarm = alarm if alarm is not None else ChannelAlarm(
             string_encoding=string_encoding)
-        if value is None:
-            value = self.default_value()
+        value = self.default_value() if value is None else _unwrap_0d(value)
         if max_length is None:
             max_length = max(self.calculate_length(value), 1)
         elif max_length < 1:
@@ -311,14 +317,14 @@ class ChannelData:
         if metadata:
             self._check_metadata_names(metadata)
         try:
-            value = self.preprocess_value(value)
+            value = self.preprocess_value(_unwrap_0d(value))
             if verify_value:
                 self.check_limits(value)
                 replacement = await self.verify_value(value)
                 if replacement is SkipWrite:
                     return
                 if replacement is not None and replacement is not value:
-                    value = self.preprocess_value(replacement)
+                    value = self.preprocess_value(_unwrap_0d(replacement))
             if update_fields:
                 await self.update_fields(value)
         except SkipWrite:

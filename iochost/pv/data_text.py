@@ -78,7 +78,11 @@ class ChannelEnum(ChannelData):
         strings = tuple(str(s) for s in enum_strings)
         if len(strings) > MAX_ENUM_STATES:
             raise ValueError(f"at most {MAX_ENUM_STATES} enum states, got {len(strings)}")
-        too_long = [s for s in strings if len(s.encode(encoding)) >= MAX_ENUM_STRING_SIZE]
+        try:
+            sizes = [len(s.encode(encoding)) for s in strings]
+        except UnicodeEncodeError as exc:
+            raise ValueError(f"enum strings must be {encoding} text: {exc}") from None
+        too_long = [s for s, size in zip(strings, sizes) if size >= MAX_ENUM_STRING_SIZE]
         if too_long:
             raise ValueError(f"enum strings are at most {MAX_ENUM_STRING_SIZE - 1} bytes: "
                              f"{too_long!r} are longer")

@@ -445,3 +445,18 @@ async def test_concurrent_writes_leave_a_consistent_state():
     chan = ChannelDouble(value=0.0)
     await asyncio.gather(*(chan.write(float(i)) for i in range(20)))
     assert chan.value == 19.0
+
+
+async def test_zero_dimensional_arrays_are_scalars():
+    chan = ChannelDouble(value=np.array(2.5))
+    assert (chan.value, chan.max_length) == (2.5, 1)
+    await chan.write(np.array(3))
+    assert chan.value == 3.0 and type(chan.value) is float
+    text = ChannelString(value=np.array("abc"))
+    assert text.value == "abc"
+
+
+def test_enum_strings_must_encode():
+    with pytest.raises(ValueError, match="must be latin-1 text"):
+        ChannelEnum(enum_strings=["\u20ac"])
+    assert ChannelEnum(enum_strings=["\u20ac"], string_encoding="utf-8").value == "\u20ac"
