@@ -108,7 +108,7 @@ def iochost_ioc_mounted(host: Host, mount: Mount) -> Awaitable[None] | None:
 
 @hookspec
 def iochost_ioc_unmounted(host: Host, mount: Mount) -> Awaitable[None] | None:
-    """Called after a mount's PVs were removed and its IOC's shutdown hooks ran.
+    """Called after a mount's IOC's shutdown hooks ran and its PVs were removed.
 
     Fires for every ``Host.unmount`` and for each mount during shutdown. May return an
     awaitable; exceptions are logged with the plugin's name.

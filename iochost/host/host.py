@@ -6,8 +6,9 @@ Mounting an IOC (at start-up or at run time)::
     -> start its hooks (``iochost.pv.lifecycle.start_group``) -> helpers' start()
     -> iochost_ioc_mounted
 
-Unmounting reverses it: helpers' stop() -> PVs removed (clients get SERVER_DISCONN) ->
-``stop_group`` (scan loops cancelled, shutdown hooks awaited) -> iochost_ioc_unmounted.
+Unmounting reverses it: helpers' stop() -> ``stop_group`` (scan loops cancelled, shutdown
+hooks awaited while the PVs are still served) -> PVs removed (clients get SERVER_DISCONN)
+-> iochost_ioc_unmounted.
 A failure in one mount -- its IOC, a hook, a helper -- is logged with the mount's name; the
 other mounts keep serving.
 """
@@ -23,8 +24,8 @@ from typing import Any
 from .config import HostConfig, MountConfig, parse_mount
 from .plugins import PluginCatalog
 from .problems import ConfigError, ConfigProblem, Location
-from .validation import (HOST_STATUS_MOUNT, build_mounts, host_status_mounts, plugin_problems,
-                         validate)
+from .validation import (ALREADY_SERVED, HOST_STATUS_MOUNT, build_mounts, host_status_mounts,
+                         plugin_problems, validate)
 from .yamlsource import SourceMap
 
 log = logging.getLogger("iochost.host")
@@ -168,7 +169,11 @@ class Host:
             raise ConfigError([mount_config.problem("is already mounted", "name")])
         problems = plugin_problems(mount_config, self.catalog)
         if not problems:
-            taken = {pv: m.name for m in self.mounts.values() for pv in m.pvnames}
+            taken = dict.fromkeys(self.database, ALREADY_SERVED)
+            if self.status is not None:
+                taken.update(dict.fromkeys(map(self.status.state_pvname, self.mounts),
+                                           HOST_STATUS_MOUNT))
+            taken.update({pv: m.name for m in self.mounts.values() for pv in m.pvnames})
             built, problems = build_mounts([mount_config], self.catalog, taken)
         if problems:
             raise ConfigError(problems)
@@ -246,14 +251,15 @@ class Host:
         mount.ioc = None
 
     async def _teardown(self, mount: Mount) -> None:
-        """Helpers' stop(), PVs out of the database, then the IOC's shutdown hooks."""
+        """Helpers' stop(), the IOC's shutdown hooks (its PVs still served, so they may
+        publish a final state), then its PVs out of the database (clients disconnect)."""
         from iochost.pv.lifecycle import stop_group  # noqa: PLC0415
 
         for helper in reversed(mount.helpers):
             if hasattr(helper, "stop"):
                 await self._guarded(mount, f"helper {type(helper).__name__} stop", helper.stop)
-        self.database.remove_many(mount.pvnames)
         await self._guarded(mount, "shutdown", lambda: stop_group(mount.ioc))
+        self.database.remove_many(mount.pvnames)
         mount.helpers, mount.pvnames = [], []
 
     async def _guarded(self, mount: Mount, what: str, call: Any) -> None:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from iochost import ChannelString, PVGroup, pvproperty
 
-from .validation import HOST_STATUS_MOUNT
+from .validation import HOST_STATUS_MOUNT, state_pvname
 
 if TYPE_CHECKING:
     from .host import Host
@@ -69,7 +69,7 @@ class HostStatusIOC(PVGroup):
         self.host = host
 
     def state_pvname(self, mount: str) -> str:
-        return f"{self.prefix}MOUNT:{mount}:STATE"
+        return state_pvname(self.prefix, mount)
 
     def state_channel(self, mount: str, state: str) -> tuple[str, ChannelString]:
         """The STATE PV of ``mount`` (created on first use)."""

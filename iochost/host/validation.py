@@ -31,6 +31,19 @@ def host_status_mounts(config: HostConfig, catalog: PluginCatalog) -> list[Mount
                         source=config.source, path=("host",))]
 
 
+def state_pvname(status_prefix: str, mount: str) -> str:
+    """The host status PV that shows a mount's state."""
+    return f"{status_prefix}MOUNT:{mount}:STATE"
+
+
+def status_pv_names(config: HostConfig, usable: list[MountConfig]) -> dict[str, str]:
+    """The per-mount STATE PVs the host will add, as ``taken`` for ``build_mounts``."""
+    if not any(mount.name == HOST_STATUS_MOUNT for mount in usable):
+        return {}
+    prefix = config.host.status_prefix or ""
+    return {state_pvname(prefix, mount.name): HOST_STATUS_MOUNT for mount in config.mounts}
+
+
 def plugin_problems(mount: MountConfig, catalog: PluginCatalog) -> list[ConfigProblem]:
     """IOC, options and helpers of one mount against what the plugins registered."""
     problems: list[ConfigProblem] = []
@@ -115,11 +128,8 @@ def build_mounts(mounts: Iterable[MountConfig], catalog: PluginCatalog,
             continue
         clashes = [name for name in names if name in owners]
         for name in clashes[:5]:
-            owner = by_name.get(owners[name])
-            where = f" (line {owner.where('name')[0].line})" if owner is not None and \
-                owner.source is mount.source else ""
             problems.append(mount.problem(
-                f"PV {name!r} is already provided by mount {owners[name]!r}{where}", "prefix"))
+                f"PV {name!r} is already {_provider(owners[name], by_name, mount)}", "prefix"))
         if len(clashes) > 5:
             problems.append(mount.problem(
                 f"{len(clashes) - 5} more PV names clash with other mounts", "prefix"))
@@ -128,6 +138,21 @@ def build_mounts(mounts: Iterable[MountConfig], catalog: PluginCatalog,
         owners.update(dict.fromkeys(names, mount.name))
         built[mount.name] = ioc
     return built, problems
+
+
+#: owner in ``taken`` of PVs that a server serves for someone other than a mount
+ALREADY_SERVED = ""
+
+
+def _provider(owner: str, by_name: dict[str, MountConfig], mount: MountConfig) -> str:
+    if owner == ALREADY_SERVED:
+        return "served"
+    if owner == HOST_STATUS_MOUNT:
+        return "a host status PV"
+    other = by_name.get(owner)
+    where = f" (line {other.where('name')[0].line})" if other is not None and \
+        other.source is mount.source else ""
+    return f"provided by mount {owner!r}{where}"
 
 
 def validate(config: HostConfig, catalog: PluginCatalog,
@@ -145,7 +170,7 @@ def validate(config: HostConfig, catalog: PluginCatalog,
         problems.extend(found)
         if not found and mount.enabled:
             usable.append(mount)
-    built, build_problems = build_mounts(usable, catalog)
+    built, build_problems = build_mounts(usable, catalog, status_pv_names(config, usable))
     problems.extend(build_problems)
     if problems:
         raise ConfigError(problems)

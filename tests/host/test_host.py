@@ -149,8 +149,12 @@ def test_runtime_mount_refuses_with_every_problem(ca_server, make_host, unique_p
         mounts:
           - {name: base, ioc: test-counter, prefix: "$(P)BASE:"}
         """, status=False)
+    from iochost.pv.data import ChannelDouble
+    ca_server.add({unique_prefix + "EXT:COUNT": ChannelDouble(value=0.0)})  # not a mount's
     cases = [
         ({"name": "base", "ioc": "test-counter", "prefix": "$(P)X:"}, "is already mounted"),
+        ({"name": "ext", "ioc": "test-counter", "prefix": "$(P)EXT:"},
+         f"PV '{unique_prefix}EXT:COUNT' is already served"),
         ({"name": "dup", "ioc": "test-counter", "prefix": "$(P)BASE:"},
          f"PV '{unique_prefix}BASE:COUNT' is already provided by mount 'base'"),
         ({"name": "bad", "ioc": "no-such-ioc"}, "unknown IOC 'no-such-ioc'"),
@@ -167,6 +171,7 @@ def test_runtime_mount_refuses_with_every_problem(ca_server, make_host, unique_p
     assert set(host.mounts) == {"base"}
     with pytest.raises(KeyError, match="no mount named 'ghost' is mounted"):
         ca_server.call(host.unmount("ghost"))
+    ca_server.remove([unique_prefix + "EXT:COUNT"])
 
 
 def test_a_failing_startup_hook_is_logged_with_its_mount(make_host, pyepics, unique_prefix,

@@ -3,7 +3,8 @@ import textwrap
 
 import pytest
 
-from iochost.host import ConfigError, load_config_text, load_plugins, validate
+from iochost.host import ConfigError, hookimpl, load_config_text, load_plugins, validate
+from iochost.host.validation import host_status_mounts
 
 
 @pytest.fixture
@@ -97,3 +98,45 @@ def test_an_ioc_that_fails_to_build_is_reported_with_its_mount(catalog):
         """, catalog)
     assert found == [(2, "mounts[0]", "mount 'a': building IOC 'test-counter' failed: "
                                       "ValueError: start must not be negative")]
+
+
+def test_pvs_clashing_with_the_host_status_pvs_are_found(catalog):
+    config = load_config_text(textwrap.dedent("""\
+        host: {status_prefix: "S:"}
+        mounts:
+          - {name: again, ioc: iochost-status, prefix: "S:"}
+          - {name: MOUNT, ioc: test-counter, prefix: "S:MOUNT:again:"}
+        """), "host.yaml", environ={})
+    with pytest.raises(ConfigError) as info:
+        validate(config, catalog, host_status_mounts(config, catalog))
+    messages = [p.message for p in info.value.problems]
+    assert "mount 'again': PV 'S:UPTIME' is already a host status PV" in messages
+    assert len(messages) == 6            # 5 clashes shown, then a count of the rest
+
+
+class StateIOC:
+    """An inline plugin whose IOC serves a PV named ``STATE``."""
+
+    @staticmethod
+    @hookimpl
+    def iochost_register_iocs(register):
+        from iochost import PVGroup, pvproperty
+
+        class WithState(PVGroup):
+            STATE = pvproperty(value=0)
+
+        register("with-state", WithState)
+
+
+def test_state_pvs_of_mounts_are_reserved(plugin_site, clean_env):
+    catalog = load_plugins(extra_plugins={"state": StateIOC})
+    config = load_config_text(textwrap.dedent("""\
+        host: {status_prefix: "S:"}
+        mounts:
+          - {name: a, ioc: with-state, prefix: "S:MOUNT:b:"}
+          - {name: b, ioc: with-state, prefix: "S:MOUNT:c:"}
+        """), "host.yaml", environ={})
+    with pytest.raises(ConfigError) as info:
+        validate(config, catalog, host_status_mounts(config, catalog))
+    assert [p.message for p in info.value.problems] == [
+        "mount 'a': PV 'S:MOUNT:b:STATE' is already a host status PV"]
