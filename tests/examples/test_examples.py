@@ -9,7 +9,7 @@ import pytest
 
 from conftest import wait_until
 from iochost.ca.dbr import DBE_VALUE
-from iochost.pv import stop_group
+from iochost.pv import start_group, stop_group
 from iochost_examples import (custom_write, decay, io_interrupt, macros, no_pvproperty,
                               random_walk, setpoint_rbv, simple, skip_write,
                               startup_and_shutdown_hooks, subgroups, worker_thread)
@@ -39,10 +39,11 @@ def test_custom_write_writes_files(mount, unique_prefix, client, tmp_path):
     assert (tmp_path / "B").read_text() == "8\n"
 
 
-def test_random_walk_steps_at_the_rate_of_dt(mount, unique_prefix, client):
-    ioc = mount(random_walk.RandomWalkIOC(prefix=unique_prefix))
+def test_random_walk_steps_at_the_rate_of_dt(mount, unique_prefix, client, ca_server):
+    ioc = mount(random_walk.RandomWalkIOC(prefix=unique_prefix), start=False)
     p = ioc.prefix
-    assert client.write(p + "dt", 0.02) == "ECA_NORMAL"
+    assert client.write(p + "dt", 0.02) == "ECA_NORMAL"     # before the first 3 s sleep
+    ca_server.call(start_group(ioc))
     monitor = client.monitor(p + "x", DBE_VALUE)
     values = [event.data[0] for event in monitor.wait_for(5)]
     assert len(set(values)) >= 4

@@ -92,9 +92,10 @@ def test_writes_from_code_run_the_putter_and_reach_monitors(putters, client, ca_
 class Lifecycle(PVGroup):
     started = pvproperty(value=0, read_only=True)
     stopped = pvproperty(value=0, read_only=True)
-    ticks = pvproperty(value=0, read_only=True)
-    failing = pvproperty(value=0, read_only=True)
-    give_up = pvproperty(value=0, read_only=True)
+    # own alarm groups: the scan loops' alarms must not mix
+    ticks = pvproperty(value=0, read_only=True, alarm_group="ticks")
+    failing = pvproperty(value=0, read_only=True, alarm_group="failing")
+    give_up = pvproperty(value=0, read_only=True, alarm_group="give_up")
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -255,3 +256,25 @@ def test_use_scan_field_follows_the_scan_period(mount, unique_prefix, client, ca
     assert client.value(pvname) <= paused_at + 1
     ca_server.call(lambda: group.ticks.set_scan_period(0.01))        # wakes at once
     wait_until(lambda: client.value(pvname) >= paused_at + 5, what="scans resumed")
+
+
+class BrokenStartup(PVGroup):
+    broken = pvproperty(value=0)
+    fine = pvproperty(value=0)
+
+    @broken.startup
+    async def broken(self, instance, async_lib):
+        raise RuntimeError("hardware missing")
+
+    @fine.startup
+    async def fine(self, instance, async_lib):
+        await instance.write(1)
+
+
+def test_failing_startup_hook_is_logged_and_isolated(mount, unique_prefix, client, caplog):
+    group = mount(BrokenStartup(prefix=unique_prefix))
+    wait_until(lambda: client.value(group.prefix + "fine") == 1, what="the other hook")
+    wait_until(lambda: f"startup hook of {group.prefix}broken failed" in caplog.text,
+               what="the failure logged")
+    assert "hardware missing" in caplog.text
+    assert client.write(group.prefix + "broken", 5) == "ECA_NORMAL"   # still served
