@@ -158,3 +158,18 @@ def test_worker_thread_put_completion(mount, unique_prefix, client):
     simple, skip_write, startup_and_shutdown_hooks, subgroups, worker_thread])
 def test_every_example_has_a_main_and_a_docstring(module):
     assert callable(module.main) and module.__doc__
+
+
+def test_examples_with_pyepics(mount, unique_prefix, pyepics):
+    """The same IOCs through EPICS' own C client library (libca via pyepics)."""
+    epics = pyepics
+    wt = mount(worker_thread.WorkerThreadIOC(prefix=unique_prefix + "wt:"))
+    pairs = mount(setpoint_rbv.PairsIOC(prefix=unique_prefix + "sp:"))
+    wait_until(lambda: hasattr(wt, "requests"), what="worker started")
+    started = time.monotonic()
+    assert epics.caput(wt.prefix + "request", 0.2, wait=True, timeout=5) == 1
+    assert time.monotonic() - started >= 0.2                # completion waited for the thread
+    assert epics.caget(wt.prefix + "done", timeout=5) == 1
+    assert epics.caput(pairs.prefix + "pair3", "Yes", wait=True, timeout=5) == 1
+    assert epics.caget(pairs.prefix + "pair3_RBV", as_string=True, timeout=5) == "Yes"
+    assert epics.caget(pairs.prefix + "pair2_RBV", timeout=5) == 0.0
