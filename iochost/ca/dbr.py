@@ -23,7 +23,8 @@ from operator import attrgetter
 
 import numpy as np
 
-from .dbr_convert import NATIVE_DTYPES, as_native_array, convert_values, format_number
+from .dbr_convert import NATIVE_DTYPES, as_native_array, cast_numeric, convert_values
+from .dbr_text import format_number
 from .dbr_layouts import CTRL_LIMITS, GR_LIMITS, LAYOUTS, WIRE_DTYPES, Layout
 from .dbr_types import (DBE_ALARM, DBE_ARCHIVE, DBE_LOG, DBE_PROPERTY, DBE_VALUE,
                         EPICS_EPOCH, FAMILIES, MAX_ENUM_STATES, MAX_ENUM_STRING_SIZE,
@@ -142,7 +143,7 @@ def _limits_packer(layout: Layout) -> Callable[[Metadata, bool], bytes] | None:
                 # (display and control limits are plain casts).
                 alarm = limits[_ALARM_LIMITS]
                 limits[_ALARM_LIMITS] = np.where(np.isfinite(alarm), alarm, 0.0)
-            limits = as_native_array(limits, target)
+            limits = cast_numeric(limits, target)
         return limits.astype(wire).tobytes() + pad
     return pack_limits
 

@@ -16,21 +16,19 @@ The rules, and why:
   and non-finite values pass through.
 * **number -> STRING** prints FLOAT/DOUBLE as ``cvtFloatToString``/``cvtDoubleToString``
   do, with the channel's ``precision`` (dbConvert uses 6 when a field has none); see
-  :func:`format_number`.  Integers print in decimal.  ENUM prints its state string; an index with no
-  string prints in decimal (an mbbi would print its empty state string or
-  "Illegal_Value"; a number is more useful and round-trips).
-* **STRING -> number** parses like ``epicsParse*`` with EPICS 7's default
-  ``dbConvertBase`` 0: leading/trailing white space is ignored; integers accept
-  ``0x`` hex and C octal (``010`` is 8); an integer target also accepts a float
-  literal ("1e3", "2.7") which is then cast as above (dbConvert's "convert via double"
-  fallback); FLOAT/DOUBLE accept what ``strtod`` does, including hex.  The empty string
-  is 0 (dbConvert's ``*psrc == 0`` case).  A value that does not parse, or does not fit
-  the target type, raises ``CaStatusError(ECA_NOCONVERT)`` naming the value.  RSRV
-  reports such failures as ECA_PUTFAIL on a write and ECA_GETFAIL on a read; the server
-  layer, which knows the direction, maps the code.
+  :func:`iochost.ca.dbr_text.format_number`.  Integers print in decimal.  ENUM prints
+  its state string; an index with no string prints in decimal (an mbbi would print its
+  empty state string or "Illegal_Value"; a number is more useful and round-trips).
+* **STRING -> number** reads the longest number at the start of the text, as RSRV does
+  (``strtol`` base 0 / ``strtod``; "0x10" is 16, "010" is 8 for integers, "5 mm" is 5,
+  "" is 0); see :mod:`iochost.ca.dbr_text` for the measured table.  Text with no
+  number, or a number that does not fit the target, raises
+  ``CaStatusError(ECA_NOCONVERT)`` naming the text.  RSRV itself answers ECA_PUTFAIL
+  for such a write and ECA_GETFAIL for such a read; the layer that knows the direction
+  maps the code.
 * **STRING -> ENUM** takes the index of an exactly matching state string; otherwise a
-  number that parses and is a valid index (``< len(enum_strings)``); otherwise
-  ECA_NOCONVERT (dbPut's ``putStringEnum``: S_db_badChoice).
+  number (as above) that is a valid index (``< len(enum_strings)``); otherwise
+  ECA_NOCONVERT (RSRV: S_db_badChoice, answered as ECA_PUTFAIL).
 * **CHAR <-> STRING** is numeric per element by default (dbConvert: a uchar array read
   as DBR_STRING gives "72", "105", ...).  With ``long_string=True`` a CHAR array is text
   instead: the bytes up to the first NUL make one string (at most 39 bytes), and a
@@ -38,16 +36,16 @@ The rules, and why:
 """
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 
 import numpy as np
 
+from .dbr_text import format_number, parse_float, parse_integer
 from .dbr_types import MAX_STRING_SIZE, ChannelType
 from .eca import ECA_NOCONVERT
 from .errors import CaStatusError, LocalProtocolError
 
-__all__ = ["NATIVE_DTYPES", "convert_values", "as_native_array", "format_number"]
+__all__ = ["NATIVE_DTYPES", "convert_values", "as_native_array", "cast_numeric"]
 
 _S, _I, _F, _E, _C, _L, _D = (ChannelType(i) for i in range(7))
 
@@ -85,7 +83,16 @@ def as_native_array(values, native: ChannelType) -> np.ndarray:
         arr = arr.reshape(-1)
     if arr.dtype.kind == dtype.kind and arr.dtype.itemsize == dtype.itemsize:
         return arr
+    if arr.dtype.kind == "f" and dtype.kind == "f":
+        # Python floats given for a FLOAT channel are its values, not DOUBLE data to
+        # convert: no epicsConvertDoubleToFloat clamping here.
+        return arr.astype(dtype)
     return _numeric_to_numeric(arr, dtype)
+
+
+def cast_numeric(arr: np.ndarray, target: ChannelType) -> np.ndarray:
+    """A numeric array converted to ``target`` by the IOC's rules (module docstring)."""
+    return _numeric_to_numeric(arr, NATIVE_DTYPES[target])
 
 
 def _float_to_int(arr: np.ndarray, dtype: np.dtype) -> np.ndarray:
@@ -116,38 +123,6 @@ def _numeric_to_numeric(arr: np.ndarray, dtype: np.dtype) -> np.ndarray:
 
 # ---------------------------------------------------------------- number -> text
 
-def format_number(value: float, precision: int, single: bool = False) -> str:
-    """How an IOC prints a DOUBLE (``cvtDoubleToString``) or FLOAT (``single``) as text.
-
-    Up to 1e7 with at most 8 decimals: fixed point, rounding the truncated next digit
-    half up, exactly as cvtFast.c computes it (in float32 arithmetic for FLOAT).  Beyond
-    that (or NaN): ``%.{min(p,3)}f``; beyond 1e16 (FLOAT: 1e8) or p > 8: ``%e`` with
-    width p+7 (FLOAT: p+6) and at most 17 (12) decimals.
-    """
-    p = max(int(precision), 0)
-    if value != value or p > 8 or not -1e7 <= value <= 1e7:
-        exp_limit, max_p, width = (1e8, 12, 6) if single else (1e16, 17, 7)
-        big = value >= exp_limit or value <= -exp_limit if single else \
-            value > exp_limit or value < -exp_limit
-        if p > 8 or big:
-            p = min(p, max_p)
-            return "%*.*e" % (p + width, p, value)
-        return "%.*f" % (min(p, 3), value)
-    return _fixed_point(value, p, np.float32 if single else float)
-
-
-def _fixed_point(value: float, p: int, real) -> str:
-    sign = "-" if value < 0 else ""
-    value = real(-value if value < 0 else value)
-    whole = int(value)
-    fplace = 10 ** p
-    fraction = int(real(value - real(whole)) * real(fplace) * real(10))
-    fraction = (fraction + 5) // 10
-    if fraction >= fplace:
-        whole, fraction = whole + 1, fraction - fplace
-    return f"{sign}{whole}.{fraction:0{p}d}" if p else f"{sign}{whole}"
-
-
 def _numbers_to_strings(arr: np.ndarray, native: ChannelType, precision: int) -> list[bytes]:
     if native in _FLOATING:
         single = native is _F
@@ -162,60 +137,17 @@ def _enum_to_strings(arr: np.ndarray, enum_strings: Sequence[bytes]) -> list[byt
 
 # ---------------------------------------------------------------- text -> number
 
-_C_INTEGER = re.compile(rb"[+-]?(0[xX][0-9a-fA-F]+|0[0-7]*|[1-9][0-9]*)")
-# What strtod accepts: decimal or hex floats, inf/infinity, nan.  Python's float() would
-# also accept "1_000", which C does not.
-_C_FLOAT = re.compile(
-    rb"[+-]?((\d+\.?\d*|\.\d+)([eE][+-]?\d+)?|0[xX]([0-9a-fA-F]+\.?[0-9a-fA-F]*|\.[0-9a-fA-F]+)"
-    rb"([pP][+-]?\d+)?|inf(inity)?|nan)",
-    re.IGNORECASE,
-)
-
-
-def _parse_int(text: bytes) -> int | None:
-    if _C_INTEGER.fullmatch(text) is None:
-        return None
-    sign = -1 if text[:1] == b"-" else 1
-    digits = text.lstrip(b"+-")
-    if digits[:2] in (b"0x", b"0X"):
-        return sign * int(digits[2:], 16)
-    if len(digits) > 1 and digits[:1] == b"0":
-        return sign * int(digits, 8)
-    return sign * int(digits)
-
-
-def _parse_float(text: bytes) -> float | None:
-    if _C_FLOAT.fullmatch(text) is None:
-        return None
-    body = text.lstrip(b"+-")
-    if body[:2] in (b"0x", b"0X"):
-        magnitude = float.fromhex(body.decode())
-        return -magnitude if text[:1] == b"-" else magnitude
-    return float(text)
+_INT_RANGES = {t: (int(np.iinfo(NATIVE_DTYPES[t]).min), int(np.iinfo(NATIVE_DTYPES[t]).max))
+               for t in (_I, _E, _C, _L)}
 
 
 def _parse_string(raw: bytes, target: ChannelType) -> int | float:
-    if raw == b"":
-        return 0
-    text = raw.strip()
-    if target in _FLOATING:
-        value = _parse_float(text)
-        if value is None:
-            raise _noconvert(f"{raw!r} is not a number")
-        if target is _F and value == value and abs(value) != float("inf") \
-                and abs(value) >= _FLT_MAX:
-            raise _noconvert(f"{raw!r} does not fit a FLOAT")
-        return value
-    value = _parse_int(text)
-    if value is None:
-        as_float = _parse_float(text)
-        if as_float is None or as_float != as_float or abs(as_float) == float("inf"):
-            raise _noconvert(f"{raw!r} is not a number")
-        value = int(as_float)
-    info = np.iinfo(NATIVE_DTYPES[target])
-    if not info.min <= value <= info.max:
-        raise _noconvert(f"{raw!r} does not fit {target.name}")
-    return value
+    try:
+        if target in _FLOATING:
+            return parse_float(raw, single=target is _F)
+        return parse_integer(raw, *_INT_RANGES[target])
+    except ValueError as exc:
+        raise _noconvert(f"{exc} for {target.name}") from None
 
 
 def _strings_to_numbers(values: Sequence[bytes], target: ChannelType) -> np.ndarray:
@@ -230,9 +162,11 @@ def _strings_to_enum(values: Sequence[bytes], enum_strings: Sequence[bytes]) -> 
         if raw in enum_strings:
             indices.append(list(enum_strings).index(raw))
             continue
-        number = _parse_int(raw.strip())
-        if number is None or not 0 <= number < len(enum_strings):
-            raise _noconvert(f"{raw!r} is not one of the {len(enum_strings)} enum states")
+        try:
+            number = parse_integer(raw, 0, len(enum_strings) - 1)
+        except ValueError:
+            raise _noconvert(
+                f"{raw!r} is not one of the {len(enum_strings)} enum states") from None
         indices.append(number)
     return np.array(indices, dtype=np.uint16)
 

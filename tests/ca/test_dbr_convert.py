@@ -3,7 +3,8 @@ import numpy as np
 import pytest
 
 from iochost.ca.dbr import ChannelType, Metadata, convert_values, decode_dbr, encode_dbr
-from iochost.ca.dbr_convert import NATIVE_DTYPES, format_number
+from iochost.ca.dbr_convert import NATIVE_DTYPES
+from iochost.ca.dbr_text import format_number
 from iochost.ca.eca import ECA_NOCONVERT
 from iochost.ca.errors import CaStatusError, LocalProtocolError
 
@@ -77,21 +78,22 @@ def test_encode_uses_the_channel_precision():
     assert decode_dbr(T.TIME_STRING, payload, 1)[0] == [b"2.500"]
 
 
+# Measured against softioc (RSRV, EPICS 7): caput of a DBR_STRING, then read back.
 FROM_STRING = [
-    (T.DOUBLE, [b"3.5", b" -2e3 ", b"", b"0x10", b"inf", b"\t7\n"],
-     [3.5, -2000.0, 0.0, 16.0, INF, 7.0]),
-    (T.FLOAT, [b"0.5", b"-1e38"], [0.5, -1e38]),
-    (T.LONG, [b"42", b" -7 ", b"0x10", b"010", b"1e3", b"2.9", b""],
-     [42, -7, 16, 8, 1000, 2, 0]),
+    (T.DOUBLE, [b"3.5", b" -2e3 ", b"", b"0x10", b"inf", b"\t7\n", b"12abc", b"1_000",
+                b"0x1p3", b"010", b"nan", b"+5"],
+     [3.5, -2000.0, 0.0, 16.0, INF, 7.0, 12.0, 1.0, 8.0, 10.0, NAN, 5.0]),
+    (T.FLOAT, [b"0.5", b"-1e38", b"-1e-40"], [0.5, -1e38, -1e-40]),
+    (T.LONG, [b"42", b" -7 ", b"0x10", b"010", b"1e3", b"2.9", b"-2.9", b"", b"12abc",
+              b"0X1F", b"+5", b"08"],
+     [42, -7, 16, 8, 1, 2, -2, 0, 12, 31, 5, 0]),
     (T.INT, [b"32767", b"-32768"], [32767, -32768]),
-    (T.CHAR, [b"255", b"0"], [255, 0]),
-    (T.ENUM, [b"1"], None),                      # through enum_strings, below
+    (T.CHAR, [b"255", b"0", b"-0"], [255, 0, 0]),
 ]
 
 
 @pytest.mark.parametrize("dst, strings, expected",
-                         [c for c in FROM_STRING if c[2] is not None],
-                         ids=[c[0].name for c in FROM_STRING if c[2] is not None])
+                         FROM_STRING, ids=[c[0].name for c in FROM_STRING])
 def test_strings_parse_like_epics(dst, strings, expected):
     out = convert_values(strings, T.STRING, dst)
     np.testing.assert_array_equal(out, np.array(expected, dtype=NATIVE_DTYPES[dst]))
@@ -99,15 +101,18 @@ def test_strings_parse_like_epics(dst, strings, expected):
 
 NOCONVERT = [
     (T.STRING, T.DOUBLE, [b"abc"], ()),
-    (T.STRING, T.DOUBLE, [b"1_000"], ()),        # Python accepts it, strtod does not
     (T.STRING, T.DOUBLE, [b"   "], ()),           # white space only: no digits
-    (T.STRING, T.LONG, [b"12abc"], ()),
+    (T.STRING, T.DOUBLE, [b"1e400"], ()),         # strtod overflow
+    (T.STRING, T.DOUBLE, [b"1e-400"], ()),        # strtod underflow to zero
+    (T.STRING, T.LONG, [b"abc"], ()),
     (T.STRING, T.LONG, [b"99999999999"], ()),     # does not fit int32
+    (T.STRING, T.LONG, [b"nan"], ()),             # strtol has no NaN
+    (T.STRING, T.LONG, [b"inf"], ()),
     (T.STRING, T.INT, [b"40000"], ()),
     (T.STRING, T.CHAR, [b"256"], ()),
     (T.STRING, T.CHAR, [b"-1"], ()),
-    (T.STRING, T.LONG, [b"nan"], ()),
     (T.STRING, T.FLOAT, [b"1e39"], ()),           # beyond FLT_MAX
+    (T.STRING, T.FLOAT, [b"1e-40"], ()),          # epicsParseFloat: 0 < v <= FLT_MIN
     (T.STRING, T.ENUM, [b"Maybe"], (b"Off", b"On")),
     (T.STRING, T.ENUM, [b"2"], (b"Off", b"On")),   # numeric but not a valid index
     (T.STRING, T.ENUM, [b"0"], ()),                # no states at all
@@ -137,6 +142,7 @@ STATES = (b"Off", b"On", b"Fault")
     ([b"Fault", b"Off"], [2, 0]),
     ([b"2"], [2]),                                   # not a state name but a valid index
     ([b" 1 "], [1]),
+    ([b"0x1"], [1]),
 ])
 def test_string_to_enum_by_name_or_index(strings, expected):
     assert convert_values(strings, T.STRING, T.ENUM, STATES).tolist() == expected
@@ -221,3 +227,12 @@ def test_non_finite_alarm_limits_become_zero_as_integers():
     assert (got.upper_alarm_limit, got.upper_warning_limit, got.lower_warning_limit,
             got.lower_alarm_limit) == (0, 0, 0, 2)
     assert got.upper_disp_limit == got.upper_ctrl_limit == -(2**31)
+
+
+def test_python_floats_for_a_float_channel_are_not_clamped():
+    """Only DOUBLE -> FLOAT conversions clamp; a FLOAT channel's own values pass as they are."""
+    tiny = float(np.float32(1e-42))                     # a float32 denormal
+    payload, _ = encode_dbr(T.FLOAT, T.FLOAT, [tiny], Metadata())
+    assert decode_dbr(T.FLOAT, payload, 1)[0].tolist() == [tiny]
+    payload, _ = encode_dbr(T.FLOAT, T.DOUBLE, [tiny], Metadata())
+    assert decode_dbr(T.FLOAT, payload, 1)[0].tolist() == [FLT_MIN]
