@@ -258,13 +258,15 @@ class ChannelAlarm:
         elif flags:
             self.notify(0)  # not published, but cached encodings are stale all the same
 
-    async def publish(self, flags: int, *, except_for: Iterable[ChannelData] = ()) -> None:
+    async def publish(self, flags: int, *,
+                      except_for: Iterable[ChannelData] | None = None) -> None:
         """Publish ``flags`` to every connected channel except ``except_for``."""
         self.notify(flags, except_for)
 
-    def notify(self, flags: int, except_for: Iterable[ChannelData] = ()) -> None:
-        """Synchronous :meth:`publish`: each channel drops its cache and tells its listeners."""
-        skip = tuple(except_for)
+    def notify(self, flags: int, except_for: Iterable[ChannelData] | None = None) -> None:
+        """Synchronous :meth:`publish`: each channel drops its cache and tells its listeners
+        (``ChannelData.notify``, which is what to override to see alarm fan-out too)."""
+        skip = tuple(except_for) if except_for else ()
         for channel in self._channels:
             if not any(channel is other for other in skip):
                 channel.notify(flags)
