@@ -229,7 +229,7 @@ class VirtualCircuit(asyncio.Protocol):
         self.closed = True
         self._out.clear()
         self.backlog.clear()
-        for task in self._tasks:
+        for task in self._tasks:  # reads and first monitor updates nobody will receive
             task.cancel()
         server = self.server
         for channel in self.channels.values():
@@ -419,15 +419,14 @@ class VirtualCircuit(asyncio.Protocol):
         self._queue(_pack(CLEAR_CHANNEL, 0, 0, 0, sid, cid))
 
     def _release(self, channel: CircuitChannel) -> None:
-        """Drop a channel's subscriptions and queued writes."""
+        """Drop a channel's subscriptions."""
         server = self.server
         backlog = self.backlog
         for sub in channel.subscriptions.values():
             backlog.pop(sub, None)
             server.unsubscribe(sub)
         channel.subscriptions.clear()
-        if channel.write_queue:
-            channel.write_queue.clear()
+        # Queued writes stay: they were received, so they are applied (replies are dropped).
 
     def _unknown_sid(self, header: Any, sid: int) -> None:
         """A request names a SID we do not have: ERROR BADCHID, unless we disconnected that
@@ -590,7 +589,9 @@ class VirtualCircuit(asyncio.Protocol):
             else:  # it suspended: finish it in a task; later writes wait behind it
                 if channel.write_queue is None:
                     channel.write_queue = deque()
-                self._spawn(self._finish_write(channel, header, notify, coro, yielded))
+                # Not cancelled with the circuit: like RSRV, a put once received is applied
+                # even if its client goes away.
+                self.server.spawn(self._finish_write(channel, header, notify, coro, yielded))
                 return
             self._write_done(channel, header, notify, status)
             queue = channel.write_queue

@@ -59,6 +59,7 @@ class Server:
         self._beacons: BeaconSender | None = None
         self._started = False
         self._stopped: asyncio.Event | None = None
+        self._background: set[asyncio.Task[Any]] = set()
 
     # -- lifecycle ---------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -159,6 +160,8 @@ class Server:
                 circuit.transport.abort()
             circuit.connection_lost(None)
         await self._close_sockets()
+        for task in list(self._background):
+            task.cancel()
         for fanout in self._fanouts.values():
             fanout.close()
         self._fanouts.clear()
@@ -177,6 +180,13 @@ class Server:
             await self.stop()
 
     # -- bookkeeping used by circuits ----------------------------------------------------------------
+    def spawn(self, coro: Any) -> asyncio.Task[Any]:
+        """Run work that must outlive its circuit (a received write); cancelled at stop()."""
+        task = asyncio.get_running_loop().create_task(coro)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+        return task
+
     def circuit_opened(self, circuit: VirtualCircuit) -> None:
         self.circuits.add(circuit)
         self.counters["circuits_opened"] += 1

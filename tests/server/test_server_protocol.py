@@ -1,6 +1,7 @@
 """Exact protocol behaviour over a raw TCP circuit, message by message."""
 import asyncio
 import struct
+import time
 
 import numpy as np
 import pytest
@@ -157,6 +158,20 @@ def test_writes_on_one_channel_apply_in_order_even_when_one_suspends(circuit, se
     assert [r.ioid for r in replies] == [1, 2, 3]
     assert channel.applied == [1.0, 2.0, 3.0]
     assert channel.value == 3.0
+
+
+def test_a_received_write_completes_after_its_client_left(ca_server, serve_pvs):
+    channel = SlowFirstWrite(value=0.0)
+    channel.applied = []
+    name = serve_pvs({"SLOW": channel})["SLOW"]
+    with RawCircuit(ca_server.tcp_port) as raw:
+        sid = raw.create_channel(name)[1].sid
+        raw.send(*(ca.WriteRequest(data_type=DOUBLE, data_count=1, sid=sid, ioid=i,
+                                   payload=double(float(i))) for i in (1, 2)))
+    deadline = time.monotonic() + 5
+    while channel.applied != [1.0, 2.0] and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert channel.applied == [1.0, 2.0] and channel.value == 2.0
 
 
 def test_subscription_lifecycle(circuit, pvs, ca_server):
