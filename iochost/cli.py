@@ -94,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.verb is None:
         parser.print_help()
         return 0
-    from .host import commands  # noqa: PLC0415 - `--version`/`--help` stay instant
+    from .host import commands
 
     switches = commands.PluginSwitches(disable_autoload=args.no_autoload,
                                        blocked=commands.names(args.disable_plugin))

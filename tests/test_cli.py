@@ -1,6 +1,6 @@
 """The ``iochost`` command line with what is really installed (iochost + iochost-examples)."""
-import importlib.metadata as metadata
 import json
+from importlib import metadata
 from pathlib import Path
 
 import pytest

@@ -11,6 +11,6 @@ from .validation import HOST_STATUS_IOC
 
 @hookimpl
 def iochost_register_iocs(register: RegisterIoc) -> None:
-    from .status import HostStatusIOC  # noqa: PLC0415 - the framework loads only when used
+    from .status import HostStatusIOC
 
     register(HOST_STATUS_IOC, HostStatusIOC)

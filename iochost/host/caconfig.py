@@ -52,6 +52,6 @@ def effective_environ(ca: CAConfig, environ: Mapping[str, str] | None = None
 
 def server_config(ca: CAConfig, environ: Mapping[str, str] | None = None) -> ServerConfig:
     """Build the server's configuration. Raises ``iochost.server.ConfigError``."""
-    from iochost.server import ServerConfig  # noqa: PLC0415 - `iochost check` stays light
+    from iochost.server import ServerConfig
 
     return ServerConfig.from_env(effective_environ(ca, environ))

@@ -136,7 +136,7 @@ def serve(path: str, switches: PluginSwitches, list_pvs: bool = False,
     if list_pvs:
         print_pvs(built, out)
         out.flush()
-    from .runner import run_host  # noqa: PLC0415 - imports the server only when serving
+    from .runner import run_host
 
     return run_host(config, catalog, built, log_level=log_level, err=err)
 

@@ -170,8 +170,8 @@ def parse_mount(data: Any, host_scope: MacroScope, source: SourceMap, path: Path
     own_macros = {key: _macro_text(value) for key, value in values["macros"].items()}
     scope = host_scope.child(own_macros)
     label = f"mount {mount.name!r}: "
-    for key in own_macros:
-        _expand(scope, own_macros[key], path + ("macros", key), source, problems, label)
+    for key, value in own_macros.items():
+        _expand(scope, value, path + ("macros", key), source, problems, label)
     mount.prefix = _expand(scope, values["prefix"], path + ("prefix",), source, problems,
                            label) or ""
     mount.options = _expand(scope, values["options"], path + ("options",), source, problems,

@@ -11,6 +11,9 @@ hooks awaited while the PVs are still served) -> PVs removed (clients get SERVER
 -> iochost_ioc_unmounted.
 A failure in one mount -- its IOC, a hook, a helper -- is logged with the mount's name; the
 other mounts keep serving.
+
+The server and the lifecycle functions are imported where a host first needs them, so
+``from iochost.host import hookimpl`` (plugins) and ``iochost check`` stay light.
 """
 from __future__ import annotations
 
@@ -24,8 +27,14 @@ from typing import Any
 from .config import HostConfig, MountConfig, parse_mount
 from .plugins import PluginCatalog
 from .problems import ConfigError, ConfigProblem, Location
-from .validation import (ALREADY_SERVED, HOST_STATUS_MOUNT, build_mounts, host_status_mounts,
-                         plugin_problems, validate)
+from .validation import (
+    ALREADY_SERVED,
+    HOST_STATUS_MOUNT,
+    build_mounts,
+    host_status_mounts,
+    plugin_problems,
+    validate,
+)
 from .yamlsource import SourceMap
 
 log = logging.getLogger("iochost.host")
@@ -85,7 +94,7 @@ class Host:
         section and the environment. ``server``: mount into this already running
         ``iochost.server.Server`` instead of owning one (embedding, tests); the host then
         neither starts nor stops it, and must run on that server's event loop."""
-        from iochost.server import PVDatabase  # noqa: PLC0415 - keep `import iochost.host` light
+        from iochost.server import PVDatabase
 
         self.config = config
         self.catalog = catalog
@@ -122,9 +131,9 @@ class Host:
         Raises ConfigError (nothing started) if the config has problems, and the server's
         errors if it cannot bind.
         """
-        from iochost.server import Server  # noqa: PLC0415
+        from iochost.server import Server
 
-        from .caconfig import server_config  # noqa: PLC0415
+        from .caconfig import server_config
 
         status_mounts = host_status_mounts(self.config, self.catalog)
         if built is None:
@@ -212,7 +221,7 @@ class Host:
 
     # -- the steps ------------------------------------------------------------------------------
     async def _activate(self, mount: Mount, ioc: Any) -> None:
-        from iochost.pv.lifecycle import start_group  # noqa: PLC0415
+        from iochost.pv.lifecycle import start_group
 
         mount.ioc, mount.errors, mount.started_at = ioc, 0, time.monotonic()
         if hasattr(ioc, "log"):
@@ -253,7 +262,7 @@ class Host:
     async def _teardown(self, mount: Mount) -> None:
         """Helpers' stop(), the IOC's shutdown hooks (its PVs still served, so they may
         publish a final state), then its PVs out of the database (clients disconnect)."""
-        from iochost.pv.lifecycle import stop_group  # noqa: PLC0415
+        from iochost.pv.lifecycle import stop_group
 
         for helper in reversed(mount.helpers):
             if hasattr(helper, "stop"):

@@ -89,7 +89,7 @@ def ioc_signature(cls: type) -> IocSignature:
             return IocSignature(options, True, _first_line(cls))
         try:
             hints = typing.get_type_hints(init)
-        except Exception:  # unresolvable string annotations: check names only
+        except Exception:  # noqa: BLE001 - unresolvable string annotations: check names only
             hints = {}
         open_ended = False
         for param in list(signature.parameters.values())[1:]:  # skip self

@@ -17,11 +17,11 @@ Rules:
 from __future__ import annotations
 
 import difflib
-import importlib.metadata as metadata
 import inspect
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from importlib import metadata
 from typing import Any
 
 import pluggy
@@ -188,7 +188,7 @@ def make_plugin_manager(
             continue
         try:
             plugin = ep.load()
-        except Exception as exc:  # any import-time failure of third-party code
+        except Exception as exc:  # noqa: BLE001 - any import-time failure of third-party code
             info.error = f"cannot import {ep.value!r}: {_describe(exc)}"
             continue
         _register(manager, plugin, info)
@@ -290,7 +290,7 @@ def _collect_registrations(catalog: PluginCatalog, info: PluginInfo) -> None:
                 impl.function(**{arg: register for arg in impl.argnames})
             except RegistrationError as exc:
                 info.error = f"{hook_name}: {exc}"
-            except Exception as exc:  # third-party code: report, never crash the host
+            except Exception as exc:  # noqa: BLE001 - third-party code: report it
                 info.error = f"{hook_name} raised {_describe(exc)}"
     for kind, items in staged.items():
         setattr(info, kind, sorted(items))

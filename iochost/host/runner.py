@@ -39,10 +39,10 @@ async def serve_until_signalled(host: Host, built: dict[str, Any]) -> None:
 def run_host(config: HostConfig, catalog: PluginCatalog, built: dict[str, Any],
              log_level: str | None = None, err: TextIO | None = None) -> int:
     """Serve until signalled. 0 after a clean shutdown, 1 if the server cannot start."""
-    from iochost.server import ConfigError as ServerConfigError  # noqa: PLC0415
-    from iochost.server import new_event_loop  # noqa: PLC0415
+    from iochost.server import ConfigError as ServerConfigError
+    from iochost.server import new_event_loop
 
-    from .caconfig import server_config  # noqa: PLC0415
+    from .caconfig import server_config
 
     err = err or sys.stderr
     configure_logging(log_level or config.host.log_level)

@@ -102,7 +102,7 @@ class HostStatusIOC(PVGroup):
                 await channel.write(mount.state)
 
     @UPTIME.startup
-    async def UPTIME(self, instance, async_lib) -> None:  # noqa: N802 - the PV's name
+    async def UPTIME(self, instance, async_lib) -> None:
         """Refresh every ``period`` seconds for the life of the host."""
         while True:
             await self.refresh()

@@ -16,7 +16,6 @@ from .iocinfo import ioc_signature
 from .plugins import PluginCatalog
 from .problems import ConfigError, ConfigProblem
 
-
 #: the built-in IOC that serves the host status PVs, and the mount name it gets
 HOST_STATUS_IOC = "iochost-status"
 HOST_STATUS_MOUNT = "_host"
@@ -122,7 +121,7 @@ def build_mounts(mounts: Iterable[MountConfig], catalog: PluginCatalog,
         try:
             ioc = build_ioc(mount, catalog.ioc_class(mount.ioc))
             names = list(ioc.pvdb)
-        except Exception as exc:  # plugin code: report with the mount, keep checking
+        except Exception as exc:  # noqa: BLE001 - plugin code: report with the mount, keep checking
             problems.append(mount.problem(
                 f"building IOC {mount.ioc!r} failed: {type(exc).__name__}: {exc}"))
             continue

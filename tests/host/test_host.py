@@ -5,8 +5,8 @@ prefix; pyepics (EPICS' libca) is the client.
 """
 import logging
 import sys
-import time
 import textwrap
+import time
 
 import pytest
 

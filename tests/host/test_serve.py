@@ -30,11 +30,12 @@ def serve(args, tmp_path, **env):
     """Start ``iochost serve`` with the subprocess port; output goes to files."""
     child_env = dict(os.environ, EPICS_CAS_SERVER_PORT=os.environ["IOCHOST_TEST_SUBPROCESS_PORT"],
                      **env)
-    out = open(tmp_path / "serve.out", "w+")
-    err = open(tmp_path / "serve.err", "w+")
-    proc = subprocess.Popen([sys.executable, "-m", "iochost.cli", "serve", *map(str, args)],
-                            env=child_env, stdout=out, stderr=err, cwd=ROOT)
-    proc.out_path, proc.err_path = tmp_path / "serve.out", tmp_path / "serve.err"
+    out_path, err_path = tmp_path / "serve.out", tmp_path / "serve.err"
+    with open(out_path, "w") as out, open(err_path, "w") as err:  # the child keeps its copies
+        proc = subprocess.Popen([sys.executable, "-m", "iochost.cli", "serve",
+                                 *map(str, args)], env=child_env, stdout=out, stderr=err,
+                                cwd=ROOT)
+    proc.out_path, proc.err_path = out_path, err_path
     return proc
 
 
@@ -77,8 +78,8 @@ def test_demo_config_serves_every_mount_and_stops_cleanly(pyepics, tmp_path, pro
     assert caget("DEMO:A:SIMPLE:A", use_monitor=False) == 1          # the twin is untouched
     for beamline, motor, value in (("BL1", "motor1", 5), ("BL2", "motor7", 9)):
         assert caput(f"DEMO:{beamline}:{motor}.VAL", value, wait=True, timeout=5) == 1
-        assert wait_for(lambda: caget(f"DEMO:{beamline}:{motor}.RBV",
-                                      use_monitor=False) == value, 5)
+        readback = f"DEMO:{beamline}:{motor}.RBV"
+        assert wait_for(lambda pv=readback, v=value: caget(pv, use_monitor=False) == v, 5)
     for speed in ("FAST", "SLOW"):
         assert caput(f"DEMO:DECAY:{speed}:SP", 50.0, wait=True, timeout=5) == 1
         assert caget(f"DEMO:DECAY:{speed}:I") is not None
@@ -130,7 +131,7 @@ def test_serve_refuses_a_config_needing_a_broken_plugin(plugin_site_dir, tmp_pat
     env = dict(os.environ, PYTHONPATH=plugin_site_dir.pythonpath,
                EPICS_CAS_SERVER_PORT=os.environ["IOCHOST_TEST_SUBPROCESS_PORT"])
     proc = subprocess.run([sys.executable, "-m", "iochost.cli", "serve", str(config)],
-                          env=env, capture_output=True, text=True, timeout=60)
+                          env=env, capture_output=True, text=True, timeout=60, check=False)
     assert proc.returncode == 1
     assert f"{config}:2: mounts[0].ioc: mount 'd': IOC 'doomed' is provided by plugin " \
            "'broken-registration', which failed to load" in proc.stderr

@@ -36,22 +36,22 @@ MOUNT_ERRORS = [
     ("  - name: a\n    ioc: test-countr\n",
      [(3, "mounts[0].ioc", "mount 'a': unknown IOC 'test-countr' (did you mean 'test-counter'?)")]),
     ("  - name: a\n    ioc: doomed\n",
-     [(3, "mounts[0].ioc", "mount 'a': IOC 'doomed' is provided by plugin 'broken-registration',"
-                           " which failed to load: iochost_register_iocs raised RuntimeError")]),
+     [(3, "mounts[0].ioc", ("mount 'a': IOC 'doomed' is provided by plugin 'broken-registration',"
+                           " which failed to load: iochost_register_iocs raised RuntimeError"))]),
     ("  - name: a\n    ioc: nowhere\n",
-     [(3, "mounts[0].ioc", "mount 'a': unknown IOC 'nowhere'; it may come from a plugin that "
+     [(3, "mounts[0].ioc", ("mount 'a': unknown IOC 'nowhere'; it may come from a plugin that "
                            "failed to load (see 'iochost list-plugins'): broken-conflict, "
                            "broken-import, broken-misspelt, broken-register-call, "
-                           "broken-signature")]),
+                           "broken-signature"))]),
     ("  - name: a\n    ioc: test-counter\n    options: {colour: red}\n",
-     [(4, "mounts[0].options.colour", "IOC 'test-counter' has no option 'colour' (options: "
-                                      "start, step, label, fail_startup)")]),
+     [(4, "mounts[0].options.colour", ("IOC 'test-counter' has no option 'colour' (options: "
+                                      "start, step, label, fail_startup)"))]),
     ("  - name: a\n    ioc: test-counter\n    options:\n      start: many\n",
      [(5, "mounts[0].options.start", "option 'start' of IOC 'test-counter' must be integer")]),
     ("  - name: a\n    ioc: test-counter\n    helpers:\n      autosav: {}\n",
      [(5, "mounts[0].helpers.autosav", "unknown helper 'autosav'")]),
-    ("  - name: a\n    ioc: test-counter\n    prefix: 'X:'\n"
-     "  - name: b\n    ioc: test-counter\n    prefix: 'X:'\n",
+    (("  - name: a\n    ioc: test-counter\n    prefix: 'X:'\n"
+     "  - name: b\n    ioc: test-counter\n    prefix: 'X:'\n"),
      [(7, "mounts[1].prefix", "mount 'b': PV 'X:COUNT' is already provided by mount 'a' (line 2)"),
       (7, "mounts[1].prefix", "PV 'X:LABEL'"), (7, "mounts[1].prefix", "PV 'X:STEP'")]),
 ]
@@ -96,8 +96,8 @@ def test_an_ioc_that_fails_to_build_is_reported_with_its_mount(catalog):
         mounts:
           - {name: a, ioc: test-counter, options: {start: -1}}
         """, catalog)
-    assert found == [(2, "mounts[0]", "mount 'a': building IOC 'test-counter' failed: "
-                                      "ValueError: start must not be negative")]
+    assert found == [(2, "mounts[0]", ("mount 'a': building IOC 'test-counter' failed: "
+                                      "ValueError: start must not be negative"))]
 
 
 def test_pvs_clashing_with_the_host_status_pvs_are_found(catalog):

@@ -10,8 +10,18 @@ The IOCs that read standard input (``io_interrupt``) or are not PVGroup classes
 """
 from iochost.host import hookimpl
 
-from . import (custom_write, decay, macros, random_walk, setpoint_rbv, simple, skip_write,
-               startup_and_shutdown_hooks, subgroups, worker_thread)
+from . import (
+    custom_write,
+    decay,
+    macros,
+    random_walk,
+    setpoint_rbv,
+    simple,
+    skip_write,
+    startup_and_shutdown_hooks,
+    subgroups,
+    worker_thread,
+)
 
 #: mount name (``ioc:`` in a host config) -> IOC class
 EXAMPLE_IOCS = {

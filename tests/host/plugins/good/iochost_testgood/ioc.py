@@ -19,7 +19,7 @@ class CounterIOC(PVGroup):
         self.start, self.step, self.label, self.fail_startup = start, step, label, fail_startup
 
     @COUNT.startup
-    async def COUNT(self, instance, async_lib):  # noqa: N802
+    async def COUNT(self, instance, async_lib):
         from .plugin import record
 
         if self.fail_startup:
@@ -30,7 +30,7 @@ class CounterIOC(PVGroup):
         record(f"ioc-startup {self.prefix}")
 
     @COUNT.shutdown
-    async def COUNT(self, instance, async_lib):  # noqa: N802
+    async def COUNT(self, instance, async_lib):
         from .plugin import record
 
         record(f"ioc-shutdown {self.prefix} {instance.value}")
