@@ -74,8 +74,11 @@ def _record_name(record: Any) -> str | None:
 
 #: Per-instance state of a pvproperty's channel data.  The concrete classes declare these
 #: slots (PvpropertyData itself cannot: it is mixed with slotted channel-data classes).
+#: ``__dict__`` stays available (created only when used): caproto IOCs hang their own
+#: attributes on channel data (``instance.ev = ...``).
 PVPROPERTY_SLOTS = ("pvname", "pvspec", "group", "record_type", "field_inst", "fields",
-                    "needs_async_read", "_logger", "_scan_period", "_scan_changed")
+                    "needs_async_read", "_logger", "_scan_period", "_scan_changed",
+                    "__dict__")
 _NO_FIELDS: Mapping[str, ChannelData] = MappingProxyType({})
 
 

@@ -175,3 +175,13 @@ def test_typed_dtype_names_the_record():
     prop = pvproperty(value=1.0, dtype=PvpropertyDouble[AiLike])
     assert prop.pvspec.dtype is PvpropertyDouble and prop.record_type is AiLike
     assert pvproperty(dtype=PvpropertyDouble[AiLike], record="ao").record_type == "ao"
+
+
+def test_channel_data_takes_attributes_of_its_own():
+    """caproto IOCs hang state on channel data (``instance.ev = Event()``)."""
+    class Holder(PVGroup):
+        value = pvproperty(value=1.0, doc="documented")
+
+    group = Holder(prefix="X:")
+    group.value.ev = "anything"
+    assert group.value.ev == "anything" and group.value.doc == "documented"
