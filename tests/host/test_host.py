@@ -59,6 +59,8 @@ def make_host(ca_server, catalog, unique_prefix):
 
 
 def test_mounts_serve_their_pvs_to_a_ca_client(make_host, pyepics, unique_prefix, events):
+    """Each mount's PVs under its prefix and macros; iochost_ioc_mounted per mount, then
+    iochost_host_started (awaited: the test plugin returns a coroutine)."""
     P = unique_prefix
     host = make_host("""\
         mounts:
@@ -221,6 +223,8 @@ def test_lifecycle_hook_failures_are_logged_by_plugin_name(make_host, pyepics, u
 
 def test_stop_runs_stopping_hook_then_every_shutdown_hook(ca_server, catalog, events,
                                                           unique_prefix):
+    """iochost_host_stopping first, then per mount (last first): helpers' stop(), the IOC's
+    shutdown hooks, iochost_ioc_unmounted."""
     config = load_config_text(textwrap.dedent(f"""\
         host: {{status_prefix: null}}
         mounts:
