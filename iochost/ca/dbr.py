@@ -5,7 +5,8 @@ Public API (the contract in docs/internals.md):
 * :class:`ChannelType` (0..38), ``DBE_*``, :class:`AccessRights`, ``EPICS_EPOCH``,
   :func:`native_type`, :func:`family`, :func:`promote`, :func:`to_epics_time`,
   :func:`from_epics_time` -- from :mod:`iochost.ca.dbr_types`;
-* :func:`convert_values` -- from :mod:`iochost.ca.dbr_convert` (the conversion rules);
+* :func:`convert_values` -- from :mod:`iochost.ca.dbr_convert` (the conversion rules),
+  :func:`format_number` -- from :mod:`iochost.ca.dbr_text` (numbers as IOC text);
 * :class:`Metadata`, :func:`encode_dbr`, :func:`decode_dbr` -- here, on top of the layout
   table in :mod:`iochost.ca.dbr_layouts`.
 
@@ -24,8 +25,8 @@ from operator import attrgetter
 import numpy as np
 
 from .dbr_convert import NATIVE_DTYPES, as_native_array, cast_numeric, convert_values
-from .dbr_text import format_number
 from .dbr_layouts import CTRL_LIMITS, GR_LIMITS, LAYOUTS, WIRE_DTYPES, Layout
+from .dbr_text import format_number
 from .dbr_types import (DBE_ALARM, DBE_ARCHIVE, DBE_LOG, DBE_PROPERTY, DBE_VALUE,
                         EPICS_EPOCH, FAMILIES, MAX_ENUM_STATES, MAX_ENUM_STRING_SIZE,
                         MAX_STRING_SIZE, MAX_UNITS_SIZE, NATIVE_TYPES, AccessRights,
