@@ -224,8 +224,9 @@ class Host:
         from iochost.pv.lifecycle import start_group
 
         mount.ioc, mount.errors, mount.started_at = ioc, 0, time.monotonic()
-        if hasattr(ioc, "log"):
-            ioc.log = MountLog(ioc.log, mount)
+        for group in (ioc, *getattr(ioc, "groups", {}).values()):  # hooks log through these
+            if isinstance(getattr(group, "log", None), logging.Logger):
+                group.log = MountLog(group.log, mount)
         if mount.name == HOST_STATUS_MOUNT:
             self.status = ioc
             ioc.attach(self)

@@ -193,6 +193,42 @@ def test_a_failing_startup_hook_is_logged_with_its_mount(make_host, pyepics, uni
     assert pyepics.caget(P + "SICK:STEP", timeout=2) == 1.0     # and so does the sick one
 
 
+class FlakyScanPlugin:
+    """An IOC whose subgroup's scan hook raises on every pass."""
+
+    @staticmethod
+    @hookimpl
+    def iochost_register_iocs(register):
+        from iochost import PVGroup, SubGroup, pvproperty
+
+        class Probe(PVGroup):
+            TICK = pvproperty(value=0)
+
+            @TICK.scan(period=0.02)
+            async def TICK(self, instance, async_lib):
+                raise OSError("probe unplugged")
+
+        class FlakyIOC(PVGroup):
+            OK = pvproperty(value=1)
+            probe = SubGroup(Probe, prefix="PROBE:")
+
+        register("flaky", FlakyIOC)
+
+
+def test_a_failing_scan_hook_is_logged_with_its_mount(make_host, pyepics, unique_prefix,
+                                                      caplog):
+    with caplog.at_level(logging.ERROR):
+        host = make_host("""\
+            mounts:
+              - {name: flaky, ioc: flaky, prefix: "$(P)FLAKY:"}
+            """, status=False, extra_plugins={"flaky": FlakyScanPlugin})
+        assert wait_for(lambda: host.mounts["flaky"].errors >= 2)
+    assert f"[mount flaky] scan hook of {unique_prefix}FLAKY:PROBE:TICK failed" in \
+        [r.getMessage() for r in caplog.records]
+    assert "probe unplugged" in caplog.text
+    assert pyepics.caget(unique_prefix + "FLAKY:OK", timeout=2) == 1   # still serving
+
+
 class RaisingPlugin:
     """Its lifecycle hooks raise; the host must log them by plugin name and carry on."""
 
