@@ -86,14 +86,17 @@ def test_demo_config_serves_every_mount_and_stops_cleanly(pyepics, tmp_path, pro
     for walker in "12":
         assert caput(f"DEMO:WALK:{walker}:dt", 0.5, wait=True, timeout=5) == 1
         assert caget(f"DEMO:WALK:{walker}:dt", use_monitor=False) == 0.5
+        assert caget(f"DEMO:WALK:{walker}:x") is not None
     assert caget("DEMO:HOOKS:startup_done", as_string=True) == "On"
+    assert caput("DEMO:HOOKS:thing", 7, wait=True, timeout=5) == 1
+    assert caget("DEMO:HOOKS:thing", use_monitor=False) == 7
     assert caget("DEMO:HOST:MOUNTS") == 9
     assert caget("DEMO:HOST:MOUNT:spare:STATE", as_string=True) == "disabled"
 
     first.disconnect()
     assert stop(proc, signal.SIGINT) == 0
     log = proc.err_path.read_text()
-    assert "shutdown hook of DEMO:HOOKS:thing called" in log   # the IOC's shutdown hook ran
+    assert "shutdown hook of DEMO:HOOKS:thing called (value 7)" in log   # its shutdown hook ran
     assert "host 'demo' stopped" in log and "Traceback" not in log
 
 
