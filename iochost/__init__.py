@@ -9,7 +9,7 @@ core and the command line.
 """
 __version__ = "0.1.0"
 
-from . import pv as _pv  # noqa: E402  (only its name table; the modules load lazily)
+from . import pv as _pv
 
 __all__ = ["__version__", *_pv.__all__]
 

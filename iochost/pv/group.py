@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from typing import Any, ClassVar, Mapping
+from typing import Any, ClassVar
+from collections.abc import Mapping
 
 from ..ca.dbr import ChannelType
 from .alarms import ChannelAlarm
@@ -66,7 +67,7 @@ class PVGroup:
         cls._subgroups_ = subgroups
 
     def __init__(self, prefix: str = "", *, macros: Mapping[str, str] | None = None,
-                 parent: "PVGroup | None" = None, name: str | None = None) -> None:
+                 parent: PVGroup | None = None, name: str | None = None) -> None:
         self.parent = parent
         self.macros = dict(macros or {})
         self.prefix = expand_macros(prefix, self.macros)

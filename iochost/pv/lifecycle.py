@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING, Any, Awaitable, Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 
 from .async_lib import AsyncioAsyncLayer, AsyncLibraryLayer
 from .types import PvpropertyData
@@ -104,7 +105,7 @@ class HookRunner:
         await asyncio.gather(*shutdowns)
 
 
-async def start_group(group: "PVGroup", async_lib: AsyncLibraryLayer | None = None
+async def start_group(group: PVGroup, async_lib: AsyncLibraryLayer | None = None
                       ) -> HookRunner:
     """Start an IOC's hooks: ``group.__ainit__(async_lib)`` if it has one, then every
     startup hook and scan loop of its PVs (subgroups and record fields included).
@@ -119,7 +120,7 @@ async def start_group(group: "PVGroup", async_lib: AsyncLibraryLayer | None = No
     return runner
 
 
-async def stop_group(group: "PVGroup", timeout: float = 5.0) -> None:
+async def stop_group(group: PVGroup, timeout: float = 5.0) -> None:
     """Stop what :func:`start_group` started, then await the shutdown hooks.
     Does nothing if the group is not started."""
     runner = group.__dict__.pop(_RUNNER_ATTR, None)

@@ -15,7 +15,8 @@ On a group instance, ``group.position`` is the channel data (read ``.value``,
 from __future__ import annotations
 
 import typing
-from typing import TYPE_CHECKING, Any, Callable, Generic, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
+from collections.abc import Callable
 
 from .alarms import AlarmSeverity
 from .hooks import Hook, IocDefinitionError, check_hook, scan_wrapper
@@ -31,7 +32,7 @@ _HOOK_FIELDS = {"getter": "get", "putter": "put", "startup": "startup",
                 "shutdown": "shutdown", "scan": "scan"}
 
 
-class pvproperty(Generic[T_Data]):  # noqa: N801 - the name IOC authors know
+class pvproperty(Generic[T_Data]):
     """Declare a PV in a :class:`~iochost.pv.group.PVGroup`.
 
     Parameters: ``value`` and/or ``dtype`` (inferred from each other: str -> CHAR array
@@ -69,7 +70,7 @@ class pvproperty(Generic[T_Data]):  # noqa: N801 - the name IOC authors know
         self.__doc__ = doc
 
     @classmethod
-    def from_pvspec(cls, pvspec: PVSpec, **kwargs: Any) -> "pvproperty":
+    def from_pvspec(cls, pvspec: PVSpec, **kwargs: Any) -> pvproperty:
         """A pvproperty for an existing :class:`PVSpec`."""
         prop = cls(**kwargs)
         prop.pvspec = pvspec
@@ -90,16 +91,16 @@ class pvproperty(Generic[T_Data]):  # noqa: N801 - the name IOC authors know
         self.pvspec = self.pvspec._replace(attr=name, name=pvname)
 
     @overload
-    def __get__(self, instance: None, owner: Any) -> "pvproperty[T_Data]": ...
+    def __get__(self, instance: None, owner: Any) -> pvproperty[T_Data]: ...
     @overload
-    def __get__(self, instance: "PVGroup", owner: Any) -> T_Data: ...
+    def __get__(self, instance: PVGroup, owner: Any) -> T_Data: ...
 
     def __get__(self, instance, owner):
         if instance is None:
             return self
         return instance.attr_pvdb[self.attr_name]
 
-    def __set__(self, instance: "PVGroup", value: Any) -> None:
+    def __set__(self, instance: PVGroup, value: Any) -> None:
         raise AttributeError(
             f"{type(instance).__name__}.{self.attr_name} is a PV: use "
             f"'await self.{self.attr_name}.write(value)' to change its value")
@@ -163,7 +164,7 @@ class pvproperty(Generic[T_Data]):  # noqa: N801 - the name IOC authors know
         return wrap
 
     def __call__(self, get: Hook, put: Hook | None = None, startup: Hook | None = None,
-                 shutdown: Hook | None = None, scan: Hook | None = None) -> "pvproperty":
+                 shutdown: Hook | None = None, scan: Hook | None = None) -> pvproperty:
         """``pvproperty(**spec)(getter, putter, ...)``: set several hooks at once."""
         for kind, hook in (("getter", get), ("putter", put), ("startup", startup),
                            ("shutdown", shutdown), ("scan", scan)):
@@ -203,7 +204,7 @@ class NestedPvproperty(pvproperty):
         return self.parent
 
     @classmethod
-    def from_pvspec(cls, pvspec: PVSpec, parent: Any = None) -> "NestedPvproperty":
+    def from_pvspec(cls, pvspec: PVSpec, parent: Any = None) -> NestedPvproperty:
         prop = super().from_pvspec(pvspec)
         prop.parent = parent
         return prop

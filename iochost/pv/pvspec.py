@@ -11,7 +11,8 @@ from __future__ import annotations
 import enum
 import inspect
 from collections import namedtuple
-from typing import TYPE_CHECKING, Any, ClassVar, Mapping
+from typing import TYPE_CHECKING, Any, ClassVar
+from collections.abc import Mapping
 
 import numpy as np
 
@@ -101,7 +102,7 @@ class PVSpec(namedtuple("PVSpec", _FIELDS)):
 
     def __new__(cls, get=None, put=None, startup=None, shutdown=None, attr=None, name=None,
                 dtype=None, value=None, max_length=None, alarm_group=None, read_only=None,
-                doc=None, fields=None, scan=None, record=None, cls_kwargs=None) -> "PVSpec":
+                doc=None, fields=None, scan=None, record=None, cls_kwargs=None) -> PVSpec:
         if dtype is None:
             dtype = infer_dtype(value)
         if put is not None and read_only:
@@ -112,12 +113,12 @@ class PVSpec(namedtuple("PVSpec", _FIELDS)):
                                max_length, alarm_group, read_only, doc, fields, scan, record,
                                cls_kwargs)
 
-    def new_names(self, attr: str | None = None, name: str | None = None) -> "PVSpec":
+    def new_names(self, attr: str | None = None, name: str | None = None) -> PVSpec:
         """A copy with another attribute and/or PV name."""
         return self._replace(attr=self.attr if attr is None else attr,
                              name=self.name if name is None else name)
 
-    def get_data_class(self, group: "PVGroup | None" = None) -> type["PvpropertyData"]:
+    def get_data_class(self, group: PVGroup | None = None) -> type[PvpropertyData]:
         """The channel-data class for this spec (from the group's type maps, if given)."""
         from . import types
         dtype = self.dtype
@@ -138,7 +139,7 @@ class PVSpec(namedtuple("PVSpec", _FIELDS)):
             f"PV {self.name or self.attr!r}: unsupported dtype {dtype!r}; use a Python type "
             f"(int, float, str, bytes, bool), an IntEnum, a ChannelType or a channel-data class")
 
-    def _default_value(self, group: "PVGroup | None") -> Any:
+    def _default_value(self, group: PVGroup | None) -> Any:
         """The initial value: ``value``, else the group's default for the dtype (None
         lets the channel-data class choose)."""
         if self.value is not None:
@@ -153,8 +154,8 @@ class PVSpec(namedtuple("PVSpec", _FIELDS)):
         except TypeError:  # an unhashable dtype has no default
             return None
 
-    def get_instantiation_info(self, group: "PVGroup | None" = None
-                               ) -> tuple[type["PvpropertyData"], dict[str, Any]]:
+    def get_instantiation_info(self, group: PVGroup | None = None
+                               ) -> tuple[type[PvpropertyData], dict[str, Any]]:
         """The class to instantiate and its keyword arguments."""
         if group is None:
             pvname = self.name
@@ -174,7 +175,7 @@ class PVSpec(namedtuple("PVSpec", _FIELDS)):
         kwargs.update(self.cls_kwargs or {})
         return cls, kwargs
 
-    def create(self, group: "PVGroup | None" = None) -> "PvpropertyData":
+    def create(self, group: PVGroup | None = None) -> PvpropertyData:
         """Create the channel data for this spec (in ``group``, or standalone)."""
         if group is None:
             for kind, hook in (("getter", self.get), ("putter", self.put),

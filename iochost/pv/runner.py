@@ -19,7 +19,8 @@ import logging
 import os
 import signal
 import sys
-from typing import Any, Awaitable, Callable, Mapping, Sequence
+from typing import Any
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 
 from .. import __version__
 from .async_lib import AsyncioAsyncLayer, AsyncLibraryLayer

@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import copy
 import inspect
-from typing import TYPE_CHECKING, Any, Generic, Mapping, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
+from collections.abc import Mapping
 
 from .hooks import HOOK_PARAMETERS, Hook, IocDefinitionError, check_hook
 from .pvproperties import NestedPvproperty, pvproperty
@@ -82,7 +83,7 @@ class SubGroup(Generic[T_Group]):
         self.group_cls = group
 
     def __call__(self, group: Any = None, *, prefix: str | None = None,
-                 macros: Mapping[str, str] | None = None, doc: str | None = None) -> "SubGroup":
+                 macros: Mapping[str, str] | None = None, doc: str | None = None) -> SubGroup:
         """``@SubGroup(prefix=...)`` on a class, or reuse one definition with changes."""
         made = copy.copy(self)
         made.macros = dict(self.macros if macros is None else macros)
@@ -108,9 +109,9 @@ class SubGroup(Generic[T_Group]):
             self.prefix = name + self.attr_separator
 
     @overload
-    def __get__(self, instance: None, owner: Any) -> "SubGroup[T_Group]": ...
+    def __get__(self, instance: None, owner: Any) -> SubGroup[T_Group]: ...
     @overload
-    def __get__(self, instance: "PVGroup", owner: Any) -> T_Group: ...
+    def __get__(self, instance: PVGroup, owner: Any) -> T_Group: ...
 
     def __get__(self, instance, owner):
         if instance is None:

@@ -15,13 +15,14 @@ import asyncio
 import enum
 import logging
 from types import GenericAlias, MappingProxyType, MethodType
-from typing import TYPE_CHECKING, Any, Mapping, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+from collections.abc import Mapping
 
 import numpy as np
 
 from ..ca.dbr import ChannelType
 from .data import (ChannelByte, ChannelChar, ChannelData, ChannelDouble, ChannelEnum,
-                   ChannelFloat, ChannelInteger, ChannelShort, ChannelString, SkipWrite)
+                   ChannelFloat, ChannelInteger, ChannelShort, ChannelString)
 
 if TYPE_CHECKING:
     from .group import PVGroup
@@ -44,11 +45,11 @@ module_log = logging.getLogger("iochost.pv")
 class RecordSupport(Protocol):
     """What ``iochost.records`` provides to make pvproperties look like EPICS records."""
 
-    def create_fields(self, instance: "PvpropertyData") -> Any:
+    def create_fields(self, instance: PvpropertyData) -> Any:
         """The field set of ``instance``: an object with ``pvdb`` (field name -> channel
         data, without the PV name) and ``async value_write_hook(instance, value)``."""
 
-    def field_spec(self, prop: "pvproperty") -> Any:
+    def field_spec(self, prop: pvproperty) -> Any:
         """The ``prop.fields`` helper, for ``@prop.fields.<FIELD>.putter`` and friends."""
 
 
@@ -99,7 +100,7 @@ class PvpropertyData(ChannelData):
         """``PvpropertyDouble[AiFields]``: a dtype that also names the record type."""
         return GenericAlias(cls, (record,))
 
-    def __init__(self, *, pvname: str, group: "PVGroup | None", pvspec: "PVSpec",
+    def __init__(self, *, pvname: str, group: PVGroup | None, pvspec: PVSpec,
                  doc: str | None = None, record: Any = None,
                  logger: logging.Logger | None = None, **kwargs: Any) -> None:
         self.pvname = pvname

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "pv"))
-from test_group_helpers import TIMEOUT, Client, client, mount, wait_until  # noqa: E402,F401
+from test_group_helpers import TIMEOUT, Client, client, mount, wait_until
 
 __all__ = ["Client", "client", "mount", "wait_until", "TIMEOUT"]
 

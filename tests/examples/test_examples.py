@@ -77,7 +77,7 @@ def test_subgroups(mount, unique_prefix, client):
     ioc = mount(subgroups.SubgroupsIOC(prefix=unique_prefix))
     p = ioc.prefix
     for name, top in (("group1", 5), ("group2", 20)):
-        wait_until(lambda: client.value(f"{p}{name}:max") == top, what=f"{name} scanned")
+        wait_until(lambda n=name, t=top: client.value(f"{p}{n}:max") == t, what=f"{name} scanned")
         assert 1 <= client.value(f"{p}{name}:random") <= top
     assert client.write(p + "settings:limits:high", 5.0) == "ECA_NORMAL"
     assert ioc.settings.limits.high.value == 5.0

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Any, Callable
+from typing import Any
+from collections.abc import Callable
 
 import pytest
 
@@ -70,7 +71,7 @@ class Client:
         channel = self.pv(name).channel
         return channel.native_data_type.name, channel.native_data_count
 
-    def monitor(self, name: str, mask: int, data_type: str = "time") -> "Recorder":
+    def monitor(self, name: str, mask: int, data_type: str = "time") -> Recorder:
         recorder = Recorder()
         sub = self.pv(name).subscribe(data_type=data_type, mask=mask)
         sub.add_callback(recorder)

@@ -47,7 +47,7 @@ def test_names_are_the_framework_objects():
 
 def test_unknown_name_is_an_attribute_error():
     try:
-        iochost.NoSuchThing  # noqa: B018
+        iochost.NoSuchThing
     except AttributeError as ex:
         assert "NoSuchThing" in str(ex)
     else:

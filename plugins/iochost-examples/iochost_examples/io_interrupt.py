@@ -5,7 +5,8 @@ The thread hands values to the event loop through ``async_lib.ThreadsafeQueue``.
 """
 import sys
 import threading
-from typing import Callable, TextIO
+from typing import TextIO
+from collections.abc import Callable
 
 from iochost import PVGroup, ioc_arg_parser, pvproperty, run
 
