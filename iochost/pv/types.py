@@ -63,7 +63,9 @@ def set_record_support(support: RecordSupport | None) -> None:
 
 
 def record_support() -> RecordSupport | None:
-    """The installed record support, or None."""
+    """The installed record support, or None (importing iochost.records installs it)."""
+    if _record_support is None:
+        import iochost.records  # noqa: F401  (installs itself on import)
     return _record_support
 
 
@@ -117,9 +119,10 @@ class PvpropertyData(ChannelData):
         if self.record_type is not None:
             kwargs["reported_record_type"] = self.record_type
         super().__init__(read_only=read_only, **kwargs)
-        support = _record_support if self.record_type is not None else None
+        support = record_support() if self.record_type is not None else None
         self.field_inst = support.create_fields(self) if support is not None else None
-        self.fields = dict(self.field_inst.pvdb) if self.field_inst is not None else _NO_FIELDS
+        # not a copy: record support fills its pvdb as fields are first touched
+        self.fields = self.field_inst.pvdb if self.field_inst is not None else _NO_FIELDS
 
     # -- identity ------------------------------------------------------------------------
     @property
@@ -180,9 +183,17 @@ class PvpropertyData(ChannelData):
         None) replaces ``value``.  ``SkipWrite`` keeps the old value silently; any other
         exception fails the write (and ``write_failed`` raises the WRITE/MAJOR alarm)."""
         value = await super().verify_value(value)
+        if self.field_inst is not None:  # record support runs the putter (DISA/DISV gate it)
+            return await self.field_inst.process(self, value)
         if self.putter is None:
             return value
         return await self.putter(self, value)
+
+    def evaluate_alarm(self, value: Any) -> Any:
+        """Limit alarms; a record's follow its severity fields (HHSV...) and HYST."""
+        if self.field_inst is not None:
+            return self.field_inst.evaluate_alarm(self, value)
+        return super().evaluate_alarm(value)
 
     async def update_fields(self, value: Any) -> None:
         """Let the record fields follow a new value (record support only)."""
