@@ -1,7 +1,9 @@
-"""EPICS record types: field tables generated from EPICS base's dbd files.
+"""EPICS record types: record fields on pvproperties, from EPICS base's dbd files.
 
-Phase 1 exposes the tables (see ``tables``); the field sets that put record fields on
-pvproperties build on them.
+``pvproperty(..., record='ai')`` (or ``record=AiFields``) makes the PV answer ``NAME.DESC``,
+``NAME.SCAN``... Importing this package installs the record support in the framework.
+The field-set classes (``AiFields``, ``MotorFields``... one per record type, named as in
+caproto) are made on first use; ``register_record`` adds new record types.
 """
 from .tables import (
     BUFFERS,
@@ -24,8 +26,25 @@ from .tables import (
     menus,
     record_types,
 )
+from .fieldsets import FieldSpec, RecordFieldGroup, class_name_of
+from .registry import (
+    builtin_field_set,
+    field_set_by_class_name,
+    record_class,
+    register_record,
+    registered_records,
+    unregister_record,
+)
 
 __all__ = [
+    "FieldSpec",
+    "RecordFieldGroup",
+    "builtin_field_set",
+    "class_name_of",
+    "record_class",
+    "register_record",
+    "registered_records",
+    "unregister_record",
     "BUFFERS",
     "DBF_TO_DBR",
     "RTYP",
@@ -46,3 +65,16 @@ __all__ = [
     "menus",
     "record_types",
 ]
+
+
+def __getattr__(name: str):
+    """``AiFields``, ``MotorFields``...: the field set of each record type, made on use."""
+    cls = field_set_by_class_name(name) if name.endswith("Fields") else None
+    if cls is None:
+        raise AttributeError(f"module 'iochost.records' has no attribute {name!r}")
+    globals()[name] = cls
+    return cls
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__, *(class_name_of(r) for r in record_types())})

@@ -256,5 +256,5 @@ def initial_value(field: FieldDef) -> str | int | float:
         return choices.index(text) if text in choices else int(text or 0)
     if DbfType.CHAR <= field.dbf <= DbfType.UINT64 or field.dbf in (DbfType.ENUM,
                                                                      DbfType.DEVICE):
-        return int(text or 0, 0)
+        return int(text or "0", 0)
     return text

@@ -1,0 +1,117 @@
+"""What record fields do to the record: alarms, scanning, processing, disabling.
+
+* Alarm limits (HIHI/HIGH/LOW/LOLO are the channel's limits, see ``links``) raise their
+  alarm with the severity of HHSV/HSV/LSV/LLSV and the hysteresis HYST, as EPICS' ai
+  record does (``checkAlarms``).  The framework's pairing rule decides which limits are
+  active (a pair is active when lower < upper), and the severity fields start at the
+  severities the framework gives limits (MAJOR for HIHI/LOLO, MINOR for HIGH/LOW) rather
+  than the dbd's NO_ALARM: a pvproperty's ``upper_alarm_limit=`` must keep its meaning
+  when the pvproperty becomes a record.
+* SCAN sets the period of a ``use_scan_field`` scan (``set_scan_period``).
+* PROC re-processes: the putter runs again on the current value, which is published.
+* DISA == DISV disables processing: a put leaves the value alone, skips the putter and
+  raises the DISABLE alarm with the severity DISS.
+"""
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Any
+
+from ..ca.dbr import DBE_LOG, DBE_VALUE
+from ..pv.alarms import AlarmSeverity, AlarmStatus
+from ..pv.data import SkipWrite
+from ..pv.types import PvpropertyData
+from .tables import menu
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .fieldsets import RecordFieldGroup
+
+__all__ = ["DEFAULT_SEVERITIES", "RAW_VALUE_RECORDS", "scan_period", "scan_choice",
+           "process", "reevaluate_alarm", "evaluate_alarm", "process_put"]
+
+#: The severity fields' initial values (see the module docstring).
+DEFAULT_SEVERITIES: dict[str, AlarmSeverity] = {
+    "HHSV": AlarmSeverity.MAJOR, "HSV": AlarmSeverity.MINOR,
+    "LSV": AlarmSeverity.MINOR, "LLSV": AlarmSeverity.MAJOR,
+}
+#: Record types whose RVAL is the raw form of VAL (a view here: the value as an integer).
+RAW_VALUE_RECORDS = frozenset(("ai", "ao", "bi", "bo", "mbbi", "mbbo"))
+#: Stored fields after whose put the alarm is evaluated again.
+ALARM_FIELDS = frozenset((*DEFAULT_SEVERITIES, "HYST"))
+
+_SCAN_MENU = menu("menuScan")
+_PERIOD = re.compile(r"^\s*([0-9.]+)\s+second")
+#: menuScan index -> period in seconds (None: not periodic).
+SCAN_PERIODS: tuple[float | None, ...] = tuple(
+    float(m.group(1)) if (m := _PERIOD.match(choice)) else None for choice in _SCAN_MENU)
+
+
+def scan_period(choice: Any) -> float | None:
+    """The period of a SCAN choice (index or string); None for Passive, Event, I/O Intr."""
+    index = _SCAN_MENU.index(choice) if isinstance(choice, str) else int(choice)
+    return SCAN_PERIODS[index]
+
+
+def scan_choice(period: float | None) -> int:
+    """The menuScan index for a period: Passive for None, else the nearest periodic choice."""
+    if not period or period <= 0:
+        return 0
+    periodic = [(abs(p - period), i) for i, p in enumerate(SCAN_PERIODS) if p is not None]
+    return min(periodic)[1]
+
+
+async def process(record: PvpropertyData) -> None:
+    """PROC: run the putter on the current value again and publish the result."""
+    await record.write(record.value, flags=DBE_VALUE | DBE_LOG)
+
+
+def reevaluate_alarm(record: PvpropertyData) -> None:
+    """Apply (and post) the alarm the current value raises under changed limits or
+    severities: EPICS processes the record after a put to these fields."""
+    evaluated = record.evaluate_alarm(record.value)
+    if evaluated is not None:
+        flags = record.alarm.update(status=evaluated[0], severity=evaluated[1])
+        if flags:
+            record.alarm.notify(flags)
+
+
+def evaluate_alarm(fields: "RecordFieldGroup", record: PvpropertyData, value: Any
+                   ) -> tuple[AlarmStatus, AlarmSeverity] | None:
+    """The limit alarm of a record's scalar value, with its severity fields and HYST."""
+    if record.max_length != 1 or not hasattr(record, "upper_alarm_limit") \
+            or isinstance(value, (bytes, str)):
+        return super(PvpropertyData, record).evaluate_alarm(value)
+    hhsv, hsv, lsv, llsv = (fields.stored(name, default)
+                            for name, default in DEFAULT_SEVERITIES.items())
+    hyst = fields.stored("HYST", 0.0)
+    last = fields.last_alarm_limit
+    lolo, low = record.lower_alarm_limit, record.lower_warning_limit
+    high, hihi = record.upper_warning_limit, record.upper_alarm_limit
+
+    def above(limit: Any) -> bool:
+        return value >= (limit - hyst if last == limit else limit)
+
+    def below(limit: Any) -> bool:
+        return value <= (limit + hyst if last == limit else limit)
+
+    checks = []
+    if lolo < hihi:
+        checks += [(hhsv, hihi, above, AlarmStatus.HIHI), (llsv, lolo, below, AlarmStatus.LOLO)]
+    if low < high:
+        checks += [(hsv, high, above, AlarmStatus.HIGH), (lsv, low, below, AlarmStatus.LOW)]
+    for severity, limit, beyond, status in checks:
+        if severity and beyond(limit):
+            fields.last_alarm_limit = limit
+            return status, AlarmSeverity(severity)
+    fields.last_alarm_limit = None
+    return AlarmStatus.NO_ALARM, AlarmSeverity.NO_ALARM
+
+
+async def process_put(fields: "RecordFieldGroup", record: PvpropertyData, value: Any) -> Any:
+    """A write to the record: gated by DISA/DISV, then the putter (its result is kept)."""
+    if fields.stored("DISA", 0) == fields.stored("DISV", 1):
+        await record.alarm.write(status=AlarmStatus.DISABLE,
+                                 severity=fields.stored("DISS", AlarmSeverity.NO_ALARM))
+        raise SkipWrite
+    putter = record.putter
+    return value if putter is None else await putter(record, value)

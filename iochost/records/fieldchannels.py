@@ -1,0 +1,220 @@
+"""The channel of one record field (``NAME.DESC``), made the first time a client touches it.
+
+A field channel is a pvproperty channel of the record's field set (its hooks are bound to
+the field set, as caproto's ``@prop.fields.X.putter`` hooks expect), shares the record's
+alarm (RSRV answers every field's STS/TIME read with the record's STAT/SEVR), never
+evaluates or raises alarms of its own, and posts every write.
+
+Stored fields hold their value (the dbd initial value until written).  Linked fields
+(``links.LINKS``) are views: reads ask the record, writes change it.
+"""
+from __future__ import annotations
+
+import operator
+from functools import cache
+from typing import TYPE_CHECKING, Any
+
+from ..ca.dbr import DBE_LOG, DBE_VALUE, ChannelType
+from ..pv.data import ChannelValueError
+from ..pv.pvspec import PVSpec
+from ..pv.types import (PvpropertyByte, PvpropertyData, PvpropertyDouble, PvpropertyEnum,
+                        PvpropertyFloat, PvpropertyInteger, PvpropertyShort, PvpropertyString)
+from . import behaviour
+from .links import Link, link_of
+from .tables import (DbfType, FieldDef, announces_write_access, buffer_of, dbr_type_of,
+                     device_choices, field_of, initial_value, is_read_only, is_served, menu)
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .fieldsets import RecordFieldGroup
+
+__all__ = ["FieldChannel", "LinkedField", "make_field_channel", "field_data_class"]
+
+_POST = DBE_VALUE | DBE_LOG
+
+
+class FieldChannel:
+    """Mixin of every field channel (put it first in the bases)."""
+
+    __slots__ = ()
+
+    def evaluate_alarm(self, value: Any) -> None:
+        return None  # the record's alarm is the record's business
+
+    async def write_failed(self, error: Exception) -> None:
+        pass  # a refused field put fails the put; EPICS raises no alarm for it
+
+    def _change_flags(self, value: Any) -> int:
+        return _POST
+
+    def _commit(self, value: Any, flags: int, metadata: dict[str, Any]) -> None:
+        super()._commit(value, flags, metadata)
+        if self.pvspec.name in behaviour.ALARM_FIELDS:
+            behaviour.reevaluate_alarm(self.group.parent)
+
+
+class FieldEnum:
+    """Menu fields: an index past the 16 strings a DBR can carry is still a valid state
+    (menuAlarmStat has 22)."""
+
+    __slots__ = ()
+
+    def preprocess_value(self, value: Any) -> Any:
+        if not isinstance(value, (str, bytes)):
+            try:
+                index = operator.index(value)
+            except TypeError:
+                pass
+            else:
+                if 0 <= index <= 0xFFFF:
+                    return index
+        return super().preprocess_value(value)
+
+    def _store_form(self, value: Any) -> int:
+        return value if isinstance(value, int) else super()._store_form(value)
+
+
+class LinkedField:
+    """Mixin of linked fields: a view of the record through ``self._link``."""
+
+    __slots__ = ()
+
+    @property
+    def _record(self) -> PvpropertyData:
+        return self.group.parent
+
+    def _sync(self) -> None:
+        try:
+            self._value = self._store_form(self.preprocess_value(self._link.get(self._record)))
+        except (ChannelValueError, TypeError, ValueError):
+            pass  # the record holds something this field cannot show: keep the last value
+
+    @property
+    def value(self) -> Any:
+        self._sync()
+        return super().value
+
+    def read_dbr(self, dbr_type: int, count: int) -> tuple[bytes, int]:
+        self._sync()  # no cache: the record may change without telling this field
+        return self._encode(dbr_type, count)
+
+    async def update_fields(self, value: Any) -> None:
+        link = self._link
+        if link.set is None or (link.putter_replaces and self.pvspec.put is not None):
+            return
+        self._value = self._store_form(value)  # the record's post below is no change then
+        await link.set(self._record, value)
+
+    # A monitor on the field follows the record while anyone subscribes.
+    def add_listener(self, fn: Any) -> None:
+        if not self._listeners and self._link.mask:
+            self._record.add_listener(self._on_record)
+        super().add_listener(fn)
+
+    def remove_listener(self, fn: Any) -> None:
+        super().remove_listener(fn)
+        if not self._listeners:
+            self._record.remove_listener(self._on_record)
+
+    def _on_record(self, record: Any, flags: int) -> None:
+        if flags & self._link.mask:
+            old = self._value
+            self._sync()
+            if self._value != old:
+                self.notify(_POST)
+
+
+_BY_DBR: dict[ChannelType, type[PvpropertyData]] = {
+    ChannelType.STRING: PvpropertyString, ChannelType.INT: PvpropertyShort,
+    ChannelType.FLOAT: PvpropertyFloat, ChannelType.ENUM: PvpropertyEnum,
+    ChannelType.CHAR: PvpropertyByte, ChannelType.LONG: PvpropertyInteger,
+    ChannelType.DOUBLE: PvpropertyDouble,
+}
+
+
+@cache
+def field_data_class(dbr: ChannelType, linked: bool = False) -> type[PvpropertyData]:
+    """The channel-data class of a field served as ``dbr`` (stored or linked)."""
+    base = _BY_DBR[dbr]
+    mixins: tuple[type, ...] = (FieldChannel,) + ((FieldEnum,) if dbr is ChannelType.ENUM
+                                                   else ())
+    name = f"{'Linked' if linked else ''}Field{base.__name__.removeprefix('Pvproperty')}"
+    if linked:
+        return type(name, (LinkedField, *mixins, base),
+                    {"__slots__": ("_link",), "__module__": __name__})
+    return type(name, (*mixins, base), {"__slots__": (), "__module__": __name__})
+
+
+def _served_as(rtyp: str, field: FieldDef) -> tuple[ChannelType, int]:
+    """(DBR type, element count) of a field of a fresh record, buffers included."""
+    buffer = buffer_of(rtyp, field.name)
+    if buffer is None:
+        return dbr_type_of(field), 1
+    dbf = buffer.type_from
+    if isinstance(dbf, str):  # the menuFtype field naming the element type
+        dbf = DbfType[menu("menuFtype")[initial_value(field_of(rtyp, dbf))]]
+    count = int(initial_value(field_of(rtyp, buffer.count_from))) if buffer.count_from else 1
+    return dbr_type_of(FieldDef(field.name, dbf)), max(count, 1)
+
+
+def _initial(rtyp: str, field: FieldDef, dbr: ChannelType) -> Any:
+    if field.name in behaviour.DEFAULT_SEVERITIES:
+        return int(behaviour.DEFAULT_SEVERITIES[field.name])
+    value = initial_value(field)
+    if dbr is ChannelType.STRING:
+        return str(value)
+    if dbr is ChannelType.CHAR:
+        return int(value) & 0xFF
+    if dbr is ChannelType.ENUM and isinstance(value, str):
+        return 0
+    return value
+
+
+def _enum_strings(rtyp: str, field: FieldDef) -> tuple[str, ...]:
+    if field.dbf is DbfType.MENU:
+        return menu(field.menu)[:16]
+    if field.dbf is DbfType.DEVICE:
+        return device_choices(rtyp)[:16]
+    return ()
+
+
+def field_pvspec(rtyp: str, field: FieldDef, hooks: dict[str, Any] | None) -> tuple[
+        PVSpec, type[PvpropertyData], dict[str, Any]]:
+    """The PVSpec, class and keyword arguments of a field channel (shared per field)."""
+    dbr, count = _served_as(rtyp, field)
+    link = link_of(rtyp, field.name)
+    cls = field_data_class(dbr, link is not None)
+    kwargs: dict[str, Any] = {"max_length": count}
+    if dbr is ChannelType.STRING:
+        kwargs["long_string_max_length"] = max(field.size, 40) if field.size else 256
+    elif dbr is ChannelType.ENUM:
+        kwargs["enum_strings"] = _enum_strings(rtyp, field)
+    elif dbr is ChannelType.CHAR:
+        kwargs["strip_null_terminator"] = False
+    read_only = not announces_write_access(field) or (
+        link is not None and link.set is None and field.name != "RTYP")
+    if is_read_only(field) and field.name != "RTYP":
+        read_only = True
+    value = _initial(rtyp, field, dbr)
+    if count > 1:
+        value = [value] * count
+    spec = PVSpec(attr=field.name, name=field.name, dtype=cls, value=value,
+                  read_only=read_only, doc=field.prompt, **(hooks or {}))
+    return spec, cls, kwargs
+
+
+def make_field_channel(fields: "RecordFieldGroup", spec: PVSpec, cls: type,
+                       kwargs: dict[str, Any], link: Link | None) -> PvpropertyData:
+    """Create one field channel of ``fields`` from its shared spec."""
+    record = fields.parent
+    channel = cls(pvname=f"{record.pvname}.{spec.name}", group=fields, pvspec=spec,
+                  value=spec.value, alarm=record.alarm, read_only=spec.read_only,
+                  string_encoding=record.string_encoding, **kwargs)
+    if link is not None:
+        channel._link = link
+        channel._sync()
+    return channel
+
+
+def is_field_served(rtyp: str, field: FieldDef) -> bool:
+    """Whether ``NAME.<field>`` connects (VAL is the record itself, served elsewhere)."""
+    return is_served(field) and field.name != "VAL"

@@ -1,0 +1,351 @@
+"""Field sets: the fields of one record, made lazily (``AiFields``, ``MotorFields``...).
+
+A pvproperty with ``record='ai'`` gets an ``AiFields`` instance as ``instance.field_inst``;
+``instance.fields`` is its ``pvdb``, a dict of the field channels created so far.  A field
+channel is created the first time it is asked for (``NAME.DESC`` searched by a client,
+``fields['DESC']``, ``field_inst.description``), so an untouched record costs two small
+objects, however many fields its type has.
+
+Field sets are classes built from the dbd tables by :func:`field_set_class`; subclass one
+to add or override fields with pvproperties (their ``name=`` is the field name) and
+register it with :func:`iochost.records.register_record`.
+"""
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any, ClassVar
+
+from ..pv.alarms import ChannelAlarm
+from ..pv.hooks import HOOK_PARAMETERS, IocDefinitionError, check_hook, scan_wrapper
+from ..pv.pvproperties import pvproperty
+from ..pv.types import PvpropertyData
+from . import behaviour
+from .fieldchannels import field_pvspec, is_field_served, make_field_channel
+from .links import link_of
+from .tables import RTYP, fields_of
+
+__all__ = ["RecordFieldGroup", "FieldChannels", "FieldSpec", "field_set_class",
+           "class_name_of"]
+
+log = logging.getLogger("iochost.records")
+
+# caproto's attribute names for fields whose prompt says something else; every other
+# field is also reachable by its prompt in snake case, and always by its EPICS name.
+_ALIASES = {
+    "description": "DESC", "scan_rate": "SCAN", "process_record": "PROC",
+    "disable_value": "DISV", "disable": "DISA", "disable_alarm_severity": "DISS",
+    "alarm_status": "STAT", "alarm_severity": "SEVR", "record_type": "RTYP",
+    "engineering_units": "EGU", "display_precision": "PREC",
+    "high_operating_range": "HOPR", "low_operating_range": "LOPR",
+    "hihi_alarm_limit": "HIHI", "high_alarm_limit": "HIGH", "low_alarm_limit": "LOW",
+    "lolo_alarm_limit": "LOLO", "hihi_severity": "HHSV", "high_severity": "HSV",
+    "low_severity": "LSV", "lolo_severity": "LLSV", "alarm_deadband": "HYST",
+    "monitor_deadband": "MDEL", "archive_deadband": "ADEL",
+    "drive_high_limit": "DRVH", "drive_low_limit": "DRVL",
+    "zero_name": "ZNAM", "one_name": "ONAM", "max_elements": "NELM",
+}
+_HOOK_KINDS = {"getter": "get", "putter": "put", "startup": "startup",
+               "shutdown": "shutdown", "scan": "scan"}
+_EAGER_KINDS = ("startup", "scan", "shutdown")  # the hook runner must see these fields
+
+
+def class_name_of(rtyp: str) -> str:
+    """caproto's class name of a record type's field set: ``ai`` -> ``AiFields``."""
+    return rtyp[:1].upper() + rtyp[1:] + "Fields"
+
+
+def _snake(prompt: str) -> str:
+    words = re.sub(r"\([^)]*\)", " ", prompt)
+    return "_".join(re.findall(r"[a-z0-9]+", words.lower()))
+
+
+class FieldChannels(dict):
+    """``instance.fields``: field name -> channel, each created on first access.
+
+    Iterating gives the channels created so far; ``field_inst.field_names()`` lists all.
+    """
+
+    __slots__ = ("owner",)
+
+    def __init__(self, owner: "RecordFieldGroup") -> None:
+        super().__init__()
+        self.owner = owner
+
+    def get(self, name: str, default: Any = None) -> Any:  # type: ignore[override]
+        channel = dict.get(self, name)
+        if channel is None:
+            channel = self.owner._create(name)
+        return default if channel is None else channel
+
+    def __missing__(self, name: str) -> Any:
+        channel = self.owner._create(name)
+        if channel is None:
+            raise KeyError(f"record type {self.owner._record_type!r} has no field {name!r}")
+        return channel
+
+    def __contains__(self, name: object) -> bool:
+        return dict.__contains__(self, name) or name in self.owner.field_names()
+
+
+class _AttrChannels:
+    """``attr_pvdb`` of a field set: attribute name -> channel (for declared pvproperties)."""
+
+    __slots__ = ("owner",)
+
+    def __init__(self, owner: "RecordFieldGroup") -> None:
+        self.owner = owner
+
+    def __getitem__(self, attr: str) -> Any:
+        return self.owner.pvdb[type(self.owner).field_name(attr)]
+
+
+class RecordFieldGroup:
+    """The fields of one record (caproto's ``RecordFieldGroup``).
+
+    ``parent`` is the record's channel (``parent.group`` the IOC), ``pvdb`` the field
+    channels created so far (field name -> channel).  Fields are attributes under their
+    EPICS names (``fields.DESC``) and caproto's long names (``fields.description``).
+    """
+
+    _record_type: ClassVar[str | None] = None  # the name RTYP reports
+    _table_type: ClassVar[str | None] = None   # the dbd table the fields come from
+    _declared_: ClassVar[dict[str, pvproperty]] = {}
+
+    __slots__ = ("parent", "pvdb", "last_alarm_limit", "_value_write_hook", "__weakref__")
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        declared: dict[str, pvproperty] = {}
+        for base in reversed(cls.__mro__):
+            for attr, value in vars(base).items():
+                if isinstance(value, pvproperty):
+                    declared[value.pvspec.name or attr] = value
+        cls._declared_ = declared
+        for cache in ("_served_", "_names_", "_attrs_", "_specs_"):
+            if cache in cls.__dict__:
+                delattr(cls, cache)
+
+    def __init__(self, parent: PvpropertyData) -> None:
+        self.parent = parent
+        self.pvdb = FieldChannels(self)
+        self.last_alarm_limit: Any = None
+        self._value_write_hook: Any = None
+        for name in self._eager_names(parent):
+            self.pvdb.get(name)
+
+    # -- the tables of the class, built on first use ------------------------------------
+    @classmethod
+    def _table(cls, attr: str, build: Any) -> Any:
+        table = cls.__dict__.get(attr)
+        if table is None:
+            table = build()
+            setattr(cls, attr, table)
+        return table
+
+    @classmethod
+    def served_fields(cls) -> dict[str, Any]:
+        """Field name -> FieldDef of every field a client can connect to (VAL excluded)."""
+        def build() -> dict[str, Any]:
+            rtyp = cls._table_type
+            served = {f.name: f for f in fields_of(rtyp) if is_field_served(rtyp, f)}
+            served["RTYP"] = RTYP
+            return served
+        return cls._table("_served_", build)
+
+    @classmethod
+    def field_names(cls) -> frozenset[str]:
+        """Every field name of this record type (declared pvproperties included)."""
+        return cls._table("_names_", lambda: frozenset(cls.served_fields()) |
+                          frozenset(cls._declared_))
+
+    @classmethod
+    def field_name(cls, attr: str) -> str:
+        """The EPICS field name of attribute ``attr`` (its EPICS or caproto name)."""
+        def build() -> dict[str, str]:
+            attrs: dict[str, str] = {}
+            for name, field in cls.served_fields().items():
+                attrs.setdefault(_snake(field.prompt), name)
+            attrs.update(_ALIASES)
+            for name, prop in cls._declared_.items():
+                attrs[prop.attr_name or name] = name
+            return attrs
+        if attr in cls.field_names():
+            return attr
+        name = cls._table("_attrs_", build).get(attr)
+        if name is None or name not in cls.field_names():
+            raise AttributeError(f"record type {cls._record_type!r} has no field {attr!r}")
+        return name
+
+    def _eager_names(self, parent: PvpropertyData) -> list[str]:
+        names = [name for name, prop in self._declared_.items()
+                 if any(getattr(prop.pvspec, kind) for kind in _EAGER_KINDS)]
+        spec = getattr(parent.pvspec, "fields", None)
+        if isinstance(spec, FieldSpec):
+            names += [name for name, hooks in spec.hooks.items()
+                      if any(kind in hooks for kind in _EAGER_KINDS)]
+        return names
+
+    # -- field channels -----------------------------------------------------------------
+    def _create(self, name: str) -> Any:
+        cls = type(self)
+        hooks = self._hooks_of(name)
+        prop = cls._declared_.get(name)
+        if prop is not None:
+            channel = self._create_declared(name, prop, hooks)
+        else:
+            field = cls.served_fields().get(name)
+            if field is None:
+                return None
+            key = (name, tuple(sorted(hooks.items())))
+            specs = cls._table("_specs_", dict)
+            made = specs.get(key)
+            if made is None:
+                made = specs[key] = field_pvspec(cls._table_type, field, hooks)
+            channel = make_field_channel(self, *made, link_of(cls._table_type, name))
+        dict.__setitem__(self.pvdb, name, channel)
+        return channel
+
+    def _hooks_of(self, name: str) -> dict[str, Any]:
+        spec = getattr(self.parent.pvspec, "fields", None)
+        if isinstance(spec, FieldSpec):
+            return spec.hooks.get(name, {})
+        return {}
+
+    def _create_declared(self, name: str, prop: pvproperty, hooks: dict[str, Any]) -> Any:
+        spec = prop.pvspec._replace(**hooks) if hooks else prop.pvspec
+        data_class = spec.get_data_class(None)
+        return data_class(pvname=f"{self.parent.pvname}.{name}", group=self, pvspec=spec,
+                          value=spec._default_value(None), max_length=spec.max_length,
+                          alarm=ChannelAlarm(), **(spec.cls_kwargs or {}))
+
+    def stored(self, name: str, default: Any) -> Any:
+        """The value of a stored field, or ``default`` while it was never touched."""
+        channel = dict.get(self.pvdb, name)
+        if channel is None:
+            return default
+        return getattr(channel, "raw_value", channel.value)
+
+    @property
+    def attr_pvdb(self) -> _AttrChannels:
+        return _AttrChannels(self)
+
+    def __getattr__(self, attr: str) -> Any:
+        if attr.startswith("_"):
+            raise AttributeError(attr)
+        return self.pvdb[type(self).field_name(attr)]
+
+    # -- what the framework and hooks expect of a group ----------------------------------
+    @property
+    def group(self) -> Any:
+        """The IOC the record belongs to."""
+        return self.parent.group
+
+    @property
+    def name(self) -> str:
+        return f"{self.parent.name}.fields"
+
+    @property
+    def log(self) -> logging.Logger:
+        return self.parent.log
+
+    async def group_read(self, instance: Any) -> Any:
+        """No getter for fields that define none."""
+
+    group_read.is_default_hook = True  # type: ignore[attr-defined]
+
+    async def group_write(self, instance: Any, value: Any) -> Any:
+        """Fields without a putter accept the value."""
+        return value
+
+    # -- record behaviour (called by the record's channel) --------------------------------
+    @property
+    def value_write_hook(self) -> Any:
+        """``async hook(instance, value)`` run on every write of the record's value
+        (assignable, as in caproto)."""
+        return self._value_write_hook or self._no_value_hook
+
+    @value_write_hook.setter
+    def value_write_hook(self, hook: Any) -> None:
+        self._value_write_hook = hook
+
+    async def _no_value_hook(self, instance: Any, value: Any) -> None:
+        pass
+
+    async def process(self, instance: PvpropertyData, value: Any) -> Any:
+        """A write of the record: DISA/DISV gate, then the putter."""
+        return await behaviour.process_put(self, instance, value)
+
+    def evaluate_alarm(self, instance: PvpropertyData, value: Any) -> Any:
+        """The record's limit alarm (severity fields and HYST included)."""
+        return behaviour.evaluate_alarm(self, instance, value)
+
+    def __repr__(self) -> str:
+        return (f"<{type(self).__name__} of {getattr(self.parent, 'pvname', '?')}: "
+                f"{len(self.pvdb)} fields created>")
+
+
+def field_set_class(rtyp: str) -> type[RecordFieldGroup]:
+    """A new field-set class for the dbd record type ``rtyp`` (KeyError if unknown)."""
+    fields_of(rtyp)  # KeyError naming the known types
+    return type(class_name_of(rtyp), (RecordFieldGroup,),
+                {"_record_type": rtyp, "_table_type": rtyp, "__slots__": (),
+                 "__module__": "iochost.records",
+                 "__doc__": f"The fields of an EPICS {rtyp} record."})
+
+
+class FieldHooks:
+    """``prop.fields.<FIELD>``: decorators for that field's hooks (first parameter: the
+    field set, then caproto's hook parameters)."""
+
+    def __init__(self, spec: "FieldSpec", name: str) -> None:
+        self._spec, self._name = spec, name
+
+    def _set(self, kind: str, func: Any) -> Any:
+        check_hook(kind, func)
+        self._spec.hooks.setdefault(self._name, {})[_HOOK_KINDS[kind]] = func
+        return func
+
+    def putter(self, func: Any) -> Any:
+        """``async def f(fields, instance, value)``, run on each write of the field."""
+        return self._set("putter", func)
+
+    def getter(self, func: Any) -> Any:
+        """``async def f(fields, instance)``, run before each read (discouraged)."""
+        return self._set("getter", func)
+
+    def startup(self, func: Any) -> Any:
+        return self._set("startup", func)
+
+    def shutdown(self, func: Any) -> Any:
+        return self._set("shutdown", func)
+
+    def scan(self, period: float, **options: Any) -> Any:
+        def wrap(func: Any) -> Any:
+            check_hook("scan", func)
+            self._spec.hooks.setdefault(self._name, {})["scan"] = scan_wrapper(
+                func, period, **options)
+            return func
+        return wrap
+
+
+class FieldSpec:
+    """``prop.fields``: the field hooks an IOC class declares for one record pvproperty."""
+
+    def __init__(self, field_class: type[RecordFieldGroup]) -> None:
+        self.field_class = field_class
+        self.hooks: dict[str, dict[str, Any]] = {}
+
+    def __getattr__(self, attr: str) -> FieldHooks:
+        if attr.startswith("_"):
+            raise AttributeError(attr)
+        try:
+            return FieldHooks(self, self.field_class.field_name(attr))
+        except AttributeError as error:
+            raise IocDefinitionError(str(error)) from None
+
+    def __repr__(self) -> str:
+        return f"<FieldSpec {self.field_class.__name__} hooks={self.hooks}>"
+
+
+assert set(_HOOK_KINDS) == set(HOOK_PARAMETERS)

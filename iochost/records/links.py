@@ -1,0 +1,143 @@
+"""Linked fields: record fields that are views of the record's own channel, not copies.
+
+``DESC`` is the pvproperty's doc, ``EGU`` its units, ``HIHI`` its upper alarm limit,
+``STAT`` its alarm status...  A linked field's channel keeps no state of its own: reads
+ask the record (``Link.get``), writes change the record (``Link.set``), and a monitor on
+the field follows the record's updates whose DBE flags intersect ``Link.mask``.
+
+The table is written from EPICS base's record reference (what each field means) mapped
+onto the channel-data API (what holds that meaning here).
+"""
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any, NamedTuple
+
+from ..ca.dbr import DBE_ALARM, DBE_PROPERTY, DBE_VALUE
+from ..pv.data import ChannelValueError
+from . import behaviour
+
+Getter = Callable[[Any], Any]
+Setter = Callable[[Any, Any], Awaitable[None]]
+
+
+class Link(NamedTuple):
+    """How one field reads and writes the record's channel (``set`` None: read-only)."""
+
+    get: Getter
+    set: Setter | None = None
+    mask: int = 0  # the record's DBE flags after which the field's value may differ
+    putter_replaces: bool = False  # a field putter (@prop.fields.X.putter) replaces ``set``
+
+
+def _metadata(name: str, default: Any = 0, *, alarm_limit: bool = False) -> Link:
+    """A field that is one metadata item of the record (units, a limit...)."""
+    async def set_metadata(record: Any, value: Any) -> None:
+        if name not in getattr(record, "_property_names", ()):
+            raise ChannelValueError(f"{type(record).__name__} has no {name}")
+        await record.write_metadata(**{name: value})
+        if alarm_limit:
+            behaviour.reevaluate_alarm(record)
+    return Link(lambda record: getattr(record, name, default), set_metadata, DBE_PROPERTY)
+
+
+def _attribute(name: str, default: Any = 0.0) -> Link:
+    """A field that is a plain attribute of the record's channel (a deadband)."""
+    async def set_attribute(record: Any, value: Any) -> None:
+        if not hasattr(record, name):
+            raise ChannelValueError(f"{type(record).__name__} has no {name}")
+        setattr(record, name, value)
+    return Link(lambda record: getattr(record, name, default), set_attribute)
+
+
+def _enum_string(index: int) -> Link:
+    """ZNAM/ONAM and ZRST..FFST: state string ``index`` of an ENUM record."""
+    def get(record: Any) -> str:
+        strings = getattr(record, "enum_strings", ())
+        return strings[index] if index < len(strings) else ""
+
+    async def set_string(record: Any, text: str) -> None:
+        strings = list(getattr(record, "enum_strings", None) or ())
+        if not hasattr(record, "enum_strings"):
+            raise ChannelValueError(f"{type(record).__name__} has no state strings")
+        strings += [""] * (index + 1 - len(strings))
+        strings[index] = text
+        while strings and not strings[-1]:  # EPICS counts states up to the last one set
+            strings.pop()
+        await record.write_metadata(enum_strings=strings)
+    return Link(get, set_string, DBE_PROPERTY)
+
+
+async def _set_doc(record: Any, text: str) -> None:
+    record.pvspec = record.pvspec._replace(doc=text)
+
+
+async def _refuse(record: Any, value: Any) -> None:
+    # RTYP: RSRV grants write access, but dbPut refuses the pseudo-field.
+    raise ChannelValueError("RTYP cannot be changed")
+
+
+def _raw_value(record: Any) -> int:
+    value = getattr(record, "raw_value", record.value)
+    try:
+        return int(value)
+    except (TypeError, ValueError, OverflowError):
+        return 0
+
+
+async def _write_raw(record: Any, value: int) -> None:
+    await record.write(value)
+
+
+async def _set_scan(record: Any, choice: Any) -> None:
+    record.set_scan_period(behaviour.scan_period(choice))
+
+
+async def _process(record: Any, value: Any) -> None:
+    await behaviour.process(record)
+
+
+_STATES = ("ZRST ONST TWST THST FRST FVST SXST SVST EIST NIST TEST ELST TVST TTST FTST "
+           "FFST").split()
+
+#: field name -> Link, for every record type that has the field.
+LINKS: dict[str, Link] = {
+    "NAME": Link(lambda record: record.pvname),
+    "RTYP": Link(lambda record: record.record_type, _refuse),
+    "DESC": Link(lambda record: record.doc or "", _set_doc),
+    "EGU": _metadata("units", ""),
+    "PREC": _metadata("precision"),
+    "HOPR": _metadata("upper_disp_limit"),
+    "LOPR": _metadata("lower_disp_limit"),
+    "DRVH": _metadata("upper_ctrl_limit"),
+    "DRVL": _metadata("lower_ctrl_limit"),
+    "HIHI": _metadata("upper_alarm_limit", alarm_limit=True),
+    "HIGH": _metadata("upper_warning_limit", alarm_limit=True),
+    "LOW": _metadata("lower_warning_limit", alarm_limit=True),
+    "LOLO": _metadata("lower_alarm_limit", alarm_limit=True),
+    "MDEL": _attribute("value_atol"),
+    "ADEL": _attribute("log_atol"),
+    "NELM": Link(lambda record: record.max_length),
+    "STAT": Link(lambda record: record.alarm.status, mask=DBE_ALARM),
+    "SEVR": Link(lambda record: record.alarm.severity, mask=DBE_ALARM),
+    "ACKS": Link(lambda record: record.alarm.severity_to_acknowledge, mask=DBE_ALARM),
+    "ACKT": Link(lambda record: int(record.alarm.must_acknowledge_transient), mask=DBE_ALARM),
+    "AMSG": Link(lambda record: record.alarm.alarm_string, mask=DBE_ALARM),
+    "UDF": Link(lambda record: 0),  # a pvproperty always holds a defined value
+    "SCAN": Link(lambda record: behaviour.scan_choice(record.scan_period), _set_scan),
+    "PROC": Link(lambda record: 0, _process),
+    "RVAL": Link(_raw_value, _write_raw, DBE_VALUE, putter_replaces=True),
+    "ZNAM": _enum_string(0),
+    "ONAM": _enum_string(1),
+    **{name: _enum_string(index) for index, name in enumerate(_STATES)},
+}
+
+#: Alarm-severity fields: stored per record, read by ``behaviour.evaluate_alarm``.
+SEVERITY_FIELDS = ("HHSV", "HSV", "LSV", "LLSV")
+
+
+def link_of(rtyp: str, name: str) -> Link | None:
+    """The link of field ``name`` of record type ``rtyp``, or None for a stored field."""
+    if name == "RVAL" and rtyp not in behaviour.RAW_VALUE_RECORDS:
+        return None
+    return LINKS.get(name)

@@ -1,0 +1,118 @@
+"""The record-type registry, and the record support the IOC framework calls.
+
+``record='ai'`` (or ``record=AiFields``, or ``dtype=PvpropertyDouble[AiFields]``) names a
+field-set class: every EPICS base record type and the motor record are known from the
+tables; :func:`register_record` adds more (a subclass of a field set, under its
+``_record_type``), as does an installed plugin through the
+``iochost_register_record_types(register)`` hook.
+"""
+from __future__ import annotations
+
+from typing import Any, overload
+
+from ..pv.types import PvpropertyData, set_record_support
+from .fieldsets import FieldSpec, RecordFieldGroup, class_name_of, field_set_class
+from .tables import record_types
+
+__all__ = ["register_record", "unregister_record", "record_class", "registered_records",
+           "builtin_field_set", "RecordSupport", "SUPPORT"]
+
+_BUILTIN: dict[str, type[RecordFieldGroup]] = {}
+_REGISTERED: dict[str, type[RecordFieldGroup]] = {}
+
+
+def builtin_field_set(rtyp: str) -> type[RecordFieldGroup]:
+    """The field set of a record type from the tables (one class per type, made on use)."""
+    cls = _BUILTIN.get(rtyp)
+    if cls is None:
+        cls = _BUILTIN[rtyp] = field_set_class(rtyp)
+    return cls
+
+
+@overload
+def register_record(cls: type[RecordFieldGroup], /) -> type[RecordFieldGroup]: ...
+@overload
+def register_record(name: str, cls: type[RecordFieldGroup], /, *,
+                    replace: bool = False) -> type[RecordFieldGroup]: ...
+
+
+def register_record(name_or_cls: Any, cls: Any = None, /, *, replace: bool = False) -> Any:
+    """Make a field set usable as ``record='<name>'``.
+
+    ``@register_record`` on a class registers it under its ``_record_type`` (caproto's
+    form); ``register_record(name, cls)`` under ``name``.  Registering another class
+    under a name already taken (a base record type included) raises ValueError unless
+    ``replace=True``; registering the same class again is a no-op.  Returns the class.
+    """
+    if cls is None:
+        cls, name = name_or_cls, getattr(name_or_cls, "_record_type", None)
+    else:
+        name = name_or_cls
+    if not (isinstance(cls, type) and issubclass(cls, RecordFieldGroup)):
+        raise TypeError(f"record type {name!r}: {cls!r} is not a field-set class "
+                        f"(subclass one of iochost.records' *Fields classes)")
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"{cls.__name__}: a record type name must be a non-empty string "
+                         f"(set _record_type or pass the name)")
+    current = _REGISTERED.get(name) or (builtin_field_set(name) if name in record_types()
+                                        else None)
+    if current is not None and current is not cls and not replace:
+        raise ValueError(f"record type {name!r} is already defined by {current.__qualname__}; "
+                         f"pass replace=True to override it")
+    _REGISTERED[name] = cls
+    return cls
+
+
+def unregister_record(name: str) -> None:
+    """Forget a registered record type (base record types fall back to their tables)."""
+    _REGISTERED.pop(name, None)
+
+
+def registered_records() -> dict[str, type[RecordFieldGroup]]:
+    """Every record type name usable as ``record=`` -> its field set (classes of base
+    types are listed by name only once used)."""
+    return {**_BUILTIN, **_REGISTERED}
+
+
+def record_class(record: Any) -> type[RecordFieldGroup]:
+    """The field set for a ``record=`` argument: a name or a field-set class.
+
+    KeyError (naming the known types) for an unknown name, TypeError for anything else.
+    """
+    if isinstance(record, type) and issubclass(record, RecordFieldGroup):
+        return record
+    if isinstance(record, str):
+        cls = _REGISTERED.get(record)
+        if cls is not None:
+            return cls
+        if record in record_types():
+            return builtin_field_set(record)
+        known = sorted({*record_types(), *_REGISTERED})
+        raise KeyError(f"unknown record type {record!r}; known: {', '.join(known)}")
+    raise TypeError(f"record= takes a record type name or a field-set class, not {record!r}")
+
+
+class RecordSupport:
+    """What ``iochost.pv.types.set_record_support`` installs (see docs/internals.md)."""
+
+    def create_fields(self, instance: PvpropertyData) -> RecordFieldGroup:
+        return record_class(instance.pvspec.record or instance.record_type)(instance)
+
+    def field_spec(self, prop: Any) -> FieldSpec:
+        spec = prop.pvspec.fields
+        if not isinstance(spec, FieldSpec):
+            spec = FieldSpec(record_class(prop.pvspec.record))
+            prop.pvspec = prop.pvspec._replace(fields=spec)
+        return spec
+
+
+SUPPORT = RecordSupport()
+set_record_support(SUPPORT)
+
+
+def field_set_by_class_name(name: str) -> type[RecordFieldGroup] | None:
+    """``AiFields`` -> the ai field set (None if no record type has that class name)."""
+    for rtyp in record_types():
+        if class_name_of(rtyp) == name:
+            return builtin_field_set(rtyp)
+    return None
