@@ -18,6 +18,7 @@ join.
 """
 from __future__ import annotations
 
+import struct
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from operator import attrgetter
@@ -133,8 +134,15 @@ def _limits_packer(layout: Layout) -> Callable[[Metadata, bool], bytes] | None:
         return None
     getter, wire, target = attrgetter(*layout.limits), layout.value_dtype, layout.value_type
     pad = b"\0" * layout.tail_pad
+    # Fast path for limits already of the channel's type: one struct.pack.
+    exact = struct.Struct(f">{len(layout.limits)}{wire.char}{layout.tail_pad}x").pack
 
     def pack_limits(meta: Metadata, converted: bool) -> bytes:
+        if not converted:
+            try:
+                return exact(*getter(meta))
+            except (struct.error, OverflowError):  # floats for integers, out of range
+                pass
         limits = np.array(getter(meta))  # a fresh array: safe to modify
         if converted or limits.dtype.kind != wire.kind:
             # Limits of another native type (or floats for an integer channel) convert
