@@ -278,3 +278,33 @@ def test_failing_startup_hook_is_logged_and_isolated(mount, unique_prefix, clien
                what="the failure logged")
     assert "hardware missing" in caplog.text
     assert client.write(group.prefix + "broken", 5) == "ECA_NORMAL"   # still served
+
+
+class Elapsed(PVGroup):
+    """Two 0.1 s scans whose work takes 0.05 s: one subtracts that from its sleep."""
+
+    subtracted = pvproperty(value=0, alarm_group="subtracted")
+    added = pvproperty(value=0, alarm_group="added")
+
+    @subtracted.scan(period=0.1)
+    async def subtracted(self, instance, async_lib):
+        await instance.write(instance.value + 1)
+        await async_lib.sleep(0.05)
+
+    @added.scan(period=0.1, subtract_elapsed=False)
+    async def added(self, instance, async_lib):
+        await instance.write(instance.value + 1)
+        await async_lib.sleep(0.05)
+
+
+def test_subtract_elapsed_keeps_the_period(mount, unique_prefix, client):
+    group = mount(Elapsed(prefix=unique_prefix))
+
+    monitors = [client.monitor(group.prefix + name, DBE_VALUE) for name in ("subtracted", "added")]
+
+    def mean_interval(monitor):
+        stamps = [event.metadata.timestamp for event in monitor.wait_for(7)[1:]]
+        return (stamps[-1] - stamps[0]) / (len(stamps) - 1)
+
+    with_subtraction, without = (mean_interval(monitor) for monitor in monitors)
+    assert 0.08 < with_subtraction < without - 0.03
