@@ -41,7 +41,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from .dbr_text import format_number, parse_float, parse_integer
-from .dbr_types import MAX_STRING_SIZE, ChannelType
+from .dbr_types import FLT_MAX, FLT_MIN, MAX_STRING_SIZE, ChannelType
 from .eca import ECA_NOCONVERT
 from .errors import CaStatusError, LocalProtocolError
 
@@ -60,8 +60,6 @@ NATIVE_DTYPES: dict[ChannelType, np.dtype] = {
 }
 _FLOATING = frozenset((_F, _D))
 
-_FLT_MAX = float(np.finfo(np.float32).max)
-_FLT_MIN = float(np.finfo(np.float32).tiny)
 _INT32_MIN = -(2**31)
 _MAX_TEXT = MAX_STRING_SIZE - 1
 
@@ -106,10 +104,10 @@ def _float_to_int(arr: np.ndarray, dtype: np.dtype) -> np.ndarray:
 def _double_to_float(arr: np.ndarray) -> np.ndarray:
     mag = np.abs(arr)
     finite_nonzero = np.isfinite(arr) & (arr != 0)
-    if not (finite_nonzero & ((mag >= _FLT_MAX) | (mag <= _FLT_MIN))).any():
+    if not (finite_nonzero & ((mag >= FLT_MAX) | (mag <= FLT_MIN))).any():
         return arr.astype(np.float32)
-    out = np.where(finite_nonzero & (mag >= _FLT_MAX), np.copysign(_FLT_MAX, arr), arr)
-    out = np.where(finite_nonzero & (mag <= _FLT_MIN), np.copysign(_FLT_MIN, arr), out)
+    out = np.where(finite_nonzero & (mag >= FLT_MAX), np.copysign(FLT_MAX, arr), arr)
+    out = np.where(finite_nonzero & (mag <= FLT_MIN), np.copysign(FLT_MIN, arr), out)
     return out.astype(np.float32)
 
 

@@ -31,10 +31,10 @@ import re
 
 import numpy as np
 
+from .dbr_types import FLT_MAX, FLT_MIN
+
 __all__ = ["format_number", "parse_integer", "parse_float"]
 
-_FLT_MAX = float(np.finfo(np.float32).max)
-_FLT_MIN = float(np.finfo(np.float32).tiny)
 
 
 # ---------------------------------------------------------------- printing
@@ -126,8 +126,8 @@ def parse_float(text: bytes, single: bool = False) -> float:
     if sign == b"-":
         value = -value
     if single:
-        if value == value and abs(value) != float("inf") and abs(value) >= _FLT_MAX:
+        if value == value and abs(value) != float("inf") and abs(value) >= FLT_MAX:
             raise ValueError(f"{text!r} does not fit a FLOAT")
-        if 0 < value <= _FLT_MIN:
+        if 0 < value <= FLT_MIN:
             raise ValueError(f"{text!r} is too small for a FLOAT")
     return value

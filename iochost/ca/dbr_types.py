@@ -22,7 +22,7 @@ from .errors import CaStatusError, LocalProtocolError
 __all__ = [
     "ChannelType", "AccessRights", "DBE_VALUE", "DBE_LOG", "DBE_ARCHIVE", "DBE_ALARM",
     "DBE_PROPERTY", "EPICS_EPOCH", "MAX_STRING_SIZE", "MAX_UNITS_SIZE",
-    "MAX_ENUM_STRING_SIZE", "MAX_ENUM_STATES", "NATIVE_TYPES", "FAMILIES",
+    "MAX_ENUM_STRING_SIZE", "MAX_ENUM_STATES", "NATIVE_TYPES", "FAMILIES", "FLT_MAX", "FLT_MIN",
     "native_type", "family", "promote", "check_type",
     "to_epics_time", "from_epics_time", "from_epics_time_ns",
 ]
@@ -110,6 +110,10 @@ MAX_STRING_SIZE = 40
 MAX_UNITS_SIZE = 8
 MAX_ENUM_STRING_SIZE = 26
 MAX_ENUM_STATES = 16
+
+# float.h's FLT_MAX and FLT_MIN (smallest normal float32), for dbr_float_t conversions.
+FLT_MAX = 3.4028234663852886e38
+FLT_MIN = 1.1754943508222875e-38
 
 #: 1990-01-01T00:00:00Z in Unix seconds: the origin of ``epicsTimeStamp``.
 EPICS_EPOCH = 631152000
