@@ -1,6 +1,6 @@
 """PVSpec: everything needed to create one PV's channel data, as an immutable tuple.
 
-:class:`~iochost.pv.pvproperty.pvproperty` keeps one of these and PVGroup turns it into
+:class:`~iochost.pv.pvproperties.pvproperty` keeps one of these and PVGroup turns it into
 channel data; IOCs without a PVGroup can use it directly::
 
     spec = PVSpec(name="a", value=1, put=my_putter)      # async def my_putter(instance, value)
@@ -11,11 +11,12 @@ from __future__ import annotations
 import enum
 import inspect
 from collections import namedtuple
-from typing import TYPE_CHECKING, Any, ClassVar
 from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
+from ..ca.dbr import ChannelType
 from .hooks import IocDefinitionError, check_hook
 
 if TYPE_CHECKING:
@@ -42,7 +43,6 @@ def _scalar_dtype(value: Any) -> Any:
 
 
 def _array_dtype(array: np.ndarray) -> Any:
-    from ..ca.dbr import ChannelType
     kind, size = array.dtype.kind, array.dtype.itemsize
     if kind == "f":
         return ChannelType.FLOAT if size == 4 else float
@@ -63,7 +63,6 @@ def infer_dtype(value: Any) -> Any:
         if not len(value):
             return PVSpec.default_dtype
         if isinstance(value[0], str):  # a list of strings is a STRING array, not a char array
-            from ..ca.dbr import ChannelType
             return ChannelType.STRING
         return _scalar_dtype(value[0])
     return _scalar_dtype(value)

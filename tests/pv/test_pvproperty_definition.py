@@ -2,6 +2,7 @@
 names the method or PV (no server needed: these fail before anything is served)."""
 import enum
 
+import numpy as np
 import pytest
 
 from iochost import (ChannelType, PVGroup, PVSpec, PvpropertyBoolEnum, PvpropertyByte,
@@ -142,6 +143,14 @@ class Color(enum.IntEnum):
     (dict(dtype=ChannelType.ENUM, enum_strings=["a"]), PvpropertyEnum),
     (dict(dtype=ChannelType.CHAR), PvpropertyChar),
     (dict(dtype=PvpropertyFloat, value=1.0), PvpropertyFloat),
+    (dict(value=np.zeros(3, dtype=np.float32)), PvpropertyFloat),
+    (dict(value=np.zeros(3)), PvpropertyDouble),
+    (dict(value=np.arange(3, dtype=np.int16)), PvpropertyShort),
+    (dict(value=np.arange(3, dtype=np.int32)), PvpropertyInteger),
+    (dict(value=np.arange(3, dtype=np.uint8)), PvpropertyByte),
+    (dict(value=np.float64(2.5)), PvpropertyDouble),
+    (dict(value=np.int64(2)), PvpropertyInteger),
+    (dict(value=np.bool_(True)), PvpropertyBoolEnum),
 ])
 def test_data_class_follows_value_or_dtype(kwargs, cls):
     assert pvproperty(**kwargs).pvspec.get_data_class() is cls
