@@ -54,9 +54,11 @@ def iochost_register_iocs(register: RegisterIoc) -> None:
 def iochost_register_record_types(register: RegisterRecordType) -> None:
     """Register EPICS record types (field sets and behaviour) this plugin provides.
 
-    Call ``register(record_type, fields)`` once per record type, e.g. ``register("motor",
-    MotorFields)``. ``fields`` is what ``iochost.records`` accepts for its registry (a
-    field-set class). Names must be unique across plugins and the built-in record types.
+    Call ``register(record_type, fields)`` once per record type, e.g. ``register("myai",
+    MyAiFields)``. ``fields`` is a field-set class (a subclass of one of
+    ``iochost.records``' ``*Fields`` classes); the host hands it to
+    ``iochost.records.register_record``, after which ``pvproperty(record="myai")`` works.
+    Names must be unique across plugins and must not be a built-in record type's.
 
     Raising here marks the whole plugin as broken: nothing it registered is used.
     """

@@ -294,12 +294,34 @@ def _collect_registrations(catalog: PluginCatalog, info: PluginInfo) -> None:
                 info.error = f"{hook_name} raised {_describe(exc)}"
     for kind, items in staged.items():
         setattr(info, kind, sorted(items))
+    if info.error is None:
+        try:
+            _install_record_types(staged["record_types"])
+        except (TypeError, ValueError) as exc:  # not a field set, or a base type's name
+            info.error = f"iochost_register_record_types: {exc}"
     if info.error is not None:
         catalog.manager.unregister(plugin)
         return
     for kind, items in staged.items():
         for name, obj in items.items():
             getattr(catalog, kind)[name] = Registered(name, obj, info.name)
+
+
+def _install_record_types(items: dict[str, Any]) -> None:
+    """Hand one plugin's record types to ``iochost.records``' registry: all or none."""
+    if not items:
+        return
+    from iochost.records import register_record, unregister_record  # only when used
+
+    done: list[str] = []
+    try:
+        for name, fields in items.items():
+            register_record(name, fields)
+            done.append(name)
+    except (TypeError, ValueError):
+        for name in done:
+            unregister_record(name)
+        raise
 
 
 NOUNS = {"iocs": "IOC", "record_types": "record type", "helpers": "helper"}

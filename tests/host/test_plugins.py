@@ -101,25 +101,64 @@ def test_the_manager_is_built_by_a_factory_not_at_import(clean_env):
     assert not any(isinstance(v, pluggy.PluginManager) for v in vars(host_package).values())
 
 
-class InlinePlugin:
-    """A plugin object registered directly (embedding), not through an entry point."""
+def record_types_plugin(**types):
+    """A plugin object (registered directly, not through an entry point) whose
+    iochost_register_record_types registers ``types``."""
+    class Plugin:
+        @staticmethod
+        @hookimpl
+        def iochost_register_record_types(register):
+            for name, fields in types.items():
+                register(name, fields)
 
-    @staticmethod
-    @hookimpl
-    def iochost_register_record_types(register):
-        register("inline-record", object)
+        @staticmethod
+        def iochost_register_helpers(register):  # unmarked but prefixed: still a hook
+            register("inline-helper", lambda mount: None)
 
-    @staticmethod
-    def iochost_register_helpers(register):  # unmarked but prefixed: still a hook
-        register("inline-helper", lambda mount: None)
+    return Plugin
 
 
-def test_extra_plugins_register_through_the_same_hooks(clean_env):
-    catalog = load_plugins(disable_autoload=True, extra_plugins={"inline": InlinePlugin})
+@pytest.fixture
+def fields_class():
+    """A field-set class for a new record type; unregistered again afterwards."""
+    from iochost.records import record_class, unregister_record
+
+    class HostTestAiFields(record_class("ai")):
+        _record_type = "hosttestai"
+
+    yield HostTestAiFields
+    unregister_record("hosttestai")
+
+
+def test_record_types_reach_the_records_registry(clean_env, fields_class):
+    from iochost.records import record_class
+
+    plugin = record_types_plugin(hosttestai=fields_class)
+    catalog = load_plugins(disable_autoload=True, extra_plugins={"inline": plugin})
     info = catalog.plugins["inline"]
-    assert info.loaded and info.record_types == ["inline-record"]
+    assert info.loaded and info.record_types == ["hosttestai"]
     assert info.helpers == ["inline-helper"]
-    assert catalog.record_types["inline-record"].plugin == "inline"
+    assert catalog.record_types["hosttestai"].plugin == "inline"
+    assert record_class("hosttestai") is fields_class
+
+
+@pytest.mark.parametrize("types, reason", [
+    ({"hosttestai": object}, ("iochost_register_record_types: record type 'hosttestai': "
+                             "<class 'object'> is not a field-set class")),
+    ({"ai": "fields"}, "iochost_register_record_types: record type 'ai' is already defined"),
+])
+def test_a_bad_record_type_breaks_its_plugin_and_leaves_nothing(clean_env, fields_class,
+                                                                types, reason):
+    from iochost.records import registered_records
+
+    if "ai" in types:
+        types = {"hosttestai": fields_class, "ai": fields_class}   # the first gets rolled back
+    catalog = load_plugins(disable_autoload=True,
+                           extra_plugins={"inline": record_types_plugin(**types)})
+    info = catalog.plugins["inline"]
+    assert info.error.startswith(reason), info.error
+    assert "hosttestai" not in registered_records() and not catalog.record_types
+    assert not catalog.helpers                                      # all or nothing
 
 
 def test_registering_the_same_name_twice_breaks_only_that_plugin(clean_env):
@@ -131,7 +170,7 @@ def test_registering_the_same_name_twice_breaks_only_that_plugin(clean_env):
             register("h", object)
 
     catalog = load_plugins(disable_autoload=True,
-                           extra_plugins={"twice": Twice, "inline": InlinePlugin})
+                           extra_plugins={"twice": Twice, "inline": record_types_plugin()})
     assert catalog.plugins["twice"].error == "iochost_register_helpers: helper 'h' registered " \
                                              "twice"
     assert catalog.plugins["inline"].loaded
