@@ -15,7 +15,8 @@ A channel data is two things at once:
 The write path, in order: normalise the value (type, length), check the control limits,
 ``await verify_value`` (the framework's putter), ``await update_fields``, store the value,
 stamp the time (``time.time_ns()``), evaluate alarm limits, publish.  Any failure before
-the store keeps the old value; ``SkipWrite`` keeps it silently.
+the store keeps the old value; ``SkipWrite`` keeps it silently.  A refusal by the limits,
+the putter or ``update_fields`` also runs ``write_failed`` (WRITE/MAJOR alarm, as caproto).
 
 Publishing calls each listener ``fn(channel, dbe_flags)`` synchronously, after the new
 state is visible.  Listeners are not called when the flags are 0 (a write that moved
@@ -299,9 +300,11 @@ class ChannelData:
         """Override point: update record fields from the value about to be stored."""
 
     async def write_failed(self, error: Exception) -> None:
-        """Hook run when ``write()`` refuses a value, before the error propagates.
+        """Hook run when the control limits, ``verify_value`` (the putter) or
+        ``update_fields`` refuse a value, before the error propagates.
 
         caproto's behaviour: WRITE alarm with MAJOR severity.  Override to change it.
+        (Values of the wrong type or length are refused earlier, without an alarm.)
         """
         await self._alarm.write(status=AlarmStatus.WRITE, severity=AlarmSeverity.MAJOR)
 
@@ -316,8 +319,9 @@ class ChannelData:
         """
         if metadata:
             self._check_metadata_names(metadata)
+        # A malformed value (type, length) never reaches the device: refused, no alarm.
+        value = self.preprocess_value(_unwrap_0d(value))
         try:
-            value = self.preprocess_value(_unwrap_0d(value))
             if verify_value:
                 self.check_limits(value)
                 replacement = await self.verify_value(value)
