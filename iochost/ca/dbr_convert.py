@@ -17,8 +17,9 @@ The rules, and why:
 * **number -> STRING** prints FLOAT/DOUBLE as ``cvtFloatToString``/``cvtDoubleToString``
   do, with the channel's ``precision`` (dbConvert uses 6 when a field has none); see
   :func:`iochost.ca.dbr_text.format_number`.  Integers print in decimal.  ENUM prints
-  its state string; an index with no string prints in decimal (an mbbi would print its
-  empty state string or "Illegal_Value"; a number is more useful and round-trips).
+  its state string, like an mbbo measured in softioc: an index beyond the states but
+  below 16 prints "", from 16 on "Illegal Value"; with no states at all the index
+  prints in decimal.
 * **STRING -> number** reads the longest number at the start of the text, as RSRV does
   (``strtol`` base 0 / ``strtod``; "0x10" is 16, "010" is 8 for integers, "5 mm" is 5,
   "" is 0); see :mod:`iochost.ca.dbr_text` for the measured table.  Text with no
@@ -41,7 +42,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from .dbr_text import format_number, parse_float, parse_integer
-from .dbr_types import FLT_MAX, FLT_MIN, MAX_STRING_SIZE, ChannelType
+from .dbr_types import FLT_MAX, FLT_MIN, MAX_ENUM_STATES, MAX_STRING_SIZE, ChannelType
 from .eca import ECA_NOCONVERT
 from .errors import CaStatusError, LocalProtocolError
 
@@ -130,7 +131,10 @@ def _numbers_to_strings(arr: np.ndarray, native: ChannelType, precision: int) ->
 
 def _enum_to_strings(arr: np.ndarray, enum_strings: Sequence[bytes]) -> list[bytes]:
     n = len(enum_strings)
-    return [enum_strings[i] if i < n else str(i).encode() for i in arr.tolist()]
+    if not n:
+        return [str(i).encode() for i in arr.tolist()]
+    return [enum_strings[i] if i < n else b"" if i < MAX_ENUM_STATES else b"Illegal Value"
+            for i in arr.tolist()]
 
 
 # ---------------------------------------------------------------- text -> number

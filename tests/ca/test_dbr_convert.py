@@ -149,9 +149,12 @@ def test_string_to_enum_by_name_or_index(strings, expected):
 
 
 def test_enum_to_string_and_numbers():
-    idx = np.array([0, 2, 7], np.uint16)
-    assert convert_values(idx, T.ENUM, T.STRING, STATES) == [b"Off", b"Fault", b"7"]
-    assert convert_values(idx, T.ENUM, T.DOUBLE, STATES).tolist() == [0.0, 2.0, 7.0]
+    """As softioc's mbbo prints them; without states, the index in decimal."""
+    idx = np.array([0, 2, 7, 20], np.uint16)
+    assert convert_values(idx, T.ENUM, T.STRING, STATES) == \
+        [b"Off", b"Fault", b"", b"Illegal Value"]
+    assert convert_values(idx, T.ENUM, T.STRING) == [b"0", b"2", b"7", b"20"]
+    assert convert_values(idx, T.ENUM, T.DOUBLE, STATES).tolist() == [0.0, 2.0, 7.0, 20.0]
     assert convert_values(np.array([1.7]), T.DOUBLE, T.ENUM).tolist() == [1]
 
 

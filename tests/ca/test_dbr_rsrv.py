@@ -43,6 +43,8 @@ record(longout, "D:LO") { field(VAL, "-5") field(EGU, "cnt") field(HOPR, "70000"
   field(LOPR, "-70000") }
 record(mbbo, "D:MB") { field(ZRST, "Off") field(ONST, "On") field(TWST, "Fault")
   field(VAL, "1") }
+record(mbbo, "D:MBX") { field(ZRST, "Off") field(ONST, "On") field(VAL, "7") }
+record(mbbo, "D:MB0") { field(VAL, "3") }
 record(stringout, "D:SO") { field(VAL, "hello") }
 record(waveform, "D:WC") { field(FTVL, "UCHAR") field(NELM, "6") }
 record(waveform, "D:WD") { field(FTVL, "DOUBLE") field(NELM, "5") }
@@ -53,7 +55,8 @@ ARRAYS = {"D:WC": (T.CHAR, np.frombuffer(b"Hi\0", np.uint8)),
           "D:WD": (T.DOUBLE, np.array([1.5, -2.7, 70000.7, 1e10])),
           "D:WF": (T.FLOAT, np.array([0.1, 1e30, -5.5], np.float32)),
           "D:WS": (T.INT, np.array([-1, 300, 7], np.int16))}
-RECORDS = ["D:AO", "D:BIG", "D:AI", "D:NAN", "D:LO", "D:MB", "D:SO", *ARRAYS]
+RECORDS = ["D:AO", "D:BIG", "D:AI", "D:NAN", "D:LO", "D:MB", "D:MBX", "D:MB0", "D:SO",
+           *ARRAYS]
 
 _IOC = textwrap.dedent("""
     import sys
