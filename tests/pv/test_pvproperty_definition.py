@@ -194,3 +194,15 @@ def test_channel_data_takes_attributes_of_its_own():
     group = Holder(prefix="X:")
     group.value.ev = "anything"
     assert group.value.ev == "anything" and group.value.doc == "documented"
+
+
+def test_calling_a_pvproperty_sets_several_hooks():
+    async def get(self, instance):
+        """Read from the device."""
+
+    async def put(self, instance, value):
+        return value
+
+    prop = pvproperty(value=1.0)(get, put)
+    assert (prop.pvspec.get, prop.pvspec.put) == (get, put)
+    assert prop.__doc__ == "Read from the device."
