@@ -144,21 +144,24 @@ def field_data_class(dbr: ChannelType, linked: bool = False) -> type[PvpropertyD
     return type(name, (*mixins, base), {"__slots__": (), "__module__": __name__})
 
 
-def _served_as(rtyp: str, field: FieldDef) -> tuple[ChannelType, int]:
-    """(DBR type, element count) of a field of a fresh record, buffers included."""
+def _served_as(rtyp: str, field: FieldDef) -> tuple[FieldDef, int]:
+    """The field as served by a fresh record (buffers get their element type) and its
+    element count."""
     buffer = buffer_of(rtyp, field.name)
     if buffer is None:
-        return dbr_type_of(field), 1
+        return field, 1
     dbf = buffer.type_from
     if isinstance(dbf, str):  # the menuFtype field naming the element type
         dbf = DbfType[menu("menuFtype")[initial_value(field_of(rtyp, dbf))]]
     count = int(initial_value(field_of(rtyp, buffer.count_from))) if buffer.count_from else 1
-    return dbr_type_of(FieldDef(field.name, dbf)), max(count, 1)
+    return field._replace(dbf=dbf, special=""), max(count, 1)
 
 
 def _initial(rtyp: str, field: FieldDef, dbr: ChannelType) -> Any:
     if field.name in behaviour.DEFAULT_SEVERITIES:
         return int(behaviour.DEFAULT_SEVERITIES[field.name])
+    if field.name == "UDF":
+        return 0  # a pvproperty always holds a defined value
     value = initial_value(field)
     if dbr is ChannelType.STRING:
         return str(value)
@@ -180,7 +183,8 @@ def _enum_strings(rtyp: str, field: FieldDef) -> tuple[str, ...]:
 def field_pvspec(rtyp: str, field: FieldDef, hooks: dict[str, Any] | None) -> tuple[
         PVSpec, type[PvpropertyData], dict[str, Any]]:
     """The PVSpec, class and keyword arguments of a field channel (shared per field)."""
-    dbr, count = _served_as(rtyp, field)
+    served, count = _served_as(rtyp, field)
+    dbr = dbr_type_of(served)
     link = link_of(rtyp, field.name)
     cls = field_data_class(dbr, link is not None)
     kwargs: dict[str, Any] = {"max_length": count}
@@ -194,7 +198,7 @@ def field_pvspec(rtyp: str, field: FieldDef, hooks: dict[str, Any] | None) -> tu
         link is not None and link.set is None and field.name != "RTYP")
     if is_read_only(field) and field.name != "RTYP":
         read_only = True
-    value = _initial(rtyp, field, dbr)
+    value = _initial(rtyp, served, dbr)
     if count > 1:
         value = [value] * count
     spec = PVSpec(attr=field.name, name=field.name, dtype=cls, value=value,

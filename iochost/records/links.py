@@ -16,6 +16,7 @@ from typing import Any, NamedTuple
 from ..ca.dbr import DBE_ALARM, DBE_PROPERTY, DBE_VALUE
 from ..pv.data import ChannelValueError
 from . import behaviour
+from .tables import buffer_of
 
 Getter = Callable[[Any], Any]
 Setter = Callable[[Any, Any], Awaitable[None]]
@@ -123,7 +124,6 @@ LINKS: dict[str, Link] = {
     "ACKS": Link(lambda record: record.alarm.severity_to_acknowledge, mask=DBE_ALARM),
     "ACKT": Link(lambda record: int(record.alarm.must_acknowledge_transient), mask=DBE_ALARM),
     "AMSG": Link(lambda record: record.alarm.alarm_string, mask=DBE_ALARM),
-    "UDF": Link(lambda record: 0),  # a pvproperty always holds a defined value
     "SCAN": Link(lambda record: behaviour.scan_choice(record.scan_period), _set_scan),
     "PROC": Link(lambda record: 0, _process),
     "RVAL": Link(_raw_value, _write_raw, DBE_VALUE, putter_replaces=True),
@@ -140,4 +140,6 @@ def link_of(rtyp: str, name: str) -> Link | None:
     """The link of field ``name`` of record type ``rtyp``, or None for a stored field."""
     if name == "RVAL" and rtyp not in behaviour.RAW_VALUE_RECORDS:
         return None
+    if name == "NELM" and getattr(buffer_of(rtyp, "VAL"), "count_from", None) != "NELM":
+        return None  # subArray's NELM is how many elements to take, not the buffer size
     return LINKS.get(name)
