@@ -33,6 +33,8 @@ LIMIT_NAMES: tuple[str, ...] = (
 )
 _SEQUENCES = (list, tuple, np.ndarray, array)
 _FLT_MAX = float(np.finfo(np.float32).max)
+_INT_RANGES = {np.dtype(t): (int(np.iinfo(t).min), int(np.iinfo(t).max))
+               for t in (np.int16, np.int32, np.uint8)}
 _MAX_UNITS = 7  # char[8] with its NUL
 
 
@@ -110,10 +112,10 @@ class ChannelNumeric(ChannelData):
             if not math.isfinite(real):
                 raise ChannelValueError(f"{type(self).__name__} cannot hold {value!r}") from None
             number = int(real)  # truncation toward zero, as a C cast
-        info = np.iinfo(self._dtype)
-        if not info.min <= number <= info.max:
+        low, high = _INT_RANGES[self._dtype]
+        if not low <= number <= high:
             raise ChannelValueError(f"{value!r} is out of the {self.data_type.name} range "
-                                    f"{info.min}..{info.max}")
+                                    f"{low}..{high}")
         return number
 
     def _array(self, value: Any) -> np.ndarray:
