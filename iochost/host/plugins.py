@@ -46,6 +46,11 @@ class IochostPluginManager(pluggy.PluginManager):
     implementations, so a misspelt hook name fails ``check_pending`` instead of being
     silently ignored."""
 
+    def __init__(self, project_name: str) -> None:
+        super().__init__(project_name)
+        #: every plugin found, by name, with what it provides or why it failed
+        self.plugin_info: dict[str, PluginInfo] = {}
+
     def parse_hookimpl_opts(self, plugin: Any, name: str) -> Any:
         opts = super().parse_hookimpl_opts(plugin, name)
         if opts is None and name.startswith(f"{hookspecs.PROJECT_NAME}_"):
@@ -148,14 +153,14 @@ def make_plugin_manager(
     *,
     extra_plugins: Mapping[str, object] | None = None,
     environ: Mapping[str, str] | None = None,
-) -> tuple[pluggy.PluginManager, dict[str, PluginInfo]]:
+) -> IochostPluginManager:
     """Build a plugin manager with the iochost hookspecs and load the entry points.
 
     ``disable_autoload`` None means "as ``IOCHOST_NO_AUTOLOAD`` says"; ``blocked`` adds to
     ``IOCHOST_DISABLE_PLUGINS``. ``extra_plugins`` (name -> plugin object) are registered
-    after the entry points, as if discovered (embedding and tests). Returns the manager
-    and, per plugin name, what was found; broken plugins carry ``error`` and are not
-    registered. ``check_pending()`` has passed on the returned manager.
+    after the entry points, as if discovered (embedding and tests). The manager's
+    ``plugin_info`` says, per plugin name, what was found; broken plugins carry ``error``
+    and are not registered. ``check_pending()`` has passed on the returned manager.
     """
     environ = os.environ if environ is None else environ
     if disable_autoload is None:
@@ -164,7 +169,7 @@ def make_plugin_manager(
 
     manager = IochostPluginManager(hookspecs.PROJECT_NAME)
     manager.add_hookspecs(hookspecs)
-    found: dict[str, PluginInfo] = {}
+    found = manager.plugin_info
 
     for ep in _entry_points():
         dist = getattr(ep, "dist", None)
@@ -201,7 +206,7 @@ def make_plugin_manager(
         _register(manager, plugin, info)
 
     manager.check_pending()
-    return manager, found
+    return manager
 
 
 def load_plugins(
@@ -215,10 +220,10 @@ def load_plugins(
 
     Never raises for a broken plugin: see ``PluginCatalog.broken``.
     """
-    manager, found = make_plugin_manager(
+    manager = make_plugin_manager(
         disable_autoload, blocked, extra_plugins=extra_plugins, environ=environ)
-    catalog = PluginCatalog(manager=manager, plugins=found)
-    for info in found.values():
+    catalog = PluginCatalog(manager=manager, plugins=manager.plugin_info)
+    for info in catalog.plugins.values():
         if info.loaded:
             _collect_registrations(catalog, info)
     return catalog

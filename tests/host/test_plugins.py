@@ -93,10 +93,12 @@ def test_autoload_can_be_switched_off(plugin_site, clean_env, monkeypatch, how):
 
 
 def test_the_manager_is_built_by_a_factory_not_at_import(clean_env):
-    first, _ = make_plugin_manager(disable_autoload=True)
-    second, _ = make_plugin_manager(disable_autoload=True)
+    first = make_plugin_manager(disable_autoload=True)
+    second = make_plugin_manager(disable_autoload=True)
     assert isinstance(first, IochostPluginManager) and first is not second
     assert first.hook.iochost_register_iocs.spec is not None
+    assert first.plugin_info["iochost-builtins"].builtin
+    assert first.get_plugin("iochost-builtins") is not None
     import iochost.host as host_package
     assert not any(isinstance(v, pluggy.PluginManager) for v in vars(host_package).values())
 
