@@ -27,9 +27,9 @@ from .tables import (
     record_types,
 )
 from .fieldsets import FieldSpec, RecordFieldGroup, class_name_of
+from .registry import field_set_by_class_name as _by_class_name
 from .registry import (
     builtin_field_set,
-    field_set_by_class_name,
     record_class,
     register_record,
     registered_records,
@@ -69,7 +69,7 @@ __all__ = [
 
 def __getattr__(name: str):
     """``AiFields``, ``MotorFields``...: the field set of each record type, made on use."""
-    cls = field_set_by_class_name(name) if name.endswith("Fields") else None
+    cls = _by_class_name(name) if name.endswith("Fields") else None
     if cls is None:
         raise AttributeError(f"module 'iochost.records' has no attribute {name!r}")
     globals()[name] = cls

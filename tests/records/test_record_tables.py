@@ -1,4 +1,6 @@
 """The read API over the record field tables (iochost.records)."""
+import types
+
 import pytest
 
 import iochost.records as records
@@ -26,8 +28,10 @@ ISSUE_RECORD_TYPES = ("ai ao bi bo mbbi mbbo longin longout int64in int64out str
 
 
 def test_public_names_match_all():
-    public = {name for name in vars(records) if not name.startswith("_")}
-    assert set(records.__all__) == public - {"tables", "generate", "motor_fields"}
+    # Submodules aside; the *Fields classes join the namespace as they are first used.
+    public = {name for name, value in vars(records).items() if not name.startswith("_")
+              and not isinstance(value, types.ModuleType) and not name.endswith("Fields")}
+    assert set(records.__all__) == public
 
 
 def test_every_record_type_the_issue_names_has_a_table():
