@@ -28,15 +28,13 @@ import dataclasses
 import logging
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
+from typing import Any, ClassVar, NamedTuple
 
 from ..ca.dbr import (DBE_LOG, DBE_PROPERTY, DBE_VALUE, EPICS_EPOCH, AccessRights, ChannelType,
                       Metadata, convert_values, decode_dbr, encode_dbr)
 from .alarms import AlarmSeverity, AlarmStatus, ChannelAlarm
 from .data_errors import ACK_PUTS, SkipWrite, check_count, check_put, write_mapping_errors
-
-if TYPE_CHECKING:  # pragma: no cover
-    from .data_longstring import LongStringView
+from .data_longstring import LongStringView
 
 __all__ = ["ChannelData", "TimeStamp", "Listener", "timestamp_to_ns"]
 
@@ -530,9 +528,15 @@ class ChannelData:
         """The CHAR-array view for ``NAME.$``, or None when the data is not text."""
         return None
 
+    def _text_view(self) -> LongStringView:
+        """This channel's long-string view (one per channel, made on first use)."""
+        if self._long_string_view is None:
+            self._long_string_view = LongStringView(self)
+        return self._long_string_view
+
     def _long_string_bytes(self) -> bytes:
-        """The text a long-string view serves (string channels override)."""
-        raise NotImplementedError
+        """The text a long-string view serves: the (str) value, encoded."""
+        return self._value.encode(self.string_encoding)
 
     @property
     def long_string_max_length(self) -> int:

@@ -7,7 +7,7 @@ DBE_VALUE|DBE_LOG (caproto's behaviour: no deadband applies to text).
 from __future__ import annotations
 
 import operator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -15,7 +15,9 @@ from ..ca.dbr import (MAX_ENUM_STATES, MAX_ENUM_STRING_SIZE, MAX_STRING_SIZE, Ch
                       convert_values)
 from .data_core import ChannelData
 from .data_errors import ChannelValueError, TooManyElements, WrongValueType, check_count
-from .data_longstring import LongStringView
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .data_longstring import LongStringView
 
 __all__ = ["ChannelEnum", "ChannelString", "ChannelChar"]
 
@@ -209,14 +211,7 @@ class ChannelString(ChannelData):
         return list(values)
 
     def long_string(self) -> LongStringView | None:
-        if self._max_length != 1:
-            return None
-        if self._long_string_view is None:
-            self._long_string_view = LongStringView(self)
-        return self._long_string_view
-
-    def _long_string_bytes(self) -> bytes:
-        return self._value.encode(self.string_encoding)
+        return self._text_view() if self._max_length == 1 else None
 
 
 class ChannelChar(ChannelData):
@@ -289,11 +284,4 @@ class ChannelChar(ChannelData):
         return values.astype(np.uint8, copy=False).tobytes().split(b"\0", 1)[0]
 
     def long_string(self) -> Any:
-        if not self.report_as_string:
-            return self
-        if self._long_string_view is None:
-            self._long_string_view = LongStringView(self)
-        return self._long_string_view
-
-    def _long_string_bytes(self) -> bytes:
-        return self._value.encode(self.string_encoding)
+        return self._text_view() if self.report_as_string else self  # already a CHAR array
