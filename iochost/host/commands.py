@@ -56,8 +56,10 @@ def list_plugins(switches: PluginSwitches, as_json: bool = False,
         print(f"{info.name}  ({_dist(info)}{builtin})  {state}", file=out)
         if info.error:
             print(f"    error: {info.error}", file=out)
-        for label, names in (("hooks", info.hooks), ("IOCs", info.iocs),
-                             ("record types", info.record_types), ("helpers", info.helpers)):
+        unused = " (not used: the plugin failed)" if info.error else ""
+        for label, names in (("hooks", info.hooks), (f"IOCs{unused}", info.iocs),
+                             (f"record types{unused}", info.record_types),
+                             (f"helpers{unused}", info.helpers)):
             if names:
                 print(f"    {label}: {', '.join(names)}", file=out)
     return 0

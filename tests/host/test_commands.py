@@ -53,6 +53,7 @@ def test_list_plugins_text_shows_failures_and_disabled(plugins, capsys):
     assert "broken-misspelt  (iochost-testplugin-zz-broken 0.0.1)  FAILED" in out
     assert "    error: unknown hook 'iochost_regster_iocs'" in out
     assert "broken-import  (iochost-testplugin-zz-broken 0.0.1)  disabled" in out
+    assert "    IOCs (not used: the plugin failed): doomed\n" in out
 
 
 def test_check_accepts_a_good_config_despite_broken_plugins(plugins, capsys, tmp_path):
