@@ -52,6 +52,9 @@ ACCESS_READ, ACCESS_WRITE = 1, 2
 #: How many server-disconnected SIDs a circuit remembers to ignore late requests on.
 MAX_REMEMBERED_DISCONNECTS = 65536
 _SMALL = 0xFFFF
+_JOIN_BELOW = 1 << 16
+#: While monitor updates stream, a circuit sends them at most this often (seconds).
+EVENT_FLUSH_INTERVAL = 0.001
 _ZEROS8 = bytes(8)
 _MASK = struct.Struct(">H")
 _pack = HEADER_STRUCT.pack
@@ -97,8 +100,8 @@ async def _drive(coro: Coroutine[Any, Any, Any], yielded: Any) -> Any:
 class CircuitChannel:
     """A channel a client created on this circuit (its SID maps here)."""
 
-    __slots__ = ("circuit", "cid", "sid", "name", "key", "data", "rights", "subscriptions",
-                 "write_queue", "max_length")
+    __slots__ = ("circuit", "cid", "sid", "name", "key", "data", "_rights", "subscriptions",
+                 "write_queue", "max_length", "fast_read")
 
     def __init__(self, circuit: VirtualCircuit, cid: int, sid: int, name: str, key: str,
                  data: Any, rights: int):
@@ -108,11 +111,24 @@ class CircuitChannel:
         self.name = name
         self.key = key  # the database entry it resolved through (removal disconnects it)
         self.data = data
+        self.fast_read: Callable[[int, int], tuple[bytes, int]] | None = None
         self.rights = rights
         self.max_length = data.max_length
         self.subscriptions: dict[int, Subscription] = {}
         #: None when no write is in flight; else the writes waiting behind the one running.
         self.write_queue: deque[tuple[Any, Any, bool]] | None = None
+
+    @property
+    def rights(self) -> int:
+        """The client's access rights (AccessRights bits) on this channel."""
+        return self._rights
+
+    @rights.setter
+    def rights(self, rights: int) -> None:
+        self._rights = rights
+        # The hot read path needs only: readable, and readable without awaiting.
+        readable = rights & ACCESS_READ and not self.data.needs_async_read
+        self.fast_read = self.data.read_dbr if readable else None
 
 
 class VirtualCircuit(asyncio.Protocol):
@@ -139,6 +155,7 @@ class VirtualCircuit(asyncio.Protocol):
         self._out: list[bytes] = []
         self._out_bytes = 0
         self._flush_pending = False
+        self._last_flush = 0.0
         self._paused = False
         self._events_on = True
         self.backlog: dict[Subscription, tuple[bytes, int]] = {}
@@ -185,8 +202,8 @@ class VirtualCircuit(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         self._stats["bytes_in"] += len(data)
-        # Replies to this whole chunk leave in one write, at the end.
-        already_pending = self._flush_pending
+        # Replies to this whole chunk leave in one write, at the end (even if a delayed
+        # flush of monitor updates is pending: a request's reply is never held back).
         self._flush_pending = True
         try:
             messages = self._parser.feed_raw(data)
@@ -194,11 +211,34 @@ class VirtualCircuit(asyncio.Protocol):
             self.abort(str(exc))
             return
         handlers = self._handlers
+        channels = self.channels
+        out = self._out
+        max_payload = self._max_payload
+        added = 0
         try:
             for header, payload in messages:
-                handler = handlers.get(header.command)
+                command = header[0]
+                if command == READ_NOTIFY:
+                    # The hot path (a plain get), inline; anything unusual takes the
+                    # general handler below.
+                    channel = channels.get(header[4])
+                    if channel is not None and channel.fast_read is not None \
+                            and header[3] <= channel.max_length:
+                        try:
+                            body, sent = channel.fast_read(header[2], header[3])
+                        except Exception:  # the general handler reports it
+                            pass
+                        else:
+                            size = len(body)
+                            if size < _SMALL and sent < _SMALL and size <= max_payload:
+                                out.append(_pack(READ_NOTIFY, size, header[2], sent,
+                                                 ECA_NORMAL, header[5]))
+                                out.append(body)
+                                added += 16 + size
+                                continue
+                handler = handlers.get(command)
                 if handler is None:
-                    raise CaProtocolError(f"unexpected CA command {header.command}")
+                    raise CaProtocolError(f"unexpected CA command {command}")
                 handler(header, payload)
                 if self.closed:
                     return
@@ -217,8 +257,8 @@ class VirtualCircuit(asyncio.Protocol):
             if command not in handlers:
                 self.abort(f"unexpected CA command {command}")
                 return
-        if not already_pending:
-            self._flush()
+        self._out_bytes += added
+        self._flush()
 
     def eof_received(self) -> bool | None:
         return None  # close our side too
@@ -262,10 +302,15 @@ class VirtualCircuit(asyncio.Protocol):
         out = self._out
         if not out or self.closed:
             return
+        self._last_flush = self._loop.time()
         self._out = []
-        self._stats["bytes_out"] += self._out_bytes
+        size = self._out_bytes
+        self._stats["bytes_out"] += size
         self._out_bytes = 0
-        self.transport.writelines(out)  # type: ignore[union-attr]
+        if size < _JOIN_BELOW:  # one small buffer beats many: join is cheap here
+            self.transport.write(b"".join(out))  # type: ignore[union-attr]
+        else:  # big payloads are not copied into a joined buffer
+            self.transport.writelines(out)  # type: ignore[union-attr]
         if self.backlog:
             self._drain_backlog()
 
@@ -288,8 +333,18 @@ class VirtualCircuit(asyncio.Protocol):
         out.append(payload)
         self._out_bytes += 16 + len(payload)
         if not self._flush_pending:
-            self._flush_pending = True
-            self._loop.call_soon(self._flush)
+            self._schedule_event_flush()
+
+    def _schedule_event_flush(self) -> None:
+        """Flush monitor updates soon, but at most once per EVENT_FLUSH_INTERVAL while they
+        keep coming: a flat-out poster then costs one send per interval, not per update."""
+        self._flush_pending = True
+        loop = self._loop
+        delay = self._last_flush + EVENT_FLUSH_INTERVAL - loop.time()
+        if delay > 0:
+            loop.call_later(delay, self._flush)
+        else:
+            loop.call_soon(self._flush)
 
     def _drain_backlog(self) -> None:
         backlog = self.backlog
@@ -305,8 +360,7 @@ class VirtualCircuit(asyncio.Protocol):
             out.append(payload)
             self._out_bytes += 16 + len(payload)
         if out and not self._flush_pending:
-            self._flush_pending = True
-            self._loop.call_soon(self._flush)
+            self._schedule_event_flush()
 
     def abort(self, reason: str | None) -> None:
         """Drop this circuit at once (the peer broke the protocol)."""
