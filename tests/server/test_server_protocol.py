@@ -8,7 +8,7 @@ import pytest
 
 from iochost.ca import commands as ca
 from iochost.ca import eca
-from iochost.ca.dbr import ChannelType, decode_dbr
+from iochost.ca.dbr import AccessRights, ChannelType, decode_dbr
 from iochost.pv.data import ChannelDouble, ChannelString
 from iochost.server import Server, ServerConfig
 from iochost.testing import ServerThread
@@ -302,3 +302,60 @@ def test_server_class_runs_in_the_callers_loop():
             await server.stop()
 
     assert asyncio.run(main()) == 1.0
+
+
+class GetterDouble(ChannelDouble):
+    """Reads go through an (awaiting) getter: the server must use ``aread_dbr``."""
+
+    needs_async_read = True
+
+    async def aread_dbr(self, dbr_type, count):
+        await asyncio.sleep(0.01)
+        return self.read_dbr(dbr_type, count)
+
+
+def test_channels_with_an_async_getter_are_read_and_monitored(circuit, serve_pvs, ca_server):
+    channel = GetterDouble(value=6.5)
+    sid = circuit.create_channel(serve_pvs({"GETTER": channel})["GETTER"])[1].sid
+    reply = circuit.read(sid, DOUBLE, 1, ioid=8)
+    assert (reply.status, reply.ioid) == (eca.ECA_NORMAL, 8)
+    assert decode_dbr(DOUBLE, reply.payload, 1)[0][0] == 6.5
+    circuit.send(ca.EventAddRequest(data_type=DOUBLE, data_count=1, sid=sid,
+                                    subscriptionid=3, low=0, high=0, to=0, mask=1))
+    first = circuit.recv_until(lambda m: isinstance(m, ca.EventAddResponse))
+    assert decode_dbr(DOUBLE, first.payload, 1)[0][0] == 6.5
+    ca_server.call(channel.write(7.5))
+    update = circuit.recv_until(lambda m: isinstance(m, ca.EventAddResponse))
+    assert decode_dbr(DOUBLE, update.payload, 1)[0][0] == 7.5
+
+
+def test_client_name_change_updates_access_rights(circuit, serve_pvs):
+    def rights(host, user):
+        return AccessRights.READ_WRITE if user == "admin" else AccessRights.READ
+
+    name = serve_pvs({"GUARDED": ChannelDouble(value=1.0, access_check=rights)})["GUARDED"]
+    granted, reply = circuit.create_channel(name)
+    assert granted.access_rights == AccessRights.READ
+    assert circuit.write(reply.sid, DOUBLE, 1, double(2.0)).status == eca.ECA_NOWTACCESS
+    circuit.send(ca.ClientNameRequest(name=b"admin"))
+    update = circuit.recv_until(lambda m: isinstance(m, ca.AccessRightsResponse))
+    assert (update.cid, update.access_rights) == (reply.cid, AccessRights.READ_WRITE)
+    assert circuit.write(reply.sid, DOUBLE, 1, double(2.0)).status == eca.ECA_NORMAL
+
+
+def test_sixteen_megabyte_payloads(circuit, serve_pvs):
+    values = np.linspace(0.0, 1.0, 2_100_000)  # 16.8 MB of doubles
+    reply = circuit.create_channel(serve_pvs({"HUGE": ChannelDouble(value=values)})["HUGE"])[1]
+    read = circuit.read(reply.sid, DOUBLE, 0)
+    assert read.data_count == len(values) and len(read.payload) == 8 * len(values)
+    assert np.array_equal(decode_dbr(DOUBLE, read.payload, len(values))[0], values)
+
+
+def test_long_string_through_the_dollar_field(circuit, serve_pvs):
+    text = "a description much longer than the forty bytes of a DBR_STRING"
+    name = serve_pvs({"DESC": ChannelString(value=text, long_string_max_length=100)})["DESC"]
+    reply = circuit.create_channel(name + ".$")[1]
+    assert (reply.data_type, reply.data_count) == (ChannelType.CHAR, 100)
+    read = circuit.read(reply.sid, ChannelType.CHAR, 0)
+    chars = decode_dbr(ChannelType.CHAR, read.payload, read.data_count)[0]
+    assert bytes(chars).rstrip(b"\0").decode() == text
