@@ -14,7 +14,7 @@ import operator
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from ..ca.dbr import DBE_LOG, DBE_VALUE, ChannelType
+from ..ca.dbr import DBE_LOG, DBE_VALUE, ChannelType, encode_dbr, native_type
 from ..pv.data import ChannelValueError
 from ..pv.pvspec import PVSpec
 from ..pv.types import (PvpropertyByte, PvpropertyData, PvpropertyDouble, PvpropertyEnum,
@@ -54,7 +54,7 @@ class FieldChannel:
 
 class FieldEnum:
     """Menu fields: an index past the 16 strings a DBR can carry is still a valid state
-    (menuAlarmStat has 22)."""
+    (menuAlarmStat has 22), read as DBR_STRING it gives its choice string."""
 
     __slots__ = ()
 
@@ -71,6 +71,14 @@ class FieldEnum:
 
     def _store_form(self, value: Any) -> int:
         return value if isinstance(value, int) else super()._store_form(value)
+
+    def _encode(self, dbr_type: int, count: int) -> tuple[bytes, int]:
+        choices = self._menu
+        if (native_type(dbr_type) is ChannelType.STRING and len(self.enum_strings) <=
+                self._value < len(choices)):
+            text = choices[self._value].encode(self.string_encoding)
+            return encode_dbr(dbr_type, ChannelType.STRING, [text], self._metadata(), count)
+        return super()._encode(dbr_type, count)
 
 
 class LinkedField:
@@ -138,10 +146,9 @@ def field_data_class(dbr: ChannelType, linked: bool = False) -> type[PvpropertyD
     mixins: tuple[type, ...] = (FieldChannel,) + ((FieldEnum,) if dbr is ChannelType.ENUM
                                                    else ())
     name = f"{'Linked' if linked else ''}Field{base.__name__.removeprefix('Pvproperty')}"
-    if linked:
-        return type(name, (LinkedField, *mixins, base),
-                    {"__slots__": ("_link",), "__module__": __name__})
-    return type(name, (*mixins, base), {"__slots__": (), "__module__": __name__})
+    slots = (("_link",) if linked else ()) + (("_menu",) if dbr is ChannelType.ENUM else ())
+    return type(name, ((LinkedField,) if linked else ()) + (*mixins, base),
+                {"__slots__": slots, "__module__": __name__})
 
 
 def _served_as(rtyp: str, field: FieldDef) -> tuple[FieldDef, int]:
@@ -173,10 +180,11 @@ def _initial(rtyp: str, field: FieldDef, dbr: ChannelType) -> Any:
 
 
 def _enum_strings(rtyp: str, field: FieldDef) -> tuple[str, ...]:
+    """Every choice of a menu or device field (a DBR carries the first 16)."""
     if field.dbf is DbfType.MENU:
-        return menu(field.menu)[:16]
+        return menu(field.menu)
     if field.dbf is DbfType.DEVICE:
-        return device_choices(rtyp)[:16]
+        return device_choices(rtyp)
     return ()
 
 
@@ -191,7 +199,7 @@ def field_pvspec(rtyp: str, field: FieldDef, hooks: dict[str, Any] | None) -> tu
     if dbr is ChannelType.STRING:
         kwargs["long_string_max_length"] = max(field.size, 40) if field.size else 256
     elif dbr is ChannelType.ENUM:
-        kwargs["enum_strings"] = _enum_strings(rtyp, field)
+        kwargs["enum_strings"] = _enum_strings(rtyp, field)[:16]
     elif dbr is ChannelType.CHAR:
         kwargs["strip_null_terminator"] = False
     read_only = not announces_write_access(field) or (
@@ -213,6 +221,9 @@ def make_field_channel(fields: "RecordFieldGroup", spec: PVSpec, cls: type,
     channel = cls(pvname=f"{record.pvname}.{spec.name}", group=fields, pvspec=spec,
                   value=spec.value, alarm=record.alarm, read_only=spec.read_only,
                   string_encoding=record.string_encoding, **kwargs)
+    if channel.native_type is ChannelType.ENUM:
+        channel._menu = _enum_strings(fields._table_type, field_of(fields._table_type, spec.name)
+                                      ) if spec.name != "RTYP" else ()
     if link is not None:
         channel._link = link
         channel._sync()

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any, NamedTuple
 
-from ..ca.dbr import DBE_ALARM, DBE_PROPERTY, DBE_VALUE
+from ..ca.dbr import DBE_ALARM, DBE_PROPERTY, DBE_VALUE, ChannelType
 from ..pv.data import ChannelValueError
 from . import behaviour
 from .tables import buffer_of
@@ -98,6 +98,16 @@ async def _process(record: Any, value: Any) -> None:
     await behaviour.process(record)
 
 
+# The menuFtype choice of each native type (FTVL of an array record is its element type).
+_FTYPE = {ChannelType.STRING: "STRING", ChannelType.CHAR: "CHAR", ChannelType.INT: "SHORT",
+          ChannelType.LONG: "LONG", ChannelType.FLOAT: "FLOAT", ChannelType.DOUBLE: "DOUBLE",
+          ChannelType.ENUM: "ENUM"}
+
+
+def _element_type(record: Any) -> str:
+    return _FTYPE[record.native_type]
+
+
 _STATES = ("ZRST ONST TWST THST FRST FVST SXST SVST EIST NIST TEST ELST TVST TTST FTST "
            "FFST").split()
 
@@ -119,6 +129,7 @@ LINKS: dict[str, Link] = {
     "MDEL": _attribute("value_atol"),
     "ADEL": _attribute("log_atol"),
     "NELM": Link(lambda record: record.max_length),
+    "FTVL": Link(_element_type),
     "STAT": Link(lambda record: record.alarm.status, mask=DBE_ALARM),
     "SEVR": Link(lambda record: record.alarm.severity, mask=DBE_ALARM),
     "ACKS": Link(lambda record: record.alarm.severity_to_acknowledge, mask=DBE_ALARM),
@@ -140,6 +151,9 @@ def link_of(rtyp: str, name: str) -> Link | None:
     """The link of field ``name`` of record type ``rtyp``, or None for a stored field."""
     if name == "RVAL" and rtyp not in behaviour.RAW_VALUE_RECORDS:
         return None
-    if name == "NELM" and getattr(buffer_of(rtyp, "VAL"), "count_from", None) != "NELM":
+    buffer = buffer_of(rtyp, "VAL")
+    if name == "NELM" and getattr(buffer, "count_from", None) != "NELM":
         return None  # subArray's NELM is how many elements to take, not the buffer size
+    if name == "FTVL" and getattr(buffer, "type_from", None) != "FTVL":
+        return None
     return LINKS.get(name)

@@ -1,0 +1,292 @@
+"""What record fields do, over Channel Access (caproto's client against our server).
+
+Each test mounts a small IOC with records, acts through a field and checks the record
+(or acts on the record and checks the field).
+"""
+import time
+
+import pytest
+
+from conftest import wait_until
+from iochost import ChannelType, PVGroup, pvproperty
+from iochost.ca.dbr import DBE_ALARM, DBE_PROPERTY, DBE_VALUE
+from iochost.pv.alarms import AlarmSeverity, AlarmStatus
+from iochost.pv.types import PvpropertyDouble
+from iochost.records import AiFields, AoFields
+
+
+class Records(PVGroup):
+    ai = pvproperty(value=1.0, record="ai", doc="an input", units="mm", precision=2)
+    ao = pvproperty(value=0.0, record=AoFields, upper_ctrl_limit=10.0,
+                    lower_ctrl_limit=-10.0)
+    typed = pvproperty(value=0.0, dtype=PvpropertyDouble[AiFields])
+    bo = pvproperty(value="Off", enum_strings=["Off", "On"], record="bo",
+                    dtype=ChannelType.ENUM)
+    mbbi = pvproperty(value="one", enum_strings=["zero", "one", "two"], record="mbbi",
+                      dtype=ChannelType.ENUM)
+    wave = pvproperty(value=[1.0, 2.0], max_length=8, record="waveform")
+    text = pvproperty(value="hello", record="stringin", dtype=ChannelType.STRING)
+    counted = pvproperty(value=0, record="longout")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.puts: list = []
+
+    @counted.putter
+    async def counted(self, instance, value):
+        self.puts.append(value)
+        return value
+
+
+def text(client, name):
+    """The value as DBR_STRING (menu fields give their choice string)."""
+    return client.read(name, data_type=ChannelType.STRING).data[0].decode()
+
+
+def put_text(client, name, value):
+    return client.write(name, value, data_type=ChannelType.STRING)
+
+
+@pytest.fixture
+def ioc(mount, unique_prefix):
+    return mount(Records(prefix=unique_prefix))
+
+
+def test_record_type_in_rtyp_and_class_name(ioc, client):
+    p = ioc.prefix
+    assert [client.value(p + name + ".RTYP") for name in ("ai", "ao", "typed", "bo", "wave")
+            ] == ["ai", "ao", "ai", "bo", "waveform"]
+    reading = client.read(p + "mbbi", data_type=ChannelType.CLASS_NAME)
+    assert reading.metadata.value == b"mbbi"
+
+
+def test_rtyp_and_name_cannot_change(ioc, client):
+    p = ioc.prefix
+    assert client.value(p + "ai.NAME") == p + "ai"
+    assert client.write(p + "ai.NAME", "other") == "ECA_NOWTACCESS"
+    assert client.write(p + "ai.RTYP", "ao") == "ECA_PUTFAIL"   # RSRV grants, then refuses
+    assert client.value(p + "ai.RTYP") == "ai"
+
+
+def test_val_is_the_record_itself(ioc, client):
+    p = ioc.prefix
+    assert client.write(p + "ai.VAL", 4.5) == "ECA_NORMAL"
+    assert ioc.ai.value == 4.5
+    assert client.native(p + "ai.VAL") == client.native(p + "ai")
+
+
+def test_desc_is_the_doc(ioc, client):
+    p = ioc.prefix
+    assert client.value(p + "ai.DESC") == "an input"
+    assert client.write(p + "ai.DESC", "renamed") == "ECA_NORMAL"
+    assert ioc.ai.doc == "renamed"
+    assert client.value(p + "ao.DESC") == ""
+
+
+def test_egu_and_prec_are_the_units_and_precision(ioc, client):
+    p = ioc.prefix
+    assert (client.value(p + "ai.EGU"), client.value(p + "ai.PREC")) == ("mm", 2)
+    monitor = client.monitor(p + "ai", DBE_PROPERTY, data_type="control")
+    monitor.wait_for(1)
+    assert client.write(p + "ai.EGU", "keV") == "ECA_NORMAL"
+    assert client.write(p + "ai.PREC", 5) == "ECA_NORMAL"
+    events = monitor.wait_for(3)
+    assert (events[-1].metadata.units, events[-1].metadata.precision) == (b"keV", 5)
+    assert (ioc.ai.units, ioc.ai.precision) == ("keV", 5)
+
+
+def test_egu_follows_write_metadata(ioc, client, ca_server):
+    p = ioc.prefix
+    monitor = client.monitor(p + "ai.EGU", DBE_VALUE)
+    assert monitor.wait_for(1)[0].data[0] == b"mm"
+    ca_server.call(ioc.ai.write_metadata(units="V"))
+    assert monitor.wait_for(2)[-1].data[0] == b"V"
+
+
+def test_display_and_control_limits(ioc, client):
+    p = ioc.prefix
+    assert client.write(p + "ai.HOPR", 50.0) == "ECA_NORMAL"
+    assert client.write(p + "ai.LOPR", -5.0) == "ECA_NORMAL"
+    control = client.read(p + "ai", data_type="control").metadata
+    assert (control.upper_disp_limit, control.lower_disp_limit) == (50.0, -5.0)
+    assert (client.value(p + "ao.DRVH"), client.value(p + "ao.DRVL")) == (10.0, -10.0)
+    assert client.write(p + "ao", 20.0) == "ECA_PUTFAIL"
+    assert client.write(p + "ao.DRVH", 30.0) == "ECA_NORMAL"
+    assert client.write(p + "ao", 20.0) == "ECA_NORMAL"
+    assert ioc.ao.upper_ctrl_limit == 30.0
+
+
+def test_hihi_then_a_high_value_raises_hihi_major(ioc, client):
+    p = ioc.prefix
+    alarms = client.monitor(p + "ai", DBE_ALARM)
+    alarms.wait_for(1)
+    assert client.write(p + "ai.HIHI", 10.0) == "ECA_NORMAL"
+    assert client.write(p + "ai.LOLO", -10.0) == "ECA_NORMAL"
+    assert client.write(p + "ai", 12.0) == "ECA_NORMAL"
+    assert (text(client, p + "ai.SEVR"), text(client, p + "ai.STAT")) == ("MAJOR", "HIHI")
+    event = alarms.wait_for(2)[-1]
+    assert (event.metadata.status, event.metadata.severity) == (
+        AlarmStatus.HIHI, AlarmSeverity.MAJOR)
+    assert client.write(p + "ai", 0.0) == "ECA_NORMAL"
+    assert text(client, p + "ai.SEVR") == "NO_ALARM"
+
+
+def test_severity_fields_and_hysteresis_drive_the_alarm(ioc, client):
+    p = ioc.prefix
+    for field, value in (("HIGH", 5.0), ("LOW", -5.0), ("HYST", 1.0)):
+        assert client.write(p + "ai." + field, value) == "ECA_NORMAL"
+    assert put_text(client, p + "ai.HSV", "MAJOR") == "ECA_NORMAL"
+    assert client.write(p + "ai", 6.0) == "ECA_NORMAL"
+    assert (ioc.ai.alarm.status, ioc.ai.alarm.severity) == (
+        AlarmStatus.HIGH, AlarmSeverity.MAJOR)
+    assert client.write(p + "ai", 4.5) == "ECA_NORMAL"      # inside HYST: still HIGH
+    assert ioc.ai.alarm.status == AlarmStatus.HIGH
+    assert client.write(p + "ai", 3.9) == "ECA_NORMAL"      # past HYST: cleared
+    assert ioc.ai.alarm.status == AlarmStatus.NO_ALARM
+    assert put_text(client, p + "ai.HSV", "NO_ALARM") == "ECA_NORMAL"
+    assert client.write(p + "ai", 6.0) == "ECA_NORMAL"
+    assert ioc.ai.alarm.status == AlarmStatus.NO_ALARM
+
+
+def test_stat_sevr_acks_ackt_mirror_the_alarm(ioc, client):
+    p = ioc.prefix
+    assert client.write(p + "ai.LOLO", -10.0) == "ECA_NORMAL"
+    assert client.write(p + "ai.HIHI", 10.0) == "ECA_NORMAL"
+    assert client.write(p + "ai", 11.0) == "ECA_NORMAL"
+    assert client.write(p + "ai", 0.0) == "ECA_NORMAL"
+    assert [text(client, p + "ai." + f) for f in ("STAT", "SEVR", "ACKS", "ACKT")] == [
+        "NO_ALARM", "NO_ALARM", "MAJOR", "YES"]
+    for field in ("STAT", "SEVR", "ACKS", "ACKT"):
+        assert client.write(p + "ai." + field, 0) == "ECA_NOWTACCESS"
+    pv = client.pv(p + "ai")
+    pv.write([AlarmSeverity.MAJOR], data_type=ChannelType.PUT_ACKS, wait=True)
+    pv.write([0], data_type=ChannelType.PUT_ACKT, wait=True)
+    assert [text(client, p + "ai." + f) for f in ("ACKS", "ACKT")] == ["NO_ALARM", "NO"]
+
+
+def test_mdel_and_adel_are_the_deadbands(ioc, client):
+    p = ioc.prefix
+    assert client.write(p + "ai.MDEL", 1.0) == "ECA_NORMAL"
+    assert client.write(p + "ai.ADEL", 5.0) == "ECA_NORMAL"
+    assert (ioc.ai.value_atol, ioc.ai.log_atol) == (1.0, 5.0)
+    values = client.monitor(p + "ai", DBE_VALUE)
+    values.wait_for(1)
+    for value in (1.5, 1.9, 2.5):      # 1.0 -> 1.5, 1.9 within MDEL; 2.5 is past it
+        assert client.write(p + "ai", value) == "ECA_NORMAL"
+    events = values.wait_for(2)
+    assert [e.data[0] for e in values.settle(0.2)] == [1.0, 2.5]
+    assert len(events) == 2
+
+
+def test_proc_runs_the_putter_again_and_publishes(ioc, client):
+    p = ioc.prefix
+    assert client.write(p + "counted", 7) == "ECA_NORMAL"
+    values = client.monitor(p + "counted", DBE_VALUE)
+    values.wait_for(1)
+    assert client.write(p + "counted.PROC", [1]) == "ECA_NORMAL"
+    assert ioc.puts == [7, 7]
+    assert len(values.wait_for(2)) == 2
+
+
+def test_disa_disv_disable_processing_with_the_disable_alarm(ioc, client):
+    p = ioc.prefix
+    assert put_text(client, p + "counted.DISS", "MINOR") == "ECA_NORMAL"
+    assert client.write(p + "counted.DISA", 1) == "ECA_NORMAL"   # DISV is 1
+    assert client.write(p + "counted", 3) == "ECA_NORMAL"
+    assert (ioc.counted.value, ioc.puts) == (0, [])
+    assert (text(client, p + "counted.STAT"), text(client, p + "counted.SEVR")) == (
+        "DISABLE", "MINOR")
+    assert client.write(p + "counted.DISV", 2) == "ECA_NORMAL"
+    assert client.write(p + "counted", 3) == "ECA_NORMAL"
+    assert (ioc.counted.value, ioc.puts) == (3, [3])
+
+
+def test_state_names_are_the_enum_strings(ioc, client):
+    p = ioc.prefix
+    assert [client.value(p + "bo." + f) for f in ("ZNAM", "ONAM")] == ["Off", "On"]
+    assert [client.value(p + "mbbi." + f) for f in ("ZRST", "ONST", "TWST", "THST")] == [
+        "zero", "one", "two", ""]
+    properties = client.monitor(p + "mbbi", DBE_PROPERTY, data_type="control")
+    properties.wait_for(1)
+    assert client.write(p + "mbbi.THST", "three") == "ECA_NORMAL"
+    assert client.write(p + "bo.ONAM", "Closed") == "ECA_NORMAL"
+    assert tuple(properties.wait_for(2)[-1].metadata.enum_strings) == (
+        b"zero", b"one", b"two", b"three")
+    assert ioc.bo.enum_strings == ("Off", "Closed")
+    assert put_text(client, p + "bo", "Closed") == "ECA_NORMAL"
+    assert ioc.bo.value == "Closed"
+
+
+def test_nelm_is_the_max_length_and_read_only(ioc, client):
+    p = ioc.prefix
+    assert client.native(p + "wave.NELM") == ("DOUBLE", 1)
+    assert client.value(p + "wave.NELM") == 8
+    assert client.write(p + "wave.NELM", 3) == "ECA_NOWTACCESS"
+    assert text(client, p + "wave.FTVL") == "DOUBLE"
+
+
+def test_rval_is_the_raw_value(ioc, client):
+    p = ioc.prefix
+    assert client.write(p + "ai", 3.7) == "ECA_NORMAL"
+    assert client.value(p + "ai.RVAL") == 3
+    assert client.write(p + "ai.RVAL", 9) == "ECA_NORMAL"
+    assert ioc.ai.value == 9.0
+
+
+def test_scan_field_sets_a_use_scan_field_rate(mount, unique_prefix, client):
+    class Scanned(PVGroup):
+        ticks = pvproperty(value=0, record="longin")
+
+        @ticks.scan(period=1.0, use_scan_field=True)
+        async def ticks(self, instance, async_lib):
+            self.times.append(time.monotonic())
+            await instance.write(instance.value + 1)
+
+    ioc = Scanned(prefix=unique_prefix)
+    ioc.times = []
+    mount(ioc)
+    p = ioc.prefix
+    wait_until(lambda: ioc.ticks.scan_period == 1.0)
+    assert text(client, p + "ticks.SCAN") == "1 second"
+    assert put_text(client, p + "ticks.SCAN", ".5 second") == "ECA_NORMAL"
+    assert ioc.ticks.scan_period == 0.5
+    start = len(ioc.times)
+    wait_until(lambda: len(ioc.times) >= start + 3, timeout=3)
+    intervals = [b - a for a, b in zip(ioc.times[start:], ioc.times[start + 1:])]
+    assert all(0.35 < dt < 0.7 for dt in intervals[-2:]), intervals
+    assert put_text(client, p + "ticks.SCAN", "Passive") == "ECA_NORMAL"
+    assert ioc.ticks.scan_period is None
+
+
+def test_field_putter_hook_from_the_group(mount, unique_prefix, client):
+    class Hooked(PVGroup):
+        A = pvproperty(value=1.0, record="ai")
+        B = pvproperty(value=0.0)
+
+        @A.fields.current_raw_value.putter
+        async def _raw(fields, instance, value):
+            await fields.parent.group.B.write(value * 2)
+
+        @A.fields.DESC.putter
+        async def _desc(fields, instance, value):
+            return value.upper()
+
+    ioc = mount(Hooked(prefix=unique_prefix))
+    p = ioc.prefix
+    assert client.write(p + "A.RVAL", 4) == "ECA_NORMAL"
+    assert (ioc.B.value, ioc.A.value) == (8.0, 1.0)   # the putter replaces RVAL's write
+    assert client.write(p + "A.DESC", "quiet") == "ECA_NORMAL"
+    assert client.value(p + "A.DESC") == "QUIET"
+
+
+def test_fields_are_made_on_first_access_only(ioc, client):
+    assert len(ioc.typed.fields) == 0
+    assert client.value(ioc.prefix + "typed.HIHI") == 0.0
+    assert set(ioc.typed.fields) == {"HIHI"}
+    assert ioc.typed.field_inst.high_alarm_limit is ioc.typed.fields["HIGH"]
+    assert "LOLO" in ioc.typed.fields and len(ioc.typed.fields) == 2
+
+
+def test_unknown_field_does_not_connect(ioc, client, ca_server):
+    assert ca_server.server.database.resolve(ioc.prefix + "ai.NOPE") is None \
+        if hasattr(ca_server, "server") else ioc.ai.get_field("NOPE") is None
