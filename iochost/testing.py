@@ -20,7 +20,7 @@ import threading
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from iochost.server import PVDatabase, Server, ServerConfig, ServedChannel, new_event_loop
+from iochost.server import PVDatabase, ServedChannel, Server, ServerConfig, new_event_loop
 
 __all__ = ["ServerThread"]
 

@@ -97,7 +97,7 @@ class BeaconSender:
             self.send_once()
             try:
                 await asyncio.wait_for(restart.wait(), interval)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 interval = min(interval * 2, self.max_period)
             else:
                 restart.clear()

@@ -138,7 +138,7 @@ class Server:
         for server in self._tcp_servers:
             try:
                 await asyncio.wait_for(server.wait_closed(), 1.0)
-            except (asyncio.TimeoutError, Exception):
+            except (TimeoutError, Exception):
                 pass
         self._tcp_servers.clear()
         self._udp_transports.clear()
@@ -179,7 +179,7 @@ class Server:
         finally:
             await self.stop()
 
-    # -- bookkeeping used by circuits ----------------------------------------------------------------
+    # -- bookkeeping used by circuits --------------------------------------------------------
     def spawn(self, coro: Any) -> asyncio.Task[Any]:
         """Run work that must outlive its circuit (a received write); cancelled at stop()."""
         task = asyncio.get_running_loop().create_task(coro)
@@ -230,7 +230,7 @@ class Server:
         if self._beacons is not None:
             self._beacons.restart()
 
-    # -- statistics ----------------------------------------------------------------------------------
+    # -- statistics --------------------------------------------------------------------------
     def stats(self) -> dict[str, Any]:
         """Counters and current sizes: clients, channels, subscriptions, bytes in/out, ..."""
         circuits = list(self.circuits)

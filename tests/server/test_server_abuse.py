@@ -14,6 +14,7 @@ import time
 import numpy as np
 import psutil
 import pytest
+from ca_raw_client import LOOPBACK, MINOR_VERSION, RawCircuit
 
 from iochost.ca import commands as ca
 from iochost.ca import eca
@@ -21,8 +22,6 @@ from iochost.ca.dbr import ChannelType, decode_dbr
 from iochost.ca.header import HEADER_STRUCT
 from iochost.ca.parser import StreamParser
 from iochost.pv.data import ChannelDouble
-
-from ca_raw_client import LOOPBACK, MINOR_VERSION, RawCircuit
 
 DOUBLE = ChannelType.DOUBLE
 MB = 1 << 20
@@ -66,7 +65,7 @@ def server_closes(sock, timeout=5.0) -> bool:
             pass
     except ConnectionResetError:
         pass
-    except socket.timeout:
+    except TimeoutError:
         return False
     return True
 
@@ -161,7 +160,7 @@ def test_stalled_subscriber_does_not_delay_others_or_grow_memory(ca_server, serv
                 for header, payload in parser.feed_raw(data):
                     if header.command == 1 and header.payload_size:
                         last = payload
-        except socket.timeout:
+        except TimeoutError:
             pass
         assert decode_dbr(DOUBLE, last, 10_000)[0][0] == 800.0
     finally:

@@ -11,8 +11,7 @@ import pytest
 from caproto import ChannelType as CT
 
 from iochost.ca.dbr import DBE_ALARM, DBE_LOG, DBE_PROPERTY, DBE_VALUE
-from iochost.pv.data import (ChannelChar, ChannelDouble, ChannelEnum, ChannelInteger,
-                             ChannelString)
+from iochost.pv.data import ChannelChar, ChannelDouble, ChannelEnum, ChannelInteger, ChannelString
 
 WAVE = np.arange(1_000_000, dtype=float)
 LIMITS = dict(upper_disp_limit=100, lower_disp_limit=-100, upper_alarm_limit=90,

@@ -1,4 +1,4 @@
-"""ServerConfig.from_env: EPICS_CAS_* over EPICS_CA_* over defaults; one clear error per bad value."""
+"""ServerConfig.from_env: EPICS_CAS_* over EPICS_CA_* over defaults; one error per bad value."""
 import pytest
 
 from iochost.server.config import ConfigError, ServerConfig, parse_address_list

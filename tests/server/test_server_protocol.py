@@ -5,6 +5,7 @@ import time
 
 import numpy as np
 import pytest
+from ca_raw_client import RawCircuit
 
 from iochost.ca import commands as ca
 from iochost.ca import eca
@@ -12,8 +13,6 @@ from iochost.ca.dbr import AccessRights, ChannelType, decode_dbr
 from iochost.pv.data import ChannelDouble, ChannelString
 from iochost.server import Server, ServerConfig
 from iochost.testing import ServerThread
-
-from ca_raw_client import RawCircuit
 
 DOUBLE, TIME_DOUBLE, STRING = ChannelType.DOUBLE, ChannelType.TIME_DOUBLE, ChannelType.STRING
 

@@ -10,8 +10,7 @@ import numpy as np
 import pytest
 
 from iochost.ca.dbr import DBE_ALARM, DBE_LOG, DBE_PROPERTY, DBE_VALUE, ChannelType, promote
-from iochost.pv.data import (ChannelChar, ChannelDouble, ChannelEnum, ChannelInteger,
-                             ChannelString)
+from iochost.pv.data import ChannelChar, ChannelDouble, ChannelEnum, ChannelInteger, ChannelString
 
 LIMITS = dict(upper_disp_limit=100, lower_disp_limit=-100, upper_alarm_limit=90,
               upper_warning_limit=80, lower_warning_limit=-80, lower_alarm_limit=-90,

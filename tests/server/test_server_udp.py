@@ -2,16 +2,16 @@
 import asyncio
 import select
 import socket
+import struct
 import time
 
 import pytest
+from ca_raw_client import LOOPBACK, MINOR_VERSION, collect_datagrams, udp_search
 
 from iochost.ca import commands as ca
 from iochost.ca.parser import parse_datagram
 from iochost.pv.data import ChannelDouble
 from iochost.server import PVDatabase, Server, ServerConfig
-
-from ca_raw_client import LOOPBACK, MINOR_VERSION, collect_datagrams, udp_search
 
 
 def test_search_reply_echoes_sequence_then_answers_each_served_name(ca_server, serve_pvs):
@@ -80,15 +80,24 @@ def test_ignored_clients_get_nothing():
     assert asyncio.run(_serve_briefly(config, body)) == []
 
 
+SO_TIMESTAMPNS = 35  # Linux: the kernel stamps each datagram's arrival (struct timespec)
+
+
 def _beacon_arrivals(listener, seconds, action=None):
-    """(monotonic time, beacon) for each beacon arriving within ``seconds``; ``action`` is
-    called (in the test thread) once, after the first beacon."""
+    """(arrival time, beacon) for each beacon arriving within ``seconds``; ``action`` is
+    called (in the test thread) once, after the first beacon.  Arrival times are the
+    kernel's, so a busy test thread cannot make two beacons look closer than they were."""
+    listener.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
     arrivals = []
     deadline = time.monotonic() + seconds
     while (remaining := deadline - time.monotonic()) > 0:
         if select.select([listener], [], [], remaining)[0]:
-            beacon, = parse_datagram(listener.recv(1024), ca.Role.CLIENT)
-            arrivals.append((time.monotonic(), beacon))
+            data, ancillary, _, _ = listener.recvmsg(1024, 64)
+            stamps = [struct.unpack("qq", payload[:16]) for level, kind, payload in ancillary
+                      if (level, kind) == (socket.SOL_SOCKET, SO_TIMESTAMPNS)]
+            secs, nsecs = stamps[0]
+            beacon, = parse_datagram(data, ca.Role.CLIENT)
+            arrivals.append((secs + nsecs * 1e-9, beacon))
             if action is not None and len(arrivals) == 1:
                 action()
     return arrivals
