@@ -57,7 +57,7 @@ def register_record(name_or_cls: Any, cls: Any = None, /, *, replace: bool = Fal
     current = _REGISTERED.get(name) or (builtin_field_set(name) if name in record_types()
                                         else None)
     if current is not None and current is not cls and not replace:
-        raise ValueError(f"record type {name!r} is already defined by {current.__qualname__}; "
+        raise ValueError(f"record type {name!r} is already defined by {current.__name__}; "
                          f"pass replace=True to override it")
     _REGISTERED[name] = cls
     return cls
