@@ -185,9 +185,12 @@ class PvpropertyData(ChannelData):
         value = await super().verify_value(value)
         if self.field_inst is not None:  # record support runs the putter (DISA/DISV gate it)
             return await self.field_inst.process(self, value)
-        if self.putter is None:
-            return value
-        return await self.putter(self, value)
+        put, group = self.pvspec.put, self.group
+        if group is None:
+            return value if put is None else await put(self, value)
+        if put is None:
+            return await group.group_write(self, value)
+        return await put(group, self, value)      # the unbound hook: no bound method per write
 
     def evaluate_alarm(self, value: Any) -> Any:
         """Limit alarms; a record's follow its severity fields (HHSV...) and HYST."""
