@@ -3,7 +3,7 @@ WRITE/MAJOR alarm), startup/shutdown, scan loops (period, errors, stop_on_error)
 forms, getters, group_write, and writes from IOC code taking the same path as a client's."""
 import pytest
 
-from iochost import AlarmSeverity, AlarmStatus, PVGroup, SkipWrite, pvproperty
+from iochost import AlarmSeverity, AlarmStatus, ChannelType, PVGroup, SkipWrite, pvproperty
 from iochost.ca.dbr import DBE_ALARM, DBE_VALUE
 from iochost.pv import stop_group
 from test_group_helpers import client, mount, wait_until  # noqa: F401  (fixtures)
@@ -308,3 +308,19 @@ def test_subtract_elapsed_keeps_the_period(mount, unique_prefix, client):
 
     with_subtraction, without = (mean_interval(monitor) for monitor in monitors)
     assert 0.08 < with_subtraction < without - 0.03
+
+
+def test_put_to_scan_field_changes_the_rate(mount, unique_prefix, client):
+    """With record support, a client's put to NAME.SCAN drives a use_scan_field scan."""
+    group = mount(ScanField(prefix=unique_prefix))
+    scan_field = group.prefix + "ticks.SCAN"
+    assert client.write(scan_field, "Passive", data_type=ChannelType.STRING) == "ECA_NORMAL"
+    assert group.ticks.scan_period is None
+    paused_at = client.value(group.prefix + "ticks")
+    monitor = client.monitor(group.prefix + "ticks", DBE_VALUE)
+    assert len(monitor.settle(0.3)) <= 2
+    assert client.write(scan_field, ".1 second", data_type=ChannelType.STRING) == "ECA_NORMAL"
+    assert group.ticks.scan_period == 0.1
+    stamps = [event.metadata.timestamp for event in monitor.wait_for(6)[-4:]]
+    assert 0.07 < (stamps[-1] - stamps[0]) / 3 < 0.2
+    assert client.value(group.prefix + "ticks") > paused_at
