@@ -20,8 +20,8 @@ __all__ = ["Client", "client", "mount", "wait_until", "TIMEOUT"]
 class ExampleProcess:
     """``python -m iochost_examples.<name> ...`` on the subprocess port, stopped by PID."""
 
-    def __init__(self, name: str, *args: str):
-        self.port = int(os.environ["IOCHOST_TEST_SUBPROCESS_PORT"])
+    def __init__(self, name: str, *args: str, port: int | None = None):
+        self.port = port or int(os.environ["IOCHOST_TEST_SUBPROCESS_PORT"])
         env = dict(os.environ, EPICS_CAS_SERVER_PORT=str(self.port), PYTHONUNBUFFERED="1")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", f"iochost_examples.{name}", *args],
@@ -74,14 +74,18 @@ class ExampleProcess:
 
 @pytest.fixture
 def run_example():
-    """``run_example(name, *args)``: start an example IOC as a subprocess and return once
-    it serves (it is killed at teardown, by PID, if the test did not stop it)."""
+    """``run_example(name, *args, port=None)``: start an example IOC as a subprocess (on the
+    session's subprocess port unless ``port`` is given) and return once it serves (at once
+    with ``wait=False``); it is
+    killed at teardown, by PID, if the test did not stop it."""
     started: list[ExampleProcess] = []
 
-    def start(name: str, *args: str) -> ExampleProcess:
-        process = ExampleProcess(name, *args)
+    def start(name: str, *args: str, port: int | None = None,
+              wait: bool = True) -> ExampleProcess:
+        process = ExampleProcess(name, *args, port=port)
         started.append(process)
-        process.wait_until_serving()
+        if wait:
+            process.wait_until_serving()
         return process
 
     yield start

@@ -2,6 +2,7 @@
 ``run``, which start iochost's server): startup log, ``--list-pvs``, ``--prefix``, macro
 options, stdin-fed updates, and a clean exit with shutdown hooks on SIGTERM/SIGINT."""
 import signal
+import socket
 
 from conftest import wait_until
 
@@ -44,3 +45,24 @@ def test_startup_and_shutdown_hooks_standalone(run_example, unique_prefix, clien
     wait_until(lambda: client.value(unique_prefix + "ainit_done") == 1, what="__ainit__")
     assert ioc.stop(signal.SIGTERM) == 0
     assert f"3. shutdown hook of {unique_prefix}thing called" in ioc.log
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_every_example_runs_standalone(run_example, unique_prefix):
+    """Each example starts with --list-pvs/--prefix and exits 0 on SIGTERM.  They run at
+    once, each on a loopback port of its own (no client talks to them here)."""
+    names = ["custom_write", "random_walk", "subgroups", "decay", "no_pvproperty",
+             "setpoint_rbv", "skip_write", "worker_thread"]
+    iocs = {name: run_example(name, "--list-pvs", "--prefix", f"{unique_prefix}{name}:",
+                              port=_free_port(), wait=False) for name in names}
+    for name, ioc in iocs.items():
+        ioc.wait_until_serving()
+        ioc.wait_for_log("PVs available:")
+        assert f"\n{unique_prefix}{name}:" in ioc.log, name
+    for name, ioc in iocs.items():
+        assert ioc.stop(signal.SIGTERM) == 0, ioc.log
