@@ -49,7 +49,7 @@ def test_startup_and_shutdown_hooks_standalone(run_example, unique_prefix, clien
 
 def _free_port() -> int:
     """A loopback port free for both UDP and TCP right now (servers bind both)."""
-    while True:
+    for _ in range(50):
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
             udp.bind(("127.0.0.1", 0))
             port = udp.getsockname()[1]
@@ -59,6 +59,7 @@ def _free_port() -> int:
                 except OSError:
                     continue
                 return port
+    raise RuntimeError("no free loopback port")
 
 
 def test_every_example_runs_standalone(run_example, unique_prefix):
