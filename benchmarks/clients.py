@@ -40,7 +40,7 @@ def run_client(client: str, mode: str, args: Sequence[object], env: dict[str, st
     cmd = _command(client, mode, args)
     try:
         done = subprocess.run(cmd, env=env, cwd=REPO, capture_output=True, text=True,
-                              timeout=timeout)
+                              timeout=timeout, check=False)
     except subprocess.TimeoutExpired as exc:
         raise ClientError(f"{client} {mode} did not finish in {timeout:.0f} s") from exc
     return _parse(done.stdout + done.stderr, f"{client} {mode}")

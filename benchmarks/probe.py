@@ -50,6 +50,6 @@ def wait_searchable(name: str, port: int, timeout: float, interval: float = 0.01
                     reply = sock.recv(4096)
                     if answers_search(reply, cid):
                         return time.monotonic()
-            except (socket.timeout, ConnectionRefusedError):
+            except (TimeoutError, ConnectionRefusedError):
                 pass
     return None

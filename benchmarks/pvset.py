@@ -31,7 +31,7 @@ class PVSet:
         return json.dumps(asdict(self))
 
     @classmethod
-    def from_json(cls, text: str) -> "PVSet":
+    def from_json(cls, text: str) -> PVSet:
         return cls(**json.loads(text))
 
     # Names.  Patterns are printf formats, for the C client.

@@ -15,6 +15,19 @@ import threading
 import time
 
 
+class _Countdown:
+    """Sets `done` when `arrived` has been called n times (from any thread)."""
+
+    def __init__(self, n: int) -> None:
+        self.done, self._remaining, self._lock = threading.Event(), n, threading.Lock()
+
+    def arrived(self, _response: object) -> None:
+        with self._lock:
+            self._remaining -= 1
+            if self._remaining == 0:
+                self.done.set()
+
+
 def _pyepics(mode: str, args: list[str]) -> dict:
     from epics import ca
 
@@ -88,18 +101,11 @@ def _caproto(mode: str, args: list[str]) -> dict:
         pvs = connect([pattern % i for i in range(n)], 60.0)
         rounds, t0, elapsed = 0, time.monotonic(), 0.0
         while rounds < max_rounds and elapsed < seconds:
-            done, remaining, lock = threading.Event(), [n], threading.Lock()
-
-            def arrived(_response) -> None:
-                with lock:
-                    remaining[0] -= 1
-                    if remaining[0] == 0:
-                        done.set()
-
+            countdown = _Countdown(n)
             with Batch() as batch:
                 for pv in pvs:
-                    batch.read(pv, arrived)
-            if not done.wait(30.0):
+                    batch.read(pv, countdown.arrived)
+            if not countdown.done.wait(30.0):
                 return {"error": "get timed out"}
             rounds += 1
             elapsed = time.monotonic() - t0

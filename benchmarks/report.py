@@ -8,7 +8,8 @@ from benchmarks.servers.launch import SERVERS
 from benchmarks.workloads import Target, workloads_for
 
 _UNITS = {"delivered_pct": "%", "final_late_ms": "ms", "posted_per_s": "posted/s",
-          "server_cpu_pct": "% CPU", "lost": "updates", "gaps": "updates", "rss_mb": "MB"}
+          "server_cpu_pct": "% CPU", "lost": "updates", "gaps": "updates",
+          "connected": "channels", "rss_mb": "MB"}
 
 
 def _fmt(v: float | None) -> str:

@@ -13,6 +13,7 @@ import platform
 import statistics
 import time
 from collections.abc import Callable
+from functools import partial
 
 from benchmarks.clients import ClientError
 from benchmarks.profiles import Profile
@@ -45,7 +46,7 @@ def _meta(profile: Profile, servers: list[str]) -> dict:
     import softioc
 
     return {
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "profile": profile.name, "servers": servers,
         "cpu_count": os.cpu_count(), "machine": platform.machine(),
         "cpu_model": _cpu_model(), "python": platform.python_version(),
@@ -110,19 +111,25 @@ def _run_shared(profile: Profile, server_keys: list[str], wls: list[Workload], r
                 for w in wls:
                     _entry(results, w.key, key)["error"] = str(exc).splitlines()[0]
         for w in wls:
-            for rep in range(profile.repeats):
-                for key in _rotated(list(servers), rep):
-                    entry = _entry(results, w.key, key)
-                    if entry["error"]:
-                        continue
-                    _measure(w, key, rep, entry, lambda: w.run(servers[key], profile), log)
+            for rep, key, entry in _schedule(profile, w, list(servers), results):
+                _measure(profile, w, key, rep, entry, partial(w.run, servers[key], profile), log)
     finally:
         for server in servers.values():
             server.stop()
 
 
-def _measure(w: Workload, key: str, rep: int, entry: dict, run: Callable[[], dict],
-             log: Log) -> None:
+def _schedule(profile: Profile, w: Workload, keys: list[str], results: dict):
+    """(repeat, server, entry) for each run still wanted: not after a failure, nor after a
+    run slower than ``profile.no_repeat_after``."""
+    for rep in range(w.repeats or profile.repeats):
+        for key in _rotated(keys, rep):
+            entry = _entry(results, w.key, key)
+            if not entry["error"] and not entry.get("slow"):
+                yield rep, key, entry
+
+
+def _measure(profile: Profile, w: Workload, key: str, rep: int, entry: dict,
+             run: Callable[[], dict], log: Log) -> None:
     """One run of `w` on server `key`: its result, or its error, goes into `entry`."""
     t0 = time.monotonic()
     try:
@@ -132,6 +139,7 @@ def _measure(w: Workload, key: str, rep: int, entry: dict, run: Callable[[], dic
         log(f"{w.key:22s} {key:8s} run {rep + 1}: FAILED {entry['error']}")
         return
     entry["runs"].append(result)
+    entry["slow"] = time.monotonic() - t0 > profile.no_repeat_after
     extras = "".join(f", {m}={result[m]:,.3g}" for m in w.extra if m in result)
     log(f"{w.key:22s} {key:8s} run {rep + 1}: {w.metric}={result.get(w.metric, float('nan')):,.1f}"
         f" {w.unit}{extras} ({time.monotonic() - t0:.1f} s)")
@@ -147,14 +155,10 @@ def _run_own_server(profile: Profile, server_keys: list[str], w: Workload, resul
         finally:
             server.stop()
 
-    for rep in range(profile.repeats):
-        for key in _rotated(server_keys, rep):
-            entry = _entry(results, w.key, key)
-            if entry["error"]:
-                continue
-            if w.run is None:
-                _measure(w, key, rep, entry,
-                         lambda: measure_startup(key, w.pvs, profile.startup_timeout,
-                                                 profile.startup_settle), log)
-            else:
-                _measure(w, key, rep, entry, lambda: live_run(key), log)
+    for rep, key, entry in _schedule(profile, w, server_keys, results):
+        if w.run is None:
+            run = partial(measure_startup, key, w.pvs, profile.startup_timeout,
+                          profile.startup_settle)
+        else:
+            run = partial(live_run, key)
+        _measure(profile, w, key, rep, entry, run, log)

@@ -39,6 +39,7 @@ class Workload:
     #: and loads heavy enough to leave a backlog that would skew the next measurement)
     pvs: PVSet | None = None
     extra: tuple[str, ...] = ()  # further metrics shown in the table
+    repeats: int | None = None  # overrides the profile's (second opinions run once)
 
 
 def _connect(n: int, client: str = "c"):
@@ -148,10 +149,10 @@ def workloads_for(profile: Profile) -> list[Workload]:
     ]
     monitor_targets = {
         1: Target(">= 30,000/s, 100 %, final < 10 ms late (RSRV 14,200)", 30_000 / 14_200,
-                  (("delivered_pct", ">=", 99.99), ("final_late_ms", ">=", 0.0),
+                  (("delivered_pct", ">=", 99.99), ("final_delivered", ">=", 1),
                    ("final_late_ms", "<=", 10.0))),
         10: Target(">= 60,000/s aggregate, final always delivered (RSRV 23,000)",
-                   60_000 / 23_000, (("final_late_ms", ">=", 0.0),)),
+                   60_000 / 23_000, (("final_delivered", ">=", 1),)),
     }
     for s in profile.subscribers:
         wls.append(Workload(f"monitor_{s}", f"monitor, {s} subscriber{'s' * (s > 1)}, "
@@ -165,15 +166,17 @@ def workloads_for(profile: Profile) -> list[Workload]:
     wls.append(Workload("display", f"display load: {profile.display_clients} clients x "
                         f"{profile.display_pvs} PVs at 10 Hz", "delivered_per_s", "upd/s", True,
                         _display, pvs=PVSet(scalars=0, waveform=0, display=profile.display_pvs),
-                        extra=("delivered_pct", "lost", "gaps", "server_cpu_pct")))
+                        extra=("connected", "delivered_pct", "lost", "gaps", "server_cpu_pct")))
     if profile.second_opinion:
         for client in ("pyepics", "caproto"):
             wls.append(Workload(f"connect_1000_{client}", f"connect 1,000 channels [{client}]",
-                                "rate", "ch/s", True, _connect(1000, client), client=client))
+                                "rate", "ch/s", True, _connect(1000, client), client=client,
+                                repeats=1))
             wls.append(Workload(f"get_{client}", f"scalar gets, {n} outstanding [{client}]",
-                                "rate", "gets/s", True, _ops("get", client), client=client))
+                                "rate", "gets/s", True, _ops("get", client), client=client,
+                                repeats=1))
         wls.append(Workload("waveform_pyepics", "waveform read [pyepics]", "mb_per_s", "MB/s",
-                            True, _waveform("pyepics"), client="pyepics"))
+                            True, _waveform("pyepics"), client="pyepics", repeats=1))
     startup_targets = {10_000: Target("<= 0.3 s (RSRV 3.46)", 0.3 / 3.46),
                        100_000: Target("<= 1.5 s / <= 150 MB (RSRV 22.7 s / 675 MB)",
                                        1.5 / 22.7, (("rss_mb", "ratio<=", 150 / 675),))}

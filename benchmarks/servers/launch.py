@@ -45,7 +45,7 @@ class ServerProcess:
 
     @classmethod
     def start(cls, key: str, pvs: PVSet, timeout: float = 120.0,
-              python_args: list[str] | None = None) -> "ServerProcess":
+              python_args: list[str] | None = None) -> ServerProcess:
         """Spawn server `key` serving `pvs`; return once it answers a search for the last PV.
 
         `python_args` replaces ``-m <server module>`` (e.g. to run it under cProfile)."""

@@ -7,12 +7,11 @@ from __future__ import annotations
 
 import sys
 
+from benchmarks.pvset import PVSet
+from benchmarks.servers.pyioc import IocApi, build_pvdb
 from iochost import PVGroup, pvproperty
 from iochost.pv.data import ChannelDouble
 from iochost.server import Server, ServerConfig, new_event_loop
-
-from benchmarks.pvset import PVSet
-from benchmarks.servers.pyioc import IocApi, build_pvdb
 
 
 async def serve(pvs: PVSet) -> None:
