@@ -19,14 +19,16 @@ from pathlib import Path
 
 from benchmarks.profiles import PROFILES
 from benchmarks.pvset import PVSet
-from benchmarks.servers.launch import LOG_DIR, SERVERS, ServerProcess
+from benchmarks.servers.launch import LOG_DIR, REPO, SERVERS, ServerProcess
 from benchmarks.workloads import workloads_for
 
 OUT_DIR = LOG_DIR.parent / "profiles"
 
 
 def summarize(raw: Path, top: int = 25) -> str:
-    """Self and total sample counts per function from py-spy's raw (collapsed) output."""
+    """Self and total sample counts per function, and self counts per source line, from
+    py-spy's raw (collapsed) output."""
+    line_counts: collections.Counter[str] = collections.Counter()
     self_counts: collections.Counter[str] = collections.Counter()
     total_counts: collections.Counter[str] = collections.Counter()
     samples = 0
@@ -36,19 +38,22 @@ def summarize(raw: Path, top: int = 25) -> str:
             continue
         n = int(count)
         samples += n
+        line_counts[stack.rsplit(";", 1)[-1].replace(str(REPO) + "/", "")] += n
         frames = [f.split(" (")[0] + " (" + f.split(" (")[1].split(":")[0].rsplit("/", 1)[-1]
                   + ")" if " (" in f else f for f in stack.split(";")]
         self_counts[frames[-1]] += n
         for frame in set(frames):
             total_counts[frame] += n
     lines = [f"{samples} samples"]
-    for title, counts in (("self", self_counts), ("total", total_counts)):
+    for title, counts in (("self", self_counts), ("total", total_counts),
+                          ("self, per line", line_counts)):
         lines.append(f"\n-- top {top} by {title} --")
         lines += [f"{100 * c / samples:5.1f}%  {f}" for f, c in counts.most_common(top)]
     return "\n".join(lines)
 
 
-def profile_live(server_key: str, workload_key: str, profile_name: str, runs: int) -> Path:
+def profile_live(server_key: str, workload_key: str, profile_name: str, runs: int,
+                 rate: int = 250) -> Path:
     profile = PROFILES[profile_name]
     w = {w.key: w for w in workloads_for(profile)}[workload_key]
     pvs = w.pvs or PVSet(scalars=profile.scalars, waveform=profile.waveform, display=0)
@@ -56,7 +61,7 @@ def profile_live(server_key: str, workload_key: str, profile_name: str, runs: in
     OUT_DIR.mkdir(parents=True, exist_ok=True)
     raw = OUT_DIR / f"{server_key}-{workload_key}.txt"
     spy = subprocess.Popen([str(Path(sys.executable).with_name("py-spy")), "record", "--pid",
-                            str(server.proc.pid), "--rate", "250", "--format", "raw",
+                            str(server.proc.pid), "--rate", str(rate), "--format", "raw",
                             "--output", str(raw)], stdout=subprocess.DEVNULL,
                            stderr=subprocess.DEVNULL)
     try:
@@ -95,6 +100,7 @@ def main() -> None:
     parser.add_argument("--profile", default="quick", choices=sorted(PROFILES))
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--top", type=int, default=25)
+    parser.add_argument("--rate", type=int, default=250, help="py-spy samples per second")
     parser.add_argument("--startup", action="store_true")
     args = parser.parse_args()
     if args.startup:
@@ -103,7 +109,7 @@ def main() -> None:
         pstats.Stats(str(out)).sort_stats("cumulative").print_stats(args.top)
         pstats.Stats(str(out)).sort_stats("tottime").print_stats(args.top)
     else:
-        raw = profile_live(args.server, args.workload, args.profile, args.runs)
+        raw = profile_live(args.server, args.workload, args.profile, args.runs, args.rate)
         print(summarize(raw, args.top))
 
 

@@ -8,7 +8,7 @@ from benchmarks.servers.launch import SERVERS
 from benchmarks.workloads import Target, workloads_for
 
 _UNITS = {"delivered_pct": "%", "final_late_ms": "ms", "posted_per_s": "posted/s",
-          "server_cpu_pct": "% CPU", "lost": "updates", "gaps": "updates",
+          "server_cpu_pct": "% of a core", "server_wait_pct": "% of a core", "lost": "updates", "gaps": "updates",
           "connected": "channels", "rss_mb": "MB"}
 
 

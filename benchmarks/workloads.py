@@ -5,6 +5,7 @@ its client's result dict; ``startup`` workloads start their own server instead.
 """
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -40,6 +41,53 @@ class Workload:
     pvs: PVSet | None = None
     extra: tuple[str, ...] = ()  # further metrics shown in the table
     repeats: int | None = None  # overrides the profile's (second opinions run once)
+
+
+class ServerLoad:
+    """The server's CPU use and run-queue wait over a window, in % of one core.
+
+    CPU comes from the process totals (which keep the time of threads that have ended, e.g.
+    RSRV's per-client threads).  Run-queue wait exists per live thread only, so a poller
+    follows every thread through the window (threads ending lose at most one poll period).
+    """
+    POLL = 0.05
+
+    def __init__(self, server: ServerProcess) -> None:
+        self._server = server
+        self._first = server.run_queue_waits()
+        self._last = dict(self._first)
+        self._cpu0, self._t0 = server.cpu_seconds(), time.monotonic()
+        self._done = threading.Event()
+        self._poller = threading.Thread(target=self._poll, daemon=True)
+        self._poller.start()
+
+    def _poll(self) -> None:
+        while not self._done.wait(self.POLL):
+            self._sample()
+
+    def _sample(self) -> None:
+        try:
+            self._last.update(self._server.run_queue_waits())
+        except OSError:           # the server has exited
+            pass
+
+    def stop(self) -> dict:
+        self._done.set()
+        self._poller.join()
+        self._sample()
+        wall = time.monotonic() - self._t0
+        wait = sum(w - self._first.get(tid, 0.0) for tid, w in self._last.items())
+        return {"server_cpu_pct": 100 * (self._server.cpu_seconds() - self._cpu0) / wall,
+                "server_wait_pct": 100 * wait / wall}
+
+
+def _loaded(run: Callable[[ServerProcess, Profile], dict]):
+    """Add the server's load over the whole client run (connection phase included)."""
+    def measured(server: ServerProcess, profile: Profile) -> dict:
+        load = ServerLoad(server)
+        result = run(server, profile)
+        return {**load.stop(), **result}
+    return measured
 
 
 def _connect(n: int, client: str = "c"):
@@ -81,12 +129,12 @@ def _monitor(subscribers: int):
         try:
             for c in clients:
                 c.wait_ready()
-            cpu0, t0 = server.cpu_seconds(), time.monotonic()
+            load = ServerLoad(server)
             for c in clients:
                 c.start()
             _trigger(server, "GO", profile.post_seconds)
             results = [c.result(timeout=wait + profile.late_timeout + 10) for c in clients]
-            cpu, wall = server.cpu_seconds() - cpu0, time.monotonic() - t0
+            server_load = load.stop()
         finally:
             for c in clients:
                 c.kill()
@@ -99,7 +147,7 @@ def _monitor(subscribers: int):
             "delivered_pct": 100 * min(r["fraction"] for r in results),
             "final_delivered": all_final,
             "final_late_ms": max(r["final_late_ms"] for r in results) if all_final else -1.0,
-            "server_cpu_pct": 100 * cpu / wall,
+            **server_load,
             "per_subscriber": results,
         }
     return run
@@ -114,10 +162,10 @@ def _display(server: ServerProcess, profile: Profile) -> dict:
     try:
         client.wait_ready()
         _trigger(server, "DISPLAY", 1)
-        cpu0, t0 = server.cpu_seconds(), time.monotonic()
+        load = ServerLoad(server)
         client.start()
         result = client.result(timeout=profile.display_seconds + 30)
-        cpu, wall = server.cpu_seconds() - cpu0, time.monotonic() - t0
+        server_load = load.stop()
     finally:
         client.kill()
         _trigger(server, "DISPLAY", 0)
@@ -128,7 +176,7 @@ def _display(server: ServerProcess, profile: Profile) -> dict:
     result.update(expected=expected, lost=max(0.0, expected - result["delivered"]),
                   all_connected=result["connected"] == n_pv * profile.display_clients,
                   delivered_pct=100 * result["delivered"] / expected if expected else 0.0,
-                  server_cpu_pct=100 * cpu / wall)
+                  **server_load)
     return result
 
 
@@ -139,13 +187,17 @@ def workloads_for(profile: Profile) -> list[Workload]:
                        10_000: Target(">= 150,000 ch/s (RSRV 149,800)", 150_000 / 149_800)}
     for n in profile.connect_counts:
         wls.append(Workload(f"connect_{n}", f"connect {n:,} channels", "rate", "ch/s", True,
-                            _connect(n), connect_targets.get(n)))
+                            _loaded(_connect(n)), connect_targets.get(n),
+                            extra=("server_cpu_pct", "server_wait_pct")))
     n = profile.outstanding
     wls += [
-        Workload("get", f"scalar gets, {n} outstanding", "rate", "gets/s", True, _ops("get"),
-                 Target(">= 300,000/s (RSRV 2,876,000)", 300_000 / 2_876_000)),
+        Workload("get", f"scalar gets, {n} outstanding", "rate", "gets/s", True,
+                 _loaded(_ops("get")),
+                 Target(">= 300,000/s (RSRV 2,876,000)", 300_000 / 2_876_000),
+                 extra=("server_cpu_pct", "server_wait_pct")),
         Workload("put", f"puts with completion, {n} outstanding", "rate", "puts/s", True,
-                 _ops("put"), Target(">= 60,000/s (RSRV 23,200)", 60_000 / 23_200)),
+                 _loaded(_ops("put")), Target(">= 60,000/s (RSRV 23,200)", 60_000 / 23_200),
+                 extra=("server_cpu_pct", "server_wait_pct")),
     ]
     monitor_targets = {
         1: Target(">= 30,000/s, 100 %, final < 10 ms late (RSRV 14,200)", 30_000 / 14_200,
@@ -159,14 +211,16 @@ def workloads_for(profile: Profile) -> list[Workload]:
                             "server posting flat out", "delivered_per_s", "upd/s", True,
                             _monitor(s), monitor_targets.get(s),
                             extra=("delivered_pct", "final_late_ms", "posted_per_s",
-                                   "server_cpu_pct")))
+                                   "server_cpu_pct", "server_wait_pct")))
     wls.append(Workload("waveform", f"{profile.waveform:,}-double waveform read", "mb_per_s",
-                        "MB/s", True, _waveform(),
-                        Target(">= 1,500 MB/s (RSRV 1,541)", 1500 / 1541)))
+                        "MB/s", True, _loaded(_waveform()),
+                        Target(">= 1,500 MB/s (RSRV 1,541)", 1500 / 1541),
+                        extra=("server_cpu_pct", "server_wait_pct")))
     wls.append(Workload("display", f"display load: {profile.display_clients} clients x "
                         f"{profile.display_pvs} PVs at 10 Hz", "delivered_per_s", "upd/s", True,
                         _display, pvs=PVSet(scalars=0, waveform=0, display=profile.display_pvs),
-                        extra=("connected", "delivered_pct", "lost", "gaps", "server_cpu_pct")))
+                        extra=("connected", "delivered_pct", "lost", "gaps", "server_cpu_pct",
+                               "server_wait_pct")))
     if profile.second_opinion:
         for client in ("pyepics", "caproto"):
             wls.append(Workload(f"connect_1000_{client}", f"connect 1,000 channels [{client}]",

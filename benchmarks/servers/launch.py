@@ -83,8 +83,21 @@ class ServerProcess:
         return ca_env(self.port, self.repeater_port)
 
     def cpu_seconds(self) -> float:
+        """User + system CPU of the whole process, threads that have ended included."""
         t = self._ps.cpu_times()
         return t.user + t.system
+
+    def run_queue_waits(self) -> dict[int, float]:
+        """Seconds each live thread has spent runnable but waiting for a CPU (Linux
+        ``/proc/<pid>/task/*/schedstat``): tells a server starved by the machine's other
+        load from one limited by its own code."""
+        waits = {}
+        for task in Path(f"/proc/{self.proc.pid}/task").iterdir():
+            try:
+                waits[int(task.name)] = int((task / "schedstat").read_text().split()[1]) / 1e9
+            except (OSError, IndexError, ValueError):   # a thread that just ended
+                continue
+        return waits
 
     def rss_bytes(self) -> int:
         return self._ps.memory_info().rss
