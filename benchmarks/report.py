@@ -8,7 +8,8 @@ from benchmarks.servers.launch import SERVERS
 from benchmarks.workloads import Target, workloads_for
 
 _UNITS = {"delivered_pct": "%", "final_late_ms": "ms", "posted_per_s": "posted/s",
-          "server_cpu_pct": "% of a core", "server_wait_pct": "% of a core", "lost": "updates", "gaps": "updates",
+          "server_cpu_pct": "% of a core", "server_wait_pct": "% of a core",
+          "lost": "updates", "gaps": "updates",
           "connected": "channels", "rss_mb": "MB"}
 
 
@@ -83,7 +84,8 @@ def render_table(results: dict) -> str:
                 tcell = f"{target.text}: {target.rsrv_ratio:.3g}x" if target else ""
                 verdict = judge(target, wres, metric, wres["higher_is_better"]) if target else ""
             else:
-                title, unit, tcell, verdict = f"&nbsp;&nbsp;{metric}", _UNITS.get(metric, ""), "", ""
+                title, unit = f"&nbsp;&nbsp;{metric}", _UNITS.get(metric, "")
+                tcell = verdict = ""
             rows.append([title, unit, cells[0], cells[1], cells[2], *ratios, tcell, verdict])
     return "\n".join("| " + " | ".join(r) + " |" for r in rows)
 

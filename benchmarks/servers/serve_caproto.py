@@ -1,4 +1,5 @@
-"""Serve a PVSet with caproto's asyncio server: ``python -m benchmarks.servers.serve_caproto JSON``."""
+"""Serve a PVSet with caproto's asyncio server:
+``python -m benchmarks.servers.serve_caproto JSON``."""
 from __future__ import annotations
 
 import sys
