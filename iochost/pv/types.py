@@ -237,8 +237,9 @@ class PvpropertyData(ChannelData):
         """Sleep ``timeout`` seconds (forever if None), waking early if the period changes."""
         if self._scan_changed is None:
             self._scan_changed = asyncio.Event()
-        try:
-            await asyncio.wait_for(self._scan_changed.wait(), timeout)
+        try:  # asyncio.timeout, not wait_for: 3.11's wait_for can swallow a cancel
+            async with asyncio.timeout(timeout):
+                await self._scan_changed.wait()
         except TimeoutError:
             pass
         self._scan_changed.clear()
