@@ -5,6 +5,15 @@
 The field-set classes (``AiFields``, ``MotorFields``... one per record type, named as in
 caproto) are made on first use; ``register_record`` adds new record types.
 """
+from .fieldsets import FieldSpec, RecordFieldGroup, class_name_of
+from .registry import (
+    builtin_field_set,
+    record_class,
+    register_record,
+    registered_records,
+    unregister_record,
+)
+from .registry import field_set_by_class_name as _by_class_name
 from .tables import (
     BUFFERS,
     DBF_TO_DBR,
@@ -26,33 +35,20 @@ from .tables import (
     menus,
     record_types,
 )
-from .fieldsets import FieldSpec, RecordFieldGroup, class_name_of
-from .registry import field_set_by_class_name as _by_class_name
-from .registry import (
-    builtin_field_set,
-    record_class,
-    register_record,
-    registered_records,
-    unregister_record,
-)
 
 __all__ = [
-    "FieldSpec",
-    "RecordFieldGroup",
-    "builtin_field_set",
-    "class_name_of",
-    "record_class",
-    "register_record",
-    "registered_records",
-    "unregister_record",
     "BUFFERS",
     "DBF_TO_DBR",
     "RTYP",
     "Buffer",
     "DbfType",
     "FieldDef",
+    "FieldSpec",
+    "RecordFieldGroup",
     "announces_write_access",
     "buffer_of",
+    "builtin_field_set",
+    "class_name_of",
     "common_fields",
     "dbr_type_of",
     "device_choices",
@@ -63,7 +59,11 @@ __all__ = [
     "is_served",
     "menu",
     "menus",
+    "record_class",
     "record_types",
+    "register_record",
+    "registered_records",
+    "unregister_record",
 ]
 
 

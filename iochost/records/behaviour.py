@@ -26,8 +26,16 @@ from .tables import menu
 if TYPE_CHECKING:  # pragma: no cover
     from .fieldsets import RecordFieldGroup
 
-__all__ = ["DEFAULT_SEVERITIES", "RAW_VALUE_RECORDS", "scan_period", "scan_choice",
-           "process", "reevaluate_alarm", "evaluate_alarm", "process_put"]
+__all__ = [
+    "DEFAULT_SEVERITIES",
+    "RAW_VALUE_RECORDS",
+    "evaluate_alarm",
+    "process",
+    "process_put",
+    "reevaluate_alarm",
+    "scan_choice",
+    "scan_period",
+]
 
 #: The severity fields' initial values (see the module docstring).
 DEFAULT_SEVERITIES: dict[str, AlarmSeverity] = {
@@ -75,7 +83,7 @@ def reevaluate_alarm(record: PvpropertyData) -> None:
             record.alarm.notify(flags)
 
 
-def evaluate_alarm(fields: "RecordFieldGroup", record: PvpropertyData, value: Any
+def evaluate_alarm(fields: RecordFieldGroup, record: PvpropertyData, value: Any
                    ) -> tuple[AlarmStatus, AlarmSeverity] | None:
     """The limit alarm of a record's scalar value, with its severity fields and HYST."""
     if record.max_length != 1 or not hasattr(record, "upper_alarm_limit") \
@@ -107,7 +115,7 @@ def evaluate_alarm(fields: "RecordFieldGroup", record: PvpropertyData, value: An
     return AlarmStatus.NO_ALARM, AlarmSeverity.NO_ALARM
 
 
-async def process_put(fields: "RecordFieldGroup", record: PvpropertyData, value: Any) -> Any:
+async def process_put(fields: RecordFieldGroup, record: PvpropertyData, value: Any) -> Any:
     """A write to the record: gated by DISA/DISV, then the putter (its result is kept)."""
     if fields.stored("DISA", 0) == fields.stored("DISV", 1):
         await record.alarm.write(status=AlarmStatus.DISABLE,

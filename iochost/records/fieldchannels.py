@@ -17,17 +17,36 @@ from typing import TYPE_CHECKING, Any
 from ..ca.dbr import DBE_LOG, DBE_VALUE, ChannelType, encode_dbr, native_type
 from ..pv.data import ChannelValueError
 from ..pv.pvspec import PVSpec
-from ..pv.types import (PvpropertyByte, PvpropertyData, PvpropertyDouble, PvpropertyEnum,
-                        PvpropertyFloat, PvpropertyInteger, PvpropertyShort, PvpropertyString)
+from ..pv.types import (
+    PvpropertyByte,
+    PvpropertyData,
+    PvpropertyDouble,
+    PvpropertyEnum,
+    PvpropertyFloat,
+    PvpropertyInteger,
+    PvpropertyShort,
+    PvpropertyString,
+)
 from . import behaviour
 from .links import Link, link_of
-from .tables import (DbfType, FieldDef, announces_write_access, buffer_of, dbr_type_of,
-                     device_choices, field_of, initial_value, is_read_only, is_served, menu)
+from .tables import (
+    DbfType,
+    FieldDef,
+    announces_write_access,
+    buffer_of,
+    dbr_type_of,
+    device_choices,
+    field_of,
+    initial_value,
+    is_read_only,
+    is_served,
+    menu,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     from .fieldsets import RecordFieldGroup
 
-__all__ = ["FieldChannel", "LinkedField", "make_field_channel", "field_data_class"]
+__all__ = ["FieldChannel", "LinkedField", "field_data_class", "make_field_channel"]
 
 _POST = DBE_VALUE | DBE_LOG
 
@@ -214,7 +233,7 @@ def field_pvspec(rtyp: str, field: FieldDef, hooks: dict[str, Any] | None) -> tu
     return spec, cls, kwargs
 
 
-def make_field_channel(fields: "RecordFieldGroup", spec: PVSpec, cls: type,
+def make_field_channel(fields: RecordFieldGroup, spec: PVSpec, cls: type,
                        kwargs: dict[str, Any], link: Link | None) -> PvpropertyData:
     """Create one field channel of ``fields`` from its shared spec."""
     record = fields.parent

@@ -25,8 +25,13 @@ from .fieldchannels import field_pvspec, is_field_served, make_field_channel
 from .links import link_of
 from .tables import RTYP, fields_of
 
-__all__ = ["RecordFieldGroup", "FieldChannels", "FieldSpec", "field_set_class",
-           "class_name_of"]
+__all__ = [
+    "FieldChannels",
+    "FieldSpec",
+    "RecordFieldGroup",
+    "class_name_of",
+    "field_set_class",
+]
 
 log = logging.getLogger("iochost.records")
 
@@ -68,7 +73,7 @@ class FieldChannels(dict):
 
     __slots__ = ("owner",)
 
-    def __init__(self, owner: "RecordFieldGroup") -> None:
+    def __init__(self, owner: RecordFieldGroup) -> None:
         super().__init__()
         self.owner = owner
 
@@ -93,7 +98,7 @@ class _AttrChannels:
 
     __slots__ = ("owner",)
 
-    def __init__(self, owner: "RecordFieldGroup") -> None:
+    def __init__(self, owner: RecordFieldGroup) -> None:
         self.owner = owner
 
     def __getitem__(self, attr: str) -> Any:
@@ -112,7 +117,7 @@ class RecordFieldGroup:
     _table_type: ClassVar[str | None] = None   # the dbd table the fields come from
     _declared_: ClassVar[dict[str, pvproperty]] = {}
 
-    __slots__ = ("parent", "pvdb", "last_alarm_limit", "_value_write_hook", "__weakref__")
+    __slots__ = ("__weakref__", "_value_write_hook", "last_alarm_limit", "parent", "pvdb")
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -298,7 +303,7 @@ class FieldHooks:
     """``prop.fields.<FIELD>``: decorators for that field's hooks (first parameter: the
     field set, then caproto's hook parameters)."""
 
-    def __init__(self, spec: "FieldSpec", name: str) -> None:
+    def __init__(self, spec: FieldSpec, name: str) -> None:
         self._spec, self._name = spec, name
 
     def _set(self, kind: str, func: Any) -> Any:

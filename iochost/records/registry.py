@@ -14,8 +14,15 @@ from ..pv.types import PvpropertyData, set_record_support
 from .fieldsets import FieldSpec, RecordFieldGroup, class_name_of, field_set_class
 from .tables import record_types
 
-__all__ = ["register_record", "unregister_record", "record_class", "registered_records",
-           "builtin_field_set", "RecordSupport", "SUPPORT"]
+__all__ = [
+    "SUPPORT",
+    "RecordSupport",
+    "builtin_field_set",
+    "record_class",
+    "register_record",
+    "registered_records",
+    "unregister_record",
+]
 
 _BUILTIN: dict[str, type[RecordFieldGroup]] = {}
 _REGISTERED: dict[str, type[RecordFieldGroup]] = {}

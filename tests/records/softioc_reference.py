@@ -23,9 +23,9 @@ import subprocess
 import sys
 import textwrap
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 FIXTURE = Path(__file__).with_name("softioc_field_types.json")
 PREFIX = "IOCHOSTREF:"
@@ -122,7 +122,7 @@ def read_fields(names: list[str], expect: set[str] | None = None, values: set[st
     seconds after all of those did (deterministic on a slow machine). At most ``limit``
     seconds in all.
     """
-    import epics.ca as ca
+    from epics import ca
 
     chids = {name: ca.create_channel(name, connect=False, auto_cb=False) for name in names}
     start = last_change = time.monotonic()

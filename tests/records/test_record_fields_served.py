@@ -8,7 +8,6 @@ same record (``softioc_field_types.json``, see test_record_field_types.py).
 import json
 
 import pytest
-
 from softioc_reference import FIXTURE, FTVL_KEY, RECORD_CONFIG, read_fields
 
 from iochost import PVGroup, pvproperty

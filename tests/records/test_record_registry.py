@@ -3,19 +3,23 @@ own, and record types a plugin contributes through the pluggy hook."""
 import random
 
 import pytest
-
-import iochost.records as records
 from conftest import wait_until
-from iochost import ChannelType, PVGroup, pvproperty
+
+from iochost import ChannelType, PVGroup, pvproperty, records
 from iochost.host import hookimpl
 from iochost.host.plugins import load_plugins
 from iochost.pv.hooks import IocDefinitionError
 from iochost.pv.types import PvpropertyDouble
-from iochost.records import (MotorFields, RecordFieldGroup, record_class, register_record,
-                             registered_records, unregister_record)
+from iochost.records import (
+    MotorFields,
+    RecordFieldGroup,
+    record_class,
+    register_record,
+    registered_records,
+    unregister_record,
+)
 
-ISSUE_RECORD_TYPES = ("ai ao bi bo mbbi mbbo longin longout int64in int64out stringin "
-                      "stringout lsi lso waveform aai aao calc calcout motor").split()
+ISSUE_RECORD_TYPES = ["ai", "ao", "bi", "bo", "mbbi", "mbbo", "longin", "longout", "int64in", "int64out", "stringin", "stringout", "lsi", "lso", "waveform", "aai", "aao", "calc", "calcout", "motor"]
 
 
 @pytest.mark.parametrize("rtyp", ISSUE_RECORD_TYPES)

@@ -3,7 +3,7 @@ import types
 
 import pytest
 
-import iochost.records as records
+from iochost import records
 from iochost.ca.dbr import ChannelType
 from iochost.records import (
     DBF_TO_DBR,
@@ -23,8 +23,7 @@ from iochost.records import (
 )
 from iochost.records.tables import _fields
 
-ISSUE_RECORD_TYPES = ("ai ao bi bo mbbi mbbo longin longout int64in int64out stringin "
-                      "stringout lsi lso waveform aai aao calc calcout motor").split()
+ISSUE_RECORD_TYPES = ["ai", "ao", "bi", "bo", "mbbi", "mbbo", "longin", "longout", "int64in", "int64out", "stringin", "stringout", "lsi", "lso", "waveform", "aai", "aao", "calc", "calcout", "motor"]
 
 
 def test_public_names_match_all():
