@@ -12,7 +12,8 @@ import os
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from .config import CAConfig
+from .config import CAConfig, HostConfig
+from .problems import ConfigProblem, Location
 
 if TYPE_CHECKING:
     from iochost.server import ServerConfig
@@ -55,3 +56,23 @@ def server_config(ca: CAConfig, environ: Mapping[str, str] | None = None) -> Ser
     from iochost.server import ServerConfig
 
     return ServerConfig.from_env(effective_environ(ca, environ))
+
+
+def ca_problems(config: HostConfig, environ: Mapping[str, str] | None = None
+                ) -> list[ConfigProblem]:
+    """What the server would reject in the ``ca`` section (or the environment over it),
+    located at the offending key, or at ``<environment>`` when a variable is to blame."""
+    from iochost.server import ConfigError as ServerConfigError
+
+    try:
+        server_config(config.ca, environ)
+    except ServerConfigError as exc:
+        message = str(exc)
+        environ = os.environ if environ is None else environ
+        for key, (variable, _) in CA_VARIABLES.items():
+            if message.startswith((variable, key)) and \
+                    key in config.ca.settings() and not environ.get(variable, "").strip():
+                own = message.split(": ", 1)[1] if message.startswith(variable) else message
+                return [ConfigProblem(config.source.location(("ca", key)), f"ca.{key}", own)]
+        return [ConfigProblem(Location("<environment>"), "", message)]
+    return []

@@ -156,13 +156,16 @@ def _provider(owner: str, by_name: dict[str, MountConfig], mount: MountConfig) -
 
 def validate(config: HostConfig, catalog: PluginCatalog,
              extra_mounts: Iterable[MountConfig] = ()) -> dict[str, Any]:
-    """Check ``config`` against the plugins and build every enabled mount.
+    """Check the CA settings (``ca`` over the environment) and ``config`` against the
+    plugins, then build every enabled mount.
 
     ``extra_mounts`` are mounts the host adds itself (its status PVs); they are built and
     checked for PV clashes first. Returns mount name -> built IOC; raises ConfigError
     listing every problem.
     """
-    problems: list[ConfigProblem] = []
+    from .caconfig import ca_problems  # here: it imports the server
+
+    problems: list[ConfigProblem] = ca_problems(config)
     usable: list[MountConfig] = list(extra_mounts)
     for mount in config.mounts:
         found = plugin_problems(mount, catalog)

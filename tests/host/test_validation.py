@@ -140,3 +140,22 @@ def test_state_pvs_of_mounts_are_reserved(plugin_site, clean_env):
         validate(config, catalog, host_status_mounts(config, catalog))
     assert [p.message for p in info.value.problems] == [
         "mount 'a': PV 'S:MOUNT:b:STATE' is already a host status PV"]
+
+
+def test_ca_settings_the_server_would_reject_are_found(catalog, monkeypatch):
+    monkeypatch.delenv("EPICS_CAS_INTF_ADDR_LIST")   # else the environment would win
+    config = load_config_text("ca:\n  port: 5099\n  interfaces: [localhost]\n", "host.yaml",
+                              environ={})
+    with pytest.raises(ConfigError) as info:
+        validate(config, catalog)
+    assert [str(p) for p in info.value.problems] == [
+        "host.yaml:3: ca.interfaces: 'localhost' is not an IPv4 address[:port]"]
+
+
+def test_a_bad_environment_variable_is_blamed_on_the_environment(catalog, monkeypatch):
+    monkeypatch.setenv("EPICS_CAS_BEACON_PERIOD", "-3")
+    config = load_config_text("ca: {beacon_period: 2.0}\n", "host.yaml", environ={})
+    with pytest.raises(ConfigError) as info:
+        validate(config, catalog)
+    assert [str(p) for p in info.value.problems] == [
+        "<environment>: EPICS_CAS_BEACON_PERIOD='-3': must be positive"]
