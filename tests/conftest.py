@@ -12,6 +12,10 @@ each other:
 * ``IOCHOST_TEST_SUBPROCESS_PORT``: servers a test starts as a subprocess (``iochost serve``,
   caproto, softioc) listen here -- give the child ``EPICS_CAS_SERVER_PORT`` = this port;
 * clients search both, because ``EPICS_CA_ADDR_LIST`` names 127.0.0.1 on each port.
+
+Never import ``softioc`` (or load epicscorelibs' shared libraries) in the test process: its
+copy of EPICS base clashes with pyepics' libca and silently breaks pyepics subscriptions for
+the rest of the session. Run softioc in a subprocess.
 """
 import os
 import socket
@@ -118,8 +122,9 @@ def pyepics():
     import epics.ca
 
     epics.ca.PREEMPTIVE_CALLBACK = True
-    epics.ca.initialize_libca()
-    epics.ca.use_initial_context()
+    epics.ca.initialize_libca()  # a no-op when another fixture or test did it first
+    if not epics.ca.current_context():  # this thread may already be attached
+        epics.ca.use_initial_context()
     yield epics
 
 
