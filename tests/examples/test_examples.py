@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from conftest import wait_until
+from test_group_helpers import wait_until  # tests/pv, put on sys.path by conftest.py
 from iochost.ca.dbr import DBE_VALUE
 from iochost.pv import start_group, stop_group
 from iochost_examples import (custom_write, decay, io_interrupt, macros, no_pvproperty,

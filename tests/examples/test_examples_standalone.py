@@ -4,7 +4,7 @@ options, stdin-fed updates, and a clean exit with shutdown hooks on SIGTERM/SIGI
 import signal
 import socket
 
-from conftest import wait_until
+from test_group_helpers import wait_until  # tests/pv, put on sys.path by conftest.py
 
 
 def test_simple_standalone(run_example, unique_prefix, client):
