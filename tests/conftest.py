@@ -20,6 +20,14 @@ the rest of the session. Run softioc in a subprocess.
 import os
 import socket
 
+from hypothesis import HealthCheck, settings
+
+# Property tests must not flake on a loaded 2-core machine: no per-example deadline, and a
+# fixed seed so CI sees the same examples every run.
+settings.register_profile("iochost", deadline=None, derandomize=True, database=None,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("iochost")
+
 
 def _free_port() -> int:
     """A port free for both UDP and TCP on 127.0.0.1 at this moment."""
