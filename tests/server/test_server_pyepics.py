@@ -87,7 +87,8 @@ def test_get_each_family(pyepics, chids, pvs, name, family):
     channel = pvs[name][1]
     if family == "time":
         assert (result["status"], result["severity"]) == (0, 0)
-        assert result["timestamp"] == pytest.approx(channel.timestamp, abs=1e-6)
+        stamp_ns = int(result["posixseconds"]) * 10**9 + int(result["nanoseconds"])
+        assert stamp_ns == channel.timestamp_ns
     if family == "ctrl":
         if name == "ENUM":
             assert result["enum_strs"] == ("One", "Two", "Three")
