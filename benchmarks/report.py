@@ -30,6 +30,14 @@ def _value(wres: dict, server: str, metric: str) -> float | None:
     return entry["median"].get(metric)
 
 
+def _spread(entry: dict | None, metric: str) -> str:
+    """' (min-max)' of the runs behind a median, when there are several."""
+    values = [r[metric] for r in (entry or {}).get("runs", []) if metric in r]
+    if len(values) < 2:
+        return ""
+    return f" ({_fmt(min(values))}-{_fmt(max(values))})"
+
+
 def _ratio(a: float | None, b: float | None) -> float | None:
     if a is None or b is None or b == 0 or a < 0 or b < 0:
         return None
@@ -56,7 +64,8 @@ def judge(target: Target, wres: dict, metric: str, higher_is_better: bool) -> st
 
 
 def render_table(results: dict) -> str:
-    """A markdown table of the medians, the ratios and the target verdicts."""
+    """A markdown table of the medians (with the range over runs), the ratios of the
+    medians, and the target verdicts."""
     profile = PROFILES[results["meta"]["profile"]]
     wl_defs = {w.key: w for w in workloads_for(profile)}
     peers = [("caproto", "caproto"), ("rsrv", "RSRV")]
@@ -74,7 +83,7 @@ def render_table(results: dict) -> str:
                 if entry and entry.get("error") and vals[s] is None:
                     cells.append("failed")
                 else:
-                    cells.append(_fmt(vals[s]))
+                    cells.append(_fmt(vals[s]) + (_spread(entry, metric) if i == 0 else ""))
             ratios = [_fmt(_ratio(vals["iochost"], vals[p])) + ("x" if _ratio(
                 vals["iochost"], vals[p]) is not None else "") for p, _ in peers]
             if i == 0:
