@@ -110,7 +110,9 @@ def render_errors(results: dict) -> str:
 
 def render_meta(results: dict) -> str:
     m = results["meta"]
-    return (f"{m['date']} - profile `{m['profile']}` - {m['cpu_count']} cores ({m['cpu_model']})"
+    return (f"{m['date']} - iochost {m.get('iochost_commit', '?')}"
+            f" ({m.get('iochost_uncommitted_files', '?')} uncommitted files under iochost/)"
+            f" - profile `{m['profile']}` - {m['cpu_count']} cores ({m['cpu_model']})"
             f" - load average {m['load_avg_start'][0]:.2f} at start, "
             f"{m.get('load_avg_end', [float('nan')])[0]:.2f} at end - Python {m['python']}, "
             + ", ".join(f"{k} {v}" for k, v in m["versions"].items()))

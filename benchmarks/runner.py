@@ -11,6 +11,7 @@ import datetime
 import os
 import platform
 import statistics
+import subprocess
 import time
 from collections.abc import Callable
 from functools import partial
@@ -18,7 +19,7 @@ from functools import partial
 from benchmarks.clients import ClientError
 from benchmarks.profiles import Profile
 from benchmarks.pvset import PVSet
-from benchmarks.servers.launch import ServerProcess, ServerStartError
+from benchmarks.servers.launch import REPO, ServerProcess, ServerStartError
 from benchmarks.workloads import Workload, measure_startup, workloads_for
 
 Log = Callable[[str], None]
@@ -51,9 +52,21 @@ def _meta(profile: Profile, servers: list[str]) -> dict:
         "cpu_count": os.cpu_count(), "machine": platform.machine(),
         "cpu_model": _cpu_model(), "python": platform.python_version(),
         "load_avg_start": os.getloadavg(),
+        "iochost_commit": _git("rev-parse", "--short", "HEAD"),
+        # other engineers edit the shared tree: say whether iochost/ had local changes
+        "iochost_uncommitted_files": len(_git("status", "--porcelain", "--", "iochost")
+                                         .splitlines()),
         "versions": {"caproto": caproto.__version__, "softioc": softioc.__version__,
                      "pyepics": epics.__version__, "numpy": numpy.__version__},
     }
+
+
+def _git(*args: str) -> str:
+    try:
+        return subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True,
+                              check=False, timeout=10).stdout.strip()
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
 
 
 def _cpu_model() -> str:
