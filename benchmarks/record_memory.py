@@ -1,6 +1,6 @@
 """Memory of record-backed PVs: bytes and live objects per ai record.
 
-    .venv/bin/python -m benchmarks.record_memory [--count 2000] [--json]
+    .venv/bin/python -m benchmarks.record_memory [--count 1000] [--json]
 
 Builds one PVGroup of ``count`` float pvproperties three times -- plain, ``record='ai'``,
 and ``record='ai'`` with some fields touched as a client would (``.DESC``, ``.SCAN``,
@@ -76,7 +76,7 @@ def run(count: int) -> dict[str, dict[str, float]]:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--count", type=int, default=2000, help="PVs per group")
+    parser.add_argument("--count", type=int, default=1000, help="PVs per group")
     parser.add_argument("--json", action="store_true", help="print JSON")
     args = parser.parse_args(argv)
     results = run(args.count)

@@ -1,7 +1,7 @@
 """The channel of one record field (``NAME.DESC``), made the first time a client touches it.
 
 A field channel is a pvproperty channel of the record's field set (its hooks are bound to
-the field set, as caproto's ``@prop.fields.X.putter`` hooks expect), shares the record's
+the field set, as caproto's ``@prop.fields.X.putter`` hooks expect), reads the record's
 alarm (RSRV answers every field's STS/TIME read with the record's STAT/SEVR), never
 evaluates or raises alarms of its own, and posts every write.
 
@@ -15,7 +15,7 @@ from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from ..ca.dbr import DBE_LOG, DBE_VALUE, ChannelType, encode_dbr, native_type
-from ..pv.data import ChannelValueError
+from ..pv.data import ChannelAlarm, ChannelValueError
 from ..pv.pvspec import PVSpec
 from ..pv.types import (
     PvpropertyByte,
@@ -49,12 +49,18 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["FieldChannel", "LinkedField", "field_data_class", "make_field_channel"]
 
 _POST = DBE_VALUE | DBE_LOG
+_SCRATCH_ALARM = ChannelAlarm()  # joined and left at once by each new field channel
 
 
 class FieldChannel:
     """Mixin of every field channel (put it first in the bases)."""
 
     __slots__ = ()
+
+    def read_dbr(self, dbr_type: int, count: int) -> tuple[bytes, int]:
+        # No cache: the record's alarm (in every STS/TIME read) changes without telling
+        # its fields, and field reads are rare.
+        return self._encode(dbr_type, count)
 
     def evaluate_alarm(self, value: Any) -> None:
         return None  # the record's alarm is the record's business
@@ -121,7 +127,7 @@ class LinkedField:
         return super().value
 
     def read_dbr(self, dbr_type: int, count: int) -> tuple[bytes, int]:
-        self._sync()  # no cache: the record may change without telling this field
+        self._sync()
         return self._encode(dbr_type, count)
 
     async def update_fields(self, value: Any) -> None:
@@ -238,8 +244,12 @@ def make_field_channel(fields: RecordFieldGroup, spec: PVSpec, cls: type,
     """Create one field channel of ``fields`` from its shared spec."""
     record = fields.parent
     channel = cls(pvname=f"{record.pvname}.{spec.name}", group=fields, pvspec=spec,
-                  value=spec.value, alarm=record.alarm, read_only=spec.read_only,
+                  value=spec.value, alarm=_SCRATCH_ALARM, read_only=spec.read_only,
                   string_encoding=record.string_encoding, **kwargs)
+    # Read the record's alarm without joining it: a group's PVs may share one alarm, and
+    # its fan-out (and connect) would then grow with every field of every record.
+    _SCRATCH_ALARM.disconnect(channel)
+    channel._alarm = record.alarm
     if channel.native_type is ChannelType.ENUM:
         channel._menu = _enum_strings(fields._table_type, field_of(fields._table_type, spec.name)
                                       ) if spec.name != "RTYP" else ()
