@@ -9,7 +9,9 @@ it from the test's thread::
         server.add({"TEST:OTHER": ChannelDouble(value=2.0)})
 
 It binds ``127.0.0.1`` by default, on ``EPICS_CAS_SERVER_PORT`` (then
-``EPICS_CA_SERVER_PORT``) unless ``port`` is given.  Keep CA on loopback in tests: set
+``EPICS_CA_SERVER_PORT``) unless ``port`` is given.  Run one server per port: servers share
+a UDP search port, but the kernel hands each unicast search to only one of them (in our
+suite, use the session fixture ``ca_server`` and add PVs to it).  Keep CA on loopback in tests: set
 ``EPICS_CA_AUTO_ADDR_LIST=NO``, ``EPICS_CA_ADDR_LIST=127.0.0.1``,
 ``EPICS_CAS_AUTO_BEACON_ADDR_LIST=NO`` and ``EPICS_CAS_BEACON_ADDR_LIST=127.0.0.1``.
 """

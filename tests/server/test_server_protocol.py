@@ -116,6 +116,22 @@ def test_refused_writes_keep_the_old_value(circuit, pvs, pv, data_type, payload,
     assert decode_dbr(DOUBLE, circuit.read(sid, DOUBLE, 1).payload, 1)[0][0] == kept
 
 
+def test_write_of_too_many_elements_is_badcount(circuit, pvs):
+    sid = circuit.create_channel(pvs["DBL"])[1].sid
+    reply = circuit.write(sid, DOUBLE, 2, double(5.0) + double(6.0), ioid=13)
+    assert (reply.status, reply.ioid) == (eca.ECA_BADCOUNT, 13)
+    assert decode_dbr(DOUBLE, circuit.read(sid, DOUBLE, 1).payload, 1)[0][0] == 1.5
+
+
+def test_subscription_without_read_access_fails(circuit, pvs):
+    sid = circuit.create_channel(pvs["HIDDEN"])[1].sid
+    circuit.send(ca.EventAddRequest(data_type=DOUBLE, data_count=1, sid=sid,
+                                    subscriptionid=4, low=0, high=0, to=0, mask=1))
+    reply = circuit.recv_until(lambda m: isinstance(m, ca.EventAddResponse))
+    assert (reply.subscriptionid, reply.status) == (4, eca.ECA_NORDACCESS)
+    assert set(reply.payload) == {0}  # no data leaks
+
+
 def test_plain_write_failure_comes_back_as_error_message(circuit, pvs):
     cid_sid = circuit.create_channel(pvs["RO"])[1]
     circuit.send(ca.WriteRequest(data_type=DOUBLE, data_count=1, sid=cid_sid.sid, ioid=2,
