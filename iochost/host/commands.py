@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TextIO
 
-from .config import load_config
+from .config import read_config
 from .plugins import PluginCatalog, load_plugins
 from .problems import ConfigError
 from .schema import config_schema
@@ -71,8 +71,8 @@ def _checked(path: str, switches: PluginSwitches, err: TextIO):
     catalog = switches.load()
     warn_broken(catalog, err)
     try:
-        config = load_config(path)
-        built = validate(config, catalog, host_status_mounts(config, catalog))
+        config, problems = read_config(path)
+        built = validate(config, catalog, host_status_mounts(config, catalog), problems)
     except ConfigError as exc:
         print(f"error: {exc}", file=err)
         return None

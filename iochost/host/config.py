@@ -81,6 +81,8 @@ class HostConfig:
     mounts: list[MountConfig]
     scope: MacroScope = field(repr=False, default_factory=MacroScope)
     source: SourceMap = field(repr=False, default_factory=lambda: SourceMap(RUNTIME_SOURCE))
+    #: mounts with problems of their own (not served); their IOC names are still checked
+    rejected: list[MountConfig] = field(repr=False, default_factory=list)
 
     def mount_named(self, name: str) -> MountConfig | None:
         return next((mount for mount in self.mounts if mount.name == name), None)
@@ -88,20 +90,31 @@ class HostConfig:
 
 def load_config(path: str | Path, environ: Mapping[str, str] | None = None) -> HostConfig:
     """Read and check a host config file. Raises ConfigError listing every problem."""
-    data, source, problems = load_yaml_file(path)
-    return _finish(data, source, problems, environ)
+    return _raise_problems(*read_config(path, environ))
 
 
 def load_config_text(text: str, file: str = "<string>",
                      environ: Mapping[str, str] | None = None) -> HostConfig:
     """Like ``load_config`` for YAML text (tests, the web API)."""
     data, source, problems = load_yaml_text(text, file)
-    return _finish(data, source, problems, environ)
+    return _raise_problems(_parse(data, source, problems, environ), problems)
 
 
-def _finish(data: Any, source: SourceMap, problems: list[ConfigProblem],
-            environ: Mapping[str, str] | None) -> HostConfig:
-    config = parse_config(data, source, problems, os.environ if environ is None else environ)
+def read_config(path: str | Path, environ: Mapping[str, str] | None = None,
+                ) -> tuple[HostConfig, list[ConfigProblem]]:
+    """Read a host config file as far as it can be read, with its problems (not raised),
+    so that the plugin checks can add theirs and ``iochost check`` reports all at once.
+    Only an unreadable file raises ConfigError."""
+    data, source, problems = load_yaml_file(path)
+    return _parse(data, source, problems, environ), problems
+
+
+def _parse(data: Any, source: SourceMap, problems: list[ConfigProblem],
+           environ: Mapping[str, str] | None) -> HostConfig:
+    return parse_config(data, source, problems, os.environ if environ is None else environ)
+
+
+def _raise_problems(config: HostConfig, problems: list[ConfigProblem]) -> HostConfig:
     if problems:
         raise ConfigError(problems)
     return config
@@ -135,9 +148,11 @@ def parse_config(data: Any, source: SourceMap, problems: list[ConfigProblem],
     ca = CAConfig(**{key: value for key, value in ca_values.items() if value is not None})
 
     mounts: list[MountConfig] = []
+    rejected: list[MountConfig] = []
     first_line: dict[str, int] = {}
     for index, item in enumerate(top.get("mounts", [])):
         path = ("mounts", index)
+        count = len(problems)
         name = item.get("name") if isinstance(item, dict) else None
         if isinstance(name, str):
             name_at = source.location(path + ("name",))
@@ -145,18 +160,19 @@ def parse_config(data: Any, source: SourceMap, problems: list[ConfigProblem],
                 problems.append(ConfigProblem(
                     name_at, format_path(path + ("name",)),
                     f"duplicate mount name {name!r} (first used on line {first_line[name]})"))
-                continue
-            first_line[name] = name_at.line
+            else:
+                first_line[name] = name_at.line
         mount = parse_mount(item, scope, source, path, problems)
         if mount is not None:
-            mounts.append(mount)
+            (mounts if len(problems) == count else rejected).append(mount)
     return HostConfig(path=source.file, host=host, ca=ca, macros=host_macros, mounts=mounts,
-                      scope=scope, source=source)
+                      scope=scope, source=source, rejected=rejected)
 
 
 def parse_mount(data: Any, host_scope: MacroScope, source: SourceMap, path: PathKey,
                 problems: list[ConfigProblem]) -> MountConfig | None:
-    """One mount entry -> MountConfig (macros expanded), or None if it cannot be used."""
+    """One mount entry -> MountConfig (macros expanded as far as they can be), or None
+    without a name and an IOC. Problems are appended; a mount that adds any is not usable."""
     count = len(problems)
     values = spec.check_section(data, spec.MOUNT_FIELDS, path, source, problems)
     if values is None or "name" not in values or "ioc" not in values:
@@ -178,9 +194,8 @@ def parse_mount(data: Any, host_scope: MacroScope, source: SourceMap, path: Path
                             label)
     mount.helpers = {name: options or {} for name, options in _expand(
         scope, values["helpers"], path + ("helpers",), source, problems, label).items()}
-    if len(problems) > count:
-        return None
-    mount.macros = scope.flattened()
+    if len(problems) == count:
+        mount.macros = scope.flattened()
     return mount
 
 

@@ -155,17 +155,22 @@ def _provider(owner: str, by_name: dict[str, MountConfig], mount: MountConfig) -
 
 
 def validate(config: HostConfig, catalog: PluginCatalog,
-             extra_mounts: Iterable[MountConfig] = ()) -> dict[str, Any]:
+             extra_mounts: Iterable[MountConfig] = (),
+             earlier: Iterable[ConfigProblem] = ()) -> dict[str, Any]:
     """Check the CA settings (``ca`` over the environment) and ``config`` against the
     plugins, then build every enabled mount.
 
     ``extra_mounts`` are mounts the host adds itself (its status PVs); they are built and
-    checked for PV clashes first. Returns mount name -> built IOC; raises ConfigError
-    listing every problem.
+    checked for PV clashes first. ``earlier`` are the problems found while reading the
+    config (``read_config``): they are reported together with these. Returns mount name ->
+    built IOC; raises ConfigError listing every problem.
     """
     from .caconfig import ca_problems  # here: it imports the server
 
-    problems: list[ConfigProblem] = ca_problems(config)
+    problems: list[ConfigProblem] = [*earlier, *ca_problems(config)]
+    for mount in config.rejected:  # already reported; the IOC name can still be wrong
+        if mount.ioc not in catalog.iocs:
+            problems.append(mount.problem(_unknown("IOC", mount.ioc, "iocs", catalog), "ioc"))
     usable: list[MountConfig] = list(extra_mounts)
     for mount in config.mounts:
         found = plugin_problems(mount, catalog)

@@ -84,6 +84,33 @@ def test_check_refuses_a_mount_of_a_broken_plugin_and_says_so(plugins, capsys, t
     assert "Traceback" not in err
 
 
+def test_check_reports_structure_and_plugin_problems_together(plugins, capsys, tmp_path):
+    # a typo in one mount must not hide an unknown IOC, a bad option or a PV clash elsewhere
+    path = write(tmp_path, """\
+        host: {status_prefix: null, colour: blue}
+        mounts:
+          - {name: a, ioc: test-counter, prefix: "A:", optons: {}}
+          - {name: a, ioc: test-countr, prefix: "B:"}
+          - {name: c, ioc: test-counter, prefix: "C:", options: {colour: red}}
+          - {name: d, ioc: test-counter, prefix: "D:"}
+          - {name: e, ioc: test-counter, prefix: "D:"}
+        """)
+    status, out, err = run(capsys, "check", path)
+    assert status == 1 and out == ""
+    lines = err[err.index("error: "):].splitlines()
+    assert lines[0] == "error: 8 problems in the host config:"
+    assert [line.split(": ", 2)[:2] for line in lines[1:]] == [
+        [f"  {path}:1", "host.colour"],
+        [f"  {path}:3", "mounts[0].optons"],
+        [f"  {path}:4", "mounts[1].ioc"],
+        [f"  {path}:4", "mounts[1].name"],
+        [f"  {path}:5", "mounts[2].options.colour"],
+        *[[f"  {path}:7", "mounts[4].prefix"]] * 3,
+    ]
+    assert "unknown IOC 'test-countr'" in lines[3]
+    assert "mount 'e': PV 'D:COUNT' is already provided by mount 'd' (line 6)" in err
+
+
 def test_list_pvs_prints_the_names_of_enabled_mounts(plugins, capsys, tmp_path):
     path = write(tmp_path, """\
         host: {status_prefix: null}
