@@ -130,6 +130,10 @@ class LinkedField:
         self._sync()
         return self._encode(dbr_type, count)
 
+    def _long_string_bytes(self) -> bytes:  # 'NAME.DESC$'
+        self._sync()
+        return super()._long_string_bytes()
+
     async def update_fields(self, value: Any) -> None:
         link = self._link
         if link.set is None or (link.putter_replaces and self.pvspec.put is not None):

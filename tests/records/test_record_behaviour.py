@@ -290,3 +290,15 @@ def test_fields_are_made_on_first_access_only(ioc, client):
 def test_unknown_field_does_not_connect(ioc, client, ca_server):
     assert ca_server.server.database.resolve(ioc.prefix + "ai.NOPE") is None \
         if hasattr(ca_server, "server") else ioc.ai.get_field("NOPE") is None
+
+
+def test_long_string_fields_have_their_char_view(ioc, client):
+    p = ioc.prefix
+    long_text = "forty bytes, one more than DBR_STRING's."   # DESC holds 40 + NUL
+    assert len(long_text) == 40
+    assert client.write(p + "ai.DESC$", list(long_text.encode()) + [0]) == "ECA_NORMAL"
+    assert ioc.ai.doc == long_text
+    assert bytes(client.read(p + "ai.DESC$").data).rstrip(b"\0").decode() == long_text
+    assert client.native(p + "ai.DESC$") == ("CHAR", 41)
+    assert client.value(p + "ai.DESC") == long_text[:39]
+    assert client.value(p + "ai.NAME$")[:len(p)] == [ord(c) for c in p]
