@@ -126,3 +126,30 @@ def test_a_plugin_contributes_a_record_type_by_name(mount, unique_prefix, client
         assert client.value(ioc.prefix + "x.HIHI") == 0.0
     finally:
         unregister_record("test_plugin_ai")
+
+
+def test_field_scan_and_startup_hooks_from_the_group_run(mount, unique_prefix, client):
+    class FieldHooksIOC(PVGroup):
+        x = pvproperty(value=0.0, record="ai")
+
+        @x.fields.DESC.startup
+        async def _desc_startup(fields, instance, async_lib):
+            await instance.write("started")
+
+        @x.fields.RVAL.scan(period=0.02)
+        async def _rval_scan(fields, instance, async_lib):
+            await fields.parent.write(fields.parent.value + 1)
+
+    ioc = FieldHooksIOC(prefix=unique_prefix)
+    assert set(ioc.x.fields) == {"DESC", "RVAL"}          # made at once: they have hooks
+    mount(ioc)
+    wait_until(lambda: client.value(ioc.prefix + "x.DESC") == "started")
+    wait_until(lambda: client.value(ioc.prefix + "x.RVAL") >= 3)
+
+
+def test_a_record_without_a_group():
+    from iochost.pv.pvspec import PVSpec
+    channel = PVSpec(name="lone", value=1.5, record="ao").create()
+    assert channel.get_field("RTYP").value == "ao"
+    assert channel.get_field("DRVH").value == 0.0
+    assert channel.field_inst.group is None
