@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import ipaddress
 import os
+import socket
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -158,18 +159,47 @@ class ServerConfig:
         """A copy with some fields changed."""
         return dataclasses.replace(self, **changes)
 
-    def beacon_destinations(self) -> tuple[tuple[str, int], ...]:
+    def beacon_destinations(self, interface_table: Mapping[str, str | None] | None = None
+                            ) -> tuple[tuple[str, int], ...]:
         """Where beacons go: the explicit list, plus the automatic one when enabled.
 
-        The automatic list is the loopback address for a loopback interface and the limited
-        broadcast address otherwise (we do not query interface netmasks).
+        The automatic list is, for each of our interfaces, its broadcast address (all
+        interfaces' for ``0.0.0.0``) as RSRV computes it, and the address itself for a
+        loopback interface.  ``interface_table`` maps each local IPv4 address to its
+        broadcast address (None for loopback); by default it is read with psutil when that
+        is installed, else every non-loopback interface gets 255.255.255.255.
         """
         destinations = list(self.beacon_addresses)
         if self.auto_beacon:
+            table = local_broadcast_addresses() if interface_table is None else interface_table
             for interface in self.interfaces:
-                auto = interface if ipaddress.IPv4Address(interface).is_loopback \
-                    else "255.255.255.255"
-                destinations.append((auto, self.beacon_port))
+                destinations.extend((address, self.beacon_port)
+                                    for address in _auto_beacon_addresses(interface, table))
         unique: dict[tuple[str, int], None] = dict.fromkeys(
             (host, port or self.beacon_port) for host, port in destinations)
         return tuple(unique)
+
+
+def _auto_beacon_addresses(interface: str, table: Mapping[str, str | None]) -> list[str]:
+    if ipaddress.IPv4Address(interface).is_loopback:
+        return [interface]
+    if interface == "0.0.0.0":
+        found = [broadcast for address, broadcast in table.items()
+                 if broadcast and not ipaddress.IPv4Address(address).is_loopback]
+        return found or ["255.255.255.255"]
+    broadcast = table.get(interface)
+    return [broadcast or "255.255.255.255"]
+
+
+def local_broadcast_addresses() -> dict[str, str | None]:
+    """``{local IPv4 address: its broadcast address or None}`` (empty without psutil)."""
+    try:
+        import psutil
+    except ImportError:
+        return {}
+    table: dict[str, str | None] = {}
+    for addresses in psutil.net_if_addrs().values():
+        for entry in addresses:
+            if entry.family == socket.AF_INET:
+                table[entry.address] = entry.broadcast
+    return table

@@ -108,10 +108,11 @@ class Server:
     async def _bind_udp(self, loop: asyncio.AbstractEventLoop, interfaces: tuple[str, ...],
                         port: int) -> int:
         ignore = frozenset(self.config.ignore_addresses)
-        resolve = self.database.resolve
+        database = self.database
+        resolve = database.resolve
 
         def lookup(name: str) -> bool:
-            return resolve(name) is not None
+            return name in database or resolve(name) is not None
 
         for interface in interfaces:
             sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)

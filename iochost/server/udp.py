@@ -14,7 +14,7 @@ import logging
 import struct
 from collections.abc import Callable
 
-from iochost.ca.header import HEADER_SIZE, HEADER_STRUCT, unpack_header
+from iochost.ca.header import EXTENDED_MARKER, HEADER_SIZE, HEADER_STRUCT
 
 __all__ = ["SearchResponder", "CA_MINOR_VERSION", "search_reply_bytes"]
 
@@ -79,33 +79,31 @@ class SearchResponder(asyncio.DatagramProtocol):
         lookup = self._lookup
         prefix, payload = self._reply_prefix, self._reply_payload
         pack_cid = _UINT32.pack
-        sequence: tuple[int, int] | None = None
+        unpack_from = HEADER_STRUCT.unpack_from
+        sequence: int | None = None
         answers: list[bytes] = []
         searches = hits = 0
         offset, end = 0, len(data)
         while offset + HEADER_SIZE <= end:
-            unpacked = unpack_header(data, offset)
-            if unpacked is None:
+            command, size, data_type, count, p1, p2 = unpack_from(data, offset)
+            start = offset + HEADER_SIZE
+            if size == EXTENDED_MARKER:  # never used by searches: stop, as for garbage
                 break
-            header, header_size = unpacked
-            start = offset + header_size
-            offset = start + header.payload_size
+            offset = start + size
             if offset > end:
                 break  # truncated message: ignore it (and everything after it)
-            command = header.command
             if command == _SEARCH:
                 searches += 1
-                name = data[start:offset].split(b"\0", 1)[0].decode("utf-8", "replace")
-                cid = header.parameter1
+                nul = data.find(b"\0", start, offset)
+                name = data[start:offset if nul < 0 else nul].decode("utf-8", "replace")
                 if lookup(name):
                     hits += 1
-                    answers.append(prefix + pack_cid(cid) + payload)
-                elif header.data_type == DO_REPLY:
-                    answers.append(HEADER_STRUCT.pack(_NOT_FOUND, 0, DO_REPLY,
-                                                      header.data_count, cid, cid))
+                    answers.append(prefix + pack_cid(p1) + payload)
+                elif data_type == DO_REPLY:
+                    answers.append(HEADER_STRUCT.pack(_NOT_FOUND, 0, DO_REPLY, count, p1, p1))
             elif command == _VERSION:
-                if header.data_type & SEQUENCE_NUMBER_IS_VALID:
-                    sequence = (header.data_count, header.parameter1)
+                if data_type & SEQUENCE_NUMBER_IS_VALID:
+                    sequence = p1
             else:
                 # RSRV stops at anything else in a search datagram; so do we.
                 break
@@ -116,7 +114,7 @@ class SearchResponder(asyncio.DatagramProtocol):
             return []
         if sequence is not None:
             version = HEADER_STRUCT.pack(_VERSION, 0, SEQUENCE_NUMBER_IS_VALID,
-                                         CA_MINOR_VERSION, sequence[1], 0)
+                                         CA_MINOR_VERSION, sequence, 0)
         else:
             version = HEADER_STRUCT.pack(_VERSION, 0, 0, CA_MINOR_VERSION, 0, 0)
         per_datagram = max(1, (MAX_REPLY_DATAGRAM - HEADER_SIZE) // 24)

@@ -80,3 +80,17 @@ def test_address_list_parsing():
                                                                  ("127.0.0.2", 5))
     with pytest.raises(ConfigError, match="not an IPv4"):
         parse_address_list("example.org", 9)
+
+
+TABLE = {"127.0.0.1": None, "10.0.0.5": "10.0.0.255", "192.168.1.7": "192.168.1.255"}
+
+
+@pytest.mark.parametrize("interfaces, expected", [
+    (("127.0.0.1",), ["127.0.0.1"]),
+    (("10.0.0.5",), ["10.0.0.255"]),
+    (("0.0.0.0",), ["10.0.0.255", "192.168.1.255"]),
+    (("10.0.0.9",), ["255.255.255.255"]),  # not in the table
+])
+def test_automatic_beacon_list_uses_each_interfaces_broadcast_address(interfaces, expected):
+    config = ServerConfig(interfaces=interfaces, auto_beacon=True, beacon_port=6500)
+    assert config.beacon_destinations(TABLE) == tuple((a, 6500) for a in expected)
