@@ -104,7 +104,8 @@ def test_list_pvs_of_the_demo(capsys):
     names = out.split()
     assert status == 0 and len(names) == len(set(names))
     assert {"DEMO:A:SIMPLE:A", "DEMO:B:SIMPLE:A", "DEMO:BL1:motor1.VAL", "DEMO:BL2:motor7.VAL",
-            "DEMO:HOST:UPTIME"} <= set(names)
+            "DEMO:HOST:UPTIME", "DEMO:HOST:MOUNT:simple-a:STATE",
+            "DEMO:HOST:MOUNT:spare:STATE"} <= set(names)
 
 
 def test_schema_lists_the_installed_iocs_options(capsys):

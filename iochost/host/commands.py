@@ -11,11 +11,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TextIO
 
-from .config import read_config
+from .config import HostConfig, read_config
 from .plugins import PluginCatalog, load_plugins
 from .problems import ConfigError
 from .schema import config_schema
-from .validation import host_status_mounts, validate
+from .validation import host_status_mounts, served_pv_names, validate
 
 
 @dataclass(frozen=True)
@@ -95,10 +95,9 @@ def check(path: str, switches: PluginSwitches, out: TextIO | None = None,
     return 0
 
 
-def print_pvs(built: dict, out: TextIO) -> None:
-    for ioc in built.values():
-        for name in ioc.pvdb:
-            print(name, file=out)
+def print_pvs(config: HostConfig, built: dict, out: TextIO) -> None:
+    for name in served_pv_names(config, built):
+        print(name, file=out)
 
 
 def list_pvs(path: str, switches: PluginSwitches, out: TextIO | None = None,
@@ -109,7 +108,7 @@ def list_pvs(path: str, switches: PluginSwitches, out: TextIO | None = None,
     checked = _checked(path, switches, err)
     if checked is None:
         return 1
-    print_pvs(checked[2], out)
+    print_pvs(checked[0], checked[2], out)
     return 0
 
 
@@ -136,7 +135,7 @@ def serve(path: str, switches: PluginSwitches, list_pvs: bool = False,
         return 1
     config, catalog, built = checked
     if list_pvs:
-        print_pvs(built, out)
+        print_pvs(config, built, out)
         out.flush()
     from .runner import run_host
 

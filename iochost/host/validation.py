@@ -43,6 +43,16 @@ def status_pv_names(config: HostConfig, usable: list[MountConfig]) -> dict[str, 
     return {state_pvname(prefix, mount.name): HOST_STATUS_MOUNT for mount in config.mounts}
 
 
+def served_pv_names(config: HostConfig, built: dict[str, Any]) -> list[str]:
+    """Every PV name the host serves for ``built``: the mounts' PVs, then the per-mount
+    STATE PVs the host adds to its status PVs (one for every configured mount)."""
+    names = [name for ioc in built.values() for name in ioc.pvdb]
+    if HOST_STATUS_MOUNT in built:
+        prefix = config.host.status_prefix or ""
+        names.extend(state_pvname(prefix, mount.name) for mount in config.mounts)
+    return names
+
+
 def plugin_problems(mount: MountConfig, catalog: PluginCatalog) -> list[ConfigProblem]:
     """IOC, options and helpers of one mount against what the plugins registered."""
     problems: list[ConfigProblem] = []

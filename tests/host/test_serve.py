@@ -62,7 +62,7 @@ def processes():
 
 
 def test_demo_config_serves_every_mount_and_stops_cleanly(pyepics, tmp_path, processes):
-    proc = serve([DEMO], tmp_path)
+    proc = serve([DEMO, "--list-pvs"], tmp_path)
     processes.append(proc)
     caget, caput = pyepics.caget, pyepics.caput
     # search only once it serves: a search made earlier falls into libca's retry back-off
@@ -91,6 +91,9 @@ def test_demo_config_serves_every_mount_and_stops_cleanly(pyepics, tmp_path, pro
     assert caput("DEMO:HOOKS:thing", 7, wait=True, timeout=5) == 1
     assert caget("DEMO:HOOKS:thing", use_monitor=False) == 7
     assert caget("DEMO:HOST:MOUNTS") == 9
+    listed = proc.out_path.read_text().split()       # --list-pvs names exactly what is served
+    assert caget("DEMO:HOST:PVS") == len(listed) == len(set(listed))
+    assert caget(listed[-1], as_string=True) == "disabled"       # the last: spare's STATE
     assert caget("DEMO:HOST:MOUNT:spare:STATE", as_string=True) == "disabled"
 
     first.disconnect()
