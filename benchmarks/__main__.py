@@ -12,11 +12,13 @@ import os
 import sys
 from pathlib import Path
 
+from benchmarks.cbuild import build_caclient
 from benchmarks.netenv import LOOPBACK_ENV
 from benchmarks.profiles import PROFILES
 from benchmarks.report import render_errors, render_meta, render_table
 from benchmarks.runner import run_benchmarks
 from benchmarks.servers.launch import SERVERS
+from benchmarks.workloads import workloads_for
 
 HERE = Path(__file__).resolve().parent
 
@@ -44,8 +46,22 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.update(LOOPBACK_ENV)
 
     only = set(args.only.split(",")) if args.only else None
-    results = run_benchmarks(PROFILES[args.profile or "full"], servers, only,
-                             log=lambda line: print(line, file=sys.stderr, flush=True))
+    known = {w.key for w in workloads_for(PROFILES[args.profile or "full"])}
+    if only and only - known:
+        parser.error(f"unknown workload(s) {', '.join(sorted(only - known))}; "
+                     f"this profile has {', '.join(sorted(known))}")
+    try:
+        build_caclient()         # fail before any server starts
+    except (RuntimeError, OSError) as exc:
+        print(f"benchmarks: cannot build the C client (needs gcc and epicscorelibs): {exc}",
+              file=sys.stderr)
+        return 2
+    try:
+        results = run_benchmarks(PROFILES[args.profile or "full"], servers, only,
+                                 log=lambda line: print(line, file=sys.stderr, flush=True))
+    except KeyboardInterrupt:
+        print("benchmarks: interrupted; the servers have been stopped", file=sys.stderr)
+        return 130
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
     out = args.json or HERE / f"results-{stamp}.json"
     out.write_text(json.dumps(results, indent=1))

@@ -20,6 +20,8 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <signal.h>
+#include <sys/prctl.h>
 
 #include <cadef.h>
 #include <epicsEvent.h>
@@ -407,6 +409,8 @@ static int mode_display(const char *pattern, int npv, int nctx, double seconds, 
 
 int main(int argc, char **argv)
 {
+    /* Die with the harness, however it dies: no client lingers on this shared machine. */
+    prctl(PR_SET_PDEATHSIG, SIGTERM);
     if (argc < 2)
         usage();
     const char *mode = argv[1];

@@ -6,7 +6,9 @@ own (never 5064/5065).
 """
 from __future__ import annotations
 
+import ctypes
 import os
+import signal
 import socket
 
 LOOPBACK_ENV = {
@@ -54,3 +56,13 @@ def ca_env(server_port: int, repeater_port: int) -> dict[str, str]:
         "PYTHONUNBUFFERED": "1",
     })
     return env
+
+
+def die_with_parent() -> None:
+    """Called first thing by every child process of the harness: have the kernel SIGTERM
+    this process when the harness dies, however it dies, so that no server is left
+    listening on this shared machine (Linux ``PR_SET_PDEATHSIG``)."""
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)   # 1 = PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass

@@ -14,6 +14,8 @@ import sys
 import threading
 import time
 
+from benchmarks.netenv import die_with_parent
+
 
 class _Countdown:
     """Sets `done` when `arrived` has been called n times (from any thread)."""
@@ -117,6 +119,7 @@ def _caproto(mode: str, args: list[str]) -> dict:
 CLIENTS = {"pyepics": _pyepics, "caproto": _caproto}
 
 if __name__ == "__main__":
+    die_with_parent()
     client, mode, *rest = sys.argv[1:]
     print(json.dumps(CLIENTS[client](mode, rest)), flush=True)
     os._exit(0)      # skip the libraries' slow teardown of hundreds of channels

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import sys
 
+from benchmarks.netenv import die_with_parent
 from benchmarks.pvset import PVSet
 from benchmarks.servers.pyioc import IocApi, build_pvdb
 from iochost import PVGroup, pvproperty
@@ -22,4 +23,5 @@ async def serve(pvs: PVSet) -> None:
 
 
 if __name__ == "__main__":
+    die_with_parent()
     new_event_loop().run_until_complete(serve(PVSet.from_json(sys.argv[1])))

@@ -16,6 +16,7 @@ import time
 import numpy as np
 from softioc import asyncio_dispatcher, builder, softioc
 
+from benchmarks.netenv import die_with_parent
 from benchmarks.pvset import MAX_POST_SECONDS, PVSet
 
 _SCAN_FOR_HZ = {10.0: ".1 second", 5.0: ".2 second", 2.0: ".5 second", 1.0: "1 second"}
@@ -54,6 +55,7 @@ def _post_flat_out(fast, count, seconds: float) -> None:
 
 
 if __name__ == "__main__":
+    die_with_parent()
     build_records(PVSet.from_json(sys.argv[1]))
     builder.LoadDatabase()
     softioc.iocInit(asyncio_dispatcher.AsyncioDispatcher(), enable_pva=False)
