@@ -45,7 +45,7 @@ def _ratio(a: float | None, b: float | None) -> float | None:
 
 
 def judge(target: Target, wres: dict, metric: str, higher_is_better: bool) -> str:
-    """'met', 'MISSED (...)' or '?' when a figure is missing."""
+    """'met', 'MISSED: <what fails>', or '?' when iochost's or RSRV's figure is missing."""
     ours, rsrv = _value(wres, "iochost", metric), _value(wres, "rsrv", metric)
     r = _ratio(ours, rsrv)
     if r is None:

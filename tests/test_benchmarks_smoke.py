@@ -14,6 +14,8 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:   # benchmarks/ is not installed: it runs from the repository root
+    sys.path.insert(0, str(REPO))
 
 pytestmark = pytest.mark.skipif(shutil.which("gcc") is None,
                                 reason="the C load generator needs gcc")
@@ -62,3 +64,34 @@ def test_table_is_printed_with_ratio_columns(smoke_run):
     _, stdout = smoke_run
     assert "| workload | unit | iochost | caproto | RSRV (softioc) |" in stdout
     assert "iochost/caproto" in stdout and "iochost/RSRV" in stdout
+
+
+def _results(metric_values: dict[str, dict[str, object]]) -> dict:
+    """A workload's results as the harness stores them: server -> median metrics."""
+    return {"servers": {server: {"runs": [values], "error": None, "median": values}
+                        for server, values in metric_values.items()}}
+
+
+@pytest.mark.parametrize(("higher_is_better", "ours", "rsrv", "conditions", "verdict"), [
+    # ratio exactly at the target ratio passes; just below fails
+    (True, 200.0, 100.0, (), "met"),
+    (True, 199.0, 100.0, (), "MISSED: 1.99x RSRV, needs >= 2x"),
+    # lower is better (start-up time): the ratio must stay at or under the target
+    (False, 2.0, 1.0, (), "met"),
+    (False, 2.1, 1.0, (), "MISSED: 2.1x RSRV, needs <= 2x"),
+    # absolute conditions on iochost's figures, and one on a ratio
+    (True, 300.0, 100.0, (("final_delivered", ">=", 1),), "met"),
+    (True, 300.0, 100.0, (("late_ms", "<=", 10.0),), "MISSED: late_ms 12 <= 10 fails"),
+    (True, 300.0, 100.0, (("rss", "ratio<=", 0.5),), "MISSED: rss 0.6 <= 0.5 fails"),
+    # a missing peer figure gives no verdict rather than a wrong one
+    (True, 300.0, None, (), "?"),
+])
+def test_target_verdicts(higher_is_better, ours, rsrv, conditions, verdict):
+    from benchmarks.report import judge
+    from benchmarks.workloads import Target
+
+    iochost = {"rate": ours, "final_delivered": True, "late_ms": 12.0, "rss": 60.0}
+    peer = {"rss": 100.0} if rsrv is None else {"rate": rsrv, "rss": 100.0}
+    wres = _results({"iochost": iochost, "rsrv": peer})
+    target = Target("test", 2.0, conditions)
+    assert judge(target, wres, "rate", higher_is_better) == verdict
