@@ -4,7 +4,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from benchmarks.record_memory import measure, touch_some  # noqa: E402
+from benchmarks.record_memory import measure, touch_some
 
 COUNT = 300
 
