@@ -15,8 +15,8 @@ On a group instance, ``group.position`` is the channel data (read ``.value``,
 from __future__ import annotations
 
 import typing
-from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
 from .alarms import AlarmSeverity
 from .hooks import Hook, IocDefinitionError, check_hook, scan_wrapper
@@ -40,7 +40,9 @@ class pvproperty(Generic[T_Data]):
     IntEnum -> ENUM of its names, ``ChannelType.X`` or a channel-data class as given);
     ``name`` (default: the attribute name; may contain ``{macros}``); ``doc``;
     ``alarm_group`` (PVs of one group share an alarm unless this separates them);
-    ``max_length``; ``record`` (record type reported as RTYP/CLASS_NAME); ``read_only``;
+    ``max_length``; ``record`` (record type reported as RTYP/CLASS_NAME), or
+    ``field_spec`` (another record pvproperty's ``.field_spec``: same record type and field
+    hooks); ``read_only``;
     hooks ``get``, ``put``, ``startup``, ``shutdown``, ``scan`` (or the decorators of the
     same names); any other keyword goes to the channel-data class (``units``,
     ``precision``, ``enum_strings``, ``report_as_string``, ``string_encoding``, limits...).
@@ -52,7 +54,7 @@ class pvproperty(Generic[T_Data]):
                  value: Any = None, max_length: int | None = None,
                  alarm_group: str | None = None, doc: str | None = None,
                  read_only: bool | None = None, fields: Any = None, record: Any = None,
-                 **cls_kwargs: Any) -> None:
+                 field_spec: Any = None, **cls_kwargs: Any) -> None:
         for kind, hook in (("getter", get), ("putter", put), ("startup", startup),
                            ("shutdown", shutdown), ("scan", scan)):
             check_hook(kind, hook)
@@ -61,6 +63,8 @@ class pvproperty(Generic[T_Data]):
         if typing.get_origin(dtype) is not None:     # PvpropertyDouble[AiFields]
             dtype, (record_from_type, *_) = typing.get_origin(dtype), typing.get_args(dtype)
             record = record if record is not None else record_from_type
+        if field_spec is not None and record is None:   # reuse another PV's record fields
+            record, fields = field_spec.field_class, fields or field_spec
         self.attr_name: str | None = None
         self._field_spec: Any = None
         self.pvspec = PVSpec(get=get, put=put, startup=startup, shutdown=shutdown, scan=scan,
@@ -189,6 +193,12 @@ class pvproperty(Generic[T_Data]):
         if self._field_spec is None:
             self._field_spec = support.field_spec(self)
         return self._field_spec
+
+    @property
+    def field_spec(self) -> Any:
+        """caproto's name for :attr:`fields`: None without ``record=``, so that another
+        pvproperty can take it as ``field_spec=``."""
+        return self.fields if self.pvspec.record is not None else None
 
     def __repr__(self) -> str:
         return f"<pvproperty {self.attr_name or '?'} name={self.pvspec.name!r}>"

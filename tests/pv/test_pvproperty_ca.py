@@ -6,7 +6,7 @@ import enum
 import pytest
 
 from iochost import ChannelType, PVGroup, PvpropertyFloat, pvproperty
-from test_group_helpers import client, mount  # noqa: F401  (fixtures)
+from test_group_helpers import client, mount, wait_until  # noqa: F401  (fixtures)
 
 
 class Color(enum.IntEnum):
@@ -165,3 +165,25 @@ def test_bool_pvs_take_bools_from_code(mount, unique_prefix, client, ca_server):
     assert client.value(group.prefix + "plain") == 1 and group.plain.value == "On"
     ca_server.call(group.plain.write(np.bool_(False)))
     assert client.value(group.prefix + "plain") == 0
+
+
+def test_field_spec_reuses_another_pvs_record_fields(mount, unique_prefix, client):
+    # caproto's form: D = pvproperty(..., field_spec=B.field_spec) is an 'ao' like B and
+    # shares B's field hooks
+    class Records(PVGroup):
+        plain = pvproperty(value=1.0)
+        b = pvproperty(value=1.0, record="ao")
+
+        @b.fields.current_raw_value.putter
+        async def _b_raw(fields, instance, value):
+            await fields.parent.group.seen.write(value)
+
+        d = pvproperty(value=2.0, precision=3, field_spec=b.field_spec)
+        seen = pvproperty(value=0)
+
+    assert Records.plain.field_spec is None
+    group = mount(Records(prefix=unique_prefix))
+    assert client.value(group.prefix + "d.RTYP") == "ao"
+    assert client.read(group.prefix + "d", data_type="control").metadata.precision == 3
+    assert client.write(group.prefix + "d.RVAL", 17) == "ECA_NORMAL"
+    assert wait_until(lambda: client.value(group.prefix + "seen") == 17)
