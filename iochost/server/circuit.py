@@ -72,7 +72,10 @@ ECA_ADDFAIL = int(eca.ECA_ADDFAIL)
 
 
 def _decode_name(payload: bytes | memoryview) -> str:
-    return bytes(payload).split(b"\0", 1)[0].decode("utf-8", "replace")
+    if type(payload) is not bytes:
+        payload = bytes(payload)
+    end = payload.find(b"\0")
+    return (payload if end < 0 else payload[:end]).decode("utf-8", "replace")
 
 
 async def _drive(coro: Coroutine[Any, Any, Any], yielded: Any) -> Any:
@@ -427,7 +430,7 @@ class VirtualCircuit(asyncio.Protocol):
 
     # -- channels ------------------------------------------------------------------------------
     def _on_create_chan(self, header: Any, payload: Any) -> None:
-        cid = header.parameter1
+        cid = header[4]
         name = _decode_name(payload)
         found = self.database.resolve_entry(name) if name else None
         if found is None:
@@ -444,11 +447,9 @@ class VirtualCircuit(asyncio.Protocol):
         self.channels[sid] = channel
         self.server.index_channel(channel)
         count = channel.max_length
-        self._queue(_pack(ACCESS_RIGHTS, 0, 0, 0, cid, rights))
-        if count < _SMALL:
-            self._queue(_pack(CREATE_CHAN, 0, int(data.native_type), count, cid, sid))
-        else:
-            self._queue(pack_header(CREATE_CHAN, 0, int(data.native_type), count, cid, sid))
+        pack = _pack if count < _SMALL else pack_header
+        self._queue(_pack(ACCESS_RIGHTS, 0, 0, 0, cid, rights)
+                    + pack(CREATE_CHAN, 0, int(data.native_type), count, cid, sid))
 
     def _allocate_sid(self) -> int:
         """The next free 32-bit SID (a counter; wraps only after 2**32, skipping live ones)."""

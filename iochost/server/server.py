@@ -196,7 +196,10 @@ class Server:
         self.circuits.discard(circuit)
 
     def index_channel(self, channel: CircuitChannel) -> None:
-        self._channels_by_key.setdefault(channel.key, set()).add(channel)
+        channels = self._channels_by_key.get(channel.key)
+        if channels is None:
+            channels = self._channels_by_key[channel.key] = set()
+        channels.add(channel)
 
     def unindex_channel(self, channel: CircuitChannel) -> None:
         channels = self._channels_by_key.get(channel.key)
