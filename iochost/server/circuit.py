@@ -143,7 +143,6 @@ class VirtualCircuit(asyncio.Protocol):
         self._stats = server.counters
         self._max_payload = server.max_payload
         self._high_water = server.config.write_high_water
-        self._max_backlog = server.config.max_backlog
         self._loop = asyncio.get_running_loop()
         self._parser = StreamParser(Role.SERVER, self._max_payload)
         self.transport: asyncio.Transport | None = None
@@ -323,10 +322,10 @@ class VirtualCircuit(asyncio.Protocol):
             return
         backlog = self.backlog
         if backlog or self._paused or not self._events_on or self._out_bytes > self._high_water:
-            if sub not in backlog and len(backlog) >= self._max_backlog:
-                del backlog[next(iter(backlog))]  # drop the oldest, never the newest
-                self._stats["events_dropped"] += 1
-            elif sub in backlog:
+            # One pending update per subscription: a newer one replaces (drops) the older,
+            # never the reverse.  So the backlog is bounded by the subscriptions, and the
+            # bytes it holds are shared with every other subscriber of the same update.
+            if sub in backlog:
                 self._stats["events_coalesced"] += 1
             backlog[sub] = update
             return

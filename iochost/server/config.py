@@ -99,8 +99,6 @@ class ServerConfig:
     max_array_bytes: int = DEFAULT_MAX_ARRAY_BYTES
     #: Transport buffer above which a circuit counts as congested (monitors coalesce).
     write_high_water: int = 1 << 20
-    #: Subscription updates held per congested circuit before the oldest is dropped.
-    max_backlog: int = 10_000
 
     def __post_init__(self) -> None:
         for address in self.interfaces:

@@ -248,7 +248,7 @@ class Server:
             "udp_port": self.udp_port,
         }
         for key in ("bytes_in", "bytes_out", "searches", "search_hits", "circuits_opened",
-                    "circuits_aborted", "events_coalesced", "events_dropped"):
+                    "circuits_aborted", "events_coalesced"):
             result[key] = self.counters[key]
         return result
 
