@@ -86,8 +86,9 @@ def reevaluate_alarm(record: PvpropertyData) -> None:
 def evaluate_alarm(fields: RecordFieldGroup, record: PvpropertyData, value: Any
                    ) -> tuple[AlarmStatus, AlarmSeverity] | None:
     """The limit alarm of a record's scalar value, with its severity fields and HYST."""
-    if record.max_length != 1 or not hasattr(record, "upper_alarm_limit") \
-            or isinstance(value, (bytes, str)):
+    if not fields.alarm_fields or record.max_length != 1 or isinstance(value, (bytes, str)) \
+            or not hasattr(record, "upper_alarm_limit"):
+        # No severity field or HYST was ever touched: the framework's rule is the same.
         return super(PvpropertyData, record).evaluate_alarm(value)
     hhsv, hsv, lsv, llsv = (fields.stored(name, default)
                             for name, default in DEFAULT_SEVERITIES.items())
@@ -117,7 +118,8 @@ def evaluate_alarm(fields: RecordFieldGroup, record: PvpropertyData, value: Any
 
 async def process_put(fields: RecordFieldGroup, record: PvpropertyData, value: Any) -> Any:
     """A write to the record: gated by DISA/DISV, then the putter (its result is kept)."""
-    if fields.stored("DISA", 0) == fields.stored("DISV", 1):
+    if dict.get(fields.pvdb, "DISA") is not None and \
+            fields.stored("DISA", 0) == fields.stored("DISV", 1):
         await record.alarm.write(status=AlarmStatus.DISABLE,
                                  severity=fields.stored("DISS", AlarmSeverity.NO_ALARM))
         raise SkipWrite

@@ -117,7 +117,8 @@ class RecordFieldGroup:
     _table_type: ClassVar[str | None] = None   # the dbd table the fields come from
     _declared_: ClassVar[dict[str, pvproperty]] = {}
 
-    __slots__ = ("__weakref__", "_value_write_hook", "last_alarm_limit", "parent", "pvdb")
+    __slots__ = ("__weakref__", "_value_write_hook", "alarm_fields", "last_alarm_limit",
+                 "parent", "pvdb")
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -135,6 +136,7 @@ class RecordFieldGroup:
         self.parent = parent
         self.pvdb = FieldChannels(self)
         self.last_alarm_limit: Any = None
+        self.alarm_fields = False  # True once a field the alarm evaluation reads exists
         self._value_write_hook: Any = None
         for name in self._eager_names(parent):
             self.pvdb.get(name)
@@ -209,6 +211,8 @@ class RecordFieldGroup:
                 made = specs[key] = field_pvspec(cls._table_type, field, hooks)
             channel = make_field_channel(self, *made, link_of(cls._table_type, name))
         dict.__setitem__(self.pvdb, name, channel)
+        if name in behaviour.ALARM_FIELDS:
+            self.alarm_fields = True
         return channel
 
     def _hooks_of(self, name: str) -> dict[str, Any]:
