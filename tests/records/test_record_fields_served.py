@@ -83,3 +83,18 @@ def test_untouched_records_created_no_field_channels_but_those_read(served):
     assert all(len(channel.fields) == 0 for channel in lone.pvdb.values())
     assert set(ioc.pvdb["REC:every:ai"].fields) == {
         field for field, served in REFERENCE["ai"].items() if served and field != "VAL"}
+
+
+def test_every_motor_field_is_served_as_the_motor_table_says(mount, unique_prefix, pyepics):
+    # No installed IOC serves a motor record; the hand-written table is the reference.
+    from iochost.records import dbr_type_of, fields_of, is_served
+
+    class Motor(PVGroup):
+        m = pvproperty(value=0.0, record="motor")
+
+    ioc = mount(Motor(prefix=unique_prefix))
+    fields = {f.name: f for f in fields_of("motor") if is_served(f) and f.name != "VAL"}
+    names = {f"{ioc.prefix}m.{name}": name for name in fields}
+    found = read_fields(list(names), set(names), settle=0.3)
+    got = {names[name]: value[0] for name, value in found.items() if value}
+    assert got == {name: int(dbr_type_of(field)) for name, field in fields.items()}
