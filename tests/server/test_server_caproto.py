@@ -96,13 +96,18 @@ def test_read_each_family(served, name, family):
         assert list(meta.enum_strings)[:3] == [b"One", b"Two", b"Three"]
 
 
-def test_stsack_string_and_class_name(served):
+STSACK_VALUES = {"INT": b"7", "DBL": b"3.250", "ENUM": b"Two", "STR": b"hello world",
+                 "CHARSTR": b"a char-array string", "WAVE": b"0"}
+
+
+@pytest.mark.parametrize("name", list(STSACK_VALUES))
+def test_stsack_string_and_class_name(served, name):
     # caproto keeps the whole special structure, value included, in ``metadata``
-    pv, channel = served["DBL"]
-    meta = pv.read(data_type=CT.STSACK_STRING).metadata
+    pv, channel = served[name]
+    meta = pv.read(data_type=CT.STSACK_STRING, data_count=1).metadata
     assert (meta.status, meta.severity, meta.ackt, meta.acks) == (0, 0, 1, 0)
-    assert meta.value == b"3.250"
-    meta = pv.read(data_type=CT.CLASS_NAME).metadata
+    assert meta.value == STSACK_VALUES[name]
+    meta = pv.read(data_type=CT.CLASS_NAME, data_count=1).metadata
     assert meta.value == channel.reported_record_type.encode()
 
 
