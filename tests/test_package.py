@@ -20,3 +20,29 @@ def test_console_script_reports_version():
     out = subprocess.run([sys.executable, "-m", "iochost.cli", "--version"],
                          capture_output=True, text=True, check=True).stdout
     assert out.strip() == f"iochost {iochost.__version__}"
+
+
+def test_readme_commands_match_ci_and_the_package():
+    """README's two set-up commands: CI runs the test one verbatim; the extras they install
+    exist; command 1 serves the shipped default config."""
+    import re
+    import tomllib
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    blocks = re.findall(r"^ *```\n *(.+?)\n *```", (root / "README.md").read_text(),
+                        flags=re.MULTILINE)
+    serve, test = blocks[:2]
+    assert serve.endswith("iochost serve hostconfig/demo.yaml")
+    assert test.endswith("python -m pytest")
+    ci_lines = (root / ".ci" / "run").read_text().splitlines()
+    assert test in ci_lines and "set -euo pipefail" in ci_lines   # no tests collected: exit 5
+    project = tomllib.loads((root / "pyproject.toml").read_text())["project"]
+    for command in (serve, test):
+        for extras in re.findall(r"-e '\.\[([\w,]+)\]'", command):
+            assert set(extras.split(",")) <= set(project["optional-dependencies"]), command
+        assert "-e plugins/iochost-examples" in command
+    test_deps = " ".join(project["optional-dependencies"]["test"])
+    for peer in ("pytest", "pytest-asyncio", "hypothesis", "pyepics", "caproto"):
+        assert re.search(rf"(^| ){peer}\b", test_deps), peer
+    assert project["scripts"]["iochost"] == "iochost.cli:main"
