@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import operator
 from functools import cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ..ca.dbr import DBE_LOG, DBE_VALUE, ChannelType, encode_dbr, native_type
 from ..pv.data import ChannelAlarm, ChannelValueError
@@ -38,7 +38,6 @@ from .tables import (
     device_choices,
     field_of,
     initial_value,
-    is_read_only,
     is_served,
     menu,
 )
@@ -193,7 +192,8 @@ def _served_as(rtyp: str, field: FieldDef) -> tuple[FieldDef, int]:
     return field._replace(dbf=dbf, special=""), max(count, 1)
 
 
-def _initial(rtyp: str, field: FieldDef, dbr: ChannelType) -> Any:
+def _initial(field: FieldDef, dbr: ChannelType) -> Any:
+    """The value a fresh field channel starts with."""
     if field.name in behaviour.DEFAULT_SEVERITIES:
         return int(behaviour.DEFAULT_SEVERITIES[field.name])
     if field.name == "UDF":
@@ -217,48 +217,54 @@ def _enum_strings(rtyp: str, field: FieldDef) -> tuple[str, ...]:
     return ()
 
 
-def field_pvspec(rtyp: str, field: FieldDef, hooks: dict[str, Any] | None) -> tuple[
-        PVSpec, type[PvpropertyData], dict[str, Any]]:
-    """The PVSpec, class and keyword arguments of a field channel (shared per field)."""
+class FieldMaker(NamedTuple):
+    """What every channel of one field of one record type is made from (made once)."""
+
+    spec: PVSpec
+    cls: type[PvpropertyData]
+    kwargs: dict[str, Any]
+    menu: tuple[str, ...]  # all choices of a menu field (the DBR carries 16)
+    link: Link | None
+
+
+def field_maker(rtyp: str, field: FieldDef, hooks: dict[str, Any] | None) -> FieldMaker:
+    """How to make the channel of ``field`` of ``rtyp``, with the field hooks ``hooks``."""
     served, count = _served_as(rtyp, field)
     dbr = dbr_type_of(served)
     link = link_of(rtyp, field.name)
     cls = field_data_class(dbr, link is not None)
     kwargs: dict[str, Any] = {"max_length": count}
-    if dbr is ChannelType.STRING:
+    choices = _enum_strings(rtyp, served) if dbr is ChannelType.ENUM else ()
+    if dbr is ChannelType.STRING:   # links (size 0) get room for a long link text
         kwargs["long_string_max_length"] = max(field.size, 40) if field.size else 256
     elif dbr is ChannelType.ENUM:
-        kwargs["enum_strings"] = _enum_strings(rtyp, field)[:16]
+        kwargs["enum_strings"] = choices[:16]
     elif dbr is ChannelType.CHAR:
         kwargs["strip_null_terminator"] = False
-    read_only = not announces_write_access(field) or (
-        link is not None and link.set is None and field.name != "RTYP")
-    if is_read_only(field) and field.name != "RTYP":
-        read_only = True
-    value = _initial(rtyp, served, dbr)
+    # NOMOD fields announce no write access; RTYP does, then refuses (its link's set).
+    read_only = not announces_write_access(field) or (link is not None and link.set is None)
+    value = _initial(served, dbr)
     if count > 1:
         value = [value] * count
     spec = PVSpec(attr=field.name, name=field.name, dtype=cls, value=value,
                   read_only=read_only, doc=field.prompt, **(hooks or {}))
-    return spec, cls, kwargs
+    return FieldMaker(spec, cls, kwargs, choices, link)
 
 
-def make_field_channel(fields: RecordFieldGroup, spec: PVSpec, cls: type,
-                       kwargs: dict[str, Any], link: Link | None) -> PvpropertyData:
-    """Create one field channel of ``fields`` from its shared spec."""
-    record = fields.parent
-    channel = cls(pvname=f"{record.pvname}.{spec.name}", group=fields, pvspec=spec,
-                  value=spec.value, alarm=_SCRATCH_ALARM, read_only=spec.read_only,
-                  string_encoding=record.string_encoding, **kwargs)
+def make_field_channel(fields: RecordFieldGroup, maker: FieldMaker) -> PvpropertyData:
+    """Create one field channel of ``fields``."""
+    record, spec = fields.parent, maker.spec
+    channel = maker.cls(pvname=f"{record.pvname}.{spec.name}", group=fields, pvspec=spec,
+                        value=spec.value, alarm=_SCRATCH_ALARM, read_only=spec.read_only,
+                        string_encoding=record.string_encoding, **maker.kwargs)
     # Read the record's alarm without joining it: a group's PVs may share one alarm, and
     # its fan-out (and connect) would then grow with every field of every record.
     _SCRATCH_ALARM.disconnect(channel)
     channel._alarm = record.alarm
     if channel.native_type is ChannelType.ENUM:
-        channel._menu = _enum_strings(fields._table_type, field_of(fields._table_type, spec.name)
-                                      ) if spec.name != "RTYP" else ()
-    if link is not None:
-        channel._link = link
+        channel._menu = maker.menu
+    if maker.link is not None:
+        channel._link = maker.link
         channel._sync()
     return channel
 

@@ -21,8 +21,7 @@ from ..pv.hooks import HOOK_PARAMETERS, IocDefinitionError, check_hook, scan_wra
 from ..pv.pvproperties import pvproperty
 from ..pv.types import PvpropertyData
 from . import behaviour
-from .fieldchannels import field_pvspec, is_field_served, make_field_channel
-from .links import link_of
+from .fieldchannels import field_maker, is_field_served, make_field_channel
 from .tables import RTYP, fields_of
 
 __all__ = [
@@ -206,10 +205,10 @@ class RecordFieldGroup:
                 return None
             key = (name, tuple(sorted(hooks.items())))
             specs = cls._table("_specs_", dict)
-            made = specs.get(key)
-            if made is None:
-                made = specs[key] = field_pvspec(cls._table_type, field, hooks)
-            channel = make_field_channel(self, *made, link_of(cls._table_type, name))
+            maker = specs.get(key)
+            if maker is None:
+                maker = specs[key] = field_maker(cls._table_type, field, hooks)
+            channel = make_field_channel(self, maker)
         dict.__setitem__(self.pvdb, name, channel)
         if name in behaviour.ALARM_FIELDS:
             self.alarm_fields = True
