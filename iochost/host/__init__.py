@@ -8,7 +8,15 @@ Plugin authors need only ``hookimpl``::
     def iochost_register_iocs(register):
         register("my-device", MyDeviceIOC)
 """
-from .config import CAConfig, HostConfig, HostSection, MountConfig, load_config, load_config_text
+from .config import (
+    CAConfig,
+    HostConfig,
+    HostSection,
+    MountConfig,
+    load_config,
+    load_config_text,
+    read_config,
+)
 from .hookspecs import hookimpl, hookspec
 from .host import Host, Mount
 from .plugins import PluginCatalog, PluginInfo, load_plugins, make_plugin_manager
@@ -18,5 +26,5 @@ from .validation import validate
 __all__ = [
     "CAConfig", "ConfigError", "ConfigProblem", "Host", "HostConfig", "HostSection", "Location",
     "Mount", "MountConfig", "PluginCatalog", "PluginInfo", "hookimpl", "hookspec", "load_config",
-    "load_config_text", "load_plugins", "make_plugin_manager", "validate",
+    "load_config_text", "load_plugins", "make_plugin_manager", "read_config", "validate",
 ]
