@@ -3,15 +3,14 @@
 Design, for speed and fairness:
 
 * an :class:`asyncio.Protocol` (no streams); ``StreamParser.feed_raw`` splits the input into
-  ``(header, payload)`` pairs and a table dispatches them by command, no message objects;
-* every reply is appended to one list and written with a single ``writelines`` per event
-  loop iteration (replies to one ``data_received`` go out together);
-* writes run inline: the channel's ``write_dbr`` coroutine is driven with ``send(None)``; only
-  one that suspends becomes a task, and later writes to that channel queue behind it, so
-  writes on one channel apply in the order received;
+  ``(header, payload)`` pairs and a table dispatches them by command, no message objects
+  (plain READ_NOTIFYs, the hottest request, are answered inline in the loop);
+* every reply is appended to one list; the replies to one ``data_received`` leave in one
+  write at its end, and monitor updates that keep streaming at most once per millisecond;
+* writes run inline and in order per channel (see :mod:`.writes`);
 * flow control: when the transport's buffer passes the high-water mark (``pause_writing``),
   or the client sent EVENTS_OFF, subscription updates go to a per-circuit backlog holding the
-  latest update per subscription (older ones are replaced: coalesced, never the newest
+  newest update per subscription (older ones are replaced: coalesced, never the newest
   dropped); reading from the client pauses too, so a client that does not read cannot make
   us buffer its replies without bound.  The backlog drains when writing resumes.
 """
@@ -21,7 +20,6 @@ import asyncio
 import logging
 import socket
 import struct
-from collections import deque
 from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
@@ -33,6 +31,7 @@ from iochost.ca.parser import StreamParser
 
 from .subscription import Subscription
 from .udp import CA_MINOR_VERSION, DO_REPLY, search_reply_bytes
+from .writes import ChannelWriter
 
 if TYPE_CHECKING:
     from .server import Server
@@ -66,7 +65,6 @@ ECA_BADCOUNT = int(eca.ECA_BADCOUNT)
 ECA_TOLARGE = int(eca.ECA_TOLARGE)
 ECA_NORDACCESS = int(eca.ECA_NORDACCESS)
 ECA_NOWTACCESS = int(eca.ECA_NOWTACCESS)
-ECA_PUTFAIL = int(eca.ECA_PUTFAIL)
 ECA_GETFAIL = int(eca.ECA_GETFAIL)
 ECA_ADDFAIL = int(eca.ECA_ADDFAIL)
 
@@ -78,33 +76,11 @@ def _decode_name(payload: bytes | memoryview) -> str:
     return (payload if end < 0 else payload[:end]).decode("utf-8", "replace")
 
 
-async def _drive(coro: Coroutine[Any, Any, Any], yielded: Any) -> Any:
-    """Finish a coroutine that was started with ``send(None)`` and suspended on ``yielded``.
-
-    The coroutine re-reads the awaited future's outcome itself when resumed, so a failure
-    of the wait is not re-thrown here: the coroutine sees it (or its own cancellation).
-    """
-    while True:
-        try:
-            if yielded is None:  # a bare yield (asyncio.sleep(0))
-                await asyncio.sleep(0)
-            else:
-                # What a Task does with a yielded future: clear the flag, then wait for it.
-                yielded._asyncio_future_blocking = False
-                await yielded
-        except BaseException:  # noqa: BLE001 -- surfaced by coro.send below
-            pass
-        try:
-            yielded = coro.send(None)
-        except StopIteration as stop:
-            return stop.value
-
-
 class CircuitChannel:
     """A channel a client created on this circuit (its SID maps here)."""
 
     __slots__ = ("circuit", "cid", "sid", "name", "key", "data", "_rights", "subscriptions",
-                 "write_queue", "max_length", "fast_read")
+                 "writer", "max_length", "fast_read")
 
     def __init__(self, circuit: VirtualCircuit, cid: int, sid: int, name: str, key: str,
                  data: Any, rights: int):
@@ -118,8 +94,7 @@ class CircuitChannel:
         self.rights = rights
         self.max_length = data.max_length
         self.subscriptions: dict[int, Subscription] = {}
-        #: None when no write is in flight; else the writes waiting behind the one running.
-        self.write_queue: deque[tuple[Any, Any, bool]] | None = None
+        self.writer: ChannelWriter | None = None  # created at the first write
 
     @property
     def rights(self) -> int:
@@ -611,73 +586,19 @@ class VirtualCircuit(asyncio.Protocol):
             self._unknown_sid(header, header.parameter1)
             return
         if not channel.rights & ACCESS_WRITE:
-            self._write_done(channel, header, notify, ECA_NOWTACCESS)
+            self.write_done(channel, header, notify, ECA_NOWTACCESS)
             return
         if header.data_count > channel.max_length:
-            self._write_done(channel, header, notify, ECA_BADCOUNT)
+            self.write_done(channel, header, notify, ECA_BADCOUNT)
             return
-        if channel.write_queue is not None:  # a write on this channel is still running
-            channel.write_queue.append((header, payload, notify))
-            return
-        self._run_writes(channel, header, payload, notify)
+        writer = channel.writer
+        if writer is None:
+            writer = channel.writer = ChannelWriter(self, channel)
+        writer.submit(header, payload, notify)
 
-    def _run_writes(self, channel: CircuitChannel, header: Any, payload: Any,
-                    notify: bool) -> None:
-        """Apply writes to one channel in order: inline while each completes at once."""
-        data = channel.data
-        while True:
-            coro = data.write_dbr(header.data_type, header.data_count, payload,
-                                  self.host, self.user)
-            try:
-                yielded = coro.send(None)
-            except StopIteration:
-                status = ECA_NORMAL
-            except CaStatusError as exc:
-                status = exc.status
-            except CaProtocolError as exc:  # e.g. a payload shorter than its count says
-                self.abort(f"bad WRITE payload: {exc}")
-                return
-            except Exception:
-                logger.exception("write to %r failed", channel.name)
-                status = ECA_PUTFAIL
-            else:  # it suspended: finish it in a task; later writes wait behind it
-                if channel.write_queue is None:
-                    channel.write_queue = deque()
-                # Not cancelled with the circuit: like RSRV, a put once received is applied
-                # even if its client goes away.
-                self.server.spawn(self._finish_write(channel, header, notify, coro, yielded))
-                return
-            self._write_done(channel, header, notify, status)
-            queue = channel.write_queue
-            if not queue:
-                channel.write_queue = None
-                return
-            header, payload, notify = queue.popleft()
-
-    async def _finish_write(self, channel: CircuitChannel, header: Any, notify: bool,
-                            coro: Coroutine[Any, Any, Any], yielded: Any) -> None:
-        try:
-            await _drive(coro, yielded)
-            status = ECA_NORMAL
-        except CaStatusError as exc:
-            status = exc.status
-        except CaProtocolError as exc:
-            self.abort(f"bad WRITE payload: {exc}")
-            return
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            logger.exception("write to %r failed", channel.name)
-            status = ECA_PUTFAIL
-        self._write_done(channel, header, notify, status)
-        queue = channel.write_queue
-        if queue:
-            self._run_writes(channel, *queue.popleft())
-        else:
-            channel.write_queue = None
-
-    def _write_done(self, channel: CircuitChannel, header: Any, notify: bool,
-                    status: int) -> None:
+    def write_done(self, channel: CircuitChannel, header: Any, notify: bool,
+                   status: int) -> None:
+        """Reply to a finished write: WRITE_NOTIFY always, plain WRITE only on failure."""
         if self.closed:
             return
         if notify:

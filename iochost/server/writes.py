@@ -1,0 +1,128 @@
+"""Client writes to one channel: applied in the order received, without a task per write.
+
+``ServedChannel.write_dbr`` is a coroutine, but most writes never wait for anything.  So a
+write is started inline with ``coro.send(None)``: if it finishes there, its reply is queued
+at once.  Only a write that suspends (an async putter, say) becomes a task -- and from then
+on later writes to the same channel wait in a queue behind it, so the channel sees them in
+the order the client sent them.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import Coroutine
+from typing import TYPE_CHECKING, Any
+
+from iochost.ca import eca
+from iochost.ca.errors import CaProtocolError, CaStatusError
+
+if TYPE_CHECKING:
+    from .circuit import CircuitChannel, VirtualCircuit
+
+__all__ = ["ChannelWriter", "drive"]
+
+logger = logging.getLogger("iochost.server")
+
+ECA_NORMAL = int(eca.ECA_NORMAL)
+ECA_PUTFAIL = int(eca.ECA_PUTFAIL)
+
+
+async def drive(coro: Coroutine[Any, Any, Any], yielded: Any) -> Any:
+    """Finish a coroutine that was started with ``send(None)`` and suspended on ``yielded``.
+
+    The coroutine re-reads the awaited future's outcome itself when resumed, so a failure
+    of the wait is not re-thrown here: the coroutine sees it (or its own cancellation).
+    """
+    while True:
+        try:
+            if yielded is None:  # a bare yield (asyncio.sleep(0))
+                await asyncio.sleep(0)
+            else:
+                # What a Task does with a yielded future: clear the flag, then wait for it.
+                yielded._asyncio_future_blocking = False
+                await yielded
+        except BaseException:  # noqa: BLE001 -- surfaced by coro.send below
+            pass
+        try:
+            yielded = coro.send(None)
+        except StopIteration as stop:
+            return stop.value
+
+
+class ChannelWriter:
+    """The write queue of one circuit channel (created at its first write)."""
+
+    __slots__ = ("circuit", "channel", "_waiting")
+
+    def __init__(self, circuit: VirtualCircuit, channel: CircuitChannel):
+        self.circuit = circuit
+        self.channel = channel
+        #: None while no write is in flight; else the writes waiting behind the running one.
+        self._waiting: deque[tuple[Any, Any, bool]] | None = None
+
+    @property
+    def busy(self) -> bool:
+        return self._waiting is not None
+
+    def submit(self, header: Any, payload: Any, notify: bool) -> None:
+        """Apply a WRITE / WRITE_NOTIFY now, or after the writes already in flight."""
+        if self._waiting is not None:
+            self._waiting.append((header, payload, notify))
+        else:
+            self._run(header, payload, notify)
+
+    def _run(self, header: Any, payload: Any, notify: bool) -> None:
+        """Apply writes in order, inline for as long as each completes at once."""
+        circuit, channel = self.circuit, self.channel
+        data = channel.data
+        while True:
+            coro = data.write_dbr(header.data_type, header.data_count, payload,
+                                  circuit.host, circuit.user)
+            try:
+                yielded = coro.send(None)
+            except StopIteration:
+                status = ECA_NORMAL
+            except CaStatusError as exc:
+                status = exc.status
+            except CaProtocolError as exc:  # e.g. a payload shorter than its count says
+                circuit.abort(f"bad WRITE payload: {exc}")
+                return
+            except Exception:
+                logger.exception("write to %r failed", channel.name)
+                status = ECA_PUTFAIL
+            else:  # it suspended: finish it in a task; later writes wait behind it
+                if self._waiting is None:
+                    self._waiting = deque()
+                # Not cancelled with the circuit: like RSRV, a put once received is applied
+                # even if its client goes away.
+                circuit.server.spawn(self._finish(header, notify, coro, yielded))
+                return
+            circuit.write_done(channel, header, notify, status)
+            waiting = self._waiting
+            if not waiting:
+                self._waiting = None
+                return
+            header, payload, notify = waiting.popleft()
+
+    async def _finish(self, header: Any, notify: bool, coro: Coroutine[Any, Any, Any],
+                      yielded: Any) -> None:
+        try:
+            await drive(coro, yielded)
+            status = ECA_NORMAL
+        except CaStatusError as exc:
+            status = exc.status
+        except CaProtocolError as exc:
+            self.circuit.abort(f"bad WRITE payload: {exc}")
+            return
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            logger.exception("write to %r failed", self.channel.name)
+            status = ECA_PUTFAIL
+        self.circuit.write_done(self.channel, header, notify, status)
+        waiting = self._waiting
+        if waiting:
+            self._run(*waiting.popleft())
+        else:
+            self._waiting = None
