@@ -149,6 +149,10 @@ class pvproperty(Generic[T_Data]):
 
         See :func:`~iochost.pv.hooks.scan_wrapper` for the options.  ``use_scan_field``
         needs ``record=`` (the rate then follows the record's ``.SCAN`` field)."""
+        if callable(period):        # written as a bare ``@prop.scan``
+            name = getattr(period, "__name__", "prop")
+            raise IocDefinitionError(f"scan hook {getattr(period, '__qualname__', name)} needs "
+                                     f"its period: write '@{name}.scan(period=seconds)'")
         if use_scan_field:
             if self.pvspec.record is None:
                 raise IocDefinitionError(

@@ -70,6 +70,17 @@ def test_scan_period_must_be_positive(period):
         prop.scan(period=period)
 
 
+def test_scan_without_its_period_says_how_to_write_it():
+    with pytest.raises(IocDefinitionError, match=r"scan hook .*ticker needs its period: "
+                                                 r"write '@ticker.scan\(period=seconds\)'"):
+        class Clock(PVGroup):
+            ticker = pvproperty(value=0)
+
+            @ticker.scan
+            async def ticker(self, instance, async_lib):
+                pass
+
+
 def test_use_scan_field_needs_a_record():
     with pytest.raises(IocDefinitionError, match="use_scan_field=True needs record="):
         pvproperty(value=0).scan(period=1.0, use_scan_field=True)
