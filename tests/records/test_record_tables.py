@@ -195,3 +195,17 @@ def test_motor_table_agrees_with_caprotos_independent_one():
 def test_initial_value(rtyp, name, value):
     got = initial_value(field_of(rtyp, name))
     assert (got, type(got)) == (value, type(value))
+
+
+@pytest.mark.parametrize("rtyp", record_types())
+def test_initial_value_of_every_field_has_its_type(rtyp):
+    # Integer fields without a dbd initial start at 0 (a regression: int('' or 0, 0) raised).
+    for field in fields_of(rtyp):
+        value = initial_value(field)
+        if field.dbf in (DbfType.STRING, DbfType.INLINK, DbfType.OUTLINK, DbfType.FWDLINK,
+                         DbfType.NOACCESS):
+            assert isinstance(value, str), field
+        elif field.dbf in (DbfType.FLOAT, DbfType.DOUBLE):
+            assert isinstance(value, float), field
+        else:
+            assert isinstance(value, int), field
