@@ -101,6 +101,11 @@ class ServerConfig:
     write_high_water: int = 1 << 20
 
     def __post_init__(self) -> None:
+        # Accept any iterables (e.g. lists from a config file); store tuples.
+        object.__setattr__(self, "interfaces", tuple(self.interfaces))
+        object.__setattr__(self, "ignore_addresses", tuple(self.ignore_addresses))
+        object.__setattr__(self, "beacon_addresses",
+                           tuple(tuple(entry) for entry in self.beacon_addresses))
         for address in self.interfaces:
             try:
                 ipaddress.IPv4Address(address)

@@ -42,9 +42,9 @@ def test_environment_precedence(env, field, expected):
     assert getattr(ServerConfig.from_env(env), field) == expected
 
 
-def test_keyword_overrides_win():
+def test_keyword_overrides_win_and_lists_become_tuples():
     config = ServerConfig.from_env({"EPICS_CAS_SERVER_PORT": "7000"}, port=0,
-                                   interfaces=("127.0.0.1",))
+                                   interfaces=["127.0.0.1"])
     assert (config.port, config.interfaces) == (0, ("127.0.0.1",))
 
 
