@@ -48,6 +48,11 @@ _ALIASES = {
     "monitor_deadband": "MDEL", "archive_deadband": "ADEL",
     "drive_high_limit": "DRVH", "drive_low_limit": "DRVL",
     "zero_name": "ZNAM", "one_name": "ONAM", "max_elements": "NELM",
+    "alarm_acknowledge_severity": "ACKS", "alarm_acknowledge_transient": "ACKT",
+    "current_alarm_severity": "SEVR", "undefined_alarm_severity": "UDFS",
+    "forward_link": "FLNK", "desired_output_loc": "DOL", "compressed_array_inx": "INX",
+    "hw_limit_violation_svr": "HLSV", "monitor_mask_more": "NMAP",
+    "num_elements_in_ovlh": "ONVH",
 }
 _HOOK_KINDS = {"getter": "get", "putter": "put", "startup": "startup",
                "shutdown": "shutdown", "scan": "scan"}
@@ -60,7 +65,7 @@ def class_name_of(rtyp: str) -> str:
 
 
 def _snake(prompt: str) -> str:
-    words = re.sub(r"\([^)]*\)", " ", prompt)
+    words = re.sub(r"\([^)]*(\)|$)", " ", prompt)  # "(EGU/s)", and "(EGU" cut short
     return "_".join(re.findall(r"[a-z0-9]+", words.lower()))
 
 

@@ -153,3 +153,24 @@ def test_a_record_without_a_group():
     assert channel.get_field("RTYP").value == "ao"
     assert channel.get_field("DRVH").value == 0.0
     assert channel.field_inst.group is None
+
+
+def test_caproto_field_attribute_names_reach_the_same_fields():
+    # IOCs ported from caproto use its attribute names (fields.current_raw_value...).
+    from caproto.server import pvproperty as caproto_pvproperty
+    from caproto.server.records import records as caproto_records
+
+    wrong = {}
+    for rtyp, caproto_class in caproto_records.items():
+        if rtyp not in records.record_types():
+            continue
+        for attr in dir(caproto_class):
+            prop = getattr(caproto_class, attr, None)
+            if isinstance(prop, caproto_pvproperty):
+                try:
+                    ours = record_class(rtyp).field_name(attr)
+                except AttributeError:
+                    ours = None
+                if ours != prop.pvspec.name:
+                    wrong[f"{rtyp}.{attr}"] = (prop.pvspec.name, ours)
+    assert wrong == {}
