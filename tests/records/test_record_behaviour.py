@@ -302,3 +302,16 @@ def test_long_string_fields_have_their_char_view(ioc, client):
     assert client.native(p + "ai.DESC$") == ("CHAR", 41)
     assert client.value(p + "ai.DESC") == long_text[:39]
     assert client.value(p + "ai.NAME$")[:len(p)] == [ord(c) for c in p]
+
+
+def test_field_reads_carry_the_record_alarm(ioc, client):
+    p = ioc.prefix
+    assert client.write(p + "ai.LOLO", -10.0) == "ECA_NORMAL"
+    assert client.write(p + "ai.HIHI", 10.0) == "ECA_NORMAL"
+    assert client.read(p + "ai.DESC", data_type="time").metadata.severity == 0
+    assert client.write(p + "ai", 11.0) == "ECA_NORMAL"
+    for field in ("DESC", "HIHI", "SCAN", "PREC"):
+        metadata = client.read(p + "ai." + field, data_type="time").metadata
+        assert (metadata.status, metadata.severity) == (AlarmStatus.HIHI, AlarmSeverity.MAJOR)
+    control = client.read(p + "ai.SCAN", data_type="control").metadata
+    assert tuple(control.enum_strings[:3]) == (b"Passive", b"Event", b"I/O Intr")
