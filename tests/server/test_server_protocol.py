@@ -224,6 +224,22 @@ def test_events_off_then_on_delivers_the_latest_value(circuit, pvs, ca_server):
     assert not [m for m in circuit.recv_for(0.1) if isinstance(m, ca.EventAddResponse)]
 
 
+def test_subscription_cancelled_while_events_are_off_stays_silent(circuit, pvs):
+    sid = circuit.create_channel(pvs["DBL"])[1].sid
+    for subscriptionid in (1, 2):
+        circuit.send(ca.EventAddRequest(data_type=DOUBLE, data_count=1, sid=sid,
+                                        subscriptionid=subscriptionid, low=0, high=0, to=0,
+                                        mask=1))
+        circuit.recv_until(lambda m: isinstance(m, ca.EventAddResponse))
+    circuit.send(ca.EventsOffRequest())
+    circuit.write(sid, DOUBLE, 1, double(9.0))
+    circuit.send(ca.EventCancelRequest(data_type=DOUBLE, sid=sid, subscriptionid=1),
+                 ca.EventsOnRequest())
+    updates = [m for m in circuit.recv_for(0.2) if isinstance(m, ca.EventAddResponse)]
+    assert [(u.subscriptionid, decode_dbr(DOUBLE, u.payload, 1)[0][0]) for u in updates] \
+        == [(2, 9.0)]
+
+
 def test_echo_read_sync_and_search_over_tcp(circuit, pvs, ca_server):
     circuit.send(ca.EchoRequest(), ca.ReadSyncRequest())
     assert circuit.recv_until(lambda m: True) == ca.EchoResponse()
