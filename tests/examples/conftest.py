@@ -2,7 +2,6 @@
 session's server, a caproto client), and a runner for examples as subprocesses."""
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -47,18 +46,12 @@ class ExampleProcess:
             time.sleep(0.02)
 
     def wait_until_serving(self, timeout: float = 20.0) -> None:
-        """Return once the IOC accepts TCP connections (clients may search it then)."""
-        deadline = time.monotonic() + timeout
-        while True:
-            if self.proc.poll() is not None:
-                raise AssertionError(f"the IOC exited with {self.proc.returncode}:\n{self.log}")
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=1.0).close()
-                return
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise AssertionError(f"the IOC is not serving; log so far:\n{self.log}")
-                time.sleep(0.05)
+        """Return once the IOC logs that it is searchable.
+
+        The UDP (search) port is ours, but the TCP port may differ: a busy TCP port makes the
+        server fall back to an ephemeral one, as RSRV does, and search replies carry it.
+        """
+        self.wait_for_log("Server startup complete", timeout)
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 10.0) -> int:
         if self.proc.poll() is None:
