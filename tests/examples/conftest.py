@@ -8,6 +8,7 @@ import threading
 import time
 from pathlib import Path
 
+import psutil
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "pv"))
@@ -46,12 +47,20 @@ class ExampleProcess:
             time.sleep(0.02)
 
     def wait_until_serving(self, timeout: float = 20.0) -> None:
-        """Return once the IOC logs that it is searchable.
+        """Return once the IOC has bound its UDP (search) port, which it does last.
 
-        The UDP (search) port is ours, but the TCP port may differ: a busy TCP port makes the
-        server fall back to an ephemeral one, as RSRV does, and search replies carry it.
+        Its TCP port may differ from ours: when that one is busy the server falls back to an
+        ephemeral port, as RSRV does, and its search replies say so.
         """
-        self.wait_for_log("Server startup complete", timeout)
+        process = psutil.Process(self.proc.pid)
+        deadline = time.monotonic() + timeout
+        while not any(conn.laddr and conn.laddr.port == self.port
+                      for conn in process.net_connections(kind="udp")):
+            if self.proc.poll() is not None:
+                raise AssertionError(f"the IOC exited with {self.proc.returncode}:\n{self.log}")
+            if time.monotonic() > deadline:
+                raise AssertionError(f"the IOC is not serving; log so far:\n{self.log}")
+            time.sleep(0.05)
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 10.0) -> int:
         if self.proc.poll() is None:
