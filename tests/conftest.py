@@ -18,6 +18,7 @@ copy of EPICS base clashes with pyepics' libca and silently breaks pyepics subsc
 the rest of the session. Run softioc in a subprocess.
 """
 import os
+import random
 import socket
 
 from hypothesis import HealthCheck, settings
@@ -30,17 +31,22 @@ settings.load_profile("iochost")
 
 
 def _free_port() -> int:
-    """A port free for both UDP and TCP on 127.0.0.1 at this moment."""
-    for _ in range(50):
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
-            udp.bind(("127.0.0.1", 0))
-            port = udp.getsockname()[1]
-            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
-                try:
-                    tcp.bind(("127.0.0.1", port))
-                except OSError:
-                    continue
-            return port
+    """A port free for both UDP and TCP on 127.0.0.1 at this moment.
+
+    Drawn below Linux's ephemeral range (32768+), so that no client socket of this machine
+    is later given the same number as its local port.
+    """
+    rng = random.Random()
+    for _ in range(200):
+        port = rng.randrange(20000, 32000)
+        try:
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp, \
+                    socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
+                udp.bind(("127.0.0.1", port))
+                tcp.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+        return port
     raise RuntimeError("no free port on 127.0.0.1")
 
 
