@@ -9,6 +9,8 @@
   when the pvproperty becomes a record.
 * SCAN sets the period of a ``use_scan_field`` scan (``set_scan_period``).
 * PROC re-processes: the putter runs again on the current value, which is published.
+* bi/bo/mbbi/mbbo: ZSV/OSV, ZRSV..FFSV and UNSV give the STATE alarm of each state,
+  COSV the COS alarm of a change of state (EPICS' ``checkAlarms``).
 * DISA == DISV disables processing: a put leaves the value alone, skips the putter and
   raises the DISABLE alarm with the severity DISS.
 """
@@ -44,8 +46,17 @@ DEFAULT_SEVERITIES: dict[str, AlarmSeverity] = {
 }
 #: Record types whose RVAL is the raw form of VAL (a view here: the value as an integer).
 RAW_VALUE_RECORDS = frozenset(("ai", "ao", "bi", "bo", "mbbi", "mbbo"))
-#: Stored fields after whose put the alarm is evaluated again.
-ALARM_FIELDS = frozenset((*DEFAULT_SEVERITIES, "HYST"))
+_MBB_STATES = ("ZRSV ONSV TWSV THSV FRSV FVSV SXSV SVSV EISV NISV TESV ELSV TVSV TTSV FTSV "
+               "FFSV").split()
+#: The state-severity fields of the binary records, by state index.
+STATE_SEVERITIES: dict[str, tuple[str, ...]] = {
+    "bi": ("ZSV", "OSV"), "bo": ("ZSV", "OSV"),
+    "mbbi": tuple(_MBB_STATES), "mbbo": tuple(_MBB_STATES),
+}
+#: Stored fields that the alarm evaluation reads (a put to one evaluates it again).
+ALARM_FIELDS = frozenset((*DEFAULT_SEVERITIES, "HYST", "COSV", "UNSV", "ZSV", "OSV",
+                          *_MBB_STATES))
+_NO_ALARM = (AlarmStatus.NO_ALARM, AlarmSeverity.NO_ALARM)
 
 _SCAN_MENU = menu("menuScan")
 _PERIOD = re.compile(r"^\s*([0-9.]+)\s+second")
@@ -85,7 +96,10 @@ def reevaluate_alarm(record: PvpropertyData) -> None:
 
 def evaluate_alarm(fields: RecordFieldGroup, record: PvpropertyData, value: Any
                    ) -> tuple[AlarmStatus, AlarmSeverity] | None:
-    """The limit alarm of a record's scalar value, with its severity fields and HYST."""
+    """The alarm of a record's new value: limit alarms (severity fields, HYST) or, for
+    bi/bo/mbbi/mbbo, state alarms."""
+    if fields.alarm_fields and fields._table_type in STATE_SEVERITIES:
+        return _state_alarm(fields, record, value)
     if not fields.alarm_fields or record.max_length != 1 or isinstance(value, (bytes, str)) \
             or not hasattr(record, "upper_alarm_limit"):
         # No severity field or HYST was ever touched: the framework's rule is the same.
@@ -93,7 +107,7 @@ def evaluate_alarm(fields: RecordFieldGroup, record: PvpropertyData, value: Any
     hhsv, hsv, lsv, llsv = (fields.stored(name, default)
                             for name, default in DEFAULT_SEVERITIES.items())
     hyst = fields.stored("HYST", 0.0)
-    last = fields.last_alarm_limit
+    last = fields.alarm_memory
     lolo, low = record.lower_alarm_limit, record.lower_warning_limit
     high, hihi = record.upper_warning_limit, record.upper_alarm_limit
 
@@ -110,10 +124,28 @@ def evaluate_alarm(fields: RecordFieldGroup, record: PvpropertyData, value: Any
         checks += [(hsv, high, above, AlarmStatus.HIGH), (lsv, low, below, AlarmStatus.LOW)]
     for severity, limit, beyond, status in checks:
         if severity and beyond(limit):
-            fields.last_alarm_limit = limit
+            fields.alarm_memory = limit
             return status, AlarmSeverity(severity)
-    fields.last_alarm_limit = None
-    return AlarmStatus.NO_ALARM, AlarmSeverity.NO_ALARM
+    fields.alarm_memory = None
+    return _NO_ALARM
+
+
+def _state_alarm(fields: RecordFieldGroup, record: PvpropertyData, value: Any
+                 ) -> tuple[AlarmStatus, AlarmSeverity]:
+    """EPICS' bi/mbbi checkAlarms: the state's severity field (STATE), UNSV for a state
+    without one (mbb*), and COSV when the state changed (COS); the higher wins."""
+    index = value if isinstance(value, int) else record.get_raw_value(value)
+    names = STATE_SEVERITIES[fields._table_type]
+    if index is not None and index < len(names):
+        severity = fields.stored(names[index], 0)
+    else:
+        severity = fields.stored("UNSV", 0) if "UNSV" in type(fields).field_names() else 0
+    result = (AlarmStatus.STATE, AlarmSeverity(severity)) if severity else _NO_ALARM
+    change = fields.stored("COSV", 0)
+    if change > result[1] and fields.alarm_memory is not None and index != fields.alarm_memory:
+        result = (AlarmStatus.COS, AlarmSeverity(change))
+    fields.alarm_memory = index
+    return result
 
 
 async def process_put(fields: RecordFieldGroup, record: PvpropertyData, value: Any) -> Any:

@@ -121,7 +121,7 @@ class RecordFieldGroup:
     _table_type: ClassVar[str | None] = None   # the dbd table the fields come from
     _declared_: ClassVar[dict[str, pvproperty]] = {}
 
-    __slots__ = ("__weakref__", "_value_write_hook", "alarm_fields", "last_alarm_limit",
+    __slots__ = ("__weakref__", "_value_write_hook", "alarm_fields", "alarm_memory",
                  "parent", "pvdb")
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
@@ -139,7 +139,7 @@ class RecordFieldGroup:
     def __init__(self, parent: PvpropertyData) -> None:
         self.parent = parent
         self.pvdb = FieldChannels(self)
-        self.last_alarm_limit: Any = None
+        self.alarm_memory: Any = None  # LALM (limits) or the last state (bi/mbbi...)
         self.alarm_fields = False  # True once a field the alarm evaluation reads exists
         self._value_write_hook: Any = None
         for name in self._eager_names(parent):

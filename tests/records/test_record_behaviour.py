@@ -315,3 +315,22 @@ def test_field_reads_carry_the_record_alarm(ioc, client):
         assert (metadata.status, metadata.severity) == (AlarmStatus.HIHI, AlarmSeverity.MAJOR)
     control = client.read(p + "ai.SCAN", data_type="control").metadata
     assert tuple(control.enum_strings[:3]) == (b"Passive", b"Event", b"I/O Intr")
+
+
+def test_state_severities_of_binary_records(ioc, client):
+    p = ioc.prefix
+    assert put_text(client, p + "bo.OSV", "MAJOR") == "ECA_NORMAL"
+    assert put_text(client, p + "bo", "On") == "ECA_NORMAL"
+    assert (ioc.bo.alarm.status, ioc.bo.alarm.severity) == (AlarmStatus.STATE,
+                                                            AlarmSeverity.MAJOR)
+    assert put_text(client, p + "bo.COSV", "MINOR") == "ECA_NORMAL"
+    assert put_text(client, p + "bo", "Off") == "ECA_NORMAL"       # a change of state
+    assert (ioc.bo.alarm.status, ioc.bo.alarm.severity) == (AlarmStatus.COS,
+                                                            AlarmSeverity.MINOR)
+    assert put_text(client, p + "bo", "Off") == "ECA_NORMAL"       # no change: no alarm
+    assert ioc.bo.alarm.severity == AlarmSeverity.NO_ALARM
+    assert put_text(client, p + "mbbi.TWSV", "MINOR") == "ECA_NORMAL"
+    assert ioc.mbbi.alarm.severity == AlarmSeverity.NO_ALARM        # it is "one"
+    assert put_text(client, p + "mbbi", "two") == "ECA_NORMAL"
+    assert (text(client, p + "mbbi.STAT"), text(client, p + "mbbi.SEVR")) == ("STATE",
+                                                                           "MINOR")
