@@ -46,12 +46,12 @@ DEFAULT_SEVERITIES: dict[str, AlarmSeverity] = {
 }
 #: Record types whose RVAL is the raw form of VAL (a view here: the value as an integer).
 RAW_VALUE_RECORDS = frozenset(("ai", "ao", "bi", "bo", "mbbi", "mbbo"))
-_MBB_STATES = ("ZRSV ONSV TWSV THSV FRSV FVSV SXSV SVSV EISV NISV TESV ELSV TVSV TTSV FTSV "
-               "FFSV").split()
+_MBB_STATES = ("ZRSV", "ONSV", "TWSV", "THSV", "FRSV", "FVSV", "SXSV", "SVSV",
+               "EISV", "NISV", "TESV", "ELSV", "TVSV", "TTSV", "FTSV", "FFSV")
 #: The state-severity fields of the binary records, by state index.
 STATE_SEVERITIES: dict[str, tuple[str, ...]] = {
     "bi": ("ZSV", "OSV"), "bo": ("ZSV", "OSV"),
-    "mbbi": tuple(_MBB_STATES), "mbbo": tuple(_MBB_STATES),
+    "mbbi": _MBB_STATES, "mbbo": _MBB_STATES,
 }
 #: Stored fields that the alarm evaluation reads (a put to one evaluates it again).
 ALARM_FIELDS = frozenset((*DEFAULT_SEVERITIES, "HYST", "COSV", "UNSV", "ZSV", "OSV",
