@@ -244,7 +244,7 @@ class RecordFieldGroup:
         return _AttrChannels(self)
 
     def __getattr__(self, attr: str) -> Any:
-        if attr.startswith("_"):
+        if attr.startswith("_") or attr in ("parent", "pvdb"):  # unset slots: no recursion
             raise AttributeError(attr)
         return self.pvdb[type(self).field_name(attr)]
 
