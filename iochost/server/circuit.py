@@ -52,6 +52,8 @@ ACCESS_READ, ACCESS_WRITE = 1, 2
 MAX_REMEMBERED_DISCONNECTS = 65536
 _SMALL = 0xFFFF
 _JOIN_BELOW = 1 << 16
+#: Requests handled between two writes when a client pipelines many (CREATE_CHAN, gets).
+REPLY_BATCH = 256
 #: While monitor updates stream, a circuit sends them at most this often (seconds).
 EVENT_FLUSH_INTERVAL = 0.001
 _ZEROS8 = bytes(8)
@@ -189,36 +191,41 @@ class VirtualCircuit(asyncio.Protocol):
             return
         handlers = self._handlers
         channels = self.channels
-        out = self._out
         max_payload = self._max_payload
-        added = 0
         try:
-            for header, payload in messages:
-                command = header[0]
-                if command == READ_NOTIFY:
-                    # The hot path (a plain get), inline; anything unusual takes the
-                    # general handler below.
-                    channel = channels.get(header[4])
-                    if channel is not None and channel.fast_read is not None \
-                            and header[3] <= channel.max_length:
-                        try:
-                            body, sent = channel.fast_read(header[2], header[3])
-                        except Exception:  # the general handler reports it
-                            pass
-                        else:
-                            size = len(body)
-                            if size < _SMALL and sent < _SMALL and size <= max_payload:
-                                out.append(_pack(READ_NOTIFY, size, header[2], sent,
-                                                 ECA_NORMAL, header[5]))
-                                out.append(body)
-                                added += 16 + size
-                                continue
-                handler = handlers.get(command)
-                if handler is None:
-                    raise CaProtocolError(f"unexpected CA command {command}")
-                handler(header, payload)
-                if self.closed:
-                    return
+            for start in range(0, len(messages), REPLY_BATCH):
+                if start:  # a big pipeline: let the client start on the first replies
+                    self._flush()
+                    self._flush_pending = True
+                out = self._out
+                added = 0
+                for header, payload in messages[start:start + REPLY_BATCH]:
+                    command = header[0]
+                    if command == READ_NOTIFY:
+                        # The hot path (a plain get), inline; anything unusual takes the
+                        # general handler below.
+                        channel = channels.get(header[4])
+                        if channel is not None and channel.fast_read is not None \
+                                and header[3] <= channel.max_length:
+                            try:
+                                body, sent = channel.fast_read(header[2], header[3])
+                            except Exception:  # the general handler reports it
+                                pass
+                            else:
+                                size = len(body)
+                                if size < _SMALL and sent < _SMALL and size <= max_payload:
+                                    out.append(_pack(READ_NOTIFY, size, header[2], sent,
+                                                     ECA_NORMAL, header[5]))
+                                    out.append(body)
+                                    added += 16 + size
+                                    continue
+                    handler = handlers.get(command)
+                    if handler is None:
+                        raise CaProtocolError(f"unexpected CA command {command}")
+                    handler(header, payload)
+                    if self.closed:
+                        return
+                self._out_bytes += added
         except CaProtocolError as exc:
             self.abort(str(exc))
             return
@@ -234,7 +241,6 @@ class VirtualCircuit(asyncio.Protocol):
             if command not in handlers:
                 self.abort(f"unexpected CA command {command}")
                 return
-        self._out_bytes += added
         self._flush()
 
     def eof_received(self) -> bool | None:
