@@ -48,6 +48,8 @@ CLIENT_NAME, HOST_NAME, ACCESS_RIGHTS, ECHO, SIGNAL = 20, 21, 22, 23, 25
 CREATE_CH_FAIL, SERVER_DISCONN = 26, 27
 
 ACCESS_READ, ACCESS_WRITE = 1, 2
+#: The CID of an ERROR about a request whose SID names no channel (as RSRV sends it).
+UNKNOWN_CID = 0xFFFFFFFF
 #: How many server-disconnected SIDs a circuit remembers to ignore late requests on.
 MAX_REMEMBERED_DISCONNECTS = 65536
 _SMALL = 0xFFFF
@@ -379,7 +381,8 @@ class VirtualCircuit(asyncio.Protocol):
         self.client_version = header.data_count
 
     def _on_echo(self, header: Any, payload: Any) -> None:
-        self._queue(_pack(ECHO, 0, 0, 0, 0, 0))
+        # Echoed as received, payload included, as RSRV does.
+        self._queue(pack_header(*header) + bytes(payload))
 
     def _on_read_sync(self, header: Any, payload: Any) -> None:
         self._queue(_pack(READ_SYNC, 0, 0, 0, 0, 0))
@@ -451,7 +454,7 @@ class VirtualCircuit(asyncio.Protocol):
             return
         self._release(channel)
         self.server.unindex_channel(channel)
-        self._queue(_pack(CLEAR_CHANNEL, 0, 0, 0, sid, cid))
+        self._queue(_pack(CLEAR_CHANNEL, 0, header[2], header[3] & _SMALL, sid, cid))
 
     def _release(self, channel: CircuitChannel) -> None:
         """Drop a channel's subscriptions."""
@@ -468,7 +471,7 @@ class VirtualCircuit(asyncio.Protocol):
         channel ourselves -- the client may have sent the request before it learnt that (libca
         flushes queued requests after SERVER_DISCONN and treats BADCHID as fatal)."""
         if sid not in self._gone:
-            self._send_error(header, sid, ECA_BADCHID)
+            self._send_error(header, UNKNOWN_CID, ECA_BADCHID)
 
     def server_disconnect(self, channel: CircuitChannel) -> None:
         """The PV behind ``channel`` went away: tell the client (it will search again)."""

@@ -89,7 +89,7 @@ def test_read_failures_carry_the_fitting_status(circuit, pvs, pv, data_type, cou
 def test_requests_on_unknown_sids_get_error_badchid(circuit):
     circuit.send(ca.ReadNotifyRequest(data_type=DOUBLE, data_count=1, sid=123456, ioid=4))
     error = circuit.recv_until(lambda m: isinstance(m, ca.ErrorResponse))
-    assert error.status == eca.ECA_BADCHID
+    assert (error.status, error.cid) == (eca.ECA_BADCHID, 0xFFFFFFFF)  # no channel: ~0
     assert error.original_header.command == ca.Command.READ_NOTIFY
     assert error.original_header.parameter2 == 4
     circuit.send(ca.ClearChannelRequest(sid=123456, cid=1))
