@@ -686,8 +686,9 @@ class VirtualCircuit(asyncio.Protocol):
             return
         self.backlog.pop(sub, None)
         self.server.unsubscribe(sub)
-        self._queue(_pack(EVENT_ADD, 0, header.data_type, header.data_count & _SMALL,
-                          header.parameter1, header.parameter2))
+        # As RSRV: the confirmation carries the subscription's own type and count.
+        self._queue(pack_header(EVENT_ADD, 0, sub.dbr_type, sub.count, header.parameter1,
+                                header.parameter2))
 
     def _on_events_off(self, header: Any, payload: Any) -> None:
         self._events_on = False
