@@ -13,8 +13,12 @@ from iochost.host import hookimpl
 from . import (
     custom_write,
     decay,
+    enums,
     macros,
+    mini_beamline,
     random_walk,
+    records,
+    scan_rate,
     setpoint_rbv,
     simple,
     skip_write,
@@ -35,6 +39,10 @@ EXAMPLE_IOCS = {
     "startup-shutdown": startup_and_shutdown_hooks.StartupAndShutdown,
     "subgroups": subgroups.SubgroupsIOC,
     "worker-thread": worker_thread.WorkerThreadIOC,
+    "records": records.RecordsIOC,
+    "enums": enums.EnumIOC,
+    "scan-rate": scan_rate.ScanRateIOC,
+    "mini-beamline": mini_beamline.MiniBeamline,
 }
 
 
