@@ -30,7 +30,7 @@ from iochost.ca.header import HEADER_STRUCT, pack_header, pad
 from iochost.ca.parser import StreamParser
 
 from .subscription import Subscription
-from .udp import CA_MINOR_VERSION, DO_REPLY, search_reply_bytes
+from .udp import CA_MINOR_VERSION, DO_REPLY
 from .writes import ChannelWriter
 
 if TYPE_CHECKING:
@@ -48,6 +48,8 @@ CLIENT_NAME, HOST_NAME, ACCESS_RIGHTS, ECHO, SIGNAL = 20, 21, 22, 23, 25
 CREATE_CH_FAIL, SERVER_DISCONN = 26, 27
 
 ACCESS_READ, ACCESS_WRITE = 1, 2
+#: Wire size of one element of each native type (STRING, INT, FLOAT, ENUM, CHAR, LONG, DOUBLE).
+_ELEMENT_SIZES = (40, 2, 4, 2, 1, 4, 8)
 #: The CID of an ERROR about a request whose SID names no channel (as RSRV sends it).
 UNKNOWN_CID = 0xFFFFFFFF
 #: How many server-disconnected SIDs a circuit remembers to ignore late requests on.
@@ -71,6 +73,8 @@ ECA_NORDACCESS = int(eca.ECA_NORDACCESS)
 ECA_NOWTACCESS = int(eca.ECA_NOWTACCESS)
 ECA_GETFAIL = int(eca.ECA_GETFAIL)
 ECA_ADDFAIL = int(eca.ECA_ADDFAIL)
+ECA_BADMASK = int(eca.ECA_BADMASK)
+ECA_INTERNAL = int(eca.ECA_INTERNAL)
 
 
 def _decode_name(payload: bytes | memoryview) -> str:
@@ -142,7 +146,6 @@ class VirtualCircuit(asyncio.Protocol):
         self.backlog: dict[Subscription, tuple[bytes, int]] = {}
         self.closed = False
         self._tasks: set[asyncio.Task[Any]] = set()
-        self._search_prefix, self._search_payload = search_reply_bytes(server.tcp_port)
         self._handlers: dict[int, Callable[[Any, Any], None]] = {
             VERSION: self._on_version,
             EVENT_ADD: self._on_event_add,
@@ -160,9 +163,6 @@ class VirtualCircuit(asyncio.Protocol):
             CLIENT_NAME: self._on_client_name,
             HOST_NAME: self._on_host_name,
             ECHO: self._on_echo,
-            # obsolete requests RSRV still tolerates: ignored
-            SNAPSHOT: self._ignore, BUILD: self._ignore, READ_BUILD: self._ignore,
-            SIGNAL: self._ignore,
         }
 
     # -- asyncio.Protocol ------------------------------------------------------------------
@@ -223,7 +223,8 @@ class VirtualCircuit(asyncio.Protocol):
                                     continue
                     handler = handlers.get(command)
                     if handler is None:
-                        raise CaProtocolError(f"unexpected CA command {command}")
+                        self._refuse(header)
+                        return
                     handler(header, payload)
                     if self.closed:
                         return
@@ -347,8 +348,9 @@ class VirtualCircuit(asyncio.Protocol):
         if out and not self._flush_pending:
             self._schedule_event_flush()
 
-    def abort(self, reason: str | None) -> None:
-        """Drop this circuit at once (the peer broke the protocol)."""
+    def abort(self, reason: str | None, graceful: bool = False) -> None:
+        """Drop this circuit (the peer broke the protocol): at once, or after sending what
+        is queued when ``graceful``."""
         if self.closed:
             return
         if reason is not None:
@@ -356,11 +358,23 @@ class VirtualCircuit(asyncio.Protocol):
                            self.peer[0], self.peer[1], self.host, self.user, reason)
         self._stats["circuits_aborted"] += 1
         if self.transport is not None:
-            self.transport.abort()
+            if graceful:
+                self._flush()
+                self.transport.close()
+            else:
+                self.transport.abort()
         self.connection_lost(None)
 
+    def _refuse(self, header: Any) -> None:
+        """A command a server does not take (unknown, obsolete, or a reply's): as RSRV, an
+        ERROR naming it, then the circuit closes."""
+        self._send_error(header, UNKNOWN_CID, ECA_INTERNAL,
+                         "invalid (damaged?) request code from TCP")
+        self.abort(f"unexpected CA command {header[0]}", graceful=True)
+
     def _send_error(self, header: Any, cid: int, status: int, text: str | None = None) -> None:
-        """A CA_PROTO_ERROR carrying the offending request's header."""
+        """A CA_PROTO_ERROR carrying the offending request's header; RSRV's text is the PV
+        name when the request names a channel, so callers pass ``channel.name``."""
         original = pack_header(header.command, header.payload_size, header.data_type,
                                header.data_count, header.parameter1, header.parameter2)
         message = (text or eca.eca_message(status)).encode("latin-1", "replace")
@@ -373,9 +387,6 @@ class VirtualCircuit(asyncio.Protocol):
         task.add_done_callback(self._tasks.discard)
 
     # -- handshake and housekeeping --------------------------------------------------------
-    def _ignore(self, header: Any, payload: Any) -> None:
-        pass
-
     def _on_version(self, header: Any, payload: Any) -> None:
         self.priority = header.data_type
         self.client_version = header.data_count
@@ -388,26 +399,31 @@ class VirtualCircuit(asyncio.Protocol):
         self._queue(_pack(READ_SYNC, 0, 0, 0, 0, 0))
 
     def _on_client_name(self, header: Any, payload: Any) -> None:
+        if self._identity_fixed(header, "user"):
+            return
         self.user = _decode_name(payload)
-        self._recheck_access()
 
     def _on_host_name(self, header: Any, payload: Any) -> None:
+        if self._identity_fixed(header, "host"):
+            return
         self.host = _decode_name(payload)
-        self._recheck_access()
 
-    def _recheck_access(self) -> None:
-        """Send ACCESS_RIGHTS for every channel whose rights changed with host/user."""
-        for channel in self.channels.values():
-            rights = int(channel.data.check_access(self.host, self.user))
-            if rights != channel.rights:
-                channel.rights = rights
-                self._queue(_pack(ACCESS_RIGHTS, 0, 0, 0, channel.cid, rights))
+    def _identity_fixed(self, header: Any, what: str) -> bool:
+        """As RSRV: once a channel exists, the client's names (which its access rights were
+        computed from) can no longer change; the attempt is refused with an ERROR."""
+        if not self.channels:
+            return False
+        self._send_error(header, UNKNOWN_CID, ECA_INTERNAL,
+                         f"attempts to use protocol to set {what} name after creating first "
+                         f"channel ignored by server")
+        return True
 
     def _on_search(self, header: Any, payload: Any) -> None:
         """SEARCH over TCP (a name-server client asking this circuit)."""
         cid = header.parameter1
         if self.database.resolve(_decode_name(payload)) is not None:
-            self._queue(self._search_prefix + cid.to_bytes(4, "big") + self._search_payload)
+            # Over TCP RSRV sends the header alone (no minor-version payload).
+            self._queue(_pack(SEARCH, 0, self.server.tcp_port, 0, 0xFFFFFFFF, cid))
         elif header.data_type == DO_REPLY:
             self._queue(_pack(NOT_FOUND, 0, DO_REPLY, header.data_count, cid, cid))
 
@@ -450,7 +466,7 @@ class VirtualCircuit(asyncio.Protocol):
             if self._gone.pop(sid, False):
                 self._queue(_pack(CLEAR_CHANNEL, 0, 0, 0, sid, cid))
             else:
-                self._send_error(header, cid, ECA_BADCHID)
+                self._send_error(header, UNKNOWN_CID, ECA_BADCHID)
             return
         self._release(channel)
         self.server.unindex_channel(channel)
@@ -494,8 +510,8 @@ class VirtualCircuit(asyncio.Protocol):
         data_type, count, ioid = header.data_type, header.data_count, header.parameter2
         if not channel.rights & ACCESS_READ:
             status = ECA_NORDACCESS
-        elif count > channel.max_length:
-            status = ECA_BADCOUNT
+        elif count > channel.max_length and self._too_large(data_type, count):
+            status = ECA_TOLARGE
         elif channel.data.needs_async_read:
             self._spawn(self._read_async(channel, READ_NOTIFY, data_type, count, ioid))
             return
@@ -535,10 +551,10 @@ class VirtualCircuit(asyncio.Protocol):
             return
         data_type, count = header.data_type, header.data_count
         if not channel.rights & ACCESS_READ:
-            self._send_error(header, channel.cid, ECA_NORDACCESS)
+            self._send_error(header, channel.cid, ECA_NORDACCESS, channel.name)
             return
-        if count > channel.max_length:
-            self._send_error(header, channel.cid, ECA_BADCOUNT)
+        if count > channel.max_length and self._too_large(data_type, count):
+            self._send_error(header, channel.cid, ECA_TOLARGE, channel.name)
             return
         if channel.data.needs_async_read:
             self._spawn(self._read_async(channel, READ, data_type, count, header.parameter2,
@@ -547,16 +563,24 @@ class VirtualCircuit(asyncio.Protocol):
         try:
             body, sent = channel.data.read_dbr(data_type, count)
         except CaStatusError as exc:
-            self._send_error(header, channel.cid, exc.status)
+            self._send_error(header, channel.cid, exc.status, channel.name)
             return
-        self._send_read_reply(READ, data_type, sent, channel.sid, header.parameter2, body,
+        # RSRV puts the channel's CID (not the SID the spec names) in parameter 1.
+        self._send_read_reply(READ, data_type, sent, channel.cid, header.parameter2, body,
                               header, channel)
+
+    def _too_large(self, data_type: int, count: int) -> bool:
+        """Would ``count`` elements of ``data_type`` exceed EPICS_CA_MAX_ARRAY_BYTES?  Asked
+        before encoding a count beyond the channel's own, so a request for 2**32 elements
+        never allocates (RSRV pads such counts with zeros, up to the same limit)."""
+        native = data_type % 7 if data_type <= 34 else 0  # STSACK_STRING, CLASS_NAME: text
+        return count * _ELEMENT_SIZES[native] > self._max_payload
 
     def _send_read_reply(self, command: int, data_type: int, count: int, p1: int, ioid: int,
                          body: bytes, header: Any, channel: CircuitChannel) -> None:
         if len(body) > self._max_payload:
             if command == READ:
-                self._send_error(header, channel.cid, ECA_TOLARGE)
+                self._send_error(header, channel.cid, ECA_TOLARGE, channel.name)
             else:
                 self._queue(_pack(command, 8, data_type, count & _SMALL, ECA_TOLARGE, ioid)
                             + _ZEROS8)
@@ -574,12 +598,12 @@ class VirtualCircuit(asyncio.Protocol):
             if not isinstance(exc, CaStatusError):
                 logger.exception("reading %r failed", channel.name)
             if command == READ:
-                self._send_error(header, channel.cid, status)
+                self._send_error(header, channel.cid, status, channel.name)
             else:
                 self._queue(_pack(command, 8, data_type, count & _SMALL, status, ioid)
                             + _ZEROS8)
             return
-        p1 = channel.sid if command == READ else ECA_NORMAL
+        p1 = channel.cid if command == READ else ECA_NORMAL
         self._send_read_reply(command, data_type, sent, p1, ioid, body, header, channel)
 
     # -- writes -----------------------------------------------------------------------------------
@@ -614,7 +638,7 @@ class VirtualCircuit(asyncio.Protocol):
             self._queue(_pack(WRITE_NOTIFY, 0, header.data_type, header.data_count & _SMALL,
                               status, header.parameter2))
         elif status != ECA_NORMAL:
-            self._send_error(header, channel.cid, status)
+            self._send_error(header, channel.cid, status, channel.name)
 
     # -- subscriptions ----------------------------------------------------------------------------
     def _on_event_add(self, header: Any, payload: Any) -> None:
@@ -626,6 +650,9 @@ class VirtualCircuit(asyncio.Protocol):
             raise CaProtocolError(f"EVENT_ADD with a {len(payload)}-byte payload (needs 16)")
         mask = _MASK.unpack_from(payload, 12)[0]
         subscriptionid = header.parameter2
+        if not mask & 0x0F:  # no DBE bit: nothing could ever be sent (RSRV refuses it too)
+            self._send_error(header, channel.cid, ECA_BADMASK, channel.name)
+            return
         data_type, count = header.data_type, header.data_count
         previous = channel.subscriptions.pop(subscriptionid, None)
         if previous is not None:  # a re-used id replaces the old subscription
@@ -634,8 +661,8 @@ class VirtualCircuit(asyncio.Protocol):
         if not channel.rights & ACCESS_READ:
             self._event_failed(header, ECA_NORDACCESS)
             return
-        if count > channel.max_length:
-            self._event_failed(header, ECA_BADCOUNT)
+        if count > channel.max_length and self._too_large(data_type, count):
+            self._event_failed(header, ECA_TOLARGE)
             return
         sub = Subscription(self, channel, subscriptionid, data_type, count, mask)
         data = channel.data
@@ -682,7 +709,7 @@ class VirtualCircuit(asyncio.Protocol):
             return
         sub = channel.subscriptions.pop(header.parameter2, None)
         if sub is None:
-            self._send_error(header, channel.cid, ECA_BADMONID)
+            self._send_error(header, channel.cid, ECA_BADMONID, channel.name)
             return
         self.backlog.pop(sub, None)
         self.server.unsubscribe(sub)

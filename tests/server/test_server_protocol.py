@@ -66,17 +66,17 @@ def test_read_notify_time_double_and_array_current_length(circuit, pvs):
     assert list(decode_dbr(DOUBLE, reply.payload, 5)[0]) == [0, 1, 2, 3, 4]
 
 
-def test_deprecated_read_replies_with_the_sid(circuit, pvs):
-    sid = circuit.create_channel(pvs["DBL"])[1].sid
-    circuit.send(ca.ReadRequest(data_type=DOUBLE, data_count=1, sid=sid, ioid=9))
+def test_deprecated_read_replies_with_the_cid_as_rsrv_does(circuit, pvs):
+    created = circuit.create_channel(pvs["DBL"])[1]
+    circuit.send(ca.ReadRequest(data_type=DOUBLE, data_count=1, sid=created.sid, ioid=9))
     reply = circuit.recv_until(lambda m: isinstance(m, ca.ReadResponse))
-    assert (reply.sid, reply.ioid) == (sid, 9)
+    assert (reply.sid, reply.ioid) == (created.cid, 9)  # the "sid" field holds the CID
     assert decode_dbr(DOUBLE, reply.payload, 1)[0][0] == 1.5
 
 
 @pytest.mark.parametrize("pv, data_type, count, status", [
     ("DBL", 99, 1, eca.ECA_BADTYPE),
-    ("DBL", DOUBLE, 2, eca.ECA_BADCOUNT),
+    ("DBL", DOUBLE, 20_000_000, eca.ECA_TOLARGE),  # 160 MB: refused before encoding
     ("HIDDEN", DOUBLE, 1, eca.ECA_NORDACCESS),
 ])
 def test_read_failures_carry_the_fitting_status(circuit, pvs, pv, data_type, count, status):
@@ -360,18 +360,22 @@ def test_channels_with_an_async_getter_are_read_and_monitored(circuit, serve_pvs
     assert decode_dbr(DOUBLE, update.payload, 1)[0][0] == 7.5
 
 
-def test_client_name_change_updates_access_rights(circuit, serve_pvs):
+def test_names_given_before_the_first_channel_decide_access(ca_server, serve_pvs):
     def rights(host, user):
         return AccessRights.READ_WRITE if user == "admin" else AccessRights.READ
 
     name = serve_pvs({"GUARDED": ChannelDouble(value=1.0, access_check=rights)})["GUARDED"]
-    granted, reply = circuit.create_channel(name)
-    assert granted.access_rights == AccessRights.READ
-    assert circuit.write(reply.sid, DOUBLE, 1, double(2.0)).status == eca.ECA_NOWTACCESS
-    circuit.send(ca.ClientNameRequest(name=b"admin"))
-    update = circuit.recv_until(lambda m: isinstance(m, ca.AccessRightsResponse))
-    assert (update.cid, update.access_rights) == (reply.cid, AccessRights.READ_WRITE)
-    assert circuit.write(reply.sid, DOUBLE, 1, double(2.0)).status == eca.ECA_NORMAL
+    with RawCircuit(ca_server.tcp_port, user=b"admin") as admin:
+        assert admin.create_channel(name)[0].access_rights == AccessRights.READ_WRITE
+    with RawCircuit(ca_server.tcp_port, user=b"guest") as guest:
+        granted, reply = guest.create_channel(name)
+        assert granted.access_rights == AccessRights.READ
+        assert guest.write(reply.sid, DOUBLE, 1, double(2.0)).status == eca.ECA_NOWTACCESS
+        # As RSRV: once a channel exists, the names cannot change any more.
+        guest.send(ca.ClientNameRequest(name=b"admin"))
+        error = guest.recv_until(lambda m: isinstance(m, ca.ErrorResponse))
+        assert error.status == eca.ECA_INTERNAL and "ignored" in error.error_message
+        assert guest.write(reply.sid, DOUBLE, 1, double(2.0)).status == eca.ECA_NOWTACCESS
 
 
 def test_sixteen_megabyte_payloads(circuit, serve_pvs):

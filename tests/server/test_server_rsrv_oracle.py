@@ -201,3 +201,110 @@ def test_udp_search_reply_matches_rsrv(rsrv_port, ours, ca_server):
     # NOT_FOUND; RSRV 7 stays silent over UDP.
     assert mine.pop() == ((ca.Command.NOT_FOUND, 0, 10, 13, 2, 2), b"")
     assert mine == theirs
+
+
+# -- one request on a fresh circuit, against both servers ---------------------------------------
+CLOSED = "CLOSED"
+
+
+def one_request(port: int, make) -> list:
+    """Open a circuit, create ORACLE:AO, send ``make(sid)`` then an ECHO; the masked replies
+    up to the ECHO's (plus stragglers for 20 ms), or up to the server closing the circuit."""
+    talk = Conversation(port)
+    talk.request(ca.VersionRequest(priority=0, version=13), ca.HostNameRequest(name=b"oracle"),
+                 ca.ClientNameRequest(name=b"tester"),
+                 ca.CreateChanRequest(name=b"ORACLE:AO", cid=5, version=13), replies=3)
+    talk.sock.sendall(b"".join(m if isinstance(m, bytes) else m.to_bytes()
+                               for m in (*make(talk.sid()), ca.EchoRequest())))
+    got: list = []
+    deadline = time.monotonic() + 5
+    echoed_at = None
+    while True:
+        now = time.monotonic()
+        if now > deadline or (echoed_at is not None and now > echoed_at + 0.02):
+            break
+        if not select.select([talk.sock], [], [], 0.005)[0]:
+            continue
+        try:
+            data = talk.sock.recv(65536)
+        except ConnectionResetError:
+            data = b""
+        if not data:
+            got.append(CLOSED)
+            break
+        for header, payload in talk.parser.feed_raw(data):
+            masked = talk.mask(header, payload)
+            if header.command == ca.Command.ERROR:
+                masked += (bytes(payload)[16:].split(b"\0")[0],)
+            if header.command == ca.Command.SEARCH:
+                masked = (masked[0], masked[1], PORT, *masked[3:])
+            got.append(masked)
+            if header.command == ca.Command.ECHO and header.payload_size == 0:
+                echoed_at = time.monotonic()
+    talk.sock.close()
+    return got
+
+
+DOUBLE_ZERO = bytes(8)
+SAME = {  # requests whose replies must be identical
+    "read STSACK_STRING": lambda sid: [ca.ReadNotifyRequest(data_type=37, data_count=1,
+                                                            sid=sid, ioid=10)],
+    "read CLASS_NAME": lambda sid: [ca.ReadNotifyRequest(data_type=38, data_count=1, sid=sid,
+                                                         ioid=10)],
+    "read count 0": lambda sid: [ca.ReadNotifyRequest(data_type=6, data_count=0, sid=sid,
+                                                      ioid=7)],
+    "deprecated READ": lambda sid: [pack_header(3, 0, 6, 1, sid, 40)],
+    "plain WRITE": lambda sid: [ca.WriteRequest(data_type=6, data_count=1, sid=sid, ioid=13,
+                                                payload=DOUBLE_ZERO)],
+    "EVENTS_OFF, EVENTS_ON": lambda sid: [ca.EventsOffRequest(), ca.EventsOnRequest()],
+    "ECHO with payload": lambda sid: [pack_header(23, 8, 1, 2, 3, 4) + b"abcdefgh"],
+    "second VERSION": lambda sid: [pack_header(0, 0, 5, 13, 0, 0)],
+    "SEARCH over TCP": lambda sid: [ca.SearchRequest(name=b"ORACLE:AO", cid=30, reply=True),
+                                    ca.SearchRequest(name=b"NOPE", cid=31, reply=True)],
+    "CLIENT_NAME after a channel": lambda sid: [ca.ClientNameRequest(name=b"other")],
+    "HOST_NAME after a channel": lambda sid: [ca.HostNameRequest(name=b"elsewhere")],
+    "unknown command": lambda sid: [pack_header(200, 0, 0, 0, 0, 0)],
+    "obsolete SNAPSHOT": lambda sid: [pack_header(5, 0, 0, 0, 0, 0)],
+    "a reply sent as request": lambda sid: [pack_header(22, 0, 0, 0, 777, 3)],
+}
+
+
+@pytest.mark.parametrize("name", list(SAME))
+def test_request_gets_rsrvs_reply(rsrv_port, ours, name):
+    assert one_request(ours, SAME[name]) == one_request(rsrv_port, SAME[name])
+
+
+# Deliberate differences: (request, our replies, RSRV's replies), each listed in
+# docs/compliance.md.  RSRV drops the circuit of a client that names a bad DBR type, an
+# unknown subscription or SID, or a subscription without event bits; we answer with the
+# fitting ECA code and keep serving.
+ECHO_REPLY = (23, 0, 0, 0, 0, 0)
+DIFFERENT = {
+    "READ_NOTIFY of DBR type 99": (
+        lambda sid: [ca.ReadNotifyRequest(data_type=99, data_count=1, sid=sid, ioid=9)],
+        [(15, 8, 99, 1, 114, 9), ECHO_REPLY], [CLOSED]),
+    "EVENT_ADD of DBR type 99": (
+        lambda sid: [ca.EventAddRequest(data_type=99, data_count=1, sid=sid,
+                                        subscriptionid=20, low=0, high=0, to=0, mask=1)],
+        [(1, 8, 99, 1, 114, 20), ECHO_REPLY], [CLOSED]),
+    "WRITE_NOTIFY of DBR type 99": (
+        lambda sid: [pack_header(19, 8, 99, 1, sid, 12) + DOUBLE_ZERO],
+        [(19, 0, 99, 1, 114, 12), ECHO_REPLY], [(19, 0, 99, 1, 114, 12), CLOSED]),
+    "EVENT_CANCEL of an unknown subscription": (
+        lambda sid: [ca.EventCancelRequest(data_type=6, sid=sid, subscriptionid=99)],
+        [(11, 32, 0, 0, 5, 242, (2, 0, 6, 0, SID, 99), b"ORACLE:AO"), ECHO_REPLY],
+        [(11, 32, 0, 0, 5, 242, (2, 0, 6, 0, SID, 99), b"ORACLE:AO"), CLOSED]),
+    "EVENT_ADD without event bits": (
+        lambda sid: [ca.EventAddRequest(data_type=6, data_count=1, sid=sid,
+                                        subscriptionid=22, low=0, high=0, to=0, mask=0)],
+        [(11, 32, 0, 0, 5, 330, (1, 16, 6, 1, SID, 22), b"ORACLE:AO"), ECHO_REPLY],
+        [(11, 72, 0, 0, 5, 48, (1, 16, 6, 1, SID, 22),
+          b"subscription install into record ORACLE:AO failed"), CLOSED]),
+}
+
+
+@pytest.mark.parametrize("name", list(DIFFERENT))
+def test_documented_differences_from_rsrv(rsrv_port, ours, name):
+    make, mine, theirs = DIFFERENT[name]
+    assert one_request(ours, make) == mine
+    assert one_request(rsrv_port, make) == theirs
