@@ -102,8 +102,9 @@ class SearchResponder(asyncio.DatagramProtocol):
                 elif data_type == DO_REPLY:
                     answers.append(HEADER_STRUCT.pack(_NOT_FOUND, 0, DO_REPLY, count, p1, p1))
             elif command == _VERSION:
-                if data_type & SEQUENCE_NUMBER_IS_VALID:
-                    sequence = p1
+                # As RSRV: a v4.11+ client's VERSION carries its sequence number in
+                # parameter 1 (libca also sets the flag in data_type); older ones none.
+                sequence = p1 if count >= 11 else None
             else:
                 # RSRV stops at anything else in a search datagram; so do we.
                 break

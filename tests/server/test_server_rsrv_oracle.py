@@ -150,12 +150,12 @@ def converse(port: int) -> list:
     return log
 
 
-def udp_conversation(port: int) -> list:
+def udp_conversation(port: int, version=ca.VersionRequest.for_search(77)) -> list:
     """A search datagram: one name served, one not (DO_REPLY)."""
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
         sock.bind(("127.0.0.1", 0))
         sock.settimeout(5)
-        sock.sendto(ca.VersionRequest.for_search(77).to_bytes()
+        sock.sendto(version.to_bytes()
                     + ca.SearchRequest(name=b"ORACLE:AO", cid=1).to_bytes()
                     + ca.SearchRequest(name=b"ORACLE:NOPE", cid=2, reply=True).to_bytes(),
                     ("127.0.0.1", port))
@@ -195,8 +195,12 @@ def test_tcp_conversation_matches_rsrv(rsrv_port, ours):
     assert mine == theirs
 
 
-def test_udp_search_reply_matches_rsrv(rsrv_port, ours, ca_server):
-    mine, theirs = udp_conversation(ca_server.udp_port), udp_conversation(rsrv_port)
+@pytest.mark.parametrize("version", [ca.VersionRequest.for_search(77),
+                                     ca.VersionRequest(priority=0, version=13)],
+                         ids=["sequence-flag", "no-flag"])
+def test_udp_search_reply_matches_rsrv(rsrv_port, ours, ca_server, version):
+    mine = udp_conversation(ca_server.udp_port, version)
+    theirs = udp_conversation(rsrv_port, version)
     # Deliberate difference (the issue asks for it): DO_REPLY for an unknown name gets
     # NOT_FOUND; RSRV 7 stays silent over UDP.
     assert mine.pop() == ((ca.Command.NOT_FOUND, 0, 10, 13, 2, 2), b"")
