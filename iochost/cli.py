@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 import textwrap
 
@@ -88,12 +89,32 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.verb is None:
         parser.print_help()
         return 0
+    # Until the host serves (and installs its own handlers), SIGTERM stops us like Ctrl-C:
+    # plugin loading and validation take a moment, and nothing has started yet.
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        return _run_verb(args)
+    except KeyboardInterrupt:
+        print(f"iochost {args.verb}: interrupted", file=sys.stderr)
+        return 0 if args.verb == "serve" else 130   # serve: a stop request, nothing to undo
+    except BrokenPipeError:  # `iochost schema | head`: the reader left, nothing to report
+        sys.stderr.close()
+        return 1
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _run_verb(args: argparse.Namespace) -> int:
     from .host import commands
 
     switches = commands.PluginSwitches(disable_autoload=args.no_autoload,
@@ -106,11 +127,7 @@ def main(argv: list[str] | None = None) -> int:
         "list-plugins": lambda: commands.list_plugins(switches, as_json=args.json),
         "schema": lambda: commands.schema(switches),
     }
-    try:
-        return run[args.verb]()
-    except BrokenPipeError:  # `iochost schema | head`: the reader left, nothing to report
-        sys.stderr.close()
-        return 1
+    return run[args.verb]()
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -1,5 +1,8 @@
 """The ``iochost`` command line with what is really installed (iochost + iochost-examples)."""
 import json
+import os
+import signal
+import time
 from importlib import metadata
 from pathlib import Path
 
@@ -115,3 +118,22 @@ def test_schema_lists_the_installed_iocs_options(capsys):
     assert status == 0 and "simple" in mount["properties"]["ioc"]["enum"]
     assert {rule["if"]["properties"]["ioc"]["const"] for rule in mount["allOf"]} >= \
         {"simple", "decay", "iochost-status"}
+
+
+@pytest.mark.parametrize("verb, signum, status", [
+    ("serve", signal.SIGTERM, 0),       # a stop request while loading: nothing to undo
+    ("serve", signal.SIGINT, 0),
+    ("check", signal.SIGTERM, 130),
+])
+def test_a_stop_signal_before_serving_ends_quietly(monkeypatch, capsys, verb, signum, status):
+    from iochost.host import commands
+
+    def loading(*args, **kwargs):       # stands in for plugin loading and validation
+        os.kill(os.getpid(), signum)
+        time.sleep(5)
+        raise AssertionError("the signal did not interrupt")
+
+    monkeypatch.setattr(commands, verb, loading)
+    before = signal.getsignal(signal.SIGTERM)
+    assert run(capsys, verb, "host.yaml") == (status, "", f"iochost {verb}: interrupted\n")
+    assert signal.getsignal(signal.SIGTERM) is before
