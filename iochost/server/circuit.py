@@ -470,7 +470,7 @@ class VirtualCircuit(asyncio.Protocol):
             return
         self._release(channel)
         self.server.unindex_channel(channel)
-        self._queue(_pack(CLEAR_CHANNEL, 0, header[2], header[3] & _SMALL, sid, cid))
+        self._queue(pack_header(CLEAR_CHANNEL, 0, header[2], header[3], sid, cid))
 
     def _release(self, channel: CircuitChannel) -> None:
         """Drop a channel's subscriptions."""
@@ -541,7 +541,7 @@ class VirtualCircuit(asyncio.Protocol):
                         self._loop.call_soon(self._flush)
                     return
         # Failure: the status travels in the reply; libca ignores the (zeroed) data.
-        self._queue(_pack(READ_NOTIFY, 8, data_type, count & _SMALL, status, ioid) + _ZEROS8)
+        self._queue(pack_header(READ_NOTIFY, 8, data_type, count, status, ioid) + _ZEROS8)
 
     def _on_read(self, header: Any, payload: Any) -> None:
         """The deprecated READ: no status field, so failures are ERROR messages."""
@@ -582,7 +582,7 @@ class VirtualCircuit(asyncio.Protocol):
             if command == READ:
                 self._send_error(header, channel.cid, ECA_TOLARGE, channel.name)
             else:
-                self._queue(_pack(command, 8, data_type, count & _SMALL, ECA_TOLARGE, ioid)
+                self._queue(pack_header(command, 8, data_type, count, ECA_TOLARGE, ioid)
                             + _ZEROS8)
             return
         self._queue(pack_header(command, len(body), data_type, count, p1, ioid))
@@ -600,7 +600,7 @@ class VirtualCircuit(asyncio.Protocol):
             if command == READ:
                 self._send_error(header, channel.cid, status, channel.name)
             else:
-                self._queue(_pack(command, 8, data_type, count & _SMALL, status, ioid)
+                self._queue(pack_header(command, 8, data_type, count, status, ioid)
                             + _ZEROS8)
             return
         p1 = channel.cid if command == READ else ECA_NORMAL
@@ -635,7 +635,7 @@ class VirtualCircuit(asyncio.Protocol):
         if self.closed:
             return
         if notify:
-            self._queue(_pack(WRITE_NOTIFY, 0, header.data_type, header.data_count & _SMALL,
+            self._queue(pack_header(WRITE_NOTIFY, 0, header.data_type, header.data_count,
                               status, header.parameter2))
         elif status != ECA_NORMAL:
             self._send_error(header, channel.cid, status, channel.name)
@@ -699,7 +699,7 @@ class VirtualCircuit(asyncio.Protocol):
 
     def _event_failed(self, header: Any, status: int) -> None:
         # libca ignores an EVENT_ADD reply without payload, so the failure carries 8 zeros.
-        self._queue(_pack(EVENT_ADD, 8, header.data_type, header.data_count & _SMALL, status,
+        self._queue(pack_header(EVENT_ADD, 8, header.data_type, header.data_count, status,
                           header.parameter2) + _ZEROS8)
 
     def _on_event_cancel(self, header: Any, payload: Any) -> None:

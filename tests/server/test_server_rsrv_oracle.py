@@ -13,6 +13,7 @@ import sys
 import textwrap
 import time
 
+import numpy as np
 import pytest
 
 from iochost.ca import commands as ca
@@ -23,7 +24,9 @@ from iochost.pv.data import ChannelDouble
 if importlib.util.find_spec("softioc") is None:
     pytest.skip("softioc is not installed", allow_module_level=True)
 
-DB = 'record(ao, "ORACLE:AO") { field(VAL, "2.5") field(PREC, "2") }\n'
+DB = ('record(ao, "ORACLE:AO") { field(VAL, "2.5") field(PREC, "2") }\n'
+      'record(waveform, "ORACLE:WF") { field(FTVL, "DOUBLE") field(NELM, "100000") }\n')
+WF_COUNT = 100_000
 _IOC = textwrap.dedent("""
     import sys
     from softioc import softioc
@@ -175,9 +178,34 @@ def udp_conversation(port: int, version=ca.VersionRequest.for_search(77)) -> lis
 
 @pytest.fixture
 def ours(ca_server):
-    ca_server.add({"ORACLE:AO": ChannelDouble(value=2.5, precision=2)})
+    ca_server.add({"ORACLE:AO": ChannelDouble(value=2.5, precision=2),
+                   "ORACLE:WF": ChannelDouble(value=np.zeros(WF_COUNT))})
     yield ca_server.tcp_port
-    ca_server.remove(["ORACLE:AO"])
+    ca_server.remove(["ORACLE:AO", "ORACLE:WF"])
+
+
+def array_conversation(port: int) -> list:
+    """Big messages: the CREATE_CHAN reply and reads/writes of 800 kB use the extended
+    (24-byte) header; the masked headers decode to the real sizes and counts."""
+    talk = Conversation(port)
+    log = talk.request(ca.VersionRequest(priority=0, version=13),
+                       ca.CreateChanRequest(name=b"ORACLE:WF", cid=1, version=13), replies=3)
+    sid = talk.sid()
+    payload = np.arange(WF_COUNT, dtype=">f8").tobytes()
+    log += talk.request(ca.WriteNotifyRequest(data_type=6, data_count=WF_COUNT, sid=sid,
+                                              ioid=2, payload=payload), replies=1)
+    log += talk.request(ca.ReadNotifyRequest(data_type=6, data_count=WF_COUNT, sid=sid,
+                                             ioid=3), replies=1)
+    log += talk.request(ca.ReadNotifyRequest(data_type=20, data_count=10, sid=sid, ioid=4),
+                        replies=1)
+    talk.sock.close()
+    return log
+
+
+def test_extended_headers_match_rsrv(rsrv_port, ours):
+    mine = array_conversation(ours)
+    assert mine == array_conversation(rsrv_port)
+    assert (15, 8 * WF_COUNT, 6, WF_COUNT, 1, 3) in mine
 
 
 BAD_SID_ERROR = 13  # index of the ERROR about the cleared SID in converse()'s log
