@@ -109,6 +109,8 @@ def test_list_pvs_of_the_demo(capsys):
     assert {"DEMO:A:SIMPLE:A", "DEMO:B:SIMPLE:A", "DEMO:BL1:motor1.VAL", "DEMO:BL2:motor7.VAL",
             "DEMO:HOST:UPTIME", "DEMO:HOST:MOUNT:simple-a:STATE",
             "DEMO:HOST:MOUNT:spare:STATE"} <= set(names)
+    status, out, _ = run(capsys, "check", str(ROOT / "hostconfig" / "demo.yaml"))
+    assert status == 0 and out.endswith(f", {len(names)} PVs)\n")     # check counts the same
 
 
 def test_schema_lists_the_installed_iocs_options(capsys):

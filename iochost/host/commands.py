@@ -88,7 +88,7 @@ def check(path: str, switches: PluginSwitches, out: TextIO | None = None,
     if checked is None:
         return 1
     config, _, built = checked
-    pvs = sum(len(ioc.pvdb) for ioc in built.values())
+    pvs = len(served_pv_names(config, built))
     enabled = sum(1 for mount in config.mounts if mount.enabled)
     print(f"{path}: OK ({enabled} of {len(config.mounts)} mounts enabled, {pvs} PVs)",
           file=out)
