@@ -19,12 +19,13 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from iochost.server import PVDatabase, ServedChannel, Server, ServerConfig, new_event_loop
 
-__all__ = ["ServerThread"]
+__all__ = ["ServerThread", "wait_until"]
 
 _TIMEOUT = 30.0
 
@@ -117,3 +118,19 @@ class ServerThread:
     def stats(self) -> dict[str, Any]:
         """The server's statistics, read in its loop."""
         return self.call(self.server.stats)
+
+
+def wait_until(predicate: Callable[[], Any], timeout: float = 10.0, what: str = "") -> Any:
+    """Poll ``predicate`` until it returns something truthy, and return that.
+
+    For clients whose answers arrive on their own threads (pyepics callbacks, monitors).
+    Raises ``AssertionError`` naming ``what`` (or the predicate) after ``timeout`` seconds.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        result = predicate()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what or predicate}")
+        time.sleep(0.005)

@@ -3,7 +3,7 @@ Channel Access (in the session's server), and one as ``python -m`` subprocess.""
 import signal
 import time
 
-from conftest import wait_until
+from iochost.testing import wait_until
 from iochost_examples import enums, mini_beamline, records, scan_rate
 
 from iochost import ChannelType

@@ -12,15 +12,9 @@ from iochost.ca.dbr import DBE_ALARM, DBE_VALUE, ChannelType
 from iochost.ca.eca import ECA_BADCOUNT, ECA_NOCONVERT, ECA_PUTFAIL
 from iochost.pv.alarms import AlarmSeverity, AlarmStatus, ChannelAlarm
 from iochost.pv.data import ChannelChar, ChannelDouble, ChannelEnum, ChannelString
+from iochost.testing import wait_until
 
 
-def wait_for(predicate, timeout=5.0):
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.005)
-    return True
 
 
 def connect(ca, name):
@@ -79,9 +73,9 @@ def test_shared_alarm_reaches_each_subscriber_once(pyepics, serve_pvs, ca_server
             chid, use_time=True, mask=DBE_ALARM | DBE_VALUE,
             callback=lambda severity=None, value=None, out=out, **kw:
             out.append((value, severity)))))
-    assert wait_for(lambda: all(seen.values()))  # the initial update of each
+    assert wait_until(lambda: all(seen.values()))  # the initial update of each
     ca_server.call(volts.write(20.0))
-    assert wait_for(lambda: len(seen["VOLTS"]) >= 2 and len(seen["LABEL"]) >= 2)
+    assert wait_until(lambda: len(seen["VOLTS"]) >= 2 and len(seen["LABEL"]) >= 2)
     time.sleep(0.2)  # any duplicate would have arrived by now
     assert seen["VOLTS"] == [(0.0, 0), (20.0, AlarmSeverity.MAJOR)]
     assert seen["LABEL"] == [("supply", 0), ("supply", AlarmSeverity.MAJOR)]

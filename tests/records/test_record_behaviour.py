@@ -6,7 +6,7 @@ Each test mounts a small IOC with records, acts through a field and checks the r
 import time
 
 import pytest
-from conftest import wait_until
+from iochost.testing import wait_until
 
 from iochost import ChannelType, PVGroup, pvproperty
 from iochost.ca.dbr import DBE_ALARM, DBE_PROPERTY, DBE_VALUE

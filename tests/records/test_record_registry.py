@@ -3,7 +3,7 @@ own, and record types a plugin contributes through the pluggy hook."""
 import random
 
 import pytest
-from conftest import wait_until
+from iochost.testing import wait_until
 
 from iochost import ChannelType, PVGroup, pvproperty, records
 from iochost.host import hookimpl

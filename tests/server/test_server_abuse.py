@@ -22,6 +22,7 @@ from iochost.ca.dbr import ChannelType, decode_dbr
 from iochost.ca.header import HEADER_STRUCT
 from iochost.ca.parser import StreamParser
 from iochost.pv.data import ChannelDouble
+from iochost.testing import wait_until
 
 DOUBLE = ChannelType.DOUBLE
 MB = 1 << 20
@@ -32,13 +33,6 @@ def rss() -> int:
     return psutil.Process().memory_info().rss
 
 
-def wait_for(predicate, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.01)
-    return True
 
 
 @pytest.fixture
@@ -106,7 +100,7 @@ def test_client_vanishing_mid_message_is_cleaned_up(ca_server, healthy):
         sock = connect_raw(ca_server.tcp_port)
         sock.sendall(partial)
         sock.close()
-    assert wait_for(lambda: ca_server.stats()["clients"] == baseline)
+    assert wait_until(lambda: ca_server.stats()["clients"] == baseline)
     assert_served(healthy)
 
 
@@ -139,7 +133,7 @@ def test_stalled_subscriber_does_not_delay_others_or_grow_memory(ca_server, serv
     flooded = ca_server.database[names["FLOOD"]]
     sock = stalled_subscriber(ca_server.tcp_port, names["FLOOD"])
     try:
-        assert wait_for(lambda: ca_server.stats()["subscriptions"] >= 1)
+        assert wait_until(lambda: ca_server.stats()["subscriptions"] >= 1)
         start = rss()
         for _ in range(4):
             flood(ca_server, flooded, 200)
@@ -172,12 +166,12 @@ def test_client_vanishing_with_a_backlog_is_cleaned_up(ca_server, serve_pvs, hea
     flooded = ca_server.database[names["FLOOD2"]]
     baseline = ca_server.stats()
     sock = stalled_subscriber(ca_server.tcp_port, names["FLOOD2"])
-    assert wait_for(lambda: ca_server.stats()["subscriptions"] > baseline["subscriptions"])
+    assert wait_until(lambda: ca_server.stats()["subscriptions"] > baseline["subscriptions"])
     flood(ca_server, flooded, 200)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
     sock.close()  # a reset, with the server's buffers full
     flood(ca_server, flooded, 50)
-    assert wait_for(lambda: ca_server.stats()["clients"] == baseline["clients"])
+    assert wait_until(lambda: ca_server.stats()["clients"] == baseline["clients"])
     assert ca_server.stats()["subscriptions"] == baseline["subscriptions"]
     assert_served(healthy)
 
@@ -227,7 +221,7 @@ def test_hundred_thousand_channels_on_one_circuit(ca_server, serve_pvs, healthy)
     growth = rss() - start_rss
     assert growth < 300 * MB, f"RSS grew {growth / MB:.0f} MB for {count} channels"
     sock.close()
-    assert wait_for(lambda: ca_server.stats()["channels"] < count)
+    assert wait_until(lambda: ca_server.stats()["channels"] < count)
 
 
 def test_thousand_connect_disconnect_cycles(ca_server, serve_pvs, healthy):
@@ -249,7 +243,7 @@ def test_thousand_connect_disconnect_cycles(ca_server, serve_pvs, healthy):
                     if header.command == ca.Command.READ_NOTIFY:
                         value = decode_dbr(DOUBLE, payload, 1)[0][0]
             assert value == 1.25
-    assert wait_for(lambda: ca_server.stats()["clients"] == baseline)
+    assert wait_until(lambda: ca_server.stats()["clients"] == baseline)
     growth = rss() - start_rss
     assert growth < 10 * MB, f"RSS grew {growth / MB:.1f} MB over 900 cycles"
     assert_served(healthy)

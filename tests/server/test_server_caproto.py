@@ -12,6 +12,7 @@ from caproto import ChannelType as CT
 
 from iochost.ca.dbr import DBE_ALARM, DBE_LOG, DBE_PROPERTY, DBE_VALUE
 from iochost.pv.data import ChannelChar, ChannelDouble, ChannelEnum, ChannelInteger, ChannelString
+from iochost.testing import wait_until
 
 WAVE = np.arange(1_000_000, dtype=float)
 LIMITS = dict(upper_disp_limit=100, lower_disp_limit=-100, upper_alarm_limit=90,
@@ -39,13 +40,6 @@ EXPECTED = {"INT": [7], "DBL": [3.25], "ENUM": [1], "STR": [b"hello world"],
 FAMILIES = {"native": 0, "sts": 7, "time": 14, "gr": 21, "ctrl": 28}
 
 
-def wait_for(predicate, timeout=5.0):
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.005)
-    return True
 
 
 @pytest.fixture(scope="module")
@@ -114,7 +108,7 @@ def test_stsack_string_and_class_name(served, name):
 def test_write_with_and_without_notify(served):
     pv, channel = served["DBL"]
     pv.write([4.5], wait=False)
-    assert wait_for(lambda: channel.value == 4.5)
+    assert wait_until(lambda: channel.value == 4.5)
     response = pv.write([5.5], wait=True)
     assert response.status.name == "ECA_NORMAL" and channel.value == 5.5
     assert pv.read().data[0] == 5.5
@@ -157,7 +151,7 @@ def test_monitor_masks(served, ca_server, caproto_context, unique_prefix):
         subscription = pv.subscribe(data_type="time", mask=mask)
         subscription.add_callback(callback)
         subscriptions.append((subscription, callback))
-    assert wait_for(lambda: all(received.values()))
+    assert wait_until(lambda: all(received.values()))
     for value in (0.5, 2.0, 8.0, 45.0, 60.0, 61.5, 0.0):
         ca_server.call(channel.write(value))
     ca_server.call(channel.write_metadata(units="cm"))
@@ -167,7 +161,7 @@ def test_monitor_masks(served, ca_server, caproto_context, unique_prefix):
         DBE_ALARM: [0.0, 45.0, 60.0, 0.0],
         DBE_PROPERTY: [0.0, 0.0],
     }
-    assert wait_for(lambda: all(len(received[m]) >= len(v) for m, v in expected.items()))
+    assert wait_until(lambda: all(len(received[m]) >= len(v) for m, v in expected.items()))
     time.sleep(0.1)
     with lock:
         assert received == expected
@@ -188,9 +182,9 @@ def test_large_array_read_and_monitor(served, ca_server):
 
     subscription = pv.subscribe()
     subscription.add_callback(callback)
-    assert wait_for(lambda: len(updates) == 1, 20)
+    assert wait_until(lambda: len(updates) == 1, 20)
     ca_server.call(channel.write(WAVE + 1))
-    assert wait_for(lambda: len(updates) == 2, 20)
+    assert wait_until(lambda: len(updates) == 2, 20)
     assert np.array_equal(updates[1], WAVE + 1)
     subscription.remove_callback(callback)
     ca_server.call(channel.write(WAVE))

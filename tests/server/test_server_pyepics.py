@@ -11,6 +11,7 @@ import pytest
 
 from iochost.ca.dbr import DBE_ALARM, DBE_LOG, DBE_PROPERTY, DBE_VALUE, ChannelType, promote
 from iochost.pv.data import ChannelChar, ChannelDouble, ChannelEnum, ChannelInteger, ChannelString
+from iochost.testing import wait_until
 
 LIMITS = dict(upper_disp_limit=100, lower_disp_limit=-100, upper_alarm_limit=90,
               upper_warning_limit=80, lower_warning_limit=-80, lower_alarm_limit=-90,
@@ -37,13 +38,6 @@ EXPECTED_VALUES = {
 }
 
 
-def wait_for(predicate, timeout=5.0):
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.005)
-    return True
 
 
 @pytest.fixture(scope="module")
@@ -110,7 +104,7 @@ def test_conversions_done_by_the_server(pyepics, chids):
 def test_put_with_and_without_completion(pyepics, chids, pvs):
     ca = pyepics.ca
     ca.put(chids["DBL"], 4.5)
-    assert wait_for(lambda: pvs["DBL"][1].value == 4.5)
+    assert wait_until(lambda: pvs["DBL"][1].value == 4.5)
     ca.put(chids["DBL"], 5.5, wait=True, timeout=10)
     assert pvs["DBL"][1].value == 5.5 and ca.get(chids["DBL"]) == 5.5
     ca.put(chids["ENUM"], "Three", ftype=int(ChannelType.STRING), wait=True)
@@ -162,7 +156,7 @@ def test_monitors_honour_masks_and_deadbands(pyepics, ca_server, unique_prefix):
             values.append((value, units))
         subscriptions.append(ca.create_subscription(chid, use_ctrl=True, mask=mask,
                                                     callback=callback))
-    assert wait_for(lambda: all(received.values()))
+    assert wait_until(lambda: all(received.values()))
     for value in (0.5, 2.0, 8.0, 45.0, 60.0, 61.5, 0.0):
         ca_server.call(channel.write(value))
     ca_server.call(channel.write_metadata(units="cm"))
@@ -172,7 +166,7 @@ def test_monitors_honour_masks_and_deadbands(pyepics, ca_server, unique_prefix):
         DBE_ALARM: [0.0, 45.0, 60.0, 0.0],
         DBE_PROPERTY: [0.0, 0.0],
     }
-    assert wait_for(lambda: all(len(received[m]) >= len(v) for m, v in expected.items()))
+    assert wait_until(lambda: all(len(received[m]) >= len(v) for m, v in expected.items()))
     time.sleep(0.1)  # nothing more may arrive
     assert {m: [v for v, _ in got] for m, got in received.items()} == expected
     assert received[DBE_PROPERTY][-1][1] == "cm"
@@ -187,10 +181,10 @@ def test_large_array_monitor(pyepics, chids, pvs, ca_server):
     updates = []
     subscription = ca.create_subscription(chids["WAVE"], callback=lambda value=None, **kw:
                                           updates.append(value.copy()))
-    assert wait_for(lambda: len(updates) == 1, 20)
+    assert wait_until(lambda: len(updates) == 1, 20)
     assert np.array_equal(updates[0], WAVE)
     ca_server.call(pvs["WAVE"][1].write(WAVE + 1))
-    assert wait_for(lambda: len(updates) == 2, 20)
+    assert wait_until(lambda: len(updates) == 2, 20)
     assert np.array_equal(updates[1], WAVE + 1)
     ca.clear_subscription(subscription[2])
     ca_server.call(pvs["WAVE"][1].write(WAVE))
@@ -203,9 +197,9 @@ def test_removed_pv_disconnects_and_readding_reconnects(pyepics, ca_server, uniq
     pv = pyepics.PV(name, connection_callback=lambda conn=None, **kw: states.append(conn))
     assert pv.wait_for_connection(10) and pv.get() == 1.0
     ca_server.remove([name])
-    assert wait_for(lambda: states and states[-1] is False, 10)
+    assert wait_until(lambda: states and states[-1] is False, 10)
     ca_server.add({name: ChannelDouble(value=2.0)})
-    assert wait_for(lambda: states[-1] is True, 15)
+    assert wait_until(lambda: states[-1] is True, 15)
     assert pv.get(use_monitor=False) == 2.0
     pv.disconnect()
     ca_server.remove([name])
