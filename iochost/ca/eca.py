@@ -1,7 +1,8 @@
 """ECA status codes: ``value = message_number << 3 | severity``.
 
 The table is written as data (name, severity, number, text); the module-level constants
-``ECA_NORMAL`` ... ``ECA_UNRESPTMO`` and the look-ups are derived from it.
+``ECA_NORMAL`` ... ``ECA_UNRESPTMO`` and the look-ups are derived from it. The texts are
+``ca_message``'s in EPICS base 7.0.10 (older bases misspell three of them).
 """
 from __future__ import annotations
 
@@ -41,7 +42,7 @@ _TABLE = (
     ("STRTOBIG", _W, 12, "The supplied string is unusually large"),
     ("DISCONNCHID", _E, 13, "The request was ignored because the specified channel is "
                             "disconnected"),
-    ("BADTYPE", _E, 14, "The data type specifed is invalid"),
+    ("BADTYPE", _E, 14, "The data type specified is invalid"),
     ("CHIDNOTFND", _I, 15, "Remote Channel not found"),
     ("CHIDRETRY", _I, 16, "Unable to locate all user specified channels"),
     ("INTERNAL", _F, 17, "Channel Access Internal Failure"),
@@ -52,7 +53,7 @@ _TABLE = (
     ("BADCOUNT", _W, 22, "Invalid element count requested"),
     ("BADSTR", _E, 23, "Invalid string"),
     ("DISCONN", _W, 24, "Virtual circuit disconnect"),
-    ("DBLCHNL", _W, 25, "Identical process variable name on multiple servers"),
+    ("DBLCHNL", _W, 25, "Identical process variable names on multiple servers"),
     ("EVDISALLOW", _E, 26, "Request inappropriate within subscription (monitor) update callback"),
     ("BUILDGET", _W, 27, "Database value get for that channel failed during channel search"),
     ("NEEDSFP", _W, 28, "Unable to initialize without the vxWorks VX_FP_TASK task option set"),
@@ -60,12 +61,12 @@ _TABLE = (
     ("BADMONID", _E, 30, "Bad event subscription (monitor) identifier"),
     ("NEWADDR", _W, 31, "Remote channel has new network address"),
     ("NEWCONN", _I, 32, "New or resumed network connection"),
-    ("NOCACTX", _W, 33, "Specified task isnt a member of a CA context"),
+    ("NOCACTX", _W, 33, "Specified task isn't a member of a CA context"),
     ("DEFUNCT", _F, 34, "Attempt to use defunct CA feature failed"),
     ("EMPTYSTR", _W, 35, "The supplied string is empty"),
     ("NOREPEATER", _W, 36, "Unable to spawn the CA repeater thread- auto reconnect will fail"),
     ("NOCHANMSG", _W, 37, "No channel id match for search reply- search reply ignored"),
-    ("DLCKREST", _W, 38, "Reseting dead connection- will try to reconnect"),
+    ("DLCKREST", _W, 38, "Resetting dead connection- will try to reconnect"),
     ("SERVBEHIND", _W, 39, "Server (IOC) has fallen behind or is not responding- still waiting"),
     ("NOCAST", _W, 40, "No internet interface with broadcast available"),
     ("BADMASK", _E, 41, "Invalid event selection mask"),
