@@ -143,21 +143,22 @@ class StreamParser:
         max_payload = self.max_payload
         append = out.append
         while end_of_data - offset >= HEADER_SIZE:
-            command, size, data_type, count, p1, p2 = _unpack_from(view, offset)
-            header_length = HEADER_SIZE
+            fields = _unpack_from(view, offset)
+            size = fields[1]
+            start = offset + HEADER_SIZE
             if size == EXTENDED_MARKER:
                 if end_of_data - offset < EXTENDED_HEADER_SIZE:
                     break
-                size, count = EXTENSION_STRUCT.unpack_from(view, offset + HEADER_SIZE)
-                header_length = EXTENDED_HEADER_SIZE
+                size, count = EXTENSION_STRUCT.unpack_from(view, start)
+                fields = (fields[0], size, fields[2], count, fields[4], fields[5])
+                start = offset + EXTENDED_HEADER_SIZE
             if size > max_payload:
-                self._check_size(size, command)
-            start = offset + header_length
+                self._check_size(size, fields[0])
             end = start + size
             if end > end_of_data:
                 break
-            header = _new_header(Header, (command, size, data_type, count, p1, p2))
-            append((header, view[start:end].tobytes() if size else _EMPTY))
+            # The unpacked tuple becomes the Header as is (no field-by-field rebuild).
+            append((_new_header(Header, fields), view[start:end].tobytes() if size else _EMPTY))
             offset = end
         if offset < end_of_data:
             self._partial += view[offset:]

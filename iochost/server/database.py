@@ -112,6 +112,17 @@ class PVDatabase(MutableMapping[str, ServedChannel]):
         return removed
 
     # -- resolution -----------------------------------------------------------------------
+    def search_predicate(self) -> Callable[[str], bool]:
+        """``serves(name) -> bool`` for the search responder: the exact-name test inline
+        (the common case, one dict probe per searched name), resolution otherwise."""
+        entries = self._entries  # never rebound, so the closure sees every later change
+        resolve_entry = self.resolve_entry
+
+        def serves(name: str) -> bool:
+            return name in entries or resolve_entry(name) is not None
+
+        return serves
+
     def resolve(self, name: str) -> ServedChannel | None:
         """The channel a client asking for ``name`` gets, or None."""
         found = self.resolve_entry(name)

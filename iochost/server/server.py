@@ -108,12 +108,7 @@ class Server:
     async def _bind_udp(self, loop: asyncio.AbstractEventLoop, interfaces: tuple[str, ...],
                         port: int) -> int:
         ignore = frozenset(self.config.ignore_addresses)
-        database = self.database
-        resolve = database.resolve
-
-        def lookup(name: str) -> bool:
-            return name in database or resolve(name) is not None
-
+        lookup = self.database.search_predicate()
         for interface in interfaces:
             sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
             try:
