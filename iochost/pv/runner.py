@@ -19,8 +19,8 @@ import logging
 import os
 import signal
 import sys
-from typing import Any
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any
 
 from .. import __version__
 from .async_lib import AsyncioAsyncLayer, AsyncLibraryLayer
@@ -153,8 +153,18 @@ def run(pvdb: Mapping[str, Any], *, interfaces: Sequence[str] | None = None,
     """Serve ``pvdb`` over Channel Access until SIGINT/SIGTERM (blocking).
 
     ``startup_hook(async_lib)`` runs as a task at startup (pass ``ioc.__ainit__``);
-    ``module_name`` is accepted for caproto compatibility and ignored.
+    ``module_name`` is accepted for caproto compatibility and ignored. Bad CA settings
+    (``--interfaces``, ``EPICS_CAS_*``) or an address that cannot be served end the
+    process with one line saying so (``SystemExit``), not a traceback.
     """
-    with asyncio.Runner(loop_factory=_loop_factory()) as runner:
-        runner.run(_serve_until_signalled(start_server(
-            pvdb, interfaces=interfaces, log_pv_names=log_pv_names, startup_hook=startup_hook)))
+    from ..server import ConfigError as ServerConfigError
+
+    try:
+        with asyncio.Runner(loop_factory=_loop_factory()) as runner:
+            runner.run(_serve_until_signalled(start_server(
+                pvdb, interfaces=interfaces, log_pv_names=log_pv_names,
+                startup_hook=startup_hook)))
+    except ServerConfigError as exc:
+        raise SystemExit(f"error: CA settings: {exc}") from None
+    except OSError as exc:          # the server's sockets: hooks' errors are caught and logged
+        raise SystemExit(f"error: cannot serve: {exc}") from None

@@ -71,3 +71,18 @@ def test_ioc_arg_parser_takes_argv():
                                               argv=["--prefix", "Q:"], macros={"m": "1"})
     assert ioc_options == {"prefix": "Q:", "macros": {"m": "1"}}
     assert run_options["log_pv_names"] is False
+
+
+@pytest.mark.parametrize("interfaces, environ, message", [
+    (["foo"], {}, "error: CA settings: interfaces: 'foo' is not an IPv4 address"),
+    (None, {"EPICS_CAS_SERVER_PORT": "abc"},
+     "error: CA settings: EPICS_CAS_SERVER_PORT='abc': not a port number"),
+])
+def test_run_reports_bad_ca_settings_in_one_line(monkeypatch, interfaces, environ, message):
+    from iochost import run
+
+    for name, value in environ.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(SystemExit) as info:
+        run({}, interfaces=interfaces)
+    assert str(info.value.code) == message
