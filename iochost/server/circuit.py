@@ -98,8 +98,8 @@ class CircuitChannel:
         self.name = name
         self.key = key  # the database entry it resolved through (removal disconnects it)
         self.data = data
-        self.fast_read: Callable[[int, int], tuple[bytes, int]] | None = None
-        self.rights = rights
+        self.fast_read: Callable[[int, int], tuple[bytes, int]] | None
+        self.rights = rights  # sets fast_read too
         self.max_length = data.max_length
         self.subscriptions: dict[int, Subscription] = {}
         self.writer: ChannelWriter | None = None  # created at the first write
@@ -257,12 +257,10 @@ class VirtualCircuit(asyncio.Protocol):
         self.backlog.clear()
         for task in self._tasks:  # reads and first monitor updates nobody will receive
             task.cancel()
-        server = self.server
         for channel in self.channels.values():
             self._release(channel)
-            server.unindex_channel(channel)
         self.channels.clear()
-        server.circuit_closed(self)
+        self.server.circuit_closed(self)
 
     def pause_writing(self) -> None:
         self._paused = True
@@ -444,7 +442,6 @@ class VirtualCircuit(asyncio.Protocol):
         sid = self._allocate_sid()
         channel = CircuitChannel(self, cid, sid, name, key, data, rights)
         self.channels[sid] = channel
-        self.server.index_channel(channel)
         count = channel.max_length
         pack = _pack if count < _SMALL else pack_header
         self._queue(_pack(ACCESS_RIGHTS, 0, 0, 0, cid, rights)
@@ -469,7 +466,6 @@ class VirtualCircuit(asyncio.Protocol):
                 self._send_error(header, UNKNOWN_CID, ECA_BADCHID)
             return
         self._release(channel)
-        self.server.unindex_channel(channel)
         self._queue(pack_header(CLEAR_CHANNEL, 0, header[2], header[3], sid, cid))
 
     def _release(self, channel: CircuitChannel) -> None:

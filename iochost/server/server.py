@@ -1,8 +1,8 @@
 """The Channel Access server: UDP search responders, beacons and TCP circuits together.
 
 :class:`Server` owns the sockets and the bookkeeping shared by circuits: the fan-out of
-subscriptions per channel-data object, and an index from database names to the open
-channels that resolved through them (so removing a PV sends SERVER_DISCONN to exactly those).
+subscriptions per channel-data object, and SERVER_DISCONN for the open channels that
+resolved through a database entry when that entry is removed.
 """
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from .beacon import BeaconSender
-from .circuit import CircuitChannel, VirtualCircuit
+from .circuit import VirtualCircuit
 from .config import ServerConfig
 from .database import PVDatabase, ServedChannel
 from .subscription import Fanout, Subscription
@@ -53,7 +53,6 @@ class Server:
         self.counters: Counter[str] = Counter()
         self.circuits: set[VirtualCircuit] = set()
         self._fanouts: dict[int, Fanout] = {}
-        self._channels_by_key: dict[str, set[CircuitChannel]] = {}
         self._tcp_servers: list[asyncio.AbstractServer] = []
         self._udp_transports: list[asyncio.DatagramTransport] = []
         self._beacons: BeaconSender | None = None
@@ -161,7 +160,6 @@ class Server:
         for fanout in self._fanouts.values():
             fanout.close()
         self._fanouts.clear()
-        self._channels_by_key.clear()
         if self._stopped is not None:
             self._stopped.set()
         logger.info("CA server on TCP port %d stopped", self.tcp_port)
@@ -190,19 +188,6 @@ class Server:
     def circuit_closed(self, circuit: VirtualCircuit) -> None:
         self.circuits.discard(circuit)
 
-    def index_channel(self, channel: CircuitChannel) -> None:
-        channels = self._channels_by_key.get(channel.key)
-        if channels is None:
-            channels = self._channels_by_key[channel.key] = set()
-        channels.add(channel)
-
-    def unindex_channel(self, channel: CircuitChannel) -> None:
-        channels = self._channels_by_key.get(channel.key)
-        if channels is not None:
-            channels.discard(channel)
-            if not channels:
-                del self._channels_by_key[channel.key]
-
     def subscribe(self, sub: Subscription) -> None:
         data = sub.channel.data
         fanout = self._fanouts.get(id(data))
@@ -218,11 +203,14 @@ class Server:
             del self._fanouts[id(data)]
 
     def _on_removed(self, names: list[str]) -> None:
-        """Database entries went away: disconnect every channel that resolved through them."""
-        for name in names:
-            channels = self._channels_by_key.pop(name, None)
-            for channel in channels or ():
-                channel.circuit.server_disconnect(channel)
+        """Database entries went away: disconnect every channel that resolved through them.
+
+        A scan of the open channels: removals are rare, while an index from names to channels
+        would cost every CREATE_CHAN and every close (a connection storm is the hot case)."""
+        removed = set(names)
+        for circuit in list(self.circuits):
+            for channel in [ch for ch in circuit.channels.values() if ch.key in removed]:
+                circuit.server_disconnect(channel)
 
     def _on_added(self, names: list[str]) -> None:
         """New PVs: restart the beacon ramp so waiting clients search again soon."""
