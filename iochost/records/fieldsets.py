@@ -309,7 +309,11 @@ def field_set_class(rtyp: str) -> type[RecordFieldGroup]:
 
 class FieldHooks:
     """``prop.fields.<FIELD>``: decorators for that field's hooks (first parameter: the
-    field set, then caproto's hook parameters)."""
+    field set, then caproto's hook parameters).
+
+    Like caproto's, each decorator returns the record's pvproperty, not the function, so a
+    hook named after its PV (``@x.fields.SCAN.putter`` on ``async def x(...)``) keeps ``x``.
+    """
 
     def __init__(self, spec: FieldSpec, name: str) -> None:
         self._spec, self._name = spec, name
@@ -317,7 +321,7 @@ class FieldHooks:
     def _set(self, kind: str, func: Any) -> Any:
         check_hook(kind, func)
         self._spec.hooks.setdefault(self._name, {})[_HOOK_KINDS[kind]] = func
-        return func
+        return self._spec.prop or func
 
     def putter(self, func: Any) -> Any:
         """``async def f(fields, instance, value)``, run on each write of the field."""
@@ -338,15 +342,16 @@ class FieldHooks:
             check_hook("scan", func)
             self._spec.hooks.setdefault(self._name, {})["scan"] = scan_wrapper(
                 func, period, **options)
-            return func
+            return self._spec.prop or func
         return wrap
 
 
 class FieldSpec:
     """``prop.fields``: the field hooks an IOC class declares for one record pvproperty."""
 
-    def __init__(self, field_class: type[RecordFieldGroup]) -> None:
+    def __init__(self, field_class: type[RecordFieldGroup], prop: Any = None) -> None:
         self.field_class = field_class
+        self.prop = prop  # the record's pvproperty, returned by the hook decorators
         self.hooks: dict[str, dict[str, Any]] = {}
 
     def __getattr__(self, attr: str) -> FieldHooks:

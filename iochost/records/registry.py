@@ -108,7 +108,7 @@ class RecordSupport:
     def field_spec(self, prop: Any) -> FieldSpec:
         spec = prop.pvspec.fields
         if not isinstance(spec, FieldSpec):
-            spec = FieldSpec(record_class(prop.pvspec.record))
+            spec = FieldSpec(record_class(prop.pvspec.record), prop)
             prop.pvspec = prop.pvspec._replace(fields=spec)
         return spec
 

@@ -334,3 +334,19 @@ def test_state_severities_of_binary_records(ioc, client):
     assert put_text(client, p + "mbbi", "two") == "ECA_NORMAL"
     assert (text(client, p + "mbbi.STAT"), text(client, p + "mbbi.SEVR")) == ("STATE",
                                                                            "MINOR")
+
+
+def test_field_hook_named_after_its_pv_keeps_the_pv(mount, unique_prefix, client):
+    """caproto's style: the decorators return the pvproperty, so ``async def A`` keeps A."""
+    class Named(PVGroup):
+        A = pvproperty(value=1.0, record="ai")
+
+        @A.fields.DESC.putter
+        async def A(fields, instance, value):
+            return value.upper()
+
+    assert isinstance(Named.__dict__["A"], pvproperty)
+    ioc = mount(Named(prefix=unique_prefix))
+    assert client.write(ioc.prefix + "A.DESC", "named") == "ECA_NORMAL"
+    assert client.value(ioc.prefix + "A.DESC") == "NAMED"
+    assert client.value(ioc.prefix + "A") == 1.0
