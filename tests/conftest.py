@@ -17,6 +17,7 @@ Never import ``softioc`` (or load epicscorelibs' shared libraries) in the test p
 copy of EPICS base clashes with pyepics' libca and silently breaks pyepics subscriptions for
 the rest of the session. Run softioc in a subprocess.
 """
+import importlib.util
 import os
 import random
 import socket
@@ -76,6 +77,24 @@ os.environ.update({
     "EPICS_CA_MAX_ARRAY_BYTES": "100000000",
     "EPICS_CA_CONN_TMO": "30",
 })
+
+
+def _pin_pyepics_libca() -> None:
+    """Make pyepics always load its own bundled libca.
+
+    Left alone, pyepics loads epicscorelibs' libca instead whenever some earlier test has
+    imported ``epicscorelibs`` -- a different EPICS release, chosen by test order.
+    """
+    spec = importlib.util.find_spec("epics")
+    if spec is None or "PYEPICS_LIBCA" in os.environ:
+        return
+    for folder in spec.submodule_search_locations or ():
+        bundled = os.path.join(folder, "clibs", "linux64", "libca.so")
+        if os.path.isfile(bundled):
+            os.environ["PYEPICS_LIBCA"] = bundled
+
+
+_pin_pyepics_libca()
 
 
 # -- Fixtures: a shared in-process CA server and CA clients --------------------------------------
