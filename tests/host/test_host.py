@@ -6,22 +6,15 @@ prefix; pyepics (EPICS' libca) is the client.
 import logging
 import sys
 import textwrap
-import time
 
 import pytest
 
 from iochost.host import ConfigError, Host, hookimpl, load_config_text, load_plugins
+from iochost.testing import wait_until
 
 TIMEOUT = 5.0
 
 
-def wait_for(predicate, timeout=TIMEOUT):
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.01)
-    return True
 
 
 @pytest.fixture
@@ -69,7 +62,7 @@ def test_mounts_serve_their_pvs_to_a_ca_client(make_host, pyepics, unique_prefix
              options: {start: 7, label: "in $(N)"}}
           - {name: idle, ioc: test-counter, prefix: "$(P)OFF:", enabled: false}
         """)
-    assert wait_for(lambda: pyepics.caget(P + "ONE:COUNT", timeout=2) == 5)
+    assert wait_until(lambda: pyepics.caget(P + "ONE:COUNT", timeout=2) == 5)
     assert pyepics.caget(P + "ONE:STEP") == 0.5
     assert pyepics.caget(P + "TWO:COUNT") == 7
     assert pyepics.caget(P + "TWO:LABEL", as_string=True) == "in TWO"
@@ -89,15 +82,15 @@ def test_status_pvs_report_the_host(make_host, pyepics, unique_prefix):
           - {name: idle, ioc: test-counter, prefix: "$(P)OFF:", enabled: false}
         """)
     status = P + "HOST:"
-    assert wait_for(lambda: pyepics.caget(status + "MOUNTS", timeout=2) == 1)
+    assert wait_until(lambda: pyepics.caget(status + "MOUNTS", timeout=2) == 1)
     assert pyepics.caget(status + "PVS") >= 3 + 7 + 2    # counter + status + STATE PVs
-    assert wait_for(lambda: pyepics.caget(status + "UPTIME", use_monitor=False) > 0)
+    assert wait_until(lambda: pyepics.caget(status + "UPTIME", use_monitor=False) > 0)
     assert pyepics.caget(status + "MEMORY") > 1.0
     assert pyepics.caget(status + "CPU") >= 0.0
     assert pyepics.caget(status + "MOUNT:one:STATE", as_string=True) == "running"
     assert pyepics.caget(status + "MOUNT:idle:STATE", as_string=True) == "disabled"
-    assert wait_for(lambda: pyepics.caget(status + "CLIENTS", use_monitor=False) >= 1, 3)
-    assert wait_for(lambda: pyepics.caget(status + "CHANNELS", use_monitor=False) >= 9, 3)
+    assert wait_until(lambda: pyepics.caget(status + "CLIENTS", use_monitor=False) >= 1, 3)
+    assert wait_until(lambda: pyepics.caget(status + "CHANNELS", use_monitor=False) >= 9, 3)
     with pytest.raises(pyepics.ca.CASeverityException, match="Write access denied"):
         pyepics.caput(status + "MOUNTS", 99, wait=True, timeout=TIMEOUT)   # read-only
 
@@ -119,12 +112,12 @@ def test_runtime_mount_and_unmount_are_seen_by_a_client(ca_server, make_host, py
     states = []
     pv = pyepics.PV(name, connection_callback=lambda conn=None, **kw: states.append(conn))
     assert pv.wait_for_connection(TIMEOUT)
-    assert wait_for(lambda: pv.get(use_monitor=False) == 42)
+    assert wait_until(lambda: pv.get(use_monitor=False) == 42)
     assert pyepics.caget(P + "HOST:MOUNT:live:STATE", as_string=True) == "running"
     assert "mounted live" in events and "helper-start live " in events
 
     ca_server.call(host.unmount("live"))
-    assert wait_for(lambda: states and states[-1] is False)     # SERVER_DISCONN
+    assert wait_until(lambda: states and states[-1] is False)     # SERVER_DISCONN
     assert host.mounts["live"].state == "unmounted" and name not in ca_server.database
     assert f"ioc-shutdown {P}LIVE: 42" in events                # its shutdown hook ran
     order = [e for e in events if e.split()[0] in ("helper-stop", "ioc-shutdown",
@@ -186,7 +179,7 @@ def test_a_failing_startup_hook_is_logged_with_its_mount(make_host, pyepics, uni
                  options: {fail_startup: true}}
               - {name: well, ioc: test-counter, prefix: "$(P)WELL:", options: {start: 1}}
             """, status=False)
-        assert wait_for(lambda: host.mounts["sick"].errors == 1)
+        assert wait_until(lambda: host.mounts["sick"].errors == 1)
     failure = next(r for r in caplog.records if "[mount sick]" in r.getMessage())
     assert "startup hook" in failure.getMessage() and "sensor offline" in caplog.text
     assert pyepics.caget(P + "WELL:COUNT", timeout=2) == 1      # the other mount serves
@@ -222,7 +215,7 @@ def test_a_failing_scan_hook_is_logged_with_its_mount(make_host, pyepics, unique
             mounts:
               - {name: flaky, ioc: flaky, prefix: "$(P)FLAKY:"}
             """, status=False, extra_plugins={"flaky": FlakyScanPlugin})
-        assert wait_for(lambda: host.mounts["flaky"].errors >= 2)
+        assert wait_until(lambda: host.mounts["flaky"].errors >= 2)
     assert f"[mount flaky] scan hook of {unique_prefix}FLAKY:PROBE:TICK failed" in \
         [r.getMessage() for r in caplog.records]
     assert "probe unplugged" in caplog.text
@@ -270,7 +263,7 @@ def test_stop_runs_stopping_hook_then_every_shutdown_hook(ca_server, catalog, ev
         """), "t.yaml", environ={})
     host = Host(config, catalog, server=ca_server.server)
     ca_server.call(host.start())
-    assert wait_for(lambda: len([e for e in events if e.startswith("ioc-startup")]) == 2)
+    assert wait_until(lambda: len([e for e in events if e.startswith("ioc-startup")]) == 2)
     ca_server.call(host.stop())
     tail = events[events.index("host-stopping"):]
     assert tail == ["host-stopping", "helper-stop b t", f"ioc-shutdown {unique_prefix}B: 2",

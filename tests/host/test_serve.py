@@ -7,23 +7,17 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
+
+from iochost.testing import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / "hostconfig" / "demo.yaml"
 STARTUP_TIMEOUT = 20.0
 
 
-def wait_for(predicate, timeout):
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.05)
-    return True
 
 
 def serve(args, tmp_path, **env):
@@ -66,7 +60,7 @@ def test_demo_config_serves_every_mount_and_stops_cleanly(pyepics, tmp_path, pro
     processes.append(proc)
     caget, caput = pyepics.caget, pyepics.caput
     # search only once it serves: a search made earlier falls into libca's retry back-off
-    assert wait_for(lambda: "host 'demo' serving" in proc.err_path.read_text() or
+    assert wait_until(lambda: "host 'demo' serving" in proc.err_path.read_text() or
                     proc.poll() is not None, STARTUP_TIMEOUT)
     first = pyepics.PV("DEMO:A:SIMPLE:A")
     assert first.wait_for_connection(5), proc.err_path.read_text()
@@ -79,7 +73,7 @@ def test_demo_config_serves_every_mount_and_stops_cleanly(pyepics, tmp_path, pro
     for beamline, motor, value in (("BL1", "motor1", 5), ("BL2", "motor7", 9)):
         assert caput(f"DEMO:{beamline}:{motor}.VAL", value, wait=True, timeout=5) == 1
         readback = f"DEMO:{beamline}:{motor}.RBV"
-        assert wait_for(lambda pv=readback, v=value: caget(pv, use_monitor=False) == v, 5)
+        assert wait_until(lambda pv=readback, v=value: caget(pv, use_monitor=False) == v, 5)
     for speed in ("FAST", "SLOW"):
         assert caput(f"DEMO:DECAY:{speed}:SP", 50.0, wait=True, timeout=5) == 1
         assert caget(f"DEMO:DECAY:{speed}:I") is not None
@@ -114,7 +108,7 @@ def test_sigterm_runs_shutdown_hooks_and_exits_0(plugin_site_dir, tmp_path, proc
     proc = serve([config, "--list-pvs"], tmp_path, PYTHONPATH=plugin_site_dir.pythonpath,
                  IOCHOST_TESTGOOD_LOG=str(events), IOCHOST_DISABLE_PLUGINS="broken-import")
     processes.append(proc)
-    assert wait_for(lambda: events.exists() and "host-started 1" in events.read_text() or
+    assert wait_until(lambda: events.exists() and "host-started 1" in events.read_text() or
                     proc.poll() is not None, STARTUP_TIMEOUT), proc.err_path.read_text()
     assert stop(proc, signal.SIGTERM) == 0
     prefix = f"SIG{os.getpid()}:A:"

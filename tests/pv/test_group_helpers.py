@@ -9,11 +9,11 @@ from __future__ import annotations
 import threading
 import time
 from typing import Any
-from collections.abc import Callable
 
 import pytest
 
 from iochost.pv import start_group, stop_group
+from iochost.testing import wait_until  # noqa: F401  (the framework tests import it from here)
 
 TIMEOUT = 5.0
 
@@ -124,13 +124,3 @@ def client(caproto_context):
     helper.close()
 
 
-def wait_until(predicate: Callable[[], Any], timeout: float = TIMEOUT, what: str = "") -> Any:
-    """Poll ``predicate`` until it returns a truthy value (bounded)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = predicate()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what or predicate}")
-        time.sleep(0.02)
