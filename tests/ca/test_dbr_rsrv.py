@@ -11,15 +11,11 @@ String puts are checked the same way: RSRV's read-back, or its refusal (ECA_PUTF
 against ``convert_values``'s result or ``ECA_NOCONVERT``.
 """
 import importlib.util
-import os
 import socket
-import subprocess
-import sys
-import textwrap
-import time
 
 import numpy as np
 import pytest
+from softioc_process import running_softioc
 
 from iochost.ca.dbr import (CTRL_LIMITS, ChannelType, Metadata, convert_values, decode_dbr,
                             encode_dbr, native_type)
@@ -59,23 +55,6 @@ ARRAYS = {"D:WC": (T.CHAR, np.frombuffer(b"Hi\0", np.uint8)),
           "D:WS": (T.INT, np.array([-1, 300, 7], np.int16))}
 RECORDS = ["D:AO", "D:BIG", "D:AI", "D:NAN", "D:LO", "D:MB", "D:MBX", "D:MB0", "D:SO",
            *ARRAYS]
-
-_IOC = textwrap.dedent("""
-    import sys
-    from softioc import softioc
-    softioc.dbLoadDatabase(sys.argv[1])
-    softioc.iocInit(dispatcher=lambda f, *args: f(*args), enable_pva=False)
-    print("READY", flush=True)
-    sys.stdin.read()
-    softioc.epicsExit(0)
-""")
-
-
-def _free_port() -> int:
-    with socket.socket() as tcp:
-        tcp.bind(("127.0.0.1", 0))
-        return tcp.getsockname()[1]
-
 
 class RawClient:
     """Just enough of a CA client: requests by hand, replies matched by ioid."""
@@ -132,24 +111,9 @@ class RawClient:
 
 
 @pytest.fixture(scope="module")
-def rsrv(tmp_path_factory):
+def rsrv():
     """softioc serving DB on a private loopback port; a connected RawClient and the sids."""
-    db = tmp_path_factory.mktemp("rsrv") / "dbr.db"
-    db.write_text(DB)
-    port = _free_port()
-    env = dict(os.environ, EPICS_CAS_SERVER_PORT=str(port), EPICS_CA_SERVER_PORT=str(port),
-               EPICS_CAS_INTF_ADDR_LIST="127.0.0.1", EPICS_CAS_AUTO_BEACON_ADDR_LIST="NO",
-               EPICS_CAS_BEACON_ADDR_LIST="127.0.0.1", EPICS_CA_AUTO_ADDR_LIST="NO",
-               EPICS_CA_ADDR_LIST="127.0.0.1")
-    proc = subprocess.Popen([sys.executable, "-c", _IOC, str(db)], env=env, text=True,
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                            stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 60
-        for line in proc.stdout:
-            if line.strip() == "READY" or time.monotonic() > deadline:
-                break
-        assert proc.poll() is None, "softioc did not start"
+    with running_softioc(DB) as port:
         client = RawClient(port)
         sids = {}
         for cid, name in enumerate(RECORDS + ["D:PUT"]):
@@ -160,13 +124,6 @@ def rsrv(tmp_path_factory):
             assert client.write(sids[name][0], native, count, payload) == ECA_NORMAL
         yield client, sids
         client.sock.close()
-    finally:
-        proc.stdin.close()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 def channel_state(client, sid, native):

@@ -23,16 +23,14 @@ search reply layout.
 """
 import ctypes
 import enum
-import os
 import socket
 import struct
-import subprocess
-import sys
 import warnings
 
 import caproto
 import pytest
 from caproto._commands import read_datagram, read_from_bytestream
+from softioc_process import running_softioc
 
 from iochost.ca import commands as c
 from iochost.ca import Role, StreamParser, parse_datagram
@@ -233,41 +231,14 @@ def test_difference_5_read_sync_echo():
 
 
 # --- RSRV itself (softioc: EPICS base's C server) agrees with what we document -----------------
-_SOFTIOC = """
-import sys
-from softioc import softioc
-softioc.dbLoadDatabase(sys.argv[1])
-softioc.iocInit(dispatcher=lambda f, *args: f(*args), enable_pva=False)
-print("READY", flush=True)
-sys.stdin.read()
-softioc.epicsExit(0)
-"""
 PV = b"IOCHOSTCA:AI"
 
 
 @pytest.fixture(scope="module")
-def rsrv_port(tmp_path_factory):
+def rsrv_port():
     """softioc serving one ai record on loopback; yields its UDP (search) port."""
-    db = tmp_path_factory.mktemp("rsrv") / "one.db"
-    db.write_text(f'record(ai, "{PV.decode()}") {{ field(VAL, "1.5") }}\n')
-    port = int(os.environ["IOCHOST_TEST_SUBPROCESS_PORT"])
-    env = dict(os.environ, EPICS_CAS_SERVER_PORT=str(port), EPICS_CAS_INTF_ADDR_LIST="127.0.0.1")
-    proc = subprocess.Popen([sys.executable, "-c", _SOFTIOC, str(db)], env=env, text=True,
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE)
-    try:
-        for line in proc.stdout:  # a banner first; EOF if it dies
-            if line.strip() == "READY":
-                break
-        else:
-            pytest.fail(f"softioc did not start (exit code {proc.poll()})")
+    with running_softioc(f'record(ai, "{PV.decode()}") {{ field(VAL, "1.5") }}\n') as port:
         yield port
-    finally:
-        proc.stdin.close()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 def search_rsrv(port: int, sequence: int, cid: int) -> list:

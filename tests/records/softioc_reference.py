@@ -18,24 +18,16 @@ from __future__ import annotations
 
 import json
 import os
-import socket
-import subprocess
 import sys
-import textwrap
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/, also for the script
+from softioc_process import LOOPBACK_ENV, free_port, running_softioc
 
 FIXTURE = Path(__file__).with_name("softioc_field_types.json")
 PREFIX = "IOCHOSTREF:"
 FTVL_KEY = "waveform FTVL"
-LOOPBACK_ENV = {
-    "EPICS_CA_AUTO_ADDR_LIST": "NO",
-    "EPICS_CAS_AUTO_BEACON_ADDR_LIST": "NO",
-    "EPICS_CAS_BEACON_ADDR_LIST": "127.0.0.1",
-    "EPICS_CAS_INTF_ADDR_LIST": "127.0.0.1",
-}
 
 # Array records need a value type and a length; lsi/lso a string size above 40 so their
 # buffers show which type a long string gets.
@@ -49,18 +41,6 @@ RECORD_CONFIG = {
     "lsi": {"SIZV": "80"},
     "lso": {"SIZV": "80"},
 }
-
-# The IOC: imports softioc (which loads base.dbd), loads the records, serves until stdin
-# closes. No PV Access server: it would broadcast outside the CA variables' reach.
-_IOC_SCRIPT = textwrap.dedent("""
-    import sys
-    from softioc import softioc
-    softioc.dbLoadDatabase(sys.argv[1])
-    softioc.iocInit(dispatcher=lambda f, *args: f(*args), enable_pva=False)
-    print("READY", flush=True)
-    sys.stdin.read()
-    softioc.epicsExit(0)
-""")
 
 
 # One waveform per element type shows how each DBF type is served, CHAR and FLOAT
@@ -82,34 +62,6 @@ def database_text(record_types: list[str]) -> str:
     for ftvl in FTVL_TYPES:
         lines += _record("waveform", f"{PREFIX}wf{ftvl}", {"FTVL": ftvl, "NELM": "2"})
     return "\n".join(lines) + "\n"
-
-
-@contextmanager
-def running_softioc(record_types: list[str], port: int, workdir: Path) -> Iterator[None]:
-    """softioc serving the records on 127.0.0.1:port until the block ends."""
-    db = workdir / "reference.db"
-    db.write_text(database_text(record_types))
-    env = dict(os.environ, **LOOPBACK_ENV, EPICS_CAS_SERVER_PORT=str(port),
-               EPICS_CA_ADDR_LIST="127.0.0.1", EPICS_CA_SERVER_PORT=str(port))
-    proc = subprocess.Popen([sys.executable, "-c", _IOC_SCRIPT, str(db)], env=env,
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    try:
-        output = []
-        for line in proc.stdout:  # iocInit prints a banner first; EOF if it dies
-            if line.strip() == "READY":
-                break
-            output.append(line)
-        else:
-            raise RuntimeError(f"softioc did not start (exit {proc.poll()}):\n"
-                               + "".join(output[-20:]))
-        yield
-    finally:
-        proc.stdin.close()
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 def read_fields(names: list[str], expect: set[str] | None = None, values: set[str] = frozenset(),
@@ -161,7 +113,7 @@ def _scalar(value):
 Reference = dict[str, dict[str, list | None]]
 
 
-def reference(record_types: list[str], port: int, workdir: Path,
+def reference(record_types: list[str], port: int,
               expect: set[tuple[str, str]] | None = None) -> Reference:
     """What softioc serves: {rtyp: {field: [type, count, write] | None}} for every field
     in our tables, plus {'waveform FTVL': {ftvl: [...]}} for the per-type waveforms.
@@ -177,7 +129,7 @@ def reference(record_types: list[str], port: int, workdir: Path,
     names |= {f"{PREFIX}wf{ftvl}.VAL": (FTVL_KEY, ftvl) for ftvl in FTVL_TYPES}
     values = {f"{PREFIX}{rtyp}.{f.name}" for rtyp in record_types for f in fields_of(rtyp)
               if f.initial and is_served(f)}
-    with running_softioc(record_types, port, workdir):
+    with running_softioc(database_text(record_types), port):
         found = read_fields(list(names), expect and {
             name for name, pair in names.items() if pair in expect}, values)
     result: Reference = {key: {} for key in [*record_types, FTVL_KEY]}
@@ -197,22 +149,13 @@ def render_fixture(data: Reference) -> str:
     return "{\n" + ",\n".join(records) + "\n}\n"
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def main() -> None:
-    import tempfile
-
-    port = _free_port()
+    port = free_port()
     os.environ.update(LOOPBACK_ENV, EPICS_CA_ADDR_LIST=f"127.0.0.1:{port}")
     from iochost.records import record_types
 
     base_types = [rtyp for rtyp in record_types() if rtyp != "motor"]
-    with tempfile.TemporaryDirectory() as tmp:
-        data = reference(base_types, port, Path(tmp))
+    data = reference(base_types, port)
     FIXTURE.write_text(render_fixture(data))
     print(f"wrote {FIXTURE}")
 

@@ -90,8 +90,8 @@ def test_waveform_elements_of_each_type_are_served_as_dbf_to_dbr_says(ftvl):
     assert REFERENCE[FTVL_KEY][ftvl] == [DBF_TO_DBR[DbfType[ftvl]], 2, 1]
 
 
-def test_reference_is_what_the_installed_softioc_serves(tmp_path):
+def test_reference_is_what_the_installed_softioc_serves():
     port = int(os.environ["IOCHOST_TEST_SUBPROCESS_PORT"])
     served = {(key, name) for key, fields in REFERENCE.items()
               for name, value in fields.items() if value is not None}
-    assert reference(sorted(RECORDS), port, tmp_path, expect=served) == REFERENCE
+    assert reference(sorted(RECORDS), port, expect=served) == REFERENCE

@@ -5,16 +5,13 @@ except the fields that are arbitrary per server (SIDs, TCP ports, time stamps in
 A differing field here means a client could tell us from a C IOC.
 """
 import importlib.util
-import os
 import select
 import socket
-import subprocess
-import sys
-import textwrap
 import time
 
 import numpy as np
 import pytest
+from softioc_process import running_softioc
 
 from iochost.ca import commands as ca
 from iochost.ca.header import HEADER_STRUCT, pack_header
@@ -27,51 +24,14 @@ if importlib.util.find_spec("softioc") is None:
 DB = ('record(ao, "ORACLE:AO") { field(VAL, "2.5") field(PREC, "2") }\n'
       'record(waveform, "ORACLE:WF") { field(FTVL, "DOUBLE") field(NELM, "100000") }\n')
 WF_COUNT = 100_000
-_IOC = textwrap.dedent("""
-    import sys
-    from softioc import softioc
-    softioc.dbLoadDatabase(sys.argv[1])
-    softioc.iocInit(dispatcher=lambda f, *args: f(*args), enable_pva=False)
-    print("READY", flush=True)
-    sys.stdin.read()
-    softioc.epicsExit(0)
-""")
 SID, PORT = "<sid>", "<port>"
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
-        udp.bind(("127.0.0.1", 0))
-        return udp.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
-def rsrv_port(tmp_path_factory):
+def rsrv_port():
     """softioc (RSRV) serving ORACLE:AO on a private loopback port."""
-    db = tmp_path_factory.mktemp("oracle") / "oracle.db"
-    db.write_text(DB)
-    port = _free_port()
-    env = dict(os.environ, EPICS_CAS_SERVER_PORT=str(port), EPICS_CA_SERVER_PORT=str(port),
-               EPICS_CAS_INTF_ADDR_LIST="127.0.0.1", EPICS_CAS_AUTO_BEACON_ADDR_LIST="NO",
-               EPICS_CAS_BEACON_ADDR_LIST="127.0.0.1", EPICS_CA_AUTO_ADDR_LIST="NO",
-               EPICS_CA_ADDR_LIST="127.0.0.1")
-    proc = subprocess.Popen([sys.executable, "-c", _IOC, str(db)], env=env, text=True,
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                            stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 60
-        for line in proc.stdout:
-            if line.strip() == "READY" or time.monotonic() > deadline:
-                break
-        assert proc.poll() is None, "softioc did not start"
+    with running_softioc(DB) as port:
         yield port
-    finally:
-        proc.stdin.close()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 class Conversation:
