@@ -46,6 +46,8 @@ Listener = Callable[[Any, int], None]
 _NS = 1_000_000_000
 _VALUE_LOG = DBE_VALUE | DBE_LOG
 _READ_ONLY = AccessRights.READ
+#: ``_scalar_put``'s "no shortcut: decode the general way".
+NOT_SCALAR = object()
 _READ_WRITE = AccessRights.READ_WRITE
 _ALARM_KEYS = frozenset(("status", "severity"))
 # Metadata's fields: the channel's properties sit between the alarm/time head and the
@@ -507,12 +509,19 @@ class ChannelData:
             await self._alarm.write(**{acknowledge: int(values[0])})
             return
         self._check_put_count(count)
-        values, _ = decode_dbr(dbr_type, payload, count)
-        values = self._convert_put(values, source)
-        await write_mapping_errors(self, self._value_from_wire(values))
+        value = self._scalar_put(dbr_type, count, payload)
+        if value is NOT_SCALAR:
+            values, _ = decode_dbr(dbr_type, payload, count)
+            value = self._value_from_wire(self._convert_put(values, source))
+        await write_mapping_errors(self, value)
 
     def _check_put_count(self, count: int) -> None:
         check_count(count, self.max_length)
+
+    def _scalar_put(self, dbr_type: int, count: int, payload: Any) -> Any:
+        """The put's value read straight from ``payload`` where that is exact and cheaper
+        than decoding an array (numeric scalars), else ``NOT_SCALAR``."""
+        return NOT_SCALAR
 
     def _convert_put(self, values: Any, source: ChannelType) -> Any:
         return convert_values(values, source, self.native_type)
