@@ -286,6 +286,9 @@ class _BoolEnum:
         return super().preprocess_value(value)
 
 
+_READ_ONLY_TWIN: dict[type, type] = {}  # read-write pvproperty class -> its read-only twin
+
+
 def _pair(name: str, channel_class: type, doc: str, mixins: tuple[type, ...] = ()
           ) -> tuple[type, type]:
     """The read-write and read-only pvproperty classes over ``channel_class``."""
@@ -293,8 +296,10 @@ def _pair(name: str, channel_class: type, doc: str, mixins: tuple[type, ...] = (
         return type(name + suffix, (*mixins, base, channel_class),
                     {"__doc__": f"{what} {doc}", "__module__": __name__,
                      "__slots__": PVPROPERTY_SLOTS})
-    return (make("", PvpropertyData, "Read-write"),
-            make("RO", PvpropertyReadOnlyData, "Read-only (over Channel Access)"))
+    read_write = make("", PvpropertyData, "Read-write")
+    read_only = make("RO", PvpropertyReadOnlyData, "Read-only (over Channel Access)")
+    _READ_ONLY_TWIN[read_write] = read_only
+    return read_write, read_only
 
 
 PvpropertyChar, PvpropertyCharRO = _pair(
@@ -327,13 +332,7 @@ TYPE_MAP: dict[Any, type[PvpropertyData]] = {
     ChannelType.CHAR: PvpropertyChar,
 }
 TYPE_MAP_READ_ONLY: dict[Any, type[PvpropertyData]] = {
-    str: PvpropertyCharRO, bytes: PvpropertyByteRO, int: PvpropertyIntegerRO,
-    float: PvpropertyDoubleRO, bool: PvpropertyBoolEnumRO, enum.IntEnum: PvpropertyEnumRO,
-    ChannelType.STRING: PvpropertyStringRO, ChannelType.INT: PvpropertyShortRO,
-    ChannelType.LONG: PvpropertyIntegerRO, ChannelType.DOUBLE: PvpropertyDoubleRO,
-    ChannelType.FLOAT: PvpropertyFloatRO, ChannelType.ENUM: PvpropertyEnumRO,
-    ChannelType.CHAR: PvpropertyCharRO,
-}
+    dtype: _READ_ONLY_TWIN[cls] for dtype, cls in TYPE_MAP.items()}
 
 # Plain channel-data classes given as dtype= map to their pvproperty counterparts.
 _BY_CHANNEL_CLASS = {
