@@ -9,30 +9,13 @@ import time
 import numpy as np
 import pytest
 from caproto import ChannelType as CT
+from client_scenarios import (LIMITS, MASK_UPDATES, MASKS, WAVE, drive_masked_channel,
+                              make_pvs, masked_channel)
 
-from iochost.ca.dbr import DBE_ALARM, DBE_LOG, DBE_PROPERTY, DBE_VALUE
-from iochost.pv.data import ChannelChar, ChannelDouble, ChannelEnum, ChannelInteger, ChannelString
 from iochost.testing import wait_until
 
-WAVE = np.arange(1_000_000, dtype=float)
-LIMITS = dict(upper_disp_limit=100, lower_disp_limit=-100, upper_alarm_limit=90,
-              upper_warning_limit=80, lower_warning_limit=-80, lower_alarm_limit=-90,
-              upper_ctrl_limit=50, lower_ctrl_limit=-50)
 GR_LIMITS = ("upper_disp_limit", "lower_disp_limit", "upper_alarm_limit",
              "upper_warning_limit", "lower_warning_limit", "lower_alarm_limit")
-
-
-def make_pvs():
-    return {
-        "INT": ChannelInteger(value=7, units="cnt", **LIMITS),
-        "DBL": ChannelDouble(value=3.25, precision=3, units="mm",
-                             **{k: float(v) for k, v in LIMITS.items()}),
-        "ENUM": ChannelEnum(value="Two", enum_strings=["One", "Two", "Three"]),
-        "STR": ChannelString(value="hello world"),
-        "CHARSTR": ChannelChar(value="a char-array string", max_length=100),
-        "WAVE": ChannelDouble(value=WAVE, max_length=len(WAVE)),
-        "RO": ChannelDouble(value=1.0, read_only=True),
-    }
 
 
 EXPECTED = {"INT": [7], "DBL": [3.25], "ENUM": [1], "STR": [b"hello world"],
@@ -135,13 +118,11 @@ def test_refused_writes_report_their_eca_code(served, name, value, data_type, co
 
 def test_monitor_masks(served, ca_server, caproto_context, unique_prefix):
     name = unique_prefix + "MON"
-    channel = ChannelDouble(value=0.0, value_atol=1.0, log_atol=5.0, upper_alarm_limit=50.0,
-                            upper_warning_limit=40.0, lower_alarm_limit=-50.0,
-                            lower_warning_limit=-40.0)
+    channel = masked_channel()
     ca_server.add({name: channel})
     pv, = caproto_context.get_pvs(name, timeout=10)
     pv.wait_for_connection(timeout=10)
-    received = {mask: [] for mask in (DBE_VALUE, DBE_LOG, DBE_ALARM, DBE_PROPERTY)}
+    received = {mask: [] for mask in MASKS}
     lock = threading.Lock()
     subscriptions = []
     for mask, values in received.items():
@@ -152,19 +133,11 @@ def test_monitor_masks(served, ca_server, caproto_context, unique_prefix):
         subscription.add_callback(callback)
         subscriptions.append((subscription, callback))
     assert wait_until(lambda: all(received.values()))
-    for value in (0.5, 2.0, 8.0, 45.0, 60.0, 61.5, 0.0):
-        ca_server.call(channel.write(value))
-    ca_server.call(channel.write_metadata(units="cm"))
-    expected = {
-        DBE_VALUE: [0.0, 2.0, 8.0, 45.0, 60.0, 61.5, 0.0],
-        DBE_LOG: [0.0, 8.0, 45.0, 60.0, 0.0],
-        DBE_ALARM: [0.0, 45.0, 60.0, 0.0],
-        DBE_PROPERTY: [0.0, 0.0],
-    }
-    assert wait_until(lambda: all(len(received[m]) >= len(v) for m, v in expected.items()))
+    drive_masked_channel(ca_server, channel)
+    assert wait_until(lambda: all(len(received[m]) >= len(v) for m, v in MASK_UPDATES.items()))
     time.sleep(0.1)
     with lock:
-        assert received == expected
+        assert received == MASK_UPDATES
     for subscription, callback in subscriptions:
         subscription.remove_callback(callback)
     ca_server.remove([name])

@@ -8,36 +8,17 @@ import time
 
 import numpy as np
 import pytest
+from client_scenarios import (LIMITS, MASK_UPDATES, MASKS, WAVE, drive_masked_channel,
+                              make_pvs, masked_channel)
 
-from iochost.ca.dbr import DBE_ALARM, DBE_LOG, DBE_PROPERTY, DBE_VALUE, ChannelType, promote
-from iochost.pv.data import ChannelChar, ChannelDouble, ChannelEnum, ChannelInteger, ChannelString
+from iochost.ca.dbr import DBE_PROPERTY, ChannelType, promote
+from iochost.pv.data import ChannelDouble
 from iochost.testing import wait_until
-
-LIMITS = dict(upper_disp_limit=100, lower_disp_limit=-100, upper_alarm_limit=90,
-              upper_warning_limit=80, lower_warning_limit=-80, lower_alarm_limit=-90,
-              upper_ctrl_limit=50, lower_ctrl_limit=-50)
-WAVE = np.arange(1_000_000, dtype=float)
-
-
-def make_pvs():
-    return {
-        "INT": ChannelInteger(value=7, units="cnt", **LIMITS),
-        "DBL": ChannelDouble(value=3.25, precision=3, units="mm",
-                             **{k: float(v) for k, v in LIMITS.items()}),
-        "ENUM": ChannelEnum(value="Two", enum_strings=["One", "Two", "Three"]),
-        "STR": ChannelString(value="hello world"),
-        "CHARSTR": ChannelChar(value="a char-array string", max_length=100),
-        "WAVE": ChannelDouble(value=WAVE, max_length=len(WAVE)),
-        "RO": ChannelDouble(value=1.0, read_only=True),
-    }
-
 
 EXPECTED_VALUES = {
     "INT": 7, "DBL": 3.25, "ENUM": 1, "STR": "hello world",
     "CHARSTR": "a char-array string", "WAVE": WAVE,
 }
-
-
 
 
 @pytest.fixture(scope="module")
@@ -143,13 +124,11 @@ def test_refused_put_keeps_the_old_value(pyepics, chids, pvs, name, value, ftype
 def test_monitors_honour_masks_and_deadbands(pyepics, ca_server, unique_prefix):
     ca = pyepics.ca
     name = unique_prefix + "MON"
-    channel = ChannelDouble(value=0.0, value_atol=1.0, log_atol=5.0, upper_alarm_limit=50.0,
-                            upper_warning_limit=40.0, lower_alarm_limit=-50.0,
-                            lower_warning_limit=-40.0)
+    channel = masked_channel()
     ca_server.add({name: channel})
     chid = ca.create_channel(name, connect=False, auto_cb=False)
     assert ca.connect_channel(chid, timeout=10)
-    received = {mask: [] for mask in (DBE_VALUE, DBE_LOG, DBE_ALARM, DBE_PROPERTY)}
+    received = {mask: [] for mask in MASKS}
     subscriptions = []
     for mask, values in received.items():
         def callback(value=None, units=None, values=values, **kw):
@@ -157,18 +136,10 @@ def test_monitors_honour_masks_and_deadbands(pyepics, ca_server, unique_prefix):
         subscriptions.append(ca.create_subscription(chid, use_ctrl=True, mask=mask,
                                                     callback=callback))
     assert wait_until(lambda: all(received.values()))
-    for value in (0.5, 2.0, 8.0, 45.0, 60.0, 61.5, 0.0):
-        ca_server.call(channel.write(value))
-    ca_server.call(channel.write_metadata(units="cm"))
-    expected = {
-        DBE_VALUE: [0.0, 2.0, 8.0, 45.0, 60.0, 61.5, 0.0],
-        DBE_LOG: [0.0, 8.0, 45.0, 60.0, 0.0],
-        DBE_ALARM: [0.0, 45.0, 60.0, 0.0],
-        DBE_PROPERTY: [0.0, 0.0],
-    }
-    assert wait_until(lambda: all(len(received[m]) >= len(v) for m, v in expected.items()))
+    drive_masked_channel(ca_server, channel)
+    assert wait_until(lambda: all(len(received[m]) >= len(v) for m, v in MASK_UPDATES.items()))
     time.sleep(0.1)  # nothing more may arrive
-    assert {m: [v for v, _ in got] for m, got in received.items()} == expected
+    assert {m: [v for v, _ in got] for m, got in received.items()} == MASK_UPDATES
     assert received[DBE_PROPERTY][-1][1] == "cm"
     for _, _, event_id in subscriptions:
         ca.clear_subscription(event_id)
