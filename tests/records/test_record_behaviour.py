@@ -60,9 +60,13 @@ def test_record_type_in_rtyp_and_class_name(ioc, client):
     assert reading.metadata.value == b"mbbi"
 
 
-def test_rtyp_and_name_cannot_change(ioc, client):
-    p = ioc.prefix
-    assert client.value(p + "ai.NAME") == p + "ai"
+def test_rtyp_and_name_cannot_change(mount, unique_prefix, client):
+    head = unique_prefix.split(":")[0] + ":NAME:"
+    p = head + "X" * (44 - len(head)) + ":"     # record name: 47 characters
+    mount(Records(prefix=p))
+    # a DBR_STRING holds 39 characters; the whole name (up to 60) is in the NAME$ view
+    assert len(p + "ai") > 39 and client.value(p + "ai.NAME") == (p + "ai")[:39]
+    assert bytes(client.value(p + "ai.NAME$")).rstrip(b"\0").decode() == p + "ai"
     assert client.write(p + "ai.NAME", "other") == "ECA_NOWTACCESS"
     assert client.write(p + "ai.RTYP", "ao") == "ECA_PUTFAIL"   # RSRV grants, then refuses
     assert client.value(p + "ai.RTYP") == "ai"
