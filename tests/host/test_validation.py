@@ -12,11 +12,19 @@ def catalog(plugin_site, clean_env):
     return load_plugins()
 
 
-def problems_of(text, catalog):
+def problems_raised(text, catalog, *, status_pvs=False):
+    """The problems ``validate`` raises for the host config ``text`` (its ConfigError must
+    be raised); with ``status_pvs``, checked against the host status PVs too, as serve does."""
     config = load_config_text(textwrap.dedent(text), "host.yaml", environ={})
+    extra_mounts = host_status_mounts(config, catalog) if status_pvs else ()
     with pytest.raises(ConfigError) as info:
-        validate(config, catalog)
-    return [(p.location.line, p.key, p.message) for p in info.value.problems]
+        validate(config, catalog, extra_mounts)
+    return info.value.problems
+
+
+def problems_of(text, catalog):
+    """(line, key, message) of each problem ``validate`` raises for the config ``text``."""
+    return [(p.location.line, p.key, p.message) for p in problems_raised(text, catalog)]
 
 
 def test_a_valid_config_builds_every_enabled_mount(catalog):
@@ -101,15 +109,12 @@ def test_an_ioc_that_fails_to_build_is_reported_with_its_mount(catalog):
 
 
 def test_pvs_clashing_with_the_host_status_pvs_are_found(catalog):
-    config = load_config_text(textwrap.dedent("""\
+    messages = [p.message for p in problems_raised("""\
         host: {status_prefix: "S:"}
         mounts:
           - {name: again, ioc: iochost-status, prefix: "S:"}
           - {name: MOUNT, ioc: test-counter, prefix: "S:MOUNT:again:"}
-        """), "host.yaml", environ={})
-    with pytest.raises(ConfigError) as info:
-        validate(config, catalog, host_status_mounts(config, catalog))
-    messages = [p.message for p in info.value.problems]
+        """, catalog, status_pvs=True)]
     assert "mount 'again': PV 'S:UPTIME' is already a host status PV" in messages
     assert len(messages) == 6            # 5 clashes shown, then a count of the rest
 
@@ -130,32 +135,24 @@ class StateIOC:
 
 def test_state_pvs_of_mounts_are_reserved(plugin_site, clean_env):
     catalog = load_plugins(extra_plugins={"state": StateIOC})
-    config = load_config_text(textwrap.dedent("""\
+    assert [p.message for p in problems_raised("""\
         host: {status_prefix: "S:"}
         mounts:
           - {name: a, ioc: with-state, prefix: "S:MOUNT:b:"}
           - {name: b, ioc: with-state, prefix: "S:MOUNT:c:"}
-        """), "host.yaml", environ={})
-    with pytest.raises(ConfigError) as info:
-        validate(config, catalog, host_status_mounts(config, catalog))
-    assert [p.message for p in info.value.problems] == [
+        """, catalog, status_pvs=True)] == [
         "mount 'a': PV 'S:MOUNT:b:STATE' is already a host status PV"]
 
 
 def test_ca_settings_the_server_would_reject_are_found(catalog, monkeypatch):
     monkeypatch.delenv("EPICS_CAS_INTF_ADDR_LIST")   # else the environment would win
-    config = load_config_text("ca:\n  port: 5099\n  interfaces: [localhost]\n", "host.yaml",
-                              environ={})
-    with pytest.raises(ConfigError) as info:
-        validate(config, catalog)
-    assert [str(p) for p in info.value.problems] == [
+    problems = problems_raised("ca:\n  port: 5099\n  interfaces: [localhost]\n", catalog)
+    assert [str(p) for p in problems] == [
         "host.yaml:3: ca.interfaces: 'localhost' is not an IPv4 address[:port]"]
 
 
 def test_a_bad_environment_variable_is_blamed_on_the_environment(catalog, monkeypatch):
     monkeypatch.setenv("EPICS_CAS_BEACON_PERIOD", "-3")
-    config = load_config_text("ca: {beacon_period: 2.0}\n", "host.yaml", environ={})
-    with pytest.raises(ConfigError) as info:
-        validate(config, catalog)
-    assert [str(p) for p in info.value.problems] == [
+    problems = problems_raised("ca: {beacon_period: 2.0}\n", catalog)
+    assert [str(p) for p in problems] == [
         "<environment>: EPICS_CAS_BEACON_PERIOD='-3': must be positive"]
