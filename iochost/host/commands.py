@@ -9,7 +9,7 @@ import json
 import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import TextIO
+from typing import Any, NamedTuple, TextIO
 
 from .config import HostConfig, read_config
 from .plugins import PluginCatalog, load_plugins
@@ -65,9 +65,16 @@ def list_plugins(switches: PluginSwitches, as_json: bool = False,
     return 0
 
 
-def _checked(path: str, switches: PluginSwitches, err: TextIO):
-    """Load plugins and config, validate and build. Returns (config, catalog, built) or
-    None after printing the problems."""
+class _Checked(NamedTuple):
+    """A host config that passed validation, with what validating it loaded and built."""
+
+    config: HostConfig
+    catalog: PluginCatalog
+    built: dict[str, Any]
+
+
+def _checked(path: str, switches: PluginSwitches, err: TextIO) -> _Checked | None:
+    """Load plugins and config, validate and build; None after printing the problems."""
     catalog = switches.load()
     warn_broken(catalog, err)
     try:
@@ -76,7 +83,7 @@ def _checked(path: str, switches: PluginSwitches, err: TextIO):
     except ConfigError as exc:
         print(f"error: {exc}", file=err)
         return None
-    return config, catalog, built
+    return _Checked(config, catalog, built)
 
 
 def check(path: str, switches: PluginSwitches, out: TextIO | None = None,
@@ -87,10 +94,10 @@ def check(path: str, switches: PluginSwitches, out: TextIO | None = None,
     checked = _checked(path, switches, err)
     if checked is None:
         return 1
-    config, _, built = checked
-    pvs = len(served_pv_names(config, built))
-    enabled = sum(1 for mount in config.mounts if mount.enabled)
-    print(f"{path}: OK ({enabled} of {len(config.mounts)} mounts enabled, {pvs} PVs)",
+    mounts = checked.config.mounts
+    pvs = len(served_pv_names(checked.config, checked.built))
+    enabled = sum(1 for mount in mounts if mount.enabled)
+    print(f"{path}: OK ({enabled} of {len(mounts)} mounts enabled, {pvs} PVs)",
           file=out)
     return 0
 
@@ -108,7 +115,7 @@ def list_pvs(path: str, switches: PluginSwitches, out: TextIO | None = None,
     checked = _checked(path, switches, err)
     if checked is None:
         return 1
-    print_pvs(checked[0], checked[2], out)
+    print_pvs(checked.config, checked.built, out)
     return 0
 
 
