@@ -11,9 +11,9 @@ it from the test's thread::
 It binds ``127.0.0.1`` by default, on ``EPICS_CAS_SERVER_PORT`` (then
 ``EPICS_CA_SERVER_PORT``) unless ``port`` is given.  Run one server per port: servers share
 a UDP search port, but the kernel hands each unicast search to only one of them (in our
-suite, use the session fixture ``ca_server`` and add PVs to it).  Keep CA on loopback in tests: set
-``EPICS_CA_AUTO_ADDR_LIST=NO``, ``EPICS_CA_ADDR_LIST=127.0.0.1``,
-``EPICS_CAS_AUTO_BEACON_ADDR_LIST=NO`` and ``EPICS_CAS_BEACON_ADDR_LIST=127.0.0.1``.
+suite, use the session fixture ``ca_server`` and add PVs to it).  Keep CA on loopback in tests:
+put :data:`LOOPBACK_ENV` in the environment before any CA library is imported, and in the
+environment of every process a test starts.
 """
 from __future__ import annotations
 
@@ -21,11 +21,22 @@ import asyncio
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
+from types import MappingProxyType
 from typing import Any
 
 from iochost.server import PVDatabase, ServedChannel, Server, ServerConfig, new_event_loop
 
-__all__ = ["ServerThread", "wait_until"]
+__all__ = ["LOOPBACK_ENV", "ServerThread", "wait_until"]
+
+#: The CA variables that keep clients and servers on 127.0.0.1 (by default CA broadcasts
+#: its searches and beacons on every interface).
+LOOPBACK_ENV: Mapping[str, str] = MappingProxyType({
+    "EPICS_CA_AUTO_ADDR_LIST": "NO",
+    "EPICS_CA_ADDR_LIST": "127.0.0.1",
+    "EPICS_CAS_AUTO_BEACON_ADDR_LIST": "NO",
+    "EPICS_CAS_BEACON_ADDR_LIST": "127.0.0.1",
+    "EPICS_CAS_INTF_ADDR_LIST": "127.0.0.1",
+})
 
 _TIMEOUT = 30.0
 

@@ -23,17 +23,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from iochost.testing import LOOPBACK_ENV
+
 STARTUP_TIMEOUT = 60.0
 STOP_TIMEOUT = 10.0
-
-# The child keeps CA on loopback even when the parent has not set the variables (a script).
-LOOPBACK_ENV = {
-    "EPICS_CA_AUTO_ADDR_LIST": "NO",
-    "EPICS_CA_ADDR_LIST": "127.0.0.1",
-    "EPICS_CAS_AUTO_BEACON_ADDR_LIST": "NO",
-    "EPICS_CAS_BEACON_ADDR_LIST": "127.0.0.1",
-    "EPICS_CAS_INTF_ADDR_LIST": "127.0.0.1",
-}
 
 # No PV Access server: it would broadcast outside the CA variables' reach. The dispatcher
 # runs record callbacks inline, as no asyncio or cothread loop runs in the child.
@@ -71,6 +64,7 @@ def running_softioc(database: str, port: int | None = None) -> Iterator[int]:
     with tempfile.TemporaryDirectory(prefix="softioc-") as workdir:
         db = Path(workdir) / "ioc.db"
         db.write_text(database)
+        # LOOPBACK_ENV again: a script (softioc_reference) may not have set it.
         env = dict(os.environ, **LOOPBACK_ENV, EPICS_CAS_SERVER_PORT=str(port),
                    EPICS_CA_SERVER_PORT=str(port))
         proc = subprocess.Popen([sys.executable, "-c", _IOC_SCRIPT, str(db)], env=env,

@@ -23,7 +23,9 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/, also for the script
-from softioc_process import LOOPBACK_ENV, free_port, running_softioc
+from softioc_process import free_port, running_softioc
+
+from iochost.testing import LOOPBACK_ENV
 
 FIXTURE = Path(__file__).with_name("softioc_field_types.json")
 PREFIX = "IOCHOSTREF:"
