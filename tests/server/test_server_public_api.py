@@ -33,3 +33,12 @@ def test_a_plain_mapping_is_wrapped_in_a_database():
     stats = server.stats()
     for key in ("clients", "channels", "subscriptions", "bytes_in", "bytes_out"):
         assert stats[key] == 0
+
+
+def test_loopback_env_keeps_a_server_on_loopback():
+    config = ServerConfig.from_env(iochost.testing.LOOPBACK_ENV)
+    assert config.interfaces == ("127.0.0.1",)
+    assert config.auto_beacon is False
+    assert [ip for ip, _ in config.beacon_addresses] == ["127.0.0.1"]
+    assert iochost.testing.LOOPBACK_ENV["EPICS_CA_AUTO_ADDR_LIST"] == "NO"  # and clients
+    assert iochost.testing.LOOPBACK_ENV["EPICS_CA_ADDR_LIST"] == "127.0.0.1"
