@@ -84,7 +84,11 @@ def test_demo_config_serves_every_mount_and_stops_cleanly(pyepics, tmp_path, pro
     assert caget("DEMO:HOOKS:startup_done", as_string=True) == "On"
     assert caput("DEMO:HOOKS:thing", 7, wait=True, timeout=5) == 1
     assert caget("DEMO:HOOKS:thing", use_monitor=False) == 7
-    assert caget("DEMO:HOST:MOUNTS") == 9
+    assert caget("DEMO:BL:current.RTYP") == "ai"                    # records and their fields
+    assert caget("DEMO:BL:current.EGU") == "mA"
+    assert caput("DEMO:BL:centre.DESC", "pinhole centre", wait=True, timeout=5) == 1
+    assert caget("DEMO:BL:centre.DESC", use_monitor=False) == "pinhole centre"
+    assert caget("DEMO:HOST:MOUNTS") == 10
     listed = proc.out_path.read_text().split()       # --list-pvs names exactly what is served
     assert caget("DEMO:HOST:PVS") == len(listed) == len(set(listed))
     assert caget(listed[-1], as_string=True) == "disabled"       # the last: spare's STATE
