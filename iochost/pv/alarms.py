@@ -139,9 +139,10 @@ class ChannelAlarm:
         self._acks = AlarmSeverity(severity_to_acknowledge)
         self._alarm_string = alarm_string
         self.string_encoding = string_encoding
-        # A plain list (not a WeakSet): most alarms serve one channel, and a channel
-        # leaves through disconnect() when its alarm is replaced.
-        self._channels: list[ChannelData] = []
+        # Keyed by id() -- membership by identity in O(1), since a PVGroup's pvproperties
+        # all share one alarm -- and insertion-ordered for the fan-out. Not a WeakSet: a
+        # channel leaves through disconnect() when its alarm is replaced.
+        self._channels: dict[int, ChannelData] = {}
 
     # -- read-only state (change it through write()) -----------------------------------------
     @property
@@ -177,7 +178,7 @@ class ChannelAlarm:
     @property
     def channels(self) -> tuple[ChannelData, ...]:
         """The channel data sharing this alarm."""
-        return tuple(self._channels)
+        return tuple(self._channels.values())
 
     def __repr__(self) -> str:
         return (f"<ChannelAlarm(status={self._status.name}, severity={self._severity.name},"
@@ -186,12 +187,11 @@ class ChannelAlarm:
     # -- channel membership --------------------------------------------------------------------
     def connect(self, channel_data: ChannelData) -> None:
         """Add a channel data that this alarm describes."""
-        if not any(ch is channel_data for ch in self._channels):
-            self._channels.append(channel_data)
+        self._channels.setdefault(id(channel_data), channel_data)
 
     def disconnect(self, channel_data: ChannelData) -> None:
         """Remove a channel data (no error if it was not connected)."""
-        self._channels = [ch for ch in self._channels if ch is not channel_data]
+        self._channels.pop(id(channel_data), None)
 
     # -- changes ---------------------------------------------------------------------------------
     def update(
@@ -266,7 +266,7 @@ class ChannelAlarm:
     def notify(self, flags: int, except_for: Iterable[ChannelData] | None = None) -> None:
         """Synchronous :meth:`publish`: each channel drops its cache and tells its listeners
         (``ChannelData.notify``, which is what to override to see alarm fan-out too)."""
-        skip = tuple(except_for) if except_for else ()
-        for channel in self._channels:
-            if not any(channel is other for other in skip):
+        skip = {id(other) for other in except_for} if except_for else ()
+        for key, channel in list(self._channels.items()):
+            if key not in skip:
                 channel.notify(flags)
