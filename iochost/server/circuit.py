@@ -77,17 +77,27 @@ ECA_BADMASK = int(eca.ECA_BADMASK)
 ECA_INTERNAL = int(eca.ECA_INTERNAL)
 
 
-def _decode_name(payload: bytes | memoryview) -> str:
+def _name_bytes(payload: bytes | memoryview) -> bytes:
+    """A requested name as it arrived: the payload up to its first NUL."""
     if type(payload) is not bytes:
         payload = bytes(payload)
     end = payload.find(b"\0")
-    return (payload if end < 0 else payload[:end]).decode("utf-8", "replace")
+    return payload if end < 0 else payload[:end]
+
+
+def _decode_name(payload: bytes | memoryview) -> str:
+    """A client or host name from its payload (invalid UTF-8 replaced)."""
+    return _name_bytes(payload).decode("utf-8", "replace")
 
 
 class CircuitChannel:
-    """A channel a client created on this circuit (its SID maps here)."""
+    """A channel a client created on this circuit (its SID maps here).
 
-    __slots__ = ("circuit", "cid", "sid", "name", "key", "data", "_rights", "subscriptions",
+    Built once per CREATE_CHAN with its final fields (a hot path when clients connect many
+    channels); the access rights do not change afterwards.
+    """
+
+    __slots__ = ("circuit", "cid", "sid", "name", "key", "data", "rights", "subscriptions",
                  "writer", "max_length", "fast_read")
 
     def __init__(self, circuit: VirtualCircuit, cid: int, sid: int, name: str, key: str,
@@ -98,23 +108,14 @@ class CircuitChannel:
         self.name = name
         self.key = key  # the database entry it resolved through (removal disconnects it)
         self.data = data
-        self.fast_read: Callable[[int, int], tuple[bytes, int]] | None
-        self.rights = rights  # sets fast_read too
-        self.max_length = data.max_length
+        #: The client's access rights (AccessRights bits) on this channel.
+        self.rights = rights
+        # The hot read path needs only: readable, and readable without awaiting.
+        self.fast_read: Callable[[int, int], tuple[bytes, int]] | None = (
+            data.read_dbr if rights & ACCESS_READ and not data.needs_async_read else None)
+        self.max_length: int = data.max_length
         self.subscriptions: dict[int, Subscription] = {}
         self.writer: ChannelWriter | None = None  # created at the first write
-
-    @property
-    def rights(self) -> int:
-        """The client's access rights (AccessRights bits) on this channel."""
-        return self._rights
-
-    @rights.setter
-    def rights(self, rights: int) -> None:
-        self._rights = rights
-        # The hot read path needs only: readable, and readable without awaiting.
-        readable = rights & ACCESS_READ and not self.data.needs_async_read
-        self.fast_read = self.data.read_dbr if readable else None
 
 
 class VirtualCircuit(asyncio.Protocol):
@@ -419,7 +420,7 @@ class VirtualCircuit(asyncio.Protocol):
     def _on_search(self, header: Any, payload: Any) -> None:
         """SEARCH over TCP (a name-server client asking this circuit)."""
         cid = header.parameter1
-        if self.database.resolve(_decode_name(payload)) is not None:
+        if self.database.resolve_bytes(_name_bytes(payload)) is not None:
             # Over TCP RSRV sends the header alone (no minor-version payload).
             self._queue(_pack(SEARCH, 0, self.server.tcp_port, 0, 0xFFFFFFFF, cid))
         elif header.data_type == DO_REPLY:
@@ -428,12 +429,12 @@ class VirtualCircuit(asyncio.Protocol):
     # -- channels ------------------------------------------------------------------------------
     def _on_create_chan(self, header: Any, payload: Any) -> None:
         cid = header[4]
-        name = _decode_name(payload)
-        found = self.database.resolve_entry(name) if name else None
+        raw = _name_bytes(payload)
+        found = self.database.resolve_bytes(raw) if raw else None
         if found is None:
             self._queue(_pack(CREATE_CH_FAIL, 0, 0, 0, cid, 0))
             return
-        key, data = found
+        name, key, data = found
         try:
             rights = int(data.check_access(self.host, self.user))
         except Exception:

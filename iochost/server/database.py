@@ -54,14 +54,18 @@ class ServedChannel(Protocol):
 class PVDatabase(MutableMapping[str, ServedChannel]):
     """A mutable ``name -> ServedChannel`` mapping with field/long-string resolution."""
 
-    __slots__ = ("_entries", "_removal_listeners", "_addition_listeners")
+    __slots__ = ("_entries", "_keys_by_bytes", "_removal_listeners", "_addition_listeners")
 
     def __init__(self, entries: Mapping[str, ServedChannel] | None = None):
         self._entries: dict[str, ServedChannel] = {}
+        # The same names as UTF-8 bytes -> the name: the server looks requested names up
+        # as they arrive, so that only the names it serves are ever decoded.
+        self._keys_by_bytes: dict[bytes, str] = {}
         self._removal_listeners: list[RemovalListener] = []
         self._addition_listeners: list[RemovalListener] = []
         if entries:
             self._entries.update(entries)
+            self._index(entries)
 
     # -- mapping protocol -----------------------------------------------------------------
     def __getitem__(self, name: str) -> ServedChannel:
@@ -72,6 +76,8 @@ class PVDatabase(MutableMapping[str, ServedChannel]):
         self._entries[name] = channel
         if previous is channel:
             return
+        if previous is None:
+            self._index((name,))
         if previous is not None:
             # Clients hold channels on the old object: they must reconnect to the new one.
             self._notify_removed([name])
@@ -79,6 +85,7 @@ class PVDatabase(MutableMapping[str, ServedChannel]):
 
     def __delitem__(self, name: str) -> None:
         del self._entries[name]
+        self._unindex((name,))
         self._notify_removed([name])
 
     def __iter__(self) -> Iterator[str]:
@@ -98,6 +105,7 @@ class PVDatabase(MutableMapping[str, ServedChannel]):
                     if name in entries and entries[name] is not channel]
         added = [name for name, channel in items.items() if entries.get(name) is not channel]
         entries.update(items)
+        self._index(items)
         if replaced:
             self._notify_removed(replaced)
         if added:
@@ -108,20 +116,47 @@ class PVDatabase(MutableMapping[str, ServedChannel]):
         entries = self._entries
         removed = [name for name in names if entries.pop(name, None) is not None]
         if removed:
+            self._unindex(removed)
             self._notify_removed(removed)
         return removed
 
-    # -- resolution -----------------------------------------------------------------------
-    def search_predicate(self) -> Callable[[str], bool]:
-        """``serves(name) -> bool`` for the search responder: the exact-name test inline
-        (the common case, one dict probe per searched name), resolution otherwise."""
-        entries = self._entries  # never rebound, so the closure sees every later change
-        resolve_entry = self.resolve_entry
+    def _index(self, names: Iterable[str]) -> None:
+        keys = self._keys_by_bytes
+        for name in names:
+            keys[name.encode("utf-8", "surrogatepass")] = name
 
-        def serves(name: str) -> bool:
-            return name in entries or resolve_entry(name) is not None
+    def _unindex(self, names: Iterable[str]) -> None:
+        keys = self._keys_by_bytes
+        for name in names:
+            keys.pop(name.encode("utf-8", "surrogatepass"), None)
+
+    # -- resolution -----------------------------------------------------------------------
+    def search_predicate(self) -> Callable[[bytes], bool]:
+        """``serves(raw_name) -> bool`` for the search responder: the exact name is one
+        probe of the bytes-keyed index (the common case, no decoding); only a name that
+        could be a field or long-string reference is decoded and resolved."""
+        keys = self._keys_by_bytes  # never rebound, so the closure sees every later change
+        resolve_bytes = self.resolve_bytes
+
+        def serves(raw: bytes) -> bool:
+            return raw in keys or resolve_bytes(raw) is not None
 
         return serves
+
+    def resolve_bytes(self, raw: bytes) -> tuple[str, str, ServedChannel] | None:
+        """``(name, database key, channel)`` for a name as it arrived (UTF-8 bytes).
+
+        The exact name needs no decoding; other names are decoded (invalid bytes replaced)
+        only when they can be ``NAME.FIELD`` or ``...$`` references.
+        """
+        key = self._keys_by_bytes.get(raw)
+        if key is not None:
+            return key, key, self._entries[key]
+        if b"." not in raw and not raw.endswith(b"$"):
+            return None  # what resolve_entry would conclude without the entry
+        name = raw.decode("utf-8", "replace")
+        found = self.resolve_entry(name)
+        return None if found is None else (name, *found)
 
     def resolve(self, name: str) -> ServedChannel | None:
         """The channel a client asking for ``name`` gets, or None."""

@@ -43,11 +43,12 @@ def search_reply_bytes(tcp_port: int) -> tuple[bytes, bytes]:
 class SearchResponder(asyncio.DatagramProtocol):
     """Answers CA searches on one UDP socket.
 
-    ``lookup(name) -> bool`` says whether we serve a name; ``stats`` is the server's counter
+    ``lookup(name) -> bool`` says whether we serve a name, given as the bytes it arrived
+    as (up to its NUL); ``stats`` is the server's counter
     dict (``searches``, ``search_hits``).
     """
 
-    def __init__(self, lookup: Callable[[str], bool], tcp_port: int,
+    def __init__(self, lookup: Callable[[bytes], bool], tcp_port: int,
                  ignore_addresses: frozenset[str], stats: dict[str, int]):
         self._lookup = lookup
         self._ignore = ignore_addresses
@@ -95,8 +96,7 @@ class SearchResponder(asyncio.DatagramProtocol):
             if command == _SEARCH:
                 searches += 1
                 nul = data.find(b"\0", start, offset)
-                name = data[start:offset if nul < 0 else nul].decode("utf-8", "replace")
-                if lookup(name):
+                if lookup(data[start:offset if nul < 0 else nul]):
                     hits += 1
                     answers.append(prefix + pack_cid(p1) + payload)
                 elif data_type == DO_REPLY:
