@@ -4,7 +4,8 @@
 pairs without building message objects.  Each payload byte is copied once at most:
 
 * a message that arrives whole inside one ``feed`` is sliced out of the caller's data
-  (one copy, into ``bytes``);
+  (one copy, into ``bytes``; straight from the caller's ``bytes``, as asyncio delivers
+  them, without an intermediate view);
 * a message split across ``feed`` calls is accumulated in a private ``bytearray`` which is
   then handed out as a ``memoryview`` and replaced by a fresh buffer (no second copy).
 
@@ -91,7 +92,7 @@ class StreamParser:
             view = memoryview(data).cast("B")
             offset = self._complete_partial(view, out) if self._partial else 0
             if offset is not None:
-                self._split(view, offset, out)
+                self._split(data if type(data) is bytes else view, offset, out)
             return out
         except CaProtocolError as exc:
             self._error = exc
@@ -137,8 +138,13 @@ class StreamParser:
         self._partial_header = None
         return offset
 
-    def _split(self, view: memoryview, offset: int, out: list) -> None:
-        """Split whole messages out of ``view[offset:]``; keep an incomplete tail."""
+    def _split(self, view: bytes | memoryview, offset: int, out: list) -> None:
+        """Split whole messages out of ``view[offset:]``; keep an incomplete tail.
+
+        Payloads are ``bytes`` either way: a slice of ``bytes`` is one already, a slice of
+        a view (over a buffer the caller may reuse) is copied out.
+        """
+        copy_out = type(view) is not bytes
         end_of_data = len(view)
         max_payload = self.max_payload
         append = out.append
@@ -158,7 +164,11 @@ class StreamParser:
             if end > end_of_data:
                 break
             # The unpacked tuple becomes the Header as is (no field-by-field rebuild).
-            append((_new_header(Header, fields), view[start:end].tobytes() if size else _EMPTY))
+            if size:
+                payload = view[start:end]
+                append((_new_header(Header, fields), payload.tobytes() if copy_out else payload))
+            else:
+                append((_new_header(Header, fields), _EMPTY))
             offset = end
         if offset < end_of_data:
             self._partial += view[offset:]

@@ -446,7 +446,7 @@ class VirtualCircuit(asyncio.Protocol):
         count = channel.max_length
         pack = _pack if count < _SMALL else pack_header
         self._queue(_pack(ACCESS_RIGHTS, 0, 0, 0, cid, rights)
-                    + pack(CREATE_CHAN, 0, int(data.native_type), count, cid, sid))
+                    + pack(CREATE_CHAN, 0, data.native_type, count, cid, sid))
 
     def _allocate_sid(self) -> int:
         """The next free 32-bit SID (a counter; wraps only after 2**32, skipping live ones)."""

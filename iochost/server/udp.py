@@ -27,7 +27,8 @@ SEQUENCE_NUMBER_IS_VALID = 1
 #: Reply datagrams stay below a typical Ethernet MTU payload.
 MAX_REPLY_DATAGRAM = 1472
 
-_UINT32 = struct.Struct(">I")
+#: A SEARCH reply: the fixed header start, the client's CID, the fixed payload.
+_SEARCH_REPLY = struct.Struct(">12sI8s")
 
 
 def search_reply_bytes(tcp_port: int) -> tuple[bytes, bytes]:
@@ -79,7 +80,7 @@ class SearchResponder(asyncio.DatagramProtocol):
         """The reply datagrams for one request datagram (empty if nothing to say)."""
         lookup = self._lookup
         prefix, payload = self._reply_prefix, self._reply_payload
-        pack_cid = _UINT32.pack
+        pack_reply = _SEARCH_REPLY.pack
         unpack_from = HEADER_STRUCT.unpack_from
         sequence: int | None = None
         answers: list[bytes] = []
@@ -98,7 +99,7 @@ class SearchResponder(asyncio.DatagramProtocol):
                 nul = data.find(b"\0", start, offset)
                 if lookup(data[start:offset if nul < 0 else nul]):
                     hits += 1
-                    answers.append(prefix + pack_cid(p1) + payload)
+                    answers.append(pack_reply(prefix, p1, payload))
                 elif data_type == DO_REPLY:
                     answers.append(HEADER_STRUCT.pack(_NOT_FOUND, 0, DO_REPLY, count, p1, p1))
             elif command == _VERSION:
