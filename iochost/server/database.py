@@ -51,6 +51,11 @@ class ServedChannel(Protocol):
     def long_string(self) -> ServedChannel | None: ...
 
 
+def _may_be_reference(raw: bytes) -> bool:
+    """Could ``raw`` name a field (``NAME.FIELD``) or a long string (``...$``)?"""
+    return b"." in raw or raw.endswith(b"$")
+
+
 class PVDatabase(MutableMapping[str, ServedChannel]):
     """A mutable ``name -> ServedChannel`` mapping with field/long-string resolution."""
 
@@ -139,7 +144,10 @@ class PVDatabase(MutableMapping[str, ServedChannel]):
         resolve_bytes = self.resolve_bytes
 
         def serves(raw: bytes) -> bool:
-            return raw in keys or resolve_bytes(raw) is not None
+            if raw in keys:
+                return True
+            # Another server's name (most searches on a shared network): settle it here.
+            return _may_be_reference(raw) and resolve_bytes(raw) is not None
 
         return serves
 
@@ -152,7 +160,7 @@ class PVDatabase(MutableMapping[str, ServedChannel]):
         key = self._keys_by_bytes.get(raw)
         if key is not None:
             return key, key, self._entries[key]
-        if b"." not in raw and not raw.endswith(b"$"):
+        if not _may_be_reference(raw):
             return None  # what resolve_entry would conclude without the entry
         name = raw.decode("utf-8", "replace")
         found = self.resolve_entry(name)
