@@ -11,13 +11,8 @@ import os
 import signal
 import socket
 
-LOOPBACK_ENV = {
-    "EPICS_CA_AUTO_ADDR_LIST": "NO",
-    "EPICS_CA_ADDR_LIST": "127.0.0.1",
-    "EPICS_CAS_AUTO_BEACON_ADDR_LIST": "NO",
-    "EPICS_CAS_BEACON_ADDR_LIST": "127.0.0.1",
-    "EPICS_CAS_INTF_ADDR_LIST": "127.0.0.1",
-}
+from iochost.testing import LOOPBACK_ENV  # noqa: F401  (re-exported to the harness)
+
 
 #: 1e6 DOUBLEs are 8 MB; libca and RSRV refuse arrays above EPICS_CA_MAX_ARRAY_BYTES.
 MAX_ARRAY_BYTES = "20000000"

@@ -51,6 +51,8 @@ def _free_port() -> int:
     raise RuntimeError("no free port on 127.0.0.1")
 
 
+# Deliberately a copy of iochost.testing.LOOPBACK_ENV: the safety net must not depend on the
+# package under test importing cleanly (tests/test_package.py checks the two agree).
 LOOPBACK_ENV = {
     "EPICS_CA_AUTO_ADDR_LIST": "NO",
     "EPICS_CA_ADDR_LIST": "127.0.0.1",

@@ -46,3 +46,10 @@ def test_readme_commands_match_ci_and_the_package():
     for peer in ("pytest", "pytest-asyncio", "hypothesis", "pyepics", "caproto"):
         assert re.search(rf"(^| ){peer}\b", test_deps), peer
     assert project["scripts"]["iochost"] == "iochost.cli:main"
+
+
+def test_the_session_forces_every_public_loopback_variable():
+    from iochost.testing import LOOPBACK_ENV
+
+    for key, value in LOOPBACK_ENV.items():   # the address list adds the subprocess port
+        assert os.environ[key].split()[0] == value, key
