@@ -1,8 +1,10 @@
 """EPICS alarms: status and severity enums, the shared :class:`ChannelAlarm`, limit rules.
 
-A :class:`ChannelAlarm` is the alarm state of one or more channel data (caproto's model:
-every pvproperty gets its own alarm unless several share an ``alarm_group``).  It follows
-the rules of an EPICS record (``recGblResetAlarms`` and the ACKT/ACKS puts of
+A :class:`ChannelAlarm` is the alarm state of one or more channel data.  Which channels
+share one is decided where channel data are made (``PVSpec``): the plain pvproperties of a
+PVGroup share the group's default alarm, as in caproto, unless ``alarm_group`` names
+another; a record-typed pvproperty (``record=...``) owns its alarm, as every EPICS record
+does, unless it names an ``alarm_group``.  An alarm follows the rules of an EPICS record (``recGblResetAlarms`` and the ACKT/ACKS puts of
 ``dbAccess.c``):
 
 * a change of status or severity posts ``DBE_ALARM`` to every connected channel, and
@@ -139,10 +141,11 @@ class ChannelAlarm:
         self._acks = AlarmSeverity(severity_to_acknowledge)
         self._alarm_string = alarm_string
         self.string_encoding = string_encoding
-        # Keyed by id() -- membership by identity in O(1), since a PVGroup's pvproperties
-        # all share one alarm -- and insertion-ordered for the fan-out. Not a WeakSet: a
-        # channel leaves through disconnect() when its alarm is replaced.
-        self._channels: dict[int, ChannelData] = {}
+        # None, the one channel (a record's own alarm: no container to pay for), or a dict
+        # keyed by id() -- membership by identity in O(1), since a PVGroup's pvproperties
+        # may all share one alarm -- and insertion-ordered for the fan-out. Not a WeakSet:
+        # a channel leaves through disconnect() when its alarm is replaced.
+        self._channels: ChannelData | dict[int, ChannelData] | None = None
 
     # -- read-only state (change it through write()) -----------------------------------------
     @property
@@ -178,7 +181,10 @@ class ChannelAlarm:
     @property
     def channels(self) -> tuple[ChannelData, ...]:
         """The channel data sharing this alarm."""
-        return tuple(self._channels.values())
+        channels = self._channels
+        if channels is None:
+            return ()
+        return tuple(channels.values()) if type(channels) is dict else (channels,)
 
     def __repr__(self) -> str:
         return (f"<ChannelAlarm(status={self._status.name}, severity={self._severity.name},"
@@ -187,11 +193,21 @@ class ChannelAlarm:
     # -- channel membership --------------------------------------------------------------------
     def connect(self, channel_data: ChannelData) -> None:
         """Add a channel data that this alarm describes."""
-        self._channels.setdefault(id(channel_data), channel_data)
+        channels = self._channels
+        if channels is None:
+            self._channels = channel_data
+        elif type(channels) is dict:
+            channels.setdefault(id(channel_data), channel_data)
+        elif channels is not channel_data:
+            self._channels = {id(channels): channels, id(channel_data): channel_data}
 
     def disconnect(self, channel_data: ChannelData) -> None:
         """Remove a channel data (no error if it was not connected)."""
-        self._channels.pop(id(channel_data), None)
+        channels = self._channels
+        if channels is channel_data:
+            self._channels = None
+        elif type(channels) is dict:
+            channels.pop(id(channel_data), None)
 
     # -- changes ---------------------------------------------------------------------------------
     def update(
@@ -267,6 +283,13 @@ class ChannelAlarm:
         """Synchronous :meth:`publish`: each channel drops its cache and tells its listeners
         (``ChannelData.notify``, which is what to override to see alarm fan-out too)."""
         skip = {id(other) for other in except_for} if except_for else ()
-        for key, channel in list(self._channels.items()):
+        channels = self._channels
+        if channels is None:
+            return
+        if type(channels) is not dict:
+            if id(channels) not in skip:
+                channels.notify(flags)
+            return
+        for key, channel in list(channels.items()):
             if key not in skip:
                 channel.notify(flags)

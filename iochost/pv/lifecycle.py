@@ -39,7 +39,8 @@ def _channels_with_fields(channels: Iterable[Any]) -> Iterator[PvpropertyData]:
             continue
         seen.add(id(channel))
         yield channel
-        pending.extend((getattr(channel, "fields", None) or {}).values())
+        # Only the record fields made so far: those with hooks are made with the record.
+        pending.extend(getattr(getattr(channel, "field_inst", None), "created", {}).values())
 
 
 class HookRunner:

@@ -163,7 +163,10 @@ class PVSpec(namedtuple("PVSpec", _FIELDS)):
                 raise IocDefinitionError(f"PVSpec {pvname!r} used without a group needs a value")
         else:
             pvname = group.prefix + expand_macros(self.name, group.macros)
-            alarm = group.alarms[self.alarm_group]
+            # A record owns its alarm (as every EPICS record does) unless it names an
+            # alarm group; plain pvproperties share the group's default one (caproto's).
+            alarm = None if self.record is not None and self.alarm_group is None \
+                else group.alarms[self.alarm_group]
         if alarm is not None and isinstance(alarm, str):
             raise IocDefinitionError(f"PV {pvname!r}: alarm_group needs a group; pass a "
                                      f"ChannelAlarm as alarm_group instead")

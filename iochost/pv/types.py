@@ -79,7 +79,7 @@ def _record_name(record: Any) -> str | None:
 #: slots (PvpropertyData itself cannot: it is mixed with slotted channel-data classes).
 #: ``__dict__`` stays available (created only when used): caproto IOCs hang their own
 #: attributes on channel data (``instance.ev = ...``).
-PVPROPERTY_SLOTS = ("pvname", "pvspec", "group", "record_type", "field_inst", "fields",
+PVPROPERTY_SLOTS = ("pvname", "pvspec", "group", "record_type", "field_inst",
                     "needs_async_read", "_logger", "_scan_period", "_scan_changed",
                     "__dict__")
 _NO_FIELDS: Mapping[str, ChannelData] = MappingProxyType({})
@@ -121,8 +121,12 @@ class PvpropertyData(ChannelData):
         super().__init__(read_only=read_only, **kwargs)
         support = record_support() if self.record_type is not None else None
         self.field_inst = support.create_fields(self) if support is not None else None
-        # not a copy: record support fills its pvdb as fields are first touched
-        self.fields = self.field_inst.pvdb if self.field_inst is not None else _NO_FIELDS
+
+    @property
+    def fields(self) -> Mapping[str, ChannelData]:
+        """Record fields, name -> channel (record support makes each on first access)."""
+        field_inst = self.field_inst
+        return _NO_FIELDS if field_inst is None else field_inst.pvdb
 
     # -- identity ------------------------------------------------------------------------
     @property

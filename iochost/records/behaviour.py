@@ -150,7 +150,7 @@ def _state_alarm(fields: RecordFieldGroup, record: PvpropertyData, value: Any
 
 async def process_put(fields: RecordFieldGroup, record: PvpropertyData, value: Any) -> Any:
     """A write to the record: gated by DISA/DISV, then the putter (its result is kept)."""
-    if dict.get(fields.pvdb, "DISA") is not None and \
+    if fields.created.get("DISA") is not None and \
             fields.stored("DISA", 0) == fields.stored("DISV", 1):
         await record.alarm.write(status=AlarmStatus.DISABLE,
                                  severity=fields.stored("DISS", AlarmSeverity.NO_ALARM))

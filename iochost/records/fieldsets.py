@@ -1,10 +1,12 @@
 """Field sets: the fields of one record, made lazily (``AiFields``, ``MotorFields``...).
 
 A pvproperty with ``record='ai'`` gets an ``AiFields`` instance as ``instance.field_inst``;
-``instance.fields`` is its ``pvdb``, a dict of the field channels created so far.  A field
-channel is created the first time it is asked for (``NAME.DESC`` searched by a client,
-``fields['DESC']``, ``field_inst.description``), so an untouched record costs two small
-objects, however many fields its type has.
+``instance.fields`` is its ``pvdb``, a mapping of every field name to its channel.  A
+field channel is created the first time it is asked for (``NAME.DESC`` searched by a
+client, ``fields['DESC']``, ``field_inst.description``), so an untouched record costs one
+small object, however many fields its type has; listing the names (``list(fields)``,
+``dir(field_inst)``) creates nothing, and ``field_inst.created`` holds the channels made
+so far.
 
 Field sets are classes built from the dbd tables by :func:`field_set_class`; subclass one
 to add or override fields with pvproperties (their ``name=`` is the field name) and
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Iterator, Mapping
 from typing import Any, ClassVar
 
 from ..pv.alarms import ChannelAlarm
@@ -69,32 +72,46 @@ def _snake(prompt: str) -> str:
     return "_".join(re.findall(r"[a-z0-9]+", words.lower()))
 
 
-class FieldChannels(dict):
-    """``instance.fields``: field name -> channel, each created on first access.
+_NOTHING_MADE: dict[str, Any] = {}  # ``created`` of a record none of whose fields exist
 
-    Iterating gives the channels created so far; ``field_inst.field_names()`` lists all.
+
+class FieldChannels(Mapping):
+    """``instance.fields``: every field name -> its channel, created on first access.
+
+    Iterating, ``len()`` and ``in`` see every field (caproto's ``fields`` dict lists them
+    all) without creating any; reading a value (``[name]``, ``get``, ``values()``,
+    ``items()``) creates that channel.  A view: it holds nothing but its record's fields.
     """
 
     __slots__ = ("owner",)
 
     def __init__(self, owner: RecordFieldGroup) -> None:
-        super().__init__()
         self.owner = owner
 
     def get(self, name: str, default: Any = None) -> Any:  # type: ignore[override]
-        channel = dict.get(self, name)
+        channel = self.owner.created.get(name)
         if channel is None:
             channel = self.owner._create(name)
         return default if channel is None else channel
 
-    def __missing__(self, name: str) -> Any:
-        channel = self.owner._create(name)
+    def __getitem__(self, name: str) -> Any:
+        channel = self.get(name)
         if channel is None:
             raise KeyError(f"record type {self.owner._record_type!r} has no field {name!r}")
         return channel
 
+    def __iter__(self) -> Iterator[str]:
+        return iter(type(self.owner).ordered_field_names())
+
+    def __len__(self) -> int:
+        return len(type(self.owner).field_names())
+
     def __contains__(self, name: object) -> bool:
-        return dict.__contains__(self, name) or name in self.owner.field_names()
+        return name in type(self.owner).field_names()
+
+    def __repr__(self) -> str:
+        return f"<fields of {self.owner.parent.pvname}: {len(self)}, " \
+               f"{len(self.owner.created)} created>"
 
 
 class _AttrChannels:
@@ -112,8 +129,8 @@ class _AttrChannels:
 class RecordFieldGroup:
     """The fields of one record (caproto's ``RecordFieldGroup``).
 
-    ``parent`` is the record's channel (``parent.group`` the IOC), ``pvdb`` the field
-    channels created so far (field name -> channel).  Fields are attributes under their
+    ``parent`` is the record's channel (``parent.group`` the IOC), ``pvdb`` every field
+    (name -> channel, made on first access), ``created`` the channels made so far.  Fields are attributes under their
     EPICS names (``fields.DESC``) and caproto's long names (``fields.description``).
     """
 
@@ -121,8 +138,8 @@ class RecordFieldGroup:
     _table_type: ClassVar[str | None] = None   # the dbd table the fields come from
     _declared_: ClassVar[dict[str, pvproperty]] = {}
 
-    __slots__ = ("__weakref__", "_value_write_hook", "alarm_fields", "alarm_memory",
-                 "parent", "pvdb")
+    __slots__ = ("__weakref__", "_made", "_value_write_hook", "alarm_fields",
+                 "alarm_memory", "parent")
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -132,18 +149,29 @@ class RecordFieldGroup:
                 if isinstance(value, pvproperty):
                     declared[value.pvspec.name or attr] = value
         cls._declared_ = declared
-        for cache in ("_served_", "_names_", "_attrs_", "_specs_"):
+        for cache in ("_served_", "_names_", "_order_", "_attrs_", "_specs_"):
             if cache in cls.__dict__:
                 delattr(cls, cache)
 
     def __init__(self, parent: PvpropertyData) -> None:
         self.parent = parent
-        self.pvdb = FieldChannels(self)
+        self._made: dict[str, Any] | None = None  # field name -> channel, once one exists
         self.alarm_memory: Any = None  # LALM (limits) or the last state (bi/mbbi...)
         self.alarm_fields = False  # True once a field the alarm evaluation reads exists
         self._value_write_hook: Any = None
         for name in self._eager_names(parent):
             self.pvdb.get(name)
+
+    @property
+    def pvdb(self) -> FieldChannels:
+        """Every field: name -> channel (a view; channels are made on first access)."""
+        return FieldChannels(self)
+
+    @property
+    def created(self) -> dict[str, Any]:
+        """The field channels made so far (name -> channel); do not modify."""
+        made = self._made
+        return _NOTHING_MADE if made is None else made
 
     # -- the tables of the class, built on first use ------------------------------------
     @classmethod
@@ -171,8 +199,14 @@ class RecordFieldGroup:
                           frozenset(cls._declared_))
 
     @classmethod
-    def field_name(cls, attr: str) -> str:
-        """The EPICS field name of attribute ``attr`` (its EPICS or caproto name)."""
+    def ordered_field_names(cls) -> tuple[str, ...]:
+        """Every field name in dbd order (RTYP, then declared fields not in the dbd)."""
+        return cls._table("_order_", lambda: tuple(dict.fromkeys(
+            [*cls.served_fields(), *cls._declared_])))
+
+    @classmethod
+    def _attribute_table(cls) -> dict[str, str]:
+        """caproto's attribute name -> EPICS field name (aliases for other types too)."""
         def build() -> dict[str, str]:
             attrs: dict[str, str] = {}
             for name, field in cls.served_fields().items():
@@ -181,9 +215,20 @@ class RecordFieldGroup:
             for name, prop in cls._declared_.items():
                 attrs[prop.attr_name or name] = name
             return attrs
+        return cls._table("_attrs_", build)
+
+    @classmethod
+    def attribute_names(cls) -> list[str]:
+        """caproto's attribute names of this record type's fields."""
+        names = cls.field_names()
+        return [attr for attr, name in cls._attribute_table().items() if name in names]
+
+    @classmethod
+    def field_name(cls, attr: str) -> str:
+        """The EPICS field name of attribute ``attr`` (its EPICS or caproto name)."""
         if attr in cls.field_names():
             return attr
-        name = cls._table("_attrs_", build).get(attr)
+        name = cls._attribute_table().get(attr)
         if name is None or name not in cls.field_names():
             raise AttributeError(f"record type {cls._record_type!r} has no field {attr!r}")
         return name
@@ -214,7 +259,9 @@ class RecordFieldGroup:
             if maker is None:
                 maker = specs[key] = field_maker(cls._table_type, field, hooks)
             channel = make_field_channel(self, maker)
-        dict.__setitem__(self.pvdb, name, channel)
+        if self._made is None:
+            self._made = {}
+        self._made[name] = channel
         if name in behaviour.ALARM_FIELDS:
             self.alarm_fields = True
         return channel
@@ -234,7 +281,8 @@ class RecordFieldGroup:
 
     def stored(self, name: str, default: Any) -> Any:
         """The value of a stored field, or ``default`` while it was never touched."""
-        channel = dict.get(self.pvdb, name)
+        made = self._made
+        channel = None if made is None else made.get(name)
         if channel is None:
             return default
         return getattr(channel, "raw_value", channel.value)
@@ -244,9 +292,14 @@ class RecordFieldGroup:
         return _AttrChannels(self)
 
     def __getattr__(self, attr: str) -> Any:
-        if attr.startswith("_") or attr in ("parent", "pvdb"):  # unset slots: no recursion
+        if attr.startswith("_") or attr == "parent":  # unset slots: no recursion
             raise AttributeError(attr)
         return self.pvdb[type(self).field_name(attr)]
+
+    def __dir__(self) -> list[str]:
+        """Attributes, every field's EPICS name and caproto's names (nothing is made)."""
+        return sorted({*super().__dir__(), *type(self).field_names(),
+                       *type(self).attribute_names()})
 
     # -- what the framework and hooks expect of a group ----------------------------------
     @property
@@ -295,7 +348,7 @@ class RecordFieldGroup:
 
     def __repr__(self) -> str:
         return (f"<{type(self).__name__} of {getattr(self.parent, 'pvname', '?')}: "
-                f"{len(self.pvdb)} fields created>")
+                f"{len(self.created)} fields created>")
 
 
 def field_set_class(rtyp: str) -> type[RecordFieldGroup]:

@@ -284,11 +284,25 @@ def test_field_putter_hook_from_the_group(mount, unique_prefix, client):
 
 
 def test_fields_are_made_on_first_access_only(ioc, client):
-    assert len(ioc.typed.fields) == 0
+    made = ioc.typed.field_inst
+    assert len(made.created) == 0
     assert client.value(ioc.prefix + "typed.HIHI") == 0.0
-    assert set(ioc.typed.fields) == {"HIHI"}
-    assert ioc.typed.field_inst.high_alarm_limit is ioc.typed.fields["HIGH"]
-    assert "LOLO" in ioc.typed.fields and len(ioc.typed.fields) == 2
+    assert set(made.created) == {"HIHI"}
+    assert made.high_alarm_limit is ioc.typed.fields["HIGH"]
+    assert "LOLO" in ioc.typed.fields and len(made.created) == 2
+    assert set(made.created) == {"HIHI", "HIGH"}      # `in` made nothing
+
+
+def test_fields_list_every_field_without_making_any(ioc):
+    # caproto's records example prints list(instance.fields): every field, as caproto's
+    # eager dict has them, yet listing, len(), `in` and dir() make no channel.
+    fields, made = ioc.typed.fields, ioc.typed.field_inst
+    names = list(fields)
+    assert names[:3] == ["NAME", "DESC", "ASG"] and "HIHI" in names and "RTYP" in names
+    assert len(fields) == len(names) == len(set(names)) == len(made.field_names())
+    assert {"DESC", "description", "HIHI", "hihi_alarm_limit"} <= set(dir(made))
+    assert len(made.created) == 0
+    assert fields["DESC"] is made.description and set(made.created) == {"DESC"}
 
 
 def test_unknown_field_does_not_connect(ioc, client, ca_server):

@@ -80,8 +80,8 @@ def test_untouched_records_created_no_field_channels_but_those_read(served):
     ioc, _ = served
     # Only the fields the client read exist; a record nobody reads has none.
     lone = record_ioc()(prefix="REC:lone:")
-    assert all(len(channel.fields) == 0 for channel in lone.pvdb.values())
-    assert set(ioc.pvdb["REC:every:ai"].fields) == {
+    assert all(len(channel.field_inst.created) == 0 for channel in lone.pvdb.values())
+    assert set(ioc.pvdb["REC:every:ai"].field_inst.created) == {
         field for field, served in REFERENCE["ai"].items() if served and field != "VAL"}
 
 

@@ -33,5 +33,6 @@ def test_an_untouched_ai_record_costs_little_over_a_plain_pv(figures):
 def test_touched_fields_cost_per_field(figures):
     untouched = figures["record='ai', no field touched"]
     touched = figures["record='ai', 4 fields touched"]
-    # about one gc-tracked object per touched field (4 here)
-    assert 3.9 <= touched["objects_per_pv"] - untouched["objects_per_pv"] <= 4.5
+    # about one gc-tracked object per touched field (4 here), plus the dict of the fields
+    # made so far (an untouched record has none)
+    assert 4.9 <= touched["objects_per_pv"] - untouched["objects_per_pv"] <= 5.5

@@ -141,7 +141,7 @@ def test_field_scan_and_startup_hooks_from_the_group_run(mount, unique_prefix, c
             await fields.parent.write(fields.parent.value + 1)
 
     ioc = FieldHooksIOC(prefix=unique_prefix)
-    assert set(ioc.x.fields) == {"DESC", "RVAL"}          # made at once: they have hooks
+    assert set(ioc.x.field_inst.created) == {"DESC", "RVAL"}          # made at once: they have hooks
     mount(ioc)
     wait_until(lambda: client.value(ioc.prefix + "x.DESC") == "started")
     wait_until(lambda: client.value(ioc.prefix + "x.RVAL") >= 3)
