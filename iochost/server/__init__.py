@@ -8,7 +8,8 @@ while serving) over CA on UDP (searches, beacons) and TCP (virtual circuits)::
 """
 from .config import ConfigError, ServerConfig
 from .database import PVDatabase, ServedChannel
+from .introspection import ChannelInfo, ClientInfo, ServerTotals
 from .server import Server, new_event_loop, run
 
 __all__ = ["Server", "ServerConfig", "ConfigError", "PVDatabase", "ServedChannel", "run",
-           "new_event_loop"]
+           "new_event_loop", "ClientInfo", "ChannelInfo", "ServerTotals"]

@@ -20,6 +20,7 @@ import asyncio
 import logging
 import socket
 import struct
+import time
 from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
@@ -147,6 +148,13 @@ class VirtualCircuit(asyncio.Protocol):
         self.backlog: dict[Subscription, tuple[bytes, int]] = {}
         self.closed = False
         self._tasks: set[asyncio.Task[Any]] = set()
+        # Introspection counters (see .introspection): plain attribute increments on the hot
+        # paths; read only when somebody asks for a snapshot.
+        self.client_id = 0  # set by Server.circuit_opened
+        self.connected_at = time.time()
+        self.bytes_sent = 0
+        self.bytes_received = 0
+        self.updates_sent = 0
         self._handlers: dict[int, Callable[[Any, Any], None]] = {
             VERSION: self._on_version,
             EVENT_ADD: self._on_event_add,
@@ -183,7 +191,7 @@ class VirtualCircuit(asyncio.Protocol):
         self._queue(_pack(VERSION, 0, 0, CA_MINOR_VERSION, 0, 0))
 
     def data_received(self, data: bytes) -> None:
-        self._stats["bytes_in"] += len(data)
+        self.bytes_received += len(data)
         # Replies to this whole chunk leave in one write, at the end (even if a delayed
         # flush of monitor updates is pending: a request's reply is never held back).
         self._flush_pending = True
@@ -290,7 +298,7 @@ class VirtualCircuit(asyncio.Protocol):
         self._last_flush = self._loop.time()
         self._out = []
         size = self._out_bytes
-        self._stats["bytes_out"] += size
+        self.bytes_sent += size
         self._out_bytes = 0
         if size < _JOIN_BELOW:  # one small buffer beats many: join is cheap here
             self.transport.write(b"".join(out))  # type: ignore[union-attr]
@@ -317,6 +325,7 @@ class VirtualCircuit(asyncio.Protocol):
         out.append(sub.message_header(len(payload), count))
         out.append(payload)
         self._out_bytes += 16 + len(payload)
+        self.updates_sent += 1
         if not self._flush_pending:
             self._schedule_event_flush()
 
@@ -344,6 +353,7 @@ class VirtualCircuit(asyncio.Protocol):
             out.append(sub.message_header(len(payload), count))
             out.append(payload)
             self._out_bytes += 16 + len(payload)
+            self.updates_sent += 1
         if out and not self._flush_pending:
             self._schedule_event_flush()
 

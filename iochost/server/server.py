@@ -18,6 +18,8 @@ from .beacon import BeaconSender
 from .circuit import VirtualCircuit
 from .config import ServerConfig
 from .database import PVDatabase, ServedChannel
+from .introspection import (ChannelInfo, ClientInfo, ClosedCircuitTotals, ServerTotals,
+                            channel_infos, client_info, server_totals)
 from .subscription import Fanout, Subscription
 from .udp import SearchResponder
 
@@ -52,6 +54,8 @@ class Server:
         self.udp_port = 0
         self.counters: Counter[str] = Counter()
         self.circuits: set[VirtualCircuit] = set()
+        self._closed_totals = ClosedCircuitTotals()
+        self._next_client_id = 1
         self._fanouts: dict[int, Fanout] = {}
         self._tcp_servers: list[asyncio.AbstractServer] = []
         self._udp_transports: list[asyncio.DatagramTransport] = []
@@ -182,11 +186,15 @@ class Server:
         return task
 
     def circuit_opened(self, circuit: VirtualCircuit) -> None:
+        circuit.client_id = self._next_client_id
+        self._next_client_id += 1
         self.circuits.add(circuit)
         self.counters["circuits_opened"] += 1
 
     def circuit_closed(self, circuit: VirtualCircuit) -> None:
-        self.circuits.discard(circuit)
+        if circuit in self.circuits:
+            self.circuits.discard(circuit)
+            self._closed_totals.fold(circuit)
 
     def subscribe(self, sub: Subscription) -> None:
         data = sub.channel.data
@@ -217,21 +225,41 @@ class Server:
         if self._beacons is not None:
             self._beacons.restart()
 
-    # -- statistics --------------------------------------------------------------------------
+    # -- introspection (read-only snapshots, see .introspection) ---------------------------
+    def clients(self) -> list[ClientInfo]:
+        """The connected CA clients, oldest connection first."""
+        return sorted((client_info(c) for c in self.circuits), key=lambda c: c.client_id)
+
+    def client_channels(self, client_id: int) -> list[ChannelInfo] | None:
+        """The channels client ``client_id`` has open; None when it is not connected."""
+        for circuit in self.circuits:
+            if circuit.client_id == client_id:
+                return channel_infos(circuit)
+        return None
+
+    def totals(self) -> ServerTotals:
+        """Server-wide sizes now and counters since start."""
+        return server_totals(self.circuits, self._closed_totals, len(self.database),
+                             self.counters["circuits_opened"], self.counters["searches"])
+
     def stats(self) -> dict[str, Any]:
-        """Counters and current sizes: clients, channels, subscriptions, bytes in/out, ..."""
-        circuits = list(self.circuits)
+        """Counters and current sizes as one flat dict: clients, channels, subscriptions,
+        bytes in/out, ... (:meth:`totals` is the typed form)."""
+        totals = self.totals()
         result: dict[str, Any] = {
-            "clients": len(circuits),
-            "channels": sum(len(c.channels) for c in circuits),
-            "subscriptions": sum(c.subscription_count for c in circuits),
-            "backlog": sum(len(c.backlog) for c in circuits),
-            "pvs": len(self.database),
+            "clients": totals.clients,
+            "channels": totals.channels,
+            "subscriptions": totals.subscriptions,
+            "backlog": sum(len(c.backlog) for c in self.circuits),
+            "pvs": totals.pvs,
             "tcp_port": self.tcp_port,
             "udp_port": self.udp_port,
+            "bytes_in": totals.bytes_received,
+            "bytes_out": totals.bytes_sent,
+            "updates_sent": totals.updates_sent,
         }
-        for key in ("bytes_in", "bytes_out", "searches", "search_hits", "circuits_opened",
-                    "circuits_aborted", "events_coalesced"):
+        for key in ("searches", "search_hits", "circuits_opened", "circuits_aborted",
+                    "events_coalesced"):
             result[key] = self.counters[key]
         return result
 
