@@ -98,6 +98,13 @@ def _pin_pyepics_libca() -> None:
 
 _pin_pyepics_libca()
 
+# Hermetic plugin set: whatever else is installed in this environment (a broken third-party
+# plugin, a site's device plugins), every host the tests build -- in process or as a
+# subprocess -- loads only the built-ins and the examples; fixtures that install test plugins
+# add theirs (tests/host/conftest.py). tests/host/test_hermetic.py runs the plugin tests with
+# a deliberately broken plugin installed.
+os.environ["IOCHOST_ONLY_PLUGINS"] = "iochost-examples"
+
 
 # -- Fixtures: a shared in-process CA server and CA clients --------------------------------------
 # Everything below imports CA libraries lazily (inside fixtures), after the environment above.

@@ -19,12 +19,13 @@ from .config import (
 )
 from .hookspecs import hookimpl, hookspec
 from .host import Host, Mount
+from .iocinfo import OptionInfo
 from .plugins import PluginCatalog, PluginInfo, load_plugins, make_plugin_manager
 from .problems import ConfigError, ConfigProblem, Location
 from .validation import validate
 
 __all__ = [
     "CAConfig", "ConfigError", "ConfigProblem", "Host", "HostConfig", "HostSection", "Location",
-    "Mount", "MountConfig", "PluginCatalog", "PluginInfo", "hookimpl", "hookspec", "load_config",
+    "Mount", "MountConfig", "OptionInfo", "PluginCatalog", "PluginInfo", "hookimpl", "hookspec", "load_config",
     "load_config_text", "load_plugins", "make_plugin_manager", "read_config", "validate",
 ]

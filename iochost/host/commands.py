@@ -95,6 +95,9 @@ def check(path: str, switches: PluginSwitches, out: TextIO | None = None,
     if checked is None:
         return 1
     mounts = checked.config.mounts
+    if not mounts and not checked.config.rejected:
+        print(f"warning: {path} has no mounts: only the host status PVs would be served",
+              file=err)
     pvs = len(served_pv_names(checked.config, checked.built))
     enabled = sum(1 for mount in mounts if mount.enabled)
     print(f"{path}: OK ({enabled} of {len(mounts)} mounts enabled, {pvs} PVs)",

@@ -61,6 +61,8 @@ class MountConfig:
     description: str = ""
     source: SourceMap = field(default_factory=lambda: SourceMap(RUNTIME_SOURCE), repr=False)
     path: PathKey = ()
+    #: option name -> its text as written, for options whose value came from macros
+    option_texts: dict[str, str] = field(default_factory=dict, repr=False)
 
     def where(self, *keys: str | int) -> tuple[Location, str]:
         """Location and dotted key of ``keys`` inside this mount, for problem reports."""
@@ -192,6 +194,8 @@ def parse_mount(data: Any, host_scope: MacroScope, source: SourceMap, path: Path
                            label) or ""
     mount.options = _expand(scope, values["options"], path + ("options",), source, problems,
                             label)
+    mount.option_texts = {key: raw for key, raw in values["options"].items()
+                          if isinstance(raw, str) and "$" in raw}
     mount.helpers = {name: options or {} for name, options in _expand(
         scope, values["helpers"], path + ("helpers",), source, problems, label).items()}
     if len(problems) == count:

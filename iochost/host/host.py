@@ -144,6 +144,9 @@ class Host:
             await self.server.start()
         self.started_at = time.monotonic()
         self._running = True
+        if not self.config.mounts:
+            log.warning("host config %s has no mounts: only the host status PVs are served",
+                        self.config.path)
         for mount_config in [*status_mounts, *self.config.mounts]:
             mount = self.mounts[mount_config.name] = Mount(mount_config.name, mount_config)
             if mount_config.name in built:

@@ -2,15 +2,26 @@
 
 An IOC class is built as ``cls(prefix=..., macros={...}, **options)``; its other keyword
 parameters are the options a mount may set. Simple annotations (str, int, float, bool,
-list, dict and their Optional forms) are checked and appear in ``iochost schema``.
+list, dict and their Optional forms) are checked (values are coerced to them, see
+``iochost.host.coercion``) and appear in ``iochost schema``.
+
+An option's description and units, shown by ``iochost schema`` (and so by an editor), come
+from ``Annotated`` metadata -- a plain string is the description, an :class:`OptionInfo`
+gives both -- or else from the class docstring's parameter list, one line per option in
+the Google (``max_temp (float): Highest temperature [degC]``) or numpy style
+(``max_temp : float`` then an indented description); ``[units]`` at the end of a
+description gives the units.
 """
 from __future__ import annotations
 
 import inspect
+import re
 import types
 import typing
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
+
+from .coercion import coerce_option
 
 #: parameters the host supplies itself (or PVGroup uses internally)
 RESERVED = frozenset({"self", "prefix", "macros", "parent", "name"})
@@ -29,11 +40,22 @@ class IocOption:
     json_types: tuple[str, ...]      # empty: any value
     required: bool
     default: Any = None
+    description: str = ""
+    units: str = ""
 
-    def accepts(self, value: Any) -> bool:
-        if not self.json_types:
-            return True
-        return any(_is_json_type(value, kind) for kind in self.json_types)
+    def coerce(self, value: Any, raw: str | None = None) -> Any:
+        """``value`` as this option's type; raises ``OptionTypeError`` saying why not
+        (``raw``: the config's text before macro expansion, to name the macros)."""
+        return coerce_option(value, self.json_types, raw)
+
+
+@dataclass(frozen=True)
+class OptionInfo:
+    """``Annotated`` metadata of an IOC option: ``Annotated[float, OptionInfo("Highest
+    temperature", units="degC")]``."""
+
+    description: str = ""
+    units: str = ""
 
 
 @dataclass(frozen=True)
@@ -43,21 +65,12 @@ class IocSignature:
     description: str
 
 
-def _is_json_type(value: Any, kind: str) -> bool:
-    if kind == "null":
-        return value is None
-    if kind == "number":
-        return isinstance(value, (int, float)) and not isinstance(value, bool)
-    if kind == "integer":
-        return isinstance(value, int) and not isinstance(value, bool)
-    python = {"boolean": bool, "string": str, "array": (list, tuple), "object": dict}[kind]
-    return isinstance(value, python)
-
-
 def _json_types(annotation: Any) -> tuple[str, ...]:
     if annotation is _MISSING or annotation is Any:
         return ()
     origin = typing.get_origin(annotation)
+    if origin is Annotated:
+        return _json_types(typing.get_args(annotation)[0])
     if origin in (typing.Union, types.UnionType):
         parts: list[str] = []
         for arg in typing.get_args(annotation):
@@ -87,8 +100,9 @@ def ioc_signature(cls: type) -> IocSignature:
             signature = inspect.signature(init)
         except (TypeError, ValueError):
             return IocSignature(options, True, _first_line(cls))
+        documented = _docstring_options(klass)
         try:
-            hints = typing.get_type_hints(init)
+            hints = typing.get_type_hints(init, include_extras=True)
         except Exception:  # noqa: BLE001 - unresolvable string annotations: check names only
             hints = {}
         open_ended = False
@@ -97,11 +111,15 @@ def ioc_signature(cls: type) -> IocSignature:
                 open_ended = True
             elif param.kind in (param.KEYWORD_ONLY, param.POSITIONAL_OR_KEYWORD) and \
                     param.name not in RESERVED and param.name not in options:
+                annotation = hints.get(param.name, param.annotation)
+                description, units = _annotated_info(annotation) or \
+                    documented.get(param.name, ("", ""))
                 options[param.name] = IocOption(
                     name=param.name,
-                    json_types=_json_types(hints.get(param.name, param.annotation)),
+                    json_types=_json_types(annotation),
                     required=param.default is _MISSING,
-                    default=None if param.default is _MISSING else param.default)
+                    default=None if param.default is _MISSING else param.default,
+                    description=description, units=units)
         if not open_ended:
             return IocSignature(options, False, _first_line(cls))
     return IocSignature(options, True, _first_line(cls))
@@ -116,6 +134,11 @@ def options_schema(cls: type) -> dict[str, Any]:
         if option.json_types:
             prop["type"] = list(option.json_types) if len(option.json_types) > 1 \
                 else option.json_types[0]
+        if option.description or option.units:
+            units = f" [{option.units}]" if option.units else ""
+            prop["description"] = f"{option.description}{units}".strip()
+        if option.units:
+            prop["x-units"] = option.units
         if not option.required and _jsonable(option.default):
             prop["default"] = option.default
         properties[option.name] = prop
@@ -136,3 +159,66 @@ def _jsonable(value: Any) -> bool:
 def _first_line(cls: type) -> str:
     doc = inspect.getdoc(cls) or ""
     return doc.strip().splitlines()[0] if doc.strip() else ""
+
+
+def _annotated_info(annotation: Any) -> tuple[str, str] | None:
+    """(description, units) from ``Annotated`` metadata, None when it carries none."""
+    if typing.get_origin(annotation) is not Annotated:
+        return None
+    for item in annotation.__metadata__:
+        if isinstance(item, OptionInfo):
+            return item.description, item.units
+        if isinstance(item, str):
+            return _split_units(item)
+        documentation = getattr(item, "documentation", None)   # PEP 727's Doc
+        if isinstance(documentation, str):
+            return _split_units(documentation)
+    return None
+
+
+_UNITS = re.compile(r"^(?P<text>.*?)\s*\[(?P<units>[^\[\]]+)\]\s*$", re.DOTALL)
+#: ``name (type): text`` / ``name: text`` (Google) and ``name : type`` / ``name`` (numpy)
+_GOOGLE_ITEM = re.compile(r"^(?P<name>\w+)\s*(\([^)]*\))?:\s+(?P<text>\S.*)$")
+_NUMPY_ITEM = re.compile(r"^(?P<name>\w+)(\s+:\s+.*)?$")
+_SECTIONS = frozenset({"args:", "arguments:", "options:", "parameters", "parameters:",
+                       "options"})
+
+
+def _split_units(text: str) -> tuple[str, str]:
+    """``'Highest temperature [degC]'`` -> ``('Highest temperature', 'degC')``."""
+    text = " ".join(text.split())
+    match = _UNITS.match(text)
+    return (match["text"], match["units"].strip()) if match else (text, "")
+
+
+def _docstring_options(cls: type) -> dict[str, tuple[str, str]]:
+    """Option name -> (description, units) from the parameter section of ``cls``'s own
+    docstring (Google ``Args:``/``Options:`` or numpy ``Parameters``)."""
+    found: dict[str, tuple[str, str]] = {}
+    items: list[tuple[str, list[str]]] = []
+    item_indent: int | None = None
+    in_section = False
+    for line in inspect.cleandoc(cls.__dict__.get("__doc__") or "").splitlines():
+        stripped = line.strip()
+        indent = len(line) - len(line.lstrip())
+        if stripped.lower() in _SECTIONS:
+            in_section, item_indent = True, None
+            continue
+        if not in_section or not stripped or set(stripped) == {"-"}:
+            continue
+        if item_indent is None or indent <= item_indent:
+            google, numpy = _GOOGLE_ITEM.match(stripped), _NUMPY_ITEM.match(stripped)
+            if item_indent is not None and indent < item_indent or not (google or numpy):
+                in_section = False            # the section ended
+                continue
+            item_indent = indent
+            if numpy:
+                items.append((numpy["name"], []))
+            elif google:
+                items.append((google["name"], [google["text"]]))
+        elif items:
+            items[-1][1].append(stripped)
+    for name, parts in items:
+        if parts:
+            found[name] = _split_units(" ".join(parts))
+    return found

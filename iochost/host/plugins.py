@@ -8,6 +8,10 @@ Rules:
   (``disable_autoload=True`` or ``IOCHOST_NO_AUTOLOAD=1``).
 * A plugin named (or whose distribution is named) in ``blocked`` / ``IOCHOST_DISABLE_PLUGINS``
   (comma-separated) is not imported at all.
+* ``IOCHOST_ONLY_PLUGINS`` (comma-separated plugin or distribution names), when set, is an
+  allow-list: other distributions' entry points are not even listed. Built-ins always load.
+  It makes a run hermetic (tests, a site that pins its plugin set) whatever else the
+  environment has installed.
 * One broken plugin -- import error, hook with a bad signature, unknown ``iochost_*`` hook,
   exception or bad call in a registration hook, a name another plugin already registered --
   is recorded with its reason and unregistered; every other plugin still loads.
@@ -32,6 +36,7 @@ ENTRY_POINT_GROUP = "iochost"
 BUILTIN_DISTRIBUTION = "iochost"
 ENV_DISABLE = "IOCHOST_DISABLE_PLUGINS"
 ENV_NO_AUTOLOAD = "IOCHOST_NO_AUTOLOAD"
+ENV_ONLY = "IOCHOST_ONLY_PLUGINS"
 
 #: registration hook -> the catalog attribute it fills
 REGISTRATION_HOOKS: dict[str, str] = {
@@ -143,6 +148,12 @@ def disabled_from_env(environ: Mapping[str, str]) -> set[str]:
     return {name.strip() for name in environ.get(ENV_DISABLE, "").split(",") if name.strip()}
 
 
+def allowed_from_env(environ: Mapping[str, str]) -> set[str] | None:
+    """Plugin or distribution names listed in ``IOCHOST_ONLY_PLUGINS``; None when unset."""
+    names = {name.strip() for name in environ.get(ENV_ONLY, "").split(",") if name.strip()}
+    return names or None
+
+
 def autoload_disabled_in_env(environ: Mapping[str, str]) -> bool:
     return environ.get(ENV_NO_AUTOLOAD, "").strip().lower() in {"1", "yes", "true", "on"}
 
@@ -166,6 +177,7 @@ def make_plugin_manager(
     if disable_autoload is None:
         disable_autoload = autoload_disabled_in_env(environ)
     blocked = set(blocked) | disabled_from_env(environ)
+    allowed = allowed_from_env(environ)
 
     manager = IochostPluginManager(hookspecs.PROJECT_NAME)
     manager.add_hookspecs(hookspecs)
@@ -181,6 +193,9 @@ def make_plugin_manager(
             entry_point=ep.value,
             builtin=_canonical(dist_name) == BUILTIN_DISTRIBUTION,
         )
+        if allowed is not None and not info.builtin and ep.name not in allowed and \
+                _canonical(dist_name) not in {_canonical(name) for name in allowed}:
+            continue
         if ep.name in found:
             info.error = (f"plugin name {ep.name!r} is already used by distribution "
                           f"{found[ep.name].distribution!r}")

@@ -8,6 +8,9 @@ from .iocinfo import options_schema
 from .plugins import PluginCatalog
 
 SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
+#: how an editor finds the schema (the YAML language server reads a config's first line)
+EDITOR_HINT = ("Save with 'iochost schema > hostconfig.schema.json' and make this the first "
+               "line of a host config: # yaml-language-server: $schema=hostconfig.schema.json")
 
 
 def config_schema(catalog: PluginCatalog) -> dict[str, Any]:
@@ -27,4 +30,5 @@ def config_schema(catalog: PluginCatalog) -> dict[str, Any]:
     top["properties"]["host"].update(spec.section_schema(spec.HOST_FIELDS))
     top["properties"]["ca"].update(spec.section_schema(spec.CA_FIELDS))
     top["properties"]["mounts"]["items"] = mount
-    return {"$schema": SCHEMA_DIALECT, "title": "iochost host config", **top}
+    return {"$schema": SCHEMA_DIALECT, "title": "iochost host config",
+            "description": EDITOR_HINT, **top}

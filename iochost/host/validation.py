@@ -11,6 +11,7 @@ import difflib
 from collections.abc import Iterable
 from typing import Any
 
+from .coercion import OptionTypeError
 from .config import HostConfig, MountConfig
 from .iocinfo import ioc_signature
 from .plugins import PluginCatalog
@@ -19,6 +20,8 @@ from .problems import ConfigError, ConfigProblem
 #: the built-in IOC that serves the host status PVs, and the mount name it gets
 HOST_STATUS_IOC = "iochost-status"
 HOST_STATUS_MOUNT = "_host"
+#: how many clashing PV names are listed for one mount before the rest are only counted
+CLASHES_SHOWN = 5
 
 
 def host_status_mounts(config: HostConfig, catalog: PluginCatalog) -> list[MountConfig]:
@@ -99,10 +102,12 @@ def _option_problems(mount: MountConfig, cls: type) -> list[ConfigProblem]:
                 problems.append(mount.problem(
                     f"IOC {mount.ioc!r} has no option {key!r} (options: {known})",
                     "options", key))
-        elif not option.accepts(value):
-            problems.append(mount.problem(
-                f"option {key!r} of IOC {mount.ioc!r} must be "
-                f"{' or '.join(option.json_types)}, got {value!r}", "options", key))
+        else:
+            try:
+                mount.options[key] = option.coerce(value, mount.option_texts.get(key))
+            except OptionTypeError as exc:
+                problems.append(mount.problem(
+                    f"option {key!r} of IOC {mount.ioc!r}: {exc}", "options", key))
     for option in signature.options.values():
         if option.required and option.name not in mount.options:
             problems.append(mount.problem(
@@ -136,12 +141,13 @@ def build_mounts(mounts: Iterable[MountConfig], catalog: PluginCatalog,
                 f"building IOC {mount.ioc!r} failed: {type(exc).__name__}: {exc}"))
             continue
         clashes = [name for name in names if name in owners]
-        for name in clashes[:5]:
+        for name in clashes[:CLASHES_SHOWN]:
             problems.append(mount.problem(
                 f"PV {name!r} is already {_provider(owners[name], by_name, mount)}", "prefix"))
-        if len(clashes) > 5:
+        if len(clashes) > CLASHES_SHOWN:
             problems.append(mount.problem(
-                f"{len(clashes) - 5} more PV names clash with other mounts", "prefix"))
+                f"PV names clashing beyond these {CLASHES_SHOWN}: "
+                f"{len(clashes) - CLASHES_SHOWN} more ({len(clashes)} in all)", "prefix"))
         if clashes:
             continue
         owners.update(dict.fromkeys(names, mount.name))
@@ -178,9 +184,10 @@ def validate(config: HostConfig, catalog: PluginCatalog,
     from .caconfig import ca_problems  # here: it imports the server
 
     problems: list[ConfigProblem] = [*earlier, *ca_problems(config)]
-    for mount in config.rejected:  # already reported; the IOC name can still be wrong
-        if mount.ioc not in catalog.iocs:
-            problems.append(mount.problem(_unknown("IOC", mount.ioc, "iocs", catalog), "ioc"))
+    for mount in config.rejected:  # not served, but checked as fully as it can be
+        reported = {problem.key for problem in problems}
+        problems.extend(problem for problem in plugin_problems(mount, catalog)
+                        if problem.key not in reported)
     usable: list[MountConfig] = list(extra_mounts)
     for mount in config.mounts:
         found = plugin_problems(mount, catalog)

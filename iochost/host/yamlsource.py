@@ -52,10 +52,7 @@ def load_yaml_text(text: str, file: str) -> tuple[Any, SourceMap, list[ConfigPro
         node = loader.get_single_node()
         data = loader.construct_document(node) if node is not None else None
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark is not None else 0
-        reason = " ".join(part for part in (exc.context, exc.problem) if part)
-        raise ConfigError([ConfigProblem(Location(file, line), "", f"YAML syntax error: {reason}")])
+        raise ConfigError([syntax_problem(exc, file)])
     except yaml.YAMLError as exc:
         raise ConfigError([ConfigProblem(Location(file), "", f"YAML error: {exc}")])
     finally:
@@ -66,6 +63,30 @@ def load_yaml_text(text: str, file: str) -> tuple[Any, SourceMap, list[ConfigPro
         source.lines[()] = node.start_mark.line + 1
         _walk(node, (), source, problems)
     return data, source, problems
+
+
+def _at(mark: yaml.Mark) -> str:
+    return f"line {mark.line + 1}, column {mark.column + 1}"
+
+
+def syntax_problem(exc: yaml.MarkedYAMLError, file: str) -> ConfigProblem:
+    """A YAML syntax error that names both of PyYAML's marks: where the construct opened
+    (the context mark: an unclosed quote or bracket) and where the parser gave up (the
+    problem mark, often at the end of the file)."""
+    context, problem = exc.context_mark, exc.problem_mark
+    opened = context or problem
+    # The file:line is where to look: the opening of an unclosed quote or bracket, but the
+    # offending line itself for an indentation slip (the "block" a line does not fit).
+    shown = problem if problem is not None and "block" in (exc.context or "") else opened
+    line = shown.line + 1 if shown is not None else 0
+    if context is not None and problem is not None and \
+            (context.line, context.column) != (problem.line, problem.column):
+        reason = (f"{exc.context or 'in a construct'} started at {_at(context)}: "
+                  f"{exc.problem} at {_at(problem)}")
+    else:
+        where = f" at {_at(opened)}" if opened is not None else ""
+        reason = " ".join(part for part in (exc.context, exc.problem) if part) + where
+    return ConfigProblem(Location(file, line), "", f"YAML syntax error: {reason}")
 
 
 def load_yaml_file(path: str | Path) -> tuple[Any, SourceMap, list[ConfigProblem]]:

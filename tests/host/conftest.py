@@ -5,7 +5,7 @@ pip-installing them into the shared venv -- which would leave deliberately broke
 loaded by every other iochost process -- the session writes each one's ``.dist-info``
 (METADATA + entry_points.txt, exactly what pip writes for them) into a temporary site
 directory. A test that wants them prepends that directory and the packages' source
-directories to ``sys.path`` (``plugin_site``), or hands ``plugin_site.pythonpath`` to a
+directories to ``sys.path`` (``plugin_site``), or hands ``plugin_site.env`` to a
 subprocess; ``importlib.metadata`` then finds them like any installed distribution.
 """
 from __future__ import annotations
@@ -30,6 +30,19 @@ class PluginSite:
     @property
     def paths(self) -> list[str]:
         return [str(self.site), *map(str, self.sources)]
+
+    @property
+    def distributions(self) -> list[str]:
+        """The distributions a test with these plugins may load (IOCHOST_ONLY_PLUGINS)."""
+        names = [tomllib.loads((p / "pyproject.toml").read_text())["project"]["name"]
+                 for p in self.sources]
+        return ["iochost-examples", *names]
+
+    @property
+    def env(self) -> dict[str, str]:
+        """Environment variables for a subprocess that should see (only) these plugins."""
+        return {"PYTHONPATH": self.pythonpath,
+                "IOCHOST_ONLY_PLUGINS": ",".join(self.distributions)}
 
     @property
     def pythonpath(self) -> str:
@@ -74,6 +87,7 @@ def plugin_site(plugin_site_dir: PluginSite, monkeypatch) -> PluginSite:
     """The test plugin distributions, installed for this test only."""
     for path in reversed(plugin_site_dir.paths):
         monkeypatch.syspath_prepend(path)
+    monkeypatch.setenv("IOCHOST_ONLY_PLUGINS", ",".join(plugin_site_dir.distributions))
     _forget_test_packages()
     yield plugin_site_dir
     _forget_test_packages()

@@ -146,7 +146,7 @@ def test_schema_documents_each_installed_iocs_options(plugins, capsys):
 def test_console_run_reports_problems_without_traceback(plugin_site_dir, tmp_path):
     """The real console script path: exit status and stderr of a subprocess."""
     path = write(tmp_path, "mounts:\n  - {name: a, ioc: test-counter, optionz: {}}\n")
-    env = dict(os.environ, PYTHONPATH=plugin_site_dir.pythonpath,
+    env = dict(os.environ, **plugin_site_dir.env,
                IOCHOST_DISABLE_PLUGINS="broken-import")
     proc = subprocess.run([sys.executable, "-m", "iochost.cli", "check", path], env=env,
                           capture_output=True, text=True, timeout=60, check=False)
@@ -154,3 +154,59 @@ def test_console_run_reports_problems_without_traceback(plugin_site_dir, tmp_pat
     assert f"{path}:2: mounts[0].optionz: unknown key" in proc.stderr
     assert "Traceback" not in proc.stderr
     assert "broken-import" not in proc.stderr   # disabled: not imported, not warned about
+
+
+def test_check_warns_about_a_config_without_mounts(plugins, capsys, tmp_path):
+    path = write(tmp_path, "host: {name: empty}\n")
+    status, out, err = run(capsys, "check", path)
+    assert status == 0
+    assert f"warning: {path} has no mounts: only the host status PVs would be served" in err
+    assert "OK (0 of 0 mounts enabled" in out
+
+
+def test_schema_carries_option_descriptions_and_units(capsys, monkeypatch):
+    from typing import Annotated
+
+    from iochost import PVGroup, pvproperty
+    from iochost.host import OptionInfo, hookimpl
+
+    class Oven(PVGroup):
+        """An oven.
+
+        Args:
+            sensor: Serial device of the probe.
+            rate (float): Readings per second
+                of the probe [Hz]
+        """
+
+        T = pvproperty(value=0.0)
+
+        def __init__(self, *args, sensor: str = "/dev/ttyS0", rate: float = 1.0,
+                     max_temp: Annotated[float, OptionInfo("Alarm above this", "degC")] = 80.0,
+                     label: Annotated[str, "Shown on the panel"] = "", **kwargs):
+            super().__init__(*args, **kwargs)
+
+    class Plugin:
+        @staticmethod
+        @hookimpl
+        def iochost_register_iocs(register):
+            register("oven", Oven)
+
+    from iochost.host import commands
+    from iochost.host.plugins import load_plugins
+
+    monkeypatch.setattr(commands.PluginSwitches, "load",
+                        lambda self: load_plugins(extra_plugins={"oven": Plugin}))
+    assert commands.schema(commands.PluginSwitches()) == 0
+    schema = json.loads(capsys.readouterr().out)
+    oven = next(rule["then"]["properties"]["options"] for rule in
+                schema["properties"]["mounts"]["items"]["allOf"]
+                if rule["if"]["properties"]["ioc"]["const"] == "oven")
+    assert oven["properties"] == {
+        "sensor": {"type": "string", "description": "Serial device of the probe.",
+                   "default": "/dev/ttyS0"},
+        "rate": {"type": "number", "description": "Readings per second of the probe [Hz]",
+                 "x-units": "Hz", "default": 1.0},
+        "max_temp": {"type": "number", "description": "Alarm above this [degC]",
+                     "x-units": "degC", "default": 80.0},
+        "label": {"type": "string", "description": "Shown on the panel", "default": ""}}

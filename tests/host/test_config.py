@@ -117,7 +117,17 @@ ERRORS = [
      [(2, "host", "duplicate key (first written on line 1)")]),
     ("mounts:\n  - name: a\n    ioc: x\n    ioc: y\n",
      [(4, "mounts[0].ioc", "duplicate key (first written on line 3)")]),
-    ("mounts:\n  - name: a\n   ioc: x\n", [(3, "", "YAML syntax error")]),
+    ("mounts:\n  - name: a\n   ioc: x\n",
+     [(3, "", "YAML syntax error: while parsing a block collection started at line 2, "
+              "column 3: expected <block end>, but found '<block mapping start>' at line 3, "
+              "column 4")]),
+    # an unclosed quote on line 2 of 4: reported where it opened, and where parsing ended
+    ("mounts:\n  - {name: a, ioc: x, prefix: \"A:}\n  - name: b\n    ioc: x\n",
+     [(2, "", "YAML syntax error: while scanning a quoted scalar started at line 2, column 31:"
+              " found unexpected end of stream at line 5, column 1")]),
+    ("mounts:\n  - {name: a, ioc: x\n  - name: b\n",
+     [(2, "", "while parsing a flow mapping started at line 2, column 5: expected ',' or '}',"
+              " but got ':' at line 3, column 9")]),
 ]
 
 

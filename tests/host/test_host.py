@@ -154,7 +154,7 @@ def test_runtime_mount_refuses_with_every_problem(ca_server, make_host, unique_p
          f"PV '{unique_prefix}BASE:COUNT' is already provided by mount 'base'"),
         ({"name": "bad", "ioc": "no-such-ioc"}, "unknown IOC 'no-such-ioc'"),
         ({"name": "bad", "ioc": "test-counter", "options": {"start": "x"}},
-         "option 'start' of IOC 'test-counter' must be integer"),
+         "option 'start' of IOC 'test-counter': the string 'x' is not an integer"),
         ({"name": "bad", "ioc": "test-counter", "prefix": "$(UNDEFINED_MACRO)"},
          "prefix: mount 'bad': undefined macro $(UNDEFINED_MACRO)"),
         ({"ioc": "test-counter"}, "missing required key 'name'"),

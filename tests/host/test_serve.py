@@ -109,7 +109,7 @@ def test_sigterm_runs_shutdown_hooks_and_exits_0(plugin_site_dir, tmp_path, proc
         f"  - {{name: a, ioc: test-counter, prefix: 'SIG{os.getpid()}:A:',"
         " options: {start: 4}, helpers: {test-recorder: {tag: h}}}\n")
     events = tmp_path / "events.log"
-    proc = serve([config, "--list-pvs"], tmp_path, PYTHONPATH=plugin_site_dir.pythonpath,
+    proc = serve([config, "--list-pvs"], tmp_path, **plugin_site_dir.env,
                  IOCHOST_TESTGOOD_LOG=str(events), IOCHOST_DISABLE_PLUGINS="broken-import")
     processes.append(proc)
     assert wait_until(lambda: events.exists() and "host-started 1" in events.read_text() or
@@ -132,7 +132,7 @@ def test_sigterm_runs_shutdown_hooks_and_exits_0(plugin_site_dir, tmp_path, proc
 def test_serve_refuses_a_config_needing_a_broken_plugin(plugin_site_dir, tmp_path):
     config = tmp_path / "host.yaml"
     config.write_text("mounts:\n  - {name: d, ioc: doomed}\n")
-    env = dict(os.environ, PYTHONPATH=plugin_site_dir.pythonpath,
+    env = dict(os.environ, **plugin_site_dir.env,
                EPICS_CAS_SERVER_PORT=os.environ["IOCHOST_TEST_SUBPROCESS_PORT"])
     proc = subprocess.run([sys.executable, "-m", "iochost.cli", "serve", str(config)],
                           env=env, capture_output=True, text=True, timeout=60, check=False)

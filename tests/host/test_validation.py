@@ -4,7 +4,9 @@ import textwrap
 import pytest
 
 from iochost.host import ConfigError, hookimpl, load_config_text, load_plugins, validate
+from iochost.host.config import parse_config
 from iochost.host.validation import host_status_mounts
+from iochost.host.yamlsource import load_yaml_text
 
 
 @pytest.fixture
@@ -55,7 +57,7 @@ MOUNT_ERRORS = [
      [(4, "mounts[0].options.colour", ("IOC 'test-counter' has no option 'colour' (options: "
                                       "start, step, label, fail_startup)"))]),
     ("  - name: a\n    ioc: test-counter\n    options:\n      start: many\n",
-     [(5, "mounts[0].options.start", "option 'start' of IOC 'test-counter' must be integer")]),
+     [(5, "mounts[0].options.start", "option 'start' of IOC 'test-counter': the string 'many' is not an integer")]),
     ("  - name: a\n    ioc: test-counter\n    helpers:\n      autosav: {}\n",
      [(5, "mounts[0].helpers.autosav", "unknown helper 'autosav'")]),
     (("  - name: a\n    ioc: test-counter\n    prefix: 'X:'\n"
@@ -156,3 +158,105 @@ def test_a_bad_environment_variable_is_blamed_on_the_environment(catalog, monkey
     problems = problems_raised("ca: {beacon_period: 2.0}\n", catalog)
     assert [str(p) for p in problems] == [
         "<environment>: EPICS_CAS_BEACON_PERIOD='-3': must be positive"]
+
+
+# -- option values coerced to the constructor's annotations (macros expand to text) --------
+def _built_options(text, catalog):
+    config = load_config_text(textwrap.dedent(text), "host.yaml", environ={})
+    validate(config, catalog)
+    return config.mounts[0].options
+
+
+def test_macro_text_is_coerced_to_the_options_annotated_types(catalog):
+    options = _built_options("""\
+        macros: {START: 80, STEP: "2.5", FAIL: "NO"}
+        mounts:
+          - name: a
+            ioc: test-counter
+            options: {start: "$(START)", step: "$(STEP)", fail_startup: "$(FAIL)", label: 7}
+        """, catalog)
+    assert options == {"start": 80, "step": 2.5, "fail_startup": False, "label": "7"}
+    assert type(options["start"]) is int and type(options["step"]) is float
+
+
+def test_plain_yaml_values_follow_the_annotation_too(catalog):
+    # an int for a float option becomes a float; YAML 1.1's string '1e2' is read as a number
+    options = _built_options("""\
+        mounts:
+          - {name: a, ioc: test-counter, options: {step: 3}}
+        """, catalog)
+    assert options["step"] == 3.0 and type(options["step"]) is float
+    options = _built_options("""\
+        mounts:
+          - {name: a, ioc: test-counter, options: {step: 1e2}}
+        """, catalog)
+    assert options["step"] == 100.0
+
+
+@pytest.mark.parametrize(("options", "message"), [
+    ('{start: "$(MAXT)"}', ("option 'start' of IOC 'test-counter': the string '80x' from "
+                           "macro MAXT is not an integer")),
+    ('{start: "$(MAXT)$(N)"}', ("the string '80x3' from macros MAXT, N ('$(MAXT)$(N)') is "
+                               "not an integer")),
+    ("{start: 1e2}", ("the string '1e2' is not an integer (an exponent makes it a float; "
+                     "YAML 1.1 also reads 1e2 as a string: write the digits out)")),
+    ("{label: yes}", ("expected a string, got the boolean true (YAML 1.1 reads "
+                     "yes/no/on/off/y/n as booleans: quote the word)")),
+    ("{label: 1.10}", "got the number 1.1 (quote it to keep its spelling)"),
+    ('{fail_startup: "maybe"}', "the string 'maybe' is not true or false"),
+])
+def test_an_option_that_cannot_be_coerced_says_why(catalog, options, message):
+    problems = problems_raised(f"""\
+        macros: {{MAXT: 80x, N: 3}}
+        mounts:
+          - name: a
+            ioc: test-counter
+            options: {options}
+        """, catalog)
+    assert len(problems) == 1
+    assert problems[0].location.line == 5 and problems[0].key.startswith("mounts[0].options.")
+    assert message in problems[0].message
+
+
+def test_a_mount_with_a_duplicate_name_is_still_checked_fully(catalog):
+    data, source, problems = load_yaml_text(textwrap.dedent("""\
+        mounts:
+          - {name: a, ioc: test-counter, prefix: "A:"}
+          - name: a
+            ioc: test-counter
+            options: {colour: red, start: "x"}
+            helpers: {autosav: {}}
+        """), "host.yaml")
+    config = parse_config(data, source, problems, {})
+    with pytest.raises(ConfigError) as info:
+        validate(config, catalog, (), problems)
+    found = [(p.location.line, p.key, p.message) for p in info.value.problems]
+    assert [(line, key) for line, key, _ in found] == [
+        (3, "mounts[1].name"), (5, "mounts[1].options.colour"), (5, "mounts[1].options.start"),
+        (6, "mounts[1].helpers.autosav")]
+    assert "duplicate mount name 'a' (first used on line 2)" in found[0][2]
+    assert "the string 'x' is not an integer" in found[2][2]
+
+
+class ManyPVs:
+    """An inline plugin whose IOC serves twelve PVs."""
+
+    @staticmethod
+    @hookimpl
+    def iochost_register_iocs(register):
+        from iochost import PVGroup, pvproperty
+
+        register("many", type("Many", (PVGroup,), {
+            f"PV{index:02d}": pvproperty(value=index) for index in range(12)}))
+
+
+def test_a_large_pv_clash_lists_five_names_and_counts_the_rest(plugin_site, clean_env):
+    catalog = load_plugins(extra_plugins={"many": ManyPVs})
+    messages = [p.message for p in problems_raised("""\
+        mounts:
+          - {name: a, ioc: many, prefix: "M:"}
+          - {name: b, ioc: many, prefix: "M:"}
+        """, catalog)]
+    assert messages == [f"mount 'b': PV 'M:PV{i:02d}' is already provided by mount 'a' (line 2)"
+                        for i in range(5)] + [
+        "mount 'b': PV names clashing beyond these 5: 7 more (12 in all)"]
