@@ -31,16 +31,16 @@ from __future__ import annotations
 import ipaddress
 import struct
 from dataclasses import dataclass
-from enum import Enum, IntEnum
+from enum import Enum
 from typing import Any, Callable, ClassVar, Union
 
+from .codes import CA_MINOR_VERSION, DO_REPLY, DONT_REPLY, SEQUENCE_VALID, Command
 from .errors import CaProtocolError, LocalProtocolError
 from .header import HEADER_SIZE, EXTENDED_HEADER_SIZE, EXTENDED_MARKER, HEADER_STRUCT
 from .header import Header, pack_header, pad, unpack_header
 
 __all__ = [
-    "Command", "Role", "Message", "REQUESTS", "RESPONSES",
-    "CA_MINOR_VERSION", "DEFAULT_PRIORITY", "DO_REPLY", "DONT_REPLY", "SEQUENCE_VALID",
+    "Role", "Message", "REQUESTS", "RESPONSES",
     "VersionRequest", "VersionResponse", "SearchRequest", "SearchResponse",
     "NotFoundResponse", "EchoRequest", "EchoResponse", "RsrvIsUpResponse",
     "RepeaterRegisterRequest", "RepeaterConfirmResponse",
@@ -53,47 +53,8 @@ __all__ = [
     "AccessRightsResponse", "CreateChFailResponse", "ServerDisconnResponse",
 ]
 
-CA_MINOR_VERSION = 13  #: we speak CA v4.13
-DEFAULT_PRIORITY = 0
-DO_REPLY = 10  #: SEARCH data_type: answer NOT_FOUND when the name is unknown
-DONT_REPLY = 5  #: SEARCH data_type: stay silent when the name is unknown
-SEQUENCE_VALID = 1  #: UDP VERSION data_type: parameter1 holds a sequence number
-
 _EVENT_ADD_PAYLOAD = struct.Struct(">fffH2x")  # low, high, to, mask, 2 pad bytes
 _MINOR_VERSION = struct.Struct(">H")
-
-
-class Command(IntEnum):
-    """CA command numbers (``CA_PROTO_*``)."""
-
-    VERSION = 0
-    EVENT_ADD = 1
-    EVENT_CANCEL = 2
-    READ = 3
-    WRITE = 4
-    SNAPSHOT = 5  # obsolete
-    SEARCH = 6
-    BUILD = 7  # obsolete
-    EVENTS_OFF = 8
-    EVENTS_ON = 9
-    READ_SYNC = 10
-    ERROR = 11
-    CLEAR_CHANNEL = 12
-    RSRV_IS_UP = 13
-    NOT_FOUND = 14
-    READ_NOTIFY = 15
-    READ_BUILD = 16  # obsolete
-    REPEATER_CONFIRM = 17
-    CREATE_CHAN = 18
-    WRITE_NOTIFY = 19
-    CLIENT_NAME = 20
-    HOST_NAME = 21
-    ACCESS_RIGHTS = 22
-    ECHO = 23
-    REPEATER_REGISTER = 24
-    SIGNAL = 25  # obsolete
-    CREATE_CH_FAIL = 26
-    SERVER_DISCONN = 27
 
 
 class Role(Enum):

@@ -16,6 +16,9 @@ from __future__ import annotations
 import math
 from enum import IntEnum, IntFlag
 
+from .codes import (ACCESS_NONE, ACCESS_READ, ACCESS_WRITE, DBE_ALARM, DBE_ARCHIVE, DBE_LOG,
+                    DBE_PROPERTY, DBE_VALUE, LAST_DBR_TYPE, MAX_ENUM_STATES,
+                    MAX_ENUM_STRING_SIZE, MAX_STRING_SIZE, MAX_UNITS_SIZE)
 from .eca import ECA_BADTYPE
 from .errors import CaStatusError, LocalProtocolError
 
@@ -86,30 +89,18 @@ class ChannelType(IntEnum):
 
 NATIVE_TYPES: tuple[ChannelType, ...] = tuple(ChannelType(i) for i in range(7))
 FAMILIES: tuple[str, ...] = ("native", "sts", "time", "gr", "ctrl")
-_LAST_TYPE = ChannelType.CLASS_NAME
+_LAST_TYPE = LAST_DBR_TYPE
 
-# Monitor (subscription) masks.
-DBE_VALUE = 1
-DBE_LOG = 2
-DBE_ARCHIVE = DBE_LOG
-DBE_ALARM = 4
-DBE_PROPERTY = 8
 
 
 class AccessRights(IntFlag):
     """The access-rights bits of CA_PROTO_ACCESS_RIGHTS."""
 
-    NONE = 0
-    READ = 1
-    WRITE = 2
-    READ_WRITE = 3
+    NONE = ACCESS_NONE
+    READ = ACCESS_READ
+    WRITE = ACCESS_WRITE
+    READ_WRITE = ACCESS_READ | ACCESS_WRITE
 
-
-# Field sizes of db_access.h (each includes the terminating NUL).
-MAX_STRING_SIZE = 40
-MAX_UNITS_SIZE = 8
-MAX_ENUM_STRING_SIZE = 26
-MAX_ENUM_STATES = 16
 
 # float.h's FLT_MAX and FLT_MIN (smallest normal float32), for dbr_float_t conversions.
 FLT_MAX = 3.4028234663852886e38

@@ -1,12 +1,14 @@
 """ECA status codes: ``value = message_number << 3 | severity``.
 
-The table is written as data (name, severity, number, text); the module-level constants
-``ECA_NORMAL`` ... ``ECA_UNRESPTMO`` and the look-ups are derived from it. The texts are
-``ca_message``'s in EPICS base 7.0.10 (older bases misspell three of them).
+The constants ``ECA_NORMAL`` ... ``ECA_UNRESPTMO`` are plain ints (hot paths pack them at
+no cost; this module is their one home); :class:`EcaStatus` is their enum view, derived
+from them.  The texts are ``ca_message``'s in EPICS base 7.0.10 (older bases misspell three
+of them).
 """
 from __future__ import annotations
 
 from enum import IntEnum
+from typing import Final
 
 __all__ = ["Severity", "EcaStatus", "eca_message", "eca_name", "eca_severity", "is_success"]
 
@@ -22,86 +24,147 @@ class Severity(IntEnum):
     FATAL = 6  # ERROR | SEVERE
 
 
-_W, _S, _E, _I, _F = Severity.WARNING, Severity.SUCCESS, Severity.ERROR, Severity.INFO, Severity.FATAL
+_W, _S, _E, _I, _F = (int(Severity.WARNING), int(Severity.SUCCESS), int(Severity.ERROR),
+                      int(Severity.INFO), int(Severity.FATAL))
 
-# name, severity, message number, text
-_TABLE = (
-    ("NORMAL", _S, 0, "Normal successful completion"),
-    ("MAXIOC", _E, 1, "Maximum simultaneous IOC connections exceeded"),
-    ("UKNHOST", _E, 2, "Unknown internet host"),
-    ("UKNSERV", _E, 3, "Unknown internet service"),
-    ("SOCK", _E, 4, "Unable to allocate a new socket"),
-    ("CONN", _W, 5, "Unable to connect to internet host or service"),
-    ("ALLOCMEM", _W, 6, "Unable to allocate additional dynamic memory"),
-    ("UKNCHAN", _W, 7, "Unknown IO channel"),
-    ("UKNFIELD", _W, 8, "Record field specified inappropriate for channel specified"),
-    ("TOLARGE", _W, 9, "The requested data transfer is greater than available memory "
-                       "or EPICS_CA_MAX_ARRAY_BYTES"),
-    ("TIMEOUT", _W, 10, "User specified timeout on IO operation expired"),
-    ("NOSUPPORT", _W, 11, "Sorry, that feature is planned but not supported at this time"),
-    ("STRTOBIG", _W, 12, "The supplied string is unusually large"),
-    ("DISCONNCHID", _E, 13, "The request was ignored because the specified channel is "
-                            "disconnected"),
-    ("BADTYPE", _E, 14, "The data type specified is invalid"),
-    ("CHIDNOTFND", _I, 15, "Remote Channel not found"),
-    ("CHIDRETRY", _I, 16, "Unable to locate all user specified channels"),
-    ("INTERNAL", _F, 17, "Channel Access Internal Failure"),
-    ("DBLCLFAIL", _W, 18, "The requested local DB operation failed"),
-    ("GETFAIL", _W, 19, "Channel read request failed"),
-    ("PUTFAIL", _W, 20, "Channel write request failed"),
-    ("ADDFAIL", _W, 21, "Channel subscription request failed"),
-    ("BADCOUNT", _W, 22, "Invalid element count requested"),
-    ("BADSTR", _E, 23, "Invalid string"),
-    ("DISCONN", _W, 24, "Virtual circuit disconnect"),
-    ("DBLCHNL", _W, 25, "Identical process variable names on multiple servers"),
-    ("EVDISALLOW", _E, 26, "Request inappropriate within subscription (monitor) update callback"),
-    ("BUILDGET", _W, 27, "Database value get for that channel failed during channel search"),
-    ("NEEDSFP", _W, 28, "Unable to initialize without the vxWorks VX_FP_TASK task option set"),
-    ("OVEVFAIL", _W, 29, "Event queue overflow has prevented first pass event after event add"),
-    ("BADMONID", _E, 30, "Bad event subscription (monitor) identifier"),
-    ("NEWADDR", _W, 31, "Remote channel has new network address"),
-    ("NEWCONN", _I, 32, "New or resumed network connection"),
-    ("NOCACTX", _W, 33, "Specified task isn't a member of a CA context"),
-    ("DEFUNCT", _F, 34, "Attempt to use defunct CA feature failed"),
-    ("EMPTYSTR", _W, 35, "The supplied string is empty"),
-    ("NOREPEATER", _W, 36, "Unable to spawn the CA repeater thread- auto reconnect will fail"),
-    ("NOCHANMSG", _W, 37, "No channel id match for search reply- search reply ignored"),
-    ("DLCKREST", _W, 38, "Resetting dead connection- will try to reconnect"),
-    ("SERVBEHIND", _W, 39, "Server (IOC) has fallen behind or is not responding- still waiting"),
-    ("NOCAST", _W, 40, "No internet interface with broadcast available"),
-    ("BADMASK", _E, 41, "Invalid event selection mask"),
-    ("IODONE", _I, 42, "IO operations have completed"),
-    ("IOINPROGRESS", _I, 43, "IO operations are in progress"),
-    ("BADSYNCGRP", _E, 44, "Invalid synchronous group identifier"),
-    ("PUTCBINPROG", _E, 45, "Put callback timed out"),
-    ("NORDACCESS", _W, 46, "Read access denied"),
-    ("NOWTACCESS", _W, 47, "Write access denied"),
-    ("ANACHRONISM", _E, 48, "Requested feature is no longer supported"),
-    ("NOSEARCHADDR", _W, 49, "Empty PV search address list"),
-    ("NOCONVERT", _W, 50, "No reasonable data conversion between client and server types"),
-    ("BADCHID", _E, 51, "Invalid channel identifier"),
-    ("BADFUNCPTR", _E, 52, "Invalid function pointer"),
-    ("ISATTACHED", _W, 53, "Thread is already attached to a client context"),
-    ("UNAVAILINSERV", _W, 54, "Not supported by attached service"),
-    ("CHANDESTROY", _W, 55, "User destroyed channel"),
-    ("BADPRIORITY", _E, 56, "Invalid channel priority"),
-    ("NOTTHREADED", _E, 57, "Preemptive callback not enabled - additional threads may not "
-                            "join context"),
-    ("16KARRAYCLIENT", _W, 58, "Client's protocol revision does not support transfers "
-                               "exceeding 16k bytes"),
-    ("CONNSEQTMO", _W, 59, "Virtual circuit connection sequence aborted"),
-    ("UNRESPTMO", _W, 60, "Virtual circuit unresponsive"),
-)
+# The codes: message number << 3 | severity (caerr.h).
+ECA_NORMAL: Final = 0 << 3 | _S
+ECA_MAXIOC: Final = 1 << 3 | _E
+ECA_UKNHOST: Final = 2 << 3 | _E
+ECA_UKNSERV: Final = 3 << 3 | _E
+ECA_SOCK: Final = 4 << 3 | _E
+ECA_CONN: Final = 5 << 3 | _W
+ECA_ALLOCMEM: Final = 6 << 3 | _W
+ECA_UKNCHAN: Final = 7 << 3 | _W
+ECA_UKNFIELD: Final = 8 << 3 | _W
+ECA_TOLARGE: Final = 9 << 3 | _W
+ECA_TIMEOUT: Final = 10 << 3 | _W
+ECA_NOSUPPORT: Final = 11 << 3 | _W
+ECA_STRTOBIG: Final = 12 << 3 | _W
+ECA_DISCONNCHID: Final = 13 << 3 | _E
+ECA_BADTYPE: Final = 14 << 3 | _E
+ECA_CHIDNOTFND: Final = 15 << 3 | _I
+ECA_CHIDRETRY: Final = 16 << 3 | _I
+ECA_INTERNAL: Final = 17 << 3 | _F
+ECA_DBLCLFAIL: Final = 18 << 3 | _W
+ECA_GETFAIL: Final = 19 << 3 | _W
+ECA_PUTFAIL: Final = 20 << 3 | _W
+ECA_ADDFAIL: Final = 21 << 3 | _W
+ECA_BADCOUNT: Final = 22 << 3 | _W
+ECA_BADSTR: Final = 23 << 3 | _E
+ECA_DISCONN: Final = 24 << 3 | _W
+ECA_DBLCHNL: Final = 25 << 3 | _W
+ECA_EVDISALLOW: Final = 26 << 3 | _E
+ECA_BUILDGET: Final = 27 << 3 | _W
+ECA_NEEDSFP: Final = 28 << 3 | _W
+ECA_OVEVFAIL: Final = 29 << 3 | _W
+ECA_BADMONID: Final = 30 << 3 | _E
+ECA_NEWADDR: Final = 31 << 3 | _W
+ECA_NEWCONN: Final = 32 << 3 | _I
+ECA_NOCACTX: Final = 33 << 3 | _W
+ECA_DEFUNCT: Final = 34 << 3 | _F
+ECA_EMPTYSTR: Final = 35 << 3 | _W
+ECA_NOREPEATER: Final = 36 << 3 | _W
+ECA_NOCHANMSG: Final = 37 << 3 | _W
+ECA_DLCKREST: Final = 38 << 3 | _W
+ECA_SERVBEHIND: Final = 39 << 3 | _W
+ECA_NOCAST: Final = 40 << 3 | _W
+ECA_BADMASK: Final = 41 << 3 | _E
+ECA_IODONE: Final = 42 << 3 | _I
+ECA_IOINPROGRESS: Final = 43 << 3 | _I
+ECA_BADSYNCGRP: Final = 44 << 3 | _E
+ECA_PUTCBINPROG: Final = 45 << 3 | _E
+ECA_NORDACCESS: Final = 46 << 3 | _W
+ECA_NOWTACCESS: Final = 47 << 3 | _W
+ECA_ANACHRONISM: Final = 48 << 3 | _E
+ECA_NOSEARCHADDR: Final = 49 << 3 | _W
+ECA_NOCONVERT: Final = 50 << 3 | _W
+ECA_BADCHID: Final = 51 << 3 | _E
+ECA_BADFUNCPTR: Final = 52 << 3 | _E
+ECA_ISATTACHED: Final = 53 << 3 | _W
+ECA_UNAVAILINSERV: Final = 54 << 3 | _W
+ECA_CHANDESTROY: Final = 55 << 3 | _W
+ECA_BADPRIORITY: Final = 56 << 3 | _E
+ECA_NOTTHREADED: Final = 57 << 3 | _E
+ECA_16KARRAYCLIENT: Final = 58 << 3 | _W
+ECA_CONNSEQTMO: Final = 59 << 3 | _W
+ECA_UNRESPTMO: Final = 60 << 3 | _W
+
+# ca_message's texts.
+_TEXT: dict[int, str] = {
+    ECA_NORMAL: 'Normal successful completion',
+    ECA_MAXIOC: 'Maximum simultaneous IOC connections exceeded',
+    ECA_UKNHOST: 'Unknown internet host',
+    ECA_UKNSERV: 'Unknown internet service',
+    ECA_SOCK: 'Unable to allocate a new socket',
+    ECA_CONN: 'Unable to connect to internet host or service',
+    ECA_ALLOCMEM: 'Unable to allocate additional dynamic memory',
+    ECA_UKNCHAN: 'Unknown IO channel',
+    ECA_UKNFIELD: 'Record field specified inappropriate for channel specified',
+    ECA_TOLARGE: 'The requested data transfer is greater than available memory or '
+                 'EPICS_CA_MAX_ARRAY_BYTES',
+    ECA_TIMEOUT: 'User specified timeout on IO operation expired',
+    ECA_NOSUPPORT: 'Sorry, that feature is planned but not supported at this time',
+    ECA_STRTOBIG: 'The supplied string is unusually large',
+    ECA_DISCONNCHID: 'The request was ignored because the specified channel is disconnected',
+    ECA_BADTYPE: 'The data type specified is invalid',
+    ECA_CHIDNOTFND: 'Remote Channel not found',
+    ECA_CHIDRETRY: 'Unable to locate all user specified channels',
+    ECA_INTERNAL: 'Channel Access Internal Failure',
+    ECA_DBLCLFAIL: 'The requested local DB operation failed',
+    ECA_GETFAIL: 'Channel read request failed',
+    ECA_PUTFAIL: 'Channel write request failed',
+    ECA_ADDFAIL: 'Channel subscription request failed',
+    ECA_BADCOUNT: 'Invalid element count requested',
+    ECA_BADSTR: 'Invalid string',
+    ECA_DISCONN: 'Virtual circuit disconnect',
+    ECA_DBLCHNL: 'Identical process variable names on multiple servers',
+    ECA_EVDISALLOW: 'Request inappropriate within subscription (monitor) update callback',
+    ECA_BUILDGET: 'Database value get for that channel failed during channel search',
+    ECA_NEEDSFP: 'Unable to initialize without the vxWorks VX_FP_TASK task option set',
+    ECA_OVEVFAIL: 'Event queue overflow has prevented first pass event after event add',
+    ECA_BADMONID: 'Bad event subscription (monitor) identifier',
+    ECA_NEWADDR: 'Remote channel has new network address',
+    ECA_NEWCONN: 'New or resumed network connection',
+    ECA_NOCACTX: "Specified task isn't a member of a CA context",
+    ECA_DEFUNCT: 'Attempt to use defunct CA feature failed',
+    ECA_EMPTYSTR: 'The supplied string is empty',
+    ECA_NOREPEATER: 'Unable to spawn the CA repeater thread- auto reconnect will fail',
+    ECA_NOCHANMSG: 'No channel id match for search reply- search reply ignored',
+    ECA_DLCKREST: 'Resetting dead connection- will try to reconnect',
+    ECA_SERVBEHIND: 'Server (IOC) has fallen behind or is not responding- still waiting',
+    ECA_NOCAST: 'No internet interface with broadcast available',
+    ECA_BADMASK: 'Invalid event selection mask',
+    ECA_IODONE: 'IO operations have completed',
+    ECA_IOINPROGRESS: 'IO operations are in progress',
+    ECA_BADSYNCGRP: 'Invalid synchronous group identifier',
+    ECA_PUTCBINPROG: 'Put callback timed out',
+    ECA_NORDACCESS: 'Read access denied',
+    ECA_NOWTACCESS: 'Write access denied',
+    ECA_ANACHRONISM: 'Requested feature is no longer supported',
+    ECA_NOSEARCHADDR: 'Empty PV search address list',
+    ECA_NOCONVERT: 'No reasonable data conversion between client and server types',
+    ECA_BADCHID: 'Invalid channel identifier',
+    ECA_BADFUNCPTR: 'Invalid function pointer',
+    ECA_ISATTACHED: 'Thread is already attached to a client context',
+    ECA_UNAVAILINSERV: 'Not supported by attached service',
+    ECA_CHANDESTROY: 'User destroyed channel',
+    ECA_BADPRIORITY: 'Invalid channel priority',
+    ECA_NOTTHREADED: 'Preemptive callback not enabled - additional threads may not join '
+                     'context',
+    ECA_16KARRAYCLIENT: "Client's protocol revision does not support transfers exceeding "
+                        '16k bytes',
+    ECA_CONNSEQTMO: 'Virtual circuit connection sequence aborted',
+    ECA_UNRESPTMO: 'Virtual circuit unresponsive',
+}
+
+_NAMES: dict[str, int] = {name: code for name, code in globals().items()
+                          if name.startswith("ECA_")}
+__all__ += list(_NAMES)
 
 # Member names cannot start with a digit, so every member keeps its ECA_ prefix.
-EcaStatus = IntEnum(
-    "EcaStatus", [(f"ECA_{name}", number << 3 | sev) for name, sev, number, _ in _TABLE]
-)
+EcaStatus = IntEnum("EcaStatus", list(_NAMES.items()))  # type: ignore[misc]
 EcaStatus.__doc__ = "Every ECA status code, by its EPICS name."
-
-_TEXT = {number << 3 | sev: text for _, sev, number, text in _TABLE}
-globals().update({member.name: member for member in EcaStatus})
-__all__ += [member.name for member in EcaStatus]
 
 
 def eca_message(code: int) -> str:

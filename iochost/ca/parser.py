@@ -19,7 +19,8 @@ caproto never send them).
 """
 from __future__ import annotations
 
-from .commands import REQUESTS, RESPONSES, Command, Message, Role
+from .codes import Command
+from .commands import REQUESTS, RESPONSES, Message, Role
 from .errors import CaProtocolError
 from .header import EXTENDED_HEADER_SIZE, EXTENDED_MARKER, EXTENSION_STRUCT, HEADER_SIZE
 from .header import HEADER_STRUCT, Header, unpack_header

@@ -11,22 +11,13 @@ import logging
 import socket
 from collections.abc import Iterable
 
-from iochost.ca.header import HEADER_STRUCT
+from iochost.ca.packers import beacon
 
-from .udp import CA_MINOR_VERSION
-
-__all__ = ["BeaconSender", "beacon_bytes", "INITIAL_BEACON_INTERVAL"]
+__all__ = ["BeaconSender", "INITIAL_BEACON_INTERVAL"]
 
 logger = logging.getLogger("iochost.server")
 
-_RSRV_IS_UP = 13
 INITIAL_BEACON_INTERVAL = 0.02
-
-
-def beacon_bytes(tcp_port: int, beacon_id: int, address: int = 0) -> bytes:
-    """One RSRV_IS_UP message; ``address`` 0 lets the receiver use the sender's address."""
-    return HEADER_STRUCT.pack(_RSRV_IS_UP, 0, CA_MINOR_VERSION, tcp_port,
-                              beacon_id & 0xFFFFFFFF, address)
 
 
 class BeaconSender:
@@ -68,7 +59,7 @@ class BeaconSender:
 
     def send_once(self) -> None:
         """Send one beacon to every destination and advance the sequence number."""
-        message = beacon_bytes(self.tcp_port, self.beacon_id)
+        message = beacon(self.tcp_port, self.beacon_id)
         self.beacon_id = (self.beacon_id + 1) & 0xFFFFFFFF
         sock = self._socket
         if sock is None:

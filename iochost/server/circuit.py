@@ -24,14 +24,23 @@ import time
 from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
-from iochost.ca import eca
+from iochost.ca import packers
+from iochost.ca.codes import (ACCESS_READ, ACCESS_WRITE, CA_PROTO_CLEAR_CHANNEL,
+                              CA_PROTO_CLIENT_NAME, CA_PROTO_CREATE_CHAN, CA_PROTO_ECHO,
+                              CA_PROTO_EVENT_ADD, CA_PROTO_EVENT_CANCEL, CA_PROTO_EVENTS_OFF,
+                              CA_PROTO_EVENTS_ON, CA_PROTO_HOST_NAME, CA_PROTO_READ,
+                              CA_PROTO_READ_NOTIFY, CA_PROTO_READ_SYNC, CA_PROTO_SEARCH,
+                              CA_PROTO_VERSION, CA_PROTO_WRITE, CA_PROTO_WRITE_NOTIFY, DBE_ANY,
+                              DO_REPLY, ELEMENT_SIZES, UNKNOWN_CID)
 from iochost.ca.commands import Role
+from iochost.ca.eca import (ECA_ADDFAIL, ECA_BADCHID, ECA_BADCOUNT, ECA_BADMASK,
+                            ECA_BADMONID, ECA_GETFAIL, ECA_INTERNAL, ECA_NORDACCESS,
+                            ECA_NORMAL, ECA_NOWTACCESS, ECA_TOLARGE, eca_message)
 from iochost.ca.errors import CaProtocolError, CaStatusError
-from iochost.ca.header import HEADER_STRUCT, pack_header, pad
+from iochost.ca.header import HEADER_STRUCT, pack_header
 from iochost.ca.parser import StreamParser
 
 from .subscription import Subscription
-from .udp import CA_MINOR_VERSION, DO_REPLY
 from .writes import ChannelWriter
 
 if TYPE_CHECKING:
@@ -41,41 +50,17 @@ __all__ = ["VirtualCircuit", "CircuitChannel"]
 
 logger = logging.getLogger("iochost.server")
 
-# Command numbers (the wire protocol's, see iochost.ca.commands.Command).
-VERSION, EVENT_ADD, EVENT_CANCEL, READ, WRITE, SNAPSHOT, SEARCH, BUILD = range(8)
-EVENTS_OFF, EVENTS_ON, READ_SYNC, ERROR, CLEAR_CHANNEL = 8, 9, 10, 11, 12
-NOT_FOUND, READ_NOTIFY, READ_BUILD, CREATE_CHAN, WRITE_NOTIFY = 14, 15, 16, 18, 19
-CLIENT_NAME, HOST_NAME, ACCESS_RIGHTS, ECHO, SIGNAL = 20, 21, 22, 23, 25
-CREATE_CH_FAIL, SERVER_DISCONN = 26, 27
-
-ACCESS_READ, ACCESS_WRITE = 1, 2
-#: Wire size of one element of each native type (STRING, INT, FLOAT, ENUM, CHAR, LONG, DOUBLE).
-_ELEMENT_SIZES = (40, 2, 4, 2, 1, 4, 8)
-#: The CID of an ERROR about a request whose SID names no channel (as RSRV sends it).
-UNKNOWN_CID = 0xFFFFFFFF
 #: How many server-disconnected SIDs a circuit remembers to ignore late requests on.
 MAX_REMEMBERED_DISCONNECTS = 65536
 _SMALL = 0xFFFF
 _JOIN_BELOW = 1 << 16
-#: Requests handled between two writes when a client pipelines many (CREATE_CHAN, gets).
+#: Requests handled between two writes when a client pipelines many (CREATE_CHANs, gets).
 REPLY_BATCH = 256
 #: While monitor updates stream, a circuit sends them at most this often (seconds).
 EVENT_FLUSH_INTERVAL = 0.001
 _ZEROS8 = bytes(8)
 _MASK = struct.Struct(">H")
 _pack = HEADER_STRUCT.pack
-
-ECA_NORMAL = int(eca.ECA_NORMAL)
-ECA_BADCHID = int(eca.ECA_BADCHID)
-ECA_BADMONID = int(eca.ECA_BADMONID)
-ECA_BADCOUNT = int(eca.ECA_BADCOUNT)
-ECA_TOLARGE = int(eca.ECA_TOLARGE)
-ECA_NORDACCESS = int(eca.ECA_NORDACCESS)
-ECA_NOWTACCESS = int(eca.ECA_NOWTACCESS)
-ECA_GETFAIL = int(eca.ECA_GETFAIL)
-ECA_ADDFAIL = int(eca.ECA_ADDFAIL)
-ECA_BADMASK = int(eca.ECA_BADMASK)
-ECA_INTERNAL = int(eca.ECA_INTERNAL)
 
 
 def _name_bytes(payload: bytes | memoryview) -> bytes:
@@ -156,22 +141,22 @@ class VirtualCircuit(asyncio.Protocol):
         self.bytes_received = 0
         self.updates_sent = 0
         self._handlers: dict[int, Callable[[Any, Any], None]] = {
-            VERSION: self._on_version,
-            EVENT_ADD: self._on_event_add,
-            EVENT_CANCEL: self._on_event_cancel,
-            READ: self._on_read,
-            WRITE: self._on_write,
-            SEARCH: self._on_search,
-            EVENTS_OFF: self._on_events_off,
-            EVENTS_ON: self._on_events_on,
-            READ_SYNC: self._on_read_sync,
-            CLEAR_CHANNEL: self._on_clear_channel,
-            READ_NOTIFY: self._on_read_notify,
-            CREATE_CHAN: self._on_create_chan,
-            WRITE_NOTIFY: self._on_write_notify,
-            CLIENT_NAME: self._on_client_name,
-            HOST_NAME: self._on_host_name,
-            ECHO: self._on_echo,
+            CA_PROTO_VERSION: self._on_version,
+            CA_PROTO_EVENT_ADD: self._on_event_add,
+            CA_PROTO_EVENT_CANCEL: self._on_event_cancel,
+            CA_PROTO_READ: self._on_read,
+            CA_PROTO_WRITE: self._on_write,
+            CA_PROTO_SEARCH: self._on_search,
+            CA_PROTO_EVENTS_OFF: self._on_events_off,
+            CA_PROTO_EVENTS_ON: self._on_events_on,
+            CA_PROTO_READ_SYNC: self._on_read_sync,
+            CA_PROTO_CLEAR_CHANNEL: self._on_clear_channel,
+            CA_PROTO_READ_NOTIFY: self._on_read_notify,
+            CA_PROTO_CREATE_CHAN: self._on_create_chan,
+            CA_PROTO_WRITE_NOTIFY: self._on_write_notify,
+            CA_PROTO_CLIENT_NAME: self._on_client_name,
+            CA_PROTO_HOST_NAME: self._on_host_name,
+            CA_PROTO_ECHO: self._on_echo,
         }
 
     # -- asyncio.Protocol ------------------------------------------------------------------
@@ -188,7 +173,7 @@ class VirtualCircuit(asyncio.Protocol):
                 pass
         self.transport.set_write_buffer_limits(high=self._high_water)  # type: ignore[union-attr]
         self.server.circuit_opened(self)
-        self._queue(_pack(VERSION, 0, 0, CA_MINOR_VERSION, 0, 0))
+        self._queue(packers.version_reply())
 
     def data_received(self, data: bytes) -> None:
         self.bytes_received += len(data)
@@ -212,7 +197,7 @@ class VirtualCircuit(asyncio.Protocol):
                 added = 0
                 for header, payload in messages[start:start + REPLY_BATCH]:
                     command = header[0]
-                    if command == READ_NOTIFY:
+                    if command == CA_PROTO_READ_NOTIFY:
                         # The hot path (a plain get), inline; anything unusual takes the
                         # general handler below.
                         channel = channels.get(header[4])
@@ -225,8 +210,8 @@ class VirtualCircuit(asyncio.Protocol):
                             else:
                                 size = len(body)
                                 if size < _SMALL and sent < _SMALL and size <= max_payload:
-                                    out.append(_pack(READ_NOTIFY, size, header[2], sent,
-                                                     ECA_NORMAL, header[5]))
+                                    out.append(_pack(CA_PROTO_READ_NOTIFY, size, header[2],
+                                                     sent, ECA_NORMAL, header[5]))
                                     out.append(body)
                                     added += 16 + size
                                     continue
@@ -382,13 +367,12 @@ class VirtualCircuit(asyncio.Protocol):
         self.abort(f"unexpected CA command {header[0]}", graceful=True)
 
     def _send_error(self, header: Any, cid: int, status: int, text: str | None = None) -> None:
-        """A CA_PROTO_ERROR carrying the offending request's header; RSRV's text is the PV
+        """An ERROR carrying the offending request's header; RSRV's text is the PV
         name when the request names a channel, so callers pass ``channel.name``."""
         original = pack_header(header.command, header.payload_size, header.data_type,
                                header.data_count, header.parameter1, header.parameter2)
-        message = (text or eca.eca_message(status)).encode("latin-1", "replace")
-        payload = pad(original + message + b"\0")
-        self._queue(_pack(ERROR, len(payload), 0, 0, cid, status) + payload)
+        message = (text or eca_message(status)).encode("latin-1", "replace")
+        self._queue(packers.error_reply(original, cid, status, message))
 
     def _spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
         task = self._loop.create_task(coro)
@@ -405,7 +389,7 @@ class VirtualCircuit(asyncio.Protocol):
         self._queue(pack_header(*header) + bytes(payload))
 
     def _on_read_sync(self, header: Any, payload: Any) -> None:
-        self._queue(_pack(READ_SYNC, 0, 0, 0, 0, 0))
+        self._queue(packers.read_sync_reply())
 
     def _on_client_name(self, header: Any, payload: Any) -> None:
         if self._identity_fixed(header, "user"):
@@ -432,9 +416,9 @@ class VirtualCircuit(asyncio.Protocol):
         cid = header.parameter1
         if self.database.resolve_bytes(_name_bytes(payload)) is not None:
             # Over TCP RSRV sends the header alone (no minor-version payload).
-            self._queue(_pack(SEARCH, 0, self.server.tcp_port, 0, 0xFFFFFFFF, cid))
+            self._queue(packers.tcp_search_reply(self.server.tcp_port, cid))
         elif header.data_type == DO_REPLY:
-            self._queue(_pack(NOT_FOUND, 0, DO_REPLY, header.data_count, cid, cid))
+            self._queue(packers.not_found_reply(header.data_count, cid))
 
     # -- channels ------------------------------------------------------------------------------
     def _on_create_chan(self, header: Any, payload: Any) -> None:
@@ -442,7 +426,7 @@ class VirtualCircuit(asyncio.Protocol):
         raw = _name_bytes(payload)
         found = self.database.resolve_bytes(raw) if raw else None
         if found is None:
-            self._queue(_pack(CREATE_CH_FAIL, 0, 0, 0, cid, 0))
+            self._queue(packers.create_ch_fail_reply(cid))
             return
         name, key, data = found
         try:
@@ -453,10 +437,8 @@ class VirtualCircuit(asyncio.Protocol):
         sid = self._allocate_sid()
         channel = CircuitChannel(self, cid, sid, name, key, data, rights)
         self.channels[sid] = channel
-        count = channel.max_length
-        pack = _pack if count < _SMALL else pack_header
-        self._queue(_pack(ACCESS_RIGHTS, 0, 0, 0, cid, rights)
-                    + pack(CREATE_CHAN, 0, data.native_type, count, cid, sid))
+        self._queue(packers.create_chan_reply(cid, sid, data.native_type, channel.max_length,
+                                              rights))
 
     def _allocate_sid(self) -> int:
         """The next free 32-bit SID (a counter; wraps only after 2**32, skipping live ones)."""
@@ -472,12 +454,12 @@ class VirtualCircuit(asyncio.Protocol):
         channel = self.channels.pop(sid, None)
         if channel is None:
             if self._gone.pop(sid, False):
-                self._queue(_pack(CLEAR_CHANNEL, 0, 0, 0, sid, cid))
+                self._queue(packers.clear_channel_reply(sid, cid))
             else:
                 self._send_error(header, UNKNOWN_CID, ECA_BADCHID)
             return
         self._release(channel)
-        self._queue(pack_header(CLEAR_CHANNEL, 0, header[2], header[3], sid, cid))
+        self._queue(packers.clear_channel_reply(sid, cid, header[2], header[3]))
 
     def _release(self, channel: CircuitChannel) -> None:
         """Drop a channel's subscriptions."""
@@ -506,7 +488,7 @@ class VirtualCircuit(asyncio.Protocol):
             del gone[next(iter(gone))]
         self._release(channel)
         if not self.closed:
-            self._queue(_pack(SERVER_DISCONN, 0, 0, 0, channel.cid, 0))
+            self._queue(packers.server_disconn_reply(channel.cid))
 
     # -- reads ----------------------------------------------------------------------------------
     def _on_read_notify(self, header: Any, payload: Any) -> None:
@@ -520,7 +502,7 @@ class VirtualCircuit(asyncio.Protocol):
         elif count > channel.max_length and self._too_large(data_type, count):
             status = ECA_TOLARGE
         elif channel.data.needs_async_read:
-            self._spawn(self._read_async(channel, READ_NOTIFY, data_type, count, ioid))
+            self._spawn(self._read_async(channel, CA_PROTO_READ_NOTIFY, data_type, count, ioid))
             return
         else:
             try:
@@ -537,10 +519,11 @@ class VirtualCircuit(asyncio.Protocol):
                 else:
                     out = self._out
                     if size < _SMALL and sent < _SMALL:
-                        out.append(_pack(READ_NOTIFY, size, data_type, sent, ECA_NORMAL, ioid))
+                        out.append(_pack(CA_PROTO_READ_NOTIFY, size, data_type, sent,
+                                         ECA_NORMAL, ioid))
                     else:
-                        out.append(pack_header(READ_NOTIFY, size, data_type, sent, ECA_NORMAL,
-                                               ioid))
+                        out.append(packers.read_notify_header(size, data_type, sent,
+                                                              ECA_NORMAL, ioid))
                     out.append(body)
                     self._out_bytes += 16 + size
                     if not self._flush_pending:
@@ -548,7 +531,7 @@ class VirtualCircuit(asyncio.Protocol):
                         self._loop.call_soon(self._flush)
                     return
         # Failure: the status travels in the reply; libca ignores the (zeroed) data.
-        self._queue(pack_header(READ_NOTIFY, 8, data_type, count, status, ioid) + _ZEROS8)
+        self._queue(packers.read_notify_header(8, data_type, count, status, ioid) + _ZEROS8)
 
     def _on_read(self, header: Any, payload: Any) -> None:
         """The deprecated READ: no status field, so failures are ERROR messages."""
@@ -564,8 +547,8 @@ class VirtualCircuit(asyncio.Protocol):
             self._send_error(header, channel.cid, ECA_TOLARGE, channel.name)
             return
         if channel.data.needs_async_read:
-            self._spawn(self._read_async(channel, READ, data_type, count, header.parameter2,
-                                         header))
+            self._spawn(self._read_async(channel, CA_PROTO_READ, data_type, count,
+                                         header.parameter2, header))
             return
         try:
             body, sent = channel.data.read_dbr(data_type, count)
@@ -573,20 +556,20 @@ class VirtualCircuit(asyncio.Protocol):
             self._send_error(header, channel.cid, exc.status, channel.name)
             return
         # RSRV puts the channel's CID (not the SID the spec names) in parameter 1.
-        self._send_read_reply(READ, data_type, sent, channel.cid, header.parameter2, body,
-                              header, channel)
+        self._send_read_reply(CA_PROTO_READ, data_type, sent, channel.cid, header.parameter2,
+                              body, header, channel)
 
     def _too_large(self, data_type: int, count: int) -> bool:
         """Would ``count`` elements of ``data_type`` exceed EPICS_CA_MAX_ARRAY_BYTES?  Asked
         before encoding a count beyond the channel's own, so a request for 2**32 elements
         never allocates (RSRV pads such counts with zeros, up to the same limit)."""
         native = data_type % 7 if data_type <= 34 else 0  # STSACK_STRING, CLASS_NAME: text
-        return count * _ELEMENT_SIZES[native] > self._max_payload
+        return count * ELEMENT_SIZES[native] > self._max_payload
 
     def _send_read_reply(self, command: int, data_type: int, count: int, p1: int, ioid: int,
                          body: bytes, header: Any, channel: CircuitChannel) -> None:
         if len(body) > self._max_payload:
-            if command == READ:
+            if command == CA_PROTO_READ:
                 self._send_error(header, channel.cid, ECA_TOLARGE, channel.name)
             else:
                 self._queue(pack_header(command, 8, data_type, count, ECA_TOLARGE, ioid)
@@ -604,13 +587,13 @@ class VirtualCircuit(asyncio.Protocol):
             status = exc.status if isinstance(exc, CaStatusError) else ECA_GETFAIL
             if not isinstance(exc, CaStatusError):
                 logger.exception("reading %r failed", channel.name)
-            if command == READ:
+            if command == CA_PROTO_READ:
                 self._send_error(header, channel.cid, status, channel.name)
             else:
                 self._queue(pack_header(command, 8, data_type, count, status, ioid)
                             + _ZEROS8)
             return
-        p1 = channel.cid if command == READ else ECA_NORMAL
+        p1 = channel.cid if command == CA_PROTO_READ else ECA_NORMAL
         self._send_read_reply(command, data_type, sent, p1, ioid, body, header, channel)
 
     # -- writes -----------------------------------------------------------------------------------
@@ -642,8 +625,8 @@ class VirtualCircuit(asyncio.Protocol):
         if self.closed:
             return
         if notify:
-            self._queue(pack_header(WRITE_NOTIFY, 0, header.data_type, header.data_count,
-                              status, header.parameter2))
+            self._queue(packers.write_notify_reply(header.data_type, header.data_count,
+                                                   status, header.parameter2))
         elif status != ECA_NORMAL:
             self._send_error(header, channel.cid, status, channel.name)
 
@@ -657,7 +640,7 @@ class VirtualCircuit(asyncio.Protocol):
             raise CaProtocolError(f"EVENT_ADD with a {len(payload)}-byte payload (needs 16)")
         mask = _MASK.unpack_from(payload, 12)[0]
         subscriptionid = header.parameter2
-        if not mask & 0x0F:  # no DBE bit: nothing could ever be sent (RSRV refuses it too)
+        if not mask & DBE_ANY:  # no DBE bit: nothing could ever be sent (RSRV refuses it too)
             self._send_error(header, channel.cid, ECA_BADMASK, channel.name)
             return
         data_type, count = header.data_type, header.data_count
@@ -706,8 +689,8 @@ class VirtualCircuit(asyncio.Protocol):
 
     def _event_failed(self, header: Any, status: int) -> None:
         # libca ignores an EVENT_ADD reply without payload, so the failure carries 8 zeros.
-        self._queue(pack_header(EVENT_ADD, 8, header.data_type, header.data_count, status,
-                          header.parameter2) + _ZEROS8)
+        self._queue(packers.event_add_header(8, header.data_type, header.data_count, status,
+                                             header.parameter2) + _ZEROS8)
 
     def _on_event_cancel(self, header: Any, payload: Any) -> None:
         channel = self.channels.get(header.parameter1)
@@ -721,8 +704,8 @@ class VirtualCircuit(asyncio.Protocol):
         self.backlog.pop(sub, None)
         self.server.unsubscribe(sub)
         # As RSRV: the confirmation carries the subscription's own type and count.
-        self._queue(pack_header(EVENT_ADD, 0, sub.dbr_type, sub.count, header.parameter1,
-                                header.parameter2))
+        self._queue(packers.event_cancel_reply(sub.dbr_type, sub.count, header.parameter1,
+                                               header.parameter2))
 
     def _on_events_off(self, header: Any, payload: Any) -> None:
         self._events_on = False

@@ -13,19 +13,16 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING, Any
 
+from iochost.ca.eca import ECA_NORMAL
 from iochost.ca.errors import CaStatusError
-from iochost.ca.header import HEADER_STRUCT, pack_header
+from iochost.ca.packers import event_add_header
 
 if TYPE_CHECKING:
     from .circuit import CircuitChannel, VirtualCircuit
 
-__all__ = ["Subscription", "Fanout", "ECA_NORMAL_CODE"]
+__all__ = ["Subscription", "Fanout"]
 
 logger = logging.getLogger("iochost.server")
-
-ECA_NORMAL_CODE = 1
-_EVENT_ADD = 1
-_SMALL = 0xFFFF
 
 
 class Subscription:
@@ -50,12 +47,7 @@ class Subscription:
         cached, since consecutive updates of one subscription almost always share both."""
         if self._header_key == (size, count):
             return self._header
-        if size < _SMALL and count < _SMALL:
-            header = HEADER_STRUCT.pack(_EVENT_ADD, size, self.dbr_type, count, ECA_NORMAL_CODE,
-                                        self.subscriptionid)
-        else:
-            header = pack_header(_EVENT_ADD, size, self.dbr_type, count, ECA_NORMAL_CODE,
-                                 self.subscriptionid)
+        header = event_add_header(size, self.dbr_type, count, ECA_NORMAL, self.subscriptionid)
         self._header_key = (size, count)
         self._header = header
         return header

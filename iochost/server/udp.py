@@ -11,34 +11,19 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import struct
 from collections.abc import Callable
 
+from iochost.ca.codes import CA_PROTO_SEARCH, CA_PROTO_VERSION, DO_REPLY
 from iochost.ca.header import EXTENDED_MARKER, HEADER_SIZE, HEADER_STRUCT
+from iochost.ca.packers import (SEARCH_REPLY_STRUCT, not_found_reply, search_reply_parts,
+                                search_version_reply)
 
-__all__ = ["SearchResponder", "CA_MINOR_VERSION", "search_reply_bytes"]
+__all__ = ["SearchResponder"]
 
 logger = logging.getLogger("iochost.server")
 
-CA_MINOR_VERSION = 13
-_VERSION, _SEARCH, _NOT_FOUND = 0, 6, 14
-DO_REPLY = 10
-SEQUENCE_NUMBER_IS_VALID = 1
 #: Reply datagrams stay below a typical Ethernet MTU payload.
 MAX_REPLY_DATAGRAM = 1472
-
-#: A SEARCH reply: the fixed header start, the client's CID, the fixed payload.
-_SEARCH_REPLY = struct.Struct(">12sI8s")
-
-
-def search_reply_bytes(tcp_port: int) -> tuple[bytes, bytes]:
-    """The fixed parts of a SEARCH reply: (header up to the CID, payload).
-
-    Parameter 1 is 0xFFFFFFFF: "use the address this reply came from", as RSRV sends it.
-    """
-    prefix = HEADER_STRUCT.pack(_SEARCH, 8, tcp_port, 0, 0xFFFFFFFF, 0)[:12]
-    payload = struct.pack(">H6x", CA_MINOR_VERSION)
-    return prefix, payload
 
 
 class SearchResponder(asyncio.DatagramProtocol):
@@ -54,7 +39,7 @@ class SearchResponder(asyncio.DatagramProtocol):
         self._lookup = lookup
         self._ignore = ignore_addresses
         self._stats = stats
-        self._reply_prefix, self._reply_payload = search_reply_bytes(tcp_port)
+        self._reply_prefix, self._reply_payload = search_reply_parts(tcp_port)
         self.transport: asyncio.DatagramTransport | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -80,7 +65,7 @@ class SearchResponder(asyncio.DatagramProtocol):
         """The reply datagrams for one request datagram (empty if nothing to say)."""
         lookup = self._lookup
         prefix, payload = self._reply_prefix, self._reply_payload
-        pack_reply = _SEARCH_REPLY.pack
+        pack_reply = SEARCH_REPLY_STRUCT.pack
         unpack_from = HEADER_STRUCT.unpack_from
         sequence: int | None = None
         answers: list[bytes] = []
@@ -94,15 +79,15 @@ class SearchResponder(asyncio.DatagramProtocol):
             offset = start + size
             if offset > end:
                 break  # truncated message: ignore it (and everything after it)
-            if command == _SEARCH:
+            if command == CA_PROTO_SEARCH:
                 searches += 1
                 nul = data.find(b"\0", start, offset)
                 if lookup(data[start:offset if nul < 0 else nul]):
                     hits += 1
                     answers.append(pack_reply(prefix, p1, payload))
                 elif data_type == DO_REPLY:
-                    answers.append(HEADER_STRUCT.pack(_NOT_FOUND, 0, DO_REPLY, count, p1, p1))
-            elif command == _VERSION:
+                    answers.append(not_found_reply(count, p1))
+            elif command == CA_PROTO_VERSION:
                 # As RSRV: a v4.11+ client's VERSION carries its sequence number in
                 # parameter 1 (libca also sets the flag in data_type); older ones none.
                 sequence = p1 if count >= 11 else None
@@ -114,11 +99,7 @@ class SearchResponder(asyncio.DatagramProtocol):
         stats["search_hits"] += hits
         if not answers:
             return []
-        if sequence is not None:
-            version = HEADER_STRUCT.pack(_VERSION, 0, SEQUENCE_NUMBER_IS_VALID,
-                                         CA_MINOR_VERSION, sequence, 0)
-        else:
-            version = HEADER_STRUCT.pack(_VERSION, 0, 0, CA_MINOR_VERSION, 0, 0)
+        version = search_version_reply(sequence)
         per_datagram = max(1, (MAX_REPLY_DATAGRAM - HEADER_SIZE) // 24)
         return [version + b"".join(answers[i:i + per_datagram])
                 for i in range(0, len(answers), per_datagram)]

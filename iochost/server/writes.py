@@ -14,7 +14,7 @@ from collections import deque
 from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any
 
-from iochost.ca import eca
+from iochost.ca.eca import ECA_NORMAL, ECA_PUTFAIL
 from iochost.ca.errors import CaProtocolError, CaStatusError
 
 if TYPE_CHECKING:
@@ -23,9 +23,6 @@ if TYPE_CHECKING:
 __all__ = ["ChannelWriter", "drive"]
 
 logger = logging.getLogger("iochost.server")
-
-ECA_NORMAL = int(eca.ECA_NORMAL)
-ECA_PUTFAIL = int(eca.ECA_PUTFAIL)
 
 
 async def drive(coro: Coroutine[Any, Any, Any], yielded: Any) -> Any:
