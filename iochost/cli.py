@@ -21,8 +21,9 @@ VERBS: dict[str, tuple[str, str]] = {
         "serve the IOCs of a host config until SIGINT/SIGTERM",
         """\
 examples:
-  iochost serve hostconfig/demo.yaml
-  EPICS_CAS_SERVER_PORT=5070 iochost serve hostconfig/demo.yaml --list-pvs
+  iochost serve --demo
+  EPICS_CAS_SERVER_PORT=5070 iochost serve --demo --list-pvs
+  iochost serve site.yaml
 
 The config is validated first (as 'iochost check' does); nothing starts if it has
 problems. EPICS_CAS_* environment variables override the config's 'ca' section.
@@ -30,8 +31,9 @@ Ctrl-C (SIGINT) or SIGTERM runs every IOC's shutdown hooks and exits with 0.""")
     "check": (
         "validate a host config without serving it",
         """\
-example:
-  iochost check hostconfig/demo.yaml
+examples:
+  iochost check --demo
+  iochost check site.yaml
 
 Reports every problem at once, each with file:line and key: unknown keys, wrong
 types, undefined macros, unknown IOCs or options, duplicate mount or PV names.
@@ -40,7 +42,7 @@ Exit status 0 when the config can be served, 1 otherwise."""),
         "print the PV names a host config would serve",
         """\
 example:
-  iochost list-pvs hostconfig/demo.yaml | grep TEMP"""),
+  iochost list-pvs --demo | grep SIMPLE"""),
     "list-plugins": (
         "show installed plugins and what each provides",
         """\
@@ -77,7 +79,11 @@ def build_parser() -> argparse.ArgumentParser:
                                epilog=textwrap.dedent(example), parents=[switches],
                                formatter_class=argparse.RawDescriptionHelpFormatter)
         if verb in ("serve", "check", "list-pvs"):
-            sub.add_argument("config", metavar="CONFIG", help="host config file (YAML)")
+            sub.add_argument("config", metavar="CONFIG", nargs="?",
+                             help="host config file (YAML)")
+            sub.add_argument("--demo", action="store_true",
+                             help="use the demo host config shipped with iochost "
+                                  "(it mounts the iochost-examples IOCs)")
         if verb == "serve":
             sub.add_argument("--list-pvs", action="store_true",
                              help="print the PV names before serving")
@@ -102,6 +108,7 @@ def main(argv: list[str] | None = None) -> int:
     # Until the host serves (and installs its own handlers), SIGTERM stops us like Ctrl-C:
     # plugin loading and validation take a moment, and nothing has started yet.
     previous = signal.signal(signal.SIGTERM, _interrupt)
+    args.config = _config_path(args, parser)
     try:
         return _run_verb(args)
     except KeyboardInterrupt:
@@ -112,6 +119,19 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def _config_path(args: argparse.Namespace, parser: argparse.ArgumentParser) -> str | None:
+    """CONFIG, or the shipped demo config for ``--demo``; exactly one of them."""
+    if not hasattr(args, "demo"):
+        return None
+    if args.demo == (args.config is not None):
+        parser.error(f"{args.verb}: give a CONFIG file or --demo (one of them)")
+    if args.demo:
+        from .host.commands import demo_config_path
+
+        return str(demo_config_path())
+    return args.config
 
 
 def _run_verb(args: argparse.Namespace) -> int:

@@ -9,6 +9,8 @@ import json
 import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
 from typing import Any, NamedTuple, TextIO
 
 from .config import HostConfig, read_config
@@ -16,6 +18,17 @@ from .plugins import PluginCatalog, load_plugins
 from .problems import ConfigError
 from .schema import config_schema
 from .validation import host_status_mounts, served_pv_names, validate
+
+
+#: the demo host config, shipped as package data (``iochost serve --demo``)
+DEMO_CONFIG = "data/demo.yaml"
+#: the plugin distribution whose IOCs the demo config mounts
+EXAMPLES_DISTRIBUTION = "iochost-examples"
+
+
+def demo_config_path() -> Path:
+    """Where the shipped demo config is (a real file: the package is installed unzipped)."""
+    return Path(str(resources.files("iochost").joinpath(DEMO_CONFIG)))
 
 
 @dataclass(frozen=True)
@@ -82,6 +95,11 @@ def _checked(path: str, switches: PluginSwitches, err: TextIO) -> _Checked | Non
         built = validate(config, catalog, host_status_mounts(config, catalog), problems)
     except ConfigError as exc:
         print(f"error: {exc}", file=err)
+        if Path(path) == demo_config_path() and not any(
+                info.distribution == EXAMPLES_DISTRIBUTION for info in catalog.plugins.values()):
+            print(f"hint: the demo mounts the example IOCs of the {EXAMPLES_DISTRIBUTION} "
+                  "distribution: pip install it (plugins/iochost-examples in iochost's "
+                  "source tree)", file=err)
         return None
     return _Checked(config, catalog, built)
 

@@ -1,0 +1,113 @@
+"""A new user's first tries: ``python -m iochost``, ``iochost serve --demo`` from any
+directory, and every example in the verbs' ``--help`` run as written (from a directory
+that is not the source tree)."""
+import os
+import re
+import shlex
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from iochost.cli import VERBS
+from iochost.testing import wait_until
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+STARTUP_TIMEOUT = 30.0
+
+
+def user_env(**extra: str) -> dict[str, str]:
+    """The loopback environment, the venv's scripts first on PATH, serving on the port
+    this session's subprocess servers use."""
+    return dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+                EPICS_CAS_SERVER_PORT=os.environ["IOCHOST_TEST_SUBPROCESS_PORT"], **extra)
+
+
+def test_python_dash_m_iochost_is_the_iochost_command(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "iochost", "check", "--demo"], cwd=tmp_path,
+                          env=user_env(), capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert re.fullmatch(r".*demo\.yaml: OK \(10 of 11 mounts enabled, \d+ PVs\)\n", proc.stdout)
+    version = subprocess.run([sys.executable, "-m", "iochost", "--version"], cwd=tmp_path,
+                             capture_output=True, text=True, timeout=60)
+    assert version.returncode == 0 and version.stdout.startswith("iochost 0.")
+
+
+def test_config_or_demo_is_required_exactly_once(tmp_path):
+    for args in (["check"], ["check", "--demo", "x.yaml"]):
+        proc = subprocess.run([sys.executable, "-m", "iochost", *args], cwd=tmp_path,
+                              env=user_env(), capture_output=True, text=True, timeout=60)
+        assert proc.returncode == 2
+        assert "check: give a CONFIG file or --demo (one of them)" in proc.stderr
+
+
+def start(command: str, cwd: Path, err_path: Path) -> subprocess.Popen:
+    with open(err_path, "w") as err:
+        # bash runs a lone simple command by exec, so the signal reaches iochost itself
+        return subprocess.Popen(command, shell=True, executable="/bin/bash", cwd=cwd,
+                                env=user_env(), stdout=subprocess.DEVNULL, stderr=err,
+                                start_new_session=True)
+
+
+def serving(proc: subprocess.Popen, err_path: Path) -> bool:
+    return "serving" in err_path.read_text() or proc.poll() is not None
+
+
+def stop(proc: subprocess.Popen) -> int:
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGINT)   # our own session: the shell and its iochost
+    try:
+        return proc.wait(20)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(5)
+        raise
+
+
+def test_serve_demo_from_anywhere_serves_the_shipped_config(tmp_path, caproto_context):
+    err_path = tmp_path / "serve.err"
+    proc = start(f"{shlex.quote(sys.executable)} -m iochost serve --demo", tmp_path, err_path)
+    try:
+        assert wait_until(lambda: serving(proc, err_path), STARTUP_TIMEOUT), \
+            err_path.read_text()
+        assert proc.poll() is None, err_path.read_text()
+        pv, = caproto_context.get_pvs("DEMO:A:SIMPLE:A", timeout=10)
+        assert pv.read(timeout=10).data[0] == 1
+    finally:
+        assert stop(proc) == 0, err_path.read_text()
+
+
+def help_examples() -> list[tuple[str, str]]:
+    """(verb, command line) of every example in the verbs' help."""
+    found = []
+    for verb, (_, epilog) in VERBS.items():
+        for line in epilog.splitlines():
+            if line.startswith("  ") and "iochost " in line:
+                found.append((verb, line.strip()))
+    return found
+
+
+@pytest.mark.parametrize("verb, command", help_examples(),
+                         ids=[command for _, command in help_examples()])
+def test_every_help_example_works_as_written_from_any_directory(tmp_path, verb, command):
+    # A user's own config named in an example: a copy of the demo stands in for it.
+    (tmp_path / "site.yaml").write_text((ROOT / "hostconfig" / "demo.yaml").read_text())
+    command = command.replace("EPICS_CAS_SERVER_PORT=5070",        # the session's port
+                              f"EPICS_CAS_SERVER_PORT={os.environ['IOCHOST_TEST_SUBPROCESS_PORT']}")
+    err_path = tmp_path / "err"
+    if verb == "serve":
+        proc = start(command, tmp_path, err_path)
+        try:
+            assert wait_until(lambda: serving(proc, err_path), STARTUP_TIMEOUT), \
+                err_path.read_text()
+            assert proc.poll() is None, err_path.read_text()
+        finally:
+            assert stop(proc) == 0, err_path.read_text()
+        return
+    proc = subprocess.run(command, shell=True, cwd=tmp_path, env=user_env(),
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() or (tmp_path / "hostconfig.schema.json").stat().st_size > 100
