@@ -78,7 +78,8 @@ def test_no_autoload_keeps_only_the_builtins(capsys):
     status, out, _ = run(capsys, "list-plugins", "--json", "--no-autoload")
     entries = json.loads(out)
     assert status == 0
-    assert {e["name"] for e in entries if e["loaded"]} == {"iochost-builtins"}
+    assert {e["name"] for e in entries if e["loaded"]} == {"iochost-builtins", "iochost-helpers"}
+    assert all(e["builtin"] for e in entries if e["loaded"])
     assert next(e for e in entries if e["name"] == "examples")["disabled"]
 
 

@@ -70,9 +70,11 @@ def iochost_register_helpers(register: RegisterHelper) -> None:
 
     Call ``register(name, factory)`` once per helper. When a mount lists
     ``helpers: {name: {option: value}}``, the host calls ``factory(mount, **options)``
-    after the mount's IOC is built and before it starts; the result may define
-    ``async start()`` (awaited after the IOC's startup hooks) and ``async stop()``
-    (awaited before the IOC's shutdown hooks, also on unmount).
+    after the mount's IOC is built and before it starts (``mount.ioc`` is the IOC,
+    ``mount.host`` the Host); the result may define ``async prepare()`` (awaited before the
+    mount's PVs become searchable and before its startup hooks: autosave's pass 0 restore),
+    ``async start()`` (awaited once the IOC's startup hooks were started) and
+    ``async stop()`` (awaited before the IOC's shutdown hooks, also on unmount).
 
     Raising here marks the whole plugin as broken: nothing it registered is used.
     """

@@ -2,8 +2,8 @@
 
 Mounting an IOC (at start-up or at run time)::
 
-    build IOC -> attach helpers -> PVs into the server's database (searchable at once)
-    -> start its hooks (``iochost.pv.lifecycle.start_group``) -> helpers' start()
+    build IOC -> attach helpers -> helpers' prepare() -> PVs into the server's database
+    (searchable at once) -> start its hooks (``iochost.pv.lifecycle.start_group``) -> helpers' start()
     -> iochost_ioc_mounted
 
 Unmounting reverses it: helpers' stop() -> ``stop_group`` (scan loops cancelled, shutdown
@@ -71,6 +71,8 @@ class Mount:
     pvnames: list[str] = field(default_factory=list)
     errors: int = 0
     started_at: float | None = None
+    #: the Host serving this mount (helpers read its config and share state through it)
+    host: Host | None = field(default=None, repr=False)
 
     def to_json(self) -> dict[str, Any]:
         return {"name": self.name, "ioc": self.config.ioc, "prefix": self.config.prefix,
@@ -148,7 +150,8 @@ class Host:
             log.warning("host config %s has no mounts: only the host status PVs are served",
                         self.config.path)
         for mount_config in [*status_mounts, *self.config.mounts]:
-            mount = self.mounts[mount_config.name] = Mount(mount_config.name, mount_config)
+            mount = self.mounts[mount_config.name] = Mount(mount_config.name, mount_config,
+                                                           host=self)
             if mount_config.name in built:
                 await self._activate(mount, built[mount_config.name])
         await self._refresh_status()
@@ -189,7 +192,7 @@ class Host:
             built, problems = build_mounts([mount_config], self.catalog, taken)
         if problems:
             raise ConfigError(problems)
-        mount = Mount(mount_config.name, mount_config)
+        mount = Mount(mount_config.name, mount_config, host=self)
         self.mounts[mount.name] = mount
         await self._activate(mount, built[mount.name])
         await self._refresh_status()
@@ -236,6 +239,9 @@ class Host:
         try:
             mount.helpers = [self._make_helper(mount, name, options)
                              for name, options in mount.config.helpers.items()]
+            for helper in mount.helpers:       # e.g. autosave's pass 0 restore
+                if hasattr(helper, "prepare"):
+                    await helper.prepare()
             mount.pvnames = list(ioc.pvdb)
             self.database.update(ioc.pvdb)
             await start_group(ioc)

@@ -44,8 +44,10 @@ class pvproperty(Generic[T_Data]):
     ``field_spec`` (another record pvproperty's ``.field_spec``: same record type and field
     hooks); ``read_only``;
     hooks ``get``, ``put``, ``startup``, ``shutdown``, ``scan`` (or the decorators of the
-    same names); any other keyword goes to the channel-data class (``units``,
-    ``precision``, ``enum_strings``, ``report_as_string``, ``string_encoding``, limits...).
+    same names); ``autosave`` (True, or field names such as ``("VAL", "EGU")``: what
+    an attached autosave helper saves); any other keyword goes to the channel-data class
+    (``units``, ``precision``, ``enum_strings``, ``report_as_string``,
+    ``string_encoding``, limits...).
     """
 
     def __init__(self, get: Hook | None = None, put: Hook | None = None,
@@ -54,7 +56,7 @@ class pvproperty(Generic[T_Data]):
                  value: Any = None, max_length: int | None = None,
                  alarm_group: str | None = None, doc: str | None = None,
                  read_only: bool | None = None, fields: Any = None, record: Any = None,
-                 field_spec: Any = None, **cls_kwargs: Any) -> None:
+                 field_spec: Any = None, autosave: Any = None, **cls_kwargs: Any) -> None:
         for kind, hook in (("getter", get), ("putter", put), ("startup", startup),
                            ("shutdown", shutdown), ("scan", scan)):
             check_hook(kind, hook)
@@ -70,7 +72,8 @@ class pvproperty(Generic[T_Data]):
         self.pvspec = PVSpec(get=get, put=put, startup=startup, shutdown=shutdown, scan=scan,
                              name=name, dtype=dtype, value=value, max_length=max_length,
                              alarm_group=alarm_group, read_only=read_only, doc=doc,
-                             fields=fields, record=record, cls_kwargs=cls_kwargs)
+                             fields=fields, record=record, cls_kwargs=cls_kwargs,
+                             autosave=autosave)
         self.__doc__ = doc
 
     @classmethod

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from .group import PVGroup
     from .types import PvpropertyData
 
-__all__ = ["PVSpec", "expand_macros", "infer_dtype"]
+__all__ = ["PVSpec", "expand_macros", "infer_dtype", "normalise_autosave"]
 
 # (base class, dtype key) pairs, most specific first: bool before int, numpy scalars too.
 _VALUE_KINDS: tuple[tuple[type, Any], ...] = (
@@ -81,8 +81,25 @@ def expand_macros(text: str, macros: Mapping[str, str]) -> str:
         raise IocDefinitionError(f"PV name {text!r} is not a valid macro pattern: {ex}") from None
 
 
+def normalise_autosave(marker: Any) -> tuple[str, ...] | None:
+    """A pvproperty's ``autosave=`` marker as the field names to save (``"VAL"`` is the
+    value): None/False -> None, True -> ("VAL",), a string -> (it,), names -> a tuple."""
+    if marker is None or marker is False:
+        return None
+    if marker is True:
+        return ("VAL",)
+    if isinstance(marker, str):
+        return (marker,)
+    try:
+        names = tuple(str(name) for name in marker)
+    except TypeError:
+        raise IocDefinitionError(f"autosave= takes True or field names like ('VAL', 'EGU'), "
+                                 f"not {marker!r}") from None
+    return names or None
+
+
 _FIELDS = ("get put startup shutdown attr name dtype value max_length alarm_group read_only "
-           "doc fields scan record cls_kwargs")
+           "doc fields scan record cls_kwargs autosave")
 
 
 class PVSpec(namedtuple("PVSpec", _FIELDS)):
@@ -92,8 +109,9 @@ class PVSpec(namedtuple("PVSpec", _FIELDS)):
     group), ``name`` (PV name, may contain ``{macros}``), ``dtype`` (Python type, IntEnum
     class, ChannelType or channel-data class), ``value``, ``max_length``, ``alarm_group``,
     ``read_only``, ``doc``, ``fields`` (record-field hooks), ``record`` (record type) and
-    ``cls_kwargs`` (passed to the channel-data class).  ``dtype`` is inferred from
-    ``value`` when not given.
+    ``cls_kwargs`` (passed to the channel-data class), ``autosave`` (what an attached
+    autosave helper saves: None, True for the value, or a tuple of field names, ``"VAL"``
+    for the value).  ``dtype`` is inferred from ``value`` when not given.
     """
 
     __slots__ = ()
@@ -101,7 +119,8 @@ class PVSpec(namedtuple("PVSpec", _FIELDS)):
 
     def __new__(cls, get=None, put=None, startup=None, shutdown=None, attr=None, name=None,
                 dtype=None, value=None, max_length=None, alarm_group=None, read_only=None,
-                doc=None, fields=None, scan=None, record=None, cls_kwargs=None) -> PVSpec:
+                doc=None, fields=None, scan=None, record=None, cls_kwargs=None,
+                autosave=None) -> PVSpec:
         if dtype is None:
             dtype = infer_dtype(value)
         if put is not None and read_only:
@@ -110,7 +129,7 @@ class PVSpec(namedtuple("PVSpec", _FIELDS)):
             raise IocDefinitionError(f"PV {name!r} has a '.' in its name and cannot be a record")
         return super().__new__(cls, get, put, startup, shutdown, attr, name, dtype, value,
                                max_length, alarm_group, read_only, doc, fields, scan, record,
-                               cls_kwargs)
+                               cls_kwargs, normalise_autosave(autosave))
 
     def new_names(self, attr: str | None = None, name: str | None = None) -> PVSpec:
         """A copy with another attribute and/or PV name."""

@@ -1,0 +1,148 @@
+"""The ``autosave`` helper: attach to any mount from the host config.
+
+::
+
+    mounts:
+      - name: motors
+        ioc: my-motors
+        prefix: "BL1:"
+        helpers:
+          autosave:
+            pvs: [m1, m2]            # names relative to the prefix ('m1' is BL1:m1)
+            fields: [EGU, HIHI]      # also saved for each name in pvs
+            pass1: [m2]              # restored through the putter, after startup hooks
+            request: positions.req   # a synApps request file (optional)
+            period: 5                # seconds between writes while values change
+
+What is saved: the mount's pvproperties marked ``autosave=...`` (or caproto's
+``autosaved(...)``), plus ``pvs``/``fields``, plus the names of the request file
+(expanded with the mount's macros and ``P`` = the prefix; the prefix is removed again).
+Entries are keyed by the name relative to the prefix, so changing the prefix keeps them.
+
+Files live in ``<autosave dir>/<mount name>/<name>.sav`` (``directory`` overrides the
+whole path); the autosave dir is ``host.autosave_dir`` or, by default,
+``$XDG_STATE_HOME/iochost/<host name>/autosave`` (``~/.local/state/...``).
+
+The host calls ``prepare()`` before the mount's PVs are searchable and before its startup
+hooks (pass 0: values set without putters), ``start()`` after the startup hooks began
+(pass 1 through the putters; saving on change starts), and ``stop()`` on unmount and
+clean shutdown (a last save if anything changed).
+"""
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from iochost.pv.data import ChannelData
+
+from .autosave_status import registry_for
+from .reqfile import read_request_file
+from .saveset import SavedItem, SaveSet
+from .savfiles import SaveFileSet
+from .savvalues import LONG_STRING_MARK, field_name_of
+
+__all__ = ["Autosave", "autosaved", "declared_items", "default_autosave_dir"]
+
+
+def default_autosave_dir(host_name: str, environ: Any = None) -> Path:
+    """``$XDG_STATE_HOME/iochost/<host>/autosave``, else ``~/.local/state/iochost/...``."""
+    environ = os.environ if environ is None else environ
+    state = environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"),
+                                                          ".local", "state")
+    return Path(state) / "iochost" / host_name / "autosave"
+
+
+def _is_long_text(channel: ChannelData) -> bool:
+    from iochost.ca.dbr import ChannelType
+    return channel.native_type == ChannelType.CHAR and isinstance(channel.value, str)
+
+
+def item_name(relative: str, channel: ChannelData, field: str) -> str:
+    """The ``.sav`` name of ``field`` of the PV ``relative`` (``VAL`` is the value; text in
+    a CHAR array is saved whole as a long string, ``NAME$``)."""
+    if field == "VAL":
+        return relative + (LONG_STRING_MARK if _is_long_text(channel) else "")
+    return f"{relative}.{field_name_of(channel, field)}"
+
+
+def declared_items(pvdb: dict[str, ChannelData], prefix: str) -> list[SavedItem]:
+    """The items the IOC's pvproperties declare with ``autosave=``/``autosaved()``."""
+    items: list[SavedItem] = []
+    for full, channel in pvdb.items():
+        spec = getattr(channel, "pvspec", None)
+        fields = getattr(spec, "autosave", None)
+        if not fields or not full.startswith(prefix):
+            continue
+        relative = full[len(prefix):]
+        items.extend(SavedItem(item_name(relative, channel, field)) for field in fields)
+    return items
+
+
+class Autosave:
+    """The autosave helper of one mount (see the module docstring)."""
+
+    def __init__(self, mount: Any, *, name: str = "auto_settings",
+                 directory: str | None = None, period: float = 5.0,
+                 pvs: Sequence[str] = (), fields: Sequence[str] = (),
+                 pass1: Sequence[str] = (), request: str | Sequence[str] | None = None,
+                 request_path: Sequence[str] = (), macros: dict[str, str] | None = None,
+                 sequence_files: int = 3, sequence_period: float = 60.0,
+                 dated_copies: int = 10) -> None:
+        ioc, prefix = mount.ioc, mount.config.prefix
+        host = getattr(mount, "host", None)
+        items = declared_items(ioc.pvdb, prefix)
+        for pv in pvs:
+            channel = ioc.pvdb.get(prefix + pv)
+            items.append(SavedItem(item_name(pv, channel, "VAL") if channel else pv))
+            items.extend(SavedItem(f"{pv}.{field}") for field in fields)
+        requests = [request] if isinstance(request, str) else list(request or ())
+        req_macros = {**mount.config.macros, "P": prefix, **(macros or {})}
+        for req in requests:
+            for full in read_request_file(req, req_macros, request_path):
+                items.append(SavedItem(full.removeprefix(prefix)))
+        later = set(pass1)
+        items = [SavedItem(item.name, 1 if item.name in later
+                           or item.name.removesuffix(LONG_STRING_MARK) in later else 0)
+                 for item in items]
+        if directory is None:
+            base = getattr(getattr(host, "config", None), "host", None)
+            configured = getattr(base, "autosave_dir", None)
+            root = Path(configured) if configured else default_autosave_dir(
+                getattr(base, "name", "iochost"))
+            directory = str(root / mount.name)
+        files = SaveFileSet(directory, name, sequence_files=sequence_files,
+                            dated_copies=dated_copies)
+        self.saveset = SaveSet(ioc.pvdb, prefix, items, files, period=period,
+                               sequence_period=sequence_period, registry=registry_for(host),
+                               log=getattr(ioc, "log", None), label=f"{mount.name}/{name}")
+
+    async def prepare(self) -> None:
+        """Pass 0: before the PVs are searchable and before the startup hooks."""
+        await self.saveset.restore(0)
+
+    async def start(self) -> None:
+        """Pass 1 (through the putters), once the startup hooks have begun; then save on
+        change."""
+        await asyncio.sleep(0)     # let every startup hook run to its first await
+        await self.saveset.restore(1)
+        self.saveset.monitor()
+
+    async def stop(self) -> None:
+        """A last save (if anything changed) and no more monitoring."""
+        await self.saveset.close()
+
+
+def autosaved(prop: Any, fields: Sequence[str] | None = None) -> Any:
+    """caproto's spelling of ``pvproperty(..., autosave=...)``: mark ``prop`` as saved
+    (its value, plus ``fields`` of a record: EPICS names or caproto's attribute names,
+    ``"description"`` being caproto's default) and return it."""
+    from iochost.pv.pvspec import normalise_autosave
+
+    names = ("VAL", *(fields if fields is not None else ("description",)))
+    if prop.pvspec.record is None:      # no record, no fields to save
+        names = ("VAL",)
+    prop.pvspec = prop.pvspec._replace(autosave=normalise_autosave(names))
+    return prop

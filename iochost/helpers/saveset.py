@@ -1,0 +1,260 @@
+"""A save set at run time: what it saves, restoring it, and saving it when it changes.
+
+:class:`SaveSet` is the engine behind the ``autosave`` helper (``iochost.helpers.autosave``)
+and the in-IOC ``AutosaveHelper`` SubGroup. It knows a channel map (full PV names, a
+mount's ``pvdb``), the mount's prefix, the items to save (names relative to the prefix),
+and its :class:`~iochost.helpers.savfiles.SaveFileSet`.
+
+* ``restore(pass_)``: pass 0 writes values without putters (``write(verify_value=False)``:
+  stored, time-stamped, alarms evaluated from the restored value), pass 1 through the
+  normal write path (putter included). Every name in the file that the mount serves is
+  restored in the pass its item asks for (pass 0 for names that are not items, as a C
+  IOC restores a hand-written file). A value that does not fit is skipped with a warning
+  naming file:line; the PV keeps its default.
+* ``monitor()``: listens to every item; a change marks the set dirty, and the save task
+  writes at most once per ``period``. ``save()`` writes only when the text (without its
+  header date) differs from the last one written: nothing changed, nothing written.
+* A write that fails (read-only or full disk) is a Failure on the status PVs and a log
+  line; the old files stay as they were and the next change tries again.
+"""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from iochost.ca.dbr import DBE_LOG, DBE_PROPERTY, DBE_VALUE
+from iochost.pv.data import ChannelData
+
+from .autosave_status import (
+    METHOD_MONITORED,
+    SR_STATUS_FAIL,
+    SR_STATUS_OK,
+    SR_STATUS_WARN,
+    AutosaveRegistry,
+    SaveSetStatus,
+)
+from .savfile import SavFile, format_sav
+from .savfiles import LoadResult, SaveFileSet
+from .savvalues import UnfitValue, resolve, saved_text, value_from_entry
+
+__all__ = ["SaveSet", "SavedItem"]
+
+_CHANGE = DBE_VALUE | DBE_LOG | DBE_PROPERTY
+
+
+@dataclass(frozen=True)
+class SavedItem:
+    """One name to save (relative to the prefix) and the restore pass it belongs to."""
+
+    name: str
+    restore_pass: int = 0
+
+
+class SaveSet:
+    """See the module docstring."""
+
+    def __init__(self, pvdb: Mapping[str, ChannelData], prefix: str, items: Iterable[SavedItem],
+                 files: SaveFileSet, *, period: float = 5.0, sequence_period: float = 60.0,
+                 registry: AutosaveRegistry | None = None, log: Any = None,
+                 label: str | None = None) -> None:
+        self.pvdb, self.prefix, self.files = pvdb, prefix, files
+        self.period, self.sequence_period = period, sequence_period
+        self.log = log or logging.getLogger("iochost.autosave")
+        self.registry = registry or AutosaveRegistry()
+        self.items: dict[str, SavedItem] = {}
+        for item in items:
+            self.items.setdefault(item.name, item)
+        self.status = SaveSetStatus(label or files.name, method=METHOD_MONITORED)
+        self.status.save_now = self.save
+        self.loaded: LoadResult | None = None
+        self.skipped: list[str] = []
+        self._channels: dict[str, ChannelData] = {}
+        self._last_text: str | None = None
+        self._dirty = asyncio.Event()
+        self._lock = asyncio.Lock()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._listening: list[ChannelData] = []
+
+    # -- what is saved ---------------------------------------------------------------------------
+    def channels(self) -> dict[str, ChannelData]:
+        """Item name -> channel, for the items this mount serves (unknown ones are logged
+        once and left out)."""
+        if not self._channels:
+            for name in self.items:
+                channel = resolve(self.pvdb, self.prefix, name)
+                if channel is None:
+                    self.log.warning("autosave %s: %r is not served under %r; not saved",
+                                     self.status.name, name, self.prefix)
+                else:
+                    self._channels[name] = channel
+        return self._channels
+
+    def snapshot(self, when: datetime | None = None) -> str:
+        """The ``.sav`` text of the items' current values."""
+        entries = [(name, saved_text(channel)) for name, channel in self.channels().items()]
+        return format_sav(entries, when=when or datetime.now())
+
+    # -- restoring --------------------------------------------------------------------------------
+    def load(self) -> LoadResult:
+        """Read the newest good file once (setting aside bad ones, making the dated copy)."""
+        if self.loaded is None:
+            self.files.ensure_directory()
+            self.files.remove_stale_temporaries()
+            self.loaded = result = self.files.load()
+            for bad, aside, why in result.set_aside:
+                self.log.error("autosave %s: %s is not a complete save file (%s); set aside "
+                               "as %s", self.status.name, bad, why, aside.name)
+            if result.path is not None:
+                if result.fallback:
+                    self.log.warning("autosave %s: restoring from the fallback %s",
+                                     self.status.name, result.path)
+                try:
+                    self.files.dated_copy(result.path)
+                except OSError as error:
+                    self.log.error("autosave %s: cannot write the dated copy: %s",
+                                   self.status.name, error)
+        return self.loaded
+
+    async def restore(self, restore_pass: int) -> int:
+        """Restore the entries of ``restore_pass``; returns how many were restored."""
+        result = self.load()
+        sav: SavFile | None = result.sav
+        if sav is None:
+            if restore_pass == 0:
+                why = ("no good save file: " + "; ".join(result.problems) if result.set_aside
+                       else "no save file yet")
+                level = SR_STATUS_FAIL if result.set_aside else SR_STATUS_WARN
+                self._restored(level, why)
+            return 0
+        restored = 0
+        for name, entry in sav.values().items():
+            item = self.items.get(name) or self.items.get(name.removesuffix("$"))
+            if (item.restore_pass if item else 0) != restore_pass:
+                continue
+            where = f"{result.path}:{entry.line}"
+            channel = resolve(self.pvdb, self.prefix, name)
+            if channel is None:
+                self._skip(f"{where}: {name!r} is not served under {self.prefix!r}; skipped")
+                continue
+            try:
+                value = value_from_entry(channel, entry)
+                await channel.write(value, verify_value=restore_pass != 0)
+            except UnfitValue as error:
+                self._skip(f"{where}: {name!r}: {error}; it keeps its default")
+                continue
+            except Exception as error:   # the putter refused it (pass 1)
+                self._skip(f"{where}: {name!r}: restore failed: {error}")
+                continue
+            restored += 1
+        if restore_pass == 0:
+            if result.fallback or result.set_aside:
+                why = f"Bad .sav file; used {result.path.name}" if result.path else ""
+                self._restored(SR_STATUS_WARN, why)
+            elif self.skipped:
+                self._restored(SR_STATUS_WARN, f"{len(self.skipped)} values not restored")
+            else:
+                self._restored(SR_STATUS_OK, "Ok")
+        return restored
+
+    def _skip(self, message: str) -> None:
+        self.skipped.append(message)
+        self.log.warning("autosave %s: %s", self.status.name, message)
+
+    def _restored(self, status: int, text: str) -> None:
+        self.status.restore_status, self.status.restore_str = status, text
+        self.registry.note(f"{self.status.name}: restore {text}")
+
+    # -- saving -----------------------------------------------------------------------------------
+    async def save(self) -> bool:
+        """Write the set now if anything changed since the last write; True if written."""
+        async with self._lock:
+            if self.registry.disabled:
+                return False
+            now = datetime.now()
+            text = self.snapshot(now)
+            body = text.split("\n", 1)[1]
+            if self._last_text is None and self.loaded and self.loaded.path == self.files.sav \
+                    and self.loaded.sav is not None:
+                self._last_text = _body_of(self.files.sav)
+            if body == self._last_text:
+                return False
+            try:
+                await asyncio.to_thread(self.files.write, text)
+            except OSError as error:
+                self.status.status, self.status.status_str = SR_STATUS_FAIL, \
+                    f"Can't write .sav file: {error.strerror or error}"[:39]
+                self.log.error("autosave %s: cannot write %s: %s", self.status.name,
+                               self.files.sav, error)
+                self.registry.notify()
+                return False
+            self._last_text = body
+            self.status.status, self.status.status_str = SR_STATUS_OK, "Ok"
+            self.status.saved_at = now
+            self.registry.note(f"{self.status.name} saved")
+            return True
+
+    def _changed(self, channel: ChannelData, flags: int) -> None:
+        if flags & _CHANGE:
+            self._dirty.set()
+
+    def monitor(self) -> None:
+        """Start saving on change (at most every ``period``) and the sequence copies."""
+        for channel in self.channels().values():
+            channel.add_listener(self._changed)
+            self._listening.append(channel)
+        self.registry.register(self.status)
+        self._tasks = [asyncio.create_task(self._save_loop(), name="autosave save"),
+                       asyncio.create_task(self._sequence_loop(), name="autosave sequence")]
+
+    async def _save_loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        last = loop.time() - self.period
+        while True:
+            await self._dirty.wait()
+            wait = last + self.period - loop.time()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            self._dirty.clear()
+            last = loop.time()
+            try:
+                await self.save()
+            except Exception:   # never let the save task die silently
+                self.log.exception("autosave %s: save failed", self.status.name)
+
+    async def _sequence_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.sequence_period)
+            try:
+                await asyncio.to_thread(self.files.write_sequence)
+            except OSError as error:
+                self.log.error("autosave %s: cannot write a sequence file: %s",
+                               self.status.name, error)
+
+    async def close(self) -> None:
+        """Stop monitoring and write a last time (if anything changed)."""
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks = []
+        for channel in self._listening:
+            channel.remove_listener(self._changed)
+        self._listening = []
+        try:
+            await self.save()
+        finally:
+            self.registry.unregister(self.status)
+
+
+def _body_of(path: Any) -> str | None:
+    try:
+        text = path.read_text(encoding="latin-1")
+    except OSError:
+        return None
+    return text.split("\n", 1)[1] if "\n" in text else None

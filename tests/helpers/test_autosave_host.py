@@ -1,0 +1,137 @@
+"""The autosave helper attached from the host config, checked over CA (pyepics = libca,
+caproto's client) across host restarts on the session's server."""
+from __future__ import annotations
+
+from iochost.helpers.savfile import parse_sav
+from iochost.testing import wait_until
+
+from . import test_iocs
+
+TIMEOUT = 5.0
+
+MOUNT = """\
+mounts:
+  - name: settings
+    ioc: helper-test-settings
+    prefix: "$(P)"
+    helpers:
+      autosave: {period: 0.2, pvs: [target], pass1: [target]}
+"""
+
+
+def _put(pyepics, name, value):
+    assert pyepics.caput(name, value, wait=True, timeout=TIMEOUT) == 1
+
+
+def test_round_trip_across_a_restart_with_a_changed_prefix(start_host, unique_prefix,
+                                                           pyepics, caproto_context, tmp_path):
+    first = unique_prefix + "A:"
+    host = start_host(MOUNT, first)
+    _put(pyepics, first + "gain", 12.5)
+    _put(pyepics, first + "count", -7)
+    _put(pyepics, first + "mode", 2)
+    _put(pyepics, first + "label", 'say "hi"\tthere')
+    long_note = "a long string, longer than forty characters: " + "x" * 60
+    pyepics.caput(first + "note", long_note, wait=True, timeout=TIMEOUT)
+    pyepics.caput(first + "table", [1.5, 2.25, -3e-9, 4e12], wait=True, timeout=TIMEOUT)
+    _put(pyepics, first + "offset", 0.125)
+    _put(pyepics, first + "speed.EGU", "mm/s")
+    _put(pyepics, first + "speed.HIHI", 9.5)
+    _put(pyepics, first + "speed", 3.0)
+    _put(pyepics, first + "target", 42.0)
+    _put(pyepics, first + "unsaved", 99.0)
+    start_host.stop(host)           # a clean shutdown always writes
+
+    sav = tmp_path / "autosave" / "settings" / "auto_settings.sav"
+    entries = parse_sav(sav.read_text(encoding="latin-1"), str(sav)).values()
+    assert entries["gain"].value == "12.5" and entries["mode"].value == "2"
+    assert "unsaved" not in entries and not any(name.startswith(first) for name in entries)
+
+    second = unique_prefix + "B:"
+    test_iocs.EVENTS.clear()
+    start_host(MOUNT, second)
+    pv = caproto_context.get_pvs(second + "label")[0]
+    assert pv.read(data_type="native").data[0] == b'say "hi"\tthere'
+    assert pyepics.caget(second + "gain", timeout=TIMEOUT) == 12.5
+    assert pyepics.caget(second + "count") == -7
+    assert pyepics.caget(second + "mode", as_string=True) == "Auto"
+    assert pyepics.caget(second + "note", as_string=True) == long_note
+    assert list(pyepics.caget(second + "table")) == [1.5, 2.25, -3e-9, 4e12]
+    assert pyepics.caget(second + "offset") == 0.125
+    assert pyepics.caget(second + "speed") == 3.0
+    assert pyepics.caget(second + "speed.EGU", as_string=True) == "mm/s"
+    assert pyepics.caget(second + "speed.HIHI") == 9.5
+    assert pyepics.caget(second + "target") == 42.0
+    assert pyepics.caget(second + "unsaved") == 0.0
+    # pass 0 did not run the gain putter; pass 1 ran target's
+    assert ("putter target", 42.0) in test_iocs.EVENTS
+    assert not any(event == "putter gain" for event, _ in test_iocs.EVENTS)
+
+
+def test_pass0_is_there_before_startup_hooks_and_first_connect(start_host, unique_prefix,
+                                                                 pyepics, tmp_path):
+    prefix = unique_prefix
+    directory = tmp_path / "autosave" / "settings"
+    directory.mkdir(parents=True)
+    (directory / "auto_settings.sav").write_text(
+        "# autosave R5.11\tAutomatically generated - DO NOT MODIFY - 261203-101010\n"
+        "gain 60\n<END>\n", encoding="latin-1")
+    test_iocs.EVENTS.clear()
+    start_host(MOUNT, prefix)
+    # the startup hook saw the restored value, with its alarm already computed (HIGH: MINOR)
+    assert ("startup saw gain", 60.0) in test_iocs.EVENTS
+    assert ("startup saw gain severity", 1) in test_iocs.EVENTS
+    # a client that connects first sees it (pyepics' first get, alarm included)
+    pv = pyepics.PV(prefix + "gain", form="time", auto_monitor=False)
+    assert pv.wait_for_connection(TIMEOUT)
+    assert pv.get(timeout=TIMEOUT) == 60.0 and pv.severity == 1
+
+
+def test_nothing_is_written_when_nothing_changed(start_host, unique_prefix, pyepics, tmp_path):
+    host = start_host(MOUNT, unique_prefix)
+    _put(pyepics, unique_prefix + "gain", 3.0)
+    sav = tmp_path / "autosave" / "settings" / "auto_settings.sav"
+    assert wait_until(sav.exists, timeout=TIMEOUT)
+    stamp = sav.stat().st_mtime_ns
+    _put(pyepics, unique_prefix + "unsaved", 1.0)      # not a saved PV
+    start_host.stop(host)
+    assert sav.stat().st_mtime_ns == stamp
+    assert not (tmp_path / "autosave" / "settings" / "auto_settings.savB").exists()
+
+
+GOOD = ("# autosave R5.11\tAutomatically generated - DO NOT MODIFY - 261203-101010\n"
+        "gain 7.5\ncount 3\n<END>\n")
+
+
+def test_a_corrupt_latest_file_falls_back_to_savB_and_the_status_pvs_say_so(
+        start_host, unique_prefix, pyepics, caproto_context, tmp_path):
+    directory = tmp_path / "autosave" / "settings"
+    directory.mkdir(parents=True)
+    (directory / "auto_settings.savB").write_text(GOOD, encoding="latin-1")
+    (directory / "auto_settings.sav").write_text(GOOD.replace("count 3\n<END>\n", "cou"),
+                                                 encoding="latin-1")   # a torn write
+    host = start_host(MOUNT, unique_prefix + "IOC:", host_keys=f"autosave_prefix: '{unique_prefix}'")
+    assert pyepics.caget(unique_prefix + "IOC:gain", timeout=TIMEOUT) == 7.5
+    assert pyepics.caget(unique_prefix + "IOC:count") == 3
+    bad = list(directory.glob("auto_settings.sav_RBAD_*"))
+    assert len(bad) == 1 and bad[0].read_text(encoding="latin-1").endswith("cou")
+    assert list(directory.glob("auto_settings.sav_[0-9]*"))      # the dated copy at start
+    status = caproto_context.get_pvs(unique_prefix + "SR_rebootStatus")[0]
+    assert wait_until(lambda: status.read(data_type="time").data[0] == 2, timeout=TIMEOUT)
+    reading = status.read(data_type="time")
+    assert reading.metadata.severity == 1                    # Warning is MINOR
+    text = pyepics.caget(unique_prefix + "SR_rebootStatusStr", as_string=True)
+    assert "Bad .sav file" in text and "savB" in text
+    assert pyepics.caget(unique_prefix + "SR_0_Name", as_string=True) == \
+        "settings/auto_settings"
+    enum = pyepics.PV(unique_prefix + "SR_status", form="ctrl")
+    assert enum.wait_for_connection(TIMEOUT)
+    assert list(enum.get_ctrlvars()["enum_strs"]) == \
+        ["No Status", "Failure", "Warning", "Seq Fail", "Ok"]
+    # the SAVE trigger writes now; the status then says Ok with the time
+    assert pyepics.caput(unique_prefix + "SAVE", 1, wait=True, timeout=TIMEOUT) == 1
+    assert (directory / "auto_settings.sav").read_text(encoding="latin-1").endswith("<END>\n")
+    assert wait_until(lambda: pyepics.caget(unique_prefix + "SR_0_Status",
+                                            use_monitor=False) == 4, timeout=TIMEOUT)
+    assert pyepics.caget(unique_prefix + "SR_0_Time", as_string=True) != "Not yet saved"
+    assert "_autosave" in host.mounts
