@@ -45,10 +45,8 @@ class HostSection:
     name: str = "iochost"
     log_level: str = "INFO"
     status_prefix: str | None = "iochost:"
-    stats_prefix: str | None = None
     autosave_prefix: str | None = None
     autosave_dir: str | None = None
-    allow_sysreset: bool = False
 
 
 @dataclass
@@ -148,10 +146,9 @@ def parse_config(data: Any, source: SourceMap, problems: list[ConfigProblem],
                                     problems, "")
     optional = {key: _expand(scope, host_values[key], ("host", key), source, problems, "")
                 if host_values.get(key) is not None else None
-                for key in ("stats_prefix", "autosave_prefix", "autosave_dir")}
+                for key in ("autosave_prefix", "autosave_dir")}
     host = HostSection(name=name, log_level=host_values.get("log_level", "INFO"),
-                       status_prefix=status_prefix,
-                       allow_sysreset=host_values.get("allow_sysreset", False), **optional)
+                       status_prefix=status_prefix, **optional)
 
     ca_values = spec.check_section(top.get("ca"), spec.CA_FIELDS, ("ca",), source,
                                    problems) or {}

@@ -84,9 +84,6 @@ HOST_FIELDS: dict[str, Field] = {
     "status_prefix": Field(
         "optional_string",
         "Prefix of the host status PVs; absent means '<name>:', null means no status PVs."),
-    "stats_prefix": Field(
-        "optional_string",
-        "The IOC name of the iocStats PVs (<stats_prefix>:HEARTBEAT ...); absent: none."),
     "autosave_prefix": Field(
         "optional_string",
         "Prefix of the autosave status PVs (<prefix>SR_status ...); absent: none."),
@@ -94,8 +91,6 @@ HOST_FIELDS: dict[str, Field] = {
         "optional_string",
         "Directory of the autosave files (one subdirectory per mount); absent: "
         "$XDG_STATE_HOME/iochost/<name>/autosave."),
-    "allow_sysreset": Field(
-        "boolean", "Let a write of 1 to the iocStats SYSRESET PV restart the host.", False),
 }
 
 #: mirrors the EPICS_CAS_* variables; any variable set in the environment wins

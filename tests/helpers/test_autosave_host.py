@@ -105,33 +105,34 @@ GOOD = ("# autosave R5.11\tAutomatically generated - DO NOT MODIFY - 261203-1010
 
 def test_a_corrupt_latest_file_falls_back_to_savB_and_the_status_pvs_say_so(
         start_host, unique_prefix, pyepics, caproto_context, tmp_path):
+    P = unique_prefix.split(":")[0] + ":"    # short: status PV names stay under 60 characters
     directory = tmp_path / "autosave" / "settings"
     directory.mkdir(parents=True)
     (directory / "auto_settings.savB").write_text(GOOD, encoding="latin-1")
     (directory / "auto_settings.sav").write_text(GOOD.replace("count 3\n<END>\n", "cou"),
                                                  encoding="latin-1")   # a torn write
-    host = start_host(MOUNT, unique_prefix + "IOC:", host_keys=f"autosave_prefix: '{unique_prefix}'")
-    assert pyepics.caget(unique_prefix + "IOC:gain", timeout=TIMEOUT) == 7.5
-    assert pyepics.caget(unique_prefix + "IOC:count") == 3
+    host = start_host(MOUNT, P + "IOC:", host_keys=f"autosave_prefix: '{P}'")
+    assert pyepics.caget(P + "IOC:gain", timeout=TIMEOUT) == 7.5
+    assert pyepics.caget(P + "IOC:count") == 3
     bad = list(directory.glob("auto_settings.sav_RBAD_*"))
     assert len(bad) == 1 and bad[0].read_text(encoding="latin-1").endswith("cou")
     assert list(directory.glob("auto_settings.sav_[0-9]*"))      # the dated copy at start
-    status = caproto_context.get_pvs(unique_prefix + "SR_rebootStatus")[0]
+    status = caproto_context.get_pvs(P + "SR_rebootStatus")[0]
     assert wait_until(lambda: status.read(data_type="time").data[0] == 2, timeout=TIMEOUT)
     reading = status.read(data_type="time")
     assert reading.metadata.severity == 1                    # Warning is MINOR
-    text = pyepics.caget(unique_prefix + "SR_rebootStatusStr", as_string=True)
+    text = pyepics.caget(P + "SR_rebootStatusStr", as_string=True)
     assert "Bad .sav file" in text and "savB" in text
-    assert pyepics.caget(unique_prefix + "SR_0_Name", as_string=True) == \
+    assert pyepics.caget(P + "SR_0_Name", as_string=True) == \
         "settings/auto_settings"
-    enum = pyepics.PV(unique_prefix + "SR_status", form="ctrl")
+    enum = pyepics.PV(P + "SR_status", form="ctrl")
     assert enum.wait_for_connection(TIMEOUT)
     assert list(enum.get_ctrlvars()["enum_strs"]) == \
         ["No Status", "Failure", "Warning", "Seq Fail", "Ok"]
     # the SAVE trigger writes now; the status then says Ok with the time
-    assert pyepics.caput(unique_prefix + "SAVE", 1, wait=True, timeout=TIMEOUT) == 1
+    assert pyepics.caput(P + "SAVE", 1, wait=True, timeout=TIMEOUT) == 1
     assert (directory / "auto_settings.sav").read_text(encoding="latin-1").endswith("<END>\n")
-    assert wait_until(lambda: pyepics.caget(unique_prefix + "SR_0_Status",
+    assert wait_until(lambda: pyepics.caget(P + "SR_0_Status",
                                             use_monitor=False) == 4, timeout=TIMEOUT)
-    assert pyepics.caget(unique_prefix + "SR_0_Time", as_string=True) != "Not yet saved"
+    assert pyepics.caget(P + "SR_0_Time", as_string=True) != "Not yet saved"
     assert "_autosave" in host.mounts
