@@ -39,8 +39,14 @@ from .yamlsource import SourceMap
 
 log = logging.getLogger("iochost.host")
 
-#: the states a mount is in (also the values of its STATE status PV)
-RUNNING, FAILED, UNMOUNTED, DISABLED = "running", "failed", "unmounted", "disabled"
+#: the states a mount is in (also the values of its STATE status PV): ``degraded`` serves
+#: on while a hook of its IOC has failed (a startup hook, ``__ainit__``, a scan hook that
+#: keeps raising; see iochost.pv.faults); ``failed`` means its start raised and its PVs
+#: were withdrawn
+RUNNING, DEGRADED, FAILED, UNMOUNTED, DISABLED = (
+    "running", "degraded", "failed", "unmounted", "disabled")
+#: the states in which a mount's PVs are served
+SERVING = (RUNNING, DEGRADED)
 
 
 class MountLog(logging.LoggerAdapter):
@@ -73,10 +79,27 @@ class Mount:
     started_at: float | None = None
     #: the Host serving this mount (helpers read its config and share state through it)
     host: Host | None = field(default=None, repr=False)
+    #: the fault boards of its IOC and subgroups (iochost.pv.faults)
+    boards: list[Any] = field(default_factory=list)
+
+    @property
+    def faults(self) -> dict[str, str]:
+        """PV name (or ``__ainit__``...) -> the hook of it that is failing now."""
+        return {pv: what for board in self.boards for pv, what in board.faulted.items()}
+
+    @property
+    def dead_tasks(self) -> int:
+        """Hook tasks of this mount that ended with an exception."""
+        return sum(board.dead_tasks for board in self.boards)
+
+    @property
+    def serving(self) -> bool:
+        return self.state in SERVING
 
     def to_json(self) -> dict[str, Any]:
         return {"name": self.name, "ioc": self.config.ioc, "prefix": self.config.prefix,
                 "state": self.state, "pvs": len(self.pvnames), "errors": self.errors,
+                "faults": self.faults, "dead_tasks": self.dead_tasks,
                 "description": self.config.description}
 
 
@@ -119,6 +142,12 @@ class Host:
     def running(self) -> bool:
         return self._running
 
+    @property
+    def suspended_tasks(self) -> int:
+        """Hook tasks of the serving mounts that died with an exception: iocStats'
+        SUSP_TASK_CNT (a helper's status PV reads it here)."""
+        return sum(mount.dead_tasks for mount in self.mounts.values() if mount.serving)
+
     def to_json(self) -> dict[str, Any]:
         """Status for the web page / API."""
         stats = self.server.stats() if self.server is not None else {}
@@ -156,7 +185,7 @@ class Host:
                 await self._activate(mount, built[mount_config.name])
         await self._refresh_status()
         log.info("host %r serving %d PVs of %d mounts on port %d", self.config.host.name,
-                 len(self.database), sum(m.state == RUNNING for m in self.mounts.values()),
+                 len(self.database), sum(m.serving for m in self.mounts.values()),
                  self.server.tcp_port)
         await self._call_hook("iochost_host_started", host=self)
 
@@ -167,7 +196,7 @@ class Host:
         self._running = False
         await self._call_hook("iochost_host_stopping", host=self)
         for mount in reversed(list(self.mounts.values())):
-            if mount.state == RUNNING:
+            if mount.serving:
                 await self._deactivate(mount)
         if self._owns_server and self.server is not None:
             await self.server.stop()
@@ -180,7 +209,7 @@ class Host:
         disabled or unmounted. Raises ConfigError (with every problem) if it cannot."""
         mount_config = self._mount_config(spec)
         existing = self.mounts.get(mount_config.name)
-        if existing is not None and existing.state == RUNNING:
+        if existing is not None and existing.serving:
             raise ConfigError([mount_config.problem("is already mounted", "name")])
         problems = plugin_problems(mount_config, self.catalog)
         if not problems:
@@ -201,7 +230,7 @@ class Host:
     async def unmount(self, name: str) -> Mount:
         """Remove a mount's PVs (clients see a disconnect) and run its shutdown hooks."""
         mount = self.mounts.get(name)
-        if mount is None or mount.state != RUNNING:
+        if mount is None or not mount.serving:
             raise KeyError(f"no mount named {name!r} is mounted")
         if name == HOST_STATUS_MOUNT:
             raise ValueError("the host status mount cannot be unmounted")
@@ -227,12 +256,18 @@ class Host:
 
     # -- the steps ------------------------------------------------------------------------------
     async def _activate(self, mount: Mount, ioc: Any) -> None:
+        from iochost.pv.faults import board_of
         from iochost.pv.lifecycle import start_group
 
         mount.ioc, mount.errors, mount.started_at = ioc, 0, time.monotonic()
+        mount.boards = []
         for group in (ioc, *getattr(ioc, "groups", {}).values()):  # hooks log through these
             if isinstance(getattr(group, "log", None), logging.Logger):
                 group.log = MountLog(group.log, mount)
+            board = board_of(group)
+            if board is not None:
+                board.listeners.append(lambda _board, mount=mount: self._faults_changed(mount))
+                mount.boards.append(board)
         if mount.name == HOST_STATUS_MOUNT:
             self.status = ioc
             ioc.attach(self)
@@ -255,9 +290,20 @@ class Host:
             mount.state = FAILED
             return
         mount.state = RUNNING
+        self._faults_changed(mount)          # a hook may have failed during the helpers' start
         log.info("[mount %s] %s mounted: %d PVs under %r", mount.name, mount.config.ioc,
                  len(mount.pvnames), mount.config.prefix)
         await self._call_hook("iochost_ioc_mounted", host=self, mount=mount)
+
+    def _faults_changed(self, mount: Mount) -> None:
+        """A hook of the mount failed or recovered: ``degraded`` while any is failing."""
+        if mount.state not in SERVING:
+            return
+        state = DEGRADED if mount.faults else RUNNING
+        if state != mount.state:
+            mount.state = state
+            log.warning("[mount %s] %s: %s", mount.name, state, ", ".join(
+                f"{what} of {pv}" for pv, what in mount.faults.items()) or "no hook failing")
 
     def _make_helper(self, mount: Mount, name: str, options: dict[str, Any]) -> Any:
         return self.catalog.helpers[name].obj(mount, **options)

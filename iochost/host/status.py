@@ -86,7 +86,7 @@ class HostStatusIOC(PVGroup):
         values = {
             self.UPTIME: round(self.host.uptime, 3),
             self.MOUNTS: sum(1 for name, m in self.host.mounts.items()
-                             if m.state == "running" and name != HOST_STATUS_MOUNT),
+                             if m.serving and name != HOST_STATUS_MOUNT),
             self.PVS: len(self.host.database),
             self.CLIENTS: stats.get("clients", 0),
             self.CHANNELS: stats.get("channels", 0),

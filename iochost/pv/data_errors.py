@@ -12,6 +12,7 @@ from typing import Any, ClassVar
 from ..ca.dbr import AccessRights, ChannelType, native_type
 from ..ca.eca import ECA_BADCOUNT, ECA_BADTYPE, ECA_NOWTACCESS, ECA_PUTFAIL
 from ..ca.errors import CaStatusError
+from .faults import existing_board, hook_recovered, log_put_failure, log_refusal
 
 __all__ = ["SkipWrite", "ChannelValueError", "CannotExceedLimits", "TooManyElements",
            "WrongValueType", "write_mapping_errors", "check_put", "check_count", "ACK_PUTS"]
@@ -45,16 +46,29 @@ class WrongValueType(ChannelValueError, TypeError):
 
 async def write_mapping_errors(channel: Any, value: Any) -> None:
     """``await channel.write(value)`` with each refusal turned into its CaStatusError:
-    a :class:`ChannelValueError` gives its ``eca``, anything else (a putter's own
-    exception) ECA_PUTFAIL with the exception's text."""
+    a :class:`ChannelValueError` gives its ``eca`` (a deliberate refusal: one WARNING
+    line), anything else (a putter's own exception) ECA_PUTFAIL (ERROR with traceback);
+    both rate-limited per PV (:mod:`iochost.pv.faults`). The message names the PV and
+    the exception; a success clears a failed hook's alarm."""
     try:
         await channel.write(value)
     except CaStatusError:
         raise
     except ChannelValueError as error:
-        raise CaStatusError(error.eca, str(error)) from error
+        log_refusal(channel, error)
+        raise CaStatusError(error.eca, _refusal_text(channel, error)) from error
     except Exception as error:
-        raise CaStatusError(ECA_PUTFAIL, f"{type(error).__name__}: {error}") from error
+        log_put_failure(channel, error)
+        raise CaStatusError(ECA_PUTFAIL, _refusal_text(channel, error)) from error
+    group = getattr(channel, "group", None)
+    if group is not None and existing_board(group) is not None:   # a hook had failed
+        await hook_recovered(channel)
+
+
+def _refusal_text(channel: Any, error: Exception) -> str:
+    """Why the put failed, for the client (the server adds the PV name)."""
+    reason = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+    return f"put refused: {reason}"
 
 
 _WRITE = int(AccessRights.WRITE)

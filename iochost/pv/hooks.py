@@ -23,6 +23,7 @@ import time
 from typing import Any
 from collections.abc import Awaitable, Callable
 
+from . import faults
 from .alarms import AlarmSeverity, AlarmStatus
 
 __all__ = ["HOOK_PARAMETERS", "IocDefinitionError", "check_hook", "scan_wrapper"]
@@ -76,8 +77,9 @@ def scan_wrapper(scan_function: Hook, period: float | None, *, subtract_elapsed:
     """Turn ``scan_function`` into a startup-style hook that calls it periodically.
 
     ``period`` is in seconds.  With ``subtract_elapsed`` the time the call took is taken
-    off the next sleep.  An exception in ``scan_function`` is logged and sets the PV's
-    alarm to (SCAN, ``failure_severity``), cleared again by the next successful call;
+    off the next sleep.  An exception in ``scan_function`` is logged (rate-limited per PV)
+    and sets the PV's alarm to (SCAN, ``failure_severity``) and the PV on the group's
+    fault board (the mount shows ``degraded``), cleared again by the next successful call;
     with ``stop_on_error`` it also ends the loop.  With ``use_scan_field`` the rate is
     the record's ``.SCAN`` field (``period`` is its initial value), so a client's put to
     ``.SCAN`` changes it; Passive pauses the loop.
@@ -89,15 +91,21 @@ def scan_wrapper(scan_function: Hook, period: float | None, *, subtract_elapsed:
         alarm = instance.alarm
         try:
             await scan_function(*args)
-        except Exception:
-            instance.log.exception("scan hook of %s failed", instance.pvname)
-            await alarm.write(status=AlarmStatus.SCAN, severity=failure_severity)
-            if stop_on_error:
+        except Exception as error:
+            if stop_on_error:            # the runner logs it once, as the task ends
+                await alarm.write(status=AlarmStatus.SCAN, severity=failure_severity)
                 raise
+            # every period may fail the same way: the log is rate-limited per PV
+            faults.log_hook_error(instance.log, instance.pvname, "scan hook", error)
+            await alarm.write(status=AlarmStatus.SCAN, severity=failure_severity)
+            board = faults.board_of(getattr(instance, "group", None))
+            if board is not None and instance.pvname not in board.faulted:
+                board.record(instance.pvname, "scan hook", task_ended=False)
         else:
             if (alarm.status, alarm.severity) == (AlarmStatus.SCAN, failure_severity):
                 await alarm.write(status=AlarmStatus.NO_ALARM,
                                   severity=AlarmSeverity.NO_ALARM)
+            await faults.hook_recovered(instance)
 
     async def scan_loop(*args: Any) -> None:
         instance = args[-2]

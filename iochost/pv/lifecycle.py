@@ -8,7 +8,9 @@ That is :class:`HookRunner` (for any PV database) and the two functions the host
     ...
     await stop_group(ioc)                # cancel those tasks, then await shutdown hooks
 
-A hook that raises is logged with its PV name and does not affect the others.
+A hook that raises is logged with its PV name and does not affect the others; a startup
+hook's failure also puts its PV in an INVALID alarm and on the group's fault board
+(:mod:`iochost.pv.faults`), which the host shows as the mount's ``degraded`` state.
 """
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 
 from .async_lib import AsyncioAsyncLayer, AsyncLibraryLayer
+from .faults import FaultBoard, board_of, hook_failed
 from .types import PvpropertyData
 
 if TYPE_CHECKING:
@@ -57,21 +60,31 @@ class HookRunner:
         self.log = logger or log
         self.tasks: list[asyncio.Task] = []
         self.async_lib: AsyncLibraryLayer | None = None
+        #: where hook failures are counted (a PVGroup's board; None: only logged)
+        self.board: FaultBoard | None = None
 
     @property
     def running(self) -> bool:
         return self.async_lib is not None
 
-    async def _guarded(self, what: str, call: Callable[[], Awaitable[Any]]) -> None:
+    async def _guarded(self, what: str, call: Callable[[], Awaitable[Any]],
+                       channel: Any = None) -> None:
         try:
             await call()
         except asyncio.CancelledError:
             raise
-        except Exception:
+        except Exception as error:
+            if channel is not None:      # logged, INVALID alarm, on the group's fault board
+                await hook_failed(channel, what, error)
+                return
             self.log.exception("%s failed", what)
+            if self.board is not None:
+                self.board.record(what, what, task_ended=True)
 
-    def _spawn(self, what: str, call: Callable[[], Awaitable[Any]]) -> None:
-        task = asyncio.get_running_loop().create_task(self._guarded(what, call), name=what)
+    def _spawn(self, what: str, call: Callable[[], Awaitable[Any]], channel: Any = None,
+               ) -> None:
+        task = asyncio.get_running_loop().create_task(self._guarded(what, call, channel),
+                                                      name=what)
         self.tasks.append(task)
 
     async def start(self, async_lib: AsyncLibraryLayer | None = None, *,
@@ -88,8 +101,8 @@ class HookRunner:
             for kind in ("startup", "scan"):
                 hook = getattr(channel, kind, None)
                 if hook is not None:
-                    self._spawn(f"{kind} hook of {channel.pvname}",
-                                lambda hook=hook, channel=channel: hook(channel, lib))
+                    self._spawn(f"{kind} hook", lambda hook=hook, channel=channel:
+                                hook(channel, lib), channel)
 
     async def stop(self, timeout: float = 5.0) -> None:
         """Cancel the running hooks, then run the shutdown hooks (each bounded by ``timeout``)."""
@@ -116,6 +129,7 @@ async def start_group(group: PVGroup, async_lib: AsyncLibraryLayer | None = None
     if getattr(group, _RUNNER_ATTR, None) is not None:
         raise RuntimeError(f"{group!r} is already started")
     runner = HookRunner(group.pvdb.values(), logger=group.log)
+    runner.board = board_of(group)
     setattr(group, _RUNNER_ATTR, runner)
     await runner.start(async_lib, startup_hook=getattr(group, "__ainit__", None))
     return runner

@@ -620,15 +620,19 @@ class VirtualCircuit(asyncio.Protocol):
         writer.submit(header, payload, notify)
 
     def write_done(self, channel: CircuitChannel, header: Any, notify: bool,
-                   status: int) -> None:
-        """Reply to a finished write: WRITE_NOTIFY always, plain WRITE only on failure."""
+                   status: int, text: str | None = None) -> None:
+        """Reply to a finished write: WRITE_NOTIFY always (a status code, nothing more),
+        plain WRITE only on failure. RSRV's ERROR text for a failed WRITE is the PV name;
+        ``text`` (why the channel refused it) is added after the name when given, so
+        libca's exception handler prints the reason."""
         if self.closed:
             return
         if notify:
             self._queue(packers.write_notify_reply(header.data_type, header.data_count,
                                                    status, header.parameter2))
         elif status != ECA_NORMAL:
-            self._send_error(header, channel.cid, status, channel.name)
+            self._send_error(header, channel.cid, status,
+                             f"{channel.name}: {text}" if text else channel.name)
 
     # -- subscriptions ----------------------------------------------------------------------------
     def _on_event_add(self, header: Any, payload: Any) -> None:

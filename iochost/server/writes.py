@@ -47,6 +47,12 @@ async def drive(coro: Coroutine[Any, Any, Any], yielded: Any) -> Any:
             return stop.value
 
 
+def _reason(exc: CaStatusError) -> str | None:
+    """The text for the client when channel code refused the value (the error is raised
+    from the putter's or limit check's exception); None keeps RSRV's text (the PV name)."""
+    return exc.message if exc.__cause__ is not None else None
+
+
 class ChannelWriter:
     """The write queue of one circuit channel (created at its first write)."""
 
@@ -76,12 +82,13 @@ class ChannelWriter:
         while True:
             coro = data.write_dbr(header.data_type, header.data_count, payload,
                                   circuit.host, circuit.user)
+            text = None
             try:
                 yielded = coro.send(None)
             except StopIteration:
                 status = ECA_NORMAL
             except CaStatusError as exc:
-                status = exc.status
+                status, text = exc.status, _reason(exc)
             except CaProtocolError as exc:  # e.g. a payload shorter than its count says
                 circuit.abort(f"bad WRITE payload: {exc}")
                 return
@@ -95,7 +102,7 @@ class ChannelWriter:
                 # even if its client goes away.
                 circuit.server.spawn(self._finish(header, notify, coro, yielded))
                 return
-            circuit.write_done(channel, header, notify, status)
+            circuit.write_done(channel, header, notify, status, text)
             waiting = self._waiting
             if not waiting:
                 self._waiting = None
@@ -104,11 +111,12 @@ class ChannelWriter:
 
     async def _finish(self, header: Any, notify: bool, coro: Coroutine[Any, Any, Any],
                       yielded: Any) -> None:
+        text = None
         try:
             await drive(coro, yielded)
             status = ECA_NORMAL
         except CaStatusError as exc:
-            status = exc.status
+            status, text = exc.status, _reason(exc)
         except CaProtocolError as exc:
             self.circuit.abort(f"bad WRITE payload: {exc}")
             return
@@ -117,7 +125,7 @@ class ChannelWriter:
         except Exception:
             logger.exception("write to %r failed", self.channel.name)
             status = ECA_PUTFAIL
-        self.circuit.write_done(self.channel, header, notify, status)
+        self.circuit.write_done(self.channel, header, notify, status, text)
         waiting = self._waiting
         if waiting:
             self._run(*waiting.popleft())

@@ -216,8 +216,10 @@ def test_a_failing_scan_hook_is_logged_with_its_mount(make_host, pyepics, unique
               - {name: flaky, ioc: flaky, prefix: "$(P)FLAKY:"}
             """, status=False, extra_plugins={"flaky": FlakyScanPlugin})
         assert wait_until(lambda: host.mounts["flaky"].errors >= 2)
-    assert f"[mount flaky] scan hook of {unique_prefix}FLAKY:PROBE:TICK failed" in \
-        [r.getMessage() for r in caplog.records]
+    assert host.mounts["flaky"].state == "degraded"       # serves on, a hook failing
+    assert host.mounts["flaky"].faults == {f"{unique_prefix}FLAKY:PROBE:TICK": "scan hook"}
+    assert f"[mount flaky] scan hook of {unique_prefix}FLAKY:PROBE:TICK failed: OSError: " \
+        "probe unplugged" in [r.getMessage() for r in caplog.records]
     assert "probe unplugged" in caplog.text
     assert pyepics.caget(unique_prefix + "FLAKY:OK", timeout=2) == 1   # still serving
 

@@ -11,6 +11,7 @@ from iochost.ca import commands as ca
 from iochost.ca import eca
 from iochost.ca.dbr import AccessRights, ChannelType, decode_dbr
 from iochost.pv.data import ChannelDouble, ChannelString
+from iochost.pv.data_errors import ChannelValueError
 from iochost.server import Server, ServerConfig
 from iochost.testing import ServerThread
 
@@ -139,6 +140,28 @@ def test_plain_write_failure_comes_back_as_error_message(circuit, pvs):
     error = circuit.recv_until(lambda m: isinstance(m, ca.ErrorResponse))
     assert (error.status, error.cid) == (eca.ECA_NOWTACCESS, cid_sid.cid)
     assert error.original_header.command == ca.Command.WRITE
+
+
+class Refusing(ChannelDouble):
+    """Refuses values above 10 the documented way (a ChannelValueError)."""
+
+    async def verify_value(self, value):
+        if value > 10:
+            raise ChannelValueError(f"{value} is above the limit of 10")
+        return value
+
+
+def test_a_refused_plain_write_tells_the_client_why(circuit, serve_pvs):
+    """RSRV's ERROR text for a failed WRITE is the PV name; when channel code refused the
+    value, ours is the PV name and the reason (libca prints it as the exception context)."""
+    name = serve_pvs({"REFUSING": Refusing(value=1.0)})["REFUSING"]
+    cid_sid = circuit.create_channel(name)[1]
+    circuit.send(ca.WriteRequest(data_type=DOUBLE, data_count=1, sid=cid_sid.sid, ioid=2,
+                                 payload=double(99.0)))
+    error = circuit.recv_until(lambda m: isinstance(m, ca.ErrorResponse))
+    assert (error.status, error.cid) == (eca.ECA_PUTFAIL, cid_sid.cid)
+    assert error.error_message == \
+        f"{name}: put refused: ChannelValueError: 99.0 is above the limit of 10"
 
 
 def test_plain_write_success_is_silent(circuit, pvs):
