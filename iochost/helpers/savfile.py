@@ -17,8 +17,10 @@ A ``.sav`` file, as synApps' ``save_restore.c`` writes it and ``dbrestore.c`` re
   to the end of the line: scalars are C-escaped (``\\n``, ``\\t``, ``\\"``, ``\\\\``,
   ``\\xHH``, ``\\ooo``), so a value may hold leading or trailing spaces or be empty;
 * a name without a ``.FIELD`` means ``.VAL``; a name ending in ``$`` is a long string;
-* ``@array@ { "e0" "e1" ... }`` is an array: inside an element ``\\"`` and ``\\\\`` are
-  literal, other escapes as for scalars; an array may continue over several lines;
+* ``@array@ { "e0" "e1" ... }`` is an array, read in dbrestore's two stages: inside an
+  element ``\\"`` and ``\\\\`` lose their backslash, then the result is C-unescaped as a
+  scalar is (so we write elements C-escaped, then escape that again); non-printable
+  characters inside an element are dropped; an array may continue over several lines;
 * ``! N ...`` says N values were not saved; ``<END>`` closes the file.
 
 Numbers are written as the C code writes them: doubles ``%.14g``, floats ``%.7g``, integers
@@ -62,7 +64,6 @@ _SIMPLE_ESCAPES = {"\a": "a", "\b": "b", "\f": "f", "\n": "n", "\r": "r", "\t": 
 _UNESCAPES = {value: key for key, value in _SIMPLE_ESCAPES.items()}
 _ESCAPE = re.compile(r"\\(x[0-9A-Fa-f]{1,2}|[0-7]{1,3}|.)", re.DOTALL)
 _LINE = re.compile(r"\s*(\S+)(?:\s(.*))?", re.DOTALL)
-_VERSION = re.compile(r"[RV](\d+(?:\.\d+)?)")
 
 
 class SavFormatError(ValueError):
@@ -134,10 +135,11 @@ def unescape_text(text: str) -> str:
 
 
 def _escape_element(text: str) -> str:
-    # save_restore.c escapes the element delimiters and the escape character itself,
-    # and writes newline and carriage return as \n and \r.
-    return (text.replace("\\", "\\\\").replace('"', '\\"')
-            .replace("\n", "\\n").replace("\r", "\\r"))
+    # dbrestore reads an element in two stages: '\"' and '\\' lose their backslash, then
+    # epicsStrnRawFromEscaped runs on the result. So C-escape first, then escape the
+    # delimiters and backslashes of that: every text survives both stages. (save_restore.c
+    # itself escapes only once, so a C IOC mangles backslashes in string arrays.)
+    return escape_text(text).replace("\\", "\\\\").replace('"', '\\"')
 
 
 def format_double(value: float) -> str:
@@ -174,18 +176,17 @@ def format_sav(entries: Iterable[tuple[str, str | Sequence[str]]], *, when: date
 
 
 # -- reading ------------------------------------------------------------------------------------
-def _promises_end(header: str) -> bool:
-    """checkFile(): a header version (first 'R' or 'V' followed by a number) of 1.8 or later
-    promises the end marker; a file without a version is trusted as it is."""
-    if not header.startswith("#"):
-        return True
-    match = _VERSION.search(header)
-    if match is None:
+def _promises_end(first_line: str) -> bool:
+    """checkFile(): the version is the number after the first 'R' of the first line (or,
+    without an 'R', the first 'V'); 1.8 or later promises the end marker. No 'R' or 'V':
+    the file is trusted as it is; a letter without a number is version 0."""
+    at = first_line.find("R")
+    if at < 0:
+        at = first_line.find("V")
+    if at < 0:
         return False
-    try:
-        return float(match.group(1)) >= 1.8
-    except ValueError:
-        return True
+    number = re.match(r"\d+(?:\.\d*)?", first_line[at + 1:])
+    return number is not None and float(number.group()) >= 1.8
 
 
 class _ArrayReader:
@@ -227,15 +228,16 @@ class _ArrayReader:
                 self.pos += 1
                 if char == '"':
                     break
-                if char == "\\":
+                if char == "\\":          # stage 1: an escaped delimiter or backslash
                     following = self._char()
                     if following is None:
                         raise SavFormatError(self.file, first_line, "array element not closed")
-                    self.pos += 1
-                    raw.append("\\" + following)
-                elif char.isprintable():      # dbrestore drops line breaks inside elements
+                    if following in '"\\':
+                        self.pos += 1
+                        char = following
+                if char.isprintable():        # dbrestore drops line breaks inside elements
                     raw.append(char)
-            elements.append(unescape_text("".join(raw)))
+            elements.append(unescape_text("".join(raw)))   # stage 2
 
 
 def parse_sav(text: str, file: str = "<sav>") -> SavFile:
@@ -246,7 +248,7 @@ def parse_sav(text: str, file: str = "<sav>") -> SavFile:
     result = SavFile()
     if lines and lines[0].startswith("#"):
         result.header = lines[0]
-    if _promises_end(result.header):
+    if lines and _promises_end(lines[0]):
         stripped = text.rstrip("\r\n")
         if not stripped.endswith(END_MARKER) or not text.endswith("\n"):
             raise SavFormatError(file, max(len(lines), 1), f"no {END_MARKER} marker at the end "
@@ -281,7 +283,7 @@ def parse_sav(text: str, file: str = "<sav>") -> SavFile:
             index = last + 1
         else:
             result.entries.append(SavEntry(name, unescape_text(value), number, saved))
-    if not _promises_end(result.header):
+    if not (lines and _promises_end(lines[0])):
         result.complete = True
     return result
 
