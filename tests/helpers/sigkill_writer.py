@@ -22,8 +22,8 @@ import numpy as np
 
 from iochost import ChannelType, PVGroup, pvproperty
 from iochost.helpers.autosave import declared_items
-from iochost.helpers.savfiles import SaveFileSet
 from iochost.helpers.saveset import SaveSet
+from iochost.helpers.savfiles import SaveFileSet
 
 STATES = ("Zero", "One", "Two", "Three")
 
