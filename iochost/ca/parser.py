@@ -147,11 +147,18 @@ class StreamParser:
         """
         copy_out = type(view) is not bytes
         end_of_data = len(view)
+        last_header = end_of_data - HEADER_SIZE
         max_payload = self.max_payload
         append = out.append
-        while end_of_data - offset >= HEADER_SIZE:
-            fields = _unpack_from(view, offset)
+        unpack_from, new_header, header_type, empty = _unpack_from, _new_header, Header, _EMPTY
+        while offset <= last_header:
+            fields = unpack_from(view, offset)
             size = fields[1]
+            # The unpacked tuple becomes the Header as is (no field-by-field rebuild).
+            if not size:  # header-only (gets, subscriptions' cancels, ...): the common case
+                append((new_header(header_type, fields), empty))
+                offset += HEADER_SIZE
+                continue
             start = offset + HEADER_SIZE
             if size == EXTENDED_MARKER:
                 if end_of_data - offset < EXTENDED_HEADER_SIZE:
@@ -164,12 +171,12 @@ class StreamParser:
             end = start + size
             if end > end_of_data:
                 break
-            # The unpacked tuple becomes the Header as is (no field-by-field rebuild).
             if size:
                 payload = view[start:end]
-                append((_new_header(Header, fields), payload.tobytes() if copy_out else payload))
+                append((new_header(header_type, fields),
+                        payload.tobytes() if copy_out else payload))
             else:
-                append((_new_header(Header, fields), _EMPTY))
+                append((new_header(header_type, fields), empty))
             offset = end
         if offset < end_of_data:
             self._partial += view[offset:]

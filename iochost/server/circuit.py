@@ -3,8 +3,11 @@
 Design, for speed and fairness:
 
 * an :class:`asyncio.Protocol` (no streams); ``StreamParser.feed_raw`` splits the input into
-  ``(header, payload)`` pairs and a table dispatches them by command, no message objects
-  (plain READ_NOTIFYs, the hottest request, are answered inline in the loop);
+  ``(header, payload)`` pairs and a table dispatches them by command to one ``_on_<command>``
+  method each, no message objects.  Replies are packed by one method per reply kind
+  (``_read_notify_reply``, ``_read_notify_failed``, ``_read_reply``, ``_write_notify_done``,
+  ...) with :mod:`iochost.ca.packers`; requests that share checks (reads, writes) pass the
+  reply methods of their kind down instead of a flag;
 * every reply is appended to one list; the replies to one ``data_received`` leave in one
   write at its end, and monitor updates that keep streaming at most once per millisecond;
 * writes run inline and in order per channel (see :mod:`.writes`);
@@ -37,7 +40,7 @@ from iochost.ca.eca import (ECA_ADDFAIL, ECA_BADCHID, ECA_BADCOUNT, ECA_BADMASK,
                             ECA_BADMONID, ECA_GETFAIL, ECA_INTERNAL, ECA_NORDACCESS,
                             ECA_NORMAL, ECA_NOWTACCESS, ECA_TOLARGE, eca_message)
 from iochost.ca.errors import CaProtocolError, CaStatusError
-from iochost.ca.header import HEADER_STRUCT, pack_header
+from iochost.ca.header import HEADER_STRUCT, Header, pack_header
 from iochost.ca.parser import StreamParser
 
 from .subscription import Subscription
@@ -46,7 +49,17 @@ from .writes import ChannelWriter
 if TYPE_CHECKING:
     from .server import Server
 
-__all__ = ["VirtualCircuit", "CircuitChannel"]
+__all__ = ["VirtualCircuit", "CircuitChannel", "WriteDone"]
+
+#: A request's payload as the parser hands it out.
+Payload = bytes | memoryview
+#: The reply functions of one read kind: data ``(channel, header, body, count sent)``, and
+#: failure ``(channel, header, ECA status)``.
+ReadReply = Callable[["CircuitChannel", Header, bytes, int], None]
+ReadFailed = Callable[["CircuitChannel", Header, int], None]
+#: The reply function of one write kind, called when the write finished: ``(channel, header,
+#: ECA status, why the channel refused the value or None)``.
+WriteDone = Callable[["CircuitChannel", Header, int, "str | None"], None]
 
 logger = logging.getLogger("iochost.server")
 
@@ -186,43 +199,19 @@ class VirtualCircuit(asyncio.Protocol):
             self.abort(str(exc))
             return
         handlers = self._handlers
-        channels = self.channels
-        max_payload = self._max_payload
         try:
             for start in range(0, len(messages), REPLY_BATCH):
                 if start:  # a big pipeline: let the client start on the first replies
                     self._flush()
                     self._flush_pending = True
-                out = self._out
-                added = 0
                 for header, payload in messages[start:start + REPLY_BATCH]:
-                    command = header[0]
-                    if command == CA_PROTO_READ_NOTIFY:
-                        # The hot path (a plain get), inline; anything unusual takes the
-                        # general handler below.
-                        channel = channels.get(header[4])
-                        if channel is not None and channel.fast_read is not None \
-                                and header[3] <= channel.max_length:
-                            try:
-                                body, sent = channel.fast_read(header[2], header[3])
-                            except Exception:  # the general handler reports it
-                                pass
-                            else:
-                                size = len(body)
-                                if size < _SMALL and sent < _SMALL and size <= max_payload:
-                                    out.append(_pack(CA_PROTO_READ_NOTIFY, size, header[2],
-                                                     sent, ECA_NORMAL, header[5]))
-                                    out.append(body)
-                                    added += 16 + size
-                                    continue
-                    handler = handlers.get(command)
+                    handler = handlers.get(header[0])
                     if handler is None:
                         self._refuse(header)
                         return
                     handler(header, payload)
                     if self.closed:
                         return
-                self._out_bytes += added
         except CaProtocolError as exc:
             self.abort(str(exc))
             return
@@ -342,31 +331,38 @@ class VirtualCircuit(asyncio.Protocol):
         if out and not self._flush_pending:
             self._schedule_event_flush()
 
-    def abort(self, reason: str | None, graceful: bool = False) -> None:
-        """Drop this circuit (the peer broke the protocol): at once, or after sending what
-        is queued when ``graceful``."""
+    def abort(self, reason: str | None) -> None:
+        """Drop this circuit at once (the peer broke the protocol); queued replies are lost.
+        ``reason`` is logged (None: already logged)."""
+        if self._shut_down(reason) and self.transport is not None:
+            self.transport.abort()
+        self.connection_lost(None)
+
+    def close_after_replies(self, reason: str) -> None:
+        """Send what is queued (the ERROR that explains why, say), then close the circuit."""
+        if self._shut_down(reason) and self.transport is not None:
+            self._flush()
+            self.transport.close()
+        self.connection_lost(None)
+
+    def _shut_down(self, reason: str | None) -> bool:
+        """Log and count a closing by us; False if the circuit is closed already."""
         if self.closed:
-            return
+            return False
         if reason is not None:
             logger.warning("closing circuit from %s:%d (host %r, user %r): %s",
                            self.peer[0], self.peer[1], self.host, self.user, reason)
         self._stats["circuits_aborted"] += 1
-        if self.transport is not None:
-            if graceful:
-                self._flush()
-                self.transport.close()
-            else:
-                self.transport.abort()
-        self.connection_lost(None)
+        return True
 
-    def _refuse(self, header: Any) -> None:
+    def _refuse(self, header: Header) -> None:
         """A command a server does not take (unknown, obsolete, or a reply's): as RSRV, an
         ERROR naming it, then the circuit closes."""
         self._send_error(header, UNKNOWN_CID, ECA_INTERNAL,
                          "invalid (damaged?) request code from TCP")
-        self.abort(f"unexpected CA command {header[0]}", graceful=True)
+        self.close_after_replies(f"unexpected CA command {header[0]}")
 
-    def _send_error(self, header: Any, cid: int, status: int, text: str | None = None) -> None:
+    def _send_error(self, header: Header, cid: int, status: int, text: str | None = None) -> None:
         """An ERROR carrying the offending request's header; RSRV's text is the PV
         name when the request names a channel, so callers pass ``channel.name``."""
         original = pack_header(header.command, header.payload_size, header.data_type,
@@ -380,28 +376,28 @@ class VirtualCircuit(asyncio.Protocol):
         task.add_done_callback(self._tasks.discard)
 
     # -- handshake and housekeeping --------------------------------------------------------
-    def _on_version(self, header: Any, payload: Any) -> None:
+    def _on_version(self, header: Header, payload: Payload) -> None:
         self.priority = header.data_type
         self.client_version = header.data_count
 
-    def _on_echo(self, header: Any, payload: Any) -> None:
+    def _on_echo(self, header: Header, payload: Payload) -> None:
         # Echoed as received, payload included, as RSRV does.
         self._queue(pack_header(*header) + bytes(payload))
 
-    def _on_read_sync(self, header: Any, payload: Any) -> None:
+    def _on_read_sync(self, header: Header, payload: Payload) -> None:
         self._queue(packers.read_sync_reply())
 
-    def _on_client_name(self, header: Any, payload: Any) -> None:
+    def _on_client_name(self, header: Header, payload: Payload) -> None:
         if self._identity_fixed(header, "user"):
             return
         self.user = _decode_name(payload)
 
-    def _on_host_name(self, header: Any, payload: Any) -> None:
+    def _on_host_name(self, header: Header, payload: Payload) -> None:
         if self._identity_fixed(header, "host"):
             return
         self.host = _decode_name(payload)
 
-    def _identity_fixed(self, header: Any, what: str) -> bool:
+    def _identity_fixed(self, header: Header, what: str) -> bool:
         """As RSRV: once a channel exists, the client's names (which its access rights were
         computed from) can no longer change; the attempt is refused with an ERROR."""
         if not self.channels:
@@ -411,7 +407,7 @@ class VirtualCircuit(asyncio.Protocol):
                          f"channel ignored by server")
         return True
 
-    def _on_search(self, header: Any, payload: Any) -> None:
+    def _on_search(self, header: Header, payload: Payload) -> None:
         """SEARCH over TCP (a name-server client asking this circuit)."""
         cid = header.parameter1
         if self.database.resolve_bytes(_name_bytes(payload)) is not None:
@@ -421,7 +417,7 @@ class VirtualCircuit(asyncio.Protocol):
             self._queue(packers.not_found_reply(header.data_count, cid))
 
     # -- channels ------------------------------------------------------------------------------
-    def _on_create_chan(self, header: Any, payload: Any) -> None:
+    def _on_create_chan(self, header: Header, payload: Payload) -> None:
         cid = header[4]
         raw = _name_bytes(payload)
         found = self.database.resolve_bytes(raw) if raw else None
@@ -449,7 +445,7 @@ class VirtualCircuit(asyncio.Protocol):
         self._next_sid = (sid + 1) & 0xFFFFFFFF
         return sid
 
-    def _on_clear_channel(self, header: Any, payload: Any) -> None:
+    def _on_clear_channel(self, header: Header, payload: Payload) -> None:
         sid, cid = header.parameter1, header.parameter2
         channel = self.channels.pop(sid, None)
         if channel is None:
@@ -471,7 +467,7 @@ class VirtualCircuit(asyncio.Protocol):
         channel.subscriptions.clear()
         # Queued writes stay: they were received, so they are applied (replies are dropped).
 
-    def _unknown_sid(self, header: Any, sid: int) -> None:
+    def _unknown_sid(self, header: Header, sid: int) -> None:
         """A request names a SID we do not have: ERROR BADCHID, unless we disconnected that
         channel ourselves -- the client may have sent the request before it learnt that (libca
         flushes queued requests after SERVER_DISCONN and treats BADCHID as fatal)."""
@@ -491,73 +487,78 @@ class VirtualCircuit(asyncio.Protocol):
             self._queue(packers.server_disconn_reply(channel.cid))
 
     # -- reads ----------------------------------------------------------------------------------
-    def _on_read_notify(self, header: Any, payload: Any) -> None:
-        channel = self.channels.get(header.parameter1)
+    def _on_read_notify(self, header: Header, payload: Payload) -> None:
+        """READ_NOTIFY (a get), the hottest request: a readable channel read without awaiting
+        for at most its own element count goes straight to the reply; anything else takes
+        :meth:`_read_checked`.  Failures travel back in the reply's status."""
+        channel = self.channels.get(header[4])
         if channel is None:
-            self._unknown_sid(header, header.parameter1)
+            self._unknown_sid(header, header[4])
             return
-        data_type, count, ioid = header.data_type, header.data_count, header.parameter2
+        read = channel.fast_read
+        if read is None or header[3] > channel.max_length:
+            self._read_checked(channel, header, self._read_notify_reply, self._read_notify_failed)
+            return
+        try:
+            body, sent = read(header[2], header[3])
+        except Exception as exc:
+            self._read_notify_failed(channel, header, self._read_failure(channel, exc))
+            return
+        size = len(body)
+        if size < _SMALL and sent < _SMALL and size <= self._max_payload:
+            # _read_notify_reply's common case, unrolled: a million gets a second pay for
+            # every call and attribute look-up (only data_received calls this, and flushes)
+            out = self._out
+            out.append(_pack(CA_PROTO_READ_NOTIFY, size, header[2], sent, ECA_NORMAL, header[5]))
+            out.append(body)
+            self._out_bytes += 16 + size
+        else:
+            self._read_notify_reply(channel, header, body, sent)
+
+    def _on_read(self, header: Header, payload: Payload) -> None:
+        """The deprecated READ: no status field, so failures are ERROR messages."""
+        channel = self.channels.get(header[4])
+        if channel is None:
+            self._unknown_sid(header, header[4])
+            return
+        self._read_checked(channel, header, self._read_reply, self._read_failed)
+
+    def _read_checked(self, channel: CircuitChannel, header: Header, reply: ReadReply,
+                      failed: ReadFailed) -> None:
+        """A read with every check: access, a count beyond the channel's, an (asynchronous)
+        getter; answered with ``reply`` or ``failed`` (the reply functions of its kind)."""
+        data_type, count = header[2], header[3]
         if not channel.rights & ACCESS_READ:
-            status = ECA_NORDACCESS
+            failed(channel, header, ECA_NORDACCESS)
         elif count > channel.max_length and self._too_large(data_type, count):
-            status = ECA_TOLARGE
+            failed(channel, header, ECA_TOLARGE)
         elif channel.data.needs_async_read:
-            self._spawn(self._read_async(channel, CA_PROTO_READ_NOTIFY, data_type, count, ioid))
-            return
+            self._spawn(self._read_async(channel, header, reply, failed))
         else:
             try:
                 body, sent = channel.data.read_dbr(data_type, count)
-            except CaStatusError as exc:
-                status = exc.status
-            except Exception:
-                logger.exception("reading %r failed", channel.name)
-                status = ECA_GETFAIL
-            else:
-                size = len(body)
-                if size > self._max_payload:
-                    status = ECA_TOLARGE
-                else:
-                    out = self._out
-                    if size < _SMALL and sent < _SMALL:
-                        out.append(_pack(CA_PROTO_READ_NOTIFY, size, data_type, sent,
-                                         ECA_NORMAL, ioid))
-                    else:
-                        out.append(packers.read_notify_header(size, data_type, sent,
-                                                              ECA_NORMAL, ioid))
-                    out.append(body)
-                    self._out_bytes += 16 + size
-                    if not self._flush_pending:
-                        self._flush_pending = True
-                        self._loop.call_soon(self._flush)
-                    return
-        # Failure: the status travels in the reply; libca ignores the (zeroed) data.
-        self._queue(packers.read_notify_header(8, data_type, count, status, ioid) + _ZEROS8)
+            except Exception as exc:
+                failed(channel, header, self._read_failure(channel, exc))
+                return
+            reply(channel, header, body, sent)
 
-    def _on_read(self, header: Any, payload: Any) -> None:
-        """The deprecated READ: no status field, so failures are ERROR messages."""
-        channel = self.channels.get(header.parameter1)
-        if channel is None:
-            self._unknown_sid(header, header.parameter1)
-            return
-        data_type, count = header.data_type, header.data_count
-        if not channel.rights & ACCESS_READ:
-            self._send_error(header, channel.cid, ECA_NORDACCESS, channel.name)
-            return
-        if count > channel.max_length and self._too_large(data_type, count):
-            self._send_error(header, channel.cid, ECA_TOLARGE, channel.name)
-            return
-        if channel.data.needs_async_read:
-            self._spawn(self._read_async(channel, CA_PROTO_READ, data_type, count,
-                                         header.parameter2, header))
-            return
+    async def _read_async(self, channel: CircuitChannel, header: Header, reply: ReadReply,
+                          failed: ReadFailed) -> None:
+        """A read of a channel that needs an (asynchronous) getter."""
         try:
-            body, sent = channel.data.read_dbr(data_type, count)
-        except CaStatusError as exc:
-            self._send_error(header, channel.cid, exc.status, channel.name)
+            body, sent = await channel.data.aread_dbr(header[2], header[3])
+        except Exception as exc:
+            failed(channel, header, self._read_failure(channel, exc))
             return
-        # RSRV puts the channel's CID (not the SID the spec names) in parameter 1.
-        self._send_read_reply(CA_PROTO_READ, data_type, sent, channel.cid, header.parameter2,
-                              body, header, channel)
+        reply(channel, header, body, sent)
+
+    @staticmethod
+    def _read_failure(channel: CircuitChannel, exc: Exception) -> int:
+        """The ECA status a failed read reports (an unexpected error is logged first)."""
+        if isinstance(exc, CaStatusError):
+            return exc.status
+        logger.error("reading %r failed", channel.name, exc_info=exc)
+        return ECA_GETFAIL
 
     def _too_large(self, data_type: int, count: int) -> bool:
         """Would ``count`` elements of ``data_type`` exceed EPICS_CA_MAX_ARRAY_BYTES?  Asked
@@ -566,76 +567,88 @@ class VirtualCircuit(asyncio.Protocol):
         native = data_type % 7 if data_type <= 34 else 0  # STSACK_STRING, CLASS_NAME: text
         return count * ELEMENT_SIZES[native] > self._max_payload
 
-    def _send_read_reply(self, command: int, data_type: int, count: int, p1: int, ioid: int,
-                         body: bytes, header: Any, channel: CircuitChannel) -> None:
-        if len(body) > self._max_payload:
-            if command == CA_PROTO_READ:
-                self._send_error(header, channel.cid, ECA_TOLARGE, channel.name)
-            else:
-                self._queue(pack_header(command, 8, data_type, count, ECA_TOLARGE, ioid)
-                            + _ZEROS8)
+    # -- read replies: one function per reply kind ------------------------------------------------
+    def _read_notify_reply(self, channel: CircuitChannel, header: Header, body: bytes,
+                           sent: int) -> None:
+        """READ_NOTIFY's data reply (ECA_NORMAL), or its TOLARGE failure."""
+        size = len(body)
+        out = self._out
+        if size < _SMALL and sent < _SMALL and size <= self._max_payload:
+            out.append(_pack(CA_PROTO_READ_NOTIFY, size, header[2], sent, ECA_NORMAL, header[5]))
+        elif size > self._max_payload:
+            self._read_notify_failed(channel, header, ECA_TOLARGE)
             return
-        self._queue(pack_header(command, len(body), data_type, count, p1, ioid))
+        else:
+            out.append(packers.read_notify_header(size, header[2], sent, ECA_NORMAL, header[5]))
+        out.append(body)
+        self._out_bytes += 16 + size
+        if not self._flush_pending:  # not inside data_received (an asynchronous read)
+            self._flush_pending = True
+            self._loop.call_soon(self._flush)
+
+    def _read_notify_failed(self, channel: CircuitChannel, header: Header, status: int) -> None:
+        """READ_NOTIFY failed: the status travels in the reply; libca ignores the (zeroed)
+        data."""
+        self._queue(packers.read_notify_header(8, header[2], header[3], status, header[5])
+                    + _ZEROS8)
+
+    def _read_reply(self, channel: CircuitChannel, header: Header, body: bytes,
+                    sent: int) -> None:
+        """READ's data reply; RSRV puts the channel's CID (not the SID the spec names) in
+        parameter 1."""
+        if len(body) > self._max_payload:
+            self._read_failed(channel, header, ECA_TOLARGE)
+            return
+        self._queue(packers.read_header(len(body), header[2], sent, channel.cid, header[5]))
         self._queue(body)
 
-    async def _read_async(self, channel: CircuitChannel, command: int, data_type: int,
-                          count: int, ioid: int, header: Any = None) -> None:
-        """A read of a channel that needs an (asynchronous) getter."""
-        try:
-            body, sent = await channel.data.aread_dbr(data_type, count)
-        except Exception as exc:
-            status = exc.status if isinstance(exc, CaStatusError) else ECA_GETFAIL
-            if not isinstance(exc, CaStatusError):
-                logger.exception("reading %r failed", channel.name)
-            if command == CA_PROTO_READ:
-                self._send_error(header, channel.cid, status, channel.name)
-            else:
-                self._queue(pack_header(command, 8, data_type, count, status, ioid)
-                            + _ZEROS8)
-            return
-        p1 = channel.cid if command == CA_PROTO_READ else ECA_NORMAL
-        self._send_read_reply(command, data_type, sent, p1, ioid, body, header, channel)
+    def _read_failed(self, channel: CircuitChannel, header: Header, status: int) -> None:
+        """READ failed: an ERROR naming the channel (READ has no status field)."""
+        self._send_error(header, channel.cid, status, channel.name)
 
     # -- writes -----------------------------------------------------------------------------------
-    def _on_write(self, header: Any, payload: Any) -> None:
-        self._write(header, payload, False)
+    def _on_write(self, header: Header, payload: Payload) -> None:
+        self._write(header, payload, self._write_done)
 
-    def _on_write_notify(self, header: Any, payload: Any) -> None:
-        self._write(header, payload, True)
+    def _on_write_notify(self, header: Header, payload: Payload) -> None:
+        self._write(header, payload, self._write_notify_done)
 
-    def _write(self, header: Any, payload: Any, notify: bool) -> None:
-        channel = self.channels.get(header.parameter1)
+    def _write(self, header: Header, payload: Payload, done: WriteDone) -> None:
+        """Check a WRITE / WRITE_NOTIFY and hand it to the channel's writer, which applies
+        it in order and then calls ``done`` (the reply function of its kind)."""
+        channel = self.channels.get(header[4])
         if channel is None:
-            self._unknown_sid(header, header.parameter1)
+            self._unknown_sid(header, header[4])
             return
         if not channel.rights & ACCESS_WRITE:
-            self.write_done(channel, header, notify, ECA_NOWTACCESS)
+            done(channel, header, ECA_NOWTACCESS)
             return
-        if header.data_count > channel.max_length:
-            self.write_done(channel, header, notify, ECA_BADCOUNT)
+        if header[3] > channel.max_length:
+            done(channel, header, ECA_BADCOUNT)
             return
         writer = channel.writer
         if writer is None:
             writer = channel.writer = ChannelWriter(self, channel)
-        writer.submit(header, payload, notify)
+        writer.submit(header, payload, done)
 
-    def write_done(self, channel: CircuitChannel, header: Any, notify: bool,
-                   status: int, text: str | None = None) -> None:
-        """Reply to a finished write: WRITE_NOTIFY always (a status code, nothing more),
-        plain WRITE only on failure. RSRV's ERROR text for a failed WRITE is the PV name;
-        ``text`` (why the channel refused it) is added after the name when given, so
-        libca's exception handler prints the reason."""
-        if self.closed:
-            return
-        if notify:
-            self._queue(packers.write_notify_reply(header.data_type, header.data_count,
-                                                   status, header.parameter2))
-        elif status != ECA_NORMAL:
+    def _write_done(self, channel: CircuitChannel, header: Header, status: int,
+                    text: str | None = None) -> None:
+        """A plain WRITE finished: no reply, unless it failed (then an ERROR, as RSRV).
+        RSRV's ERROR text for a failed WRITE is the PV name; ``text`` (why the channel
+        refused it) is added after the name when given, so libca's exception handler prints
+        the reason."""
+        if status != ECA_NORMAL and not self.closed:
             self._send_error(header, channel.cid, status,
                              f"{channel.name}: {text}" if text else channel.name)
 
+    def _write_notify_done(self, channel: CircuitChannel, header: Header, status: int,
+                           text: str | None = None) -> None:
+        """A WRITE_NOTIFY finished: its reply carries the status (a code, nothing more)."""
+        if not self.closed:
+            self._queue(packers.write_notify_reply(header[2], header[3], status, header[5]))
+
     # -- subscriptions ----------------------------------------------------------------------------
-    def _on_event_add(self, header: Any, payload: Any) -> None:
+    def _on_event_add(self, header: Header, payload: Payload) -> None:
         channel = self.channels.get(header.parameter1)
         if channel is None:
             self._unknown_sid(header, header.parameter1)
@@ -681,7 +694,7 @@ class VirtualCircuit(asyncio.Protocol):
         self.server.subscribe(sub)
         self.send_event(sub, update)
 
-    async def _first_event_async(self, sub: Subscription, header: Any) -> None:
+    async def _first_event_async(self, sub: Subscription, header: Header) -> None:
         try:
             update = await sub.channel.data.aread_dbr(sub.dbr_type, sub.count)
         except Exception as exc:
@@ -691,12 +704,12 @@ class VirtualCircuit(asyncio.Protocol):
         if sub.channel.subscriptions.get(sub.subscriptionid) is sub:
             self.send_event(sub, update)
 
-    def _event_failed(self, header: Any, status: int) -> None:
+    def _event_failed(self, header: Header, status: int) -> None:
         # libca ignores an EVENT_ADD reply without payload, so the failure carries 8 zeros.
         self._queue(packers.event_add_header(8, header.data_type, header.data_count, status,
                                              header.parameter2) + _ZEROS8)
 
-    def _on_event_cancel(self, header: Any, payload: Any) -> None:
+    def _on_event_cancel(self, header: Header, payload: Payload) -> None:
         channel = self.channels.get(header.parameter1)
         if channel is None:
             self._unknown_sid(header, header.parameter1)
@@ -711,10 +724,10 @@ class VirtualCircuit(asyncio.Protocol):
         self._queue(packers.event_cancel_reply(sub.dbr_type, sub.count, header.parameter1,
                                                header.parameter2))
 
-    def _on_events_off(self, header: Any, payload: Any) -> None:
+    def _on_events_off(self, header: Header, payload: Payload) -> None:
         self._events_on = False
 
-    def _on_events_on(self, header: Any, payload: Any) -> None:
+    def _on_events_on(self, header: Header, payload: Payload) -> None:
         self._events_on = True
         self._drain_backlog()
 

@@ -18,7 +18,9 @@ from iochost.ca.eca import ECA_NORMAL, ECA_PUTFAIL
 from iochost.ca.errors import CaProtocolError, CaStatusError
 
 if TYPE_CHECKING:
-    from .circuit import CircuitChannel, VirtualCircuit
+    from iochost.ca.header import Header
+
+    from .circuit import CircuitChannel, Payload, VirtualCircuit, WriteDone
 
 __all__ = ["ChannelWriter", "drive"]
 
@@ -62,20 +64,21 @@ class ChannelWriter:
         self.circuit = circuit
         self.channel = channel
         #: None while no write is in flight; else the writes waiting behind the running one.
-        self._waiting: deque[tuple[Any, Any, bool]] | None = None
+        self._waiting: deque[tuple[Header, Payload, WriteDone]] | None = None
 
     @property
     def busy(self) -> bool:
         return self._waiting is not None
 
-    def submit(self, header: Any, payload: Any, notify: bool) -> None:
-        """Apply a WRITE / WRITE_NOTIFY now, or after the writes already in flight."""
+    def submit(self, header: Header, payload: Payload, done: WriteDone) -> None:
+        """Apply a WRITE / WRITE_NOTIFY now, or after the writes already in flight; then
+        ``done(channel, header, status)`` replies."""
         if self._waiting is not None:
-            self._waiting.append((header, payload, notify))
+            self._waiting.append((header, payload, done))
         else:
-            self._run(header, payload, notify)
+            self._run(header, payload, done)
 
-    def _run(self, header: Any, payload: Any, notify: bool) -> None:
+    def _run(self, header: Header, payload: Payload, done: WriteDone) -> None:
         """Apply writes in order, inline for as long as each completes at once."""
         circuit, channel = self.circuit, self.channel
         data = channel.data
@@ -100,16 +103,16 @@ class ChannelWriter:
                     self._waiting = deque()
                 # Not cancelled with the circuit: like RSRV, a put once received is applied
                 # even if its client goes away.
-                circuit.server.spawn(self._finish(header, notify, coro, yielded))
+                circuit.server.spawn(self._finish(header, done, coro, yielded))
                 return
-            circuit.write_done(channel, header, notify, status, text)
+            done(channel, header, status, text)
             waiting = self._waiting
             if not waiting:
                 self._waiting = None
                 return
-            header, payload, notify = waiting.popleft()
+            header, payload, done = waiting.popleft()
 
-    async def _finish(self, header: Any, notify: bool, coro: Coroutine[Any, Any, Any],
+    async def _finish(self, header: Header, done: WriteDone, coro: Coroutine[Any, Any, Any],
                       yielded: Any) -> None:
         text = None
         try:
@@ -125,7 +128,7 @@ class ChannelWriter:
         except Exception:
             logger.exception("write to %r failed", self.channel.name)
             status = ECA_PUTFAIL
-        self.circuit.write_done(self.channel, header, notify, status, text)
+        done(self.channel, header, status, text)
         waiting = self._waiting
         if waiting:
             self._run(*waiting.popleft())

@@ -1,0 +1,106 @@
+"""In-process micro-benchmark of the circuit's request handling, without sockets:
+``python -m benchmarks.micro_circuit [--rounds 200]``.
+
+A :class:`VirtualCircuit` of a real (unstarted) :class:`Server` is fed, through
+``data_received``, chunks of 1000 pipelined requests as libca sends them (READ_NOTIFY of
+DBR_DOUBLE, READ_NOTIFY of DBR_TIME_DOUBLE, WRITE_NOTIFY of DBR_DOUBLE); its writes go to
+a transport that only counts bytes.  It prints the best and median time per request over
+``--rounds`` chunks.  Being CPU-bound in one thread, it compares two versions of the
+server code on a shared, loaded machine far more steadily than the socket benchmarks can
+(run the two versions back to back, several times); it does not replace them.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import time
+
+from iochost.ca import packers
+from iochost.ca.dbr import ChannelType
+from iochost.pv.data import ChannelDouble
+from iochost.server import PVDatabase, Server, ServerConfig
+from iochost.server.circuit import VirtualCircuit
+
+N_CHANNELS = 1000
+
+
+class _CountingTransport:
+    """Just enough of an asyncio transport for a circuit: counts what is written."""
+
+    def __init__(self) -> None:
+        self.written = 0
+
+    def get_extra_info(self, name: str, default: object = None) -> object:
+        return ("127.0.0.1", 40000) if name == "peername" else default
+
+    def set_write_buffer_limits(self, high: int | None = None, low: int | None = None) -> None:
+        pass
+
+    def write(self, data: bytes) -> None:
+        self.written += len(data)
+
+    def writelines(self, chunks: list[bytes]) -> None:
+        self.written += sum(map(len, chunks))
+
+    def pause_reading(self) -> None:
+        pass
+
+    def resume_reading(self) -> None:
+        pass
+
+    def abort(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+async def _measure(rounds: int) -> dict[str, tuple[float, float]]:
+    database = PVDatabase({f"MICRO:{i}": ChannelDouble(value=float(i)) for i in range(N_CHANNELS)})
+    server = Server(database, ServerConfig.from_env())
+    circuit = VirtualCircuit(server)
+    transport = _CountingTransport()
+    circuit.connection_made(transport)  # type: ignore[arg-type]
+    circuit.data_received(packers.version_request() + packers.host_name_request(b"micro")
+                          + packers.client_name_request(b"micro"))
+    circuit.data_received(b"".join(packers.create_chan_request(f"MICRO:{i}".encode(), i)
+                                   for i in range(N_CHANNELS)))
+    sids = sorted(circuit.channels)
+    assert len(sids) == N_CHANNELS, "channels did not connect"
+    value = ChannelDouble(value=1.5)
+    payload, _ = value.read_dbr(int(ChannelType.DOUBLE), 1)
+    chunks = {
+        "get DBR_DOUBLE": b"".join(packers.read_notify_request(ChannelType.DOUBLE, 1, sid, i)
+                                   for i, sid in enumerate(sids)),
+        "get DBR_TIME_DOUBLE": b"".join(
+            packers.read_notify_request(ChannelType.TIME_DOUBLE, 1, sid, i)
+            for i, sid in enumerate(sids)),
+        "put DBR_DOUBLE": b"".join(
+            packers.write_notify_request(ChannelType.DOUBLE, 1, sid, i, payload)
+            for i, sid in enumerate(sids)),
+    }
+    results: dict[str, tuple[float, float]] = {}
+    for name, chunk in chunks.items():
+        times = []
+        for _ in range(rounds):
+            start = time.perf_counter()
+            circuit.data_received(chunk)
+            times.append((time.perf_counter() - start) / N_CHANNELS)
+            await asyncio.sleep(0)
+        results[name] = (min(times), statistics.median(times))
+    assert not circuit.closed, "the circuit closed during the benchmark"
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=200)
+    args = parser.parse_args()
+    results = asyncio.run(_measure(args.rounds))
+    for name, (best, median) in results.items():
+        print(f"{name:22s} best {best * 1e9:7.0f} ns/request   median {median * 1e9:7.0f} ns")
+
+
+if __name__ == "__main__":
+    main()
