@@ -468,7 +468,8 @@ class ChannelData:
         """Encode the current state (a cache miss).  Wire values and metadata are built
         per miss rather than kept: memory per channel matters more than the rare second
         type read in one update."""
-        check_count(count, self.max_length)
+        # A count beyond max_length is padded with zeros, as RSRV does (the server refuses
+        # counts whose bytes would be too large before asking).
         return encode_dbr(dbr_type, self.native_type, self._wire_values(), self._metadata(),
                           count, long_string=self._chars_are_text)
 

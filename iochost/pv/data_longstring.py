@@ -59,7 +59,7 @@ class LongStringView:
                 return hit
         else:
             cache = parent._cache = {}
-        check_count(count, self.max_length)
+        # A count beyond max_length is padded with zeros, as RSRV does.
         result = cache[key] = encode_dbr(dbr_type, ChannelType.CHAR, self._chars(),
                                          parent._metadata(), count, long_string=True)
         return result

@@ -34,11 +34,11 @@ from iochost.ca.codes import (ACCESS_READ, ACCESS_WRITE, CA_PROTO_CLEAR_CHANNEL,
                               CA_PROTO_EVENTS_ON, CA_PROTO_HOST_NAME, CA_PROTO_READ,
                               CA_PROTO_READ_NOTIFY, CA_PROTO_READ_SYNC, CA_PROTO_SEARCH,
                               CA_PROTO_VERSION, CA_PROTO_WRITE, CA_PROTO_WRITE_NOTIFY, DBE_ANY,
-                              DO_REPLY, ELEMENT_SIZES, UNKNOWN_CID)
+                              DO_REPLY, ELEMENT_SIZES, LAST_DBR_TYPE, UNKNOWN_CID, Command)
 from iochost.ca.commands import Role
-from iochost.ca.eca import (ECA_ADDFAIL, ECA_BADCHID, ECA_BADCOUNT, ECA_BADMASK,
-                            ECA_BADMONID, ECA_GETFAIL, ECA_INTERNAL, ECA_NORDACCESS,
-                            ECA_NORMAL, ECA_NOWTACCESS, ECA_TOLARGE, eca_message)
+from iochost.ca.eca import (ECA_ADDFAIL, ECA_BADCHID, ECA_BADCOUNT, ECA_BADMASK, ECA_BADMONID,
+                            ECA_BADTYPE, ECA_GETFAIL, ECA_INTERNAL, ECA_NORDACCESS, ECA_NORMAL,
+                            ECA_NOWTACCESS, ECA_TOLARGE, eca_message)
 from iochost.ca.errors import CaProtocolError, CaStatusError
 from iochost.ca.header import HEADER_STRUCT, Header, pack_header
 from iochost.ca.parser import StreamParser
@@ -355,6 +355,12 @@ class VirtualCircuit(asyncio.Protocol):
         self._stats["circuits_aborted"] += 1
         return True
 
+    def _invalid_type(self, header: Header, channel: CircuitChannel) -> None:
+        """A request for a DBR type outside 0..LAST_DBR_TYPE: RSRV drops the circuit (after
+        what is queued, the request's own reply included where RSRV sends one)."""
+        self.close_after_replies(f"{Command(header[0]).name} of {channel.name!r} with "
+                                 f"invalid DBR type {header[2]}")
+
     def _refuse(self, header: Header) -> None:
         """A command a server does not take (unknown, obsolete, or a reply's): as RSRV, an
         ERROR naming it, then the circuit closes."""
@@ -497,12 +503,19 @@ class VirtualCircuit(asyncio.Protocol):
             return
         read = channel.fast_read
         if read is None or header[3] > channel.max_length:
-            self._read_checked(channel, header, self._read_notify_reply, self._read_notify_failed)
+            if header[2] > LAST_DBR_TYPE:  # RSRV drops the circuit, no reply
+                self._invalid_type(header, channel)
+            else:
+                self._read_checked(channel, header, self._read_notify_reply,
+                                   self._read_notify_failed)
             return
         try:
             body, sent = read(header[2], header[3])
-        except Exception as exc:
-            self._read_notify_failed(channel, header, self._read_failure(channel, exc))
+        except Exception as exc:  # (an invalid type lands here: the hot path tests nothing)
+            if header[2] > LAST_DBR_TYPE:
+                self._invalid_type(header, channel)
+            else:
+                self._read_notify_failed(channel, header, self._read_failure(channel, exc))
             return
         size = len(body)
         if size < _SMALL and sent < _SMALL and size <= self._max_payload:
@@ -520,6 +533,10 @@ class VirtualCircuit(asyncio.Protocol):
         channel = self.channels.get(header[4])
         if channel is None:
             self._unknown_sid(header, header[4])
+            return
+        if header[2] > LAST_DBR_TYPE:  # RSRV: an ERROR, then it drops the circuit
+            self._read_failed(channel, header, ECA_BADTYPE)
+            self._invalid_type(header, channel)
             return
         self._read_checked(channel, header, self._read_reply, self._read_failed)
 
@@ -620,6 +637,10 @@ class VirtualCircuit(asyncio.Protocol):
         if channel is None:
             self._unknown_sid(header, header[4])
             return
+        if header[2] > LAST_DBR_TYPE:  # RSRV: the reply of the kind (BADTYPE), then it drops
+            done(channel, header, ECA_BADTYPE)  # the circuit
+            self._invalid_type(header, channel)
+            return
         if not channel.rights & ACCESS_WRITE:
             done(channel, header, ECA_NOWTACCESS)
             return
@@ -652,6 +673,9 @@ class VirtualCircuit(asyncio.Protocol):
         channel = self.channels.get(header.parameter1)
         if channel is None:
             self._unknown_sid(header, header.parameter1)
+            return
+        if header[2] > LAST_DBR_TYPE:  # RSRV drops the circuit, no reply
+            self._invalid_type(header, channel)
             return
         if len(payload) < 14:
             raise CaProtocolError(f"EVENT_ADD with a {len(payload)}-byte payload (needs 16)")

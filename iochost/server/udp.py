@@ -4,8 +4,9 @@ Each datagram a client sends holds a VERSION message (carrying its sequence numb
 batch of SEARCH requests.  We answer with one datagram per request datagram where it fits:
 a VERSION that echoes the sequence number first (libca uses it to match replies to its
 search rounds), then one SEARCH reply per name we serve.  Names we do not serve get nothing,
-unless the request asks for a reply (DO_REPLY), which gets NOT_FOUND.  Datagrams from
-``ignore_addresses`` are dropped unread.
+even when the request asks for a reply (DO_REPLY): RSRV answers NOT_FOUND only over TCP (to
+name-server clients), since a NOT_FOUND from every server to every broadcast search would
+flood the network.  Datagrams from ``ignore_addresses`` are dropped unread.
 """
 from __future__ import annotations
 
@@ -13,10 +14,9 @@ import asyncio
 import logging
 from collections.abc import Callable
 
-from iochost.ca.codes import CA_PROTO_SEARCH, CA_PROTO_VERSION, DO_REPLY
+from iochost.ca.codes import CA_PROTO_SEARCH, CA_PROTO_VERSION
 from iochost.ca.header import EXTENDED_MARKER, HEADER_SIZE, HEADER_STRUCT
-from iochost.ca.packers import (SEARCH_REPLY_STRUCT, not_found_reply, search_reply_parts,
-                                search_version_reply)
+from iochost.ca.packers import SEARCH_REPLY_STRUCT, search_reply_parts, search_version_reply
 
 __all__ = ["SearchResponder"]
 
@@ -85,8 +85,6 @@ class SearchResponder(asyncio.DatagramProtocol):
                 if lookup(data[start:offset if nul < 0 else nul]):
                     hits += 1
                     answers.append(pack_reply(prefix, p1, payload))
-                elif data_type == DO_REPLY:
-                    answers.append(not_found_reply(count, p1))
             elif command == CA_PROTO_VERSION:
                 # As RSRV: a v4.11+ client's VERSION carries its sequence number in
                 # parameter 1 (libca also sets the flag in data_type); older ones none.

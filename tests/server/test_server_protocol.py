@@ -76,7 +76,6 @@ def test_deprecated_read_replies_with_the_cid_as_rsrv_does(circuit, pvs):
 
 
 @pytest.mark.parametrize("pv, data_type, count, status", [
-    ("DBL", 99, 1, eca.ECA_BADTYPE),
     ("DBL", DOUBLE, 20_000_000, eca.ECA_TOLARGE),  # 160 MB: refused before encoding
     ("HIDDEN", DOUBLE, 1, eca.ECA_NORDACCESS),
 ])
@@ -85,6 +84,37 @@ def test_read_failures_carry_the_fitting_status(circuit, pvs, pv, data_type, cou
     reply = circuit.read(sid, data_type, count, ioid=3)
     assert isinstance(reply, ca.ReadNotifyResponse)
     assert (reply.status, reply.ioid) == (status, 3)
+
+
+INVALID_TYPE_REQUESTS = {  # DBR type 39 (one past CLASS_NAME): what RSRV answers, then CLOSED
+    "READ_NOTIFY": (lambda sid: ca.ReadNotifyRequest(data_type=39, data_count=1, sid=sid,
+                                                     ioid=3), None),
+    "EVENT_ADD": (lambda sid: ca.EventAddRequest(data_type=39, data_count=1, sid=sid,
+                                                 subscriptionid=3, mask=1), None),
+    "READ": (lambda sid: ca.ReadRequest(data_type=39, data_count=1, sid=sid, ioid=3),
+             ca.ErrorResponse),
+    "WRITE": (lambda sid: ca.WriteRequest(data_type=39, data_count=1, sid=sid, ioid=3,
+                                          payload=double(1.0)), ca.ErrorResponse),
+    "WRITE_NOTIFY": (lambda sid: ca.WriteNotifyRequest(data_type=39, data_count=1, sid=sid,
+                                                       ioid=3, payload=double(1.0)),
+                     ca.WriteNotifyResponse),
+}
+
+
+@pytest.mark.parametrize("kind", list(INVALID_TYPE_REQUESTS))
+def test_invalid_dbr_type_closes_the_circuit_as_rsrv_does(ca_server, pvs, kind):
+    make, reply_type = INVALID_TYPE_REQUESTS[kind]
+    with RawCircuit(ca_server.tcp_port) as circuit:
+        sid = circuit.create_channel(pvs["DBL"])[1].sid
+        circuit.send(make(sid), ca.EchoRequest())
+        with pytest.raises(ConnectionError):
+            circuit.recv_for(5.0)
+        replies = circuit.received
+        if reply_type is None:
+            assert replies == []
+        else:
+            [reply] = replies
+            assert isinstance(reply, reply_type) and reply.status == eca.ECA_BADTYPE
 
 
 def test_requests_on_unknown_sids_get_error_badchid(circuit):
