@@ -47,7 +47,10 @@ class RecordSupport(Protocol):
 
     def create_fields(self, instance: PvpropertyData) -> Any:
         """The field set of ``instance``: an object with ``pvdb`` (field name -> channel
-        data, without the PV name) and ``async value_write_hook(instance, value)``."""
+        data, without the PV name), ``created``, ``async value_write_hook(instance,
+        value)``, ``async process(instance, value)`` (limits, the putter),
+        ``evaluate_alarm(instance, value)`` and ``record_metadata(instance,
+        properties)`` (adjusts the record's GR/CTRL metadata in place)."""
 
     def field_spec(self, prop: pvproperty) -> Any:
         """The ``prop.fields`` helper, for ``@prop.fields.<FIELD>.putter`` and friends."""
@@ -195,6 +198,18 @@ class PvpropertyData(ChannelData):
         if put is None:
             return await group.group_write(self, value)
         return await put(group, self, value)      # the unbound hook: no bound method per write
+
+    def check_limits(self, value: Any) -> None:
+        """Control limits; a record's are applied by its record support, in ``process``
+        (EPICS' output records clamp to DRVH/DRVL instead of refusing)."""
+        if self.field_inst is None:
+            super().check_limits(value)
+
+    def _metadata_properties(self) -> dict[str, Any]:
+        properties = super()._metadata_properties()
+        if self.field_inst is not None:  # e.g. an ai record's control limits are HOPR/LOPR
+            self.field_inst.record_metadata(self, properties)
+        return properties
 
     def evaluate_alarm(self, value: Any) -> Any:
         """Limit alarms; a record's follow its severity fields (HHSV...) and HYST."""

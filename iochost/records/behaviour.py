@@ -11,6 +11,7 @@
 * PROC re-processes: the putter runs again on the current value, which is published.
 * bi/bo/mbbi/mbbo: ZSV/OSV, ZRSV..FFSV and UNSV give the STATE alarm of each state,
   COSV the COS alarm of a change of state (EPICS' ``checkAlarms``).
+* Output records (ao, longout, int64out) clamp a put to DRVL..DRVH, with no alarm.
 * DISA == DISV disables processing: a put leaves the value alone, skips the putter and
   raises the DISABLE alarm with the severity DISS.
 """
@@ -44,6 +45,8 @@ DEFAULT_SEVERITIES: dict[str, AlarmSeverity] = {
     "HHSV": AlarmSeverity.MAJOR, "HSV": AlarmSeverity.MINOR,
     "LSV": AlarmSeverity.MINOR, "LLSV": AlarmSeverity.MAJOR,
 }
+#: Output records whose puts are clamped to DRVL..DRVH (EPICS' ao/longout ``convert``).
+DRIVE_CLAMPED = frozenset(("ao", "longout", "int64out"))
 #: Record types whose RVAL is the raw form of VAL (a view here: the value as an integer).
 RAW_VALUE_RECORDS = frozenset(("ai", "ao", "bi", "bo", "mbbi", "mbbo"))
 _MBB_STATES = ("ZRSV", "ONSV", "TWSV", "THSV", "FRSV", "FVSV", "SXSV", "SVSV",
@@ -148,12 +151,27 @@ def _state_alarm(fields: RecordFieldGroup, record: PvpropertyData, value: Any
     return result
 
 
+def limit_value(fields: RecordFieldGroup, record: PvpropertyData, value: Any) -> Any:
+    """The value a put stores under the record's control limits: output records (ao,
+    longout, int64out) clamp to DRVL..DRVH without an alarm, as EPICS' ``convert`` does;
+    other records keep the framework's refusal (CannotExceedLimits)."""
+    if fields._table_type in DRIVE_CLAMPED:
+        low, high = record.lower_ctrl_limit, record.upper_ctrl_limit
+        if low < high and record.max_length == 1:
+            return high if value > high else low if value < low else value
+        return value
+    super(PvpropertyData, record).check_limits(value)
+    return value
+
+
 async def process_put(fields: RecordFieldGroup, record: PvpropertyData, value: Any) -> Any:
-    """A write to the record: gated by DISA/DISV, then the putter (its result is kept)."""
+    """A write to the record: gated by DISA/DISV, limited (``limit_value``), then the
+    putter (its result is kept)."""
     if fields.created.get("DISA") is not None and \
             fields.stored("DISA", 0) == fields.stored("DISV", 1):
         await record.alarm.write(status=AlarmStatus.DISABLE,
                                  severity=fields.stored("DISS", AlarmSeverity.NO_ALARM))
         raise SkipWrite
+    value = limit_value(fields, record, value)
     putter = record.putter
     return value if putter is None else await putter(record, value)

@@ -3,7 +3,8 @@
 A field channel is a pvproperty channel of the record's field set (its hooks are bound to
 the field set, as caproto's ``@prop.fields.X.putter`` hooks expect), reads the record's
 alarm (RSRV answers every field's STS/TIME read with the record's STAT/SEVR), never
-evaluates or raises alarms of its own, and posts every write.
+evaluates or raises alarms of its own, posts a write only when it changes the value, and
+answers GR/CTRL reads with the record's units, precision and limits (``fieldmeta``).
 
 Stored fields hold their value (the dbd initial value until written).  Linked fields
 (``links.LINKS``) are views: reads ask the record, writes change it.
@@ -27,7 +28,7 @@ from ..pv.types import (
     PvpropertyShort,
     PvpropertyString,
 )
-from . import behaviour
+from . import behaviour, fieldmeta
 from .links import Link, link_of
 from .tables import (
     DbfType,
@@ -55,6 +56,7 @@ class FieldChannel:
     """Mixin of every field channel (put it first in the bases)."""
 
     __slots__ = ()
+    _linked = False  # a linked field's value is the record's: it posts what the record does
 
     def read_dbr(self, dbr_type: int, count: int) -> tuple[bytes, int]:
         # No cache: the record's alarm (in every STS/TIME read) changes without telling
@@ -70,7 +72,23 @@ class FieldChannel:
     def _change_flags(self, value: Any) -> int:
         return _POST
 
+    def _encode(self, dbr_type: int, count: int) -> tuple[bytes, int]:
+        if hasattr(self, "_units"):  # numeric: units, precision, limits from the record
+            fields = self.group
+            display = fieldmeta.field_display(fields._table_type, self.pvspec.name,
+                                              fields.parent, fields)
+            if display is not None:
+                for name, value in display.items():
+                    setattr(self, "_" + name, value)
+                self._static_meta = None
+        return super()._encode(dbr_type, count)
+
     def _commit(self, value: Any, flags: int, metadata: dict[str, Any]) -> None:
+        # A field posts only when its value changes (EPICS records post a field when
+        # it changed: MLST/MDEL 0); the time stamp is the record's business.
+        if not flags and not metadata and not self._linked and self._max_length == 1 \
+                and self._store_form(value) == self._value:
+            return
         super()._commit(value, flags, metadata)
         if self.pvspec.name in behaviour.ALARM_FIELDS:
             behaviour.reevaluate_alarm(self.group.parent)
@@ -109,6 +127,7 @@ class LinkedField:
     """Mixin of linked fields: a view of the record through ``self._link``."""
 
     __slots__ = ()
+    _linked = True
 
     @property
     def _record(self) -> PvpropertyData:

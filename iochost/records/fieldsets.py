@@ -23,7 +23,7 @@ from ..pv.alarms import ChannelAlarm
 from ..pv.hooks import HOOK_PARAMETERS, IocDefinitionError, check_hook, scan_wrapper
 from ..pv.pvproperties import pvproperty
 from ..pv.types import PvpropertyData
-from . import behaviour
+from . import behaviour, fieldmeta
 from .fieldchannels import field_maker, is_field_served, make_field_channel
 from .tables import RTYP, fields_of
 
@@ -339,8 +339,13 @@ class RecordFieldGroup:
         pass
 
     async def process(self, instance: PvpropertyData, value: Any) -> Any:
-        """A write of the record: DISA/DISV gate, then the putter."""
+        """A write of the record: DISA/DISV gate, control limits (output records clamp),
+        then the putter."""
         return await behaviour.process_put(self, instance, value)
+
+    def record_metadata(self, instance: PvpropertyData, properties: dict[str, Any]) -> None:
+        """The record's GR/CTRL metadata as RSRV serves it (``fieldmeta.value_display``)."""
+        fieldmeta.value_display(self._table_type, instance, properties)
 
     def evaluate_alarm(self, instance: PvpropertyData, value: Any) -> Any:
         """The record's limit alarm (severity fields and HYST included)."""

@@ -15,8 +15,8 @@ from typing import Any, NamedTuple
 
 from ..ca.dbr import DBE_ALARM, DBE_PROPERTY, DBE_VALUE, ChannelType
 from ..pv.data import ChannelValueError
-from . import behaviour
-from .tables import buffer_of
+from . import behaviour, fieldmeta
+from .tables import buffer_of, fields_of
 
 Getter = Callable[[Any], Any]
 Setter = Callable[[Any, Any], Awaitable[None]]
@@ -142,6 +142,17 @@ LINKS: dict[str, Link] = {
     **{name: _enum_string(index) for index, name in enumerate(_STATES)},
 }
 
+def _input_limit(index: int, name: str) -> Link:
+    """HOPR/LOPR of a record without DRVH/DRVL: RSRV serves them as the display and the
+    control limits, so control limits given alone show here (``fieldmeta.input_limits``)."""
+    shown = _metadata(name)
+    return shown._replace(get=lambda record: fieldmeta.input_limits(record)[index]
+                          if hasattr(record, name) else 0)
+
+
+_INPUT_LIMITS = {"LOPR": _input_limit(0, "lower_disp_limit"),
+                 "HOPR": _input_limit(1, "upper_disp_limit")}
+
 #: Alarm-severity fields: stored per record, read by ``behaviour.evaluate_alarm``.
 SEVERITY_FIELDS = ("HHSV", "HSV", "LSV", "LLSV")
 
@@ -155,4 +166,7 @@ def link_of(rtyp: str, name: str) -> Link | None:
         return None  # subArray's NELM is how many elements to take, not the buffer size
     if name == "FTVL" and getattr(buffer, "type_from", None) != "FTVL":
         return None
+    if name in _INPUT_LIMITS and rtyp != "motor" and \
+            not any(f.name == "DRVH" for f in fields_of(rtyp)):
+        return _INPUT_LIMITS[name]
     return LINKS.get(name)

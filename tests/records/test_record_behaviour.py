@@ -114,10 +114,11 @@ def test_display_and_control_limits(ioc, client):
     control = client.read(p + "ai", data_type="control").metadata
     assert (control.upper_disp_limit, control.lower_disp_limit) == (50.0, -5.0)
     assert (client.value(p + "ao.DRVH"), client.value(p + "ao.DRVL")) == (10.0, -10.0)
-    assert client.write(p + "ao", 20.0) == "ECA_PUTFAIL"
+    assert client.write(p + "ao", 20.0) == "ECA_NORMAL"     # clamped to DRVH, as EPICS' ao
+    assert ioc.ao.value == 10.0 and client.value(p + "ao.SEVR") == 0
     assert client.write(p + "ao.DRVH", 30.0) == "ECA_NORMAL"
     assert client.write(p + "ao", 20.0) == "ECA_NORMAL"
-    assert ioc.ao.upper_ctrl_limit == 30.0
+    assert ioc.ao.value == 20.0 and ioc.ao.upper_ctrl_limit == 30.0
 
 
 def test_hihi_then_a_high_value_raises_hihi_major(ioc, client):
