@@ -7,6 +7,7 @@ import sys
 import textwrap
 
 from . import __version__
+from .logs import LOG_FORMATS
 
 DESCRIPTION = """\
 Host many Python EPICS IOCs behind one Channel Access server.
@@ -51,7 +52,8 @@ examples:
   iochost list-plugins --json | python -m json.tool
 
 Shows distribution, version, hooks, IOCs, record types and helpers of each plugin,
-and why a plugin failed to load."""),
+and why a plugin failed to load. Exit status 0 when every plugin loaded, 3 when one
+failed to load (it is listed all the same), so CI can gate on it."""),
     "schema": (
         "print the JSON Schema of host configs (with each installed IOC's options)",
         """\
@@ -87,6 +89,12 @@ def build_parser() -> argparse.ArgumentParser:
         if verb == "serve":
             sub.add_argument("--list-pvs", action="store_true",
                              help="print the PV names before serving")
+            sub.add_argument("--log-format", choices=LOG_FORMATS, default="text",
+                             help="text: one line per event (journald); json: one JSON "
+                                  "object per line")
+            sub.add_argument("--exclusive", action="store_true",
+                             help="refuse to start if another CA server has the port "
+                                  "(as ca.exclusive: true)")
             sub.add_argument("--log-level", metavar="LEVEL", type=str.upper,
                              choices=("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"),
                              help="override the config's host.log_level")
@@ -141,7 +149,8 @@ def _run_verb(args: argparse.Namespace) -> int:
                                        blocked=commands.names(args.disable_plugin))
     run = {
         "serve": lambda: commands.serve(args.config, switches, list_pvs=args.list_pvs,
-                                        log_level=args.log_level),
+                                        log_level=args.log_level, exclusive=args.exclusive,
+                                        log_format=args.log_format),
         "check": lambda: commands.check(args.config, switches),
         "list-pvs": lambda: commands.list_pvs(args.config, switches),
         "list-plugins": lambda: commands.list_plugins(switches, as_json=args.json),

@@ -111,3 +111,21 @@ def test_every_help_example_works_as_written_from_any_directory(tmp_path, verb, 
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() or (tmp_path / "hostconfig.schema.json").stat().st_size > 100
+
+
+#: the one log line format of iochost.logs (text): time, level, logger, message
+LOG_LINE = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} (DEBUG|INFO|WARNING|ERROR) +"
+                      r"[\w.]+: .+")
+
+
+def test_a_standalone_ioc_logs_like_the_host(tmp_path):
+    err_path = tmp_path / "ioc.err"
+    proc = start(f"{shlex.quote(sys.executable)} -m iochost_examples.simple "
+                 f"--prefix FMT{os.getpid()}: --interfaces 127.0.0.1", tmp_path, err_path)
+    try:
+        assert wait_until(lambda: "CA server on" in err_path.read_text() or
+                          proc.poll() is not None, STARTUP_TIMEOUT), err_path.read_text()
+    finally:
+        assert stop(proc) == 0, err_path.read_text()
+    lines = [line for line in err_path.read_text().splitlines() if line.strip()]
+    assert lines and all(LOG_LINE.fullmatch(line) for line in lines), lines

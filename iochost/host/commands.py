@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
 from typing import Any, NamedTuple, TextIO
@@ -29,6 +29,10 @@ EXAMPLES_DISTRIBUTION = "iochost-examples"
 def demo_config_path() -> Path:
     """Where the shipped demo config is (a real file: the package is installed unzipped)."""
     return Path(str(resources.files("iochost").joinpath(DEMO_CONFIG)))
+
+
+#: ``list-plugins`` exit status when a plugin failed to load (it is still listed)
+PLUGIN_FAILED = 3
 
 
 @dataclass(frozen=True)
@@ -57,10 +61,11 @@ def list_plugins(switches: PluginSwitches, as_json: bool = False,
     """Print every plugin found: distribution, version, hooks, what it provides, errors."""
     out = out or sys.stdout
     catalog = switches.load()
+    status = PLUGIN_FAILED if catalog.broken else 0
     if as_json:
         json.dump(catalog.to_json(), out, indent=2)
         out.write("\n")
-        return 0
+        return status
     if not catalog.plugins:
         print("no iochost plugins installed", file=out)
     for info in catalog.plugins.values():
@@ -75,7 +80,7 @@ def list_plugins(switches: PluginSwitches, as_json: bool = False,
                              (f"helpers{unused}", info.helpers)):
             if names:
                 print(f"    {label}: {', '.join(names)}", file=out)
-    return 0
+    return status
 
 
 class _Checked(NamedTuple):
@@ -154,20 +159,32 @@ def schema(switches: PluginSwitches, out: TextIO | None = None,
 
 def serve(path: str, switches: PluginSwitches, list_pvs: bool = False,
           log_level: str | None = None, out: TextIO | None = None,
-          err: TextIO | None = None) -> int:
-    """Validate, then serve until SIGINT/SIGTERM; 0 after a clean shutdown."""
+          err: TextIO | None = None, exclusive: bool = False,
+          log_format: str = "text") -> int:
+    """Validate, then serve until SIGINT/SIGTERM; 0 after a clean shutdown. 1 when the
+    config has problems, is already served by another iochost (its lock file), or the
+    port is taken and ``exclusive`` (``--exclusive`` or ``ca.exclusive``) forbids sharing."""
     out = out or sys.stdout
     err = err or sys.stderr
     checked = _checked(path, switches, err)
     if checked is None:
         return 1
     config, catalog, built = checked
-    if list_pvs:
-        print_pvs(config, built, out)
-        out.flush()
+    if exclusive:
+        config.ca = replace(config.ca, exclusive=True)
+    from .lockfile import ConfigLock, ConfigLocked
     from .runner import run_host
 
-    return run_host(config, catalog, built, log_level=log_level, err=err)
+    try:
+        with ConfigLock(path):
+            if list_pvs:
+                print_pvs(config, built, out)
+                out.flush()
+            return run_host(config, catalog, built, log_level=log_level, err=err,
+                            log_format=log_format)
+    except ConfigLocked as exc:
+        print(f"error: {exc}", file=err)
+        return 1
 
 
 def names(values: Iterable[str] | None) -> tuple[str, ...]:

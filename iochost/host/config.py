@@ -34,10 +34,18 @@ class CAConfig:
     beacon_port: int | None = None
     ignore_addresses: list[str] | None = None
     max_array_bytes: int | None = None
+    #: refuse to start when another CA server already has the port (the host's own rule,
+    #: not a server setting)
+    exclusive: bool | None = None
 
     def settings(self) -> dict[str, Any]:
-        """Only the values the config sets, as ``ServerConfig`` keyword arguments."""
-        return {key: value for key, value in vars(self).items() if value is not None}
+        """Only the server settings the config sets (the ``EPICS_CAS_*`` ones)."""
+        return {key: value for key, value in vars(self).items()
+                if value is not None and key not in HOST_CA_KEYS}
+
+
+#: keys of the ``ca`` section that the host applies itself (no EPICS variable)
+HOST_CA_KEYS = frozenset({"exclusive"})
 
 
 @dataclass(frozen=True)

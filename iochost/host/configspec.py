@@ -109,6 +109,9 @@ CA_FIELDS: dict[str, Field] = {
                               "Client addresses to ignore (EPICS_CAS_IGNORE_ADDR_LIST)."),
     "max_array_bytes": Field("positive_int",
                              "Largest payload served, bytes (EPICS_CA_MAX_ARRAY_BYTES)."),
+    "exclusive": Field("boolean",
+                       "Refuse to start when another CA server on this machine already "
+                       "serves the port (default: start, with a warning).", False),
 }
 
 MOUNT_FIELDS: dict[str, Field] = {

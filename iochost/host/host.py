@@ -49,6 +49,10 @@ RUNNING, DEGRADED, FAILED, UNMOUNTED, DISABLED = (
 SERVING = (RUNNING, DEGRADED)
 
 
+class PortInUse(OSError):
+    """Another CA server has this host's port and ``ca.exclusive`` forbids sharing it."""
+
+
 class MountLog(logging.LoggerAdapter):
     """An IOC's logger that prefixes its mount's name and counts the errors it logs."""
 
@@ -173,6 +177,7 @@ class Host:
             config = self.server_config or server_config(self.config.ca, self.environ)
             self.server = Server(self.database, config)
             await self.server.start()
+            await self._check_port_alone(config.port)
         self.started_at = time.monotonic()
         self._running = True
         if not self.config.mounts:
@@ -188,6 +193,29 @@ class Host:
                  len(self.database), sum(m.serving for m in self.mounts.values()),
                  self.server.tcp_port)
         await self._call_hook("iochost_host_started", host=self)
+
+    async def _check_port_alone(self, port: int) -> None:
+        """RSRV's rule, which we follow, is to take an ephemeral TCP port when the configured
+        one is busy and to share the UDP search port. Broadcast searches still reach every
+        server, but a unicast search (an address list naming this machine, a gateway, a
+        name server) is delivered to one process only, so two servers on one port hide each
+        other's PVs from such clients. Warn, or with ``ca.exclusive`` refuse."""
+        if not port or self.server.tcp_port == port:
+            return
+        if self.config.ca.exclusive:
+            await self.server.stop()
+            raise PortInUse(
+                f"another CA server already serves port {port} on this machine and "
+                "ca.exclusive is set: not starting (give this host its own "
+                "EPICS_CAS_SERVER_PORT)")
+        log.warning(
+            "another CA server already serves port %d on this machine: this host took TCP "
+            "port %d and shares UDP port %d with it. Broadcast searches reach both, but a "
+            "unicast search (EPICS_CA_ADDR_LIST naming this machine, a CA gateway) reaches "
+            "only one server per host and port, so some clients will not find these PVs. "
+            "Give each host its own port (ca.port / EPICS_CAS_SERVER_PORT) or use a name "
+            "server (EPICS_CA_NAME_SERVERS); ca.exclusive: true refuses to start instead.",
+            port, self.server.tcp_port, self.server.udp_port)
 
     async def stop(self) -> None:
         """Call iochost_host_stopping, unmount every mount (last first), stop the server."""
@@ -291,8 +319,11 @@ class Host:
             return
         mount.state = RUNNING
         self._faults_changed(mount)          # a hook may have failed during the helpers' start
+        served = len(mount.pvnames)
+        if mount.name == HOST_STATUS_MOUNT:     # and one STATE PV per configured mount
+            served += len(self.config.mounts)
         log.info("[mount %s] %s mounted: %d PVs under %r", mount.name, mount.config.ioc,
-                 len(mount.pvnames), mount.config.prefix)
+                 served, mount.config.prefix)
         await self._call_hook("iochost_ioc_mounted", host=self, mount=mount)
 
     def _faults_changed(self, mount: Mount) -> None:

@@ -23,6 +23,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 from .. import __version__
+from ..logs import configure_logging
 from .async_lib import AsyncioAsyncLayer, AsyncLibraryLayer
 from .lifecycle import HookRunner
 
@@ -37,9 +38,9 @@ def _default_interfaces() -> list[str]:
 
 
 def _configure_logging(verbose: int, quiet: bool) -> None:
+    """The host's format (iochost.logs), so a standalone IOC logs like ``iochost serve``."""
     level = logging.WARNING if quiet else logging.DEBUG if verbose > 1 else logging.INFO
-    logging.basicConfig(format="[%(asctime)s %(levelname)s %(name)s] %(message)s")
-    logging.getLogger().setLevel(level)
+    configure_logging(level)
     logging.getLogger("iochost").setLevel(logging.DEBUG if verbose else logging.NOTSET)
 
 

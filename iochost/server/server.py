@@ -85,8 +85,11 @@ class Server:
                                      self.config.beacon_period)
         self._beacons.start()
         self._started = True
-        logger.info("CA server on %s: TCP port %d, UDP port %d, %d PVs",
-                    ", ".join(interfaces), self.tcp_port, self.udp_port, len(self.database))
+        # A host starts its server empty and mounts afterwards (and says how many PVs it
+        # serves then): a PV count here only means something when there is one.
+        served = f", {len(self.database)} PVs" if len(self.database) else ""
+        logger.info("CA server on %s: TCP port %d, UDP port %d%s",
+                    ", ".join(interfaces), self.tcp_port, self.udp_port, served)
 
     async def _bind_tcp(self, loop: asyncio.AbstractEventLoop, interfaces: tuple[str, ...],
                         port: int) -> int:

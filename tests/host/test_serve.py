@@ -98,6 +98,13 @@ def test_demo_config_serves_every_mount_and_stops_cleanly(pyepics, tmp_path, pro
     assert stop(proc, signal.SIGINT) == 0
     log = proc.err_path.read_text()
     assert "shutdown hook of DEMO:HOOKS:thing called (value 7)" in log   # its shutdown hook ran
+    # the reporting lines: the server's first line counts no PVs before anything is
+    # mounted; the status mount counts what it serves (7 figures + 11 STATE PVs); the
+    # shutdown line names the signal
+    server_line = next(line for line in log.splitlines() if "CA server on" in line)
+    assert "PVs" not in server_line
+    assert "[mount _host] iochost-status mounted: 18 PVs under 'DEMO:HOST:'" in log
+    assert "SIGINT received: shutting down" in log
     assert "host 'demo' stopped" in log and "Traceback" not in log
 
 
