@@ -5,6 +5,7 @@
 The field-set classes (``AiFields``, ``MotorFields``... one per record type, named as in
 caproto) are made on first use; ``register_record`` adds new record types.
 """
+from .busy import BusyFields
 from .fieldsets import FieldSpec, RecordFieldGroup, class_name_of
 from .registry import (
     builtin_field_set,
@@ -36,8 +37,13 @@ from .tables import (
     record_types,
 )
 
+register_record(BusyFields)
+
 __all__ = [
     "BUFFERS",
+    "BusyFields",
+    "MotorRecord",
+    "SimMotor",
     "DBF_TO_DBR",
     "RTYP",
     "Buffer",
@@ -68,7 +74,12 @@ __all__ = [
 
 
 def __getattr__(name: str):
-    """``AiFields``, ``MotorFields``...: the field set of each record type, made on use."""
+    """``AiFields``, ``MotorFields``...: the field set of each record type, made on use;
+    ``MotorRecord``/``SimMotor`` (the motor record's behaviour, ``motor.py``)."""
+    if name in ("MotorRecord", "SimMotor"):
+        from . import motor
+        globals()[name] = value = getattr(motor, name)
+        return value
     cls = _by_class_name(name) if name.endswith("Fields") else None
     if cls is None:
         raise AttributeError(f"module 'iochost.records' has no attribute {name!r}")

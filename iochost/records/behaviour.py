@@ -164,11 +164,16 @@ def limit_value(fields: RecordFieldGroup, record: PvpropertyData, value: Any) ->
     return value
 
 
+def disabled(fields: RecordFieldGroup) -> bool:
+    """DISA == DISV: the record does not process."""
+    return fields.created.get("DISA") is not None and \
+        fields.stored("DISA", 0) == fields.stored("DISV", 1)
+
+
 async def process_put(fields: RecordFieldGroup, record: PvpropertyData, value: Any) -> Any:
     """A write to the record: gated by DISA/DISV, limited (``limit_value``), then the
     putter (its result is kept)."""
-    if fields.created.get("DISA") is not None and \
-            fields.stored("DISA", 0) == fields.stored("DISV", 1):
+    if disabled(fields):
         await record.alarm.write(status=AlarmStatus.DISABLE,
                                  severity=fields.stored("DISS", AlarmSeverity.NO_ALARM))
         raise SkipWrite

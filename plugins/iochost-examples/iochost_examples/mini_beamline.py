@@ -1,23 +1,32 @@
 """A small simulated beamline: a storage ring that decays and tops up, a motor record
-that moves at its velocity, a shutter, and a detector that counts the beam through a
-pinhole the motor scans across.
+(iochost's simulated synApps motor: VELO, ACCL, limits, STOP, DMOV/MOVN...), a shutter,
+and a detector (a busy record) that counts the beam through a pinhole the motor scans.
 
     python -m iochost_examples.mini_beamline --prefix bl:
-    caput bl:mtr 0.5 ; camonitor bl:mtr.RBV bl:mtr.DMOV
-    caput bl:shutter Open ; caput -c bl:acquire 1 ; caget bl:det
+    caput -c bl:mtr 0.5 ; camonitor bl:mtr.RBV bl:mtr.DMOV
+    caput bl:shutter Open ; caput -c bl:acquire Acquire ; caget bl:det
     caput bl:current.SCAN ".2 second"      # the ring's update rate is its SCAN field
+
+Every record owns its alarm: a LOLO on the ring current does not stop the motor.
 """
 import asyncio
 import math
 import random
 
 from iochost import ChannelType, PVGroup, ioc_arg_parser, pvproperty, run
+from iochost.records import SimMotor
 
 FULL_CURRENT = 500.0      # mA after a top-up
 TOP_UP_BELOW = 490.0      # mA
 LIFETIME = 600.0          # s, the ring current's decay time constant
 PINHOLE_WIDTH = 0.2       # mm, the detector's acceptance around the beam centre
-MOTOR_TICK = 0.02         # s between motor steps
+
+
+class PinholeMotor(SimMotor):
+    """The pinhole stage: a simulated motor with soft limits of +-10 mm."""
+
+    __slots__ = ()
+    initial_fields = {**SimMotor.initial_fields, "VELO": 1.0, "VMAX": 10.0}
 
 
 class MiniBeamline(PVGroup):
@@ -25,13 +34,13 @@ class MiniBeamline(PVGroup):
 
     current = pvproperty(value=FULL_CURRENT, record="ai", units="mA", precision=2,
                          read_only=True, doc="Storage ring current")
-    mtr = pvproperty(value=0.0, record="motor", units="mm", precision=3,
-                     doc="Pinhole position")
+    mtr = pvproperty(value=0.0, record=PinholeMotor, units="mm", precision=3,
+                     lower_ctrl_limit=-10.0, upper_ctrl_limit=10.0, doc="Pinhole position")
     shutter = pvproperty(value="Closed", enum_strings=["Closed", "Open"], record="bo",
                          dtype=ChannelType.ENUM, doc="Beam shutter")
     exposure = pvproperty(value=0.1, record="ao", units="s", precision=2,
                           lower_ctrl_limit=0.01, upper_ctrl_limit=10.0, doc="Exposure time")
-    acquire = pvproperty(value="Done", enum_strings=["Done", "Acquire"], record="bo",
+    acquire = pvproperty(value="Done", enum_strings=["Done", "Acquire"], record="busy",
                          dtype=ChannelType.ENUM, doc="Write Acquire to take one exposure")
     det = pvproperty(value=0.0, record="ai", units="counts", read_only=True,
                      doc="Detector counts of the last exposure")
@@ -44,45 +53,21 @@ class MiniBeamline(PVGroup):
         value = instance.value * math.exp(-(instance.scan_period or 1.0) / LIFETIME)
         await instance.write(FULL_CURRENT if value < TOP_UP_BELOW else value)
 
-    @mtr.startup
-    async def mtr(self, instance, async_lib):
-        """Move the readback toward VAL at VELO, with DMOV/MOVN as a motor record has them."""
-        fields = instance.field_inst
-        await fields.velocity.write(1.0)
-        await fields.done_moving_to_value.write(1)
-        while True:
-            await async_lib.sleep(MOTOR_TICK)
-            position, target = fields.user_readback_value.value, instance.value
-            if position == target and fields.done_moving_to_value.value:
-                continue
-            step = fields.velocity.value * MOTOR_TICK
-            moving = abs(target - position) > step
-            position = position + math.copysign(step, target - position) if moving else target
-            await fields.user_readback_value.write(position)
-            await fields.dial_readback_value.write(position)
-            await fields.motor_is_moving.write(int(moving))
-            await fields.done_moving_to_value.write(int(not moving))
-
-    @mtr.putter
-    async def mtr(self, instance, value):
-        await instance.field_inst.done_moving_to_value.write(0)
-        return value
-
     @acquire.putter
     async def acquire(self, instance, value):
-        """One exposure: wait, then count what passed the pinhole (the put completes
-        when the exposure is done, as areaDetector's Acquire with ca_put_callback)."""
+        """One exposure: wait, then count what passed the pinhole.  A busy record: it
+        reads Acquire during the exposure, Done after, and a put with completion
+        completes when the exposure is done (areaDetector's Acquire)."""
         if value != "Acquire":
             return value
         await asyncio.sleep(self.exposure.value)
         await self.det.write(self.expected_counts() * (1 + random.gauss(0, 0.01)))
-        return "Done"
 
     def expected_counts(self) -> float:
         """Counts per exposure: beam current x pinhole transmission x time."""
         if self.shutter.value != "Open":
             return 0.0
-        position = self.mtr.field_inst.user_readback_value.value
+        position = self.mtr.field_inst.readback()
         offset = (position - self.centre.value) / PINHOLE_WIDTH
         return 1000.0 * self.current.value * math.exp(-offset * offset / 2) * \
             self.exposure.value
