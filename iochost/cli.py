@@ -54,6 +54,20 @@ examples:
 Shows distribution, version, hooks, IOCs, record types and helpers of each plugin,
 and why a plugin failed to load. Exit status 0 when every plugin loaded, 3 when one
 failed to load (it is listed all the same), so CI can gate on it."""),
+    "reload": (
+        "make a running 'iochost serve' re-read its host config (sends it SIGHUP)",
+        """\
+examples:
+  iochost serve site.yaml --pid-file site.pid &
+  iochost reload site.pid
+  iochost reload --pid "$(cat site.pid)"
+
+The host validates the file first, exactly as 'iochost check' does; with problems it
+changes nothing and logs why (file:line). Otherwise it applies the difference: mounts
+removed are unmounted, added or re-enabled ones mounted, changed ones remounted, and
+unchanged mounts are not touched (their clients stay connected). Changes to the ca or
+host sections need a restart and are reported, not applied. Under systemd:
+'systemctl reload iochost@site'."""),
     "schema": (
         "print the JSON Schema of host configs (with each installed IOC's options)",
         """\
@@ -98,6 +112,15 @@ def build_parser() -> argparse.ArgumentParser:
             sub.add_argument("--log-level", metavar="LEVEL", type=str.upper,
                              choices=("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"),
                              help="override the config's host.log_level")
+        if verb == "serve":
+            sub.add_argument("--pid-file", metavar="PATH",
+                             help="write the process id here while serving "
+                                  "(for 'iochost reload PATH')")
+        if verb == "reload":
+            target = sub.add_mutually_exclusive_group(required=True)
+            target.add_argument("pidfile", metavar="PIDFILE", nargs="?",
+                                help="the --pid-file of the 'iochost serve' to reload")
+            target.add_argument("--pid", type=int, help="the process id to reload")
         if verb == "list-plugins":
             sub.add_argument("--json", action="store_true", help="print JSON")
     return parser
@@ -116,6 +139,9 @@ def main(argv: list[str] | None = None) -> int:
     # Until the host serves (and installs its own handlers), SIGTERM stops us like Ctrl-C:
     # plugin loading and validation take a moment, and nothing has started yet.
     previous = signal.signal(signal.SIGTERM, _interrupt)
+    # SIGHUP means "reload" once serving; until the host installs its handler, one that
+    # arrives early must not kill the process (its default action).
+    previous_hangup = signal.signal(signal.SIGHUP, signal.SIG_IGN)
     args.config = _config_path(args, parser)
     try:
         return _run_verb(args)
@@ -127,6 +153,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     finally:
         signal.signal(signal.SIGTERM, previous)
+        signal.signal(signal.SIGHUP, previous_hangup)
 
 
 def _config_path(args: argparse.Namespace, parser: argparse.ArgumentParser) -> str | None:
@@ -150,7 +177,9 @@ def _run_verb(args: argparse.Namespace) -> int:
     run = {
         "serve": lambda: commands.serve(args.config, switches, list_pvs=args.list_pvs,
                                         log_level=args.log_level, exclusive=args.exclusive,
-                                        log_format=args.log_format),
+                                        log_format=args.log_format,
+                                        pid_file=args.pid_file),
+        "reload": lambda: commands.reload(args.pidfile, args.pid),
         "check": lambda: commands.check(args.config, switches),
         "list-pvs": lambda: commands.list_pvs(args.config, switches),
         "list-plugins": lambda: commands.list_plugins(switches, as_json=args.json),

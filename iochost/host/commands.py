@@ -6,6 +6,8 @@ Each function prints to the given streams and returns the process exit status: 0
 from __future__ import annotations
 
 import json
+import os
+import signal
 import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
@@ -160,7 +162,7 @@ def schema(switches: PluginSwitches, out: TextIO | None = None,
 def serve(path: str, switches: PluginSwitches, list_pvs: bool = False,
           log_level: str | None = None, out: TextIO | None = None,
           err: TextIO | None = None, exclusive: bool = False,
-          log_format: str = "text") -> int:
+          log_format: str = "text", pid_file: str | None = None) -> int:
     """Validate, then serve until SIGINT/SIGTERM; 0 after a clean shutdown. 1 when the
     config has problems, is already served by another iochost (its lock file), or the
     port is taken and ``exclusive`` (``--exclusive`` or ``ca.exclusive``) forbids sharing."""
@@ -176,15 +178,56 @@ def serve(path: str, switches: PluginSwitches, list_pvs: bool = False,
     from .runner import run_host
 
     try:
-        with ConfigLock(path):
+        with ConfigLock(path), PidFile(pid_file):
             if list_pvs:
                 print_pvs(config, built, out)
                 out.flush()
             return run_host(config, catalog, built, log_level=log_level, err=err,
                             log_format=log_format)
-    except ConfigLocked as exc:
+    except (ConfigLocked, OSError) as exc:
         print(f"error: {exc}", file=err)
         return 1
+
+
+class PidFile:
+    """``--pid-file``: this process's id in ``path`` while serving (None: no file)."""
+
+    def __init__(self, path: str | None) -> None:
+        self.path = Path(path) if path else None
+
+    def __enter__(self) -> PidFile:
+        if self.path is not None:
+            self.path.write_text(f"{os.getpid()}\n")
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self.path is not None:
+            self.path.unlink(missing_ok=True)
+
+
+def reload(pidfile: str | None, pid: int | None, err: TextIO | None = None) -> int:
+    """Send SIGHUP to the ``iochost serve`` of ``pidfile`` (or ``pid``): it re-reads its
+    config. 0 when the signal was delivered; 1 (one line) when there is no such process."""
+    err = err or sys.stderr
+    if pid is None:
+        try:
+            text = Path(str(pidfile)).read_text().strip()
+            pid = int(text)
+        except OSError as exc:
+            print(f"error: cannot read the pid file {pidfile}: {exc.strerror}", file=err)
+            return 1
+        except ValueError:
+            print(f"error: {pidfile} holds no process id: {text[:40]!r}", file=err)
+            return 1
+    try:
+        os.kill(pid, signal.SIGHUP)
+    except ProcessLookupError:
+        print(f"error: no process {pid} (is iochost serve running?)", file=err)
+        return 1
+    except PermissionError:
+        print(f"error: not allowed to signal process {pid}", file=err)
+        return 1
+    return 0
 
 
 def names(values: Iterable[str] | None) -> tuple[str, ...]:

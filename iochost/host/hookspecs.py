@@ -117,3 +117,15 @@ def iochost_ioc_unmounted(host: Host, mount: Mount) -> Awaitable[None] | None:
     Fires for every ``Host.unmount`` and for each mount during shutdown. May return an
     awaitable; exceptions are logged with the plugin's name.
     """
+
+
+@hookspec
+def iochost_host_reloaded(host: Host) -> Awaitable[None] | None:
+    """Called after a reload (SIGHUP, ``iochost reload``) applied a new host config.
+
+    ``host.config`` is the new config; mounts it added, changed or re-enabled are mounted
+    (``iochost_ioc_mounted`` fired for each), removed ones unmounted. Plugins that keep
+    state derived from the config or from files next to it -- access rules, say -- re-read
+    it here. Not called when the new config had problems (nothing changed then). May return
+    an awaitable; exceptions are logged with the plugin's name and the host serves on.
+    """

@@ -266,6 +266,36 @@ class Host:
         await self._refresh_status()
         return mount
 
+    async def apply_reload(self, new: HostConfig, plan: Any, built: Mapping[str, Any]
+                           ) -> None:
+        """Apply a validated config as ``plan`` (an ``iochost.host.reload.ReloadPlan``)
+        says: unmount, then mount from ``built``; mounts in neither list are untouched.
+        The ``ca`` and ``host`` sections in use stay (they need a restart)."""
+        for name in plan.unmount:
+            await self._deactivate(self.mounts[name])
+        wanted = {mount.name for mount in new.mounts}
+        for name in [name for name in self.mounts
+                     if name != HOST_STATUS_MOUNT and name not in wanted]:
+            del self.mounts[name]
+            if self.status is not None:
+                self.database.remove_many([self.status.state_pvname(name)])
+                self.status.state_pvs.pop(name, None)
+        new.ca, new.host = self.config.ca, self.config.host
+        self.config = new
+        mounts = {name: mount for name, mount in self.mounts.items()
+                  if name == HOST_STATUS_MOUNT}
+        for mount_config in new.mounts:
+            mount = self.mounts.get(mount_config.name)
+            if mount_config.name in plan.mount or mount is None:
+                mount = Mount(mount_config.name, mount_config, host=self)
+            mount.config = mount_config      # a new description is taken over as is
+            mounts[mount.name] = mount
+        self.mounts = mounts
+        for name in plan.mount:
+            await self._activate(self.mounts[name], built[name])
+        await self._refresh_status()
+        await self._call_hook("iochost_host_reloaded", host=self)
+
     def _mount_config(self, spec: MountConfig | Mapping[str, Any] | str) -> MountConfig:
         if isinstance(spec, MountConfig):
             return spec

@@ -1,4 +1,5 @@
-"""``iochost serve``: run a Host on an event loop until SIGINT or SIGTERM, then stop cleanly."""
+"""``iochost serve``: run a Host on an event loop until SIGINT or SIGTERM, then stop cleanly;
+SIGHUP reloads its config; systemd hears of readiness through sd_notify."""
 from __future__ import annotations
 
 import asyncio
@@ -11,31 +12,73 @@ from ..logs import configure_logging
 from .config import HostConfig
 from .host import Host, PortInUse
 from .plugins import PluginCatalog
+from .reload import reload_host
+from .sdnotify import Notifier
 
+log = logging.getLogger("iochost.host")
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 async def serve_until_signalled(host: Host, built: dict[str, Any]) -> None:
-    """Start ``host``, wait for SIGINT/SIGTERM, stop it (shutdown hooks run)."""
+    """Start ``host`` and serve until SIGINT/SIGTERM, then stop it (shutdown hooks run).
+
+    SIGHUP reloads the host config (``iochost.host.reload``), one reload at a time.
+    systemd is told READY=1 once every mount is searchable (``iochost.host.sdnotify``).
+    """
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     received: list[signal.Signals] = []
+    notifier = Notifier()
+    reloading = asyncio.Lock()
+    reloads: set[asyncio.Task[None]] = set()
 
     def on_signal(signum: signal.Signals) -> None:
         received.append(signum)
         stop.set()
 
+    async def reload() -> None:
+        async with reloading:
+            notifier.reloading()
+            await reload_host(host)
+            notifier.ready(_status_line(host))
+
+    def on_hangup() -> None:
+        log.info("SIGHUP received: reloading %s", host.config.path)
+        task = loop.create_task(reload())
+        reloads.add(task)
+        task.add_done_callback(reloads.discard)
+
     for signum in STOP_SIGNALS:
         loop.add_signal_handler(signum, on_signal, signum)
+    loop.add_signal_handler(signal.SIGHUP, on_hangup)
     try:
         await host.start(built)
+        notifier.ready(_status_line(host))
+        notifier.start_watchdog()
         await stop.wait()
-        logging.getLogger("iochost.host").info("%s received: shutting down",
-                                               received[0].name)
+        log.info("%s received: shutting down", received[0].name)
+        notifier.stopping()
     finally:
-        for signum in STOP_SIGNALS:
+        for signum in (*STOP_SIGNALS, signal.SIGHUP):
             loop.remove_signal_handler(signum)
+        for task in list(reloads):       # a reload under way finishes first
+            await asyncio.gather(task, return_exceptions=True)
+        await notifier.stop_watchdog()
         await host.stop()
+
+
+def _status_line(host: Host) -> str:
+    """What ``systemctl status`` shows as the host's status."""
+    serving = sum(mount.serving for mount in host.mounts.values())
+    degraded = [name for name, mount in host.mounts.items() if mount.state == "degraded"]
+    failed = [name for name, mount in host.mounts.items() if mount.state == "failed"]
+    status = f"serving {len(host.database)} PVs of {serving} mounts on port " \
+             f"{host.server.tcp_port}"
+    if degraded:
+        status += f"; degraded: {', '.join(degraded)}"
+    if failed:
+        status += f"; failed: {', '.join(failed)}"
+    return status
 
 
 def run_host(config: HostConfig, catalog: PluginCatalog, built: dict[str, Any],

@@ -1,0 +1,142 @@
+"""Reloading a running host's config (SIGHUP, ``iochost reload``) as a diff.
+
+The new config is read and validated exactly as ``iochost check`` does; a config with
+problems changes nothing (each problem is logged with file:line) and the host serves on.
+A valid one is applied mount by mount, by name:
+
+* **unchanged** mounts are not touched: their PVs, their clients' channels and
+  subscriptions, their hook tasks and their helpers' state (autosave) stay as they are;
+* **removed** mounts, and mounts now ``enabled: false``, are unmounted (shutdown hooks run,
+  clients see SERVER_DISCONN), and their STATE PVs are withdrawn with them;
+* **added** mounts, and mounts turned from ``enabled: false`` to ``true``, are mounted;
+* **changed** mounts -- IOC, prefix, macros, options or helpers differ -- are unmounted,
+  then mounted from the new entry (unmounts all happen before mounts, so a mount may take
+  over PV names another gave up).
+
+What cannot change under a running process is reported and not applied: the ``ca``
+section (port, interfaces, beacons: the sockets are bound) and the ``host`` section (name,
+status prefix, log level, the helpers' directories). Installed plugins are re-read: a plugin whose installed version differs from the
+one loaded is reported as needing a restart -- its modules are already imported and
+cannot be swapped safely under running IOCs, so the old code keeps running and nothing
+of the new one is half-loaded.
+
+Plugins that keep state derived from the config (access rules...) implement the
+``iochost_host_reloaded`` hook, called after a reload was applied.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from importlib import metadata
+from typing import TYPE_CHECKING, Any
+
+from .config import HostConfig, MountConfig, read_config
+from .plugins import PluginCatalog
+from .problems import ConfigError
+from .validation import host_status_mounts, validate
+
+if TYPE_CHECKING:
+    from .host import Host
+
+log = logging.getLogger("iochost.host")
+
+
+def _mount_key(mount: MountConfig) -> tuple[Any, ...]:
+    """What makes two entries of one mount name the same mount (``description`` is
+    cosmetic: a change of it alone is taken over without a remount)."""
+    return (mount.ioc, mount.prefix, mount.macros, mount.options, mount.helpers)
+
+
+@dataclass
+class ReloadPlan:
+    """Which mounts a reload touches, and what it cannot apply."""
+
+    unmount: list[str] = field(default_factory=list)     # removed, disabled or changed
+    mount: list[str] = field(default_factory=list)       # added, enabled or changed
+    unchanged: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+    restart_needed: list[str] = field(default_factory=list)
+
+    @property
+    def empty(self) -> bool:
+        return not (self.unmount or self.mount)
+
+    def summary(self) -> str:
+        removed = [name for name in self.unmount if name not in self.changed]
+        added = [name for name in self.mount if name not in self.changed]
+        parts = [f"{label}: {', '.join(names)}" for label, names in (
+            ("unmounted", removed), ("mounted", added), ("remounted", self.changed))
+            if names]
+        return "; ".join(parts) or "no mount changed"
+
+
+def plan_reload(old: HostConfig, new: HostConfig, serving: set[str]) -> ReloadPlan:
+    """Compare two configs; ``serving`` are the names of the mounts serving now."""
+    plan = ReloadPlan()
+    before = {mount.name: mount for mount in old.mounts}
+    after = {mount.name: mount for mount in new.mounts}
+    for name, mount in before.items():
+        wanted = after.get(name)
+        if name in serving and (wanted is None or not wanted.enabled):
+            plan.unmount.append(name)
+    for name, mount in after.items():
+        if not mount.enabled:
+            continue
+        previous = before.get(name)
+        if name not in serving:
+            plan.mount.append(name)
+        elif previous is not None and _mount_key(previous) != _mount_key(mount):
+            plan.changed.append(name)
+            plan.unmount.append(name)
+            plan.mount.append(name)
+        else:
+            plan.unchanged.append(name)
+    if old.ca.settings() != new.ca.settings():
+        plan.restart_needed.append("the ca section (the server's sockets are bound)")
+    if old.host != new.host:
+        plan.restart_needed.append("the host section (name, status prefix, logging, "
+                                   "helpers' directories)")
+    return plan
+
+
+def upgraded_plugins(catalog: PluginCatalog) -> list[str]:
+    """Plugins whose distribution's installed version is not the one loaded."""
+    found = []
+    for info in catalog.plugins.values():
+        if not info.distribution or info.builtin or not info.loaded:
+            continue
+        try:
+            installed = metadata.version(info.distribution)
+        except metadata.PackageNotFoundError:
+            installed = None
+        if installed != info.version:
+            found.append(f"{info.name} ({info.distribution} {info.version} loaded, "
+                         f"{installed or 'uninstalled'} installed)")
+    return found
+
+
+async def reload_host(host: Host, path: str | None = None) -> ReloadPlan | None:
+    """Re-read ``path`` (default: the file the host was started from), validate it, and
+    apply it to ``host`` as a diff. Returns the plan applied, or None when the new config
+    has problems (logged, nothing changed)."""
+    path = path or host.config.path
+    log.info("reloading %s", path)
+    try:
+        new, problems = read_config(path)
+        built = validate(new, host.catalog, host_status_mounts(new, host.catalog), problems)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            log.error("reload refused: %s", problem)
+        log.error("reload of %s refused: %d problem(s); nothing changed, still serving",
+                  path, len(exc.problems))
+        return None
+    plan = plan_reload(host.config, new, {name for name, mount in host.mounts.items()
+                                          if mount.serving})
+    for what in plan.restart_needed:
+        log.warning("reload: %s changed: restart iochost to apply it (not applied)", what)
+    for what in upgraded_plugins(host.catalog):
+        log.warning("reload: plugin %s: restart iochost to use the new version (the "
+                    "loaded one keeps running)", what)
+    await host.apply_reload(new, plan, built)
+    log.info("reload of %s applied: %s", path, plan.summary())
+    return plan

@@ -1,0 +1,157 @@
+"""Reloading a serving host's config as a diff, with real CA clients watching.
+
+A client subscribed to an unchanged mount sees no disconnect across a reload that adds,
+removes and changes other mounts; a broken config on reload changes nothing.
+"""
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+from iochost.host import Host, hookimpl, load_config, load_plugins
+from iochost.host.reload import plan_reload, reload_host
+from iochost.testing import wait_until
+
+STARTUP_TIMEOUT = 30.0
+
+
+def config_text(prefix, mounts, name="r", extra=""):
+    return (f"host: {{name: {name}, status_prefix: '{prefix}HOST:'}}\n{extra}"
+            f"macros: {{P: '{prefix}'}}\nmounts:\n" + "".join(
+                f"  - {entry}\n" for entry in mounts))
+
+
+KEEP = "{name: keep, ioc: test-counter, prefix: '$(P)KEEP:', options: {start: 1}}"
+GONE = "{name: gone, ioc: test-counter, prefix: '$(P)GONE:'}"
+EDIT = "{name: edit, ioc: test-counter, prefix: '$(P)EDIT:', options: {label: before}}"
+EDITED = "{name: edit, ioc: test-counter, prefix: '$(P)EDIT:', options: {label: after}}"
+LATER = "{name: later, ioc: test-counter, prefix: '$(P)LATER:', enabled: false}"
+LATER_ON = "{name: later, ioc: test-counter, prefix: '$(P)LATER:'}"
+NEW = "{name: new, ioc: test-counter, prefix: '$(P)NEW:', options: {start: 9}}"
+
+
+class Reloaded:
+    """Records iochost_host_reloaded calls (what an access-rules plugin would hook)."""
+
+    calls: list = []
+
+    @staticmethod
+    @hookimpl
+    def iochost_host_reloaded(host):
+        Reloaded.calls.append(sorted(host.mounts))
+
+
+@pytest.fixture
+def served(ca_server, plugin_site, clean_env, unique_prefix, tmp_path):
+    """A host serving ``tmp_path/host.yaml`` on the shared server."""
+    path = tmp_path / "host.yaml"
+    path.write_text(config_text(unique_prefix, [KEEP, GONE, EDIT, LATER]))
+    catalog = load_plugins(blocked=["broken-import"], extra_plugins={"reloaded": Reloaded})
+    host = Host(load_config(path), catalog, server=ca_server.server)
+    ca_server.call(host.start())
+    Reloaded.calls.clear()
+    yield host, path
+    ca_server.call(host.stop())
+
+
+def test_plan_names_what_changes_and_what_needs_a_restart(tmp_path):
+    old, new = tmp_path / "old.yaml", tmp_path / "new.yaml"
+    old.write_text(config_text("X:", [KEEP, GONE, EDIT, LATER]))
+    new.write_text(config_text("X:", [KEEP, EDITED, LATER_ON, NEW], name="renamed",
+                               extra="ca: {port: 5999}\n"))
+    plan = plan_reload(load_config(old, environ={}), load_config(new, environ={}),
+                       serving={"keep", "gone", "edit"})
+    assert (sorted(plan.unmount), sorted(plan.mount), plan.changed, plan.unchanged) == (
+        ["edit", "gone"], ["edit", "later", "new"], ["edit"], ["keep"])
+    assert plan.summary() == "unmounted: gone; mounted: later, new; remounted: edit"
+    assert len(plan.restart_needed) == 2 and "ca section" in plan.restart_needed[0]
+
+
+def test_an_unchanged_mounts_clients_see_no_disconnect(served, ca_server, pyepics,
+                                                       unique_prefix, caplog):
+    host, path = served
+    P = unique_prefix
+    events, connections = [], []
+    keep = pyepics.PV(P + "KEEP:COUNT", auto_monitor=True,
+                      callback=lambda value=None, **kw: events.append(value),
+                      connection_callback=lambda conn=None, **kw: connections.append(conn))
+    gone = pyepics.PV(P + "GONE:COUNT", connection_callback=lambda conn=None, **kw:
+                      connections.append(("gone", conn)))
+    assert keep.wait_for_connection(5) and gone.wait_for_connection(5)
+    assert wait_until(lambda: events and events[-1] == 1)
+    keep_ioc = host.mounts["keep"].ioc
+    assert pyepics.caget(P + "EDIT:LABEL", as_string=True) == "before"
+
+    path.write_text(config_text(P, [KEEP, EDITED, LATER_ON, NEW]))
+    plan = ca_server.call(reload_host(host))
+    assert plan is not None and plan.unchanged == ["keep"]
+
+    # the unchanged mount: same IOC object, same channel, updates still flowing
+    assert host.mounts["keep"].ioc is keep_ioc
+    assert pyepics.caput(P + "KEEP:COUNT", 5, wait=True, timeout=5) == 1
+    assert wait_until(lambda: events[-1] == 5)
+    assert [c for c in connections if c is not True and not isinstance(c, tuple)] == []
+    # removed: its clients were told (SERVER_DISCONN); changed: remounted with new options
+    assert wait_until(lambda: ("gone", False) in connections)
+    assert wait_until(lambda: pyepics.caget(P + "EDIT:LABEL", as_string=True,
+                                            use_monitor=False) == "after")
+    assert wait_until(lambda: pyepics.caget(P + "NEW:COUNT", use_monitor=False) == 9)
+    assert pyepics.caget(P + "LATER:COUNT", timeout=5) is not None   # enabled: false -> true
+    assert {name: m.state for name, m in host.mounts.items()} == {
+        "_host": "running", "keep": "running", "edit": "running", "later": "running",
+        "new": "running"}
+    assert pyepics.caget(P + "HOST:MOUNT:new:STATE", as_string=True, timeout=5) == "running"
+    assert P + "HOST:MOUNT:gone:STATE" not in host.database
+    assert Reloaded.calls == [["_host", "edit", "keep", "later", "new"]]
+    keep.disconnect()
+    gone.disconnect()
+
+
+def test_a_broken_config_on_reload_changes_nothing(served, ca_server, pyepics,
+                                                   unique_prefix, caplog):
+    host, path = served
+    before = {name: (m.state, m.ioc) for name, m in host.mounts.items()}
+    path.write_text(config_text(unique_prefix, [KEEP, "{name: bad, ioc: no-such-ioc}"]))
+    assert ca_server.call(reload_host(host)) is None
+    assert {name: (m.state, m.ioc) for name, m in host.mounts.items()} == before
+    refused = [r.getMessage() for r in caplog.records if "reload refused" in r.getMessage()]
+    assert any(f"{path}:5: mounts[1].ioc: mount 'bad': unknown IOC 'no-such-ioc'" in line
+               for line in refused), refused
+    assert pyepics.caget(unique_prefix + "GONE:COUNT", timeout=5) == 0   # still serving
+    assert Reloaded.calls == []
+
+
+def test_sighup_through_iochost_reload_applies_the_new_config(plugin_site_dir, tmp_path,
+                                                               pyepics):
+    P = f"HUP{os.getpid()}:"
+    path = tmp_path / "host.yaml"
+    path.write_text(config_text(P, [KEEP]))
+    pid_file = tmp_path / "serve.pid"
+    env = dict(os.environ, **plugin_site_dir.env, RUNTIME_DIRECTORY=str(tmp_path / "run"),
+               EPICS_CAS_SERVER_PORT=os.environ["IOCHOST_TEST_SUBPROCESS_PORT"])
+    err = tmp_path / "serve.err"
+    with open(err, "w") as stream:
+        proc = subprocess.Popen([sys.executable, "-m", "iochost", "serve", str(path),
+                                 "--pid-file", str(pid_file)], env=env, stderr=stream)
+    try:
+        assert wait_until(lambda: " serving " in err.read_text() or proc.poll() is not None,
+                          STARTUP_TIMEOUT), err.read_text()
+        keep = pyepics.PV(P + "KEEP:COUNT")
+        assert keep.wait_for_connection(10), err.read_text()
+        path.write_text(config_text(P, [KEEP, NEW]))
+        reload = subprocess.run([sys.executable, "-m", "iochost", "reload", str(pid_file)],
+                                env=env, capture_output=True, text=True, timeout=60)
+        assert reload.returncode == 0, reload.stderr
+        assert wait_until(lambda: "reload of" in err.read_text(), 20), err.read_text()
+        assert f"reload of {path} applied: mounted: new" in err.read_text()
+        assert wait_until(lambda: pyepics.caget(P + "NEW:COUNT", timeout=2) == 9, 10)
+        assert keep.connected
+        keep.disconnect()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(20) == 0, err.read_text()
+    assert not pid_file.exists()
