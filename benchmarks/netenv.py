@@ -11,7 +11,7 @@ import os
 import signal
 import socket
 
-from iochost.testing import LOOPBACK_ENV  # noqa: F401  (re-exported to the harness)
+from iochost.testing import LOOPBACK_ENV
 
 
 #: 1e6 DOUBLEs are 8 MB; libca and RSRV refuse arrays above EPICS_CA_MAX_ARRAY_BYTES.

@@ -12,13 +12,13 @@ except the packers' is re-exported here (import those from ``iochost.ca.packers`
 from __future__ import annotations
 
 from . import codes, commands, dbr, eca, errors, header, packers, parser  # noqa: F401
-from .codes import *  # noqa: F401,F403
-from .commands import *  # noqa: F401,F403
-from .dbr import *  # noqa: F401,F403
-from .eca import *  # noqa: F401,F403
-from .errors import *  # noqa: F401,F403
-from .header import *  # noqa: F401,F403
-from .parser import *  # noqa: F401,F403
+from .codes import *  # noqa: F403
+from .commands import *  # noqa: F403
+from .dbr import *  # noqa: F403
+from .eca import *  # noqa: F403
+from .errors import *  # noqa: F403
+from .header import *  # noqa: F403
+from .parser import *  # noqa: F403
 
 # dbr re-exports a few of codes' names (DBE_*, sizes): each is listed once.
 __all__ = list(dict.fromkeys([

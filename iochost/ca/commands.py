@@ -32,7 +32,8 @@ import ipaddress
 import struct
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any, Callable, ClassVar, Union
+from typing import Any, ClassVar, Union
+from collections.abc import Callable
 
 from .codes import CA_MINOR_VERSION, DO_REPLY, DONT_REPLY, SEQUENCE_VALID, Command
 from .errors import CaProtocolError, LocalProtocolError
@@ -658,7 +659,7 @@ class ServerDisconnResponse(_Message):
     WIRE: ClassVar = (0, 0, "cid", 0)
 
 
-Message = Union[
+Message = Union[  # noqa: UP007 -- a long alias reads better as Union[...]
     VersionRequest, VersionResponse, SearchRequest, SearchResponse, NotFoundResponse,
     EchoRequest, EchoResponse, RsrvIsUpResponse, RepeaterRegisterRequest,
     RepeaterConfirmResponse, EventAddRequest, EventAddResponse, EventCancelRequest,
@@ -669,7 +670,7 @@ Message = Union[
     HostNameRequest, AccessRightsResponse, CreateChFailResponse, ServerDisconnResponse,
 ]
 
-Decoder = Callable[[Header, Union[bytes, memoryview]], Message]
+Decoder = Callable[[Header, bytes | memoryview], Message]
 
 
 def _event_add_or_cancel(header: Header, payload: bytes | memoryview) -> Message:

@@ -55,8 +55,8 @@ def format_number(value: float, precision: int, single: bool = False) -> str:
             big, max_p, width = value > 1e16 or value < -1e16, 17, 7
         if p > 8 or big:
             p = min(p, max_p)
-            return "%*.*e" % (p + width, p, value)
-        return "%.*f" % (min(p, 3), value)
+            return f"{value:{p + width}.{p}e}"
+        return f"{value:.{min(p, 3)}f}"
     return _fixed_point(value, p, np.float32 if single else float)
 
 
@@ -109,7 +109,7 @@ def parse_float(text: bytes, single: bool = False) -> float:
     m = _STRTOD.match(text)
     if m is None:
         raise ValueError(f"{text!r} is not a number")
-    sign, hexa, decimal, infinity, nan = m.groups()
+    sign, hexa, decimal, infinity, _nan = m.groups()
     if hexa:
         try:
             value = float.fromhex(hexa.decode())

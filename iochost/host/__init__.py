@@ -26,6 +26,7 @@ from .validation import validate
 
 __all__ = [
     "CAConfig", "ConfigError", "ConfigProblem", "Host", "HostConfig", "HostSection", "Location",
-    "Mount", "MountConfig", "OptionInfo", "PluginCatalog", "PluginInfo", "hookimpl", "hookspec", "load_config",
+    "Mount", "MountConfig", "OptionInfo", "PluginCatalog", "PluginInfo", "hookimpl", "hookspec",
+    "load_config",
     "load_config_text", "load_plugins", "make_plugin_manager", "read_config", "validate",
 ]

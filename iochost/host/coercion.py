@@ -66,8 +66,9 @@ def _is(value: Any, kind: str) -> bool:
         if isinstance(value, bool):
             return False
         return isinstance(value, int) if kind == "integer" else isinstance(value, (int, float))
-    python = {"boolean": bool, "string": str, "array": (list, tuple), "object": dict}[kind]
-    return isinstance(value, python)
+    python: dict[str, type | tuple[type, ...]] = {
+        "boolean": bool, "string": str, "array": (list, tuple), "object": dict}
+    return isinstance(value, python[kind])
 
 
 def coerce_option(value: Any, kinds: tuple[str, ...], raw: str | None = None) -> Any:

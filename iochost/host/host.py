@@ -3,7 +3,8 @@
 Mounting an IOC (at start-up or at run time)::
 
     build IOC -> attach helpers -> helpers' prepare() -> PVs into the server's database
-    (searchable at once) -> start its hooks (``iochost.pv.lifecycle.start_group``) -> helpers' start()
+    (searchable at once) -> start its hooks (``iochost.pv.lifecycle.start_group``) -> helpers'
+    start()
     -> iochost_ioc_mounted
 
 Unmounting reverses it: helpers' stop() -> ``stop_group`` (scan loops cancelled, shutdown
@@ -21,6 +22,7 @@ import inspect
 import logging
 import time
 from collections.abc import Mapping
+from functools import partial
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -324,7 +326,7 @@ class Host:
                 group.log = MountLog(group.log, mount)
             board = board_of(group)
             if board is not None:
-                board.listeners.append(lambda _board, mount=mount: self._faults_changed(mount))
+                board.listeners.append(partial(self._board_changed, mount))
                 mount.boards.append(board)
         if mount.name == HOST_STATUS_MOUNT:
             self.status = ioc
@@ -355,6 +357,9 @@ class Host:
         log.info("[mount %s] %s mounted: %d PVs under %r", mount.name, mount.config.ioc,
                  served, mount.config.prefix)
         await self._call_hook("iochost_ioc_mounted", host=self, mount=mount)
+
+    def _board_changed(self, mount: Mount, _board: object) -> None:
+        self._faults_changed(mount)
 
     def _faults_changed(self, mount: Mount) -> None:
         """A hook of the mount failed or recovered: ``degraded`` while any is failing."""

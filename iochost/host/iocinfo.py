@@ -103,7 +103,7 @@ def ioc_signature(cls: type) -> IocSignature:
         documented = _docstring_options(klass)
         try:
             hints = typing.get_type_hints(init, include_extras=True)
-        except Exception:  # noqa: BLE001 - unresolvable string annotations: check names only
+        except Exception:
             hints = {}
         open_ended = False
         for param in list(signature.parameters.values())[1:]:  # skip self
@@ -208,7 +208,7 @@ def _docstring_options(cls: type) -> dict[str, tuple[str, str]]:
             continue
         if item_indent is None or indent <= item_indent:
             google, numpy = _GOOGLE_ITEM.match(stripped), _NUMPY_ITEM.match(stripped)
-            if item_indent is not None and indent < item_indent or not (google or numpy):
+            if (item_indent is not None and indent < item_indent) or not (google or numpy):
                 in_section = False            # the section ended
                 continue
             item_indent = indent

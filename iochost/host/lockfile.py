@@ -50,12 +50,12 @@ class ConfigLock:
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+        except BlockingIOError as exc:
             holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
             os.close(fd)
             raise ConfigLocked(
                 f"{self.config_path} is already served by iochost process {holder} "
-                f"(lock {self.path}); stop it first, or serve a copy under another name")
+                f"(lock {self.path}); stop it first, or serve a copy under another name") from exc
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
         self._fd = fd

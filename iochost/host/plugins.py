@@ -208,7 +208,7 @@ def make_plugin_manager(
             continue
         try:
             plugin = ep.load()
-        except Exception as exc:  # noqa: BLE001 - any import-time failure of third-party code
+        except Exception as exc:
             info.error = f"cannot import {ep.value!r}: {_describe(exc)}"
             continue
         _register(manager, plugin, info)
@@ -310,7 +310,7 @@ def _collect_registrations(catalog: PluginCatalog, info: PluginInfo) -> None:
                 impl.function(**{arg: register for arg in impl.argnames})
             except RegistrationError as exc:
                 info.error = f"{hook_name}: {exc}"
-            except Exception as exc:  # noqa: BLE001 - third-party code: report it
+            except Exception as exc:
                 info.error = f"{hook_name} raised {_describe(exc)}"
     for kind, items in staged.items():
         setattr(info, kind, sorted(items))

@@ -136,7 +136,7 @@ def build_mounts(mounts: Iterable[MountConfig], catalog: PluginCatalog,
         try:
             ioc = build_ioc(mount, catalog.ioc_class(mount.ioc))
             names = list(ioc.pvdb)
-        except Exception as exc:  # noqa: BLE001 - plugin code: report with the mount, keep checking
+        except Exception as exc:
             problems.append(mount.problem(
                 f"building IOC {mount.ioc!r} failed: {type(exc).__name__}: {exc}"))
             continue

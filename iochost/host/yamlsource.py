@@ -52,9 +52,9 @@ def load_yaml_text(text: str, file: str) -> tuple[Any, SourceMap, list[ConfigPro
         node = loader.get_single_node()
         data = loader.construct_document(node) if node is not None else None
     except yaml.MarkedYAMLError as exc:
-        raise ConfigError([syntax_problem(exc, file)])
+        raise ConfigError([syntax_problem(exc, file)]) from None
     except yaml.YAMLError as exc:
-        raise ConfigError([ConfigProblem(Location(file), "", f"YAML error: {exc}")])
+        raise ConfigError([ConfigProblem(Location(file), "", f"YAML error: {exc}")]) from None
     finally:
         loader.dispose()
     source = SourceMap(file)
@@ -96,7 +96,8 @@ def load_yaml_file(path: str | Path) -> tuple[Any, SourceMap, list[ConfigProblem
         text = Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        raise ConfigError([ConfigProblem(Location(file), "", f"cannot read the file: {reason}")])
+        problem = ConfigProblem(Location(file), "", f"cannot read the file: {reason}")
+        raise ConfigError([problem]) from None
     return load_yaml_text(text, file)
 
 

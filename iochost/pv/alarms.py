@@ -4,7 +4,8 @@ A :class:`ChannelAlarm` is the alarm state of one or more channel data.  Which c
 share one is decided where channel data are made (``PVSpec``): the plain pvproperties of a
 PVGroup share the group's default alarm, as in caproto, unless ``alarm_group`` names
 another; a record-typed pvproperty (``record=...``) owns its alarm, as every EPICS record
-does, unless it names an ``alarm_group``.  An alarm follows the rules of an EPICS record (``recGblResetAlarms`` and the ACKT/ACKS puts of
+does, unless it names an ``alarm_group``.  An alarm follows the rules of an EPICS record
+(``recGblResetAlarms`` and the ACKT/ACKS puts of
 ``dbAccess.c``):
 
 * a change of status or severity posts ``DBE_ALARM`` to every connected channel, and

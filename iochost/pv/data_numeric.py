@@ -244,7 +244,7 @@ def _scalar_moved(new: Any, last: Any, atol: float) -> bool:
         return True
     if new == last:
         return False
-    new_nan, last_nan = new != new, last != last  # noqa: PLR0124 (NaN test, any number type)
+    new_nan, last_nan = new != new, last != last
     if new_nan or last_nan:  # moved unless both are NaN
         return not (new_nan and last_nan)
     return abs(new - last) > atol

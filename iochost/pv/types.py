@@ -30,7 +30,8 @@ if TYPE_CHECKING:
     from .pvspec import PVSpec
 
 __all__ = [
-    "PvpropertyData", "PvpropertyReadOnlyData", "PVPROPERTY_SLOTS", "RecordSupport", "set_record_support",
+    "PvpropertyData", "PvpropertyReadOnlyData", "PVPROPERTY_SLOTS", "RecordSupport",
+    "set_record_support",
     "record_support", "TYPE_MAP", "TYPE_MAP_READ_ONLY", "pvproperty_class_for",
     "PvpropertyChar", "PvpropertyByte", "PvpropertyShort", "PvpropertyInteger",
     "PvpropertyFloat", "PvpropertyDouble", "PvpropertyString", "PvpropertyEnum",

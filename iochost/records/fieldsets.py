@@ -130,7 +130,8 @@ class RecordFieldGroup:
     """The fields of one record (caproto's ``RecordFieldGroup``).
 
     ``parent`` is the record's channel (``parent.group`` the IOC), ``pvdb`` every field
-    (name -> channel, made on first access), ``created`` the channels made so far.  Fields are attributes under their
+    (name -> channel, made on first access), ``created`` the channels made so far.  Fields are
+    attributes under their
     EPICS names (``fields.DESC``) and caproto's long names (``fields.description``).
     """
 

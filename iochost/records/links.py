@@ -108,7 +108,10 @@ def _element_type(record: Any) -> str:
     return _FTYPE[record.native_type]
 
 
-_STATES = ["ZRST", "ONST", "TWST", "THST", "FRST", "FVST", "SXST", "SVST", "EIST", "NIST", "TEST", "ELST", "TVST", "TTST", "FTST", "FFST"]
+_STATES = [
+    "ZRST", "ONST", "TWST", "THST", "FRST", "FVST", "SXST", "SVST", "EIST", "NIST", "TEST",
+    "ELST", "TVST", "TTST", "FTST", "FFST",
+]
 
 #: field name -> Link, for every record type that has the field.
 LINKS: dict[str, Link] = {

@@ -72,7 +72,7 @@ class SearchResponder(asyncio.DatagramProtocol):
         searches = hits = 0
         offset, end = 0, len(data)
         while offset + HEADER_SIZE <= end:
-            command, size, data_type, count, p1, p2 = unpack_from(data, offset)
+            command, size, _type, count, p1, _p2 = unpack_from(data, offset)
             start = offset + HEADER_SIZE
             if size == EXTENDED_MARKER:  # never used by searches: stop, as for garbage
                 break

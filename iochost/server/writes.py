@@ -41,7 +41,7 @@ async def drive(coro: Coroutine[Any, Any, Any], yielded: Any) -> Any:
                 # What a Task does with a yielded future: clear the flag, then wait for it.
                 yielded._asyncio_future_blocking = False
                 await yielded
-        except BaseException:  # noqa: BLE001 -- surfaced by coro.send below
+        except BaseException:
             pass
         try:
             yielded = coro.send(None)

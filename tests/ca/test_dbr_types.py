@@ -72,7 +72,7 @@ def test_fields_of():
 def test_epoch_is_1990():
     import datetime
 
-    epoch = datetime.datetime(1990, 1, 1, tzinfo=datetime.timezone.utc).timestamp()
+    epoch = datetime.datetime(1990, 1, 1, tzinfo=datetime.UTC).timestamp()
     assert EPICS_EPOCH == epoch == 631152000
 
 

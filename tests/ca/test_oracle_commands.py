@@ -279,7 +279,8 @@ def test_rsrv_circuit_speaks_our_messages(rsrv_port):
         tcp.sendall(c.EventAddRequest(6, 1, sid, 77, mask=5).to_bytes())
         until(c.EventAddResponse)  # the first update, before the cancel can overtake it
         tcp.sendall(b"".join(m.to_bytes() for m in [
-            c.ReadSyncRequest(), c.EventCancelRequest(6, sid, 77, data_count=1), c.ReadNotifyRequest(6, 1, sid, 9),
+            c.ReadSyncRequest(), c.EventCancelRequest(6, sid, 77, data_count=1),
+            c.ReadNotifyRequest(6, 1, sid, 9),
             c.EchoRequest(), c.ClearChannelRequest(sid, 1)]))
         until(c.ClearChannelResponse)
 

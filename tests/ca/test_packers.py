@@ -2,6 +2,8 @@
 the message classes and the DBR tables: one protocol, whichever way a message is built."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from iochost.ca import codes, commands, eca, packers
@@ -87,7 +89,7 @@ def test_packer_is_byte_identical_to_its_message_class(packed: bytes, expected: 
 
 
 def test_every_packer_is_covered() -> None:
-    source = open(__file__).read()
+    source = Path(__file__).read_text()
     untested = [name for name in packers.__all__ if f"packers.{name}(" not in source
                 and f"packers.{name}." not in source]
     assert not untested
@@ -107,8 +109,8 @@ def test_command_enum_is_the_plain_int_codes() -> None:
 
 
 def test_sizes_and_type_bounds_agree_with_the_dbr_tables() -> None:
-    assert codes.ELEMENT_SIZES == tuple(WIRE_DTYPES[ChannelType(i)].itemsize for i in range(7))
-    assert codes.LAST_DBR_TYPE == max(ChannelType)
+    assert tuple(WIRE_DTYPES[ChannelType(i)].itemsize for i in range(7)) == codes.ELEMENT_SIZES
+    assert max(ChannelType) == codes.LAST_DBR_TYPE
     assert codes.DBE_ANY == 0x0F
 
 

@@ -167,5 +167,5 @@ def test_truncated_datagram_raises(cut):
 
 
 def test_request_sent_to_a_client_is_refused():
-    with pytest.raises(CaProtocolError, match="EVENTS_ON.*not valid for a client"):
+    with pytest.raises(CaProtocolError, match=r"EVENTS_ON.*not valid for a client"):
         parse_datagram(c.EventsOnRequest().to_bytes(), Role.CLIENT)

@@ -1,6 +1,7 @@
 """Every example IOC over Channel Access: write a value, read it back, see the side effect
 the example promises.  In-process (the session's server) for speed; see
 test_examples_standalone.py for the ``python -m`` runs."""
+import itertools
 import logging
 import os
 import time
@@ -47,7 +48,7 @@ def test_random_walk_steps_at_the_rate_of_dt(mount, unique_prefix, client, ca_se
     monitor = client.monitor(p + "x", DBE_VALUE)
     values = [event.data[0] for event in monitor.wait_for(5)]
     assert len(set(values)) >= 4
-    assert all(abs(b - a) <= 1.0 for a, b in zip(values, values[1:]))
+    assert all(abs(b - a) <= 1.0 for a, b in itertools.pairwise(values))
     assert client.write(p + "x", 100.0) == "ECA_NOWTACCESS"
 
 

@@ -73,5 +73,5 @@ def test_every_example_runs_standalone(run_example, unique_prefix):
         ioc.wait_until_serving()
         ioc.wait_for_log("PVs available:")
         assert f"\n{unique_prefix}{name}:" in ioc.log, name
-    for name, ioc in iocs.items():
+    for ioc in iocs.values():
         assert ioc.stop(signal.SIGTERM) == 0, ioc.log

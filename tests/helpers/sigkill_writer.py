@@ -4,7 +4,8 @@ Run as ``python sigkill_writer.py DIRECTORY RUNS SEED LOG``. This process import
 once, then forks one child per run (a fork is a restart without the import cost; this
 process has no threads, so the fork is safe). Each child builds the IOC, restores pass 0
 from DIRECTORY exactly as the autosave helper does, appends ``restored K`` to LOG, then
-tells the parent through a pipe, and saves states K+1, K+2, ... through ``SaveSet.save`` (the helper's save path: format,
+tells the parent through a pipe, and saves states K+1, K+2, ... through ``SaveSet.save`` (the
+helper's save path: format,
 temporary file, fsync, .savB link, rename, directory fsync), appending ``saved K`` after
 each save returns. The parent kills the child with SIGKILL at a random moment (0-30 ms
 after the restore) and starts the next run. ``tests/helpers/test_autosave_sigkill.py`` checks LOG.

@@ -119,7 +119,7 @@ def test_sigterm_runs_shutdown_hooks_and_exits_0(plugin_site_dir, tmp_path, proc
     proc = serve([config, "--list-pvs"], tmp_path, **plugin_site_dir.env,
                  IOCHOST_TESTGOOD_LOG=str(events), IOCHOST_DISABLE_PLUGINS="broken-import")
     processes.append(proc)
-    assert wait_until(lambda: events.exists() and "host-started 1" in events.read_text() or
+    assert wait_until(lambda: (events.exists() and "host-started 1" in events.read_text()) or
                     proc.poll() is not None, STARTUP_TIMEOUT), proc.err_path.read_text()
     assert stop(proc, signal.SIGTERM) == 0
     prefix = f"SIG{os.getpid()}:A:"

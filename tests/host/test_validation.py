@@ -57,7 +57,8 @@ MOUNT_ERRORS = [
      [(4, "mounts[0].options.colour", ("IOC 'test-counter' has no option 'colour' (options: "
                                       "start, step, label, fail_startup)"))]),
     ("  - name: a\n    ioc: test-counter\n    options:\n      start: many\n",
-     [(5, "mounts[0].options.start", "option 'start' of IOC 'test-counter': the string 'many' is not an integer")]),
+     [(5, "mounts[0].options.start",
+       "option 'start' of IOC 'test-counter': the string 'many' is not an integer")]),
     ("  - name: a\n    ioc: test-counter\n    helpers:\n      autosav: {}\n",
      [(5, "mounts[0].helpers.autosav", "unknown helper 'autosav'")]),
     (("  - name: a\n    ioc: test-counter\n    prefix: 'X:'\n"

@@ -59,7 +59,7 @@ def test_keyword_hooks_are_checked_too():
     def put(self, instance, value):  # not async
         return value
 
-    with pytest.raises(IocDefinitionError, match="putter hook .*put"):
+    with pytest.raises(IocDefinitionError, match=r"putter hook .*put"):
         pvproperty(value=1, put=put)
 
 

@@ -6,6 +6,6 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent / "pv"))
-from test_group_helpers import TIMEOUT, Client, client, mount, wait_until
+from test_group_helpers import TIMEOUT, Client, client, mount, wait_until  # noqa: E402
 
 __all__ = ["TIMEOUT", "Client", "client", "mount", "wait_until"]

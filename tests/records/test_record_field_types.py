@@ -29,7 +29,10 @@ from iochost.records import (
 
 REFERENCE = json.loads(FIXTURE.read_text())
 RECORDS = {rtyp: fields for rtyp, fields in REFERENCE.items() if rtyp != FTVL_KEY}
-ISSUE_RECORD_TYPES = ["ai", "ao", "bi", "bo", "mbbi", "mbbo", "longin", "longout", "int64in", "int64out", "stringin", "stringout", "lsi", "lso", "waveform", "aai", "aao", "calc", "calcout"]
+ISSUE_RECORD_TYPES = [
+    "ai", "ao", "bi", "bo", "mbbi", "mbbo", "longin", "longout", "int64in", "int64out",
+    "stringin", "stringout", "lsi", "lso", "waveform", "aai", "aao", "calc", "calcout",
+]
 
 # Fields whose dbd initial value init_record replaces: calcout's link-validity menus start
 # as "Constant" (3) when their links are empty.

@@ -19,7 +19,10 @@ from iochost.records import (
     unregister_record,
 )
 
-ISSUE_RECORD_TYPES = ["ai", "ao", "bi", "bo", "mbbi", "mbbo", "longin", "longout", "int64in", "int64out", "stringin", "stringout", "lsi", "lso", "waveform", "aai", "aao", "calc", "calcout", "motor"]
+ISSUE_RECORD_TYPES = [
+    "ai", "ao", "bi", "bo", "mbbi", "mbbo", "longin", "longout", "int64in", "int64out",
+    "stringin", "stringout", "lsi", "lso", "waveform", "aai", "aao", "calc", "calcout", "motor",
+]
 
 
 @pytest.mark.parametrize("rtyp", ISSUE_RECORD_TYPES)
@@ -141,7 +144,7 @@ def test_field_scan_and_startup_hooks_from_the_group_run(mount, unique_prefix, c
             await fields.parent.write(fields.parent.value + 1)
 
     ioc = FieldHooksIOC(prefix=unique_prefix)
-    assert set(ioc.x.field_inst.created) == {"DESC", "RVAL"}          # made at once: they have hooks
+    assert set(ioc.x.field_inst.created) == {"DESC", "RVAL"}  # made at once: they have hooks
     mount(ioc)
     wait_until(lambda: client.value(ioc.prefix + "x.DESC") == "started")
     wait_until(lambda: client.value(ioc.prefix + "x.RVAL") >= 3)

@@ -23,7 +23,10 @@ from iochost.records import (
 )
 from iochost.records.tables import _fields
 
-ISSUE_RECORD_TYPES = ["ai", "ao", "bi", "bo", "mbbi", "mbbo", "longin", "longout", "int64in", "int64out", "stringin", "stringout", "lsi", "lso", "waveform", "aai", "aao", "calc", "calcout", "motor"]
+ISSUE_RECORD_TYPES = [
+    "ai", "ao", "bi", "bo", "mbbi", "mbbo", "longin", "longout", "int64in", "int64out",
+    "stringin", "stringout", "lsi", "lso", "waveform", "aai", "aao", "calc", "calcout", "motor",
+]
 
 
 def test_public_names_match_all():

@@ -107,7 +107,7 @@ def test_client_vanishing_mid_message_is_cleaned_up(ca_server, healthy):
 def flood(ca_server, channel, count):
     """Publish ``count`` updates as fast as the server's loop can (no yielding between)."""
     async def publish():
-        for i in range(count):
+        for _ in range(count):
             await channel.write(channel.value + 1.0)
     ca_server.call(publish(), timeout=60)
 

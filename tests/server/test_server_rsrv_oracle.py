@@ -113,8 +113,9 @@ def converse(port: int) -> list:
     return log
 
 
-def udp_conversation(port: int, version=ca.VersionRequest.for_search(77)) -> list:
+def udp_conversation(port: int, version: ca.VersionRequest | None = None) -> list:
     """A search datagram: one name served, one not (DO_REPLY)."""
+    version = version or ca.VersionRequest.for_search(77)
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
         sock.bind(("127.0.0.1", 0))
         sock.settimeout(5)

@@ -1,5 +1,6 @@
 """UDP: search replies (byte-exact), silence for unknown names, ignore list, live additions,
 beacons."""
+import itertools
 import asyncio
 import select
 import socket
@@ -131,7 +132,7 @@ def test_beacons_double_their_interval_and_count_up():
     assert {(b.server_port, b.version) for b in beacons} == {(tcp_port, MINOR_VERSION)}
     # The waits are 0.02, 0.04, 0.08, then 0.1 (the period): a loaded machine can only
     # stretch them, so they are lower bounds, and at most 8 fit in 0.6 s.
-    gaps = [b[0] - a[0] for a, b in zip(arrivals, arrivals[1:])]
+    gaps = [b[0] - a[0] for a, b in itertools.pairwise(arrivals)]
     assert 3 <= len(beacons) <= 8
     for gap, minimum in zip(gaps, [0.02, 0.04, 0.08] + [0.1] * 10):
         assert gap >= minimum - 0.005
