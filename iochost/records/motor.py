@@ -111,7 +111,7 @@ class MotorRecord(builtin_field_set("motor")):  # type: ignore[misc]
 
     def _raw(self, dial: float) -> int:
         mres = self.stored("MRES", 0.0) or 1.0
-        return int(round(dial / mres))
+        return round(dial / mres)
 
     # -- posting fields (synchronous; a field posts only when it changes) ------------------
     def _post(self, name: str, value: Any) -> None:

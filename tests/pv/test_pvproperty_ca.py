@@ -75,7 +75,7 @@ def test_default_pv_name_is_the_attribute_with_the_prefix(types):
 
 def test_default_values_fill_in_for_dtype_only(mount, unique_prefix, client):
     class Defaults(PVGroup):
-        default_values = {**PVGroup.default_values, float: 42.5, int: 7}  # noqa: RUF012 (caproto API)
+        default_values = {**PVGroup.default_values, float: 42.5, int: 7}
         f = pvproperty(dtype=float)
         i = pvproperty(dtype=int)
         s = pvproperty(dtype=ChannelType.STRING)
