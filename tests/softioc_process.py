@@ -57,16 +57,18 @@ def free_port() -> int:
 
 
 @contextmanager
-def running_softioc(database: str, port: int | None = None) -> Iterator[int]:
+def running_softioc(database: str, port: int | None = None,
+                    extra_env: dict[str, str] | None = None) -> Iterator[int]:
     """softioc serving the records of ``database`` (.db text) on 127.0.0.1:``port`` (a free
-    one by default) until the block ends; yields the port."""
+    one by default) until the block ends, with ``extra_env`` (say
+    ``EPICS_CA_AUTO_ARRAY_BYTES``) in its environment; yields the port."""
     port = free_port() if port is None else port
     with tempfile.TemporaryDirectory(prefix="softioc-") as workdir:
         db = Path(workdir) / "ioc.db"
         db.write_text(database)
         # LOOPBACK_ENV again: a script (softioc_reference) may not have set it.
         env = dict(os.environ, **LOOPBACK_ENV, EPICS_CAS_SERVER_PORT=str(port),
-                   EPICS_CA_SERVER_PORT=str(port))
+                   EPICS_CA_SERVER_PORT=str(port), **(extra_env or {}))
         proc = subprocess.Popen([sys.executable, "-c", _IOC_SCRIPT, str(db)], env=env,
                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, bufsize=0)
         try:

@@ -45,8 +45,11 @@ def effective_environ(ca: CAConfig, environ: Mapping[str, str] | None = None
     """The variables the server sees: the ``ca`` section's, overridden by the environment's
     non-empty ones."""
     environ = os.environ if environ is None else environ
+    settings = ca.settings()
     merged = {CA_VARIABLES[key][0]: CA_VARIABLES[key][1](value)
-              for key, value in ca.settings().items()}
+              for key, value in settings.items()}
+    if "max_array_bytes" in settings:  # a cap named in the file is meant: EPICS 7 applies
+        merged["EPICS_CA_AUTO_ARRAY_BYTES"] = "NO"  # EPICS_CA_MAX_ARRAY_BYTES only then
     merged.update({name: value for name, value in environ.items() if value.strip()})
     return merged
 

@@ -108,7 +108,9 @@ CA_FIELDS: dict[str, Field] = {
     "ignore_addresses": Field("address_list",
                               "Client addresses to ignore (EPICS_CAS_IGNORE_ADDR_LIST)."),
     "max_array_bytes": Field("positive_int",
-                             "Largest payload served, bytes (EPICS_CA_MAX_ARRAY_BYTES)."),
+                             "Largest payload served, bytes (EPICS_CA_MAX_ARRAY_BYTES; "
+                             "setting it turns EPICS_CA_AUTO_ARRAY_BYTES off). Default: "
+                             "no fixed cap, as RSRV in EPICS 7."),
     "exclusive": Field("boolean",
                        "Refuse to start when another CA server on this machine already "
                        "serves the port (default: start, with a warning).", False),

@@ -36,6 +36,7 @@ from iochost.ca.codes import (ACCESS_READ, ACCESS_WRITE, CA_PROTO_CLEAR_CHANNEL,
                               CA_PROTO_VERSION, CA_PROTO_WRITE, CA_PROTO_WRITE_NOTIFY, DBE_ANY,
                               DO_REPLY, ELEMENT_SIZES, LAST_DBR_TYPE, UNKNOWN_CID, Command)
 from iochost.ca.commands import Role
+from iochost.ca.dbr import payload_size
 from iochost.ca.eca import (ECA_ADDFAIL, ECA_BADCHID, ECA_BADCOUNT, ECA_BADMASK, ECA_BADMONID,
                             ECA_BADTYPE, ECA_GETFAIL, ECA_INTERNAL, ECA_NORDACCESS, ECA_NORMAL,
                             ECA_NOWTACCESS, ECA_TOLARGE, eca_message)
@@ -84,6 +85,15 @@ def _name_bytes(payload: bytes | memoryview) -> bytes:
     return payload if end < 0 else payload[:end]
 
 
+def _zeroed_payload(header: Header) -> bytes:
+    """The data of a failed read or subscription reply: zeros of the size the request asked
+    for (``dbr_size_n``: count 0 counts as one element), as RSRV fills it."""
+    try:
+        return bytes(payload_size(header[2], max(header[3], 1)))
+    except CaStatusError:  # a type no read can have (PUT_ACKT, PUT_ACKS)
+        return _ZEROS8
+
+
 def _decode_name(payload: bytes | memoryview) -> str:
     """A client or host name from its payload (invalid UTF-8 replaced)."""
     return _name_bytes(payload).decode("utf-8", "replace")
@@ -125,6 +135,7 @@ class VirtualCircuit(asyncio.Protocol):
         self.database = server.database
         self._stats = server.counters
         self._max_payload = server.max_payload
+        self._max_padding = server.max_padding
         self._high_water = server.config.write_high_water
         self._loop = asyncio.get_running_loop()
         self._parser = StreamParser(Role.SERVER, self._max_payload)
@@ -145,6 +156,10 @@ class VirtualCircuit(asyncio.Protocol):
         self._events_on = True
         self.backlog: dict[Subscription, tuple[bytes, int]] = {}
         self.closed = False
+        #: Stop handling requests: the circuit closed, or its replies fill the transport
+        #: (then the rest of the chunk waits in ``_deferred`` until writing resumes).
+        self._hold = False
+        self._deferred: list[tuple[Header, Payload]] = []
         self._tasks: set[asyncio.Task[Any]] = set()
         # Introspection counters (see .introspection): plain attribute increments on the hot
         # paths; read only when somebody asks for a snapshot.
@@ -198,36 +213,55 @@ class VirtualCircuit(asyncio.Protocol):
         except CaProtocolError as exc:
             self.abort(str(exc))
             return
-        handlers = self._handlers
-        try:
-            for start in range(0, len(messages), REPLY_BATCH):
-                if start:  # a big pipeline: let the client start on the first replies
-                    self._flush()
-                    self._flush_pending = True
-                for header, payload in messages[start:start + REPLY_BATCH]:
-                    handler = handlers.get(header[0])
-                    if handler is None:
-                        self._refuse(header)
-                        return
-                    handler(header, payload)
-                    if self.closed:
-                        return
-        except CaProtocolError as exc:
-            self.abort(str(exc))
-            return
-        except Exception:
-            logger.exception("closing circuit from %s:%d: internal error", *self.peer)
-            self.abort(None)
+        if self._deferred or self._hold:  # still waiting to serve an earlier chunk
+            self._deferred.extend(messages)
+        else:
+            self._serve(messages)
+        if self.closed:
             return
         # An incomplete message that started in this chunk: judge its command now rather
         # than wait (perhaps forever) for a payload that garbage announced.
         pending = self._parser.buffered
         if 2 <= pending <= len(data):
             command = data[-pending] << 8 | data[1 - pending]
-            if command not in handlers:
+            if command not in self._handlers:
                 self.abort(f"unexpected CA command {command}")
                 return
         self._flush()
+
+    def _serve(self, messages: list[tuple[Header, Payload]]) -> None:
+        """Handle requests in order, flushing every REPLY_BATCH; stop when the circuit
+        closes, or keep the rest in ``_deferred`` when the replies fill the transport."""
+        handlers = self._handlers
+        try:
+            for start in range(0, len(messages), REPLY_BATCH):
+                if start:  # a big pipeline: let the client start on the first replies
+                    self._flush()
+                    self._flush_pending = True
+                    if self._hold:
+                        self._defer(messages[start:])
+                        return
+                batch = messages[start:start + REPLY_BATCH]
+                for header, payload in batch:
+                    handler = handlers.get(header[0])
+                    if handler is None:
+                        self._refuse(header)
+                        return
+                    handler(header, payload)
+                    if self._hold:  # (each header is its own tuple: found by identity)
+                        done = next(i for i, item in enumerate(batch) if item[0] is header)
+                        self._defer(batch[done + 1:] + messages[start + REPLY_BATCH:])
+                        return
+        except CaProtocolError as exc:
+            self.abort(str(exc))
+        except Exception:
+            logger.exception("closing circuit from %s:%d: internal error", *self.peer)
+            self.abort(None)
+
+    def _defer(self, messages: list[tuple[Header, Payload]]) -> None:
+        """Keep requests until writing resumes (nothing, if the circuit closed)."""
+        if not self.closed:
+            self._deferred = messages
 
     def eof_received(self) -> bool | None:
         return None  # close our side too
@@ -235,8 +269,9 @@ class VirtualCircuit(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         if self.closed:
             return
-        self.closed = True
+        self.closed = self._hold = True
         self._out.clear()
+        self._deferred = []
         self.backlog.clear()
         for task in self._tasks:  # reads and first monitor updates nobody will receive
             task.cancel()
@@ -246,13 +281,22 @@ class VirtualCircuit(asyncio.Protocol):
         self.server.circuit_closed(self)
 
     def pause_writing(self) -> None:
-        self._paused = True
+        self._paused = self._hold = True
         if self.transport is not None:
             self.transport.pause_reading()
 
     def resume_writing(self) -> None:
-        self._paused = False
-        if self.transport is not None and not self.closed:
+        self._paused = self._hold = False
+        if self.closed:
+            return
+        if self._deferred:  # requests held back while the transport was full
+            messages, self._deferred = self._deferred, []
+            self._flush_pending = True
+            self._serve(messages)
+            self._flush()
+            if self.closed:
+                return
+        if self.transport is not None and not self._paused:
             self.transport.resume_reading()
         self._drain_backlog()
 
@@ -280,6 +324,14 @@ class VirtualCircuit(asyncio.Protocol):
             self.transport.writelines(out)  # type: ignore[union-attr]
         if self.backlog:
             self._drain_backlog()
+
+    def _flush_congested(self) -> None:
+        """Replies passed the high-water mark: write them now, so that the transport's flow
+        control (``pause_writing``) stops further requests before more big replies pile up
+        (memory per circuit stays bounded by a batch of replies, whatever their size)."""
+        pending = self._flush_pending
+        self._flush()
+        self._flush_pending = pending  # inside data_received its closing flush still comes
 
     def send_event(self, sub: Subscription, update: tuple[bytes, int]) -> None:
         """Deliver one subscription update now, or coalesce it while congested."""
@@ -347,6 +399,7 @@ class VirtualCircuit(asyncio.Protocol):
 
     def _shut_down(self, reason: str | None) -> bool:
         """Log and count a closing by us; False if the circuit is closed already."""
+        self._hold = True
         if self.closed:
             return False
         if reason is not None:
@@ -545,10 +598,10 @@ class VirtualCircuit(asyncio.Protocol):
         """A read with every check: access, a count beyond the channel's, an (asynchronous)
         getter; answered with ``reply`` or ``failed`` (the reply functions of its kind)."""
         data_type, count = header[2], header[3]
-        if not channel.rights & ACCESS_READ:
+        if count > channel.max_length and self._too_large(channel, data_type, count):
+            self._too_large_error(channel, header)
+        elif not channel.rights & ACCESS_READ:
             failed(channel, header, ECA_NORDACCESS)
-        elif count > channel.max_length and self._too_large(data_type, count):
-            failed(channel, header, ECA_TOLARGE)
         elif channel.data.needs_async_read:
             self._spawn(self._read_async(channel, header, reply, failed))
         else:
@@ -577,12 +630,27 @@ class VirtualCircuit(asyncio.Protocol):
         logger.error("reading %r failed", channel.name, exc_info=exc)
         return ECA_GETFAIL
 
-    def _too_large(self, data_type: int, count: int) -> bool:
-        """Would ``count`` elements of ``data_type`` exceed EPICS_CA_MAX_ARRAY_BYTES?  Asked
-        before encoding a count beyond the channel's own, so a request for 2**32 elements
-        never allocates (RSRV pads such counts with zeros, up to the same limit)."""
+    def _too_large(self, channel: CircuitChannel, data_type: int, count: int) -> bool:
+        """Would a read of ``count`` elements, more than ``channel`` has, be too large?  RSRV
+        pads such reads with zeros; asked before encoding, so that a request for 2**32
+        elements never allocates: too large beyond the fixed cap (EPICS_CA_MAX_ARRAY_BYTES
+        with EPICS_CA_AUTO_ARRAY_BYTES=NO), or for more than ``max_padding`` zero bytes."""
         native = data_type % 7 if data_type <= 34 else 0  # STSACK_STRING, CLASS_NAME: text
-        return count * ELEMENT_SIZES[native] > self._max_payload
+        size = ELEMENT_SIZES[native]
+        return (count * size > self._max_payload
+                or (count - channel.max_length) * size > self._max_padding)
+
+    def _too_large_error(self, channel: CircuitChannel, header: Header) -> None:
+        """A read (or a subscription's first update) that cannot be sent for its size: as
+        RSRV, an ERROR (ECA_TOLARGE) carrying the request and RSRV's text -- not a reply
+        with zeroed data, which a client would take for (short) data."""
+        what = ("read response" if header[0] == CA_PROTO_READ
+                else "read (or subscription update) response")
+        self._send_error(header, channel.cid, ECA_TOLARGE,
+                         f'server unable to load {what} into protocol buffer '
+                         f'PV="{channel.name}" dbf={header[2]} '
+                         f'count={header[3] or channel.max_length} avail={header[5]} '
+                         f'max bytes={self._max_payload}')
 
     # -- read replies: one function per reply kind ------------------------------------------------
     def _read_notify_reply(self, channel: CircuitChannel, header: Header, body: bytes,
@@ -593,31 +661,36 @@ class VirtualCircuit(asyncio.Protocol):
         if size < _SMALL and sent < _SMALL and size <= self._max_payload:
             out.append(_pack(CA_PROTO_READ_NOTIFY, size, header[2], sent, ECA_NORMAL, header[5]))
         elif size > self._max_payload:
-            self._read_notify_failed(channel, header, ECA_TOLARGE)
+            self._too_large_error(channel, header)
             return
         else:
             out.append(packers.read_notify_header(size, header[2], sent, ECA_NORMAL, header[5]))
         out.append(body)
         self._out_bytes += 16 + size
-        if not self._flush_pending:  # not inside data_received (an asynchronous read)
+        if self._out_bytes > self._high_water:
+            self._flush_congested()
+        elif not self._flush_pending:  # not inside data_received (an asynchronous read)
             self._flush_pending = True
             self._loop.call_soon(self._flush)
 
     def _read_notify_failed(self, channel: CircuitChannel, header: Header, status: int) -> None:
-        """READ_NOTIFY failed: the status travels in the reply; libca ignores the (zeroed)
-        data."""
-        self._queue(packers.read_notify_header(8, header[2], header[3], status, header[5])
-                    + _ZEROS8)
+        """READ_NOTIFY failed: the status travels in the reply, with zeroed data of the size
+        asked for, as RSRV sends it (clients may decode it: caproto's does)."""
+        zeros = _zeroed_payload(header)
+        self._queue(packers.read_notify_header(len(zeros), header[2], header[3], status,
+                                               header[5]) + zeros)
 
     def _read_reply(self, channel: CircuitChannel, header: Header, body: bytes,
                     sent: int) -> None:
         """READ's data reply; RSRV puts the channel's CID (not the SID the spec names) in
         parameter 1."""
         if len(body) > self._max_payload:
-            self._read_failed(channel, header, ECA_TOLARGE)
+            self._too_large_error(channel, header)
             return
         self._queue(packers.read_header(len(body), header[2], sent, channel.cid, header[5]))
         self._queue(body)
+        if self._out_bytes > self._high_water:
+            self._flush_congested()
 
     def _read_failed(self, channel: CircuitChannel, header: Header, status: int) -> None:
         """READ failed: an ERROR naming the channel (READ has no status field)."""
@@ -689,11 +762,11 @@ class VirtualCircuit(asyncio.Protocol):
         if previous is not None:  # a re-used id replaces the old subscription
             self.backlog.pop(previous, None)
             self.server.unsubscribe(previous)
+        if count > channel.max_length and self._too_large(channel, data_type, count):
+            self._too_large_error(channel, header)
+            return
         if not channel.rights & ACCESS_READ:
             self._event_failed(header, ECA_NORDACCESS)
-            return
-        if count > channel.max_length and self._too_large(data_type, count):
-            self._event_failed(header, ECA_TOLARGE)
             return
         sub = Subscription(self, channel, subscriptionid, data_type, count, mask)
         data = channel.data
@@ -712,7 +785,7 @@ class VirtualCircuit(asyncio.Protocol):
             self._event_failed(header, ECA_ADDFAIL)
             return
         if len(update[0]) > self._max_payload:
-            self._event_failed(header, ECA_TOLARGE)
+            self._too_large_error(channel, header)
             return
         channel.subscriptions[subscriptionid] = sub
         self.server.subscribe(sub)
@@ -729,9 +802,12 @@ class VirtualCircuit(asyncio.Protocol):
             self.send_event(sub, update)
 
     def _event_failed(self, header: Header, status: int) -> None:
-        # libca ignores an EVENT_ADD reply without payload, so the failure carries 8 zeros.
-        self._queue(packers.event_add_header(8, header.data_type, header.data_count, status,
-                                             header.parameter2) + _ZEROS8)
+        """A subscription that could not start: its (first) update carries the status and
+        zeroed data of the size asked for, as RSRV sends it (libca ignores an EVENT_ADD
+        reply without payload)."""
+        zeros = _zeroed_payload(header)
+        self._queue(packers.event_add_header(len(zeros), header[2], header[3], status,
+                                             header[5]) + zeros)
 
     def _on_event_cancel(self, header: Header, payload: Payload) -> None:
         channel = self.channels.get(header.parameter1)

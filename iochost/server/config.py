@@ -86,7 +86,10 @@ class ServerConfig:
     ``beacon_addresses``: explicit ``(ip, port)`` beacon destinations; with ``auto_beacon``
     the broadcast/loopback addresses of ``interfaces`` are added.  ``ignore_addresses``:
     clients whose searches get no answer.  ``max_array_bytes``: the largest payload
-    accepted or sent (``EPICS_CA_MAX_ARRAY_BYTES``).
+    accepted or sent, or None for no fixed cap: as RSRV in EPICS 7, the default
+    ``EPICS_CA_AUTO_ARRAY_BYTES=YES`` sizes buffers per message and ignores
+    ``EPICS_CA_MAX_ARRAY_BYTES``, which applies only with ``EPICS_CA_AUTO_ARRAY_BYTES=NO``
+    (memory then stays bounded per circuit by the flow control, see ``circuit``).
     """
 
     interfaces: tuple[str, ...] = ("0.0.0.0",)
@@ -96,7 +99,7 @@ class ServerConfig:
     beacon_period: float = 15.0
     beacon_port: int = DEFAULT_REPEATER_PORT
     ignore_addresses: tuple[str, ...] = ()
-    max_array_bytes: int = DEFAULT_MAX_ARRAY_BYTES
+    max_array_bytes: int | None = None
     #: Transport buffer above which a circuit counts as congested (monitors coalesce).
     write_high_water: int = 1 << 20
 
@@ -115,7 +118,7 @@ class ServerConfig:
             raise ConfigError(f"port {self.port!r} out of range 0..65535")
         if self.beacon_period <= 0:
             raise ConfigError(f"beacon_period {self.beacon_period!r} must be positive")
-        if self.max_array_bytes < 1:
+        if self.max_array_bytes is not None and self.max_array_bytes < 1:
             raise ConfigError(f"max_array_bytes {self.max_array_bytes!r} must be positive")
 
     @classmethod
@@ -149,12 +152,18 @@ class ServerConfig:
         if found := first("EPICS_CAS_IGNORE_ADDR_LIST"):
             values["ignore_addresses"] = tuple(
                 host for host, _ in parse_address_list(found[1], None, found[0]))
+        auto_array_bytes = True
+        if found := first("EPICS_CA_AUTO_ARRAY_BYTES"):
+            auto_array_bytes = _parse_bool(found[1], found[0])
         if found := first("EPICS_CA_MAX_ARRAY_BYTES"):
             try:
                 size = int(float(found[1]))
             except ValueError:
                 raise ConfigError(f"{found[0]}={found[1]!r}: not a byte count") from None
-            values["max_array_bytes"] = max(size, MIN_MAX_ARRAY_BYTES)
+            if not auto_array_bytes:
+                values["max_array_bytes"] = max(size, MIN_MAX_ARRAY_BYTES)
+        if not auto_array_bytes:
+            values.setdefault("max_array_bytes", DEFAULT_MAX_ARRAY_BYTES)
         values.update(overrides)
         return cls(**values)
 

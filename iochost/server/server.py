@@ -30,6 +30,12 @@ logger = logging.getLogger("iochost.server")
 #: Payload bytes allowed beyond EPICS_CA_MAX_ARRAY_BYTES: the largest DBR metadata block and
 #: padding, so an array of exactly the limit still fits.
 HEADER_SLACK = 4096
+#: Without a fixed cap (EPICS_CA_AUTO_ARRAY_BYTES=YES): the largest message a circuit
+#: accepts or sends (an announcement beyond it is garbage, not an array a Python IOC holds;
+#: it closes the circuit before anything is buffered), and the zero bytes a read for more
+#: elements than a channel has may add.
+MAX_PAYLOAD_AUTO = 1 << 30
+MAX_PADDING = 1 << 24
 _UDP_RECEIVE_BUFFER = 1 << 20
 
 
@@ -49,7 +55,13 @@ class Server:
                  config: ServerConfig | None = None):
         self.database = database if isinstance(database, PVDatabase) else PVDatabase(database)
         self.config = config if config is not None else ServerConfig.from_env()
-        self.max_payload = self.config.max_array_bytes + HEADER_SLACK
+        cap = self.config.max_array_bytes
+        #: The largest payload a circuit accepts or sends (the parser refuses larger
+        #: announcements before buffering anything).
+        self.max_payload = MAX_PAYLOAD_AUTO if cap is None else cap + HEADER_SLACK
+        #: The zeros a read may add beyond a channel's own elements (RSRV pads such reads;
+        #: without a fixed cap it would allocate whatever a client names, we stop here).
+        self.max_padding = MAX_PADDING if cap is None else self.max_payload
         self.tcp_port = 0
         self.udp_port = 0
         self.counters: Counter[str] = Counter()

@@ -35,6 +35,7 @@ CASES = [
     ({"EPICS_CAS_BEACON_PERIOD": "7"}, {"beacon_period": 7.0}),
     ({"EPICS_CAS_IGNORE_ADDR_LIST": "127.0.0.8"}, {"ignore_addresses": ("127.0.0.8",)}),
     ({"EPICS_CA_MAX_ARRAY_BYTES": "200000"}, {"max_array_bytes": 200000}),
+    ({"EPICS_CA_AUTO_ARRAY_BYTES": "YES"}, {"max_array_bytes": None}),  # no fixed cap
 ]
 
 

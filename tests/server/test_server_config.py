@@ -11,7 +11,7 @@ def test_defaults_without_environment():
     assert config.beacon_port == 5065
     assert config.beacon_period == 15.0
     assert config.auto_beacon is True
-    assert config.max_array_bytes == 16384
+    assert config.max_array_bytes is None  # EPICS_CA_AUTO_ARRAY_BYTES=YES: no fixed cap
     assert config.beacon_addresses == ()
 
 
@@ -28,9 +28,17 @@ def test_defaults_without_environment():
     ({"EPICS_CAS_INTF_ADDR_LIST": "127.0.0.1 127.0.0.2"}, "interfaces",
      ("127.0.0.1", "127.0.0.2")),
     ({"EPICS_CAS_IGNORE_ADDR_LIST": "127.0.0.9"}, "ignore_addresses", ("127.0.0.9",)),
-    ({"EPICS_CA_MAX_ARRAY_BYTES": "100000000"}, "max_array_bytes", 100_000_000),
-    ({"EPICS_CA_MAX_ARRAY_BYTES": "1e8"}, "max_array_bytes", 100_000_000),
-    ({"EPICS_CA_MAX_ARRAY_BYTES": "100"}, "max_array_bytes", 16384),  # RSRV's minimum
+    # As RSRV in EPICS 7: EPICS_CA_MAX_ARRAY_BYTES counts only with AUTO_ARRAY_BYTES=NO.
+    ({"EPICS_CA_MAX_ARRAY_BYTES": "100000000"}, "max_array_bytes", None),
+    ({"EPICS_CA_MAX_ARRAY_BYTES": "100000", "EPICS_CA_AUTO_ARRAY_BYTES": "YES"},
+     "max_array_bytes", None),
+    ({"EPICS_CA_AUTO_ARRAY_BYTES": "NO"}, "max_array_bytes", 16384),
+    ({"EPICS_CA_MAX_ARRAY_BYTES": "100000000", "EPICS_CA_AUTO_ARRAY_BYTES": "NO"},
+     "max_array_bytes", 100_000_000),
+    ({"EPICS_CA_MAX_ARRAY_BYTES": "1e8", "EPICS_CA_AUTO_ARRAY_BYTES": "no"},
+     "max_array_bytes", 100_000_000),
+    ({"EPICS_CA_MAX_ARRAY_BYTES": "100", "EPICS_CA_AUTO_ARRAY_BYTES": "NO"},
+     "max_array_bytes", 16384),  # RSRV's minimum
     ({"EPICS_CA_ADDR_LIST": "127.0.0.1 127.0.0.2:9999"}, "beacon_addresses",
      (("127.0.0.1", 5065), ("127.0.0.2", 9999))),
     ({"EPICS_CA_ADDR_LIST": "127.0.0.3", "EPICS_CAS_BEACON_ADDR_LIST": "127.0.0.1"},

@@ -76,7 +76,6 @@ def test_deprecated_read_replies_with_the_cid_as_rsrv_does(circuit, pvs):
 
 
 @pytest.mark.parametrize("pv, data_type, count, status", [
-    ("DBL", DOUBLE, 20_000_000, eca.ECA_TOLARGE),  # 160 MB: refused before encoding
     ("HIDDEN", DOUBLE, 1, eca.ECA_NORDACCESS),
 ])
 def test_read_failures_carry_the_fitting_status(circuit, pvs, pv, data_type, count, status):
@@ -115,6 +114,26 @@ def test_invalid_dbr_type_closes_the_circuit_as_rsrv_does(ca_server, pvs, kind):
         else:
             [reply] = replies
             assert isinstance(reply, reply_type) and reply.status == eca.ECA_BADTYPE
+
+
+def test_padding_a_read_beyond_the_element_count_is_bounded(circuit, pvs):
+    # 20,000,000 DOUBLEs of a scalar (160 MB of zeros): refused before anything is
+    # encoded, with RSRV's ERROR for a reply too large to send.
+    sid = circuit.create_channel(pvs["DBL"])[1].sid
+    circuit.send(ca.ReadNotifyRequest(data_type=DOUBLE, data_count=20_000_000, sid=sid,
+                                      ioid=3))
+    error = circuit.recv_until(lambda m: isinstance(m, ca.ErrorResponse))
+    assert error.status == eca.ECA_TOLARGE and error.original_header.data_count == 20_000_000
+    assert "PV=" in error.error_message
+    assert list(decode_dbr(DOUBLE, circuit.read(sid, DOUBLE, 3).payload, 3)[0])[1:] == [0, 0]
+
+
+def test_a_failed_read_carries_zeroed_data_of_the_size_asked(circuit, pvs):
+    # As RSRV (no_read_access_event): clients may decode the data of a failed reply.
+    sid = circuit.create_channel(pvs["HIDDEN"])[1].sid
+    reply = circuit.read(sid, ChannelType.TIME_DOUBLE, 3, ioid=4)
+    assert (reply.status, reply.data_count) == (eca.ECA_NORDACCESS, 3)
+    assert reply.payload == bytes(16 + 3 * 8)
 
 
 def test_requests_on_unknown_sids_get_error_badchid(circuit):
@@ -353,14 +372,17 @@ def test_million_element_array_uses_the_extended_header(circuit, serve_pvs):
 
 
 def test_max_array_bytes_is_honoured():
-    """Replies over EPICS_CA_MAX_ARRAY_BYTES are refused with TOLARGE; a request announcing
-    more than it is a protocol violation that costs the sender its circuit."""
+    """With a fixed cap, replies over it are refused with RSRV's ERROR (TOLARGE; compared
+    with softioc in test_server_array_bytes); a request announcing more than it is a
+    protocol violation that costs the sender its circuit."""
     config = ServerConfig(interfaces=("127.0.0.1",), port=0, auto_beacon=False,
                           max_array_bytes=16384)
     big = {"SMALLMAX:ARR": ChannelDouble(value=np.zeros(10_000))}
     with ServerThread(big, config=config) as server, RawCircuit(server.tcp_port) as raw:
         sid = raw.create_channel("SMALLMAX:ARR")[1].sid
-        assert raw.read(sid, DOUBLE, 0).status == eca.ECA_TOLARGE
+        raw.send(ca.ReadNotifyRequest(data_type=DOUBLE, data_count=0, sid=sid, ioid=5))
+        error = raw.recv_until(lambda m: isinstance(m, ca.ErrorResponse))
+        assert error.status == eca.ECA_TOLARGE and error.original_header.parameter2 == 5
         assert raw.read(sid, DOUBLE, 100).status == eca.ECA_NORMAL
         raw.send_bytes(ca.WriteRequest(data_type=DOUBLE, data_count=10_000, sid=sid, ioid=1,
                                        payload=bytes(80_000)).to_bytes())
