@@ -15,10 +15,10 @@ A valid one is applied mount by mount, by name:
 
 What cannot change under a running process is reported and not applied: the ``ca``
 section (port, interfaces, beacons: the sockets are bound) and the ``host`` section (name,
-status prefix, log level, the helpers' directories). Installed plugins are re-read: a plugin whose installed version differs from the
-one loaded is reported as needing a restart -- its modules are already imported and
-cannot be swapped safely under running IOCs, so the old code keeps running and nothing
-of the new one is half-loaded.
+status prefix, log level, the helpers' directories). Installed plugins are re-read: a
+plugin whose installed version differs from the one loaded is reported as needing a
+restart -- its modules are already imported and cannot be swapped safely under running
+IOCs, so the old code keeps running and nothing of the new one is half-loaded.
 
 Plugins that keep state derived from the config (access rules...) implement the
 ``iochost_host_reloaded`` hook, called after a reload was applied.
@@ -75,7 +75,7 @@ def plan_reload(old: HostConfig, new: HostConfig, serving: set[str]) -> ReloadPl
     plan = ReloadPlan()
     before = {mount.name: mount for mount in old.mounts}
     after = {mount.name: mount for mount in new.mounts}
-    for name, mount in before.items():
+    for name in before:
         wanted = after.get(name)
         if name in serving and (wanted is None or not wanted.enabled):
             plan.unmount.append(name)
