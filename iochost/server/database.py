@@ -9,13 +9,17 @@ Name resolution (:meth:`PVDatabase.resolve`) follows the EPICS conventions:
 
 * ``NAME`` -- the exact entry;
 * ``NAME.FIELD`` -- ``db['NAME'].get_field('FIELD')`` (``NAME.VAL`` is ``NAME`` itself);
-* ``NAME.$``, ``NAME.FIELD$``, ``NAME$`` -- the long-string (CHAR array) view of the channel.
+* ``NAME.$``, ``NAME.FIELD$``, ``NAME$`` -- the long-string (CHAR array) view of the channel;
+* any of these followed by channel filters (``NAME.[2:5]``, ``NAME.{"dec":{"n":10}}``): a
+  :class:`~iochost.server.filters.FilteredChannel` made for that one client channel.
 """
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping
 from typing import Any, Protocol, runtime_checkable
+
+from .filters import FilterError, filtered, split_modifiers
 
 __all__ = ["PVDatabase", "ServedChannel", "RemovalListener"]
 
@@ -52,8 +56,9 @@ class ServedChannel(Protocol):
 
 
 def _may_be_reference(raw: bytes) -> bool:
-    """Could ``raw`` name a field (``NAME.FIELD``) or a long string (``...$``)?"""
-    return b"." in raw or raw.endswith(b"$")
+    """Could ``raw`` name a field (``NAME.FIELD``), a long string (``...$``) or carry
+    channel filters (``NAME$[0:4]``)?"""
+    return b"." in raw or raw.endswith(b"$") or b"[" in raw
 
 
 class PVDatabase(MutableMapping[str, ServedChannel]):
@@ -176,6 +181,16 @@ class PVDatabase(MutableMapping[str, ServedChannel]):
         channel = self._entries.get(name)
         if channel is not None:
             return name, channel
+        modified = split_modifiers(name)
+        if modified is not None:
+            found = self.resolve_entry(modified[0])
+            if found is None:
+                return None
+            try:
+                return found[0], filtered(found[1], modified[1])
+            except FilterError as exc:
+                logger.debug("%s: %s", name, exc)
+                return None
         long_string = name.endswith("$")
         if long_string:
             name = name[:-1]
