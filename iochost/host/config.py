@@ -57,6 +57,18 @@ class HostSection:
     autosave_dir: str | None = None
 
 
+@dataclass(frozen=True)
+class AccessSection:
+    """The ``access:`` section (macros expanded; ``file`` made absolute)."""
+
+    file: Path
+    macros: dict[str, str]
+    host_match: str = "name"
+    on_error: str = "refuse"
+    #: the host's macro scope with ``macros`` on top: expands the rules file's lines
+    scope: MacroScope = field(default_factory=MacroScope, repr=False, compare=False)
+
+
 @dataclass
 class MountConfig:
     """One IOC to mount: macros, options and helpers are already expanded."""
@@ -69,6 +81,8 @@ class MountConfig:
     enabled: bool = True
     helpers: dict[str, dict[str, Any]] = field(default_factory=dict)
     description: str = ""
+    #: access security group of the mount's PVs ('' -> DEFAULT)
+    asg: str = ""
     source: SourceMap = field(default_factory=lambda: SourceMap(RUNTIME_SOURCE), repr=False)
     path: PathKey = ()
     #: option name -> its text as written, for options whose value came from macros
@@ -95,6 +109,7 @@ class HostConfig:
     source: SourceMap = field(repr=False, default_factory=lambda: SourceMap(RUNTIME_SOURCE))
     #: mounts with problems of their own (not served); their IOC names are still checked
     rejected: list[MountConfig] = field(repr=False, default_factory=list)
+    access: AccessSection | None = None
 
     def mount_named(self, name: str) -> MountConfig | None:
         return next((mount for mount in self.mounts if mount.name == name), None)
@@ -180,8 +195,27 @@ def parse_config(data: Any, source: SourceMap, problems: list[ConfigProblem],
         mount = parse_mount(item, scope, source, path, problems)
         if mount is not None:
             (mounts if len(problems) == count else rejected).append(mount)
+    access = _parse_access(top.get("access"), scope, source, problems)
     return HostConfig(path=source.file, host=host, ca=ca, macros=host_macros, mounts=mounts,
-                      scope=scope, source=source, rejected=rejected)
+                      scope=scope, source=source, rejected=rejected, access=access)
+
+
+def _parse_access(data: Any, scope: MacroScope, source: SourceMap,
+                  problems: list[ConfigProblem]) -> AccessSection | None:
+    """The ``access:`` section, or None when the config has none."""
+    if data is None:
+        return None
+    values = spec.check_section(data, spec.ACCESS_FIELDS, ("access",), source, problems)
+    if values is None or "file" not in values:
+        return None
+    macros = {key: _macro_text(value) for key, value in values["macros"].items()}
+    access_scope = scope.child(macros)
+    file = _expand(access_scope, values["file"], ("access", "file"), source, problems, "")
+    path = Path(file)
+    if not path.is_absolute() and source.file and not source.file.startswith("<"):
+        path = Path(source.file).resolve().parent / path
+    return AccessSection(path, macros, values["host_match"], values["on_error"],
+                         access_scope)
 
 
 def parse_mount(data: Any, host_scope: MacroScope, source: SourceMap, path: PathKey,
@@ -193,7 +227,8 @@ def parse_mount(data: Any, host_scope: MacroScope, source: SourceMap, path: Path
     if values is None or "name" not in values or "ioc" not in values:
         return None
     mount = MountConfig(name=values["name"], ioc=values["ioc"], enabled=values["enabled"],
-                        description=values["description"], source=source, path=path)
+                        description=values["description"], asg=values["asg"], source=source,
+                        path=path)
     if not MOUNT_NAME.fullmatch(mount.name):
         problems.append(mount.problem(
             "a mount name starts with a letter or digit and holds only letters, digits, "

@@ -126,6 +126,23 @@ MOUNT_FIELDS: dict[str, Field] = {
     "enabled": Field("boolean", "Mount this IOC when the host starts.", True),
     "helpers": Field("helpers", "Helpers to attach: name -> options.", {}),
     "description": Field("string", "Free text shown in status pages.", ""),
+    "asg": Field("string", "Access security group of this mount's PVs (those whose "
+                 "pvproperty names none); empty means DEFAULT.", ""),
+}
+
+#: the ``access:`` section: EPICS access security (docs/access.md)
+ACCESS_FIELDS: dict[str, Field] = {
+    "file": Field("string", "The ACF rules file (relative to this config's directory); "
+                  "macros allowed.", required=True),
+    "macros": Field("macros", "Macros expanded in the rules file ($(M), ${M=default}); "
+                    "the host's macros apply too.", {}),
+    "host_match": Field("string", "Match HAGs against the host name a client claims "
+                        "('name', RSRV's default) or its IP address ('address': names "
+                        "resolved at load, nothing the client says is trusted).", "name",
+                        choices=("name", "address")),
+    "on_error": Field("string", "A rules file that cannot be loaded at start: 'refuse' "
+                      "to start, or start with every PV 'read-only'.", "refuse",
+                      choices=("refuse", "read-only")),
 }
 
 TOP_FIELDS: dict[str, Field] = {
@@ -134,9 +151,11 @@ TOP_FIELDS: dict[str, Field] = {
     "ca": Field("section", "The Channel Access server; environment variables override it.",
                 {}),
     "mounts": Field("mount_list", "The IOCs to mount.", []),
+    "access": Field("section", "EPICS access security: an ACF rules file.", {}),
 }
 
-SECTIONS: dict[str, dict[str, Field]] = {"host": HOST_FIELDS, "ca": CA_FIELDS}
+SECTIONS: dict[str, dict[str, Field]] = {"host": HOST_FIELDS, "ca": CA_FIELDS,
+                                         "access": ACCESS_FIELDS}
 
 
 def _type_name(value: Any) -> str:

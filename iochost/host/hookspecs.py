@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 if TYPE_CHECKING:  # the host imports this module; avoid the cycle at run time
+    from iochost.access import TrapWrite
+
     from .host import Host, Mount
 
 PROJECT_NAME = "iochost"
@@ -128,4 +130,17 @@ def iochost_host_reloaded(host: Host) -> Awaitable[None] | None:
     state derived from the config or from files next to it -- access rules, say -- re-read
     it here. Not called when the new config had problems (nothing changed then). May return
     an awaitable; exceptions are logged with the plugin's name and the host serves on.
+    """
+
+
+@hookspec
+def iochost_trapwrite(host: Host, event: TrapWrite) -> Awaitable[None] | None:
+    """A client's put was granted by an access security rule marked TRAPWRITE.
+
+    ``event`` (``iochost.access.TrapWrite``) carries ``pv`` (the PV name), ``user`` and
+    ``host`` (the client's, as the rules matched them), ``old`` and ``new`` (the value
+    before and after the put) and ``time`` (Unix seconds).  Called after the value was
+    stored (a refused put is not reported); the host has already logged the put.  Use it
+    to keep an audit trail (a file, a database, a message bus).  May return an awaitable;
+    a failure is logged with the plugin's name and does not affect the put.
     """

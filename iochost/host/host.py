@@ -136,6 +136,8 @@ class Host:
         self.database = PVDatabase() if server is None else server.database
         self.mounts: dict[str, Mount] = {}
         self.status: Any = None          # the HostStatusIOC, when status PVs are on
+        #: access security (HostAccess), when the config has an ``access:`` section
+        self.access: Any = None
         self.started_at: float | None = None
         self._running = False
 
@@ -175,8 +177,15 @@ class Host:
         status_mounts = host_status_mounts(self.config, self.catalog)
         if built is None:
             built = validate(self.config, self.catalog, status_mounts)
+        if self.config.access is not None:
+            from .access import HostAccess
+
+            self.access = HostAccess(self.config.access, self._report_trapwrite)
+            self.access.load()  # raises ConfigError: never serve without the rules
         if self._owns_server:
             config = self.server_config or server_config(self.config.ca, self.environ)
+            if self.access is not None:
+                config = config.replace(**self.access.server_settings())
             self.server = Server(self.database, config)
             await self.server.start()
             await self._check_port_alone(config.port)
@@ -191,6 +200,8 @@ class Host:
             if mount_config.name in built:
                 await self._activate(mount, built[mount_config.name])
         await self._refresh_status()
+        if self.access is not None:
+            self.access.attach(self.server)
         log.info("host %r serving %d PVs of %d mounts on port %d", self.config.host.name,
                  len(self.database), sum(m.serving for m in self.mounts.values()),
                  self.server.tcp_port)
@@ -230,7 +241,22 @@ class Host:
                 await self._deactivate(mount)
         if self._owns_server and self.server is not None:
             await self.server.stop()
+        if self.access is not None:
+            self.access.close()
         log.info("host %r stopped", self.config.host.name)
+
+    # -- access security ---------------------------------------------------------------------------
+    async def reload_access(self) -> bool:
+        """Read the access rules file again (SIGHUP, the READACF PV, the web API): True
+        when the new rules are in force; a bad file keeps the old ones (logged with
+        file:line). False too when the config has no ``access:`` section."""
+        if self.access is None:
+            log.warning("access security reload asked, but the config has no access: section")
+            return False
+        return await self.access.reload()
+
+    async def _report_trapwrite(self, event: Any) -> None:
+        await self._call_hook("iochost_trapwrite", host=self, event=event)
 
     # -- run-time mount / unmount ---------------------------------------------------------------
     async def mount(self, spec: MountConfig | Mapping[str, Any] | str) -> Mount:
@@ -338,6 +364,8 @@ class Host:
                 if hasattr(helper, "prepare"):
                     await helper.prepare()
             mount.pvnames = list(ioc.pvdb)
+            if self.access is not None:  # before the PVs are searchable: never unguarded
+                self.access.assign(ioc.pvdb.values(), mount.config.asg)
             self.database.update(ioc.pvdb)
             await start_group(ioc)
             for helper in mount.helpers:

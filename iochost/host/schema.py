@@ -29,6 +29,7 @@ def config_schema(catalog: PluginCatalog) -> dict[str, Any]:
     top = spec.section_schema(spec.TOP_FIELDS)
     top["properties"]["host"].update(spec.section_schema(spec.HOST_FIELDS))
     top["properties"]["ca"].update(spec.section_schema(spec.CA_FIELDS))
+    top["properties"]["access"].update(spec.section_schema(spec.ACCESS_FIELDS))
     top["properties"]["mounts"]["items"] = mount
     return {"$schema": SCHEMA_DIALECT, "title": "iochost host config",
             "description": EDITOR_HINT, **top}

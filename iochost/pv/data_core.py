@@ -32,6 +32,7 @@ from typing import Any, ClassVar, NamedTuple
 
 from ..ca.dbr import (DBE_LOG, DBE_PROPERTY, DBE_VALUE, EPICS_EPOCH, AccessRights, ChannelType,
                       Metadata, convert_values, decode_dbr, encode_dbr)
+from .accessgate import AccessGate
 from .alarms import AlarmSeverity, AlarmStatus, ChannelAlarm
 from .data_errors import ACK_PUTS, SkipWrite, check_count, check_put, write_mapping_errors
 from .data_longstring import LongStringView
@@ -129,11 +130,12 @@ class ChannelData:
     implement the value hooks ``preprocess_value``, ``_wire_values`` and
     ``_value_from_wire``.  ``read_only`` makes clients' puts fail (ECA_NOWTACCESS) but
     leaves ``write()`` usable by the IOC; ``access_check(host, user)`` may decide rights
-    per client instead.
+    per client instead; ``access_gate`` (an :class:`AccessGate`: the channel's access
+    security group, which the host assigns) decides them within ``read_only``.
     """
 
     __slots__ = ("_value", "_timestamp_ns", "_alarm", "_max_length", "string_encoding",
-                 "reported_record_type", "read_only", "access_check", "_listeners",
+                 "reported_record_type", "read_only", "access_check", "access_gate", "_listeners",
                  "_cache_type", "_cache_count", "_cache_value", "_cache", "_static_meta",
                  "_long_string_view", "__weakref__")
 
@@ -161,6 +163,7 @@ class ChannelData:
         self.reported_record_type = reported_record_type
         self.read_only = read_only
         self.access_check = access_check
+        self.access_gate: AccessGate | None = None
         self._listeners: tuple[Listener, ...] = ()
         # The read cache: the first (type, count) in three slots (the common case: one
         # subscription type per channel), any others in a dict.
@@ -435,13 +438,33 @@ class ChannelData:
             self._listeners = tuple(listeners)
 
     # -- the server's side ------------------------------------------------------------------------
+    def access_level(self) -> int:
+        """The channel's access security level (a record's VAL and plain PVs: ASL0)."""
+        return 0
+
+    def gate_in_force(self) -> AccessGate | None:
+        """The access security group this channel answers to (None: no rules)."""
+        return self.access_gate
+
     def check_access(self, host: str, user: str) -> AccessRights:
-        """READ|WRITE by default; READ when ``read_only``; or ``access_check``'s answer."""
+        """READ|WRITE by default, READ when ``read_only``; with an access gate, what its
+        rules grant this client (never more than ``read_only`` allows); ``access_check``'s
+        answer when one is set."""
         if self.access_check is not None:
             return AccessRights(self.access_check(host, user))
         # Module constants: looking up enum members costs more than the rest of this call,
         # and every CREATE_CHAN asks.
-        return _READ_ONLY if self.read_only else _READ_WRITE
+        allowed = _READ_ONLY if self.read_only else _READ_WRITE
+        gate = self.gate_in_force()
+        if gate is None:
+            return allowed
+        return AccessRights(gate.rights(self.access_level(), host, user) & allowed)
+
+    @property
+    def access_group(self) -> str:
+        """The name of the access security group ('' when none was assigned)."""
+        gate = self.gate_in_force()
+        return gate.group if gate is not None else ""
 
     def read_dbr(self, dbr_type: int, count: int) -> tuple[bytes, int]:
         """The payload of ``dbr_type`` for ``count`` elements (0: current length), cached."""
@@ -514,7 +537,17 @@ class ChannelData:
         if value is NOT_SCALAR:
             values, _ = decode_dbr(dbr_type, payload, count)
             value = self._value_from_wire(self._convert_put(values, source))
+        gate = self.gate_in_force()
+        if gate is not None and gate.traps_write(self.access_level(), host, user):
+            old = self.value
+            await write_mapping_errors(self, value)
+            gate.write_trapped(self.trap_name(), host, user, old, self.value)
+            return
         await write_mapping_errors(self, value)
+
+    def trap_name(self) -> str:
+        """What a TRAPWRITE report calls this channel (channels in a group: the PV name)."""
+        return repr(self)
 
     def _check_put_count(self, count: int) -> None:
         check_count(count, self.max_length)

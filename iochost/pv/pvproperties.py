@@ -45,8 +45,9 @@ class pvproperty(Generic[T_Data]):
     hooks); ``read_only``;
     hooks ``get``, ``put``, ``startup``, ``shutdown``, ``scan`` (or the decorators of the
     same names); ``autosave`` (True, or field names such as ``("VAL", "EGU")``: what
-    an attached autosave helper saves); any other keyword goes to the channel-data class
-    (``units``, ``precision``, ``enum_strings``, ``report_as_string``,
+    an attached autosave helper saves); ``asg`` (its access security group, as a
+    record's ASG field names one; see docs/access.md); any other keyword goes to the
+    channel-data class (``units``, ``precision``, ``enum_strings``, ``report_as_string``,
     ``string_encoding``, limits...).
     """
 
@@ -56,7 +57,8 @@ class pvproperty(Generic[T_Data]):
                  value: Any = None, max_length: int | None = None,
                  alarm_group: str | None = None, doc: str | None = None,
                  read_only: bool | None = None, fields: Any = None, record: Any = None,
-                 field_spec: Any = None, autosave: Any = None, **cls_kwargs: Any) -> None:
+                 field_spec: Any = None, autosave: Any = None, asg: str | None = None,
+                 **cls_kwargs: Any) -> None:
         for kind, hook in (("getter", get), ("putter", put), ("startup", startup),
                            ("shutdown", shutdown), ("scan", scan)):
             check_hook(kind, hook)
@@ -73,7 +75,7 @@ class pvproperty(Generic[T_Data]):
                              name=name, dtype=dtype, value=value, max_length=max_length,
                              alarm_group=alarm_group, read_only=read_only, doc=doc,
                              fields=fields, record=record, cls_kwargs=cls_kwargs,
-                             autosave=autosave)
+                             autosave=autosave, asg=asg)
         self.__doc__ = doc
 
     @classmethod

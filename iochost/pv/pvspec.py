@@ -99,7 +99,7 @@ def normalise_autosave(marker: Any) -> tuple[str, ...] | None:
 
 
 _FIELDS = ("get put startup shutdown attr name dtype value max_length alarm_group read_only "
-           "doc fields scan record cls_kwargs autosave")
+           "doc fields scan record cls_kwargs autosave asg")
 
 
 class PVSpec(namedtuple("PVSpec", _FIELDS)):
@@ -111,7 +111,8 @@ class PVSpec(namedtuple("PVSpec", _FIELDS)):
     ``read_only``, ``doc``, ``fields`` (record-field hooks), ``record`` (record type) and
     ``cls_kwargs`` (passed to the channel-data class), ``autosave`` (what an attached
     autosave helper saves: None, True for the value, or a tuple of field names, ``"VAL"``
-    for the value).  ``dtype`` is inferred from ``value`` when not given.
+    for the value), ``asg`` (the access security group; None: the mount's, else DEFAULT).
+    ``dtype`` is inferred from ``value`` when not given.
     """
 
     __slots__ = ()
@@ -120,7 +121,7 @@ class PVSpec(namedtuple("PVSpec", _FIELDS)):
     def __new__(cls, get=None, put=None, startup=None, shutdown=None, attr=None, name=None,
                 dtype=None, value=None, max_length=None, alarm_group=None, read_only=None,
                 doc=None, fields=None, scan=None, record=None, cls_kwargs=None,
-                autosave=None) -> PVSpec:
+                autosave=None, asg=None) -> PVSpec:
         if dtype is None:
             dtype = infer_dtype(value)
         if put is not None and read_only:
@@ -129,7 +130,7 @@ class PVSpec(namedtuple("PVSpec", _FIELDS)):
             raise IocDefinitionError(f"PV {name!r} has a '.' in its name and cannot be a record")
         return super().__new__(cls, get, put, startup, shutdown, attr, name, dtype, value,
                                max_length, alarm_group, read_only, doc, fields, scan, record,
-                               cls_kwargs, normalise_autosave(autosave))
+                               cls_kwargs, normalise_autosave(autosave), asg)
 
     def new_names(self, attr: str | None = None, name: str | None = None) -> PVSpec:
         """A copy with another attribute and/or PV name."""

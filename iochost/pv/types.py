@@ -126,6 +126,16 @@ class PvpropertyData(ChannelData):
         support = record_support() if self.record_type is not None else None
         self.field_inst = support.create_fields(self) if support is not None else None
 
+    def trap_name(self) -> str:
+        return self.pvname
+
+    @property
+    def access_group(self) -> str:
+        """The access security group: the one in force, else the one the pvproperty
+        names ('' when none)."""
+        gate = self.gate_in_force()
+        return gate.group if gate is not None else (self.pvspec.asg or "")
+
     @property
     def fields(self) -> Mapping[str, ChannelData]:
         """Record fields, name -> channel (record support makes each on first access)."""

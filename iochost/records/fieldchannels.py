@@ -16,6 +16,7 @@ from functools import cache
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ..ca.dbr import DBE_LOG, DBE_VALUE, ChannelType, encode_dbr, native_type
+from ..pv.accessgate import AccessGate
 from ..pv.data import ChannelAlarm, ChannelValueError
 from ..pv.pvspec import PVSpec
 from ..pv.types import (
@@ -65,6 +66,17 @@ class FieldChannel:
 
     def evaluate_alarm(self, value: Any) -> None:
         return None  # the record's alarm is the record's business
+
+    def gate_in_force(self) -> AccessGate | None:
+        # A field answers to its record's access security group (as dbCommon's ASG is
+        # the record's), at the field's own level (the dbd's ASL).
+        return self.group.parent.gate_in_force()
+
+    def access_level(self) -> int:
+        try:
+            return field_of(self.group._table_type, self.pvspec.name).asl
+        except KeyError:  # a field a record class declares beyond the dbd: ASL1's default
+            return 1
 
     async def write_failed(self, error: Exception) -> None:
         pass  # a refused field put fails the put; EPICS raises no alarm for it

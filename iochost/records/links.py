@@ -73,6 +73,18 @@ async def _set_doc(record: Any, text: str) -> None:
     record.pvspec = record.pvspec._replace(doc=text)
 
 
+async def _set_access_group(record: Any, name: str) -> None:
+    """dbCommon's ASG (special AS): a put moves the record to another access security
+    group, as asChangeGroup does; its open channels are re-evaluated at once."""
+    name = name.strip()
+    record.pvspec = record.pvspec._replace(asg=name or None)
+    gate = record.access_gate
+    if gate is not None:
+        record.access_gate = gate.member_of(name)
+        gate.changed()
+        record.access_gate.changed()
+
+
 async def _refuse(record: Any, value: Any) -> None:
     # RTYP: RSRV grants write access, but dbPut refuses the pseudo-field.
     raise ChannelValueError("RTYP cannot be changed")
@@ -137,6 +149,7 @@ LINKS: dict[str, Link] = {
     "ACKS": Link(lambda record: record.alarm.severity_to_acknowledge, mask=DBE_ALARM),
     "ACKT": Link(lambda record: int(record.alarm.must_acknowledge_transient), mask=DBE_ALARM),
     "AMSG": Link(lambda record: record.alarm.alarm_string, mask=DBE_ALARM),
+    "ASG": Link(lambda record: record.access_group, _set_access_group),
     "SCAN": Link(lambda record: behaviour.scan_choice(record.scan_period), _set_scan),
     "PROC": Link(lambda record: 0, _process),
     "RVAL": Link(_raw_value, _write_raw, DBE_VALUE, putter_replaces=True),

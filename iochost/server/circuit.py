@@ -103,7 +103,7 @@ class CircuitChannel:
     """A channel a client created on this circuit (its SID maps here).
 
     Built once per CREATE_CHAN with its final fields (a hot path when clients connect many
-    channels); the access rights do not change afterwards.
+    channels); the access rights change only through ``VirtualCircuit.update_access``.
     """
 
     __slots__ = ("circuit", "cid", "sid", "name", "key", "data", "rights", "subscriptions",
@@ -454,6 +454,8 @@ class VirtualCircuit(asyncio.Protocol):
     def _on_host_name(self, header: Header, payload: Payload) -> None:
         if self._identity_fixed(header, "host"):
             return
+        if not self.server.config.use_host_names:
+            return  # as RSRV with asCheckClientIP: the peer's address stays the host
         self.host = _decode_name(payload)
 
     def _identity_fixed(self, header: Header, what: str) -> bool:
@@ -765,10 +767,13 @@ class VirtualCircuit(asyncio.Protocol):
         if count > channel.max_length and self._too_large(channel, data_type, count):
             self._too_large_error(channel, header)
             return
+        sub = Subscription(self, channel, subscriptionid, data_type, count, mask)
         if not channel.rights & ACCESS_READ:
+            # As RSRV: the subscription exists but stays disabled (not fanned out to) until
+            # read access is granted; the client hears NORDACCESS now.
+            channel.subscriptions[subscriptionid] = sub
             self._event_failed(header, ECA_NORDACCESS)
             return
-        sub = Subscription(self, channel, subscriptionid, data_type, count, mask)
         data = channel.data
         if data.needs_async_read:
             channel.subscriptions[subscriptionid] = sub
@@ -791,15 +796,50 @@ class VirtualCircuit(asyncio.Protocol):
         self.server.subscribe(sub)
         self.send_event(sub, update)
 
-    async def _first_event_async(self, sub: Subscription, header: Header) -> None:
+    async def _first_event_async(self, sub: Subscription, header: Header | None) -> None:
+        """The first update of a subscription (``header``: its EVENT_ADD; None when read
+        access was just granted to an existing one)."""
         try:
             update = await sub.channel.data.aread_dbr(sub.dbr_type, sub.count)
         except Exception as exc:
             status = exc.status if isinstance(exc, CaStatusError) else ECA_ADDFAIL
-            self._event_failed(header, status)
+            if header is not None:
+                self._event_failed(header, status)
             return
         if sub.channel.subscriptions.get(sub.subscriptionid) is sub:
             self.send_event(sub, update)
+
+    # -- access rights changing while channels are open ------------------------------------
+    def update_access(self, channel: CircuitChannel) -> bool:
+        """Ask the channel's rights again; when they changed, send ACCESS_RIGHTS and, as
+        RSRV's casAccessRightsCB does, tell each subscription: read access lost -> one
+        NORDACCESS update, then silence; regained -> the current value, then updates."""
+        try:
+            rights = int(channel.data.check_access(self.host, self.user))
+        except Exception:
+            logger.exception("access check of %r failed; denying access", channel.name)
+            rights = 0
+        previous = channel.rights
+        if rights == previous or self.closed:
+            return False
+        channel.rights = rights
+        data = channel.data
+        channel.fast_read = (data.read_dbr if rights & ACCESS_READ and not
+                             data.needs_async_read else None)
+        self._queue(packers.access_rights_reply(channel.cid, rights))
+        if (previous ^ rights) & ACCESS_READ:
+            for sub in channel.subscriptions.values():
+                if rights & ACCESS_READ:
+                    self.server.subscribe(sub)
+                    self._spawn(self._first_event_async(sub, None))
+                else:
+                    self.backlog.pop(sub, None)
+                    self.server.unsubscribe(sub)
+                    # the request as it was: the update has its type, count and id
+                    self._event_failed(Header(CA_PROTO_EVENT_ADD, 16, sub.dbr_type,
+                                              sub.count, channel.sid, sub.subscriptionid),
+                                       ECA_NORDACCESS)
+        return True
 
     def _event_failed(self, header: Header, status: int) -> None:
         """A subscription that could not start: its (first) update carries the status and

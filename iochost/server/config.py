@@ -90,6 +90,9 @@ class ServerConfig:
     ``EPICS_CA_AUTO_ARRAY_BYTES=YES`` sizes buffers per message and ignores
     ``EPICS_CA_MAX_ARRAY_BYTES``, which applies only with ``EPICS_CA_AUTO_ARRAY_BYTES=NO``
     (memory then stays bounded per circuit by the flow control, see ``circuit``).
+    ``use_host_names``: a client's access is checked with the host name it claims
+    (HOST_NAME, RSRV's default); False checks its IP address and ignores what it claims
+    (RSRV's ``asCheckClientIP``).
     """
 
     interfaces: tuple[str, ...] = ("0.0.0.0",)
@@ -102,6 +105,7 @@ class ServerConfig:
     max_array_bytes: int | None = None
     #: Transport buffer above which a circuit counts as congested (monitors coalesce).
     write_high_water: int = 1 << 20
+    use_host_names: bool = True
 
     def __post_init__(self) -> None:
         # Accept any iterables (e.g. lists from a config file); store tuples.

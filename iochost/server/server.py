@@ -11,7 +11,7 @@ import errno
 import logging
 import socket
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from .beacon import BeaconSender
@@ -239,6 +239,18 @@ class Server:
         """New PVs: restart the beacon ramp so waiting clients search again soon."""
         if self._beacons is not None:
             self._beacons.restart()
+
+    # -- access rights -------------------------------------------------------------------
+    def refresh_access(self, select: Callable[[ServedChannel], bool] | None = None) -> int:
+        """Re-evaluate the access rights of every open channel (those whose data
+        ``select`` accepts) and send ACCESS_RIGHTS where they changed; returns how many
+        changed.  The access rules call this after a reload or a CALC input change."""
+        changed = 0
+        for circuit in list(self.circuits):
+            for channel in list(circuit.channels.values()):
+                if select is None or select(channel.data):
+                    changed += circuit.update_access(channel)
+        return changed
 
     # -- introspection (read-only snapshots, see .introspection) ---------------------------
     def clients(self) -> list[ClientInfo]:

@@ -68,3 +68,8 @@ def iochost_ioc_mounted(host, mount):
 @hookimpl
 def iochost_ioc_unmounted(host, mount):
     record(f"unmounted {mount.name}")
+
+
+@hookimpl
+def iochost_trapwrite(host, event):
+    record(f"trapwrite {event.pv} {event.user}@{event.host} {event.old!r} -> {event.new!r}")

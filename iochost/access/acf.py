@@ -1,0 +1,425 @@
+"""EPICS access-security configuration files (ACF): text -> :class:`AccessConfig`.
+
+Contract: :func:`parse_acf` reads the language EPICS base 7.0's ``asLib`` accepts
+(``asLib_lex.l`` / ``asLib.y``) and returns the rules as plain frozen data, or raises one
+:class:`AcfError` carrying ``file:line:column`` and what was expected there.  It never
+evaluates anything: CALC expressions are compiled by :mod:`.calc`.
+
+The language, as base reads it::
+
+    UAG(name) { user, user, ... }          # user access group (the body may be absent)
+    HAG(name) { host, host, ... }          # host access group
+    ASG(name) {                            # access security group
+        INPA("pv name") ... INPL(...)      # inputs of CALC rules
+        RULE(level, NONE|READ|WRITE[, TRAPWRITE|NOTRAPWRITE]) {
+            UAG(name, ...)  HAG(name, ...)  CALC("expression")
+        }
+    }
+
+* A token is a keyword (``UAG HAG ASG RULE CALC INPA``..``INPL``), an integer, a bare
+  name of ``[a-zA-Z0-9_-+:.[]<>;]`` characters, a double-quoted string (its backslash
+  escapes are kept as written, as base does), or one of ``( ) { } ,``.  The longest token
+  wins, so ``UAGS`` and ``12ab`` are names.  ``#`` starts a comment to the end of the line.
+* Macros (``$(M)``, ``${M=default}``) are expanded line by line before reading, as base's
+  ``asInitFile`` does, by the ``expand`` callable the caller passes (the host's macro
+  scope), so line numbers stay those of the file.
+* As base: a group name may be defined once (``ASG(DEFAULT)`` replaces the empty default
+  group); a rule may only name groups defined above it; a CALC expression must compile and
+  must not store into an input.
+* The newer ``RPC`` access level and the ``METHOD``, ``AUTHORITY`` and ``PROTOCOL``
+  conditions (secure PVAccess rules of later EPICS releases) are read, then refused with an
+  error naming them: silently dropping a condition would widen a rule.
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from enum import IntEnum
+
+from .calc import INPUT_NAMES, CalcError, CalcProgram, compile_calc
+
+__all__ = [
+    "DEFAULT_GROUP",
+    "AccessConfig",
+    "AccessGroup",
+    "AcfError",
+    "Level",
+    "Rule",
+    "parse_acf",
+]
+
+#: The group of every channel that names none (or names one the rules do not define).
+DEFAULT_GROUP = "DEFAULT"
+
+#: Keywords of later EPICS releases that iochost reads and refuses.
+UNSUPPORTED_KEYWORDS = ("RPC", "METHOD", "AUTHORITY", "PROTOCOL")
+
+
+class Level(IntEnum):
+    """A rule's access, ordered as base orders them (asNOACCESS < asREAD < asWRITE)."""
+
+    NONE = 0
+    READ = 1
+    WRITE = 2
+
+
+class AcfError(ValueError):
+    """A rules file that cannot be used: where, and what was expected there."""
+
+    def __init__(self, message: str, source: str, line: int, column: int):
+        super().__init__(f"{source}:{line}:{column}: {message}")
+        self.message = message
+        self.source = source
+        self.line = line
+        self.column = column
+
+
+@dataclass(frozen=True)
+class Rule:
+    """``RULE(level, access[, trap])`` and its conditions (empty tuples: any)."""
+
+    level: int
+    access: Level
+    trapwrite: bool
+    uags: tuple[str, ...] = ()
+    hags: tuple[str, ...] = ()
+    calc: CalcProgram | None = None
+    line: int = 0
+
+
+@dataclass(frozen=True)
+class AccessGroup:
+    """``ASG(name)``: its CALC inputs (index 0 is INPA -> PV name) and rules, in order."""
+
+    name: str
+    inputs: dict[int, str] = field(default_factory=dict)
+    rules: tuple[Rule, ...] = ()
+
+
+@dataclass(frozen=True)
+class AccessConfig:
+    """A whole rules file. Users and hosts as written (hosts lower-cased, as base does)."""
+
+    source: str
+    uags: dict[str, tuple[str, ...]]
+    hags: dict[str, tuple[str, ...]]
+    groups: dict[str, AccessGroup]
+    warnings: tuple[str, ...] = ()
+
+    def group(self, name: str) -> AccessGroup:
+        """The group ``name``, or DEFAULT when the rules do not define it (as base)."""
+        return self.groups.get(name) or self.groups[DEFAULT_GROUP]
+
+
+# -- lexer ---------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class _Token:
+    kind: str   # 'keyword', 'inp', 'int', 'name', 'string', 'punct', 'end'
+    text: str
+    line: int
+    column: int
+
+    def describe(self) -> str:
+        if self.kind == "end":
+            return "end of file"
+        if self.kind == "string":
+            return f'"{self.text}"'
+        return repr(self.text)
+
+
+_KEYWORDS = frozenset(("UAG", "HAG", "ASG", "RULE", "CALC"))
+_NAME = re.compile(r"[a-zA-Z0-9_\-+:.\[\]<>;]+")
+_QUOTED = re.compile(r'"((?:[^"\n\\]|\\.)*)"')
+_UNTERMINATED = re.compile(r'"(?:[^"\n\\]|\\.)*(?:\n|\\?$)')
+_INP = re.compile(r"INP[A-L]")
+
+
+def _tokens(text: str, source: str) -> Iterator[_Token]:
+    line, line_start, pos = 1, 0, 0
+    size = len(text)
+    while pos < size:
+        char = text[pos]
+        column = pos - line_start + 1
+        if char == "\n":
+            line += 1
+            line_start = pos = pos + 1
+        elif char in " \t\r":
+            pos += 1
+        elif char == "#":
+            end = text.find("\n", pos)
+            pos = size if end < 0 else end
+        elif char in "(){},":
+            yield _Token("punct", char, line, column)
+            pos += 1
+        elif char == '"':
+            found = _QUOTED.match(text, pos)
+            if found is None:
+                raise AcfError("newline in quoted string, closing quote missing", source,
+                               line, column)
+            yield _Token("string", found.group(1), line, column)
+            pos = found.end()
+        else:
+            found = _NAME.match(text, pos)
+            if found is None:
+                shown = repr(char) if char.isprintable() else f"0x{ord(char):02x}"
+                raise AcfError(f"invalid character {shown}", source, line, column)
+            word = found.group(0)
+            if word in _KEYWORDS:
+                yield _Token("keyword", word, line, column)
+            elif _INP.fullmatch(word):
+                yield _Token("inp", word, line, column)
+            elif word.isdigit():
+                yield _Token("int", word, line, column)
+            else:
+                yield _Token("name", word, line, column)
+            pos = found.end()
+    yield _Token("end", "", line, pos - line_start + 1)
+
+
+# -- parser --------------------------------------------------------------------------------
+
+class _Parser:
+    def __init__(self, text: str, source: str):
+        self.source = source
+        self.tokens = list(_tokens(text, source))
+        self.index = 0
+        self.uags: dict[str, tuple[str, ...]] = {}
+        self.hags: dict[str, tuple[str, ...]] = {}
+        self.groups: dict[str, AccessGroup] = {DEFAULT_GROUP: AccessGroup(DEFAULT_GROUP)}
+        self.default_defined = False
+        self.warnings: list[str] = []
+
+    # helpers
+    @property
+    def token(self) -> _Token:
+        return self.tokens[self.index]
+
+    def error(self, message: str, token: _Token | None = None) -> AcfError:
+        token = token or self.token
+        return AcfError(message, self.source, token.line, token.column)
+
+    def expected(self, what: str) -> AcfError:
+        return self.error(f"expected {what}, found {self.token.describe()}")
+
+    def take(self) -> _Token:
+        token = self.token
+        if token.kind != "end":
+            self.index += 1
+        return token
+
+    def punct(self, char: str) -> _Token:
+        if self.token.kind != "punct" or self.token.text != char:
+            raise self.expected(f"'{char}'")
+        return self.take()
+
+    def at(self, char: str) -> bool:
+        return self.token.kind == "punct" and self.token.text == char
+
+    def string(self, what: str) -> _Token:
+        """A name: bare, quoted or an integer (base's tokenSTRING covers the first two;
+        an all-digit name is an integer token there and refused, as here)."""
+        if self.token.kind in ("name", "string"):
+            return self.take()
+        raise self.expected(what)
+
+    # grammar
+    def parse(self) -> AccessConfig:
+        while self.token.kind != "end":
+            token = self.token
+            if token.kind == "keyword" and token.text in ("UAG", "HAG"):
+                self.take()
+                self.member_group(token)
+            elif token.kind == "keyword" and token.text == "ASG":
+                self.take()
+                self.access_group(token)
+            elif self.newer(token):
+                raise self.unsupported(token)
+            else:
+                raise self.expected("UAG, HAG or ASG")
+        return AccessConfig(self.source, self.uags, self.hags, self.groups,
+                            tuple(self.warnings))
+
+    @staticmethod
+    def newer(token: _Token) -> bool:
+        """A newer keyword where a keyword is expected (elsewhere these are plain names:
+        a user may be called METHOD)."""
+        return token.kind == "name" and token.text in UNSUPPORTED_KEYWORDS
+
+    def unsupported(self, token: _Token) -> AcfError:
+        return self.error(
+            f"{token.text} is a newer (secure PVAccess) ACF keyword that iochost does not "
+            f"support; remove it (ignoring it could grant more access than intended)", token)
+
+    def member_group(self, keyword: _Token) -> None:
+        self.punct("(")
+        name_token = self.string(f"a {keyword.text} name")
+        self.punct(")")
+        table = self.uags if keyword.text == "UAG" else self.hags
+        if name_token.text in table:
+            kind = "User" if keyword.text == "UAG" else "Host"
+            raise self.error(f"duplicate {kind} Access Group named {name_token.text!r}",
+                             name_token)
+        members: list[str] = []
+        if self.at("{"):
+            self.take()
+            what = "a user name" if keyword.text == "UAG" else "a host name"
+            while True:
+                member = self.string(what)
+                text = member.text if keyword.text == "UAG" else member.text.lower()
+                if text in members:
+                    self.warnings.append(
+                        f"{self.source}:{member.line}: {member.text!r} appears twice in "
+                        f"{keyword.text} {name_token.text}")
+                members.append(text)
+                if self.at(","):
+                    self.take()
+                    continue
+                self.punct("}")
+                break
+        table[name_token.text] = tuple(members)
+
+    def access_group(self, keyword: _Token) -> None:
+        self.punct("(")
+        name_token = self.string("an ASG name")
+        self.punct(")")
+        name = name_token.text
+        if name in self.groups and not (name == DEFAULT_GROUP and not self.default_defined):
+            raise self.error(f"duplicate Access Security Group named {name!r}", name_token)
+        if name == DEFAULT_GROUP:
+            self.default_defined = True
+        inputs: dict[int, str] = {}
+        rules: list[Rule] = []
+        if self.at("{"):
+            self.take()
+            while True:
+                token = self.token
+                if token.kind == "inp":
+                    self.take()
+                    self.punct("(")
+                    pv = self.string("a PV name")
+                    self.punct(")")
+                    index = INPUT_NAMES.index(token.text[3])
+                    if index in inputs:
+                        self.warnings.append(f"{self.source}:{token.line}: {token.text} "
+                                             f"given twice in ASG {name}; the last is used")
+                    inputs[index] = pv.text
+                elif token.kind == "keyword" and token.text == "RULE":
+                    self.take()
+                    rules.append(self.rule(token))
+                elif self.newer(token):
+                    raise self.unsupported(token)
+                elif rules or inputs:
+                    if self.at("}"):
+                        self.take()
+                        break
+                    raise self.expected("INPA..INPL, RULE or '}'")
+                else:
+                    raise self.expected("INPA..INPL or RULE")
+        self.groups[name] = AccessGroup(name, inputs, tuple(rules))
+
+    def rule(self, keyword: _Token) -> Rule:
+        self.punct("(")
+        if self.token.kind != "int":
+            raise self.expected("an access security level (an integer)")
+        level = int(self.take().text)
+        self.punct(",")
+        access_token = self.token
+        if self.newer(access_token):
+            raise self.unsupported(access_token)
+        access_name = self.string("NONE, READ or WRITE").text
+        if access_name not in Level.__members__:
+            raise self.error(f"access rights must be NONE, READ or WRITE, found "
+                             f"{access_name!r}", access_token)
+        trapwrite = False
+        if self.at(","):
+            self.take()
+            option = self.token
+            option_name = self.string("TRAPWRITE or NOTRAPWRITE").text
+            if option_name not in ("TRAPWRITE", "NOTRAPWRITE"):
+                raise self.error(f"log options must be TRAPWRITE or NOTRAPWRITE, found "
+                                 f"{option_name!r}", option)
+            trapwrite = option_name == "TRAPWRITE"
+        self.punct(")")
+        uags: list[str] = []
+        hags: list[str] = []
+        calc: CalcProgram | None = None
+        if self.at("{"):
+            self.take()
+            while True:
+                token = self.token
+                if token.kind == "keyword" and token.text in ("UAG", "HAG"):
+                    self.take()
+                    table = self.uags if token.text == "UAG" else self.hags
+                    target = uags if token.text == "UAG" else hags
+                    self.punct("(")
+                    while True:
+                        ref = self.string(f"a {token.text} name")
+                        if ref.text not in table:
+                            kind = "User" if token.text == "UAG" else "Host"
+                            raise self.error(f"no {kind} Access Group named {ref.text!r} "
+                                             f"defined above", ref)
+                        target.append(ref.text)
+                        if self.at(","):
+                            self.take()
+                            continue
+                        self.punct(")")
+                        break
+                elif token.kind == "keyword" and token.text == "CALC":
+                    self.take()
+                    self.punct("(")
+                    expression = self.string("a CALC expression in quotes")
+                    self.punct(")")
+                    calc = self.compile(expression)
+                elif self.newer(token):
+                    raise self.unsupported(token)
+                elif uags or hags or calc is not None:
+                    if self.at("}"):
+                        self.take()
+                        break
+                    raise self.expected("UAG, HAG, CALC or '}'")
+                else:
+                    raise self.expected("UAG, HAG or CALC")
+        return Rule(level, Level[access_name], trapwrite, tuple(uags), tuple(hags), calc,
+                    keyword.line)
+
+    def compile(self, token: _Token) -> CalcProgram:
+        try:
+            program = compile_calc(token.text)
+        except CalcError as exc:
+            raise self.error(f"bad CALC expression: {exc}", token) from None
+        if program.stores:
+            raise self.error(f"assignment operator used in CALC expression {token.text!r}",
+                             token)
+        if not program.inputs:
+            # base evaluates a CALC only when one of its inputs changes: one that reads no
+            # input never becomes true, so its rule never applies.
+            self.warnings.append(
+                f"{self.source}:{token.line}: CALC({token.text!r}) reads no input "
+                f"(INPA..INPL): as in EPICS base, its rule never applies")
+        return program
+
+
+def _expand_lines(text: str, source: str, expand: Callable[[str], str]) -> str:
+    lines = text.split("\n")
+    for number, line in enumerate(lines, 1):
+        if "$" not in line:
+            continue
+        try:
+            lines[number - 1] = expand(line)
+        except Exception as exc:  # the caller's macro errors are its own types
+            raise AcfError(f"macro: {exc}", source, number, line.find("$") + 1) from None
+        if "\n" in lines[number - 1]:
+            raise AcfError("a macro expanded to more than one line", source, number,
+                           line.find("$") + 1)
+    return "\n".join(lines)
+
+
+def parse_acf(text: str, source: str = "<acf>",
+              expand: Callable[[str], str] | None = None) -> AccessConfig:
+    """Parse the text of a rules file (``source`` names it in errors); ``expand`` replaces
+    macro references in one line.  Raises AcfError."""
+    if expand is not None:
+        text = _expand_lines(text, source, expand)
+    return _Parser(text, source).parse()

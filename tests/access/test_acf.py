@@ -1,0 +1,144 @@
+"""ACF files: what base's asLib accepts, what it refuses (with file:line:column), macros,
+the newer keywords refused, and a fuzz test (no crash, no hang)."""
+import time
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from iochost.access import AcfError, Level, parse_acf
+from iochost.host.macros import MacroScope
+
+SITE = """\
+# A site's rules: comments, quoting, both body forms
+UAG(ops) { alice, "bob" }
+UAG(guests)
+HAG(control) { LocalHost, "127.0.0.1" }
+ASG(DEFAULT) {
+    RULE(1, READ)
+    RULE(1, WRITE, TRAPWRITE) { UAG(ops) }
+}
+ASG(BEAM) {
+    INPA("$(P)enable")  INPL(other:pv.VAL)
+    RULE(0, WRITE, NOTRAPWRITE) { UAG(ops, guests) HAG(control) CALC("A=1") }
+    RULE(1, READ)
+}
+ASG(EMPTY)
+"""
+
+
+def test_a_site_file_is_read_as_base_reads_it():
+    config = parse_acf(SITE, "site.acf", MacroScope({"P": "X:"}).expand)
+    assert config.uags == {"ops": ("alice", "bob"), "guests": ()}
+    assert config.hags == {"control": ("localhost", "127.0.0.1")}  # lower-cased, as base
+    assert set(config.groups) == {"DEFAULT", "BEAM", "EMPTY"}
+    beam = config.groups["BEAM"]
+    assert beam.inputs == {0: "X:enable", 11: "other:pv.VAL"}
+    first, second = beam.rules
+    assert (first.level, first.access, first.trapwrite) == (0, Level.WRITE, False)
+    assert first.uags == ("ops", "guests") and first.hags == ("control",)
+    assert first.calc is not None and first.calc.inputs == 1 and first.line == 11
+    assert (second.access, second.calc) == (Level.READ, None)
+    assert config.groups["DEFAULT"].rules[1].trapwrite
+    assert config.groups["EMPTY"].rules == ()
+    assert config.group("NOT-DEFINED").name == "DEFAULT"
+
+
+def test_without_asg_default_there_is_an_empty_default_group():
+    config = parse_acf("ASG(X) { RULE(1, READ) }")
+    assert config.groups["DEFAULT"].rules == ()
+
+
+def test_longest_token_wins_like_flex():
+    # UAGS and 12ab are names, INPA a keyword, 12 an integer (a name may not be one)
+    config = parse_acf("UAG(UAGS) { 12ab, x-y+z:[1]<2>;3 }")
+    assert config.uags == {"UAGS": ("12ab", "x-y+z:[1]<2>;3")}
+    with pytest.raises(AcfError, match="expected a UAG name"):
+        parse_acf("UAG(12) { a }")
+
+
+def test_quoted_strings_keep_their_escapes_as_base_does():
+    config = parse_acf(r'UAG(x) { "a\"b", "c d" }')
+    assert config.uags["x"] == (r"a\"b", "c d")
+
+
+@pytest.mark.parametrize("text, where, message", [
+    ("UAG(a) {}", "1:9", "expected a user name, found '}'"),
+    ("UAG(a) { x y }", "1:12", "expected '}', found 'y'"),
+    ("HAG(h) {a,}", "1:11", "expected a host name"),
+    ("ASG(x) {\n  RULE(1, FOO)\n}", "2:11", "access rights must be NONE, READ or WRITE"),
+    ("ASG(x) { RULE(1, READ, LOG) }", "1:24", "log options must be TRAPWRITE or NOTRAPWRITE"),
+    ("ASG(x) { RULE(x, READ) }", "1:15", "expected an access security level"),
+    ("ASG(x) { RULE(1, READ) { UAG(nobody) } }", "1:30", "no User Access Group named 'nobody'"),
+    ("ASG(x) { RULE(1, READ) { HAG(nowhere) } }", "1:30", "no Host Access Group named"),
+    ("ASG(x) { RULE(1, READ) {} }", "1:25", "expected UAG, HAG or CALC"),
+    ("ASG(x) {}", "1:9", "expected INPA..INPL or RULE"),
+    ("ASG(x) { INPM(pv) }", "1:10", "expected INPA..INPL or RULE"),
+    ("ASG(a)\nASG(a)", "2:5", "duplicate Access Security Group named 'a'"),
+    ("ASG(DEFAULT)\nASG(DEFAULT)", "2:5", "duplicate Access Security Group named 'DEFAULT'"),
+    ("UAG(u)\nUAG(u)", "2:5", "duplicate User Access Group"),
+    ('ASG(x) { RULE(1, READ) { CALC("A+") } }', "1:31", "bad CALC expression: incomplete"),
+    ('ASG(x) { RULE(1, READ) { CALC("B:=1;A") } }', "1:31", "assignment operator"),
+    ('UAG(x) { "a\n}', "1:10", "newline in quoted string"),
+    ("UAG(x) { a @ }", "1:12", "invalid character '@'"),
+    ("UAG(x) { a \x01 }", "1:12", "invalid character 0x01"),
+    ("RULE(1, READ)", "1:1", "expected UAG, HAG or ASG, found 'RULE'"),
+    ("UAG(x", "1:6", "expected ')', found end of file"),
+])
+def test_errors_name_file_line_column_and_what_was_expected(text, where, message):
+    with pytest.raises(AcfError) as caught:
+        parse_acf(text, "rules.acf")
+    assert str(caught.value).startswith(f"rules.acf:{where}: ")
+    assert message in str(caught.value)
+
+
+@pytest.mark.parametrize("text, keyword", [
+    ("ASG(x) { RULE(1, RPC) }", "RPC"),
+    ('ASG(x) { RULE(1, READ) { METHOD("get") } }', "METHOD"),
+    ('ASG(x) { RULE(1, READ) { UAG(u) PROTOCOL("tls") } }', "PROTOCOL"),
+    ('AUTHORITY(ca, "CN=site") { }', "AUTHORITY"),
+    ('ASG(x) { AUTHORITY(ca) }', "AUTHORITY"),
+])
+def test_newer_keywords_are_read_and_refused_by_name(text, keyword):
+    text = "UAG(u) { a }\n" + text
+    with pytest.raises(AcfError) as caught:
+        parse_acf(text, "new.acf")
+    assert f"{keyword} is a newer (secure PVAccess) ACF keyword" in str(caught.value)
+    assert str(caught.value).startswith("new.acf:2:")
+
+
+def test_newer_keywords_are_plain_names_elsewhere():
+    assert parse_acf("UAG(METHOD) { RPC }").uags == {"METHOD": ("RPC",)}
+
+
+def test_macros_expand_per_line_with_defaults_and_errors_name_the_line():
+    scope = MacroScope({"WHO": "alice"})
+    config = parse_acf("UAG(ops) { $(WHO), ${OTHER=bob} }", "m.acf", scope.expand)
+    assert config.uags["ops"] == ("alice", "bob")
+    with pytest.raises(AcfError) as caught:
+        parse_acf("# fine\nUAG(ops) { $(NOPE) }", "m.acf", scope.expand)
+    assert str(caught.value).startswith("m.acf:2:12: macro: ")
+    assert "NOPE" in str(caught.value)
+
+
+def test_a_calc_reading_no_input_is_accepted_with_a_warning():
+    config = parse_acf('ASG(x) { RULE(1, WRITE) { CALC("1") } }', "w.acf")
+    assert any("reads no input" in warning for warning in config.warnings)
+
+
+ACF_WORDS = st.sampled_from(["UAG", "HAG", "ASG", "RULE", "CALC", "INPA", "INPL", "READ",
+                             "WRITE", "NONE", "TRAPWRITE", "DEFAULT", "METHOD", "RPC", "1",
+                             "0", "(", ")", "{", "}", ",", '"A=1"', '"x', "#c\n", "\n",
+                             "a", "$(M)", "@", "\\"])
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.one_of(st.text(max_size=200),
+                 st.lists(ACF_WORDS, max_size=60).map(" ".join)))
+def test_fuzzed_files_parse_or_fail_cleanly_and_quickly(text):
+    start = time.monotonic()
+    try:
+        parse_acf(text, "fuzz.acf", MacroScope({"M": "x"}).expand)
+    except AcfError as exc:
+        assert str(exc).startswith("fuzz.acf:")
+    assert time.monotonic() - start < 1.0
