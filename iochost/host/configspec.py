@@ -151,7 +151,7 @@ TOP_FIELDS: dict[str, Field] = {
     "ca": Field("section", "The Channel Access server; environment variables override it.",
                 {}),
     "mounts": Field("mount_list", "The IOCs to mount.", []),
-    "access": Field("section", "EPICS access security: an ACF rules file.", {}),
+    "access": Field("section", "EPICS access security: an ACF rules file (absent: none)."),
 }
 
 SECTIONS: dict[str, dict[str, Field]] = {"host": HOST_FIELDS, "ca": CA_FIELDS,

@@ -36,7 +36,8 @@ def test_list_plugins_json_lists_every_plugin_with_what_it_provides(plugins, cap
         "entry_point": "iochost_testgood.plugin", "builtin": False, "disabled": False,
         "loaded": True, "error": None,
         "hooks": ["iochost_host_started", "iochost_host_stopping", "iochost_ioc_mounted",
-                  "iochost_ioc_unmounted", "iochost_register_helpers", "iochost_register_iocs"],
+                  "iochost_ioc_unmounted", "iochost_register_helpers", "iochost_register_iocs",
+                  "iochost_trapwrite"],
         "iocs": ["test-counter"], "record_types": [], "helpers": ["test-recorder"]}
     broken = entries["broken-registration"]
     assert (broken["loaded"], broken["iocs"]) == (False, ["doomed"])
@@ -139,7 +140,8 @@ def test_schema_documents_each_installed_iocs_options(plugins, capsys):
         "label": {"type": "string", "default": "counter"},
         "fail_startup": {"type": "boolean", "default": False}}
     assert options["additionalProperties"] is False
-    assert set(schema["properties"]) == {"host", "macros", "ca", "mounts"}
+    assert set(schema["properties"]) == {"host", "macros", "ca", "mounts", "access"}
+    assert schema["properties"]["access"]["required"] == ["file"]
     assert schema["properties"]["ca"]["properties"]["port"]["maximum"] == 65535
 
 

@@ -34,7 +34,8 @@ def test_installed_distribution_is_discovered_with_what_it_provides(catalog):
     assert info.iocs == ["test-counter"] and info.helpers == ["test-recorder"]
     assert info.hooks == sorted(["iochost_register_iocs", "iochost_register_helpers",
                                  "iochost_host_started", "iochost_host_stopping",
-                                 "iochost_ioc_mounted", "iochost_ioc_unmounted"])
+                                 "iochost_ioc_mounted", "iochost_ioc_unmounted",
+                                 "iochost_trapwrite"])
     from iochost_testgood.ioc import CounterIOC
     assert catalog.iocs["test-counter"].obj is CounterIOC
     assert catalog.iocs["test-counter"].plugin == "testgood"
