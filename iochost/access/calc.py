@@ -27,6 +27,7 @@ import math
 import re
 from collections.abc import Callable, MutableSequence, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 __all__ = ["INPUT_NAMES", "CalcError", "CalcProgram", "compile_calc"]
 
@@ -260,7 +261,7 @@ class CalcProgram:
     """A compiled expression: run it with :meth:`evaluate`."""
 
     expression: str
-    code: tuple[tuple[int, object], ...]
+    code: tuple[tuple[int, Any], ...]
     #: Bit i set: the expression reads input i (``A`` is bit 0), before storing into it.
     inputs: int
     #: Bit i set: the expression stores into input i (``A:=...``).
@@ -278,14 +279,14 @@ class CalcProgram:
         while pc < end:
             op, arg = code[pc]
             if op == _PUSH:
-                push(arg)  # type: ignore[arg-type]
+                push(arg)
             elif op == _FETCH:
-                push(float(args[arg]))  # type: ignore[index]
+                push(float(args[arg]))
             elif op == _CALL2:
                 right = pop()
-                push(arg(pop(), right))  # type: ignore[operator]
+                push(arg(pop(), right))
             elif op == _CALL1:
-                push(arg(pop()))  # type: ignore[operator]
+                push(arg(pop()))
             elif op == _IF:
                 if pop() == 0.0:
                     pc = jumps[pc]
@@ -296,12 +297,12 @@ class CalcProgram:
             elif op == _ENDIF:
                 pass
             elif op == _CALLN:
-                function, count = arg  # type: ignore[misc]
+                function, count = arg
                 values = stack[-count:]
                 del stack[-count:]
                 push(function(values))
             elif op == _STORE_TO:
-                args[arg] = pop()  # type: ignore[index]
+                args[arg] = pop()
             elif op == _VAL:
                 push(previous)
             else:  # _RANDOM
@@ -322,7 +323,7 @@ def _random() -> float:
     return _seed / 65535.0
 
 
-def _resolve_jumps(code: list[tuple[int, object]], expression: str) -> tuple[int, ...]:
+def _resolve_jumps(code: list[tuple[int, Any]], expression: str) -> tuple[int, ...]:
     """Where each ``?`` continues when false and each ``:`` when reached (base's
     cond_search: nested conditionals are skipped by counting)."""
     jumps = [0] * len(code)
@@ -345,7 +346,7 @@ def _resolve_jumps(code: list[tuple[int, object]], expression: str) -> tuple[int
     return tuple(jumps)
 
 
-def _instruction(element: _Element, nargs: int) -> tuple[int, object]:
+def _instruction(element: _Element, nargs: int) -> tuple[int, Any]:
     name = element.name
     if element.kind == _VARARG_OP:
         return (_CALLN, (_VARARG[name], nargs))
@@ -366,7 +367,7 @@ def compile_calc(expression: str) -> CalcProgram:
     text = expression
     if not text or not text.strip():
         raise CalcError("empty expression", expression, 0)
-    code: list[tuple[int, object]] = []
+    code: list[tuple[int, Any]] = []
     # The operator stack holds [element, effect] pairs: a '(' counts its commas in effect.
     stack: list[list] = []
     depth = 0
@@ -433,7 +434,7 @@ def compile_calc(expression: str) -> CalcProgram:
                 raise fail("bad assignment target")
             _, index = code.pop()
             depth -= 1
-            stack.append([_Element(f"STORE{INPUT_NAMES[index]}", _STORE), -1])  # type: ignore[index]
+            stack.append([_Element(f"STORE{INPUT_NAMES[index]}", _STORE), -1])
             operand_needed = True
         elif kind in (_UNARY_OP, _VARARG_OP, _OPEN):
             while stack and stack[-1][0].stack_priority >= element.incoming_priority:
@@ -499,9 +500,9 @@ def compile_calc(expression: str) -> CalcProgram:
     inputs = stores = 0
     for op, arg in code:  # in execution order, as base's calcArgUsage counts them
         if op == _FETCH:
-            inputs |= (1 << arg) & ~stores  # type: ignore[operator]
+            inputs |= (1 << arg) & ~stores
         elif op == _STORE_TO:
-            stores |= 1 << arg  # type: ignore[operator]
+            stores |= 1 << arg
     return CalcProgram(expression, tuple(code), inputs, stores,
                        _resolve_jumps(code, expression))
 

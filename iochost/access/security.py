@@ -160,7 +160,7 @@ class _Input:
             return None
         if meta.severity >= _INVALID_SEVERITY:
             return None
-        return float(values[0])
+        return float(values[0])  # type: ignore[index]  # a 1-element numpy array
 
 
 class AccessSecurity:

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Callable, Coroutine, Iterable
 from typing import TYPE_CHECKING, Any
 
 from iochost.access import AccessSecurity, AccessSettings, AcfError, HostMatch, OnError, TrapWrite
@@ -38,7 +38,7 @@ __all__ = ["HostAccess"]
 log = logging.getLogger("iochost.access")
 
 #: ``report(event)``: hand a trapped write to the plugins (the host's hook caller).
-TrapReporter = Callable[[TrapWrite], Awaitable[None]]
+TrapReporter = Callable[[TrapWrite], Coroutine[Any, Any, None]]
 
 
 class HostAccess:

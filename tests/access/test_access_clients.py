@@ -282,7 +282,7 @@ def test_a_subscription_without_read_access_wakes_when_access_is_granted(
         host, ca_server, unique_prefix, rules_file):
     P = unique_prefix
     with RawCircuit(ca_server.tcp_port, user=b"guest", host=b"x") as raw:
-        rights, hidden = raw.create_channel(P + "HIDDEN")
+        _, hidden = raw.create_channel(P + "HIDDEN")
         raw.send(ca.EventAddRequest(data_type=ChannelType.DOUBLE, data_count=1,
                                     sid=hidden.sid, subscriptionid=4, low=0, high=0, to=0,
                                     mask=1))
