@@ -3,9 +3,10 @@
 Named by the ``iochost-helpers`` entry point of the ``iochost`` distribution:
 
 * helpers a mount attaches (``helpers: {autosave: {...}, stats: {}}``): ``autosave``;
-* IOCs: ``autosave-status`` (synApps' ``SR_*`` PVs);
-* at host start, the host-wide PVs the config asks for: the autosave status PVs under
-  ``host.autosave_prefix``, mounted as ``_autosave``.
+* IOCs: ``autosave-status`` (synApps' ``SR_*`` PVs), ``iocstats`` (devIocStats' PVs);
+* at host start, the host-wide PVs the config asks for: iocStats under
+  ``host.stats_prefix`` (mounted as ``_iocstats``, with autosave attached) and the
+  autosave status PVs under ``host.autosave_prefix`` (mounted as ``_autosave``).
 
 ``--disable-plugin iochost-helpers`` turns all of it off like any other plugin.
 """
@@ -17,6 +18,8 @@ from iochost.host.hookspecs import RegisterHelper, RegisterIoc, hookimpl
 
 AUTOSAVE_STATUS_IOC = "autosave-status"
 AUTOSAVE_STATUS_MOUNT = "_autosave"
+IOCSTATS_IOC = "iocstats"
+IOCSTATS_MOUNT = "_iocstats"
 
 
 @hookimpl
@@ -29,8 +32,10 @@ def iochost_register_helpers(register: RegisterHelper) -> None:
 @hookimpl
 def iochost_register_iocs(register: RegisterIoc) -> None:
     from .autosave_ioc import AutosaveStatusIOC
+    from .iocstats import IocStatsIOC
 
     register(AUTOSAVE_STATUS_IOC, AutosaveStatusIOC)
+    register(IOCSTATS_IOC, IocStatsIOC)
 
 
 @hookimpl
@@ -39,9 +44,17 @@ async def iochost_host_started(host: Any) -> None:
 
     from .autosave_status import registry_for
 
-    prefix = host.config.host.autosave_prefix
-    if prefix is not None:
+    section = host.config.host
+    if section.stats_prefix is not None:
+        # ACCESS and START_CNT are autosaved, as the template's info() tags ask
+        mount = await host.mount(MountConfig(
+            name=IOCSTATS_MOUNT, ioc=IOCSTATS_IOC, prefix=f"{section.stats_prefix}:",
+            description="iocStats", helpers={"autosave": {"name": "iocstats"}}))
+        if mount.ioc is not None:
+            await mount.ioc.attach(host)
+    if section.autosave_prefix is not None:
         mount = await host.mount(MountConfig(name=AUTOSAVE_STATUS_MOUNT, ioc=AUTOSAVE_STATUS_IOC,
-                                             prefix=prefix, description="autosave status"))
+                                             prefix=section.autosave_prefix,
+                                             description="autosave status"))
         if mount.ioc is not None:
             mount.ioc.attach(registry_for(host))

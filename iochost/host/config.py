@@ -54,6 +54,8 @@ class HostSection:
     log_level: str = "INFO"
     status_prefix: str | None = "iochost:"
     autosave_prefix: str | None = None
+    stats_prefix: str | None = None
+    allow_sysreset: bool = False
     autosave_dir: str | None = None
 
 
@@ -169,9 +171,10 @@ def parse_config(data: Any, source: SourceMap, problems: list[ConfigProblem],
                                     problems, "")
     optional = {key: _expand(scope, host_values[key], ("host", key), source, problems, "")
                 if host_values.get(key) is not None else None
-                for key in ("autosave_prefix", "autosave_dir")}
+                for key in ("autosave_prefix", "autosave_dir", "stats_prefix")}
     host = HostSection(name=name, log_level=host_values.get("log_level", "INFO"),
-                       status_prefix=status_prefix, **optional)
+                       status_prefix=status_prefix,
+                       allow_sysreset=host_values.get("allow_sysreset", False), **optional)
 
     ca_values = spec.check_section(top.get("ca"), spec.CA_FIELDS, ("ca",), source,
                                    problems) or {}

@@ -84,6 +84,11 @@ HOST_FIELDS: dict[str, Field] = {
     "status_prefix": Field(
         "optional_string",
         "Prefix of the host status PVs; absent means '<name>:', null means no status PVs."),
+    "stats_prefix": Field(
+        "optional_string",
+        "The IOC name of the iocStats PVs (<stats_prefix>:HEARTBEAT ...); absent: none."),
+    "allow_sysreset": Field(
+        "boolean", "Let a write of 1 to the iocStats SYSRESET PV restart the host.", False),
     "autosave_prefix": Field(
         "optional_string",
         "Prefix of the autosave status PVs (<prefix>SR_status ...); absent: none."),

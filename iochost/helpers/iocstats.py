@@ -1,0 +1,269 @@
+"""iocStats for the host: devIocStats' PV names with iocAdmin ``ioc.template``'s records.
+
+The host mounts this IOC as ``_iocstats`` under ``host.stats_prefix`` + ``:`` (the
+template's ``$(IOCNAME):``) when that key is set, with the ``autosave`` helper attached
+(``ACCESS`` and ``START_CNT`` are saved, as the template's ``info(autosaveFields...)``
+asks). Types, units, limits, severities and update periods are the template's;
+``docs/helpers.md`` lists every name and where its value comes from.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import platform
+import socket
+import sys
+import time
+from datetime import datetime
+from typing import Any
+
+from iochost import ChannelType, PVGroup, __version__, pvproperty
+from iochost.ca.codes import CA_MAJOR_VERSION, CA_MINOR_VERSION
+
+from .sysinfo import CpuLoad, max_fds, memory, open_fds, uptime_text
+
+__all__ = ["IocStatsIOC", "TOD_FORMAT", "ENVIRONMENT_PVS"]
+
+log = logging.getLogger("iochost.iocstats")
+
+#: the template's TODFORMAT
+TOD_FORMAT = "%m/%d/%Y %H:%M:%S"
+#: epicsEnvVars.substitutions: PV name -> environment variable (the CA/CAS ones)
+ENVIRONMENT_PVS = {
+    "CA_ADDR_LIST": "EPICS_CA_ADDR_LIST", "CA_CONN_TIME": "EPICS_CA_CONN_TMO",
+    "CA_AUTO_ADDR": "EPICS_CA_AUTO_ADDR_LIST", "CA_RPTR_PORT": "EPICS_CA_REPEATER_PORT",
+    "CA_SRVR_PORT": "EPICS_CA_SERVER_PORT", "CA_MAX_ARRAY": "EPICS_CA_MAX_ARRAY_BYTES",
+    "CA_SRCH_TIME": "EPICS_CA_MAX_SEARCH_PERIOD", "CA_BEAC_TIME": "EPICS_CA_BEACON_PERIOD",
+    "CAS_SRVR_PORT": "EPICS_CAS_SERVER_PORT", "CAS_AUTO_ADDR": "EPICS_CAS_AUTO_BEACON_ADDR_LIST",
+    "CAS_ADDR_LIST": "EPICS_CAS_BEACON_ADDR_LIST", "CAS_BEACON_PERIOD": "EPICS_CAS_BEACON_PERIOD",
+    "CAS_BEACON_PORT": "EPICS_CAS_BEACON_PORT", "CAS_ADDR_INTF_LIST": "EPICS_CAS_INTF_ADDR_LIST",
+    "CAS_ADDR_IGNORE_LIST": "EPICS_CAS_IGNORE_ADDR_LIST", "TIMEZONE": "EPICS_TIMEZONE",
+    "TS_NTP_INET": "EPICS_TS_NTP_INET", "IOC_LOG_PORT": "EPICS_IOC_LOG_PORT",
+    "IOC_LOG_INET": "EPICS_IOC_LOG_INET",
+}
+_STRING_SIZE = 39       # a stringin's VAL holds 39 characters (MAX_STRING_SIZE - 1)
+
+
+def _ai(doc: str, **limits: Any) -> pvproperty:
+    return pvproperty(value=0.0, record="ai", read_only=True, doc=doc, **limits)
+
+
+def _stringin(doc: str, value: str = "") -> pvproperty:
+    return pvproperty(value=value[:_STRING_SIZE], dtype=ChannelType.STRING, record="stringin",
+                      read_only=True, doc=doc)
+
+
+def _waveform(doc: str, length: int) -> pvproperty:
+    return pvproperty(value="", max_length=length, record="waveform", read_only=True,
+                      doc=doc)
+
+
+def _period(doc: str, value: float) -> pvproperty:
+    return pvproperty(value=value, record="ao", units="sec", upper_ctrl_limit=60.0,
+                      lower_ctrl_limit=1.0, upper_disp_limit=60.0, doc=doc)
+
+
+_CPU_LIMITS = dict(units="%", precision=1, upper_disp_limit=100.0, upper_alarm_limit=80.0,
+                   upper_warning_limit=70.0)
+
+
+class IocStatsIOC(PVGroup):
+    """devIocStats' PVs for the whole host (see the module docstring)."""
+
+    ACCESS = pvproperty(value="Running", dtype=ChannelType.ENUM, record="mbbo",
+                        enum_strings=("Running", "Maintenance", "Test", "OFFLINE"),
+                        autosave=True, doc="Acc Mode")
+    STARTTOD = _stringin("Time and date of startup")
+    TOD = _stringin("Current time and date")
+    HEARTBEAT = pvproperty(value=0.0, record="calcout", read_only=True,
+                           doc="1 Hz counter since startup")
+    START_CNT = pvproperty(value=0.0, record="calcout", read_only=True, autosave=True,
+                           doc="Increments at startup")
+    READACF = pvproperty(value=0.0, record="sub", doc="ACF Update")
+    SYSRESET = pvproperty(value=0.0, record="sub", doc="IOC Restart")
+    CA_CLNT_CNT = _ai("Number of CA Clients", upper_disp_limit=200.0,
+                      upper_alarm_limit=175.0, upper_warning_limit=100.0)
+    CA_CONN_CNT = _ai("Number of CA Connections", upper_disp_limit=5000.0,
+                      upper_alarm_limit=4500.0, upper_warning_limit=4000.0)
+    RECORD_CNT = _ai("Number of Records")
+    FD_MAX = _ai("Max File Descriptors")
+    FD_CNT = _ai("Allocated File Descriptors")
+    FD_FREE = pvproperty(value=0.0, record="calc", read_only=True, upper_disp_limit=150.0,
+                         lower_alarm_limit=5.0, lower_warning_limit=20.0,
+                         doc="Available FDs")
+    SYS_CPU_LOAD = _ai("System CPU Load", **_CPU_LIMITS)
+    IOC_CPU_LOAD = _ai("IOC CPU Load", **_CPU_LIMITS)
+    CPU_CNT = _ai("Number of CPUs")
+    SUSP_TASK_CNT = _ai("Number Suspended Tasks", upper_alarm_limit=1.0)
+    MEM_USED = _ai("Allocated Memory", units="byte")
+    MEM_FREE = _ai("Free Memory", units="byte")
+    MEM_MAX = _ai("Maximum Memory", units="byte")
+    CA_UPD_TIME = _period("CA Check Update Period", 15.0)
+    FD_UPD_TIME = _period("FD Check Update Period", 20.0)
+    LOAD_UPD_TIME = _period("CPU Check Update Period", 10.0)
+    MEM_UPD_TIME = _period("Memory Check Update Period", 10.0)
+    ST_SCRIPT1 = _stringin("Startup Script Part1")
+    ST_SCRIPT2 = _stringin("Startup Script Part2")
+    ST_SCRIPT = _waveform("Startup Script", 120)
+    KERNEL_VERS = _stringin("Kernel Version")
+    EPICS_VERS = _stringin("EPICS Version")
+    EPICS_VERSION = _waveform("EPICS Version", 120)
+    HOSTNAME = _stringin("Host Name")
+    APP_DIR1 = _stringin("Application Directory Part 1")
+    APP_DIR2 = _stringin("Application Directory Part 2")
+    APP_DIR = _waveform("Application Directory", 160)
+    UPTIME = _stringin("Elapsed Time since Start")
+    ENGINEER = _stringin("Engineer")
+    LOCATION = _stringin("Location")
+    PROCESS_ID = _ai("Process ID")
+    PARENT_ID = _ai("Parent Process ID")
+    for _pv, _variable in ENVIRONMENT_PVS.items():
+        locals()[_pv] = _stringin(_variable)
+    del _pv, _variable
+
+    #: devIocStats' aliases: alias -> record
+    ALIASES = {"LOAD": "IOC_CPU_LOAD", "SysReset": "SYSRESET"}
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for alias, record in self.ALIASES.items():
+            self.pvdb[self.prefix + alias] = self.pvdb[self.prefix + record]
+        self.host: Any = None
+        self.started = time.monotonic()
+        self._cpu = CpuLoad()
+        self._due: dict[str, float] = {}
+
+    async def attach(self, host: Any) -> None:
+        """Read the host's figures from now on (the plugin awaits this once mounted)."""
+        self.host = host
+        config_path = str(getattr(host.config, "path", "") or "")
+        for name, value in (("ST_SCRIPT1", config_path[:_STRING_SIZE]),
+                            ("ST_SCRIPT2", config_path[_STRING_SIZE:2 * _STRING_SIZE]),
+                            ("ST_SCRIPT", config_path[:120])):
+            await getattr(self, name).write(value, verify_value=False)
+        await self.refresh(force=True)
+
+    # -- the values set once --------------------------------------------------------------------
+    @STARTTOD.startup
+    async def STARTTOD(self, instance: Any, async_lib: Any) -> None:
+        environ = os.environ
+        directory = os.getcwd()
+        version = f"iochost {__version__} (CA {CA_MAJOR_VERSION}.{CA_MINOR_VERSION}, " \
+                  f"Python {platform.python_version()})"
+        values = {
+            "STARTTOD": datetime.now().strftime(TOD_FORMAT),
+            "KERNEL_VERS": f"{platform.system()} {platform.release()}"[:_STRING_SIZE],
+            "EPICS_VERS": version[:_STRING_SIZE], "EPICS_VERSION": version[:120],
+            "HOSTNAME": socket.gethostname()[:_STRING_SIZE],
+            "APP_DIR1": directory[:_STRING_SIZE],
+            "APP_DIR2": directory[_STRING_SIZE:2 * _STRING_SIZE],
+            "APP_DIR": directory[:160],
+            "ENGINEER": environ.get("ENGINEER", "")[:_STRING_SIZE],
+            "LOCATION": environ.get("LOCATION", "")[:_STRING_SIZE],
+            "PROCESS_ID": float(os.getpid()), "PARENT_ID": float(os.getppid()),
+            "CPU_CNT": float(os.cpu_count() or 1), "FD_MAX": float(max_fds()),
+            **{pv: environ.get(variable, "")[:_STRING_SIZE]
+               for pv, variable in ENVIRONMENT_PVS.items()},
+        }
+        for name, value in values.items():
+            await getattr(self, name).write(value, verify_value=False)
+        await self.refresh(force=True)
+
+    @START_CNT.startup
+    async def START_CNT(self, instance: Any, async_lib: Any) -> None:
+        # the template's PINI calcout A+1: pass 0 restored the previous count already
+        await instance.write(instance.value + 1, verify_value=False)
+
+    # -- writes --------------------------------------------------------------------------------
+    @SYSRESET.putter
+    async def SYSRESET(self, instance: Any, value: Any) -> None:
+        if value != 1:
+            return
+        host = self.host
+        if host is None or not getattr(host.config.host, "allow_sysreset", False):
+            raise PermissionError("SYSRESET is refused: the host config does not set "
+                                  "host.allow_sysreset: true")
+        log.warning("SYSRESET: restarting the host (%s)", " ".join(sys.argv))
+        asyncio.get_running_loop().call_later(0.1, _restart, host)
+
+    @READACF.putter
+    async def READACF(self, instance: Any, value: Any) -> None:
+        reload = getattr(self.host, "reload_access_rules", None)
+        if reload is None:
+            raise NotImplementedError("READACF: this host has no access rules to reload")
+        result = reload()
+        if asyncio.iscoroutine(result):
+            await result
+
+    # -- the periodic values ------------------------------------------------------------------
+    def _due_now(self, period_pv: str, now: float) -> bool:
+        if now < self._due.get(period_pv, 0.0):
+            return False
+        self._due[period_pv] = now + max(float(getattr(self, period_pv).value), 1.0)
+        return True
+
+    @HEARTBEAT.scan(period=1.0)
+    async def HEARTBEAT(self, instance: Any, async_lib: Any) -> None:
+        beat = instance.value + 1 if instance.value < 2147483647 else 1
+        await instance.write(float(beat), verify_value=False)
+        await self.TOD.write(datetime.now().strftime(TOD_FORMAT), verify_value=False)
+        await self.UPTIME.write(uptime_text(time.monotonic() - self.started),
+                                verify_value=False)
+        await self.refresh()
+
+    async def refresh(self, force: bool = False) -> None:
+        """Update each group of figures whose ``*_UPD_TIME`` has come (all if ``force``)."""
+        now = time.monotonic()
+        host = self.host
+        if (self._due_now("CA_UPD_TIME", now) or force) and host is not None \
+                and host.server is not None:
+            totals = host.server.totals()
+            await _set(self.CA_CLNT_CNT, totals.clients)
+            await _set(self.CA_CONN_CNT, totals.channels)
+            await _set(self.RECORD_CNT, len(host.database))
+            failed = sum(mount.state == "failed" for mount in host.mounts.values())
+            await _set(self.SUSP_TASK_CNT, failed + getattr(host, "suspended_tasks", 0))
+        if self._due_now("FD_UPD_TIME", now) or force:
+            count = open_fds()
+            await _set(self.FD_CNT, count)
+            await _set(self.FD_FREE, self.FD_MAX.value - count if self.FD_MAX.value > 0
+                       else 1000.0)                    # the template's CALC B>0?B-A:C
+        if self._due_now("LOAD_UPD_TIME", now) or force:
+            system, process = self._cpu.sample()
+            await _set(self.SYS_CPU_LOAD, system)
+            await _set(self.IOC_CPU_LOAD, process)
+        if self._due_now("MEM_UPD_TIME", now) or force:
+            used, free, total = memory()
+            await _set(self.MEM_USED, used)
+            await _set(self.MEM_FREE, free)
+            await _set(self.MEM_MAX, total)
+
+    @CA_UPD_TIME.putter
+    async def CA_UPD_TIME(self, instance: Any, value: Any) -> None:
+        self._due.pop("CA_UPD_TIME", None)     # a new period applies at the next beat
+
+    @FD_UPD_TIME.putter
+    async def FD_UPD_TIME(self, instance: Any, value: Any) -> None:
+        self._due.pop("FD_UPD_TIME", None)
+
+    @LOAD_UPD_TIME.putter
+    async def LOAD_UPD_TIME(self, instance: Any, value: Any) -> None:
+        self._due.pop("LOAD_UPD_TIME", None)
+
+    @MEM_UPD_TIME.putter
+    async def MEM_UPD_TIME(self, instance: Any, value: Any) -> None:
+        self._due.pop("MEM_UPD_TIME", None)
+
+
+async def _set(channel: Any, value: float) -> None:
+    if channel.value != value:
+        await channel.write(float(value), verify_value=False)
+
+
+def _restart(host: Any) -> None:
+    """Stop the host cleanly (final saves, shutdown hooks), then exec the same command."""
+    async def stop_and_exec() -> None:
+        await host.stop()
+        os.execv(sys.executable, [sys.executable, *sys.argv])
+    asyncio.ensure_future(stop_and_exec())

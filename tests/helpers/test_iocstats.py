@@ -1,0 +1,114 @@
+"""iocStats PVs over CA: the iocAdmin template's types, units and limits; counts that follow
+the clients; START_CNT carried across a restart by autosave."""
+from __future__ import annotations
+
+import re
+import time
+from datetime import datetime
+
+from caproto.threading.client import Context
+
+from iochost.ca.dbr import ChannelType
+from iochost.testing import wait_until
+
+TIMEOUT = 5.0
+MOUNT = """\
+mounts:
+  - {name: settings, ioc: helper-test-settings, prefix: "$(P)S:"}
+"""
+
+
+def test_iocstats_pvs_have_the_template_types_units_and_limits(start_host, unique_prefix,
+                                                                pyepics, caproto_context):
+    P = unique_prefix.split(":")[0] + "IOC"
+    host = start_host(MOUNT, unique_prefix, host_keys=f"stats_prefix: '{P}'")
+    assert host.mounts["_iocstats"].state in ("running", "degraded")
+    native = {name: caproto_context.get_pvs(f"{P}:{name}")[0] for name in (
+        "CA_CLNT_CNT", "SYS_CPU_LOAD", "MEM_FREE", "UPTIME", "ST_SCRIPT", "ACCESS",
+        "HEARTBEAT", "CA_UPD_TIME", "FD_FREE", "LOAD")}
+    types = {name: pv.read(data_type="native").data_type for name, pv in native.items()}
+    assert types == {"CA_CLNT_CNT": ChannelType.DOUBLE, "SYS_CPU_LOAD": ChannelType.DOUBLE,
+                     "MEM_FREE": ChannelType.DOUBLE, "UPTIME": ChannelType.STRING,
+                     "ST_SCRIPT": ChannelType.CHAR, "ACCESS": ChannelType.ENUM,
+                     "HEARTBEAT": ChannelType.DOUBLE, "CA_UPD_TIME": ChannelType.DOUBLE,
+                     "FD_FREE": ChannelType.DOUBLE, "LOAD": ChannelType.DOUBLE}
+    clients = native["CA_CLNT_CNT"].read(data_type="control").metadata
+    assert (clients.upper_disp_limit, clients.upper_alarm_limit,
+            clients.upper_warning_limit) == (200.0, 175.0, 100.0)
+    cpu = native["SYS_CPU_LOAD"].read(data_type="control").metadata
+    assert (cpu.units, cpu.precision, cpu.upper_alarm_limit, cpu.upper_warning_limit) == \
+        (b"%", 1, 80.0, 70.0)
+    assert native["MEM_FREE"].read(data_type="control").metadata.units == b"byte"
+    period = native["CA_UPD_TIME"].read(data_type="control")
+    assert period.data[0] == 15.0 and period.metadata.units == b"sec"
+    assert (period.metadata.upper_ctrl_limit, period.metadata.lower_ctrl_limit) == (60.0, 1.0)
+    fd_free = native["FD_FREE"].read(data_type="control").metadata
+    assert (fd_free.lower_alarm_limit, fd_free.lower_warning_limit) == (5.0, 20.0)
+    access = pyepics.PV(f"{P}:ACCESS", form="ctrl")
+    assert access.wait_for_connection(TIMEOUT)
+    assert list(access.get_ctrlvars()["enum_strs"]) == \
+        ["Running", "Maintenance", "Test", "OFFLINE"]
+    # HHSV/HSV of the template, read as record fields
+    assert pyepics.caget(f"{P}:CA_CLNT_CNT.HHSV", as_string=True) == "MAJOR"
+    assert pyepics.caget(f"{P}:CA_CLNT_CNT.HSV", as_string=True) == "MINOR"
+    assert pyepics.caget(f"{P}:CA_CLNT_CNT.DESC", as_string=True) == "Number of CA Clients"
+    # values
+    beat = pyepics.caget(f"{P}:HEARTBEAT")
+    assert wait_until(lambda: pyepics.caget(f"{P}:HEARTBEAT", use_monitor=False) > beat,
+                      timeout=TIMEOUT)
+    assert re.fullmatch(r"\d+ days, \d\d:\d\d:\d\d",
+                        pyepics.caget(f"{P}:UPTIME", as_string=True))
+    datetime.strptime(pyepics.caget(f"{P}:TOD", as_string=True), "%m/%d/%Y %H:%M:%S")
+    assert pyepics.caget(f"{P}:ST_SCRIPT", as_string=True) == "helpers-test.yaml"
+    assert pyepics.caget(f"{P}:EPICS_VERS", as_string=True).startswith("iochost ")
+    assert pyepics.caget(f"{P}:PROCESS_ID") > 0 and pyepics.caget(f"{P}:CPU_CNT") >= 1
+    assert pyepics.caget(f"{P}:MEM_MAX") > pyepics.caget(f"{P}:MEM_USED") > 0
+    assert pyepics.caget(f"{P}:RECORD_CNT", use_monitor=False) >= len(host.database) - 5
+    import os
+    assert pyepics.caget(f"{P}:CA_ADDR_LIST", as_string=True) == \
+        os.environ["EPICS_CA_ADDR_LIST"][:39]
+    # SYSRESET is refused unless the config allows it (a put that fails, the host lives)
+    reset = caproto_context.get_pvs(f"{P}:SysReset")[0]          # the alias
+    reply = reset.write([1], wait=True, notify=True, timeout=TIMEOUT)
+    assert reply.status.name == "ECA_PUTFAIL", reply
+    assert host.running
+
+
+def test_client_counts_follow_clients_as_they_connect(start_host, unique_prefix, pyepics):
+    P = unique_prefix.split(":")[0] + "IOC"
+    start_host(MOUNT, unique_prefix, host_keys=f"stats_prefix: '{P}'")
+    assert pyepics.caput(f"{P}:CA_UPD_TIME", 1, wait=True, timeout=TIMEOUT) == 1
+
+    def reading(name):
+        return pyepics.caget(f"{P}:{name}", use_monitor=False, timeout=TIMEOUT)
+
+    assert wait_until(lambda: reading("CA_CLNT_CNT") >= 1, timeout=TIMEOUT)
+    reading("CA_CONN_CNT")          # this client's own channels are open before the baseline
+    time.sleep(1.5)                 # one update period
+    clients, channels = reading("CA_CLNT_CNT"), reading("CA_CONN_CNT")
+    extra = Context(timeout=TIMEOUT)             # one more client (its own circuit)
+    try:
+        pvs = extra.get_pvs(*(f"{unique_prefix}S:{name}" for name in
+                              ("gain", "count", "mode", "label", "offset")))
+        for pv in pvs:
+            pv.wait_for_connection(timeout=TIMEOUT)
+        assert wait_until(lambda: reading("CA_CLNT_CNT") == clients + 1, timeout=TIMEOUT)
+        assert wait_until(lambda: reading("CA_CONN_CNT") == channels + 5, timeout=TIMEOUT,
+                          what=f"{channels} + 5 channels, not {reading('CA_CONN_CNT')}")
+    finally:
+        extra.disconnect()
+    assert wait_until(lambda: reading("CA_CLNT_CNT") == clients, timeout=TIMEOUT)
+    assert wait_until(lambda: reading("CA_CONN_CNT") == channels, timeout=TIMEOUT)
+
+
+def test_start_count_is_autosaved_across_restarts(start_host, unique_prefix, pyepics):
+    P = unique_prefix.split(":")[0] + "IOC"
+    host = start_host(MOUNT, unique_prefix, host_keys=f"stats_prefix: '{P}'")
+    assert wait_until(lambda: pyepics.caget(f"{P}:START_CNT", use_monitor=False) == 1,
+                      timeout=TIMEOUT)
+    assert pyepics.caput(f"{P}:ACCESS", "Test", wait=True, timeout=TIMEOUT) == 1
+    start_host.stop(host)
+    start_host(MOUNT, unique_prefix, host_keys=f"stats_prefix: '{P}'")
+    assert wait_until(lambda: pyepics.caget(f"{P}:START_CNT", use_monitor=False) == 2,
+                      timeout=TIMEOUT)
+    assert pyepics.caget(f"{P}:ACCESS", as_string=True, use_monitor=False) == "Test"
