@@ -16,14 +16,14 @@ import socket
 import sys
 import time
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from iochost import ChannelType, PVGroup, __version__, pvproperty
 from iochost.ca.codes import CA_MAJOR_VERSION, CA_MINOR_VERSION
 
 from .sysinfo import CpuLoad, max_fds, memory, open_fds, uptime_text
 
-__all__ = ["IocStatsIOC", "TOD_FORMAT", "ENVIRONMENT_PVS"]
+__all__ = ["ENVIRONMENT_PVS", "TOD_FORMAT", "IocStatsIOC"]
 
 log = logging.getLogger("iochost.iocstats")
 
@@ -64,8 +64,8 @@ def _period(doc: str, value: float) -> pvproperty:
                       lower_ctrl_limit=1.0, upper_disp_limit=60.0, doc=doc)
 
 
-_CPU_LIMITS = dict(units="%", precision=1, upper_disp_limit=100.0, upper_alarm_limit=80.0,
-                   upper_warning_limit=70.0)
+_CPU_LIMITS = {"units": "%", "precision": 1, "upper_disp_limit": 100.0,
+               "upper_alarm_limit": 80.0, "upper_warning_limit": 70.0}
 
 
 class IocStatsIOC(PVGroup):
@@ -123,7 +123,7 @@ class IocStatsIOC(PVGroup):
     del _pv, _variable
 
     #: devIocStats' aliases: alias -> record
-    ALIASES = {"LOAD": "IOC_CPU_LOAD", "SysReset": "SYSRESET"}
+    ALIASES: ClassVar[dict[str, str]] = {"LOAD": "IOC_CPU_LOAD", "SysReset": "SYSRESET"}
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -237,8 +237,9 @@ class SaveSet:
 
     async def close(self) -> None:
         """Stop monitoring and write a last time (if anything changed)."""
-        for task in self._tasks:
-            task.cancel()
+        async with self._lock:     # a save in progress finishes first (its thread would)
+            for task in self._tasks:
+                task.cancel()
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task

@@ -23,8 +23,10 @@ end marker is renamed to ``X.sav_RBAD_<date>`` (so a later save cannot rotate it
 """
 from __future__ import annotations
 
+import itertools
 import os
 import shutil
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -35,6 +37,7 @@ from .savfile import DATE_FORMAT, SavFile, SavFormatError, parse_sav
 __all__ = ["LoadResult", "SaveFileSet", "fsync_directory"]
 
 _TEMP_MARK = ".tmp-"
+_TEMP_NUMBERS = itertools.count()
 
 
 def fsync_directory(directory: Path) -> None:
@@ -78,6 +81,9 @@ class SaveFileSet:
         self.dated_copies = dated_copies
         self.encoding = encoding
         self._next_sequence = 0
+        # writes run in worker threads; a cancelled save's thread may still be writing when
+        # the next save starts, so the steps of one write never interleave with another's
+        self._writing = threading.Lock()
 
     # -- names --------------------------------------------------------------------------------
     @property
@@ -109,8 +115,11 @@ class SaveFileSet:
     def ensure_directory(self) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
 
+    def _temp_name(self, name: str) -> Path:
+        return self.directory / f".{name}{_TEMP_MARK}{os.getpid()}-{next(_TEMP_NUMBERS)}"
+
     def _write_temp(self, text: str) -> Path:
-        temp = self.directory / f".{self.name}{_TEMP_MARK}{os.getpid()}"
+        temp = self._temp_name(self.name)
         with open(temp, "w", encoding=self.encoding, newline="\n") as stream:
             stream.write(text)
             stream.flush()
@@ -120,26 +129,27 @@ class SaveFileSet:
     def write(self, text: str) -> None:
         """Replace ``X.sav`` with ``text``, keeping the previous one as ``X.savB``.
         Raises OSError (read-only or full disk ...) with the old files untouched."""
-        self.ensure_directory()
-        temp = self._write_temp(text)
-        try:
-            if self.sav.exists():
-                link = self.directory / f".{self.name}.savB{_TEMP_MARK}{os.getpid()}"
-                link.unlink(missing_ok=True)
-                os.link(self.sav, link)
-                os.replace(link, self.backup)
-            os.replace(temp, self.sav)
-        finally:
-            temp.unlink(missing_ok=True)
-        fsync_directory(self.directory)
+        with self._writing:
+            self.ensure_directory()
+            temp = self._write_temp(text)
+            try:
+                if self.sav.exists():
+                    link = self._temp_name(f"{self.name}.savB")
+                    os.link(self.sav, link)
+                    os.replace(link, self.backup)
+                os.replace(temp, self.sav)
+            finally:
+                temp.unlink(missing_ok=True)
+            fsync_directory(self.directory)
 
     def write_sequence(self) -> Path | None:
         """Copy ``X.sav`` to the next sequence file (atomically); None if there is none."""
         if self.sequence_files <= 0 or not self.sav.exists():
             return None
-        target = self.sequence(self._next_sequence)
-        self._next_sequence = (self._next_sequence + 1) % self.sequence_files
-        self._atomic_copy(self.sav, target)
+        with self._writing:
+            target = self.sequence(self._next_sequence)
+            self._next_sequence = (self._next_sequence + 1) % self.sequence_files
+            self._atomic_copy(self.sav, target)
         return target
 
     def dated_copy(self, source: Path, when: datetime | None = None) -> Path:
@@ -152,7 +162,7 @@ class SaveFileSet:
         return target
 
     def _atomic_copy(self, source: Path, target: Path) -> None:
-        temp = self.directory / f".{target.name}{_TEMP_MARK}{os.getpid()}"
+        temp = self._temp_name(target.name)
         try:
             shutil.copyfile(source, temp)
             with open(temp, "rb+") as stream:

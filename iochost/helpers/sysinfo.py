@@ -6,7 +6,7 @@ import os
 import resource
 import time
 
-__all__ = ["CpuLoad", "open_fds", "max_fds", "memory", "uptime_text"]
+__all__ = ["CpuLoad", "max_fds", "memory", "open_fds", "uptime_text"]
 
 
 class CpuLoad:

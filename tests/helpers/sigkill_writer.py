@@ -4,11 +4,12 @@ Run as ``python sigkill_writer.py DIRECTORY RUNS SEED LOG``. This process import
 once, then forks one child per run (a fork is a restart without the import cost; this
 process has no threads, so the fork is safe). Each child builds the IOC, restores pass 0
 from DIRECTORY exactly as the autosave helper does, appends ``restored K`` to LOG, then
-tells the parent through a pipe, and saves states K+1, K+2, ... through ``SaveSet.save`` (the
-helper's save path: format,
+saves states K+1, K+2, ... through ``SaveSet.save`` (the helper's save path: format,
 temporary file, fsync, .savB link, rename, directory fsync), appending ``saved K`` after
-each save returns. The parent kills the child with SIGKILL at a random moment (0-30 ms
-after the restore) and starts the next run. ``tests/helpers/test_autosave_sigkill.py`` checks LOG.
+each save returns; after its first save it tells the parent through a pipe. The parent
+kills the child with SIGKILL at a random moment 0-30 ms later (whatever the machine's
+load, every run is killed among its saves) and starts the next run.
+``tests/helpers/test_autosave_sigkill.py`` checks LOG.
 """
 from __future__ import annotations
 
@@ -63,7 +64,7 @@ def log(fd: int, line: str) -> None:
     os.write(fd, (line + "\n").encode())      # one small O_APPEND write: whole or absent
 
 
-async def child(directory: str, fd: int, ready: int) -> None:
+async def child(directory: str, fd: int, ready: int | None) -> None:
     ioc = Worker(prefix="K:")
     saveset = SaveSet(ioc.pvdb, "K:", declared_items(ioc.pvdb, "K:"),
                       SaveFileSet(directory, "worker", sequence_files=0, dated_copies=3))
@@ -74,13 +75,15 @@ async def child(directory: str, fd: int, ready: int) -> None:
         log(fd, f"MIX {error}")
         os._exit(3)
     log(fd, f"restored {k}" if saveset.loaded.path else "restored none")
-    os.write(ready, b"r")                      # the parent's random delay starts now
     while True:
         k += 1
         for name, value in state_of(k).items():
             await getattr(ioc, name).write(value)
         if await saveset.save():
             log(fd, f"saved {k}")
+            if ready is not None:              # the parent's random delay starts now
+                os.write(ready, b"s")
+                ready = None
 
 
 def main() -> None:
@@ -97,7 +100,7 @@ def main() -> None:
             finally:
                 os._exit(1)
         os.close(ready_write)
-        os.read(ready_read, 1)                 # restored: now kill it among its saves
+        os.read(ready_read, 1)                 # restored and saved once: kill it among saves
         os.close(ready_read)
         time.sleep(rng.uniform(0.0, 0.03))
         os.kill(pid, signal.SIGKILL)

@@ -43,9 +43,9 @@ def test_sigkill_during_saves_never_loses_or_mixes_a_state(tmp_path):
             last_saved = int(number)
             checked += 1
     assert restarts == KILLS + 1 and checked >= KILLS - 5
-    # the kills land among the saves: many saves, and some kills after a save's rename
-    # but before the writer could say so
-    assert saves_between >= KILLS // 4 and unconfirmed >= 1, (saves_between, unconfirmed)
+    # every run saved before its kill, and some kills came after a save's rename but
+    # before the writer could say so: the kills land inside the saves
+    assert saves_between >= KILLS and unconfirmed >= 1, (saves_between, unconfirmed)
     # the writes are atomic: no torn file was ever found and set aside, no temporary left
     files = sorted(path.name for path in (tmp_path / "saves").iterdir())
     assert "worker.sav" in files and "worker.savB" in files
