@@ -109,6 +109,10 @@ def test_start_count_is_autosaved_across_restarts(start_host, unique_prefix, pye
     assert pyepics.caput(f"{P}:ACCESS", "Test", wait=True, timeout=TIMEOUT) == 1
     start_host.stop(host)
     start_host(MOUNT, unique_prefix, host_keys=f"stats_prefix: '{P}'")
-    assert wait_until(lambda: pyepics.caget(f"{P}:START_CNT", use_monitor=False) == 2,
-                      timeout=TIMEOUT)
-    assert pyepics.caget(f"{P}:ACCESS", as_string=True, use_monitor=False) == "Test"
+    fresh = Context(timeout=TIMEOUT)    # a new client: no reconnect back-off of the old one
+    try:
+        count, access = fresh.get_pvs(f"{P}:START_CNT", f"{P}:ACCESS")
+        assert wait_until(lambda: count.read().data[0] == 2, timeout=TIMEOUT)
+        assert access.read(data_type=ChannelType.STRING).data[0] == b"Test"
+    finally:
+        fresh.disconnect()
