@@ -261,9 +261,12 @@ async def _set(channel: Any, value: float) -> None:
         await channel.write(float(value), verify_value=False)
 
 
+_RESTARTS: set[asyncio.Task[None]] = set()   # a task nobody awaits must be referenced
+
+
 def _restart(host: Any) -> None:
     """Stop the host cleanly (final saves, shutdown hooks), then exec the same command."""
     async def stop_and_exec() -> None:
         await host.stop()
         os.execv(sys.executable, [sys.executable, *sys.argv])
-    asyncio.ensure_future(stop_and_exec())
+    _RESTARTS.add(asyncio.ensure_future(stop_and_exec()))
