@@ -32,7 +32,7 @@ import ipaddress
 import struct
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any, ClassVar, Union
+from typing import Any, ClassVar, Self, Union
 from collections.abc import Callable
 
 from .codes import CA_MINOR_VERSION, DO_REPLY, DONT_REPLY, SEQUENCE_VALID, Command
@@ -143,7 +143,7 @@ class _Message:
         return {}
 
     @classmethod
-    def from_wire(cls, header: Header, payload: bytes | memoryview = b""):
+    def from_wire(cls, header: Header, payload: bytes | memoryview = b"") -> Self:
         """Build the message from a decoded header and its payload (CaProtocolError if bad)."""
         kwargs = {name: _int_to_address(header[index]) if address else header[index]
                   for name, index, address in cls._HEADER_MAP}
@@ -157,7 +157,8 @@ class _Message:
         cls._HEADER_MAP = tuple((slot, index, slot in cls.ADDRESSES)
                                 for index, slot in enumerate(cls.WIRE, start=2)
                                 if isinstance(slot, str))
-        cls._HAS_PAYLOAD = cls.decode_payload.__func__ is not _Message.decode_payload.__func__
+        cls._HAS_PAYLOAD = any("decode_payload" in vars(klass) for klass in cls.__mro__
+                               if klass is not _Message)
 
 
 class _DataMessage(_Message):
@@ -169,7 +170,7 @@ class _DataMessage(_Message):
         return _check_data(self.payload)  # type: ignore[attr-defined]
 
     @classmethod
-    def decode_payload(cls, header, payload):
+    def decode_payload(cls, header: Header, payload: bytes | memoryview) -> dict[str, Any]:
         return {"payload": payload}
 
 
@@ -184,16 +185,13 @@ class _NamedMessage(_Message):
         return _encode_name(self.name, self.WHAT, self.ALLOW_EMPTY)  # type: ignore[attr-defined]
 
     @classmethod
-    def decode_payload(cls, header, payload):
+    def decode_payload(cls, header: Header, payload: bytes | memoryview) -> dict[str, Any]:
         return {"name": _decode_name(payload, cls.WHAT, cls.ALLOW_EMPTY)}
-
-
-_message = dataclass(slots=True)
 
 
 # -- UDP and TCP -----------------------------------------------------------------------------
 
-@_message
+@dataclass(slots=True)
 class VersionRequest(_Message):
     """VERSION from a client.  Over TCP: circuit priority and minor version.  In a search
     datagram libca sets ``priority`` = 1 (``SEQUENCE_VALID``) and ``sequence_id``."""
@@ -210,7 +208,7 @@ class VersionRequest(_Message):
         return cls(SEQUENCE_VALID, version, sequence_id)
 
 
-@_message
+@dataclass(slots=True)
 class VersionResponse(_Message):
     """VERSION from a server: ``sequence_id`` None over TCP, the echoed number over UDP."""
 
@@ -218,18 +216,18 @@ class VersionResponse(_Message):
     sequence_id: int | None = None
     ID: ClassVar[Command] = Command.VERSION
 
-    def header_fields(self):
+    def header_fields(self) -> tuple[int, int, int, int]:
         if self.sequence_id is None:
             return (0, self.version, 0, 0)
         return (SEQUENCE_VALID, self.version, self.sequence_id, 0)
 
     @classmethod
-    def from_wire(cls, header, payload=b""):
+    def from_wire(cls, header: Header, payload: bytes | memoryview = b"") -> Self:
         sequence_id = header.parameter1 if header.data_type == SEQUENCE_VALID else None
         return cls(header.data_count, sequence_id)
 
 
-@_message
+@dataclass(slots=True)
 class SearchRequest(_NamedMessage):
     """SEARCH for a PV name; ``reply`` asks for NOT_FOUND when the name is unknown."""
 
@@ -240,16 +238,16 @@ class SearchRequest(_NamedMessage):
     ID: ClassVar[Command] = Command.SEARCH
     WHAT: ClassVar[str] = "PV name"
 
-    def header_fields(self):
+    def header_fields(self) -> tuple[int, int, int, int]:
         return (DO_REPLY if self.reply else DONT_REPLY, self.version, self.cid, self.cid)
 
     @classmethod
-    def from_wire(cls, header, payload=b""):
+    def from_wire(cls, header: Header, payload: bytes | memoryview = b"") -> Self:
         return cls(_decode_name(payload, cls.WHAT), header.parameter2, header.data_count,
                    header.data_type == DO_REPLY)
 
 
-@_message
+@dataclass(slots=True)
 class SearchResponse(_Message):
     """A server has the PV: its TCP ``port`` and (optionally) ``ip``; ``version`` is its minor
     version (0 when decoded from a payload-less TCP search reply)."""
@@ -269,13 +267,13 @@ class SearchResponse(_Message):
             raise LocalProtocolError(f"bad search reply version {self.version!r}: {exc}") from None
 
     @classmethod
-    def decode_payload(cls, header, payload):
+    def decode_payload(cls, header: Header, payload: bytes | memoryview) -> dict[str, Any]:
         if len(payload) >= _MINOR_VERSION.size:
             return {"version": _MINOR_VERSION.unpack_from(payload)[0]}
         return {"version": 0}
 
 
-@_message
+@dataclass(slots=True)
 class NotFoundResponse(_Message):
     """The answer to a DO_REPLY search for an unknown name (header copied from the request)."""
 
@@ -285,21 +283,21 @@ class NotFoundResponse(_Message):
     WIRE: ClassVar = (DO_REPLY, "version", "cid", "cid")
 
 
-@_message
+@dataclass(slots=True)
 class EchoRequest(_Message):
     """ECHO: are you alive?"""
 
     ID: ClassVar[Command] = Command.ECHO
 
 
-@_message
+@dataclass(slots=True)
 class EchoResponse(_Message):
     """ECHO: yes."""
 
     ID: ClassVar[Command] = Command.ECHO
 
 
-@_message
+@dataclass(slots=True)
 class RsrvIsUpResponse(_Message):
     """The server beacon (UDP)."""
 
@@ -319,7 +317,7 @@ class RsrvIsUpResponse(_Message):
             raise LocalProtocolError(f"cannot encode {self!r}: {exc}") from None
 
 
-@_message
+@dataclass(slots=True)
 class RepeaterRegisterRequest(_Message):
     """A client registers with the CA repeater."""
 
@@ -329,7 +327,7 @@ class RepeaterRegisterRequest(_Message):
     ADDRESSES: ClassVar = frozenset({"client_address"})
 
 
-@_message
+@dataclass(slots=True)
 class RepeaterConfirmResponse(_Message):
     """The repeater confirms a registration."""
 
@@ -341,7 +339,7 @@ class RepeaterConfirmResponse(_Message):
 
 # -- TCP (virtual circuit) -----------------------------------------------------------------
 
-@_message
+@dataclass(slots=True)
 class EventAddRequest(_Message):
     """Subscribe: ``mask`` is a DBE_* bit set (low/high/to are legacy, sent as 0)."""
 
@@ -363,7 +361,7 @@ class EventAddRequest(_Message):
             raise LocalProtocolError(f"cannot encode {self!r}: {exc}") from None
 
     @classmethod
-    def decode_payload(cls, header, payload):
+    def decode_payload(cls, header: Header, payload: bytes | memoryview) -> dict[str, Any]:
         if len(payload) < _EVENT_ADD_PAYLOAD.size:
             raise CaProtocolError(
                 f"EVENT_ADD payload is {len(payload)} bytes, expected {_EVENT_ADD_PAYLOAD.size}")
@@ -371,7 +369,7 @@ class EventAddRequest(_Message):
         return {"low": low, "high": high, "to": to, "mask": mask}
 
 
-@_message
+@dataclass(slots=True)
 class EventAddResponse(_DataMessage):
     """One subscription update (DBR payload)."""
 
@@ -384,7 +382,7 @@ class EventAddResponse(_DataMessage):
     WIRE: ClassVar = ("data_type", "data_count", "status", "subscriptionid")
 
 
-@_message
+@dataclass(slots=True)
 class EventCancelRequest(_Message):
     """Unsubscribe (``data_count`` as in the EVENT_ADD; RSRV ignores it)."""
 
@@ -396,7 +394,7 @@ class EventCancelRequest(_Message):
     WIRE: ClassVar = ("data_type", "data_count", "sid", "subscriptionid")
 
 
-@_message
+@dataclass(slots=True)
 class EventCancelResponse(_Message):
     """Unsubscription confirmed: sent as command 1 (EVENT_ADD) with no payload."""
 
@@ -408,7 +406,7 @@ class EventCancelResponse(_Message):
     WIRE: ClassVar = ("data_type", "data_count", "sid", "subscriptionid")
 
 
-@_message
+@dataclass(slots=True)
 class ReadRequest(_Message):
     """READ (deprecated since 3.13; answered with READ)."""
 
@@ -420,7 +418,7 @@ class ReadRequest(_Message):
     WIRE: ClassVar = ("data_type", "data_count", "sid", "ioid")
 
 
-@_message
+@dataclass(slots=True)
 class ReadResponse(_DataMessage):
     """The data for a READ."""
 
@@ -433,7 +431,7 @@ class ReadResponse(_DataMessage):
     WIRE: ClassVar = ("data_type", "data_count", "sid", "ioid")
 
 
-@_message
+@dataclass(slots=True)
 class WriteRequest(_DataMessage):
     """WRITE without a completion reply."""
 
@@ -446,35 +444,35 @@ class WriteRequest(_DataMessage):
     WIRE: ClassVar = ("data_type", "data_count", "sid", "ioid")
 
 
-@_message
+@dataclass(slots=True)
 class EventsOffRequest(_Message):
     """Pause subscription updates on this circuit."""
 
     ID: ClassVar[Command] = Command.EVENTS_OFF
 
 
-@_message
+@dataclass(slots=True)
 class EventsOnRequest(_Message):
     """Resume subscription updates on this circuit."""
 
     ID: ClassVar[Command] = Command.EVENTS_ON
 
 
-@_message
+@dataclass(slots=True)
 class ReadSyncRequest(_Message):
     """READ_SYNC (deprecated; a barrier)."""
 
     ID: ClassVar[Command] = Command.READ_SYNC
 
 
-@_message
+@dataclass(slots=True)
 class ReadSyncResponse(_Message):
     """RSRV echoes READ_SYNC back unchanged."""
 
     ID: ClassVar[Command] = Command.READ_SYNC
 
 
-@_message
+@dataclass(slots=True)
 class ErrorResponse(_Message):
     """An exception report: the offending request's header and a message."""
 
@@ -504,7 +502,7 @@ class ErrorResponse(_Message):
         return pad(bytes(original) + text + b"\0")
 
     @classmethod
-    def decode_payload(cls, header, payload):
+    def decode_payload(cls, header: Header, payload: bytes | memoryview) -> dict[str, Any]:
         payload = bytes(payload)
         if len(payload) < HEADER_SIZE:
             raise CaProtocolError(f"ERROR payload of {len(payload)} bytes has no request header")
@@ -517,7 +515,7 @@ class ErrorResponse(_Message):
         return {"original_request": payload[:size], "error_message": text.decode("latin-1")}
 
 
-@_message
+@dataclass(slots=True)
 class ClearChannelRequest(_Message):
     """Release a channel."""
 
@@ -527,7 +525,7 @@ class ClearChannelRequest(_Message):
     WIRE: ClassVar = (0, 0, "sid", "cid")
 
 
-@_message
+@dataclass(slots=True)
 class ClearChannelResponse(_Message):
     """The channel is released."""
 
@@ -537,7 +535,7 @@ class ClearChannelResponse(_Message):
     WIRE: ClassVar = (0, 0, "sid", "cid")
 
 
-@_message
+@dataclass(slots=True)
 class ReadNotifyRequest(_Message):
     """Read the value as ``data_type``/``data_count`` (0 = current length)."""
 
@@ -549,7 +547,7 @@ class ReadNotifyRequest(_Message):
     WIRE: ClassVar = ("data_type", "data_count", "sid", "ioid")
 
 
-@_message
+@dataclass(slots=True)
 class ReadNotifyResponse(_DataMessage):
     """The data for a READ_NOTIFY; ``status`` is an ECA code."""
 
@@ -562,7 +560,7 @@ class ReadNotifyResponse(_DataMessage):
     WIRE: ClassVar = ("data_type", "data_count", "status", "ioid")
 
 
-@_message
+@dataclass(slots=True)
 class CreateChanRequest(_NamedMessage):
     """Connect a channel to a PV name."""
 
@@ -574,7 +572,7 @@ class CreateChanRequest(_NamedMessage):
     WHAT: ClassVar[str] = "PV name"
 
 
-@_message
+@dataclass(slots=True)
 class CreateChanResponse(_Message):
     """The channel is connected: native type and element count, and the server's sid."""
 
@@ -586,7 +584,7 @@ class CreateChanResponse(_Message):
     WIRE: ClassVar = ("data_type", "data_count", "cid", "sid")
 
 
-@_message
+@dataclass(slots=True)
 class WriteNotifyRequest(_DataMessage):
     """WRITE that wants a completion reply."""
 
@@ -599,7 +597,7 @@ class WriteNotifyRequest(_DataMessage):
     WIRE: ClassVar = ("data_type", "data_count", "sid", "ioid")
 
 
-@_message
+@dataclass(slots=True)
 class WriteNotifyResponse(_Message):
     """A write completed; ``status`` is an ECA code."""
 
@@ -611,7 +609,7 @@ class WriteNotifyResponse(_Message):
     WIRE: ClassVar = ("data_type", "data_count", "status", "ioid")
 
 
-@_message
+@dataclass(slots=True)
 class ClientNameRequest(_NamedMessage):
     """The client's user name (used for access rights)."""
 
@@ -621,7 +619,7 @@ class ClientNameRequest(_NamedMessage):
     ALLOW_EMPTY: ClassVar[bool] = True
 
 
-@_message
+@dataclass(slots=True)
 class HostNameRequest(_NamedMessage):
     """The client's host name (used for access rights)."""
 
@@ -631,7 +629,7 @@ class HostNameRequest(_NamedMessage):
     ALLOW_EMPTY: ClassVar[bool] = True
 
 
-@_message
+@dataclass(slots=True)
 class AccessRightsResponse(_Message):
     """The access rights (bit 0 read, bit 1 write) of a channel."""
 
@@ -641,7 +639,7 @@ class AccessRightsResponse(_Message):
     WIRE: ClassVar = (0, 0, "cid", "access_rights")
 
 
-@_message
+@dataclass(slots=True)
 class CreateChFailResponse(_Message):
     """The channel could not be created."""
 
@@ -650,7 +648,7 @@ class CreateChFailResponse(_Message):
     WIRE: ClassVar = (0, 0, "cid", 0)
 
 
-@_message
+@dataclass(slots=True)
 class ServerDisconnResponse(_Message):
     """The server dropped the channel (its PV went away)."""
 
@@ -680,7 +678,7 @@ def _event_add_or_cancel(header: Header, payload: bytes | memoryview) -> Message
     return EventAddResponse.from_wire(header, payload)
 
 
-def _table(*classes: type[_Message]) -> dict[int, Decoder]:
+def _table(*classes: type[Message]) -> dict[int, Decoder]:
     return {int(cls.ID): cls.from_wire for cls in classes}
 
 

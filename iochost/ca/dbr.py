@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Callable, Sequence
+from typing import Any
 from dataclasses import dataclass
 from operator import attrgetter
 
@@ -161,7 +162,7 @@ def _text(field: bytes) -> bytes:
     return field.split(b"\0", 1)[0]
 
 
-def _unpack_head(layout: Layout, payload, meta: Metadata) -> None:
+def _unpack_head(layout: Layout, payload: Buffer, meta: Metadata) -> None:
     no_str = 0
     for name, value in zip(layout.head_fields, layout.head.unpack_from(payload)):
         if name == "units":
@@ -183,6 +184,8 @@ def _unpack_head(layout: Layout, payload, meta: Metadata) -> None:
 
 # ---------------------------------------------------------------- values
 
+#: A payload as received: bytes, or a view of a buffer the parser filled.
+Buffer = bytes | bytearray | memoryview
 _PAD8 = tuple(b"\0" * n for n in range(8))
 _JOIN_AS_BUFFER = 16384
 
@@ -196,7 +199,7 @@ def _pack_strings(strings: Sequence[bytes], count: int) -> bytes:
     return data + b"\0" * (missing * MAX_STRING_SIZE) if missing > 0 else data
 
 
-def _unpack_strings(payload, offset: int, count: int) -> list[bytes]:
+def _unpack_strings(payload: Buffer, offset: int, count: int) -> list[bytes]:
     raw = bytes(payload[offset: offset + count * MAX_STRING_SIZE])
     if count > 1 and len(raw) < (count - 1) * MAX_STRING_SIZE + 1:
         raise CaProtocolError(
@@ -237,7 +240,7 @@ def _codec(dbr_type: int) -> _Codec:
     return codec
 
 
-def encode_dbr(dbr_type: int, native: int, values, meta: Metadata,
+def encode_dbr(dbr_type: int, native: int, values: Any, meta: Metadata,
                count: int | None = None, *, long_string: bool = False) -> tuple[bytes, int]:
     """Lay out ``values`` (of native type ``native``) and ``meta`` as ``dbr_type``.
 
@@ -269,14 +272,17 @@ def encode_dbr(dbr_type: int, native: int, values, meta: Metadata,
     if codec.pack_limits is not None:
         head += codec.pack_limits(meta, native != target)
 
+    data: bytes | np.ndarray
     if codec.is_string:
         data, nbytes, count = _string_data(values, count)
     else:
         data, nbytes, count = _numeric_data(codec, values, count)
-    return b"".join((head, data, _PAD8[-(len(head) + nbytes) % 8])), count
+    # (numpy arrays are buffers; numpy's stubs do not declare it)
+    return b"".join((head, data, _PAD8[-(len(head) + nbytes) % 8])), count  # type: ignore[arg-type]
 
 
-def _string_data(values, count: int | None) -> tuple[bytes, int, int]:
+def _string_data(values: bytes | Sequence[bytes], count: int | None
+                 ) -> tuple[bytes, int, int]:
     # Always whole 40-byte fields: RSRV cuts a one-element DBR_STRING after its NUL only
     # in replies to the obsolete CA_PROTO_READ, never for READ_NOTIFY or monitors.
     if isinstance(values, bytes):
@@ -286,7 +292,8 @@ def _string_data(values, count: int | None) -> tuple[bytes, int, int]:
     return data, len(data), count
 
 
-def _numeric_data(codec: _Codec, values, count: int | None) -> tuple[object, int, int]:
+def _numeric_data(codec: _Codec, values: Any, count: int | None
+                  ) -> tuple[bytes | np.ndarray, int, int]:
     if type(values) is np.ndarray and values.ndim == 1 \
             and values.dtype.kind == codec.kind and values.dtype.itemsize == codec.itemsize:
         arr = values
@@ -304,7 +311,8 @@ def _numeric_data(codec: _Codec, values, count: int | None) -> tuple[object, int
     return (wire if wire.nbytes > _JOIN_AS_BUFFER else wire.tobytes()), wire.nbytes, count
 
 
-def decode_dbr(dbr_type: int, payload, count: int | None) -> tuple[object, Metadata]:
+def decode_dbr(dbr_type: int, payload: Buffer, count: int | None
+               ) -> tuple[np.ndarray | list[bytes], Metadata]:
     """Read a ``dbr_type`` payload of ``count`` elements: ``(values, Metadata)``.
 
     Numeric values come back as a read-only big-endian numpy view of ``payload``;

@@ -37,7 +37,8 @@ The rules, and why:
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -49,6 +50,9 @@ from .errors import CaStatusError, LocalProtocolError
 __all__ = ["NATIVE_DTYPES", "convert_values", "as_native_array", "cast_numeric"]
 
 _S, _I, _F, _E, _C, _L, _D = (ChannelType(i) for i in range(7))
+_INVALID = ChannelType.CLASS_NAME  # stands for "not a type at all" (above _D: refused)
+#: What a conversion returns: a 1-D array (numeric targets) or the strings (STRING).
+WireValues = np.ndarray | list[bytes]
 
 #: The numpy dtype (native byte order) each native numeric type is held in.
 NATIVE_DTYPES: dict[ChannelType, np.dtype] = {
@@ -69,7 +73,7 @@ def _noconvert(detail: str) -> CaStatusError:
     return CaStatusError(ECA_NOCONVERT, f"no conversion: {detail}")
 
 
-def as_native_array(values, native: ChannelType) -> np.ndarray:
+def as_native_array(values: Any, native: ChannelType) -> np.ndarray:
     """``values`` as a 1-D array of ``native``'s dtype (any byte order kept when it matches)."""
     dtype = NATIVE_DTYPES[native]
     try:
@@ -186,7 +190,7 @@ def _text_to_chars(values: Sequence[bytes]) -> np.ndarray:
 
 # ---------------------------------------------------------------- dispatch
 
-def _as_strings(values) -> list[bytes]:
+def _as_strings(values: bytes | Iterable[bytes]) -> list[bytes]:
     if isinstance(values, bytes):
         return [values]
     strings = list(values)
@@ -196,8 +200,9 @@ def _as_strings(values) -> list[bytes]:
     return strings
 
 
-def convert_values(values, from_type: int, to_type: int, enum_strings: Sequence[bytes] = (),
-                   *, precision: int = 6, long_string: bool = False):
+def convert_values(values: Any, from_type: int, to_type: int,
+                   enum_strings: Sequence[bytes] = (), *, precision: int = 6,
+                   long_string: bool = False) -> WireValues:
     """Convert ``values`` of native type ``from_type`` to native type ``to_type``.
 
     Returns a 1-D array (numeric targets, native byte order) or ``list[bytes]`` (STRING).
@@ -209,8 +214,8 @@ def convert_values(values, from_type: int, to_type: int, enum_strings: Sequence[
     try:
         src, dst = ChannelType(from_type), ChannelType(to_type)
     except ValueError:
-        src = dst = None
-    if src is None or src > _D or dst > _D:
+        src = dst = _INVALID
+    if src > _D or dst > _D:
         raise LocalProtocolError(
             f"convert_values takes native types (0..6), got {from_type!r} -> {to_type!r}")
 

@@ -107,7 +107,10 @@ class Layout:
 
 def _build(dbr_type: ChannelType, value_type: ChannelType, value_dtype: np.dtype,
            spec: str) -> Layout:
-    fmt, names, limits, tail_pad = [">"], [], (), 0
+    fmt: list[str] = [">"]
+    names: list[str] = []
+    limits: tuple[str, ...] = ()
+    tail_pad = 0
     for token in spec.split():
         if token in ("GR", "CTRL"):
             limits = GR_LIMITS if token == "GR" else CTRL_LIMITS

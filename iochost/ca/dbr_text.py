@@ -60,12 +60,12 @@ def format_number(value: float, precision: int, single: bool = False) -> str:
     return _fixed_point(value, p, np.float32 if single else float)
 
 
-def _fixed_point(value: float, p: int, real) -> str:
+def _fixed_point(value: float, p: int, real: type[float] | type[np.float32]) -> str:
     sign = "-" if value < 0 else ""
-    value = real(-value if value < 0 else value)
-    whole = int(value)
+    magnitude = real(-value if value < 0 else value)
+    whole = int(magnitude)
     fplace = 10 ** p
-    fraction = int(real(value - real(whole)) * real(fplace) * real(10))
+    fraction = int(real(magnitude - real(whole)) * real(fplace) * real(10))
     fraction = (fraction + 5) // 10
     if fraction >= fplace:
         whole, fraction = whole + 1, fraction - fplace

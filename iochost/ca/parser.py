@@ -25,7 +25,11 @@ from .errors import CaProtocolError
 from .header import EXTENDED_HEADER_SIZE, EXTENDED_MARKER, EXTENSION_STRUCT, HEADER_SIZE
 from .header import HEADER_STRUCT, Header, unpack_header
 
-__all__ = ["StreamParser", "parse_datagram", "message_from_wire", "DEFAULT_MAX_PAYLOAD"]
+__all__ = ["StreamParser", "parse_datagram", "message_from_wire", "DEFAULT_MAX_PAYLOAD",
+           "RawMessage"]
+
+#: One message as ``feed_raw`` hands it out: its header and its payload (no copy made).
+RawMessage = tuple[Header, bytes | memoryview]
 
 DEFAULT_MAX_PAYLOAD = 2**31
 
@@ -83,13 +87,12 @@ class StreamParser:
             self._error = exc
             raise
 
-    def feed_raw(self, data: bytes | bytearray | memoryview
-                 ) -> list[tuple[Header, memoryview | bytes]]:
+    def feed_raw(self, data: bytes | bytearray | memoryview) -> list[RawMessage]:
         """Split ``data`` into ``(header, payload)`` for every message it completes."""
         if self._error is not None:
             raise self._error
         try:
-            out: list[tuple[Header, memoryview | bytes]] = []
+            out: list[RawMessage] = []
             view = memoryview(data).cast("B")
             offset = self._complete_partial(view, out) if self._partial else 0
             if offset is not None:
@@ -105,7 +108,7 @@ class StreamParser:
                 f"CA command {command} announces a {size}-byte payload, "
                 f"more than the {self.max_payload} allowed")
 
-    def _complete_partial(self, view: memoryview, out: list) -> int | None:
+    def _complete_partial(self, view: memoryview, out: list[RawMessage]) -> int | None:
         """Move just enough of ``view`` into the partial message to finish it.
 
         Returns the offset in ``view`` where the following messages start, or None when
@@ -139,7 +142,7 @@ class StreamParser:
         self._partial_header = None
         return offset
 
-    def _split(self, view: bytes | memoryview, offset: int, out: list) -> None:
+    def _split(self, view: bytes | memoryview, offset: int, out: list[RawMessage]) -> None:
         """Split whole messages out of ``view[offset:]``; keep an incomplete tail.
 
         Payloads are ``bytes`` either way: a slice of ``bytes`` is one already, a slice of
@@ -174,7 +177,8 @@ class StreamParser:
             if size:
                 payload = view[start:end]
                 append((new_header(header_type, fields),
-                        payload.tobytes() if copy_out else payload))
+                        payload.tobytes() if copy_out else payload)  # type: ignore[union-attr]
+                       )
             else:
                 append((new_header(header_type, fields), empty))
             offset = end

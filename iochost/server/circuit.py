@@ -713,14 +713,14 @@ class VirtualCircuit(asyncio.Protocol):
             self._unknown_sid(header, header[4])
             return
         if header[2] > LAST_DBR_TYPE:  # RSRV: the reply of the kind (BADTYPE), then it drops
-            done(channel, header, ECA_BADTYPE)  # the circuit
+            done(channel, header, ECA_BADTYPE, None)  # the circuit
             self._invalid_type(header, channel)
             return
         if not channel.rights & ACCESS_WRITE:
-            done(channel, header, ECA_NOWTACCESS)
+            done(channel, header, ECA_NOWTACCESS, None)
             return
         if header[3] > channel.max_length:
-            done(channel, header, ECA_BADCOUNT)
+            done(channel, header, ECA_BADCOUNT, None)
             return
         writer = channel.writer
         if writer is None:

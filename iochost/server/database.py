@@ -107,7 +107,7 @@ class PVDatabase(MutableMapping[str, ServedChannel]):
     def __contains__(self, name: object) -> bool:
         return name in self._entries
 
-    def update(self, other: Any = (), /, **kwargs: ServedChannel) -> None:  # type: ignore[override]
+    def update(self, other: Any = (), /, **kwargs: ServedChannel) -> None:
         """Add or replace many entries at once (one removal notification for replacements)."""
         items = dict(other, **kwargs)
         entries = self._entries

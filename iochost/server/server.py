@@ -140,7 +140,7 @@ class Server:
             transport, _ = await loop.create_datagram_endpoint(
                 lambda: SearchResponder(lookup, self.tcp_port, ignore, self.counters),
                 sock=sock)
-            self._udp_transports.append(transport)  # type: ignore[arg-type]
+            self._udp_transports.append(transport)
             port = port or sock.getsockname()[1]
         return port
 
