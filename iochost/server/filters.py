@@ -308,7 +308,7 @@ class DeadbandFilter(Filter):
         def passes(flags: int) -> bool:
             payload, _ = base.read_dbr(ChannelType.DOUBLE, 1)
             values, _meta = decode_dbr(ChannelType.DOUBLE, payload, 1)
-            value = float(values[0])  # type: ignore[index]
+            value = float(values[0])
             last = state["last"]
             # recGblCheckDeadband: NaN/infinity transitions always pass
             moved = (math.isnan(last) or math.isnan(value) or math.isinf(value)
