@@ -51,7 +51,7 @@ _FOFF_FROZEN = 1
 class MotorRecord(builtin_field_set("motor")):  # type: ignore[misc]
     """synApps motor record semantics; subclass and implement the device methods."""
 
-    __slots__ = ("_motion", "_idle", "_paused_target")
+    __slots__ = ("_idle", "_motion", "_paused_target")
     _record_type = "motor"
     #: Seconds between readback updates while moving.
     readback_period: ClassVar[float] = 0.05

@@ -3,11 +3,11 @@ import asyncio
 import time
 
 import pytest
-from iochost.testing import wait_until
 
 from iochost import ChannelType, PVGroup, pvproperty
 from iochost.ca.dbr import DBE_VALUE
 from iochost.pv.data import SkipWrite
+from iochost.testing import wait_until
 
 
 class Detector(PVGroup):

@@ -2,19 +2,21 @@
 caproto's client: limits and LVIO, DMOV/MOVN once per move, put-completion at the end,
 readbacks during the move, STOP/SPMG, SET mode, DIR/OFF, VELO/ACCL/BDST."""
 import time
+from typing import ClassVar
 
 import pytest
-from iochost.testing import wait_until
+from test_group_helpers import TIMEOUT
 
 from iochost import PVGroup, pvproperty
 from iochost.ca.dbr import DBE_VALUE
 from iochost.records import SimMotor
-from test_group_helpers import TIMEOUT
+from iochost.testing import wait_until
 
 
 class FastMotor(SimMotor):
     __slots__ = ()
-    initial_fields = {**SimMotor.initial_fields, "VELO": 10.0, "ACCL": 0.05}
+    initial_fields: ClassVar[dict[str, float]] = {**SimMotor.initial_fields, "VELO": 10.0,
+                                                  "ACCL": 0.05}
 
 
 class Stage(PVGroup):

@@ -8,9 +8,9 @@ import os
 
 import pytest
 from softioc_process import running_softioc
+from test_group_helpers import Client
 
 from iochost import PVGroup, pvproperty
-from test_group_helpers import Client
 
 if importlib.util.find_spec("softioc") is None:
     pytest.skip("softioc is not installed", allow_module_level=True)

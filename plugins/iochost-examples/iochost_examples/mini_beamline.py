@@ -12,6 +12,7 @@ Every record owns its alarm: a LOLO on the ring current does not stop the motor.
 import asyncio
 import math
 import random
+from typing import ClassVar
 
 from iochost import ChannelType, PVGroup, ioc_arg_parser, pvproperty, run
 from iochost.records import SimMotor
@@ -26,7 +27,8 @@ class PinholeMotor(SimMotor):
     """The pinhole stage: a simulated motor with soft limits of +-10 mm."""
 
     __slots__ = ()
-    initial_fields = {**SimMotor.initial_fields, "VELO": 1.0, "VMAX": 10.0}
+    initial_fields: ClassVar[dict[str, float]] = {**SimMotor.initial_fields, "VELO": 1.0,
+                                                  "VMAX": 10.0}
 
 
 class MiniBeamline(PVGroup):
