@@ -10,21 +10,21 @@ import os
 import threading
 import time
 
+import event_model
 import ophyd
 import pytest
+from bluesky import RunEngine
+from bluesky.plans import count, scan
 from iochost_examples.mini_beamline import MiniBeamline
+from ophyd import Component as Cpt
+from ophyd import Device, EpicsMotor, EpicsSignal, EpicsSignalRO
+from ophyd.utils.errors import LimitError
 from softioc_process import running_softioc
 
 from iochost.pv import start_group, stop_group
 from iochost.testing import wait_until
 
-ophyd.set_cl("pyepics")   # ophyd's control layer: pyepics (libca), before any signal exists
-import event_model
-from bluesky import RunEngine
-from bluesky.plans import count, scan
-from ophyd import Component as Cpt
-from ophyd import Device, EpicsMotor, EpicsSignal, EpicsSignalRO
-from ophyd.utils.errors import LimitError
+ophyd.set_cl("pyepics")   # ophyd's control layer: pyepics (libca), before any signal
 
 TIMEOUT = 10.0
 SOFTIOC_DB = """
