@@ -32,7 +32,9 @@ STOP_TIMEOUT = 10.0
 # runs record callbacks inline, as no asyncio or cothread loop runs in the child.
 _IOC_SCRIPT = textwrap.dedent("""
     import sys
-    from softioc import softioc
+    from softioc import imports, softioc
+    if len(sys.argv) > 2:  # an access security file, read by iocInit (asDbLib)
+        imports.dbCore.asSetFilename(sys.argv[2].encode())
     softioc.dbLoadDatabase(sys.argv[1])
     softioc.iocInit(dispatcher=lambda f, *args: f(*args), enable_pva=False)
     print("READY", flush=True)
@@ -58,18 +60,25 @@ def free_port() -> int:
 
 @contextmanager
 def running_softioc(database: str, port: int | None = None,
-                    extra_env: dict[str, str] | None = None) -> Iterator[int]:
+                    extra_env: dict[str, str] | None = None,
+                    acf: str | None = None) -> Iterator[int]:
     """softioc serving the records of ``database`` (.db text) on 127.0.0.1:``port`` (a free
     one by default) until the block ends, with ``extra_env`` (say
-    ``EPICS_CA_AUTO_ARRAY_BYTES``) in its environment; yields the port."""
+    ``EPICS_CA_AUTO_ARRAY_BYTES``) in its environment and the access security rules
+    ``acf`` (ACF text) when given; yields the port."""
     port = free_port() if port is None else port
     with tempfile.TemporaryDirectory(prefix="softioc-") as workdir:
         db = Path(workdir) / "ioc.db"
         db.write_text(database)
+        args = [str(db)]
+        if acf is not None:
+            rules = Path(workdir) / "ioc.acf"
+            rules.write_text(acf)
+            args.append(str(rules))
         # LOOPBACK_ENV again: a script (softioc_reference) may not have set it.
         env = dict(os.environ, **LOOPBACK_ENV, EPICS_CAS_SERVER_PORT=str(port),
                    EPICS_CA_SERVER_PORT=str(port), **(extra_env or {}))
-        proc = subprocess.Popen([sys.executable, "-c", _IOC_SCRIPT, str(db)], env=env,
+        proc = subprocess.Popen([sys.executable, "-c", _IOC_SCRIPT, *args], env=env,
                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, bufsize=0)
         try:
             _wait_ready(proc)

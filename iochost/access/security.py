@@ -182,6 +182,13 @@ class AccessSecurity:
         self.last_error: str | None = None
 
     # -- loading ---------------------------------------------------------------------------
+    def reconfigure(self, settings: AccessSettings,
+                    expand: Callable[[str], str] | None = None) -> None:
+        """Take new settings (a reloaded host config); the next :meth:`reload` reads with
+        them. The rules in force do not change until then."""
+        self.settings = settings
+        self._expand = expand
+
     def _read(self) -> CompiledRules:
         path = self.settings.file
         try:

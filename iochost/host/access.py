@@ -21,6 +21,7 @@ the web API (``Host.reload_access``).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from collections.abc import Callable, Coroutine, Iterable
 from typing import TYPE_CHECKING, Any
@@ -103,6 +104,19 @@ class HostAccess:
         """Read the rules file again (SIGHUP, READACF, the web API); True when the new
         rules are in force, False when the file was bad and the old ones stay."""
         return await self.security.reload()
+
+    async def reconfigure(self, section: AccessSection | None) -> bool:
+        """A reloaded host config: take its ``access:`` section (file, macros, on_error)
+        and read the rules again. ``host_match`` cannot change under bound circuits, and
+        a removed section does not turn access security off: both need a restart
+        (``iochost.host.reload.plan_reload`` reports them)."""
+        if section is not None:
+            self.section = dataclasses.replace(section, host_match=self.section.host_match)
+            self.security.reconfigure(
+                AccessSettings(section.file, section.macros,
+                               HostMatch(self.section.host_match), OnError(section.on_error)),
+                section.scope.expand)
+        return await self.reload()
 
     def _rules_changed(self, groups: frozenset[str] | None) -> None:
         server = self._server

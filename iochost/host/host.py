@@ -322,6 +322,13 @@ class Host:
         for name in plan.mount:
             await self._activate(self.mounts[name], built[name])
         await self._refresh_status()
+        if self.access is not None:
+            # a mount's asg: may have changed without a remount; then the rules file is
+            # read again (SIGHUP re-reads the ACF too, as the only reload signal)
+            for mount in self.mounts.values():
+                if mount.serving and mount.ioc is not None:
+                    self.access.assign(mount.ioc.pvdb.values(), mount.config.asg)
+            await self.access.reconfigure(new.access)
         await self._call_hook("iochost_host_reloaded", host=self)
 
     def _mount_config(self, spec: MountConfig | Mapping[str, Any] | str) -> MountConfig:

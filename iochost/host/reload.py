@@ -93,6 +93,11 @@ def plan_reload(old: HostConfig, new: HostConfig, serving: set[str]) -> ReloadPl
             plan.unchanged.append(name)
     if old.ca.settings() != new.ca.settings():
         plan.restart_needed.append("the ca section (the server's sockets are bound)")
+    if (old.access is None) != (new.access is None) or (
+            old.access is not None and new.access is not None
+            and old.access.host_match != new.access.host_match):
+        plan.restart_needed.append("access security turned on or off, or its host_match "
+                                   "(the rules file itself is re-read on every reload)")
     if old.host != new.host:
         plan.restart_needed.append("the host section (name, status prefix, logging, "
                                    "helpers' directories)")

@@ -293,6 +293,11 @@ def test_a_subscription_without_read_access_wakes_when_access_is_granted(
         assert ca_server.call(host.reload_access()) is True
         granted = raw.recv_until(lambda m: isinstance(m, ca.AccessRightsResponse))
         assert granted.access_rights == 1 and granted.cid == hidden.cid
+        # the server's introspection (the web page's source) shows the rights now in force
+        server = ca_server.server
+        (me,) = [c for c in ca_server.call(server.clients) if c.user == "guest"]
+        channels = ca_server.call(lambda: server.client_channels(me.client_id))
+        assert [(c.name, int(c.rights)) for c in channels] == [(P + "HIDDEN", 1)]
         update = raw.recv_until(lambda m: isinstance(m, ca.EventAddResponse))
         assert update.status == ECA_NORMAL
         assert decode_dbr(ChannelType.DOUBLE, update.payload, 1)[0][0] == 3.0

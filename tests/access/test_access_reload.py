@@ -1,0 +1,109 @@
+"""Access rules follow host reloads: ``reload_host`` (what SIGHUP runs) re-reads the rules
+file and a mount's ``asg:``; a real ``iochost serve`` reloaded by SIGHUP changes the rights
+of an already connected client, which hears ACCESS_RIGHTS."""
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+
+from test_access_clients import RULES, TIMEOUT, catalog, client  # noqa: F401 (fixtures)
+
+from iochost.host import Host, load_config
+from iochost.host.reload import plan_reload, reload_host
+from iochost.testing import wait_until
+
+STARTUP_TIMEOUT = 60.0
+
+
+def write_config(path, prefix, rules, asg="", host_match="name"):
+    path.write_text(textwrap.dedent(f"""\
+        host: {{name: acc, status_prefix: null}}
+        macros: {{P: '{prefix}'}}
+        access: {{file: {rules}, host_match: {host_match}}}
+        mounts:
+          - {{name: acc, ioc: access-test, prefix: '$(P)', asg: '{asg}'}}
+        """))
+
+
+def test_reload_host_rereads_rules_and_mount_groups(ca_server, catalog, client,
+                                                    unique_prefix, tmp_path):
+    rules = tmp_path / "site.acf"
+    rules.write_text(RULES)
+    path = tmp_path / "host.yaml"
+    write_config(path, unique_prefix, rules)
+    host = Host(load_config(path, environ={}), catalog, server=ca_server.server)
+    ca_server.call(host.start())
+    try:
+        context = client("operator", "laptop")
+        (pv,) = context.get_pvs(unique_prefix + "OPEN", timeout=TIMEOUT)
+        pv.wait_for_connection(timeout=TIMEOUT)
+        heard = []
+
+        def on_rights(pv, rights):
+            heard.append(int(rights))
+
+        pv.access_rights_callback.add_callback(on_rights)
+        assert int(pv.access_rights) == 3
+        write_config(path, unique_prefix, rules, asg="RO")   # the mount moves to RO
+        plan = ca_server.call(reload_host(host))
+        assert plan is not None and plan.unchanged == ["acc"]   # no remount, no disconnect
+        assert wait_until(lambda: heard == [1], TIMEOUT), heard
+        rules.write_text(RULES.replace("ASG(RO) { RULE(1, READ) }", "ASG(RO)"))
+        assert ca_server.call(reload_host(host)) is not None   # the ACF is re-read too
+        assert wait_until(lambda: heard == [1, 0], TIMEOUT), heard
+    finally:
+        ca_server.call(host.stop())
+
+
+def test_turning_access_on_or_changing_host_match_needs_a_restart(tmp_path):
+    rules = tmp_path / "site.acf"
+    rules.write_text(RULES)
+    first, second = tmp_path / "a.yaml", tmp_path / "b.yaml"
+    write_config(first, "X:", rules)
+    write_config(second, "X:", rules, host_match="address")
+    plan = plan_reload(load_config(first, environ={}), load_config(second, environ={}),
+                       {"acc"})
+    assert any("host_match" in what for what in plan.restart_needed)
+
+
+def test_sighup_reloads_the_rules_of_a_running_serve(tmp_path, client):
+    P = f"ACCHUP{os.getpid()}:"
+    rules = tmp_path / "site.acf"
+    rules.write_text("ASG(DEFAULT) { RULE(1, READ) }\n")
+    path = tmp_path / "host.yaml"
+    path.write_text(textwrap.dedent(f"""\
+        host: {{name: hup, status_prefix: null}}
+        access: {{file: site.acf}}
+        mounts:
+          - {{name: s, ioc: simple, prefix: '{P}'}}
+        """))
+    env = dict(os.environ, RUNTIME_DIRECTORY=str(tmp_path / "run"),
+               EPICS_CAS_SERVER_PORT=os.environ["IOCHOST_TEST_SUBPROCESS_PORT"])
+    err = tmp_path / "serve.err"
+    with open(err, "w") as stream:
+        proc = subprocess.Popen([sys.executable, "-m", "iochost", "serve", str(path)],
+                                env=env, stderr=stream)
+    try:
+        assert wait_until(lambda: " serving " in err.read_text() or proc.poll() is not None,
+                          STARTUP_TIMEOUT), err.read_text()
+        context = client("operator", "console1")
+        (pv,) = context.get_pvs(P + "B", timeout=TIMEOUT)
+        pv.wait_for_connection(timeout=20)
+        granted = threading.Event()
+
+        def on_rights(pv, rights):
+            if int(rights) == 3:
+                granted.set()
+
+        pv.access_rights_callback.add_callback(on_rights)
+        assert int(pv.access_rights) == 1
+        rules.write_text("ASG(DEFAULT) { RULE(1, WRITE) }\n")
+        proc.send_signal(signal.SIGHUP)
+        assert granted.wait(20), err.read_text()
+        assert err.read_text().count(f"access security: {rules} loaded") == 2
+        assert pv.write([2.5], wait=True, timeout=TIMEOUT).status.code_with_severity == 1
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(20) == 0, err.read_text()
