@@ -17,10 +17,11 @@
 """
 from __future__ import annotations
 
+import math
 import re
 from typing import TYPE_CHECKING, Any
 
-from ..ca.dbr import DBE_LOG, DBE_VALUE
+from ..ca.dbr import DBE_LOG, DBE_PROPERTY, DBE_VALUE
 from ..pv.alarms import AlarmSeverity, AlarmStatus
 from ..pv.data import SkipWrite
 from ..pv.types import PvpropertyData
@@ -47,6 +48,11 @@ DEFAULT_SEVERITIES: dict[str, AlarmSeverity] = {
 }
 #: Output records whose puts are clamped to DRVL..DRVH (EPICS' ao/longout ``convert``).
 DRIVE_CLAMPED = frozenset(("ao", "longout", "int64out"))
+#: The alarm limit (a Metadata name) each limit-severity field arms.
+LIMIT_SEVERITIES: dict[str, str] = {
+    "HHSV": "upper_alarm_limit", "HSV": "upper_warning_limit",
+    "LSV": "lower_warning_limit", "LLSV": "lower_alarm_limit",
+}
 #: Record types whose RVAL is the raw form of VAL (a view here: the value as an integer).
 RAW_VALUE_RECORDS = frozenset(("ai", "ao", "bi", "bo", "mbbi", "mbbo"))
 _MBB_STATES = ("ZRSV", "ONSV", "TWSV", "THSV", "FRSV", "FVSV", "SXSV", "SVSV",
@@ -95,6 +101,25 @@ def reevaluate_alarm(record: PvpropertyData) -> None:
         flags = record.alarm.update(status=evaluated[0], severity=evaluated[1])
         if flags:
             record.alarm.notify(flags)
+
+
+def unarmed_limits_as_nan(fields: RecordFieldGroup, properties: dict[str, Any]) -> None:
+    """GR/CTRL metadata as RSRV's ``get_alarm_double`` gives it: an alarm limit whose
+    severity field is NO_ALARM goes out as NaN (0 for integer types, as dbAccess converts
+    it).  Only once a severity field was touched: they start at the framework's severities
+    (see the module docstring), which arm every limit."""
+    if not fields.alarm_fields or "upper_alarm_limit" not in properties:
+        return
+    for severity, limit in LIMIT_SEVERITIES.items():
+        if not fields.stored(severity, DEFAULT_SEVERITIES[severity]):
+            properties[limit] = math.nan
+
+
+def severity_changed(record: PvpropertyData) -> None:
+    """A limit-severity field changed: the GR/CTRL limits derive from it, and EPICS posts
+    DBE_PROPERTY for these fields (``prop(YES)``)."""
+    record._static_meta = None  # the record's own metadata cache (derived limits)
+    record.notify(DBE_PROPERTY)
 
 
 def evaluate_alarm(fields: RecordFieldGroup, record: PvpropertyData, value: Any

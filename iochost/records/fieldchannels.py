@@ -104,6 +104,8 @@ class FieldChannel:
         super()._commit(value, flags, metadata)
         if self.pvspec.name in behaviour.ALARM_FIELDS:
             behaviour.reevaluate_alarm(self.group.parent)
+        if self.pvspec.name in behaviour.LIMIT_SEVERITIES:
+            behaviour.severity_changed(self.group.parent)
 
 
 class FieldEnum:

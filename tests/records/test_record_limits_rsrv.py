@@ -1,0 +1,104 @@
+"""GR/CTRL alarm limits of records against softIoc (issue 12): an alarm limit whose severity
+field is NO_ALARM is sent as NaN, as RSRV's ``get_alarm_double`` does.
+
+The same ao record on both servers: HIHI/HIGH/LOW/LOLO set, HHSV=MAJOR and LSV=MINOR, the
+other two severities NO_ALARM.  softIoc's severity fields start at the dbd's NO_ALARM; ours
+start at the framework's MAJOR/MINOR (records/behaviour.py), so ours are put over CA.
+"""
+import importlib.util
+import math
+import socket
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from iochost import PVGroup, pvproperty
+from iochost.ca import packers
+from iochost.ca.commands import CreateChanResponse, ReadNotifyResponse, Role, WriteNotifyResponse
+from iochost.ca.dbr import ChannelType, decode_dbr
+from iochost.ca.parser import StreamParser
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from softioc_process import running_softioc
+
+if importlib.util.find_spec("softioc") is None:
+    pytest.skip("softioc is not installed", allow_module_level=True)
+
+LIMITS = {"HIHI": 9.0, "HIGH": 8.0, "LOW": -8.0, "LOLO": -9.0}
+SEVERITIES = {"HHSV": "MAJOR", "HSV": "NO_ALARM", "LSV": "MINOR", "LLSV": "NO_ALARM"}
+
+
+class Raw:
+    """Just enough CA: create a channel, read and write by hand."""
+
+    def __init__(self, port: int):
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+        self.parser = StreamParser(Role.CLIENT)
+        self.messages: list = []
+        self.ioid = 0
+        self.sock.sendall(packers.version_request() + packers.host_name_request(b"h")
+                          + packers.client_name_request(b"u"))
+
+    def until(self, kind, key):
+        while True:
+            for index, message in enumerate(self.messages):
+                if isinstance(message, kind) and key(message):
+                    return self.messages.pop(index)
+            self.messages += self.parser.feed(self.sock.recv(1 << 16))
+
+    def create(self, name: str) -> int:
+        self.sock.sendall(packers.create_chan_request(name.encode(), 1))
+        return self.until(CreateChanResponse, lambda m: m.cid == 1).sid
+
+    def read(self, name: str, dbr_type: ChannelType):
+        self.ioid += 1
+        self.sock.sendall(packers.read_notify_request(dbr_type, 1, self.create(name),
+                                                      self.ioid))
+        reply = self.until(ReadNotifyResponse, lambda m, ioid=self.ioid: m.ioid == ioid)
+        return decode_dbr(dbr_type, reply.payload, 1)
+
+    def put_string(self, name: str, text: str) -> None:
+        self.ioid += 1
+        self.sock.sendall(packers.write_notify_request(
+            ChannelType.STRING, 1, self.create(name), self.ioid, text.encode().ljust(40, b"\0")))
+        assert self.until(WriteNotifyResponse, lambda m, ioid=self.ioid: m.ioid == ioid).status == 1
+
+
+def alarm_limits(port: int, name: str) -> list:
+    raw = Raw(port)
+    out = []
+    for dbr_type in (ChannelType.CTRL_DOUBLE, ChannelType.GR_DOUBLE, ChannelType.CTRL_LONG):
+        _, meta = raw.read(name, dbr_type)
+        out.append(tuple("nan" if isinstance(v, float) and math.isnan(v) else v
+                         for v in (meta.upper_alarm_limit, meta.upper_warning_limit,
+                                   meta.lower_warning_limit, meta.lower_alarm_limit)))
+    raw.sock.close()
+    return out
+
+
+class Limits(PVGroup):
+    ao = pvproperty(value=0.0, record="ao", upper_alarm_limit=LIMITS["HIHI"],
+                    upper_warning_limit=LIMITS["HIGH"], lower_warning_limit=LIMITS["LOW"],
+                    lower_alarm_limit=LIMITS["LOLO"])
+
+
+def test_no_alarm_severity_limits_are_nan_as_rsrv(mount, ca_server, unique_prefix):
+    name = unique_prefix + "ao"
+    fields = " ".join(f'field({k}, "{v}")' for k, v in {**LIMITS, **SEVERITIES}.items())
+    with running_softioc(f'record(ao, "{name}") {{ {fields} }}\n') as rsrv_port:
+        theirs = alarm_limits(rsrv_port, name)
+    mount(Limits(prefix=unique_prefix))
+    before = alarm_limits(ca_server.tcp_port, name)
+    assert before[0] == (9.0, 8.0, -8.0, -9.0)  # every severity armed (the framework's)
+    raw = Raw(ca_server.tcp_port)
+    for field, severity in SEVERITIES.items():
+        raw.put_string(f"{name}.{field}", severity)
+    raw.sock.close()
+    deadline = time.monotonic() + 5
+    while (mine := alarm_limits(ca_server.tcp_port, name)) != theirs \
+            and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert mine == theirs
+    assert theirs[0] == (9.0, "nan", -8.0, "nan") and theirs[2] == (9, 0, -8, 0)
