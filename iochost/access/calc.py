@@ -385,6 +385,15 @@ def compile_calc(expression: str) -> CalcProgram:
         code.append(_instruction(element, nargs))
         depth += effect
 
+    def end_expression() -> None:
+        """Emit every operator still waiting; the expression must be closed."""
+        while stack:
+            if stack[-1][0].kind == _OPEN:
+                raise fail("parenthesis still open at end of expression")
+            emit_from_stack()
+        if open_conditionals:
+            raise fail("unbalanced conditional ?: operators")
+
     while True:
         while pos < len(text) and text[pos].isspace():
             pos += 1
@@ -476,12 +485,7 @@ def compile_calc(expression: str) -> CalcProgram:
                 stack.append([_Element("ENDIF", _COND), 0])
             operand_needed = True
         else:  # ';' ends one expression
-            while stack:
-                if stack[-1][0].kind == _OPEN:
-                    raise fail("parenthesis still open at end of expression")
-                emit_from_stack()
-            if open_conditionals:
-                raise fail("unbalanced conditional ?: operators")
+            end_expression()
             if depth > 1:
                 raise fail("too many results returned")
             operand_needed = True
@@ -489,12 +493,7 @@ def compile_calc(expression: str) -> CalcProgram:
             raise fail("not enough operands provided")
         if depth >= STACK_LIMIT:
             raise fail("runtime stack overflow")
-    while stack:
-        if stack[-1][0].kind == _OPEN:
-            raise fail("parenthesis still open at end of expression")
-        emit_from_stack()
-    if open_conditionals:
-        raise fail("unbalanced conditional ?: operators")
+    end_expression()
     if operand_needed or depth != 1:
         raise fail("incomplete expression, operand missing")
     inputs = stores = 0

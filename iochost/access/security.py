@@ -54,6 +54,9 @@ logger = logging.getLogger("iochost.access")
 #: Level -> the CA access-rights bits (WRITE implies READ, as asCheckGet says).
 RIGHTS = {Level.NONE: 0, Level.READ: 1, Level.WRITE: 3}
 _INVALID_SEVERITY = 3
+_READ_ONLY_DECISION = (RIGHTS[Level.READ], False)
+#: decisions remembered before the memo starts again (bounded memory)
+_MAX_DECISIONS = 65536
 
 #: ``fn(groups)``: the rights of channels in ``groups`` may have changed (None: any group).
 ChangeListener = Callable[[frozenset[str] | None], None]
@@ -174,6 +177,9 @@ class AccessSecurity:
         self._rules: CompiledRules | None = None  # None: the read-only fallback
         self._states: dict[str, CalcState] = {}
         self._members: dict[str, AccessMember] = {}
+        # (group, level, host, user) -> decision: a client connecting many channels asks
+        # the same question again and again; forgotten whenever an answer may change.
+        self._decisions: dict[tuple[str, int, str, str], tuple[int, bool]] = {}
         self._inputs: list[_Input] = []
         self._lookup: Callable[[str], InputChannel | None] | None = None
         self._change_listeners: list[ChangeListener] = []
@@ -228,24 +234,12 @@ class AccessSecurity:
         self._notify(None)
         return True
 
-    def reload_now(self) -> bool:
-        """:meth:`reload` without a worker thread (from synchronous code in the loop)."""
-        try:
-            rules = self._read()
-        except AcfError as exc:
-            self.last_error = str(exc)
-            logger.error("access security: reload failed, keeping the rules in force: %s",
-                         exc)
-            return False
-        self._install(rules)
-        self._notify(None)
-        return True
-
     def _install(self, rules: CompiledRules) -> None:
         for warning in (*rules.config.warnings, *rules.warnings):
             logger.warning("access security: %s", warning)
         self._close_inputs()
         self._rules = rules
+        self._decisions.clear()
         self._states = {name: CalcState(bad=_input_mask(group))
                         for name, group in rules.config.groups.items() if group.inputs}
         self.loaded_at = time.time()
@@ -320,8 +314,10 @@ class AccessSecurity:
             state.values[index] = value
             group = rules.config.groups[group_name]
             changed = _recompute(group, state, bit) or was_bad
-        if changed and notify:
-            self._notify(frozenset((group_name,)))
+        if changed:
+            self._decisions.clear()
+            if notify:
+                self._notify(frozenset((group_name,)))
 
     # -- decisions -------------------------------------------------------------------------
     def member(self, group: str | None) -> AccessMember:
@@ -339,19 +335,28 @@ class AccessSecurity:
         rules = self._rules
         return name if rules is None else rules.config.group(name).name
 
-    def _decide(self, group: str, level: int, host: str, user: str) -> tuple[Level, bool]:
+    def _decide(self, group: str, level: int, host: str, user: str) -> tuple[int, bool]:
+        """``(access-rights bits, trapwrite)``, remembered until an answer may change."""
+        key = (group, level, host, user)
+        decision = self._decisions.get(key)
+        if decision is not None:
+            return decision
         rules = self._rules
         if rules is None:
-            return Level.READ, False
+            return _READ_ONLY_DECISION
         asg = rules.config.group(group)
-        return rules.decide(asg, self._states.get(asg.name), level, user, host)
+        access, trap = rules.decide(asg, self._states.get(asg.name), level, user, host)
+        decision = (RIGHTS[access], trap and access is Level.WRITE)
+        if len(self._decisions) >= _MAX_DECISIONS:
+            self._decisions.clear()
+        self._decisions[key] = decision
+        return decision
 
     def rights(self, group: str, level: int, host: str, user: str) -> int:
-        return RIGHTS[self._decide(group, level, host, user)[0]]
+        return self._decide(group, level, host, user)[0]
 
     def traps_write(self, group: str, level: int, host: str, user: str) -> bool:
-        access, trap = self._decide(group, level, host, user)
-        return trap and access is Level.WRITE
+        return self._decide(group, level, host, user)[1]
 
     # -- listeners -------------------------------------------------------------------------
     def add_change_listener(self, fn: ChangeListener) -> None:

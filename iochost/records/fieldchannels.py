@@ -15,9 +15,10 @@ import operator
 from functools import cache
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from ..ca.dbr import DBE_LOG, DBE_VALUE, ChannelType, encode_dbr, native_type
+from ..ca.dbr import DBE_LOG, DBE_VALUE, AccessRights, ChannelType, encode_dbr, native_type
 from ..pv.accessgate import AccessGate
 from ..pv.data import ChannelAlarm, ChannelValueError
+from ..pv.data_core import gated_rights
 from ..pv.pvspec import PVSpec
 from ..pv.types import (
     PvpropertyByte,
@@ -71,6 +72,12 @@ class FieldChannel:
         # A field answers to its record's access security group (as dbCommon's ASG is
         # the record's), at the field's own level (the dbd's ASL).
         return self.group.parent.gate_in_force()
+
+    def check_access(self, host: str, user: str) -> AccessRights:
+        gate = self.gate_in_force()
+        if gate is None or self.access_check is not None:
+            return super().check_access(host, user)
+        return gated_rights(gate, self.access_level(), self.read_only, host, user)
 
     def access_level(self) -> int:
         try:
