@@ -3,6 +3,7 @@
 IOC authors import the framework from here (caproto's server API)::
 
     from iochost import PVGroup, pvproperty, ioc_arg_parser, run
+    from iochost import StatusHelper, autosaved          # caproto's helpers (iochost.helpers)
 
 The framework names load on first use, so ``import iochost`` stays cheap for the protocol
 core and the command line.
@@ -11,12 +12,21 @@ __version__ = "0.1.0"
 
 from . import pv as _pv
 
-__all__ = ["__version__", *_pv.__all__]
+#: caproto's helper names, served by iochost.helpers
+_HELPERS = ("StatusHelper", "BasicStatusHelper", "PeriodicStatusHelper",
+            "MemoryTracingHelper", "AutosaveHelper", "autosaved")
+
+__all__ = ["__version__", *_pv.__all__, *_HELPERS]
 
 
 def __getattr__(name: str):
     if name in _pv.__all__:
         value = getattr(_pv, name)
+        globals()[name] = value
+        return value
+    if name in _HELPERS:
+        from . import helpers
+        value = getattr(helpers, name)
         globals()[name] = value
         return value
     raise AttributeError(f"module 'iochost' has no attribute {name!r}")

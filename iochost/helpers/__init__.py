@@ -15,6 +15,11 @@ from importlib import import_module
 _HOME = {
     "autosaved": "autosave",
     "Autosave": "autosave",
+    "AutosaveHelper": "autosave_group",
+    "StatusHelper": "status_helpers",
+    "BasicStatusHelper": "status_helpers",
+    "PeriodicStatusHelper": "status_helpers",
+    "MemoryTracingHelper": "status_helpers",
 }
 
 __all__ = list(_HOME)

@@ -39,6 +39,7 @@ def start_host(ca_server, helper_catalog, tmp_path):
         running.remove(host)
 
     start.stop = stop
+    start.call = ca_server.call
     yield start
     for host in running:
         ca_server.call(host.stop())

@@ -1,8 +1,8 @@
 """IOCs the helper tests mount (registered as a plugin of their own: ``helper-tests``)."""
 import numpy as np
 
-from iochost import ChannelType, PVGroup, pvproperty
-from iochost.helpers import autosaved
+from iochost import (AutosaveHelper, ChannelType, MemoryTracingHelper, PVGroup, StatusHelper,
+                     SubGroup, autosaved, pvproperty)
 from iochost.host import hookimpl
 
 #: what the tests observe: (event, detail) in order
@@ -42,6 +42,23 @@ class Settings(PVGroup):
         EVENTS.append(("startup saw gain severity", int(self.gain.severity)))
 
 
+class ChosenFileAutosave(AutosaveHelper):
+    """caproto's AutosaveHelper with the file a test chooses (set ``filename`` first)."""
+
+    filename = "unset.sav"
+    period = 0.2
+
+
+class CaprotoStyle(PVGroup):
+    """An IOC written for caproto, with only its imports changed to iochost."""
+
+    value = autosaved(pvproperty(value=1.0))
+    stats = SubGroup(StatusHelper, prefix="stats:")
+    mem = SubGroup(MemoryTracingHelper, prefix="mem:")
+    autosave_helper = SubGroup(ChosenFileAutosave)
+
+
 @hookimpl
 def iochost_register_iocs(register):
     register("helper-test-settings", Settings)
+    register("helper-test-caproto-style", CaprotoStyle)
