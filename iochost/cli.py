@@ -68,6 +68,15 @@ removed are unmounted, added or re-enabled ones mounted, changed ones remounted,
 unchanged mounts are not touched (their clients stay connected). Changes to the ca or
 host sections need a restart and are reported, not applied. Under systemd:
 'systemctl reload iochost@site'."""),
+    "autosave": (
+        "autosave tools: import a caproto JSON autosave file into a mount's .sav set",
+        """\
+example:
+  iochost autosave import autosave.json --mount motors site.yaml
+
+Entries are keyed by their name relative to the mount's prefix and checked against
+the mount's IOC as a restore would check them; the file is written where the mount's
+autosave helper reads it (an existing one is kept as .savB)."""),
     "schema": (
         "print the JSON Schema of host configs (with each installed IOC's options)",
         """\
@@ -94,7 +103,12 @@ def build_parser() -> argparse.ArgumentParser:
         sub = verbs.add_parser(verb, help=summary, description=summary[0].upper() + summary[1:],
                                epilog=textwrap.dedent(example), parents=[switches],
                                formatter_class=argparse.RawDescriptionHelpFormatter)
-        if verb in ("serve", "check", "list-pvs"):
+        if verb == "autosave":
+            sub.add_argument("action", choices=("import",), help="what to do")
+            sub.add_argument("file", metavar="FILE", help="caproto's autosave JSON file")
+            sub.add_argument("--mount", required=True, metavar="NAME",
+                             help="the mount whose save set receives the values")
+        if verb in ("serve", "check", "list-pvs", "autosave"):
             sub.add_argument("config", metavar="CONFIG", nargs="?",
                              help="host config file (YAML)")
             sub.add_argument("--demo", action="store_true",
@@ -184,6 +198,8 @@ def _run_verb(args: argparse.Namespace) -> int:
         "list-pvs": lambda: commands.list_pvs(args.config, switches),
         "list-plugins": lambda: commands.list_plugins(switches, as_json=args.json),
         "schema": lambda: commands.schema(switches),
+        "autosave": lambda: commands.autosave_import(args.config, switches, args.file,
+                                                     args.mount),
     }
     return run[args.verb]()
 

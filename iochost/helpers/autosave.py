@@ -55,6 +55,14 @@ def default_autosave_dir(host_name: str, environ: Any = None) -> Path:
     return Path(state) / "iochost" / host_name / "autosave"
 
 
+def mount_directory(host_section: Any, mount_name: str) -> Path:
+    """``<host.autosave_dir or the default>/<mount name>``."""
+    configured = getattr(host_section, "autosave_dir", None)
+    root = Path(configured) if configured else default_autosave_dir(
+        getattr(host_section, "name", "iochost"))
+    return root / mount_name
+
+
 def _is_long_text(channel: ChannelData) -> bool:
     from iochost.ca.dbr import ChannelType
     return channel.native_type == ChannelType.CHAR and isinstance(channel.value, str)
@@ -108,11 +116,8 @@ class Autosave:
                            or item.name.removesuffix(LONG_STRING_MARK) in later else 0)
                  for item in items]
         if directory is None:
-            base = getattr(getattr(host, "config", None), "host", None)
-            configured = getattr(base, "autosave_dir", None)
-            root = Path(configured) if configured else default_autosave_dir(
-                getattr(base, "name", "iochost"))
-            directory = str(root / mount.name)
+            directory = str(mount_directory(getattr(getattr(host, "config", None), "host",
+                                                    None), mount.name))
         files = SaveFileSet(directory, name, sequence_files=sequence_files,
                             dated_copies=dated_copies)
         self.saveset = SaveSet(ioc.pvdb, prefix, items, files, period=period,

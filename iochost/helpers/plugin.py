@@ -2,7 +2,8 @@
 
 Named by the ``iochost-helpers`` entry point of the ``iochost`` distribution:
 
-* helpers a mount attaches (``helpers: {autosave: {...}, stats: {}}``): ``autosave``;
+* helpers a mount attaches (``helpers: {autosave: {...}, stats: {}}``): ``autosave``,
+  ``stats`` (the mount's own figures as PVs);
 * IOCs: ``autosave-status`` (synApps' ``SR_*`` PVs), ``iocstats`` (devIocStats' PVs);
 * at host start, the host-wide PVs the config asks for: iocStats under
   ``host.stats_prefix`` (mounted as ``_iocstats``, with autosave attached) and the
@@ -25,8 +26,10 @@ IOCSTATS_MOUNT = "_iocstats"
 @hookimpl
 def iochost_register_helpers(register: RegisterHelper) -> None:
     from .autosave import Autosave
+    from .mountstats import MountStats
 
     register("autosave", Autosave)
+    register("stats", MountStats)
 
 
 @hookimpl

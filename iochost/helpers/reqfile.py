@@ -23,7 +23,7 @@ from pathlib import Path
 __all__ = ["RequestFileError", "expand", "read_request_file"]
 
 _MACRO = re.compile(r"\$(?:\(([^)=]+)(?:=([^)]*))?\)|\{([^}=]+)(?:=([^}]*))?\})")
-_INCLUDE = re.compile(r"file\s+(?:\"([^\"]+)\"|(\S+?))(?:\s*,?\s*(.*))?$")
+_INCLUDE = re.compile(r"file\s+(?:\"([^\"]+)\"|([^\s,\"]+))(?:\s*,?\s*(.*))?$")
 
 
 class RequestFileError(ValueError):

@@ -55,11 +55,17 @@ def _element_text(native: ChannelType, item: Any) -> str:
 
 def saved_text(channel: ChannelData) -> str | tuple[str, ...]:
     """The ``.sav`` value text of ``channel`` (a tuple for an array)."""
+    return text_of(channel, channel.value)
+
+
+def text_of(channel: ChannelData, value: Any) -> str | tuple[str, ...]:
+    """The ``.sav`` text of ``value`` as ``channel`` holds it (as ``preprocess_value``
+    returns it): see :func:`saved_text`."""
     native = channel.native_type
-    value = channel.value
     if native == ChannelType.ENUM:
-        return f"{channel.raw_value}"  # type: ignore[attr-defined]
-    if _is_text(channel):
+        strings = tuple(getattr(channel, "enum_strings", ()))
+        return f"{strings.index(value) if isinstance(value, str) else int(value)}"
+    if isinstance(value, str):
         return value
     if native == ChannelType.STRING:
         return tuple(value)

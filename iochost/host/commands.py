@@ -147,6 +147,46 @@ def list_pvs(path: str, switches: PluginSwitches, out: TextIO | None = None,
     return 0
 
 
+def autosave_import(path: str, switches: PluginSwitches, source: str, mount_name: str,
+                    out: TextIO | None = None, err: TextIO | None = None) -> int:
+    """``iochost autosave import FILE --mount NAME CONFIG``: caproto's JSON autosave file
+    into the mount's ``.sav`` save set (see iochost.helpers.caproto_import)."""
+    from iochost.helpers.autosave import mount_directory
+    from iochost.helpers.caproto_import import import_caproto_json
+    from iochost.helpers.savfiles import SaveFileSet
+
+    out = out or sys.stdout
+    err = err or sys.stderr
+    checked = _checked(path, switches, err)
+    if checked is None:
+        return 1
+    mount = checked.config.mount_named(mount_name)
+    ioc = checked.built.get(mount_name)
+    if mount is None or ioc is None:
+        served = ", ".join(sorted(checked.built)) or "none"
+        print(f"error: {path}: no enabled mount named {mount_name!r} (mounts: {served})",
+              file=err)
+        return 1
+    options = mount.helpers.get("autosave") or {}
+    directory = options.get("directory") or mount_directory(checked.config.host, mount.name)
+    files = SaveFileSet(directory, options.get("name", "auto_settings"))
+    try:
+        report = import_caproto_json(source, ioc.pvdb, mount.prefix, files)
+    except (ValueError, OSError) as exc:
+        print(f"error: {exc}", file=err)
+        return 1
+    for line in report.skipped:
+        print(f"skipped: {line}", file=err)
+    if report.path is None:
+        print(f"error: {source}: nothing to import for mount {mount_name!r}", file=err)
+        return 1
+    print(f"imported {len(report.imported)} values into {report.path}", file=out)
+    if "autosave" not in mount.helpers:
+        print(f"note: mount {mount_name!r} has no autosave helper in {path}; add "
+              f"'helpers: {{autosave: {{}}}}' to restore these values", file=err)
+    return 0
+
+
 def schema(switches: PluginSwitches, out: TextIO | None = None,
            err: TextIO | None = None) -> int:
     """Print the JSON Schema of host configs for the installed plugins."""

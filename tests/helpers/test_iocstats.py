@@ -116,3 +116,43 @@ def test_start_count_is_autosaved_across_restarts(start_host, unique_prefix, pye
         assert access.read(data_type=ChannelType.STRING).data[0] == b"Test"
     finally:
         fresh.disconnect()
+
+
+def test_the_stats_helper_serves_a_mounts_figures(start_host, unique_prefix, pyepics,
+                                                   caproto_context):
+    short = unique_prefix.split(":")[0] + ":"       # caproto's client: names <= 60 characters
+    host = start_host("""\
+        mounts:
+          - {name: settings, ioc: helper-test-settings, prefix: "$(P)",
+             helpers: {stats: {period: 0.3}}}
+        """, short)
+    S = short + "STATS:"
+    assert wait_until(lambda: pyepics.caget(S + "STATE", as_string=True, use_monitor=False)
+                      == "running", timeout=TIMEOUT)
+    mount = host.mounts["settings"]
+    assert pyepics.caget(S + "PV_CNT") == len(mount.pvnames) == len(mount.ioc.pvdb)
+    assert pyepics.caget(S + "RESTARTS") == 0
+    gain = caproto_context.get_pvs(short + "gain")[0]
+    seen = []
+    subscription = gain.subscribe()
+    subscription.add_callback(lambda sub, response: seen.append(response.data[0]))
+    try:
+        assert wait_until(lambda: pyepics.caget(S + "CHANNELS", use_monitor=False) >= 2,
+                          timeout=TIMEOUT)        # caproto's gain, pyepics' own STATS PVs
+        for step in range(20):
+            assert pyepics.caput(short + "gain", float(step), wait=True) == 1
+        assert wait_until(lambda: pyepics.caget(S + "UPDATES_RATE", use_monitor=False) > 0,
+                          timeout=TIMEOUT)
+    finally:
+        subscription.clear()
+    rate = caproto_context.get_pvs(S + "UPDATES_RATE")[0].read(data_type="control")
+    assert rate.metadata.units == b"1/s"
+    ca_server_call = start_host.call
+    ca_server_call(host.unmount("settings"))
+    ca_server_call(host.mount("settings"))
+    fresh = Context(timeout=TIMEOUT)
+    try:
+        restarts = fresh.get_pvs(S + "RESTARTS")[0]
+        assert restarts.read().data[0] == 1
+    finally:
+        fresh.disconnect()

@@ -56,7 +56,7 @@ def processes():
 
 
 def test_demo_config_serves_every_mount_and_stops_cleanly(pyepics, tmp_path, processes):
-    proc = serve([DEMO, "--list-pvs"], tmp_path)
+    proc = serve([DEMO, "--list-pvs"], tmp_path, XDG_STATE_HOME=str(tmp_path / "state"))
     processes.append(proc)
     caget, caput = pyepics.caget, pyepics.caput
     # search only once it serves: a search made earlier falls into libca's retry back-off
@@ -88,10 +88,19 @@ def test_demo_config_serves_every_mount_and_stops_cleanly(pyepics, tmp_path, pro
     assert caget("DEMO:BL:current.EGU") == "mA"
     assert caput("DEMO:BL:centre.DESC", "pinhole centre", wait=True, timeout=5) == 1
     assert caget("DEMO:BL:centre.DESC", use_monitor=False) == "pinhole centre"
-    assert caget("DEMO:HOST:MOUNTS") == 10
-    listed = proc.out_path.read_text().split()       # --list-pvs names exactly what is served
-    assert caget("DEMO:HOST:PVS") == len(listed) == len(set(listed))
+    assert caget("DEMO:HOST:MOUNTS") == 12          # 10 + the helpers' _iocstats, _autosave
+    # --list-pvs names what the mounts' IOCs serve; the helpers add theirs when serving
+    # (iocStats, autosave status, the beamline's STATS:*, two more STATE PVs)
+    listed = proc.out_path.read_text().split()
+    assert len(listed) == len(set(listed))
     assert caget(listed[-1], as_string=True) == "disabled"       # the last: spare's STATE
+    assert caget("DEMO:IOC:CA_CLNT_CNT.HIHI") == 175.0
+    assert caget("DEMO:IOC:HEARTBEAT") >= 0
+    assert caget("DEMO:AS:SR_0_Name", as_string=True) == "simple-b/auto_settings"
+    assert caget("DEMO:BL:STATS:PV_CNT") > 0
+    extra = len([name for name in ("DEMO:IOC:UPTIME", "DEMO:AS:SR_status",
+                                   "DEMO:BL:STATS:STATE") if caget(name) is not None])
+    assert extra == 3 and caget("DEMO:HOST:PVS") > len(listed)
     assert caget("DEMO:HOST:MOUNT:spare:STATE", as_string=True) == "disabled"
 
     first.disconnect()
@@ -106,6 +115,9 @@ def test_demo_config_serves_every_mount_and_stops_cleanly(pyepics, tmp_path, pro
     assert "[mount _host] iochost-status mounted: 18 PVs under 'DEMO:HOST:'" in log
     assert "SIGINT received: shutting down" in log
     assert "host 'demo' stopped" in log and "Traceback" not in log
+    saved = tmp_path / "state" / "iochost" / "demo" / "autosave" / "simple-b" / \
+        "auto_settings.sav"
+    assert "\nA 42\n" in saved.read_text()           # autosave wrote at the clean shutdown
 
 
 def test_sigterm_runs_shutdown_hooks_and_exits_0(plugin_site_dir, tmp_path, processes):
