@@ -72,7 +72,7 @@ host sections need a restart and are reported, not applied. Under systemd:
         "autosave tools: import a caproto JSON autosave file into a mount's .sav set",
         """\
 example:
-  iochost autosave import autosave.json --mount motors site.yaml
+  iochost autosave import autosave.json site.yaml --mount simple-b
 
 Entries are keyed by their name relative to the mount's prefix and checked against
 the mount's IOC as a restore would check them; the file is written where the mount's

@@ -21,6 +21,7 @@ import importlib.util
 import os
 import random
 import socket
+import tempfile
 
 from hypothesis import HealthCheck, settings
 
@@ -62,6 +63,11 @@ LOOPBACK_ENV = {
 }
 
 os.environ.update(LOOPBACK_ENV)
+# Autosave's default directory is under $XDG_STATE_HOME: no test (nor a subprocess it
+# starts, such as 'iochost serve --demo') may write into the user's own state directory.
+if "IOCHOST_TEST_STATE_HOME" not in os.environ:
+    os.environ["IOCHOST_TEST_STATE_HOME"] = tempfile.mkdtemp(prefix="iochost-test-state-")
+os.environ["XDG_STATE_HOME"] = os.environ["IOCHOST_TEST_STATE_HOME"]
 if "IOCHOST_TEST_PORT" not in os.environ:  # inherited by subprocesses and xdist workers
     os.environ["IOCHOST_TEST_PORT"] = str(_free_port())
     os.environ["IOCHOST_TEST_SUBPROCESS_PORT"] = str(_free_port())

@@ -97,6 +97,8 @@ def test_every_help_example_works_as_written_from_any_directory(tmp_path, verb, 
     (tmp_path / "site.yaml").write_text((ROOT / "hostconfig" / "demo.yaml").read_text())
     command = command.replace("EPICS_CAS_SERVER_PORT=5070",        # the session's port
                               f"EPICS_CAS_SERVER_PORT={os.environ['IOCHOST_TEST_SUBPROCESS_PORT']}")
+    # caproto's autosave file of a user migrating the demo's simple-b mount
+    (tmp_path / "autosave.json").write_text('{"DEMO:B:SIMPLE:A": {"value": 5, "fields": {}}}')
     err_path = tmp_path / "err"
     if command.endswith("&"):            # a set-up step for the examples after it
         return

@@ -149,7 +149,7 @@ def list_pvs(path: str, switches: PluginSwitches, out: TextIO | None = None,
 
 def autosave_import(path: str, switches: PluginSwitches, source: str, mount_name: str,
                     out: TextIO | None = None, err: TextIO | None = None) -> int:
-    """``iochost autosave import FILE --mount NAME CONFIG``: caproto's JSON autosave file
+    """``iochost autosave import FILE CONFIG --mount NAME``: caproto's JSON autosave file
     into the mount's ``.sav`` save set (see iochost.helpers.caproto_import)."""
     from iochost.helpers.autosave import mount_directory
     from iochost.helpers.caproto_import import import_caproto_json

@@ -24,7 +24,11 @@ def test_all_lists_the_exports():
     assert len(iochost.__all__) == len(set(iochost.__all__))
     for name in iochost.__all__:
         assert getattr(iochost, name) is not None, name
-    assert set(iochost.__all__) - {"__version__"} == set(iochost.pv.__all__)
+    # the framework's names, plus caproto's helper classes (served by iochost.helpers)
+    assert set(iochost.__all__) - {"__version__"} == \
+        set(iochost.pv.__all__) | set(iochost._HELPERS)
+    assert all(getattr(iochost.helpers, name) is getattr(iochost, name)
+               for name in iochost._HELPERS)
     public = {name for name in dir(iochost) if not name.startswith("_")
               and not isinstance(getattr(iochost, name), types.ModuleType)}
     assert public <= set(iochost.__all__), "exported but not in __all__"
