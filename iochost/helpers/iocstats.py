@@ -189,12 +189,13 @@ class IocStatsIOC(PVGroup):
 
     @READACF.putter
     async def READACF(self, instance: Any, value: Any) -> None:
-        reload = getattr(self.host, "reload_access_rules", None)
-        if reload is None:
-            raise NotImplementedError("READACF: this host has no access rules to reload")
-        result = reload()
-        if asyncio.iscoroutine(result):
-            await result
+        # devIocStats' READACF re-reads the access security file (asInit)
+        if getattr(self.host, "access", None) is None:
+            raise NotImplementedError("READACF: this host has no access rules to reload "
+                                      "(no access: section in its config)")
+        if not await self.host.reload_access():
+            raise ValueError("READACF: the access rules file has errors (logged with "
+                             "file:line); the rules in force are kept")
 
     # -- the periodic values ------------------------------------------------------------------
     def _due_now(self, period_pv: str, now: float) -> bool:

@@ -107,3 +107,41 @@ def test_sighup_reloads_the_rules_of_a_running_serve(tmp_path, client):
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(20) == 0, err.read_text()
+
+
+def test_a_put_to_iocstats_readacf_reloads_the_rules(ca_server, catalog, client,
+                                                     unique_prefix, tmp_path):
+    rules = tmp_path / "site.acf"
+    rules.write_text(RULES)
+    stats = unique_prefix.split(":")[0] + "ACFSTATS"
+    path = tmp_path / "host.yaml"
+    write_config(path, unique_prefix, rules)
+    path.write_text(path.read_text().replace(
+        "status_prefix: null}", f"status_prefix: null, stats_prefix: '{stats}', "
+        f"autosave_dir: '{tmp_path}/as'}}"))
+    host = Host(load_config(path, environ={}), catalog, server=ca_server.server)
+    ca_server.call(host.start())
+    try:
+        context = client("operator", "laptop")
+        ro, readacf = context.get_pvs(unique_prefix + "RO", f"{stats}:READACF",
+                                      timeout=TIMEOUT)
+        ro.wait_for_connection(timeout=TIMEOUT)
+        readacf.wait_for_connection(timeout=TIMEOUT)
+        granted = threading.Event()
+
+        def on_rights(pv, rights):
+            if int(rights) == 3:
+                granted.set()
+
+        ro.access_rights_callback.add_callback(on_rights)
+        assert int(ro.access_rights) == 1
+        rules.write_text("ASG(DEFAULT) { RULE(1, WRITE, BAD) }\n")
+        refused = readacf.write([1], wait=True, timeout=TIMEOUT)
+        assert refused.status.code_with_severity != 1   # a bad file: the put fails
+        assert not granted.wait(0.3)
+        rules.write_text(RULES.replace("ASG(RO) { RULE(1, READ) }",
+                                       "ASG(RO) { RULE(1, WRITE) { UAG(ops) } }"))
+        assert readacf.write([1], wait=True, timeout=TIMEOUT).status.code_with_severity == 1
+        assert granted.wait(TIMEOUT)
+    finally:
+        ca_server.call(host.stop())
