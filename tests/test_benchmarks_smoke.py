@@ -95,3 +95,15 @@ def test_target_verdicts(higher_is_better, ours, rsrv, conditions, verdict):
     wres = _results({"iochost": iochost, "rsrv": peer})
     target = Target("test", 2.0, conditions)
     assert judge(target, wres, "rate", higher_is_better) == verdict
+
+
+def test_micro_circuit_measures_gets_and_puts():
+    """benchmarks.micro_circuit (the in-process before/after measure in RESULTS.md) runs:
+    every request kind answered, the circuit still open."""
+    import asyncio
+
+    from benchmarks.micro_circuit import _measure
+
+    results = asyncio.run(_measure(2))
+    assert set(results) == {"get DBR_DOUBLE", "get DBR_TIME_DOUBLE", "put DBR_DOUBLE"}
+    assert all(0 < best <= median < 1.0 for best, median in results.values())
