@@ -103,9 +103,17 @@ class SaveSet:
     def load(self) -> LoadResult:
         """Read the newest good file once (setting aside bad ones, making the dated copy)."""
         if self.loaded is None:
-            self.files.ensure_directory()
-            self.files.remove_stale_temporaries()
-            self.loaded = result = self.files.load()
+            try:
+                self.files.ensure_directory()
+                self.files.remove_stale_temporaries()
+                self.loaded = result = self.files.load()
+            except OSError as error:   # the mount serves all the same, with its defaults
+                self.log.error("autosave %s: cannot use %s: %s", self.status.name,
+                               self.files.directory, error)
+                self.status.status, self.status.status_str = SR_STATUS_FAIL, \
+                    f"Can't use directory: {error.strerror or error}"[:39]
+                self.loaded = result = LoadResult()
+                return result
             for bad, aside, why in result.set_aside:
                 self.log.error("autosave %s: %s is not a complete save file (%s); set aside "
                                "as %s", self.status.name, bad, why, aside.name)

@@ -7,7 +7,8 @@ Files of a save set ``X`` in its directory (synApps' names):
 * ``X.sav0`` .. ``X.sav<N-1>``: sequence copies of ``X.sav``, the oldest overwritten;
 * ``X.sav_yymmdd-HHMMSS``: a dated copy of the file restored from, made at each start,
   pruned to the newest ``dated_copies``;
-* ``X.sav_RBAD_yymmdd-HHMMSS``: a file that did not parse, set aside when found.
+* ``X.sav_RBAD_yymmdd-HHMMSS`` (``X.savB_RBAD_...``, ``X.sav0_RBAD_...``): a file that
+  did not parse, set aside when found.
 
 Writing (``write``) never leaves a moment without a complete ``X.sav`` or ``X.savB``: the
 text goes to a temporary file in the same directory, which is flushed and fsync'ed; the
@@ -18,7 +19,7 @@ new or the previous text, and ``X.savB`` a complete older one.
 
 Reading (``load``) tries ``X.sav``, then ``X.savB``, then the sequence files newest first
 (synApps' ``fopen_and_check`` order). A file that exists but does not parse or lacks the
-end marker is renamed to ``X.sav_RBAD_<date>`` (so a later save cannot rotate it into
+end marker is renamed to ``<its name>_RBAD_<date>`` (so a later save cannot rotate it into
 ``X.savB``) and the next one is tried.
 """
 from __future__ import annotations
@@ -97,12 +98,13 @@ class SaveFileSet:
     def sequence(self, index: int) -> Path:
         return self.directory / f"{self.name}.sav{index}"
 
-    def _stamped(self, middle: str, when: datetime | None = None) -> Path:
+    def _stamped(self, base: str, when: datetime | None = None) -> Path:
+        """``<base><yymmdd-HHMMSS>`` in the directory (``.1``, ``.2`` ... if taken)."""
         stamp = (when or datetime.now()).strftime(DATE_FORMAT)
-        path = self.directory / f"{self.name}.sav_{middle}{stamp}"
+        path = self.directory / f"{base}{stamp}"
         suffix = 1
         while path.exists():                 # two in one second: keep both
-            path = self.directory / f"{self.name}.sav_{middle}{stamp}.{suffix}"
+            path = self.directory / f"{base}{stamp}.{suffix}"
             suffix += 1
         return path
 
@@ -155,7 +157,7 @@ class SaveFileSet:
     def dated_copy(self, source: Path, when: datetime | None = None) -> Path:
         """Copy ``source`` (the file restored from) to ``X.sav_yymmdd-HHMMSS``, then prune
         the dated copies to the newest ``dated_copies``."""
-        target = self._stamped("", when)
+        target = self._stamped(f"{self.name}.sav_", when)
         self._atomic_copy(source, target)
         for old in self.dated_files()[:-self.dated_copies or None]:
             old.unlink(missing_ok=True)
@@ -197,7 +199,7 @@ class SaveFileSet:
             try:
                 sav = parse_sav(text, str(path))
             except SavFormatError as error:
-                aside = self._stamped("RBAD_")
+                aside = self._stamped(f"{path.name}_RBAD_")   # synApps: X.savB_RBAD_...
                 try:
                     os.replace(path, aside)
                 except OSError:

@@ -1,0 +1,69 @@
+"""The save set's files on disk: sequence copies, dated copies, the fallback order, and a
+directory that cannot be written (Failure on the status PVs, old files untouched)."""
+from __future__ import annotations
+
+import os
+from datetime import datetime, timedelta
+
+from iochost.helpers.savfile import format_sav
+from iochost.helpers.savfiles import SaveFileSet
+from iochost.testing import wait_until
+
+TIMEOUT = 5.0
+
+
+def text(value: str) -> str:
+    return format_sav([("x", value)], when=datetime(2026, 12, 3, 10, 0, 0))
+
+
+def test_sequence_files_rotate_and_dated_copies_are_pruned(tmp_path):
+    files = SaveFileSet(tmp_path, "set", sequence_files=3, dated_copies=2)
+    assert files.write_sequence() is None               # nothing saved yet
+    for value in "abcd":
+        files.write(text(value))
+        files.write_sequence()
+    # four copies into three slots: sav0 was overwritten by the fourth
+    assert [files.sequence(i).read_text().splitlines()[1] for i in range(3)] == \
+        ["x d", "x b", "x c"]
+    start = datetime(2026, 12, 3, 10, 0, 0)
+    for minute in range(4):
+        files.dated_copy(files.sav, start + timedelta(minutes=minute))
+    assert [path.name for path in files.dated_files()] == \
+        ["set.sav_261203-100200", "set.sav_261203-100300"]
+
+
+def test_the_newest_good_sequence_file_is_used_when_sav_and_savB_are_bad(tmp_path):
+    files = SaveFileSet(tmp_path, "set", sequence_files=3)
+    files.sav.write_text(text("a")[:-4])                  # torn
+    files.backup.write_text("# autosave R5.11\nx b\n")    # no <END>
+    files.sequence(0).write_text(text("old"))
+    files.sequence(1).write_text(text("new"))
+    os.utime(files.sequence(0), (1_000_000, 1_000_000))
+    result = files.load()
+    assert result.path == files.sequence(1) and result.fallback
+    assert result.sav.values()["x"].value == "new"
+    assert len(result.set_aside) == 2 and not files.sav.exists() and not files.backup.exists()
+    assert len(list(tmp_path.glob("set.sav_RBAD_*"))) == 1
+    assert len(list(tmp_path.glob("set.savB_RBAD_*"))) == 1
+
+
+def test_an_unwritable_directory_is_a_failure_on_the_status_pvs(start_host, unique_prefix,
+                                                                pyepics, tmp_path):
+    P = unique_prefix.split(":")[0] + ":"
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("a file where the save directory should be")
+    host = start_host(f"""\
+        mounts:
+          - {{name: settings, ioc: helper-test-settings, prefix: "$(P)IOC:",
+             helpers: {{autosave: {{period: 0.1, directory: '{blocker}/sub'}}}}}}
+        """, P, host_keys=f"autosave_prefix: '{P}'")
+    assert host.mounts["settings"].state == "running"      # the mount serves regardless
+    assert pyepics.caput(P + "IOC:gain", 5.0, wait=True, timeout=TIMEOUT) == 1
+    assert wait_until(lambda: pyepics.caget(P + "SR_0_Status", use_monitor=False) == 1,
+                      timeout=TIMEOUT)                      # Failure
+    assert wait_until(lambda: pyepics.caget(P + "SR_0_StatusStr", as_string=True, use_monitor=False) ==
+                      "Can't write .sav file: Not a directory",
+                      timeout=TIMEOUT)
+    assert pyepics.caget(P + "SR_status", as_string=True) == "Failure"
+    assert blocker.read_text() == "a file where the save directory should be"
+    assert host.running
