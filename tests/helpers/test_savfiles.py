@@ -61,9 +61,9 @@ def test_an_unwritable_directory_is_a_failure_on_the_status_pvs(start_host, uniq
     assert pyepics.caput(P + "IOC:gain", 5.0, wait=True, timeout=TIMEOUT) == 1
     assert wait_until(lambda: pyepics.caget(P + "SR_0_Status", use_monitor=False) == 1,
                       timeout=TIMEOUT)                      # Failure
-    assert wait_until(lambda: pyepics.caget(P + "SR_0_StatusStr", as_string=True, use_monitor=False) ==
-                      "Can't write .sav file: Not a directory",
-                      timeout=TIMEOUT)
+    expected = "Can't write .sav file: Not a directory"
+    assert wait_until(lambda: pyepics.caget(P + "SR_0_StatusStr", as_string=True,
+                                            use_monitor=False) == expected, timeout=TIMEOUT)
     assert pyepics.caget(P + "SR_status", as_string=True) == "Failure"
     assert blocker.read_text() == "a file where the save directory should be"
     assert host.running
