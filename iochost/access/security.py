@@ -264,15 +264,25 @@ class AccessSecurity:
         self._notify(None)
 
     def inputs_added(self, names: list[str]) -> None:
-        """PVs were added: connect the inputs that were waiting for them."""
+        """PVs were added (a mount): connect the inputs that were waiting for them."""
         if self._rules is None or self._lookup is None:
             return
-        wanted = {pv for group in self._rules.config.groups.values()
-                  for pv in group.inputs.values()}
+        added = set(names)
         connected = {item.pv for item in self._inputs}
-        if (set(names) & wanted) - connected:
+        if any(_entry_name(pv) in added and pv not in connected
+               for group in self._rules.config.groups.values()
+               for pv in group.inputs.values()):
             self._connect_inputs()
             self._notify(None)
+
+    def inputs_removed(self, names: list[str]) -> None:
+        """PVs were removed (an unmount, or replaced): their inputs go bad, as base's asCa
+        marks a disconnected input, until a PV of that name is added again."""
+        removed = set(names)
+        for item in [item for item in self._inputs if _entry_name(item.pv) in removed]:
+            item.close()
+            self._inputs.remove(item)
+            self._input_changed(item.group, item.index, None)
 
     def _connect_inputs(self) -> None:
         self._close_inputs()
@@ -393,6 +403,11 @@ class AccessSecurity:
         """Stop watching inputs."""
         self._close_inputs()
         self._lookup = None
+
+
+def _entry_name(pv: str) -> str:
+    """The database entry a PV name resolves through ('R.FIELD' and 'R$' -> 'R')."""
+    return pv.removesuffix("$").partition(".")[0]
 
 
 def _input_mask(group: AccessGroup) -> int:

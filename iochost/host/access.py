@@ -9,8 +9,8 @@ Contract: a host config with an ``access:`` section gets one :class:`HostAccess`
 * gives every channel of a mount the member object of its group (:meth:`assign`): the
   pvproperty's ``asg=`` if any, else the mount's ``asg:``, else DEFAULT (record fields
   follow their record);
-* watches the CALC inputs among the host's own PVs, and connects late ones when a mount
-  adds them;
+* watches the CALC inputs among the host's own PVs, connects late ones when a mount
+  adds them and marks them bad when a mount removes them;
 * re-evaluates the open channels of affected groups when the rules change (reload, CALC
   result): the server sends ACCESS_RIGHTS only where rights changed;
 * reports TRAPWRITE puts to the ``iochost_trapwrite`` hook.
@@ -76,6 +76,7 @@ class HostAccess:
         self._server = server
         self.security.add_change_listener(self._rules_changed)
         self.security.add_trap_listener(self._trapped)
+        server.database.add_removal_listener(self.security.inputs_removed)
         server.database.add_addition_listener(self.security.inputs_added)
         self.security.attach_inputs(server.database.resolve)
 
@@ -94,6 +95,7 @@ class HostAccess:
         server = self._server
         if server is not None:
             server.database.remove_addition_listener(self.security.inputs_added)
+            server.database.remove_removal_listener(self.security.inputs_removed)
         self.security.remove_change_listener(self._rules_changed)
         self.security.close()
         for task in self._tasks:

@@ -176,3 +176,26 @@ def test_asyncio_reload_runs_the_parse_off_the_loop(tmp_path):
     security = AccessSecurity(AccessSettings(path))
     security.load()
     assert asyncio.run(security.reload())
+
+
+async def test_inputs_follow_their_pvs_being_removed_and_added_again(tmp_path):
+    enable, limit = ChannelDouble(value=1.0), ChannelDouble(value=2.0)
+    served = {"ENABLE": enable, "LIMIT": limit}
+    security = AccessSecurity(AccessSettings(write_rules(tmp_path, CALC_RULES)))
+    security.load()
+    heard = []
+    security.add_change_listener(heard.append)
+    security.attach_inputs(served.get)
+    assert security.rights("DEFAULT", 1, "h", "u") == 3
+    del served["LIMIT"]
+    security.inputs_removed(["LIMIT"])            # an unmount: the input goes bad
+    assert security.rights("DEFAULT", 1, "h", "u") == 1
+    assert heard[-1] == frozenset({"DEFAULT"})
+    await limit.write(50.0)                       # the old channel is no longer watched
+    served["LIMIT"] = ChannelDouble(value=3.0)
+    security.inputs_added(["OTHER", "LIMIT"])     # mounted again: connected and read
+    assert security.rights("DEFAULT", 1, "h", "u") == 3
+    security.inputs_added(["LIMIT"])              # nothing new: nobody is told
+    count = len(heard)
+    security.inputs_added(["LIMIT"])
+    assert len(heard) == count
