@@ -177,29 +177,29 @@ def _config_path(args: argparse.Namespace, parser: argparse.ArgumentParser) -> s
     if args.demo == (args.config is not None):
         parser.error(f"{args.verb}: give a CONFIG file or --demo (one of them)")
     if args.demo:
-        from .host.commands import demo_config_path
+        from .host.verbs import demo_config_path
 
         return str(demo_config_path())
     return args.config
 
 
 def _run_verb(args: argparse.Namespace) -> int:
-    from .host import commands
+    from .host import verbs
 
-    switches = commands.PluginSwitches(disable_autoload=args.no_autoload,
-                                       blocked=commands.names(args.disable_plugin))
+    switches = verbs.PluginSwitches(disable_autoload=args.no_autoload,
+                                    blocked=verbs.names(args.disable_plugin))
     run = {
-        "serve": lambda: commands.serve(args.config, switches, list_pvs=args.list_pvs,
+        "serve": lambda: verbs.serve(args.config, switches, list_pvs=args.list_pvs,
                                         log_level=args.log_level, exclusive=args.exclusive,
                                         log_format=args.log_format,
                                         pid_file=args.pid_file),
-        "reload": lambda: commands.reload(args.pidfile, args.pid),
-        "check": lambda: commands.check(args.config, switches),
-        "list-pvs": lambda: commands.list_pvs(args.config, switches),
-        "list-plugins": lambda: commands.list_plugins(switches, as_json=args.json),
-        "schema": lambda: commands.schema(switches),
-        "autosave": lambda: commands.autosave_import(args.config, switches, args.file,
-                                                     args.mount),
+        "reload": lambda: verbs.reload(args.pidfile, args.pid),
+        "check": lambda: verbs.check(args.config, switches),
+        "list-pvs": lambda: verbs.list_pvs(args.config, switches),
+        "list-plugins": lambda: verbs.list_plugins(switches, as_json=args.json),
+        "schema": lambda: verbs.schema(switches),
+        "autosave": lambda: verbs.autosave_import(args.config, switches, args.file,
+                                                  args.mount),
     }
     return run[args.verb]()
 

@@ -129,14 +129,14 @@ def test_schema_lists_the_installed_iocs_options(capsys):
     ("check", signal.SIGTERM, 130),
 ])
 def test_a_stop_signal_before_serving_ends_quietly(monkeypatch, capsys, verb, signum, status):
-    from iochost.host import commands
+    from iochost.host import verbs
 
     def loading(*args, **kwargs):       # stands in for plugin loading and validation
         os.kill(os.getpid(), signum)
         time.sleep(5)
         raise AssertionError("the signal did not interrupt")
 
-    monkeypatch.setattr(commands, verb, loading)
+    monkeypatch.setattr(verbs, verb, loading)
     before = signal.getsignal(signal.SIGTERM)
     assert run(capsys, verb, "host.yaml") == (status, "", f"iochost {verb}: interrupted\n")
     assert signal.getsignal(signal.SIGTERM) is before

@@ -43,7 +43,7 @@ def iochost_register_iocs(register: RegisterIoc) -> None:
 
 @hookimpl
 async def iochost_host_started(host: Any) -> None:
-    from iochost.host.config import MountConfig
+    from iochost.host.hostconfig import MountConfig
 
     from .autosave_status import registry_for
 

@@ -8,7 +8,7 @@ Plugin authors need only ``hookimpl``::
     def iochost_register_iocs(register):
         register("my-device", MyDeviceIOC)
 """
-from .config import (
+from .hostconfig import (
     CAConfig,
     HostConfig,
     HostSection,

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from iochost.access import AccessSecurity, AccessSettings, AcfError, HostMatch, OnError, TrapWrite
 
-from .config import AccessSection
+from .hostconfig import AccessSection
 from .problems import ConfigError, ConfigProblem, Location
 
 if TYPE_CHECKING:  # pragma: no cover

@@ -26,7 +26,7 @@ from functools import partial
 from dataclasses import dataclass, field
 from typing import Any
 
-from .config import HostConfig, MountConfig, parse_mount
+from .hostconfig import HostConfig, MountConfig, parse_mount
 from .plugins import PluginCatalog
 from .problems import ConfigError, ConfigProblem, Location
 from .validation import (
@@ -172,7 +172,7 @@ class Host:
         """
         from iochost.server import Server
 
-        from .caconfig import server_config
+        from .ca_section import server_config
 
         status_mounts = host_status_mounts(self.config, self.catalog)
         if built is None:

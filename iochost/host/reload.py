@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from importlib import metadata
 from typing import TYPE_CHECKING, Any
 
-from .config import HostConfig, MountConfig, read_config
+from .hostconfig import HostConfig, MountConfig, read_config
 from .plugins import PluginCatalog
 from .problems import ConfigError
 from .validation import host_status_mounts, validate

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import configspec as spec
+from . import hostconfig_keys as spec
 from .iocinfo import options_schema
 from .plugins import PluginCatalog
 

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from .coercion import OptionTypeError
-from .config import HostConfig, MountConfig
+from .hostconfig import HostConfig, MountConfig
 from .iocinfo import ioc_signature
 from .plugins import PluginCatalog
 from .problems import ConfigError, ConfigProblem
@@ -181,7 +181,7 @@ def validate(config: HostConfig, catalog: PluginCatalog,
     config (``read_config``): they are reported together with these. Returns mount name ->
     built IOC; raises ConfigError listing every problem.
     """
-    from .caconfig import ca_problems  # here: it imports the server
+    from .ca_section import ca_problems  # here: it imports the server
 
     problems: list[ConfigProblem] = [*earlier, *ca_problems(config)]
     for mount in config.rejected:  # not served, but checked as fully as it can be

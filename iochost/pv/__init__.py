@@ -13,7 +13,7 @@ _HOME = {
     **dict.fromkeys(("SubGroup", "get_pv_pair_wrapper"), "subgroup"),
     **dict.fromkeys(("PVSpec", "expand_macros"), "pvspec"),
     **dict.fromkeys(("scan_wrapper", "IocDefinitionError"), "hooks"),
-    **dict.fromkeys(("ioc_arg_parser", "template_arg_parser", "run", "start_server"), "runner"),
+    **dict.fromkeys(("ioc_arg_parser", "template_arg_parser", "run", "start_server"), "standalone"),
     **dict.fromkeys(("start_group", "stop_group", "HookRunner"), "lifecycle"),
     **dict.fromkeys(("AsyncLibraryLayer", "AsyncioAsyncLayer"), "async_lib"),
     **dict.fromkeys(("AlarmStatus", "AlarmSeverity", "ChannelAlarm"), "alarms"),

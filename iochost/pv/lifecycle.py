@@ -2,7 +2,7 @@
 
 The server only serves channel data; something must run the hooks of the IOCs it hosts.
 That is :class:`HookRunner` (for any PV database) and the two functions the host and
-:func:`~iochost.pv.runner.run` call::
+:func:`~iochost.pv.standalone.run` call::
 
     await start_group(ioc, async_lib)    # ioc.__ainit__ (if any), startup and scan hooks
     ...

@@ -16,7 +16,7 @@ from typing import Any
 
 from .beacon import BeaconSender
 from .circuit import VirtualCircuit
-from .config import ServerConfig
+from .settings import ServerConfig
 from .database import PVDatabase, ServedChannel
 from .introspection import (ChannelInfo, ClientInfo, ClosedCircuitTotals, ServerTotals,
                             channel_infos, client_info, server_totals)

@@ -14,7 +14,7 @@ from caproto.server.autosave import autosaved as caproto_autosaved
 from iochost import cli
 from iochost.helpers.savfile import parse_sav
 from iochost.host import load_plugins
-from iochost.host.commands import PluginSwitches, autosave_import
+from iochost.host.verbs import PluginSwitches, autosave_import
 
 from . import test_iocs
 

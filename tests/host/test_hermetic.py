@@ -11,7 +11,7 @@ from iochost.host import load_plugins
 
 HERE = Path(__file__).parent
 #: the tests that list, count or name installed plugins
-ENUMERATING_TESTS = ["test_plugins.py", "test_validation.py", "test_commands.py"]
+ENUMERATING_TESTS = ["test_plugins.py", "test_validation.py", "test_verbs.py"]
 
 
 def install_broken_plugin(site: Path) -> None:

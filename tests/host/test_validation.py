@@ -4,7 +4,7 @@ import textwrap
 import pytest
 
 from iochost.host import ConfigError, hookimpl, load_config_text, load_plugins, validate
-from iochost.host.config import parse_config
+from iochost.host.hostconfig import parse_config
 from iochost.host.validation import host_status_mounts
 from iochost.host.yamlsource import load_yaml_text
 

@@ -1,7 +1,7 @@
 """ServerConfig.from_env: EPICS_CAS_* over EPICS_CA_* over defaults; one error per bad value."""
 import pytest
 
-from iochost.server.config import ConfigError, ServerConfig, parse_address_list
+from iochost.server.settings import ServerConfigError, ServerConfig, parse_address_list
 
 
 def test_defaults_without_environment():
@@ -66,7 +66,7 @@ def test_keyword_overrides_win_and_lists_become_tuples():
     ({"EPICS_CA_MAX_ARRAY_BYTES": "lots"}, "EPICS_CA_MAX_ARRAY_BYTES"),
 ])
 def test_bad_values_name_the_variable(env, variable):
-    with pytest.raises(ConfigError, match=variable):
+    with pytest.raises(ServerConfigError, match=variable):
         ServerConfig.from_env(env)
 
 
@@ -86,7 +86,7 @@ def test_automatic_beacon_list_of_a_loopback_interface_stays_on_loopback():
 def test_address_list_parsing():
     assert parse_address_list(" 127.0.0.1  127.0.0.2:5 ", 9) == (("127.0.0.1", 9),
                                                                  ("127.0.0.2", 5))
-    with pytest.raises(ConfigError, match="not an IPv4"):
+    with pytest.raises(ServerConfigError, match="not an IPv4"):
         parse_address_list("example.org", 9)
 
 

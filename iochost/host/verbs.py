@@ -15,7 +15,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, NamedTuple, TextIO
 
-from .config import HostConfig, read_config
+from .hostconfig import HostConfig, read_config
 from .plugins import PluginCatalog, load_plugins
 from .problems import ConfigError
 from .schema import config_schema
@@ -215,7 +215,7 @@ def serve(path: str, switches: PluginSwitches, list_pvs: bool = False,
     if exclusive:
         config.ca = replace(config.ca, exclusive=True)
     from .lockfile import ConfigLock, ConfigLocked
-    from .runner import run_host
+    from .serve import run_host
 
     try:
         with ConfigLock(path), PidFile(pid_file):

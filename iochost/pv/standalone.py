@@ -158,7 +158,7 @@ def run(pvdb: Mapping[str, Any], *, interfaces: Sequence[str] | None = None,
     (``--interfaces``, ``EPICS_CAS_*``) or an address that cannot be served end the
     process with one line saying so (``SystemExit``), not a traceback.
     """
-    from ..server import ConfigError as ServerConfigError
+    from ..server import ServerConfigError
 
     try:
         with asyncio.Runner(loop_factory=_loop_factory()) as runner:

@@ -2,7 +2,7 @@
 import pytest
 
 from iochost.host import load_config_text
-from iochost.host.caconfig import server_config
+from iochost.host.ca_section import server_config
 
 SECTION = """\
 ca:
@@ -51,3 +51,26 @@ def test_without_a_ca_section_the_environment_alone_decides():
     settings = server_config(config.ca, {"EPICS_CA_SERVER_PORT": "5300",
                                          "EPICS_CAS_INTF_ADDR_LIST": "127.0.0.1"})
     assert (settings.port, settings.interfaces) == (5300, ("127.0.0.1",))
+
+
+@pytest.mark.parametrize("line, key, reason", [
+    ("interfaces: [localhost]", "interfaces", "'localhost' is not an IPv4 address[:port]"),
+    ("beacon_addresses: [127.0.0.1, 'nowhere:5065']", "beacon_addresses",
+     "'nowhere:5065' is not an IPv4 address[:port]"),
+    ("ignore_addresses: [host]", "ignore_addresses", "'host' is not an IPv4 address[:port]"),
+])
+def test_a_bad_ca_value_is_located_at_its_key(line, key, reason):
+    """Located by the error's ``setting`` (the key), whatever its message says."""
+    from iochost.host.ca_section import ca_problems
+
+    config = load_config_text(f"host: {{name: h}}\nca:\n  {line}\n", "host.yaml", environ={})
+    assert [str(problem) for problem in ca_problems(config, {})] == [
+        f"host.yaml:3: ca.{key}: {reason}"]
+
+
+def test_a_variable_set_in_the_environment_is_blamed_there():
+    from iochost.host.ca_section import ca_problems
+
+    config = load_config_text("ca: {port: 5100}\n", "host.yaml", environ={})
+    assert [str(problem) for problem in ca_problems(config, {"EPICS_CAS_SERVER_PORT": "x"})
+            ] == ["<environment>: EPICS_CAS_SERVER_PORT='x': not a port number"]

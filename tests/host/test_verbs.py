@@ -194,12 +194,12 @@ def test_schema_carries_option_descriptions_and_units(capsys, monkeypatch):
         def iochost_register_iocs(register):
             register("oven", Oven)
 
-    from iochost.host import commands
+    from iochost.host import verbs
     from iochost.host.plugins import load_plugins
 
-    monkeypatch.setattr(commands.PluginSwitches, "load",
+    monkeypatch.setattr(verbs.PluginSwitches, "load",
                         lambda self: load_plugins(extra_plugins={"oven": Plugin}))
-    assert commands.schema(commands.PluginSwitches()) == 0
+    assert verbs.schema(verbs.PluginSwitches()) == 0
     schema = json.loads(capsys.readouterr().out)
     oven = next(rule["then"]["properties"]["options"] for rule in
                 schema["properties"]["mounts"]["items"]["allOf"]

@@ -9,7 +9,7 @@ import sys
 from typing import Any, TextIO
 
 from ..logs import configure_logging
-from .config import HostConfig
+from .hostconfig import HostConfig
 from .host import Host, PortInUse
 from .plugins import PluginCatalog
 from .reload import reload_host
@@ -85,10 +85,10 @@ def run_host(config: HostConfig, catalog: PluginCatalog, built: dict[str, Any],
              log_level: str | None = None, err: TextIO | None = None,
              log_format: str = "text") -> int:
     """Serve until signalled. 0 after a clean shutdown, 1 if the server cannot start."""
-    from iochost.server import ConfigError as ServerConfigError
+    from iochost.server import ServerConfigError
     from iochost.server import new_event_loop
 
-    from .caconfig import server_config
+    from .ca_section import server_config
 
     err = err or sys.stderr
     configure_logging(log_level or config.host.log_level, log_format)

@@ -14,7 +14,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["ServerConfig", "ConfigError", "parse_address_list", "DEFAULT_SERVER_PORT",
+__all__ = ["ServerConfig", "ServerConfigError", "FIELD_VARIABLES", "parse_address_list",
+           "DEFAULT_SERVER_PORT",
            "DEFAULT_REPEATER_PORT"]
 
 DEFAULT_SERVER_PORT = 5064
@@ -24,17 +25,32 @@ DEFAULT_MAX_ARRAY_BYTES = 16384
 MIN_MAX_ARRAY_BYTES = 16384
 
 
-class ConfigError(ValueError):
-    """A setting (environment variable or override) that cannot be used."""
+class ServerConfigError(ValueError):
+    """A setting that cannot be used.
+
+    ``setting`` names it as the user wrote it -- an environment variable, or a
+    :class:`ServerConfig` field for a value given directly (a config file's ``ca`` key) --
+    ``value`` is the text given (None when the reason quotes it), ``reason`` what is wrong.
+    Callers locate a problem by ``setting``, never by reading the message.
+    """
+
+    def __init__(self, setting: str, reason: str, value: str | None = None) -> None:
+        super().__init__(f"{setting}={value!r}: {reason}" if value is not None
+                         else f"{setting}: {reason}")
+        self.setting, self.reason, self.value = setting, reason, value
 
 
 def _parse_port(text: str, variable: str) -> int:
     try:
         port = int(text)
     except ValueError:
-        raise ConfigError(f"{variable}={text!r}: not a port number") from None
+        raise ServerConfigError(variable, "not a port number", text) from None
+    return _check_port(port, variable, text)
+
+
+def _check_port(port: int, setting: str, text: str) -> int:
     if not 0 < port < 65536:
-        raise ConfigError(f"{variable}={text!r}: port out of range 1..65535")
+        raise ServerConfigError(setting, "port out of range 1..65535", text)
     return port
 
 
@@ -51,7 +67,7 @@ def parse_address_list(text: str, default_port: int | None,
         try:
             ipaddress.IPv4Address(host)
         except ValueError:
-            raise ConfigError(f"{variable}: {item!r} is not an IPv4 address[:port]") from None
+            raise ServerConfigError(variable, f"{item!r} is not an IPv4 address[:port]") from None
         port = _parse_port(port_text, variable) if sep else default_port
         entries.append((host, port))
     return tuple(entries)
@@ -63,17 +79,35 @@ def _parse_bool(text: str, variable: str) -> bool:
         return True
     if value in ("NO", "N", "FALSE", "0"):
         return False
-    raise ConfigError(f"{variable}={text!r}: expected YES or NO")
+    raise ServerConfigError(variable, "expected YES or NO", text)
 
 
 def _parse_positive_float(text: str, variable: str) -> float:
     try:
         value = float(text)
     except ValueError:
-        raise ConfigError(f"{variable}={text!r}: not a number") from None
+        raise ServerConfigError(variable, "not a number", text) from None
+    return _check_positive(value, variable, text)
+
+
+def _check_positive(value: float, setting: str, text: str) -> float:
     if not value > 0:
-        raise ConfigError(f"{variable}={text!r}: must be positive")
+        raise ServerConfigError(setting, "must be positive", text)
     return value
+
+
+#: ServerConfig field -> the variables that set it, the server-specific one first (RSRV's
+#: precedence: ``EPICS_CAS_*``, else its generic ``EPICS_CA_*`` counterpart, else the default)
+FIELD_VARIABLES: dict[str, tuple[str, ...]] = {
+    "port": ("EPICS_CAS_SERVER_PORT", "EPICS_CA_SERVER_PORT"),
+    "interfaces": ("EPICS_CAS_INTF_ADDR_LIST",),
+    "beacon_port": ("EPICS_CAS_BEACON_PORT", "EPICS_CA_REPEATER_PORT"),
+    "beacon_addresses": ("EPICS_CAS_BEACON_ADDR_LIST", "EPICS_CA_ADDR_LIST"),
+    "auto_beacon": ("EPICS_CAS_AUTO_BEACON_ADDR_LIST", "EPICS_CA_AUTO_ADDR_LIST"),
+    "beacon_period": ("EPICS_CAS_BEACON_PERIOD", "EPICS_CA_BEACON_PERIOD"),
+    "ignore_addresses": ("EPICS_CAS_IGNORE_ADDR_LIST",),
+    "max_array_bytes": ("EPICS_CA_MAX_ARRAY_BYTES",),
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,19 +151,29 @@ class ServerConfig:
             try:
                 ipaddress.IPv4Address(address)
             except ValueError:
-                raise ConfigError(f"interfaces: {address!r} is not an IPv4 address") from None
+                raise ServerConfigError("interfaces",
+                                        f"{address!r} is not an IPv4 address") from None
         if not 0 <= self.port < 65536:
-            raise ConfigError(f"port {self.port!r} out of range 0..65535")
+            raise ServerConfigError("port", f"{self.port!r} out of range 0..65535")
         if self.beacon_period <= 0:
-            raise ConfigError(f"beacon_period {self.beacon_period!r} must be positive")
+            raise ServerConfigError("beacon_period", f"{self.beacon_period!r} must be positive")
         if self.max_array_bytes is not None and self.max_array_bytes < 1:
-            raise ConfigError(f"max_array_bytes {self.max_array_bytes!r} must be positive")
+            raise ServerConfigError("max_array_bytes",
+                                    f"{self.max_array_bytes!r} must be positive")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None,
-                 **overrides: Any) -> ServerConfig:
-        """Read the ``EPICS_CAS_*`` / ``EPICS_CA_*`` variables; keyword overrides win."""
+                 configured: Mapping[str, Any] | None = None, **overrides: Any) -> ServerConfig:
+        """Read the ``EPICS_CAS_*`` / ``EPICS_CA_*`` variables; keyword overrides win.
+
+        ``configured`` holds field values set in a config file (the host's ``ca`` section),
+        already typed; each ranks as EPICS ranks a setting made for this server: below its
+        server-specific ``EPICS_CAS_*`` variable, above the generic ``EPICS_CA_*`` fallback
+        (``max_array_bytes`` below ``EPICS_CA_MAX_ARRAY_BYTES``; a cap named there is meant,
+        so it implies ``EPICS_CA_AUTO_ARRAY_BYTES=NO`` unless that variable says otherwise).
+        """
         env = os.environ if environ is None else environ
+        configured = dict(configured or {})
 
         def first(*names: str) -> tuple[str, str] | None:
             for name in names:
@@ -139,35 +183,59 @@ class ServerConfig:
             return None
 
         values: dict[str, Any] = {}
-        if found := first("EPICS_CAS_SERVER_PORT", "EPICS_CA_SERVER_PORT"):
+        for field, (specific, *_) in FIELD_VARIABLES.items():
+            if field in configured and not env.get(specific, "").strip():
+                values[field] = configured[field]
+        cap = configured.get("max_array_bytes")
+        for field in ("port", "beacon_port"):   # as strict as the variables
+            if field in values:
+                _check_port(values[field], field, str(values[field]))
+        if "beacon_period" in values:
+            _check_positive(values["beacon_period"], "beacon_period",
+                            str(values["beacon_period"]))
+
+        def unset(field: str) -> bool:
+            return field not in values
+
+        if unset("port") and (found := first(*FIELD_VARIABLES["port"])):
             values["port"] = _parse_port(found[1], found[0])
-        if found := first("EPICS_CAS_INTF_ADDR_LIST"):
+        if unset("interfaces") and (found := first(*FIELD_VARIABLES["interfaces"])):
             values["interfaces"] = tuple(
                 host for host, _ in parse_address_list(found[1], None, found[0]))
-        if found := first("EPICS_CAS_BEACON_PORT", "EPICS_CA_REPEATER_PORT"):
+        if unset("beacon_port") and (found := first(*FIELD_VARIABLES["beacon_port"])):
             values["beacon_port"] = _parse_port(found[1], found[0])
         beacon_port = values.get("beacon_port", DEFAULT_REPEATER_PORT)
-        if found := first("EPICS_CAS_BEACON_ADDR_LIST", "EPICS_CA_ADDR_LIST"):
+        if "beacon_addresses" in values:   # configured: "host[:port]" entries
+            values["beacon_addresses"] = parse_address_list(
+                " ".join(values["beacon_addresses"]), beacon_port, "beacon_addresses")
+        elif found := first(*FIELD_VARIABLES["beacon_addresses"]):
             values["beacon_addresses"] = parse_address_list(found[1], beacon_port, found[0])
-        if found := first("EPICS_CAS_AUTO_BEACON_ADDR_LIST", "EPICS_CA_AUTO_ADDR_LIST"):
+        if unset("auto_beacon") and (found := first(*FIELD_VARIABLES["auto_beacon"])):
             values["auto_beacon"] = _parse_bool(found[1], found[0])
-        if found := first("EPICS_CAS_BEACON_PERIOD", "EPICS_CA_BEACON_PERIOD"):
+        if unset("beacon_period") and (found := first(*FIELD_VARIABLES["beacon_period"])):
             values["beacon_period"] = _parse_positive_float(found[1], found[0])
-        if found := first("EPICS_CAS_IGNORE_ADDR_LIST"):
+        if "ignore_addresses" in values:
+            values["ignore_addresses"] = tuple(host for host, _ in parse_address_list(
+                " ".join(values["ignore_addresses"]), None, "ignore_addresses"))
+        elif found := first(*FIELD_VARIABLES["ignore_addresses"]):
             values["ignore_addresses"] = tuple(
                 host for host, _ in parse_address_list(found[1], None, found[0]))
-        auto_array_bytes = True
+        if "interfaces" in values:
+            values["interfaces"] = tuple(host for host, _ in parse_address_list(
+                " ".join(values["interfaces"]), None, "interfaces"))
+        values.pop("max_array_bytes", None)
+        auto_array_bytes = cap is None
         if found := first("EPICS_CA_AUTO_ARRAY_BYTES"):
             auto_array_bytes = _parse_bool(found[1], found[0])
-        if found := first("EPICS_CA_MAX_ARRAY_BYTES"):
+        size = cap
+        if found := first(*FIELD_VARIABLES["max_array_bytes"]):
             try:
                 size = int(float(found[1]))
             except ValueError:
-                raise ConfigError(f"{found[0]}={found[1]!r}: not a byte count") from None
-            if not auto_array_bytes:
-                values["max_array_bytes"] = max(size, MIN_MAX_ARRAY_BYTES)
+                raise ServerConfigError(found[0], "not a byte count", found[1]) from None
         if not auto_array_bytes:
-            values.setdefault("max_array_bytes", DEFAULT_MAX_ARRAY_BYTES)
+            values["max_array_bytes"] = (DEFAULT_MAX_ARRAY_BYTES if size is None
+                                         else max(size, MIN_MAX_ARRAY_BYTES))
         values.update(overrides)
         return cls(**values)
 

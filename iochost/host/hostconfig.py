@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import configspec as spec
+from . import hostconfig_keys as spec
 from .macros import MacroError, MacroScope
 from .problems import ConfigError, ConfigProblem, Location
 from .yamlsource import PathKey, SourceMap, format_path, load_yaml_file, load_yaml_text
