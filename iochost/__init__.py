@@ -6,7 +6,8 @@ IOC authors import the framework from here (caproto's server API)::
     from iochost import StatusHelper, autosaved          # caproto's helpers (iochost.helpers)
 
 The framework names load on first use, so ``import iochost`` stays cheap for the protocol
-core and the command line.
+core and the command line; the first one used also installs record support
+(``iochost.records``), so ``record=`` works for everyone who imports from here.
 """
 __version__ = "0.1.0"
 
@@ -21,6 +22,8 @@ __all__ = ["__version__", *_pv.__all__, *_HELPERS]
 
 def __getattr__(name: str):
     if name in _pv.__all__:
+        import iochost.records  # noqa: F401  (installs record support in iochost.pv)
+
         value = getattr(_pv, name)
         globals()[name] = value
         return value

@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterable, Mapping
 from types import MappingProxyType
 from typing import Any
 
+import iochost.records  # noqa: F401  (installs record support: IOCs under test may use record=)
 from iochost.server import PVDatabase, ServedChannel, Server, ServerConfig, new_event_loop
 
 __all__ = ["LOOPBACK_ENV", "ServerThread", "wait_until"]

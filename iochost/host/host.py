@@ -26,6 +26,8 @@ from functools import partial
 from dataclasses import dataclass, field
 from typing import Any
 
+import iochost.records  # noqa: F401  (installs record support for every mounted IOC)
+
 from .hostconfig import HostConfig, MountConfig, parse_mount
 from .plugins import PluginCatalog
 from .problems import ConfigError, ConfigProblem, Location

@@ -192,13 +192,11 @@ class pvproperty(Generic[T_Data]):
     @property
     def fields(self) -> Any:
         """Record-field hooks, e.g. ``@prop.fields.SCAN.putter`` (needs ``record=``)."""
-        from .types import record_support
+        from .types import require_record_support
         if self.pvspec.record is None:
             raise AttributeError(f"pvproperty {self.attr_name!r} has no record fields "
                                  f"(give it record='...')")
-        support = record_support()
-        if support is None:
-            raise AttributeError("record fields need the record support of iochost.records")
+        support = require_record_support(f"pvproperty {self.attr_name!r}")
         if self._field_spec is None:
             self._field_spec = support.field_spec(self)
         return self._field_spec

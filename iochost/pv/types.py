@@ -5,9 +5,10 @@ Each class is the data engineer's channel-data class (``ChannelDouble`` ...) plu
 group's putter (so client writes and ``await group.pv.write(v)`` share one path), the
 hooks are bound to the group, and ``record=`` is kept for record support.
 
-Record support (fields such as ``.DESC``, ``.SCAN``) is plugged in by ``iochost.records``
-through :func:`set_record_support`; without it a record-typed PV still reports its record
-type (RTYP / CLASS_NAME) but has no fields.
+Record support (fields such as ``.DESC``, ``.SCAN``) is plugged in from above: this layer
+never imports ``iochost.records``.  Importing ``iochost.records`` installs it through
+:func:`set_record_support` (the facade ``iochost``, the host and ``iochost.testing`` import
+it); a ``record=`` PV made without it raises :class:`~iochost.pv.hooks.IocDefinitionError`.
 """
 from __future__ import annotations
 
@@ -25,13 +26,14 @@ from .data import (ChannelByte, ChannelChar, ChannelData, ChannelDouble, Channel
                    ChannelFloat, ChannelInteger, ChannelShort, ChannelString)
 
 if TYPE_CHECKING:
+    from .alarms import AlarmSeverity, AlarmStatus
     from .group import PVGroup
     from .pvproperties import pvproperty
     from .pvspec import PVSpec
 
 __all__ = [
     "PvpropertyData", "PvpropertyReadOnlyData", "PVPROPERTY_SLOTS", "RecordSupport",
-    "set_record_support",
+    "set_record_support", "RecordFields", "RecordFieldHooks", "require_record_support",
     "record_support", "TYPE_MAP", "TYPE_MAP_READ_ONLY", "pvproperty_class_for",
     "PvpropertyChar", "PvpropertyByte", "PvpropertyShort", "PvpropertyInteger",
     "PvpropertyFloat", "PvpropertyDouble", "PvpropertyString", "PvpropertyEnum",
@@ -43,17 +45,48 @@ __all__ = [
 module_log = logging.getLogger("iochost.pv")
 
 
+class RecordFields(Protocol):
+    """The fields of one record-typed PV (``instance.field_inst``), made by record support.
+
+    Every call the channel data makes into record support goes through this object."""
+
+    @property
+    def pvdb(self) -> Mapping[str, ChannelData]:
+        """Field name (``DESC``, without the PV name) -> channel data, each made when first
+        asked for (fields with hooks are made at once)."""
+
+    @property
+    def created(self) -> Mapping[str, ChannelData]:
+        """The field channels made so far: what the hook runner walks."""
+
+    async def value_write_hook(self, instance: PvpropertyData, value: Any) -> None:
+        """The record's value changed: let the fields follow (``update_fields``)."""
+
+    async def process(self, instance: PvpropertyData, value: Any) -> Any:
+        """A write to the record: the DISA gate, limits, then the putter; returns the value
+        to store (raise ``SkipWrite`` to keep the old one)."""
+
+    def evaluate_alarm(self, instance: PvpropertyData, value: Any
+                       ) -> tuple[AlarmStatus, AlarmSeverity] | None:
+        """The record's limit/state alarm for ``value`` (its HHSV... fields, HYST)."""
+
+    def record_metadata(self, instance: PvpropertyData, properties: dict[str, Any]) -> None:
+        """Adjust the record's GR/CTRL metadata in place (e.g. ai's HOPR/LOPR limits)."""
+
+
+class RecordFieldHooks(Protocol):
+    """``prop.fields``: ``prop.fields.<FIELD>`` has the hook decorators of that field."""
+
+    def __getattr__(self, field: str) -> Any: ...
+
+
 class RecordSupport(Protocol):
-    """What ``iochost.records`` provides to make pvproperties look like EPICS records."""
+    """What ``iochost.records`` installs to make pvproperties look like EPICS records."""
 
-    def create_fields(self, instance: PvpropertyData) -> Any:
-        """The field set of ``instance``: an object with ``pvdb`` (field name -> channel
-        data, without the PV name), ``created``, ``async value_write_hook(instance,
-        value)``, ``async process(instance, value)`` (limits, the putter),
-        ``evaluate_alarm(instance, value)`` and ``record_metadata(instance,
-        properties)`` (adjusts the record's GR/CTRL metadata in place)."""
+    def create_fields(self, instance: PvpropertyData) -> RecordFields:
+        """The field set of a record-typed ``instance``."""
 
-    def field_spec(self, prop: pvproperty) -> Any:
+    def field_spec(self, prop: pvproperty[Any]) -> RecordFieldHooks:
         """The ``prop.fields`` helper, for ``@prop.fields.<FIELD>.putter`` and friends."""
 
 
@@ -67,9 +100,19 @@ def set_record_support(support: RecordSupport | None) -> None:
 
 
 def record_support() -> RecordSupport | None:
-    """The installed record support, or None (importing iochost.records installs it)."""
+    """The installed record support, or None when nothing installed it."""
+    return _record_support
+
+
+def require_record_support(what: str) -> RecordSupport:
+    """The installed record support; ``what`` (the PV asking) is named when there is none."""
     if _record_support is None:
-        import iochost.records  # noqa: F401  (installs itself on import)
+        from .hooks import IocDefinitionError
+
+        raise IocDefinitionError(
+            f"{what}: record= needs record support, which is not installed: import the "
+            f"framework from the iochost package (from iochost import pvproperty), or "
+            f"import iochost.records once before defining record PVs")
     return _record_support
 
 
@@ -123,8 +166,10 @@ class PvpropertyData(ChannelData):
         if self.record_type is not None:
             kwargs["reported_record_type"] = self.record_type
         super().__init__(read_only=read_only, **kwargs)
-        support = record_support() if self.record_type is not None else None
-        self.field_inst = support.create_fields(self) if support is not None else None
+        self.field_inst: RecordFields | None = None
+        if self.record_type is not None:
+            support = require_record_support(f"PV {pvname!r}")
+            self.field_inst = support.create_fields(self)
 
     def trap_name(self) -> str:
         return self.pvname

@@ -1,0 +1,155 @@
+"""Data flow downward only: no module imports a layer above its own (docs/internals.md,
+"Layers").  Every import counts -- at module level, inside functions and under
+TYPE_CHECKING -- because each one couples the lower layer to the upper one."""
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+import iochost
+
+PACKAGE = Path(iochost.__file__).parent
+#: Layer -> the layers it may import (besides itself).  ``logs`` imports nothing of iochost and
+#: may be imported by every layer; ``facade`` is ``iochost/__init__.py`` (pv + records).
+BELOW_SERVER = {"ca", "access", "logs"}
+FRAMEWORK = {*BELOW_SERVER, "server", "pv", "records", "facade"}
+#: The plugin API a built-in plugin (helpers, web) registers through (docs/hooks.md).
+PLUGIN_API = {"host.hookspecs", "host.hostconfig"}
+ALLOWED: dict[str, set[str]] = {
+    "logs": set(),
+    "ca": set(),
+    "access": {"ca", "logs"},
+    "server": {"ca", "access", "logs"},
+    "client": {"ca", "logs"},
+    "pv": {*BELOW_SERVER, "server"},
+    "records": {*BELOW_SERVER, "server", "pv"},
+    "facade": {"pv", "records"},
+    "testing": {*FRAMEWORK, "client"},
+    "helpers": {*FRAMEWORK, "client", *PLUGIN_API},
+    "web": {*FRAMEWORK, "client", *PLUGIN_API},
+    "host": {*FRAMEWORK, "client", "helpers", "web", "testing"},
+    "cli": {*FRAMEWORK, "client", "helpers", "web", "host"},
+    "__main__": {"cli"},
+}
+
+
+def layer_of(module: str) -> str:
+    """``iochost.pv.types`` -> ``pv``; ``iochost`` -> ``facade``; ``iochost.logs`` -> ``logs``."""
+    parts = module.split(".")
+    if parts == ["iochost"] or parts[1] == "__init__":
+        return "facade"
+    return parts[1]
+
+
+def is_module(name: str) -> bool:
+    path = PACKAGE.parent.joinpath(*name.split("."))
+    return path.with_suffix(".py").is_file() or (path / "__init__.py").is_file()
+
+
+def imports_of(path: Path, source: str | None = None) -> set[str]:
+    """Absolute iochost module names imported anywhere in the file at ``path``."""
+    package = path.relative_to(PACKAGE.parent).with_suffix("").parts[:-1]
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text() if source is None else source)):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = list(package[:len(package) - node.level + 1])
+                module = ".".join([*base, node.module] if node.module else base)
+            else:
+                module = node.module or ""
+            names = [alias.name for alias in node.names]
+            if module == "iochost" and names == ["__version__"]:
+                continue   # the version string is a constant of the package, not a layer
+            found.add(module)
+            found.update(f"{module}.{name}" for name in names if is_module(f"{module}.{name}"))
+    return {name for name in found if name == "iochost" or name.startswith("iochost.")}
+
+
+def upward_imports(path: Path, source: str | None = None) -> list[str]:
+    where = path.relative_to(PACKAGE.parent)
+    own = layer_of(".".join(where.with_suffix("").parts))
+    if own not in ALLOWED:
+        return [f"{where} is in a layer ({own!r}) that tests/test_layers.py does not know: "
+                f"add it to ALLOWED there and to docs/internals.md ('Layers')"]
+    allowed = ALLOWED[own]
+    bad = []
+    for name in sorted(imports_of(path, source)):
+        target = layer_of(name)
+        if target == own or target in allowed or ".".join(name.split(".")[1:3]) in allowed:
+            continue
+        bad.append(f"{where}: layer {own!r} imports {name} (layer {target!r}); it may "
+                   f"import {sorted(allowed) or 'no iochost layer'} (docs/internals.md)")
+    return bad
+
+
+MODULES = sorted(PACKAGE.rglob("*.py"))
+
+
+@pytest.mark.parametrize("path", MODULES, ids=lambda p: str(p.relative_to(PACKAGE)))
+def test_no_module_imports_a_layer_above_its_own(path):
+    assert upward_imports(path) == []
+
+
+def test_the_checker_finds_an_upward_import():
+    """A pv module importing records, or a server module importing pv, is reported."""
+    for where, source, expected in [
+        ("pv/bad.py", "import iochost.records\n", "layer 'pv' imports iochost.records"),
+        ("pv/bad.py", "def f():\n    from ..records import tables\n",
+         "layer 'pv' imports iochost.records"),
+        ("server/bad.py", "from iochost.pv.data import ChannelData\n",
+         "layer 'server' imports iochost.pv"),
+        ("ca/bad.py", "from ..server import Server\n", "layer 'ca' imports iochost.server"),
+        ("client/bad.py", "from iochost.server import Server\n",
+         "layer 'client' imports iochost.server"),
+    ]:
+        found = upward_imports(PACKAGE / where, source)
+        assert any(expected in line for line in found), (where, source, found)
+    assert upward_imports(PACKAGE / "pv" / "bad.py", "from iochost.server import x\n") == []
+
+
+def test_every_layer_is_known():
+    layers = {layer_of(".".join(p.relative_to(PACKAGE.parent).with_suffix("").parts))
+              for p in MODULES}
+    assert layers <= set(ALLOWED)
+
+
+def test_record_without_record_support_is_a_clear_error():
+    """iochost.pv alone (nothing installed record support) refuses record= with a message
+    that says what to do, in a fresh interpreter."""
+    script = textwrap.dedent("""\
+        import sys
+        from iochost.pv import PVGroup, pvproperty
+        from iochost.pv.hooks import IocDefinitionError
+
+        class Records(PVGroup):
+            x = pvproperty(value=1.0, record="ai")
+
+        assert "iochost.records" not in sys.modules
+        try:
+            Records(prefix="T:")
+        except IocDefinitionError as error:
+            print(error)
+        else:
+            print("no error")
+        """)
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert "PV 'T:x': record= needs record support" in result.stdout
+    assert "from iochost import pvproperty" in result.stdout
+
+
+def test_the_facade_installs_record_support():
+    script = ("import iochost, sys\nassert 'iochost.records' not in sys.modules\n"
+              "iochost.PVGroup\nfrom iochost.pv.types import record_support\n"
+              "print(record_support() is not None)\n")
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                            timeout=60)
+    assert result.stdout.strip() == "True", result.stderr
