@@ -16,15 +16,15 @@ import iochost
 PACKAGE = Path(iochost.__file__).parent
 #: Layer -> the layers it may import (besides itself).  ``logs`` imports nothing of iochost and
 #: may be imported by every layer; ``facade`` is ``iochost/__init__.py`` (pv + records).
-BELOW_SERVER = {"ca", "access", "logs"}
-FRAMEWORK = {*BELOW_SERVER, "server", "pv", "records", "facade"}
+BELOW_SERVER = {"ca", "logs"}
+FRAMEWORK = {*BELOW_SERVER, "access", "server", "pv", "records", "facade"}
 #: The plugin API a built-in plugin (helpers, web) registers through (docs/hooks.md).
 PLUGIN_API = {"host.hookspecs", "host.hostconfig"}
 ALLOWED: dict[str, set[str]] = {
     "logs": set(),
     "ca": set(),
     "access": {"ca", "logs"},
-    "server": {"ca", "access", "logs"},
+    "server": {"ca", "logs"},
     "client": {"ca", "logs"},
     "pv": {*BELOW_SERVER, "server"},
     "records": {*BELOW_SERVER, "server", "pv"},
