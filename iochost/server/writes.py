@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import types
 from collections import deque
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Generator
 from typing import TYPE_CHECKING, Any
 
 from iochost.ca.eca import ECA_NORMAL, ECA_PUTFAIL
@@ -27,26 +28,29 @@ __all__ = ["ChannelWriter", "drive"]
 logger = logging.getLogger("iochost.server")
 
 
-async def drive(coro: Coroutine[Any, Any, Any], yielded: Any) -> Any:
+@types.coroutine
+def drive(coro: Coroutine[Any, Any, Any], yielded: Any) -> Generator[Any, Any, Any]:
     """Finish a coroutine that was started with ``send(None)`` and suspended on ``yielded``.
 
-    The coroutine re-reads the awaited future's outcome itself when resumed, so a failure
-    of the wait is not re-thrown here: the coroutine sees it (or its own cancellation).
+    The awaiting Task sees exactly what it would have seen had it run the coroutine from
+    the start: this generator hands it the object the coroutine yielded (a future flagged by
+    its own ``await``, or None for a bare yield), passes whatever the Task sends back into the
+    coroutine, and throws whatever the Task throws (a failed future, a cancellation) into it.
+    No extra future or loop iteration: the same wake-ups as a plain ``await``.
     """
     while True:
         try:
-            if yielded is None:  # a bare yield (asyncio.sleep(0))
-                await asyncio.sleep(0)
-            else:
-                # What a Task does with a yielded future: clear the flag, then wait for it.
-                yielded._asyncio_future_blocking = False
-                await yielded
-        except BaseException:
-            pass
-        try:
-            yielded = coro.send(None)
-        except StopIteration as stop:
-            return stop.value
+            sent = yield yielded
+        except BaseException as exc:
+            try:
+                yielded = coro.throw(exc)
+            except StopIteration as stop:
+                return stop.value
+        else:
+            try:
+                yielded = coro.send(sent)
+            except StopIteration as stop:
+                return stop.value
 
 
 def _reason(exc: CaStatusError) -> str | None:

@@ -18,7 +18,7 @@ def test_contract_signatures():
         assert inspect.iscoroutinefunction(getattr(Server, method))
     assert inspect.iscoroutinefunction(iochost.server.run)
     assert list(inspect.signature(ServerConfig.from_env).parameters) == ["environ",
-                                                                         "overrides"]
+                                                                         "configured", "overrides"]
     for name in ("resolve", "add_removal_listener", "remove_many", "update"):
         assert callable(getattr(PVDatabase, name))
     thread = inspect.signature(iochost.testing.ServerThread)
