@@ -121,6 +121,17 @@ import pytest  # noqa: E402
 
 _prefix_numbers = itertools.count()
 
+# Record which hooks the session calls through a test's plugin (tests/hookcalls.py); the
+# check that reads the record runs after every other test.
+import hookcalls  # noqa: E402
+
+hookcalls.install()
+HOOK_CALL_CHECK = "test_hook_reference.py::test_hook_is_called_through_a_test_plugin"
+
+
+def pytest_collection_modifyitems(items):
+    items.sort(key=lambda item: HOOK_CALL_CHECK in item.nodeid)   # stable: the rest keep order
+
 
 @pytest.fixture(scope="session")
 def ca_server():

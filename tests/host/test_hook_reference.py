@@ -1,4 +1,5 @@
-"""Meta-test: every hookspec has an entry in docs/hooks.md and a test that names it."""
+"""Meta-test: every hookspec has an entry in docs/hooks.md, and a test plugin that the host
+actually calls during the test session (not a test that only names the hook)."""
 import re
 from pathlib import Path
 
@@ -25,12 +26,40 @@ def test_hook_is_documented(hook):
     assert hook in documented_hooks(), f"add a '### {hook}' entry to docs/hooks.md"
 
 
-@pytest.mark.parametrize("hook", SPECS)
-def test_hook_has_a_test(hook):
+def implementing_test_files(hook: str) -> list[Path]:
+    """Test files (and the test plugins they use) that define ``def <hook>(...)``."""
     this = Path(__file__).resolve()
-    tests = [path for path in (ROOT / "tests").rglob("test_*.py") if path.resolve() != this]
-    assert any(re.search(rf"\b{hook}\b", path.read_text()) for path in tests), \
-        f"no test under tests/ names {hook}"
+    return sorted(path for path in (ROOT / "tests").rglob("*.py") if path.resolve() != this
+                  and re.search(rf"^\s*(async )?def {hook}\(", path.read_text(), re.MULTILINE))
+
+
+@pytest.mark.parametrize("hook", SPECS)
+def test_hook_has_a_test_plugin(hook):
+    assert implementing_test_files(hook), (
+        f"no test implements {hook}: add a test that registers a plugin with "
+        f"'@hookimpl def {hook}(...)' (e.g. through load_plugins(extra_plugins={{...}}) or "
+        f"Host(...)), makes the host call it, and asserts what the plugin saw or did "
+        f"(see tests/host/test_host.py)")
+
+
+@pytest.mark.parametrize("hook", SPECS)
+def test_hook_is_called_through_a_test_plugin(hook, request):
+    """Runs after every other test (tests/conftest.py); the record is tests/hookcalls.py.
+
+    A test that merely names a hook does not count: the host must have called a test
+    plugin's implementation of it during this session."""
+    import hookcalls
+
+    collected = {Path(str(item.fspath)).resolve() for item in request.session.items}
+    files = implementing_test_files(hook)
+    if not any(path.resolve() in collected for path in files) and hook not in hookcalls.CALLED:
+        pytest.skip(f"the tests implementing {hook} were not collected in this run")
+    assert hook in hookcalls.CALLED, (
+        f"{hook} was never called through a test's plugin in this session: a test in "
+        f"tests/ must register a plugin implementing '@hookimpl def {hook}(...)' in the "
+        f"pytest process (not only in a subprocess), make the host call it, and assert on "
+        f"the result; defined (but not called) in: "
+        f"{', '.join(str(p.relative_to(ROOT)) for p in files) or 'no test file'}")
 
 
 def test_docs_describe_no_hook_that_does_not_exist():
