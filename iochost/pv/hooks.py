@@ -21,12 +21,13 @@ import asyncio
 import inspect
 import time
 from typing import Any
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 
 from . import faults
 from .alarms import AlarmSeverity, AlarmStatus
 
-__all__ = ["HOOK_PARAMETERS", "IocDefinitionError", "check_hook", "scan_wrapper"]
+__all__ = ["HOOK_FIELDS", "HOOK_PARAMETERS", "HookDecorators", "IocDefinitionError",
+           "check_hook", "check_hooks", "scan_wrapper"]
 
 Hook = Callable[..., Awaitable[Any]]
 
@@ -37,6 +38,17 @@ HOOK_PARAMETERS: dict[str, tuple[str, ...]] = {
     "startup": ("instance", "async_lib"),
     "shutdown": ("instance", "async_lib"),
     "scan": ("instance", "async_lib"),
+}
+
+
+#: The PVSpec field (and pvproperty keyword) that holds each kind of hook: the one table of
+#: hook kinds; the decorators, PVSpec and record fields all read it.
+HOOK_FIELDS: dict[str, str] = {
+    "getter": "get",
+    "putter": "put",
+    "startup": "startup",
+    "shutdown": "shutdown",
+    "scan": "scan",
 }
 
 
@@ -68,6 +80,78 @@ def check_hook(kind: str, func: Callable | None, *, method: bool = True) -> None
     raise IocDefinitionError(
         f"{kind} hook {name} ({_where(func)}) must be defined as "
         f"'async def {getattr(func, '__name__', 'hook')}({', '.join(params)})'")
+
+
+assert set(HOOK_FIELDS) == set(HOOK_PARAMETERS)
+
+
+def check_hooks(hooks: Mapping[str, Callable[..., Any] | None], *, method: bool = True
+                ) -> None:
+    """:func:`check_hook` for each ``PVSpec field -> hook`` (None: no hook of that kind)."""
+    for kind, field in HOOK_FIELDS.items():
+        check_hook(kind, hooks.get(field), method=method)
+
+
+class HookDecorators:
+    """The hook decorators, written once for a pvproperty and for a record field
+    (``prop.fields.<FIELD>``).  Each checks the function's signature, then hands it to
+    :meth:`_store` (which the class defines) and returns what that returns: the object that
+    stays in the class body under the function's name."""
+
+    __slots__ = ()
+
+    def _store(self, kind: str, hook: Hook) -> Any:
+        raise NotImplementedError
+
+    def _check_scan(self, period: float | None, use_scan_field: bool) -> None:
+        """Refuse scan options that cannot work (a positive period, unless the rate follows
+        a ``.SCAN`` field)."""
+        if not use_scan_field and (period is None or period <= 0):
+            raise IocDefinitionError(f"scan period must be > 0 seconds, not {period!r}")
+
+    def _set_hook(self, kind: str, func: Hook) -> Any:
+        check_hook(kind, func)
+        return self._store(kind, func)
+
+    def getter(self, get: Hook) -> Any:
+        """Decorate ``async def f(self, instance)``, called before each read.
+
+        Discouraged: a getter makes every read wait on Python code; prefer updating the
+        value when it changes (a startup hook, a scan, a putter)."""
+        return self._set_hook("getter", get)
+
+    def putter(self, put: Hook) -> Any:
+        """Decorate ``async def f(self, instance, value)``, called on each write."""
+        return self._set_hook("putter", put)
+
+    def startup(self, startup: Hook) -> Any:
+        """Decorate ``async def f(self, instance, async_lib)``, run as a task at start."""
+        return self._set_hook("startup", startup)
+
+    def shutdown(self, shutdown: Hook) -> Any:
+        """Decorate ``async def f(self, instance, async_lib)``, awaited at stop."""
+        return self._set_hook("shutdown", shutdown)
+
+    def scan(self, period: float | None, *, subtract_elapsed: bool = True,
+             stop_on_error: bool = False,
+             failure_severity: AlarmSeverity = AlarmSeverity.MAJOR_ALARM,
+             use_scan_field: bool = False) -> Callable[[Hook], Any]:
+        """Decorate ``async def f(self, instance, async_lib)`` to run every ``period`` s.
+
+        See :func:`scan_wrapper` for the options.  ``use_scan_field`` needs ``record=``
+        (the rate then follows the record's ``.SCAN`` field)."""
+        if callable(period):        # written as a bare ``@prop.scan``
+            name = getattr(period, "__name__", "prop")
+            raise IocDefinitionError(f"scan hook {getattr(period, '__qualname__', name)} needs "
+                                     f"its period: write '@{name}.scan(period=seconds)'")
+        self._check_scan(period, use_scan_field)
+
+        def wrap(func: Hook) -> Any:
+            check_hook("scan", func)
+            return self._store("scan", scan_wrapper(
+                func, period, subtract_elapsed=subtract_elapsed, stop_on_error=stop_on_error,
+                failure_severity=failure_severity, use_scan_field=use_scan_field))
+        return wrap
 
 
 def scan_wrapper(scan_function: Hook, period: float | None, *, subtract_elapsed: bool = True,

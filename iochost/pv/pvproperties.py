@@ -15,11 +15,9 @@ On a group instance, ``group.position`` is the channel data (read ``.value``,
 from __future__ import annotations
 
 import typing
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
-from .alarms import AlarmSeverity
-from .hooks import Hook, IocDefinitionError, check_hook, scan_wrapper
+from .hooks import HOOK_FIELDS, Hook, HookDecorators, IocDefinitionError, check_hooks
 from .pvspec import PVSpec
 
 if TYPE_CHECKING:
@@ -28,11 +26,9 @@ if TYPE_CHECKING:
 __all__ = ["pvproperty"]
 
 T_Data = TypeVar("T_Data")
-_HOOK_FIELDS = {"getter": "get", "putter": "put", "startup": "startup",
-                "shutdown": "shutdown", "scan": "scan"}
 
 
-class pvproperty(Generic[T_Data]):
+class pvproperty(HookDecorators, Generic[T_Data]):
     """Declare a PV in a :class:`~iochost.pv.group.PVGroup`.
 
     Parameters: ``value`` and/or ``dtype`` (inferred from each other: str -> CHAR array
@@ -59,9 +55,8 @@ class pvproperty(Generic[T_Data]):
                  read_only: bool | None = None, fields: Any = None, record: Any = None,
                  field_spec: Any = None, autosave: Any = None, asg: str | None = None,
                  **cls_kwargs: Any) -> None:
-        for kind, hook in (("getter", get), ("putter", put), ("startup", startup),
-                           ("shutdown", shutdown), ("scan", scan)):
-            check_hook(kind, hook)
+        check_hooks({"get": get, "put": put, "startup": startup, "shutdown": shutdown,
+                     "scan": scan})
         if doc is None and get is not None:
             doc = get.__doc__
         if typing.get_origin(dtype) is not None:     # PvpropertyDouble[AiFields]
@@ -114,75 +109,32 @@ class pvproperty(Generic[T_Data]):
             f"{type(instance).__name__}.{self.attr_name} is a PV: use "
             f"'await self.{self.attr_name}.write(value)' to change its value")
 
-    # -- hook decorators -----------------------------------------------------------------
-    def _set_hook(self, kind: str, func: Hook) -> Any:
-        check_hook(kind, func)
+    # -- hook decorators (HookDecorators: getter, putter, startup, shutdown, scan) ---------
+    def _store(self, kind: str, hook: Hook) -> Any:
         if kind == "putter" and self.pvspec.read_only:
-            raise IocDefinitionError(f"putter {func.__qualname__}: PV {self.attr_name!r} is "
+            raise IocDefinitionError(f"putter {hook.__qualname__}: PV {self.attr_name!r} is "
                                      f"read-only and cannot have a putter")
-        self.pvspec = self.pvspec._replace(**{_HOOK_FIELDS[kind]: func})
+        self.pvspec = self.pvspec._replace(**{HOOK_FIELDS[kind]: hook})
         return self._decorated()
 
     def _decorated(self) -> Any:
         """What a hook decorator returns: the object that stays in the class body."""
         return self
 
-    def getter(self, get: Hook) -> Any:
-        """Decorate ``async def f(self, instance)``, called before each read.
-
-        Discouraged: a getter makes every read wait on Python code; prefer updating the
-        value when it changes (a startup hook, a scan, a putter)."""
-        return self._set_hook("getter", get)
-
-    def putter(self, put: Hook) -> Any:
-        """Decorate ``async def f(self, instance, value)``, called on each write."""
-        return self._set_hook("putter", put)
-
-    def startup(self, startup: Hook) -> Any:
-        """Decorate ``async def f(self, instance, async_lib)``, run as a task at start."""
-        return self._set_hook("startup", startup)
-
-    def shutdown(self, shutdown: Hook) -> Any:
-        """Decorate ``async def f(self, instance, async_lib)``, awaited at stop."""
-        return self._set_hook("shutdown", shutdown)
-
-    def scan(self, period: float | None, *, subtract_elapsed: bool = True,
-             stop_on_error: bool = False,
-             failure_severity: AlarmSeverity = AlarmSeverity.MAJOR_ALARM,
-             use_scan_field: bool = False) -> Callable[[Hook], Any]:
-        """Decorate ``async def f(self, instance, async_lib)`` to run every ``period`` s.
-
-        See :func:`~iochost.pv.hooks.scan_wrapper` for the options.  ``use_scan_field``
-        needs ``record=`` (the rate then follows the record's ``.SCAN`` field)."""
-        if callable(period):        # written as a bare ``@prop.scan``
-            name = getattr(period, "__name__", "prop")
-            raise IocDefinitionError(f"scan hook {getattr(period, '__qualname__', name)} needs "
-                                     f"its period: write '@{name}.scan(period=seconds)'")
-        if use_scan_field:
-            if self.pvspec.record is None:
-                raise IocDefinitionError(
-                    f"scan of {self.attr_name or 'pvproperty'}: use_scan_field=True needs "
-                    f"record='...' on the pvproperty")
-        elif period is None or period <= 0:
-            raise IocDefinitionError(f"scan period must be > 0 seconds, not {period!r}")
-
-        def wrap(func: Hook) -> Any:
-            check_hook("scan", func)
-            looped = scan_wrapper(func, period, subtract_elapsed=subtract_elapsed,
-                                  stop_on_error=stop_on_error,
-                                  failure_severity=failure_severity,
-                                  use_scan_field=use_scan_field)
-            self.pvspec = self.pvspec._replace(scan=looped)
-            return self._decorated()
-        return wrap
+    def _check_scan(self, period: float | None, use_scan_field: bool) -> None:
+        if use_scan_field and self.pvspec.record is None:
+            raise IocDefinitionError(
+                f"scan of {self.attr_name or 'pvproperty'}: use_scan_field=True needs "
+                f"record='...' on the pvproperty")
+        super()._check_scan(period, use_scan_field)
 
     def __call__(self, get: Hook, put: Hook | None = None, startup: Hook | None = None,
                  shutdown: Hook | None = None, scan: Hook | None = None) -> pvproperty:
         """``pvproperty(**spec)(getter, putter, ...)``: set several hooks at once."""
-        for kind, hook in (("getter", get), ("putter", put), ("startup", startup),
-                           ("shutdown", shutdown), ("scan", scan)):
-            if hook is not None:
-                self._set_hook(kind, hook)
+        given = {"get": get, "put": put, "startup": startup, "shutdown": shutdown, "scan": scan}
+        for kind, field in HOOK_FIELDS.items():
+            if given[field] is not None:
+                self._set_hook(kind, given[field])
         if self.__doc__ is None and get.__doc__:
             self.__doc__ = get.__doc__
             self.pvspec = self.pvspec._replace(doc=get.__doc__)

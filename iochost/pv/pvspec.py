@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 
 from ..ca.dbr import ChannelType
-from .hooks import IocDefinitionError, check_hook
+from .hooks import HOOK_FIELDS, IocDefinitionError, check_hooks
 
 if TYPE_CHECKING:
     from .group import PVGroup
@@ -200,10 +200,8 @@ class PVSpec(namedtuple("PVSpec", _FIELDS)):
     def create(self, group: PVGroup | None = None) -> PvpropertyData:
         """Create the channel data for this spec (in ``group``, or standalone)."""
         if group is None:
-            for kind, hook in (("getter", self.get), ("putter", self.put),
-                               ("startup", self.startup), ("shutdown", self.shutdown),
-                               ("scan", self.scan)):
-                check_hook(kind, hook, method=False)
+            check_hooks({field: getattr(self, field) for field in HOOK_FIELDS.values()},
+                        method=False)
         cls, kwargs = self.get_instantiation_info(group)
         try:
             return cls(**kwargs)

@@ -20,7 +20,7 @@ import inspect
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 from collections.abc import Mapping
 
-from .hooks import HOOK_PARAMETERS, Hook, IocDefinitionError, check_hook
+from .hooks import HOOK_FIELDS, Hook, IocDefinitionError, check_hooks
 from .pvproperties import NestedPvproperty, pvproperty
 from .pvspec import PVSpec
 
@@ -46,8 +46,7 @@ def _pvspec_from(attr: str, info: Any) -> PVSpec:
     else:
         raise IocDefinitionError(f"SubGroup entry {attr!r} must be a dict, PVSpec or "
                                  f"pvproperty, not {type(info).__name__}")
-    for kind, field in zip(HOOK_PARAMETERS, ("get", "put", "startup", "shutdown", "scan")):
-        check_hook(kind, getattr(spec, field))
+    check_hooks({field: getattr(spec, field) for field in HOOK_FIELDS.values()})
     return spec
 
 

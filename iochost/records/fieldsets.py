@@ -20,7 +20,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any, ClassVar
 
 from ..pv.alarms import ChannelAlarm
-from ..pv.hooks import HOOK_PARAMETERS, IocDefinitionError, check_hook, scan_wrapper
+from ..pv.hooks import HOOK_FIELDS, HookDecorators, IocDefinitionError
 from ..pv.pvproperties import pvproperty
 from ..pv.types import PvpropertyData
 from . import behaviour, fieldmeta
@@ -57,8 +57,6 @@ _ALIASES = {
     "hw_limit_violation_svr": "HLSV", "monitor_mask_more": "NMAP",
     "num_elements_in_ovlh": "ONVH",
 }
-_HOOK_KINDS = {"getter": "get", "putter": "put", "startup": "startup",
-               "shutdown": "shutdown", "scan": "scan"}
 _EAGER_KINDS = ("startup", "scan", "shutdown")  # the hook runner must see these fields
 
 
@@ -368,9 +366,9 @@ def field_set_class(rtyp: str) -> type[RecordFieldGroup]:
                  "__doc__": f"The fields of an EPICS {rtyp} record."})
 
 
-class FieldHooks:
-    """``prop.fields.<FIELD>``: decorators for that field's hooks (first parameter: the
-    field set, then caproto's hook parameters).
+class FieldHooks(HookDecorators):
+    """``prop.fields.<FIELD>``: the hook decorators (``HookDecorators``) of that field (first
+    parameter: the field set, then caproto's hook parameters).
 
     Like caproto's, each decorator returns the record's pvproperty, not the function, so a
     hook named after its PV (``@x.fields.SCAN.putter`` on ``async def x(...)``) keeps ``x``.
@@ -379,32 +377,9 @@ class FieldHooks:
     def __init__(self, spec: FieldSpec, name: str) -> None:
         self._spec, self._name = spec, name
 
-    def _set(self, kind: str, func: Any) -> Any:
-        check_hook(kind, func)
-        self._spec.hooks.setdefault(self._name, {})[_HOOK_KINDS[kind]] = func
-        return self._spec.prop or func
-
-    def putter(self, func: Any) -> Any:
-        """``async def f(fields, instance, value)``, run on each write of the field."""
-        return self._set("putter", func)
-
-    def getter(self, func: Any) -> Any:
-        """``async def f(fields, instance)``, run before each read (discouraged)."""
-        return self._set("getter", func)
-
-    def startup(self, func: Any) -> Any:
-        return self._set("startup", func)
-
-    def shutdown(self, func: Any) -> Any:
-        return self._set("shutdown", func)
-
-    def scan(self, period: float, **options: Any) -> Any:
-        def wrap(func: Any) -> Any:
-            check_hook("scan", func)
-            self._spec.hooks.setdefault(self._name, {})["scan"] = scan_wrapper(
-                func, period, **options)
-            return self._spec.prop or func
-        return wrap
+    def _store(self, kind: str, hook: Any) -> Any:
+        self._spec.hooks.setdefault(self._name, {})[HOOK_FIELDS[kind]] = hook
+        return self._spec.prop or hook
 
 
 class FieldSpec:
@@ -427,4 +402,3 @@ class FieldSpec:
         return f"<FieldSpec {self.field_class.__name__} hooks={self.hooks}>"
 
 
-assert set(_HOOK_KINDS) == set(HOOK_PARAMETERS)
