@@ -16,7 +16,6 @@ from .reload import reload_host
 from .sdnotify import Notifier
 
 log = logging.getLogger("iochost.host")
-STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 async def serve_until_signalled(host: Host, built: dict[str, Any]) -> None:
@@ -25,16 +24,12 @@ async def serve_until_signalled(host: Host, built: dict[str, Any]) -> None:
     SIGHUP reloads the host config (``iochost.host.reload``), one reload at a time.
     systemd is told READY=1 once every mount is searchable (``iochost.host.sdnotify``).
     """
+    from iochost.server.process import StopSignals
+
     loop = asyncio.get_running_loop()
-    stop = asyncio.Event()
-    received: list[signal.Signals] = []
     notifier = Notifier()
     reloading = asyncio.Lock()
     reloads: set[asyncio.Task[None]] = set()
-
-    def on_signal(signum: signal.Signals) -> None:
-        received.append(signum)
-        stop.set()
 
     async def reload() -> None:
         async with reloading:
@@ -48,19 +43,15 @@ async def serve_until_signalled(host: Host, built: dict[str, Any]) -> None:
         reloads.add(task)
         task.add_done_callback(reloads.discard)
 
-    for signum in STOP_SIGNALS:
-        loop.add_signal_handler(signum, on_signal, signum)
-    loop.add_signal_handler(signal.SIGHUP, on_hangup)
     try:
-        await host.start(built)
-        notifier.ready(_status_line(host))
-        notifier.start_watchdog()
-        await stop.wait()
-        log.info("%s received: shutting down", received[0].name)
-        notifier.stopping()
+        with StopSignals(extra={signal.SIGHUP: on_hangup}) as signals:
+            await host.start(built)
+            notifier.ready(_status_line(host))
+            notifier.start_watchdog()
+            received = await signals.wait()
+            log.info("%s received: shutting down", received.name)
+            notifier.stopping()
     finally:
-        for signum in (*STOP_SIGNALS, signal.SIGHUP):
-            loop.remove_signal_handler(signum)
         for task in list(reloads):       # a reload under way finishes first
             await asyncio.gather(task, return_exceptions=True)
         await notifier.stop_watchdog()
@@ -86,7 +77,7 @@ def run_host(config: HostConfig, catalog: PluginCatalog, built: dict[str, Any],
              log_format: str = "text") -> int:
     """Serve until signalled. 0 after a clean shutdown, 1 if the server cannot start."""
     from iochost.server import ServerConfigError
-    from iochost.server import new_event_loop
+    from iochost.server.process import run_process
 
     from .ca_section import server_config
 
@@ -98,9 +89,8 @@ def run_host(config: HostConfig, catalog: PluginCatalog, built: dict[str, Any],
         print(f"error: {config.path}: ca settings: {exc}", file=err)
         return 1
     host = Host(config, catalog, server_config=server_settings)
-    loop = new_event_loop()
     try:
-        loop.run_until_complete(serve_until_signalled(host, built))
+        run_process(serve_until_signalled(host, built))
     except PortInUse as exc:
         print(f"error: {exc}", file=err)
         return 1
@@ -108,7 +98,4 @@ def run_host(config: HostConfig, catalog: PluginCatalog, built: dict[str, Any],
         print(f"error: cannot serve on {server_settings.interfaces} port "
               f"{server_settings.port}: {exc}", file=err)
         return 1
-    finally:
-        loop.run_until_complete(loop.shutdown_asyncgens())
-        loop.close()
     return 0

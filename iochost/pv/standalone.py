@@ -17,9 +17,8 @@ import argparse
 import asyncio
 import logging
 import os
-import signal
 import sys
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from typing import Any
 
 from .. import __version__
@@ -126,26 +125,15 @@ async def start_server(pvdb: Mapping[str, Any], *, interfaces: Sequence[str] | N
         await server.stop()
 
 
-async def _serve_until_signalled(coro: Awaitable[None]) -> None:
+async def _serve_until_signalled(coro: Coroutine[Any, Any, None]) -> None:
+    from ..server.process import StopSignals
+
     task = asyncio.ensure_future(coro)
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, task.cancel)
-    try:
-        await task
-    except asyncio.CancelledError:
-        pass
-    finally:
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.remove_signal_handler(sig)
-
-
-def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
-    try:
-        import uvloop
-    except ImportError:
-        return None
-    return uvloop.new_event_loop
+    with StopSignals(on_stop=lambda signum: task.cancel()):
+        try:
+            await task
+        except asyncio.CancelledError:
+            pass
 
 
 def run(pvdb: Mapping[str, Any], *, interfaces: Sequence[str] | None = None,
@@ -159,12 +147,12 @@ def run(pvdb: Mapping[str, Any], *, interfaces: Sequence[str] | None = None,
     process with one line saying so (``SystemExit``), not a traceback.
     """
     from ..server import ServerConfigError
+    from ..server.process import run_process
 
     try:
-        with asyncio.Runner(loop_factory=_loop_factory()) as runner:
-            runner.run(_serve_until_signalled(start_server(
-                pvdb, interfaces=interfaces, log_pv_names=log_pv_names,
-                startup_hook=startup_hook)))
+        run_process(_serve_until_signalled(start_server(
+            pvdb, interfaces=interfaces, log_pv_names=log_pv_names,
+            startup_hook=startup_hook)))
     except ServerConfigError as exc:
         raise SystemExit(f"error: CA settings: {exc}") from None
     except OSError as exc:          # the server's sockets: hooks' errors are caught and logged
