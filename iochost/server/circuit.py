@@ -135,6 +135,8 @@ class VirtualCircuit(asyncio.Protocol):
         self.database = server.database
         self._stats = server.counters
         self._max_payload = server.max_payload
+        #: Replies below this size take the 16-byte header and are within the cap.
+        self._small_reply = min(_SMALL, self._max_payload + 1)
         self._max_padding = server.max_padding
         self._high_water = server.config.write_high_water
         self._loop = asyncio.get_running_loop()
@@ -552,8 +554,9 @@ class VirtualCircuit(asyncio.Protocol):
         """READ_NOTIFY (a get), the hottest request: a readable channel read without awaiting
         for at most its own element count goes straight to the reply; anything else takes
         :meth:`_read_checked`.  Failures travel back in the reply's status."""
-        channel = self.channels.get(header[4])
-        if channel is None:
+        try:
+            channel = self.channels[header[4]]
+        except KeyError:
             self._unknown_sid(header, header[4])
             return
         read = channel.fast_read
@@ -573,7 +576,7 @@ class VirtualCircuit(asyncio.Protocol):
                 self._read_notify_failed(channel, header, self._read_failure(channel, exc))
             return
         size = len(body)
-        if size < _SMALL and sent < _SMALL and size <= self._max_payload:
+        if size < self._small_reply and sent < _SMALL:
             # _read_notify_reply's common case, unrolled: a million gets a second pay for
             # every call and attribute look-up (only data_received calls this, and flushes)
             out = self._out
