@@ -12,7 +12,9 @@
             fields: [EGU, HIHI]      # also saved for each name in pvs
             pass1: [m2]              # restored through the putter, after startup hooks
             request: positions.req   # a synApps request file (optional)
-            period: 5                # seconds between writes while values change
+            period: 5                # seconds between writes while values change (default:
+                                     # 5 for a set named *position*, else 30, as synApps)
+            trigger: save_now        # a PV (relative name) whose every change saves now
 
 What is saved: the mount's pvproperties marked ``autosave=...`` (or caproto's
 ``autosaved(...)``), plus ``pvs``/``fields``, plus the names of the request file
@@ -93,7 +95,8 @@ class Autosave:
     """The autosave helper of one mount (see the module docstring)."""
 
     def __init__(self, mount: Any, *, name: str = "auto_settings",
-                 directory: str | None = None, period: float = 5.0,
+                 directory: str | None = None, period: float | None = None,
+                 trigger: str | None = None,
                  pvs: Sequence[str] = (), fields: Sequence[str] = (),
                  pass1: Sequence[str] = (), request: str | Sequence[str] | None = None,
                  request_path: Sequence[str] = (), macros: dict[str, str] | None = None,
@@ -120,7 +123,9 @@ class Autosave:
                                                     None), mount.name))
         files = SaveFileSet(directory, name, sequence_files=sequence_files,
                             dated_copies=dated_copies)
-        self.saveset = SaveSet(ioc.pvdb, prefix, items, files, period=period,
+        if period is None:   # synApps' habit: positions every 5 s, settings every 30 s
+            period = 5.0 if "position" in name else 30.0
+        self.saveset = SaveSet(ioc.pvdb, prefix, items, files, period=period, trigger=trigger,
                                sequence_period=sequence_period, registry=registry_for(host),
                                log=getattr(ioc, "log", None), label=f"{mount.name}/{name}")
 

@@ -12,8 +12,9 @@ and its :class:`~iochost.helpers.savfiles.SaveFileSet`.
   IOC restores a hand-written file). A value that does not fit is skipped with a warning
   naming file:line; the PV keeps its default.
 * ``monitor()``: listens to every item; a change marks the set dirty, and the save task
-  writes at most once per ``period``. ``save()`` writes only when the text (without its
-  header date) differs from the last one written: nothing changed, nothing written.
+  writes at most once per ``period``; every change of the ``trigger`` PV saves at once.
+  ``save()`` writes only when the text (without its header date) differs from the last
+  one written: nothing changed, nothing written.
 * A write that fails (read-only or full disk) is a Failure on the status PVs and a log
   line; the old files stay as they were and the next change tries again.
 """
@@ -32,6 +33,7 @@ from iochost.pv.data import ChannelData
 
 from .autosave_status import (
     METHOD_MONITORED,
+    METHOD_TRIGGERED,
     SR_STATUS_FAIL,
     SR_STATUS_OK,
     SR_STATUS_WARN,
@@ -60,6 +62,7 @@ class SaveSet:
 
     def __init__(self, pvdb: Mapping[str, ChannelData], prefix: str, items: Iterable[SavedItem],
                  files: SaveFileSet, *, period: float = 5.0, sequence_period: float = 60.0,
+                 trigger: str | None = None,
                  registry: AutosaveRegistry | None = None, log: Any = None,
                  label: str | None = None) -> None:
         self.pvdb, self.prefix, self.files = pvdb, prefix, files
@@ -69,7 +72,9 @@ class SaveSet:
         self.items: dict[str, SavedItem] = {}
         for item in items:
             self.items.setdefault(item.name, item)
-        self.status = SaveSetStatus(label or files.name, method=METHOD_MONITORED)
+        self.trigger = trigger
+        self.status = SaveSetStatus(label or files.name, method=METHOD_MONITORED |
+                                    (METHOD_TRIGGERED if trigger else 0))
         self.status.save_now = self.save
         self.loaded: LoadResult | None = None
         self.skipped: list[str] = []
@@ -78,6 +83,8 @@ class SaveSet:
         self._dirty = asyncio.Event()
         self._lock = asyncio.Lock()
         self._tasks: list[asyncio.Task[None]] = []
+        self._trigger_saves: set[asyncio.Task[bool]] = set()
+        self._trigger_channel: ChannelData | None = None
         self._listening: list[ChannelData] = []
 
     # -- what is saved ---------------------------------------------------------------------------
@@ -210,11 +217,26 @@ class SaveSet:
         if flags & _CHANGE:
             self._dirty.set()
 
+    def _triggered(self, channel: ChannelData, flags: int) -> None:
+        if flags & DBE_VALUE:
+            task = asyncio.ensure_future(self.save())
+            self._trigger_saves.add(task)            # referenced until it is done
+            task.add_done_callback(self._trigger_saves.discard)
+
     def monitor(self) -> None:
-        """Start saving on change (at most every ``period``) and the sequence copies."""
+        """Start saving on change (at most every ``period``), on every change of the
+        trigger PV, and the sequence copies."""
         for channel in self.channels().values():
             channel.add_listener(self._changed)
             self._listening.append(channel)
+        if self.trigger is not None:
+            trigger = resolve(self.pvdb, self.prefix, self.trigger)
+            if trigger is None:
+                self.log.warning("autosave %s: trigger %r is not served under %r",
+                                 self.status.name, self.trigger, self.prefix)
+            else:
+                trigger.add_listener(self._triggered)
+                self._trigger_channel = trigger
         self.registry.register(self.status)
         self._tasks = [asyncio.create_task(self._save_loop(), name="autosave save"),
                        asyncio.create_task(self._sequence_loop(), name="autosave sequence")]
@@ -255,6 +277,9 @@ class SaveSet:
         for channel in self._listening:
             channel.remove_listener(self._changed)
         self._listening = []
+        if self._trigger_channel is not None:
+            self._trigger_channel.remove_listener(self._triggered)
+            self._trigger_channel = None
         try:
             await self.save()
         finally:

@@ -67,3 +67,18 @@ def test_an_unwritable_directory_is_a_failure_on_the_status_pvs(start_host, uniq
     assert pyepics.caget(P + "SR_status", as_string=True) == "Failure"
     assert blocker.read_text() == "a file where the save directory should be"
     assert host.running
+
+
+def test_a_trigger_pv_saves_at_once(start_host, unique_prefix, pyepics, tmp_path):
+    host = start_host("""\
+        mounts:
+          - {name: settings, ioc: helper-test-settings, prefix: "$(P)",
+             helpers: {autosave: {trigger: unsaved}}}
+        """, unique_prefix)
+    saveset = host.mounts["settings"].helpers[0].saveset
+    assert saveset.period == 30.0                       # a settings set: synApps' 30 s
+    saved = tmp_path / "autosave" / "settings" / "auto_settings.sav"
+    assert pyepics.caput(unique_prefix + "gain", 9.0, wait=True, timeout=TIMEOUT) == 1
+    assert pyepics.caput(unique_prefix + "unsaved", 1, wait=True, timeout=TIMEOUT) == 1
+    assert wait_until(lambda: saved.exists() and "\ngain 9\n" in saved.read_text(),
+                      timeout=TIMEOUT)                  # long before the 30 s period
