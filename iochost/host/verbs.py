@@ -15,7 +15,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, NamedTuple, TextIO
 
-from .hostconfig import HostConfig, read_config
+from .hostconfig import AccessSection, HostConfig, read_config
 from .plugins import PluginCatalog, load_plugins
 from .problems import ConfigError
 from .schema import config_schema
@@ -119,6 +119,8 @@ def check(path: str, switches: PluginSwitches, out: TextIO | None = None,
     checked = _checked(path, switches, err)
     if checked is None:
         return 1
+    if checked.config.access is not None and not _rules_check(checked.config.access, out, err):
+        return 1
     mounts = checked.config.mounts
     if not mounts and not checked.config.rejected:
         print(f"warning: {path} has no mounts: only the host status PVs would be served",
@@ -128,6 +130,27 @@ def check(path: str, switches: PluginSwitches, out: TextIO | None = None,
     print(f"{path}: OK ({enabled} of {len(mounts)} mounts enabled, {pvs} PVs)",
           file=out)
     return 0
+
+
+def _rules_check(section: AccessSection, out: TextIO, err: TextIO) -> bool:
+    """Parse the access rules file as ``serve`` will (host names are not resolved here)."""
+    from iochost.access import AcfError, parse_acf
+
+    try:
+        text = section.file.read_text(encoding="utf-8", errors="replace")
+        rules = parse_acf(text, str(section.file), section.scope.expand)
+    except OSError as exc:
+        print(f"error: access.file: cannot read {section.file}: {exc.strerror or exc}",
+              file=err)
+        return False
+    except AcfError as exc:
+        print(f"error: access rules: {exc}", file=err)
+        return False
+    for warning in rules.warnings:
+        print(f"warning: access rules: {warning}", file=err)
+    print(f"{section.file}: OK ({len(rules.groups)} ASGs, {len(rules.uags)} UAGs, "
+          f"{len(rules.hags)} HAGs)", file=out)
+    return True
 
 
 def print_pvs(config: HostConfig, built: dict, out: TextIO) -> None:

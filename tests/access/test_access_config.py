@@ -38,3 +38,21 @@ def test_mistakes_name_line_and_key(text, expected):
     found = problems(text)
     line, key, message = expected
     assert any(p[0] == line and p[1] == key and message in p[2] for p in found), found
+
+
+def test_iochost_check_parses_the_rules_file(tmp_path, capsys, monkeypatch):
+    from iochost.cli import main
+
+    monkeypatch.delenv("IOCHOST_DISABLE_PLUGINS", raising=False)
+    rules = tmp_path / "site.acf"
+    rules.write_text("UAG(ops) { $(WHO) }\nASG(DEFAULT) { RULE(1, READ) }\n")
+    config = tmp_path / "host.yaml"
+    config.write_text("host: {status_prefix: null}\naccess: {file: site.acf, macros: "
+                      "{WHO: alice}}\nmounts: [{name: s, ioc: simple, prefix: 'CHK:'}]\n")
+    assert main(["check", str(config)]) == 0
+    out = capsys.readouterr().out
+    assert f"{rules}: OK (1 ASGs, 1 UAGs, 0 HAGs)" in out and f"{config}: OK" in out
+    rules.write_text("ASG(DEFAULT) {\n  RULE(1, REED)\n}\n")
+    assert main(["check", str(config)]) == 1
+    assert f"error: access rules: {rules}:2:11: access rights must be NONE, READ or WRITE" \
+        in capsys.readouterr().err
