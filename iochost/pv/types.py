@@ -361,41 +361,129 @@ class _BoolEnum:
         return super().preprocess_value(value)
 
 
-_READ_ONLY_TWIN: dict[type, type] = {}  # read-write pvproperty class -> its read-only twin
+# The pvproperty classes, one read-write and one read-only per channel-data class; written
+# out (not generated) so that grep, IDEs and type checkers find them.
 
 
-def _pair(name: str, channel_class: type, doc: str, mixins: tuple[type, ...] = ()
-          ) -> tuple[type, type]:
-    """The read-write and read-only pvproperty classes over ``channel_class``."""
-    def make(suffix: str, base: type, what: str) -> type:
-        return type(name + suffix, (*mixins, base, channel_class),
-                    {"__doc__": f"{what} {doc}", "__module__": __name__,
-                     "__slots__": PVPROPERTY_SLOTS})
-    read_write = make("", PvpropertyData, "Read-write")
-    read_only = make("RO", PvpropertyReadOnlyData, "Read-only (over Channel Access)")
-    _READ_ONLY_TWIN[read_write] = read_only
-    return read_write, read_only
+class PvpropertyChar(PvpropertyData, ChannelChar):
+    """Read-write CHAR array holding a string (string_encoding)."""
+
+    __slots__ = PVPROPERTY_SLOTS
 
 
-PvpropertyChar, PvpropertyCharRO = _pair(
-    "PvpropertyChar", ChannelChar, "CHAR array holding a string (string_encoding).")
-PvpropertyByte, PvpropertyByteRO = _pair(
-    "PvpropertyByte", ChannelByte, "CHAR array holding bytes.")
-PvpropertyShort, PvpropertyShortRO = _pair(
-    "PvpropertyShort", ChannelShort, "16-bit integer (DBR_SHORT/INT).")
-PvpropertyInteger, PvpropertyIntegerRO = _pair(
-    "PvpropertyInteger", ChannelInteger, "32-bit integer (DBR_LONG).")
-PvpropertyFloat, PvpropertyFloatRO = _pair(
-    "PvpropertyFloat", ChannelFloat, "32-bit float (DBR_FLOAT).")
-PvpropertyDouble, PvpropertyDoubleRO = _pair(
-    "PvpropertyDouble", ChannelDouble, "64-bit float (DBR_DOUBLE).")
-PvpropertyString, PvpropertyStringRO = _pair(
-    "PvpropertyString", ChannelString, "40-character STRING.")
-PvpropertyEnum, PvpropertyEnumRO = _pair(
-    "PvpropertyEnum", ChannelEnum, "ENUM (enum_strings, or an IntEnum value).",
-    (_EnumFromIntEnum,))
-PvpropertyBoolEnum, PvpropertyBoolEnumRO = _pair(
-    "PvpropertyBoolEnum", ChannelEnum, "ENUM with Off/On states (bool values).", (_BoolEnum,))
+class PvpropertyCharRO(PvpropertyReadOnlyData, ChannelChar):
+    """Read-only (over Channel Access) CHAR array holding a string (string_encoding)."""
+
+    __slots__ = PVPROPERTY_SLOTS
+
+
+class PvpropertyByte(PvpropertyData, ChannelByte):
+    """Read-write CHAR array holding bytes."""
+
+    __slots__ = PVPROPERTY_SLOTS
+
+
+class PvpropertyByteRO(PvpropertyReadOnlyData, ChannelByte):
+    """Read-only (over Channel Access) CHAR array holding bytes."""
+
+    __slots__ = PVPROPERTY_SLOTS
+
+
+class PvpropertyShort(PvpropertyData, ChannelShort):
+    """Read-write 16-bit integer (DBR_SHORT/INT)."""
+
+    __slots__ = PVPROPERTY_SLOTS
+
+
+class PvpropertyShortRO(PvpropertyReadOnlyData, ChannelShort):
+    """Read-only (over Channel Access) 16-bit integer (DBR_SHORT/INT)."""
+
+    __slots__ = PVPROPERTY_SLOTS
+
+
+class PvpropertyInteger(PvpropertyData, ChannelInteger):
+    """Read-write 32-bit integer (DBR_LONG)."""
+
+    __slots__ = PVPROPERTY_SLOTS
+
+
+class PvpropertyIntegerRO(PvpropertyReadOnlyData, ChannelInteger):
+    """Read-only (over Channel Access) 32-bit integer (DBR_LONG)."""
+
+    __slots__ = PVPROPERTY_SLOTS
+
+
+class PvpropertyFloat(PvpropertyData, ChannelFloat):
+    """Read-write 32-bit float (DBR_FLOAT)."""
+
+    __slots__ = PVPROPERTY_SLOTS
+
+
+class PvpropertyFloatRO(PvpropertyReadOnlyData, ChannelFloat):
+    """Read-only (over Channel Access) 32-bit float (DBR_FLOAT)."""
+
+    __slots__ = PVPROPERTY_SLOTS
+
+
+class PvpropertyDouble(PvpropertyData, ChannelDouble):
+    """Read-write 64-bit float (DBR_DOUBLE)."""
+
+    __slots__ = PVPROPERTY_SLOTS
+
+
+class PvpropertyDoubleRO(PvpropertyReadOnlyData, ChannelDouble):
+    """Read-only (over Channel Access) 64-bit float (DBR_DOUBLE)."""
+
+    __slots__ = PVPROPERTY_SLOTS
+
+
+class PvpropertyString(PvpropertyData, ChannelString):
+    """Read-write 40-character STRING."""
+
+    __slots__ = PVPROPERTY_SLOTS
+
+
+class PvpropertyStringRO(PvpropertyReadOnlyData, ChannelString):
+    """Read-only (over Channel Access) 40-character STRING."""
+
+    __slots__ = PVPROPERTY_SLOTS
+
+
+class PvpropertyEnum(_EnumFromIntEnum, PvpropertyData, ChannelEnum):
+    """Read-write ENUM (enum_strings, or an IntEnum value)."""
+
+    __slots__ = PVPROPERTY_SLOTS
+
+
+class PvpropertyEnumRO(_EnumFromIntEnum, PvpropertyReadOnlyData, ChannelEnum):
+    """Read-only (over Channel Access) ENUM (enum_strings, or an IntEnum value)."""
+
+    __slots__ = PVPROPERTY_SLOTS
+
+
+class PvpropertyBoolEnum(_BoolEnum, PvpropertyData, ChannelEnum):
+    """Read-write ENUM with Off/On states (bool values)."""
+
+    __slots__ = PVPROPERTY_SLOTS
+
+
+class PvpropertyBoolEnumRO(_BoolEnum, PvpropertyReadOnlyData, ChannelEnum):
+    """Read-only (over Channel Access) ENUM with Off/On states (bool values)."""
+
+    __slots__ = PVPROPERTY_SLOTS
+
+
+_READ_ONLY_TWIN: dict[type, type[PvpropertyData]] = {  # read-write class -> read-only twin
+    PvpropertyChar: PvpropertyCharRO,
+    PvpropertyByte: PvpropertyByteRO,
+    PvpropertyShort: PvpropertyShortRO,
+    PvpropertyInteger: PvpropertyIntegerRO,
+    PvpropertyFloat: PvpropertyFloatRO,
+    PvpropertyDouble: PvpropertyDoubleRO,
+    PvpropertyString: PvpropertyStringRO,
+    PvpropertyEnum: PvpropertyEnumRO,
+    PvpropertyBoolEnum: PvpropertyBoolEnumRO,
+}
 
 #: dtype (Python type, ``enum.IntEnum`` for any IntEnum, or ChannelType) -> class.
 TYPE_MAP: dict[Any, type[PvpropertyData]] = {
