@@ -118,10 +118,10 @@ class AsyncLibraryLayer(abc.ABC):
 class AsyncioAsyncLayer(AsyncLibraryLayer):
     """The layer for asyncio (the only loop iochost runs on)."""
 
-    name = "asyncio"
-    library = asyncio
-    Event = AsyncioEvent
-    ThreadsafeQueue = AsyncioThreadsafeQueue
+    name: ClassVar[str] = "asyncio"
+    library: ClassVar[ModuleType] = asyncio
+    Event: ClassVar[type] = AsyncioEvent
+    ThreadsafeQueue: ClassVar[type] = AsyncioThreadsafeQueue
 
     @staticmethod
     async def sleep(seconds: float) -> None:

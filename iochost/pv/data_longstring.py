@@ -6,7 +6,7 @@ PV database resolves ``NAME.$`` to it.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
@@ -85,7 +85,7 @@ class LongStringView:
         if source is ChannelType.STRING:
             text = values[0] if len(values) else b""
         else:
-            chars = convert_values(values, source, ChannelType.CHAR)
+            chars = cast("np.ndarray", convert_values(values, source, ChannelType.CHAR))
             text = chars.tobytes().split(b"\0", 1)[0]
         parent = self._parent
         await write_mapping_errors(parent, text.decode(parent.string_encoding))

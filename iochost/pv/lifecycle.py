@@ -18,6 +18,7 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING, Any
 from collections.abc import Awaitable, Callable, Iterable, Iterator
+from functools import partial
 
 from .async_lib import AsyncioAsyncLayer, AsyncLibraryLayer
 from .faults import FaultBoard, board_of, hook_failed
@@ -101,8 +102,7 @@ class HookRunner:
             for kind in ("startup", "scan"):
                 hook = getattr(channel, kind, None)
                 if hook is not None:
-                    self._spawn(f"{kind} hook", lambda hook=hook, channel=channel:
-                                hook(channel, lib), channel)
+                    self._spawn(f"{kind} hook", partial(hook, channel, lib), channel)
 
     async def stop(self, timeout: float = 5.0) -> None:
         """Cancel the running hooks, then run the shutdown hooks (each bounded by ``timeout``)."""
@@ -114,7 +114,7 @@ class HookRunner:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         shutdowns = [self._guarded(f"shutdown hook of {channel.pvname}",
-                                   lambda c=channel: asyncio.wait_for(c.shutdown(c, lib), timeout))
+                                   partial(_bounded_shutdown, channel, lib, timeout))
                      for channel in self.channels if getattr(channel, "shutdown", None)]
         await asyncio.gather(*shutdowns)
 
@@ -141,3 +141,8 @@ async def stop_group(group: PVGroup, timeout: float = 5.0) -> None:
     runner = group.__dict__.pop(_RUNNER_ATTR, None)
     if runner is not None:
         await runner.stop(timeout)
+
+
+async def _bounded_shutdown(channel: Any, async_lib: Any, timeout: float) -> None:
+    """A channel's shutdown hook, given ``timeout`` seconds."""
+    await asyncio.wait_for(channel.shutdown(channel, async_lib), timeout)

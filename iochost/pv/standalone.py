@@ -107,7 +107,7 @@ async def start_server(pvdb: Mapping[str, Any], *, interfaces: Sequence[str] | N
     from ..server import Server, ServerConfig
 
     log.info("Server starting up...")
-    overrides = {"interfaces": list(interfaces)} if interfaces else {}
+    overrides: dict[str, Any] = {"interfaces": list(interfaces)} if interfaces else {}
     server = Server(dict(pvdb), ServerConfig.from_env(**overrides))
     await server.start()
     for interface in server.config.interfaces:

@@ -139,7 +139,7 @@ def get_pv_pair_wrapper(setpoint_suffix: str = "", readback_suffix: str = "_RBV"
     ``startup``, ``shutdown`` and ``scan`` belong to the readback.  ``setpoint_kw`` /
     ``readback_kw`` give keywords to one side only.
     """
-    spec_keys = set(PVSpec._fields) - {"attr", "cls_kwargs"}
+    spec_keys: set[str] = set(PVSpec._fields) - {"attr", "cls_kwargs"}
 
     def wrapped(*, get: Hook | None = None, put: Hook | None = None,
                 startup: Hook | None = None, shutdown: Hook | None = None,
