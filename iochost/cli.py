@@ -5,6 +5,7 @@ import argparse
 import signal
 import sys
 import textwrap
+from collections.abc import Callable
 
 from . import __version__
 from .logs import LOG_FORMATS
@@ -77,6 +78,35 @@ example:
 Entries are keyed by their name relative to the mount's prefix and checked against
 the mount's IOC as a restore would check them; the file is written where the mount's
 autosave helper reads it (an existing one is kept as .savB)."""),
+    "get": (
+        "read PVs from any CA server (like caget)",
+        """\
+examples (against 'iochost serve --demo'):
+  iochost get DEMO:A:SIMPLE:A DEMO:BL:current.EGU
+  iochost get --json DEMO:A:SIMPLE:A DEMO:HOST:UPTIME
+  iochost get -d DBR_CTRL_DOUBLE DEMO:HOST:UPTIME
+
+Prints 'NAME VALUE' per PV (arrays: 'NAME COUNT V1 V2 ...', enums as their string);
+-d prints every field of that DBR type. Exit status 1, with a one-line error, when a
+PV is not found, times out or refuses the read."""),
+    "put": (
+        "write a PV on any CA server (like caput)",
+        """\
+examples (against 'iochost serve --demo'):
+  iochost put DEMO:B:SIMPLE:A 42
+  iochost put --wait DEMO:BL:shutter Open
+
+Prints the old and the new value. --wait waits until the server reports the put
+complete. Exit status 1, with the ECA text, when the put is refused."""),
+    "monitor": (
+        "print PV updates from any CA server (like camonitor)",
+        """\
+examples (against 'iochost serve --demo'):
+  iochost monitor -n 3 DEMO:HOST:UPTIME
+  iochost monitor -m va -n 2 DEMO:A:SIMPLE:A DEMO:A:SIMPLE:B
+
+Prints 'NAME DATE TIME VALUE [STATUS SEVERITY]' per update until -n updates
+were printed or Ctrl-C; reconnects by itself when a server restarts."""),
     "schema": (
         "print the JSON Schema of host configs (with each installed IOC's options)",
         """\
@@ -135,9 +165,50 @@ def build_parser() -> argparse.ArgumentParser:
             target.add_argument("pidfile", metavar="PIDFILE", nargs="?",
                                 help="the --pid-file of the 'iochost serve' to reload")
             target.add_argument("--pid", type=int, help="the process id to reload")
+        if verb in ("get", "put", "monitor"):
+            _client_arguments(sub, verb)
         if verb == "list-plugins":
             sub.add_argument("--json", action="store_true", help="print JSON")
     return parser
+
+
+def _argument_type(parse: Callable[[str], int]) -> Callable[[str], int]:
+    """``parse``, its ValueError shown by argparse as the usage error's text."""
+    def convert(text: str) -> int:
+        try:
+            return parse(text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+    return convert
+
+
+def _client_arguments(sub: argparse.ArgumentParser, verb: str) -> None:
+    from .client import verbs
+
+    sub.add_argument("--timeout", "-w", type=float, default=1.0, metavar="S",
+                     help="seconds to wait for the connection and each answer (default 1)")
+    if verb == "put":
+        sub.add_argument("pv", metavar="PV")
+        sub.add_argument("values", metavar="VALUE", nargs="+")
+        sub.add_argument("--wait", "-c", action="store_true",
+                         help="wait until the put completed (WRITE_NOTIFY)")
+        return
+    sub.add_argument("pvs", metavar="PV", nargs="+")
+    sub.add_argument("--json", action="store_true", help="print one JSON object per value")
+    if verb == "get":
+        sub.add_argument("-d", dest="dbr_type", metavar="TYPE",
+                         type=_argument_type(verbs.parse_dbr_type),
+                         help="request this DBR type (DBR_CTRL_DOUBLE, time_long, 20, ...) "
+                              "and print all its fields")
+        sub.add_argument("-c", dest="count", type=int, metavar="COUNT",
+                         help="number of array elements to read (default: all)")
+    else:
+        sub.add_argument("-m", dest="mask", type=_argument_type(verbs.parse_mask),
+                         default="va",
+                         metavar="MASK",
+                         help="events: v(alue) l(og) a(larm) p(roperty); default va")
+        sub.add_argument("-n", dest="limit", type=int, metavar="N",
+                         help="stop after N updates (default: run until Ctrl-C)")
 
 
 def _interrupt(signum: int, frame: object) -> None:
@@ -184,6 +255,17 @@ def _config_path(args: argparse.Namespace, parser: argparse.ArgumentParser) -> s
 
 
 def _run_verb(args: argparse.Namespace) -> int:
+    if args.verb in ("get", "put", "monitor"):
+        from .client import verbs as client_verbs
+
+        client = {
+            "get": lambda: client_verbs.get(args.pvs, args.dbr_type, args.count,
+                                            args.timeout, args.json),
+            "put": lambda: client_verbs.put(args.pv, args.values, args.wait, args.timeout),
+            "monitor": lambda: client_verbs.monitor(args.pvs, args.mask, args.limit,
+                                                    args.timeout, args.json),
+        }
+        return client[args.verb]()
     from .host import verbs
 
     switches = verbs.PluginSwitches(disable_autoload=args.no_autoload,

@@ -80,10 +80,18 @@ def test_serve_demo_from_anywhere_serves_the_shipped_config(tmp_path, caproto_co
         assert stop(proc) == 0, err_path.read_text()
 
 
-def help_examples() -> list[tuple[str, str]]:
-    """(verb, command line) of every example in the verbs' help."""
+#: Verbs whose examples read the demo's PVs: tests/client/test_verbs.py runs them against
+#: a served demo.
+CLIENT_VERBS = ("get", "put", "monitor")
+
+
+def help_examples(verbs=None) -> list[tuple[str, str]]:
+    """(verb, command line) of every example in the help of ``verbs`` (default: all but
+    the client verbs)."""
     found = []
     for verb, (_, epilog) in VERBS.items():
+        if (verb in CLIENT_VERBS) if verbs is None else (verb not in verbs):
+            continue
         for line in epilog.splitlines():
             if line.startswith("  ") and "iochost " in line:
                 found.append((verb, line.strip()))

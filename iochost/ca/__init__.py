@@ -2,7 +2,8 @@
 
 Nothing here touches sockets, event loops, threads or clocks (``tests/ca/test_sans_io.py``
 enforces it).  Modules: ``errors`` (error types), ``codes`` (the protocol's numbers as plain
-ints: commands, versions, flags, access bits, DBE bits, sizes), ``eca`` (status codes),
+ints: commands, versions, flags, access bits, DBE bits, sizes), ``alarm_codes`` (alarm
+status and severity numbers), ``eca`` (status codes),
 ``header`` (16/24-byte headers), ``packers`` (whole messages packed from ints: the hot
 paths' encoders, for server and client), ``commands`` (one class per message), ``parser``
 (TCP stream and UDP datagram parsing) and ``dbr`` (DBR payload encoding).  Every public name
@@ -11,7 +12,9 @@ except the packers' is re-exported here (import those from ``iochost.ca.packers`
 """
 from __future__ import annotations
 
-from . import codes, commands, dbr, eca, errors, header, packers, parser  # noqa: F401
+from . import (alarm_codes, codes, commands, dbr, eca, errors, header, packers,  # noqa: F401
+               parser)
+from .alarm_codes import *  # noqa: F403
 from .codes import *  # noqa: F403
 from .commands import *  # noqa: F403
 from .dbr import *  # noqa: F403
@@ -22,6 +25,6 @@ from .parser import *  # noqa: F403
 
 # dbr re-exports a few of codes' names (DBE_*, sizes): each is listed once.
 __all__ = list(dict.fromkeys([
-    *errors.__all__, *codes.__all__, *eca.__all__, *header.__all__, *commands.__all__,
-    *parser.__all__, *dbr.__all__,
+    *errors.__all__, *alarm_codes.__all__, *codes.__all__, *eca.__all__, *header.__all__,
+    *commands.__all__, *parser.__all__, *dbr.__all__,
 ]))

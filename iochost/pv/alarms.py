@@ -28,57 +28,15 @@ limits -- is NO_ALARM.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from enum import IntEnum
 from typing import TYPE_CHECKING, Any
 
+from ..ca.alarm_codes import AlarmSeverity, AlarmStatus
 from ..ca.dbr import DBE_ALARM
 
 if TYPE_CHECKING:  # pragma: no cover
     from .data_core import ChannelData
 
 __all__ = ["AlarmStatus", "AlarmSeverity", "ChannelAlarm", "limit_alarm"]
-
-
-class AlarmStatus(IntEnum):
-    """EPICS alarm status (``epicsAlarmCondition``), the STAT field."""
-
-    NO_ALARM = 0
-    READ = 1
-    WRITE = 2
-    HIHI = 3
-    HIGH = 4
-    LOLO = 5
-    LOW = 6
-    STATE = 7
-    COS = 8
-    COMM = 9
-    TIMEOUT = 10
-    HWLIMIT = 11
-    CALC = 12
-    SCAN = 13
-    LINK = 14
-    SOFT = 15
-    BAD_SUB = 16
-    UDF = 17
-    DISABLE = 18
-    SIMM = 19
-    READ_ACCESS = 20
-    WRITE_ACCESS = 21
-
-
-class AlarmSeverity(IntEnum):
-    """EPICS alarm severity (``epicsAlarmSeverity``), the SEVR field.
-
-    The ``*_ALARM`` aliases are caproto's spellings.
-    """
-
-    NO_ALARM = 0
-    MINOR = 1
-    MAJOR = 2
-    INVALID = 3
-    MINOR_ALARM = 1
-    MAJOR_ALARM = 2
-    INVALID_ALARM = 3
 
 
 _NO_ALARM = (AlarmStatus.NO_ALARM, AlarmSeverity.NO_ALARM)

@@ -1,0 +1,318 @@
+"""The ``iochost get`` / ``put`` / ``monitor`` verbs: what ``caget``/``caput``/``camonitor``
+users expect, on any CA server.
+
+Output (stdout), one line per value unless ``-d`` asks for a DBR type's full contents:
+
+* get: ``NAME VALUE`` (arrays: ``NAME COUNT V1 V2 ...``; enums as their state string),
+  as ``caget`` prints;
+* put: ``Old : NAME VALUE`` then ``New : NAME VALUE``, as ``caput`` prints;
+* monitor: ``NAME DATE TIME VALUE [STATUS SEVERITY]`` per update (the alarm only when
+  there is one), ``NAME *** disconnected`` when the server goes away, as ``camonitor``;
+* ``--json``: one JSON object per value (name, value, count, type, timestamp, status,
+  severity, units).
+
+Errors go to stderr as one line, ``iochost VERB: NAME: what failed (ECA text)``, and the
+exit status is 1 when any PV was not found, timed out or refused the request; 0 otherwise.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import sys
+import time
+from collections.abc import Sequence
+from typing import TextIO
+
+import numpy as np
+
+from iochost.ca.alarm_codes import AlarmSeverity, AlarmStatus
+from iochost.ca.codes import DBE_ALARM, DBE_LOG, DBE_PROPERTY, DBE_VALUE
+from iochost.ca.dbr import ChannelType, family
+
+from .channel import Channel
+from .context import Context
+from .errors import ClientError
+from .reading import Reading
+
+__all__ = [
+    "EXIT_FAILED",
+    "EXIT_OK",
+    "get",
+    "monitor",
+    "parse_dbr_type",
+    "parse_mask",
+    "put",
+]
+
+EXIT_OK = 0
+#: Any PV not found, timed out, or refused the request.
+EXIT_FAILED = 1
+_MASK_LETTERS = {"v": DBE_VALUE, "l": DBE_LOG, "a": DBE_ALARM, "p": DBE_PROPERTY}
+_NAME_WIDTH = 30  # caget/camonitor pad names to 30 characters
+
+
+def parse_dbr_type(text: str) -> int:
+    """``DBR_TIME_DOUBLE``, ``time_double`` or ``20`` -> 20 (ValueError otherwise)."""
+    upper = text.strip().upper()
+    if upper.isdigit():
+        return int(ChannelType(int(upper)))
+    upper = upper.removeprefix("DBR_")
+    try:
+        return int(ChannelType[upper])
+    except KeyError:
+        raise ValueError(f"unknown DBR type {text!r} (e.g. DBR_TIME_DOUBLE, ctrl_long, 20)"
+                         ) from None
+
+
+def parse_mask(letters: str) -> int:
+    """camonitor's ``-m``: v(alue) l(og) a(larm) p(roperty) -> DBE bits."""
+    mask = 0
+    for letter in letters:
+        if letter not in _MASK_LETTERS:
+            raise ValueError(f"unknown mask letter {letter!r} (use v, l, a, p)")
+        mask |= _MASK_LETTERS[letter]
+    if not mask:
+        raise ValueError("empty mask")
+    return mask
+
+
+# -- formatting -----------------------------------------------------------------------------
+def _alarm_name(cls: type[AlarmStatus | AlarmSeverity], number: int) -> str:
+    try:
+        return cls(number).name
+    except ValueError:
+        return str(number)
+
+
+def _number_text(value: object) -> str:
+    if isinstance(value, float):
+        return format(value, "g")
+    return str(value)
+
+
+def _values_text(reading: Reading, enum_strings: Sequence[str]) -> list[str]:
+    data = reading.data
+    if isinstance(data, list):
+        return [item.decode("latin-1") for item in data]
+    if reading.native_type is ChannelType.ENUM and enum_strings:
+        return [enum_strings[i] if 0 <= i < len(enum_strings) else str(i)
+                for i in data.tolist()]
+    return [_number_text(item) for item in data.tolist()]
+
+
+def value_text(reading: Reading, enum_strings: Sequence[str] = ()) -> str:
+    """The value as caget prints it: one element alone, an array as ``COUNT V1 V2 ...``."""
+    texts = _values_text(reading, enum_strings or reading.enum_strings)
+    if len(texts) == 1:
+        return texts[0]
+    return " ".join([str(len(texts)), *texts])
+
+
+def _stamp_text(stamp: float | None) -> str:
+    stamp = time.time() if stamp is None else stamp
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(stamp)) + \
+        f".{int(stamp % 1 * 1e6):06d}"
+
+
+def _alarm_text(reading: Reading) -> str:
+    if not reading.status and not reading.severity:
+        return ""
+    return (f" {_alarm_name(AlarmStatus, reading.status)}"
+            f" {_alarm_name(AlarmSeverity, reading.severity)}")
+
+
+def _json(reading: Reading, enum_strings: Sequence[str]) -> str:
+    data = reading.data
+    value: object
+    if isinstance(data, list) or (reading.native_type is ChannelType.ENUM and enum_strings):
+        texts = _values_text(reading, enum_strings)
+        value = texts[0] if len(texts) == 1 else texts
+    else:
+        value = data[0].item() if len(data) == 1 else np.asarray(data).tolist()
+    record = {"name": reading.name, "value": value, "count": reading.count,
+              "type": f"DBR_{reading.dbr_type.name}", "timestamp": reading.timestamp,
+              "status": _alarm_name(AlarmStatus, reading.status),
+              "severity": _alarm_name(AlarmSeverity, reading.severity)}
+    if reading.meta.units:
+        record["units"] = reading.units
+    return json.dumps(record)
+
+
+def _block(channel: Channel, reading: Reading) -> str:
+    """caget -d style: every field the DBR type carries."""
+    meta = reading.meta
+    native = channel.native_type.name if channel.native_type is not None else "?"
+    lines = [reading.name,
+             f"    Native data type: DBR_{native}",
+             f"    Request type:     DBR_{reading.dbr_type.name}",
+             f"    Element count:    {reading.count}",
+             f"    Value:            {value_text(reading)}"]
+    fam = family(reading.dbr_type)
+    if fam != "native":
+        lines += [f"    Status:           {_alarm_name(AlarmStatus, meta.status)}",
+                  f"    Severity:         {_alarm_name(AlarmSeverity, meta.severity)}"]
+    if fam == "time":
+        lines.append(f"    Timestamp:        {_stamp_text(reading.timestamp)}")
+    if fam in ("gr", "ctrl"):
+        if reading.enum_strings:
+            lines.append(f"    Enums:            ({len(reading.enum_strings)})")
+            lines += [f"                      [{i:2d}] {text}"
+                      for i, text in enumerate(reading.enum_strings)]
+        else:
+            if reading.native_type in (ChannelType.FLOAT, ChannelType.DOUBLE):
+                lines.append(f"    Precision:        {meta.precision}")
+            lines.append(f"    Units:            {reading.units}")
+            limits = ["disp", "alarm", "warning"] + (["ctrl"] if fam == "ctrl" else [])
+            for kind in limits:
+                low = getattr(meta, f"lower_{kind}_limit")
+                high = getattr(meta, f"upper_{kind}_limit")
+                lines.append(f"    Lo {kind} limit:{'':<{8 - len(kind)}}{_number_text(low)}")
+                lines.append(f"    Hi {kind} limit:{'':<{8 - len(kind)}}{_number_text(high)}")
+    return "\n".join(lines)
+
+
+# -- the verbs ----------------------------------------------------------------------------------
+def _fail(verb: str, error: Exception, err: TextIO) -> None:
+    print(f"iochost {verb}: {error}", file=err)
+
+
+async def _enum_strings(channel: Channel, timeout: float) -> tuple[str, ...]:
+    if channel.native_type is not ChannelType.ENUM:
+        return ()
+    return (await channel.get("ctrl", timeout=timeout)).enum_strings
+
+
+async def _get(names: Sequence[str], dbr_type: int | None, count: int | None,
+               timeout: float, as_json: bool, out: TextIO, err: TextIO) -> int:
+    status = EXIT_OK
+    async with Context() as context:
+        channels = [context.channel(name) for name in names]
+        for channel in channels:
+            try:
+                await channel.wait_connected(timeout)
+                reading = await channel.get("time" if dbr_type is None else dbr_type, count,
+                                            timeout)
+                enums = await _enum_strings(channel, timeout)
+            except ClientError as error:
+                _fail("get", error, err)
+                status = EXIT_FAILED
+                continue
+            if as_json:
+                print(_json(reading, enums), file=out)
+            elif dbr_type is None:
+                print(f"{channel.name:<{_NAME_WIDTH}} {value_text(reading, enums)}", file=out)
+            else:
+                print(_block(channel, reading), file=out)
+    return status
+
+
+def _quiet_library_log() -> None:
+    """The verbs report every failure themselves, as one line: the library's own warnings
+    (a refused put's ERROR, say) must not print it a second time."""
+    logging.getLogger("iochost.client").addHandler(logging.NullHandler())
+
+
+def get(names: Sequence[str], dbr_type: int | None = None, count: int | None = None,
+        timeout: float = 1.0, as_json: bool = False, out: TextIO = sys.stdout,
+        err: TextIO = sys.stderr) -> int:
+    """``iochost get``; returns the exit status."""
+    _quiet_library_log()
+    return asyncio.run(_get(names, dbr_type, count, timeout, as_json, out, err))
+
+
+def _put_value(channel: Channel, values: Sequence[str]) -> object:
+    """Command-line words as the value to put: numbers where they all parse (ints when
+    they are all integers), else text (the server converts enum names and numbers)."""
+    if channel.native_type in (ChannelType.STRING,):
+        return list(values) if len(values) > 1 else values[0]
+    try:
+        numbers = [int(word, 0) for word in values]
+    except ValueError:
+        try:
+            numbers = [float(word) for word in values]  # type: ignore[misc]
+        except ValueError:
+            return list(values) if len(values) > 1 else values[0]
+    return numbers if len(numbers) > 1 else numbers[0]
+
+
+async def _put(name: str, values: Sequence[str], wait: bool, timeout: float, out: TextIO,
+               err: TextIO) -> int:
+    async with Context() as context:
+        try:
+            channel = await context.connect(name, timeout)
+            enums = await _enum_strings(channel, timeout)
+            old = await channel.get("time", timeout=timeout)
+            await channel.put(_put_value(channel, values), wait=wait, timeout=timeout)
+            new = await channel.get("time", timeout=timeout)
+            if channel.put_error is not None:
+                raise channel.put_error
+        except ClientError as error:
+            _fail("put", error, err)
+            return EXIT_FAILED
+        print(f"Old : {name:<{_NAME_WIDTH}} {value_text(old, enums)}", file=out)
+        print(f"New : {name:<{_NAME_WIDTH}} {value_text(new, enums)}", file=out)
+    return EXIT_OK
+
+
+def put(name: str, values: Sequence[str], wait: bool = False, timeout: float = 1.0,
+        out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
+    """``iochost put``; returns the exit status."""
+    _quiet_library_log()
+    return asyncio.run(_put(name, values, wait, timeout, out, err))
+
+
+async def _monitor(names: Sequence[str], mask: int, limit: int | None, timeout: float,
+                   as_json: bool, out: TextIO, err: TextIO) -> int:
+    status = EXIT_OK
+    done = asyncio.Event()
+    received = 0
+    async with Context() as context:
+        enums: dict[str, tuple[str, ...]] = {}
+
+        def show(reading: Reading) -> None:
+            nonlocal received
+            if limit is not None and received >= limit:
+                return
+            received += 1
+            strings = enums.get(reading.name, ())
+            if as_json:
+                print(_json(reading, strings), file=out, flush=True)
+            else:
+                print(f"{reading.name:<{_NAME_WIDTH}} {_stamp_text(reading.timestamp)} "
+                      f"{value_text(reading, strings)}{_alarm_text(reading)}", file=out,
+                      flush=True)
+            if limit is not None and received >= limit:
+                done.set()
+
+        def connection(channel: Channel, connected: bool) -> None:
+            if not connected and not as_json:
+                print(f"{channel.name:<{_NAME_WIDTH}} *** disconnected", file=out, flush=True)
+
+        async def watch(channel: Channel) -> bool:
+            try:
+                await channel.wait_connected(timeout)
+                enums[channel.name] = await _enum_strings(channel, timeout)
+            except ClientError as error:
+                _fail("monitor", error, err)
+                return False
+            channel.add_connection_callback(connection)
+            channel.subscribe("time", mask=mask).add_callback(show)
+            return True
+
+        results = await asyncio.gather(*(watch(context.channel(name)) for name in names))
+        if not all(results):
+            status = EXIT_FAILED
+        if any(results):
+            await done.wait()
+        else:
+            return EXIT_FAILED
+    return status
+
+
+def monitor(names: Sequence[str], mask: int = DBE_VALUE | DBE_ALARM, limit: int | None = None,
+            timeout: float = 1.0, as_json: bool = False, out: TextIO = sys.stdout,
+            err: TextIO = sys.stderr) -> int:
+    """``iochost monitor``: until ``limit`` updates were printed (or Ctrl-C)."""
+    _quiet_library_log()
+    return asyncio.run(_monitor(names, mask, limit, timeout, as_json, out, err))

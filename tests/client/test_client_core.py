@@ -1,0 +1,195 @@
+"""The client's parts that do not need three servers: libca's search back-off and
+datagram packing, the EPICS_CA_* environment, PVs of this process read in place, name
+servers over TCP, beacon anomalies, and EPICS_CA_MAX_ARRAY_BYTES."""
+from __future__ import annotations
+
+import asyncio
+import itertools
+import os
+import socket
+
+import numpy as np
+import pytest
+from client_servers import config_for
+from softioc_process import free_port
+
+from iochost.ca import packers
+from iochost.ca.codes import DBE_VALUE
+from iochost.ca.commands import Role, SearchRequest, VersionRequest
+from iochost.ca.eca import ECA_NOWTACCESS, ECA_PUTFAIL, ECA_TOLARGE
+from iochost.ca.errors import CaStatusError
+from iochost.ca.parser import parse_datagram
+from iochost.client import ClientConfig, Context, LocalPVs, RequestFailed
+from iochost.client.config import ConfigError
+from iochost.client.search import (
+    MAX_DATAGRAM,
+    MIN_ROUND_TRIP,
+    SearchSchedule,
+    pack_search_datagrams,
+)
+from iochost.pv.data import ChannelDouble
+from iochost.server import PVDatabase
+from iochost.testing import ServerThread
+
+# -- search back-off (pure) -------------------------------------------------------------------
+
+
+def test_search_backoff_doubles_from_the_round_trip_up_to_the_cap():
+    schedule = SearchSchedule(max_period=1.0)
+    schedule.add(7, now=0.0)
+    times = []
+    now = 0.0
+    for _ in range(8):
+        assert schedule.due(now) == [7]
+        times.append(now)
+        now = schedule.next_due()
+    gaps = [round(b - a, 3) for a, b in itertools.pairwise(times)]
+    assert gaps == [0.064, 0.128, 0.256, 0.512, 1.0, 1.0, 1.0]
+    assert gaps[0] == 2 * MIN_ROUND_TRIP
+    assert schedule.due(now - 0.001) == []          # not yet due
+    schedule.reset(now=100.0)
+    assert schedule.due(100.0) == [7]                 # a beacon anomaly: at once
+    schedule.found(7)
+    assert schedule.next_due() is None and len(schedule) == 0
+
+
+def test_a_retry_after_a_failed_connect_keeps_its_backoff():
+    schedule = SearchSchedule(max_period=300.0)
+    schedule.add(1, now=10.0, tries=3)
+    assert schedule.due(10.0) == [] and schedule.next_due() == pytest.approx(10.0 + 0.256)
+
+
+def test_search_datagrams_hold_many_names_each_within_1024_bytes():
+    names = [(f"A:LONGISH:PV:NAME:{i:04d}".encode(), i) for i in range(200)]
+    datagrams = list(pack_search_datagrams(names, itertools.count(5)))
+    assert 1 < len(datagrams) < 20
+    found = []
+    for number, datagram in datagrams:
+        assert len(datagram) <= MAX_DATAGRAM
+        messages = parse_datagram(datagram, Role.SERVER)
+        assert isinstance(messages[0], VersionRequest) and messages[0].sequence_id == number
+        found += [(m.name, m.cid) for m in messages[1:] if isinstance(m, SearchRequest)]
+    assert found == names
+    assert [number for number, _ in datagrams] == list(range(5, 5 + len(datagrams)))
+
+
+# -- environment ----------------------------------------------------------------------------
+
+
+def test_environment_is_read_as_libca_reads_it():
+    config = ClientConfig.from_env({
+        "EPICS_CA_ADDR_LIST": "127.0.0.1 127.0.0.2:6000", "EPICS_CA_AUTO_ADDR_LIST": "NO",
+        "EPICS_CA_NAME_SERVERS": "127.0.0.3", "EPICS_CA_SERVER_PORT": "5070",
+        "EPICS_CA_REPEATER_PORT": "5071", "EPICS_CA_MAX_ARRAY_BYTES": "100",
+        "EPICS_CA_CONN_TMO": "4.5", "EPICS_CA_MAX_SEARCH_PERIOD": "10"})
+    assert config.addresses == (("127.0.0.1", 5070), ("127.0.0.2", 6000))
+    assert config.name_servers == (("127.0.0.3", 5070),)
+    assert (config.server_port, config.repeater_port) == (5070, 5071)
+    assert config.max_array_bytes == 16384          # libca's floor
+    assert config.connection_timeout == 4.5
+    assert config.max_search_period == 60.0          # libca's floor
+    # NO: the interface table is never consulted.
+    assert config.search_destinations({"10.0.0.5": "10.0.0.255"}) == config.addresses
+
+
+def test_automatic_address_list_is_the_interfaces_broadcast_addresses():
+    # Computed from a given table only: this test sends nothing anywhere.
+    config = ClientConfig.from_env({"EPICS_CA_ADDR_LIST": "127.0.0.1",
+                                    "EPICS_CA_AUTO_ADDR_LIST": "YES"})
+    table = {"127.0.0.1": None, "10.0.0.5": "10.0.0.255", "192.168.1.2": "192.168.1.255"}
+    assert config.search_destinations(table) == (
+        ("127.0.0.1", 5064), ("10.0.0.255", 5064), ("192.168.1.255", 5064))
+    assert ClientConfig.from_env({}).auto_addresses is True
+
+
+@pytest.mark.parametrize("variable, value", [
+    ("EPICS_CA_ADDR_LIST", "not-an-address"), ("EPICS_CA_AUTO_ADDR_LIST", "maybe"),
+    ("EPICS_CA_SERVER_PORT", "70000"), ("EPICS_CA_CONN_TMO", "-1"),
+    ("EPICS_CA_MAX_ARRAY_BYTES", "lots")])
+def test_a_bad_variable_is_named(variable, value):
+    with pytest.raises(ConfigError, match=variable):
+        ClientConfig.from_env({variable: value})
+
+
+# -- PVs of this process ----------------------------------------------------------------------
+
+
+class Refusing(ChannelDouble):
+    async def verify_value(self, value):
+        raise CaStatusError(ECA_PUTFAIL, "refused")
+
+
+async def test_local_pvs_are_read_in_place_without_any_socket():
+    database = PVDatabase({"LOC:A": ChannelDouble(value=1.0, units="V"),
+                           "LOC:RO": ChannelDouble(value=0.0, read_only=True),
+                           "LOC:NO": Refusing(value=0.0)})
+    async with Context(config_for(free_port()), local=LocalPVs(database)) as context:
+        channel = context.channel("LOC:A")
+        assert channel.connected and channel.server == "local"   # at once, no search
+        assert (await channel.get("ctrl")).units == "V"
+        updates = []
+        channel.subscribe(mask=DBE_VALUE).add_callback(lambda r: updates.append(r.value))
+        await asyncio.sleep(0)
+        await channel.put(2.5, wait=True)
+        await channel.put(3.5)                        # without completion: in the background
+        await asyncio.sleep(0.05)
+        assert updates == [1.0, 2.5, 3.5]
+        with pytest.raises(RequestFailed) as refused:
+            await context.channel("LOC:RO").put(1.0, wait=True)
+        assert refused.value.status == ECA_NOWTACCESS
+        with pytest.raises(RequestFailed) as refused:
+            await context.channel("LOC:NO").put(1.0, wait=True)
+        assert refused.value.status == ECA_PUTFAIL
+        assert context._udp is None, "a local-only context opened a search socket"
+        # Removed (an unmount): disconnected (searched for on the network meanwhile); served again: reconnected, subscription too.
+        states = []
+        channel.add_connection_callback(lambda ch, up: states.append(up))
+        database.remove_many(["LOC:A"])
+        await asyncio.sleep(0.05)
+        assert states == [False] and not channel.connected
+        database["LOC:A"] = ChannelDouble(value=9.0)
+        await asyncio.sleep(0.05)
+        assert states == [False, True] and updates[-1] == 9.0
+
+
+# -- name servers, beacons, array limits --------------------------------------------------------
+
+
+async def test_name_server_search_over_tcp(ca_server, unique_prefix):
+    name = unique_prefix + "NS"
+    ca_server.add({name: ChannelDouble(value=4.0)})
+    config = ClientConfig(addresses=(), auto_addresses=False,
+                          name_servers=(("127.0.0.1", ca_server.server.tcp_port),))
+    try:
+        async with Context(config) as context:
+            channel = await context.connect(name, timeout=5)
+            assert (await channel.get()).value == 4.0
+    finally:
+        ca_server.remove([name])
+
+
+async def test_beacon_anomaly_restarts_the_search_backoff(context_for):
+    port = free_port()
+    with ServerThread({}, port=port) as server:
+        context = context_for(port)
+        async with context:
+            channel = context.channel("LATE:PV")
+            await asyncio.sleep(2.5)   # unanswered: the next search is ~2 s away now
+            server.add({"LATE:PV": ChannelDouble(value=1.0)})
+            # What the repeater forwards when a server (re)starts: a beacon, new to us.
+            client_port = context._udp.get_extra_info("sockname")[1]
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+                sock.sendto(packers.beacon(port, 0), ("127.0.0.1", client_port))
+            await channel.wait_connected(0.7)
+
+
+async def test_arrays_beyond_max_array_bytes_are_refused_before_asking(serve_pvs):
+    names = serve_pvs({"BIG": ChannelDouble(value=np.zeros(10_000))})
+    config = ClientConfig.from_env({**os.environ, "EPICS_CA_MAX_ARRAY_BYTES": "16384"})
+    async with Context(config) as context:
+        channel = await context.connect(names["BIG"], timeout=5)
+        with pytest.raises(RequestFailed) as too_large:
+            await channel.get()
+        assert too_large.value.status == ECA_TOLARGE
+        assert "EPICS_CA_MAX_ARRAY_BYTES=16384" in str(too_large.value)
+        assert (await channel.get(count=100)).count == 100

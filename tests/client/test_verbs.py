@@ -1,0 +1,191 @@
+"""``iochost get/put/monitor`` as a user runs them (subprocesses, real sockets): caget-,
+caput- and camonitor-like output, one-line errors, exit status 1 for a PV not found, a
+refused put (with the ECA text) or a timeout."""
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+from softioc_process import running_softioc
+
+from iochost.ca.eca import ECA_PUTFAIL
+from iochost.ca.errors import CaStatusError
+from iochost.pv.data import ChannelDouble, ChannelEnum, ChannelInteger, ChannelString
+from iochost.testing import wait_until
+
+
+class Refusing(ChannelDouble):
+    async def verify_value(self, value):
+        raise CaStatusError(ECA_PUTFAIL, "value out of the device's range")
+
+
+def iochost(*args: str, env: dict | None = None, timeout: float = 60):
+    return subprocess.run([sys.executable, "-m", "iochost", *args], capture_output=True,
+                          text=True, timeout=timeout, env=env, check=False)
+
+
+@pytest.fixture
+def pvs(serve_pvs):
+    return serve_pvs({
+        "AI": ChannelDouble(value=2.5, units="mm", precision=2),
+        "LONG": ChannelInteger(value=42),
+        "TEXT": ChannelString(value="hello there"),
+        "MODE": ChannelEnum(value="Auto", enum_strings=["Manual", "Auto"]),
+        "WAVE": ChannelDouble(value=np.array([1.0, 2.5, 3.0])),
+        "RO": ChannelDouble(value=1.0, read_only=True),
+        "REFUSE": Refusing(value=0.0),
+    })
+
+
+def test_get_prints_name_and_value_like_caget(pvs):
+    result = iochost("get", pvs["AI"], pvs["LONG"], pvs["TEXT"], pvs["MODE"], pvs["WAVE"])
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert [line.split(None, 1) for line in lines] == [
+        [pvs["AI"], "2.5"], [pvs["LONG"], "42"], [pvs["TEXT"], "hello there"],
+        [pvs["MODE"], "Auto"], [pvs["WAVE"], "3 1 2.5 3"]]
+    # Names are padded to 30 columns, as caget does (longer ones are followed by one space).
+    short = iochost("get", "--timeout", "0.3", "NO:PV").stderr
+    assert "NO:PV: not found" in short
+    assert lines[0].index(" 2.5") == max(30, len(pvs["AI"]))
+
+
+def test_get_json_and_dbr_type_block(pvs):
+    result = iochost("get", "--json", pvs["AI"], pvs["MODE"])
+    records = [json.loads(line) for line in result.stdout.splitlines()]
+    assert records[0]["value"] == 2.5 and records[0]["type"] == "DBR_TIME_DOUBLE"
+    assert records[0]["severity"] == "NO_ALARM" and records[0]["timestamp"] > 1e9
+    assert records[1]["value"] == "Auto"
+    block = iochost("get", "-d", "DBR_CTRL_DOUBLE", pvs["AI"]).stdout
+    assert "Request type:     DBR_CTRL_DOUBLE" in block and "Units:            mm" in block
+    assert "Precision:        2" in block
+    assert iochost("get", "-c", "2", pvs["WAVE"]).stdout.split()[1:] == ["2", "1", "2.5"]
+
+
+def test_get_not_found_is_one_line_and_exit_1(pvs):
+    result = iochost("get", "--timeout", "0.5", pvs["AI"], "NO:SUCH:PV:ANYWHERE")
+    assert result.returncode == 1
+    assert result.stdout.split() == [pvs["AI"], "2.5"]   # the others are still printed
+    assert result.stderr == ("iochost get: NO:SUCH:PV:ANYWHERE: not found "
+                             "(no server answered within 0.5 s)\n")
+
+
+def test_bad_dbr_type_is_a_usage_error(pvs):
+    result = iochost("get", "-d", "DBR_NOPE", pvs["AI"])
+    assert result.returncode == 2 and "unknown DBR type 'DBR_NOPE'" in result.stderr
+
+
+def test_put_prints_old_and_new_like_caput(pvs, ca_server):
+    result = iochost("put", pvs["LONG"], "43")
+    assert result.returncode == 0, result.stderr
+    assert [line.split() for line in result.stdout.splitlines()] == [
+        ["Old", ":", pvs["LONG"], "42"], ["New", ":", pvs["LONG"], "43"]]
+    assert iochost("put", "--wait", pvs["MODE"], "Manual").stdout.split()[-1] == "Manual"
+    assert iochost("put", pvs["TEXT"], "two words").stdout.splitlines()[-1].endswith(
+        "two words")
+    assert iochost("put", pvs["WAVE"], "4", "5").stdout.splitlines()[-1].split()[-3:] == \
+        ["2", "4", "5"]
+
+
+@pytest.mark.parametrize("wait", [[], ["--wait"]])
+def test_refused_put_exits_1_with_the_eca_text(pvs, wait):
+    result = iochost("put", *wait, pvs["RO"], "5")
+    assert result.returncode == 1 and result.stdout == ""
+    assert result.stderr == (f"iochost put: {pvs['RO']}: put failed: Write access denied "
+                             f"(ECA_NOWTACCESS)\n")
+    result = iochost("put", *wait, pvs["REFUSE"], "5")
+    assert result.returncode == 1
+    assert result.stderr.startswith(f"iochost put: {pvs['REFUSE']}: put failed: ")
+    # CA carries the status, not the putter's text: the client prints the ECA text.
+    assert result.stderr == (f"iochost put: {pvs['REFUSE']}: put failed: Channel write "
+                             f"request failed (ECA_PUTFAIL)\n")
+
+
+def test_monitor_prints_updates_like_camonitor(pvs, ca_server):
+    proc = subprocess.Popen([sys.executable, "-m", "iochost", "monitor", "-n", "3",
+                             pvs["AI"]], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    try:
+        first = proc.stdout.readline()
+        channel = ca_server.database[pvs["AI"]]
+        ca_server.call(channel.write(3.75))
+        time.sleep(0.2)
+        ca_server.call(channel.write(20.0, status=4, severity=1))
+        out, err = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    lines = [first, *out.splitlines()]
+    assert proc.returncode == 0, err
+    stamp = r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{6}"
+    assert re.fullmatch(rf"{re.escape(pvs['AI'])} +{stamp} 2\.5\n?", lines[0])
+    assert re.fullmatch(rf"{re.escape(pvs['AI'])} +{stamp} 3\.75", lines[1])
+    assert re.fullmatch(rf"{re.escape(pvs['AI'])} +{stamp} 20 HIGH MINOR", lines[2])
+
+
+def test_monitor_of_a_missing_pv_exits_1():
+    result = iochost("monitor", "-n", "1", "--timeout", "0.3", "NO:SUCH:PV")
+    assert result.returncode == 1
+    assert result.stderr == ("iochost monitor: NO:SUCH:PV: not found "
+                             "(no server answered within 0.3 s)\n")
+
+
+@pytest.mark.skipif(importlib.util.find_spec("softioc") is None,
+                    reason="softioc is not installed")
+def test_verbs_against_rsrv():
+    db = ('record(ao, "VERB:AO") { field(VAL, "1.25") field(PINI, "YES") }\n'
+          'record(mbbo, "VERB:MODE") { field(ZRST, "Low") field(ONST, "High") '
+          'field(PINI, "YES") }\n'
+          'record(ao, "VERB:OFF") { field(DISP, "1") }\n')
+    with running_softioc(db) as port:
+        env = dict(os.environ, EPICS_CA_ADDR_LIST=f"127.0.0.1:{port}")
+        result = iochost("get", "VERB:AO", "VERB:MODE", env=env)
+        assert result.stdout.split() == ["VERB:AO", "1.25", "VERB:MODE", "Low"]
+        result = iochost("put", "--wait", "VERB:MODE", "High", env=env)
+        assert result.stdout.split()[-1] == "High", result.stderr
+        result = iochost("put", "--wait", "VERB:OFF", "3", env=env)
+        assert result.returncode == 1
+        assert result.stderr.rstrip().endswith("(ECA_PUTFAIL)")
+        result = iochost("monitor", "-n", "1", "VERB:AO", env=env)
+        assert result.returncode == 0 and result.stdout.split()[-1] == "1.25"
+
+
+# -- the verbs' help examples, as written, against the served demo ------------------------------
+
+@pytest.fixture(scope="module")
+def demo_served(tmp_path_factory):
+    """``iochost serve --demo`` on the subprocess port while this module's tests run."""
+    from test_first_tries import STARTUP_TIMEOUT, serving, start, stop
+
+    workdir = tmp_path_factory.mktemp("demo")
+    err_path = workdir / "err"
+    proc = start("iochost serve --demo", workdir, err_path)
+    try:
+        assert wait_until(lambda: serving(proc, err_path), STARTUP_TIMEOUT), \
+            err_path.read_text()
+        yield proc
+    finally:
+        stop(proc)
+
+
+def _client_examples():
+    from test_first_tries import CLIENT_VERBS, help_examples
+
+    return help_examples(CLIENT_VERBS)
+
+
+@pytest.mark.parametrize("verb, command", _client_examples(),
+                         ids=[command for _, command in _client_examples()])
+def test_every_help_example_works_as_written(demo_served, tmp_path, verb, command):
+    from test_first_tries import user_env
+
+    proc = subprocess.run(command, shell=True, cwd=tmp_path, env=user_env(),
+                          capture_output=True, text=True, timeout=60, check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() and not proc.stderr
