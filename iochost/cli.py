@@ -6,6 +6,7 @@ import signal
 import sys
 import textwrap
 from collections.abc import Callable
+from typing import TypeVar
 
 from . import __version__
 from .logs import LOG_FORMATS
@@ -172,9 +173,12 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _argument_type(parse: Callable[[str], int]) -> Callable[[str], int]:
+T = TypeVar("T")
+
+
+def _argument_type(parse: Callable[[str], T]) -> Callable[[str], T]:
     """``parse``, its ValueError shown by argparse as the usage error's text."""
-    def convert(text: str) -> int:
+    def convert(text: str) -> T:
         try:
             return parse(text)
         except ValueError as exc:
@@ -198,7 +202,8 @@ def _client_arguments(sub: argparse.ArgumentParser, verb: str) -> None:
     if verb == "get":
         sub.add_argument("-d", dest="dbr_type", metavar="TYPE",
                          type=_argument_type(verbs.parse_dbr_type),
-                         help="request this DBR type (DBR_CTRL_DOUBLE, time_long, 20, ...) "
+                         help="request this DBR type (DBR_CTRL_DOUBLE, time_long, 20, ...) or "
+                              "family of the native type (native, sts, time, gr, ctrl) "
                               "and print all its fields")
         sub.add_argument("-c", dest="count", type=int, metavar="COUNT",
                          help="number of array elements to read (default: all)")

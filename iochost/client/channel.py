@@ -85,6 +85,8 @@ class Link(Protocol):
 
     def release(self, channel: Channel) -> None: ...
 
+    def abandon(self) -> None: ...
+
 
 class Channel:
     """One PV name at one priority; see the module docstring."""
@@ -242,6 +244,8 @@ class Channel:
     def lost(self) -> None:
         """The server, the circuit or the local PV went away: back to searching."""
         was_connected = self.connected
+        if self.link is not None:
+            self.link.abandon()
         self.link, self.server = None, None
         if self.state is not ChannelState.CLOSED:
             self.state = ChannelState.SEARCHING
@@ -368,16 +372,33 @@ class Subscription:
 class RemoteLink:
     """A channel created on a server over ``circuit``, known there by ``sid``."""
 
-    __slots__ = ("circuit", "sid")
+    __slots__ = ("circuit", "ioids", "sid")
 
     def __init__(self, circuit: Circuit, sid: int) -> None:
         self.circuit = circuit
         self.sid = sid
+        #: Outstanding gets/puts of this channel: failed at once if the channel goes.
+        self.ioids: set[int] = set()
+
+    def _request(self, ioid: int, message: bytes) -> asyncio.Future:
+        ioids = self.ioids
+        ioids.add(ioid)
+        future = self.circuit.request(ioid, message)
+        future.add_done_callback(lambda _: ioids.discard(ioid))
+        return future
+
+    def abandon(self) -> None:
+        pending = self.circuit.pending
+        for ioid in list(self.ioids):
+            future = pending.pop(ioid, None)
+            if future is not None and not future.done():
+                future.set_exception(ConnectionError("channel dropped"))
+        self.ioids.clear()
 
     async def read(self, channel: Channel, dbr_type: int, count: int,
                    timeout: float) -> Reading:
         ioid = channel.context.next_id()
-        future = self.circuit.request(
+        future = self._request(
             ioid, packers.read_notify_request(dbr_type, count, self.sid, ioid))
         status, data_type, data_count, payload = await _answer(
             self.circuit, ioid, future, channel.name, "get", timeout)
@@ -391,7 +412,7 @@ class RemoteLink:
         if timeout is None:
             self.circuit.send(packers.write_request(dbr_type, count, self.sid, ioid, payload))
             return
-        future = self.circuit.request(
+        future = self._request(
             ioid, packers.write_notify_request(dbr_type, count, self.sid, ioid, payload))
         status = (await _answer(self.circuit, ioid, future, channel.name, "put", timeout))[0]
         if status != ECA_NORMAL:

@@ -23,7 +23,7 @@ import asyncio
 import enum
 import logging
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from iochost.ca import codes, packers
 from iochost.ca.commands import ErrorResponse, Role
@@ -104,12 +104,12 @@ class Circuit(asyncio.Protocol):
 
     # -- asyncio.Protocol -----------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        # uvloop's transports are not asyncio.Transport subclasses: no isinstance check.
+        self.transport = cast(asyncio.Transport, transport)
         self.state = CircuitState.CONNECTED
         queued, self._queue = self._queue, []
         ident = self.context.identity
-        transport.write(b"".join((packers.version_request(self.priority),
+        self.transport.write(b"".join((packers.version_request(self.priority),
                                   packers.host_name_request(ident.host.encode()),
                                   packers.client_name_request(ident.user.encode()),
                                   *queued)))

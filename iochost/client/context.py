@@ -204,7 +204,6 @@ class Context:
         for channel in list(self._channels.values()):
             base = channel.name.split(".", 1)[0].rstrip("$")
             if isinstance(channel.link, LocalLink) and (channel.name in gone or base in gone):
-                channel.link.release(channel)
                 channel.lost()
                 # After the listeners ran: the name may be back (a replaced entry).
                 self.loop.call_soon(self._connect, channel)

@@ -131,6 +131,9 @@ class LocalLink:
             self.served.remove_listener(publish)
 
     def release(self, channel: Channel) -> None:
+        self.abandon()
+
+    def abandon(self) -> None:
         for publish in self._listeners.values():
             self.served.remove_listener(publish)
         self._listeners.clear()

@@ -28,9 +28,9 @@ import numpy as np
 
 from iochost.ca.alarm_codes import AlarmSeverity, AlarmStatus
 from iochost.ca.codes import DBE_ALARM, DBE_LOG, DBE_PROPERTY, DBE_VALUE
-from iochost.ca.dbr import ChannelType, family
+from iochost.ca.dbr import FAMILIES, ChannelType, family
 
-from .channel import Channel
+from .channel import Channel, DbrSpec
 from .context import Context
 from .errors import ClientError
 from .reading import Reading
@@ -52,8 +52,11 @@ _MASK_LETTERS = {"v": DBE_VALUE, "l": DBE_LOG, "a": DBE_ALARM, "p": DBE_PROPERTY
 _NAME_WIDTH = 30  # caget/camonitor pad names to 30 characters
 
 
-def parse_dbr_type(text: str) -> int:
-    """``DBR_TIME_DOUBLE``, ``time_double`` or ``20`` -> 20 (ValueError otherwise)."""
+def parse_dbr_type(text: str) -> DbrSpec:
+    """``DBR_TIME_DOUBLE``, ``time_double`` or ``20`` -> 20; a family of the channel's native
+    type (``ctrl``, ``time``, ...) stays a family name (ValueError otherwise)."""
+    if text.strip().lower() in FAMILIES:
+        return text.strip().lower()
     upper = text.strip().upper()
     if upper.isdigit():
         return int(ChannelType(int(upper)))
@@ -61,8 +64,8 @@ def parse_dbr_type(text: str) -> int:
     try:
         return int(ChannelType[upper])
     except KeyError:
-        raise ValueError(f"unknown DBR type {text!r} (e.g. DBR_TIME_DOUBLE, ctrl_long, 20)"
-                         ) from None
+        raise ValueError(f"unknown DBR type {text!r} (e.g. DBR_TIME_DOUBLE, ctrl_long, 20, "
+                         f"or a family: {', '.join(FAMILIES)})") from None
 
 
 def parse_mask(letters: str) -> int:
@@ -183,7 +186,7 @@ async def _enum_strings(channel: Channel, timeout: float) -> tuple[str, ...]:
     return (await channel.get("ctrl", timeout=timeout)).enum_strings
 
 
-async def _get(names: Sequence[str], dbr_type: int | None, count: int | None,
+async def _get(names: Sequence[str], dbr_type: DbrSpec | None, count: int | None,
                timeout: float, as_json: bool, out: TextIO, err: TextIO) -> int:
     status = EXIT_OK
     async with Context() as context:
@@ -213,7 +216,7 @@ def _quiet_library_log() -> None:
     logging.getLogger("iochost.client").addHandler(logging.NullHandler())
 
 
-def get(names: Sequence[str], dbr_type: int | None = None, count: int | None = None,
+def get(names: Sequence[str], dbr_type: DbrSpec | None = None, count: int | None = None,
         timeout: float = 1.0, as_json: bool = False, out: TextIO = sys.stdout,
         err: TextIO = sys.stderr) -> int:
     """``iochost get``; returns the exit status."""

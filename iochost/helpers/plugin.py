@@ -4,7 +4,9 @@ Named by the ``iochost-helpers`` entry point of the ``iochost`` distribution:
 
 * helpers a mount attaches (``helpers: {autosave: {...}, stats: {}}``): ``autosave``,
   ``stats`` (the mount's own figures as PVs);
-* IOCs: ``autosave-status`` (synApps' ``SR_*`` PVs), ``iocstats`` (devIocStats' PVs);
+* IOCs: ``autosave-status`` (synApps' ``SR_*`` PVs), ``iocstats`` (devIocStats' PVs),
+  ``mirror`` (PVs of another CA server served again, :mod:`iochost.helpers.mirror`; handed
+  the host's PV database when mounted);
 * at host start, the host-wide PVs the config asks for: iocStats under
   ``host.stats_prefix`` (mounted as ``_iocstats``, with autosave attached) and the
   autosave status PVs under ``host.autosave_prefix`` (mounted as ``_autosave``).
@@ -36,9 +38,19 @@ def iochost_register_helpers(register: RegisterHelper) -> None:
 def iochost_register_iocs(register: RegisterIoc) -> None:
     from .autosave_ioc import AutosaveStatusIOC
     from .iocstats import IocStatsIOC
+    from .mirror import MIRROR_IOC, MirrorIOC
 
     register(AUTOSAVE_STATUS_IOC, AutosaveStatusIOC)
     register(IOCSTATS_IOC, IocStatsIOC)
+    register(MIRROR_IOC, MirrorIOC)
+
+
+@hookimpl
+def iochost_ioc_mounted(host: Any, mount: Any) -> None:
+    from .mirror import MirrorIOC
+
+    if isinstance(mount.ioc, MirrorIOC):  # it serves from, and reads local PVs in, this
+        mount.ioc.attach(host.database)
 
 
 @hookimpl

@@ -13,6 +13,7 @@ from iochost.host import hookimpl
 from . import (
     custom_write,
     decay,
+    demo_mirror,
     enums,
     macros,
     mini_beamline,
@@ -43,6 +44,7 @@ EXAMPLE_IOCS = {
     "enums": enums.EnumIOC,
     "scan-rate": scan_rate.ScanRateIOC,
     "mini-beamline": mini_beamline.MiniBeamline,
+    "demo-mirror": demo_mirror.DemoMirror,
 }
 
 

@@ -1,0 +1,277 @@
+"""The ``mirror`` IOC: PVs of another CA server (or of this host) served again under this
+mount's prefix, following the source.
+
+Options (a mount's ``options:``):
+
+* ``source_prefix`` -- prepended to each name of ``pvs`` to name the source PV;
+* ``pvs`` -- the names to mirror (no globs): ``<prefix><name>`` serves
+  ``<source_prefix><name>``;
+* ``fields`` -- record fields mirrored too, e.g. ``[".EGU", ".DESC"]``: ``<prefix><name>.EGU``
+  serves ``<source_prefix><name>.EGU``;
+* ``writable`` -- pass puts through to the source; a client's put completes when the
+  source's completed, with the source's ECA status (else the mirror is read-only);
+* ``put_timeout`` -- seconds a passed-through put may take.
+
+Each mirrored PV follows its source over two subscriptions: DBR_TIME with DBE_VALUE|DBE_ALARM
+(value, alarm and the source's own timestamp) and DBR_CTRL with DBE_PROPERTY (units,
+precision, limits, enum strings).  It takes the source's native type and element count: a
+mirrored PV is served from the start (as a DOUBLE in INVALID/LINK alarm until the source
+connects) and, when the source turns out to have another type or count, its channel data are
+replaced in the PV database, so its clients reconnect and see the right type.  When the
+source disconnects every mirrored PV goes to INVALID/LINK (clients see an alarm, not a
+vanished PV); values and alarms recover by themselves when it comes back.
+
+A source served by this same host is read in process (``iochost.client.LocalPVs``), not over
+a loopback circuit to ourselves.  The mirror starts when the host hands it its PV database
+(``attach``, done by iochost's helpers plugin in ``iochost_ioc_mounted``); its work runs in
+the IOC's ``__ainit__`` task, which the host cancels before the PVs are withdrawn.
+"""
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from collections.abc import Callable, MutableMapping
+from typing import Any
+
+import numpy as np
+
+from iochost.ca.alarm_codes import AlarmSeverity, AlarmStatus
+from iochost.ca.codes import DBE_ALARM, DBE_PROPERTY, DBE_VALUE
+from iochost.ca.dbr import ChannelType
+from iochost.ca.eca import ECA_DISCONN, ECA_TIMEOUT
+from iochost.ca.errors import CaStatusError
+from iochost.client import (
+    Channel,
+    ClientTimeout,
+    Context,
+    Disconnected,
+    LocalPVs,
+    Reading,
+    RequestFailed,
+)
+from iochost.client.reading import TEXT_ENCODING
+from iochost.pv import PVGroup
+from iochost.pv.alarms import ChannelAlarm
+from iochost.pv.data import (
+    LIMIT_NAMES,
+    ChannelByte,
+    ChannelData,
+    ChannelDouble,
+    ChannelEnum,
+    ChannelFloat,
+    ChannelInteger,
+    ChannelShort,
+    ChannelString,
+)
+
+__all__ = ["MIRROR_IOC", "MirrorIOC"]
+
+#: The IOC name a host config uses: ``ioc: mirror``.
+MIRROR_IOC = "mirror"
+
+_CLASSES: dict[ChannelType, type[ChannelData]] = {
+    ChannelType.DOUBLE: ChannelDouble, ChannelType.FLOAT: ChannelFloat,
+    ChannelType.LONG: ChannelInteger, ChannelType.INT: ChannelShort,
+    ChannelType.ENUM: ChannelEnum, ChannelType.STRING: ChannelString,
+    ChannelType.CHAR: ChannelByte,
+}
+_NUMERIC = frozenset((ChannelType.DOUBLE, ChannelType.FLOAT, ChannelType.LONG,
+                      ChannelType.INT, ChannelType.CHAR))
+
+
+class _PassThrough:
+    """Mixed into a mirrored channel's class when the mirror is writable: a client's put
+    goes to the source and completes with the source's put (its ECA status carried back).
+    The mirror's own alarm is the source's: a refused put raises no WRITE alarm here."""
+
+    source: Channel
+    put_timeout: float
+
+    async def verify_value(self, value: Any) -> Any:
+        try:
+            await self.source.put(value, wait=True, timeout=self.put_timeout)
+        except RequestFailed as exc:
+            raise CaStatusError(exc.status) from None
+        except Disconnected:
+            raise CaStatusError(ECA_DISCONN, f"{self.source.name} is disconnected") from None
+        except ClientTimeout:
+            raise CaStatusError(ECA_TIMEOUT, f"{self.source.name} did not complete the put "
+                                             f"within {self.put_timeout:g} s") from None
+        return value
+
+    async def write_failed(self, error: Exception) -> None:
+        pass
+
+
+_PASS_THROUGH: dict[type[ChannelData], type[ChannelData]] = {}
+
+
+def _pass_through_class(cls: type[ChannelData]) -> type[ChannelData]:
+    made = _PASS_THROUGH.get(cls)
+    if made is None:
+        made = _PASS_THROUGH[cls] = type(f"Mirrored{cls.__name__}", (_PassThrough, cls), {})
+    return made
+
+
+@dataclasses.dataclass
+class _Mirrored:
+    """One mirrored PV: its local name, its source channel, the channel data served."""
+
+    name: str
+    source: Channel
+    served: ChannelData
+    #: (native type, element count) the served channel data were made for; None: placeholder.
+    shape: tuple[ChannelType, int] | None = None
+    control: Reading | None = None
+
+
+class MirrorIOC(PVGroup):
+    """Serves the PVs of another CA server (or of this host) again, under this prefix.
+
+    Args:
+        source_prefix: prefix of the source PVs (``<source_prefix><name>``)
+        pvs: names to mirror, each served as ``<prefix><name>`` (no globs)
+        writable: pass puts through to the source (completion carries its ECA status)
+        fields: record fields mirrored too, e.g. ``.EGU`` or ``.DESC``
+        put_timeout: seconds a passed-through put may take [s]
+    """
+
+    def __init__(self, prefix: str = "", *, macros: dict[str, str] | None = None,
+                 source_prefix: str, pvs: list[str], writable: bool = False,
+                 fields: list[str] | None = None, put_timeout: float = 60.0) -> None:
+        super().__init__(prefix, macros=macros)
+        for option, names in (("pvs", pvs), ("fields", fields or ())):
+            for name in names:
+                if not isinstance(name, str):
+                    raise TypeError(f"{option}: {name!r} is not a PV name (YAML reads NO, "
+                                    f"YES, ON, OFF as booleans and 1e2 as a number: quote it)")
+        self.source_prefix = source_prefix
+        self.writable = writable
+        self.put_timeout = put_timeout
+        suffixes = ["", *(field if field.startswith(".") else "." + field
+                          for field in fields or ())]
+        #: local name -> source name
+        self.sources = {self.prefix + name + suffix: source_prefix + name + suffix
+                        for name in pvs for suffix in suffixes}
+        self.mirrored: dict[str, _Mirrored] = {}
+        self._database: MutableMapping[str, Any] | None = None
+        self._attached = asyncio.Event()
+        self._events: asyncio.Queue[Callable[[], Any]] = asyncio.Queue()
+        for name in self.sources:
+            self.pvdb[name] = self._placeholder()  # type: ignore[assignment]
+
+    # -- set-up by the host -----------------------------------------------------------------
+    def attach(self, database: Any) -> None:
+        """Start mirroring; ``database`` (a ``PVDatabase``) serves this IOC's PVs and is
+        where sources of this same host are read from."""
+        self._database = database
+        self._attached.set()
+
+    async def __ainit__(self, async_lib: Any) -> None:
+        await self._attached.wait()
+        database = self._database
+        assert database is not None
+        async with Context(local=LocalPVs(database)) as context:  # type: ignore[arg-type]
+            for name, source_name in self.sources.items():
+                self._follow(name, context.channel(source_name))
+            while True:  # apply the sources' news in order, one at a time
+                apply = await self._events.get()
+                try:
+                    await apply()
+                except Exception:  # one bad update must not stop the mirror
+                    self.log.exception("mirror: applying an update failed")
+
+    def _follow(self, name: str, source: Channel) -> None:
+        mirrored = self.mirrored[name] = _Mirrored(name, source, self.pvdb[name])
+        post = self._events.put_nowait
+        source.add_connection_callback(
+            lambda channel, up: None if up else post(lambda: self._disconnected(mirrored)))
+        source.subscribe("time", mask=DBE_VALUE | DBE_ALARM).add_callback(
+            lambda reading: post(lambda: self._update(mirrored, reading)))
+        source.subscribe("ctrl", mask=DBE_PROPERTY).add_callback(
+            lambda reading: post(lambda: self._properties(mirrored, reading)))
+
+    # -- the channel data served ------------------------------------------------------------
+    def _placeholder(self) -> ChannelData:
+        cls = _pass_through_class(ChannelDouble) if self.writable else ChannelDouble
+        return cls(value=0.0, read_only=not self.writable, alarm=ChannelAlarm(
+            status=AlarmStatus.LINK, severity=AlarmSeverity.INVALID))
+
+    def _make(self, mirrored: _Mirrored, native: ChannelType, count: int) -> ChannelData:
+        cls = _CLASSES[native]
+        if self.writable:
+            cls = _pass_through_class(cls)
+        kwargs: dict[str, Any] = {"read_only": not self.writable, "alarm": ChannelAlarm()}
+        if native is not ChannelType.ENUM:
+            kwargs["max_length"] = max(count, 1)
+        if native is ChannelType.CHAR:
+            kwargs["strip_null_terminator"] = False
+        served = cls(**kwargs)
+        if self.writable:
+            served.source = mirrored.source  # type: ignore[attr-defined]
+            served.put_timeout = self.put_timeout  # type: ignore[attr-defined]
+        return served
+
+    def _served_for(self, mirrored: _Mirrored, native: ChannelType, count: int
+                    ) -> ChannelData:
+        """The channel data for the source's type and count, replaced in the database
+        (its clients then reconnect) when those changed."""
+        shape = (native, count)
+        if mirrored.shape != shape:
+            served = self._make(mirrored, native, count)
+            mirrored.served, mirrored.shape = served, shape
+            self.pvdb[mirrored.name] = served  # type: ignore[assignment]
+            if self._database is not None:
+                self._database[mirrored.name] = served
+        if self.writable:  # the source channel object is the same across reconnects
+            mirrored.served.source = mirrored.source  # type: ignore[attr-defined]
+        return mirrored.served
+
+    # -- following the source ---------------------------------------------------------------
+    async def _update(self, mirrored: _Mirrored, reading: Reading) -> None:
+        source = mirrored.source
+        native = source.native_type or reading.native_type
+        served = self._served_for(mirrored, native, source.count)
+        if mirrored.control is not None and mirrored.shape is not None:
+            await self._apply_properties(served, mirrored.control, publish=False)
+            mirrored.control = None
+        await served.write(_value(reading, native), verify_value=False,
+                           timestamp=(reading.meta.secs, reading.meta.nsecs),
+                           status=reading.status, severity=reading.severity)
+
+    async def _properties(self, mirrored: _Mirrored, reading: Reading) -> None:
+        if mirrored.shape is None or mirrored.shape[0] is not reading.native_type:
+            mirrored.control = reading   # applied with the first value of the right type
+            return
+        await self._apply_properties(mirrored.served, reading, publish=True)
+
+    @staticmethod
+    async def _apply_properties(served: ChannelData, reading: Reading, publish: bool) -> None:
+        meta = reading.meta
+        native = reading.native_type
+        if native is ChannelType.ENUM:
+            properties: dict[str, Any] = {"enum_strings": list(reading.enum_strings)}
+        elif native in _NUMERIC:
+            properties = {name: getattr(meta, name) for name in LIMIT_NAMES}
+            properties["units"] = reading.units
+            if native in (ChannelType.DOUBLE, ChannelType.FLOAT):
+                properties["precision"] = meta.precision
+        else:
+            return
+        await served.write_metadata(publish=publish, **properties)
+
+    async def _disconnected(self, mirrored: _Mirrored) -> None:
+        await mirrored.served.write_metadata(status=AlarmStatus.LINK,
+                                             severity=AlarmSeverity.INVALID)
+
+
+def _value(reading: Reading, native: ChannelType) -> Any:
+    """The reading's data as the channel data class of ``native`` takes a value."""
+    data = reading.data
+    if isinstance(data, list):  # STRING: a mirrored PV holds one string
+        return data[0].decode(TEXT_ENCODING) if data else ""
+    if native is ChannelType.CHAR:
+        return data.astype(np.uint8).tobytes()
+    if native is ChannelType.ENUM:
+        return int(data[0]) if len(data) else 0
+    return data[0].item() if len(data) == 1 else data

@@ -1,0 +1,219 @@
+"""The ``mirror`` IOC in a host on the session's server: a second server's PVs (iochost in a
+thread, RSRV in a subprocess) and this host's own PVs, read through the mirror by our client
+over real sockets."""
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import os
+
+import numpy as np
+import pytest
+from softioc_process import free_port, running_softioc
+
+from iochost.ca.alarm_codes import AlarmSeverity, AlarmStatus
+from iochost.ca.dbr import ChannelType
+from iochost.ca.eca import ECA_NOWTACCESS, ECA_PUTFAIL
+from iochost.ca.errors import CaStatusError
+from iochost.client import ClientError, Context, RequestFailed
+from iochost.pv.data import ChannelDouble, ChannelEnum, ChannelInteger, ChannelString
+from iochost.testing import ServerThread
+
+TIMEOUT = 10.0
+
+
+class Refusing(ChannelDouble):
+    async def verify_value(self, value):
+        raise CaStatusError(ECA_PUTFAIL, "refused")
+
+
+def source_pvs(prefix: str) -> dict:
+    return {
+        prefix + "DBL": ChannelDouble(value=1.5, units="mm", precision=3,
+                                      upper_warning_limit=10.0, lower_warning_limit=-10.0),
+        prefix + "MODE": ChannelEnum(value="Auto", enum_strings=["Manual", "Auto"]),
+        prefix + "ARR": ChannelInteger(value=np.arange(10, dtype=np.int32)),
+        prefix + "TXT": ChannelString(value="hello"),
+        prefix + "REFUSE": Refusing(value=0.0),
+    }
+
+
+def test_a_name_yaml_reads_as_a_boolean_is_refused_clearly():
+    from iochost.helpers.mirror import MirrorIOC
+
+    with pytest.raises(TypeError, match=r"pvs: False is not a PV name .*quote it"):
+        MirrorIOC("M:", source_prefix="S:", pvs=["A", False])
+
+
+@pytest.fixture
+def searchable(monkeypatch):
+    """Make the mirror's client (and ours) search the given ports too."""
+    def add(port: int) -> None:
+        monkeypatch.setenv("EPICS_CA_ADDR_LIST",
+                           f"{os.environ['EPICS_CA_ADDR_LIST']} 127.0.0.1:{port}")
+    return add
+
+
+async def next_update(subscription, timeout=TIMEOUT):
+    return await asyncio.wait_for(subscription.__anext__(), timeout)
+
+
+async def wait_for(channel, predicate, timeout=TIMEOUT):
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        try:
+            reading = await channel.get()
+        except ClientError as exc:   # a mirrored PV reconnects when it takes its type
+            reading = exc
+        if not isinstance(reading, Exception) and predicate(reading):
+            return reading
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"{channel.name}: last reading {reading}")
+        await asyncio.sleep(0.05)
+
+
+async def test_mirror_follows_a_second_server_and_shows_link_alarms(
+        start_host, unique_prefix, searchable):
+    port = free_port()
+    searchable(port)
+    source = ServerThread(source_pvs("SRC:"), port=port)
+    source.start()
+    try:
+        start_host("""
+            mounts:
+              - {name: m, ioc: mirror, prefix: '$(P)M:',
+                 options: {source_prefix: 'SRC:', pvs: [DBL, MODE, ARR, TXT, REFUSE]}}
+        """, unique_prefix)
+        async with Context() as context:
+            dbl = await context.connect(unique_prefix + "M:DBL", TIMEOUT)
+            await wait_for(dbl, lambda r: r.value == 1.5 and r.severity == 0)
+            ctrl = await dbl.get("ctrl")
+            assert (ctrl.units, ctrl.meta.precision, ctrl.meta.upper_warning_limit) == \
+                ("mm", 3, 10.0)
+            source_stamp = source.database["SRC:DBL"].timestamp
+            assert (await dbl.get()).timestamp == pytest.approx(source_stamp, abs=1e-6)
+            # Native type and count are the source's (the placeholder was a DOUBLE).
+            mode = context.channel(unique_prefix + "M:MODE")
+            await wait_for_connected_type(mode, ChannelType.ENUM)
+            assert (await mode.get("ctrl")).enum_strings == ("Manual", "Auto")
+            assert (await mode.get(ChannelType.STRING)).value == "Auto"
+            arr = context.channel(unique_prefix + "M:ARR")
+            await wait_for_connected_type(arr, ChannelType.LONG)
+            assert arr.count == 10
+            np.testing.assert_array_equal((await arr.get()).data, np.arange(10))
+            txt = context.channel(unique_prefix + "M:TXT")
+            await wait_for_connected_type(txt, ChannelType.STRING)
+            assert (await txt.get()).value == "hello"
+            # Follows within one update: value, alarm and stamp.
+            updates = dbl.subscribe()
+            assert (await next_update(updates)).value == 1.5
+            source.call(source.database["SRC:DBL"].write(12.0))
+            update = await next_update(updates)
+            assert (update.value, update.severity, update.status) == (12.0, 1, AlarmStatus.HIGH)
+            assert update.timestamp == pytest.approx(source.database["SRC:DBL"].timestamp,
+                                                     abs=1e-6)
+            # Read-only by default.
+            with pytest.raises(RequestFailed) as refused:
+                await dbl.put(3.0, wait=True)
+            assert refused.value.status == ECA_NOWTACCESS
+            # The source stops: INVALID/LINK, still served.
+            source.stop()
+            update = await next_update(updates)
+            assert (update.severity, update.status) == (AlarmSeverity.INVALID, AlarmStatus.LINK)
+            assert dbl.connected and (await dbl.get()).value == 12.0
+            # It comes back (fresh values): the mirror recovers by itself.
+            source = ServerThread(source_pvs("SRC:"), port=port)
+            source.start()
+            update = await next_update(updates, 30)
+            assert (update.value, update.severity) == (1.5, 0)
+    finally:
+        source.stop()
+
+
+async def wait_for_connected_type(channel, native, timeout=TIMEOUT):
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not (channel.connected and channel.native_type is native):
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"{channel.name}: {channel.native_type} {channel.state}")
+        await asyncio.sleep(0.05)
+
+
+async def test_writable_mirror_passes_puts_through_with_the_source_status(
+        start_host, unique_prefix, searchable):
+    port = free_port()
+    searchable(port)
+    with ServerThread(source_pvs("SRCW:"), port=port) as source:
+        start_host("""
+            mounts:
+              - {name: w, ioc: mirror, prefix: '$(P)W:',
+                 options: {source_prefix: 'SRCW:', pvs: [DBL, MODE, REFUSE], writable: true}}
+        """, unique_prefix)
+        async with Context() as context:
+            dbl = await context.connect(unique_prefix + "W:DBL", TIMEOUT)
+            await wait_for(dbl, lambda r: r.value == 1.5 and r.severity == 0)
+            await dbl.put(4.25, wait=True)
+            assert source.database["SRCW:DBL"].value == 4.25
+            assert (await dbl.get()).value == 4.25
+            mode = context.channel(unique_prefix + "W:MODE")
+            await wait_for_connected_type(mode, ChannelType.ENUM)
+            await mode.put("Manual", wait=True)
+            assert source.database["SRCW:MODE"].value == "Manual"
+            refusing = context.channel(unique_prefix + "W:REFUSE")
+            await wait_for_connected_type(refusing, ChannelType.DOUBLE)
+            await wait_for(refusing, lambda r: r.severity == 0)
+            with pytest.raises(RequestFailed) as refused:
+                await refusing.put(1.0, wait=True)
+            assert refused.value.status == ECA_PUTFAIL     # the source's own status
+            assert (await refusing.get()).value == 0.0
+
+
+async def test_mirror_of_this_hosts_own_pvs_reads_them_in_process(start_host, unique_prefix,
+                                                                   ca_server):
+    host = start_host("""
+        mounts:
+          - {name: m, ioc: mirror, prefix: '$(P)COPY:',
+             options: {source_prefix: '$(P)', pvs: [OWN]}}
+    """, unique_prefix)
+    own = ChannelDouble(value=7.0, units="V")
+    ca_server.add({unique_prefix + "OWN": own})   # the host's database: served, and local
+    async with Context() as context:
+        copy = await context.connect(unique_prefix + "COPY:OWN", TIMEOUT)
+        await wait_for(copy, lambda r: r.value == 7.0 and r.severity == 0)
+        mirrored = host.mounts["m"].ioc.mirrored[unique_prefix + "COPY:OWN"]
+        assert mirrored.source.server == "local"
+        updates = copy.subscribe()
+        assert (await next_update(updates)).value == 7.0
+        await asyncio.to_thread(ca_server.call, own.write(8.5))
+        assert (await next_update(updates)).value == 8.5
+    ca_server.remove([unique_prefix + "OWN"])
+
+
+@pytest.mark.skipif(importlib.util.find_spec("softioc") is None,
+                    reason="softioc is not installed")
+async def test_mirror_of_an_epics_ioc_with_fields_across_its_restart(
+        start_host, unique_prefix, searchable):
+    db = ('record(ai, "RS:TEMP") { field(VAL, "21.5") field(EGU, "degC") field(PREC, "1") '
+          'field(DESC, "room") field(PINI, "YES") }\n')
+    port = free_port()
+    searchable(port)
+    start_host("""
+        mounts:
+          - {name: r, ioc: mirror, prefix: '$(P)R:',
+             options: {source_prefix: 'RS:', pvs: [TEMP], fields: [.EGU, DESC]}}
+    """, unique_prefix)
+    async with Context() as context:
+        temp = context.channel(unique_prefix + "R:TEMP")
+        with running_softioc(db, port):
+            await wait_for_connected_type(temp, ChannelType.DOUBLE)
+            await wait_for(temp, lambda r: r.value == 21.5 and r.severity == 0)
+            assert (await temp.get("ctrl")).units == "degC"
+            egu = await context.connect(unique_prefix + "R:TEMP.EGU", TIMEOUT)
+            desc = await context.connect(unique_prefix + "R:TEMP.DESC", TIMEOUT)
+            await wait_for(egu, lambda r: r.value == "degC")
+            await wait_for(desc, lambda r: r.value == "room")
+        # RSRV gone: LINK/INVALID on every mirrored PV, fields included.
+        for channel in (temp, egu):
+            await wait_for(channel, lambda r: (r.status, r.severity) ==
+                           (AlarmStatus.LINK, AlarmSeverity.INVALID))
+        with running_softioc(db, port):
+            await wait_for(temp, lambda r: r.value == 21.5 and r.severity == 0, 40)
