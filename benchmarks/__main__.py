@@ -15,7 +15,7 @@ from pathlib import Path
 from benchmarks.cbuild import build_caclient
 from benchmarks.netenv import LOOPBACK_ENV
 from benchmarks.profiles import PROFILES
-from benchmarks.report import render_errors, render_meta, render_table
+from benchmarks.report import render_client_table, render_errors, render_meta, render_table
 from benchmarks.runner import run_benchmarks
 from benchmarks.servers.launch import SERVERS
 from benchmarks.workloads import workloads_for
@@ -66,6 +66,9 @@ def main(argv: list[str] | None = None) -> int:
     out = args.json or HERE / f"results-{stamp}.json"
     out.write_text(json.dumps(results, indent=1))
     text = f"{render_meta(results)}\n\n{render_table(results)}\n"
+    client_table = render_client_table(results)
+    if client_table:
+        text += f"\nClient rows (each client against RSRV):\n\n{client_table}\n"
     errors = render_errors(results)
     if errors:
         text += f"\nFailures:\n\n{errors}\n"

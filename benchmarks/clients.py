@@ -28,9 +28,16 @@ def _parse(out: str, what: str) -> dict:
     raise ClientError(f"{what}: no result in output:\n{out[-1500:]}")
 
 
+#: Prefix of the clients compared in the client rows (``benchmarks.clientbench``).
+CLIENT_ROW = "client:"
+
+
 def _command(client: str, mode: str, args: Sequence[object]) -> list[str]:
     if client == "c":
         return [str(build_caclient()), mode, *map(str, args)]
+    if client.startswith(CLIENT_ROW):
+        return [sys.executable, "-m", "benchmarks.clientbench", client[len(CLIENT_ROW):],
+                mode, *map(str, args)]
     return [sys.executable, "-m", "benchmarks.pyclients", client, mode, *map(str, args)]
 
 
@@ -49,9 +56,10 @@ def run_client(client: str, mode: str, args: Sequence[object], env: dict[str, st
 class SignalledClient:
     """A client that prints 'READY ...' when set up, then waits for one stdin line to start."""
 
-    def __init__(self, mode: str, args: Sequence[object], env: dict[str, str]) -> None:
-        self.what = f"c {mode}"
-        self.proc = subprocess.Popen(_command("c", mode, args), env=env, cwd=REPO,
+    def __init__(self, mode: str, args: Sequence[object], env: dict[str, str],
+                 client: str = "c") -> None:
+        self.what = f"{client} {mode}"
+        self.proc = subprocess.Popen(_command(client, mode, args), env=env, cwd=REPO,
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      stderr=subprocess.DEVNULL, text=True)
 

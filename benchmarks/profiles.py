@@ -24,6 +24,8 @@ class Profile:
     startup_scalars: tuple[int, ...]
     startup_ai_records: int         # 0 = skip
     second_opinion: bool            # also run pyepics and caproto's client
+    #: client rows (against RSRV): iochost's client beside these (benchmarks.clientbench)
+    client_rows: tuple[str, ...] = ()
     startup_timeout: float = 120.0
     startup_settle: float = 0.5     # idle time before the RSS reading
     #: a run longer than this is not repeated: its spread is small next to its size, and
@@ -37,14 +39,15 @@ PROFILES = {
         op_seconds=2.0, post_seconds=2.0, late_timeout=10.0, subscribers=(1, 10),
         display_clients=100, display_pvs=1000, display_seconds=4.0,
         display_connect_timeout=20.0, waveform=1_000_000,
-        startup_scalars=(10_000, 100_000), startup_ai_records=10_000, second_opinion=True),
+        startup_scalars=(10_000, 100_000), startup_ai_records=10_000, second_opinion=True,
+        client_rows=("iochost", "pyepics", "aioca", "caproto-asyncio")),
     "quick": Profile(
         name="quick", repeats=1, scalars=1000, connect_counts=(1000,), outstanding=1000,
         op_seconds=1.0, post_seconds=1.0, late_timeout=5.0, subscribers=(1, 10),
         display_clients=10, display_pvs=100, display_seconds=2.0,
         display_connect_timeout=15.0, waveform=1_000_000,
         startup_scalars=(10_000,), startup_ai_records=1000, second_opinion=False,
-        startup_timeout=60.0),
+        startup_timeout=60.0, client_rows=("iochost", "pyepics", "aioca", "caproto-asyncio")),
     "smoke": Profile(
         name="smoke", repeats=1, scalars=100, connect_counts=(100,), outstanding=100,
         op_seconds=0.3, post_seconds=0.3, late_timeout=3.0, subscribers=(1,),

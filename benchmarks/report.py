@@ -5,7 +5,7 @@ import math
 
 from benchmarks.profiles import PROFILES
 from benchmarks.servers.launch import SERVERS
-from benchmarks.workloads import Target, workloads_for
+from benchmarks.workloads import CLIENT_JOBS, Target, workloads_for
 
 _UNITS = {"delivered_pct": "%", "final_late_ms": "ms", "posted_per_s": "posted/s",
           "server_cpu_pct": "% of a core", "server_wait_pct": "% of a core",
@@ -73,6 +73,8 @@ def render_table(results: dict) -> str:
             "iochost/caproto", "iochost/RSRV", "target (issue's ratio to RSRV)", "verdict"]
     rows = [head, ["---"] * len(head)]
     for key, wres in results["workloads"].items():
+        if key.startswith("client_"):
+            continue  # render_client_table
         w = wl_defs.get(key)
         metrics = [wres["metric"]] + list(w.extra if w else ())
         for i, metric in enumerate(metrics):
@@ -96,6 +98,57 @@ def render_table(results: dict) -> str:
                 title, unit = f"&nbsp;&nbsp;{metric}", _UNITS.get(metric, "")
                 tcell = verdict = ""
             rows.append([title, unit, cells[0], cells[1], cells[2], *ratios, tcell, verdict])
+    return "\n".join("| " + " | ".join(r) + " |" for r in rows)
+
+
+#: The issue's client targets: iochost's client ahead of these on every row ...
+CLIENT_AHEAD_OF = ("aioca", "caproto-asyncio")
+#: ... and within this factor of pyepics (libca) on gets.
+PYEPICS_GET_FACTOR = 2.0
+
+
+def client_verdict(job: str, figures: dict[str, float | None]) -> str:
+    """'met' or 'MISSED: ...' for iochost's client on one job, or '?' without its figure."""
+    ours = figures.get("iochost")
+    if ours is None:
+        return "?"
+    misses = [f"behind {peer} ({_fmt(ours)} < {_fmt(figures[peer])})"
+              for peer in CLIENT_AHEAD_OF
+              if figures.get(peer) is not None and ours < figures[peer]]  # type: ignore[operator]
+    libca = figures.get("pyepics")
+    if job == "get" and libca is not None and ours * PYEPICS_GET_FACTOR < libca:
+        misses.append(f"{_fmt(libca / ours)}x slower than pyepics (allowed "
+                      f"{PYEPICS_GET_FACTOR:g}x)")
+    return "met" if not misses else "MISSED: " + "; ".join(misses)
+
+
+def render_client_table(results: dict) -> str:
+    """The client rows (each client against RSRV): one row per job, one column per client,
+    iochost's ratio to each, and the verdict (ahead of aioca and caproto's asyncio client;
+    gets within 2x of pyepics). Empty when the run had no client rows."""
+    clients = list(dict.fromkeys(
+        key.split("_", 2)[2] for key in results["workloads"] if key.startswith("client_")))
+    if not clients:
+        return ""
+    peers = [c for c in clients if c != "iochost"]
+    head = ["client job (against RSRV)", "unit", *clients,
+            *(f"iochost/{p}" for p in peers), "target", "verdict"]
+    rows = [head, ["---"] * len(head)]
+    for job, title, metric, unit in CLIENT_JOBS:
+        figures: dict[str, float | None] = {}
+        cells = []
+        for client in clients:
+            wres = results["workloads"].get(f"client_{job}_{client}")
+            entry = (wres or {}).get("servers", {}).get("rsrv")
+            figures[client] = _value(wres, "rsrv", metric) if wres else None
+            failed = entry and entry.get("error") and figures[client] is None
+            cells.append("failed" if failed else
+                         _fmt(figures[client]) + _spread(entry, metric))
+        ratios = [_fmt(r) + "x" if (r := _ratio(figures.get("iochost"), figures[p]))
+                  is not None else "-" for p in peers]
+        target = "ahead of aioca and caproto-asyncio" + \
+            (f"; within {PYEPICS_GET_FACTOR:g}x of pyepics" if job == "get" else "")
+        rows.append([title, unit, *cells, *ratios, target, client_verdict(job, figures)])
     return "\n".join("| " + " | ".join(r) + " |" for r in rows)
 
 

@@ -134,6 +134,7 @@ def _run_shared(profile: Profile, server_keys: list[str], wls: list[Workload], r
 def _schedule(profile: Profile, w: Workload, keys: list[str], results: dict):
     """(repeat, server, entry) for each run still wanted: not after a failure, nor after a
     run slower than ``profile.no_repeat_after``."""
+    keys = [key for key in keys if w.servers is None or key in w.servers]
     for rep in range(w.repeats or profile.repeats):
         for key in _rotated(keys, rep):
             entry = _entry(results, w.key, key)

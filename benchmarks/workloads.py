@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from benchmarks.clients import SignalledClient, run_client
+from benchmarks.clients import CLIENT_ROW, SignalledClient, run_client
 from benchmarks.profiles import Profile
 from benchmarks.pvset import PVSet
 from benchmarks.servers.launch import ServerProcess
@@ -41,6 +41,7 @@ class Workload:
     pvs: PVSet | None = None
     extra: tuple[str, ...] = ()  # further metrics shown in the table
     repeats: int | None = None  # overrides the profile's (second opinions run once)
+    servers: tuple[str, ...] | None = None  # only against these (client rows: RSRV)
 
 
 class ServerLoad:
@@ -153,6 +154,45 @@ def _monitor(subscribers: int):
     return run
 
 
+def _client_monitor(client: str):
+    """One subscriber process of `client` on FAST while the server posts flat out."""
+    def run(server: ServerProcess, profile: Profile) -> dict:
+        wait = profile.post_seconds + 20
+        subscriber = SignalledClient("monitor", [server.pvs.control("FAST"),
+                                                 server.pvs.control("COUNT"), wait,
+                                                 profile.late_timeout], server.client_env,
+                                     client=CLIENT_ROW + client)
+        try:
+            subscriber.wait_ready()
+            subscriber.start()
+            _trigger(server, "GO", profile.post_seconds)
+            return subscriber.result(timeout=wait + profile.late_timeout + 10)
+        finally:
+            subscriber.kill()
+    return run
+
+
+#: The client rows' jobs: (key, title, metric, unit).
+CLIENT_JOBS = (("connect", "connect 1,000 channels", "rate", "ch/s"),
+               ("get", "1,000 outstanding gets", "rate", "gets/s"),
+               ("monitor", "monitor updates received, server posting flat out",
+                "delivered_per_s", "upd/s"))
+
+
+def client_workloads(profile: Profile) -> list[Workload]:
+    """The client rows: each client of ``profile.client_rows`` against RSRV."""
+    wls = []
+    for client in profile.client_rows:
+        tag = CLIENT_ROW + client
+        runs = {"connect": _connect(1000, tag), "get": _ops("get", tag),
+                "monitor": _client_monitor(client)}
+        for job, title, metric, unit in CLIENT_JOBS:
+            wls.append(Workload(f"client_{job}_{client}", f"{title} [{client}]", metric, unit,
+                                True, runs[job], client=tag, servers=("rsrv",),
+                                extra=("delivered_pct",) if job == "monitor" else ()))
+    return wls
+
+
 def _display(server: ServerProcess, profile: Profile) -> dict:
     """display_clients circuits each watching display_pvs PVs the server updates at 10 Hz."""
     n_pv = min(profile.display_pvs, server.pvs.display)
@@ -231,6 +271,7 @@ def workloads_for(profile: Profile) -> list[Workload]:
                                 repeats=1))
         wls.append(Workload("waveform_pyepics", "waveform read [pyepics]", "mb_per_s", "MB/s",
                             True, _waveform("pyepics"), client="pyepics", repeats=1))
+    wls += client_workloads(profile)
     startup_targets = {10_000: Target("<= 0.3 s (RSRV 3.46)", 0.3 / 3.46),
                        100_000: Target("<= 1.5 s / <= 150 MB (RSRV 22.7 s / 675 MB)",
                                        1.5 / 22.7, (("rss_mb", "ratio<=", 150 / 675),))}

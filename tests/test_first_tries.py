@@ -30,7 +30,7 @@ def test_python_dash_m_iochost_is_the_iochost_command(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "iochost", "check", "--demo"], cwd=tmp_path,
                           env=user_env(), capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
-    assert re.fullmatch(r".*demo\.yaml: OK \(10 of 11 mounts enabled, \d+ PVs\)\n", proc.stdout)
+    assert re.fullmatch(r".*demo\.yaml: OK \(11 of 12 mounts enabled, \d+ PVs\)\n", proc.stdout)
     version = subprocess.run([sys.executable, "-m", "iochost", "--version"], cwd=tmp_path,
                              capture_output=True, text=True, timeout=60)
     assert version.returncode == 0 and version.stdout.startswith("iochost 0.")

@@ -88,7 +88,11 @@ def test_demo_config_serves_every_mount_and_stops_cleanly(pyepics, tmp_path, pro
     assert caget("DEMO:BL:current.EGU") == "mA"
     assert caput("DEMO:BL:centre.DESC", "pinhole centre", wait=True, timeout=5) == 1
     assert caget("DEMO:BL:centre.DESC", use_monitor=False) == "pinhole centre"
-    assert caget("DEMO:HOST:MOUNTS") == 12          # 10 + the helpers' _iocstats, _autosave
+    # the demo-mirror mount: the demo's own PVs again, read in process, puts passed through
+    assert wait_until(lambda: caget("DEMO:MIRROR:A:SIMPLE:A", use_monitor=False) == 1, 5)
+    assert caput("DEMO:MIRROR:A:SIMPLE:B", 7.5, wait=True, timeout=5) == 1
+    assert caget("DEMO:A:SIMPLE:B", use_monitor=False) == 7.5
+    assert caget("DEMO:HOST:MOUNTS") == 13          # 11 + the helpers' _iocstats, _autosave
     # --list-pvs names what the mounts' IOCs serve; the helpers add theirs when serving
     # (iocStats, autosave status, the beamline's STATS:*, two more STATE PVs)
     listed = proc.out_path.read_text().split()
@@ -108,11 +112,11 @@ def test_demo_config_serves_every_mount_and_stops_cleanly(pyepics, tmp_path, pro
     log = proc.err_path.read_text()
     assert "shutdown hook of DEMO:HOOKS:thing called (value 7)" in log   # its shutdown hook ran
     # the reporting lines: the server's first line counts no PVs before anything is
-    # mounted; the status mount counts what it serves (7 figures + 11 STATE PVs); the
+    # mounted; the status mount counts what it serves (7 figures + 12 STATE PVs); the
     # shutdown line names the signal
     server_line = next(line for line in log.splitlines() if "CA server on" in line)
     assert "PVs" not in server_line
-    assert "[mount _host] iochost-status mounted: 18 PVs under 'DEMO:HOST:'" in log
+    assert "[mount _host] iochost-status mounted: 19 PVs under 'DEMO:HOST:'" in log
     assert "SIGINT received: shutting down" in log
     assert "host 'demo' stopped" in log and "Traceback" not in log
     saved = tmp_path / "state" / "iochost" / "demo" / "autosave" / "simple-b" / \
