@@ -375,7 +375,7 @@ class Context:
         key = (circuit.address, circuit.priority)
         if self._circuits.get(key) is circuit:
             del self._circuits[key]
-        for cid, channel in list(circuit.channels.items()):
+        for channel in list(circuit.channels.values()):
             self._lose(channel)
         circuit.channels.clear()
         circuit.subscriptions.clear()

@@ -141,7 +141,8 @@ async def test_local_pvs_are_read_in_place_without_any_socket():
             await context.channel("LOC:NO").put(1.0, wait=True)
         assert refused.value.status == ECA_PUTFAIL
         assert context._udp is None, "a local-only context opened a search socket"
-        # Removed (an unmount): disconnected (searched for on the network meanwhile); served again: reconnected, subscription too.
+        # Removed (an unmount): disconnected (searched for on the network meanwhile);
+        # served again: reconnected, subscription too.
         states = []
         channel.add_connection_callback(lambda ch, up: states.append(up))
         database.remove_many(["LOC:A"])
