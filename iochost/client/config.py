@@ -16,26 +16,79 @@ A bad value fails once, when the context is made, with a message naming the vari
 """
 from __future__ import annotations
 
+import ipaddress
 import os
+import socket
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from iochost.server.config import (
-    DEFAULT_MAX_ARRAY_BYTES,
-    DEFAULT_REPEATER_PORT,
-    DEFAULT_SERVER_PORT,
-    MIN_MAX_ARRAY_BYTES,
-    ConfigError,
-    _parse_bool,
-    _parse_port,
-    _parse_positive_float,
-    local_broadcast_addresses,
-    parse_address_list,
-)
 
 __all__ = ["ClientConfig", "ConfigError"]
 
 Address = tuple[str, int]
+
+# libca's defaults (the client layer may not import the server's copies: docs/internals.md).
+DEFAULT_SERVER_PORT = 5064
+DEFAULT_REPEATER_PORT = 5065
+DEFAULT_MAX_ARRAY_BYTES = 16384
+MIN_MAX_ARRAY_BYTES = 16384
+
+
+class ConfigError(ValueError):
+    """An EPICS_CA_* variable that cannot be used (the message names it)."""
+
+
+def _parse_port(text: str, variable: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        raise ConfigError(f"{variable}={text!r}: not a port number") from None
+    if not 0 < port < 65536:
+        raise ConfigError(f"{variable}={text!r}: port out of range 1..65535")
+    return port
+
+
+def _parse_bool(text: str, variable: str) -> bool:
+    value = text.strip().upper()
+    if value in ("YES", "Y", "TRUE", "1"):
+        return True
+    if value in ("NO", "N", "FALSE", "0"):
+        return False
+    raise ConfigError(f"{variable}={text!r}: expected YES or NO")
+
+
+def _parse_positive_float(text: str, variable: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise ConfigError(f"{variable}={text!r}: not a number") from None
+    if not value > 0:
+        raise ConfigError(f"{variable}={text!r}: must be positive")
+    return value
+
+
+def parse_address_list(text: str, default_port: int,
+                       variable: str) -> tuple[tuple[str, int | None], ...]:
+    """A whitespace-separated ``ip[:port]`` list (IPv4 addresses; names are not resolved)."""
+    entries: list[tuple[str, int | None]] = []
+    for item in text.split():
+        host, sep, port_text = item.partition(":")
+        try:
+            ipaddress.IPv4Address(host)
+        except ValueError:
+            raise ConfigError(f"{variable}: {item!r} is not an IPv4 address[:port]") from None
+        entries.append((host, _parse_port(port_text, variable) if sep else default_port))
+    return tuple(entries)
+
+
+def local_broadcast_addresses() -> dict[str, str | None]:
+    """``{local IPv4 address: its broadcast address or None}`` (empty without psutil)."""
+    try:
+        import psutil
+    except ImportError:
+        return {}
+    return {entry.address: entry.broadcast for addresses in psutil.net_if_addrs().values()
+            for entry in addresses if entry.family == socket.AF_INET}
 
 #: libca's default and floor of EPICS_CA_MAX_SEARCH_PERIOD (seconds).
 DEFAULT_MAX_SEARCH_PERIOD = 300.0

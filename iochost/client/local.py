@@ -27,10 +27,9 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Protocol
 
 from iochost.ca.errors import CaStatusError
-from iochost.server.database import PVDatabase, ServedChannel
 
 from .errors import ClientTimeout, RequestFailed
 from .reading import Reading, decode_reading
@@ -43,6 +42,42 @@ __all__ = ["LocalLink", "LocalPVs"]
 log = logging.getLogger("iochost.client")
 
 NamesListener = Callable[[list[str]], None]
+
+
+class ServedChannel(Protocol):
+    """What a local channel uses of the server's ``ServedChannel`` contract
+    (``iochost.server.database``; the client layer may not import it)."""
+
+    native_type: int
+    max_length: int
+    needs_async_read: bool
+
+    def check_access(self, host: str, user: str) -> int: ...
+
+    def read_dbr(self, dbr_type: int, count: int) -> tuple[bytes, int]: ...
+
+    async def aread_dbr(self, dbr_type: int, count: int) -> tuple[bytes, int]: ...
+
+    async def write_dbr(self, dbr_type: int, count: int, payload: Any, host: str,
+                        user: str) -> None: ...
+
+    def add_listener(self, fn: Callable[[Any, int], None]) -> None: ...
+
+    def remove_listener(self, fn: Callable[[Any, int], None]) -> None: ...
+
+
+class PVDatabase(Protocol):
+    """What :class:`LocalPVs` uses of ``iochost.server.PVDatabase``."""
+
+    def resolve(self, name: str) -> Any: ...
+
+    def add_addition_listener(self, fn: NamesListener) -> None: ...
+
+    def remove_addition_listener(self, fn: NamesListener) -> None: ...
+
+    def add_removal_listener(self, fn: NamesListener) -> None: ...
+
+    def remove_removal_listener(self, fn: NamesListener) -> None: ...
 
 
 class LocalPVs:

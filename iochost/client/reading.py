@@ -10,7 +10,6 @@ maps every byte an IOC may send.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import cast
 
 import numpy as np
 
@@ -84,5 +83,5 @@ def decode_reading(name: str, dbr_type: int, count: int, payload: bytes | memory
     if isinstance(decoded, np.ndarray):
         data = decoded.astype(decoded.dtype.newbyteorder("="))
     else:
-        data = cast(list[bytes], decoded)
+        data = decoded
     return Reading(name, ChannelType(dbr_type), data, meta)
