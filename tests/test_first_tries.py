@@ -80,7 +80,7 @@ def test_serve_demo_from_anywhere_serves_the_shipped_config(tmp_path, caproto_co
         assert stop(proc) == 0, err_path.read_text()
 
 
-#: Verbs whose examples read the demo's PVs: tests/client/test_verbs.py runs them against
+#: Verbs whose examples read the demo's PVs: tests/client/test_client_verbs.py runs them against
 #: a served demo.
 CLIENT_VERBS = ("get", "put", "monitor")
 
