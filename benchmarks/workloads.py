@@ -5,15 +5,18 @@ its client's result dict; ``startup`` workloads start their own server instead.
 """
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from benchmarks.clients import CLIENT_ROW, SignalledClient, run_client
+from benchmarks.clients import CLIENT_ROW, ClientError, SignalledClient, run_client
 from benchmarks.profiles import Profile
 from benchmarks.pvset import PVSet
-from benchmarks.servers.launch import ServerProcess
+from benchmarks.servers.launch import REPO, ServerProcess
 
 
 @dataclass(frozen=True)
@@ -119,26 +122,63 @@ def _trigger(server: ServerProcess, name: str, value: float) -> None:
     run_client("c", "trigger", [server.pvs.control(name), value, 60], server.client_env, 90)
 
 
-def _monitor(subscribers: int):
-    """`subscribers` processes each subscribe to FAST; the server posts flat out."""
+class WebBrowser:
+    """``benchmarks.webclient``: the mount page's traffic (pvws stream of FAST and COUNT,
+    /api/host once a second) for ``seconds``, in a process of its own."""
+
+    def __init__(self, server: ServerProcess, seconds: float) -> None:
+        url = server.web_url()
+        if url is None:
+            raise ClientError(f"{server.key} serves no web page")
+        pvs = ",".join((server.pvs.control("FAST"), server.pvs.control("COUNT")))
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "benchmarks.webclient", url, pvs, str(seconds)],
+            cwd=REPO, env=server.client_env, stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        line = self.proc.stdout.readline()  # type: ignore[union-attr]
+        if line.strip() != "READY":
+            self.kill()
+            raise ClientError(f"web client did not start: {line.strip()!r}")
+
+    def result(self, timeout: float) -> dict:
+        out, _ = self.proc.communicate(timeout=timeout)
+        return json.loads(out.strip().splitlines()[-1])
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(5)
+
+
+def _monitor(subscribers: int, with_web_page: Callable[..., WebBrowser] | None = None):
+    """`subscribers` processes each subscribe to FAST; the server posts flat out;
+    `with_web_page(server, seconds)`, when given, has a browser streaming them meanwhile."""
     def run(server: ServerProcess, profile: Profile) -> dict:
         wait = profile.post_seconds + 20
         clients = [SignalledClient("monitor", [server.pvs.control("FAST"),
                                                server.pvs.control("COUNT"), wait,
                                                profile.late_timeout], server.client_env)
                    for _ in range(subscribers)]
+        browser = None
+        web: dict = {}
         try:
             for c in clients:
                 c.wait_ready()
+            if with_web_page is not None:
+                browser = with_web_page(server, profile.post_seconds + 4)
             load = ServerLoad(server)
             for c in clients:
                 c.start()
             _trigger(server, "GO", profile.post_seconds)
             results = [c.result(timeout=wait + profile.late_timeout + 10) for c in clients]
             server_load = load.stop()
+            if browser is not None:
+                web = browser.result(timeout=profile.post_seconds + 15)
         finally:
             for c in clients:
                 c.kill()
+            if browser is not None:
+                browser.kill()
         all_final = all(r["final_delivered"] for r in results)
         return {
             "subscribers": subscribers,
@@ -149,6 +189,7 @@ def _monitor(subscribers: int):
             "final_delivered": all_final,
             "final_late_ms": max(r["final_late_ms"] for r in results) if all_final else -1.0,
             **server_load,
+            **web,
             "per_subscriber": results,
         }
     return run
@@ -252,6 +293,14 @@ def workloads_for(profile: Profile) -> list[Workload]:
                             _monitor(s), monitor_targets.get(s),
                             extra=("delivered_pct", "final_late_ms", "posted_per_s",
                                    "server_cpu_pct", "server_wait_pct")))
+    if 10 in profile.subscribers:
+        # The same row with the web page open and streaming FAST (pvws) beside the CA
+        # subscribers: the page must cost CA clients no more than 5 % (RESULTS.md).
+        wls.append(Workload("monitor_10_web", "monitor, 10 subscribers, web page open and "
+                            "streaming", "delivered_per_s", "upd/s", True,
+                            _monitor(10, WebBrowser), servers=("iochost",),
+                            extra=("delivered_pct", "final_late_ms", "posted_per_s",
+                                   "web_updates", "server_cpu_pct", "server_wait_pct")))
     wls.append(Workload("waveform", f"{profile.waveform:,}-double waveform read", "mb_per_s",
                         "MB/s", True, _loaded(_waveform()),
                         Target(">= 1,500 MB/s (RSRV 1,541)", 1500 / 1541),

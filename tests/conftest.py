@@ -84,6 +84,8 @@ os.environ.update({
     # 1e6-element DOUBLE arrays are 8 MB; libca's default limit is 16 kB.
     "EPICS_CA_MAX_ARRAY_BYTES": "100000000",
     "EPICS_CA_CONN_TMO": "30",
+    # Every host a test starts serves its web page on a free loopback port, never 8080.
+    "IOCHOST_WEB_LISTEN": "127.0.0.1:0",
 })
 
 

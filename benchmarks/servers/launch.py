@@ -99,6 +99,13 @@ class ServerProcess:
                 continue
         return waits
 
+    def web_url(self) -> str | None:
+        """The web page's URL, when the server printed one (``web URL`` in its log)."""
+        for line in self.log_path.read_text(errors="replace").splitlines():
+            if line.startswith("web http://"):
+                return line.split()[1]
+        return None
+
     def rss_bytes(self) -> int:
         return self._ps.memory_info().rss
 

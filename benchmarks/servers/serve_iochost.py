@@ -1,7 +1,9 @@
 """Serve a PVSet with iochost's server: ``python -m benchmarks.servers.serve_iochost JSON``.
 
 The same IOC code as for caproto (``pyioc``), on iochost's framework and server, with the
-event loop iochost itself uses (uvloop when installed).
+event loop iochost itself uses (uvloop when installed). As a deployed host does by default,
+it also serves the web page (``iochost.web``) on a free loopback port, printed as
+``web http://127.0.0.1:PORT/`` for the workloads that open it.
 """
 from __future__ import annotations
 
@@ -12,13 +14,41 @@ from benchmarks.pvset import PVSet
 from benchmarks.servers.pyioc import IocApi, build_pvdb
 from iochost import PVGroup, pvproperty
 from iochost.pv.data import ChannelDouble
-from iochost.server import Server, ServerConfig, new_event_loop
+from iochost.server import PVDatabase, Server, ServerConfig, new_event_loop
+from iochost.web import HostSummary, MountSummary, WebServer, make_app
+
+
+class BenchView:
+    """The web page's view of a bare server (no Host: no mounts, no plugins)."""
+
+    def __init__(self, server: Server) -> None:
+        self.server = server
+
+    @property
+    def database(self) -> PVDatabase:
+        return self.server.database
+
+    def summary(self) -> HostSummary:
+        return HostSummary(name="bench", version="", uptime=0.0, cpu_percent=0.0,
+                           memory_mb=0.0)
+
+    def mounts(self) -> list[MountSummary]:
+        return []
+
+    def mount_pvnames(self, name: str) -> list[str] | None:
+        return None
+
+    def plugins(self) -> list[dict]:
+        return []
 
 
 async def serve(pvs: PVSet) -> None:
     server = Server(build_pvdb(pvs, IocApi(ChannelDouble, PVGroup, pvproperty)),
                     ServerConfig.from_env())
     await server.start()
+    web = WebServer(make_app(BenchView(server), writable=False, version=""), "127.0.0.1", 0)
+    await web.start()
+    print(f"web {web.url}", flush=True)
     await server.serve_forever()
 
 

@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 if TYPE_CHECKING:  # the host imports this module; avoid the cycle at run time
+    from aiohttp import web
+
     from iochost.access import TrapWrite
 
     from .host import Host, Mount
@@ -143,4 +145,20 @@ def iochost_trapwrite(host: Host, event: TrapWrite) -> Awaitable[None] | None:
     stored (a refused put is not reported); the host has already logged the put.  Use it
     to keep an audit trail (a file, a database, a message bus).  May return an awaitable;
     a failure is logged with the plugin's name and does not affect the put.
+    """
+
+
+@hookspec
+def iochost_web_routes(app: web.Application) -> Awaitable[None] | None:
+    """Add pages or routes to the host's web application (``docs/web.md``).
+
+    Called once per host start, after the built-in routes are in place and before the
+    application starts serving (``web: false`` in the host config: never called). Use
+    ``app.router.add_get(...)``, ``app.add_routes([...])`` or ``app.add_subapp(...)``;
+    keep to paths of your own (e.g. ``/plugins/<name>/...``): ``/``, ``/api/``, ``/pvws/``,
+    ``/static/``, ``/mounts/``, ``/clients``, ``/healthz`` and ``/metrics`` are the host's.
+    Handlers run on the host's event loop: never block it. The app's ``iochost.web`` keys
+    are private; read the host through ``iochost_host_started(host)`` if a page needs it.
+    May return an awaitable; an exception is logged with the plugin's name and the web
+    page starts without that plugin's routes.
     """

@@ -39,6 +39,7 @@ from .validation import (
     plugin_problems,
     validate,
 )
+from .webview import start_web
 from .yamlsource import SourceMap
 
 log = logging.getLogger("iochost.host")
@@ -89,6 +90,8 @@ class Mount:
     host: Host | None = field(default=None, repr=False)
     #: the fault boards of its IOC and subgroups (iochost.pv.faults)
     boards: list[Any] = field(default_factory=list)
+    #: why the mount failed (the exception, one line), shown on the web page
+    error: str | None = None
 
     @property
     def faults(self) -> dict[str, str]:
@@ -108,6 +111,7 @@ class Mount:
         return {"name": self.name, "ioc": self.config.ioc, "prefix": self.config.prefix,
                 "state": self.state, "pvs": len(self.pvnames), "errors": self.errors,
                 "faults": self.faults, "dead_tasks": self.dead_tasks,
+                "error": self.error,
                 "description": self.config.description}
 
 
@@ -141,6 +145,7 @@ class Host:
         #: access security (HostAccess), when the config has an ``access:`` section
         self.access: Any = None
         self.started_at: float | None = None
+        self.web: Any = None             # the iochost.web.WebServer, when the page is on
         self._running = False
 
     # -- properties -------------------------------------------------------------------------------
@@ -207,6 +212,7 @@ class Host:
         log.info("host %r serving %d PVs of %d mounts on port %d", self.config.host.name,
                  len(self.database), sum(m.serving for m in self.mounts.values()),
                  self.server.tcp_port)
+        self.web = await start_web(self, self._call_hook)
         await self._call_hook("iochost_host_started", host=self)
 
     async def _check_port_alone(self, port: int) -> None:
@@ -238,6 +244,9 @@ class Host:
             return
         self._running = False
         await self._call_hook("iochost_host_stopping", host=self)
+        if self.web is not None:
+            await self.web.stop()
+            self.web = None
         for mount in reversed(list(self.mounts.values())):
             if mount.serving:
                 await self._deactivate(mount)
@@ -356,6 +365,7 @@ class Host:
 
         mount.ioc, mount.errors, mount.started_at = ioc, 0, time.monotonic()
         mount.boards = []
+        mount.error = None
         for group in (ioc, *getattr(ioc, "groups", {}).values()):  # hooks log through these
             if isinstance(getattr(group, "log", None), logging.Logger):
                 group.log = MountLog(group.log, mount)
@@ -380,9 +390,10 @@ class Host:
             for helper in mount.helpers:
                 if hasattr(helper, "start"):
                     await helper.start()
-        except Exception:  # plugin code: this mount fails, the host carries on
+        except Exception as exc:  # plugin code: this mount fails, the host carries on
             log.exception("[mount %s] failed to start; its PVs are withdrawn", mount.name)
             mount.errors += 1
+            mount.error = f"{type(exc).__name__}: {exc}"
             await self._teardown(mount)
             mount.state = FAILED
             return

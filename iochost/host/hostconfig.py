@@ -49,6 +49,28 @@ HOST_CA_KEYS = frozenset({"exclusive"})
 
 
 @dataclass(frozen=True)
+class WebConfig:
+    """The web section: where the status page listens and whether it may write."""
+
+    host: str = "127.0.0.1"
+    port: int = 8080
+    writable: bool = False
+
+    @property
+    def listen(self) -> str:
+        return f"{self.host}:{self.port}"
+
+
+def parse_listen(text: str) -> tuple[str, int]:
+    """``HOST:PORT`` -> (host, port); brackets of an IPv6 host are removed.
+    Raises ValueError when ``text`` is not of that form."""
+    match = spec.LISTEN_ADDRESS.fullmatch(text)
+    if match is None or int(match["port"]) > 65535:
+        raise ValueError(f"expected HOST:PORT, got {text!r}")
+    return match["host"].strip("[]"), int(match["port"])
+
+
+@dataclass(frozen=True)
 class HostSection:
     name: str = "iochost"
     log_level: str = "INFO"
@@ -107,6 +129,8 @@ class HostConfig:
     ca: CAConfig
     macros: dict[str, str]
     mounts: list[MountConfig]
+    #: the web page's settings; None when ``web: false``
+    web: WebConfig | None = field(default_factory=WebConfig)
     scope: MacroScope = field(repr=False, default_factory=MacroScope)
     source: SourceMap = field(repr=False, default_factory=lambda: SourceMap(RUNTIME_SOURCE))
     #: mounts with problems of their own (not served); their IOC names are still checked
@@ -180,6 +204,8 @@ def parse_config(data: Any, source: SourceMap, problems: list[ConfigProblem],
                                    problems) or {}
     ca = CAConfig(**{key: value for key, value in ca_values.items() if value is not None})
 
+    web = _parse_web(top.get("web"), source, problems)
+
     mounts: list[MountConfig] = []
     rejected: list[MountConfig] = []
     first_line: dict[str, int] = {}
@@ -200,7 +226,8 @@ def parse_config(data: Any, source: SourceMap, problems: list[ConfigProblem],
             (mounts if len(problems) == count else rejected).append(mount)
     access = _parse_access(top.get("access"), scope, source, problems)
     return HostConfig(path=source.file, host=host, ca=ca, macros=host_macros, mounts=mounts,
-                      scope=scope, source=source, rejected=rejected, access=access)
+                      scope=scope, source=source, rejected=rejected, access=access,
+                      web=web)
 
 
 def _parse_access(data: Any, scope: MacroScope, source: SourceMap,
@@ -219,6 +246,17 @@ def _parse_access(data: Any, scope: MacroScope, source: SourceMap,
         path = Path(source.file).resolve().parent / path
     return AccessSection(path, macros, values["host_match"], values["on_error"],
                          access_scope)
+
+
+def _parse_web(data: Any, source: SourceMap, problems: list[ConfigProblem],
+               ) -> WebConfig | None:
+    """The ``web`` section: absent, null or true -> the defaults; false -> off."""
+    if data is False:
+        return None
+    values = spec.check_section(None if data is True else data, spec.WEB_FIELDS, ("web",),
+                                source, problems) or {}
+    host, port = parse_listen(values.get("listen", spec.DEFAULT_WEB_LISTEN))
+    return WebConfig(host=host, port=port, writable=values.get("writable", False))
 
 
 def parse_mount(data: Any, host_scope: MacroScope, source: SourceMap, path: PathKey,

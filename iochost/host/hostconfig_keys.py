@@ -5,6 +5,7 @@ One table drives both the structural validation (``check_section``) and the JSON
 """
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -13,6 +14,9 @@ from .problems import ConfigProblem
 from .yamlsource import PathKey, SourceMap, format_path
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+#: ``HOST:PORT`` (``[v6]:PORT`` too); port 0 picks a free one
+LISTEN_ADDRESS = re.compile(r"(?P<host>\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.\-]+):(?P<port>[0-9]{1,5})")
+DEFAULT_WEB_LISTEN = "127.0.0.1:8080"
 
 
 @dataclass(frozen=True)
@@ -26,6 +30,11 @@ class Kind:
 
 def _is_str_list(value: Any) -> bool:
     return isinstance(value, list) and all(isinstance(item, str) for item in value)
+
+
+def _is_listen_address(value: Any) -> bool:
+    match = LISTEN_ADDRESS.fullmatch(value) if isinstance(value, str) else None
+    return match is not None and int(match["port"]) <= 65535
 
 
 def _is_scalar(value: Any) -> bool:
@@ -63,6 +72,12 @@ KINDS: dict[str, Kind] = {
             isinstance(k, str) and (x is None or isinstance(x, dict)) for k, x in v.items()),
         {"type": "object", "additionalProperties": {"type": ["object", "null"]}}),
     "section": Kind("a mapping", lambda v: isinstance(v, dict), {"type": "object"}),
+    "switchable_section": Kind(
+        "a mapping, or false to turn it off", lambda v: v is None or isinstance(v, (dict, bool)),
+        {"type": ["object", "boolean", "null"]}),
+    "listen_address": Kind(
+        "HOST:PORT (e.g. 127.0.0.1:8080; port 0 picks a free one)", _is_listen_address,
+        {"type": "string", "pattern": LISTEN_ADDRESS.pattern}),
     "mount_list": Kind("a list of mounts", lambda v: isinstance(v, list), {"type": "array"}),
 }
 
@@ -121,6 +136,17 @@ CA_FIELDS: dict[str, Field] = {
                        "serves the port (default: start, with a warning).", False),
 }
 
+#: the web status page and JSON API (iochost.web)
+WEB_FIELDS: dict[str, Field] = {
+    "listen": Field("listen_address",
+                    "Address of the web page and API (HOST:PORT; loopback by default; port 0 "
+                    "picks a free one, logged at start). IOCHOST_WEB_LISTEN overrides it.",
+                    DEFAULT_WEB_LISTEN),
+    "writable": Field("boolean",
+                      "Allow writes from the web (PUT /api/pvs/NAME, pvws 'write'); they take "
+                      "the same path and rules as a CA put.", False),
+}
+
 MOUNT_FIELDS: dict[str, Field] = {
     "name": Field("string", "Unique name of this mount (letters, digits, '_', '-', '.').",
                   required=True),
@@ -157,10 +183,12 @@ TOP_FIELDS: dict[str, Field] = {
                 {}),
     "mounts": Field("mount_list", "The IOCs to mount.", []),
     "access": Field("section", "EPICS access security: an ACF rules file (absent: none)."),
+    "web": Field("switchable_section",
+                 "The web status page, JSON API and pvws endpoint (on unless false).", {}),
 }
 
 SECTIONS: dict[str, dict[str, Field]] = {"host": HOST_FIELDS, "ca": CA_FIELDS,
-                                         "access": ACCESS_FIELDS}
+                                         "access": ACCESS_FIELDS, "web": WEB_FIELDS}
 
 
 def _type_name(value: Any) -> str:

@@ -15,7 +15,8 @@ A valid one is applied mount by mount, by name:
 
 What cannot change under a running process is reported and not applied: the ``ca``
 section (port, interfaces, beacons: the sockets are bound) and the ``host`` section (name,
-status prefix, log level, the helpers' directories). Installed plugins are re-read: a
+status prefix, log level, the helpers' directories) and the ``web`` section (the page's
+socket is bound too). Installed plugins are re-read: a
 plugin whose installed version differs from the one loaded is reported as needing a
 restart -- its modules are already imported and cannot be swapped safely under running
 IOCs, so the old code keeps running and nothing of the new one is half-loaded.
@@ -101,6 +102,8 @@ def plan_reload(old: HostConfig, new: HostConfig, serving: set[str]) -> ReloadPl
     if old.host != new.host:
         plan.restart_needed.append("the host section (name, status prefix, logging, "
                                    "helpers' directories)")
+    if old.web != new.web:
+        plan.restart_needed.append("the web section (the page's socket is bound)")
     return plan
 
 

@@ -30,6 +30,9 @@ def config_schema(catalog: PluginCatalog) -> dict[str, Any]:
     top["properties"]["host"].update(spec.section_schema(spec.HOST_FIELDS))
     top["properties"]["ca"].update(spec.section_schema(spec.CA_FIELDS))
     top["properties"]["access"].update(spec.section_schema(spec.ACCESS_FIELDS))
+    web = spec.section_schema(spec.WEB_FIELDS)
+    top["properties"]["web"] = {"description": spec.TOP_FIELDS["web"].description,
+                                "anyOf": [web, {"type": "boolean"}, {"type": "null"}]}
     top["properties"]["mounts"]["items"] = mount
     return {"$schema": SCHEMA_DIALECT, "title": "iochost host config",
             "description": EDITOR_HINT, **top}

@@ -77,7 +77,7 @@ def test_status_prefix_null_switches_status_pvs_off():
 # (yaml, [(line, key, message fragment)]) -- one row per kind of mistake
 ERRORS = [
     ("hosts: {}\n", [(1, "hosts",
-                      "unknown key (expected one of: host, macros, ca, mounts, access)")]),
+                      "unknown key (expected one of: host, macros, ca, mounts, access, web)")]),
     ("host:\n  colour: red\n", [(2, "host.colour", "unknown key")]),
     ("host: [1]\n", [(1, "host", "expected a mapping, got a list")]),
     ("host: {log_level: LOUD}\n", [(1, "host.log_level", "'LOUD' is not one of DEBUG")]),

@@ -35,7 +35,7 @@ def test_installed_distribution_is_discovered_with_what_it_provides(catalog):
     assert info.hooks == sorted(["iochost_register_iocs", "iochost_register_helpers",
                                  "iochost_host_started", "iochost_host_stopping",
                                  "iochost_ioc_mounted", "iochost_ioc_unmounted",
-                                 "iochost_trapwrite"])
+                                 "iochost_trapwrite", "iochost_web_routes"])
     from iochost_testgood.ioc import CounterIOC
     assert catalog.iocs["test-counter"].obj is CounterIOC
     assert catalog.iocs["test-counter"].plugin == "testgood"

@@ -60,13 +60,14 @@ def test_plan_names_what_changes_and_what_needs_a_restart(tmp_path):
     old, new = tmp_path / "old.yaml", tmp_path / "new.yaml"
     old.write_text(config_text("X:", [KEEP, GONE, EDIT, LATER]))
     new.write_text(config_text("X:", [KEEP, EDITED, LATER_ON, NEW], name="renamed",
-                               extra="ca: {port: 5999}\n"))
+                               extra="ca: {port: 5999}\nweb: {writable: true}\n"))
     plan = plan_reload(load_config(old, environ={}), load_config(new, environ={}),
                        serving={"keep", "gone", "edit"})
     assert (sorted(plan.unmount), sorted(plan.mount), plan.changed, plan.unchanged) == (
         ["edit", "gone"], ["edit", "later", "new"], ["edit"], ["keep"])
     assert plan.summary() == "unmounted: gone; mounted: later, new; remounted: edit"
-    assert len(plan.restart_needed) == 2 and "ca section" in plan.restart_needed[0]
+    assert len(plan.restart_needed) == 3 and "ca section" in plan.restart_needed[0]
+    assert "web section" in plan.restart_needed[2]
 
 
 def test_an_unchanged_mounts_clients_see_no_disconnect(served, ca_server, pyepics,

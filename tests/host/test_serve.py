@@ -4,6 +4,7 @@ The child serves on ``IOCHOST_TEST_SUBPROCESS_PORT`` (clients search it too, see
 tests/conftest.py) and is stopped by its PID.
 """
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -140,12 +141,14 @@ def test_sigterm_runs_shutdown_hooks_and_exits_0(plugin_site_dir, tmp_path, proc
     assert stop(proc, signal.SIGTERM) == 0
     prefix = f"SIG{os.getpid()}:A:"
     lines = events.read_text().splitlines()
-    started, stopped = lines[:4], lines[4:]
+    started, stopped = lines[:5], lines[5:]
     # the IOC's startup hook runs as a task: its place among the start-up events may vary
     assert set(started) == {"mounted a", f"ioc-startup {prefix}", "helper-start a h",
-                            "host-started 1"}
+                            "web-routes", "host-started 1"}
     assert started.index("helper-start a h") < started.index("mounted a") < \
-        started.index("host-started 1")
+        started.index("web-routes") < started.index("host-started 1")
+    # IOCHOST_WEB_LISTEN=127.0.0.1:0 (the test session's): the log names the port chosen
+    assert re.search(r"web page on http://127\.0\.0\.1:[1-9][0-9]*/", proc.err_path.read_text())
     assert stopped == ["host-stopping", "helper-stop a h", f"ioc-shutdown {prefix} 4",
                        "unmounted a"]
     assert proc.out_path.read_text().split() == [f"{prefix}COUNT", f"{prefix}STEP",

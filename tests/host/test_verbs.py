@@ -37,7 +37,7 @@ def test_list_plugins_json_lists_every_plugin_with_what_it_provides(plugins, cap
         "loaded": True, "error": None,
         "hooks": ["iochost_host_started", "iochost_host_stopping", "iochost_ioc_mounted",
                   "iochost_ioc_unmounted", "iochost_register_helpers", "iochost_register_iocs",
-                  "iochost_trapwrite"],
+                  "iochost_trapwrite", "iochost_web_routes"],
         "iocs": ["test-counter"], "record_types": [], "helpers": ["test-recorder"]}
     broken = entries["broken-registration"]
     assert (broken["loaded"], broken["iocs"]) == (False, ["doomed"])
@@ -140,9 +140,14 @@ def test_schema_documents_each_installed_iocs_options(plugins, capsys):
         "label": {"type": "string", "default": "counter"},
         "fail_startup": {"type": "boolean", "default": False}}
     assert options["additionalProperties"] is False
-    assert set(schema["properties"]) == {"host", "macros", "ca", "mounts", "access"}
+    assert set(schema["properties"]) == {"host", "macros", "ca", "mounts", "access", "web"}
     assert schema["properties"]["access"]["required"] == ["file"]
     assert schema["properties"]["ca"]["properties"]["port"]["maximum"] == 65535
+    web_section, *switches = schema["properties"]["web"]["anyOf"]
+    assert set(web_section["properties"]) == {"listen", "writable"}
+    assert web_section["properties"]["listen"]["default"] == "127.0.0.1:8080"
+    assert web_section["properties"]["writable"]["default"] is False
+    assert {"type": "boolean"} in switches
 
 
 def test_console_run_reports_problems_without_traceback(plugin_site_dir, tmp_path):

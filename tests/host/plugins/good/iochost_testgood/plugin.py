@@ -73,3 +73,15 @@ def iochost_ioc_unmounted(host, mount):
 @hookimpl
 def iochost_trapwrite(host, event):
     record(f"trapwrite {event.pv} {event.user}@{event.host} {event.old!r} -> {event.new!r}")
+
+
+@hookimpl
+def iochost_web_routes(app):
+    """A page of the plugin's own on the host's web server."""
+    from aiohttp import web
+
+    async def hello(request):
+        return web.Response(text="hello from testgood")
+
+    app.router.add_get("/plugins/testgood/hello", hello)
+    record("web-routes")

@@ -1,0 +1,348 @@
+"""``/pvws/pv``: the PV Web Socket protocol (ornl-epics/pvws), served from local PVs.
+
+Web displays written for pvws (Phoebus' display-builder web runtime, the PV info tool, our
+own mount page) connect here. Messages are JSON text frames:
+
+in   ``{"type": "subscribe", "pvs": [...]}`` (``"monitor"`` is an alias, as in pvws),
+     ``{"type": "clear", "pvs": [...]}``, ``{"type": "list"}``,
+     ``{"type": "write", "pv": NAME, "value": number-or-text}``, ``{"type": "ping"}``
+     (answered with a WebSocket ping), ``{"type": "echo", ...}`` (sent back as is);
+out  ``{"type": "update", "pv": NAME, ...}``, ``{"type": "list", "pvs": [...]}``,
+     ``{"type": "error", "message": TEXT}``.
+
+The first update of a PV carries everything (``vtype``; ``units``, ``precision``, ``min``,
+``max``, ``warn_low``/``warn_high``, ``alarm_low``/``alarm_high`` for numbers; ``labels``
+for enums; ``severity``; ``readonly``; ``seconds``/``nanos``); later ones carry the value
+and stamp, plus ``severity``, ``readonly`` or display fields only when they changed. Arrays
+travel as little-endian base64 in ``b64dbl`` / ``b64flt`` / ``b64int`` / ``b64srt`` /
+``b64byt``; text in ``text``; an enum has both its index (``value``) and ``text``.
+Names may carry pvws' ``ca://`` prefix; updates name the PV as the client spelt it.
+
+Flow: one listener per subscribed PV marks it dirty (a dict store -- nothing else runs in
+the publishing code, so CA clients never wait on a browser). One sender task per socket
+wakes at most every :data:`THROTTLE` seconds and sends the newest state of each dirty PV
+(arrays at most every :data:`ARRAY_THROTTLE`). While a slow browser's send is pending,
+changes keep coalescing in the dirty set, which is bounded by the PVs subscribed: memory
+never grows with the update rate.
+"""
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import logging
+import time
+from typing import Any
+
+from aiohttp import WSMsgType, web
+
+from iochost.ca.dbr import DBE_PROPERTY, AccessRights, ChannelType
+from iochost.server import PVDatabase, ServedChannel
+
+from .puts import WEB_USER, PutRefused, WritesDisabled, web_put
+from .readings import Display, Reading, aread_value, read_display, severity_name
+
+__all__ = ["ARRAY_THROTTLE", "THROTTLE", "PvwsSession", "update_message"]
+
+log = logging.getLogger("iochost.web")
+
+#: shortest interval between two updates of one PV to one browser (seconds): "a few per s"
+THROTTLE = 0.2
+#: the same for arrays (a waveform can be megabytes of base64)
+ARRAY_THROTTLE = 1.0
+#: how often names that are not served (yet) are looked up again, seconds
+RESOLVE_RETRY = 1.0
+#: pvws' prefix for Channel Access names; the rest is the PV name
+CA_SCHEME = "ca://"
+#: the largest subscribe/clear message read (pvws' servers need raising theirs for big lists)
+MAX_MESSAGE = 1 << 20
+
+_SCALAR_VTYPES = {ChannelType.DOUBLE: "VDouble", ChannelType.FLOAT: "VFloat",
+                  ChannelType.LONG: "VInt", ChannelType.INT: "VShort",
+                  ChannelType.CHAR: "VByte", ChannelType.ENUM: "VEnum",
+                  ChannelType.STRING: "VString"}
+#: array vtype, the base64 key and its little-endian element type
+_ARRAY_ENCODINGS = {ChannelType.DOUBLE: ("VDoubleArray", "b64dbl", "<f8"),
+                    ChannelType.FLOAT: ("VFloatArray", "b64flt", "<f4"),
+                    ChannelType.LONG: ("VIntArray", "b64int", "<i4"),
+                    ChannelType.INT: ("VShortArray", "b64srt", "<i2"),
+                    ChannelType.ENUM: ("VShortArray", "b64srt", "<i2"),
+                    ChannelType.CHAR: ("VByteArray", "b64byt", "u1")}
+
+
+def _display_fields(reading: Reading, display: Display) -> dict[str, Any]:
+    if reading.native_type == ChannelType.ENUM and not reading.is_array:
+        return {"labels": list(display.enum_strings)}
+    if reading.native_type == ChannelType.STRING or isinstance(reading.value, str):
+        return {}
+    return {"units": display.units, "precision": display.precision,
+            "min": display.lower_disp_limit, "max": display.upper_disp_limit,
+            "warn_low": display.lower_warning_limit, "warn_high": display.upper_warning_limit,
+            "alarm_low": display.lower_alarm_limit, "alarm_high": display.upper_alarm_limit}
+
+
+def _value_fields(reading: Reading, display: Display) -> dict[str, Any]:
+    native = reading.native_type
+    if native == ChannelType.STRING or isinstance(reading.value, str):
+        value = reading.value
+        return {"text": value if isinstance(value, str) else "\n".join(value)}
+    if reading.is_array:
+        _, key, dtype = _ARRAY_ENCODINGS[native]
+        return {key: base64.b64encode(reading.value.astype(dtype).tobytes()).decode("ascii")}
+    if native == ChannelType.ENUM:
+        index = reading.value
+        labels = display.enum_strings
+        return {"value": index, "text": labels[index] if 0 <= index < len(labels) else str(index)}
+    return {"value": reading.json_value()}
+
+
+def vtype(reading: Reading) -> str:
+    if isinstance(reading.value, str):
+        return "VString"
+    if reading.native_type == ChannelType.STRING:
+        return "VStringArray" if reading.is_array else "VString"
+    if reading.is_array:
+        return _ARRAY_ENCODINGS[reading.native_type][0]
+    return _SCALAR_VTYPES[reading.native_type]
+
+
+def update_message(name: str, reading: Reading, display: Display, readonly: bool,
+                   sent: dict[str, Any]) -> dict[str, Any]:
+    """One pvws ``update``. ``sent`` holds the severity, readonly and display fields sent so
+    far on this socket (empty before the first update) and is brought up to date: the first
+    update carries everything, later ones the value and stamp plus what changed."""
+    message: dict[str, Any] = {"type": "update", "pv": name}
+    state = {"severity": severity_name(reading.severity), "readonly": readonly,
+             **_display_fields(reading, display)}
+    if not sent:
+        message["vtype"] = vtype(reading)
+        message.update(state)
+    else:
+        message.update({key: value for key, value in state.items() if sent.get(key) != value})
+    sent.update(state)
+    message.update(_value_fields(reading, display))
+    if reading.seconds:
+        message["seconds"] = reading.seconds
+        message["nanos"] = reading.nanos
+    return message
+
+
+class _Watched:
+    """One PV one socket subscribed to."""
+
+    __slots__ = ("name", "key", "channel", "sent", "display", "last_sent", "listener")
+
+    def __init__(self, name: str) -> None:
+        self.name = name             # as the client spelt it (updates carry it back)
+        self.key = ""                # the database entry it resolved through
+        self.channel: ServedChannel | None = None
+        self.sent: dict[str, Any] = {}   # the state fields sent so far (update_message)
+        self.display: Display | None = None
+        self.last_sent = 0.0
+        self.listener: Any = None
+
+
+class PvwsSession:
+    """One browser's pvws WebSocket."""
+
+    def __init__(self, ws: web.WebSocketResponse, database: PVDatabase, *, writable: bool,
+                 peer: str) -> None:
+        self.ws = ws
+        self.database = database
+        self.writable = writable
+        self.peer = peer
+        self.watched: dict[str, _Watched] = {}
+        self._dirty: dict[str, int] = {}      # name -> DBE flags seen since the last send
+        self._unresolved: set[str] = set()
+        self._wake = asyncio.Event()
+        self._closed = False
+        self.updates_sent = 0
+
+    # -- the socket --------------------------------------------------------------------------
+    async def run(self) -> None:
+        """Serve until the browser goes away."""
+        self.database.add_removal_listener(self._on_removed)
+        sender = asyncio.get_running_loop().create_task(self._send_loop())
+        try:
+            async for message in self.ws:
+                if message.type == WSMsgType.TEXT:
+                    await self._on_text(message.data)
+                elif message.type == WSMsgType.ERROR:
+                    break
+        finally:
+            self._closed = True
+            sender.cancel()
+            self.database.remove_removal_listener(self._on_removed)
+            for watched in list(self.watched.values()):
+                self._detach(watched)
+            self.watched.clear()
+            await asyncio.gather(sender, return_exceptions=True)
+
+    async def _on_text(self, text: str) -> None:
+        try:
+            request = json.loads(text)
+            kind = request["type"]
+        except (ValueError, KeyError, TypeError):
+            await self._error(f"not a pvws message: {text[:200]}")
+            return
+        if kind in ("subscribe", "monitor"):
+            for name in self._names(request):
+                self._subscribe(name)
+        elif kind == "clear":
+            for name in self._names(request):
+                watched = self.watched.pop(name, None)
+                if watched is not None:
+                    self._detach(watched)
+        elif kind == "list":
+            await self._send({"type": "list", "pvs": list(self.watched)})
+        elif kind == "write":
+            await self._write(request)
+        elif kind == "ping":
+            await self.ws.ping()
+        elif kind == "echo":
+            await self.ws.send_str(text)
+        else:
+            await self._error(f"unknown message type {kind!r}")
+
+    def _names(self, request: dict[str, Any]) -> list[str]:
+        names = request.get("pvs")
+        if isinstance(names, str):
+            return [names]
+        return [str(name) for name in names] if isinstance(names, list) else []
+
+    async def _send(self, message: dict[str, Any]) -> None:
+        if not self._closed:
+            await self.ws.send_str(json.dumps(message, separators=(",", ":")))
+
+    async def _error(self, text: str) -> None:
+        await self._send({"type": "error", "message": text})
+
+    # -- subscriptions -------------------------------------------------------------------------
+    def _subscribe(self, name: str) -> None:
+        if name in self.watched:
+            return
+        watched = self.watched[name] = _Watched(name)
+        if not self._attach(watched):
+            self._unresolved.add(name)
+            self._dirty[name] = 0  # tell the client once that it is not served
+        self._wake.set()
+
+    def _attach(self, watched: _Watched) -> bool:
+        pvname = watched.name.removeprefix(CA_SCHEME)
+        found = self.database.resolve_entry(pvname)
+        if found is None:
+            return False
+        watched.key, watched.channel = found
+        watched.sent = {}
+        watched.display = None
+        name = watched.name
+        dirty = self._dirty
+        wake = self._wake
+
+        def listener(channel: Any, flags: int) -> None:
+            # Runs inside the channel's publish: a dict store and an event set, no more.
+            dirty[name] = dirty.get(name, 0) | flags
+            wake.set()
+
+        watched.listener = listener
+        watched.channel.add_listener(listener)
+        self._dirty[name] = DBE_PROPERTY
+        return True
+
+    def _detach(self, watched: _Watched) -> None:
+        if watched.channel is not None and watched.listener is not None:
+            watched.channel.remove_listener(watched.listener)
+        watched.channel = watched.listener = None
+        self._dirty.pop(watched.name, None)
+        self._unresolved.discard(watched.name)
+
+    def _on_removed(self, keys: list[str]) -> None:
+        """Database entries went away (an unmount): their PVs read as disconnected until
+        they are served again."""
+        removed = set(keys)
+        for watched in self.watched.values():
+            if watched.channel is not None and watched.key in removed:
+                self._detach(watched)
+                self._unresolved.add(watched.name)
+                self._dirty[watched.name] = 0
+        self._wake.set()
+
+    # -- sending -------------------------------------------------------------------------------
+    async def _send_loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        last_retry = loop.time()
+        while True:
+            try:
+                await asyncio.wait_for(self._wake.wait(), RESOLVE_RETRY)
+            except TimeoutError:
+                pass
+            self._wake.clear()
+            if self._unresolved and loop.time() - last_retry >= RESOLVE_RETRY:
+                last_retry = loop.time()
+                for name in list(self._unresolved):
+                    watched = self.watched.get(name)
+                    if watched is not None and self._attach(watched):
+                        self._unresolved.discard(name)
+            now = time.monotonic()
+            batch, held = {}, {}
+            for name, flags in self._dirty.items():
+                watched = self.watched.get(name)
+                if watched is None:
+                    continue
+                if watched.channel is not None and watched.channel.max_length > 1 \
+                        and now - watched.last_sent < ARRAY_THROTTLE:
+                    held[name] = flags
+                else:
+                    batch[name] = flags
+            self._dirty.clear()
+            self._dirty.update(held)
+            for name, flags in batch.items():
+                watched = self.watched.get(name)
+                if watched is not None:
+                    await self._send_update(watched, flags)
+                    watched.last_sent = time.monotonic()
+            if self._dirty:
+                self._wake.set()
+            await asyncio.sleep(THROTTLE)
+
+    async def _send_update(self, watched: _Watched, flags: int) -> None:
+        channel = watched.channel
+        if channel is None:
+            if watched.sent.get("severity") != "UNDEFINED":
+                watched.sent = {"severity": "UNDEFINED", "readonly": True}
+                await self._send({"type": "update", "pv": watched.name,
+                                  "severity": "UNDEFINED", "readonly": True})
+                await self._error(f"PV {watched.name!r} is not served by this host")
+            return
+        try:
+            if watched.display is None or flags & DBE_PROPERTY:
+                watched.display = read_display(channel)
+            reading = await aread_value(channel)
+        except Exception as exc:  # a broken channel must not end the socket
+            log.warning("web: reading %s failed: %s", watched.name, exc)
+            return
+        if watched.channel is not channel:  # cleared or removed while reading
+            return
+        readonly = not (self.writable and channel.check_access(self.peer, WEB_USER)
+                        & AccessRights.WRITE)
+        message = update_message(watched.name, reading, watched.display, readonly, watched.sent)
+        self.updates_sent += 1
+        await self._send(message)
+
+    # -- writes --------------------------------------------------------------------------------
+    async def _write(self, request: dict[str, Any]) -> None:
+        name = request.get("pv")
+        if not isinstance(name, str) or "value" not in request:
+            await self._error("a write needs 'pv' and 'value'")
+            return
+        try:
+            if not self.writable:
+                raise WritesDisabled()
+            channel = self.database.resolve(name.removeprefix(CA_SCHEME))
+            if channel is None:
+                await self._error(f"cannot write unknown PV {name}")
+                return
+            await web_put(channel, request["value"], self.peer)
+        except (WritesDisabled, PutRefused) as exc:
+            await self._error(f"write to {name} refused: {exc}")
+
