@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import iochost
 
-from .config import WebConfig, parse_listen
+from .hostconfig import WebConfig, parse_listen
 
 if TYPE_CHECKING:
     from iochost.server import PVDatabase, Server
