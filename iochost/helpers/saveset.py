@@ -249,6 +249,9 @@ class SaveSet:
             wait = last + self.period - loop.time()
             if wait > 0:
                 await asyncio.sleep(wait)
+            if self.registry.disabled:   # keep the change: it is saved once saving resumes
+                await asyncio.sleep(self.period)
+                continue
             self._dirty.clear()
             last = loop.time()
             try:

@@ -2,6 +2,8 @@
 caproto's client) across host restarts on the session's server."""
 from __future__ import annotations
 
+import time
+
 from iochost.helpers.savfile import parse_sav
 from iochost.testing import wait_until
 
@@ -136,3 +138,39 @@ def test_a_corrupt_latest_file_falls_back_to_savB_and_the_status_pvs_say_so(
                                             use_monitor=False) == 4, timeout=TIMEOUT)
     assert pyepics.caget(P + "SR_0_Time", as_string=True) != "Not yet saved"
     assert "_autosave" in host.mounts
+
+
+def test_sr_disable_suspends_saving_until_enabled_or_timed_out(start_host, unique_prefix,
+                                                               pyepics, tmp_path):
+    P = unique_prefix.split(":")[0] + ":"
+    host = start_host(MOUNT, P + "IOC:", host_keys=f"autosave_prefix: '{P}'")
+    sav = tmp_path / "autosave" / "settings" / "auto_settings.sav"
+
+    def saved_gain() -> str | None:
+        if not sav.exists():
+            return None
+        entry = parse_sav(sav.read_text(encoding="latin-1"), str(sav)).values().get("gain")
+        return entry.value if entry else None
+
+    _put(pyepics, P + "IOC:gain", 4.5)
+    assert wait_until(lambda: saved_gain() == "4.5", timeout=TIMEOUT)
+    _put(pyepics, P + "SR_disable", 1)
+    _put(pyepics, P + "IOC:gain", 5.5)
+    time.sleep(1.0)                                   # five save periods: nothing written
+    assert saved_gain() == "4.5"
+    _put(pyepics, P + "SR_disable", 0)
+    assert wait_until(lambda: saved_gain() == "5.5", timeout=TIMEOUT)
+
+    # with SR_disableMaxSecs, saving comes back by itself and SR_disable reads Enable again
+    _put(pyepics, P + "SR_disableMaxSecs", 1)
+    _put(pyepics, P + "SR_disable", 1)
+    _put(pyepics, P + "IOC:gain", 6.5)
+    assert wait_until(lambda: saved_gain() == "6.5", timeout=TIMEOUT)
+    assert wait_until(lambda: pyepics.caget(P + "SR_disable", use_monitor=False) == 0,
+                      timeout=TIMEOUT)
+
+    # an unmount writes what changed since the last save, at once
+    _put(pyepics, P + "SR_disableMaxSecs", 0)
+    _put(pyepics, P + "IOC:count", 11)
+    start_host.call(host.unmount("settings"))
+    assert parse_sav(sav.read_text(encoding="latin-1"), str(sav)).values()["count"].value == "11"
