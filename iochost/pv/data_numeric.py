@@ -332,8 +332,8 @@ class ChannelByte(ChannelNumeric):
                 data = np.array(value, dtype=np.uint8).reshape(-1).tobytes()
             except (TypeError, ValueError, OverflowError) as exc:
                 raise WrongValueType(f"ChannelByte cannot hold {value!r}: {exc}") from None
-        if self.strip_null_terminator:
-            data = data.rstrip(b"\0")
+        if self.strip_null_terminator and not isinstance(value, (int, np.integer)):
+            data = data.rstrip(b"\0")  # a terminator; a single number 0 is a value
         if len(data) > self._max_length:
             raise _wrong_count(self, len(data))
         return data
@@ -348,10 +348,7 @@ class ChannelByte(ChannelNumeric):
         return DBE_VALUE | DBE_LOG
 
     def _wire_values(self) -> np.ndarray:
-        data = self._value
-        if not data and self._max_length == 1:
-            data = b"\0"
-        return np.frombuffer(data, dtype=np.uint8)
+        return np.frombuffer(self._value, dtype=np.uint8)  # empty: a count-0 read gets none
 
     def _value_from_wire(self, values: np.ndarray) -> bytes:
         return values.astype(np.uint8, copy=False).tobytes()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import enum
 import inspect
+import logging
 from collections import namedtuple
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -17,6 +18,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 
 from ..ca.dbr import ChannelType
+from ..ca.errors import CaStatusError
+from .data_errors import ChannelValueError
 from .hooks import HOOK_FIELDS, IocDefinitionError, check_hooks
 
 if TYPE_CHECKING:
@@ -24,6 +27,36 @@ if TYPE_CHECKING:
     from .types import PvpropertyData
 
 __all__ = ["PVSpec", "expand_macros", "infer_dtype", "normalise_autosave"]
+
+logger = logging.getLogger(__name__)
+
+# The CA type a client would put a Python scalar as (bool before int: bool is an int).
+_PUT_TYPES: tuple[tuple[type, ChannelType], ...] = (
+    (str, ChannelType.STRING), (bytes, ChannelType.STRING),
+    (bool, ChannelType.LONG), (np.bool_, ChannelType.LONG),
+    (int, ChannelType.LONG), (np.integer, ChannelType.LONG),
+    (float, ChannelType.DOUBLE), (np.floating, ChannelType.DOUBLE),
+)
+
+
+def _created_by_put_conversion(cls: type[PvpropertyData], kwargs: dict[str, Any]
+                               ) -> PvpropertyData | None:
+    """The channel data created with ``kwargs["value"]`` converted as a CA put of that value
+    would be, or None when no conversion exists (a bool PV takes a number's truth, as a bo
+    record does)."""
+    value = kwargs["value"]
+    source = next((ca for base, ca in _PUT_TYPES if isinstance(value, base)), None)
+    if source is None:
+        return None
+    probe = cls(**{**kwargs, "value": None})
+    if source is not ChannelType.STRING and getattr(cls, "numbers_by_truth", False):
+        value = bool(value)
+    wire = [value.encode(probe.string_encoding) if isinstance(value, str) else value]
+    try:
+        converted = probe._value_from_wire(probe._convert_put(wire, source))
+        return cls(**{**kwargs, "value": converted})
+    except (CaStatusError, ChannelValueError):
+        return None
 
 # (base class, dtype key) pairs, most specific first: bool before int, numpy scalars too.
 _VALUE_KINDS: tuple[tuple[type, Any], ...] = (
@@ -203,11 +236,22 @@ class PVSpec(namedtuple("PVSpec", _FIELDS)):
             check_hooks({field: getattr(self, field) for field in HOOK_FIELDS.values()},
                         method=False)
         cls, kwargs = self.get_instantiation_info(group)
+        where = f" (attribute {self.attr!r} of {type(group).__name__})" if group else ""
         try:
-            return cls(**kwargs)
+            try:
+                return cls(**kwargs)
+            except ChannelValueError as refused:
+                # caproto stores such initial values as given; we convert them as a CA put of
+                # the same value would be converted (5 -> '5', '1.5' -> 1.5, 0.0 -> state 0).
+                data = _created_by_put_conversion(cls, kwargs)
+                if data is None:
+                    raise refused from None
+                logger.warning("PV %r%s: initial value %r converted to %r for %s",
+                               kwargs["pvname"], where, kwargs["value"], data.value, cls.__name__)
+                return data
         except IocDefinitionError:
             raise
         except Exception as ex:
-            where = f" (attribute {self.attr!r} of {type(group).__name__})" if group else ""
             raise IocDefinitionError(
-                f"cannot create PV {kwargs['pvname']!r}{where} as {cls.__name__}: {ex}") from ex
+                f"cannot create PV {kwargs['pvname']!r}{where} as {cls.__name__}: {ex}; give "
+                f"an initial value of the PV's type, or the dtype that fits the value") from ex

@@ -351,6 +351,7 @@ class _BoolEnum:
     """ENUM with Off/On (unless ``enum_strings`` says otherwise); bools select a state."""
 
     __slots__ = ()
+    numbers_by_truth = True  # an initial value of 5 means On, as a bo record reads it
 
     def __init__(self, *, enum_strings: Any = None, **kwargs: Any) -> None:
         super().__init__(enum_strings=list(enum_strings or ("Off", "On")), **kwargs)

@@ -52,6 +52,8 @@ async def put(chan, dbr_type, values, count=None, host="h", user="u"):
     (ChannelChar(value="abc", max_length=10, report_as_string=True), T.STRING, [b"abc"]),
     (ChannelByte(value=b"\x01\xff", max_length=4), T.CHAR, [1, 255]),
     (ChannelByte(value=0, max_length=1), T.CHAR, [0]),
+    (ChannelByte(value=b""), T.CHAR, []),  # empty: none, as ChannelChar and caproto answer
+    (ChannelChar(value=""), T.CHAR, []),
 ])
 def test_read_native_values(chan, dbr_type, values):
     got, _, sent = read(chan, dbr_type)

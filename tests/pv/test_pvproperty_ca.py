@@ -187,3 +187,38 @@ def test_field_spec_reuses_another_pvs_record_fields(mount, unique_prefix, clien
     assert client.read(group.prefix + "d", data_type="control").metadata.precision == 3
     assert client.write(group.prefix + "d.RVAL", 17) == "ECA_NORMAL"
     assert wait_until(lambda: client.value(group.prefix + "seen") == 17)
+
+
+def test_initial_values_caproto_accepts_are_converted_as_a_put_would_be(
+        mount, unique_prefix, client, caplog):
+    """caproto stores these as given; a put of the same value converts them, and so do we,
+    with one WARNING per PV naming the class and attribute."""
+    with caplog.at_level("WARNING", logger="iochost.pv.pvspec"):
+        class Loose(PVGroup):
+            text = pvproperty(value=5, dtype=ChannelType.STRING)
+            state = pvproperty(value=1.0, dtype=ChannelType.ENUM, enum_strings=["a", "b"])
+            flag = pvproperty(value=5, dtype=bool)
+            level = pvproperty(value="1.5", dtype=float)
+
+        group = mount(Loose(prefix=unique_prefix))
+    assert (group.text.value, group.state.value, group.flag.value, group.level.value) == \
+        ("5", "b", "On", 1.5)
+    assert client.value(group.prefix + "text") == "5"
+    assert client.value(group.prefix + "state") == 1
+    assert client.value(group.prefix + "flag") == 1
+    assert client.value(group.prefix + "level") == 1.5
+    warned = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warned) == 4
+    assert all("of Loose" in line for line in warned)
+    assert any("'text' of Loose" in line and "5 converted to '5'" in line for line in warned)
+
+
+def test_an_initial_value_with_no_conversion_says_how_to_fix_it(unique_prefix):
+    from iochost.pv import IocDefinitionError
+
+    class Hopeless(PVGroup):
+        level = pvproperty(value="high", dtype=float)
+
+    with pytest.raises(IocDefinitionError, match=r"'level' of Hopeless.*'high'.*give an "
+                                                 r"initial value of the PV's type"):
+        Hopeless(prefix=unique_prefix)
