@@ -17,6 +17,9 @@ from . import pv as _pv
 _HELPERS = ("StatusHelper", "BasicStatusHelper", "PeriodicStatusHelper",
             "MemoryTracingHelper", "AutosaveHelper", "autosaved")
 
+#: caproto's modules under their caproto names (``from iochost import menus``)
+_MODULES = {"menus": "iochost.records.menu_enums", "conversion": "iochost.pv.conversion"}
+
 __all__ = ["__version__", *_pv.__all__, *_HELPERS]
 
 
@@ -27,6 +30,11 @@ def __getattr__(name: str):
         value = getattr(_pv, name)
         globals()[name] = value
         return value
+    if name in _MODULES:
+        from importlib import import_module
+        module = import_module(_MODULES[name])
+        globals()[name] = module
+        return module
     if name in _HELPERS:
         from . import helpers
         value = getattr(helpers, name)

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from .alarms import AlarmSeverity, AlarmStatus, ChannelAlarm, limit_alarm
 from .data_core import ChannelData, Listener, TimeStamp
-from .data_errors import (CannotExceedLimits, ChannelValueError, SkipWrite, TooManyElements,
-                          WrongValueType)
+from .data_errors import (CannotExceedLimits, ChannelValueError, Forbidden, SkipWrite,
+                          TooManyElements, WrongValueType)
 from .data_longstring import LongStringView
 from .data_numeric import (LIMIT_NAMES, ChannelByte, ChannelDouble, ChannelFloat, ChannelInteger,
                            ChannelNumeric, ChannelShort)
@@ -23,6 +23,6 @@ __all__ = [
     "AlarmSeverity", "AlarmStatus", "ChannelAlarm", "limit_alarm",
     "ChannelData", "ChannelNumeric", "ChannelDouble", "ChannelFloat", "ChannelInteger",
     "ChannelShort", "ChannelByte", "ChannelEnum", "ChannelString", "ChannelChar",
-    "SkipWrite", "ChannelValueError", "CannotExceedLimits", "TooManyElements",
+    "SkipWrite", "Forbidden", "ChannelValueError", "CannotExceedLimits", "TooManyElements",
     "WrongValueType", "TimeStamp", "Listener", "LongStringView", "LIMIT_NAMES",
 ]

@@ -14,7 +14,7 @@ from ..ca.eca import ECA_BADCOUNT, ECA_BADTYPE, ECA_NOWTACCESS, ECA_PUTFAIL
 from ..ca.errors import CaStatusError
 from .faults import existing_board, hook_recovered, log_put_failure, log_refusal
 
-__all__ = ["SkipWrite", "ChannelValueError", "CannotExceedLimits", "TooManyElements",
+__all__ = ["SkipWrite", "ChannelValueError", "CannotExceedLimits", "Forbidden", "TooManyElements",
            "WrongValueType", "write_mapping_errors", "check_put", "check_count", "ACK_PUTS"]
 
 
@@ -30,6 +30,13 @@ class ChannelValueError(ValueError):
 
 class CannotExceedLimits(ChannelValueError):
     """The value lies outside the control limits (DRVL/DRVH)."""
+
+
+class Forbidden(ChannelValueError):
+    """Raised by a putter to refuse a client's write as not permitted (caproto's name);
+    the client gets ECA_NOWTACCESS."""
+
+    eca = ECA_NOWTACCESS
 
 
 class TooManyElements(ChannelValueError):

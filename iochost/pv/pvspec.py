@@ -26,7 +26,8 @@ if TYPE_CHECKING:
     from .group import PVGroup
     from .types import PvpropertyData
 
-__all__ = ["PVSpec", "expand_macros", "infer_dtype", "normalise_autosave"]
+__all__ = ["PVSpec", "channeldata_from_pvspec", "data_class_from_pvspec", "expand_macros",
+           "infer_dtype", "normalise_autosave"]
 
 logger = logging.getLogger(__name__)
 
@@ -255,3 +256,14 @@ class PVSpec(namedtuple("PVSpec", _FIELDS)):
             raise IocDefinitionError(
                 f"cannot create PV {kwargs['pvname']!r}{where} as {cls.__name__}: {ex}; give "
                 f"an initial value of the PV's type, or the dtype that fits the value") from ex
+
+
+def data_class_from_pvspec(group: PVGroup, pvspec: PVSpec) -> type[PvpropertyData]:
+    """The channel-data class ``pvspec`` makes in ``group`` (caproto's function)."""
+    return pvspec.get_data_class(group)
+
+
+def channeldata_from_pvspec(group: PVGroup, pvspec: PVSpec) -> tuple[str, PvpropertyData]:
+    """``(pvname, channel data)`` of ``pvspec`` created in ``group`` (caproto's function)."""
+    data = pvspec.create(group)
+    return data.pvname, data

@@ -26,7 +26,7 @@ from ..logs import configure_logging
 from .async_lib import AsyncioAsyncLayer, AsyncLibraryLayer
 from .lifecycle import HookRunner
 
-__all__ = ["ioc_arg_parser", "template_arg_parser", "run", "start_server"]
+__all__ = ["Context", "ioc_arg_parser", "template_arg_parser", "run", "start_server"]
 
 log = logging.getLogger("iochost.ioc")
 StartupHook = Callable[[AsyncLibraryLayer], Awaitable[Any]]
@@ -123,6 +123,23 @@ async def start_server(pvdb: Mapping[str, Any], *, interfaces: Sequence[str] | N
         log.info("Server exiting...")
         await hooks.stop()          # shutdown hooks still see a running server
         await server.stop()
+
+
+class Context:
+    """An in-process server with the shape of caproto's asyncio ``Context``::
+
+        await Context(pvdb).run()     # serves until cancelled, then runs shutdown hooks
+    """
+
+    def __init__(self, pvdb: Mapping[str, Any], interfaces: Sequence[str] | None = None
+                 ) -> None:
+        self.pvdb = pvdb
+        self.interfaces = interfaces
+
+    async def run(self, *, log_pv_names: bool = False,
+                  startup_hook: StartupHook | None = None) -> None:
+        await start_server(self.pvdb, interfaces=self.interfaces, log_pv_names=log_pv_names,
+                           startup_hook=startup_hook)
 
 
 async def _serve_until_signalled(coro: Coroutine[Any, Any, None]) -> None:

@@ -9,9 +9,12 @@ from .busy import BusyFields
 from .fieldsets import FieldSpec, RecordFieldGroup, class_name_of
 from .registry import (
     builtin_field_set,
+    get_record_registry,
     record_class,
+    records,
     register_record,
     registered_records,
+    summarize,
     unregister_record,
 )
 from .registry import field_set_by_class_name as _by_class_name
@@ -60,6 +63,7 @@ __all__ = [
     "device_choices",
     "field_of",
     "fields_of",
+    "get_record_registry",
     "initial_value",
     "is_read_only",
     "is_served",
@@ -67,8 +71,10 @@ __all__ = [
     "menus",
     "record_class",
     "record_types",
+    "records",
     "register_record",
     "registered_records",
+    "summarize",
     "unregister_record",
 ]
 

@@ -8,19 +8,24 @@ tables; :func:`register_record` adds more (a subclass of a field set, under its
 """
 from __future__ import annotations
 
-from typing import Any, overload
+import sys
+from collections.abc import Iterator, Mapping
+from typing import Any, TextIO, overload
 
 from ..pv.types import PvpropertyData, set_record_support
 from .fieldsets import FieldSpec, RecordFieldGroup, class_name_of, field_set_class
-from .tables import record_types
+from .tables import fields_of, record_types
 
 __all__ = [
     "SUPPORT",
     "RecordSupport",
     "builtin_field_set",
+    "get_record_registry",
     "record_class",
+    "records",
     "register_record",
     "registered_records",
+    "summarize",
     "unregister_record",
 ]
 
@@ -79,6 +84,44 @@ def registered_records() -> dict[str, type[RecordFieldGroup]]:
     """Every record type name usable as ``record=`` -> its field set (classes of base
     types are listed by name only once used)."""
     return {**_BUILTIN, **_REGISTERED}
+
+
+class _RecordTypes(Mapping[str, type[RecordFieldGroup]]):
+    """Every record type name -> its field set: caproto's ``records`` dict, kept current
+    (base types' classes are made on first lookup)."""
+
+    def __getitem__(self, name: str) -> type[RecordFieldGroup]:
+        if name not in self:
+            raise KeyError(name)
+        return record_class(name)
+
+    def __contains__(self, name: object) -> bool:
+        return name in _REGISTERED or name in record_types()
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(sorted({*record_types(), *_REGISTERED}))
+
+    def __len__(self) -> int:
+        return len({*record_types(), *_REGISTERED})
+
+
+records: Mapping[str, type[RecordFieldGroup]] = _RecordTypes()
+
+
+def get_record_registry() -> dict[str, type[RecordFieldGroup]]:
+    """A copy of the registry, every record type -> its field set (caproto's function)."""
+    return dict(records.items())
+
+
+def summarize(file: TextIO | None = None) -> None:
+    """Print every record type, its field-set classes and its fields (name, DBF type,
+    prompt) to ``file`` (standard output), as caproto's ``summarize`` does."""
+    out = file or sys.stdout
+    for name, cls in records.items():
+        print(name, *(base.__name__ for base in cls.__mro__[:-1]), sep="\t", file=out)
+        for field in fields_of(cls._table_type or name):
+            print("", field.name, field.dbf.name, field.prompt, sep="\t", file=out)
+        print(file=out)
 
 
 def record_class(record: Any) -> type[RecordFieldGroup]:
