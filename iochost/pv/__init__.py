@@ -11,6 +11,7 @@ _HOME = {
     **dict.fromkeys(("PVGroup",), "group"),
     **dict.fromkeys(("pvproperty", "NestedPvproperty"), "pvproperties"),
     **dict.fromkeys(("SubGroup", "get_pv_pair_wrapper"), "subgroup"),
+    **dict.fromkeys(("pvfunction",), "pvfunction"),
     **dict.fromkeys(("PVSpec", "expand_macros", "channeldata_from_pvspec",
                      "data_class_from_pvspec"), "pvspec"),
     **dict.fromkeys(("scan_wrapper", "IocDefinitionError"), "hooks"),

@@ -12,7 +12,7 @@ from test_group_helpers import wait_until  # tests/pv, put on sys.path by confte
 from iochost.ca.dbr import DBE_VALUE
 from iochost.pv import start_group, stop_group
 from iochost_examples import (custom_write, decay, io_interrupt, macros, no_pvproperty,
-                              random_walk, setpoint_rbv, simple, skip_write,
+                              random_walk, rpc_function, setpoint_rbv, simple, skip_write,
                               startup_and_shutdown_hooks, subgroups, worker_thread)
 
 
@@ -26,6 +26,27 @@ def test_simple(mount, unique_prefix, client):
     assert [client.value(p + n) for n in "ABC"] == [5, 3.25, [4, 5, 6]]
     control = client.read(p + "B", data_type="control").metadata
     assert (control.units, control.precision) == (b"mm", 3)
+
+
+def test_rpc_function(mount, unique_prefix, client):
+    ioc = mount(rpc_function.RpcIOC(prefix=unique_prefix))
+    call = ioc.prefix + "get_random:"
+
+    def status():  # a CHAR array, as caproto's
+        return bytes(client.read(call + "Status").data).rstrip(b"\0").decode()
+
+    assert 1 <= client.value(ioc.prefix + "fixed_random") <= 100
+    assert (client.value(call + "low"), client.value(call + "high")) == (100, 1000)
+    assert (status(), client.value(call + "Retval")) == ("Init", 0)
+    assert client.write(call + "low", 7) == "ECA_NORMAL"
+    assert client.write(call + "high", 7) == "ECA_NORMAL"
+    assert client.write(call + "Process", 1) == "ECA_NORMAL"
+    assert (status(), client.value(call + "Retval")) == ("Success", 7)
+    assert client.write(call + "low", 9) == "ECA_NORMAL"
+    assert client.write(call + "Process", 1) == "ECA_PUTFAIL"   # the method raised
+    assert status() == "ValueError: low (9) is above high (7)"
+    assert client.value(call + "Retval") == 7                     # the last result stays
+    assert client.write(call + "Retval", 1) == "ECA_NOWTACCESS"
 
 
 def test_custom_write_writes_files(mount, unique_prefix, client, tmp_path):

@@ -43,6 +43,7 @@ PORTS = [
     ("scan_rate", "ScanRateIOC", {}, True),
     ("records", "RecordMockingIOC", {}, True),
     ("mini_beamline", "MiniBeamline", {}, True),
+    ("rpc_function", "MyPVGroup", {}, True),
 ]
 
 
@@ -70,3 +71,12 @@ def test_caproto_example_runs_with_only_its_imports_changed(mount, client, name,
         native, count = client.native(pvname)
         assert (native, count) == (channel.native_type.name, channel.max_length), pvname
         assert client.read(pvname).status.name == "ECA_NORMAL", pvname
+
+
+def test_caproto_rpc_function_example_calls_on_process(mount, client):
+    ioc = mount(ported("rpc_function").MyPVGroup(prefix=f"CPR{os.getpid() % 10000}:"))
+    call = ioc.prefix + "get_random:"
+    assert client.write(call + "low", 5) == "ECA_NORMAL"
+    assert client.write(call + "high", 5) == "ECA_NORMAL"
+    assert client.write(call + "Process", 1) == "ECA_NORMAL"
+    assert client.value(call + "Retval") == 5

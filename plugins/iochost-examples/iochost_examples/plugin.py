@@ -19,6 +19,7 @@ from . import (
     mini_beamline,
     random_walk,
     records,
+    rpc_function,
     scan_rate,
     setpoint_rbv,
     simple,
@@ -45,6 +46,7 @@ EXAMPLE_IOCS = {
     "scan-rate": scan_rate.ScanRateIOC,
     "mini-beamline": mini_beamline.MiniBeamline,
     "demo-mirror": demo_mirror.DemoMirror,
+    "rpc-function": rpc_function.RpcIOC,
 }
 
 
