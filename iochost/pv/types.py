@@ -13,6 +13,7 @@ it); a ``record=`` PV made without it raises :class:`~iochost.pv.hooks.IocDefini
 from __future__ import annotations
 
 import asyncio
+import copy
 import enum
 import logging
 from types import GenericAlias, MappingProxyType, MethodType
@@ -144,6 +145,20 @@ class PvpropertyData(ChannelData):
 
     __slots__ = ()
     read_only_default = False
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> PvpropertyData:
+        """A copy detached from its group (``group`` is None), as caproto's copy is:
+        copying the group would copy the whole IOC."""
+        memo[id(self.group)] = None
+        make, args, state = self.__reduce_ex__(4)[:3]
+        new = make(*args)
+        memo[id(self)] = new
+        state = copy.deepcopy(state, memo)
+        attributes, slots = state if isinstance(state, tuple) else (state, None)
+        new.__dict__.update(attributes or {})
+        for name, value in (slots or {}).items():
+            setattr(new, name, value)
+        return new
 
     def __class_getitem__(cls, record: Any) -> Any:
         """``PvpropertyDouble[AiFields]``: a dtype that also names the record type."""

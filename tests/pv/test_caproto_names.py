@@ -74,6 +74,16 @@ def test_pvspec_helpers_are_caproto_s():
     assert issubclass(ChannelDouble, ChannelNumeric)
 
 
+def test_deepcopy_of_pvproperty_data_is_detached_from_its_group():
+    import copy
+
+    group = Outer(prefix="D:")
+    data = copy.deepcopy(group.inner.x)
+    assert data.group is None and group.inner.x.group is group.inner   # caproto's copy too
+    assert (data.pvname, data.value) == ("D:in:x", 1.0)
+    assert data is not group.inner.x and data.alarm is not group.inner.x.alarm
+
+
 def test_forbidden_in_a_putter_refuses_with_no_write_access(mount, unique_prefix, client):
     class Guarded(PVGroup):
         level = pvproperty(value=1.0)
