@@ -108,6 +108,20 @@ examples (against 'iochost serve --demo'):
 
 Prints 'NAME DATE TIME VALUE [STATUS SEVERITY]' per update until -n updates
 were printed or Ctrl-C; reconnects by itself when a server restarts."""),
+    "new-plugin": (
+        "write a new, installable plugin project with one IOC, a test and a host config",
+        """\
+examples:
+  iochost new-plugin oven
+  iochost new-plugin vacuum-gauge --dir plugins/vacuum
+
+NAME 'oven' gives the distribution iochost-oven (package iochost_oven) whose IOC
+mounts as 'ioc: oven': a PVGroup with a pvproperty, a putter that refuses bad values
+and a scan hook (iochost_oven/ioc.py), the iochost entry point (pyproject.toml),
+a test that serves hostconfig.yaml in a host and reads and writes the IOC over CA
+(tests/), a README, and hostconfig.yaml mounting it on 127.0.0.1. Then:
+  cd iochost-oven && python -m pip install -e '.[test]' && python -m pytest
+The directory (default ./iochost-NAME) must not exist yet."""),
     "schema": (
         "print the JSON Schema of host configs (with each installed IOC's options)",
         """\
@@ -170,6 +184,13 @@ def build_parser() -> argparse.ArgumentParser:
             _client_arguments(sub, verb)
         if verb == "list-plugins":
             sub.add_argument("--json", action="store_true", help="print JSON")
+        if verb == "new-plugin":
+            sub.add_argument("name", metavar="NAME",
+                             help="the plugin's name: words of letters and digits joined "
+                                  "by '-' (e.g. oven, vacuum-gauge)")
+            sub.add_argument("--dir", metavar="DIR",
+                             help="where to write it (default: ./iochost-NAME; must not "
+                                  "exist)")
     return parser
 
 
@@ -285,6 +306,7 @@ def _run_verb(args: argparse.Namespace) -> int:
         "list-pvs": lambda: verbs.list_pvs(args.config, switches),
         "list-plugins": lambda: verbs.list_plugins(switches, as_json=args.json),
         "schema": lambda: verbs.schema(switches),
+        "new-plugin": lambda: verbs.new_plugin(args.name, args.dir),
         "autosave": lambda: verbs.autosave_import(args.config, switches, args.file,
                                                   args.mount),
     }

@@ -293,6 +293,29 @@ def reload(pidfile: str | None, pid: int | None, err: TextIO | None = None) -> i
     return 0
 
 
+def new_plugin(name: str, directory: str | None, out: TextIO | None = None,
+               err: TextIO | None = None) -> int:
+    """Write a plugin project for ``name``; 0, or 1 with a one-line error."""
+    from .newplugin import NewPluginError, write_plugin
+
+    out = out or sys.stdout
+    err = err or sys.stderr
+    try:
+        target, written = write_plugin(name, directory)
+    except (NewPluginError, OSError) as exc:
+        print(f"error: {exc}", file=err)
+        return 1
+    print(f"wrote the plugin project {target}/:", file=out)
+    for relative in written:
+        print(f"  {relative}", file=out)
+    print(f"""next, in the environment that has iochost:
+  cd {target}
+  python -m pip install -e '.[test]'
+  python -m pytest
+  iochost serve hostconfig.yaml""", file=out)
+    return 0
+
+
 def names(values: Iterable[str] | None) -> tuple[str, ...]:
     """Flatten repeated and comma-separated ``--disable-plugin`` values."""
     return tuple(name.strip() for value in values or () for name in value.split(",")
