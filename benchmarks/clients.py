@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import tempfile
 import sys
 from collections.abc import Sequence
 
@@ -59,9 +60,11 @@ class SignalledClient:
     def __init__(self, mode: str, args: Sequence[object], env: dict[str, str],
                  client: str = "c") -> None:
         self.what = f"{client} {mode}"
+        # libca reports what went wrong (circuit lost, flow control) on stderr: keep it
+        self._stderr = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115 -- lives with the client
         self.proc = subprocess.Popen(_command(client, mode, args), env=env, cwd=REPO,
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=subprocess.DEVNULL, text=True)
+                                     stderr=self._stderr, text=True)
 
     def wait_ready(self) -> str:
         """Block until READY (bounded by the client's own timeouts); the rest of that line."""
@@ -84,6 +87,11 @@ class SignalledClient:
             self.kill()
             raise ClientError(f"{self.what} gave no result in {timeout:.0f} s") from exc
         return _parse(out, self.what)
+
+    def stderr_tail(self, chars: int = 1500) -> str:
+        """What the client printed on stderr so far (the end of it)."""
+        self._stderr.seek(0)
+        return self._stderr.read()[-chars:]
 
     def kill(self) -> None:
         if self.proc.poll() is None:

@@ -10,7 +10,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from benchmarks.clients import CLIENT_ROW, ClientError, SignalledClient, run_client
@@ -180,6 +180,7 @@ def _monitor(subscribers: int, with_web_page: Callable[..., WebBrowser] | None =
             if browser is not None:
                 browser.kill()
         all_final = all(r["final_delivered"] for r in results)
+        diagnosis = {} if all_final else {"diagnosis": _diagnosis(server, clients)}
         return {
             "subscribers": subscribers,
             "posted": results[0]["posted"],
@@ -191,8 +192,18 @@ def _monitor(subscribers: int, with_web_page: Callable[..., WebBrowser] | None =
             **server_load,
             **web,
             "per_subscriber": results,
+            **diagnosis,
         }
     return run
+
+
+def _diagnosis(server: ServerProcess, clients: Sequence[SignalledClient]) -> str:
+    """For a run that received nothing: the server's log (the poster logs each run)
+    and what the clients' libca printed."""
+    log = server.log_path.read_text(errors="replace")[-1500:]
+    said = "\n".join(f"client {i}: {c.stderr_tail() or '(nothing)'}"
+                     for i, c in enumerate(clients))
+    return f"server log {server.log_path} ends:\n{log}\n{said}"
 
 
 def _client_monitor(client: str):
@@ -258,6 +269,8 @@ def _display(server: ServerProcess, profile: Profile) -> dict:
                   all_connected=result["connected"] == n_pv * profile.display_clients,
                   delivered_pct=100 * result["delivered"] / expected if expected else 0.0,
                   **server_load)
+    if not result["delivered"]:
+        result["diagnosis"] = _diagnosis(server, [client])
     return result
 
 

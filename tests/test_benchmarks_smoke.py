@@ -41,7 +41,7 @@ def test_every_workload_has_a_positive_headline_figure(smoke_run):
         entry = workload["servers"]["iochost"]
         assert entry["error"] is None, f"{key}: {entry['error']}"
         assert len(entry["runs"]) == 1, key
-        assert entry["median"][workload["metric"]] > 0, key
+        assert entry["median"][workload["metric"]] > 0, (key, _diagnoses(entry))
 
 
 def test_results_are_consistent(smoke_run):
@@ -50,7 +50,8 @@ def test_results_are_consistent(smoke_run):
     assert w["connect_100"]["connected"] == 100
     assert w["get"]["ops"] >= 100 and w["put"]["ops"] >= 100
     monitor = w["monitor_1"]
-    assert monitor["final_delivered"] is True
+    assert monitor["final_delivered"] is True, \
+        _diagnoses(results["workloads"]["monitor_1"]["servers"]["iochost"])
     assert 0 < monitor["delivered_pct"] <= 100
     assert monitor["posted"] > 0
     display = w["display"]
@@ -58,6 +59,11 @@ def test_results_are_consistent(smoke_run):
     assert w["waveform"]["intact"] is True and w["waveform"]["reads"] >= 1
     startup = w["startup_1000"]
     assert 0 < startup["seconds"] < 30 and startup["rss_mb"] > 10
+
+
+def _diagnoses(entry: dict) -> list[str]:
+    """What a failed monitor run recorded (server log, subscribers' libca messages)."""
+    return [run["diagnosis"] for run in entry["runs"] if "diagnosis" in run]
 
 
 def test_table_is_printed_with_ratio_columns(smoke_run):

@@ -9,6 +9,7 @@ the poster posts.
 from __future__ import annotations
 
 import asyncio
+import sys
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, NamedTuple
 
@@ -47,24 +48,40 @@ class Poster:
         self._tasks[key] = asyncio.get_running_loop().create_task(coro)
 
     async def _post_flat_out(self, seconds: float) -> None:
+        # One line per run in the server's log: a failed monitor run shows whether the
+        # poster ran (and how far) or the updates were lost on the way.
         loop = asyncio.get_running_loop()
-        value = self._fast_value()
-        end = loop.time() + seconds
-        while loop.time() < end:
-            value += 1
-            await self._fast(value)
-            await asyncio.sleep(0)
-        await self._count(value)
+        first = value = self._fast_value()
+        print(f"poster: posting FAST for {seconds} s from {first}", file=sys.stderr, flush=True)
+        try:
+            end = loop.time() + seconds
+            while loop.time() < end:
+                value += 1
+                await self._fast(value)
+                await asyncio.sleep(0)
+            await self._count(value)
+        except BaseException as exc:
+            print(f"poster: stopped after {value - first:.0f} posts: {exc!r}", file=sys.stderr,
+                  flush=True)
+            raise
+        print(f"poster: posted {value - first:.0f}, COUNT = {value}", file=sys.stderr,
+              flush=True)
 
     async def _update_display(self) -> None:
         loop = asyncio.get_running_loop()
         due = loop.time()
-        while True:
-            self._tick += 1
-            for write in self._display:
-                await write(self._tick)
-            due += self._period
-            await asyncio.sleep(max(0.0, due - loop.time()))
+        first = self._tick
+        print(f"poster: display on at tick {first:.0f}", file=sys.stderr, flush=True)
+        try:
+            while True:
+                self._tick += 1
+                for write in self._display:
+                    await write(self._tick)
+                due += self._period
+                await asyncio.sleep(max(0.0, due - loop.time()))
+        finally:
+            print(f"poster: display off after {self._tick - first:.0f} ticks", file=sys.stderr,
+                  flush=True)
 
 
 class IocApi(NamedTuple):
