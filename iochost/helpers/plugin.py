@@ -7,9 +7,9 @@ Named by the ``iochost-helpers`` entry point of the ``iochost`` distribution:
 * IOCs: ``autosave-status`` (synApps' ``SR_*`` PVs), ``iocstats`` (devIocStats' PVs),
   ``mirror`` (PVs of another CA server served again, :mod:`iochost.helpers.mirror`; handed
   the host's PV database when mounted);
-* at host start, the host-wide PVs the config asks for: iocStats under
-  ``host.stats_prefix`` (mounted as ``_iocstats``, with autosave attached) and the
-  autosave status PVs under ``host.autosave_prefix`` (mounted as ``_autosave``).
+* built-in mounts (``iochost_host_mounts``), the host-wide PVs the config asks for:
+  iocStats under ``host.stats_prefix`` (``_iocstats``, with autosave attached) and the
+  autosave status PVs under ``host.autosave_prefix`` (``_autosave``).
 
 ``--disable-plugin iochost-helpers`` turns all of it off like any other plugin.
 """
@@ -18,6 +18,7 @@ from __future__ import annotations
 from typing import Any
 
 from iochost.host.hookspecs import RegisterHelper, RegisterIoc, hookimpl
+from iochost.host.hostconfig import HostConfig, MountConfig
 
 AUTOSAVE_STATUS_IOC = "autosave-status"
 AUTOSAVE_STATUS_MOUNT = "_autosave"
@@ -46,30 +47,37 @@ def iochost_register_iocs(register: RegisterIoc) -> None:
 
 
 @hookimpl
-def iochost_ioc_mounted(host: Any, mount: Any) -> None:
+def iochost_host_mounts(config: HostConfig) -> list[MountConfig]:
+    section, mounts = config.host, []
+    if section.stats_prefix is not None:
+        # ACCESS and START_CNT are autosaved, as the template's info() tags ask
+        mounts.append(MountConfig(
+            name=IOCSTATS_MOUNT, ioc=IOCSTATS_IOC, prefix=f"{section.stats_prefix}:",
+            description="iocStats", helpers={"autosave": {"name": "iocstats"}},
+            source=config.source, path=("host", "stats_prefix")))
+    if section.autosave_prefix is not None:
+        mounts.append(MountConfig(
+            name=AUTOSAVE_STATUS_MOUNT, ioc=AUTOSAVE_STATUS_IOC, prefix=section.autosave_prefix,
+            description="autosave status", source=config.source,
+            path=("host", "autosave_prefix")))
+    return mounts
+
+
+@hookimpl
+async def iochost_ioc_mounted(host: Any, mount: Any) -> None:
+    from .autosave_status import registry_for
     from .mirror import MirrorIOC
 
     if isinstance(mount.ioc, MirrorIOC):  # it serves from, and reads local PVs in, this
         mount.ioc.attach(host.database)
+    elif mount.name == IOCSTATS_MOUNT:
+        await mount.ioc.attach(host)
+    elif mount.name == AUTOSAVE_STATUS_MOUNT:
+        mount.ioc.attach(registry_for(host))
 
 
 @hookimpl
 async def iochost_host_started(host: Any) -> None:
-    from iochost.host.hostconfig import MountConfig
-
-    from .autosave_status import registry_for
-
-    section = host.config.host
-    if section.stats_prefix is not None:
-        # ACCESS and START_CNT are autosaved, as the template's info() tags ask
-        mount = await host.mount(MountConfig(
-            name=IOCSTATS_MOUNT, ioc=IOCSTATS_IOC, prefix=f"{section.stats_prefix}:",
-            description="iocStats", helpers={"autosave": {"name": "iocstats"}}))
-        if mount.ioc is not None:
-            await mount.ioc.attach(host)
-    if section.autosave_prefix is not None:
-        mount = await host.mount(MountConfig(name=AUTOSAVE_STATUS_MOUNT, ioc=AUTOSAVE_STATUS_IOC,
-                                             prefix=section.autosave_prefix,
-                                             description="autosave status"))
-        if mount.ioc is not None:
-            mount.ioc.attach(registry_for(host))
+    stats = host.mounts.get(IOCSTATS_MOUNT)
+    if stats is not None and stats.serving:  # mounted first: count the others' PVs now
+        await stats.ioc.refresh(force=True)

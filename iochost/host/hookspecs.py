@@ -25,6 +25,7 @@ if TYPE_CHECKING:  # the host imports this module; avoid the cycle at run time
     from iochost.access import TrapWrite
 
     from .host import Host, Mount
+    from .hostconfig import HostConfig, MountConfig
 
 PROJECT_NAME = "iochost"
 
@@ -85,6 +86,23 @@ def iochost_register_helpers(register: RegisterHelper) -> None:
 
 
 @hookspec
+def iochost_host_mounts(config: HostConfig) -> list[MountConfig] | None:
+    """Built-in mounts this plugin adds to every host of ``config``: IOCs that report on the
+    host itself (its status PVs, iocStats), rather than IOCs a user mounts.
+
+    Called whenever a config is checked, listed, served or reloaded, so ``iochost check``
+    and ``iochost list-pvs`` see what ``serve`` will serve. Return
+    ``iochost.host.MountConfig`` objects for IOCs the plugin registered, with names that
+    start with ``_`` (a config's mount names cannot, so they never clash), or nothing when
+    ``config`` switches them off. Give each the ``source`` and ``path`` of the config key
+    that asked for it: a problem (a PV name clash, a failing build) then points there.
+    They are validated and built like configured mounts, mounted first, kept across
+    reloads, and ``Host.unmount`` refuses them. An exception is reported as a config
+    problem naming the plugin.
+    """
+
+
+@hookspec
 def iochost_host_started(host: Host) -> Awaitable[None] | None:
     """Called once the host serves: every enabled mount is built, started and searchable.
 
@@ -120,6 +138,20 @@ def iochost_ioc_unmounted(host: Host, mount: Mount) -> Awaitable[None] | None:
 
     Fires for every ``Host.unmount`` and for each mount during shutdown. May return an
     awaitable; exceptions are logged with the plugin's name.
+    """
+
+
+@hookspec
+def iochost_mount_state_changed(host: Host, mount: Mount) -> Awaitable[None] | None:
+    """A mount's ``state`` changed: ``running``, ``degraded`` (a hook of its IOC is
+    failing), ``failed`` (its start raised; its PVs were withdrawn), ``unmounted`` or
+    ``disabled`` (``iochost.host.host``'s constants of those names).
+
+    Called once for every mount at start-up (``disabled`` ones too), then on every change:
+    at run time and during reloads and shutdown. A mount that a reload removed from the
+    config is simply gone from ``host.mounts`` when ``iochost_host_reloaded`` is called.
+    May return an awaitable; a change from a hook fault is reported from a task of its
+    own. Exceptions are logged with the plugin's name.
     """
 
 

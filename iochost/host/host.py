@@ -18,6 +18,7 @@ The server and the lifecycle functions are imported where a host first needs the
 """
 from __future__ import annotations
 
+import asyncio
 import inspect
 import logging
 import time
@@ -28,14 +29,13 @@ from typing import Any
 
 import iochost.records  # noqa: F401  (installs record support for every mounted IOC)
 
-from .hostconfig import HostConfig, MountConfig, parse_mount
+from .hostconfig import HostConfig, MountConfig, is_builtin, parse_mount
 from .plugins import PluginCatalog
 from .problems import ConfigError, ConfigProblem, Location
 from .validation import (
     ALREADY_SERVED,
-    HOST_STATUS_MOUNT,
     build_mounts,
-    host_status_mounts,
+    host_mounts,
     plugin_problems,
     validate,
 )
@@ -141,12 +141,12 @@ class Host:
         self._owns_server = server is None
         self.database = PVDatabase() if server is None else server.database
         self.mounts: dict[str, Mount] = {}
-        self.status: Any = None          # the HostStatusIOC, when status PVs are on
         #: access security (HostAccess), when the config has an ``access:`` section
         self.access: Any = None
         self.started_at: float | None = None
         self.web: Any = None             # the iochost.web.WebServer, when the page is on
         self._running = False
+        self._tasks: set[asyncio.Task[None]] = set()   # state-change hooks run from tasks
 
     # -- properties -------------------------------------------------------------------------------
     @property
@@ -181,9 +181,9 @@ class Host:
 
         from .ca_section import server_config
 
-        status_mounts = host_status_mounts(self.config, self.catalog)
         if built is None:
-            built = validate(self.config, self.catalog, status_mounts)
+            built = validate(self.config, self.catalog)
+        builtin_mounts, _ = host_mounts(self.config, self.catalog)  # validate reported
         if self.config.access is not None:
             from .access import HostAccess
 
@@ -201,12 +201,13 @@ class Host:
         if not self.config.mounts:
             log.warning("host config %s has no mounts: only the host status PVs are served",
                         self.config.path)
-        for mount_config in [*status_mounts, *self.config.mounts]:
+        for mount_config in [*builtin_mounts, *self.config.mounts]:
             mount = self.mounts[mount_config.name] = Mount(mount_config.name, mount_config,
                                                            host=self)
             if mount_config.name in built:
                 await self._activate(mount, built[mount_config.name])
-        await self._refresh_status()
+            else:
+                await self._call_hook("iochost_mount_state_changed", host=self, mount=mount)
         if self.access is not None:
             self.access.attach(self.server)
         log.info("host %r serving %d PVs of %d mounts on port %d", self.config.host.name,
@@ -281,9 +282,6 @@ class Host:
         problems = plugin_problems(mount_config, self.catalog)
         if not problems:
             taken = dict.fromkeys(self.database, ALREADY_SERVED)
-            if self.status is not None:
-                taken.update(dict.fromkeys(map(self.status.state_pvname, self.mounts),
-                                           HOST_STATUS_MOUNT))
             taken.update({pv: m.name for m in self.mounts.values() for pv in m.pvnames})
             built, problems = build_mounts([mount_config], self.catalog, taken)
         if problems:
@@ -291,7 +289,6 @@ class Host:
         mount = Mount(mount_config.name, mount_config, host=self)
         self.mounts[mount.name] = mount
         await self._activate(mount, built[mount.name])
-        await self._refresh_status()
         return mount
 
     async def unmount(self, name: str) -> Mount:
@@ -299,10 +296,10 @@ class Host:
         mount = self.mounts.get(name)
         if mount is None or not mount.serving:
             raise KeyError(f"no mount named {name!r} is mounted")
-        if name == HOST_STATUS_MOUNT:
-            raise ValueError("the host status mount cannot be unmounted")
+        if is_builtin(name):
+            raise ValueError(f"{name!r} is a plugin's built-in mount and cannot be unmounted "
+                             "(the host config's setting that adds it can switch it off)")
         await self._deactivate(mount)
-        await self._refresh_status()
         return mount
 
     async def apply_reload(self, new: HostConfig, plan: Any, built: Mapping[str, Any]
@@ -314,15 +311,11 @@ class Host:
             await self._deactivate(self.mounts[name])
         wanted = {mount.name for mount in new.mounts}
         for name in [name for name in self.mounts
-                     if name != HOST_STATUS_MOUNT and name not in wanted]:
+                     if not is_builtin(name) and name not in wanted]:
             del self.mounts[name]
-            if self.status is not None:
-                self.database.remove_many([self.status.state_pvname(name)])
-                self.status.state_pvs.pop(name, None)
         new.ca, new.host = self.config.ca, self.config.host
         self.config = new
-        mounts = {name: mount for name, mount in self.mounts.items()
-                  if name == HOST_STATUS_MOUNT}
+        mounts = {name: mount for name, mount in self.mounts.items() if is_builtin(name)}
         for mount_config in new.mounts:
             mount = self.mounts.get(mount_config.name)
             if mount_config.name in plan.mount or mount is None:
@@ -332,7 +325,6 @@ class Host:
         self.mounts = mounts
         for name in plan.mount:
             await self._activate(self.mounts[name], built[name])
-        await self._refresh_status()
         if self.access is not None:
             # a mount's asg: may have changed without a remount; then the rules file is
             # read again (SIGHUP re-reads the ACF too, as the only reload signal)
@@ -341,6 +333,32 @@ class Host:
                     self.access.assign(mount.ioc.pvdb.values(), mount.config.asg)
             await self.access.reconfigure(new.access)
         await self._call_hook("iochost_host_reloaded", host=self)
+
+    def add_pvs(self, ioc: Any, pvdb: Mapping[str, Any]) -> None:
+        """Serve more PVs for the mounted IOC ``ioc`` (a PVGroup): they get its mount's
+        access group and are withdrawn with it. Raises ValueError if ``ioc`` is not
+        serving or a name is already served."""
+        mount = self._mount_of(ioc)
+        taken = [name for name in pvdb if name in self.database]
+        if taken:
+            raise ValueError(f"[mount {mount.name}] PVs already served: {', '.join(taken)}")
+        if self.access is not None:
+            self.access.assign(pvdb.values(), mount.config.asg)
+        mount.pvnames.extend(pvdb)
+        self.database.update(pvdb)
+
+    def remove_pvs(self, ioc: Any, names: list[str]) -> None:
+        """Withdraw PVs that ``add_pvs`` added for ``ioc`` (clients see a disconnect)."""
+        mount = self._mount_of(ioc)
+        gone = set(names)
+        mount.pvnames = [name for name in mount.pvnames if name not in gone]
+        self.database.remove_many(names)
+
+    def _mount_of(self, ioc: Any) -> Mount:
+        for mount in self.mounts.values():
+            if mount.ioc is ioc and mount.serving:
+                return mount
+        raise ValueError(f"{ioc!r} is not the IOC of a serving mount")
 
     def _mount_config(self, spec: MountConfig | Mapping[str, Any] | str) -> MountConfig:
         if isinstance(spec, MountConfig):
@@ -373,9 +391,6 @@ class Host:
             if board is not None:
                 board.listeners.append(partial(self._board_changed, mount))
                 mount.boards.append(board)
-        if mount.name == HOST_STATUS_MOUNT:
-            self.status = ioc
-            ioc.attach(self)
         try:
             mount.helpers = [self._make_helper(mount, name, options)
                              for name, options in mount.config.helpers.items()]
@@ -395,15 +410,12 @@ class Host:
             mount.errors += 1
             mount.error = f"{type(exc).__name__}: {exc}"
             await self._teardown(mount)
-            mount.state = FAILED
+            await self._set_state(mount, FAILED)
             return
-        mount.state = RUNNING
-        self._faults_changed(mount)          # a hook may have failed during the helpers' start
-        served = len(mount.pvnames)
-        if mount.name == HOST_STATUS_MOUNT:     # and one STATE PV per configured mount
-            served += len(self.config.mounts)
+        # a hook may have failed during the helpers' start
+        await self._set_state(mount, self._fault_state(mount))
         log.info("[mount %s] %s mounted: %d PVs under %r", mount.name, mount.config.ioc,
-                 served, mount.config.prefix)
+                 len(mount.pvnames), mount.config.prefix)
         await self._call_hook("iochost_ioc_mounted", host=self, mount=mount)
 
     def _board_changed(self, mount: Mount, _board: object) -> None:
@@ -411,20 +423,35 @@ class Host:
 
     def _faults_changed(self, mount: Mount) -> None:
         """A hook of the mount failed or recovered: ``degraded`` while any is failing."""
-        if mount.state not in SERVING:
-            return
-        state = DEGRADED if mount.faults else RUNNING
-        if state != mount.state:
+        if mount.state in SERVING and mount.state != (state := self._fault_state(mount)):
             mount.state = state
-            log.warning("[mount %s] %s: %s", mount.name, state, ", ".join(
-                f"{what} of {pv}" for pv, what in mount.faults.items()) or "no hook failing")
+            task = asyncio.get_running_loop().create_task(self._call_hook(
+                "iochost_mount_state_changed", host=self, mount=mount))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    @staticmethod
+    def _fault_state(mount: Mount) -> str:
+        """``running``, or ``degraded`` (logged) while a hook of a serving mount fails."""
+        if not mount.faults:
+            if mount.state == DEGRADED:
+                log.warning("[mount %s] running: no hook failing", mount.name)
+            return RUNNING
+        if mount.state != DEGRADED:
+            log.warning("[mount %s] degraded: %s", mount.name, ", ".join(
+                f"{what} of {pv}" for pv, what in mount.faults.items()))
+        return DEGRADED
+
+    async def _set_state(self, mount: Mount, state: str) -> None:
+        mount.state = state
+        await self._call_hook("iochost_mount_state_changed", host=self, mount=mount)
 
     def _make_helper(self, mount: Mount, name: str, options: dict[str, Any]) -> Any:
         return self.catalog.helpers[name].obj(mount, **options)
 
     async def _deactivate(self, mount: Mount) -> None:
         await self._teardown(mount)
-        mount.state = UNMOUNTED
+        await self._set_state(mount, UNMOUNTED)
         log.info("[mount %s] unmounted", mount.name)
         await self._call_hook("iochost_ioc_unmounted", host=self, mount=mount)
         mount.ioc = None
@@ -447,17 +474,6 @@ class Host:
         except Exception:
             log.exception("[mount %s] %s failed", mount.name, what)
             mount.errors += 1
-
-    async def _refresh_status(self) -> None:
-        if self.status is None:
-            return
-        for name, mount in self.mounts.items():
-            if name == HOST_STATUS_MOUNT:
-                continue
-            pvname, channel = self.status.state_channel(name, mount.state)
-            if pvname not in self.database:
-                self.database[pvname] = channel
-        await self.status.refresh()
 
     async def _call_hook(self, hook: str, **kwargs: Any) -> None:
         """Call every plugin's implementation on its own; await awaitables; log failures

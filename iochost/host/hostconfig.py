@@ -22,6 +22,12 @@ MOUNT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]*")  # '_...' is the host's 
 RUNTIME_SOURCE = "<runtime>"
 
 
+def is_builtin(mount_name: str) -> bool:
+    """A plugin's built-in mount (``iochost_host_mounts``): a config's mount names cannot
+    start with '_'."""
+    return mount_name.startswith("_")
+
+
 @dataclass(frozen=True)
 class CAConfig:
     """The CA section; None means "not set here" (environment or server default)."""

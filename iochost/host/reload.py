@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 from .hostconfig import HostConfig, MountConfig, read_config
 from .plugins import PluginCatalog
 from .problems import ConfigError
-from .validation import host_status_mounts, validate
+from .validation import validate
 
 if TYPE_CHECKING:
     from .host import Host
@@ -131,7 +131,7 @@ async def reload_host(host: Host, path: str | None = None) -> ReloadPlan | None:
     log.info("reloading %s", path)
     try:
         new, problems = read_config(path)
-        built = validate(new, host.catalog, host_status_mounts(new, host.catalog), problems)
+        built = validate(new, host.catalog, problems)
     except ConfigError as exc:
         for problem in exc.problems:
             log.error("reload refused: %s", problem)

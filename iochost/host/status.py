@@ -1,22 +1,25 @@
 """The host status PVs: one built-in IOC mounted under ``host.status_prefix``.
 
 ``<prefix>UPTIME``, ``MOUNTS``, ``PVS``, ``CLIENTS``, ``CHANNELS``, ``CPU``, ``MEMORY`` are
-refreshed every ``period`` seconds; ``<prefix>MOUNT:<name>:STATE`` (one per mount, added and
-removed with the mounts) says ``running``, ``failed``, ``unmounted`` or ``disabled``.
+refreshed every ``period`` seconds; ``<prefix>MOUNT:<name>:STATE`` (one per mount of the
+config, added and withdrawn with them) says ``running``, ``degraded``, ``failed``,
+``unmounted`` or ``disabled``. The built-in plugin (``iochost.host.builtins``) mounts it
+and keeps the STATE PVs current through the public hooks.
 """
 from __future__ import annotations
 
 import os
 import resource
 import time
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from iochost import ChannelString, PVGroup, pvproperty
 
-from .validation import HOST_STATUS_MOUNT, state_pvname
+from .hostconfig import is_builtin
 
 if TYPE_CHECKING:
-    from .host import Host
+    from .host import Host, Mount
 
 
 def _rss_megabytes() -> float:
@@ -57,26 +60,48 @@ class HostStatusIOC(PVGroup):
     MEMORY = pvproperty(value=0.0, read_only=True, units="MB", precision=1,
                         doc="Resident memory of the host process")
 
-    def __init__(self, *args: Any, period: float = 1.0, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, period: float = 1.0, mounts: Sequence[str] = (),
+                 **kwargs: Any) -> None:
+        """``mounts``: the names of the mounts to serve a STATE PV for from the start."""
         super().__init__(*args, **kwargs)
         self.period = period
         self.host: Host | None = None
         self.state_pvs: dict[str, ChannelString] = {}
+        for mount in mounts:
+            self.pvdb[self.state_pvname(mount)] = self._state_channel(mount)
         self._cpu = CpuMeter()
 
     def attach(self, host: Host) -> None:
-        """Report on ``host`` (the host calls this once it built this IOC)."""
+        """Report on ``host`` (the built-in plugin calls this once this IOC is mounted)."""
         self.host = host
 
     def state_pvname(self, mount: str) -> str:
-        return state_pvname(self.prefix, mount)
+        """The PV that shows a mount's state."""
+        return f"{self.prefix}MOUNT:{mount}:STATE"
 
-    def state_channel(self, mount: str, state: str) -> tuple[str, ChannelString]:
-        """The STATE PV of ``mount`` (created on first use)."""
-        channel = self.state_pvs.get(mount)
+    def _state_channel(self, mount: str) -> ChannelString:
+        channel = self.state_pvs[mount] = ChannelString(value="unmounted", read_only=True)
+        return channel
+
+    async def show_state(self, mount: Mount) -> None:
+        """Publish ``mount``'s state (its STATE PV is added first if it is new)."""
+        if self.host is None or is_builtin(mount.name):
+            return
+        channel = self.state_pvs.get(mount.name)
         if channel is None:
-            channel = self.state_pvs[mount] = ChannelString(value=state, read_only=True)
-        return self.state_pvname(mount), channel
+            channel = self._state_channel(mount.name)
+            self.host.add_pvs(self, {self.state_pvname(mount.name): channel})
+        if channel.value != mount.state:
+            await channel.write(mount.state)
+
+    def withdraw_states(self) -> None:
+        """Withdraw the STATE PVs of mounts the host no longer has (after a reload)."""
+        if self.host is None:
+            return
+        gone = [name for name in self.state_pvs if name not in self.host.mounts]
+        self.host.remove_pvs(self, [self.state_pvname(name) for name in gone])
+        for name in gone:
+            del self.state_pvs[name]
 
     async def refresh(self) -> None:
         """Publish the current figures."""
@@ -86,7 +111,7 @@ class HostStatusIOC(PVGroup):
         values = {
             self.UPTIME: round(self.host.uptime, 3),
             self.MOUNTS: sum(1 for name, m in self.host.mounts.items()
-                             if m.serving and name != HOST_STATUS_MOUNT),
+                             if m.serving and not is_builtin(name)),
             self.PVS: len(self.host.database),
             self.CLIENTS: stats.get("clients", 0),
             self.CHANNELS: stats.get("channels", 0),
@@ -96,10 +121,6 @@ class HostStatusIOC(PVGroup):
         for channel, value in values.items():
             if channel.value != value:
                 await channel.write(value)
-        for name, mount in self.host.mounts.items():
-            channel = self.state_pvs.get(name)
-            if channel is not None and channel.value != mount.state:
-                await channel.write(mount.state)
 
     @UPTIME.startup
     async def UPTIME(self, instance, async_lib) -> None:

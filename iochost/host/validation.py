@@ -12,48 +12,46 @@ from collections.abc import Iterable
 from typing import Any
 
 from .coercion import OptionTypeError
-from .hostconfig import HostConfig, MountConfig
+from .hostconfig import HostConfig, MountConfig, is_builtin
 from .iocinfo import ioc_signature
 from .plugins import PluginCatalog
-from .problems import ConfigError, ConfigProblem
+from .problems import ConfigError, ConfigProblem, Location
 
-#: the built-in IOC that serves the host status PVs, and the mount name it gets
-HOST_STATUS_IOC = "iochost-status"
-HOST_STATUS_MOUNT = "_host"
 #: how many clashing PV names are listed for one mount before the rest are only counted
 CLASHES_SHOWN = 5
 
 
-def host_status_mounts(config: HostConfig, catalog: PluginCatalog) -> list[MountConfig]:
-    """The mount of the host status PVs (none if switched off or not installed)."""
-    if config.host.status_prefix is None or HOST_STATUS_IOC not in catalog.iocs:
-        return []
-    return [MountConfig(name=HOST_STATUS_MOUNT, ioc=HOST_STATUS_IOC,
-                        prefix=config.host.status_prefix, description="host status",
-                        source=config.source, path=("host",))]
+def host_mounts(config: HostConfig, catalog: PluginCatalog
+                ) -> tuple[list[MountConfig], list[ConfigProblem]]:
+    """The built-in mounts the plugins add to a host of ``config`` (``iochost_host_mounts``),
+    and the problems of plugins that failed to say or named a mount wrongly."""
+    mounts: list[MountConfig] = []
+    problems: list[ConfigProblem] = []
+    for impl in catalog.manager.hook.iochost_host_mounts.get_hookimpls():
+        where = Location(config.path)
+        try:
+            result: Any = impl.function(config=config)
+            found: list[MountConfig] = list(result or ())
+        except Exception as exc:
+            problems.append(ConfigProblem(where, "", f"plugin {impl.plugin_name!r} failed to "
+                                          f"list its built-in mounts: {type(exc).__name__}: {exc}"))
+            continue
+        for mount in found:
+            if not is_builtin(mount.name):
+                problems.append(ConfigProblem(where, "", (
+                    f"plugin {impl.plugin_name!r} adds a mount named {mount.name!r}: the name "
+                    "of a plugin's built-in mount starts with '_' (the plugin must change)")))
+            elif mount.ioc not in catalog.iocs:
+                problems.append(mount.problem(f"unknown IOC {mount.ioc!r} (plugin "
+                                              f"{impl.plugin_name!r} adds this mount)"))
+            else:
+                mounts.append(mount)
+    return mounts, problems
 
 
-def state_pvname(status_prefix: str, mount: str) -> str:
-    """The host status PV that shows a mount's state."""
-    return f"{status_prefix}MOUNT:{mount}:STATE"
-
-
-def status_pv_names(config: HostConfig, usable: list[MountConfig]) -> dict[str, str]:
-    """The per-mount STATE PVs the host will add, as ``taken`` for ``build_mounts``."""
-    if not any(mount.name == HOST_STATUS_MOUNT for mount in usable):
-        return {}
-    prefix = config.host.status_prefix or ""
-    return {state_pvname(prefix, mount.name): HOST_STATUS_MOUNT for mount in config.mounts}
-
-
-def served_pv_names(config: HostConfig, built: dict[str, Any]) -> list[str]:
-    """Every PV name the host serves for ``built``: the mounts' PVs, then the per-mount
-    STATE PVs the host adds to its status PVs (one for every configured mount)."""
-    names = [name for ioc in built.values() for name in ioc.pvdb]
-    if HOST_STATUS_MOUNT in built:
-        prefix = config.host.status_prefix or ""
-        names.extend(state_pvname(prefix, mount.name) for mount in config.mounts)
-    return names
+def served_pv_names(built: dict[str, Any]) -> list[str]:
+    """Every PV name the host serves for ``built`` (built-in mounts' ones included)."""
+    return [name for ioc in built.values() for name in ioc.pvdb]
 
 
 def plugin_problems(mount: MountConfig, catalog: PluginCatalog) -> list[ConfigProblem]:
@@ -162,39 +160,43 @@ ALREADY_SERVED = ""
 def _provider(owner: str, by_name: dict[str, MountConfig], mount: MountConfig) -> str:
     if owner == ALREADY_SERVED:
         return "served"
-    if owner == HOST_STATUS_MOUNT:
-        return "a host status PV"
     other = by_name.get(owner)
+    if is_builtin(owner):
+        what = f" ({other.description})" if other is not None and other.description else ""
+        return f"served by the built-in mount {owner!r}{what}"
     where = f" (line {other.where('name')[0].line})" if other is not None and \
         other.source is mount.source else ""
     return f"provided by mount {owner!r}{where}"
 
 
 def validate(config: HostConfig, catalog: PluginCatalog,
-             extra_mounts: Iterable[MountConfig] = (),
-             earlier: Iterable[ConfigProblem] = ()) -> dict[str, Any]:
+             earlier: Iterable[ConfigProblem] = (), *, builtin_mounts: bool = True
+             ) -> dict[str, Any]:
     """Check the CA settings (``ca`` over the environment) and ``config`` against the
     plugins, then build every enabled mount.
 
-    ``extra_mounts`` are mounts the host adds itself (its status PVs); they are built and
-    checked for PV clashes first. ``earlier`` are the problems found while reading the
-    config (``read_config``): they are reported together with these. Returns mount name ->
-    built IOC; raises ConfigError listing every problem.
+    The plugins' built-in mounts (``host_mounts``) are built and checked for PV clashes
+    first, unless ``builtin_mounts`` is false. ``earlier`` are the problems found while
+    reading the config (``read_config``): they are reported together with these. Returns
+    mount name -> built IOC; raises ConfigError listing every problem.
     """
     from .ca_section import ca_problems  # here: it imports the server
 
     problems: list[ConfigProblem] = [*earlier, *ca_problems(config)]
+    usable: list[MountConfig] = []
+    if builtin_mounts:
+        usable, found = host_mounts(config, catalog)
+        problems.extend(found)
     for mount in config.rejected:  # not served, but checked as fully as it can be
         reported = {problem.key for problem in problems}
         problems.extend(problem for problem in plugin_problems(mount, catalog)
                         if problem.key not in reported)
-    usable: list[MountConfig] = list(extra_mounts)
     for mount in config.mounts:
         found = plugin_problems(mount, catalog)
         problems.extend(found)
         if not found and mount.enabled:
             usable.append(mount)
-    built, build_problems = build_mounts(usable, catalog, status_pv_names(config, usable))
+    built, build_problems = build_mounts(usable, catalog)
     problems.extend(build_problems)
     if problems:
         raise ConfigError(problems)

@@ -19,7 +19,7 @@ from .hostconfig import AccessSection, HostConfig, read_config
 from .plugins import PluginCatalog, load_plugins
 from .problems import ConfigError
 from .schema import config_schema
-from .validation import host_status_mounts, served_pv_names, validate
+from .validation import served_pv_names, validate
 
 
 #: the demo host config, shipped as package data (``iochost serve --demo``)
@@ -99,7 +99,7 @@ def _checked(path: str, switches: PluginSwitches, err: TextIO) -> _Checked | Non
     warn_broken(catalog, err)
     try:
         config, problems = read_config(path)
-        built = validate(config, catalog, host_status_mounts(config, catalog), problems)
+        built = validate(config, catalog, problems)
     except ConfigError as exc:
         print(f"error: {exc}", file=err)
         if Path(path) == demo_config_path() and not any(
@@ -125,7 +125,7 @@ def check(path: str, switches: PluginSwitches, out: TextIO | None = None,
     if not mounts and not checked.config.rejected:
         print(f"warning: {path} has no mounts: only the host status PVs would be served",
               file=err)
-    pvs = len(served_pv_names(checked.config, checked.built))
+    pvs = len(served_pv_names(checked.built))
     enabled = sum(1 for mount in mounts if mount.enabled)
     print(f"{path}: OK ({enabled} of {len(mounts)} mounts enabled, {pvs} PVs)",
           file=out)
@@ -154,7 +154,7 @@ def _rules_check(section: AccessSection, out: TextIO, err: TextIO) -> bool:
 
 
 def print_pvs(config: HostConfig, built: dict, out: TextIO) -> None:
-    for name in served_pv_names(config, built):
+    for name in served_pv_names(built):
         print(name, file=out)
 
 

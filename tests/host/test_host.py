@@ -272,3 +272,83 @@ def test_stop_runs_stopping_hook_then_every_shutdown_hook(ca_server, catalog, ev
                     "unmounted b", f"ioc-shutdown {unique_prefix}A: 1", "unmounted a"]
     assert not any(name.startswith(unique_prefix) for name in ca_server.database)
     assert ca_server.server._started           # an embedding host leaves the server running
+
+
+class WatchPlugin:
+    """Adds a built-in mount of its own and records every mount's state changes."""
+
+    states: list[tuple[str, str]] = []
+
+    @staticmethod
+    @hookimpl
+    def iochost_host_mounts(config):
+        from iochost.host import MountConfig
+
+        return [MountConfig(name="_watch", ioc="test-counter", description="a watcher",
+                            prefix=config.macros["P"] + "WATCH:", options={"start": 9},
+                            source=config.source, path=("host",))]
+
+    @staticmethod
+    @hookimpl
+    def iochost_mount_state_changed(host, mount):
+        WatchPlugin.states.append((mount.name, mount.state))
+
+
+def test_a_plugins_builtin_mount_is_served_kept_and_mount_states_are_reported(
+        ca_server, make_host, pyepics, unique_prefix):
+    P, states = unique_prefix, WatchPlugin.states
+    states.clear()
+    host = make_host("""\
+        mounts:
+          - {name: one, ioc: test-counter, prefix: "$(P)ONE:"}
+          - {name: idle, ioc: test-counter, prefix: "$(P)OFF:", enabled: false}
+          - {name: flaky, ioc: flaky, prefix: "$(P)FLAKY:"}
+        """, extra_plugins={"watch": WatchPlugin, "flaky": FlakyScanPlugin})
+    assert pyepics.caget(P + "WATCH:COUNT", timeout=TIMEOUT) == 9   # mounted before the config's
+    assert list(host.mounts) == ["_host", "_watch", "one", "idle", "flaky"]
+    assert states[:4] == [("_host", "running"), ("_watch", "running"), ("one", "running"),
+                          ("idle", "disabled")]
+    assert wait_until(lambda: ("flaky", "degraded") in states)       # from a fault, in a task
+    assert wait_until(lambda: pyepics.caget(P + "HOST:MOUNT:flaky:STATE", as_string=True,
+                                            use_monitor=False) == "degraded")
+    assert pyepics.caget(P + "HOST:MOUNTS", use_monitor=False) == 2  # built-ins not counted
+    with pytest.raises(ValueError, match="'_watch' is a plugin's built-in mount"):
+        ca_server.call(host.unmount("_watch"))
+    ca_server.call(host.unmount("one"))
+    assert states[-1] == ("one", "unmounted")
+    assert pyepics.caget(P + "HOST:MOUNT:one:STATE", as_string=True,
+                         use_monitor=False) == "unmounted"
+    # a run-time mount gets a STATE PV of its own, withdrawn with the status mount
+    ca_server.call(host.mount({"name": "late", "ioc": "test-counter", "prefix": "$(P)LATE:"}))
+    assert pyepics.caget(P + "HOST:MOUNT:late:STATE", as_string=True, timeout=TIMEOUT) == \
+        "running"
+    assert P + "HOST:MOUNT:late:STATE" in host.mounts["_host"].pvnames
+    ca_server.call(host.stop())
+    assert not [name for name in ca_server.database if name.startswith(P)]
+    assert states[-1] == ("_host", "unmounted")                # the first mounted goes last
+
+
+class BadBuiltinPlugin:
+    @staticmethod
+    @hookimpl
+    def iochost_host_mounts(config):
+        from iochost.host import MountConfig
+
+        if config.host.name == "raises":
+            raise OSError("no such device")
+        return [MountConfig(name="watch", ioc="test-counter", prefix="W:")]
+
+
+@pytest.mark.parametrize("name, message", [
+    ("raises", "plugin 'bad' failed to list its built-in mounts: OSError: no such device"),
+    ("t", "plugin 'bad' adds a mount named 'watch': the name of a plugin's built-in mount "
+          "starts with '_' (the plugin must change)")])
+def test_a_plugin_whose_builtin_mounts_are_wrong_is_named(plugin_site, clean_env, name,
+                                                          message):
+    from iochost.host import validate
+
+    catalog = load_plugins(blocked=["broken-import"], extra_plugins={"bad": BadBuiltinPlugin})
+    config = load_config_text(f"host: {{name: {name}}}\n", "bad.yaml", environ={})
+    with pytest.raises(ConfigError) as info:
+        validate(config, catalog)
+    assert [(str(p.location), p.message) for p in info.value.problems] == [("bad.yaml", message)]

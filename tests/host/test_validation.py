@@ -5,7 +5,6 @@ import pytest
 
 from iochost.host import ConfigError, hookimpl, load_config_text, load_plugins, validate
 from iochost.host.hostconfig import parse_config
-from iochost.host.validation import host_status_mounts
 from iochost.host.yamlsource import load_yaml_text
 
 
@@ -18,9 +17,8 @@ def problems_raised(text, catalog, *, status_pvs=False):
     """The problems ``validate`` raises for the host config ``text`` (its ConfigError must
     be raised); with ``status_pvs``, checked against the host status PVs too, as serve does."""
     config = load_config_text(textwrap.dedent(text), "host.yaml", environ={})
-    extra_mounts = host_status_mounts(config, catalog) if status_pvs else ()
     with pytest.raises(ConfigError) as info:
-        validate(config, catalog, extra_mounts)
+        validate(config, catalog, builtin_mounts=status_pvs)
     return info.value.problems
 
 
@@ -37,7 +35,8 @@ def test_a_valid_config_builds_every_enabled_mount(catalog):
           - {name: spare, ioc: test-counter, prefix: "A:", enabled: false}
         """), "host.yaml", environ={})
     built = validate(config, catalog)
-    assert set(built) == {"a", "b"}   # a disabled mount is checked but not built
+    # a disabled mount is checked but not built; the host status PVs are a built-in mount
+    assert set(built) == {"_host", "a", "b"}
     assert sorted(built["a"].pvdb) == ["A:COUNT", "A:LABEL", "A:STEP"]
 
 
@@ -118,7 +117,8 @@ def test_pvs_clashing_with_the_host_status_pvs_are_found(catalog):
           - {name: again, ioc: iochost-status, prefix: "S:"}
           - {name: MOUNT, ioc: test-counter, prefix: "S:MOUNT:again:"}
         """, catalog, status_pvs=True)]
-    assert "mount 'again': PV 'S:UPTIME' is already a host status PV" in messages
+    assert ("mount 'again': PV 'S:UPTIME' is already served by the built-in mount '_host' "
+            "(host status)") in messages
     assert len(messages) == 6            # 5 clashes shown, then a count of the rest
 
 
@@ -144,7 +144,8 @@ def test_state_pvs_of_mounts_are_reserved(plugin_site, clean_env):
           - {name: a, ioc: with-state, prefix: "S:MOUNT:b:"}
           - {name: b, ioc: with-state, prefix: "S:MOUNT:c:"}
         """, catalog, status_pvs=True)] == [
-        "mount 'a': PV 'S:MOUNT:b:STATE' is already a host status PV"]
+        "mount 'a': PV 'S:MOUNT:b:STATE' is already served by the built-in mount '_host' "
+        "(host status)"]
 
 
 def test_ca_settings_the_server_would_reject_are_found(catalog, monkeypatch):
@@ -230,7 +231,7 @@ def test_a_mount_with_a_duplicate_name_is_still_checked_fully(catalog):
         """), "host.yaml")
     config = parse_config(data, source, problems, {})
     with pytest.raises(ConfigError) as info:
-        validate(config, catalog, (), problems)
+        validate(config, catalog, problems)
     found = [(p.location.line, p.key, p.message) for p in info.value.problems]
     assert [(line, key) for line, key, _ in found] == [
         (3, "mounts[1].name"), (5, "mounts[1].options.colour"), (5, "mounts[1].options.start"),
