@@ -18,8 +18,9 @@ Contract (what the host and the channels use):
   ``remove_listener``: the PV database's channel data).  Each input is read as
   DBR_STS_DOUBLE, as base's asCa does: INVALID severity or an unserved PV makes it bad,
   and a rule whose CALC reads a bad input does not apply.  When a CALC result changes, the
-  change listeners hear about that group at once.  Inputs this host does not serve stay
-  bad (remote PVs need the CA client; said at load).
+  change listeners hear about that group at once.  Inputs this host does not serve are
+  watched through ``remote`` (:data:`RemoteWatch`: the host's CA client), as base's asCa
+  watches every input over CA; without it they stay bad (said at load).
 
 Nothing here imports the server or the IOC framework.
 """
@@ -45,6 +46,7 @@ __all__ = [
     "AccessSettings",
     "ChangeListener",
     "InputChannel",
+    "RemoteWatch",
     "OnError",
     "TrapWrite",
 ]
@@ -60,6 +62,9 @@ _MAX_DECISIONS = 65536
 
 #: ``fn(groups)``: the rights of channels in ``groups`` may have changed (None: any group).
 ChangeListener = Callable[[frozenset[str] | None], None]
+#: ``watch(pv, on_value) -> stop``: watch a PV another server serves; ``on_value(v)`` with
+#: each new value as a float, or None while it is disconnected or INVALID.
+RemoteWatch = Callable[[str, Callable[[float | None], None]], Callable[[], None]]
 
 
 class OnError(Enum):
@@ -140,6 +145,8 @@ class AccessMember:
 class _Input:
     """One INPx of one group, watching one served PV."""
 
+    local = True
+
     def __init__(self, security: AccessSecurity, group: str, index: int, pv: str,
                  channel: InputChannel):
         self.security, self.group, self.index, self.pv = security, group, index, pv
@@ -166,6 +173,21 @@ class _Input:
         return float(values[0])  # type: ignore[index]  # a 1-element numpy array
 
 
+class _RemoteInput:
+    """One INPx of one group, watching a PV of another server through ``RemoteWatch``;
+    bad until its first value arrives."""
+
+    local = False
+
+    def __init__(self, security: AccessSecurity, group: str, index: int, pv: str,
+                 watch: RemoteWatch):
+        self.security, self.group, self.index, self.pv = security, group, index, pv
+        self.close = watch(pv, self.changed)
+
+    def changed(self, value: float | None) -> None:
+        self.security._input_changed(self.group, self.index, value)
+
+
 class AccessSecurity:
     """The rules in force, their CALC state, and the listeners of changes."""
 
@@ -180,8 +202,9 @@ class AccessSecurity:
         # (group, level, host, user) -> decision: a client connecting many channels asks
         # the same question again and again; forgotten whenever an answer may change.
         self._decisions: dict[tuple[str, int, str, str], tuple[int, bool]] = {}
-        self._inputs: list[_Input] = []
+        self._inputs: list[_Input | _RemoteInput] = []
         self._lookup: Callable[[str], InputChannel | None] | None = None
+        self._remote: RemoteWatch | None = None
         self._change_listeners: list[ChangeListener] = []
         self._trap_listeners: list[Callable[[TrapWrite], None]] = []
         self.loaded_at: float | None = None
@@ -257,9 +280,11 @@ class AccessSecurity:
         return self._rules
 
     # -- CALC inputs -----------------------------------------------------------------------
-    def attach_inputs(self, lookup: Callable[[str], InputChannel | None]) -> None:
-        """Watch the CALC inputs through ``lookup`` (again after each reload)."""
-        self._lookup = lookup
+    def attach_inputs(self, lookup: Callable[[str], InputChannel | None],
+                      remote: RemoteWatch | None = None) -> None:
+        """Watch the CALC inputs: served ones through ``lookup``, the others through
+        ``remote`` (again after each reload)."""
+        self._lookup, self._remote = lookup, remote
         self._connect_inputs()
         self._notify(None)
 
@@ -268,7 +293,7 @@ class AccessSecurity:
         if self._rules is None or self._lookup is None:
             return
         added = set(names)
-        connected = {item.pv for item in self._inputs}
+        connected = {item.pv for item in self._inputs if item.local}
         if any(_entry_name(pv) in added and pv not in connected
                for group in self._rules.config.groups.values()
                for pv in group.inputs.values()):
@@ -279,10 +304,14 @@ class AccessSecurity:
         """PVs were removed (an unmount, or replaced): their inputs go bad, as base's asCa
         marks a disconnected input, until a PV of that name is added again."""
         removed = set(names)
-        for item in [item for item in self._inputs if _entry_name(item.pv) in removed]:
+        for item in [item for item in self._inputs
+                     if item.local and _entry_name(item.pv) in removed]:
             item.close()
             self._inputs.remove(item)
             self._input_changed(item.group, item.index, None)
+            if self._remote is not None:    # another server may serve it
+                self._inputs.append(_RemoteInput(self, item.group, item.index, item.pv,
+                                                 self._remote))
 
     def _connect_inputs(self) -> None:
         self._close_inputs()
@@ -292,16 +321,20 @@ class AccessSecurity:
         for name, group in rules.config.groups.items():
             for index, pv in group.inputs.items():
                 channel = lookup(pv)
-                if channel is None:
+                if channel is not None:
+                    item = _Input(self, name, index, pv, channel)
+                    self._inputs.append(item)
+                    self._input_changed(name, index, item.read(), notify=False)
+                elif self._remote is not None:
+                    logger.info("access security: INP%s %r of ASG %s is not served by this "
+                                "host: watched over CA (bad until it connects)",
+                                "ABCDEFGHIJKL"[index], pv, name)
+                    self._inputs.append(_RemoteInput(self, name, index, pv, self._remote))
+                else:
                     logger.warning(
-                        "access security: INP%s %r of ASG %s is not served by this host; "
-                        "remote inputs are not supported yet (no CA client), so it stays "
-                        "bad and CALC rules reading it do not apply", "ABCDEFGHIJKL"[index],
-                        pv, name)
-                    continue
-                item = _Input(self, name, index, pv, channel)
-                self._inputs.append(item)
-                self._input_changed(name, index, item.read(), notify=False)
+                        "access security: INP%s %r of ASG %s is not served by this host "
+                        "and no CA client watches remote inputs, so it stays bad and CALC "
+                        "rules reading it do not apply", "ABCDEFGHIJKL"[index], pv, name)
 
     def _close_inputs(self) -> None:
         for item in self._inputs:
@@ -402,7 +435,7 @@ class AccessSecurity:
     def close(self) -> None:
         """Stop watching inputs."""
         self._close_inputs()
-        self._lookup = None
+        self._lookup = self._remote = None
 
 
 def _entry_name(pv: str) -> str:

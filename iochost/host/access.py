@@ -10,7 +10,8 @@ Contract: a host config with an ``access:`` section gets one :class:`HostAccess`
   pvproperty's ``asg=`` if any, else the mount's ``asg:``, else DEFAULT (record fields
   follow their record);
 * watches the CALC inputs among the host's own PVs, connects late ones when a mount
-  adds them and marks them bad when a mount removes them;
+  adds them and marks them bad when a mount removes them; inputs no mount serves are
+  watched over CA with the host's own client (``iochost.client``), as base's asCa does;
 * re-evaluates the open channels of affected groups when the rules change (reload, CALC
   result): the server sends ACCESS_RIGHTS only where rights changed;
 * reports TRAPWRITE puts to the ``iochost_trapwrite`` hook.
@@ -32,6 +33,7 @@ from .hostconfig import AccessSection
 from .problems import ConfigError, ConfigProblem, Location
 
 if TYPE_CHECKING:  # pragma: no cover
+    from iochost.client import Context
     from iochost.server import Server
 
 __all__ = ["HostAccess"]
@@ -54,6 +56,7 @@ class HostAccess:
         self._report_trap = report_trap
         self._server: Server | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._client: Context | None = None      # made when a remote input is watched
 
     # -- start-up ---------------------------------------------------------------------------
     def load(self) -> None:
@@ -78,7 +81,39 @@ class HostAccess:
         self.security.add_trap_listener(self._trapped)
         server.database.add_removal_listener(self.security.inputs_removed)
         server.database.add_addition_listener(self.security.inputs_added)
-        self.security.attach_inputs(server.database.resolve)
+        self.security.attach_inputs(server.database.resolve, self._watch_remote)
+
+    def _watch_remote(self, pv: str, on_value: Callable[[float | None], None]
+                      ) -> Callable[[], None]:
+        """Watch ``pv`` on another server: its value as DBR_STS_DOUBLE, None while it is
+        disconnected or INVALID (``iochost.access.RemoteWatch``)."""
+        from iochost.ca.alarm_codes import AlarmSeverity
+        from iochost.ca.dbr import ChannelType
+        from iochost.client import Context, Reading
+
+        if self._client is None:
+            self._client = Context()
+        channel = self._client.channel(pv)
+        subscription = channel.subscribe(ChannelType.STS_DOUBLE)
+
+        def reading(update: Reading) -> None:
+            data = update.data          # DBR_STS_DOUBLE: a float array
+            on_value(None if update.severity >= AlarmSeverity.INVALID_ALARM or not len(data)
+                     else float(data[0]))
+
+        def connection(_channel: Any, connected: bool) -> None:
+            if not connected:
+                on_value(None)
+
+        subscription.add_callback(reading)
+        channel.add_connection_callback(connection)
+
+        def stop() -> None:
+            subscription.close()
+            channel.remove_connection_callback(connection)
+            if not channel.subscriptions:     # no other input watches this PV
+                channel.close()
+        return stop
 
     def assign(self, channels: Iterable[Any], mount_asg: str) -> None:
         """Give each channel the member of its group (channel data without an access gate
@@ -91,7 +126,7 @@ class HostAccess:
             own = getattr(pvspec, "asg", None)
             channel.access_gate = member(own or mount_asg or None)
 
-    def close(self) -> None:
+    async def close(self) -> None:
         server = self._server
         if server is not None:
             server.database.remove_addition_listener(self.security.inputs_added)
@@ -100,6 +135,8 @@ class HostAccess:
         self.security.close()
         for task in self._tasks:
             task.cancel()
+        if self._client is not None:
+            await self._client.close()
 
     # -- run time ----------------------------------------------------------------------------
     async def reload(self) -> bool:

@@ -254,7 +254,7 @@ class Host:
         if self._owns_server and self.server is not None:
             await self.server.stop()
         if self.access is not None:
-            self.access.close()
+            await self.access.close()
         log.info("host %r stopped", self.config.host.name)
 
     # -- access security ---------------------------------------------------------------------------

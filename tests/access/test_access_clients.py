@@ -6,6 +6,7 @@ The IOC and the ``iochost_trapwrite`` implementation below are a real plugin: th
 is handed to the plugin manager (``extra_plugins``), as an installed plugin would be.
 """
 import getpass
+import os
 import logging
 import socket
 import sys
@@ -366,3 +367,60 @@ def test_a_bad_rules_file_refuses_to_start_or_starts_read_only(ca_server, catalo
             assert raw.create_channel(unique_prefix + "HIDDEN")[0].access_rights == 1
     finally:
         ca_server.call(fallback.stop())
+
+
+REMOTE_RULES = """\
+UAG(ops) { operator }
+ASG(DEFAULT) { RULE(1, READ) }
+ASG(GATED) {
+    INPA("$(P)R:ENABLE")
+    RULE(1, READ)
+    RULE(1, WRITE) { UAG(ops) CALC("A=1") }
+}
+"""
+
+
+def test_a_calc_input_on_another_server_is_watched_over_ca(ca_server, catalog, client,
+                                                           unique_prefix, rules_file, caplog):
+    """INPA names a PV of another IOC (RSRV, in a subprocess): the host's CA client
+    watches it, as base's asCa does; a disconnect makes the input bad (rule off)."""
+    from softioc_process import running_softioc
+
+    P = unique_prefix
+    rules_file.write_text(REMOTE_RULES)
+    remote_port = int(os.environ["IOCHOST_TEST_SUBPROCESS_PORT"])
+    with running_softioc(f'record(bo, "{P}R:ENABLE") {{ field(ZNAM, "off") '
+                         f'field(ONAM, "on") field(PINI, "YES") }}', remote_port):
+        with caplog.at_level(logging.INFO, "iochost.access"):
+            host = Host(host_config(P, rules_file), catalog, server=ca_server.server)
+            ca_server.call(host.start())
+        try:
+            assert f"INPA '{P}R:ENABLE' of ASG GATED is not served by this host: watched " \
+                "over CA" in caplog.text
+            context = client("operator", "laptop")
+            gated, enable = context.get_pvs(P + "GATED", P + "R:ENABLE", timeout=TIMEOUT)
+            gated.wait_for_connection(timeout=TIMEOUT)
+            enable.wait_for_connection(timeout=TIMEOUT)
+            rights = []
+
+            def on_rights(pv, r):  # kept alive here: caproto holds callbacks weakly
+                rights.append(int(r))
+
+            gated.access_rights_callback.add_callback(on_rights)
+            assert int(gated.access_rights) == 1            # ENABLE is 0: no write
+            enable.write([1], wait=True, timeout=TIMEOUT)      # on the other IOC
+            assert wait_until(lambda: rights[-1:] == [3], TIMEOUT), rights
+            gated.write([6.0], wait=True, timeout=TIMEOUT)
+            assert gated.read(timeout=TIMEOUT).data[0] == 6.0
+            enable.write([0], wait=True, timeout=TIMEOUT)
+            assert wait_until(lambda: rights[-1:] == [1], TIMEOUT), rights
+            enable.write([1], wait=True, timeout=TIMEOUT)
+            assert wait_until(lambda: rights[-1:] == [3], TIMEOUT), rights
+        except BaseException:
+            ca_server.call(host.stop())
+            raise
+    # the other IOC went away while ENABLE was 1: the input is bad, the rule stops applying
+    try:
+        assert wait_until(lambda: rights[-1:] == [1], TIMEOUT), rights
+    finally:
+        ca_server.call(host.stop())

@@ -119,12 +119,41 @@ async def test_an_unserved_input_stays_bad_and_is_said_at_load(tmp_path, caplog)
     with caplog.at_level(logging.WARNING, "iochost.access"):
         security.attach_inputs({"ENABLE": ChannelDouble(value=1.0)}.get)
     assert "INPB 'LIMIT' of ASG DEFAULT is not served by this host" in caplog.text
-    assert "remote inputs are not supported yet" in caplog.text
+    assert "no CA client watches remote inputs" in caplog.text
     assert security.rights("DEFAULT", 1, "h", "u") == 1
     # the PV appears later (a mount): the input connects
     limit = ChannelDouble(value=1.0)
     security.attach_inputs({"ENABLE": ChannelDouble(value=1.0), "LIMIT": limit}.get)
     assert security.rights("DEFAULT", 1, "h", "u") == 3
+
+
+async def test_an_input_no_mount_serves_is_watched_remotely(tmp_path):
+    """The host hands a RemoteWatch (its CA client); values arrive by callback, None
+    while the remote PV is disconnected or INVALID."""
+    security = AccessSecurity(AccessSettings(write_rules(tmp_path, CALC_RULES)))
+    security.load()
+    watching: dict[str, object] = {}
+    stopped: list[str] = []
+
+    def watch(pv, on_value):
+        watching[pv] = on_value
+        return lambda: stopped.append(pv)
+
+    enable = ChannelDouble(value=1.0)
+    security.attach_inputs({"ENABLE": enable}.get, watch)
+    assert list(watching) == ["LIMIT"] and security.rights("DEFAULT", 1, "h", "u") == 1
+    watching["LIMIT"](2.0)
+    assert security.rights("DEFAULT", 1, "h", "u") == 3
+    watching["LIMIT"](None)                      # disconnected: the rule stops applying
+    assert security.rights("DEFAULT", 1, "h", "u") == 1
+    watching["LIMIT"](3.0)
+    # the local ENABLE goes (an unmount): watched remotely from then on, bad until a value
+    security.inputs_removed(["ENABLE"])
+    assert "ENABLE" in watching and security.rights("DEFAULT", 1, "h", "u") == 1
+    watching["ENABLE"](1.0)
+    assert security.rights("DEFAULT", 1, "h", "u") == 3
+    security.close()
+    assert sorted(stopped) == ["ENABLE", "LIMIT"]
 
 
 async def test_reload_keeps_the_old_rules_when_the_file_is_bad(tmp_path, caplog):
