@@ -173,8 +173,19 @@ class PVSpec(namedtuple("PVSpec", _FIELDS)):
 
     def get_data_class(self, group: PVGroup | None = None) -> type[PvpropertyData]:
         """The channel-data class for this spec (from the group's type maps, if given)."""
+        return self._data_class(self._served_dtype(), group)
+
+    def _served_dtype(self) -> Any:
+        """``dtype``, or the one the record support serves a record's value as."""
+        if self.record is None:
+            return self.dtype
         from . import types
-        dtype = self.dtype
+        support = types.require_record_support(f"PV {self.name or self.attr!r}")
+        strings = (self.cls_kwargs or {}).get("enum_strings") or ()
+        return support.served_dtype(types._record_name(self.record) or "", self.dtype, strings)
+
+    def _data_class(self, dtype: Any, group: PVGroup | None) -> type[PvpropertyData]:
+        from . import types
         if inspect.isclass(dtype) and issubclass(dtype, enum.IntEnum):
             dtype = enum.IntEnum
         if group is None:
@@ -224,11 +235,16 @@ class PVSpec(namedtuple("PVSpec", _FIELDS)):
         if alarm is not None and isinstance(alarm, str):
             raise IocDefinitionError(f"PV {pvname!r}: alarm_group needs a group; pass a "
                                      f"ChannelAlarm as alarm_group instead")
-        cls = self.get_data_class(group)
+        dtype = self._served_dtype()
+        cls = self._data_class(dtype, group)
         kwargs = dict(group=group, pvspec=self, value=self._default_value(group),
                       max_length=self.max_length, alarm=alarm, pvname=pvname,
                       record=self.record, doc=self.doc)
         kwargs.update(self.cls_kwargs or {})
+        if dtype is not self.dtype:    # an mbbo without states: its value is the number
+            kwargs.pop("enum_strings", None)
+            value = kwargs["value"]
+            kwargs["value"] = int(value) if str(value).strip().isdigit() else 0
         return cls, kwargs
 
     def create(self, group: PVGroup | None = None) -> PvpropertyData:

@@ -18,7 +18,7 @@ import enum
 import logging
 from types import GenericAlias, MappingProxyType, MethodType
 from typing import TYPE_CHECKING, Any, Protocol
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
@@ -89,6 +89,10 @@ class RecordSupport(Protocol):
 
     def field_spec(self, prop: pvproperty[Any]) -> RecordFieldHooks:
         """The ``prop.fields`` helper, for ``@prop.fields.<FIELD>.putter`` and friends."""
+
+    def served_dtype(self, record: str, dtype: Any, enum_strings: Sequence[str]) -> Any:
+        """The dtype a record's value is served as, given the one the IOC declared: the
+        same, except where EPICS' record decides (mbbo: LONG while no state is named)."""
 
 
 _record_support: RecordSupport | None = None

@@ -9,9 +9,10 @@ tables; :func:`register_record` adds more (a subclass of a field set, under its
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, TextIO, overload
 
+from ..ca.dbr import ChannelType
 from ..pv.types import PvpropertyData, set_record_support
 from .fieldsets import FieldSpec, RecordFieldGroup, class_name_of, field_set_class
 from .tables import fields_of, record_types
@@ -147,6 +148,13 @@ class RecordSupport:
 
     def create_fields(self, instance: PvpropertyData) -> RecordFieldGroup:
         return record_class(instance.pvspec.record or instance.record_type)(instance)
+
+    def served_dtype(self, record: str, dtype: Any, enum_strings: Sequence[str]) -> Any:
+        # mbbo VAL is DBF_ENUM with SPC_DBADDR: RSRV serves it as DBR_LONG (the raw
+        # number) unless one of ZRST..FFST names a state; mbbi VAL stays ENUM
+        if record == "mbbo" and dtype == ChannelType.ENUM and not any(enum_strings):
+            return ChannelType.LONG
+        return dtype
 
     def field_spec(self, prop: Any) -> FieldSpec:
         spec = prop.pvspec.fields

@@ -102,3 +102,46 @@ def test_no_alarm_severity_limits_are_nan_as_rsrv(mount, ca_server, unique_prefi
         time.sleep(0.05)
     assert mine == theirs
     assert theirs[0] == (9.0, "nan", -8.0, "nan") and theirs[2] == (9, 0, -8, 0)
+
+
+def native_types(port: int, names: list[str]) -> dict[str, tuple]:
+    """(native DBR type, count, DBR_STRING text) of each name, as the server announces."""
+    raw = Raw(port)
+    out = {}
+    for cid, name in enumerate(names, 1):
+        raw.sock.sendall(packers.create_chan_request(name.encode(), cid))
+        created = raw.until(CreateChanResponse, lambda m, cid=cid: m.cid == cid)
+        raw.ioid += 1
+        raw.sock.sendall(packers.read_notify_request(ChannelType.STRING, 1, created.sid,
+                                                     raw.ioid))
+        reply = raw.until(ReadNotifyResponse, lambda m, ioid=raw.ioid: m.ioid == ioid)
+        text = decode_dbr(ChannelType.STRING, reply.payload, 1)[0][0]
+        out[name.rsplit(":", 1)[1]] = (ChannelType(created.data_type), created.data_count,
+                                       text)
+    raw.sock.close()
+    return out
+
+
+class States(PVGroup):
+    nostates = pvproperty(value=3, dtype=ChannelType.ENUM, record="mbbo")
+    named = pvproperty(value="one", dtype=ChannelType.ENUM, enum_strings=["zero", "one"],
+                       record="mbbo")
+    mbbi = pvproperty(value=5, dtype=ChannelType.ENUM, record="mbbi")
+
+
+def test_mbbo_val_is_long_without_state_strings_as_rsrv(mount, ca_server, unique_prefix):
+    """mbbo VAL (DBF_ENUM, SPC_DBADDR) is served as DBR_LONG while no ZRST..FFST is set;
+    mbbi VAL stays ENUM."""
+    P = unique_prefix
+    names = [P + n for n in ("nostates", "nostates.VAL", "named", "mbbi")]
+    with running_softioc(f'record(mbbo, "{P}nostates") {{ field(VAL, "3") }}\n'
+                         f'record(mbbo, "{P}named") {{ field(ZRST, "zero") '
+                         f'field(ONST, "one") field(VAL, "1") }}\n'
+                         f'record(mbbi, "{P}mbbi") {{ field(VAL, "5") }}\n') as rsrv_port:
+        theirs = native_types(rsrv_port, names)
+    mount(States(prefix=P))
+    mine = native_types(ca_server.tcp_port, names)
+    # mbbi's text differs on purpose: docs/compliance.md, "ENUM with no states as text"
+    assert mine.pop("mbbi")[:2] == theirs.pop("mbbi")[:2] == (ChannelType.ENUM, 1)
+    assert mine == theirs
+    assert theirs["nostates"] == (ChannelType.LONG, 1, b"3")
