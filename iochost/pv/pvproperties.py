@@ -55,11 +55,12 @@ class pvproperty(HookDecorators, Generic[T_Data]):
                  read_only: bool | None = None, fields: Any = None, record: Any = None,
                  field_spec: Any = None, autosave: Any = None, asg: str | None = None,
                  **cls_kwargs: Any) -> None:
-        check_hooks({"get": get, "put": put, "startup": startup, "shutdown": shutdown,
-                     "scan": scan})
+        if get or put or startup or shutdown or scan:   # most PVs have none: skip the walk
+            check_hooks({"get": get, "put": put, "startup": startup, "shutdown": shutdown,
+                         "scan": scan})
         if doc is None and get is not None:
             doc = get.__doc__
-        if typing.get_origin(dtype) is not None:     # PvpropertyDouble[AiFields]
+        if dtype is not None and typing.get_origin(dtype) is not None:  # PvpropertyDouble[AiFields]
             dtype, (record_from_type, *_) = typing.get_origin(dtype), typing.get_args(dtype)
             record = record if record is not None else record_from_type
         if field_spec is not None and record is None:   # reuse another PV's record fields

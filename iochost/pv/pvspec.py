@@ -69,7 +69,14 @@ _VALUE_KINDS: tuple[tuple[type, Any], ...] = (
 )
 
 
+#: the common exact types, looked up before walking _VALUE_KINDS
+_EXACT_KINDS = {bool: bool, int: int, float: float, str: str, bytes: bytes}
+
+
 def _scalar_dtype(value: Any) -> Any:
+    key = _EXACT_KINDS.get(type(value))
+    if key is not None:
+        return key
     for base, key in _VALUE_KINDS:
         if isinstance(value, base):
             return type(value) if key is enum.IntEnum else key
@@ -104,6 +111,8 @@ def infer_dtype(value: Any) -> Any:
 
 def expand_macros(text: str, macros: Mapping[str, str]) -> str:
     """Expand ``{name}`` macros in a PV name; a missing macro is a clear error."""
+    if "{" not in text and "}" not in text:   # most names: nothing to expand
+        return text
     try:
         return text.format(**macros)
     except KeyError as ex:
@@ -186,13 +195,14 @@ class PVSpec(namedtuple("PVSpec", _FIELDS)):
 
     def _data_class(self, dtype: Any, group: PVGroup | None) -> type[PvpropertyData]:
         from . import types
-        if inspect.isclass(dtype) and issubclass(dtype, enum.IntEnum):
-            dtype = enum.IntEnum
         if group is None:
             maps = (types.TYPE_MAP, types.TYPE_MAP_READ_ONLY)
         else:
             maps = (group.type_map, group.type_map_read_only)
         type_map = maps[1] if self.read_only else maps[0]
+        if inspect.isclass(dtype) and issubclass(dtype, enum.IntEnum) \
+                and dtype is not enum.IntEnum:
+            dtype = enum.IntEnum
         try:
             return type_map[dtype]
         except (KeyError, TypeError):
@@ -253,7 +263,6 @@ class PVSpec(namedtuple("PVSpec", _FIELDS)):
             check_hooks({field: getattr(self, field) for field in HOOK_FIELDS.values()},
                         method=False)
         cls, kwargs = self.get_instantiation_info(group)
-        where = f" (attribute {self.attr!r} of {type(group).__name__})" if group else ""
         try:
             try:
                 return cls(**kwargs)
@@ -264,14 +273,20 @@ class PVSpec(namedtuple("PVSpec", _FIELDS)):
                 if data is None:
                     raise refused from None
                 logger.warning("PV %r%s: initial value %r converted to %r for %s",
-                               kwargs["pvname"], where, kwargs["value"], data.value, cls.__name__)
+                               kwargs["pvname"], self._where(group), kwargs["value"],
+                               data.value, cls.__name__)
                 return data
         except IocDefinitionError:
             raise
         except Exception as ex:
             raise IocDefinitionError(
-                f"cannot create PV {kwargs['pvname']!r}{where} as {cls.__name__}: {ex}; give "
+                f"cannot create PV {kwargs['pvname']!r}{self._where(group)} as "
+                f"{cls.__name__}: {ex}; give "
                 f"an initial value of the PV's type, or the dtype that fits the value") from ex
+
+
+    def _where(self, group: PVGroup | None) -> str:
+        return f" (attribute {self.attr!r} of {type(group).__name__})" if group else ""
 
 
 def data_class_from_pvspec(group: PVGroup, pvspec: PVSpec) -> type[PvpropertyData]:
