@@ -5,7 +5,9 @@ A :class:`VirtualCircuit` of a real (unstarted) :class:`Server` is fed, through
 ``data_received``, chunks of 1000 pipelined requests as libca sends them (READ_NOTIFY of
 DBR_DOUBLE, READ_NOTIFY of DBR_TIME_DOUBLE, WRITE_NOTIFY of DBR_DOUBLE); its writes go to
 a transport that only counts bytes.  It prints the best and median time per request over
-``--rounds`` chunks.  Being CPU-bound in one thread, it compares two versions of the
+``--rounds`` chunks.  A fourth row times the display load's fan-out: 100 circuits each
+subscribed (DBR_TIME_DOUBLE) to the same 1000 channels; one round writes every channel once
+and flushes every circuit, and the time is per update queued.  Being CPU-bound in one thread, it compares two versions of the
 server code on a shared, loaded machine far more steadily than the socket benchmarks can
 (run the two versions back to back, several times); it does not replace them.
 """
@@ -93,13 +95,45 @@ async def _measure(rounds: int) -> dict[str, tuple[float, float]]:
     return results
 
 
+FANOUT_CIRCUITS = 100
+
+
+async def _measure_fanout(rounds: int) -> tuple[float, float]:
+    channels = [ChannelDouble(value=0.0) for _ in range(N_CHANNELS)]
+    server = Server(PVDatabase({f"FAN:{i}": data for i, data in enumerate(channels)}),
+                    ServerConfig.from_env())
+    circuits = []
+    for _ in range(FANOUT_CIRCUITS):
+        circuit = VirtualCircuit(server)
+        circuit.connection_made(_CountingTransport())  # type: ignore[arg-type]
+        circuit.data_received(b"".join(packers.create_chan_request(f"FAN:{i}".encode(), i)
+                                       for i in range(N_CHANNELS)))
+        circuit.data_received(b"".join(
+            packers.event_add_request(ChannelType.TIME_DOUBLE, 1, sid, sid, 5)
+            for sid in circuit.channels))
+        circuits.append(circuit)
+    await asyncio.sleep(0.01)           # the first updates (current values) go out
+    times = []
+    for round_ in range(rounds):
+        start = time.perf_counter()
+        for data in channels:
+            await data.write(float(round_ + 1))
+        for circuit in circuits:
+            circuit._flush()
+        times.append((time.perf_counter() - start) / (N_CHANNELS * FANOUT_CIRCUITS))
+        await asyncio.sleep(0)
+    return min(times), statistics.median(times)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=200)
     args = parser.parse_args()
     results = asyncio.run(_measure(args.rounds))
+    results["monitor fan-out"] = asyncio.run(_measure_fanout(max(args.rounds // 10, 3)))
     for name, (best, median) in results.items():
-        print(f"{name:22s} best {best * 1e9:7.0f} ns/request   median {median * 1e9:7.0f} ns")
+        print(f"{name:22s} best {best * 1e9:7.0f} ns/{'update' if 'fan' in name else 'request'}"
+              f"   median {median * 1e9:7.0f} ns")
 
 
 if __name__ == "__main__":

@@ -349,10 +349,15 @@ class VirtualCircuit(asyncio.Protocol):
             backlog[sub] = update
             return
         payload, count = update
+        size = len(payload)
         out = self._out
-        out.append(sub.message_header(len(payload), count))
+        # sub.message_header(size, count), inlined: this runs once per update per subscriber
+        if sub.header_size == size and sub.header_count == count:
+            out.append(sub.header)
+        else:
+            out.append(sub.message_header(size, count))
         out.append(payload)
-        self._out_bytes += 16 + len(payload)
+        self._out_bytes += 16 + size
         self.updates_sent += 1
         if not self._flush_pending:
             self._schedule_event_flush()

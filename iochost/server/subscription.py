@@ -29,7 +29,7 @@ class Subscription:
     """One EVENT_ADD on one circuit channel."""
 
     __slots__ = ("circuit", "channel", "subscriptionid", "dbr_type", "count", "mask",
-                 "_header_key", "_header")
+                 "header_size", "header_count", "header")
 
     def __init__(self, circuit: VirtualCircuit, channel: CircuitChannel, subscriptionid: int,
                  dbr_type: int, count: int, mask: int):
@@ -39,18 +39,19 @@ class Subscription:
         self.dbr_type = dbr_type
         self.count = count
         self.mask = mask
-        self._header_key = (-1, -1)
-        self._header = b""
+        #: the EVENT_ADD reply header of the last update, for a payload of ``header_size``
+        #: bytes and ``header_count`` elements: consecutive updates almost always share both,
+        #: so the hot path (``VirtualCircuit.send_event``) compares and reuses it
+        self.header_size = self.header_count = -1
+        self.header = b""
 
     def message_header(self, size: int, count: int) -> bytes:
-        """The EVENT_ADD reply header for a payload of ``size`` bytes and ``count`` elements;
-        cached, since consecutive updates of one subscription almost always share both."""
-        if self._header_key == (size, count):
-            return self._header
-        header = event_add_header(size, self.dbr_type, count, ECA_NORMAL, self.subscriptionid)
-        self._header_key = (size, count)
-        self._header = header
-        return header
+        """The EVENT_ADD reply header for a payload of ``size`` bytes and ``count`` elements."""
+        if self.header_size != size or self.header_count != count:
+            self.header = event_add_header(size, self.dbr_type, count, ECA_NORMAL,
+                                           self.subscriptionid)
+            self.header_size, self.header_count = size, count
+        return self.header
 
 
 class Fanout:
@@ -92,21 +93,17 @@ class Fanout:
             self._async_tasks.add(task)
             task.add_done_callback(self._async_tasks.discard)
             return
+        # most subscribers of a channel ask for one (type, count): keep the last encoding
+        # at hand and the others in a dict
         encoded: dict[tuple[int, int], tuple[bytes, int] | None] = {}
+        last_type, last_count, update = -1, -1, None
         for sub in interested:
-            key = (sub.dbr_type, sub.count)
-            if key in encoded:
-                update = encoded[key]
-            else:
-                try:
-                    update = data.read_dbr(*key)
-                except CaStatusError as exc:
-                    logger.debug("monitor update of type %d failed: %s", key[0], exc)
-                    update = None
-                except Exception:
-                    logger.exception("reading %r for a monitor update failed", data)
-                    update = None
-                encoded[key] = update
+            if sub.dbr_type != last_type or sub.count != last_count:
+                last_type, last_count = key = (sub.dbr_type, sub.count)
+                if key in encoded:
+                    update = encoded[key]
+                else:
+                    update = encoded[key] = _encode(data, key)
             if update is not None:
                 sub.circuit.send_event(sub, update)
 
@@ -123,3 +120,14 @@ class Fanout:
             update = encoded[key]
             if update is not None and sub in self.subscriptions:
                 sub.circuit.send_event(sub, update)
+
+
+def _encode(data: Any, key: tuple[int, int]) -> tuple[bytes, int] | None:
+    """``data.read_dbr(*key)`` for a monitor update; None (logged) when it cannot be read."""
+    try:
+        return data.read_dbr(*key)  # type: ignore[no-any-return]
+    except CaStatusError as exc:
+        logger.debug("monitor update of type %d failed: %s", key[0], exc)
+    except Exception:
+        logger.exception("reading %r for a monitor update failed", data)
+    return None
