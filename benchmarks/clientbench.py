@@ -23,6 +23,7 @@ import sys
 import threading
 import time
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from benchmarks.netenv import die_with_parent
 
@@ -210,6 +211,8 @@ async def _caproto_asyncio(mode: str, args: list[str]) -> dict:
             return await _timed_gets(lambda: asyncio.gather(*(pv.read() for pv in pvs)),
                                      len(names), float(args[2]), int(args[3]))
         if mode == "monitor":
+            kept: list[Callable[..., Any]] = []   # caproto holds callbacks weakly
+
             async def subscribe(name: str, fn: Callable[[float], None]) -> object:
                 (pv,) = await context.get_pvs(name, timeout=30.0)
                 await pv.wait_for_connection()
@@ -218,6 +221,7 @@ async def _caproto_asyncio(mode: str, args: list[str]) -> dict:
 
                 async def on_update(_sub: object, response: object) -> None:
                     fn(float(response.data[0]))   # type: ignore[attr-defined]
+                kept.append(on_update)
                 sub.add_callback(on_update)
                 return sub
             return await _monitor_async(subscribe, args[0], args[1], float(args[2]),

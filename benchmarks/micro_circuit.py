@@ -7,8 +7,9 @@ DBR_DOUBLE, READ_NOTIFY of DBR_TIME_DOUBLE, WRITE_NOTIFY of DBR_DOUBLE); its wri
 a transport that only counts bytes.  It prints the best and median time per request over
 ``--rounds`` chunks.  A fourth row times the display load's fan-out: 100 circuits each
 subscribed (DBR_TIME_DOUBLE) to the same 1000 channels; one round writes every channel once
-and flushes every circuit, and the time is per update queued.  Being CPU-bound in one thread, it compares two versions of the
-server code on a shared, loaded machine far more steadily than the socket benchmarks can
+and flushes every circuit, and the time is per update queued.  Being CPU-bound in one
+thread, it compares two versions of the server code on a shared, loaded machine far more
+steadily than the socket benchmarks can
 (run the two versions back to back, several times); it does not replace them.
 """
 from __future__ import annotations
