@@ -78,6 +78,14 @@ class HostWebView:
     def plugins(self) -> list[dict[str, Any]]:
         return self.host.catalog.to_json()
 
+    async def reload_access(self) -> tuple[bool, str | None] | None:
+        access = self.host.access
+        if access is None:
+            return None
+        if await self.host.reload_access():
+            return True, None
+        return False, access.security.last_error
+
 
 def web_address(config: WebConfig, environ: dict[str, str] | None = None) -> tuple[str, int]:
     """Where to listen: ``IOCHOST_WEB_LISTEN`` if set, else the config's ``web.listen``."""

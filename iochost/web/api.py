@@ -14,7 +14,7 @@ from typing import Any
 from aiohttp import web
 
 from iochost.ca.dbr import AccessRights
-from iochost.server import ServedChannel, Server
+from iochost.server import ClientInfo, ServedChannel, Server
 
 from .puts import WEB_USER, PutRefused, WritesDisabled, web_put
 from .readings import aread_value, read_display, severity_name
@@ -148,10 +148,64 @@ async def get_mount_pvs(request: web.Request) -> web.Response:
     return _json(result)
 
 
+#: how the API and the pages name a channel's access rights
+RIGHTS_TEXT = {AccessRights.READ | AccessRights.WRITE: "read-write",
+               AccessRights.READ: "read-only", AccessRights.WRITE: "write-only",
+               AccessRights.NONE: "no-access"}
+
+
+def rights_text(rights: AccessRights) -> str:
+    return RIGHTS_TEXT[rights & (AccessRights.READ | AccessRights.WRITE)]
+
+
+def client_json(server: Server, client: ClientInfo) -> dict[str, Any]:
+    """A CA client, with how many of its channels it may read and write (access security
+    decides per client: its user, host and each channel's group)."""
+    data = asdict(client)
+    counts = dict.fromkeys(("read-write", "read-only", "no-access"), 0)
+    for channel in server.client_channels(client.client_id) or ():
+        text = rights_text(channel.rights)
+        counts[text] = counts.get(text, 0) + 1
+    data["rights"] = counts
+    return data
+
+
 async def get_clients(request: web.Request) -> web.Response:
     server = request.app[VIEW].server
-    clients = server.clients() if server is not None else []
-    return _json([asdict(client) for client in clients])
+    if server is None:
+        return _json([])
+    return _json([client_json(server, client) for client in server.clients()])
+
+
+async def get_client(request: web.Request) -> web.Response:
+    """One CA client and each channel it has open, with its rights."""
+    server = request.app[VIEW].server
+    text = request.match_info["client_id"]
+    client_id = int(text) if text.isdigit() else -1
+    found = [c for c in server.clients() if c.client_id == client_id] if server else []
+    channels = server.client_channels(client_id) if server else None
+    if server is None or not found or channels is None:
+        return _error(404, f"client {text} is not connected")
+    data = client_json(server, found[0])
+    data["channel_list"] = [{"name": c.name, "rights": rights_text(c.rights),
+                             "subscriptions": c.subscriptions} for c in channels]
+    return _json(data)
+
+
+async def reload_access(request: web.Request) -> web.Response:
+    """Read the access rules file again (only with ``web.writable: true``), as SIGHUP and
+    the iocStats READACF PV do."""
+    if not request.app[WRITABLE]:
+        return _error(403, "web writes are off (web.writable: false): the access rules "
+                           "can be reloaded with SIGHUP or the READACF PV")
+    outcome = await request.app[VIEW].reload_access()
+    if outcome is None:
+        return _error(409, "this host has no access rules (no access: section in its "
+                           "config)")
+    reloaded, error = outcome
+    if not reloaded:
+        return _error(422, f"the rules file has errors; the rules in force stay: {error}")
+    return _json({"reloaded": True})
 
 
 async def get_plugins(request: web.Request) -> web.Response:
@@ -250,6 +304,8 @@ def api_routes() -> list[web.AbstractRouteDef]:
         web.get("/api/mounts/{name}", get_mount),
         web.get("/api/mounts/{name}/pvs", get_mount_pvs),
         web.get("/api/clients", get_clients),
+        web.get("/api/clients/{client_id}", get_client),
+        web.post("/api/access/reload", reload_access),
         web.get("/api/plugins", get_plugins),
         web.get("/api/pvs/{name}", get_pv),
         web.put("/api/pvs/{name}", put_pv),

@@ -12,6 +12,7 @@ __all__ = ["openapi_document"]
 _NUMBER_OR_TEXT = {"oneOf": [{"type": "number"}, {"type": "string"}]}
 _SEVERITY = {"type": "string", "enum": ["NONE", "MINOR", "MAJOR", "INVALID", "UNDEFINED"]}
 _COUNT = {"type": "integer", "minimum": 0}
+_CLIENT_REF = {"$ref": "#/components/schemas/Client"}
 
 SCHEMAS: dict[str, Any] = {
     "Error": {
@@ -93,7 +94,7 @@ SCHEMAS: dict[str, Any] = {
         "type": "object",
         "required": ["client_id", "host", "user", "peer", "priority", "protocol_version",
                      "connected_at", "channels", "subscriptions", "bytes_sent",
-                     "bytes_received", "updates_sent", "backlog"],
+                     "bytes_received", "updates_sent", "backlog", "rights"],
         "properties": {
             "client_id": {"type": "integer"}, "host": {"type": "string"},
             "user": {"type": "string"}, "peer": {"type": "string"},
@@ -101,7 +102,24 @@ SCHEMAS: dict[str, Any] = {
             "connected_at": {"type": "number"}, "channels": _COUNT,
             "subscriptions": _COUNT, "bytes_sent": _COUNT, "bytes_received": _COUNT,
             "updates_sent": _COUNT, "backlog": _COUNT,
+            "rights": {"type": "object",
+                       "description": "how many of its channels it may read and write",
+                       "required": ["read-write", "read-only", "no-access"],
+                       "additionalProperties": _COUNT},
         },
+    },
+    "ClientDetail": {
+        "allOf": [_CLIENT_REF, {"type": "object", "required": ["channel_list"], "properties": {
+            "channel_list": {"type": "array", "items": {
+                "type": "object", "required": ["name", "rights", "subscriptions"],
+                "properties": {"name": {"type": "string"},
+                               "rights": {"type": "string", "enum": [
+                                   "read-write", "read-only", "write-only", "no-access"]},
+                               "subscriptions": _COUNT}}}}}],
+    },
+    "AccessReloaded": {
+        "type": "object", "required": ["reloaded"],
+        "properties": {"reloaded": {"const": True}},
     },
     "Plugin": {
         "type": "object",
@@ -187,6 +205,20 @@ def openapi_document(version: str) -> dict[str, Any]:
             "/api/clients": {"get": {"summary": "Connected CA clients",
                                      "responses": {"200": _answer("clients",
                                                                   _list("Client"))}}},
+            "/api/clients/{client_id}": {"get": {
+                "summary": "One CA client and the rights it has on each channel it opened",
+                "parameters": [{"name": "client_id", "in": "path", "required": True,
+                                "schema": {"type": "integer"}}],
+                "responses": {"200": _answer("the client", _ref("ClientDetail")),
+                              "404": _answer("not connected", _ref("Error"))}}},
+            "/api/access/reload": {"post": {
+                "summary": "Read the access rules file again (only with web.writable: true)",
+                "responses": {
+                    "200": _answer("the new rules are in force", _ref("AccessReloaded")),
+                    "403": _answer("web writes are off", _ref("Error")),
+                    "409": _answer("the host has no access rules", _ref("Error")),
+                    "422": _answer("the file has errors; the old rules stay",
+                                   _ref("Error"))}}},
             "/api/plugins": {"get": {"summary": "Installed plugins (as iochost list-plugins)",
                                      "responses": {"200": _answer("plugins",
                                                                   _list("Plugin"))}}},

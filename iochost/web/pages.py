@@ -14,7 +14,7 @@ from typing import Any
 
 from aiohttp import web
 
-from .api import RATES, VIEW, WRITABLE, host_json
+from .api import RATES, VIEW, WRITABLE, client_json, get_client, host_json
 from .view import MountSummary
 
 __all__ = ["MAX_PV_ROWS", "page_routes"]
@@ -125,16 +125,40 @@ def _pv_label(pvname: str, prefix: str) -> str:
     return _e(pvname)
 
 
+def _rights_summary(counts: dict[str, int]) -> str:
+    """'read-write 5, no-access 1': the non-zero counts of a client's channels by rights."""
+    return ", ".join(f"{rights} {n}" for rights, n in counts.items() if n) or "-"
+
+
 async def clients_page(request: web.Request) -> web.Response:
     server = request.app[VIEW].server
-    clients = server.clients() if server is not None else []
-    rows = (f'<tr data-client="{c.client_id}"><td>{_e(c.host)}</td><td>{_e(c.user)}</td>'
-            f"<td>{_e(c.peer)}</td><td class=num>{c.channels}</td>"
-            f"<td class=num>{c.subscriptions}</td><td class=num>{c.bytes_sent}</td>"
-            f"<td class=num>{c.updates_sent}</td></tr>" for c in clients)
-    table = _table(("Host", "User", "Peer", "Channels", "Subscriptions", "Bytes sent",
-                    "Updates sent"), rows, "clients")
+    clients = [client_json(server, c) for c in server.clients()] if server is not None else []
+    rows = (f'<tr data-client="{c["client_id"]}">'
+            f'<td><a href="/clients/{c["client_id"]}">{_e(c["host"])}</a></td>'
+            f'<td>{_e(c["user"])}</td><td>{_e(c["peer"])}</td>'
+            f'<td class=num>{c["channels"]}</td><td class=num>{c["subscriptions"]}</td>'
+            f'<td class=rights>{_e(_rights_summary(c["rights"]))}</td>'
+            f'<td class=num>{c["bytes_sent"]}</td><td class=num>{c["updates_sent"]}</td></tr>'
+            for c in clients)
+    table = _table(("Host", "User", "Peer", "Channels", "Subscriptions", "Rights",
+                    "Bytes sent", "Updates sent"), rows, "clients")
     return _html(_layout("CA clients", table, "clients"))
+
+
+async def client_page(request: web.Request) -> web.Response:
+    """One client's channels and the rights access security gives it on each."""
+    answer = await get_client(request)
+    if answer.status != 200:
+        raise web.HTTPNotFound(text=f"client {request.match_info['client_id']} is not "
+                                    "connected")
+    client = json.loads(answer.text or "{}")
+    rows = (f'<tr><td>{_e(c["name"])}</td>'
+            f'<td class="rights rights-{_e(c["rights"])}">{_e(c["rights"])}</td>'
+            f'<td class=num>{c["subscriptions"]}</td></tr>' for c in client["channel_list"])
+    body = (f'<p>{_e(client["user"])} on {_e(client["host"])} ({_e(client["peer"])}): '
+            f'{_e(_rights_summary(client["rights"]))}</p>'
+            + _table(("Channel", "Rights", "Subscriptions"), rows, "channels"))
+    return _html(_layout(f"CA client {client['client_id']}", body, "client"))
 
 
 async def plugins_page(request: web.Request) -> web.Response:
@@ -160,4 +184,5 @@ def _html(text: str) -> web.Response:
 
 def page_routes() -> list[web.AbstractRouteDef]:
     return [web.get("/", overview), web.get("/mounts/{name}", mount_page),
-            web.get("/clients", clients_page), web.get("/plugins", plugins_page)]
+            web.get("/clients", clients_page), web.get("/clients/{client_id}", client_page),
+            web.get("/plugins", plugins_page)]

@@ -68,3 +68,8 @@ class HostView(Protocol):
 
     def plugins(self) -> list[dict[str, Any]]:
         """What ``iochost list-plugins --json`` prints (load errors included)."""
+
+    async def reload_access(self) -> tuple[bool, str | None] | None:
+        """Read the access rules file again: None when the host has no access rules;
+        ``(True, None)`` when the new rules are in force; ``(False, error)`` when the file
+        is bad and the old rules stay."""

@@ -66,12 +66,18 @@ function refreshOverview() {
   });
 }
 
+// "read-write 5, no-access 1": the non-zero counts of a client's channels by rights
+function rightsSummary(counts) {
+  return Object.entries(counts).filter(([, n]) => n).map(([r, n]) => `${r} ${n}`).join(", ") || "-";
+}
+
 function refreshClients() {
   every(1, async () => {
     const clients = await getJson("/api/clients");
     document.querySelector("#clients tbody").innerHTML = clients.map(c =>
-      `<tr data-client="${c.client_id}"><td>${escapeHtml(c.host)}</td><td>${escapeHtml(c.user)}</td>` +
-      `<td>${escapeHtml(c.peer)}</td><td class=num>${c.channels}</td><td class=num>${c.subscriptions}</td>` +
+      `<tr data-client="${c.client_id}"><td><a href="/clients/${c.client_id}">${escapeHtml(c.host)}</a></td>` +
+      `<td>${escapeHtml(c.user)}</td><td>${escapeHtml(c.peer)}</td><td class=num>${c.channels}</td>` +
+      `<td class=num>${c.subscriptions}</td><td class=rights>${escapeHtml(rightsSummary(c.rights))}</td>` +
       `<td class=num>${c.bytes_sent}</td><td class=num>${c.updates_sent}</td></tr>`).join("");
   });
 }
