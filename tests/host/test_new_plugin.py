@@ -1,20 +1,19 @@
 """``iochost new-plugin``: the project it writes installs with pip, passes its own tests and
 serves its IOC, as a user would do it.
 
-The round trip installs into a fresh venv (``python -m venv --without-pip``) that sees this
-venv's packages -- iochost, pytest -- the way ``--system-site-packages`` would (a ``.pth``
-adding this venv's site directory), so nothing is downloaded but the build backend when the
-venv's setuptools cannot build wheels by itself, and the plugin never enters the test venv.
+The round trip installs into a fresh venv that sees this venv's packages -- iochost, pytest
+-- the way ``--system-site-packages`` would (``tests/freshvenv.py``), so nothing is
+downloaded but the build backend when the venv's setuptools cannot build wheels by itself,
+and the plugin never enters the test venv.
 """
-import importlib.util
 import os
 import signal
 import subprocess
 import sys
-import sysconfig
 from pathlib import Path
 
 import pytest
+from freshvenv import fresh_venv, pip_install
 
 from iochost.cli import main
 from iochost.host.newplugin import NewPluginError, PluginNames, write_plugin
@@ -67,35 +66,6 @@ def test_the_generated_project_passes_the_projects_own_lint(tmp_path):
                            "E,F,W,B,UP,SIM,RUF", "--line-length", "100", str(project)],
                           capture_output=True, text=True, timeout=60)
     assert ruff.returncode == 0, ruff.stdout
-
-
-def fresh_venv(path: Path) -> Path:
-    """A new venv whose interpreter also sees this venv's packages; its python."""
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(path)], check=True,
-                   timeout=60)
-    python = path / "bin" / "python"
-    site = subprocess.run([str(python), "-c", "import sysconfig; "
-                           "print(sysconfig.get_paths()['purelib'])"],
-                          capture_output=True, text=True, check=True, timeout=30).stdout.strip()
-    ours = sysconfig.get_paths()["purelib"]
-    # addsitedir (not a bare path) so this venv's own .pth files -- the editable
-    # installs of iochost and the examples -- are read too
-    (Path(site) / "outer-venv.pth").write_text(f"import site; site.addsitedir({ours!r})\n")
-    return python
-
-
-def pip_install(python: Path, project: Path) -> None:
-    import setuptools
-
-    # setuptools before 70.1 needs the 'wheel' package to build a wheel; without both,
-    # let pip fetch a build backend into an isolated build environment
-    major, minor = (int(part) for part in setuptools.__version__.split(".")[:2])
-    offline = (major, minor) >= (70, 1) or importlib.util.find_spec("wheel") is not None
-    isolation = ["--no-build-isolation", "--no-index"] if offline else []
-    proc = subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install",
-                           "-q", "--no-deps", *isolation, str(project)],
-                          capture_output=True, text=True, timeout=180)
-    assert proc.returncode == 0, proc.stderr
 
 
 def test_round_trip_install_test_and_serve(tmp_path, caproto_context):
