@@ -17,7 +17,7 @@ from benchmarks.netenv import LOOPBACK_ENV
 from benchmarks.profiles import PROFILES
 from benchmarks.report import render_client_table, render_errors, render_meta, render_table
 from benchmarks.runner import run_benchmarks
-from benchmarks.servers.launch import SERVERS
+from benchmarks.servers.launch import SERVERS, available_servers
 from benchmarks.workloads import workloads_for
 
 HERE = Path(__file__).resolve().parent
@@ -30,14 +30,19 @@ def main(argv: list[str] | None = None) -> int:
     size.add_argument("--quick", action="store_const", dest="profile", const="quick",
                       help="smaller, single runs (< 2 min)")
     size.add_argument("--profile", choices=sorted(PROFILES), default="full")
-    parser.add_argument("--servers", default=",".join(SERVERS),
-                        help=f"comma-separated subset of {','.join(SERVERS)}")
+    parser.add_argument("--servers", default=",".join(available_servers()),
+                        help=f"comma-separated subset of {','.join(SERVERS)} (default: "
+                             "those installed; pcaspy comes with the bench extra)")
     parser.add_argument("--only", help="comma-separated workload keys")
     parser.add_argument("--json", type=Path, help="where to write the results "
                         "(default benchmarks/results-<date>.json)")
     parser.add_argument("--markdown", type=Path,
                         help="also write the table as markdown (for RESULTS.md)")
     args = parser.parse_args(argv)
+    missing = [key for key in SERVERS if key not in available_servers()]
+    if missing:
+        print(f"benchmarks: {', '.join(missing)} not installed (pip install -e '.[bench]'): "
+              "run without", file=sys.stderr)
     servers = [s.strip() for s in args.servers.split(",") if s.strip()]
     unknown = [s for s in servers if s not in SERVERS]
     if unknown:

@@ -26,6 +26,11 @@ class Profile:
     second_opinion: bool            # also run pyepics and caproto's client
     #: client rows (against RSRV): iochost's client beside these (benchmarks.clientbench)
     client_rows: tuple[str, ...] = ()
+    #: start-up rows of a PVGroup of this many pvproperties (and, when any, of 1,000 plus a
+    #: 1e6-element waveform)
+    startup_pvproperties: tuple[int, ...] = ()
+    #: "connect all N channels" rows, each on a server of its own with N scalars
+    connect_all: tuple[int, ...] = ()
     startup_timeout: float = 120.0
     startup_settle: float = 0.5     # idle time before the RSS reading
     #: a run longer than this is not repeated: its spread is small next to its size, and
@@ -40,19 +45,21 @@ PROFILES = {
         display_clients=100, display_pvs=1000, display_seconds=4.0,
         display_connect_timeout=20.0, waveform=1_000_000,
         startup_scalars=(10_000, 100_000), startup_ai_records=10_000, second_opinion=True,
-        client_rows=("iochost", "pyepics", "aioca", "caproto-asyncio")),
+        client_rows=("iochost", "pyepics", "aioca", "caproto-asyncio"),
+        startup_pvproperties=(10_000, 100_000), connect_all=(100_000,)),
     "quick": Profile(
         name="quick", repeats=1, scalars=1000, connect_counts=(1000,), outstanding=1000,
         op_seconds=1.0, post_seconds=1.0, late_timeout=5.0, subscribers=(1, 10),
         display_clients=10, display_pvs=100, display_seconds=2.0,
         display_connect_timeout=15.0, waveform=1_000_000,
         startup_scalars=(10_000,), startup_ai_records=1000, second_opinion=False,
-        startup_timeout=60.0, client_rows=("iochost", "pyepics", "aioca", "caproto-asyncio")),
+        startup_timeout=60.0, client_rows=("iochost", "pyepics", "aioca", "caproto-asyncio"),
+        startup_pvproperties=(10_000,)),
     "smoke": Profile(
         name="smoke", repeats=1, scalars=100, connect_counts=(100,), outstanding=100,
         op_seconds=0.3, post_seconds=0.3, late_timeout=3.0, subscribers=(1,),
         display_clients=2, display_pvs=10, display_seconds=1.5,  # stalls of a loaded CI host
         display_connect_timeout=10.0, waveform=10_000,
         startup_scalars=(1000,), startup_ai_records=0, second_opinion=False,
-        startup_timeout=30.0, startup_settle=0.2),
+        startup_timeout=30.0, startup_settle=0.2, startup_pvproperties=(1000,)),
 }

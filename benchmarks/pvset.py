@@ -22,6 +22,9 @@ class PVSet:
     prefix: str = "BENCH:"
     scalars: int = 10_000           # DOUBLE PVs S000000..., writable
     ai_records: int = 0             # ai records AI000000... (record-flavoured PVs)
+    #: DOUBLE PVs P000000... declared as users write IOCs: one PVGroup class of pvproperties
+    #: with precision and units (RSRV: ao records with PREC/EGU; pcaspy: prec/unit)
+    pvproperties: int = 0
     waveform: int = 1_000_000       # elements of the DOUBLE waveform WF (0, 1, 2, ...); 0 = none
     display: int = 1_000            # display PVs D0000...
     display_hz: float = 10.0
@@ -44,6 +47,10 @@ class PVSet:
         return f"{self.prefix}AI%06d"
 
     @property
+    def pvproperty_pattern(self) -> str:
+        return f"{self.prefix}P%06d"
+
+    @property
     def display_pattern(self) -> str:
         return f"{self.prefix}D%04d"
 
@@ -52,6 +59,9 @@ class PVSet:
 
     def ai_names(self) -> list[str]:
         return [self.ai_pattern % i for i in range(self.ai_records)]
+
+    def pvproperty_names(self) -> list[str]:
+        return [self.pvproperty_pattern % i for i in range(self.pvproperties)]
 
     def display_names(self) -> list[str]:
         return [self.display_pattern % i for i in range(self.display)]
@@ -64,6 +74,8 @@ class PVSet:
         """A PV created last by every server script: searchable means fully loaded."""
         if self.ai_records:
             return self.ai_pattern % (self.ai_records - 1)
+        if self.pvproperties:
+            return self.pvproperty_pattern % (self.pvproperties - 1)
         if self.scalars:
             return self.scalar_pattern % (self.scalars - 1)
         return self.control("GO")

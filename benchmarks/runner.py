@@ -40,6 +40,15 @@ def _rotated(keys: list[str], shift: int) -> list[str]:
     return keys[shift:] + keys[:shift]
 
 
+def _pcaspy_version() -> dict[str, str]:
+    from importlib import metadata
+
+    try:
+        return {"pcaspy": metadata.version("pcaspy")}
+    except metadata.PackageNotFoundError:
+        return {}
+
+
 def _meta(profile: Profile, servers: list[str]) -> dict:
     import caproto
     import epics
@@ -57,7 +66,8 @@ def _meta(profile: Profile, servers: list[str]) -> dict:
         "iochost_uncommitted_files": len(_git("status", "--porcelain", "--", "iochost")
                                          .splitlines()),
         "versions": {"caproto": caproto.__version__, "softioc": softioc.__version__,
-                     "pyepics": epics.__version__, "numpy": numpy.__version__},
+                     "pyepics": epics.__version__, "numpy": numpy.__version__,
+                     **_pcaspy_version()},
     }
 
 

@@ -59,6 +59,10 @@ def test_results_are_consistent(smoke_run):
     assert w["waveform"]["intact"] is True and w["waveform"]["reads"] >= 1
     startup = w["startup_1000"]
     assert 0 < startup["seconds"] < 30 and startup["rss_mb"] > 10
+    # the IOC as users write it: one PVGroup of pvproperties (and with a 1e6 waveform)
+    startup = w["startup_pvproperty_1000"]
+    assert 0 < startup["seconds"] < 30 and startup["rss_mb"] > 10
+    assert w["startup_pvproperty_waveform"]["rss_mb"] > startup["rss_mb"] + 7  # 8 MB of data
 
 
 def _diagnoses(entry: dict) -> list[str]:
@@ -101,6 +105,24 @@ def test_target_verdicts(higher_is_better, ours, rsrv, conditions, verdict):
     wres = _results({"iochost": iochost, "rsrv": peer})
     target = Target("test", 2.0, conditions)
     assert judge(target, wres, "rate", higher_is_better) == verdict
+
+
+def test_a_target_against_the_faster_of_two_peers_and_one_of_conditions_only():
+    from benchmarks.report import judge
+    from benchmarks.workloads import Target
+
+    fastest = Target("test", 1.0, peers=("rsrv", "pcaspy"))
+    wres = _results({"iochost": {"rate": 150.0}, "rsrv": {"rate": 100.0},
+                     "pcaspy": {"rate": 160.0}})
+    assert judge(fastest, wres, "rate", True) == "MISSED: 0.938x pcaspy, needs >= 1x"
+    assert judge(fastest, wres, "rate", False) == "MISSED: 1.5x RSRV, needs <= 1x"
+    del wres["servers"]["pcaspy"]                  # not installed: the other peer counts
+    assert judge(fastest, wres, "rate", True) == "met"
+    absolute = Target("test", 0.0, (("rss_mb", "<=", 40.0),), peers=())
+    assert judge(absolute, _results({"iochost": {"seconds": 1.0, "rss_mb": 39.0}}), "seconds",
+                 False) == "met"
+    assert judge(absolute, _results({"iochost": {"seconds": 1.0, "rss_mb": 41.0}}), "seconds",
+                 False) == "MISSED: rss_mb 41 <= 40 fails"
 
 
 def test_micro_circuit_measures_gets_and_puts():

@@ -21,7 +21,18 @@ SERVERS: dict[str, tuple[str, str]] = {
     "iochost": ("benchmarks.servers.serve_iochost", "iochost"),
     "caproto": ("benchmarks.servers.serve_caproto", "caproto"),
     "rsrv": ("benchmarks.servers.serve_softioc", "RSRV (softioc)"),
+    "pcaspy": ("benchmarks.servers.serve_pcaspy", "pcaspy"),
 }
+#: servers whose package may be missing (the `bench` extra): left out, said in one line
+OPTIONAL = {"pcaspy": "pcaspy"}
+
+
+def available_servers() -> list[str]:
+    """The servers whose packages are installed."""
+    import importlib.util
+
+    return [key for key in SERVERS
+            if key not in OPTIONAL or importlib.util.find_spec(OPTIONAL[key]) is not None]
 
 
 class ServerStartError(RuntimeError):

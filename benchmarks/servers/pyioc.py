@@ -125,6 +125,15 @@ def ai_group(pvs: PVSet, api: IocApi) -> Any:
     return type("AIRecords", (api.PVGroup,), attrs)(prefix=pvs.prefix)
 
 
+def pvproperty_group(pvs: PVSet, api: IocApi) -> Any:
+    """A PVGroup instance of `pvs.pvproperties` DOUBLE pvproperties with precision and
+    units: one class, as an IOC author writes a large IOC."""
+    attrs = {f"p{i}": api.pvproperty(value=0.0, name=name[len(pvs.prefix):], precision=3,
+                                     units="mm")
+             for i, name in enumerate(pvs.pvproperty_names())}
+    return type("Properties", (api.PVGroup,), attrs)(prefix=pvs.prefix)
+
+
 def build_pvdb(pvs: PVSet, api: IocApi) -> dict:
     """name -> channel data for the whole PV set."""
     pvdb: dict = {}
@@ -138,6 +147,8 @@ def build_pvdb(pvs: PVSet, api: IocApi) -> dict:
         pvdb[pvs.control("WF")] = api.ChannelDouble(
             value=np.arange(pvs.waveform, dtype=float), max_length=pvs.waveform)
     pvdb.update((name, api.ChannelDouble(value=0.0)) for name in pvs.scalar_names())
+    if pvs.pvproperties:
+        pvdb.update(pvproperty_group(pvs, api).pvdb)
     if pvs.ai_records:
         pvdb.update(ai_group(pvs, api).pvdb)
     return pvdb

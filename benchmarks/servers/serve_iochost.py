@@ -3,11 +3,13 @@
 The same IOC code as for caproto (``pyioc``), on iochost's framework and server, with the
 event loop iochost itself uses (uvloop when installed). As a deployed host does by default,
 it also serves the web page (``iochost.web``) on a free loopback port, printed as
-``web http://127.0.0.1:PORT/`` for the workloads that open it.
+``web http://127.0.0.1:PORT/`` for the workloads that open it; as a host does, it starts
+(and imports) the web page only once Channel Access serves.
 """
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING
 
 from benchmarks.netenv import die_with_parent
 from benchmarks.pvset import PVSet
@@ -15,7 +17,9 @@ from benchmarks.servers.pyioc import IocApi, build_pvdb
 from iochost import PVGroup, pvproperty
 from iochost.pv.data import ChannelDouble
 from iochost.server import PVDatabase, Server, ServerConfig, new_event_loop
-from iochost.web import HostSummary, MountSummary, WebServer, make_app
+
+if TYPE_CHECKING:
+    from iochost.web import HostSummary, MountSummary
 
 
 class BenchView:
@@ -29,6 +33,8 @@ class BenchView:
         return self.server.database
 
     def summary(self) -> HostSummary:
+        from iochost.web import HostSummary
+
         return HostSummary(name="bench", version="", uptime=0.0, cpu_percent=0.0,
                            memory_mb=0.0)
 
@@ -46,6 +52,8 @@ async def serve(pvs: PVSet) -> None:
     server = Server(build_pvdb(pvs, IocApi(ChannelDouble, PVGroup, pvproperty)),
                     ServerConfig.from_env())
     await server.start()
+    from iochost.web import WebServer, make_app
+
     web = WebServer(make_app(BenchView(server), writable=False, version=""), "127.0.0.1", 0)
     await web.start()
     print(f"web {web.url}", flush=True)

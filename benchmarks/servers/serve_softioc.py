@@ -37,6 +37,8 @@ def build_records(pvs: PVSet) -> None:
         builder.WaveformIn(pvs.control("WF"), np.arange(pvs.waveform, dtype=float))
     for name in pvs.scalar_names():
         builder.aOut(name, initial_value=0.0)
+    for name in pvs.pvproperty_names():
+        builder.aOut(name, initial_value=0.0, PREC=3, EGU="mm")
     for name in pvs.ai_names():
         builder.aIn(name, initial_value=0.0)
 
