@@ -15,6 +15,7 @@ On a group instance, ``group.position`` is the channel data (read ``.value``,
 from __future__ import annotations
 
 import typing
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
 from .hooks import HOOK_FIELDS, Hook, HookDecorators, IocDefinitionError, check_hooks
@@ -26,6 +27,49 @@ if TYPE_CHECKING:
 __all__ = ["pvproperty"]
 
 T_Data = TypeVar("T_Data")
+
+
+class SharedKwargs(dict):  # type: ignore[type-arg]
+    """The channel-data keywords of a pvproperty, shared by every pvproperty declared with
+    the same ones (a large IOC declares thousands of PVs with one set of units and
+    precision): read-only, so that changing one PV's cannot change the others'."""
+
+    __slots__ = ()
+
+    def _refuse(self, *args: Any, **kwargs: Any) -> None:
+        raise TypeError("a pvproperty's cls_kwargs are shared with others declared alike: "
+                        "change a copy (dict(spec.cls_kwargs)) and PVSpec._replace it")
+
+    __setitem__ = __delitem__ = update = pop = popitem = clear = setdefault = _refuse  # type: ignore[assignment]
+    __ior__ = _refuse  # type: ignore[assignment]
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return SharedKwargs, (dict(self),)
+
+    def __copy__(self) -> SharedKwargs:
+        return self
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> SharedKwargs:
+        return self
+
+
+#: distinct keyword sets shared so far, and how many at most
+_SHARED_KWARGS: dict[tuple[tuple[str, Any], ...], SharedKwargs] = {}
+_MAX_SHARED_KWARGS = 4096
+
+
+def _shared_kwargs(kwargs: dict[str, Any]) -> Mapping[str, Any]:
+    """``kwargs``, as the same read-only object for equal keyword sets."""
+    try:
+        key = tuple(sorted(kwargs.items()))
+        shared = _SHARED_KWARGS.get(key)
+    except TypeError:          # an unhashable value (enum_strings as a list...): its own
+        return SharedKwargs(kwargs)
+    if shared is None:
+        shared = SharedKwargs(kwargs)
+        if len(_SHARED_KWARGS) < _MAX_SHARED_KWARGS:
+            _SHARED_KWARGS[key] = shared
+    return shared
 
 
 class pvproperty(HookDecorators, Generic[T_Data]):
@@ -70,7 +114,8 @@ class pvproperty(HookDecorators, Generic[T_Data]):
         self.pvspec = PVSpec(get=get, put=put, startup=startup, shutdown=shutdown, scan=scan,
                              name=name, dtype=dtype, value=value, max_length=max_length,
                              alarm_group=alarm_group, read_only=read_only, doc=doc,
-                             fields=fields, record=record, cls_kwargs=cls_kwargs,
+                             fields=fields, record=record,
+                             cls_kwargs=_shared_kwargs(cls_kwargs),
                              autosave=autosave, asg=asg)
         self.__doc__ = doc
 

@@ -217,3 +217,26 @@ def test_calling_a_pvproperty_sets_several_hooks():
     prop = pvproperty(value=1.0)(get, put)
     assert (prop.pvspec.get, prop.pvspec.put) == (get, put)
     assert prop.__doc__ == "Read from the device."
+
+
+def test_pvproperties_declared_alike_share_their_channel_keywords():
+    """A large IOC declares thousands of PVs with the same units and precision: one
+    read-only keyword mapping serves them all (memory), and each PV still gets its own."""
+    import copy
+
+    class Alike(PVGroup):
+        a = pvproperty(value=1.0, units="mm", precision=3)
+        b = pvproperty(value=2.0, precision=3, units="mm")
+        c = pvproperty(value=3.0, units="mm", precision=4)
+        d = pvproperty(value="x", dtype=ChannelType.ENUM, enum_strings=["x", "y"])
+
+    specs = [getattr(Alike, attr).pvspec for attr in "abcd"]
+    assert specs[0].cls_kwargs is specs[1].cls_kwargs == {"units": "mm", "precision": 3}
+    assert specs[2].cls_kwargs is not specs[0].cls_kwargs
+    assert specs[3].cls_kwargs["enum_strings"] == ["x", "y"]   # a list: not shared, kept
+    with pytest.raises(TypeError, match="shared with others declared alike"):
+        specs[0].cls_kwargs["units"] = "m"
+    ioc = Alike(prefix="K:")
+    assert (ioc.a.units, ioc.b.precision, ioc.c.precision) == ("mm", 3, 4)
+    copied = copy.deepcopy(specs[0])
+    assert copied.cls_kwargs == {"units": "mm", "precision": 3}
