@@ -177,19 +177,25 @@ async def get_clients(request: web.Request) -> web.Response:
     return _json([client_json(server, client) for client in server.clients()])
 
 
-async def get_client(request: web.Request) -> web.Response:
-    """One CA client and each channel it has open, with its rights."""
-    server = request.app[VIEW].server
-    text = request.match_info["client_id"]
+def client_detail(server: Server | None, text: str) -> dict[str, Any] | None:
+    """Client ``text`` (its id) with each channel it has open and its rights; None when
+    no such client is connected."""
     client_id = int(text) if text.isdigit() else -1
     found = [c for c in server.clients() if c.client_id == client_id] if server else []
     channels = server.client_channels(client_id) if server else None
     if server is None or not found or channels is None:
-        return _error(404, f"client {text} is not connected")
+        return None
     data = client_json(server, found[0])
     data["channel_list"] = [{"name": c.name, "rights": rights_text(c.rights),
                              "subscriptions": c.subscriptions} for c in channels]
-    return _json(data)
+    return data
+
+
+async def get_client(request: web.Request) -> web.Response:
+    """One CA client and each channel it has open, with its rights."""
+    text = request.match_info["client_id"]
+    data = client_detail(request.app[VIEW].server, text)
+    return _json(data) if data is not None else _error(404, f"client {text} is not connected")
 
 
 async def reload_access(request: web.Request) -> web.Response:

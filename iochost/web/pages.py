@@ -14,7 +14,7 @@ from typing import Any
 
 from aiohttp import web
 
-from .api import RATES, VIEW, WRITABLE, client_json, get_client, host_json
+from .api import RATES, VIEW, WRITABLE, client_detail, client_json, host_json
 from .view import MountSummary
 
 __all__ = ["MAX_PV_ROWS", "page_routes"]
@@ -147,11 +147,10 @@ async def clients_page(request: web.Request) -> web.Response:
 
 async def client_page(request: web.Request) -> web.Response:
     """One client's channels and the rights access security gives it on each."""
-    answer = await get_client(request)
-    if answer.status != 200:
+    client = client_detail(request.app[VIEW].server, request.match_info["client_id"])
+    if client is None:
         raise web.HTTPNotFound(text=f"client {request.match_info['client_id']} is not "
                                     "connected")
-    client = json.loads(answer.text or "{}")
     rows = (f'<tr><td>{_e(c["name"])}</td>'
             f'<td class="rights rights-{_e(c["rights"])}">{_e(c["rights"])}</td>'
             f'<td class=num>{c["subscriptions"]}</td></tr>' for c in client["channel_list"])
