@@ -26,7 +26,8 @@ The rules, and why:
   number, or a number that does not fit the target, raises
   ``CaStatusError(ECA_NOCONVERT)`` naming the text.  RSRV itself answers ECA_PUTFAIL
   for such a write and ECA_GETFAIL for such a read; the layer that knows the direction
-  maps the code.
+  maps the code (``eca.put_refusal`` / ``eca.get_refusal``: the server, the web page's
+  puts and the client's local PVs).
 * **STRING -> ENUM** takes the index of an exactly matching state string; otherwise a
   number (as above) that is a valid index (``< len(enum_strings)``); otherwise
   ECA_NOCONVERT (RSRV: S_db_badChoice, answered as ECA_PUTFAIL).

@@ -188,3 +188,15 @@ def eca_severity(code: int) -> Severity:
 def is_success(code: int) -> bool:
     """True for codes whose low bit is set (SUCCESS and INFO), as CA_EXTRACT_SUCCESS does."""
     return bool(code & 1)
+
+
+def put_refusal(code: int) -> int:
+    """The status a refused put reports, as RSRV answers it: a value that does not convert
+    (``ECA_NOCONVERT`` from the conversions) is dbPut's ``ECA_PUTFAIL`` there."""
+    return ECA_PUTFAIL if code == ECA_NOCONVERT else code
+
+
+def get_refusal(code: int) -> int:
+    """The status a failed read reports, as RSRV answers it: a value that does not convert
+    to the requested type is ``ECA_GETFAIL`` there."""
+    return ECA_GETFAIL if code == ECA_NOCONVERT else code

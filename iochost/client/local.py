@@ -29,6 +29,7 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
+from iochost.ca.eca import get_refusal, put_refusal
 from iochost.ca.errors import CaStatusError
 
 from .errors import ClientTimeout, RequestFailed
@@ -116,7 +117,8 @@ class LocalLink:
             else:
                 payload, sent = served.read_dbr(dbr_type, count)
         except CaStatusError as exc:
-            raise RequestFailed(channel.name, "get", exc.status, exc.message) from None
+            raise RequestFailed(channel.name, "get", get_refusal(exc.status),
+                                exc.message) from None
         except TimeoutError:
             raise ClientTimeout(channel.name, "get", timeout) from None
         return decode_reading(channel.name, dbr_type, sent, payload)
@@ -132,7 +134,8 @@ class LocalLink:
         try:
             await asyncio.wait_for(write, timeout)
         except CaStatusError as exc:
-            raise RequestFailed(channel.name, "put", exc.status, exc.message) from None
+            raise RequestFailed(channel.name, "put", put_refusal(exc.status),
+                                exc.message) from None
         except TimeoutError:
             raise ClientTimeout(channel.name, "put", timeout) from None
 
@@ -151,7 +154,8 @@ class LocalLink:
             try:
                 payload, sent = served.read_dbr(dbr_type, count)
             except CaStatusError as exc:
-                subscription.failed(RequestFailed(name, "subscription", exc.status))
+                subscription.failed(RequestFailed(name, "subscription",
+                                                  get_refusal(exc.status)))
                 return
             subscription.deliver(decode_reading(name, dbr_type, sent, payload))
 
@@ -180,6 +184,6 @@ def _put_done(channel: Channel, done: asyncio.Future) -> None:
         return
     error = done.exception()
     if isinstance(error, CaStatusError):
-        channel.put_refused(error.status, error.message)
+        channel.put_refused(put_refusal(error.status), error.message)
     elif error is not None:
         log.error("%s: put failed: %r", channel.name, error)

@@ -39,7 +39,7 @@ from iochost.ca.commands import Role
 from iochost.ca.dbr import payload_size
 from iochost.ca.eca import (ECA_ADDFAIL, ECA_BADCHID, ECA_BADCOUNT, ECA_BADMASK, ECA_BADMONID,
                             ECA_BADTYPE, ECA_GETFAIL, ECA_INTERNAL, ECA_NORDACCESS, ECA_NORMAL,
-                            ECA_NOWTACCESS, ECA_TOLARGE, eca_message)
+                            ECA_NOWTACCESS, ECA_TOLARGE, eca_message, get_refusal)
 from iochost.ca.errors import CaProtocolError, CaStatusError
 from iochost.ca.header import HEADER_STRUCT, Header, pack_header
 from iochost.ca.parser import StreamParser
@@ -636,7 +636,7 @@ class VirtualCircuit(asyncio.Protocol):
     def _read_failure(channel: CircuitChannel, exc: Exception) -> int:
         """The ECA status a failed read reports (an unexpected error is logged first)."""
         if isinstance(exc, CaStatusError):
-            return exc.status
+            return get_refusal(exc.status)
         logger.error("reading %r failed", channel.name, exc_info=exc)
         return ECA_GETFAIL
 
@@ -791,7 +791,7 @@ class VirtualCircuit(asyncio.Protocol):
         try:
             update = data.read_dbr(data_type, count)
         except CaStatusError as exc:
-            self._event_failed(header, exc.status)
+            self._event_failed(header, get_refusal(exc.status))
             return
         except Exception:
             logger.exception("reading %r for a new subscription failed", channel.name)
@@ -810,7 +810,8 @@ class VirtualCircuit(asyncio.Protocol):
         try:
             update = await sub.channel.data.aread_dbr(sub.dbr_type, sub.count)
         except Exception as exc:
-            status = exc.status if isinstance(exc, CaStatusError) else ECA_ADDFAIL
+            status = get_refusal(exc.status) if isinstance(exc, CaStatusError) \
+                else ECA_ADDFAIL
             if header is not None:
                 self._event_failed(header, status)
             return

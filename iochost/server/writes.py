@@ -15,7 +15,7 @@ from collections import deque
 from collections.abc import Coroutine, Generator
 from typing import TYPE_CHECKING, Any
 
-from iochost.ca.eca import ECA_NORMAL, ECA_PUTFAIL
+from iochost.ca.eca import ECA_NORMAL, ECA_PUTFAIL, put_refusal
 from iochost.ca.errors import CaProtocolError, CaStatusError
 
 if TYPE_CHECKING:
@@ -95,7 +95,7 @@ class ChannelWriter:
             except StopIteration:
                 status = ECA_NORMAL
             except CaStatusError as exc:
-                status, text = exc.status, _reason(exc)
+                status, text = put_refusal(exc.status), _reason(exc)
             except CaProtocolError as exc:  # e.g. a payload shorter than its count says
                 circuit.abort(f"bad WRITE payload: {exc}")
                 return
@@ -123,7 +123,7 @@ class ChannelWriter:
             await drive(coro, yielded)
             status = ECA_NORMAL
         except CaStatusError as exc:
-            status, text = exc.status, _reason(exc)
+            status, text = put_refusal(exc.status), _reason(exc)
         except CaProtocolError as exc:
             self.circuit.abort(f"bad WRITE payload: {exc}")
             return

@@ -73,7 +73,8 @@ def _payload(channel: ServedChannel, value: Any) -> tuple[int, int, bytes]:
     try:
         payload, count = encode_dbr(dbr_type, dbr_type, values, Metadata())
     except (CaStatusError, LocalProtocolError) as exc:
-        raise PutRefused(getattr(exc, "status", eca.ECA_BADTYPE), str(exc)) from None
+        raise PutRefused(eca.put_refusal(getattr(exc, "status", eca.ECA_BADTYPE)),
+                         str(exc)) from None
     return dbr_type, count, payload
 
 

@@ -145,3 +145,36 @@ def test_mbbo_val_is_long_without_state_strings_as_rsrv(mount, ca_server, unique
     assert mine.pop("mbbi")[:2] == theirs.pop("mbbi")[:2] == (ChannelType.ENUM, 1)
     assert mine == theirs
     assert theirs["nostates"] == (ChannelType.LONG, 1, b"3")
+
+
+def refusals(port: int, text_pv: str, number_pv: str) -> tuple[int, int]:
+    """(status of reading text as DBR_DOUBLE, status of putting text to a number)."""
+    raw = Raw(port)
+    raw.ioid += 1
+    raw.sock.sendall(packers.read_notify_request(ChannelType.DOUBLE, 1, raw.create(text_pv),
+                                                 raw.ioid))
+    read = raw.until(ReadNotifyResponse, lambda m, ioid=raw.ioid: m.ioid == ioid).status
+    raw.ioid += 1
+    raw.sock.sendall(packers.write_notify_request(
+        ChannelType.STRING, 1, raw.create(number_pv), raw.ioid, b"high".ljust(40, b"\0")))
+    put = raw.until(WriteNotifyResponse, lambda m, ioid=raw.ioid: m.ioid == ioid).status
+    raw.sock.close()
+    return read, put
+
+
+class Texts(PVGroup):
+    text = pvproperty(value="hello", dtype=ChannelType.STRING, record="stringin")
+    number = pvproperty(value=1.0, record="ao")
+
+
+def test_values_that_do_not_convert_are_refused_with_rsrvs_status(mount, ca_server,
+                                                                   unique_prefix):
+    """A read whose value does not convert to the type asked is ECA_GETFAIL, a put of text
+    that is no number ECA_PUTFAIL, on RSRV and on us."""
+    P = unique_prefix
+    names = (P + "text", P + "number")
+    with running_softioc(f'record(stringin, "{names[0]}") {{ field(VAL, "hello") }}\n'
+                         f'record(ao, "{names[1]}") {{ field(VAL, "1") }}\n') as rsrv_port:
+        theirs = refusals(rsrv_port, *names)
+    mount(Texts(prefix=P))
+    assert refusals(ca_server.tcp_port, *names) == theirs == (152, 160)  # GETFAIL, PUTFAIL

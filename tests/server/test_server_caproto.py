@@ -104,7 +104,7 @@ def test_write_with_and_without_notify(served):
 
 @pytest.mark.parametrize("name, value, data_type, code", [
     ("INT", [60], None, "ECA_PUTFAIL"),            # beyond the control limit (50)
-    ("DBL", [b"abc"], CT.STRING, "ECA_NOCONVERT"),  # no conversion
+    ("DBL", [b"abc"], CT.STRING, "ECA_PUTFAIL"),    # no conversion (as RSRV answers it)
     ("RO", [5.0], None, "ECA_NOWTACCESS"),         # read-only
     ("ENUM", [7], None, "ECA_PUTFAIL"),            # no such state
 ])

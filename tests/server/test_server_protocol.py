@@ -77,6 +77,7 @@ def test_deprecated_read_replies_with_the_cid_as_rsrv_does(circuit, pvs):
 
 @pytest.mark.parametrize("pv, data_type, count, status", [
     ("HIDDEN", DOUBLE, 1, eca.ECA_NORDACCESS),
+    ("STR", DOUBLE, 1, eca.ECA_GETFAIL),   # 'hello' as a number: GETFAIL, as RSRV answers
 ])
 def test_read_failures_carry_the_fitting_status(circuit, pvs, pv, data_type, count, status):
     sid = circuit.create_channel(pvs[pv])[1].sid
@@ -156,7 +157,7 @@ def test_write_notify_applies_and_confirms(circuit, pvs, ca_server):
 
 @pytest.mark.parametrize("pv, data_type, payload, status, kept", [
     ("DBL", DOUBLE, double(11.0), eca.ECA_PUTFAIL, 1.5),            # above the ctrl limit
-    ("DBL", STRING, b"not a number".ljust(40, b"\0"), eca.ECA_NOCONVERT, 1.5),
+    ("DBL", STRING, b"not a number".ljust(40, b"\0"), eca.ECA_PUTFAIL, 1.5),  # as RSRV
     ("RO", DOUBLE, double(1.0), eca.ECA_NOWTACCESS, 2.5),
 ])
 def test_refused_writes_keep_the_old_value(circuit, pvs, pv, data_type, payload, status, kept):
