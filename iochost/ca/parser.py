@@ -14,8 +14,8 @@ its header is complete, before any of it is buffered, so a hostile peer cannot m
 allocate.  After a :class:`CaProtocolError` the stream is unusable (the circuit must be
 closed); further ``feed`` calls raise the same error again.
 
-Payloads whose size is not a multiple of 8 are accepted (RSRV rejects them on TCP; libca and
-caproto never send them).
+Payloads whose size is not a multiple of 8 are accepted here; the server refuses them on
+TCP as RSRV does (``VirtualCircuit._refuse``). libca and caproto never send them.
 """
 from __future__ import annotations
 

@@ -246,7 +246,7 @@ class VirtualCircuit(asyncio.Protocol):
                 batch = messages[start:start + REPLY_BATCH]
                 for header, payload in batch:
                     handler = handlers.get(header[0])
-                    if handler is None:
+                    if handler is None or header[1] & 7:
                         self._refuse(header)
                         return
                     handler(header, payload)
@@ -422,8 +422,14 @@ class VirtualCircuit(asyncio.Protocol):
                                  f"invalid DBR type {header[2]}")
 
     def _refuse(self, header: Header) -> None:
-        """A command a server does not take (unknown, obsolete, or a reply's): as RSRV, an
-        ERROR naming it, then the circuit closes."""
+        """A command a server does not take (unknown, obsolete, or a reply's), or a payload
+        not padded to a multiple of 8 bytes: as RSRV, an ERROR saying which, then the
+        circuit closes."""
+        if header[0] in self._handlers:
+            self._send_error(header, UNKNOWN_CID, ECA_INTERNAL,
+                             "CAS: Missaligned protocol rejected")
+            self.close_after_replies(f"payload of {header[1]} bytes, not padded to 8")
+            return
         self._send_error(header, UNKNOWN_CID, ECA_INTERNAL,
                          "invalid (damaged?) request code from TCP")
         self.close_after_replies(f"unexpected CA command {header[0]}")

@@ -266,6 +266,8 @@ SAME = {  # requests whose replies must be identical
     "unknown command": lambda sid: [pack_header(200, 0, 0, 0, 0, 0)],
     "obsolete SNAPSHOT": lambda sid: [pack_header(5, 0, 0, 0, 0, 0)],
     "a reply sent as request": lambda sid: [pack_header(22, 0, 0, 0, 777, 3)],
+    # A payload not padded to 8 bytes: RSRV answers "Missaligned protocol rejected", closes.
+    "payload not padded to 8": lambda sid: [pack_header(20, 5, 0, 0, 0, 0) + b"user\0"],
     # A DBR type outside 0..38: RSRV drops the circuit, after the request's own reply for
     # the writes and READ (issue 12), and so do we.
     "READ_NOTIFY of DBR type 99": lambda sid: [ca.ReadNotifyRequest(data_type=99, data_count=1,
