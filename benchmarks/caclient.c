@@ -313,7 +313,8 @@ static int mode_monitor(const char *fast, const char *count, double timeout, dou
 
 /* The classic display load: each of NCTX threads owns a CA context (its own TCP circuit)
  * and watches NPV PVs that the server updates at a fixed rate with a shared tick counter.
- * A gap in a PV's counter sequence is a lost update. */
+ * A gap in a PV's counter sequence is a lost update; an update's age is its arrival minus
+ * its server time stamp (the same clock on loopback). */
 struct watcher {
     const char *pattern;
     int npv;
@@ -322,7 +323,11 @@ struct watcher {
     long delivered;        /* callbacks are serialised per context: plain counters */
     long lost;
     double *last;          /* last value per PV */
+    double max_age;        /* seconds: the oldest update received while counting */
+    long stale;            /* updates older than STALE_AGE when they arrived */
 };
+
+#define STALE_AGE 0.2
 
 static struct {
     epicsEventId ready, finish;
@@ -336,11 +341,18 @@ static void on_display(struct event_handler_args args)
     long i = (long)args.usr;
     if (args.status != ECA_NORMAL)
         return;
-    double v = *(const double *)args.dbr;
+    const struct dbr_time_double *d = args.dbr;
+    double v = d->value;
     if (__atomic_load_n(&disp.counting, __ATOMIC_ACQUIRE)) {
+        double age = wall_clock() -
+                     (d->stamp.secPastEpoch + d->stamp.nsec * 1e-9 + EPICS_EPOCH_UNIX);
         w->delivered++;
         if (v > w->last[i] + 1.0)
             w->lost += (long)(v - w->last[i] - 1.0);
+        if (age > w->max_age)
+            w->max_age = age;
+        if (age > STALE_AGE)
+            w->stale++;
     }
     w->last[i] = v;
 }
@@ -357,7 +369,7 @@ static void watcher_thread(void *arg)
         if (ca_state(chids[i]) != cs_conn)
             continue;
         ca_set_puser(chids[i], w);
-        ca_create_subscription(DBR_DOUBLE, 1, chids[i], DBE_VALUE, on_display,
+        ca_create_subscription(DBR_TIME_DOUBLE, 1, chids[i], DBE_VALUE, on_display,
                                (void *)(long)i, &ev);
     }
     ca_flush_io();
@@ -375,7 +387,8 @@ static int mode_display(const char *pattern, int npv, int nctx, double seconds, 
     disp.finish = epicsEventMustCreate(epicsEventEmpty);
     double t0 = monotonic();
     for (i = 0; i < nctx; i++) {
-        ws[i] = (struct watcher){pattern, npv, timeout, 0, 0, 0, calloc(npv, sizeof(double))};
+        ws[i] = (struct watcher){pattern, npv, timeout, 0, 0, 0, calloc(npv, sizeof(double)),
+                                 0.0, 0};
         epicsThreadCreate("watcher", epicsThreadPriorityMedium,
                           epicsThreadGetStackSize(epicsThreadStackSmall), watcher_thread, &ws[i]);
     }
@@ -395,14 +408,19 @@ static int mode_display(const char *pattern, int npv, int nctx, double seconds, 
     epicsThreadSleep(seconds);
     __atomic_store_n(&disp.counting, 0, __ATOMIC_RELEASE);
     double span = monotonic() - start;
-    long delivered = 0, lost = 0;
+    long delivered = 0, lost = 0, stale = 0;
+    double max_age = 0.0;
     for (i = 0; i < nctx; i++) {
         delivered += ws[i].delivered;
         lost += ws[i].lost;
+        stale += ws[i].stale;
+        if (ws[i].max_age > max_age)
+            max_age = ws[i].max_age;
     }
     printf("{\"clients\": %d, \"pvs_per_client\": %d, \"connected\": %d, \"delivered\": %ld, "
-           "\"lost\": %ld, \"seconds\": %.3f, \"delivered_per_s\": %.1f}\n",
-           nctx, npv, connected, delivered, lost, span, delivered / span);
+           "\"lost\": %ld, \"seconds\": %.3f, \"delivered_per_s\": %.1f, "
+           "\"max_age_ms\": %.1f, \"stale\": %ld}\n",
+           nctx, npv, connected, delivered, lost, span, delivered / span, max_age * 1e3, stale);
     fflush(stdout);
     _exit(0);                          /* 100 contexts tear down slowly; nothing left to do */
 }

@@ -10,7 +10,8 @@ from benchmarks.workloads import CLIENT_JOBS, Target, workloads_for
 _UNITS = {"delivered_pct": "%", "final_late_ms": "ms", "posted_per_s": "posted/s",
           "server_cpu_pct": "% of a core", "server_wait_pct": "% of a core",
           "lost": "updates", "gaps": "updates",
-          "connected": "channels", "rss_mb": "MB", "web_updates": "pvws updates"}
+          "connected": "channels", "rss_mb": "MB", "web_updates": "pvws updates",
+          "max_age_ms": "ms", "stale": "updates > 200 ms old"}
 
 
 def _fmt(v: float | None) -> str:

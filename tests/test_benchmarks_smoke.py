@@ -56,6 +56,7 @@ def test_results_are_consistent(smoke_run):
     assert monitor["posted"] > 0
     display = w["display"]
     assert display["connected"] == 2 * 10 and display["delivered"] > 0
+    assert 0 <= display["max_age_ms"] < 60_000 and display["stale"] >= 0  # ages are measured
     assert w["waveform"]["intact"] is True and w["waveform"]["reads"] >= 1
     startup = w["startup_1000"]
     assert 0 < startup["seconds"] < 30 and startup["rss_mb"] > 10
