@@ -6,8 +6,9 @@ IOC authors import the framework from here (caproto's server API)::
     from iochost import StatusHelper, autosaved          # caproto's helpers (iochost.helpers)
 
 The framework names load on first use, so ``import iochost`` stays cheap for the protocol
-core and the command line; the first one used also installs record support
-(``iochost.records``), so ``record=`` works for everyone who imports from here.
+core and the command line; the first one used also installs record support, so
+``record=`` works for everyone who imports from here. ``iochost.records`` itself is
+imported when the first record PV is made: an IOC without records never pays for it.
 """
 __version__ = "0.1.0"
 
@@ -23,10 +24,39 @@ _MODULES = {"menus": "iochost.records.menu_enums", "conversion": "iochost.pv.con
 __all__ = ["__version__", *_pv.__all__, *_HELPERS]
 
 
+class _RecordSupportOnDemand:
+    """Record support that imports ``iochost.records`` (which installs the real one in its
+    place) the first time a record PV needs it."""
+
+    @staticmethod
+    def _real():  # type: ignore[no-untyped-def]
+        import iochost.records  # noqa: F401  (installs itself)
+
+        from .pv.types import record_support
+        return record_support()
+
+    def create_fields(self, instance):  # type: ignore[no-untyped-def]
+        return self._real().create_fields(instance)
+
+    def field_spec(self, prop):  # type: ignore[no-untyped-def]
+        return self._real().field_spec(prop)
+
+    def served_dtype(self, record, dtype, enum_strings):  # type: ignore[no-untyped-def]
+        return self._real().served_dtype(record, dtype, enum_strings)
+
+
+def _install_record_support() -> None:
+    """Record support for ``record=`` PVs, unless some is installed (``iochost.records``
+    loads when the first record PV is made)."""
+    from .pv.types import record_support, set_record_support
+
+    if record_support() is None:
+        set_record_support(_RecordSupportOnDemand())
+
+
 def __getattr__(name: str):
     if name in _pv.__all__:
-        import iochost.records  # noqa: F401  (installs record support in iochost.pv)
-
+        _install_record_support()
         value = getattr(_pv, name)
         globals()[name] = value
         return value

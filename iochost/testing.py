@@ -24,8 +24,10 @@ from collections.abc import Callable, Iterable, Mapping
 from types import MappingProxyType
 from typing import Any
 
-import iochost.records  # noqa: F401  (installs record support: IOCs under test may use record=)
+import iochost
 from iochost.server import PVDatabase, ServedChannel, Server, ServerConfig, new_event_loop
+
+iochost._install_record_support()   # IOCs under test may use record= (records load on demand)
 
 __all__ = ["LOOPBACK_ENV", "ServerThread", "wait_until"]
 
