@@ -87,17 +87,20 @@ class ChannelAlarm:
     def __init__(
         self,
         *,
-        status: int = 0,
-        severity: int = 0,
+        status: int = AlarmStatus.NO_ALARM,
+        severity: int = AlarmSeverity.NO_ALARM,
         must_acknowledge_transient: bool = True,
-        severity_to_acknowledge: int = 0,
+        severity_to_acknowledge: int = AlarmSeverity.NO_ALARM,
         alarm_string: str = "",
         string_encoding: str = "latin-1",
     ):
-        self._status = AlarmStatus(status)
-        self._severity = AlarmSeverity(severity)
+        # every channel data makes one: skip the (slow) enum lookups for enum members
+        self._status = status if type(status) is AlarmStatus else AlarmStatus(status)
+        self._severity = severity if type(severity) is AlarmSeverity \
+            else AlarmSeverity(severity)
         self._ackt = bool(must_acknowledge_transient)
-        self._acks = AlarmSeverity(severity_to_acknowledge)
+        self._acks = severity_to_acknowledge if type(severity_to_acknowledge) is AlarmSeverity \
+            else AlarmSeverity(severity_to_acknowledge)
         self._alarm_string = alarm_string
         self.string_encoding = string_encoding
         # None, the one channel (a record's own alarm: no container to pay for), or a dict
