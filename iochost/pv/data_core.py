@@ -184,9 +184,10 @@ class ChannelData:
         self._cache: dict | None = None
         self._static_meta: tuple | None = None
         self._long_string_view: LongStringView | None = None
-        self._alarm: ChannelAlarm | None = None
-        self.alarm = alarm if alarm is not None else ChannelAlarm(
+        # not through the ``alarm`` setter: nothing to disconnect, no cache to drop yet
+        self._alarm: ChannelAlarm | None = alarm if alarm is not None else ChannelAlarm(
             string_encoding=string_encoding)
+        self._alarm.connect(self)
         value = self.default_value() if value is None else _unwrap_0d(value)
         if max_length is None:
             max_length = max(self.calculate_length(value), 1)
