@@ -180,7 +180,8 @@ async def get_clients(request: web.Request) -> web.Response:
 def client_detail(server: Server | None, text: str) -> dict[str, Any] | None:
     """Client ``text`` (its id) with each channel it has open and its rights; None when
     no such client is connected."""
-    client_id = int(text) if text.isdigit() else -1
+    # isdigit() alone lets '²' through, which int() refuses
+    client_id = int(text) if text.isascii() and text.isdigit() else -1
     found = [c for c in server.clients() if c.client_id == client_id] if server else []
     channels = server.client_channels(client_id) if server else None
     if server is None or not found or channels is None:
@@ -202,8 +203,8 @@ async def reload_access(request: web.Request) -> web.Response:
     """Read the access rules file again (only with ``web.writable: true``), as SIGHUP and
     the iocStats READACF PV do."""
     if not request.app[WRITABLE]:
-        return _error(403, "web writes are off (web.writable: false): the access rules "
-                           "can be reloaded with SIGHUP or the READACF PV")
+        return _error(403, f"{WritesDisabled()}: the access rules can be reloaded with "
+                           "SIGHUP or the READACF PV")
     outcome = await request.app[VIEW].reload_access()
     if outcome is None:
         return _error(409, "this host has no access rules (no access: section in its "

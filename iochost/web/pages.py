@@ -147,10 +147,12 @@ async def clients_page(request: web.Request) -> web.Response:
 
 async def client_page(request: web.Request) -> web.Response:
     """One client's channels and the rights access security gives it on each."""
-    client = client_detail(request.app[VIEW].server, request.match_info["client_id"])
+    text = request.match_info["client_id"]
+    client = client_detail(request.app[VIEW].server, text)
     if client is None:
-        raise web.HTTPNotFound(text=f"client {request.match_info['client_id']} is not "
-                                    "connected")
+        raise web.HTTPNotFound(text=_layout("Not found", f"<p>Client {_e(text)} is not "
+                                            "connected.</p>", "error"),
+                               content_type="text/html")
     rows = (f'<tr><td>{_e(c["name"])}</td>'
             f'<td class="rights rights-{_e(c["rights"])}">{_e(c["rights"])}</td>'
             f'<td class=num>{c["subscriptions"]}</td></tr>' for c in client["channel_list"])
