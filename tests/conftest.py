@@ -199,3 +199,22 @@ def caproto_context():
     context = Context(timeout=5.0)
     yield context
     context.disconnect()
+
+
+@pytest.fixture
+def caproto_as():
+    """``caproto_as(user, host) -> caproto Context`` that names itself so to the server
+    (CLIENT_NAME and HOST_NAME, which access security rules match); disconnected at
+    teardown."""
+    from caproto.threading.client import Context
+
+    contexts = []
+
+    def make(user, host_name):
+        context = Context(timeout=5.0, client_name=user, host_name=host_name)
+        contexts.append(context)
+        return context
+
+    yield make
+    for context in contexts:
+        context.disconnect()

@@ -111,23 +111,6 @@ def host(ca_server, catalog, unique_prefix, rules_file):
     ca_server.call(started.stop())
 
 
-@pytest.fixture
-def client():
-    """``client(user, host) -> caproto Context`` naming itself as told."""
-    from caproto.threading.client import Context
-
-    contexts = []
-
-    def make(user, host_name):
-        context = Context(timeout=TIMEOUT, client_name=user, host_name=host_name)
-        contexts.append(context)
-        return context
-
-    yield make
-    for context in contexts:
-        context.disconnect()
-
-
 def rights_of(context, names):
     pvs = context.get_pvs(*names, timeout=TIMEOUT)
     for pv in pvs:
@@ -138,17 +121,17 @@ def rights_of(context, names):
 ALL = ("OPEN", "RO", "HIDDEN", "CONSOLE", "GATED", "AO", "AO.DESC", "AO.ASG")
 
 
-def test_rights_follow_user_and_host_names(host, client, unique_prefix):
+def test_rights_follow_user_and_host_names(host, caproto_as, unique_prefix):
     names = [unique_prefix + name for name in ALL]
-    operator_at_console = rights_of(client("operator", "console1"), names)
+    operator_at_console = rights_of(caproto_as("operator", "console1"), names)
     assert operator_at_console == {"OPEN": 3, "RO": 1, "HIDDEN": 0, "CONSOLE": 3,
                                    "GATED": 1, "AO": 1, "AO.DESC": 1, "AO.ASG": 1}
-    operator_elsewhere = rights_of(client("operator", "laptop"), names)
+    operator_elsewhere = rights_of(caproto_as("operator", "laptop"), names)
     assert operator_elsewhere["CONSOLE"] == 1 and operator_elsewhere["OPEN"] == 3
-    guest = rights_of(client("guest", "CONSOLE1"), names)
+    guest = rights_of(caproto_as("guest", "CONSOLE1"), names)
     assert guest == {"OPEN": 1, "RO": 1, "HIDDEN": 0, "CONSOLE": 1, "GATED": 1, "AO": 1,
                      "AO.DESC": 1, "AO.ASG": 1}
-    admin = rights_of(client("admin", "x"), names)
+    admin = rights_of(caproto_as("admin", "x"), names)
     assert admin["HIDDEN"] == 1
 
 
@@ -203,9 +186,9 @@ def test_pyepics_sees_read_only_and_no_access_channels(host, pyepics, unique_pre
         ca.clear_channel(opened)
 
 
-def test_a_reload_grants_write_live_to_a_connected_client(host, ca_server, client,
+def test_a_reload_grants_write_live_to_a_connected_client(host, ca_server, caproto_as,
                                                            unique_prefix, rules_file, caplog):
-    context = client("operator", "laptop")
+    context = caproto_as("operator", "laptop")
     (pv,) = context.get_pvs(unique_prefix + "RO", timeout=TIMEOUT)
     pv.wait_for_connection(timeout=TIMEOUT)
     changed = threading.Event()
@@ -256,8 +239,8 @@ def test_pyepics_access_callback_fires_on_reload(host, ca_server, pyepics, uniqu
         pv.disconnect()
 
 
-def test_a_calc_rule_follows_its_input_pv(host, client, unique_prefix):
-    context = client("operator", "laptop")
+def test_a_calc_rule_follows_its_input_pv(host, caproto_as, unique_prefix):
+    context = caproto_as("operator", "laptop")
     gated, enable = context.get_pvs(unique_prefix + "GATED", unique_prefix + "ENABLE",
                                     timeout=TIMEOUT)
     gated.wait_for_connection(timeout=TIMEOUT)
@@ -314,8 +297,8 @@ def test_a_subscription_without_read_access_wakes_when_access_is_granted(
         assert not [m for m in raw.recv_for(0.3) if isinstance(m, ca.AccessRightsResponse)]
 
 
-def test_trapwrite_is_logged_and_handed_to_the_plugin(host, client, unique_prefix, caplog):
-    context = client("operator", "console1")
+def test_trapwrite_is_logged_and_handed_to_the_plugin(host, caproto_as, unique_prefix, caplog):
+    context = caproto_as("operator", "console1")
     (pv,) = context.get_pvs(unique_prefix + "CONSOLE", timeout=TIMEOUT)
     pv.wait_for_connection(timeout=TIMEOUT)
     with caplog.at_level(logging.INFO, "iochost.access"):
@@ -380,7 +363,7 @@ ASG(GATED) {
 """
 
 
-def test_a_calc_input_on_another_server_is_watched_over_ca(ca_server, catalog, client,
+def test_a_calc_input_on_another_server_is_watched_over_ca(ca_server, catalog, caproto_as,
                                                            unique_prefix, rules_file, caplog):
     """INPA names a PV of another IOC (RSRV, in a subprocess): the host's CA client
     watches it, as base's asCa does; a disconnect makes the input bad (rule off)."""
@@ -397,7 +380,7 @@ def test_a_calc_input_on_another_server_is_watched_over_ca(ca_server, catalog, c
         try:
             assert f"INPA '{P}R:ENABLE' of ASG GATED is not served by this host: watched " \
                 "over CA" in caplog.text
-            context = client("operator", "laptop")
+            context = caproto_as("operator", "laptop")
             gated, enable = context.get_pvs(P + "GATED", P + "R:ENABLE", timeout=TIMEOUT)
             gated.wait_for_connection(timeout=TIMEOUT)
             enable.wait_for_connection(timeout=TIMEOUT)

@@ -8,7 +8,7 @@ import sys
 import textwrap
 import threading
 
-from test_access_clients import RULES, TIMEOUT, catalog, client  # noqa: F401 (fixtures)
+from test_access_clients import RULES, TIMEOUT, catalog  # noqa: F401 (a fixture)
 
 from iochost.host import Host, load_config
 from iochost.host.reload import plan_reload, reload_host
@@ -27,7 +27,7 @@ def write_config(path, prefix, rules, asg="", host_match="name"):
         """))
 
 
-def test_reload_host_rereads_rules_and_mount_groups(ca_server, catalog, client,
+def test_reload_host_rereads_rules_and_mount_groups(ca_server, catalog, caproto_as,
                                                     unique_prefix, tmp_path):
     rules = tmp_path / "site.acf"
     rules.write_text(RULES)
@@ -36,7 +36,7 @@ def test_reload_host_rereads_rules_and_mount_groups(ca_server, catalog, client,
     host = Host(load_config(path, environ={}), catalog, server=ca_server.server)
     ca_server.call(host.start())
     try:
-        context = client("operator", "laptop")
+        context = caproto_as("operator", "laptop")
         (pv,) = context.get_pvs(unique_prefix + "OPEN", timeout=TIMEOUT)
         pv.wait_for_connection(timeout=TIMEOUT)
         heard = []
@@ -68,7 +68,7 @@ def test_turning_access_on_or_changing_host_match_needs_a_restart(tmp_path):
     assert any("host_match" in what for what in plan.restart_needed)
 
 
-def test_sighup_reloads_the_rules_of_a_running_serve(tmp_path, client):
+def test_sighup_reloads_the_rules_of_a_running_serve(tmp_path, caproto_as):
     P = f"ACCHUP{os.getpid()}:"
     rules = tmp_path / "site.acf"
     rules.write_text("ASG(DEFAULT) { RULE(1, READ) }\n")
@@ -88,7 +88,7 @@ def test_sighup_reloads_the_rules_of_a_running_serve(tmp_path, client):
     try:
         assert wait_until(lambda: " serving " in err.read_text() or proc.poll() is not None,
                           STARTUP_TIMEOUT), err.read_text()
-        context = client("operator", "console1")
+        context = caproto_as("operator", "console1")
         (pv,) = context.get_pvs(P + "B", timeout=TIMEOUT)
         pv.wait_for_connection(timeout=20)
         granted = threading.Event()
@@ -109,7 +109,7 @@ def test_sighup_reloads_the_rules_of_a_running_serve(tmp_path, client):
         assert proc.wait(20) == 0, err.read_text()
 
 
-def test_a_put_to_iocstats_readacf_reloads_the_rules(ca_server, catalog, client,
+def test_a_put_to_iocstats_readacf_reloads_the_rules(ca_server, catalog, caproto_as,
                                                      unique_prefix, tmp_path):
     rules = tmp_path / "site.acf"
     rules.write_text(RULES)
@@ -122,7 +122,7 @@ def test_a_put_to_iocstats_readacf_reloads_the_rules(ca_server, catalog, client,
     host = Host(load_config(path, environ={}), catalog, server=ca_server.server)
     ca_server.call(host.start())
     try:
-        context = client("operator", "laptop")
+        context = caproto_as("operator", "laptop")
         ro, readacf = context.get_pvs(unique_prefix + "RO", f"{stats}:READACF",
                                       timeout=TIMEOUT)
         ro.wait_for_connection(timeout=TIMEOUT)
