@@ -1,7 +1,9 @@
-"""``python -m benchmarks [--quick] [--servers iochost,caproto,rsrv] [--only KEY,...]``
+"""``python -m benchmarks [--quick] [--servers iochost,caproto,rsrv,pcaspy] [--only KEY,...]``
 
-Runs iochost, caproto's server and RSRV (softioc) side by side on loopback and prints a
-table of medians and ratios; the full results go to ``benchmarks/results-<date>.json``.
+Runs iochost, caproto's server, RSRV (softioc) and pcaspy (when installed) side by side on
+loopback and prints a table of medians and ratios with the targets' verdicts; the full
+results go to ``benchmarks/results-<date>.json``. The no-regression targets compare with
+``benchmarks/RESULTS.json`` (the committed run), when it ran the same profile.
 """
 from __future__ import annotations
 
@@ -15,7 +17,8 @@ from pathlib import Path
 from benchmarks.cbuild import build_caclient
 from benchmarks.netenv import LOOPBACK_ENV
 from benchmarks.profiles import PROFILES
-from benchmarks.report import render_client_table, render_errors, render_meta, render_table
+from benchmarks.report import (baseline_of, render_client_table, render_errors, render_meta,
+                               render_table)
 from benchmarks.runner import run_benchmarks
 from benchmarks.servers.launch import SERVERS, available_servers
 from benchmarks.workloads import workloads_for
@@ -38,7 +41,16 @@ def main(argv: list[str] | None = None) -> int:
                         "(default benchmarks/results-<date>.json)")
     parser.add_argument("--markdown", type=Path,
                         help="also write the table as markdown (for RESULTS.md)")
+    parser.add_argument("--baseline", type=Path, default=HERE / "RESULTS.json",
+                        help="the previous run the no-regression targets compare with "
+                             "(default benchmarks/RESULTS.json; used when its profile is "
+                             "this run's)")
     args = parser.parse_args(argv)
+    baseline = None
+    if args.baseline.exists():
+        baseline = baseline_of(json.loads(args.baseline.read_text()), args.profile or "full")
+    elif args.baseline != HERE / "RESULTS.json":
+        parser.error(f"no such baseline file: {args.baseline}")
     missing = [key for key in SERVERS if key not in available_servers()]
     if missing:
         print(f"benchmarks: {', '.join(missing)} not installed (pip install -e '.[bench]'): "
@@ -67,6 +79,8 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("benchmarks: interrupted; the servers have been stopped", file=sys.stderr)
         return 130
+    if baseline is not None:
+        results["baseline"] = baseline
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
     out = args.json or HERE / f"results-{stamp}.json"
     out.write_text(json.dumps(results, indent=1))

@@ -1,4 +1,5 @@
-"""Results -> a table with the ratios iochost/caproto and iochost/RSRV, and target verdicts."""
+"""Results -> a table with iochost's ratio to each peer (caproto, RSRV, pcaspy), and target
+verdicts."""
 from __future__ import annotations
 
 import math
@@ -48,13 +49,32 @@ def _ratio(a: float | None, b: float | None) -> float | None:
 _LABELS = {"rsrv": "RSRV", "caproto": "caproto", "pcaspy": "pcaspy"}
 
 
-def judge(target: Target, wres: dict, metric: str, higher_is_better: bool) -> str:
+def baseline_of(previous: dict, profile: str) -> dict | None:
+    """The figures a later run's "no regression" targets compare with: iochost's medians
+    of a previous results dict (``RESULTS.json``), when it ran the same profile."""
+    meta = previous.get("meta", {})
+    if meta.get("profile") != profile:
+        return None
+    figures = {key: dict(median) for key, wres in previous.get("workloads", {}).items()
+               if (median := (wres["servers"].get("iochost") or {}).get("median"))}
+    return {"date": meta.get("date", "?"), "commit": meta.get("iochost_commit", "?"),
+            "figures": figures}
+
+
+def _baseline_value(results: dict, wkey: str, metric: str) -> float | None:
+    return (results.get("baseline") or {}).get("figures", {}).get(wkey, {}).get(metric)
+
+
+def judge(target: Target, wres: dict, metric: str, higher_is_better: bool,
+          baseline: float | None = None) -> str:
     """'met', 'MISSED: <what fails>', or '?' when iochost's figure or every peer's of the
-    target is missing. The ratio is to the best of the target's peers that were measured."""
+    target is missing. The ratio is to the best of the target's peers that were measured;
+    `baseline` is iochost's figure in the previous run, for ``target.max_regression``."""
     ours = _value(wres, "iochost", metric)
     if ours is None:
         return "?"
     misses = []
+    unknown = ""
     if target.peers:
         measured = {p: v for p in target.peers if (v := _value(wres, p, metric)) is not None}
         if not measured:
@@ -66,13 +86,38 @@ def judge(target: Target, wres: dict, metric: str, higher_is_better: bool) -> st
         if (r < target.rsrv_ratio) if higher_is_better else (r > target.rsrv_ratio):
             misses.append(f"{r:.3g}x {_LABELS.get(best, best)}, needs "
                           f"{'>=' if higher_is_better else '<='} {target.rsrv_ratio:.3g}x")
+    if target.max_regression is not None:
+        floor = (1 - target.max_regression) if higher_is_better else 1 + target.max_regression
+        r = _ratio(ours, baseline)
+        if r is None:
+            unknown = "? (no previous run of this profile to compare with)"
+        elif (r < floor) if higher_is_better else (r > floor):
+            misses.append(f"{r:.3g}x the previous run's {_fmt(baseline)}, needs "
+                          f"{'>=' if higher_is_better else '<='} {floor:.3g}x")
     for m, op, limit in target.conditions:
         v = _value(wres, "iochost", m)
         if op.startswith("ratio"):
             v, op = _ratio(v, _value(wres, "rsrv", m)), op[5:]
         if v is None or (v < limit if op == ">=" else v > limit):
             misses.append(f"{m} {_fmt(v)} {op} {_fmt(limit)} fails")
-    return "met" if not misses else "MISSED: " + "; ".join(misses)
+    if misses:
+        return "MISSED: " + "; ".join(misses)
+    return unknown or "met"
+
+
+def _target_cell(target: Target | None, baseline: float | None,
+                 higher_is_better: bool) -> str:
+    if target is None:
+        return ""
+    cell = target.text
+    if target.peers:
+        cell += f": {target.rsrv_ratio:.3g}x"
+    if target.max_regression is not None:
+        bound = (f">= {1 - target.max_regression:.3g}x" if higher_is_better
+                 else f"<= {1 + target.max_regression:.3g}x")
+        cell += (f"; {bound} the previous run's "
+                 f"{_fmt(baseline) if baseline is not None else '(none)'}")
+    return cell
 
 
 def render_table(results: dict) -> str:
@@ -107,9 +152,10 @@ def render_table(results: dict) -> str:
                 title = wres["title"]
                 unit = wres["unit"] + ("" if wres["higher_is_better"] else " (lower is better)")
                 target = w.target if w else None
-                tcell = (f"{target.text}: {target.rsrv_ratio:.3g}x" if target and target.peers
-                         else target.text if target else "")
-                verdict = judge(target, wres, metric, wres["higher_is_better"]) if target else ""
+                baseline = _baseline_value(results, key, metric)
+                tcell = _target_cell(target, baseline, wres["higher_is_better"])
+                verdict = (judge(target, wres, metric, wres["higher_is_better"], baseline)
+                           if target else "")
             else:
                 title, unit = f"&nbsp;&nbsp;{metric}", _UNITS.get(metric, "")
                 tcell = verdict = ""
@@ -179,9 +225,12 @@ def render_errors(results: dict) -> str:
 
 def render_meta(results: dict) -> str:
     m = results["meta"]
+    base = results.get("baseline")
+    previous = (f" - previous run (for the no-regression targets): {base['date']}, iochost "
+                f"{base['commit']}" if base else "")
     return (f"{m['date']} - iochost {m.get('iochost_commit', '?')}"
             f" ({m.get('iochost_uncommitted_files', '?')} uncommitted files under iochost/)"
             f" - profile `{m['profile']}` - {m['cpu_count']} cores ({m['cpu_model']})"
             f" - load average {m['load_avg_start'][0]:.2f} at start, "
             f"{m.get('load_avg_end', [float('nan')])[0]:.2f} at end - Python {m['python']}, "
-            + ", ".join(f"{k} {v}" for k, v in m["versions"].items()))
+            + ", ".join(f"{k} {v}" for k, v in m["versions"].items()) + previous)

@@ -31,6 +31,9 @@ class Target:
     conditions: tuple[tuple[str, str, float], ...] = ()
     #: the peers the ratio is taken to: the best of those measured (none: conditions only)
     peers: tuple[str, ...] = ("rsrv",)
+    #: iochost's headline figure may fall at most this fraction short of the baseline run's
+    #: (the previous ``RESULTS.json`` of the same profile); None: no such condition
+    max_regression: float | None = None
 
 
 @dataclass(frozen=True)
@@ -278,6 +281,14 @@ def _display(server: ServerProcess, profile: Profile) -> dict:
     return result
 
 
+def _stay_ahead(also: str = "",
+                conditions: tuple[tuple[str, str, float], ...] = ()) -> Target:
+    """Issue 12's target for the rows where iochost already led: still ahead of every peer
+    measured, and no more than 10 % below the previous run's figure."""
+    return Target(f"stay ahead of every peer{also} (issue 12)",
+                  1.0, conditions, peers=("rsrv", "pcaspy", "caproto"), max_regression=0.10)
+
+
 def workloads_for(profile: Profile) -> list[Workload]:
     """The workloads of a profile, in run order."""
     wls: list[Workload] = []
@@ -301,15 +312,14 @@ def workloads_for(profile: Profile) -> list[Workload]:
                  _loaded(_ops("get")), Target(">= 0.5x RSRV (issue 12)", 0.5),
                  extra=("server_cpu_pct", "server_wait_pct")),
         Workload("put", f"puts with completion, {n} outstanding", "rate", "puts/s", True,
-                 _loaded(_ops("put")), Target(">= 60,000/s (RSRV 23,200)", 60_000 / 23_200),
+                 _loaded(_ops("put")), _stay_ahead(),
                  extra=("server_cpu_pct", "server_wait_pct")),
     ]
     monitor_targets = {
-        1: Target(">= 30,000/s, 100 %, final < 10 ms late (RSRV 14,200)", 30_000 / 14_200,
-                  (("delivered_pct", ">=", 99.99), ("final_delivered", ">=", 1),
-                   ("final_late_ms", "<=", 10.0))),
-        10: Target(">= 60,000/s aggregate, final always delivered (RSRV 23,000)",
-                   60_000 / 23_000, (("final_delivered", ">=", 1),)),
+        1: _stay_ahead(", 100 %, final < 10 ms late",
+                       (("delivered_pct", ">=", 99.99), ("final_delivered", ">=", 1),
+                        ("final_late_ms", "<=", 10.0))),
+        10: _stay_ahead(", final always delivered", (("final_delivered", ">=", 1),)),
     }
     for s in profile.subscribers:
         wls.append(Workload(f"monitor_{s}", f"monitor, {s} subscriber{'s' * (s > 1)}, "
@@ -327,7 +337,7 @@ def workloads_for(profile: Profile) -> list[Workload]:
                                    "web_updates", "server_cpu_pct", "server_wait_pct")))
     wls.append(Workload("waveform", f"{profile.waveform:,}-double waveform read", "mb_per_s",
                         "MB/s", True, _loaded(_waveform()),
-                        Target(">= 1,500 MB/s (RSRV 1,541)", 1500 / 1541),
+                        _stay_ahead(),
                         extra=("server_cpu_pct", "server_wait_pct")))
     wls.append(Workload("display", f"display load: {profile.display_clients} clients x "
                         f"{profile.display_pvs} PVs at 10 Hz", "delivered_per_s", "upd/s", True,
@@ -348,14 +358,12 @@ def workloads_for(profile: Profile) -> list[Workload]:
         wls.append(Workload("waveform_pyepics", "waveform read [pyepics]", "mb_per_s", "MB/s",
                             True, _waveform("pyepics"), client="pyepics", repeats=1))
     wls += client_workloads(profile)
-    startup_targets = {10_000: Target("<= 0.3 s (RSRV 3.46)", 0.3 / 3.46),
-                       100_000: Target("<= 1.5 s / <= 150 MB (RSRV 22.7 s / 675 MB)",
-                                       1.5 / 22.7, (("rss_mb", "ratio<=", 150 / 675),))}
-    for count in profile.startup_scalars:
-        wls.append(Workload(f"startup_{count}", f"{count:,} PVs: start-up to searchable",
-                            "seconds", "s", False, None, startup_targets.get(count),
-                            pvs=PVSet(scalars=count, waveform=0, display=0, controls=False),
-                            extra=("rss_mb",)))
+    # an earlier issue's targets for the bare-channel rows, kept for comparison
+    startup_targets = {10_000: Target("earlier issue: <= 0.3 s (RSRV 3.46)", 0.3 / 3.46),
+                       100_000: Target("earlier issue: <= 1.5 s / <= 150 MB (RSRV 22.7 s / "
+                                       "675 MB)", 1.5 / 22.7,
+                                       (("rss_mb", "ratio<=", 150 / 675),))}
+    # the headline start-up rows: the IOC as users write it (then the bare-channel ones)
     for count in profile.startup_pvproperties:
         wls.append(Workload(
             f"startup_pvproperty_{count}", f"PVGroup of {count:,} pvproperties: start-up",
@@ -373,6 +381,11 @@ def workloads_for(profile: Profile) -> list[Workload]:
             pvs=PVSet(scalars=0, pvproperties=1000, waveform=1_000_000, display=0,
                       controls=False),
             extra=("rss_mb",)))
+    for count in profile.startup_scalars:
+        wls.append(Workload(f"startup_{count}", f"{count:,} bare scalar PVs: start-up",
+                            "seconds", "s", False, None, startup_targets.get(count),
+                            pvs=PVSet(scalars=count, waveform=0, display=0, controls=False),
+                            extra=("rss_mb",)))
     if profile.startup_ai_records:
         count = profile.startup_ai_records
         wls.append(Workload(f"startup_ai_{count}", f"{count:,} ai records: start-up",

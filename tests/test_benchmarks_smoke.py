@@ -126,6 +126,34 @@ def test_a_target_against_the_faster_of_two_peers_and_one_of_conditions_only():
                  False) == "MISSED: rss_mb 41 <= 40 fails"
 
 
+def test_a_stay_ahead_target_compares_with_every_peer_and_the_previous_run():
+    from benchmarks.report import baseline_of, judge
+    from benchmarks.workloads import Target
+
+    ahead = Target("test", 1.0, peers=("rsrv", "pcaspy", "caproto"), max_regression=0.10)
+    wres = _results({"iochost": {"rate": 90.0}, "rsrv": {"rate": 50.0},
+                     "pcaspy": {"rate": 60.0}, "caproto": {"rate": 5.0}})
+    assert judge(ahead, wres, "rate", True, baseline=100.0) == "met"     # exactly -10 %
+    assert judge(ahead, wres, "rate", True, baseline=101.0) == \
+        "MISSED: 0.891x the previous run's 101, needs >= 0.9x"
+    wres["servers"]["pcaspy"]["median"]["rate"] = 95.0                   # a peer overtakes
+    assert judge(ahead, wres, "rate", True, baseline=100.0) == \
+        "MISSED: 0.947x pcaspy, needs >= 1x"
+    assert judge(ahead, wres, "rate", True, baseline=200.0) == (
+        "MISSED: 0.947x pcaspy, needs >= 1x; 0.45x the previous run's 200, needs >= 0.9x")
+    # no previous run of this profile: no verdict on that half, but a miss still shows
+    assert judge(ahead, wres, "rate", True) == "MISSED: 0.947x pcaspy, needs >= 1x"
+    wres["servers"]["pcaspy"]["median"]["rate"] = 60.0
+    assert judge(ahead, wres, "rate", True).startswith("? (no previous run")
+    # the previous run's figures are iochost's medians, and only of the same profile
+    previous = {"meta": {"profile": "full", "date": "D", "iochost_commit": "C"},
+                "workloads": {"put": _results({"iochost": {"rate": 7.0},
+                                               "rsrv": {"rate": 3.0}})}}
+    assert baseline_of(previous, "full") == {"date": "D", "commit": "C",
+                                             "figures": {"put": {"rate": 7.0}}}
+    assert baseline_of(previous, "quick") is None
+
+
 def test_micro_circuit_measures_gets_and_puts():
     """benchmarks.micro_circuit (the in-process before/after measure in RESULTS.md) runs:
     every request kind answered, the circuit still open."""
