@@ -21,7 +21,7 @@ from benchmarks.report import (baseline_of, render_client_table, render_errors, 
                                render_table)
 from benchmarks.runner import run_benchmarks
 from benchmarks.servers.launch import SERVERS, available_servers
-from benchmarks.workloads import workloads_for
+from benchmarks.workloads import missing_clients, workloads_for
 
 HERE = Path(__file__).resolve().parent
 
@@ -52,6 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     elif args.baseline != HERE / "RESULTS.json":
         parser.error(f"no such baseline file: {args.baseline}")
     missing = [key for key in SERVERS if key not in available_servers()]
+    missing += missing_clients(PROFILES[args.profile or "full"])
     if missing:
         print(f"benchmarks: {', '.join(missing)} not installed (pip install -e '.[bench]'): "
               "run without", file=sys.stderr)

@@ -40,13 +40,17 @@ def _rotated(keys: list[str], shift: int) -> list[str]:
     return keys[shift:] + keys[:shift]
 
 
-def _pcaspy_version() -> dict[str, str]:
+def _optional_versions() -> dict[str, str]:
+    """Versions of the `bench` extra's packages that are installed."""
     from importlib import metadata
 
-    try:
-        return {"pcaspy": metadata.version("pcaspy")}
-    except metadata.PackageNotFoundError:
-        return {}
+    versions = {}
+    for name in ("pcaspy", "aioca"):
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            pass
+    return versions
 
 
 def _meta(profile: Profile, servers: list[str]) -> dict:
@@ -67,7 +71,7 @@ def _meta(profile: Profile, servers: list[str]) -> dict:
                                          .splitlines()),
         "versions": {"caproto": caproto.__version__, "softioc": softioc.__version__,
                      "pyepics": epics.__version__, "numpy": numpy.__version__,
-                     **_pcaspy_version()},
+                     **_optional_versions()},
     }
 
 
