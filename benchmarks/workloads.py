@@ -308,8 +308,9 @@ def workloads_for(profile: Profile) -> list[Workload]:
     fastest = Target(">= the faster of RSRV and pcaspy (issue 12)", 1.0,
                      peers=("rsrv", "pcaspy"))
     for n in profile.connect_counts:
-        wls.append(Workload(f"connect_{n}", f"connect {n:,} channels", "rate", "ch/s", True,
-                            _loaded(_connect(n)), fastest,
+        every = "all of " if n == profile.scalars else ""   # the server has no more
+        wls.append(Workload(f"connect_{n}", f"connect {every}{n:,} channels", "rate", "ch/s",
+                            True, _loaded(_connect(n)), fastest,
                             extra=("server_cpu_pct", "server_wait_pct")))
     for n in profile.connect_all:
         # "connect all N": a server of its own with N scalars (caproto, at ~1,000 ch/s
