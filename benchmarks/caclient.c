@@ -323,6 +323,7 @@ struct watcher {
     long delivered;        /* callbacks are serialised per context: plain counters */
     long lost;
     double *last;          /* last value per PV */
+    char *seen;            /* per PV: its initial update has arrived */
     double max_age;        /* seconds: the oldest update received while counting */
     long stale;            /* updates older than STALE_AGE when they arrived */
 };
@@ -343,6 +344,14 @@ static void on_display(struct event_handler_args args)
         return;
     const struct dbr_time_double *d = args.dbr;
     double v = d->value;
+    if (!w->seen[i]) {
+        /* The subscription's initial update carries the value's own time stamp (zero,
+         * i.e. 1990, on a record never processed), not a posted update's: neither counted
+         * nor timed, even when a backed-up server delivers it inside the window. */
+        w->seen[i] = 1;
+        w->last[i] = v;
+        return;
+    }
     if (__atomic_load_n(&disp.counting, __ATOMIC_ACQUIRE)) {
         double age = wall_clock() -
                      (d->stamp.secPastEpoch + d->stamp.nsec * 1e-9 + EPICS_EPOCH_UNIX);
@@ -388,7 +397,7 @@ static int mode_display(const char *pattern, int npv, int nctx, double seconds, 
     double t0 = monotonic();
     for (i = 0; i < nctx; i++) {
         ws[i] = (struct watcher){pattern, npv, timeout, 0, 0, 0, calloc(npv, sizeof(double)),
-                                 0.0, 0};
+                                 calloc(npv, 1), 0.0, 0};
         epicsThreadCreate("watcher", epicsThreadPriorityMedium,
                           epicsThreadGetStackSize(epicsThreadStackSmall), watcher_thread, &ws[i]);
     }
