@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 from benchmarks.cbuild import build_caclient
-from benchmarks.netenv import LOOPBACK_ENV
+from benchmarks.netenv import loopback_env
 from benchmarks.profiles import PROFILES
 from benchmarks.report import (baseline_of, render_client_table, render_errors, render_meta,
                                render_table)
@@ -61,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"unknown server(s) {', '.join(unknown)}; choose from {', '.join(SERVERS)}")
     # Our own process never talks CA, but keep the environment loopback-only all the same.
-    os.environ.update(LOOPBACK_ENV)
+    os.environ.update(loopback_env())
 
     only = set(args.only.split(",")) if args.only else None
     known = {w.key for w in workloads_for(PROFILES[args.profile or "full"])}

@@ -11,8 +11,9 @@ import os
 import signal
 import socket
 
-from iochost.testing import LOOPBACK_ENV
-
+# Every server process imports this module (die_with_parent), the peers' too: it must not
+# import iochost, whose imports (numpy, asyncio, the server) would be charged to every
+# peer's start-up time and RSS. iochost.testing is imported where the environment is built.
 
 #: 1e6 DOUBLEs are 8 MB; libca and RSRV refuse arrays above EPICS_CA_MAX_ARRAY_BYTES.
 MAX_ARRAY_BYTES = "20000000"
@@ -37,10 +38,17 @@ def free_port() -> int:
     raise RuntimeError("no free port on 127.0.0.1")
 
 
+def loopback_env() -> dict[str, str]:
+    """The loopback-only CA variables (one copy: the test suite's)."""
+    from iochost.testing import LOOPBACK_ENV
+
+    return dict(LOOPBACK_ENV)
+
+
 def ca_env(server_port: int, repeater_port: int) -> dict[str, str]:
     """The complete environment for a server or client talking on `server_port`, loopback only."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("EPICS_")}
-    env.update(LOOPBACK_ENV)
+    env.update(loopback_env())
     env.update({
         "EPICS_CA_ADDR_LIST": f"127.0.0.1:{server_port}",
         "EPICS_CA_SERVER_PORT": str(server_port),

@@ -154,6 +154,16 @@ def test_a_stay_ahead_target_compares_with_every_peer_and_the_previous_run():
     assert baseline_of(previous, "quick") is None
 
 
+def test_peer_servers_do_not_import_iochost():
+    """What the peers' server scripts import from benchmarks/ stays clear of iochost: its
+    imports (numpy, asyncio, the server) would be charged to every peer's start-up and RSS."""
+    code = ("import sys, benchmarks.netenv, benchmarks.pvset\n"
+            "print(sorted(m for m in sys.modules if m.split('.')[0] == 'iochost'))")
+    done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True,
+                          text=True, timeout=60, check=True)
+    assert done.stdout.strip() == "[]"
+
+
 def test_micro_circuit_measures_gets_and_puts():
     """benchmarks.micro_circuit (the in-process before/after measure in RESULTS.md) runs:
     every request kind answered, the circuit still open."""
