@@ -75,6 +75,8 @@ EVENT_FLUSH_INTERVAL = 0.001
 _ZEROS8 = bytes(8)
 _MASK = struct.Struct(">H")
 _pack = HEADER_STRUCT.pack
+_iter_headers = HEADER_STRUCT.iter_unpack
+_GET = bytes([CA_PROTO_READ_NOTIFY])
 
 
 def _name_bytes(payload: bytes | memoryview) -> bytes:
@@ -210,6 +212,16 @@ class VirtualCircuit(asyncio.Protocol):
         # Replies to this whole chunk leave in one write, at the end (even if a delayed
         # flush of monitor updates is pending: a request's reply is never held back).
         self._flush_pending = True
+        if not (self._deferred or self._hold or self._parser.buffered):
+            served = self._serve_gets(data)
+            if served:
+                if served == len(data) or self._hold:
+                    if not self._hold:
+                        self._flush()
+                    else:  # the rest waits for writing to resume, parsed as usual
+                        self._deferred.extend(self._parser.feed_raw(data[served:]))
+                    return
+                data = data[served:]
         try:
             messages = self._parser.feed_raw(data)
         except CaProtocolError as exc:
@@ -259,6 +271,58 @@ class VirtualCircuit(asyncio.Protocol):
         except Exception:
             logger.exception("closing circuit from %s:%d: internal error", *self.peer)
             self.abort(None)
+
+    def _serve_gets(self, data: bytes) -> int:
+        """Serve the run of plain gets a chunk starts with; return how many bytes.
+
+        A pipelined get is a header-only READ_NOTIFY, 16 bytes, so such a run is found by
+        looking at every 16th byte (C loops), then served without a parser ``Header`` or
+        a dispatch per get: half the CPU of the general path.  Anything unusual (another
+        command, an unknown SID, a failing read, a big reply) ends the run there, and the
+        general path takes the rest of the chunk, from that message on.
+        """
+        end = len(data) & ~15
+        # the run's length: how many 16-byte blocks start with 00 0F 00 00 (command, size)
+        n = end >> 4
+        n -= max(len(data[0:end:16].lstrip(b"\0")), len(data[1:end:16].lstrip(_GET)),
+                 len(data[2:end:16].lstrip(b"\0")), len(data[3:end:16].lstrip(b"\0")))
+        if n < 4:
+            return 0
+        end = n << 4
+        channels, pack, small = self.channels, _pack, self._small_reply
+        command, normal = CA_PROTO_READ_NOTIFY, ECA_NORMAL
+        out = self._out
+        added = served = 0
+        batch = REPLY_BATCH  # gets left before the next flush (as _serve does)
+        for _, _, dbr_type, count, sid, ioid in _iter_headers(data[:end]):
+            channel = channels.get(sid)
+            if channel is None:
+                break
+            read = channel.fast_read
+            if read is None or count > channel.max_length:
+                break
+            try:
+                body, sent = read(dbr_type, count)
+            except Exception:  # the general path answers it as it should
+                break
+            size = len(body)
+            if size >= small or sent >= _SMALL:
+                break
+            out.append(pack(command, size, dbr_type, sent, normal, ioid))
+            out.append(body)
+            added += 16 + size
+            served += 1
+            batch -= 1
+            if not batch and served < n:
+                self._out_bytes += added
+                added, batch = 0, REPLY_BATCH
+                self._flush()
+                self._flush_pending = True
+                out = self._out
+                if self._hold:
+                    break
+        self._out_bytes += added
+        return served << 4
 
     def _defer(self, messages: list[tuple[Header, Payload]]) -> None:
         """Keep requests until writing resumes (nothing, if the circuit closed)."""

@@ -117,6 +117,52 @@ def test_invalid_dbr_type_closes_the_circuit_as_rsrv_does(ca_server, pvs, kind):
             assert isinstance(reply, reply_type) and reply.status == eca.ECA_BADTYPE
 
 
+def _get(sid: int, ioid: int, data_type: int = DOUBLE, count: int = 1) -> bytes:
+    return ca.ReadNotifyRequest(data_type=data_type, data_count=count, sid=sid,
+                                ioid=ioid).to_bytes()
+
+
+def test_a_pipelined_run_of_gets_is_answered_request_by_request(circuit, pvs):
+    # libca's gets arrive as runs of 16-byte READ_NOTIFYs, which the server serves on a
+    # fast path; whatever in a run is not a plain successful get must be answered exactly
+    # as on its own, in order, and a get cut by the chunk's end must still be answered.
+    sid = {name: circuit.create_channel(pvs[name])[1].sid for name in pvs}
+    run = [_get(sid["DBL"], ioid) for ioid in range(300)]       # past one reply batch
+    run += [_get(sid["HIDDEN"], 300), _get(sid["STR"], 301),    # NORDACCESS, GETFAIL
+            _get(123456, 302), _get(sid["ARR"], 303, count=0),  # BADCHID, current length
+            _get(sid["ARR"], 304, count=101)]                   # beyond max_length: zeros
+    run += [_get(sid["RO"], ioid, TIME_DOUBLE) for ioid in range(305, 310)]
+    data = b"".join(run) + ca.EchoRequest().to_bytes() + _get(sid["DBL"], 310)
+    circuit.send_bytes(data[:-5])  # the last get is split across two chunks
+    time.sleep(0.05)
+    circuit.send_bytes(data[-5:])
+    replies = [circuit.recv_until(lambda m: isinstance(m, (
+        ca.ReadNotifyResponse, ca.ErrorResponse, ca.EchoResponse))) for _ in range(312)]
+    reads = [m for m in replies if isinstance(m, ca.ReadNotifyResponse)]
+    assert [m.ioid for m in reads] == [*range(302), *range(303, 311)]
+    assert {decode_dbr(DOUBLE, m.payload, 1)[0][0] for m in reads[:300]} == {1.5}
+    assert [m.status for m in reads[300:302]] == [eca.ECA_NORDACCESS, eca.ECA_GETFAIL]
+    [error] = [m for m in replies if isinstance(m, ca.ErrorResponse)]
+    assert (error.status, error.original_header.parameter2) == (eca.ECA_BADCHID, 302)
+    assert replies.index(error) == 302  # in its place in the run
+    assert reads[302].data_count == 5 and reads[303].data_count == 101
+    assert list(decode_dbr(DOUBLE, reads[303].payload, 101)[0][4:]) == [4.0] + [0.0] * 96
+    assert all(decode_dbr(TIME_DOUBLE, m.payload, 1)[0][0] == 2.5 for m in reads[304:309])
+    assert isinstance(replies[310], ca.EchoResponse) and reads[-1].ioid == 310
+
+
+def test_an_invalid_type_inside_a_run_of_gets_closes_after_the_earlier_replies(ca_server,
+                                                                                pvs):
+    with RawCircuit(ca_server.tcp_port) as circuit:
+        sid = circuit.create_channel(pvs["DBL"])[1].sid
+        circuit.send_bytes(b"".join([_get(sid, ioid) for ioid in range(10)]
+                                    + [_get(sid, 10, data_type=39)]
+                                    + [_get(sid, ioid) for ioid in range(11, 20)]))
+        with pytest.raises(ConnectionError):
+            circuit.recv_for(5.0)
+        assert [m.ioid for m in circuit.received] == list(range(10))
+
+
 def test_padding_a_read_beyond_the_element_count_is_bounded(circuit, pvs):
     # 20,000,000 DOUBLEs of a scalar (160 MB of zeros): refused before anything is
     # encoded, with RSRV's ERROR for a reply too large to send.
