@@ -44,6 +44,8 @@ __all__ = [
 ]
 
 _pack = HEADER_STRUCT.pack
+#: Two headers in one call (ACCESS_RIGHTS + CREATE_CHAN: one per channel connected).
+_pack_two = struct.Struct(">HHHHIIHHHHII").pack
 _EVENT_ADD_PAYLOAD = struct.Struct(">fffH2x")  # low, high, to (unused), mask, padding
 _MINOR_VERSION_PAYLOAD = struct.pack(">H6x", CA_MINOR_VERSION)
 
@@ -114,8 +116,8 @@ def create_chan_reply(cid: int, sid: int, native_type: int, count: int, rights: 
     """A connected channel, as RSRV answers CREATE_CHAN: ACCESS_RIGHTS, then CREATE_CHAN
     with the native type and element count."""
     if count < 0xFFFF:
-        return (_pack(CA_PROTO_ACCESS_RIGHTS, 0, 0, 0, cid, rights)
-                + _pack(CA_PROTO_CREATE_CHAN, 0, native_type, count, cid, sid))
+        return _pack_two(CA_PROTO_ACCESS_RIGHTS, 0, 0, 0, cid, rights,
+                         CA_PROTO_CREATE_CHAN, 0, native_type, count, cid, sid)
     return (_pack(CA_PROTO_ACCESS_RIGHTS, 0, 0, 0, cid, rights)
             + pack_header(CA_PROTO_CREATE_CHAN, 0, native_type, count, cid, sid))
 
