@@ -150,6 +150,10 @@ class VirtualCircuit(asyncio.Protocol):
         self.priority = 0
         self.client_version = 0
         self.channels: dict[int, CircuitChannel] = {}
+        #: open channels counted by their access rights bits (0 none, 1 read, 2 write,
+        #: 3 read-write): the web's per-client summary, kept here so that it costs a
+        #: snapshot nothing per channel
+        self.channels_by_rights = [0, 0, 0, 0]
         self._gone: dict[int, bool] = {}  # SIDs we disconnected (SERVER_DISCONN), oldest first
         self._next_sid = 1
         self._out: list[bytes] = []
@@ -571,6 +575,7 @@ class VirtualCircuit(asyncio.Protocol):
         sid = self._allocate_sid()
         channel = CircuitChannel(self, cid, sid, name, key, data, rights)
         self.channels[sid] = channel
+        self.channels_by_rights[rights & 3] += 1
         self._queue(packers.create_chan_reply(cid, sid, data.native_type, channel.max_length,
                                               rights))
 
@@ -596,7 +601,8 @@ class VirtualCircuit(asyncio.Protocol):
         self._queue(packers.clear_channel_reply(sid, cid, header[2], header[3]))
 
     def _release(self, channel: CircuitChannel) -> None:
-        """Drop a channel's subscriptions."""
+        """Drop a channel's subscriptions (it was taken out of ``channels``)."""
+        self.channels_by_rights[channel.rights & 3] -= 1
         server = self.server
         backlog = self.backlog
         for sub in channel.subscriptions.values():
@@ -902,6 +908,8 @@ class VirtualCircuit(asyncio.Protocol):
         if rights == previous or self.closed:
             return False
         channel.rights = rights
+        self.channels_by_rights[previous & 3] -= 1
+        self.channels_by_rights[rights & 3] += 1
         data = channel.data
         channel.fast_read = (data.read_dbr if rights & ACCESS_READ and not
                              data.needs_async_read else None)

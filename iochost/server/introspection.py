@@ -43,6 +43,8 @@ class ClientInfo:
     bytes_received: int     #: bytes read from this client
     updates_sent: int       #: monitor updates queued for sending (coalesced ones excluded)
     backlog: int            #: updates held back by flow control right now
+    #: open channels by the client's access rights bits: (none, read, write, read-write)
+    channels_by_rights: tuple[int, int, int, int]
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,7 +95,8 @@ def client_info(circuit: VirtualCircuit) -> ClientInfo:
         protocol_version=circuit.client_version, connected_at=circuit.connected_at,
         channels=len(circuit.channels), subscriptions=circuit.subscription_count,
         bytes_sent=circuit.bytes_sent, bytes_received=circuit.bytes_received,
-        updates_sent=circuit.updates_sent, backlog=len(circuit.backlog))
+        updates_sent=circuit.updates_sent, backlog=len(circuit.backlog),
+        channels_by_rights=tuple(circuit.channels_by_rights))  # type: ignore[arg-type]
 
 
 def channel_infos(circuit: VirtualCircuit) -> list[ChannelInfo]:

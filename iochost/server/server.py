@@ -257,6 +257,13 @@ class Server:
         """The connected CA clients, oldest connection first."""
         return sorted((client_info(c) for c in self.circuits), key=lambda c: c.client_id)
 
+    def client(self, client_id: int) -> ClientInfo | None:
+        """Client ``client_id`` now; None when it is not connected."""
+        for circuit in self.circuits:
+            if circuit.client_id == client_id:
+                return client_info(circuit)
+        return None
+
     def client_channels(self, client_id: int) -> list[ChannelInfo] | None:
         """The channels client ``client_id`` has open; None when it is not connected."""
         for circuit in self.circuits:

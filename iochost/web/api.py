@@ -158,14 +158,14 @@ def rights_text(rights: AccessRights) -> str:
     return RIGHTS_TEXT[rights & (AccessRights.READ | AccessRights.WRITE)]
 
 
-def client_json(server: Server, client: ClientInfo) -> dict[str, Any]:
+def client_json(client: ClientInfo) -> dict[str, Any]:
     """A CA client, with how many of its channels it may read and write (access security
     decides per client: its user, host and each channel's group)."""
     data = asdict(client)
     counts = dict.fromkeys(("read-write", "read-only", "no-access"), 0)
-    for channel in server.client_channels(client.client_id) or ():
-        text = rights_text(channel.rights)
-        counts[text] = counts.get(text, 0) + 1
+    for bits, n in enumerate(data.pop("channels_by_rights")):
+        if n:
+            counts[rights_text(AccessRights(bits))] = n
     data["rights"] = counts
     return data
 
@@ -174,7 +174,7 @@ async def get_clients(request: web.Request) -> web.Response:
     server = request.app[VIEW].server
     if server is None:
         return _json([])
-    return _json([client_json(server, client) for client in server.clients()])
+    return _json([client_json(client) for client in server.clients()])
 
 
 def client_detail(server: Server | None, text: str) -> dict[str, Any] | None:
@@ -182,11 +182,11 @@ def client_detail(server: Server | None, text: str) -> dict[str, Any] | None:
     no such client is connected."""
     # isdigit() alone lets '²' through, which int() refuses
     client_id = int(text) if text.isascii() and text.isdigit() else -1
-    found = [c for c in server.clients() if c.client_id == client_id] if server else []
+    client = server.client(client_id) if server else None
     channels = server.client_channels(client_id) if server else None
-    if server is None or not found or channels is None:
+    if client is None or channels is None:
         return None
-    data = client_json(server, found[0])
+    data = client_json(client)
     data["channel_list"] = [{"name": c.name, "rights": rights_text(c.rights),
                              "subscriptions": c.subscriptions} for c in channels]
     return data

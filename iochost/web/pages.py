@@ -132,7 +132,7 @@ def _rights_summary(counts: dict[str, int]) -> str:
 
 async def clients_page(request: web.Request) -> web.Response:
     server = request.app[VIEW].server
-    clients = [client_json(server, c) for c in server.clients()] if server is not None else []
+    clients = [client_json(c) for c in server.clients()] if server is not None else []
     rows = (f'<tr data-client="{c["client_id"]}">'
             f'<td><a href="/clients/{c["client_id"]}">{_e(c["host"])}</a></td>'
             f'<td>{_e(c["user"])}</td><td>{_e(c["peer"])}</td>'

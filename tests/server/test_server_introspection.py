@@ -89,3 +89,33 @@ def test_totals_keep_what_a_closed_client_counted(ca_server, serve_pvs):
     assert after.updates_sent >= during.updates_sent
     stats = ca_server.stats()
     assert stats["bytes_out"] >= after.bytes_sent and stats["bytes_in"] >= after.bytes_received
+
+
+def test_a_clients_channels_are_counted_by_rights_as_they_open_change_and_close(
+        ca_server, serve_pvs, own_client):
+    # The web's per-client rights summary reads these counts: they must follow every
+    # CREATE_CHAN, rights change (refresh_access) and CLEAR_CHANNEL without a walk.
+    context, user = own_client
+    granted = {"rights": 3}
+    names = serve_pvs({"RW": ChannelDouble(value=1.0),
+                       "RO": ChannelDouble(value=2.0, read_only=True),
+                       "GATED": ChannelDouble(value=3.0,
+                                              access_check=lambda h, u: granted["rights"])})
+    pvs = context.get_pvs(names["RW"], names["RO"], names["GATED"])
+    for pv in pvs:
+        pv.wait_for_connection()
+
+    def counts():
+        info = mine(ca_server, user)
+        same = ca_server.call(lambda: ca_server.server.client(info.client_id))
+        assert (same.user, same.channels_by_rights) == (user, info.channels_by_rights)
+        return info.channels_by_rights
+
+    assert wait_until(lambda: counts() == (0, 1, 0, 2))
+    granted["rights"] = 0
+    assert ca_server.call(ca_server.server.refresh_access) == 1
+    assert counts() == (1, 1, 0, 1)
+    assert wait_until(lambda: pvs[2].access_rights == 0, what="ACCESS_RIGHTS reached caproto")
+    pvs[0].go_idle()  # caproto clears the channel
+    assert wait_until(lambda: counts() == (1, 1, 0, 0), what="CLEAR_CHANNEL counted")
+    assert ca_server.call(lambda: ca_server.server.client(-1)) is None
