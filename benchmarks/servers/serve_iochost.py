@@ -4,10 +4,12 @@ The same IOC code as for caproto (``pyioc``), on iochost's framework and server,
 event loop iochost itself uses (uvloop when installed). As a deployed host does by default,
 it also serves the web page (``iochost.web``) on a free loopback port, printed as
 ``web http://127.0.0.1:PORT/`` for the workloads that open it; as a host does, it starts
-(and imports) the web page only once Channel Access serves.
+the web page only once Channel Access serves, and imports it in a thread meanwhile.
 """
 from __future__ import annotations
 
+import asyncio
+import importlib
 import sys
 from typing import TYPE_CHECKING
 
@@ -52,6 +54,7 @@ async def serve(pvs: PVSet) -> None:
     server = Server(build_pvdb(pvs, IocApi(ChannelDouble, PVGroup, pvproperty)),
                     ServerConfig.from_env())
     await server.start()
+    await asyncio.to_thread(importlib.import_module, "iochost.web")  # as Host.start does
     from iochost.web import WebServer, make_app
 
     web = WebServer(make_app(BenchView(server), writable=False, version=""), "127.0.0.1", 0)

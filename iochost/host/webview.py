@@ -7,6 +7,8 @@ page that cannot bind is logged as an error; the host keeps serving Channel Acce
 """
 from __future__ import annotations
 
+import asyncio
+import importlib
 import logging
 import os
 from collections.abc import Awaitable, Callable
@@ -100,6 +102,9 @@ async def start_web(host: Host, call_hook: Callable[..., Awaitable[None]]) -> We
     config = host.config.web
     if config is None:
         return None
+    # aiohttp takes ~0.2 s to import: in a thread, so that CA (serving already) answers
+    # searches meanwhile rather than after it
+    await asyncio.to_thread(importlib.import_module, "iochost.web")
     from iochost.web import WebServer, make_app
 
     try:
