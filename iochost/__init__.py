@@ -44,6 +44,9 @@ class _RecordSupportOnDemand:
     def served_dtype(self, record, dtype, enum_strings):  # type: ignore[no-untyped-def]
         return self._real().served_dtype(record, dtype, enum_strings)
 
+    def unnamed_states(self, record):  # type: ignore[no-untyped-def]
+        return self._real().unnamed_states(record)
+
 
 def _install_record_support() -> None:
     """Record support for ``record=`` PVs, unless some is installed (``iochost.records``

@@ -74,6 +74,10 @@ class Metadata:
     upper_ctrl_limit: int | float = 0
     lower_ctrl_limit: int | float = 0
     enum_strings: tuple[bytes, ...] = ()
+    #: how an ENUM index without a state string reads as text: ``(limit, text)`` gives
+    #: "" below ``limit`` and ``text`` from it (records: mbbi ``(16, b"Illegal Value")``);
+    #: None gives the decimal index when there are no states at all (never on the wire)
+    unnamed_states: tuple[int, bytes] | None = None
     ackt: int = 0
     acks: int = 0
     class_name: bytes = b""
@@ -262,7 +266,8 @@ def encode_dbr(dbr_type: int, native: int, values: Any, meta: Metadata,
         values, native = [meta.class_name], ChannelType.STRING
     elif native != target:
         values = convert_values(values, native, target, meta.enum_strings,
-                                precision=meta.precision, long_string=long_string)
+                                precision=meta.precision, long_string=long_string,
+                                unnamed_states=meta.unnamed_states)
 
     try:
         head = codec.pack_head(meta)

@@ -134,11 +134,19 @@ def _numbers_to_strings(arr: np.ndarray, native: ChannelType, precision: int) ->
     return [str(v).encode() for v in arr.tolist()]
 
 
-def _enum_to_strings(arr: np.ndarray, enum_strings: Sequence[bytes]) -> list[bytes]:
+#: an index past the states of an ENUM that has some: as mbbi's get_enum_str prints it
+_MBB_UNNAMED = (MAX_ENUM_STATES, b"Illegal Value")
+
+
+def _enum_to_strings(arr: np.ndarray, enum_strings: Sequence[bytes],
+                     unnamed: tuple[int, bytes] | None) -> list[bytes]:
     n = len(enum_strings)
-    if not n:
-        return [str(i).encode() for i in arr.tolist()]
-    return [enum_strings[i] if i < n else b"" if i < MAX_ENUM_STATES else b"Illegal Value"
+    if unnamed is None:
+        if not n:
+            return [str(i).encode() for i in arr.tolist()]
+        unnamed = _MBB_UNNAMED
+    limit, illegal = unnamed
+    return [enum_strings[i] if i < n else b"" if i < limit else illegal
             for i in arr.tolist()]
 
 
@@ -203,13 +211,15 @@ def _as_strings(values: bytes | Iterable[bytes]) -> list[bytes]:
 
 def convert_values(values: Any, from_type: int, to_type: int,
                    enum_strings: Sequence[bytes] = (), *, precision: int = 6,
-                   long_string: bool = False) -> WireValues:
+                   long_string: bool = False,
+                   unnamed_states: tuple[int, bytes] | None = None) -> WireValues:
     """Convert ``values`` of native type ``from_type`` to native type ``to_type``.
 
     Returns a 1-D array (numeric targets, native byte order) or ``list[bytes]`` (STRING).
     ``enum_strings`` are the states of an ENUM channel; ``precision`` is used to print
-    FLOAT/DOUBLE as STRING; ``long_string`` treats CHAR arrays as text.  See the module
-    docstring for the rules.  Raises ``CaStatusError(ECA_NOCONVERT)`` for values that do
+    FLOAT/DOUBLE as STRING; ``long_string`` treats CHAR arrays as text; ``unnamed_states``
+    is how an index without a state string reads (``Metadata.unnamed_states``).  See the
+    module docstring for the rules.  Raises ``CaStatusError(ECA_NOCONVERT)`` for values that do
     not convert and ``LocalProtocolError`` when called with non-native types.
     """
     try:
@@ -233,7 +243,7 @@ def convert_values(values: Any, from_type: int, to_type: int,
     arr = as_native_array(values, src)
     if dst is _S:
         if src is _E:
-            return _enum_to_strings(arr, enum_strings)
+            return _enum_to_strings(arr, enum_strings, unnamed_states)
         if src is _C and long_string:
             return _chars_to_text(arr)
         return _numbers_to_strings(arr, src, precision)

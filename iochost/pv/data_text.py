@@ -64,7 +64,7 @@ class ChannelEnum(ChannelData):
     any index when there are no strings) reads back as the int.
     """
 
-    __slots__ = ("_enum_strings",)
+    __slots__ = ("_enum_strings", "unnamed_states")
     data_type = ChannelType.ENUM
     _property_names = ("enum_strings",)
 
@@ -73,6 +73,9 @@ class ChannelEnum(ChannelData):
             "string_encoding", "latin-1"))
         if kwargs.get("max_length", 1) not in (None, 1):
             raise ValueError("ChannelEnum holds one value: arrays of ENUM are not supported")
+        #: how an index without a state string reads as text (``Metadata.unnamed_states``):
+        #: None, its number when there are no states; a record sets its own rule
+        self.unnamed_states: tuple[int, bytes] | None = None
         super().__init__(**kwargs)
 
     @staticmethod
@@ -152,7 +155,7 @@ class ChannelEnum(ChannelData):
         return np.array((self._value,), dtype=np.uint16)
 
     def _metadata_properties(self) -> dict[str, Any]:
-        return {"enum_strings": self._encoded_strings()}
+        return {"enum_strings": self._encoded_strings(), "unnamed_states": self.unnamed_states}
 
     def _convert_put(self, values: Any, source: ChannelType) -> Any:
         return convert_values(values, source, ChannelType.ENUM,

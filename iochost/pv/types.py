@@ -94,6 +94,10 @@ class RecordSupport(Protocol):
         """The dtype a record's value is served as, given the one the IOC declared: the
         same, except where EPICS' record decides (mbbo: LONG while no state is named)."""
 
+    def unnamed_states(self, record: str) -> tuple[int, bytes] | None:
+        """How the record prints an ENUM value that has no state string
+        (``Metadata.unnamed_states``), or None to print its number."""
+
 
 _record_support: RecordSupport | None = None
 
@@ -188,6 +192,8 @@ class PvpropertyData(ChannelData):
         self.field_inst: RecordFields | None = None
         if self.record_type is not None:
             support = require_record_support(f"PV {pvname!r}")
+            if isinstance(self, ChannelEnum):  # before anything is read: metadata is cached
+                self.unnamed_states = support.unnamed_states(self.record_type)
             self.field_inst = support.create_fields(self)
 
     def trap_name(self) -> str:

@@ -156,6 +156,11 @@ class RecordSupport:
             return ChannelType.LONG
         return dtype
 
+    def unnamed_states(self, record: str) -> tuple[int, bytes] | None:
+        # get_enum_str of EPICS' records: mbbx prints ZRST..FFST ("" when unset) and
+        # "Illegal Value" past 15; bi/bo print ZNAM/ONAM and "Illegal_Value" past 1
+        return _UNNAMED_STATES.get(record)
+
     def field_spec(self, prop: Any) -> FieldSpec:
         spec = prop.pvspec.fields
         if not isinstance(spec, FieldSpec):
@@ -164,6 +169,8 @@ class RecordSupport:
         return spec
 
 
+_UNNAMED_STATES = {"mbbi": (16, b"Illegal Value"), "mbbo": (16, b"Illegal Value"),
+                   "bi": (2, b"Illegal_Value"), "bo": (2, b"Illegal_Value")}
 SUPPORT = RecordSupport()
 set_record_support(SUPPORT)
 

@@ -141,10 +141,48 @@ def test_mbbo_val_is_long_without_state_strings_as_rsrv(mount, ca_server, unique
         theirs = native_types(rsrv_port, names)
     mount(States(prefix=P))
     mine = native_types(ca_server.tcp_port, names)
-    # mbbi's text differs on purpose: docs/compliance.md, "ENUM with no states as text"
-    assert mine.pop("mbbi")[:2] == theirs.pop("mbbi")[:2] == (ChannelType.ENUM, 1)
     assert mine == theirs
     assert theirs["nostates"] == (ChannelType.LONG, 1, b"3")
+    assert theirs["mbbi"] == (ChannelType.ENUM, 1, b"")
+
+
+def put_enum(port: int, name: str, index: int) -> None:
+    raw = Raw(port)
+    raw.ioid += 1
+    raw.sock.sendall(packers.write_notify_request(ChannelType.ENUM, 1, raw.create(name),
+                                                  raw.ioid, index.to_bytes(2, "big") + bytes(6)))
+    assert raw.until(WriteNotifyResponse, lambda m, ioid=raw.ioid: m.ioid == ioid).status == 1
+    raw.sock.close()
+
+
+class Unnamed(PVGroup):
+    mbbi = pvproperty(value=2, dtype=ChannelType.ENUM, record="mbbi")
+    bi = pvproperty(value=1, dtype=ChannelType.ENUM, record="bi")
+    plain = pvproperty(value=2, dtype=ChannelType.ENUM)  # not a record: its number
+
+
+def test_enum_states_without_strings_read_as_text_as_rsrv(mount, ca_server, unique_prefix):
+    """get_enum_str of EPICS' records: an mbbi state without a string reads "" up to 15
+    and "Illegal Value" past it; a bi reads "" for 0/1 and "Illegal_Value" past them."""
+    P = unique_prefix
+    records = ["mbbi", "bi"]
+    db = (f'record(mbbi, "{P}mbbi") {{ field(VAL, "2") }}\n'
+          f'record(bi, "{P}bi") {{ field(VAL, "1") }}\n')
+
+    def texts(port: int) -> list:
+        before = native_types(port, [P + name for name in records])
+        put_enum(port, P + "mbbi", 20)
+        put_enum(port, P + "bi", 3)
+        return [before, native_types(port, [P + "mbbi", P + "bi"])]
+
+    with running_softioc(db) as rsrv_port:
+        theirs = texts(rsrv_port)
+    mount(Unnamed(prefix=P))
+    assert texts(ca_server.tcp_port) == theirs
+    enum = (ChannelType.ENUM, 1)
+    assert theirs == [{"mbbi": (*enum, b""), "bi": (*enum, b"")},
+                      {"mbbi": (*enum, b"Illegal Value"), "bi": (*enum, b"Illegal_Value")}]
+    assert native_types(ca_server.tcp_port, [P + "plain"]) == {"plain": (*enum, b"2")}
 
 
 def refusals(port: int, text_pv: str, number_pv: str) -> tuple[int, int]:
