@@ -127,22 +127,38 @@ class Server:
                         port: int) -> int:
         ignore = frozenset(self.config.ignore_addresses)
         lookup = self.database.search_predicate()
+        unicast: dict[str, SearchResponder] = {}
         for interface in interfaces:
-            sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            unicast[interface] = await self._bind_search_socket(
+                loop, interface, port, SearchResponder(lookup, self.tcp_port, ignore,
+                                                       self.counters))
+            port = port or self._udp_transports[-1].get_extra_info("sockname")[1]
+        # As RSRV: broadcasts reach a socket bound to the broadcast address only; the
+        # replies leave from the interface's own address.
+        for broadcast, interface in self.config.search_broadcast_addresses().items():
             try:
-                # Several servers on one host share the search port, as with RSRV.
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, _UDP_RECEIVE_BUFFER)
-                sock.bind((interface, port))
-            except OSError:
-                sock.close()
-                raise
-            transport, _ = await loop.create_datagram_endpoint(
-                lambda: SearchResponder(lookup, self.tcp_port, ignore, self.counters),
-                sock=sock)
-            self._udp_transports.append(transport)
-            port = port or sock.getsockname()[1]
+                await self._bind_search_socket(loop, broadcast, port, SearchResponder(
+                    lookup, self.tcp_port, ignore, self.counters,
+                    reply_from=unicast[interface]))
+            except OSError as exc:
+                logger.warning("broadcast searches to %s:%d are not received: cannot bind "
+                               "there: %s", broadcast, port, exc)
         return port
+
+    async def _bind_search_socket(self, loop: asyncio.AbstractEventLoop, address: str,
+                                  port: int, responder: SearchResponder) -> SearchResponder:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            # Several servers on one host share the search port, as with RSRV.
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, _UDP_RECEIVE_BUFFER)
+            sock.bind((address, port))
+        except OSError:
+            sock.close()
+            raise
+        transport, _ = await loop.create_datagram_endpoint(lambda: responder, sock=sock)
+        self._udp_transports.append(transport)
+        return responder
 
     async def _close_sockets(self) -> None:
         for server in self._tcp_servers:

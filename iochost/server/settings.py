@@ -264,6 +264,24 @@ class ServerConfig:
         return tuple(unique)
 
 
+    def search_broadcast_addresses(self, interface_table: Mapping[str, str | None] | None
+                                   = None) -> dict[str, str]:
+        """``{broadcast address: interface}`` for each interface named by address (not
+        ``0.0.0.0``) that has one: searches are received there too, as RSRV does, since a
+        socket bound to a unicast address receives no broadcasts.  ``interface_table`` is
+        as for :meth:`beacon_destinations` (psutil's by default; without psutil, none)."""
+        named = [interface for interface in self.interfaces if interface != "0.0.0.0"]
+        if not named:
+            return {}
+        table = local_broadcast_addresses() if interface_table is None else interface_table
+        found: dict[str, str] = {}
+        for interface in named:
+            broadcast = table.get(interface)
+            if broadcast:
+                found.setdefault(broadcast, interface)
+        return found
+
+
 def _auto_beacon_addresses(interface: str, table: Mapping[str, str | None]) -> list[str]:
     if ipaddress.IPv4Address(interface).is_loopback:
         return [interface]

@@ -31,11 +31,14 @@ class SearchResponder(asyncio.DatagramProtocol):
 
     ``lookup(name) -> bool`` says whether we serve a name, given as the bytes it arrived
     as (up to its NUL); ``stats`` is the server's counter
-    dict (``searches``, ``search_hits``).
+    dict (``searches``, ``search_hits``).  ``reply_from``: the responder whose socket sends
+    the replies (one bound to a broadcast address answers from its interface's address).
     """
 
     def __init__(self, lookup: Callable[[bytes], bool], tcp_port: int,
-                 ignore_addresses: frozenset[str], stats: dict[str, int]):
+                 ignore_addresses: frozenset[str], stats: dict[str, int],
+                 reply_from: SearchResponder | None = None):
+        self._reply_from = reply_from
         self._lookup = lookup
         self._ignore = ignore_addresses
         self._stats = stats
@@ -53,7 +56,7 @@ class SearchResponder(asyncio.DatagramProtocol):
         except Exception as exc:  # garbage must never reach the event loop
             logger.debug("undecipherable search datagram from %s:%d: %s", *addr[:2], exc)
             return
-        transport = self.transport
+        transport = (self._reply_from or self).transport
         if transport is not None:
             for datagram in replies:
                 transport.sendto(datagram, addr)

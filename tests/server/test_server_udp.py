@@ -89,6 +89,58 @@ def test_ignored_clients_get_nothing():
     assert asyncio.run(_serve_briefly(config, body)) == []
 
 
+LOOPBACK_BROADCAST = "127.255.255.255"  # lo's broadcast route: stays on this machine
+
+
+def _broadcast_search(port: int) -> list[tuple[tuple[str, int], list]]:
+    """(sender, messages) of each reply to a search for IGN:PV broadcast to ``port``."""
+    request = (ca.VersionRequest.for_search(3).to_bytes()
+               + ca.SearchRequest(name=b"IGN:PV", cid=5, version=MINOR_VERSION).to_bytes())
+    replies = []
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
+        sock.bind((LOOPBACK, 0))
+        sock.sendto(request, (LOOPBACK_BROADCAST, port))
+        while select.select([sock], [], [], 0.5)[0]:
+            data, sender = sock.recvfrom(65536)
+            replies.append((sender, parse_datagram(data, ca.Role.CLIENT)))
+    return replies
+
+
+@pytest.mark.parametrize("broadcast", [None, LOOPBACK_BROADCAST])
+def test_a_server_bound_to_one_address_hears_its_broadcast_address_too(monkeypatch,
+                                                                       broadcast):
+    # As RSRV: a socket bound to a unicast address receives no broadcasts, so the server
+    # binds the interface's broadcast address too and answers from the interface's own.
+    # lo has none (psutil says None): the interface table is given one on 127.0.0.0/8.
+    from iochost.server import settings
+
+    monkeypatch.setattr(settings, "local_broadcast_addresses",
+                        lambda: {LOOPBACK: broadcast})
+    config = ServerConfig(interfaces=(LOOPBACK,), port=0, auto_beacon=False)
+    assert config.search_broadcast_addresses() == ({broadcast: LOOPBACK} if broadcast else {})
+
+    async def body(server):
+        replies = await asyncio.to_thread(_broadcast_search, server.udp_port)
+        return server.udp_port, server.tcp_port, replies
+
+    udp_port, tcp_port, replies = asyncio.run(_serve_briefly(config, body))
+    if broadcast is None:
+        assert replies == []  # the unicast socket alone does not hear it
+    else:
+        [(sender, messages)] = replies
+        assert sender == (LOOPBACK, udp_port)
+        assert messages[1] == ca.SearchResponse(port=tcp_port, cid=5, version=MINOR_VERSION)
+
+
+def test_broadcast_addresses_of_named_interfaces_only():
+    table = {"10.1.2.3": "10.1.2.255", "10.9.0.1": None, "127.0.0.1": None}
+    config = ServerConfig(interfaces=("10.1.2.3", "10.9.0.1", "127.0.0.1"), port=0,
+                          auto_beacon=False)
+    assert config.search_broadcast_addresses(table) == {"10.1.2.255": "10.1.2.3"}
+    assert ServerConfig(interfaces=("0.0.0.0",)).search_broadcast_addresses(table) == {}
+
+
 SO_TIMESTAMPNS = 35  # Linux: the kernel stamps each datagram's arrival (struct timespec)
 
 
