@@ -138,7 +138,7 @@ class pvproperty(HookDecorators, Generic[T_Data]):
             return
         self.attr_name = name
         pvname = name if self.pvspec.name is None else self.pvspec.name
-        self.pvspec = self.pvspec._replace(attr=name, name=pvname)
+        self.pvspec = self.pvspec.new_names(attr=name, name=pvname)
 
     @overload
     def __get__(self, instance: None, owner: Any) -> pvproperty[T_Data]: ...

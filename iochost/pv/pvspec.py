@@ -94,6 +94,17 @@ def _array_dtype(array: np.ndarray) -> Any:
     return ChannelType.STRING
 
 
+def _types() -> Any:
+    """``iochost.pv.types`` (which imports this module): looked up once, then kept."""
+    global _TYPES
+    if _TYPES is None:
+        from . import types as _TYPES
+    return _TYPES
+
+
+_TYPES: Any = None
+
+
 def infer_dtype(value: Any) -> Any:
     """The dtype key (a Python type, IntEnum class or ChannelType) a value implies."""
     if value is None:
@@ -144,6 +155,8 @@ def normalise_autosave(marker: Any) -> tuple[str, ...] | None:
 _FIELDS = ("get put startup shutdown attr name dtype value max_length alarm_group read_only "
            "doc fields scan record cls_kwargs autosave asg")
 
+_ATTR, _NAME = _FIELDS.split().index("attr"), _FIELDS.split().index("name")
+
 
 class PVSpec(namedtuple("PVSpec", _FIELDS)):
     """An immutable description of one PV.
@@ -171,14 +184,20 @@ class PVSpec(namedtuple("PVSpec", _FIELDS)):
             raise IocDefinitionError(f"PV {name or attr!r} is read-only and cannot have a putter")
         if record is not None and name and "." in name:
             raise IocDefinitionError(f"PV {name!r} has a '.' in its name and cannot be a record")
-        return super().__new__(cls, get, put, startup, shutdown, attr, name, dtype, value,
-                               max_length, alarm_group, read_only, doc, fields, scan, record,
-                               cls_kwargs, normalise_autosave(autosave), asg)
+        # tuple.__new__ itself: the namedtuple's __new__ would be a second Python call
+        # (a large IOC declares 100,000 of these)
+        return tuple.__new__(cls, (get, put, startup, shutdown, attr, name, dtype, value,
+                                   max_length, alarm_group, read_only, doc, fields, scan,
+                                   record, cls_kwargs, normalise_autosave(autosave), asg))
 
     def new_names(self, attr: str | None = None, name: str | None = None) -> PVSpec:
         """A copy with another attribute and/or PV name."""
-        return self._replace(attr=self.attr if attr is None else attr,
-                             name=self.name if name is None else name)
+        values = list(self)  # (_replace costs a few Python calls more: once per pvproperty)
+        if attr is not None:
+            values[_ATTR] = attr
+        if name is not None:
+            values[_NAME] = name
+        return tuple.__new__(type(self), values)
 
     def get_data_class(self, group: PVGroup | None = None) -> type[PvpropertyData]:
         """The channel-data class for this spec (from the group's type maps, if given)."""
@@ -188,7 +207,7 @@ class PVSpec(namedtuple("PVSpec", _FIELDS)):
         """``dtype``, or the one the record support serves a record's value as."""
         if self.record is None:
             return self.dtype
-        from . import types
+        types = _types()
         support = types.record_support()
         if support is None:      # the channel data refuses record= with the full PV name
             return self.dtype
@@ -196,7 +215,7 @@ class PVSpec(namedtuple("PVSpec", _FIELDS)):
         return support.served_dtype(types._record_name(self.record) or "", self.dtype, strings)
 
     def _data_class(self, dtype: Any, group: PVGroup | None) -> type[PvpropertyData]:
-        from . import types
+        types = _types()
         if group is None:
             maps = (types.TYPE_MAP, types.TYPE_MAP_READ_ONLY)
         else:
