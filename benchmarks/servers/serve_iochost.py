@@ -19,6 +19,7 @@ from benchmarks.servers.pyioc import IocApi, build_pvdb
 from iochost import PVGroup, pvproperty
 from iochost.pv.data import ChannelDouble
 from iochost.server import PVDatabase, Server, ServerConfig, new_event_loop
+from iochost.server.process import freeze_heap
 
 if TYPE_CHECKING:
     from iochost.web import HostSummary, MountSummary
@@ -60,6 +61,7 @@ async def serve(pvs: PVSet) -> None:
     web = WebServer(make_app(BenchView(server), writable=False, version=""), "127.0.0.1", 0)
     await web.start()
     print(f"web {web.url}", flush=True)
+    freeze_heap()  # as a host does once it serves
     await server.serve_forever()
 
 

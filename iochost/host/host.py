@@ -19,6 +19,7 @@ The server and the lifecycle functions are imported where a host first needs the
 from __future__ import annotations
 
 import asyncio
+import gc
 import inspect
 import logging
 import time
@@ -28,6 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import iochost.records  # noqa: F401  (installs record support for every mounted IOC)
+from iochost.server.process import freeze_heap, thaw_heap
 
 from .hostconfig import HostConfig, MountConfig, is_builtin, parse_mount
 from .plugins import PluginCatalog
@@ -215,6 +217,7 @@ class Host:
                  self.server.tcp_port)
         self.web = await start_web(self, self._call_hook)
         await self._call_hook("iochost_host_started", host=self)
+        freeze_heap()  # what is served now lives as long as the host
 
     async def _check_port_alone(self, port: int) -> None:
         """RSRV's rule, which we follow, is to take an ephemeral TCP port when the configured
@@ -333,6 +336,8 @@ class Host:
                     self.access.assign(mount.ioc.pvdb.values(), mount.config.asg)
             await self.access.reconfigure(new.access)
         await self._call_hook("iochost_host_reloaded", host=self)
+        gc.collect()    # the unmounted IOCs' cycles first: they were thawed, not yet freed
+        freeze_heap()
 
     def add_pvs(self, ioc: Any, pvdb: Mapping[str, Any]) -> None:
         """Serve more PVs for the mounted IOC ``ioc`` (a PVGroup): they get its mount's
@@ -450,6 +455,7 @@ class Host:
         return self.catalog.helpers[name].obj(mount, **options)
 
     async def _deactivate(self, mount: Mount) -> None:
+        thaw_heap()  # the IOC's group and channels reference each other: let them go
         await self._teardown(mount)
         await self._set_state(mount, UNMOUNTED)
         log.info("[mount %s] unmounted", mount.name)

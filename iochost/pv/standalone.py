@@ -105,6 +105,7 @@ async def start_server(pvdb: Mapping[str, Any], *, interfaces: Sequence[str] | N
                        ) -> None:
     """Serve ``pvdb`` and run its hooks until cancelled; then run the shutdown hooks."""
     from ..server import Server, ServerConfig
+    from ..server.process import freeze_heap
 
     log.info("Server starting up...")
     overrides: dict[str, Any] = {"interfaces": list(interfaces)} if interfaces else {}
@@ -114,6 +115,7 @@ async def start_server(pvdb: Mapping[str, Any], *, interfaces: Sequence[str] | N
         log.info("Listening on %s:%d", interface, server.tcp_port)
     hooks = HookRunner(pvdb.values(), logger=log)
     await hooks.start(AsyncioAsyncLayer(), startup_hook=startup_hook)
+    freeze_heap()  # the IOC lives as long as the process
     log.info("Server startup complete.")
     if log_pv_names:
         log.info("PVs available:\n%s", "\n".join(pvdb))

@@ -7,12 +7,17 @@ and ``iochost.run()`` (one standalone IOC).
 * :class:`StopSignals` turns SIGINT/SIGTERM into a stop request while its ``with`` block
   runs on the loop (plus any extra handlers, e.g. the host's SIGHUP reload) and restores
   the default handling after it.
+* :func:`freeze_heap` / :func:`thaw_heap`: what start-up built (every PV, group and
+  record: hundreds of thousands of objects in a large host) is left out of the garbage
+  collector's full collections while it is served, and given back when some of it may
+  become garbage (an unmount).
 * Logging is ``iochost.logs.configure_logging`` for both; the callers configure it, as they
   know the level and format asked for.
 """
 from __future__ import annotations
 
 import asyncio
+import gc
 import signal
 from collections.abc import Callable, Coroutine, Mapping
 from types import TracebackType
@@ -20,7 +25,7 @@ from typing import Any, TypeVar
 
 from .server import new_event_loop
 
-__all__ = ["STOP_SIGNALS", "StopSignals", "run_process"]
+__all__ = ["STOP_SIGNALS", "StopSignals", "run_process", "freeze_heap", "thaw_heap"]
 
 T = TypeVar("T")
 #: the signals that ask a process to stop cleanly (shutdown hooks run)
@@ -32,6 +37,24 @@ def run_process(main: Coroutine[Any, Any, T]) -> T:
     left over cancelled, async generators and the default executor shut down)."""
     with asyncio.Runner(loop_factory=new_event_loop) as runner:
         return runner.run(main)
+
+
+def freeze_heap() -> None:
+    """Move every object alive now out of the collector's reach (``gc.freeze``).
+
+    Served PVs live as long as the process: walking them at every full collection only
+    costs time on the event loop (with 100,000 PVs, full collections took 0.55 s while a
+    client connected to all of them three times).  Objects made later are collected as
+    usual.  Frozen objects are still freed by reference counting; only reference cycles
+    among them wait for :func:`thaw_heap`.
+    """
+    gc.freeze()
+
+
+def thaw_heap() -> None:
+    """Give frozen objects back to the collector (``gc.unfreeze``): call it when some may
+    have become garbage in cycles (an unmounted IOC's group and channels)."""
+    gc.unfreeze()
 
 
 class StopSignals:

@@ -352,3 +352,22 @@ def test_a_plugin_whose_builtin_mounts_are_wrong_is_named(plugin_site, clean_env
     with pytest.raises(ConfigError) as info:
         validate(config, catalog)
     assert [(str(p.location), p.message) for p in info.value.problems] == [("bad.yaml", message)]
+
+
+def test_served_objects_are_frozen_and_an_unmounted_ioc_is_collected(ca_server, make_host):
+    # freeze_heap keeps the collector off what the host serves; an unmount thaws it, so the
+    # unmounted IOC (its group and channels reference each other) is freed, not leaked.
+    import gc
+    import weakref
+
+    host = make_host("""\
+        mounts:
+          - {name: base, ioc: test-counter, prefix: "$(P)BASE:"}
+        """)
+    assert gc.get_freeze_count() > 0
+    ioc = weakref.ref(host.mounts["base"].ioc)
+    channel = weakref.ref(next(iter(host.mounts["base"].ioc.pvdb.values())))
+    ca_server.call(host.unmount("base"))
+    assert gc.get_freeze_count() == 0
+    gc.collect()
+    assert ioc() is None and channel() is None

@@ -3,10 +3,12 @@
 A client subscribed to an unchanged mount sees no disconnect across a reload that adds,
 removes and changes other mounts; a broken config on reload changes nothing.
 """
+import gc
 import os
 import signal
 import subprocess
 import sys
+import weakref
 
 import pytest
 
@@ -83,11 +85,14 @@ def test_an_unchanged_mounts_clients_see_no_disconnect(served, ca_server, pyepic
     assert keep.wait_for_connection(5) and gone.wait_for_connection(5)
     assert wait_until(lambda: events and events[-1] == 1)
     keep_ioc = host.mounts["keep"].ioc
+    gone_ioc = weakref.ref(host.mounts["gone"].ioc)
     assert pyepics.caget(P + "EDIT:LABEL", as_string=True) == "before"
 
     path.write_text(config_text(P, [KEEP, EDITED, LATER_ON, NEW]))
     plan = ca_server.call(reload_host(host))
     assert plan is not None and plan.unchanged == ["keep"]
+    # the removed IOC was freed (not kept frozen), and what is served is frozen again
+    assert gone_ioc() is None and gc.get_freeze_count() > 0
 
     # the unchanged mount: same IOC object, same channel, updates still flowing
     assert host.mounts["keep"].ioc is keep_ioc
