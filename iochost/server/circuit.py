@@ -20,6 +20,7 @@ Design, for speed and fairness:
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import socket
 import struct
@@ -27,6 +28,7 @@ import time
 from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 from iochost.ca import packers
 from iochost.ca.codes import (ACCESS_READ, ACCESS_WRITE, CA_PROTO_CLEAR_CHANNEL,
                               CA_PROTO_CLIENT_NAME, CA_PROTO_CREATE_CHAN, CA_PROTO_ECHO,
@@ -75,8 +77,16 @@ EVENT_FLUSH_INTERVAL = 0.001
 _ZEROS8 = bytes(8)
 _MASK = struct.Struct(">H")
 _pack = HEADER_STRUCT.pack
-_iter_headers = HEADER_STRUCT.iter_unpack
-_GET = bytes([CA_PROTO_READ_NOTIFY])
+_GET_MARK = bytes([CA_PROTO_READ_NOTIFY])
+_GET = np.dtype([("command", ">u2"), ("size", ">u2"), ("type", ">u2"), ("count", ">u2"),
+                 ("sid", ">u4"), ("ioid", ">u4")])
+
+
+@functools.lru_cache(maxsize=64)
+def _get_reply_dtype(size: int) -> np.dtype:
+    """A READ_NOTIFY reply with a ``size``-byte body: command/size, type/count, status
+    (one ``>u4`` each), ioid, body."""
+    return np.dtype([("head", ">u4", 3), ("ioid", ">u4"), ("body", f"V{size}")])
 
 
 def _name_bytes(payload: bytes | memoryview) -> bytes:
@@ -280,25 +290,48 @@ class VirtualCircuit(asyncio.Protocol):
         """Serve the run of plain gets a chunk starts with; return how many bytes.
 
         A pipelined get is a header-only READ_NOTIFY, 16 bytes, so such a run is found by
-        looking at every 16th byte (C loops), then served without a parser ``Header`` or
-        a dispatch per get: half the CPU of the general path.  Anything unusual (another
-        command, an unknown SID, a failing read, a big reply) ends the run there, and the
-        general path takes the rest of the chunk, from that message on.
+        looking at every 16th byte (C loops), parsed by numpy and answered without a
+        parser ``Header``, a dispatch or a ``struct`` call per get: 30 % of the general
+        path's CPU.  Anything unusual (another command, an unknown SID, a failing read, a
+        big reply) ends the run there, and the general path takes the rest of the chunk,
+        from that message on.
         """
         end = len(data) & ~15
         # the run's length: how many 16-byte blocks start with 00 0F 00 00 (command, size)
         n = end >> 4
-        n -= max(len(data[0:end:16].lstrip(b"\0")), len(data[1:end:16].lstrip(_GET)),
+        n -= max(len(data[0:end:16].lstrip(b"\0")), len(data[1:end:16].lstrip(_GET_MARK)),
                  len(data[2:end:16].lstrip(b"\0")), len(data[3:end:16].lstrip(b"\0")))
         if n < 4:
             return 0
-        end = n << 4
-        channels, pack, small = self.channels, _pack, self._small_reply
-        command, normal = CA_PROTO_READ_NOTIFY, ECA_NORMAL
-        out = self._out
-        added = served = 0
-        batch = REPLY_BATCH  # gets left before the next flush (as _serve does)
-        for _, _, dbr_type, count, sid, ioid in _iter_headers(data[:end]):
+        served = unflushed = 0
+        while served < n and not self._hold:
+            done = self._serve_get_batch(np.frombuffer(data, _GET, min(n - served, REPLY_BATCH),
+                                                       served << 4))
+            if not done:
+                break
+            served += done
+            unflushed += done
+            if unflushed >= REPLY_BATCH and served < n:  # replies leave in batches, as _serve
+                self._flush()
+                self._flush_pending = True
+                unflushed = 0
+        return served << 4
+
+    def _serve_get_batch(self, gets: np.ndarray) -> int:
+        """Reply to the gets of ``gets`` up to the first of another type or count, or one
+        the general path must answer; return how many were answered.  The replies are
+        assembled by numpy from their bodies, which must all have the first one's size
+        and element count (as gets of one type and count of scalars do)."""
+        types, counts = gets["type"], gets["count"]
+        dbr_type, count = int(types[0]), int(counts[0])
+        other = np.flatnonzero((types != dbr_type) | (counts != count))
+        if len(other):  # up to the first get of another type or count
+            gets = gets[:other[0]]
+        channels = self.channels
+        bodies: list[bytes] = []
+        add = bodies.append
+        size = sent = -1
+        for sid in gets["sid"].tolist():
             channel = channels.get(sid)
             if channel is None:
                 break
@@ -306,27 +339,24 @@ class VirtualCircuit(asyncio.Protocol):
             if read is None or count > channel.max_length:
                 break
             try:
-                body, sent = read(dbr_type, count)
+                body, got = read(dbr_type, count)
             except Exception:  # the general path answers it as it should
                 break
-            size = len(body)
-            if size >= small or sent >= _SMALL:
-                break
-            out.append(pack(command, size, dbr_type, sent, normal, ioid))
-            out.append(body)
-            added += 16 + size
-            served += 1
-            batch -= 1
-            if not batch and served < n:
-                self._out_bytes += added
-                added, batch = 0, REPLY_BATCH
-                self._flush()
-                self._flush_pending = True
-                out = self._out
-                if self._hold:
+            if len(body) != size or got != sent:
+                if bodies or len(body) >= self._small_reply or got >= _SMALL:
                     break
-        self._out_bytes += added
-        return served << 4
+                size, sent = len(body), got
+            add(body)
+        done = len(bodies)
+        if done:
+            replies = np.empty(done, _get_reply_dtype(size))
+            replies["head"] = (CA_PROTO_READ_NOTIFY << 16 | size, dbr_type << 16 | sent,
+                               ECA_NORMAL)
+            replies["ioid"] = gets["ioid"][:done]
+            replies["body"] = np.frombuffer(b"".join(bodies), replies.dtype["body"])
+            self._out.append(replies.tobytes())
+            self._out_bytes += replies.nbytes
+        return done
 
     def _defer(self, messages: list[tuple[Header, Payload]]) -> None:
         """Keep requests until writing resumes (nothing, if the circuit closed)."""

@@ -151,6 +151,31 @@ def test_a_pipelined_run_of_gets_is_answered_request_by_request(circuit, pvs):
     assert isinstance(replies[310], ca.EchoResponse) and reads[-1].ioid == 310
 
 
+def test_a_run_of_gets_of_mixed_types_and_sizes_is_answered_in_order(circuit, serve_pvs):
+    # The fast path assembles replies of one type, count and size at a time: a run that
+    # switches type, or whose bodies change size (arrays read at their current length),
+    # must still be answered get by get, in order, each with its own data.
+    pvs = serve_pvs({**{f"S{i}": ChannelDouble(value=float(i)) for i in range(6)},
+                     "A2": ChannelDouble(value=np.arange(2.0), max_length=10),
+                     "A7": ChannelDouble(value=np.arange(7.0), max_length=10)})
+    sid = {name: circuit.create_channel(pvs[name])[1].sid for name in pvs}
+    plan = [(f"S{i % 6}", (DOUBLE, TIME_DOUBLE, STRING)[i // 100 % 3], 1) for i in range(600)]
+    plan += [("A2", DOUBLE, 0), ("A7", DOUBLE, 0), ("A2", DOUBLE, 0), ("S5", DOUBLE, 1)]
+    circuit.send_bytes(b"".join(_get(sid[name], ioid, data_type, count)
+                                for ioid, (name, data_type, count) in enumerate(plan)))
+    replies = [circuit.recv_until(lambda m: isinstance(m, ca.ReadNotifyResponse))
+               for _ in plan]
+    assert [m.ioid for m in replies] == list(range(len(plan)))
+    for (name, data_type, _), reply in zip(plan, replies):
+        assert (reply.data_type, reply.status) == (data_type, eca.ECA_NORMAL)
+        values, _ = decode_dbr(data_type, reply.payload, reply.data_count)
+        number = float(name[1:])   # S3 holds 3.0; A7 holds 0..6
+        expected = list(np.arange(number)) if name[0] == "A" else [number]
+        if data_type == STRING:
+            expected = [f"{v:g}".encode() for v in expected]
+        assert list(values) == expected, (name, data_type)
+
+
 def test_an_invalid_type_inside_a_run_of_gets_closes_after_the_earlier_replies(ca_server,
                                                                                 pvs):
     with RawCircuit(ca_server.tcp_port) as circuit:
