@@ -8,6 +8,9 @@ Design, for speed and fairness:
   (``_read_notify_reply``, ``_read_notify_failed``, ``_read_reply``, ``_write_notify_done``,
   ...) with :mod:`iochost.ca.packers`; requests that share checks (reads, writes) pass the
   reply methods of their kind down instead of a flag;
+* a run of plain gets (header-only READ_NOTIFYs, which is how libca pipelines them) is
+  answered by :meth:`VirtualCircuit._serve_gets` without any of that: numpy parses the run
+  and assembles the replies of each stretch of one type and size;
 * every reply is appended to one list; the replies to one ``data_received`` leave in one
   write at its end, and monitor updates that keep streaming at most once per millisecond;
 * writes run inline and in order per channel (see :mod:`.writes`);
@@ -228,14 +231,10 @@ class VirtualCircuit(asyncio.Protocol):
         self._flush_pending = True
         if not (self._deferred or self._hold or self._parser.buffered):
             served = self._serve_gets(data)
-            if served:
-                if served == len(data) or self._hold:
-                    if not self._hold:
-                        self._flush()
-                    else:  # the rest waits for writing to resume, parsed as usual
-                        self._deferred.extend(self._parser.feed_raw(data[served:]))
-                    return
-                data = data[served:]
+            if served == len(data):
+                self._flush()
+                return
+            data = data[served:]  # the rest as usual (kept in _deferred if writing paused)
         try:
             messages = self._parser.feed_raw(data)
         except CaProtocolError as exc:

@@ -1,5 +1,6 @@
 """Exact protocol behaviour over a raw TCP circuit, message by message."""
 import asyncio
+import socket
 import struct
 import time
 
@@ -174,6 +175,30 @@ def test_a_run_of_gets_of_mixed_types_and_sizes_is_answered_in_order(circuit, se
         if data_type == STRING:
             expected = [f"{v:g}".encode() for v in expected]
         assert list(values) == expected, (name, data_type)
+
+
+def test_a_client_that_does_not_read_its_gets_replies_pauses_the_run(unique_prefix):
+    # 4,000 pipelined gets of 8 kB each (32 MB), unread: the replies fill the socket and
+    # the transport (64 kB high-water mark here) part-way through the run, the rest of
+    # the requests wait unanswered, and once the client reads, every get is answered
+    # once, in order.
+    config = ServerConfig(interfaces=("127.0.0.1",), port=0, auto_beacon=False,
+                          write_high_water=1 << 16)
+    name = unique_prefix + "PAUSED"
+    values = np.arange(1000.0)
+    with ServerThread({name: ChannelDouble(value=values)}, config=config) as server, \
+            RawCircuit(server.tcp_port) as raw:
+        raw.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 16)
+        sid = raw.create_channel(name)[1].sid
+        requests = 4000
+        raw.sock.sendall(b"".join(_get(sid, ioid, DOUBLE, 1000) for ioid in range(requests)))
+        time.sleep(0.5)  # not reading
+        [circuit] = server.server.circuits
+        assert server.call(lambda: bool(circuit._deferred)), "the run did not pause"
+        replies = [raw.recv_until(lambda m: isinstance(m, ca.ReadNotifyResponse))
+                   for _ in range(requests)]
+        assert [m.ioid for m in replies] == list(range(requests))
+        assert replies[-1].payload == values.astype(">f8").tobytes()
 
 
 def test_an_invalid_type_inside_a_run_of_gets_closes_after_the_earlier_replies(ca_server,
