@@ -55,22 +55,34 @@ class Subscription:
 
 
 class Fanout:
-    """All subscriptions (on any circuit) to one channel-data object."""
+    """All subscriptions (on any circuit) to one channel-data object.
 
-    __slots__ = ("data", "subscriptions", "_async_tasks")
+    They are kept in groups of one ``(mask, dbr_type, count)``: a post is encoded once per
+    group whose mask it matches, and each group's subscribers get the very same bytes
+    without a test per subscriber (a display's 100 clients of one PV are one group)."""
+
+    __slots__ = ("data", "subscriptions", "_groups", "_async_tasks")
 
     def __init__(self, data: Any):
         self.data = data
         self.subscriptions: dict[Subscription, None] = {}  # an ordered set
+        self._groups: dict[tuple[int, int, int], dict[Subscription, None]] = {}
         self._async_tasks: set[asyncio.Task[None]] = set()
         data.add_listener(self.publish)
 
     def add(self, subscription: Subscription) -> None:
         self.subscriptions[subscription] = None
+        key = (subscription.mask, subscription.dbr_type, subscription.count)
+        self._groups.setdefault(key, {})[subscription] = None
 
     def discard(self, subscription: Subscription) -> bool:
         """Forget a subscription; True when none is left (the fan-out should be closed)."""
-        self.subscriptions.pop(subscription, None)
+        if self.subscriptions.pop(subscription, 0) is None:
+            key = (subscription.mask, subscription.dbr_type, subscription.count)
+            group = self._groups[key]
+            del group[subscription]
+            if not group:
+                del self._groups[key]
         return not self.subscriptions
 
     def close(self) -> None:
@@ -85,27 +97,24 @@ class Fanout:
 
     def publish(self, data: Any, flags: int) -> None:
         """The channel-data listener: deliver the new state to interested subscribers."""
-        interested = [sub for sub in self.subscriptions if sub.mask & flags]
-        if not interested:
-            return
         if data.needs_async_read:
-            task = asyncio.get_running_loop().create_task(self._publish_async(data, interested))
-            self._async_tasks.add(task)
-            task.add_done_callback(self._async_tasks.discard)
+            interested = [sub for sub in self.subscriptions if sub.mask & flags]
+            if interested:
+                task = asyncio.get_running_loop().create_task(
+                    self._publish_async(data, interested))
+                self._async_tasks.add(task)
+                task.add_done_callback(self._async_tasks.discard)
             return
-        # most subscribers of a channel ask for one (type, count): keep the last encoding
-        # at hand and the others in a dict
         encoded: dict[tuple[int, int], tuple[bytes, int] | None] = {}
-        last_type, last_count, update = -1, -1, None
-        for sub in interested:
-            if sub.dbr_type != last_type or sub.count != last_count:
-                last_type, last_count = key = (sub.dbr_type, sub.count)
-                if key in encoded:
-                    update = encoded[key]
-                else:
-                    update = encoded[key] = _encode(data, key)
+        for (mask, dbr_type, count), group in self._groups.items():
+            if not mask & flags:
+                continue
+            key = (dbr_type, count)
+            update = encoded[key] if key in encoded else encoded.setdefault(
+                key, _encode(data, key))
             if update is not None:
-                sub.circuit.send_event(sub, update)
+                for sub in group:  # (delivering never changes the subscriptions)
+                    sub.circuit.send_event(sub, update)
 
     async def _publish_async(self, data: Any, interested: list[Subscription]) -> None:
         encoded: dict[tuple[int, int], tuple[bytes, int] | None] = {}
