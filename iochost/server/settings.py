@@ -263,7 +263,6 @@ class ServerConfig:
             (host, port or self.beacon_port) for host, port in destinations)
         return tuple(unique)
 
-
     def search_broadcast_addresses(self, interface_table: Mapping[str, str | None] | None
                                    = None) -> dict[str, str]:
         """``{broadcast address: interface}`` for each interface named by address (not
