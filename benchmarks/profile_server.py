@@ -57,10 +57,14 @@ def profile_live(server_key: str, workload_key: str, profile_name: str, runs: in
     profile = PROFILES[profile_name]
     w = {w.key: w for w in workloads_for(profile)}[workload_key]
     pvs = w.pvs or PVSet(scalars=profile.scalars, waveform=profile.waveform, display=0)
+    py_spy = Path(sys.executable).with_name("py-spy")
+    if not py_spy.exists():
+        raise SystemExit(f"error: {py_spy} not found: install the bench extra "
+                         "(pip install -e '.[bench]'), which brings py-spy")
     server = ServerProcess.start(server_key, pvs, timeout=profile.startup_timeout)
     OUT_DIR.mkdir(parents=True, exist_ok=True)
     raw = OUT_DIR / f"{server_key}-{workload_key}.txt"
-    spy = subprocess.Popen([str(Path(sys.executable).with_name("py-spy")), "record", "--pid",
+    spy = subprocess.Popen([str(py_spy), "record", "--pid",
                             str(server.proc.pid), "--rate", str(rate), "--format", "raw",
                             "--output", str(raw)], stdout=subprocess.DEVNULL,
                            stderr=subprocess.DEVNULL)
