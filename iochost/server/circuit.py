@@ -75,6 +75,8 @@ _SMALL = 0xFFFF
 _JOIN_BELOW = 1 << 16
 #: Requests handled between two writes when a client pipelines many (CREATE_CHANs, gets).
 REPLY_BATCH = 256
+#: Scalar gets of a pipelined run answered in one batch (see _serve_gets).
+SCALAR_GETS = 1024
 #: While monitor updates stream, a circuit sends them at most this often (seconds).
 EVENT_FLUSH_INTERVAL = 0.001
 _ZEROS8 = bytes(8)
@@ -302,10 +304,14 @@ class VirtualCircuit(asyncio.Protocol):
                  len(data[2:end:16].lstrip(b"\0")), len(data[3:end:16].lstrip(b"\0")))
         if n < 4:
             return 0
+        gets = np.frombuffer(data, _GET, n)
+        counts = gets["count"]
         served = unflushed = 0
         while served < n and not self._hold:
-            done = self._serve_get_batch(np.frombuffer(data, _GET, min(n - served, REPLY_BATCH),
-                                                       served << 4))
+            # numpy's cost is per batch: scalars (count 1, replies of at most ~440 bytes) go
+            # SCALAR_GETS at a time, others (arrays) REPLY_BATCH
+            batch = SCALAR_GETS if counts[served] == 1 else REPLY_BATCH
+            done = self._serve_get_batch(gets[served:served + batch])
             if not done:
                 break
             served += done
