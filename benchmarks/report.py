@@ -65,6 +65,11 @@ def _baseline_value(results: dict, wkey: str, metric: str) -> float | None:
     return (results.get("baseline") or {}).get("figures", {}).get(wkey, {}).get(metric)
 
 
+def _regression_bound(max_regression: float, higher_is_better: bool) -> float:
+    """The least (or, lower being better, the most) ratio to the previous run allowed."""
+    return 1 - max_regression if higher_is_better else 1 + max_regression
+
+
 def judge(target: Target, wres: dict, metric: str, higher_is_better: bool,
           baseline: float | None = None) -> str:
     """'met', 'MISSED: <what fails>', or '?' when iochost's figure or every peer's of the
@@ -87,7 +92,7 @@ def judge(target: Target, wres: dict, metric: str, higher_is_better: bool,
             misses.append(f"{r:.3g}x {_LABELS.get(best, best)}, needs "
                           f"{'>=' if higher_is_better else '<='} {target.rsrv_ratio:.3g}x")
     if target.max_regression is not None:
-        floor = (1 - target.max_regression) if higher_is_better else 1 + target.max_regression
+        floor = _regression_bound(target.max_regression, higher_is_better)
         r = _ratio(ours, baseline)
         if r is None:
             unknown = "? (no previous run of this profile to compare with)"
@@ -113,8 +118,8 @@ def _target_cell(target: Target | None, baseline: float | None,
     if target.peers:
         cell += f": {target.rsrv_ratio:.3g}x"
     if target.max_regression is not None:
-        bound = (f">= {1 - target.max_regression:.3g}x" if higher_is_better
-                 else f"<= {1 + target.max_regression:.3g}x")
+        bound = (f"{'>=' if higher_is_better else '<='} "
+                 f"{_regression_bound(target.max_regression, higher_is_better):.3g}x")
         cell += (f"; {bound} the previous run's "
                  f"{_fmt(baseline) if baseline is not None else '(none)'}")
     return cell

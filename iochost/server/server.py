@@ -275,17 +275,16 @@ class Server:
 
     def client(self, client_id: int) -> ClientInfo | None:
         """Client ``client_id`` now; None when it is not connected."""
-        for circuit in self.circuits:
-            if circuit.client_id == client_id:
-                return client_info(circuit)
-        return None
+        circuit = self._circuit(client_id)
+        return None if circuit is None else client_info(circuit)
 
     def client_channels(self, client_id: int) -> list[ChannelInfo] | None:
         """The channels client ``client_id`` has open; None when it is not connected."""
-        for circuit in self.circuits:
-            if circuit.client_id == client_id:
-                return channel_infos(circuit)
-        return None
+        circuit = self._circuit(client_id)
+        return None if circuit is None else channel_infos(circuit)
+
+    def _circuit(self, client_id: int) -> VirtualCircuit | None:
+        return next((c for c in self.circuits if c.client_id == client_id), None)
 
     def totals(self) -> ServerTotals:
         """Server-wide sizes now and counters since start."""
