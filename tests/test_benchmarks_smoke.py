@@ -63,7 +63,8 @@ def test_results_are_consistent(smoke_run):
     # the IOC as users write it: one PVGroup of pvproperties (and with a 1e6 waveform)
     startup = w["startup_pvproperty_1000"]
     assert 0 < startup["seconds"] < 30 and startup["rss_mb"] > 10
-    assert w["startup_pvproperty_waveform"]["rss_mb"] > startup["rss_mb"] + 7  # 8 MB of data
+    # 8 MB of data (RSS is counted in pages, and the allocator's own use varies by ~1 MB)
+    assert w["startup_pvproperty_waveform"]["rss_mb"] > startup["rss_mb"] + 5
 
 
 def _diagnoses(entry: dict) -> list[str]:

@@ -13,6 +13,8 @@ Design, for speed and fairness:
   and assembles the replies of each stretch of one type and size;
 * every reply is appended to one list; the replies to one ``data_received`` leave in one
   write at its end, and monitor updates that keep streaming at most once per millisecond;
+  before appending anything, a circuit has the server's batcher (:mod:`.batch`) deliver
+  the monitor updates it queued, which keeps the output in post order;
 * writes run inline and in order per channel (see :mod:`.writes`);
 * flow control: when the transport's buffer passes the high-water mark (``pause_writing``),
   or the client sent EVENTS_OFF, subscription updates go to a per-circuit backlog holding the
@@ -151,6 +153,9 @@ class VirtualCircuit(asyncio.Protocol):
         self.server = server
         self.database = server.database
         self._stats = server.counters
+        self._batcher = server.batcher
+        #: this circuit's index in the batcher's table (set by ``Server.circuit_opened``)
+        self.ordinal = -1
         self._max_payload = server.max_payload
         #: Replies below this size take the 16-byte header and are within the cap.
         self._small_reply = min(_SMALL, self._max_payload + 1)
@@ -171,7 +176,7 @@ class VirtualCircuit(asyncio.Protocol):
         self.channels_by_rights = [0, 0, 0, 0]
         self._gone: dict[int, bool] = {}  # SIDs we disconnected (SERVER_DISCONN), oldest first
         self._next_sid = 1
-        self._out: list[bytes] = []
+        self._out: list[bytes | memoryview] = []
         self._out_bytes = 0
         self._flush_pending = False
         self._last_flush = 0.0
@@ -359,6 +364,8 @@ class VirtualCircuit(asyncio.Protocol):
                                ECA_NORMAL)
             replies["ioid"] = gets["ioid"][:done]
             replies["body"] = np.frombuffer(b"".join(bodies), replies.dtype["body"])
+            if self._batcher.pending:
+                self._batcher.deliver()
             self._out.append(replies.tobytes())
             self._out_bytes += replies.nbytes
         return done
@@ -407,6 +414,8 @@ class VirtualCircuit(asyncio.Protocol):
 
     # -- output ------------------------------------------------------------------------------
     def _queue(self, data: bytes) -> None:
+        if self._batcher.pending:  # queued monitor updates were posted first: they go first
+            self._batcher.deliver()
         self._out.append(data)
         self._out_bytes += len(data)
         if not self._flush_pending:
@@ -415,6 +424,8 @@ class VirtualCircuit(asyncio.Protocol):
 
     def _flush(self) -> None:
         self._flush_pending = False
+        if self._batcher.pending:  # what was posted before this write goes with it
+            self._batcher.deliver()
         out = self._out
         if not out or self.closed:
             return
@@ -442,6 +453,8 @@ class VirtualCircuit(asyncio.Protocol):
         """Deliver one subscription update now, or coalesce it while congested."""
         if self.closed:
             return
+        if self._batcher.pending:
+            self._batcher.deliver()
         backlog = self.backlog
         if backlog or self._paused or not self._events_on or self._out_bytes > self._high_water:
             # One pending update per subscription: a newer one replaces (drops) the older,
@@ -465,6 +478,19 @@ class VirtualCircuit(asyncio.Protocol):
         if not self._flush_pending:
             self._schedule_event_flush()
 
+    def take_events(self, chunk: memoryview, count: int) -> bool:
+        """``count`` monitor updates built by the batcher, unless congested (False: the
+        caller hands them to :meth:`send_event` one by one, to be coalesced)."""
+        if self.backlog or self._paused or not self._events_on or \
+                self._out_bytes + len(chunk) > self._high_water:
+            return False
+        self._out.append(chunk)
+        self._out_bytes += len(chunk)
+        self.updates_sent += count
+        if not self._flush_pending:
+            self._schedule_event_flush()
+        return True
+
     def _schedule_event_flush(self) -> None:
         """Flush monitor updates soon, but at most once per EVENT_FLUSH_INTERVAL while they
         keep coming: a flat-out poster then costs one send per interval, not per update."""
@@ -481,6 +507,8 @@ class VirtualCircuit(asyncio.Protocol):
         if self.closed:
             backlog.clear()
             return
+        if self._batcher.pending:
+            self._batcher.deliver()
         out = self._out
         high_water = self._high_water
         while backlog and not self._paused and self._events_on and self._out_bytes <= high_water:
@@ -695,6 +723,8 @@ class VirtualCircuit(asyncio.Protocol):
         if size < self._small_reply and sent < _SMALL:
             # _read_notify_reply's common case, unrolled: a million gets a second pay for
             # every call and attribute look-up (only data_received calls this, and flushes)
+            if self._batcher.pending:
+                self._batcher.deliver()
             out = self._out
             out.append(_pack(CA_PROTO_READ_NOTIFY, size, header[2], sent, ECA_NORMAL, header[5]))
             out.append(body)
@@ -778,6 +808,8 @@ class VirtualCircuit(asyncio.Protocol):
                            sent: int) -> None:
         """READ_NOTIFY's data reply (ECA_NORMAL), or its TOLARGE failure."""
         size = len(body)
+        if self._batcher.pending:
+            self._batcher.deliver()
         out = self._out
         if size < _SMALL and sent < _SMALL and size <= self._max_payload:
             out.append(_pack(CA_PROTO_READ_NOTIFY, size, header[2], sent, ECA_NORMAL, header[5]))

@@ -14,6 +14,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from .batch import EventBatcher
 from .beacon import BeaconSender
 from .circuit import VirtualCircuit
 from .settings import ServerConfig
@@ -69,6 +70,8 @@ class Server:
         self._closed_totals = ClosedCircuitTotals()
         self._next_client_id = 1
         self._fanouts: dict[int, Fanout] = {}
+        #: the queue of batched monitor posts (see .batch), shared by every fan-out
+        self.batcher = EventBatcher(self.counters)
         self._tcp_servers: list[asyncio.AbstractServer] = []
         self._udp_transports: list[asyncio.DatagramTransport] = []
         self._beacons: BeaconSender | None = None
@@ -220,18 +223,20 @@ class Server:
         circuit.client_id = self._next_client_id
         self._next_client_id += 1
         self.circuits.add(circuit)
+        self.batcher.register(circuit)
         self.counters["circuits_opened"] += 1
 
     def circuit_closed(self, circuit: VirtualCircuit) -> None:
         if circuit in self.circuits:
             self.circuits.discard(circuit)
+            self.batcher.unregister(circuit)
             self._closed_totals.fold(circuit)
 
     def subscribe(self, sub: Subscription) -> None:
         data = sub.channel.data
         fanout = self._fanouts.get(id(data))
         if fanout is None:
-            fanout = self._fanouts[id(data)] = Fanout(data)
+            fanout = self._fanouts[id(data)] = Fanout(data, self.batcher)
         fanout.add(sub)
 
     def unsubscribe(self, sub: Subscription) -> None:
@@ -308,7 +313,7 @@ class Server:
             "updates_sent": totals.updates_sent,
         }
         for key in ("searches", "search_hits", "circuits_opened", "circuits_aborted",
-                    "events_coalesced"):
+                    "events_coalesced", "updates_batched"):
             result[key] = self.counters[key]
         return result
 

@@ -5,7 +5,8 @@ the channel data.  When the data publishes ``(channel, dbe_flags)``, the fan-out
 subscription whose mask intersects the flags; the update is encoded once per
 ``(dbr_type, count)`` group (``read_dbr`` caches per group too) and the very same bytes are
 handed to each subscriber's circuit, which batches, coalesces or drops as its flow-control
-state demands.
+state demands -- or, for a widely watched channel, queued once in the server's
+:class:`~.batch.EventBatcher`, which builds it for every subscriber at once.
 """
 from __future__ import annotations
 
@@ -16,6 +17,8 @@ from typing import TYPE_CHECKING, Any
 from iochost.ca.eca import ECA_NORMAL
 from iochost.ca.errors import CaStatusError
 from iochost.ca.packers import event_add_header
+
+from .batch import BATCH_MIN_SUBSCRIBERS, EventBatcher, GroupVector
 
 if TYPE_CHECKING:
     from .circuit import CircuitChannel, VirtualCircuit
@@ -59,14 +62,19 @@ class Fanout:
 
     They are kept in groups of one ``(mask, dbr_type, count)``: a post is encoded once per
     group whose mask it matches, and each group's subscribers get the very same bytes
-    without a test per subscriber (a display's 100 clients of one PV are one group)."""
+    without a test per subscriber (a display's 100 clients of one PV are one group).  A
+    large group's post -- and any post while others are queued -- goes to the server's
+    :class:`EventBatcher` instead, which builds it for all its subscribers at once."""
 
-    __slots__ = ("data", "subscriptions", "_groups", "_async_tasks")
+    __slots__ = ("data", "subscriptions", "_groups", "_vectors", "_batcher", "_async_tasks")
 
-    def __init__(self, data: Any):
+    def __init__(self, data: Any, batcher: EventBatcher):
         self.data = data
         self.subscriptions: dict[Subscription, None] = {}  # an ordered set
         self._groups: dict[tuple[int, int, int], dict[Subscription, None]] = {}
+        #: each group's subscribers as the batcher takes them, built when first needed
+        self._vectors: dict[tuple[int, int, int], GroupVector] = {}
+        self._batcher = batcher
         self._async_tasks: set[asyncio.Task[None]] = set()
         data.add_listener(self.publish)
 
@@ -74,6 +82,7 @@ class Fanout:
         self.subscriptions[subscription] = None
         key = (subscription.mask, subscription.dbr_type, subscription.count)
         self._groups.setdefault(key, {})[subscription] = None
+        self._vectors.pop(key, None)
 
     def discard(self, subscription: Subscription) -> bool:
         """Forget a subscription; True when none is left (the fan-out should be closed)."""
@@ -81,6 +90,7 @@ class Fanout:
             key = (subscription.mask, subscription.dbr_type, subscription.count)
             group = self._groups[key]
             del group[subscription]
+            self._vectors.pop(key, None)
             if not group:
                 del self._groups[key]
         return not self.subscriptions
@@ -106,13 +116,22 @@ class Fanout:
                 task.add_done_callback(self._async_tasks.discard)
             return
         encoded: dict[tuple[int, int], tuple[bytes, int] | None] = {}
-        for (mask, dbr_type, count), group in self._groups.items():
+        batcher = self._batcher
+        for group_key, group in self._groups.items():
+            mask, dbr_type, count = group_key
             if not mask & flags:
                 continue
             key = (dbr_type, count)
             update = encoded[key] if key in encoded else encoded.setdefault(
                 key, _encode(data, key))
-            if update is not None:
+            if update is None:
+                continue
+            if len(group) >= BATCH_MIN_SUBSCRIBERS or batcher.pending:
+                vector = self._vectors.get(group_key)
+                if vector is None:
+                    vector = self._vectors[group_key] = GroupVector(group)
+                batcher.queue(vector, update)
+            else:
                 for sub in group:  # (delivering never changes the subscriptions)
                     sub.circuit.send_event(sub, update)
 
