@@ -36,6 +36,9 @@ BATCH_MIN_SUBSCRIBERS = 32
 _VECTOR_MIN_ROWS = 64
 #: Updates whose header would need the extended form are never built here.
 _SMALL = 0xFFFF
+#: Queued message bytes (payload and header, times subscribers) that make a post deliver the
+#: queue at once: a poster that never yields cannot grow it (or one numpy build) past this.
+MAX_QUEUED_BYTES = 1 << 22
 
 
 class GroupVector:
@@ -76,6 +79,7 @@ class EventBatcher:
         #: ``(vector, payload, count)`` per queued post, oldest first; circuits test it
         #: before writing anything (see ``VirtualCircuit._sync``)
         self.pending: list[tuple[GroupVector, bytes, int]] = []
+        self._queued_bytes = 0
         self._scheduled = False
         self._circuits: list[VirtualCircuit | None] = []
         self._free: list[int] = []
@@ -104,7 +108,10 @@ class EventBatcher:
     def queue(self, vector: GroupVector, update: tuple[bytes, int]) -> None:
         """Deliver ``update`` to every subscriber of ``vector`` soon, in post order."""
         self.pending.append((vector, update[0], update[1]))
-        if not self._scheduled:
+        self._queued_bytes += (16 + len(update[0])) * len(vector.subs)
+        if self._queued_bytes > MAX_QUEUED_BYTES:
+            self.deliver()
+        elif not self._scheduled:
             self._scheduled = True
             asyncio.get_running_loop().call_soon(self._deliver_soon)
 
@@ -116,6 +123,7 @@ class EventBatcher:
     def deliver(self) -> None:
         """Hand every queued post to its subscribers' circuits now."""
         posts, self.pending = self.pending, []
+        self._queued_bytes = 0
         start = 0
         while start < len(posts):  # runs of one payload size, in post order
             size = len(posts[start][1])

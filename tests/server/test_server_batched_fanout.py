@@ -219,3 +219,80 @@ def wait_for(condition, what: str, timeout: float = 10.0) -> None:
     while not condition():
         assert time.monotonic() < deadline, what
         time.sleep(0.02)
+
+
+def test_a_poster_that_never_yields_cannot_grow_the_queue_without_bound(ca_server, serve_pvs):
+    """2,000 posts of an 8 kB array to 40 subscribers that do not read, in one loop
+    iteration: 660 MB if queued and built whole; the queue delivers at MAX_QUEUED_BYTES and
+    the stalled circuit coalesces, so the process's peak memory stays put."""
+    import resource
+
+    names = serve_pvs({"HEAVY": ChannelDouble(value=np.zeros(1000))})
+    channel = ca_server.database[names["HEAVY"]]
+    subs = BATCH_MIN_SUBSCRIBERS + 8
+    baseline = ca_server.stats()
+    sock = stalled_circuit(ca_server.tcp_port, names["HEAVY"], subs)
+    try:
+        wait_for(lambda: ca_server.stats()["subscriptions"] >= baseline["subscriptions"] + subs,
+                 "the subscriptions did not arrive")
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # kB, the process's
+        post(ca_server, *((channel, np.full(1000, float(v))) for v in range(1, 2001)))
+        post(ca_server)  # (the queue's own delivery has run by now)
+        growth = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - peak
+        assert growth < 150 * 1024, f"peak RSS grew {growth / 1024:.0f} MB"
+        assert ca_server.stats()["events_coalesced"] > baseline["events_coalesced"]
+    finally:
+        sock.close()
+
+
+def test_events_off_holds_batched_updates_and_events_on_sends_the_newest(ca_server,
+                                                                         serve_pvs):
+    names = serve_pvs({"PAUSE": ChannelDouble(value=0.0)})
+    channel = ca_server.database[names["PAUSE"]]
+    subs = BATCH_MIN_SUBSCRIBERS + 4
+    with RawCircuit(ca_server.tcp_port) as circuit:
+        sid = circuit.create_channel(names["PAUSE"])[1].sid
+        subscribe(circuit, sid, range(1, subs + 1))
+        circuit.send(ca.EventsOffRequest(), ca.EchoRequest())
+        arrived(circuit, lambda ms: any(isinstance(m, ca.EchoResponse) for m in ms))
+        post(ca_server, *((channel, float(v)) for v in range(1, 11)))
+        assert not [m for m in circuit.recv_for(0.1) if isinstance(m, ca.EventAddResponse)]
+        circuit.send(ca.EventsOnRequest())
+        got = updates(circuit, subs)
+        assert sorted(m.subscriptionid for m in got) == list(range(1, subs + 1))
+        assert {value(m) for m in got} == {10.0}
+        assert not circuit.recv_for(0.1)
+
+
+def test_a_circuit_that_closes_with_updates_queued_costs_the_others_nothing(ca_server,
+                                                                            serve_pvs):
+    names = serve_pvs({"GONE": ChannelDouble(value=0.0)})
+    channel = ca_server.database[names["GONE"]]
+    leaving, staying = RawCircuit(ca_server.tcp_port), RawCircuit(ca_server.tcp_port)
+    try:
+        for circuit in (leaving, staying):
+            sid = circuit.create_channel(names["GONE"])[1].sid
+            subscribe(circuit, sid, range(1, SUBS + 1))
+        clients = ca_server.stats()["clients"]
+
+        async def post_then_lose_a_client():
+            await channel.write(1.0)   # queued for both circuits
+            circuit = next(c for c in ca_server.server.circuits if c.peer[1] ==
+                           leaving.sock.getsockname()[1])
+            circuit.transport.abort()  # the client is gone before the queue is delivered
+            circuit.connection_lost(None)
+            await channel.write(2.0)
+        ca_server.call(post_then_lose_a_client(), timeout=10)
+        got = updates(staying, 2 * SUBS)
+        assert [value(m) for m in got] == [1.0] * SUBS + [2.0] * SUBS
+        wait_for(lambda: ca_server.stats()["clients"] == clients - 1, "the circuit stayed")
+        # a new circuit may take the closed one's place in the batcher's table
+        with RawCircuit(ca_server.tcp_port) as newcomer:
+            sid = newcomer.create_channel(names["GONE"])[1].sid
+            subscribe(newcomer, sid, [99])
+            post(ca_server, (channel, 3.0))
+            assert [(m.subscriptionid, value(m)) for m in updates(newcomer, 1)] == [(99, 3.0)]
+            assert [value(m) for m in updates(staying, SUBS)] == [3.0] * SUBS
+    finally:
+        leaving.close()
+        staying.close()
