@@ -156,6 +156,12 @@ class PVDatabase(MutableMapping[str, ServedChannel]):
 
         return serves
 
+    def exact_index(self) -> tuple[Mapping[bytes, str], Mapping[str, ServedChannel]]:
+        """The live ``name bytes -> key`` index and ``key -> channel`` entries, for hot paths
+        that resolve exact names in bulk (a run of CREATE_CHANs); read them, never write.
+        Both stay current: they are never rebound."""
+        return self._keys_by_bytes, self._entries
+
     def resolve_bytes(self, raw: bytes) -> tuple[str, str, ServedChannel] | None:
         """``(name, database key, channel)`` for a name as it arrived (UTF-8 bytes).
 

@@ -130,11 +130,12 @@ class Server:
                         port: int) -> int:
         ignore = frozenset(self.config.ignore_addresses)
         lookup = self.database.search_predicate()
+        exact = self.database.exact_index()[0]
         unicast: dict[str, SearchResponder] = {}
         for interface in interfaces:
             unicast[interface] = await self._bind_search_socket(
                 loop, interface, port, SearchResponder(lookup, self.tcp_port, ignore,
-                                                       self.counters))
+                                                       self.counters, exact=exact))
             port = port or self._udp_transports[-1].get_extra_info("sockname")[1]
         # As RSRV: broadcasts reach a socket bound to the broadcast address only; the
         # replies leave from the interface's own address.
@@ -142,7 +143,7 @@ class Server:
             try:
                 await self._bind_search_socket(loop, broadcast, port, SearchResponder(
                     lookup, self.tcp_port, ignore, self.counters,
-                    reply_from=unicast[interface]))
+                    reply_from=unicast[interface], exact=exact))
             except OSError as exc:
                 logger.warning("broadcast searches to %s:%d are not received: cannot bind "
                                "there: %s", broadcast, port, exc)

@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+import struct
+from collections.abc import Callable, Container
 
 from iochost.ca.codes import CA_PROTO_SEARCH, CA_PROTO_VERSION
 from iochost.ca.header import EXTENDED_MARKER, HEADER_SIZE, HEADER_STRUCT
-from iochost.ca.packers import SEARCH_REPLY_STRUCT, search_reply_parts, search_version_reply
+from iochost.ca.packers import search_reply_parts, search_version_reply
 
 __all__ = ["SearchResponder"]
 
@@ -24,22 +25,26 @@ logger = logging.getLogger("iochost.server")
 
 #: Reply datagrams stay below a typical Ethernet MTU payload.
 MAX_REPLY_DATAGRAM = 1472
+_COMMAND_SIZE = struct.Struct(">HH")
 
 
 class SearchResponder(asyncio.DatagramProtocol):
     """Answers CA searches on one UDP socket.
 
     ``lookup(name) -> bool`` says whether we serve a name, given as the bytes it arrived
-    as (up to its NUL); ``stats`` is the server's counter
+    as (up to its NUL); ``exact``, when given, holds the names (as bytes) that are served
+    as they are, asked first (a look-up cheaper than the call); ``stats`` is the server's counter
     dict (``searches``, ``search_hits``).  ``reply_from``: the responder whose socket sends
     the replies (one bound to a broadcast address answers from its interface's address).
     """
 
     def __init__(self, lookup: Callable[[bytes], bool], tcp_port: int,
                  ignore_addresses: frozenset[str], stats: dict[str, int],
-                 reply_from: SearchResponder | None = None):
+                 reply_from: SearchResponder | None = None,
+                 exact: Container[bytes] = frozenset()):
         self._reply_from = reply_from
         self._lookup = lookup
+        self._exact = exact
         self._ignore = ignore_addresses
         self._stats = stats
         self._reply_prefix, self._reply_payload = search_reply_parts(tcp_port)
@@ -66,41 +71,43 @@ class SearchResponder(asyncio.DatagramProtocol):
 
     def _answer(self, data: bytes) -> list[bytes]:
         """The reply datagrams for one request datagram (empty if nothing to say)."""
-        lookup = self._lookup
+        lookup, exact, find = self._lookup, self._exact, data.find
         prefix, payload = self._reply_prefix, self._reply_payload
-        pack_reply = SEARCH_REPLY_STRUCT.pack
-        unpack_from = HEADER_STRUCT.unpack_from
+        command_size = _COMMAND_SIZE.unpack_from
         sequence: int | None = None
-        answers: list[bytes] = []
-        searches = hits = 0
+        # each reply is (prefix, the request's CID as it came, payload): 24 bytes, no packing
+        parts: list[bytes] = []
+        searches = 0
         offset, end = 0, len(data)
         while offset + HEADER_SIZE <= end:
-            command, size, _type, count, p1, _p2 = unpack_from(data, offset)
+            command, size = command_size(data, offset)
             start = offset + HEADER_SIZE
             if size == EXTENDED_MARKER:  # never used by searches: stop, as for garbage
                 break
-            offset = start + size
-            if offset > end:
+            following = start + size
+            if following > end:
                 break  # truncated message: ignore it (and everything after it)
             if command == CA_PROTO_SEARCH:
                 searches += 1
-                nul = data.find(b"\0", start, offset)
-                if lookup(data[start:offset if nul < 0 else nul]):
-                    hits += 1
-                    answers.append(pack_reply(prefix, p1, payload))
+                nul = find(b"\0", start, following)
+                raw = data[start:following if nul < 0 else nul]
+                if raw in exact or lookup(raw):
+                    parts += (prefix, data[offset + 8:offset + 12], payload)
             elif command == CA_PROTO_VERSION:
                 # As RSRV: a v4.11+ client's VERSION carries its sequence number in
                 # parameter 1 (libca also sets the flag in data_type); older ones none.
+                _, _, _, count, p1, _ = HEADER_STRUCT.unpack_from(data, offset)
                 sequence = p1 if count >= 11 else None
             else:
                 # RSRV stops at anything else in a search datagram; so do we.
                 break
+            offset = following
         stats = self._stats
         stats["searches"] += searches
-        stats["search_hits"] += hits
-        if not answers:
+        stats["search_hits"] += len(parts) // 3
+        if not parts:
             return []
         version = search_version_reply(sequence)
-        per_datagram = max(1, (MAX_REPLY_DATAGRAM - HEADER_SIZE) // 24)
-        return [version + b"".join(answers[i:i + per_datagram])
-                for i in range(0, len(answers), per_datagram)]
+        per_datagram = 3 * max(1, (MAX_REPLY_DATAGRAM - HEADER_SIZE) // 24)
+        return [version + b"".join(parts[i:i + per_datagram])
+                for i in range(0, len(parts), per_datagram)]

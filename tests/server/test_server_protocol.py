@@ -566,3 +566,74 @@ def test_long_string_through_the_dollar_field(circuit, serve_pvs):
     read = circuit.read(reply.sid, ChannelType.CHAR, 0)
     chars = decode_dbr(ChannelType.CHAR, read.payload, read.data_count)[0]
     assert bytes(chars).rstrip(b"\0").decode() == text
+
+
+class RaisingAccess(ChannelDouble):
+    def check_access(self, host, user):
+        raise RuntimeError("access rules unreadable")
+
+
+@pytest.mark.parametrize("split", [None, 7 * 32 + 5], ids=["whole", "split-mid-message"])
+def test_a_pipelined_run_of_create_chans_is_answered_request_by_request(ca_server, serve_pvs,
+                                                                         split):
+    """Hundreds of CREATE_CHANs in one write (how libca connects many channels), with the
+    unusual ones inside the run: each gets exactly the answer it gets alone, in order."""
+    names = serve_pvs({"RW": ChannelDouble(value=1.5), "RO": ChannelDouble(value=2.5,
+                                                                           read_only=True),
+                       "NONE": ChannelDouble(value=3.5, access_check=lambda host, user: 0),
+                       "RAISES": RaisingAccess(value=4.5),
+                       "BIG": ChannelDouble(value=np.zeros(70_000)),
+                       "STR": ChannelString(value="text")})
+    plan = ([("RW", 3, DOUBLE, 1)] * 300 + [("RO", 1, DOUBLE, 1), ("NONE", 0, DOUBLE, 1)] * 50
+            + [(None, None, None, None), ("RW.VAL", 3, DOUBLE, 1), ("RAISES", 0, DOUBLE, 1),
+               ("BIG", 3, DOUBLE, 70_000), ("STR", 3, STRING, 1)] + [("RW", 3, DOUBLE, 1)] * 300)
+    requests = b"".join(
+        ca.CreateChanRequest(name=(names[n.split(".")[0]] + n[len(n.split(".")[0]):]).encode()
+                             if n else b"NO:SUCH:NAME", cid=cid, version=13).to_bytes()
+        for cid, (n, *_) in enumerate(plan))
+    baseline = ca_server.stats()["channels"]
+    with RawCircuit(ca_server.tcp_port) as circuit:
+        if split is None:
+            circuit.send_bytes(requests)
+        else:  # the second part starts inside a message
+            circuit.send_bytes(requests[:split])
+            time.sleep(0.05)
+            circuit.send_bytes(requests[split:])
+        kinds = (ca.AccessRightsResponse, ca.CreateChanResponse, ca.CreateChFailResponse)
+        expected_messages = sum(1 if n is None else 2 for n, *_ in plan)
+        got: list = []
+        deadline = time.monotonic() + 10
+        while len(got) < expected_messages:
+            assert circuit._read_some(deadline), f"{len(got)} of {expected_messages} replies"
+            got += [m for m in circuit.received if isinstance(m, kinds)]
+            circuit.received.clear()
+        replies = iter(got)
+        sids = {}
+        for cid, (name, rights, data_type, count) in enumerate(plan):
+            first = next(replies)
+            if name is None:
+                assert first == ca.CreateChFailResponse(cid=cid)
+                continue
+            reply = next(replies)
+            assert first == ca.AccessRightsResponse(cid=cid, access_rights=rights), name
+            assert (reply.cid, reply.data_type, reply.data_count) == (cid, data_type, count)
+            sids[reply.sid] = name
+        assert len(sids) == len(plan) - 1
+        assert ca_server.stats()["channels"] == baseline + len(sids)
+        rw_sid = next(sid for sid, name in sids.items() if name == "RW")
+        assert decode_dbr(DOUBLE, circuit.read(rw_sid, DOUBLE, 1).payload, 1)[0][0] == 1.5
+        refused = next(sid for sid, name in sids.items() if name == "RAISES")
+        assert circuit.read(refused, DOUBLE, 1).status == eca.ECA_NORDACCESS
+
+
+def test_a_misaligned_create_chan_inside_a_run_closes_the_circuit(ca_server, serve_pvs):
+    names = serve_pvs({"OK": ChannelDouble(value=1.0)})
+    good = ca.CreateChanRequest(name=names["OK"].encode(), cid=1, version=13).to_bytes()
+    bad = bytearray(good)
+    struct.pack_into(">H", bad, 2, len(good) - 16 - 3)  # a payload size not a multiple of 8
+    with RawCircuit(ca_server.tcp_port) as circuit:
+        circuit.send_bytes(good * 10 + bytes(bad[:-3]))
+        with pytest.raises(ConnectionError):
+            circuit.recv_for(2.0)
+        created = [m for m in circuit.received if isinstance(m, ca.CreateChanResponse)]
+        assert len(created) <= 10
