@@ -43,14 +43,14 @@ MAX_QUEUED_BYTES = 1 << 22
 
 class GroupVector:
     """The subscribers of one fan-out group when it was last changed: their subscription
-    objects, their circuits' ordinals and their subscription ids, in the same order."""
+    objects, their circuits' ordinals and their subscription ids, in the same order, and
+    the group's DBR type."""
 
-    __slots__ = ("subs", "ordinals", "subids", "dbr_type", "count")
+    __slots__ = ("subs", "ordinals", "subids", "dbr_type")
 
     def __init__(self, subs: Iterable[Subscription]):
         self.subs = tuple(subs)
-        first = self.subs[0]
-        self.dbr_type, self.count = first.dbr_type, first.count
+        self.dbr_type = self.subs[0].dbr_type
         ordinals = [sub.circuit.ordinal for sub in self.subs]
         # 16 bits while they fit: numpy's stable sort of those is a radix sort
         self.ordinals = np.array(ordinals, np.uint16 if max(ordinals) < 1 << 16 else np.int64)
@@ -76,8 +76,8 @@ class EventBatcher:
 
     def __init__(self, counters: Counter[str]) -> None:
         self._counters = counters  # the server's: "updates_batched" counts rows built here
-        #: ``(vector, payload, count)`` per queued post, oldest first; circuits test it
-        #: before writing anything (see ``VirtualCircuit._sync``)
+        #: ``(vector, payload, count)`` per queued post, oldest first; a circuit about to
+        #: write anything calls :meth:`deliver` first when this is not empty
         self.pending: list[tuple[GroupVector, bytes, int]] = []
         self._queued_bytes = 0
         self._scheduled = False

@@ -10,7 +10,9 @@ Design, for speed and fairness:
   reply methods of their kind down instead of a flag;
 * a run of plain gets (header-only READ_NOTIFYs, which is how libca pipelines them) is
   answered by :meth:`VirtualCircuit._serve_gets` without any of that: numpy parses the run
-  and assembles the replies of each stretch of one type and size;
+  and assembles the replies of each stretch of one type and size; a run of CREATE_CHANs
+  of exactly served names (a client connecting many channels) likewise by
+  :meth:`VirtualCircuit._serve_creates`;
 * every reply is appended to one list; the replies to one ``data_received`` leave in one
   write at its end, and monitor updates that keep streaming at most once per millisecond;
   before appending anything, a circuit has the server's batcher (:mod:`.batch`) deliver
@@ -493,9 +495,9 @@ class VirtualCircuit(asyncio.Protocol):
             self._loop.call_soon(self._flush)
 
     def _flush(self) -> None:
-        self._flush_pending = False
         if self._batcher.pending:  # what was posted before this write goes with it
             self._batcher.deliver()
+        self._flush_pending = False
         out = self._out
         if not out or self.closed:
             return
