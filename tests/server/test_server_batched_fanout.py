@@ -296,3 +296,42 @@ def test_a_circuit_that_closes_with_updates_queued_costs_the_others_nothing(ca_s
     finally:
         leaving.close()
         staying.close()
+
+
+def test_read_access_lost_with_updates_queued_sends_no_value_after_the_refusal(ca_server,
+                                                                               serve_pvs):
+    """A post queued in the batcher, then read access withdrawn in the same loop iteration,
+    on a congested circuit: the client's last word on each subscription is NORDACCESS, never
+    a value it may no longer read."""
+    allowed = {"read": True}
+    names = serve_pvs({"GATED": ChannelDouble(
+        value=np.zeros(100), access_check=lambda host, user: 3 if allowed["read"] else 0)})
+    channel = ca_server.database[names["GATED"]]
+    subs = BATCH_MIN_SUBSCRIBERS + 8
+    baseline = ca_server.stats()
+    sock = stalled_circuit(ca_server.tcp_port, names["GATED"], subs)
+    try:
+        wait_for(lambda: ca_server.stats()["subscriptions"] >= baseline["subscriptions"] + subs,
+                 "the subscriptions did not arrive")
+        post(ca_server, *((channel, np.full(100, float(v))) for v in range(1, 301)))
+
+        async def post_then_withdraw():
+            await channel.write(np.full(100, 999.0))  # queued in the batcher
+            allowed["read"] = False
+            ca_server.server.refresh_access(lambda data: data is channel)
+        ca_server.call(post_then_withdraw(), timeout=10)
+        sock.settimeout(1.0)
+        parser, last = StreamParser(ca.Role.CLIENT), {}
+        try:
+            while True:
+                data = sock.recv(1 << 20)
+                if not data:
+                    break
+                for header, _payload in parser.feed_raw(data):
+                    if header.command == ca.Command.EVENT_ADD:
+                        last[header.parameter2] = header.parameter1  # its status
+        except TimeoutError:
+            pass
+        assert last == {i: eca.ECA_NORDACCESS for i in range(subs)}
+    finally:
+        sock.close()
