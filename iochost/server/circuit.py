@@ -278,8 +278,7 @@ class VirtualCircuit(asyncio.Protocol):
         try:
             for start in range(0, len(messages), REPLY_BATCH):
                 if start:  # a big pipeline: let the client start on the first replies
-                    self._flush()
-                    self._flush_pending = True
+                    self._flush_now()
                     if self._hold:
                         self._defer(messages[start:])
                         return
@@ -330,8 +329,7 @@ class VirtualCircuit(asyncio.Protocol):
             served += done
             unflushed += done
             if unflushed >= REPLY_BATCH and served < n:  # replies leave in batches, as _serve
-                self._flush()
-                self._flush_pending = True
+                self._flush_now()
                 unflushed = 0
         return served << 4
 
@@ -383,8 +381,7 @@ class VirtualCircuit(asyncio.Protocol):
             if len(words) >= 8 * REPLY_BATCH:  # replies leave in batches, as _serve's
                 self._append_words(words)
                 words = []
-                self._flush()
-                self._flush_pending = True
+                self._flush_now()
                 if self._hold:
                     return offset
         if words:
@@ -513,10 +510,11 @@ class VirtualCircuit(asyncio.Protocol):
         if self.backlog:
             self._drain_backlog()
 
-    def _flush_congested(self) -> None:
-        """Replies passed the high-water mark: write them now, so that the transport's flow
-        control (``pause_writing``) stops further requests before more big replies pile up
-        (memory per circuit stays bounded by a batch of replies, whatever their size)."""
+    def _flush_now(self) -> None:
+        """Write the replies queued so far now, in the middle of a chunk: a big pipeline
+        lets the client start on the first ones, and replies past the high-water mark go
+        before more pile up, so that the transport's flow control (``pause_writing``) stops
+        further requests (memory per circuit stays bounded by a batch of replies)."""
         pending = self._flush_pending
         self._flush()
         self._flush_pending = pending  # inside data_received its closing flush still comes
@@ -893,7 +891,7 @@ class VirtualCircuit(asyncio.Protocol):
         out.append(body)
         self._out_bytes += 16 + size
         if self._out_bytes > self._high_water:
-            self._flush_congested()
+            self._flush_now()
         elif not self._flush_pending:  # not inside data_received (an asynchronous read)
             self._flush_pending = True
             self._loop.call_soon(self._flush)
@@ -915,7 +913,7 @@ class VirtualCircuit(asyncio.Protocol):
         self._queue(packers.read_header(len(body), header[2], sent, channel.cid, header[5]))
         self._queue(body)
         if self._out_bytes > self._high_water:
-            self._flush_congested()
+            self._flush_now()
 
     def _read_failed(self, channel: CircuitChannel, header: Header, status: int) -> None:
         """READ failed: an ERROR naming the channel (READ has no status field)."""

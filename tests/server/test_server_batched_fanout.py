@@ -157,29 +157,34 @@ def test_a_congested_circuit_coalesces_batched_updates_and_ends_on_the_newest(ca
                 healthy.recv_until(lambda m: isinstance(m, ca.EchoResponse), timeout=2)
             assert ca_server.stats()["events_coalesced"] > baseline["events_coalesced"]
             assert ca_server.stats()["backlog"] <= baseline["backlog"] + subs
-            last = read_latest(sock, subs)
-            assert last == {i: 1000.0 for i in range(subs)}
+            newest = {i: 1000.0 for i in range(subs)}
+            last = last_updates(sock, lambda last: values(last) == newest)
+            assert values(last) == newest
         finally:
             sock.close()
 
 
-def read_latest(sock: socket.socket, subs: int) -> dict[int, float]:
-    """Read the stalled circuit dry; each subscription's last value."""
+def last_updates(sock: socket.socket, done=lambda last: False) -> dict[int, tuple[int, bytes]]:
+    """Read a stalled circuit dry (until it is quiet for a second, closes, or ``done(last)``):
+    each subscription's last update, as ``(status, payload)``."""
     sock.settimeout(1.0)
     parser, last = StreamParser(ca.Role.CLIENT), {}
     try:
-        while True:
+        while not done(last):
             data = sock.recv(1 << 20)
             if not data:
                 break
             for header, payload in parser.feed_raw(data):
-                if header.command == ca.Command.EVENT_ADD and header.payload_size:
-                    last[header.parameter2] = decode_dbr(DOUBLE, payload, 100)[0][0]
-            if len(last) == subs and set(last.values()) == {1000.0}:
-                break
+                if header.command == ca.Command.EVENT_ADD:
+                    last[header.parameter2] = (header.parameter1, bytes(payload))
     except TimeoutError:
         pass
     return last
+
+
+def values(last: dict[int, tuple[int, bytes]]) -> dict[int, float]:
+    """The first element of each 100-double update of ``last_updates``."""
+    return {i: decode_dbr(DOUBLE, payload, 100)[0][0] for i, (_, payload) in last.items()}
 
 
 def test_caproto_circuits_of_every_priority_each_see_every_post(ca_server, serve_pvs):
@@ -320,18 +325,7 @@ def test_read_access_lost_with_updates_queued_sends_no_value_after_the_refusal(c
             allowed["read"] = False
             ca_server.server.refresh_access(lambda data: data is channel)
         ca_server.call(post_then_withdraw(), timeout=10)
-        sock.settimeout(1.0)
-        parser, last = StreamParser(ca.Role.CLIENT), {}
-        try:
-            while True:
-                data = sock.recv(1 << 20)
-                if not data:
-                    break
-                for header, _payload in parser.feed_raw(data):
-                    if header.command == ca.Command.EVENT_ADD:
-                        last[header.parameter2] = header.parameter1  # its status
-        except TimeoutError:
-            pass
-        assert last == {i: eca.ECA_NORDACCESS for i in range(subs)}
+        statuses = {i: status for i, (status, _) in last_updates(sock).items()}
+        assert statuses == {i: eca.ECA_NORDACCESS for i in range(subs)}
     finally:
         sock.close()
