@@ -99,13 +99,14 @@ class PVGroup:
                                 for sub_attr, nested in group.groups.items()})
 
     def _create_pvdb(self) -> None:
+        alike: dict[Any, PvpropertyData] = {}  # see PVSpec.create
         for attr, prop in self._pvs_.items():
             group_attr, _, sub_attr = attr.rpartition(".")
             if group_attr:
                 group = self.groups[group_attr]
                 channel, pvname = group.attr_pvdb[sub_attr], group.attr_to_pvname[sub_attr]
             else:
-                channel = prop.pvspec.create(self)
+                channel = prop.pvspec.create(self, alike)
                 pvname = channel.pvname
             if pvname in self.pvdb:
                 first = next(a for a, n in self.attr_to_pvname.items() if n == pvname)

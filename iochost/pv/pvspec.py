@@ -278,15 +278,37 @@ class PVSpec(namedtuple("PVSpec", _FIELDS)):
             kwargs["value"] = int(value) if str(value).strip().isdigit() else 0
         return cls, kwargs
 
-    def create(self, group: PVGroup | None = None) -> PvpropertyData:
-        """Create the channel data for this spec (in ``group``, or standalone)."""
+    def create(self, group: PVGroup | None = None,
+               alike: dict[Any, PvpropertyData] | None = None) -> PvpropertyData:
+        """Create the channel data for this spec (in ``group``, or standalone).
+
+        ``alike``: a dict that ``group`` keeps while it creates its PVs; the channel data
+        of specs declared alike (same dtype, value object, keywords, length, access and
+        alarm group; no getter, no record) are then copied from the first one made
+        (``types.copy_alike``) instead of being validated and built again."""
         if group is None:
             check_hooks({field: getattr(self, field) for field in HOOK_FIELDS.values()},
                         method=False)
+            alike = None
+        key = None
+        if alike is not None and self.get is None and self.record is None \
+                and self.fields is None:
+            key = (self.dtype, self.read_only, self.max_length, self.alarm_group,
+                   id(self.value), id(self.cls_kwargs))  # the first one's spec keeps both
+            try:
+                template = alike.get(key)
+            except TypeError:  # an unhashable dtype or alarm group
+                key = template = None
+            if template is not None:
+                pvname = group.prefix + expand_macros(self.name, group.macros)  # type: ignore[union-attr]
+                return _types().copy_alike(template, pvname, self)
         cls, kwargs = self.get_instantiation_info(group)
         try:
             try:
-                return cls(**kwargs)
+                data = cls(**kwargs)
+                if key is not None and _types().can_copy_alike(data):
+                    alike[key] = data  # type: ignore[index]
+                return data
             except ChannelValueError as refused:
                 # caproto stores such initial values as given; we convert them as a CA put of
                 # the same value would be converted (5 -> '5', '1.5' -> 1.5, 0.0 -> state 0).

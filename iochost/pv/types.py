@@ -542,3 +542,63 @@ def pvproperty_class_for(channel_class: type) -> type[PvpropertyData]:
         return _BY_CHANNEL_CLASS[channel_class]
     return type(f"Pvproperty{channel_class.__name__}", (PvpropertyData, channel_class),
                 {"__module__": channel_class.__module__, "__slots__": PVPROPERTY_SLOTS})
+
+
+# -- pvproperties declared alike -------------------------------------------------------------
+# A large IOC declares thousands of PVs the same way (``pvproperty(value=0.0, units="mm",
+# precision=3)``).  Their channel data differ only in name and spec, so PVSpec.create makes
+# the first with __init__ (which validates the value against the keywords) and copies the
+# others from it: about a third of the time per PV.  Only for the classes above, whose
+# __init__ stores what it is given or immutables made from it; a subclass may do more.
+_COPYABLE = frozenset(TYPE_MAP.values()) | frozenset(TYPE_MAP_READ_ONLY.values())
+_IMMUTABLE = frozenset({type(None), bool, int, float, complex, str, bytes})
+#: class -> (its slot names, a function copying them from one instance to another)
+_COPIERS: dict[type, tuple[tuple[str, ...], Any]] = {}
+
+
+def _copier(cls: type) -> tuple[tuple[str, ...], Any]:
+    found = _COPIERS.get(cls)
+    if found is None:
+        slots: set[str] = set()
+        for klass in cls.__mro__:
+            declared = klass.__dict__.get("__slots__", ())
+            slots.update((declared,) if isinstance(declared, str) else declared)
+        names = tuple(sorted(slots - {"__dict__", "__weakref__"}))
+        # one function of plain attribute copies: a setattr loop costs ten times more
+        namespace: dict[str, Any] = {}
+        exec("def copy(src, dst):\n"  # the names: this class's slots
+             + "".join(f"    dst.{name} = src.{name}\n" for name in names), namespace)
+        found = _COPIERS[cls] = (names, namespace["copy"])
+    return found
+
+
+def _shareable(value: Any, data: PvpropertyData) -> bool:
+    if type(value) in _IMMUTABLE or isinstance(value, (enum.Enum, type)):
+        return True
+    if type(value) in (tuple, frozenset):
+        return all(_shareable(item, data) for item in value)
+    return value is data.group or value is data._alarm or value is data.pvspec
+
+
+def can_copy_alike(data: PvpropertyData) -> bool:
+    """Whether ``data`` (just made by its class) may be copied for PVs declared alike:
+    a class of this module, nothing in its ``__dict__``, only immutable state besides its
+    group, alarm and spec (no array value, no list of enum strings)."""
+    if type(data) not in _COPYABLE or data.__dict__:
+        return False
+    names, _ = _copier(type(data))
+    try:
+        return all(_shareable(getattr(data, name), data) for name in names)
+    except AttributeError:  # a slot left unset: copying would fail
+        return False
+
+
+def copy_alike(template: PvpropertyData, pvname: str, pvspec: PVSpec) -> PvpropertyData:
+    """A channel data like ``template`` (see :func:`can_copy_alike`) for another PV."""
+    cls = type(template)
+    data = object.__new__(cls)
+    _copier(cls)[1](template, data)
+    data.pvname = pvname
+    data.pvspec = pvspec
+    data._alarm.connect(data)
+    return data
