@@ -126,11 +126,37 @@ def _decode_name(payload: bytes | memoryview) -> str:
     return _name_bytes(payload).decode("utf-8", "replace")
 
 
+class _NoSubscriptions(dict):  # type: ignore[type-arg]
+    """The subscriptions of every channel that has none, one shared empty dict (most
+    channels of a big connect never get one): it refuses additions, and the circuit gives
+    a channel a dict of its own at its first subscription."""
+
+    __slots__ = ()
+
+    def _refuse(self, *args: Any) -> None:
+        raise TypeError("a channel's first subscription needs a dict of its own")
+
+    __setitem__ = setdefault = update = __ior__ = _refuse  # type: ignore[assignment]
+
+
+NO_SUBSCRIPTIONS: dict[int, Subscription] = _NoSubscriptions()
+
+
+def _fast_reader(channel: CircuitChannel) -> Callable[[int, int], tuple[bytes, int]] | None:
+    """What the hot read paths call for ``channel``: its data's ``read_dbr`` when readable
+    without awaiting, else None."""
+    data = channel.data
+    return data.read_dbr if channel.rights & ACCESS_READ and not data.needs_async_read \
+        else None
+
+
 class CircuitChannel:
     """A channel a client created on this circuit (its SID maps here).
 
-    Built once per CREATE_CHAN with its final fields (a hot path when clients connect many
-    channels); the access rights change only through ``VirtualCircuit.update_access``.
+    Built once per CREATE_CHAN (a hot path when clients connect many channels): no object
+    of its own beyond itself until it is used -- its subscriptions are NO_SUBSCRIPTIONS and
+    its ``fast_read`` is found at its first read.  The access rights change only through
+    ``VirtualCircuit.update_access``.
     """
 
     __slots__ = ("circuit", "cid", "sid", "name", "key", "data", "rights", "subscriptions",
@@ -146,11 +172,10 @@ class CircuitChannel:
         self.data = data
         #: The client's access rights (AccessRights bits) on this channel.
         self.rights = rights
-        # The hot read path needs only: readable, and readable without awaiting.
-        self.fast_read: Callable[[int, int], tuple[bytes, int]] | None = (
-            data.read_dbr if rights & ACCESS_READ and not data.needs_async_read else None)
+        #: ``_fast_reader(self)``, or None until the first read (and when there is none)
+        self.fast_read: Callable[[int, int], tuple[bytes, int]] | None = None
         self.max_length: int = data.max_length
-        self.subscriptions: dict[int, Subscription] = {}
+        self.subscriptions: dict[int, Subscription] = NO_SUBSCRIPTIONS
         self.writer: ChannelWriter | None = None  # created at the first write
 
 
@@ -415,6 +440,8 @@ class VirtualCircuit(asyncio.Protocol):
             if channel is None:
                 break
             read = channel.fast_read
+            if read is None:
+                read = channel.fast_read = _fast_reader(channel)
             if read is None or count > channel.max_length:
                 break
             try:
@@ -774,6 +801,8 @@ class VirtualCircuit(asyncio.Protocol):
             self._unknown_sid(header, header[4])
             return
         read = channel.fast_read
+        if read is None:
+            read = channel.fast_read = _fast_reader(channel)
         if read is None or header[3] > channel.max_length:
             if header[2] > LAST_DBR_TYPE:  # RSRV drops the circuit, no reply
                 self._invalid_type(header, channel)
@@ -981,7 +1010,10 @@ class VirtualCircuit(asyncio.Protocol):
             self._send_error(header, channel.cid, ECA_BADMASK, channel.name)
             return
         data_type, count = header.data_type, header.data_count
-        previous = channel.subscriptions.pop(subscriptionid, None)
+        subscriptions = channel.subscriptions
+        if subscriptions is NO_SUBSCRIPTIONS:
+            subscriptions = channel.subscriptions = {}
+        previous = subscriptions.pop(subscriptionid, None)
         if previous is not None:  # a re-used id replaces the old subscription
             self.backlog.pop(previous, None)
             self.server.unsubscribe(previous)
@@ -992,12 +1024,12 @@ class VirtualCircuit(asyncio.Protocol):
         if not channel.rights & ACCESS_READ:
             # As RSRV: the subscription exists but stays disabled (not fanned out to) until
             # read access is granted; the client hears NORDACCESS now.
-            channel.subscriptions[subscriptionid] = sub
+            subscriptions[subscriptionid] = sub
             self._event_failed(header, ECA_NORDACCESS)
             return
         data = channel.data
         if data.needs_async_read:
-            channel.subscriptions[subscriptionid] = sub
+            subscriptions[subscriptionid] = sub
             self.server.subscribe(sub)
             self._spawn(self._first_event_async(sub, header))
             return
@@ -1013,7 +1045,7 @@ class VirtualCircuit(asyncio.Protocol):
         if len(update[0]) > self._max_payload:
             self._too_large_error(channel, header)
             return
-        channel.subscriptions[subscriptionid] = sub
+        subscriptions[subscriptionid] = sub
         self.server.subscribe(sub)
         self.send_event(sub, update)
 
@@ -1047,9 +1079,7 @@ class VirtualCircuit(asyncio.Protocol):
         channel.rights = rights
         self.channels_by_rights[previous & 3] -= 1
         self.channels_by_rights[rights & 3] += 1
-        data = channel.data
-        channel.fast_read = (data.read_dbr if rights & ACCESS_READ and not
-                             data.needs_async_read else None)
+        channel.fast_read = _fast_reader(channel)
         self._queue(packers.access_rights_reply(channel.cid, rights))
         if (previous ^ rights) & ACCESS_READ:
             for sub in channel.subscriptions.values():
