@@ -72,11 +72,11 @@ class SearchResponder(asyncio.DatagramProtocol):
     def _answer(self, data: bytes) -> list[bytes]:
         """The reply datagrams for one request datagram (empty if nothing to say)."""
         lookup, exact, find = self._lookup, self._exact, data.find
-        prefix, payload = self._reply_prefix, self._reply_payload
         command_size = _COMMAND_SIZE.unpack_from
         sequence: int | None = None
-        # each reply is (prefix, the request's CID as it came, payload): 24 bytes, no packing
-        parts: list[bytes] = []
+        # each reply is prefix + the request's CID as it came + payload: 24 bytes, no packing
+        cids: list[bytes] = []
+        found = cids.append
         searches = 0
         offset, end = 0, len(data)
         while offset + HEADER_SIZE <= end:
@@ -92,7 +92,7 @@ class SearchResponder(asyncio.DatagramProtocol):
                 nul = find(b"\0", start, following)
                 raw = data[start:following if nul < 0 else nul]
                 if raw in exact or lookup(raw):
-                    parts += (prefix, data[offset + 8:offset + 12], payload)
+                    found(data[offset + 8:offset + 12])
             elif command == CA_PROTO_VERSION:
                 # As RSRV: a v4.11+ client's VERSION carries its sequence number in
                 # parameter 1 (libca also sets the flag in data_type); older ones none.
@@ -104,10 +104,12 @@ class SearchResponder(asyncio.DatagramProtocol):
             offset = following
         stats = self._stats
         stats["searches"] += searches
-        stats["search_hits"] += len(parts) // 3
-        if not parts:
+        stats["search_hits"] += len(cids)
+        if not cids:
             return []
         version = search_version_reply(sequence)
-        per_datagram = 3 * max(1, (MAX_REPLY_DATAGRAM - HEADER_SIZE) // 24)
-        return [version + b"".join(parts[i:i + per_datagram])
-                for i in range(0, len(parts), per_datagram)]
+        prefix, payload = self._reply_prefix, self._reply_payload
+        between = payload + prefix  # one reply's tail and the next one's head
+        per_datagram = max(1, (MAX_REPLY_DATAGRAM - HEADER_SIZE) // 24)
+        return [b"".join((version, prefix, between.join(cids[i:i + per_datagram]), payload))
+                for i in range(0, len(cids), per_datagram)]

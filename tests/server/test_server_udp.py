@@ -29,6 +29,22 @@ def test_search_reply_echoes_sequence_then_answers_each_served_name(ca_server, s
     ]
 
 
+def test_replies_that_do_not_fit_one_datagram_go_in_several_each_led_by_version(
+        ca_server, serve_pvs):
+    # 60 replies of 24 bytes and the VERSION fill 1,456 of the 1,472 bytes an Ethernet
+    # frame's UDP payload holds; the 61st starts the next datagram, with its own VERSION
+    names = serve_pvs({f"N{i}": ChannelDouble(value=0.0) for i in range(130)})
+    wanted = [names[f"N{i}"] if i % 13 else "NOT:SERVED" for i in range(130)]
+    datagrams = udp_search(ca_server.udp_port, wanted, sequence=99, expect=2)
+    assert [len(d) for d in datagrams] == [61, 61]  # 120 served: 60 and 60
+    for version, *_ in datagrams:
+        assert version == ca.VersionResponse(version=MINOR_VERSION, sequence_id=99)
+    cids = [reply.cid for _, *replies in datagrams for reply in replies]
+    assert cids == [i + 1 for i in range(130) if i % 13]
+    assert all(reply.port == ca_server.tcp_port for _, *replies in datagrams
+               for reply in replies)
+
+
 def test_unknown_names_get_no_reply_even_with_do_reply(ca_server, serve_pvs):
     # As RSRV: NOT_FOUND only over TCP; over UDP it would flood a network with one answer
     # from every server to every broadcast search (test_server_rsrv_oracle checks RSRV).
