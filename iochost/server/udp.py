@@ -48,6 +48,7 @@ class SearchResponder(asyncio.DatagramProtocol):
         self._ignore = ignore_addresses
         self._stats = stats
         self._reply_prefix, self._reply_payload = search_reply_parts(tcp_port)
+        self._reply_between = self._reply_payload + self._reply_prefix  # tail, next head
         self.transport: asyncio.DatagramTransport | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -108,8 +109,7 @@ class SearchResponder(asyncio.DatagramProtocol):
         if not cids:
             return []
         version = search_version_reply(sequence)
-        prefix, payload = self._reply_prefix, self._reply_payload
-        between = payload + prefix  # one reply's tail and the next one's head
+        prefix, payload, between = self._reply_prefix, self._reply_payload, self._reply_between
         per_datagram = max(1, (MAX_REPLY_DATAGRAM - HEADER_SIZE) // 24)
         return [b"".join((version, prefix, between.join(cids[i:i + per_datagram]), payload))
                 for i in range(0, len(cids), per_datagram)]
