@@ -163,7 +163,7 @@ class CircuitChannel:
                  "writer", "max_length", "fast_read")
 
     def __init__(self, circuit: VirtualCircuit, cid: int, sid: int, name: str, key: str,
-                 data: Any, rights: int):
+                 data: Any, rights: int, max_length: int):
         self.circuit = circuit
         self.cid = cid
         self.sid = sid
@@ -174,7 +174,7 @@ class CircuitChannel:
         self.rights = rights
         #: ``_fast_reader(self)``, or None until the first read (and when there is none)
         self.fast_read: Callable[[int, int], tuple[bytes, int]] | None = None
-        self.max_length: int = data.max_length
+        self.max_length = max_length  # data.max_length, which the caller has just read
         self.subscriptions: dict[int, Subscription] = NO_SUBSCRIPTIONS
         self.writer: ChannelWriter | None = None  # created at the first write
 
@@ -396,8 +396,12 @@ class VirtualCircuit(asyncio.Protocol):
                 rights = int(served.check_access(host, user))
             except Exception:
                 break
-            sid = self._allocate_sid()
-            channels[sid] = CircuitChannel(self, cid, sid, key, key, served, rights)
+            sid = self._next_sid
+            if sid in channels:  # only once SIDs have wrapped around 2**32
+                sid = self._allocate_sid()
+            else:
+                self._next_sid = (sid + 1) & 0xFFFFFFFF
+            channels[sid] = CircuitChannel(self, cid, sid, key, key, served, rights, count)
             by_rights[rights & 3] += 1
             # packers.create_chan_reply's two headers, as 32-bit words
             words += (_ACCESS_RIGHTS_WORD, 0, cid, rights, _CREATE_CHAN_WORD,
@@ -733,7 +737,7 @@ class VirtualCircuit(asyncio.Protocol):
             logger.exception("access check of %r failed; denying access", name)
             rights = 0
         sid = self._allocate_sid()
-        channel = CircuitChannel(self, cid, sid, name, key, data, rights)
+        channel = CircuitChannel(self, cid, sid, name, key, data, rights, data.max_length)
         self.channels[sid] = channel
         self.channels_by_rights[rights & 3] += 1
         self._queue(packers.create_chan_reply(cid, sid, data.native_type, channel.max_length,
