@@ -175,3 +175,20 @@ def test_micro_circuit_measures_gets_and_puts():
     results = asyncio.run(_measure(2))
     assert set(results) == {"get DBR_DOUBLE", "get DBR_TIME_DOUBLE", "put DBR_DOUBLE"}
     assert all(0 < best <= median < 1.0 for best, median in results.values())
+
+
+def test_trace_connect_times_a_real_connect():
+    """benchmarks.trace_connect (the connect timeline in RESULTS.md): libca connects every
+    channel, and the server's searches and circuit reads are counted and timed."""
+    done = subprocess.run([sys.executable, "-m", "benchmarks.trace_connect", "500", "--runs",
+                           "1", "--timeline", "5"], cwd=REPO, capture_output=True, text=True,
+                          timeout=120, check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    run, _, title, *timeline = done.stdout.splitlines()
+    assert float(run.split()[2].replace(",", "")) > 0, run   # 0 ch/s: not all connected
+    # 500 names in libca's 1,024-byte datagrams of 31: 17 search datagrams in all
+    assert "(17 datagrams)" in run, run
+    assert title == "timeline of the last run:"
+    first = timeline[0].split()
+    assert first[0] == "0.00" and first[3] == "search", timeline[0]
+    assert any("circuit reads" in line for line in timeline)
