@@ -183,5 +183,5 @@ class EventBatcher:
 
 def _send_one(sub: Subscription, update: tuple[bytes, int]) -> None:
     """One queued update to one subscriber, unless it was cancelled since it was posted."""
-    if sub.channel.subscriptions.get(sub.subscriptionid) is sub:
+    if sub.current:
         sub.circuit.send_event(sub, update)

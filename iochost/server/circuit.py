@@ -1064,7 +1064,7 @@ class VirtualCircuit(asyncio.Protocol):
             if header is not None:
                 self._event_failed(header, status)
             return
-        if sub.channel.subscriptions.get(sub.subscriptionid) is sub:
+        if sub.current:
             self.send_event(sub, update)
 
     # -- access rights changing while channels are open ------------------------------------

@@ -48,6 +48,11 @@ class Subscription:
         self.header_size = self.header_count = -1
         self.header = b""
 
+    @property
+    def current(self) -> bool:
+        """Still its channel's subscription of that id (not cancelled or replaced since)."""
+        return self.channel.subscriptions.get(self.subscriptionid) is self
+
     def message_header(self, size: int, count: int) -> bytes:
         """The EVENT_ADD reply header for a payload of ``size`` bytes and ``count`` elements."""
         if self.header_size != size or self.header_count != count:

@@ -123,16 +123,31 @@ def test_posts_of_other_pvs_and_sizes_keep_their_order_on_a_circuit(ca_server, s
         assert seen == expected
 
 
-def stalled_circuit(port: int, name: str, subscriptions: int) -> socket.socket:
-    """A circuit with ``subscriptions`` to ``name`` that never reads (a tiny receive buffer)."""
+def wait_for(condition, what: str, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.02)
+
+
+def stalled_circuit(ca_server, name: str, subscriptions: int) -> socket.socket:
+    """A circuit with ``subscriptions`` to ``name`` that never reads (a tiny receive
+    buffer), returned once the server holds them all."""
+    before = ca_server.stats()["subscriptions"]
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    sock.connect((LOOPBACK, port))
+    sock.connect((LOOPBACK, ca_server.tcp_port))
     sock.sendall(b"".join(m.to_bytes() for m in [
         ca.VersionRequest(priority=0, version=MINOR_VERSION),
         ca.CreateChanRequest(name=name.encode(), cid=1, version=MINOR_VERSION)] + [
         ca.EventAddRequest(data_type=DOUBLE, data_count=0, sid=1, subscriptionid=i, low=0,
                            high=0, to=0, mask=1) for i in range(subscriptions)]))
+    try:
+        wait_for(lambda: ca_server.stats()["subscriptions"] >= before + subscriptions,
+                 "the subscriptions did not arrive")
+    except BaseException:
+        sock.close()
+        raise
     return sock
 
 
@@ -142,13 +157,9 @@ def test_a_congested_circuit_coalesces_batched_updates_and_ends_on_the_newest(ca
     channel = ca_server.database[names["JAM"]]
     subs = BATCH_MIN_SUBSCRIBERS + 8
     baseline = ca_server.stats()
-    sock = stalled_circuit(ca_server.tcp_port, names["JAM"], subs)
+    sock = stalled_circuit(ca_server, names["JAM"], subs)
     with RawCircuit(ca_server.tcp_port) as healthy:
         try:
-            deadline = time.monotonic() + 5
-            while ca_server.stats()["subscriptions"] < baseline["subscriptions"] + subs:
-                assert time.monotonic() < deadline, "the subscriptions did not arrive"
-                time.sleep(0.01)
             # ~830 bytes x 40 subscribers per post: 200 posts x 5 would be 160 MB unread
             for round_ in range(5):
                 post(ca_server, *((channel, np.full(100, float(200 * round_ + v)))
@@ -219,13 +230,6 @@ def test_caproto_circuits_of_every_priority_each_see_every_post(ca_server, serve
         context.disconnect()
 
 
-def wait_for(condition, what: str, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, what
-        time.sleep(0.02)
-
-
 def test_a_poster_that_never_yields_cannot_grow_the_queue_without_bound(ca_server, serve_pvs):
     """2,000 posts of an 8 kB array to 40 subscribers that do not read, in one loop
     iteration: 660 MB if queued and built whole; the queue delivers at MAX_QUEUED_BYTES and
@@ -236,10 +240,8 @@ def test_a_poster_that_never_yields_cannot_grow_the_queue_without_bound(ca_serve
     channel = ca_server.database[names["HEAVY"]]
     subs = BATCH_MIN_SUBSCRIBERS + 8
     baseline = ca_server.stats()
-    sock = stalled_circuit(ca_server.tcp_port, names["HEAVY"], subs)
+    sock = stalled_circuit(ca_server, names["HEAVY"], subs)
     try:
-        wait_for(lambda: ca_server.stats()["subscriptions"] >= baseline["subscriptions"] + subs,
-                 "the subscriptions did not arrive")
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # kB, the process's
         post(ca_server, *((channel, np.full(1000, float(v))) for v in range(1, 2001)))
         post(ca_server)  # (the queue's own delivery has run by now)
@@ -313,11 +315,8 @@ def test_read_access_lost_with_updates_queued_sends_no_value_after_the_refusal(c
         value=np.zeros(100), access_check=lambda host, user: 3 if allowed["read"] else 0)})
     channel = ca_server.database[names["GATED"]]
     subs = BATCH_MIN_SUBSCRIBERS + 8
-    baseline = ca_server.stats()
-    sock = stalled_circuit(ca_server.tcp_port, names["GATED"], subs)
+    sock = stalled_circuit(ca_server, names["GATED"], subs)
     try:
-        wait_for(lambda: ca_server.stats()["subscriptions"] >= baseline["subscriptions"] + subs,
-                 "the subscriptions did not arrive")
         post(ca_server, *((channel, np.full(100, float(v))) for v in range(1, 301)))
 
         async def post_then_withdraw():
