@@ -41,6 +41,21 @@ __all__ = ["AlarmStatus", "AlarmSeverity", "ChannelAlarm", "limit_alarm"]
 
 _NO_ALARM = (AlarmStatus.NO_ALARM, AlarmSeverity.NO_ALARM)
 
+#: channel-data class -> whether it hashes and compares by identity (as ChannelData does)
+_KEYED_BY_ITSELF: dict[type, bool] = {}
+
+
+def _member_key(channel: ChannelData) -> Any:
+    """An alarm's key for a member: the channel itself (no int made per member), or its
+    id() for a class with its own ``__eq__``/``__hash__`` (unhashable, or two channels
+    equal)."""
+    cls = type(channel)
+    itself = _KEYED_BY_ITSELF.get(cls)
+    if itself is None:
+        itself = _KEYED_BY_ITSELF[cls] = (cls.__hash__ is object.__hash__
+                                          and cls.__eq__ is object.__eq__)
+    return channel if itself else id(channel)
+
 
 def limit_alarm(
     value: Any,
@@ -107,7 +122,7 @@ class ChannelAlarm:
         # keyed by id() -- membership by identity in O(1), since a PVGroup's pvproperties
         # may all share one alarm -- and insertion-ordered for the fan-out. Not a WeakSet:
         # a channel leaves through disconnect() when its alarm is replaced.
-        self._channels: ChannelData | dict[int, ChannelData] | None = None
+        self._channels: ChannelData | dict[Any, ChannelData] | None = None
 
     # -- read-only state (change it through write()) -----------------------------------------
     @property
@@ -159,9 +174,10 @@ class ChannelAlarm:
         if channels is None:
             self._channels = channel_data
         elif type(channels) is dict:
-            channels.setdefault(id(channel_data), channel_data)
+            channels.setdefault(_member_key(channel_data), channel_data)
         elif channels is not channel_data:
-            self._channels = {id(channels): channels, id(channel_data): channel_data}
+            self._channels = {_member_key(channels): channels,
+                              _member_key(channel_data): channel_data}
 
     def disconnect(self, channel_data: ChannelData) -> None:
         """Remove a channel data (no error if it was not connected)."""
@@ -169,7 +185,7 @@ class ChannelAlarm:
         if channels is channel_data:
             self._channels = None
         elif type(channels) is dict:
-            channels.pop(id(channel_data), None)
+            channels.pop(_member_key(channel_data), None)
 
     # -- changes ---------------------------------------------------------------------------------
     def update(
@@ -252,6 +268,6 @@ class ChannelAlarm:
             if id(channels) not in skip:
                 channels.notify(flags)
             return
-        for key, channel in list(channels.items()):
-            if key not in skip:
+        for channel in list(channels.values()):
+            if id(channel) not in skip:
                 channel.notify(flags)

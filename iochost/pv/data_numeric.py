@@ -39,6 +39,10 @@ _INT_RANGES = {np.dtype(t): (int(np.iinfo(t).min), int(np.iinfo(t).max))
 _MAX_UNITS = 7  # char[8] with its NUL
 
 
+#: a limit not given (the keywords' default, the class attributes' value)
+_NO_LIMIT = 0
+
+
 def _read_only(name: str) -> property:
     return property(operator.attrgetter("_" + name),
                     doc=f"{name} (read-only: change it with write_metadata)")
@@ -53,8 +57,18 @@ _WIRE_SCALARS = {ChannelType.DOUBLE: struct.Struct(">d"), ChannelType.FLOAT: str
 class ChannelNumeric(ChannelData):
     """Base of the numeric channel data: units, precision, limits and deadbands."""
 
-    __slots__ = ("_units", "_precision", *("_" + n for n in LIMIT_NAMES),
-                 "value_atol", "log_atol", "_mlst", "_alst")
+    # limits and deadbands are class attributes until set (as ChannelData's rarely-set ones)
+    __slots__ = ("_units", "_precision", "_mlst", "_alst")
+    _upper_disp_limit: Any = 0
+    _lower_disp_limit: Any = 0
+    _upper_alarm_limit: Any = 0
+    _upper_warning_limit: Any = 0
+    _lower_warning_limit: Any = 0
+    _lower_alarm_limit: Any = 0
+    _upper_ctrl_limit: Any = 0
+    _lower_ctrl_limit: Any = 0
+    value_atol: float = 0.0
+    log_atol: float = 0.0
 
     _property_names = ("units", "precision", *LIMIT_NAMES)
     #: numpy dtype of the native type
@@ -70,16 +84,28 @@ class ChannelNumeric(ChannelData):
                  value_atol: float = 0.0, log_atol: float = 0.0, **kwargs: Any):
         self._units = str(units)
         self._precision = int(precision)
-        self._upper_disp_limit = upper_disp_limit
-        self._lower_disp_limit = lower_disp_limit
-        self._upper_alarm_limit = upper_alarm_limit
-        self._upper_warning_limit = upper_warning_limit
-        self._lower_warning_limit = lower_warning_limit
-        self._lower_alarm_limit = lower_alarm_limit
-        self._upper_ctrl_limit = upper_ctrl_limit
-        self._lower_ctrl_limit = lower_ctrl_limit
-        self.value_atol = value_atol
-        self.log_atol = log_atol
+        # `is not`: the default objects (int 0, float 0.0) stay the class's; 0.0 given as a
+        # limit is kept as given
+        if upper_disp_limit is not _NO_LIMIT:
+            self._upper_disp_limit = upper_disp_limit
+        if lower_disp_limit is not _NO_LIMIT:
+            self._lower_disp_limit = lower_disp_limit
+        if upper_alarm_limit is not _NO_LIMIT:
+            self._upper_alarm_limit = upper_alarm_limit
+        if upper_warning_limit is not _NO_LIMIT:
+            self._upper_warning_limit = upper_warning_limit
+        if lower_warning_limit is not _NO_LIMIT:
+            self._lower_warning_limit = lower_warning_limit
+        if lower_alarm_limit is not _NO_LIMIT:
+            self._lower_alarm_limit = lower_alarm_limit
+        if upper_ctrl_limit is not _NO_LIMIT:
+            self._upper_ctrl_limit = upper_ctrl_limit
+        if lower_ctrl_limit is not _NO_LIMIT:
+            self._lower_ctrl_limit = lower_ctrl_limit
+        if value_atol:
+            self.value_atol = value_atol
+        if log_atol:
+            self.log_atol = log_atol
         super().__init__(value=value, **kwargs)
         self._mlst = self._alst = self._value
 

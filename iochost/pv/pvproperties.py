@@ -72,6 +72,20 @@ def _shared_kwargs(kwargs: dict[str, Any]) -> Mapping[str, Any]:
     return shared
 
 
+class _PvpropertyDoc:
+    """``__doc__`` of pvproperty classes: the class's docstring on the class, the PV's
+    ``doc`` (its spec's) on an instance, which has no ``__dict__`` to hold one."""
+
+    def __init__(self, class_doc: str | None) -> None:
+        self.class_doc = class_doc
+
+    def __get__(self, instance: pvproperty | None, owner: Any = None) -> str | None:
+        return self.class_doc if instance is None else instance.pvspec.doc
+
+    def __set__(self, instance: pvproperty, doc: str | None) -> None:
+        instance.pvspec = instance.pvspec._replace(doc=doc)
+
+
 class pvproperty(HookDecorators, Generic[T_Data]):
     """Declare a PV in a :class:`~iochost.pv.group.PVGroup`.
 
@@ -90,6 +104,13 @@ class pvproperty(HookDecorators, Generic[T_Data]):
     channel-data class (``units``, ``precision``, ``enum_strings``, ``report_as_string``,
     ``string_encoding``, limits...).
     """
+
+    # slots: a large IOC declares one per PV
+    __slots__ = ("attr_name", "_field_spec", "pvspec")
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.__doc__ = _PvpropertyDoc(cls.__dict__.get("__doc__"))  # type: ignore[assignment]
 
     def __init__(self, get: Hook | None = None, put: Hook | None = None,
                  startup: Hook | None = None, shutdown: Hook | None = None, *,
@@ -117,14 +138,12 @@ class pvproperty(HookDecorators, Generic[T_Data]):
                              fields=fields, record=record,
                              cls_kwargs=_shared_kwargs(cls_kwargs),
                              autosave=autosave, asg=asg)
-        self.__doc__ = doc
 
     @classmethod
     def from_pvspec(cls, pvspec: PVSpec, **kwargs: Any) -> pvproperty:
         """A pvproperty for an existing :class:`PVSpec`."""
         prop = cls(**kwargs)
         prop.pvspec = pvspec
-        prop.__doc__ = pvspec.doc
         return prop
 
     @property
@@ -183,7 +202,6 @@ class pvproperty(HookDecorators, Generic[T_Data]):
                 self._set_hook(kind, given[field])
         if self.__doc__ is None and get.__doc__:
             self.__doc__ = get.__doc__
-            self.pvspec = self.pvspec._replace(doc=get.__doc__)
         return self
 
     # -- record fields -------------------------------------------------------------------
@@ -207,6 +225,9 @@ class pvproperty(HookDecorators, Generic[T_Data]):
 
     def __repr__(self) -> str:
         return f"<pvproperty {self.attr_name or '?'} name={self.pvspec.name!r}>"
+
+
+pvproperty.__doc__ = _PvpropertyDoc(pvproperty.__dict__["__doc__"])  # type: ignore[assignment]
 
 
 class NestedPvproperty(pvproperty):

@@ -132,12 +132,11 @@ def _record_name(record: Any) -> str | None:
 
 
 #: Per-instance state of a pvproperty's channel data.  The concrete classes declare these
-#: slots (PvpropertyData itself cannot: it is mixed with slotted channel-data classes).
-#: ``__dict__`` stays available (created only when used): caproto IOCs hang their own
-#: attributes on channel data (``instance.ev = ...``).
-PVPROPERTY_SLOTS = ("pvname", "pvspec", "group", "record_type", "field_inst",
-                    "needs_async_read", "_logger", "_scan_period", "_scan_changed",
-                    "__dict__")
+#: slots (PvpropertyData itself cannot: it is mixed with slotted channel-data classes);
+#: what most PVs leave at its default is a class attribute of PvpropertyData, set in the
+#: instance's ``__dict__`` (ChannelData's, made on first use) when it differs.  caproto
+#: IOCs hang their own attributes there too (``instance.ev = ...``).
+PVPROPERTY_SLOTS = ("pvname", "pvspec", "group")
 _NO_FIELDS: Mapping[str, ChannelData] = MappingProxyType({})
 
 
@@ -153,6 +152,11 @@ class PvpropertyData(ChannelData):
 
     __slots__ = ()
     read_only_default = False
+    record_type: str | None = None
+    field_inst: RecordFields | None = None
+    _logger: logging.Logger | None = None
+    _scan_period: float | None = None
+    _scan_changed: asyncio.Event | None = None
 
     def __deepcopy__(self, memo: dict[int, Any]) -> PvpropertyData:
         """A copy detached from its group (``group`` is None), as caproto's copy is:
@@ -178,18 +182,18 @@ class PvpropertyData(ChannelData):
         self.pvname = pvname
         self.pvspec = pvspec if doc is None or doc == pvspec.doc else pvspec._replace(doc=doc)
         self.group = group
-        self._logger = logger
-        self.record_type = _record_name(record)
-        self._scan_period: float | None = None
-        self._scan_changed: asyncio.Event | None = None
-        self.needs_async_read = self.getter is not None
+        if logger is not None:
+            self._logger = logger
+        if record is not None:
+            self.record_type = _record_name(record)
+        if self.getter is not None:
+            self.needs_async_read = True
         read_only = kwargs.pop("read_only", None)
         if read_only is None:
             read_only = bool(pvspec.read_only) or self.read_only_default
         if self.record_type is not None:
             kwargs["reported_record_type"] = self.record_type
         super().__init__(read_only=read_only, **kwargs)
-        self.field_inst: RecordFields | None = None
         if self.record_type is not None:
             support = require_record_support(f"PV {pvname!r}")
             if isinstance(self, ChannelEnum):  # before anything is read: metadata is cached
@@ -349,7 +353,7 @@ class PvpropertyReadOnlyData(PvpropertyData):
     """Mixin: read-only over Channel Access (code in the IOC still writes)."""
 
     __slots__ = ()
-    read_only_default = True
+    read_only_default = read_only = True
 
 
 def _enum_strings_of(enum_class: type[enum.IntEnum]) -> list[str]:
@@ -582,13 +586,14 @@ def _shareable(value: Any, data: PvpropertyData) -> bool:
 
 def can_copy_alike(data: PvpropertyData) -> bool:
     """Whether ``data`` (just made by its class) may be copied for PVs declared alike:
-    a class of this module, nothing in its ``__dict__``, only immutable state besides its
-    group, alarm and spec (no array value, no list of enum strings)."""
-    if type(data) not in _COPYABLE or data.__dict__:
+    a class of this module, only immutable state besides its group, alarm and spec (no
+    array value, no list of enum strings), in its slots and its ``__dict__``."""
+    if type(data) not in _COPYABLE:
         return False
     names, _ = _copier(type(data))
     try:
-        return all(_shareable(getattr(data, name), data) for name in names)
+        return (all(_shareable(getattr(data, name), data) for name in names)
+                and all(_shareable(value, data) for value in data.__dict__.values()))
     except AttributeError:  # a slot left unset: copying would fail
         return False
 
@@ -598,6 +603,8 @@ def copy_alike(template: PvpropertyData, pvname: str, pvspec: PVSpec) -> Pvprope
     cls = type(template)
     data = object.__new__(cls)
     _copier(cls)[1](template, data)
+    if template.__dict__:  # what it set differently from its class (read_only, limits...)
+        data.__dict__.update(template.__dict__)
     data.pvname = pvname
     data.pvspec = pvspec
     data._alarm.connect(data)

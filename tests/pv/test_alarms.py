@@ -126,6 +126,44 @@ async def test_shared_alarm_publishes_once_per_channel():
     assert seen_volts.calls == seen_label.calls == []
 
 
+class ComparedByValue(ChannelDouble):
+    """A user's channel class that compares (and hashes) by value."""
+
+    __slots__ = ()
+
+    def __eq__(self, other):
+        return isinstance(other, ChannelDouble) and other.value == self.value
+
+    def __hash__(self):
+        return hash(self.value)
+
+
+class Unhashable(ChannelDouble):
+    __slots__ = ()
+
+    def __eq__(self, other):
+        return self is other
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+async def test_alarm_members_stay_apart_whatever_their_class_calls_equal():
+    alarm = ChannelAlarm()
+    first, second = (ComparedByValue(value=1.0, alarm=alarm) for _ in range(2))
+    odd, plain = Unhashable(value=1.0, alarm=alarm), ChannelDouble(value=1.0, alarm=alarm)
+    assert first == second and first is not second
+    assert alarm.channels == (first, second, odd, plain)
+    seen = {id(channel): Recorder() for channel in alarm.channels}
+    for channel in alarm.channels:
+        channel.add_listener(seen[id(channel)])
+    await alarm.write(status=S.COMM, severity=V.MINOR)
+    assert all(recorder.calls == [(channel, DBE_ALARM)]
+               for channel in alarm.channels for recorder in [seen[id(channel)]])
+    alarm.disconnect(second)
+    alarm.disconnect(odd)
+    assert alarm.channels == (first, plain)
+
+
 async def test_alarm_write_without_publish_still_invalidates_reads():
     alarm = ChannelAlarm()
     chan = ChannelDouble(value=1.0, alarm=alarm)

@@ -1,6 +1,8 @@
 """Channel data from the IOC author's side: values, the write path, deadbands, publishing."""
 import asyncio
+import gc
 import math
+import sys
 import time
 
 import numpy as np
@@ -434,11 +436,31 @@ def test_fields_and_views():
     assert ChannelChar(value="abc").long_string().native_type == 4  # already a CHAR array
 
 
+def _has_own_dict(obj: object) -> bool:
+    """Whether ``obj`` carries an instance dict (without making one, as ``obj.__dict__``
+    would)."""
+    return any(type(ref) is dict for ref in gc.get_referents(obj))
+
+
 def test_slots_keep_instances_small():
     for cls in (ChannelDouble, ChannelEnum, ChannelString, ChannelChar, ChannelByte):
-        assert not hasattr(cls(), "__dict__"), cls
+        assert not _has_own_dict(cls()), cls
+        assert sys.getsizeof(cls()) <= 192, cls   # at most 17 slots and the headers
     assert not hasattr(ChannelAlarm(), "__dict__")
     assert issubclass(ChannelDouble, ChannelData)
+
+
+def test_rarely_set_attributes_live_in_the_instance_dict_only_when_given():
+    plain = ChannelDouble()
+    given = ChannelDouble(upper_disp_limit=5.0, lower_ctrl_limit=0.0, value_atol=0.5,
+                          read_only=True, string_encoding="utf-8")
+    assert not _has_own_dict(plain) and _has_own_dict(given)
+    assert (plain.upper_disp_limit, plain.lower_ctrl_limit, plain.value_atol) == (0, 0, 0.0)
+    assert (plain.read_only, plain.string_encoding) == (False, "latin-1")
+    assert (given.upper_disp_limit, given.value_atol) == (5.0, 0.5)
+    assert type(given.lower_ctrl_limit) is float   # a 0.0 given stays 0.0
+    assert (given.read_only, given.string_encoding) == (True, "utf-8")
+    assert ChannelDouble().upper_disp_limit == 0  # one channel's limits are its own
 
 
 async def test_concurrent_writes_leave_a_consistent_state():

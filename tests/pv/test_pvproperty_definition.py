@@ -216,7 +216,28 @@ def test_calling_a_pvproperty_sets_several_hooks():
 
     prop = pvproperty(value=1.0)(get, put)
     assert (prop.pvspec.get, prop.pvspec.put) == (get, put)
-    assert prop.__doc__ == "Read from the device."
+    assert prop.__doc__ == prop.pvspec.doc == "Read from the device."
+
+
+def test_a_pvproperty_documents_its_pv_and_its_class_documents_itself():
+    """A pvproperty has no ``__dict__`` (an IOC declares one per PV): its ``__doc__`` is its
+    spec's doc, while the class (and a subclass) keeps its own docstring for help()."""
+    import inspect
+
+    from iochost.pv.pvproperties import NestedPvproperty
+
+    class Documented(PVGroup):
+        speed = pvproperty(value=1.0, doc="How fast it goes")
+        quiet = pvproperty(value=1.0)
+
+    assert inspect.getdoc(Documented.speed) == "How fast it goes"
+    assert Documented.quiet.__doc__ is None
+    assert not hasattr(Documented.speed, "__dict__")
+    assert pvproperty.__doc__.startswith("Declare a PV")
+    assert NestedPvproperty.__doc__.startswith("A pvproperty of a dict-defined SubGroup")
+    Documented.quiet.__doc__ = "Said later"
+    assert Documented.quiet.pvspec.doc == "Said later"
+    assert Documented(prefix="D:").quiet.doc == "Said later"
 
 
 def test_pvproperties_declared_alike_share_their_channel_keywords():
