@@ -10,7 +10,7 @@ import gc
 import logging
 from collections import defaultdict
 from typing import Any, ClassVar
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 
 from ..ca.dbr import ChannelType
 from .alarms import ChannelAlarm
@@ -21,6 +21,28 @@ from .subgroup import SubGroup
 from .types import TYPE_MAP, TYPE_MAP_READ_ONLY, PvpropertyData
 
 __all__ = ["PVGroup"]
+
+
+class PvnamesByAttr(Mapping[str, str]):
+    """``PVGroup.attr_to_pvname``: attribute -> PV name, read from the group's
+    ``attr_pvdb`` (a large IOC needs no second dict of all its PVs)."""
+
+    __slots__ = ("_attr_pvdb",)
+
+    def __init__(self, attr_pvdb: Mapping[str, PvpropertyData]) -> None:
+        self._attr_pvdb = attr_pvdb
+
+    def __getitem__(self, attr: str) -> str:
+        return self._attr_pvdb[attr].pvname
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._attr_pvdb)
+
+    def __len__(self) -> int:
+        return len(self._attr_pvdb)
+
+    def __repr__(self) -> str:
+        return repr(dict(self))
 
 
 class PVGroup:
@@ -78,7 +100,7 @@ class PVGroup:
         self.alarms: defaultdict[Any, ChannelAlarm] = defaultdict(ChannelAlarm)
         self.pvdb: dict[str, PvpropertyData] = {}
         self.attr_pvdb: dict[str, PvpropertyData] = {}
-        self.attr_to_pvname: dict[str, str] = {}
+        self.attr_to_pvname = PvnamesByAttr(self.attr_pvdb)
         self.groups: dict[str, PVGroup] = {}
         # Building PVs makes no garbage, only objects that live as long as the IOC: the
         # collector, run every few hundred of them, would rescan them all again and again
@@ -115,17 +137,16 @@ class PVGroup:
             group_attr, _, sub_attr = attr.rpartition(".")
             if group_attr:
                 group = self.groups[group_attr]
-                channel, pvname = group.attr_pvdb[sub_attr], group.attr_to_pvname[sub_attr]
+                channel = group.attr_pvdb[sub_attr]
             else:
                 channel = prop.pvspec.create(self, alike)
-                pvname = channel.pvname
+            pvname = channel.pvname
             if pvname in self.pvdb:
                 first = next(a for a, n in self.attr_to_pvname.items() if n == pvname)
                 raise IocDefinitionError(f"{type(self).__name__}: PV {pvname!r} is defined "
                                          f"twice, by attributes {first!r} and {attr!r}")
             self.pvdb[pvname] = channel
             self.attr_pvdb[attr] = channel
-            self.attr_to_pvname[attr] = pvname
 
     async def group_read(self, instance: PvpropertyData) -> Any:
         """The getter of PVs that define none, if a subclass overrides it (discouraged:

@@ -70,6 +70,8 @@ def test_clients_see_the_inferred_type(types, client, name, native, count, value
 def test_default_pv_name_is_the_attribute_with_the_prefix(types):
     assert types.attr_to_pvname["count"] == types.prefix + "count"
     assert types.attr_to_pvname["renamed"] == types.prefix + "other:name"
+    assert dict(types.attr_to_pvname) == {attr: channel.pvname
+                                          for attr, channel in types.attr_pvdb.items()}
     assert types.count is types.pvdb[types.prefix + "count"]
 
 
