@@ -39,13 +39,28 @@ _INT_RANGES = {np.dtype(t): (int(np.iinfo(t).min), int(np.iinfo(t).max))
 _MAX_UNITS = 7  # char[8] with its NUL
 
 
-#: a limit not given (the keywords' default, the class attributes' value)
-_NO_LIMIT = 0
+#: the limits of a channel that sets none: one tuple, shared
+_NO_LIMITS = (0,) * len(LIMIT_NAMES)
+_LIMIT_INDEX = {name: index for index, name in enumerate(LIMIT_NAMES)}
 
 
 def _read_only(name: str) -> property:
-    return property(operator.attrgetter("_" + name),
-                    doc=f"{name} (read-only: change it with write_metadata)")
+    index = _LIMIT_INDEX.get(name)
+    getter = (operator.attrgetter("_" + name) if index is None
+              else lambda self: self._limits[index])
+    return property(getter, doc=f"{name} (read-only: change it with write_metadata)")
+
+
+def _stored_limit(index: int) -> property:
+    """``_<limit name>``: one limit in the channel's tuple of them (``write_metadata``
+    and record fields set them by these names)."""
+
+    def set_limit(self: ChannelNumeric, value: Any) -> None:
+        limits = list(self._limits)
+        limits[index] = value
+        self._limits = tuple(limits)
+
+    return property(lambda self: self._limits[index], set_limit)
 
 
 #: The big-endian wire form of one element of each numeric native type.
@@ -57,18 +72,9 @@ _WIRE_SCALARS = {ChannelType.DOUBLE: struct.Struct(">d"), ChannelType.FLOAT: str
 class ChannelNumeric(ChannelData):
     """Base of the numeric channel data: units, precision, limits and deadbands."""
 
-    # limits and deadbands are class attributes until set (as ChannelData's rarely-set ones)
-    __slots__ = ("_units", "_precision", "_mlst", "_alst")
-    _upper_disp_limit: Any = 0
-    _lower_disp_limit: Any = 0
-    _upper_alarm_limit: Any = 0
-    _upper_warning_limit: Any = 0
-    _lower_warning_limit: Any = 0
-    _lower_alarm_limit: Any = 0
-    _upper_ctrl_limit: Any = 0
-    _lower_ctrl_limit: Any = 0
-    value_atol: float = 0.0
-    log_atol: float = 0.0
+    # the eight limits in one tuple (LIMIT_NAMES order), shared by the channels without any
+    __slots__ = ("_units", "_precision", "_limits", "value_atol", "log_atol", "_mlst",
+                 "_alst")
 
     _property_names = ("units", "precision", *LIMIT_NAMES)
     #: numpy dtype of the native type
@@ -84,28 +90,11 @@ class ChannelNumeric(ChannelData):
                  value_atol: float = 0.0, log_atol: float = 0.0, **kwargs: Any):
         self._units = str(units)
         self._precision = int(precision)
-        # `is not`: the default objects (int 0, float 0.0) stay the class's; 0.0 given as a
-        # limit is kept as given
-        if upper_disp_limit is not _NO_LIMIT:
-            self._upper_disp_limit = upper_disp_limit
-        if lower_disp_limit is not _NO_LIMIT:
-            self._lower_disp_limit = lower_disp_limit
-        if upper_alarm_limit is not _NO_LIMIT:
-            self._upper_alarm_limit = upper_alarm_limit
-        if upper_warning_limit is not _NO_LIMIT:
-            self._upper_warning_limit = upper_warning_limit
-        if lower_warning_limit is not _NO_LIMIT:
-            self._lower_warning_limit = lower_warning_limit
-        if lower_alarm_limit is not _NO_LIMIT:
-            self._lower_alarm_limit = lower_alarm_limit
-        if upper_ctrl_limit is not _NO_LIMIT:
-            self._upper_ctrl_limit = upper_ctrl_limit
-        if lower_ctrl_limit is not _NO_LIMIT:
-            self._lower_ctrl_limit = lower_ctrl_limit
-        if value_atol:
-            self.value_atol = value_atol
-        if log_atol:
-            self.log_atol = log_atol
+        limits = (upper_disp_limit, lower_disp_limit, upper_alarm_limit, upper_warning_limit,
+                  lower_warning_limit, lower_alarm_limit, upper_ctrl_limit, lower_ctrl_limit)
+        self._limits = _NO_LIMITS if limits == _NO_LIMITS else limits
+        self.value_atol = value_atol
+        self.log_atol = log_atol
         super().__init__(value=value, **kwargs)
         self._mlst = self._alst = self._value
 
@@ -172,7 +161,7 @@ class ChannelNumeric(ChannelData):
 
     # -- the write path ---------------------------------------------------------------------------
     def check_limits(self, value: Any) -> None:
-        low, high = self._lower_ctrl_limit, self._upper_ctrl_limit
+        _, _, _, _, _, _, high, low = self._limits
         if self._max_length == 1 and low < high and not low <= value <= high:
             raise CannotExceedLimits(f"{value!r} is outside the control limits "
                                      f"[{low}, {high}] of {type(self).__name__}")
@@ -180,8 +169,8 @@ class ChannelNumeric(ChannelData):
     def evaluate_alarm(self, value: Any) -> tuple[AlarmStatus, AlarmSeverity] | None:
         if self._max_length != 1:
             return None
-        return limit_alarm(value, self._lower_alarm_limit, self._lower_warning_limit,
-                           self._upper_warning_limit, self._upper_alarm_limit)
+        _, _, upper_alarm, upper_warning, lower_warning, lower_alarm, _, _ = self._limits
+        return limit_alarm(value, lower_alarm, lower_warning, upper_warning, upper_alarm)
 
     def _change_flags(self, value: Any) -> int:
         moved = _array_moved if self._max_length != 1 else _scalar_moved
@@ -235,7 +224,7 @@ class ChannelNumeric(ChannelData):
 
     def _metadata_properties(self) -> dict[str, Any]:
         as_native = float if self._dtype.kind == "f" else _clamped_int(self._dtype)
-        properties = {name: as_native(getattr(self, "_" + name)) for name in LIMIT_NAMES}
+        properties = dict(zip(LIMIT_NAMES, map(as_native, self._limits)))
         properties["units"] = self._units.encode(self.string_encoding, "replace")[:_MAX_UNITS]
         properties["precision"] = self._precision
         return properties
@@ -243,7 +232,9 @@ class ChannelNumeric(ChannelData):
 
 for _name in ("units", "precision", *LIMIT_NAMES):
     setattr(ChannelNumeric, _name, _read_only(_name))
-del _name
+for _name, _index in _LIMIT_INDEX.items():
+    setattr(ChannelNumeric, "_" + _name, _stored_limit(_index))
+del _name, _index
 
 
 def _wrong_count(channel: ChannelData, count: int) -> ChannelValueError:

@@ -135,8 +135,9 @@ def _record_name(record: Any) -> str | None:
 #: slots (PvpropertyData itself cannot: it is mixed with slotted channel-data classes);
 #: what most PVs leave at its default is a class attribute of PvpropertyData, set in the
 #: instance's ``__dict__`` (ChannelData's, made on first use) when it differs.  caproto
-#: IOCs hang their own attributes there too (``instance.ev = ...``).
-PVPROPERTY_SLOTS = ("pvname", "pvspec", "group")
+#: IOCs hang their own attributes there too (``instance.ev = ...``).  ``field_inst``,
+#: read three times a write, stays a slot (faster to read than a class default).
+PVPROPERTY_SLOTS = ("pvname", "pvspec", "group", "field_inst")
 _NO_FIELDS: Mapping[str, ChannelData] = MappingProxyType({})
 
 
@@ -153,7 +154,6 @@ class PvpropertyData(ChannelData):
     __slots__ = ()
     read_only_default = False
     record_type: str | None = None
-    field_inst: RecordFields | None = None
     _logger: logging.Logger | None = None
     _scan_period: float | None = None
     _scan_changed: asyncio.Event | None = None
@@ -194,6 +194,7 @@ class PvpropertyData(ChannelData):
         if self.record_type is not None:
             kwargs["reported_record_type"] = self.record_type
         super().__init__(read_only=read_only, **kwargs)
+        self.field_inst: RecordFields | None = None
         if self.record_type is not None:
             support = require_record_support(f"PV {pvname!r}")
             if isinstance(self, ChannelEnum):  # before anything is read: metadata is cached
