@@ -3,8 +3,8 @@
 
 Serves N scalar PVs from iochost's server in this process (loopback, a private port), runs
 the benchmark's C client (``caclient connect``, libca) against it ``--runs`` times, and
-prints per run: the client's rate, how long the server was busy answering searches
-(``SearchResponder.datagram_received``, ``sendto`` included) and serving the circuit
+prints per run: the client's rate, the server process's CPU time, how long it was busy
+answering searches (``SearchResponder.datagram_received``) and serving the circuit
 (``VirtualCircuit.data_received``), and the garbage collector's time and collections per
 generation.  For the last run it prints the timeline of the server's callbacks, bursts of
 one kind merged: libca's search rounds show as bursts of search datagrams alternating with
@@ -91,13 +91,16 @@ async def _trace(n: int, runs: int, rows: int) -> None:
         for run in range(1, runs + 1):
             events.clear()
             collector.update(seconds=0.0, counts=[0, 0, 0])
+            cpu = time.process_time()
             client = await asyncio.create_subprocess_exec(
                 str(build_caclient()), "connect", "TRACE:%06d", str(n), "60", env=env,
                 stdout=asyncio.subprocess.PIPE)
             out, _ = await client.communicate()
+            cpu = time.process_time() - cpu
             rate = out.decode().strip().rsplit('"rate": ', 1)[-1].rstrip("}")
             busy = {kind: sum(e[2] for e in events if e[1] == kind) for kind in "UT"}
-            print(f"run {run}: {float(rate):,.0f} ch/s; server busy {1e3 * busy['U']:.1f} ms "
+            print(f"run {run}: {float(rate):,.0f} ch/s; server CPU {1e3 * cpu:.1f} ms, busy "
+                  f"{1e3 * busy['U']:.1f} ms "
                   f"on searches ({sum(e[1] == 'U' for e in events)} datagrams), "
                   f"{1e3 * busy['T']:.1f} ms on the circuit; collector "
                   f"{1e3 * collector['seconds']:.1f} ms, collections {collector['counts']}")
