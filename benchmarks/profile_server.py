@@ -62,6 +62,7 @@ def profile_live(server_key: str, workload_key: str, profile_name: str, runs: in
         raise SystemExit(f"error: {py_spy} not found: install the bench extra "
                          "(pip install -e '.[bench]'), which brings py-spy")
     server = ServerProcess.start(server_key, pvs, timeout=profile.startup_timeout)
+    server.wait_started()
     OUT_DIR.mkdir(parents=True, exist_ok=True)
     raw = OUT_DIR / f"{server_key}-{workload_key}.txt"
     spy = subprocess.Popen([str(py_spy), "record", "--pid",

@@ -133,6 +133,7 @@ def _run_shared(profile: Profile, server_keys: list[str], wls: list[Workload], r
                 f"{pvs.waveform:,}-element waveform) ...")
             try:
                 servers[key] = ServerProcess.start(key, pvs, timeout=profile.startup_timeout)
+                servers[key].wait_started()
             except ServerStartError as exc:
                 log(f"  {exc}")
                 for w in wls:
@@ -179,6 +180,7 @@ def _run_own_server(profile: Profile, server_keys: list[str], w: Workload, resul
     def live_run(key: str) -> dict:
         server = ServerProcess.start(key, w.pvs, timeout=profile.startup_timeout)
         try:
+            server.wait_started()  # the workload measures serving, not the end of start-up
             return w.run(server, profile)
         finally:
             server.stop()
