@@ -119,9 +119,9 @@ class ChannelAlarm:
         self._alarm_string = alarm_string
         self.string_encoding = string_encoding
         # None, the one channel (a record's own alarm: no container to pay for), or a dict
-        # keyed by id() -- membership by identity in O(1), since a PVGroup's pvproperties
-        # may all share one alarm -- and insertion-ordered for the fan-out. Not a WeakSet:
-        # a channel leaves through disconnect() when its alarm is replaced.
+        # keyed by identity (_member_key) -- membership in O(1), since a PVGroup's
+        # pvproperties may all share one alarm -- and insertion-ordered for the fan-out.
+        # Not a WeakSet: a channel leaves through disconnect() when its alarm is replaced.
         self._channels: ChannelData | dict[Any, ChannelData] | None = None
 
     # -- read-only state (change it through write()) -----------------------------------------

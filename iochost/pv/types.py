@@ -604,7 +604,7 @@ def copy_alike(template: PvpropertyData, pvname: str, pvspec: PVSpec) -> Pvprope
     cls = type(template)
     data = object.__new__(cls)
     _copier(cls)[1](template, data)
-    if template.__dict__:  # what it set differently from its class (read_only, limits...)
+    if template.__dict__:  # what it set differently from its class (read_only, encoding)
         data.__dict__.update(template.__dict__)
     data.pvname = pvname
     data.pvspec = pvspec
