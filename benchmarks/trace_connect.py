@@ -4,7 +4,8 @@
 Serves N scalar PVs from iochost's server in this process (loopback, a private port), runs
 the benchmark's C client (``caclient connect``, libca) against it ``--runs`` times, and
 prints per run: the client's rate, the server process's CPU time, how long it was busy
-answering searches (``SearchResponder.datagram_received``) and serving the circuit
+answering searches (``SearchResponder.datagram_received``, ``sendto`` included) and
+serving the circuit
 (``VirtualCircuit.data_received``), and the garbage collector's time and collections per
 generation.  For the last run it prints the timeline of the server's callbacks, bursts of
 one kind merged: libca's search rounds show as bursts of search datagrams alternating with

@@ -1,30 +1,19 @@
 """The UDP search responder.
 
 Each datagram a client sends holds a VERSION message (carrying its sequence number) and a
-batch of SEARCH requests.  The answer to each is a VERSION that echoes the sequence number
-(libca uses it to match replies to its search rounds), then one SEARCH reply per name we
-serve.  Names we do not serve get nothing, even when the request asks for a reply
-(DO_REPLY): RSRV answers NOT_FOUND only over TCP (to name-server clients), since a
-NOT_FOUND from every server to every broadcast search would flood the network.  Datagrams
-from ``ignore_addresses`` are dropped unread.
-
-The answers to the datagrams one client sent within one pass of the event loop (a client
-connecting thousands of channels sends dozens at once) leave together, as few datagrams as
-fit: each answer whole, still led by its own VERSION, so a client reads exactly what
-separate datagrams would have told it.  A datagram stays within an Ethernet MTU's payload
-(1472 bytes, as RSRV's) towards other hosts; towards a loopback client, where nothing is
-fragmented, it may take ``LOOPBACK_REPLY_DATAGRAM`` bytes (libca and caproto's clients
-read datagrams of up to 64 KiB).  On a virtual machine each ``sendto`` that wakes
-a waiting client costs ~30 us: a client connecting 10,000 channels sends ~320 search
-datagrams.
+batch of SEARCH requests.  We answer with one datagram per request datagram where it fits:
+a VERSION that echoes the sequence number first (libca uses it to match replies to its
+search rounds), then one SEARCH reply per name we serve.  Names we do not serve get nothing,
+even when the request asks for a reply (DO_REPLY): RSRV answers NOT_FOUND only over TCP (to
+name-server clients), since a NOT_FOUND from every server to every broadcast search would
+flood the network.  Datagrams from ``ignore_addresses`` are dropped unread.
 """
 from __future__ import annotations
 
 import asyncio
 import logging
 import struct
-from collections.abc import Callable, Container, Iterator
-from typing import Any
+from collections.abc import Callable, Container
 
 from iochost.ca.codes import CA_PROTO_SEARCH, CA_PROTO_VERSION
 from iochost.ca.header import EXTENDED_MARKER, HEADER_SIZE, HEADER_STRUCT
@@ -34,10 +23,8 @@ __all__ = ["SearchResponder"]
 
 logger = logging.getLogger("iochost.server")
 
-#: Reply datagrams stay below a typical Ethernet MTU payload...
+#: Reply datagrams stay below a typical Ethernet MTU payload.
 MAX_REPLY_DATAGRAM = 1472
-#: ... except towards a loopback address
-LOOPBACK_REPLY_DATAGRAM = 16384
 _COMMAND_SIZE = struct.Struct(">HH")
 
 
@@ -63,8 +50,6 @@ class SearchResponder(asyncio.DatagramProtocol):
         self._reply_prefix, self._reply_payload = search_reply_parts(tcp_port)
         self._reply_between = self._reply_payload + self._reply_prefix  # tail, next head
         self.transport: asyncio.DatagramTransport | None = None
-        #: client address -> the answers not sent yet (they leave at the end of the pass)
-        self._unsent: dict[Any, list[bytes]] = {}
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
@@ -77,27 +62,9 @@ class SearchResponder(asyncio.DatagramProtocol):
         except Exception as exc:  # garbage must never reach the event loop
             logger.debug("undecipherable search datagram from %s:%d: %s", *addr[:2], exc)
             return
-        if not replies:
-            return
-        unsent = self._unsent
-        if not unsent:
-            asyncio.get_running_loop().call_soon(self._send_unsent)
-        waiting = unsent.get(addr)
-        if waiting is None:
-            unsent[addr] = replies
-        else:
-            waiting += replies
-
-    def _send_unsent(self) -> None:
-        unsent, self._unsent = self._unsent, {}
         transport = (self._reply_from or self).transport
-        if transport is None or transport.is_closing():  # the server stopped meanwhile
-            return
-        for addr, replies in unsent.items():
-            host = addr[0]
-            limit = (LOOPBACK_REPLY_DATAGRAM if host.startswith("127.") or host == "::1"
-                     else MAX_REPLY_DATAGRAM)
-            for datagram in joined(replies, limit):
+        if transport is not None:
+            for datagram in replies:
                 transport.sendto(datagram, addr)
 
     def error_received(self, exc: Exception) -> None:
@@ -146,18 +113,3 @@ class SearchResponder(asyncio.DatagramProtocol):
         per_datagram = max(1, (MAX_REPLY_DATAGRAM - HEADER_SIZE) // 24)
         return [b"".join((version, prefix, between.join(cids[i:i + per_datagram]), payload))
                 for i in range(0, len(cids), per_datagram)]
-
-
-def joined(replies: list[bytes], limit: int) -> Iterator[bytes]:
-    """``replies`` (whole answers, in order) as datagrams of at most ``limit`` bytes each
-    (an answer longer than that alone)."""
-    run: list[bytes] = []
-    size = 0
-    for reply in replies:
-        if run and size + len(reply) > limit:
-            yield b"".join(run)
-            run, size = [], 0
-        run.append(reply)
-        size += len(reply)
-    if run:
-        yield b"".join(run)
