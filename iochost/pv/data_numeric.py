@@ -16,6 +16,7 @@ import operator
 import struct
 from array import array
 from typing import Any
+from collections.abc import Callable
 
 import numpy as np
 
@@ -44,10 +45,13 @@ _NO_LIMITS = (0,) * len(LIMIT_NAMES)
 _LIMIT_INDEX = {name: index for index, name in enumerate(LIMIT_NAMES)}
 
 
+def _limit_getter(index: int) -> Callable[[ChannelNumeric], Any]:
+    return lambda self: self._limits[index]
+
+
 def _read_only(name: str) -> property:
     index = _LIMIT_INDEX.get(name)
-    getter = (operator.attrgetter("_" + name) if index is None
-              else lambda self: self._limits[index])
+    getter = operator.attrgetter("_" + name) if index is None else _limit_getter(index)
     return property(getter, doc=f"{name} (read-only: change it with write_metadata)")
 
 
@@ -60,7 +64,7 @@ def _stored_limit(index: int) -> property:
         limits[index] = value
         self._limits = tuple(limits)
 
-    return property(lambda self: self._limits[index], set_limit)
+    return property(_limit_getter(index), set_limit)
 
 
 #: The big-endian wire form of one element of each numeric native type.

@@ -249,6 +249,10 @@ class PVSpec(namedtuple("PVSpec", _FIELDS)):
         except TypeError:  # an unhashable dtype has no default
             return None
 
+    def _full_name(self, group: PVGroup) -> str:
+        """The PV's name in ``group``: its prefix and the name with macros expanded."""
+        return group.prefix + expand_macros(self.name, group.macros)
+
     def get_instantiation_info(self, group: PVGroup | None = None
                                ) -> tuple[type[PvpropertyData], dict[str, Any]]:
         """The class to instantiate and its keyword arguments."""
@@ -258,7 +262,7 @@ class PVSpec(namedtuple("PVSpec", _FIELDS)):
             if self.value is None:
                 raise IocDefinitionError(f"PVSpec {pvname!r} used without a group needs a value")
         else:
-            pvname = group.prefix + expand_macros(self.name, group.macros)
+            pvname = self._full_name(group)
             # A record owns its alarm (as every EPICS record does) unless it names an
             # alarm group; plain pvproperties share the group's default one (caproto's).
             alarm = None if self.record is not None and self.alarm_group is None \
@@ -300,8 +304,7 @@ class PVSpec(namedtuple("PVSpec", _FIELDS)):
             except TypeError:  # an unhashable dtype or alarm group
                 key = template = None
             if template is not None:
-                pvname = group.prefix + expand_macros(self.name, group.macros)  # type: ignore[union-attr]
-                return _types().copy_alike(template, pvname, self)
+                return _types().copy_alike(template, self._full_name(group), self)  # type: ignore[arg-type]
         cls, kwargs = self.get_instantiation_info(group)
         try:
             try:
