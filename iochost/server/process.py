@@ -10,13 +10,15 @@ and ``iochost.run()`` (one standalone IOC).
 * :func:`freeze_heap` / :func:`thaw_heap`: what start-up built (every PV, group and
   record: hundreds of thousands of objects in a large host) is left out of the garbage
   collector's full collections while it is served, and given back when some of it may
-  become garbage (an unmount).
+  become garbage (an unmount); freezing also gives the C heap's free pages back to the
+  system, as start-up leaves many behind (the growing tables of large dicts).
 * Logging is ``iochost.logs.configure_logging`` for both; the callers configure it, as they
   know the level and format asked for.
 """
 from __future__ import annotations
 
 import asyncio
+import functools
 import gc
 import signal
 from collections.abc import Callable, Coroutine, Mapping
@@ -47,8 +49,23 @@ def freeze_heap() -> None:
     client connected to all of them three times).  Objects made later are collected as
     usual.  Frozen objects are still freed by reference counting; only reference cycles
     among them wait for :func:`thaw_heap`.
+
+    Start-up's temporaries (each large dict's smaller tables as it grew, the lists and
+    dicts a build goes through) leave free memory in the C heap that ``malloc`` keeps for
+    later; glibc's ``malloc_trim`` returns it (11 MB of 165 after 100,000 pvproperties).
+    Elsewhere (musl, macOS) there is no such call and nothing more is done.
     """
     gc.freeze()
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
+
+
+@functools.cache
+def _malloc_trim() -> Callable[[int], int] | None:
+    import ctypes  # only a host that serves needs it
+
+    return getattr(ctypes.CDLL(None), "malloc_trim", None)
 
 
 def thaw_heap() -> None:
