@@ -371,7 +371,7 @@ class VirtualCircuit(asyncio.Protocol):
         """
         if data[:2] != _CREATE_MARK:
             return 0
-        keys, entries = self.database.exact_index()
+        entries = self.database.exact_entries()
         unpack, find = _unpack_header, data.find
         channels, by_rights = self.channels, self.channels_by_rights
         host, user = self.host, self.user
@@ -385,10 +385,13 @@ class VirtualCircuit(asyncio.Protocol):
             if command != CA_PROTO_CREATE_CHAN or size & 7 or size == _SMALL or following > end:
                 break
             nul = find(b"\0", start, following)
-            key = keys.get(data[start:following if nul < 0 else nul])
-            if key is None:
+            try:
+                key = data[start:following if nul < 0 else nul].decode()
+            except UnicodeDecodeError:
                 break
-            served = entries[key]
+            served = entries.get(key)
+            if served is None:
+                break
             count = served.max_length
             if count >= _SMALL:
                 break

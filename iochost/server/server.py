@@ -130,7 +130,7 @@ class Server:
                         port: int) -> int:
         ignore = frozenset(self.config.ignore_addresses)
         lookup = self.database.search_predicate()
-        exact = self.database.exact_index()[0]
+        exact = self.database.exact_entries()
         unicast: dict[str, SearchResponder] = {}
         for interface in interfaces:
             unicast[interface] = await self._bind_search_socket(

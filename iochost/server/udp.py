@@ -32,16 +32,17 @@ class SearchResponder(asyncio.DatagramProtocol):
     """Answers CA searches on one UDP socket.
 
     ``lookup(name) -> bool`` says whether we serve a name, given as the bytes it arrived
-    as (up to its NUL); ``exact``, when given, holds the names (as bytes) that are served
-    as they are, asked first (a look-up cheaper than the call); ``stats`` is the server's counter
-    dict (``searches``, ``search_hits``).  ``reply_from``: the responder whose socket sends
-    the replies (one bound to a broadcast address answers from its interface's address).
+    as (up to its NUL); ``exact``, when given, holds the names that are served as they
+    are, asked first with the name decoded as UTF-8 (a look-up cheaper than the call);
+    ``stats`` is the server's counter dict (``searches``, ``search_hits``).
+    ``reply_from``: the responder whose socket sends the replies (one bound to a broadcast
+    address answers from its interface's address).
     """
 
     def __init__(self, lookup: Callable[[bytes], bool], tcp_port: int,
                  ignore_addresses: frozenset[str], stats: dict[str, int],
                  reply_from: SearchResponder | None = None,
-                 exact: Container[bytes] = frozenset()):
+                 exact: Container[str] = frozenset()):
         self._reply_from = reply_from
         self._lookup = lookup
         self._exact = exact
@@ -92,7 +93,11 @@ class SearchResponder(asyncio.DatagramProtocol):
                 searches += 1
                 nul = find(b"\0", start, following)
                 raw = data[start:following if nul < 0 else nul]
-                if raw in exact or lookup(raw):
+                try:
+                    hit = raw.decode() in exact
+                except UnicodeDecodeError:
+                    hit = False
+                if hit or lookup(raw):
                     found(data[offset + 8:offset + 12])
             elif command == CA_PROTO_VERSION:
                 # As RSRV: a v4.11+ client's VERSION carries its sequence number in

@@ -1,6 +1,5 @@
 """PVDatabase's lookup by the bytes a client sent (search replies and CREATE_CHAN use it):
-the bytes-keyed index must follow every way the mapping changes, and resolve as ``resolve``
-does."""
+it must follow every way the mapping changes, and resolve as ``resolve`` does."""
 import pytest
 
 from iochost.server.database import PVDatabase
@@ -48,9 +47,12 @@ def test_index_follows_every_mutation():
     (b"REC.NOPE", None),
     (b"NOPE", None),
     (b"\xff\xfe", None),
+    (b"\xff", None),  # invalid UTF-8 is not the name its replacement character spells
+    (b"LONE\xed\xa0\x80", ("LONE\ud800", "LONE\ud800", "LONE\ud800")),  # a lone surrogate
 ])
 def test_resolve_bytes_agrees_with_resolve(raw, expected):
-    db = PVDatabase({"REC": Entry("REC", fields=("EGU",)), "\u00c4": Entry("\u00c4")})
+    db = PVDatabase({"REC": Entry("REC", fields=("EGU",)), "\u00c4": Entry("\u00c4"),
+                     "\ufffd": Entry("\ufffd"), "LONE\ud800": Entry("LONE\ud800")})
     found = db.resolve_bytes(raw)
     got = None if found is None else (found[0], found[1], found[2].name)
     assert got == expected
