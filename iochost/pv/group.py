@@ -10,7 +10,7 @@ import gc
 import logging
 from collections import defaultdict
 from typing import Any, ClassVar
-from collections.abc import Iterator, Mapping
+from collections.abc import ItemsView, Iterator, Mapping
 
 from ..ca.dbr import ChannelType
 from .alarms import ChannelAlarm
@@ -45,6 +45,54 @@ class PvnamesByAttr(Mapping[str, str]):
         return repr(dict(self))
 
 
+class PvpropertyTable(Mapping[str, pvproperty]):
+    """``PVGroup._pvs_``: attribute -> pvproperty of a PVGroup class, in definition order
+    (base classes first, a subgroup's as ``'sub.attr'``). The class's own pvproperties are
+    read from its namespace, not copied (a large IOC's class holds 100,000 of them); only
+    the inherited and the subgroups' are kept here, in a dict of their own."""
+
+    __slots__ = ("_namespace", "_order", "_others")
+
+    def __init__(self, cls: type, pvs: Mapping[str, pvproperty]) -> None:
+        self._namespace = namespace = cls.__dict__
+        self._order = tuple(pvs)
+        self._others = {attr: prop for attr, prop in pvs.items()
+                        if namespace.get(attr) is not prop}
+
+    def __getitem__(self, attr: str) -> pvproperty:
+        prop = self._others.get(attr)
+        if prop is None:
+            prop = self._namespace.get(attr)
+            if not isinstance(prop, pvproperty) or attr.startswith("_"):
+                raise KeyError(attr)
+        return prop
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._order)
+
+    def items(self) -> ItemsView[str, pvproperty]:
+        return _PvpropertyItems(self)
+
+    def __len__(self) -> int:
+        return len(self._order)
+
+    def __repr__(self) -> str:
+        return repr(dict(self))
+
+
+class _PvpropertyItems(ItemsView[str, pvproperty]):
+    """A table's items without a look-up call per item (building a group iterates them)."""
+
+    _mapping: PvpropertyTable
+
+    def __iter__(self) -> Iterator[tuple[str, pvproperty]]:
+        table = self._mapping
+        namespace, others = table._namespace, table._others
+        for attr in table._order:
+            prop = others.get(attr)
+            yield attr, namespace[attr] if prop is None else prop
+
+
 class PVGroup:
     """A group of PVs (an IOC, or part of one).
 
@@ -56,7 +104,7 @@ class PVGroup:
     :class:`ChannelAlarm`), ``log``.
     """
 
-    _pvs_: ClassVar[dict[str, pvproperty]] = {}
+    _pvs_: ClassVar[Mapping[str, pvproperty]] = {}
     _subgroups_: ClassVar[dict[str, SubGroup]] = {}
     type_map: ClassVar[dict[Any, type]] = dict(TYPE_MAP)
     type_map_read_only: ClassVar[dict[Any, type]] = dict(TYPE_MAP_READ_ONLY)
@@ -86,7 +134,7 @@ class PVGroup:
                             for sub_attr, prop in value.group_cls._pvs_.items()})
             elif isinstance(value, pvproperty):
                 pvs[attr] = value
-        cls._pvs_ = pvs
+        cls._pvs_ = PvpropertyTable(cls, pvs)
         cls._subgroups_ = subgroups
 
     def __init__(self, prefix: str = "", *, macros: Mapping[str, str] | None = None,

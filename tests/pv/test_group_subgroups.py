@@ -130,3 +130,29 @@ def test_pvspec_and_bare_channel_data_without_a_group(ca_server, unique_prefix, 
         assert client.read(unique_prefix + "bare", data_type="control").metadata.units == b"V"
     finally:
         ca_server.remove(list(pvdb))
+
+
+def test_pvs_table_lists_bases_overrides_and_subgroups_in_definition_order():
+    class Base(PVGroup):
+        a = pvproperty(value=1)
+        b = pvproperty(value=2)
+
+    class Derived(Base):
+        b = pvproperty(value=20)       # overrides the base's, in the base's place
+        c = pvproperty(value=3)
+        sub = SubGroup({"x": dict(value=4.0)}, prefix="sub:")
+        _hidden = pvproperty(value=5)  # underscored: not a PV
+        note = "not a pvproperty"
+
+    table = Derived._pvs_
+    assert list(table) == ["a", "b", "c", "sub.x"]
+    assert [prop for _, prop in table.items()] == [table[attr] for attr in table]
+    assert table["a"] is Base.a and table["b"] is Derived.b and table["c"] is Derived.c
+    assert table["sub.x"] is Derived.sub.group_cls._pvs_["x"]
+    assert "_hidden" not in table and "note" not in table and len(table) == 4
+    with pytest.raises(KeyError):
+        table["note"]
+    # The class's own pvproperties are read from its namespace, not copied.
+    flat = type("Flat", (PVGroup,), {f"p{i}": pvproperty(value=0.0) for i in range(100)})
+    assert flat._pvs_._others == {} and list(flat._pvs_) == [f"p{i}" for i in range(100)]
+    assert dict(Derived._pvs_.items()) == {attr: Derived._pvs_[attr] for attr in table}
