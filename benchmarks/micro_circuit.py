@@ -7,7 +7,10 @@ DBR_DOUBLE, READ_NOTIFY of DBR_TIME_DOUBLE, WRITE_NOTIFY of DBR_DOUBLE); its wri
 a transport that only counts bytes.  It prints the best and median time per request over
 ``--rounds`` chunks.  A fourth row times the display load's fan-out: 100 circuits each
 subscribed (DBR_TIME_DOUBLE) to the same 1000 channels; one round writes every channel once
-and flushes every circuit, and the time is per update queued.  Being CPU-bound in one
+and flushes every circuit, and the time is per update queued.  The connect rows: "create" feeds
+1000 pipelined CREATE_CHANs to a new circuit (time per channel, the circuit's replies
+included); "search" answers 1000 names in libca's datagrams of 31 searches behind a VERSION
+(time per name, reply datagrams built, not sent).  Being CPU-bound in one
 thread, it compares two versions of the server code on a shared, loaded machine far more
 steadily than the socket benchmarks can
 (run the two versions back to back, several times); it does not replace them.
@@ -24,6 +27,7 @@ from iochost.ca.dbr import ChannelType
 from iochost.pv.data import ChannelDouble
 from iochost.server import PVDatabase, Server, ServerConfig
 from iochost.server.circuit import VirtualCircuit
+from iochost.server.udp import SearchResponder
 
 N_CHANNELS = 1000
 
@@ -96,6 +100,38 @@ async def _measure(rounds: int) -> dict[str, tuple[float, float]]:
     return results
 
 
+async def _measure_connect(rounds: int) -> dict[str, tuple[float, float]]:
+    names = [f"MICRO:{i:06d}".encode() for i in range(10 * N_CHANNELS)]
+    database = PVDatabase({name.decode(): ChannelDouble(value=0.0) for name in names})
+    server = Server(database, ServerConfig.from_env())
+    wanted = names[::10]  # 1000 of the 10,000, as a client connecting some of an IOC
+    creates = b"".join(packers.create_chan_request(name, i) for i, name in enumerate(wanted))
+    datagrams = [packers.search_version_request(1) + b"".join(
+        packers.search_request(name, i) for i, name in enumerate(wanted[k:k + 31], k))
+        for k in range(0, N_CHANNELS, 31)]
+    responder = SearchResponder(database.search_predicate(), 5064, frozenset(),
+                                {"searches": 0, "search_hits": 0},
+                                exact=database.exact_entries())
+    create_times, search_times = [], []
+    for _ in range(rounds):
+        circuit = VirtualCircuit(server)
+        circuit.connection_made(_CountingTransport())  # type: ignore[arg-type]
+        circuit.data_received(packers.version_request() + packers.host_name_request(b"micro")
+                              + packers.client_name_request(b"micro"))
+        start = time.perf_counter()
+        circuit.data_received(creates)
+        create_times.append((time.perf_counter() - start) / N_CHANNELS)
+        assert len(circuit.channels) == N_CHANNELS, "channels did not connect"
+        circuit.connection_lost(None)
+        start = time.perf_counter()
+        replies = [responder._answer(datagram) for datagram in datagrams]
+        search_times.append((time.perf_counter() - start) / N_CHANNELS)
+        assert sum(len(reply) for reply in replies) == len(datagrams), "a search went unanswered"
+        await asyncio.sleep(0)
+    return {"create": (min(create_times), statistics.median(create_times)),
+            "search": (min(search_times), statistics.median(search_times))}
+
+
 FANOUT_CIRCUITS = 100
 
 
@@ -132,8 +168,11 @@ def main() -> None:
     args = parser.parse_args()
     results = asyncio.run(_measure(args.rounds))
     results["monitor fan-out"] = asyncio.run(_measure_fanout(max(args.rounds // 10, 3)))
+    results.update(asyncio.run(_measure_connect(args.rounds)))
     for name, (best, median) in results.items():
-        print(f"{name:22s} best {best * 1e9:7.0f} ns/{'update' if 'fan' in name else 'request'}"
+        unit = "update" if "fan" in name else "name" if name == "search" else \
+            "channel" if name == "create" else "request"
+        print(f"{name:22s} best {best * 1e9:7.0f} ns/{unit}"
               f"   median {median * 1e9:7.0f} ns")
 
 

@@ -177,6 +177,18 @@ def test_micro_circuit_measures_gets_and_puts():
     assert all(0 < best <= median < 1.0 for best, median in results.values())
 
 
+def test_micro_circuit_measures_creates_and_searches():
+    """Its connect rows: every CREATE_CHAN connects and every search datagram is answered
+    (``_measure_connect`` asserts both), timed per channel and per name."""
+    import asyncio
+
+    from benchmarks.micro_circuit import _measure_connect
+
+    results = asyncio.run(_measure_connect(2))
+    assert set(results) == {"create", "search"}
+    assert all(0 < best <= median < 1e-3 for best, median in results.values())
+
+
 def test_trace_connect_times_a_real_connect():
     """benchmarks.trace_connect (the connect timeline in RESULTS.md): libca connects every
     channel, and the server's searches and circuit reads are counted and timed."""

@@ -63,9 +63,12 @@ def freeze_heap() -> None:
 
 @functools.cache
 def _malloc_trim() -> Callable[[int], int] | None:
-    import ctypes  # only a host that serves needs it
+    import ctypes  # only a process that serves needs it
 
-    return getattr(ctypes.CDLL(None), "malloc_trim", None)
+    try:
+        return getattr(ctypes.CDLL(None), "malloc_trim", None)
+    except (OSError, TypeError):  # no C library loaded by name here (Windows)
+        return None
 
 
 def thaw_heap() -> None:
