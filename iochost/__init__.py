@@ -18,8 +18,9 @@ from . import pv as _pv
 _HELPERS = ("StatusHelper", "BasicStatusHelper", "PeriodicStatusHelper",
             "MemoryTracingHelper", "AutosaveHelper", "autosaved")
 
-#: caproto's modules under their caproto names (``from iochost import menus``)
-_MODULES = {"menus": "iochost.records.menu_enums", "conversion": "iochost.pv.conversion"}
+#: caproto's server modules under their caproto names: ``iochost.menus`` as
+#: ``caproto.server.menus`` (``from iochost import menus`` or ``from iochost.menus import``)
+_MODULES = {name: f"iochost.{name}" for name in ("menus", "conversion", "autosave", "stats")}
 
 __all__ = ["__version__", *_pv.__all__, *_HELPERS]
 

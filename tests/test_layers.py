@@ -39,10 +39,16 @@ ALLOWED: dict[str, set[str]] = {
 }
 
 
+#: caproto's server submodules under their caproto names (``iochost.menus`` for
+#: ``caproto.server.menus``): re-exports, part of the facade
+CAPROTO_NAMESAKES = {"autosave", "conversion", "menus", "stats"}
+
+
 def layer_of(module: str) -> str:
-    """``iochost.pv.types`` -> ``pv``; ``iochost`` -> ``facade``; ``iochost.logs`` -> ``logs``."""
+    """``iochost.pv.types`` -> ``pv``; ``iochost`` and ``iochost.menus`` -> ``facade``;
+    ``iochost.logs`` -> ``logs``."""
     parts = module.split(".")
-    if parts == ["iochost"] or parts[1] == "__init__":
+    if parts == ["iochost"] or parts[1] == "__init__" or parts[1] in CAPROTO_NAMESAKES:
         return "facade"
     return parts[1]
 

@@ -13,13 +13,16 @@ from pathlib import Path
 
 import caproto
 import pytest
+
+from iochost import PVGroup, pvproperty
 from test_group_helpers import client, mount  # noqa: F401  (fixtures)
 
 EXAMPLES = Path(caproto.__file__).parent / "ioc_examples"
 
-#: caproto import -> iochost import; nothing else in an example is changed
+#: caproto import -> iochost import (``caproto.server`` and ``caproto`` renamed
+#: ``iochost``); nothing else in an example is changed
 IMPORTS = [
-    (r"^from caproto\.server\.records import", "from iochost.records import"),
+    (r"^from caproto\.server\.(\w+) import", r"from iochost.\1 import"),
     (r"^from caproto\.server import", "from iochost import"),
     (r"^from caproto import", "from iochost import"),
 ]
@@ -44,6 +47,7 @@ PORTS = [
     ("records", "RecordMockingIOC", {}, True),
     ("mini_beamline", "MiniBeamline", {}, True),
     ("rpc_function", "MyPVGroup", {}, True),
+    ("autosave", "AutosavedSimpleIOC", {}, True),                 # caproto.server.autosave
 ]
 
 
@@ -61,7 +65,8 @@ def ported(name: str) -> types.ModuleType:
 
 @pytest.mark.parametrize("name, cls, kwargs, start", PORTS, ids=[p[0] for p in PORTS])
 def test_caproto_example_runs_with_only_its_imports_changed(mount, client, name, cls, kwargs,
-                                                            start):
+                                                            start, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # where an example writes its files (autosave's)
     # a short prefix: the examples' own names already come near the 59-character limit
     prefix = f"CP{os.getpid() % 10000}:{PORTS.index((name, cls, kwargs, start))}:"
     ioc = getattr(ported(name), cls)(prefix=prefix, **kwargs)
@@ -80,3 +85,37 @@ def test_caproto_rpc_function_example_calls_on_process(mount, client):
     assert client.write(call + "high", 5) == "ECA_NORMAL"
     assert client.write(call + "Process", 1) == "ECA_NORMAL"
     assert client.value(call + "Retval") == 5
+
+
+@pytest.mark.parametrize("module, names", [
+    ("autosave", ["AutosaveHelper", "autosaved"]),
+    ("stats", ["StatusHelper", "BasicStatusHelper", "PeriodicStatusHelper",
+               "MemoryTracingHelper"]),
+    ("conversion", ["group_to_device"]),
+    ("menus", ["menuScan", "menuAlarmSevr", "menuAlarmStat", "menuYesNo", "menuOmsl"]),
+])
+def test_caproto_server_submodules_have_iochost_namesakes(module, names):
+    """``from caproto.server.X import name`` ports to ``from iochost.X import name``, as
+    caproto's own examples do (autosave, too_clever/caproto_to_ophyd)."""
+    import importlib
+
+    caproto_module = importlib.import_module(f"caproto.server.{module}")
+    ours = importlib.import_module(f"iochost.{module}")
+    for name in names:
+        assert hasattr(caproto_module, name), f"caproto.server.{module} has no {name}"
+        assert getattr(ours, name) is not None, f"iochost.{module}.{name}"
+    import iochost
+    assert getattr(iochost, module) is ours  # ``from iochost import menus`` is the same
+
+
+def test_group_to_device_from_iochost_conversion():
+    from iochost.conversion import group_to_device
+
+    class Pair(PVGroup):
+        setpoint = pvproperty(value=1.0, doc="where to go")
+        readback = pvproperty(value=1.0, read_only=True)
+
+    lines = list(group_to_device(Pair))
+    assert lines[0] == "class PairDevice(ophyd.Device):"
+    assert any("setpoint = Cpt(EpicsSignal, 'setpoint'" in line for line in lines), lines
+    assert any("readback = Cpt(EpicsSignalRO, 'readback'" in line for line in lines), lines
