@@ -25,6 +25,7 @@ IMPORTS = [
     (r"^from caproto\.server\.(\w+) import", r"from iochost.\1 import"),
     (r"^from caproto\.server import", "from iochost import"),
     (r"^from caproto import", "from iochost import"),
+    (r"^import caproto as", "import iochost as"),
 ]
 
 #: (example module, IOC class, constructor arguments besides prefix, start its hooks)
@@ -48,6 +49,16 @@ PORTS = [
     ("mini_beamline", "MiniBeamline", {}, True),
     ("rpc_function", "MyPVGroup", {}, True),
     ("autosave", "AutosavedSimpleIOC", {}, True),                 # caproto.server.autosave
+    ("fake_motor_record", "FakeMotorIOC", {}, True),
+    ("formula_ioc", "FormulaIOC", {}, True),
+    ("records_subclass", "RecordMockingIOC", {}, True),
+    ("simple_with_type_hints", "SimpleIOC", {}, True),
+    ("thermo_sim", "Thermo", {}, True),
+    ("chirp", "Chirp", {"ramp_rate": 0.5}, True),
+    ("advanced/raw_timestamp", "TimestampIOC", {}, True),
+    ("too_clever/dynamic_calc", "DynamicCalc", {}, True),
+    ("pathological/reading_counter", "ReadingCounter", {}, True),
+    ("big_image_noisy_neighbor", "IOInterruptIOC", {}, False),
 ]
 
 
