@@ -23,7 +23,7 @@ _HOME = {
     **dict.fromkeys(("SkipWrite", "Forbidden", "ChannelData", "ChannelNumeric",
                      "ChannelDouble", "ChannelFloat",
                      "ChannelInteger", "ChannelShort", "ChannelEnum", "ChannelChar",
-                     "ChannelByte", "ChannelString"), "data"),
+                     "ChannelByte", "ChannelString", "TimeStamp"), "data"),
     **dict.fromkeys(("PvpropertyData", "PvpropertyReadOnlyData",
                      "PvpropertyChar", "PvpropertyByte", "PvpropertyShort",
                      "PvpropertyInteger", "PvpropertyFloat", "PvpropertyDouble",
@@ -32,7 +32,7 @@ _HOME = {
                      "PvpropertyIntegerRO", "PvpropertyFloatRO", "PvpropertyDoubleRO",
                      "PvpropertyStringRO", "PvpropertyEnumRO", "PvpropertyBoolEnumRO"), "types"),
 }
-_ELSEWHERE = {"ChannelType": "iochost.ca.dbr"}
+_ELSEWHERE = {"ChannelType": "iochost.ca.dbr", "AccessRights": "iochost.ca.dbr"}
 
 __all__ = [*_HOME, *_ELSEWHERE]
 

@@ -25,13 +25,14 @@ nothing past its deadbands), but the cache is dropped all the same.
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import logging
 import time
-from collections.abc import Callable
-from typing import Any, ClassVar, NamedTuple
+from collections.abc import Callable, Iterator
+from typing import Any, ClassVar
 
 from ..ca.dbr import (DBE_LOG, DBE_PROPERTY, DBE_VALUE, EPICS_EPOCH, AccessRights, ChannelType,
-                      Metadata, convert_values, decode_dbr, encode_dbr)
+                      Metadata, convert_values, decode_dbr, encode_dbr, to_epics_time)
 from .accessgate import AccessGate
 from .alarms import AlarmSeverity, AlarmStatus, ChannelAlarm
 from .data_errors import ACK_PUTS, SkipWrite, check_count, check_put, write_mapping_errors
@@ -78,16 +79,58 @@ def _intern_static(properties: dict[str, Any]) -> tuple:
     return static
 
 
-class TimeStamp(NamedTuple):
-    """An EPICS time stamp; field names follow caproto's ``TimeStamp``."""
+class TimeStamp:
+    """An EPICS time stamp: seconds since 1990 and nanoseconds, as caproto's ``TimeStamp``
+    (``TimeStamp.now()``, fields that can be set, equal to its ``(seconds, nanoseconds)``
+    pair); ``write(value, timestamp=...)`` takes one as it is."""
 
-    secondsSinceEpoch: int
-    nanoSeconds: int
+    __slots__ = ("secondsSinceEpoch", "nanoSeconds")
+
+    def __init__(self, secondsSinceEpoch: int = 0, nanoSeconds: int = 0) -> None:
+        self.secondsSinceEpoch = secondsSinceEpoch
+        self.nanoSeconds = nanoSeconds
+
+    @classmethod
+    def from_unix_timestamp(cls, timestamp: float) -> TimeStamp:
+        """The time stamp of a Unix time in seconds (before 1990: the epoch)."""
+        return cls(*to_epics_time(timestamp))
+
+    @classmethod
+    def now(cls) -> TimeStamp:
+        """The time stamp of this moment."""
+        return cls(*to_epics_time(unix_ns=time.time_ns()))
+
+    @classmethod
+    def from_flexible_value(cls, timestamp: Any) -> TimeStamp:
+        """Unix seconds, or an EPICS ``(seconds, nanoseconds)`` pair (a TimeStamp is one)."""
+        if isinstance(timestamp, (int, float)) and not isinstance(timestamp, bool):
+            return cls.from_unix_timestamp(timestamp)
+        secs, nsecs = timestamp
+        return cls(secs, nsecs)
 
     @property
     def timestamp(self) -> float:
         """The Unix time in seconds."""
         return EPICS_EPOCH + self.secondsSinceEpoch + self.nanoSeconds / _NS
+
+    def as_datetime(self) -> datetime.datetime:
+        """The local date and time."""
+        return datetime.datetime.fromtimestamp(self.timestamp)
+
+    def __iter__(self) -> Iterator[int]:
+        return iter((self.secondsSinceEpoch, self.nanoSeconds))
+
+    def __eq__(self, other: object) -> bool:
+        try:
+            return tuple(self) == tuple(other)  # type: ignore[arg-type]
+        except TypeError:
+            return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]  # its fields can change, as caproto's
+
+    def __repr__(self) -> str:
+        return (f"TimeStamp(secondsSinceEpoch={self.secondsSinceEpoch}, "
+                f"nanoSeconds={self.nanoSeconds})")
 
 
 def timestamp_to_ns(timestamp: Any) -> int:

@@ -130,3 +130,21 @@ def test_group_to_device_from_iochost_conversion():
     assert lines[0] == "class PairDevice(ophyd.Device):"
     assert any("setpoint = Cpt(EpicsSignal, 'setpoint'" in line for line in lines), lines
     assert any("readback = Cpt(EpicsSignalRO, 'readback'" in line for line in lines), lines
+
+
+def test_caproto_raw_timestamp_example_posts_its_exact_epics_timestamp(mount, client):
+    """advanced/raw_timestamp (``import caproto as ca`` -> ``import iochost as ca``): its
+    putter sets a field of ``ca.TimeStamp.now()`` and writes with it; a client reading
+    DBR_TIME sees those nanoseconds."""
+    import time
+
+    from caproto import ChannelType
+
+    ioc = mount(ported("advanced/raw_timestamp").TimestampIOC(
+        prefix=f"CPT{os.getpid() % 10000}:"))
+    before = time.time()
+    assert client.write(ioc.prefix + "update", 3) == "ECA_NORMAL"
+    reading = client.read(ioc.prefix + "value", data_type=ChannelType.TIME_LONG)
+    assert reading.data[0] == 3
+    assert reading.metadata.stamp.nanoSeconds == 2 ** 16 - 1
+    assert abs(reading.metadata.timestamp - before) < 5

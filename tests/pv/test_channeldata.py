@@ -74,6 +74,23 @@ def test_timestamp_forms():
         ChannelDouble(timestamp="yesterday")
 
 
+def test_timestamp_has_caprotos_api():
+    import time
+
+    stamp = TimeStamp.now()
+    assert abs(stamp.timestamp - time.time()) < 1
+    stamp.nanoSeconds = 7                          # settable, as caproto's
+    assert tuple(stamp) == (stamp.secondsSinceEpoch, 7)
+    assert TimeStamp.from_unix_timestamp(631152001.25) == TimeStamp(1, 250_000_000)
+    assert TimeStamp.from_unix_timestamp(0.0) == (0, 0)          # before 1990: the epoch
+    assert TimeStamp.from_flexible_value((3, 4)) == TimeStamp(3, 4)
+    assert TimeStamp.from_flexible_value(631152002.0) == (2, 0)
+    assert TimeStamp(5, 6) != TimeStamp(5, 7) and TimeStamp(5, 6) != "5.6"
+    assert TimeStamp(1, 0).as_datetime().timestamp() == pytest.approx(631152001.0)
+    with pytest.raises(TypeError):
+        hash(stamp)                                # mutable: unhashable, as caproto's
+
+
 @pytest.mark.parametrize("make, message", [
     (lambda: ChannelEnum(enum_strings=[str(i) for i in range(17)]), "at most 16"),
     (lambda: ChannelEnum(enum_strings=["x" * 26]), "at most 25 bytes"),
