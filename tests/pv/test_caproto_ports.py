@@ -62,6 +62,13 @@ PORTS = [
 ]
 
 
+@pytest.fixture(autouse=True)
+def _in_tmp_path(tmp_path, monkeypatch):
+    """Examples write files where they run (autosave's ``autosave.sav``, also when the IOC
+    stops): an autouse fixture is set up first and torn down last, after the mount's."""
+    monkeypatch.chdir(tmp_path)
+
+
 def ported(name: str) -> types.ModuleType:
     """caproto's example ``name`` with its imports pointing at iochost."""
     text = (EXAMPLES / f"{name}.py").read_text()
@@ -76,8 +83,7 @@ def ported(name: str) -> types.ModuleType:
 
 @pytest.mark.parametrize("name, cls, kwargs, start", PORTS, ids=[p[0] for p in PORTS])
 def test_caproto_example_runs_with_only_its_imports_changed(mount, client, name, cls, kwargs,
-                                                            start, tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)  # where an example writes its files (autosave's)
+                                                            start):
     # a short prefix: the examples' own names already come near the 59-character limit
     prefix = f"CP{os.getpid() % 10000}:{PORTS.index((name, cls, kwargs, start))}:"
     ioc = getattr(ported(name), cls)(prefix=prefix, **kwargs)
