@@ -62,7 +62,8 @@ def _may_be_reference(raw: bytes) -> bool:
 
 
 def _surrogate_key(raw: bytes) -> str | None:
-    """The name whose lone surrogates ``raw`` carries as UTF-8 encodes them, if it does."""
+    """``raw`` decoded with lone surrogates allowed (how a name holding them is encoded),
+    or None when it is not UTF-8 even so."""
     try:
         return raw.decode("utf-8", "surrogatepass")
     except UnicodeDecodeError:
