@@ -102,11 +102,9 @@ class TimeStamp:
 
     @classmethod
     def from_flexible_value(cls, timestamp: Any) -> TimeStamp:
-        """Unix seconds, or an EPICS ``(seconds, nanoseconds)`` pair (a TimeStamp is one)."""
-        if isinstance(timestamp, (int, float)) and not isinstance(timestamp, bool):
-            return cls.from_unix_timestamp(timestamp)
-        secs, nsecs = timestamp
-        return cls(secs, nsecs)
+        """Any form ``write(timestamp=...)`` takes (:func:`timestamp_to_ns`): Unix seconds,
+        an EPICS ``(seconds, nanoseconds)`` pair, a TimeStamp."""
+        return cls(*to_epics_time(unix_ns=timestamp_to_ns(timestamp)))
 
     @property
     def timestamp(self) -> float:
