@@ -82,6 +82,9 @@ _JOIN_BELOW = 1 << 16
 REPLY_BATCH = 256
 #: Scalar gets of a pipelined run answered in one batch (see _serve_gets).
 SCALAR_GETS = 1024
+#: messages of other kinds served one by one between fast runs in one chunk (beyond that,
+#: the general path takes the rest: a mixed pipeline is not copied again and again)
+FAST_PATH_STEPS = 4
 #: While monitor updates stream, a circuit sends them at most this often (seconds).
 EVENT_FLUSH_INTERVAL = 0.001
 _ZEROS8 = bytes(8)
@@ -270,11 +273,13 @@ class VirtualCircuit(asyncio.Protocol):
         # flush of monitor updates is pending: a request's reply is never held back).
         self._flush_pending = True
         if not (self._deferred or self._hold or self._parser.buffered):
-            served = self._serve_gets(data) or self._serve_creates(data)
-            if served == len(data):
+            data = self._serve_fast(data)
+            if self.closed:
+                return
+            if not data:
                 self._flush()
                 return
-            data = data[served:]  # the rest as usual (kept in _deferred if writing paused)
+            # the rest as usual (kept in _deferred if writing paused)
         try:
             messages = self._parser.feed_raw(data)
         except CaProtocolError as exc:
@@ -295,6 +300,36 @@ class VirtualCircuit(asyncio.Protocol):
                 self.abort(f"unexpected CA command {command}")
                 return
         self._flush()
+
+    def _serve_fast(self, data: bytes) -> bytes:
+        """Serve the runs of gets and creates of a chunk by the fast paths; return the rest.
+
+        Up to FAST_PATH_STEPS messages of another kind between runs (a circuit's first
+        chunk from libca is VERSION, HOST_NAME and CLIENT_NAME, then as many CREATE_CHANs
+        as fitted) are served one by one by the general path, so the run behind them is
+        fast too; the rest is left to the general path at the first one more.
+        """
+        steps = 0
+        while data and not self._hold:
+            served = self._serve_gets(data) or self._serve_creates(data)
+            if not served:
+                if steps == FAST_PATH_STEPS or len(data) < 16:
+                    break
+                size = data[2] << 8 | data[3]
+                served = 16 + size
+                if size == _SMALL or served > len(data):  # extended or incomplete
+                    break
+                steps += 1
+                try:
+                    messages = self._parser.feed_raw(data[:served])
+                except CaProtocolError as exc:
+                    self.abort(str(exc))
+                    return b""
+                self._serve(messages)
+                if self.closed:
+                    return b""
+            data = data[served:]
+        return data
 
     def _serve(self, messages: list[tuple[Header, Payload]]) -> None:
         """Handle requests in order, flushing every REPLY_BATCH; stop when the circuit
