@@ -207,9 +207,17 @@ def _argument_type(parse: Callable[[str], T]) -> Callable[[str], T]:
     return convert
 
 
-def _client_arguments(sub: argparse.ArgumentParser, verb: str) -> None:
-    from .client import verbs
+def _client_verbs_parse(name: str) -> Callable[[str], object]:
+    """An argparse type: the client verbs' parser `name`, imported at its first use (the
+    client imports numpy and asyncio; ``iochost --help`` and the host's verbs need neither)."""
+    def parse(text: str) -> object:
+        from .client import verbs
 
+        return getattr(verbs, name)(text)
+    return _argument_type(parse)
+
+
+def _client_arguments(sub: argparse.ArgumentParser, verb: str) -> None:
     sub.add_argument("--timeout", "-w", type=float, default=1.0, metavar="S",
                      help="seconds to wait for the connection and each answer (default 1)")
     if verb == "put":
@@ -222,14 +230,14 @@ def _client_arguments(sub: argparse.ArgumentParser, verb: str) -> None:
     sub.add_argument("--json", action="store_true", help="print one JSON object per value")
     if verb == "get":
         sub.add_argument("-d", dest="dbr_type", metavar="TYPE",
-                         type=_argument_type(verbs.parse_dbr_type),
+                         type=_client_verbs_parse("parse_dbr_type"),
                          help="request this DBR type (DBR_CTRL_DOUBLE, time_long, 20, ...) or "
                               "family of the native type (native, sts, time, gr, ctrl) "
                               "and print all its fields")
         sub.add_argument("-c", dest="count", type=int, metavar="COUNT",
                          help="number of array elements to read (default: all)")
     else:
-        sub.add_argument("-m", dest="mask", type=_argument_type(verbs.parse_mask),
+        sub.add_argument("-m", dest="mask", type=_client_verbs_parse("parse_mask"),
                          default="va",
                          metavar="MASK",
                          help="events: v(alue) l(og) a(larm) p(roperty); default va")
