@@ -3,7 +3,8 @@ and ``iochost.run()`` (one standalone IOC).
 
 * :func:`run_process` runs a coroutine on a new loop -- uvloop's when installed
   (:func:`~iochost.server.server.new_event_loop`) -- with ``asyncio.Runner``, which closes
-  the loop cleanly whatever happened.
+  the loop cleanly whatever happened; it first raises the open-file limit, as every
+  client's circuit takes a file descriptor.
 * :class:`StopSignals` turns SIGINT/SIGTERM into a stop request while its ``with`` block
   runs on the loop (plus any extra handlers, e.g. the host's SIGHUP reload) and restores
   the default handling after it.
@@ -20,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import gc
+import logging
 import signal
 from collections.abc import Callable, Coroutine, Mapping
 from types import TracebackType
@@ -27,7 +29,10 @@ from typing import Any, TypeVar
 
 from .server import new_event_loop
 
-__all__ = ["STOP_SIGNALS", "StopSignals", "run_process", "freeze_heap", "thaw_heap"]
+__all__ = ["STOP_SIGNALS", "StopSignals", "run_process", "raise_open_file_limit", "freeze_heap",
+           "thaw_heap"]
+
+logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 #: the signals that ask a process to stop cleanly (shutdown hooks run)
@@ -36,9 +41,37 @@ STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 def run_process(main: Coroutine[Any, Any, T]) -> T:
     """Run ``main`` to completion on a new event loop, then close the loop cleanly (tasks
-    left over cancelled, async generators and the default executor shut down)."""
+    left over cancelled, async generators and the default executor shut down).  The
+    process's open-file limit is raised first (:func:`raise_open_file_limit`)."""
+    raise_open_file_limit()
     with asyncio.Runner(loop_factory=new_event_loop) as runner:
         return runner.run(main)
+
+
+#: the open-file limit a serving process asks for (when its hard limit allows)
+OPEN_FILES_WANTED = 65536
+
+
+def raise_open_file_limit() -> None:
+    """Raise the soft limit on open files towards the hard one, up to OPEN_FILES_WANTED.
+
+    Every client circuit is a socket: with the soft limit many systems start processes
+    with (1,024, kept low for programs that use ``select()``), one host's server would
+    stop accepting clients at about a thousand, without an error a client can see.  The
+    event loop polls with epoll, so the limit is only a number here.  Never lowered.
+    """
+    try:
+        import resource
+    except ImportError:   # not a Unix
+        return
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = OPEN_FILES_WANTED if hard == resource.RLIM_INFINITY else min(hard,
+                                                                          OPEN_FILES_WANTED)
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+        except (OSError, ValueError) as exc:
+            logger.debug("open-file limit stays %d: %s", soft, exc)
 
 
 def freeze_heap() -> None:
