@@ -55,7 +55,7 @@ class ServerThread:
             overrides["port"] = port
         if config is None:
             config = ServerConfig.from_env(**overrides)
-        self.database = pvdb if isinstance(pvdb, PVDatabase) else PVDatabase(pvdb or {})
+        self.database = pvdb if isinstance(pvdb, PVDatabase) else PVDatabase(pvdb)
         self.server = Server(self.database, config)
         self.loop: asyncio.AbstractEventLoop = new_event_loop()
         self._thread: threading.Thread | None = None

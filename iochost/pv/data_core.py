@@ -269,13 +269,20 @@ class ChannelData:
         """What is kept in ``_value`` for a preprocessed value (ChannelEnum keeps an index)."""
         return value
 
+    # The two wire hooks below make this class itself a plain LONG channel, as caproto's
+    # ChannelData is (its "pathological" examples serve ``ChannelData(value=0)``); every
+    # concrete class overrides them.
     def _wire_values(self) -> Any:
-        """The value as ``iochost.ca.dbr`` expects it for ``native_type``."""
-        raise NotImplementedError(f"{type(self).__name__} does not define its wire values")
+        """The value as ``iochost.ca.dbr`` expects it for ``native_type`` (here: the value's
+        elements, a number as one)."""
+        value = self._value
+        return value if isinstance(value, (list, tuple)) or hasattr(value, "dtype") \
+            else (value,)
 
     def _value_from_wire(self, values: Any) -> Any:
-        """A client's put, already converted to ``native_type``, as a Python value."""
-        raise NotImplementedError(f"{type(self).__name__} does not accept puts")
+        """A client's put, already converted to ``native_type``, as a Python value (here: a
+        number for one element, the array for several)."""
+        return values[0].item() if len(values) == 1 else values
 
     def _change_flags(self, value: Any) -> int:
         """DBE_VALUE/DBE_LOG for a new value (deadbands); non-numeric data always post."""

@@ -109,7 +109,9 @@ async def start_server(pvdb: Mapping[str, Any], *, interfaces: Sequence[str] | N
 
     log.info("Server starting up...")
     overrides: dict[str, Any] = {"interfaces": list(interfaces)} if interfaces else {}
-    server = Server(dict(pvdb), ServerConfig.from_env(**overrides))
+    # pvdb itself, not a copy: a mapping that makes channels for names it does not list
+    # (caproto's defaultdict examples) is asked for them (see PVDatabase)
+    server = Server(pvdb, ServerConfig.from_env(**overrides))
     await server.start()
     for interface in server.config.interfaces:
         log.info("Listening on %s:%d", interface, server.tcp_port)

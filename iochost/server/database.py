@@ -12,6 +12,11 @@ Name resolution (:meth:`PVDatabase.resolve`) follows the EPICS conventions:
 * ``NAME.$``, ``NAME.FIELD$``, ``NAME$`` -- the long-string (CHAR array) view of the channel;
 * any of these followed by channel filters (``NAME.[2:5]``, ``NAME.{"dec":{"n":10}}``): a
   :class:`~iochost.server.filters.FilteredChannel` made for that one client channel.
+
+A database made from a mapping that may answer for names it does not list -- not a plain
+``dict``: caproto's "pathological" examples serve a ``defaultdict`` whose ``__missing__``
+makes a channel for any name asked for -- asks it, as caproto's server does, for a name
+it does not hold (the whole name first), and keeps what it answers as an entry.
 """
 from __future__ import annotations
 
@@ -73,13 +78,15 @@ def _surrogate_key(raw: bytes) -> str | None:
 class PVDatabase(MutableMapping[str, ServedChannel]):
     """A mutable ``name -> ServedChannel`` mapping with field/long-string resolution."""
 
-    __slots__ = ("_entries", "_removal_listeners", "_addition_listeners")
+    __slots__ = ("_entries", "_source", "_removal_listeners", "_addition_listeners")
 
     def __init__(self, entries: Mapping[str, ServedChannel] | None = None):
         # One index of every name: requested names, which arrive as UTF-8 bytes, are
         # decoded to be looked up (~60 ns a name more than a bytes-keyed index, which cost
         # ~100 B a PV: 10 MB for 100,000).
         self._entries: dict[str, ServedChannel] = dict(entries or {})
+        #: the mapping asked for names not held (see the module's docstring), or None
+        self._source = None if type(entries) in (dict, type(None)) else entries
         self._removal_listeners: list[RemovalListener] = []
         self._addition_listeners: list[RemovalListener] = []
 
@@ -138,6 +145,7 @@ class PVDatabase(MutableMapping[str, ServedChannel]):
         field or long-string reference is resolved further."""
         entries = self._entries  # never rebound, so the closure sees every later change
         resolve_bytes = self.resolve_bytes
+        asks_source = self._source is not None
 
         def serves(raw: bytes) -> bool:
             try:
@@ -146,7 +154,7 @@ class PVDatabase(MutableMapping[str, ServedChannel]):
             except UnicodeDecodeError:
                 return resolve_bytes(raw) is not None
             # Another server's name (most searches on a shared network): settle it here.
-            return _may_be_reference(raw) and resolve_bytes(raw) is not None
+            return (asks_source or _may_be_reference(raw)) and resolve_bytes(raw) is not None
 
         return serves
 
@@ -170,7 +178,7 @@ class PVDatabase(MutableMapping[str, ServedChannel]):
             name, key = raw.decode("utf-8", "replace"), _surrogate_key(raw)
         if key is not None and (channel := entries.get(key)) is not None:
             return key, key, channel
-        if not _may_be_reference(raw):
+        if self._source is None and not _may_be_reference(raw):
             return None  # what resolve_entry would conclude without the entry
         found = self.resolve_entry(name)
         return None if found is None else (name, *found)
@@ -183,6 +191,8 @@ class PVDatabase(MutableMapping[str, ServedChannel]):
     def resolve_entry(self, name: str) -> tuple[str, ServedChannel] | None:
         """``(database key, channel)`` for ``name``; the key is what a removal is about."""
         channel = self._entries.get(name)
+        if channel is None and self._source is not None:
+            channel = self._ask_source(name)
         if channel is not None:
             return name, channel
         modified = split_modifiers(name)
@@ -213,6 +223,24 @@ class PVDatabase(MutableMapping[str, ServedChannel]):
             if channel is None:
                 return None
         return base, channel
+
+    def _ask_source(self, name: str) -> ServedChannel | None:
+        """What the source mapping answers for ``name``, kept as its entry (None if nothing
+        servable: a KeyError, an error of its own -- logged -- or not channel data)."""
+        try:
+            channel = self._source[name]  # type: ignore[index]
+        except LookupError:
+            return None
+        except Exception:
+            logger.exception("the PV database's mapping failed to answer for %r", name)
+            return None
+        if not isinstance(channel, ServedChannel):
+            logger.warning("the PV database's mapping answered %r for %r: not channel data",
+                           type(channel).__name__, name)
+            return None
+        # kept without notifying: its client is connecting now (no beacon ramp needed)
+        self._entries[name] = channel
+        return channel
 
     # -- notifications ---------------------------------------------------------------------
     def add_removal_listener(self, fn: RemovalListener) -> None:

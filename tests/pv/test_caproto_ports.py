@@ -154,3 +154,45 @@ def test_caproto_raw_timestamp_example_posts_its_exact_epics_timestamp(mount, cl
     assert reading.data[0] == 3
     assert reading.metadata.stamp.nanoSeconds == 2 ** 16 - 1
     assert abs(reading.metadata.timestamp - before) < 5
+
+
+def _black_hole(pvdb):
+    """A server of ``pvdb`` on the subprocess port (the clients search it too): these
+    examples answer every name, so they never share the port the other tests use."""
+    from iochost.testing import ServerThread
+
+    return ServerThread(pvdb, port=int(os.environ["IOCHOST_TEST_SUBPROCESS_PORT"]))
+
+
+def test_caproto_defaultdict_black_hole_serves_any_name_asked_for(client, pyepics,
+                                                                   unique_prefix):
+    """pathological/defaultdict_server: ``run(ReallyDefaultDict(lambda: ChannelData(...)))``,
+    a pvdb that makes a channel for any name it is asked for, as caproto's server does."""
+    example = ported("pathological/defaultdict_server")
+    pvdb = example.ReallyDefaultDict(lambda: example.ChannelData(value=0))
+    first, second = unique_prefix + "ANY:NAME", unique_prefix + "ANOTHER"
+    with _black_hole(pvdb):
+        assert client.value(first) == 0
+        assert client.write(first, 5) == "ECA_NORMAL"
+        assert client.value(first) == 5 and client.value(second) == 0
+        assert pvdb[first].value == 5   # the mapping's own channel is the one served
+        # EPICS' libca too; the bare ChannelData is a LONG, as caproto's
+        third = pyepics.PV(unique_prefix + "THIRD")
+        assert third.wait_for_connection(timeout=5)
+        assert third.get(timeout=5) == 0 and third.type == "time_long"
+        third.disconnect()
+
+
+def test_caproto_spoof_beamline_makes_channels_by_their_names(client, unique_prefix):
+    from caproto import ChannelType
+
+    """pathological/spoof_beamline: channels made by name (enums for ImageMode, strings for
+    PluginType, doubles otherwise); NAME-SP, NAME-RB and NAME_RBV are NAME itself."""
+    ioc = ported("pathological/spoof_beamline").BlackholeIOC(prefix="")
+    p = unique_prefix
+    with _black_hole(ioc.pvdb):
+        assert client.native(p + "cam1:ImageMode")[0] == "ENUM"
+        assert client.read(p + "cam1:ImageMode", data_type=ChannelType.STRING).data == [b"Single"]
+        assert client.value(p + "image1:PluginType") == "NDPluginStdArrays"
+        assert client.write(p + "m1:Pos-SP", 3.5) == "ECA_NORMAL"
+        assert client.value(p + "m1:Pos-RB") == 3.5 and client.value(p + "m1:Pos_RBV") == 3.5

@@ -3,6 +3,7 @@
 The entries here are minimal stand-ins that only answer ``get_field`` / ``long_string``: the
 database is a plain mapping plus resolution, and that is what these tests exercise.
 """
+from iochost.pv.data import ChannelDouble
 from iochost.server.database import PVDatabase
 
 
@@ -82,3 +83,38 @@ def test_a_failing_listener_does_not_stop_the_others(caplog):
     del db["A"]
     assert heard == [["A"]]
     assert "boom" in caplog.text
+
+
+class _Black(dict):
+    """An open-ended pvdb as caproto's pathological examples write one: answers any name,
+    except that some names fail in its own code and some answer with something unservable."""
+
+    def __missing__(self, name):
+        if name.startswith("BROKEN"):
+            raise RuntimeError("the mapping's own bug")
+        if name.startswith("JUNK"):
+            return "not channel data"
+        channel = self[name] = ChannelDouble(value=len(name))
+        return channel
+
+
+def test_an_open_ended_mapping_is_asked_for_names_it_does_not_list(caplog):
+    source = _Black({"HELD": ChannelDouble(value=1.0)})
+    db = PVDatabase(source)
+    serves = db.search_predicate()
+    assert serves(b"NEW:NAME")                                  # a search makes it
+    assert db.resolve("NEW:NAME") is source["NEW:NAME"]         # the same channel, kept
+    assert "NEW:NAME" in db.exact_entries()                     # found exactly next time
+    assert db.resolve_bytes(b"OTHER")[2] is source["OTHER"]     # a CREATE_CHAN's way
+    # the whole name is asked first, as caproto's server does: a channel of its own
+    assert db.resolve("HELD.DESC") is source["HELD.DESC"] is not source["HELD"]
+    assert not serves(b"BROKEN:1") and "the mapping's own bug" in caplog.text
+    assert not serves(b"JUNK:1") and "not channel data" in caplog.text
+    assert "BROKEN:1" not in db and "JUNK:1" not in db
+
+
+def test_a_plain_dict_is_copied_and_not_asked_again():
+    source = {"A": ChannelDouble(value=1.0)}
+    db = PVDatabase(source)
+    source["B"] = ChannelDouble(value=2.0)        # the caller's dict changing later
+    assert db.resolve("B") is None and not db.search_predicate()(b"B")
