@@ -196,3 +196,16 @@ def test_caproto_spoof_beamline_makes_channels_by_their_names(client, unique_pre
         assert client.value(p + "image1:PluginType") == "NDPluginStdArrays"
         assert client.write(p + "m1:Pos-SP", 3.5) == "ECA_NORMAL"
         assert client.value(p + "m1:Pos-RB") == 3.5 and client.value(p + "m1:Pos_RBV") == 3.5
+
+
+@pytest.mark.parametrize("name", ["advanced/type_varieties", "no_pvproperty"])
+def test_caproto_bare_pvdb_example_serves_every_pv(serve_pvs, client, name):
+    """Examples without a PVGroup: a module-level ``pvdb`` of channel data (every
+    ChannelX class, alarms, empty values; a bare ``ChannelData`` holding an integer array)
+    or of ``PVSpec(...).create(group=None)``."""
+    pvdb = ported(name).pvdb
+    served = serve_pvs(pvdb)
+    for key, channel in pvdb.items():
+        pvname = served[key]
+        assert client.native(pvname) == (channel.native_type.name, channel.max_length), key
+        assert client.read(pvname).status.name == "ECA_NORMAL", key
