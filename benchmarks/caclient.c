@@ -196,16 +196,34 @@ static int mode_waveform(const char *name, double seconds, long max_rounds)
     return intact ? 0 : 1;
 }
 
+/* The put with completion: returning once a plain put was flushed (ca_pend_io) raced the
+ * process's exit against libca's send thread, and under load the put never left. */
+static struct {
+    epicsEventId done;
+    int status;
+} trigger;
+
+static void on_trigger_done(struct event_handler_args args)
+{
+    trigger.status = args.status;
+    epicsEventSignal(trigger.done);
+}
+
 static int mode_trigger(const char *name, double value, double timeout)
 {
     chid ch;
     start_context();
     if (connect_channels(name, 1, &ch, timeout) != 1)
         fail("connect", ECA_TIMEOUT);
-    int status = ca_array_put(DBR_DOUBLE, 1, ch, &value);
-    if (status == ECA_NORMAL)
-        status = ca_pend_io(timeout);
+    trigger.done = epicsEventMustCreate(epicsEventEmpty);
+    int status = ca_array_put_callback(DBR_DOUBLE, 1, ch, &value, on_trigger_done, NULL);
+    if (status == ECA_NORMAL) {
+        ca_flush_io();
+        status = epicsEventWaitWithTimeout(trigger.done, timeout) == epicsEventOK
+                 ? trigger.status : ECA_TIMEOUT;
+    }
     printf("{\"status\": \"%s\"}\n", ca_message(status));
+    ca_context_destroy();
     return status == ECA_NORMAL ? 0 : 1;
 }
 

@@ -126,7 +126,10 @@ def _waveform(client: str = "c"):
 
 def _trigger(server: ServerProcess, name: str, value: float) -> None:
     # Generous: a server may still be busy with another client's searches.
-    run_client("c", "trigger", [server.pvs.control(name), value, 60], server.client_env, 90)
+    result = run_client("c", "trigger", [server.pvs.control(name), value, 60],
+                        server.client_env, 90)
+    if result.get("status") != "Normal successful completion":   # ca_message(ECA_NORMAL)
+        raise ClientError(f"put of {value} to {name} failed: {result.get('status')}")
 
 
 class WebBrowser:
