@@ -209,3 +209,29 @@ def test_caproto_bare_pvdb_example_serves_every_pv(serve_pvs, client, name):
         pvname = served[key]
         assert client.native(pvname) == (channel.native_type.name, channel.max_length), key
         assert client.read(pvname).status.name == "ECA_NORMAL", key
+
+
+def test_caproto_worker_thread_pc_example_put_completes_after_the_worker(mount, client):
+    """worker_thread_pc: the putter hands the request to a thread through
+    ``async_lib.ThreadsafeQueue`` and awaits an ``async_lib.Event`` the thread sets."""
+    import time
+
+    ioc = mount(ported("worker_thread_pc").WorkerThreadIOC(prefix=f"CPW{os.getpid() % 10000}:"))
+    started = time.monotonic()
+    assert client.write(ioc.prefix + "request", 1) == "ECA_NORMAL"   # the worker sleeps 1 s
+    assert time.monotonic() - started >= 0.95
+    assert client.value(ioc.prefix + "request") == 1
+
+
+def test_caproto_dynamic_pvgroups_example_serves_the_groups_it_adds(mount, client):
+    """too_clever/dynamic_pvgroups: groups made at run time, their pvdbs merged into the main
+    group's with ``ioc.pvdb.update(**group.pvdb)``; a putter of one reaches the main group."""
+    prefix = f"CPD{os.getpid() % 10000}:"
+    ioc = ported("too_clever/dynamic_pvgroups").create_ioc(
+        prefix=prefix, groups_a=["A1", "A2"], groups_b=["B1"])
+    mount(ioc)
+    assert sorted(ioc.pvdb) == sorted(prefix + name for name in (
+        "A1", "A1_RBV", "A2", "A2_RBV", "B1_A", "B1_B"))
+    assert client.value(prefix + "B1_B") == 20
+    assert client.write(prefix + "A2", 7) == "ECA_NORMAL"
+    assert ioc.shared_value == 7 and client.value(prefix + "A2") == 7
