@@ -183,6 +183,19 @@ def test_round_trip(cls):
     check()
 
 
+def test_messages_compare_and_print_by_their_fields_as_dataclasses():
+    # one __eq__/__repr__ pair for all classes (the generated ones cost start-up time)
+    search = c.SearchRequest(name=b"PV", cid=3)
+    assert search == c.SearchRequest(name=b"PV", cid=3, version=c.CA_MINOR_VERSION)
+    assert search != c.SearchRequest(name=b"PV", cid=4)
+    assert c.EchoRequest() == c.EchoRequest() and c.EchoRequest() != c.EchoResponse()
+    assert c.ClearChannelRequest(sid=1, cid=2) != (1, 2)
+    assert repr(search) == f"SearchRequest(name=b'PV', cid=3, version={c.CA_MINOR_VERSION}, " \
+                           "reply=False)"
+    with pytest.raises(TypeError):
+        hash(search)
+
+
 def test_every_message_class_has_a_decoder():
     decoded = {type(decode(cls_example.to_bytes(), role_of(type(cls_example))))
                for _, _, cls_example in SPEC_CONVERSATION + VECTORS}
