@@ -105,7 +105,6 @@ def _check_data(payload: Any) -> bytes:
 
 # -- the common machinery ------------------------------------------------------------------
 
-
 class _Message:
     """Base of every message class: header layout as data, generic encode/decode.
 

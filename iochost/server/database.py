@@ -75,6 +75,15 @@ def _surrogate_key(raw: bytes) -> str | None:
         return None
 
 
+def _open_ended(entries: Mapping[str, ServedChannel] | None) -> bool:
+    """May ``entries`` answer for names it does not list?  A dict that says how to make a
+    missing entry or looks names up its own way; any other mapping but a database."""
+    if isinstance(entries, dict):
+        cls = type(entries)
+        return hasattr(cls, "__missing__") or cls.__getitem__ is not dict.__getitem__
+    return entries is not None and not isinstance(entries, PVDatabase)
+
+
 class PVDatabase(MutableMapping[str, ServedChannel]):
     """A mutable ``name -> ServedChannel`` mapping with field/long-string resolution."""
 
@@ -86,7 +95,7 @@ class PVDatabase(MutableMapping[str, ServedChannel]):
         # ~100 B a PV: 10 MB for 100,000).
         self._entries: dict[str, ServedChannel] = dict(entries or {})
         #: the mapping asked for names not held (see the module's docstring), or None
-        self._source = None if type(entries) in (dict, type(None)) else entries
+        self._source = entries if _open_ended(entries) else None
         self._removal_listeners: list[RemovalListener] = []
         self._addition_listeners: list[RemovalListener] = []
 

@@ -118,3 +118,19 @@ def test_a_plain_dict_is_copied_and_not_asked_again():
     db = PVDatabase(source)
     source["B"] = ChannelDouble(value=2.0)        # the caller's dict changing later
     assert db.resolve("B") is None and not db.search_predicate()(b"B")
+
+
+def test_which_mappings_are_asked_for_names_they_do_not_list():
+    from collections import OrderedDict, defaultdict
+    from types import MappingProxyType
+
+    def served_later(source, backing):
+        db = PVDatabase(source)
+        backing["LATER"] = ChannelDouble(value=1.0)   # the caller's mapping, after the copy
+        return db.resolve("LATER") is not None
+
+    plain, ordered, behind_proxy = {}, OrderedDict(), {}
+    assert not served_later(plain, plain) and not served_later(ordered, ordered)
+    assert served_later(MappingProxyType(behind_proxy), behind_proxy)  # looks up its own way
+    made = defaultdict(lambda: ChannelDouble(value=2.0))
+    assert PVDatabase(made).resolve("ANY").value == 2.0 and "ANY" in made
