@@ -15,6 +15,7 @@ import caproto
 import pytest
 
 from iochost import PVGroup, pvproperty
+from iochost.pv.data import ChannelDouble
 from test_group_helpers import client, mount  # noqa: F401  (fixtures)
 
 EXAMPLES = Path(caproto.__file__).parent / "ioc_examples"
@@ -69,12 +70,14 @@ def _in_tmp_path(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
 
 
-def ported(name: str) -> types.ModuleType:
-    """caproto's example ``name`` with its imports pointing at iochost."""
+def ported(name: str, keep: str = "") -> types.ModuleType:
+    """caproto's example ``name`` with its imports pointing at iochost (but an import of
+    caproto's module ``keep``, e.g. its client, which such an IOC goes on using)."""
     text = (EXAMPLES / f"{name}.py").read_text()
     for pattern, replacement in IMPORTS:
         text = re.sub(pattern, replacement, text, flags=re.MULTILINE)
-    assert not re.search(r"^\s*(from|import) caproto", text, flags=re.MULTILINE), \
+    rest = text.replace(f"from {keep} import", "") if keep else text
+    assert not re.search(r"^\s*(from|import) caproto", rest, flags=re.MULTILINE), \
         f"{name} imports more of caproto than this test rewrites"
     module = types.ModuleType(f"ported_{name}")
     exec(compile(text, f"<caproto example {name}, ported>", "exec"), module.__dict__)
@@ -235,3 +238,21 @@ def test_caproto_dynamic_pvgroups_example_serves_the_groups_it_adds(mount, clien
     assert client.value(prefix + "B1_B") == 20
     assert client.write(prefix + "A2", 7) == "ECA_NORMAL"
     assert ioc.shared_value == 7 and client.value(prefix + "A2") == 7
+
+
+def test_caproto_mirror_example_follows_its_target_with_caprotos_own_client(
+        serve_pvs, mount, client):
+    """mirror: an IOC that keeps caproto's asyncio client (``caproto.asyncio.client``) to
+    subscribe to another PV -- here one of this server's -- and serves its value, with
+    the target's own timestamps."""
+    from test_group_helpers import wait_until
+
+    target = serve_pvs({"TARGET": ChannelDouble(value=1.5)})["TARGET"]
+    mirror = ported("mirror", keep="caproto.asyncio.client").Mirror(
+        prefix=f"CPM{os.getpid() % 10000}:", target=target)
+    mount(mirror)
+    wait_until(lambda: client.value(mirror.prefix + "value") == 1.5, what="the first value")
+    assert client.write(target, 7.25) == "ECA_NORMAL"
+    wait_until(lambda: client.value(mirror.prefix + "value") == 7.25, what="the new value")
+    stamp = client.read(target, data_type="time").metadata.timestamp
+    assert mirror.value.timestamp == pytest.approx(stamp, abs=1e-6)
