@@ -241,7 +241,7 @@ def test_caproto_dynamic_pvgroups_example_serves_the_groups_it_adds(mount, clien
 
 
 def test_caproto_mirror_example_follows_its_target_with_caprotos_own_client(
-        serve_pvs, mount, client):
+        ca_server, serve_pvs, mount, client):
     """mirror: an IOC that keeps caproto's asyncio client (``caproto.asyncio.client``) to
     subscribe to another PV -- here one of this server's -- and serves its value, with
     the target's own timestamps."""
@@ -251,8 +251,58 @@ def test_caproto_mirror_example_follows_its_target_with_caprotos_own_client(
     mirror = ported("mirror", keep="caproto.asyncio.client").Mirror(
         prefix=f"CPM{os.getpid() % 10000}:", target=target)
     mount(mirror)
-    wait_until(lambda: client.value(mirror.prefix + "value") == 1.5, what="the first value")
-    assert client.write(target, 7.25) == "ECA_NORMAL"
-    wait_until(lambda: client.value(mirror.prefix + "value") == 7.25, what="the new value")
-    stamp = client.read(target, data_type="time").metadata.timestamp
-    assert mirror.value.timestamp == pytest.approx(stamp, abs=1e-6)
+    try:
+        wait_until(lambda: client.value(mirror.prefix + "value") == 1.5, what="a first value")
+        assert client.write(target, 7.25) == "ECA_NORMAL"
+        wait_until(lambda: client.value(mirror.prefix + "value") == 7.25, what="the new value")
+        stamp = client.read(target, data_type="time").metadata.timestamp
+        assert mirror.value.timestamp == pytest.approx(stamp, abs=1e-6)
+    finally:   # the session's server loop runs on: its client must not
+        ca_server.call(mirror.client_context.disconnect())
+
+
+# caproto's Context.monitor, when cancelled, calls its coroutine remove_callback unawaited
+@pytest.mark.filterwarnings("ignore:coroutine 'Subscription.remove_callback' was never awaited")
+def test_caproto_client_monitor_async_example_mirrors_value_alarm_and_disconnection(
+        ca_server, serve_pvs, mount, client):
+    """client_monitor_async: ``__ainit__`` (its ``run(startup_hook=...)``) iterates caproto's
+    asyncio ``Context.monitor``; each update is written with the target's timestamp, status
+    and severity (caproto's own enums), and a disconnection raises LINK / MAJOR."""
+    import asyncio
+
+    from caproto import ChannelType
+
+    from iochost import AlarmSeverity, AlarmStatus
+    from iochost.pv.async_lib import AsyncioAsyncLayer
+    from test_group_helpers import wait_until
+
+    served = serve_pvs({"TARGET": ChannelDouble(value=1.0)})
+    target = served["TARGET"]
+    channel = ca_server.database[target]
+    example = ported("client_monitor_async", keep="caproto.asyncio.client")
+    contexts = []
+
+    class Context(example.Context):  # kept, to be disconnected at the end
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            contexts.append(self)
+
+    example.Context = Context
+    ioc = mount(example.MirrorClientIOC(target, prefix=f"CPA{os.getpid() % 10000}:"))
+    mirrored = ioc.prefix + "mirrored"
+    task = ca_server.call(lambda: asyncio.ensure_future(ioc.__ainit__(AsyncioAsyncLayer())))
+    try:
+        wait_until(lambda: client.value(mirrored) == 1.0, what="the first value")
+        ca_server.call(channel.write(4.5, status=AlarmStatus.HIHI,
+                                     severity=AlarmSeverity.MAJOR_ALARM))
+        wait_until(lambda: client.value(mirrored) == 4.5, what="the new value")
+        reading = client.read(mirrored, data_type=ChannelType.TIME_DOUBLE)
+        assert (reading.metadata.status, reading.metadata.severity) == (
+            AlarmStatus.HIHI, AlarmSeverity.MAJOR_ALARM)
+        ca_server.remove([target])     # SERVER_DISCONN: the client reports 'disconnected'
+        wait_until(lambda: client.read(mirrored, data_type=ChannelType.TIME_DOUBLE)
+                   .metadata.status == AlarmStatus.LINK, what="the LINK alarm")
+    finally:   # the session's server loop runs on: the example's client must not
+        ca_server.call(task.cancel)
+        for context in contexts:
+            ca_server.call(context.disconnect())
