@@ -20,6 +20,11 @@ from test_group_helpers import client, mount  # noqa: F401  (fixtures)
 
 EXAMPLES = Path(caproto.__file__).parent / "ioc_examples"
 
+# caproto's asyncio Context.monitor, when cancelled, calls its coroutine remove_callback
+# unawaited (client_monitor_async); the warning comes whenever that coroutine is collected
+pytestmark = pytest.mark.filterwarnings(
+    "ignore:coroutine 'Subscription.remove_callback' was never awaited")
+
 #: caproto import -> iochost import (``caproto.server`` and ``caproto`` renamed
 #: ``iochost``); nothing else in an example is changed
 IMPORTS = [
@@ -76,7 +81,8 @@ def ported(name: str, keep: str = "") -> types.ModuleType:
     text = (EXAMPLES / f"{name}.py").read_text()
     for pattern, replacement in IMPORTS:
         text = re.sub(pattern, replacement, text, flags=re.MULTILINE)
-    rest = text.replace(f"from {keep} import", "") if keep else text
+    rest = re.sub(rf"^(from {re.escape(keep)} import|import {re.escape(keep)}$)", "", text,
+                  flags=re.MULTILINE) if keep else text
     assert not re.search(r"^\s*(from|import) caproto", rest, flags=re.MULTILINE), \
         f"{name} imports more of caproto than this test rewrites"
     module = types.ModuleType(f"ported_{name}")
@@ -261,8 +267,27 @@ def test_caproto_mirror_example_follows_its_target_with_caprotos_own_client(
         ca_server.call(mirror.client_context.disconnect())
 
 
-# caproto's Context.monitor, when cancelled, calls its coroutine remove_callback unawaited
-@pytest.mark.filterwarnings("ignore:coroutine 'Subscription.remove_callback' was never awaited")
+def _mirrors_value_alarm_and_disconnection(ca_server, client, target: str,
+                                            mirrored: str) -> None:
+    """The checks of the two mirroring examples: the target's value and alarm are mirrored,
+    and its going away raises LINK / MAJOR on the mirror."""
+    from caproto import ChannelType
+
+    from iochost import AlarmSeverity, AlarmStatus
+    from test_group_helpers import wait_until
+
+    wait_until(lambda: client.value(mirrored) == 1.0, what="the first value")
+    ca_server.call(ca_server.database[target].write(4.5, status=AlarmStatus.HIHI,
+                                                    severity=AlarmSeverity.MAJOR_ALARM))
+    wait_until(lambda: client.value(mirrored) == 4.5, what="the new value")
+    reading = client.read(mirrored, data_type=ChannelType.TIME_DOUBLE)
+    assert (reading.metadata.status, reading.metadata.severity) == (
+        AlarmStatus.HIHI, AlarmSeverity.MAJOR_ALARM)
+    ca_server.remove([target])     # SERVER_DISCONN: the client reports 'disconnected'
+    wait_until(lambda: client.read(mirrored, data_type=ChannelType.TIME_DOUBLE)
+               .metadata.status == AlarmStatus.LINK, what="the LINK alarm")
+
+
 def test_caproto_client_monitor_async_example_mirrors_value_alarm_and_disconnection(
         ca_server, serve_pvs, mount, client):
     """client_monitor_async: ``__ainit__`` (its ``run(startup_hook=...)``) iterates caproto's
@@ -270,15 +295,9 @@ def test_caproto_client_monitor_async_example_mirrors_value_alarm_and_disconnect
     and severity (caproto's own enums), and a disconnection raises LINK / MAJOR."""
     import asyncio
 
-    from caproto import ChannelType
-
-    from iochost import AlarmSeverity, AlarmStatus
     from iochost.pv.async_lib import AsyncioAsyncLayer
-    from test_group_helpers import wait_until
 
-    served = serve_pvs({"TARGET": ChannelDouble(value=1.0)})
-    target = served["TARGET"]
-    channel = ca_server.database[target]
+    target = serve_pvs({"TARGET": ChannelDouble(value=1.0)})["TARGET"]
     example = ported("client_monitor_async", keep="caproto.asyncio.client")
     contexts = []
 
@@ -289,20 +308,26 @@ def test_caproto_client_monitor_async_example_mirrors_value_alarm_and_disconnect
 
     example.Context = Context
     ioc = mount(example.MirrorClientIOC(target, prefix=f"CPA{os.getpid() % 10000}:"))
-    mirrored = ioc.prefix + "mirrored"
     task = ca_server.call(lambda: asyncio.ensure_future(ioc.__ainit__(AsyncioAsyncLayer())))
     try:
-        wait_until(lambda: client.value(mirrored) == 1.0, what="the first value")
-        ca_server.call(channel.write(4.5, status=AlarmStatus.HIHI,
-                                     severity=AlarmSeverity.MAJOR_ALARM))
-        wait_until(lambda: client.value(mirrored) == 4.5, what="the new value")
-        reading = client.read(mirrored, data_type=ChannelType.TIME_DOUBLE)
-        assert (reading.metadata.status, reading.metadata.severity) == (
-            AlarmStatus.HIHI, AlarmSeverity.MAJOR_ALARM)
-        ca_server.remove([target])     # SERVER_DISCONN: the client reports 'disconnected'
-        wait_until(lambda: client.read(mirrored, data_type=ChannelType.TIME_DOUBLE)
-                   .metadata.status == AlarmStatus.LINK, what="the LINK alarm")
+        _mirrors_value_alarm_and_disconnection(ca_server, client, target,
+                                               ioc.prefix + "mirrored")
     finally:   # the session's server loop runs on: the example's client must not
         ca_server.call(task.cancel)
         for context in contexts:
             ca_server.call(context.disconnect())
+
+
+def test_caproto_thread_client_monitor_example_mirrors_through_a_threadsafe_queue(
+        ca_server, serve_pvs, mount, client):
+    """advanced/thread_client_monitor: caproto's threading client calls back on its own
+    threads, which put into ``async_lib.ThreadsafeQueue``; a startup hook awaits
+    ``async_get()`` and writes each update."""
+    target = serve_pvs({"TARGET": ChannelDouble(value=1.0)})["TARGET"]
+    example = ported("advanced/thread_client_monitor", keep="caproto.threading.client")
+    ioc = mount(example.ThreadClientIOC(target, prefix=f"CPC{os.getpid() % 10000}:"))
+    try:
+        _mirrors_value_alarm_and_disconnection(ca_server, client, target,
+                                               ioc.prefix + "mirrored")
+    finally:
+        example.get_default_thread_context().disconnect()
