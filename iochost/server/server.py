@@ -19,6 +19,7 @@ from .beacon import BeaconSender
 from .circuit import VirtualCircuit
 from .settings import ServerConfig
 from .database import PVDatabase, ServedChannel
+from .openfiles import OpenFilesWatch
 from .introspection import (ChannelInfo, ClientInfo, ClosedCircuitTotals, ServerTotals,
                             channel_infos, client_info, server_totals)
 from .subscription import Fanout, Subscription
@@ -78,6 +79,7 @@ class Server:
         self._started = False
         self._stopped: asyncio.Event | None = None
         self._background: set[asyncio.Task[Any]] = set()
+        self._open_files: OpenFilesWatch | None = None   # once serving
 
     # -- lifecycle ---------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -94,6 +96,7 @@ class Server:
         except BaseException:
             await self._close_sockets()
             raise
+        self._open_files = OpenFilesWatch()
         self.database.add_removal_listener(self._on_removed)
         self.database.add_addition_listener(self._on_added)
         self._beacons = BeaconSender(self.tcp_port, self.config.beacon_destinations(),
@@ -226,12 +229,16 @@ class Server:
         self.circuits.add(circuit)
         self.batcher.register(circuit)
         self.counters["circuits_opened"] += 1
+        if self._open_files is not None:
+            self._open_files.circuits_changed(len(self.circuits))
 
     def circuit_closed(self, circuit: VirtualCircuit) -> None:
         if circuit in self.circuits:
             self.circuits.discard(circuit)
             self.batcher.unregister(circuit)
             self._closed_totals.fold(circuit)
+            if self._open_files is not None:
+                self._open_files.circuits_changed(len(self.circuits))
 
     def subscribe(self, sub: Subscription) -> None:
         data = sub.channel.data

@@ -56,3 +56,40 @@ def test_a_standalone_ioc_serves_more_circuits_than_its_starting_soft_limit(uniq
             circuit.close()
         proc.terminate()
         proc.wait(10)
+
+
+def _hard_limit(limit: int):
+    def apply() -> None:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (limit, limit))
+    return apply
+
+
+def test_nearing_the_open_file_limit_is_logged_with_what_to_do(unique_prefix):
+    # a hard limit of 96 that the process cannot raise: libuv refuses the circuits beyond
+    # it by closing them at once, without a word; the server warns before that happens
+    port = free_port()
+    env = dict(os.environ, EPICS_CAS_SERVER_PORT=str(port), EPICS_CA_SERVER_PORT=str(port))
+    code = ("from iochost import run; from iochost.pv.data import ChannelDouble; "
+            f"run({{{unique_prefix + 'X'!r}: ChannelDouble(value=1.5)}}, "
+            "interfaces=['127.0.0.1'])")
+    proc = subprocess.Popen([sys.executable, "-c", code], env=env, preexec_fn=_hard_limit(96),
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    circuits: list[RawCircuit] = []
+    try:
+        deadline = time.monotonic() + 20
+        while not udp_search(port, [unique_prefix + "X"], timeout=0.2):
+            assert time.monotonic() < deadline and proc.poll() is None
+        for _ in range(96):
+            try:
+                circuits.append(RawCircuit(port, timeout=2))
+            except OSError:       # refused (closed at once): the limit is reached
+                break
+        assert len(circuits) < 96
+    finally:
+        for circuit in circuits:
+            circuit.close()
+        proc.terminate()
+        log = proc.communicate(timeout=10)[0]
+    warnings = [line for line in log.splitlines() if "files this process may open" in line]
+    assert len(warnings) == 1, log
+    assert "of the 96 files" in warnings[0] and "LimitNOFILE=" in warnings[0]
