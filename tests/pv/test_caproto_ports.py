@@ -16,7 +16,7 @@ import pytest
 
 from iochost import PVGroup, pvproperty
 from iochost.pv.data import ChannelDouble
-from test_group_helpers import client, mount  # noqa: F401  (fixtures)
+from test_group_helpers import client, mount, wait_until  # noqa: F401  (fixtures)
 
 EXAMPLES = Path(caproto.__file__).parent / "ioc_examples"
 
@@ -193,10 +193,10 @@ def test_caproto_defaultdict_black_hole_serves_any_name_asked_for(client, pyepic
 
 
 def test_caproto_spoof_beamline_makes_channels_by_their_names(client, unique_prefix):
-    from caproto import ChannelType
-
     """pathological/spoof_beamline: channels made by name (enums for ImageMode, strings for
     PluginType, doubles otherwise); NAME-SP, NAME-RB and NAME_RBV are NAME itself."""
+    from caproto import ChannelType
+
     ioc = ported("pathological/spoof_beamline").BlackholeIOC(prefix="")
     p = unique_prefix
     with _black_hole(ioc.pvdb):
@@ -251,8 +251,6 @@ def test_caproto_mirror_example_follows_its_target_with_caprotos_own_client(
     """mirror: an IOC that keeps caproto's asyncio client (``caproto.asyncio.client``) to
     subscribe to another PV -- here one of this server's -- and serves its value, with
     the target's own timestamps."""
-    from test_group_helpers import wait_until
-
     target = serve_pvs({"TARGET": ChannelDouble(value=1.5)})["TARGET"]
     mirror = ported("mirror", keep="caproto.asyncio.client").Mirror(
         prefix=f"CPM{os.getpid() % 10000}:", target=target)
@@ -274,7 +272,6 @@ def _mirrors_value_alarm_and_disconnection(ca_server, client, target: str,
     from caproto import ChannelType
 
     from iochost import AlarmSeverity, AlarmStatus
-    from test_group_helpers import wait_until
 
     wait_until(lambda: client.value(mirrored) == 1.0, what="the first value")
     ca_server.call(ca_server.database[target].write(4.5, status=AlarmStatus.HIHI,
