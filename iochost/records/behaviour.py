@@ -53,6 +53,11 @@ LIMIT_SEVERITIES: dict[str, str] = {
     "HHSV": "upper_alarm_limit", "HSV": "upper_warning_limit",
     "LSV": "lower_warning_limit", "LLSV": "lower_alarm_limit",
 }
+#: The (lower, upper) alarm limit pairs: a pair arms its limits only as a range.
+LIMIT_PAIRS = (("lower_alarm_limit", "upper_alarm_limit"),
+               ("lower_warning_limit", "upper_warning_limit"))
+#: GR/CTRL alarm limits that arm nothing (EPICS' ``recGblGetAlarmDouble``).
+ALARM_LIMITS_NAN = dict.fromkeys(LIMIT_SEVERITIES.values(), math.nan)
 #: Record types whose RVAL is the raw form of VAL (a view here: the value as an integer).
 RAW_VALUE_RECORDS = frozenset(("ai", "ao", "bi", "bo", "mbbi", "mbbo"))
 _MBB_STATES = ("ZRSV", "ONSV", "TWSV", "THSV", "FRSV", "FVSV", "SXSV", "SVSV",
@@ -103,16 +108,24 @@ def reevaluate_alarm(record: PvpropertyData) -> None:
             record.alarm.notify(flags)
 
 
-def unarmed_limits_as_nan(fields: RecordFieldGroup, properties: dict[str, Any]) -> None:
-    """GR/CTRL metadata as RSRV's ``get_alarm_double`` gives it: an alarm limit whose
-    severity field is NO_ALARM goes out as NaN (0 for integer types, as dbAccess converts
-    it).  Only once a severity field was touched: they start at the framework's severities
-    (see the module docstring), which arm every limit."""
-    if not fields.alarm_fields or "upper_alarm_limit" not in properties:
+def unarmed_limits_as_nan(fields: RecordFieldGroup, record: PvpropertyData,
+                          properties: dict[str, Any]) -> None:
+    """GR/CTRL alarm limits as RSRV's ``get_alarm_double`` gives them: NaN (0 for integer
+    types, as dbAccess converts it) for a limit that cannot raise an alarm -- its pair is no
+    range under the framework's pairing rule (as in a record nobody gave limits), or its
+    severity field was set to NO_ALARM -- and for all four of a record whose value has no
+    alarm limits (bo, mbbi, stringin...).  The severity fields start at the framework's
+    severities (see the module docstring), which arm every limit of a range."""
+    if not hasattr(record, "upper_alarm_limit"):
+        properties.update(ALARM_LIMITS_NAN)
         return
-    for severity, limit in LIMIT_SEVERITIES.items():
-        if not fields.stored(severity, DEFAULT_SEVERITIES[severity]):
-            properties[limit] = math.nan
+    for lower, upper in LIMIT_PAIRS:
+        if not properties[lower] < properties[upper]:
+            properties[lower] = properties[upper] = math.nan
+    if fields.alarm_fields:
+        for severity, limit in LIMIT_SEVERITIES.items():
+            if not fields.stored(severity, DEFAULT_SEVERITIES[severity]):
+                properties[limit] = math.nan
 
 
 def severity_changed(record: PvpropertyData) -> None:

@@ -102,6 +102,10 @@ class FieldChannel:
                 self._static_meta = None
         return super()._encode(dbr_type, count)
 
+    def _metadata_properties(self) -> dict[str, Any]:
+        # A field arms no alarm limit: RSRV gives NaN for every field but VAL.
+        return {**super()._metadata_properties(), **behaviour.ALARM_LIMITS_NAN}
+
     def _commit(self, value: Any, flags: int, metadata: dict[str, Any]) -> None:
         # A field posts only when its value changes (EPICS records post a field when
         # it changed: MLST/MDEL 0); the time stamp is the record's business.

@@ -13,10 +13,11 @@ softIoc, ``tests/records/test_record_field_metadata.py``):
   HIHI..LOLO, LALM, ALST, MLST, SVAL, OVAL, PVAL, IVOV) show HOPR/LOPR as display limits
   and, as control limits, DRVH/DRVL on records that have them (ao, longout, int64out),
   else HOPR/LOPR again; motor VAL/RBV show HLM/LLM, DVAL/DRBV DHLM/DLLM, RVAL/RRBV the
-  raw ones, VELO VMAX/VBAS.  Every other field gives the range of its database type
-  (+-1e300 for DOUBLE, the integer type's range, as ``recGblGetGraphicDouble`` does).
-
-Alarm limits of fields are left to the channel: the record's own are on VAL only.
+  raw ones, VELO VMAX/VBAS; a bo's VAL has the control limits 0..65535 (its ENUM type's
+  range).  Every other field gives the range of its database type (+-1e300 for DOUBLE,
+  the integer type's range, as ``recGblGetGraphicDouble`` does).
+* **alarm limits**: NaN for every field (``recGblGetAlarmDouble``); a record's own are on
+  VAL only (``behaviour.unarmed_limits_as_nan``).
 """
 from __future__ import annotations
 
@@ -42,6 +43,8 @@ _TYPE_RANGE: dict[DbfType, tuple[float, float]] = {
     DbfType.LONG: (-2147483648, 2147483647), DbfType.ULONG: (0, 4294967295),
     DbfType.INT64: (-1e300, 1e300), DbfType.UINT64: (0, 1e300),
 }
+#: Records whose ``get_control_double`` gives their DBF_ENUM VAL the type's range (bo).
+_ENUM_CONTROL_RANGE = frozenset(("bo",))
 _MOTOR_UNITS = {"VELO": "{}/sec", "VMAX": "{}/sec", "BVEL": "{}/sec", "VBAS": "{}/sec",
                 "JVEL": "{}/sec", "HVEL": "{}/sec", "JAR": "{}/s/s", "UREV": "{}/rev",
                 "ACCL": "sec", "BACC": "sec", "S": "rev/sec", "SBAS": "rev/sec",
@@ -75,6 +78,10 @@ def input_limits(record: Any) -> tuple[Any, Any]:
 def value_display(rtyp: str, record: Any, properties: dict[str, Any]) -> None:
     """Adjust the record's own GR/CTRL metadata (``properties``, Metadata names) to RSRV's:
     a record without DRVH/DRVL shows HOPR/LOPR as its control limits too."""
+    if rtyp in _ENUM_CONTROL_RANGE:
+        properties["lower_ctrl_limit"], properties["upper_ctrl_limit"] = \
+            _TYPE_RANGE[DbfType.USHORT]
+        return
     if rtyp == "motor" or _kind(rtyp)[1] or not hasattr(record, "upper_disp_limit"):
         return
     low, high = input_limits(record)

@@ -346,7 +346,7 @@ class RecordFieldGroup:
         """The record's GR/CTRL metadata as RSRV serves it (``fieldmeta.value_display``;
         alarm limits of NO_ALARM severity as NaN)."""
         fieldmeta.value_display(self._table_type, instance, properties)
-        behaviour.unarmed_limits_as_nan(self, properties)
+        behaviour.unarmed_limits_as_nan(self, instance, properties)
 
     def evaluate_alarm(self, instance: PvpropertyData, value: Any) -> Any:
         """The record's limit alarm (severity fields and HYST included)."""

@@ -1,5 +1,6 @@
 """GR/CTRL alarm limits of records against softIoc (issue 12): an alarm limit whose severity
-field is NO_ALARM is sent as NaN, as RSRV's ``get_alarm_double`` does.
+field is NO_ALARM is sent as NaN, as RSRV's ``get_alarm_double`` does; so is one no range
+arms, and every field's.
 
 The same ao record on both servers: HIHI/HIGH/LOW/LOLO set, HHSV=MAJOR and LSV=MINOR, the
 other two severities NO_ALARM.  softIoc's severity fields start at the dbd's NO_ALARM; ours
@@ -102,6 +103,58 @@ def test_no_alarm_severity_limits_are_nan_as_rsrv(mount, ca_server, unique_prefi
         time.sleep(0.05)
     assert mine == theirs
     assert theirs[0] == (9.0, "nan", -8.0, "nan") and theirs[2] == (9, 0, -8, 0)
+
+
+def limits_by_type(port: int, names: list[str]) -> dict:
+    """The alarm and control limits of each name in each GR/CTRL type (NaN as "nan")."""
+    raw = Raw(port)
+    out = {}
+    for name in names:
+        for dbr_type in (ChannelType.GR_FLOAT, ChannelType.GR_DOUBLE, ChannelType.CTRL_DOUBLE,
+                         ChannelType.CTRL_LONG, ChannelType.CTRL_SHORT):
+            _, meta = raw.read(name, dbr_type)
+            out[name.rsplit(":", 1)[1], dbr_type.name] = tuple(
+                "nan" if isinstance(v, float) and math.isnan(v) else v
+                for v in (meta.upper_alarm_limit, meta.upper_warning_limit,
+                          meta.lower_warning_limit, meta.lower_alarm_limit,
+                          meta.upper_ctrl_limit, meta.lower_ctrl_limit))
+    raw.sock.close()
+    return out
+
+
+class Untouched(PVGroup):
+    ai = pvproperty(value=1.5, record="ai", precision=3)
+    longout = pvproperty(value=7, record="longout")
+    bo = pvproperty(value="On", dtype=ChannelType.ENUM, enum_strings=["Off", "On"],
+                    record="bo")
+    mbbi = pvproperty(value=1, dtype=ChannelType.ENUM, record="mbbi")
+    # only the HIHI/LOLO pair is a range: HIGH/LOW arm nothing
+    ranged = pvproperty(value=0.0, record="ao", upper_alarm_limit=9.0, lower_alarm_limit=-9.0)
+
+
+def test_limits_nothing_arms_are_nan_as_rsrv(mount, ca_server, unique_prefix):
+    """Records nobody gave alarm limits, records whose value has none (bo, mbbi), fields
+    (recGblGetAlarmDouble) and a pair that is no range: NaN in FLOAT/DOUBLE, 0 as integers;
+    a bo's VAL has its ENUM type's control range (65535, -1 as a SHORT)."""
+    P = unique_prefix
+    db = (f'record(ai, "{P}ai") {{ field(VAL, "1.5") field(PREC, "3") }}\n'
+          f'record(longout, "{P}longout") {{ field(VAL, "7") }}\n'
+          f'record(bo, "{P}bo") {{ field(ZNAM, "Off") field(ONAM, "On") field(VAL, "1") }}\n'
+          f'record(mbbi, "{P}mbbi") {{ field(VAL, "1") }}\n'
+          f'record(ao, "{P}ranged") {{ field(HIHI, "9") field(LOLO, "-9") '
+          f'field(HHSV, "MAJOR") field(LLSV, "MAJOR") }}\n')
+    names = [P + n for n in ("ai", "longout", "bo", "mbbi", "ranged", "ai.HOPR", "ai.SCAN",
+                             "longout.HOPR", "ranged.HIHI")]
+    with running_softioc(db) as rsrv_port:
+        theirs = limits_by_type(rsrv_port, names)
+    mount(Untouched(prefix=P))
+    assert limits_by_type(ca_server.tcp_port, names) == theirs
+    nan4 = ("nan",) * 4
+    assert theirs["ai", "GR_DOUBLE"][:4] == theirs["ai.SCAN", "CTRL_DOUBLE"][:4] == nan4
+    assert theirs["ranged", "CTRL_DOUBLE"][:4] == (9.0, "nan", "nan", -9.0)
+    assert theirs["ranged", "CTRL_LONG"][:4] == (9, 0, 0, -9)
+    assert theirs["bo", "CTRL_DOUBLE"] == (*nan4, 65535.0, 0.0)
+    assert theirs["bo", ChannelType.CTRL_SHORT.name] == (0, 0, 0, 0, -1, 0)
 
 
 def native_types(port: int, names: list[str]) -> dict[str, tuple]:
