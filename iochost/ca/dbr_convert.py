@@ -29,8 +29,10 @@ The rules, and why:
   maps the code (``eca.put_refusal`` / ``eca.get_refusal``: the server, the web page's
   puts and the client's local PVs).
 * **STRING -> ENUM** takes the index of an exactly matching state string; otherwise a
-  number (as above) that is a valid index (``< len(enum_strings)``); otherwise
-  ECA_NOCONVERT (RSRV: S_db_badChoice, answered as ECA_PUTFAIL).
+  number (as above, but "" or blanks are none) that is a valid index
+  (``< len(enum_strings)``); otherwise ECA_NOCONVERT (RSRV: S_db_badChoice, answered as
+  ECA_PUTFAIL).  A menu field (``whole_numbers``) takes only a number that is the whole
+  text ("2.0" and "2 s" are refused, as RSRV's ``putStringMenu`` refuses them).
 * **CHAR <-> STRING** is numeric per element by default (dbConvert: a uchar array read
   as DBR_STRING gives "72", "105", ...).  With ``long_string=True`` a CHAR array is text
   instead: the bytes up to the first NUL make one string (at most 39 bytes), and a
@@ -171,14 +173,17 @@ def _strings_to_numbers(values: Sequence[bytes], target: ChannelType) -> np.ndar
         np.zeros(0, NATIVE_DTYPES[target])
 
 
-def _strings_to_enum(values: Sequence[bytes], enum_strings: Sequence[bytes]) -> np.ndarray:
+def _strings_to_enum(values: Sequence[bytes], enum_strings: Sequence[bytes],
+                     whole: bool) -> np.ndarray:
     indices = []
     for raw in values:
         if raw in enum_strings:
             indices.append(list(enum_strings).index(raw))
             continue
         try:
-            number = parse_integer(raw, 0, len(enum_strings) - 1)
+            if not raw.strip():
+                raise ValueError("no number")
+            number = parse_integer(raw, 0, len(enum_strings) - 1, whole=whole)
         except ValueError:
             raise _noconvert(
                 f"{raw!r} is not one of the {len(enum_strings)} enum states") from None
@@ -212,13 +217,15 @@ def _as_strings(values: bytes | Iterable[bytes]) -> list[bytes]:
 def convert_values(values: Any, from_type: int, to_type: int,
                    enum_strings: Sequence[bytes] = (), *, precision: int = 6,
                    long_string: bool = False,
-                   unnamed_states: tuple[int, bytes] | None = None) -> WireValues:
+                   unnamed_states: tuple[int, bytes] | None = None,
+                   whole_numbers: bool = False) -> WireValues:
     """Convert ``values`` of native type ``from_type`` to native type ``to_type``.
 
     Returns a 1-D array (numeric targets, native byte order) or ``list[bytes]`` (STRING).
     ``enum_strings`` are the states of an ENUM channel; ``precision`` is used to print
     FLOAT/DOUBLE as STRING; ``long_string`` treats CHAR arrays as text; ``unnamed_states``
-    is how an index without a state string reads (``Metadata.unnamed_states``).  See the
+    is how an index without a state string reads (``Metadata.unnamed_states``);
+    ``whole_numbers``: a STRING -> ENUM number must be the whole text (menu fields).  See the
     module docstring for the rules.  Raises ``CaStatusError(ECA_NOCONVERT)`` for values that do
     not convert and ``LocalProtocolError`` when called with non-native types.
     """
@@ -235,7 +242,7 @@ def convert_values(values: Any, from_type: int, to_type: int,
         if dst is _S:
             return strings
         if dst is _E:
-            return _strings_to_enum(strings, enum_strings)
+            return _strings_to_enum(strings, enum_strings, whole_numbers)
         if dst is _C and long_string:
             return _text_to_chars(strings)
         return _strings_to_numbers(strings, dst)

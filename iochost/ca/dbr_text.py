@@ -85,13 +85,14 @@ _STRTOD = re.compile(
 )
 
 
-def parse_integer(text: bytes, low: int, high: int) -> int:
+def parse_integer(text: bytes, low: int, high: int, *, whole: bool = False) -> int:
     """``strtol(text, &end, 0)`` range-checked to ``[low, high]`` (an unsigned target
-    rejects a minus sign on a non-zero value, as ``strtoul`` wraps it out of range)."""
-    if text == b"":
+    rejects a minus sign on a non-zero value, as ``strtoul`` wraps it out of range).
+    ``whole``: nothing but white space may follow the number, and "" is no number."""
+    if text == b"" and not whole:
         return 0
     m = _STRTOL.match(text)
-    if m is None:
+    if m is None or (whole and text[m.end():].strip()):
         raise ValueError(f"{text!r} is not a number")
     sign, hexa, octal, decimal = m.groups()
     value = int(hexa, 16) if hexa else int(octal, 8) if octal else int(decimal)

@@ -7,7 +7,10 @@
   severities the framework gives limits (MAJOR for HIHI/LOLO, MINOR for HIGH/LOW) rather
   than the dbd's NO_ALARM: a pvproperty's ``upper_alarm_limit=`` must keep its meaning
   when the pvproperty becomes a record.
-* SCAN sets the period of a ``use_scan_field`` scan (``set_scan_period``).
+* A NaN value of an ai, ao, calc or calcout raises the UDF alarm with the severity UDFS
+  (INVALID), as their process does (``udf = isnan(val)``).
+* SCAN sets the period of a ``use_scan_field`` scan (``set_scan_period``); Passive, Event,
+  I/O Intr and an index past the menu run none and are kept as chosen.
 * PROC re-processes: the putter runs again on the current value, which is published.
 * bi/bo/mbbi/mbbo: ZSV/OSV, ZRSV..FFSV and UNSV give the STATE alarm of each state,
   COSV the COS alarm of a change of state (EPICS' ``checkAlarms``).
@@ -58,6 +61,9 @@ LIMIT_PAIRS = (("lower_alarm_limit", "upper_alarm_limit"),
                ("lower_warning_limit", "upper_warning_limit"))
 #: GR/CTRL alarm limits that arm nothing (EPICS' ``recGblGetAlarmDouble``).
 ALARM_LIMITS_NAN = dict.fromkeys(LIMIT_SEVERITIES.values(), math.nan)
+#: Records whose NaN value is undefined: the UDF alarm, of severity UDFS (EPICS' ``udf =
+#: isnan(val)`` in their process).
+UDF_WHEN_NAN = frozenset(("ai", "ao", "calc", "calcout"))
 #: Record types whose RVAL is the raw form of VAL (a view here: the value as an integer).
 RAW_VALUE_RECORDS = frozenset(("ai", "ao", "bi", "bo", "mbbi", "mbbo"))
 _MBB_STATES = ("ZRSV", "ONSV", "TWSV", "THSV", "FRSV", "FVSV", "SXSV", "SVSV",
@@ -79,10 +85,16 @@ SCAN_PERIODS: tuple[float | None, ...] = tuple(
     float(m.group(1)) if (m := _PERIOD.match(choice)) else None for choice in _SCAN_MENU)
 
 
+def scan_index(choice: Any) -> int:
+    """The menuScan index of a SCAN choice (index or string)."""
+    return _SCAN_MENU.index(choice) if isinstance(choice, str) else int(choice)
+
+
 def scan_period(choice: Any) -> float | None:
-    """The period of a SCAN choice (index or string); None for Passive, Event, I/O Intr."""
-    index = _SCAN_MENU.index(choice) if isinstance(choice, str) else int(choice)
-    return SCAN_PERIODS[index]
+    """The period of a SCAN choice (index or string); None for Passive, Event, I/O Intr
+    and an index past the menu (EPICS stores one and scans nothing)."""
+    index = scan_index(choice)
+    return SCAN_PERIODS[index] if 0 <= index < len(SCAN_PERIODS) else None
 
 
 def scan_choice(period: float | None) -> int:
@@ -137,8 +149,10 @@ def severity_changed(record: PvpropertyData) -> None:
 
 def evaluate_alarm(fields: RecordFieldGroup, record: PvpropertyData, value: Any
                    ) -> tuple[AlarmStatus, AlarmSeverity] | None:
-    """The alarm of a record's new value: limit alarms (severity fields, HYST) or, for
-    bi/bo/mbbi/mbbo, state alarms."""
+    """The alarm of a record's new value: UDF for a NaN (ai, ao, calc, calcout), limit
+    alarms (severity fields, HYST) or, for bi/bo/mbbi/mbbo, state alarms."""
+    if fields._table_type in UDF_WHEN_NAN and record.max_length == 1 and value != value:
+        return AlarmStatus.UDF, AlarmSeverity(fields.stored("UDFS", AlarmSeverity.INVALID))
     if fields.alarm_fields and fields._table_type in STATE_SEVERITIES:
         return _state_alarm(fields, record, value)
     if not fields.alarm_fields or record.max_length != 1 or isinstance(value, (bytes, str)) \

@@ -16,6 +16,7 @@ from functools import cache
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ..ca.dbr import DBE_LOG, DBE_VALUE, AccessRights, ChannelType, encode_dbr, native_type
+from ..ca.dbr_convert import convert_values
 from ..pv.accessgate import AccessGate
 from ..pv.data import ChannelAlarm, ChannelValueError
 from ..pv.data_core import gated_rights
@@ -121,7 +122,8 @@ class FieldChannel:
 
 class FieldEnum:
     """Menu fields: an index past the 16 strings a DBR can carry is still a valid state
-    (menuAlarmStat has 22), read as DBR_STRING it gives its choice string."""
+    (menuAlarmStat has 22), read as DBR_STRING it gives its choice string; one past the
+    menu is stored too (EPICS stores it) and reads as its number."""
 
     __slots__ = ()
 
@@ -139,12 +141,18 @@ class FieldEnum:
     def _store_form(self, value: Any) -> int:
         return value if isinstance(value, int) else super()._store_form(value)
 
+    def _convert_put(self, values: Any, source: ChannelType) -> Any:
+        # RSRV's putStringMenu: a number put as text must be the whole text
+        return convert_values(values, source, ChannelType.ENUM,
+                              enum_strings=self._encoded_strings(), whole_numbers=True)
+
     def _encode(self, dbr_type: int, count: int) -> tuple[bytes, int]:
-        choices = self._menu
-        if (native_type(dbr_type) is ChannelType.STRING and len(self.enum_strings) <=
-                self._value < len(choices)):
-            text = choices[self._value].encode(self.string_encoding)
-            return encode_dbr(dbr_type, ChannelType.STRING, [text], self._metadata(), count)
+        choices, index = self._menu, self._value
+        if native_type(dbr_type) is ChannelType.STRING and len(self.enum_strings) <= index:
+            # a choice past the 16 a DBR carries, or an index past the menu: its number
+            text = choices[index] if index < len(choices) else str(index)
+            return encode_dbr(dbr_type, ChannelType.STRING, [text.encode(self.string_encoding)],
+                              self._metadata(), count)
         return super()._encode(dbr_type, count)
 
 

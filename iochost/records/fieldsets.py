@@ -138,7 +138,7 @@ class RecordFieldGroup:
     _declared_: ClassVar[dict[str, pvproperty]] = {}
 
     __slots__ = ("__weakref__", "_made", "_value_write_hook", "alarm_fields",
-                 "alarm_memory", "parent")
+                 "alarm_memory", "idle_scan", "parent")
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -157,6 +157,8 @@ class RecordFieldGroup:
         self._made: dict[str, Any] | None = None  # field name -> channel, once one exists
         self.alarm_memory: Any = None  # LALM (limits) or the last state (bi/mbbi...)
         self.alarm_fields = False  # True once a field the alarm evaluation reads exists
+        #: the SCAN choice while no period runs (Passive, Event, I/O Intr: EPICS keeps it)
+        self.idle_scan = 0
         self._value_write_hook: Any = None
         for name in self._eager_names(parent):
             self.pvdb.get(name)

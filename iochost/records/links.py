@@ -102,8 +102,18 @@ async def _write_raw(record: Any, value: int) -> None:
     await record.write(value)
 
 
+def _get_scan(record: Any) -> int:
+    period = record.scan_period
+    if period is None:  # Passive, Event, I/O Intr: what was chosen
+        return record.field_inst.idle_scan
+    return behaviour.scan_choice(period)
+
+
 async def _set_scan(record: Any, choice: Any) -> None:
-    record.set_scan_period(behaviour.scan_period(choice))
+    period = behaviour.scan_period(choice)
+    if period is None:
+        record.field_inst.idle_scan = behaviour.scan_index(choice)
+    record.set_scan_period(period)
 
 
 async def _process(record: Any, value: Any) -> None:
@@ -150,7 +160,7 @@ LINKS: dict[str, Link] = {
     "ACKT": Link(lambda record: int(record.alarm.must_acknowledge_transient), mask=DBE_ALARM),
     "AMSG": Link(lambda record: record.alarm.alarm_string, mask=DBE_ALARM),
     "ASG": Link(lambda record: record.access_group, _set_access_group),
-    "SCAN": Link(lambda record: behaviour.scan_choice(record.scan_period), _set_scan),
+    "SCAN": Link(_get_scan, _set_scan),
     "PROC": Link(lambda record: 0, _process),
     "RVAL": Link(_raw_value, _write_raw, DBE_VALUE, putter_replaces=True),
     "ZNAM": _enum_string(0),

@@ -1,6 +1,7 @@
-"""GR/CTRL alarm limits of records against softIoc (issue 12): an alarm limit whose severity
-field is NO_ALARM is sent as NaN, as RSRV's ``get_alarm_double`` does; so is one no range
-arms, and every field's.
+"""Records against softIoc (issue 12). GR/CTRL alarm limits: one whose severity field is
+NO_ALARM is sent as NaN, as RSRV's ``get_alarm_double`` does; so is one no range arms, and
+every field's. Also the native type of mbbo/mbbi, the text of states without strings,
+menu and state puts, and the UDF alarm of a NaN value.
 
 The same ao record on both servers: HIHI/HIGH/LOW/LOLO set, HHSV=MAJOR and LSV=MINOR, the
 other two severities NO_ALARM.  softIoc's severity fields start at the dbd's NO_ALARM; ours
@@ -9,6 +10,7 @@ start at the framework's MAJOR/MINOR (records/behaviour.py), so ours are put ove
 import importlib.util
 import math
 import socket
+import struct
 import sys
 import time
 from pathlib import Path
@@ -17,6 +19,7 @@ import pytest
 
 from iochost import PVGroup, pvproperty
 from iochost.ca import packers
+from iochost.ca.alarm_codes import AlarmSeverity, AlarmStatus
 from iochost.ca.commands import CreateChanResponse, ReadNotifyResponse, Role, WriteNotifyResponse
 from iochost.ca.dbr import ChannelType, decode_dbr
 from iochost.ca.parser import StreamParser
@@ -269,3 +272,87 @@ def test_values_that_do_not_convert_are_refused_with_rsrvs_status(mount, ca_serv
         theirs = refusals(rsrv_port, *names)
     mount(Texts(prefix=P))
     assert refusals(ca_server.tcp_port, *names) == theirs == (152, 160)  # GETFAIL, PUTFAIL
+
+
+def put_and_read(port: int, name: str, dbr_type: ChannelType, payload: bytes
+                 ) -> tuple[int, bytes, int, int]:
+    """(status of the put, then the value as text, its alarm status and severity)."""
+    raw = Raw(port)
+    sid = raw.create(name)
+    raw.ioid += 1
+    raw.sock.sendall(packers.write_notify_request(dbr_type, 1, sid, raw.ioid,
+                                                  payload.ljust(8, b"\0")))
+    status = raw.until(WriteNotifyResponse, lambda m, ioid=raw.ioid: m.ioid == ioid).status
+    raw.sock.close()
+    (text,), _ = Raw(port).read(name, ChannelType.STRING)
+    _, meta = Raw(port).read(name, ChannelType.STS_STRING)
+    return status, text, meta.status, meta.severity
+
+
+def text(value: str) -> tuple[ChannelType, bytes]:
+    return ChannelType.STRING, value.encode().ljust(40, b"\0")
+
+
+def index(value: int) -> tuple[ChannelType, bytes]:
+    return ChannelType.LONG, value.to_bytes(4, "big", signed=True)
+
+
+class Menus(PVGroup):
+    ai = pvproperty(value=1.0, record="ai")
+    bo = pvproperty(value="On", dtype=ChannelType.ENUM, enum_strings=["Off", "On"],
+                    record="bo")
+    mbbi = pvproperty(value=1, dtype=ChannelType.ENUM, record="mbbi")
+
+
+def test_menu_and_state_puts_as_rsrv(mount, ca_server, unique_prefix):
+    """SCAN keeps Event and I/O Intr and an index past its menu (read as its number; it
+    scans nothing); a number put as text to a menu must be the whole text; "" names no
+    state of a bo or an mbbi without strings."""
+    P = unique_prefix
+    puts = [("ai.SCAN", text("Event")), ("ai.SCAN", index(1)), ("ai.SCAN", text("6")),
+            ("ai.SCAN", index(20)), ("ai.SCAN", text(" 5 ")), ("ai.SCAN", text("2.0")),
+            ("ai.SCAN", text("4 s")), ("ai.SCAN", text("")), ("ai.HHSV", index(7)),
+            ("bo", text("")), ("bo", text("Off")), ("bo", text(" 1")), ("mbbi", text(""))]
+    db = (f'record(ai, "{P}ai") {{ field(VAL, "1") }}\n'
+          f'record(bo, "{P}bo") {{ field(ZNAM, "Off") field(ONAM, "On") field(VAL, "1") }}\n'
+          f'record(mbbi, "{P}mbbi") {{ field(VAL, "1") }}\n')
+
+    def run(port: int) -> list:
+        return [put_and_read(port, P + name, *put)[:2] for name, put in puts]
+
+    with running_softioc(db) as rsrv_port:
+        theirs = run(rsrv_port)
+    mount(Menus(prefix=P))
+    assert run(ca_server.tcp_port) == theirs
+    assert theirs[:5] == [(1, b"Event"), (1, b"Event"), (1, b"1 second"), (1, b"20"),
+                          (1, b"2 second")]
+    assert [status for status, _ in theirs[5:8]] == [160] * 3  # PUTFAIL, the value kept
+
+
+class Undefined(PVGroup):
+    ai = pvproperty(value=1.0, record="ai")
+    ao = pvproperty(value=1.0, record="ao")
+    udfs = pvproperty(value=1.0, record="ao")
+
+
+def test_nan_value_raises_udf_alarm_as_rsrv(mount, ca_server, unique_prefix):
+    """A NaN put to an ai or ao: the UDF alarm with severity UDFS (INVALID unless set);
+    a number clears it."""
+    P = unique_prefix
+    nan, one = struct.pack(">d", math.nan), struct.pack(">d", 1.0)
+    db = (f'record(ai, "{P}ai") {{ field(VAL, "1") }}\n'
+          f'record(ao, "{P}ao") {{ field(VAL, "1") }}\n'
+          f'record(ao, "{P}udfs") {{ field(VAL, "1") field(UDFS, "MINOR") }}\n')
+
+    def run(port: int) -> list:
+        put_and_read(port, P + "udfs.UDFS", *text("MINOR"))  # ours start at INVALID
+        return [put_and_read(port, P + name, ChannelType.DOUBLE, value)
+                for name in ("ai", "ao", "udfs") for value in (nan, one)]
+
+    with running_softioc(db) as rsrv_port:
+        theirs = run(rsrv_port)
+    mount(Undefined(prefix=P))
+    assert run(ca_server.tcp_port) == theirs
+    assert theirs[0] == (1, b"nan", AlarmStatus.UDF, AlarmSeverity.INVALID)
+    assert theirs[1][2:] == (0, 0)
+    assert theirs[4][2:] == (AlarmStatus.UDF, AlarmSeverity.MINOR)
