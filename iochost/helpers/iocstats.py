@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import os
 import platform
 import socket
@@ -20,6 +21,7 @@ from typing import Any, ClassVar
 
 from iochost import ChannelType, PVGroup, __version__, pvproperty
 from iochost.ca.codes import CA_MAJOR_VERSION, CA_MINOR_VERSION
+from iochost.records.behaviour import LIMIT_SEVERITIES
 
 from .sysinfo import CpuLoad, max_fds, memory, open_fds, uptime_text
 
@@ -89,8 +91,10 @@ class IocStatsIOC(PVGroup):
     RECORD_CNT = _ai("Number of Records")
     FD_MAX = _ai("Max File Descriptors")
     FD_CNT = _ai("Allocated File Descriptors")
+    # the upper limits make each pair a range (the framework's rule); they arm nothing
     FD_FREE = pvproperty(value=0.0, record="calc", read_only=True, upper_disp_limit=150.0,
                          lower_alarm_limit=5.0, lower_warning_limit=20.0,
+                         upper_alarm_limit=math.inf, upper_warning_limit=math.inf,
                          doc="Available FDs")
     SYS_CPU_LOAD = _ai("System CPU Load", **_CPU_LIMITS)
     IOC_CPU_LOAD = _ai("IOC CPU Load", **_CPU_LIMITS)
@@ -137,12 +141,25 @@ class IocStatsIOC(PVGroup):
     async def attach(self, host: Any) -> None:
         """Read the host's figures from now on (the plugin awaits this once mounted)."""
         self.host = host
+        await self._template_severities()
         config_path = str(getattr(host.config, "path", "") or "")
         for name, value in (("ST_SCRIPT1", config_path[:_STRING_SIZE]),
                             ("ST_SCRIPT2", config_path[_STRING_SIZE:2 * _STRING_SIZE]),
                             ("ST_SCRIPT", config_path[:120])):
             await getattr(self, name).write(value, verify_value=False)
         await self.refresh(force=True)
+
+    async def _template_severities(self) -> None:
+        """The template gives a severity only to the limits it sets (HHSV/HSV, or LLSV/LSV
+        for FD_FREE); the others are NO_ALARM: no LOLO alarm at 0 CA clients, and their
+        limits go out as NaN, as from devIocStats."""
+        for record in self.pvdb.values():
+            fields = getattr(record, "fields", None)
+            if fields is None or not hasattr(record, "upper_alarm_limit"):
+                continue
+            for severity, limit in LIMIT_SEVERITIES.items():
+                if not math.isfinite(getattr(record, limit)) or not getattr(record, limit):
+                    await fields.get(severity).write("NO_ALARM")
 
     # -- the values set once --------------------------------------------------------------------
     @STARTTOD.startup

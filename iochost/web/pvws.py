@@ -40,7 +40,7 @@ from iochost.ca.dbr import DBE_PROPERTY, AccessRights, ChannelType
 from iochost.server import PVDatabase, ServedChannel
 
 from .puts import WEB_USER, PutRefused, WritesDisabled, web_put
-from .readings import Display, Reading, aread_value, read_display, severity_name
+from .readings import Display, Reading, aread_value, json_float, read_display, severity_name
 
 __all__ = ["ARRAY_THROTTLE", "THROTTLE", "PvwsSession", "update_message"]
 
@@ -75,10 +75,12 @@ def _display_fields(reading: Reading, display: Display) -> dict[str, Any]:
         return {"labels": list(display.enum_strings)}
     if reading.native_type == ChannelType.STRING or isinstance(reading.value, str):
         return {}
+    limits = {"min": display.lower_disp_limit, "max": display.upper_disp_limit,
+              "warn_low": display.lower_warning_limit, "warn_high": display.upper_warning_limit,
+              "alarm_low": display.lower_alarm_limit, "alarm_high": display.upper_alarm_limit}
+    # a record's unarmed alarm limits are NaN: sent as pvws sends them, "NaN"
     return {"units": display.units, "precision": display.precision,
-            "min": display.lower_disp_limit, "max": display.upper_disp_limit,
-            "warn_low": display.lower_warning_limit, "warn_high": display.upper_warning_limit,
-            "alarm_low": display.lower_alarm_limit, "alarm_high": display.upper_alarm_limit}
+            **{key: json_float(limit) for key, limit in limits.items()}}
 
 
 def _value_fields(reading: Reading, display: Display) -> dict[str, Any]:

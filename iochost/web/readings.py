@@ -18,8 +18,8 @@ import numpy as np
 from iochost.ca.dbr import EPICS_EPOCH, ChannelType, Metadata, decode_dbr, promote
 from iochost.server import ServedChannel
 
-__all__ = ["Display", "Reading", "SEVERITY_NAMES", "aread_value", "read_display", "read_value",
-           "severity_name", "text_encoding"]
+__all__ = ["Display", "Reading", "SEVERITY_NAMES", "aread_value", "json_float", "read_display",
+           "read_value", "severity_name", "text_encoding"]
 
 #: Alarm severities by number as pvws (and Phoebus' VType) name them; beyond INVALID is
 #: UNDEFINED there too.
@@ -53,13 +53,14 @@ class Reading:
         """The value as JSON can carry it (NaN/inf become the text pvws uses)."""
         value = self.value
         if isinstance(value, np.ndarray):
-            return [_finite(v) for v in value.tolist()]
+            return [json_float(v) for v in value.tolist()]
         if isinstance(value, float):
-            return _finite(value)
+            return json_float(value)
         return value
 
 
-def _finite(value: Any) -> Any:
+def json_float(value: Any) -> Any:
+    """A float JSON can carry: NaN and the infinities as pvws' strings."""
     if isinstance(value, float) and not math.isfinite(value):
         return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
     return value

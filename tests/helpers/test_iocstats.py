@@ -2,6 +2,7 @@
 the clients; START_CNT carried across a restart by autosave."""
 from __future__ import annotations
 
+import math
 import re
 import time
 from datetime import datetime
@@ -44,6 +45,9 @@ def test_iocstats_pvs_have_the_template_types_units_and_limits(start_host, uniqu
     assert (period.metadata.upper_ctrl_limit, period.metadata.lower_ctrl_limit) == (60.0, 1.0)
     fd_free = native["FD_FREE"].read(data_type="control").metadata
     assert (fd_free.lower_alarm_limit, fd_free.lower_warning_limit) == (5.0, 20.0)
+    # the limits the template leaves unset arm nothing: NaN, as from devIocStats
+    assert all(math.isnan(v) for v in (fd_free.upper_alarm_limit, fd_free.upper_warning_limit,
+                                       clients.lower_alarm_limit, clients.lower_warning_limit))
     access = pyepics.PV(f"{P}:ACCESS", form="ctrl")
     assert access.wait_for_connection(TIMEOUT)
     assert list(access.get_ctrlvars()["enum_strs"]) == \

@@ -90,6 +90,28 @@ def test_first_update_has_full_metadata_then_only_what_changed(web_host, pyepics
     run(scenario())
 
 
+def test_unarmed_alarm_limits_are_nan_strings_as_pvws_sends_them(web_host):
+    """A record's alarm limits that arm nothing are NaN on the wire; the message is still
+    JSON a browser parses (no bare NaN)."""
+    demo = web_host()
+    name = demo.pv("VOLTS")
+
+    async def scenario():
+        async with await Browser.open(demo) as browser:
+            await browser.send(type="subscribe", pvs=[name])
+            while True:
+                message = await browser.ws.receive(TIMEOUT)
+                first = json.loads(message.data, parse_constant=pytest.fail)
+                if first.get("pv") == name:
+                    break
+            assert {key: first[key] for key in ("warn_low", "warn_high", "alarm_low",
+                                                 "alarm_high", "value", "units")} == \
+                {"warn_low": "NaN", "warn_high": "NaN", "alarm_low": "NaN", "alarm_high": "NaN",
+                 "value": 1.5, "units": "V"}
+
+    run(scenario())
+
+
 def test_arrays_travel_as_little_endian_base64(web_host):
     demo = web_host()
     expected = {"WAVE": ("VDoubleArray", "b64dbl", "<f8", np.linspace(0.0, 1.0, 64)),
