@@ -117,9 +117,9 @@ def _name_bytes(payload: bytes | memoryview) -> bytes:
 
 def _zeroed_payload(header: Header) -> bytes:
     """The data of a failed read or subscription reply: zeros of the size the request asked
-    for (``dbr_size_n``: count 0 counts as one element), as RSRV fills it."""
+    for (``dbr_size_n``; for count 0, the type's fields without a value), as RSRV fills it."""
     try:
-        return bytes(payload_size(header[2], max(header[3], 1)))
+        return bytes(payload_size(header[2], header[3]))
     except CaStatusError:  # a type no read can have (PUT_ACKT, PUT_ACKS)
         return _ZEROS8
 

@@ -356,3 +356,39 @@ def test_nan_value_raises_udf_alarm_as_rsrv(mount, ca_server, unique_prefix):
     assert theirs[0] == (1, b"nan", AlarmStatus.UDF, AlarmSeverity.INVALID)
     assert theirs[1][2:] == (0, 0)
     assert theirs[4][2:] == (AlarmStatus.UDF, AlarmSeverity.MINOR)
+
+
+def failed_replies(port: int, name: str) -> list:
+    """(status, count, payload size) of failed reads and subscriptions of text as numbers."""
+    raw = Raw(port)
+    sid = raw.create(name)
+    out = []
+    for dbr_type in (ChannelType.DOUBLE, ChannelType.TIME_DOUBLE, ChannelType.CTRL_DOUBLE):
+        for count in (0, 1, 2):
+            raw.ioid += 1
+            raw.sock.sendall(packers.read_notify_request(dbr_type, count, sid, raw.ioid))
+            reply = raw.until(ReadNotifyResponse, lambda m, ioid=raw.ioid: m.ioid == ioid)
+            out.append(("read", reply.status, reply.data_count, len(reply.payload)))
+            raw.ioid += 1
+            raw.sock.sendall(packers.event_add_request(dbr_type, count, sid, raw.ioid, 1))
+            # (without payload it parses as a cancel's confirmation: matched by its id)
+            update = raw.until(object, lambda m, sub=raw.ioid:
+                               getattr(m, "subscriptionid", None) == sub)
+            out.append(("subscribe", getattr(update, "status", None), update.data_count,
+                        len(getattr(update, "payload", b""))))
+    raw.sock.close()
+    return out
+
+
+def test_failed_reads_carry_rsrvs_zeroed_data(mount, ca_server, unique_prefix):
+    """A read or subscription that fails (text that is no number) carries zeros of
+    ``dbr_size_n(type, count)``: for count 0 only the type's fields before the value."""
+    name = unique_prefix + "text"
+    with running_softioc(f'record(stringin, "{name}") {{ field(VAL, "hello") }}\n') as port:
+        theirs = failed_replies(port, name)
+    mount(Texts(prefix=unique_prefix))
+    assert failed_replies(ca_server.tcp_port, name) == theirs
+    # count 0 of a DOUBLE: no data at all (the subscription's reply then reads as a
+    # cancel's confirmation, without a status: libca ignores it)
+    assert theirs[:2] == [("read", 152, 0, 0), ("subscribe", None, 0, 0)]
+    assert ("read", 152, 0, 16) in theirs and ("read", 152, 0, 80) in theirs
