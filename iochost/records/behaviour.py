@@ -59,6 +59,8 @@ LIMIT_SEVERITIES: dict[str, str] = {
 #: The (lower, upper) alarm limit pairs: a pair arms its limits only as a range.
 LIMIT_PAIRS = (("lower_alarm_limit", "upper_alarm_limit"),
                ("lower_warning_limit", "upper_warning_limit"))
+#: Records whose ``get_alarm_double`` gives their limits as they are, armed or not.
+RAW_ALARM_LIMITS = frozenset(("int64in", "int64out"))
 #: GR/CTRL alarm limits that arm nothing (EPICS' ``recGblGetAlarmDouble``).
 ALARM_LIMITS_NAN = dict.fromkeys(LIMIT_SEVERITIES.values(), math.nan)
 #: Records whose NaN value is undefined: the UDF alarm, of severity UDFS (EPICS' ``udf =
@@ -126,8 +128,11 @@ def unarmed_limits_as_nan(fields: RecordFieldGroup, record: PvpropertyData,
     types, as dbAccess converts it) for a limit that cannot raise an alarm -- its pair is no
     range under the framework's pairing rule (as in a record nobody gave limits), or its
     severity field was set to NO_ALARM -- and for all four of a record whose value has no
-    alarm limits (bo, mbbi, stringin...).  The severity fields start at the framework's
-    severities (see the module docstring), which arm every limit of a range."""
+    alarm limits (bo, mbbi, stringin...); int64in/int64out give theirs as they are.  The
+    severity fields start at the framework's severities (see the module docstring), which
+    arm every limit of a range."""
+    if fields._table_type in RAW_ALARM_LIMITS:
+        return
     if not hasattr(record, "upper_alarm_limit"):
         properties.update(ALARM_LIMITS_NAN)
         return

@@ -8,7 +8,8 @@ softIoc, ``tests/records/test_record_field_metadata.py``):
   ai, ao, calc...; LONG fields of longin/longout...), except conversion coefficients
   (ASLO, AOFF, SMOO); every field of a motor record (VELO... in EGU/sec, ACCL in sec).
   Records without EGU (bi, bo, mbbi, stringin...) give none.
-* **precision**: the record's PREC for every floating-point field (integer DBRs carry none).
+* **precision**: the record's PREC for every floating-point field (integer DBRs carry none;
+  an integer field served as DOUBLE -- ULONG, INT64, UINT64 -- has 0, so it prints whole).
 * **display and control limits**: fields that hold a value of the record's VAL (VAL,
   HIHI..LOLO, LALM, ALST, MLST, SVAL, OVAL, PVAL, IVOV) show HOPR/LOPR as display limits
   and, as control limits, DRVH/DRVL on records that have them (ao, longout, int64out),
@@ -41,7 +42,7 @@ _TYPE_RANGE: dict[DbfType, tuple[float, float]] = {
     DbfType.CHAR: (-128, 127), DbfType.UCHAR: (0, 255),
     DbfType.SHORT: (-32768, 32767), DbfType.USHORT: (0, 65535),
     DbfType.LONG: (-2147483648, 2147483647), DbfType.ULONG: (0, 4294967295),
-    DbfType.INT64: (-1e300, 1e300), DbfType.UINT64: (0, 1e300),
+    DbfType.INT64: (-2.0**63, 2.0**63), DbfType.UINT64: (0, 2.0**64),
 }
 #: Records whose ``get_control_double`` gives their DBF_ENUM VAL the type's range (bo).
 _ENUM_CONTROL_RANGE = frozenset(("bo",))
@@ -119,6 +120,8 @@ def field_display(rtyp: str, name: str, record: Any, fields: Any
                 ctrl = (record.lower_ctrl_limit, record.upper_ctrl_limit)
             else:
                 low, high = ctrl = input_limits(record)
+    if dbf not in _FLOATING:  # an integer field served as DOUBLE (ULONG, INT64...)
+        precision = 0
     return {"units": units, "precision": precision, "lower_disp_limit": low,
             "upper_disp_limit": high, "lower_ctrl_limit": ctrl[0],
             "upper_ctrl_limit": ctrl[1]}

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any, NamedTuple
 
-from ..ca.dbr import DBE_ALARM, DBE_PROPERTY, DBE_VALUE, ChannelType
+from ..ca.dbr import DBE_ALARM, DBE_LOG, DBE_PROPERTY, DBE_VALUE, ChannelType
 from ..pv.data import ChannelValueError
 from . import behaviour, fieldmeta
 from .tables import buffer_of, fields_of
@@ -152,6 +152,9 @@ LINKS: dict[str, Link] = {
     "LOLO": _metadata("lower_alarm_limit", alarm_limit=True),
     "MDEL": _attribute("value_atol"),
     "ADEL": _attribute("log_atol"),
+    # the values last posted for monitors and the archive (the deadbands' references)
+    "MLST": _attribute("_mlst", 0)._replace(mask=DBE_VALUE),
+    "ALST": _attribute("_alst", 0)._replace(mask=DBE_LOG),
     "NELM": Link(lambda record: record.max_length),
     "FTVL": Link(_element_type),
     "STAT": Link(lambda record: record.alarm.status, mask=DBE_ALARM),

@@ -392,3 +392,46 @@ def test_failed_reads_carry_rsrvs_zeroed_data(mount, ca_server, unique_prefix):
     # cancel's confirmation, without a status: libca ignores it)
     assert theirs[:2] == [("read", 152, 0, 0), ("subscribe", None, 0, 0)]
     assert ("read", 152, 0, 16) in theirs and ("read", 152, 0, 80) in theirs
+
+
+class Fields(PVGroup):
+    ao = pvproperty(value=2.5, record="ao", precision=2)
+    big = pvproperty(value=12.0, record="int64in")
+
+
+def field_readings(port: int, P: str) -> list:
+    """Texts and display limits of fields whose database type has no DBR of its own, the
+    deadbands' references after puts, and an int64in's limits."""
+    raw = Raw(port)
+    raw.sock.sendall(packers.write_notify_request(ChannelType.DOUBLE, 1, raw.create(P + "ao.MDEL"),
+                                                  1, struct.pack(">d", 1.0)))
+    raw.until(WriteNotifyResponse, lambda m: m.ioid == 1)
+    for ioid, value in ((2, 2.5), (3, 4.0), (4, 4.5)):  # 4.5 is within MDEL of 4.0
+        raw.sock.sendall(packers.write_notify_request(ChannelType.DOUBLE, 1, raw.create(P + "ao"),
+                                                      ioid, struct.pack(">d", value)))
+        raw.until(WriteNotifyResponse, lambda m, ioid=ioid: m.ioid == ioid)
+    out: list = [raw.read(P + name, ChannelType.STRING)[0][0]
+                 for name in ("ao.ROFF", "ao.UTAG", "ao.MLST", "ao.ALST")]
+    for name in ("ao.UTAG", "ao.ROFF", "big"):
+        _, meta = raw.read(P + name, ChannelType.CTRL_DOUBLE)
+        out.append(tuple("nan" if v != v else v for v in (
+            meta.precision, meta.lower_disp_limit, meta.upper_disp_limit,
+            meta.upper_alarm_limit, meta.lower_alarm_limit)))
+    raw.sock.close()
+    return out
+
+
+def test_field_texts_ranges_and_deadband_references_as_rsrv(mount, ca_server, unique_prefix):
+    """ULONG/UINT64 fields (served as DOUBLE) print whole numbers and show their type's
+    range; MLST/ALST are the values last posted; an int64in's alarm limits go out as they
+    are (its get_alarm_double has no severity check)."""
+    P = unique_prefix
+    db = (f'record(ao, "{P}ao") {{ field(VAL, "2.5") field(PREC, "2") }}\n'
+          f'record(int64in, "{P}big") {{ field(VAL, "12") }}\n')
+    with running_softioc(db) as rsrv_port:
+        theirs = field_readings(rsrv_port, P)
+    mount(Fields(prefix=P))
+    assert field_readings(ca_server.tcp_port, P) == theirs
+    assert theirs[:4] == [b"0", b"0", b"4.00", b"4.50"]
+    assert theirs[4] == (0, 0.0, 2.0**64, "nan", "nan")
+    assert theirs[6][3:] == (0.0, 0.0)
