@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ..ca.dbr import DBE_LOG, DBE_VALUE, AccessRights, ChannelType, encode_dbr, native_type
 from ..ca.dbr_convert import convert_values
+from ..ca.eca import ECA_NOCONVERT
+from ..ca.errors import CaStatusError
 from ..pv.accessgate import AccessGate
 from ..pv.data import ChannelAlarm, ChannelValueError
 from ..pv.data_core import gated_rights
@@ -52,6 +54,7 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["FieldChannel", "LinkedField", "field_data_class", "make_field_channel"]
 
 _POST = DBE_VALUE | DBE_LOG
+_LINK_READS = (ChannelType.STRING, ChannelType.CHAR)
 _SCRATCH_ALARM = ChannelAlarm()  # joined and left at once by each new field channel
 
 
@@ -93,6 +96,10 @@ class FieldChannel:
         return _POST
 
     def _encode(self, dbr_type: int, count: int) -> tuple[bytes, int]:
+        if native_type(dbr_type) not in _LINK_READS and \
+                self._dbf in (DbfType.INLINK, DbfType.OUTLINK, DbfType.FWDLINK):
+            # RSRV reads a link as text (or its characters): a number from it fails
+            raise CaStatusError(ECA_NOCONVERT, f"{self.pvspec.name} is a link: read it as text")
         if hasattr(self, "_units"):  # numeric: units, precision, limits from the record
             fields = self.group
             display = fieldmeta.field_display(fields._table_type, self.pvspec.name,
@@ -102,6 +109,13 @@ class FieldChannel:
                     setattr(self, "_" + name, value)
                 self._static_meta = None
         return super()._encode(dbr_type, count)
+
+    @property
+    def _dbf(self) -> DbfType | None:
+        try:
+            return field_of(self.group._table_type, self.pvspec.name).dbf
+        except KeyError:  # a field a record class declares beyond the dbd
+            return None
 
     def _metadata_properties(self) -> dict[str, Any]:
         # A field arms no alarm limit: RSRV gives NaN for every field but VAL.

@@ -1,7 +1,8 @@
 """Linked fields: record fields that are views of the record's own channel, not copies.
 
 ``DESC`` is the pvproperty's doc, ``EGU`` its units, ``HIHI`` its upper alarm limit,
-``STAT`` its alarm status...  A linked field's channel keeps no state of its own: reads
+``STAT`` its alarm status, ``MLST`` the value last posted to monitors, ``B0``..``B1F``
+the bits of an mbbiDirect's value...  A linked field's channel keeps no state of its own: reads
 ask the record (``Link.get``), writes change the record (``Link.set``), and a monitor on
 the field follows the record's updates whose DBE flags intersect ``Link.mask``.
 
@@ -135,6 +136,15 @@ _STATES = [
     "ELST", "TVST", "TTST", "FTST", "FFST",
 ]
 
+def _bit(index: int) -> Link:
+    """B0..B1F of mbbiDirect/mbboDirect: bit ``index`` of the value."""
+    async def set_bit(record: Any, bit: Any) -> None:
+        on = bool(bit[0] if isinstance(bit, (bytes, bytearray)) else int(bit))  # a UCHAR
+        value = int(record.value) & ~(1 << index) | on << index
+        await record.write(value - (1 << 32) if value >= 1 << 31 else value)
+    return Link(lambda record: int(record.value) >> index & 1, set_bit, DBE_VALUE)
+
+
 #: field name -> Link, for every record type that has the field.
 LINKS: dict[str, Link] = {
     "NAME": Link(lambda record: record.pvname),
@@ -169,6 +179,7 @@ LINKS: dict[str, Link] = {
     "ZNAM": _enum_string(0),
     "ONAM": _enum_string(1),
     **{name: _enum_string(index) for index, name in enumerate(_STATES)},
+    **{f"B{index:X}": _bit(index) for index in range(32)},
 }
 
 def _input_limit(index: int, name: str) -> Link:

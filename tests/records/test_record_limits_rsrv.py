@@ -435,3 +435,39 @@ def test_field_texts_ranges_and_deadband_references_as_rsrv(mount, ca_server, un
     assert theirs[:4] == [b"0", b"0", b"4.00", b"4.50"]
     assert theirs[4] == (0, 0.0, 2.0**64, "nan", "nan")
     assert theirs[6][3:] == (0.0, 0.0)
+
+
+class Bits(PVGroup):
+    mbbid = pvproperty(value=5, record="mbbiDirect")
+    mbbod = pvproperty(value=0, record="mbboDirect")
+    calc = pvproperty(value=0.0, record="calc")
+
+
+def test_bit_fields_and_link_fields_as_rsrv(mount, ca_server, unique_prefix):
+    """B0..B1F of mbbiDirect/mbboDirect are the bits of VAL (a put to one sets that bit);
+    a link field (INPA, FLNK) reads as text and fails as a SHORT or LONG."""
+    P = unique_prefix
+    db = (f'record(mbbiDirect, "{P}mbbid") {{ field(PINI, "YES") field(VAL, "5") }}\n'
+          f'record(mbboDirect, "{P}mbbod") {{ field(PINI, "YES") field(VAL, "0") }}\n'
+          f'record(calc, "{P}calc") {{ field(PINI, "YES") }}\n')
+
+    def run(port: int) -> list:
+        out = [Raw(port).read(P + f"mbbid.B{bit:X}", ChannelType.LONG)[0][0] for bit in range(4)]
+        out.append(put_and_read(port, P + "mbbod.B3", *index(1))[:2])
+        out.append(Raw(port).read(P + "mbbod", ChannelType.LONG)[0][0])
+        out.append(Raw(port).read(P + "calc.INPA", ChannelType.STRING)[0][0])
+        for name in ("calc.INPA", "calc.FLNK"):
+            for dbr_type in (ChannelType.INT, ChannelType.LONG):
+                raw = Raw(port)
+                raw.ioid += 1
+                raw.sock.sendall(packers.read_notify_request(dbr_type, 1, raw.create(P + name),
+                                                             raw.ioid))
+                out.append(raw.until(ReadNotifyResponse,
+                                     lambda m, ioid=raw.ioid: m.ioid == ioid).status)
+        return out
+
+    with running_softioc(db) as rsrv_port:
+        theirs = run(rsrv_port)
+    mount(Bits(prefix=P))
+    assert run(ca_server.tcp_port) == theirs
+    assert theirs == [1, 0, 1, 0, (1, b"1"), 8, b"", 152, 152, 152, 152]
