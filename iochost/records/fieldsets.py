@@ -19,6 +19,7 @@ import re
 from collections.abc import Iterator, Mapping
 from typing import Any, ClassVar
 
+from ..ca.dbr import ChannelType
 from ..pv.alarms import ChannelAlarm
 from ..pv.hooks import HOOK_FIELDS, HookDecorators, IocDefinitionError
 from ..pv.pvproperties import pvproperty
@@ -57,7 +58,9 @@ _ALIASES = {
     "hw_limit_violation_svr": "HLSV", "monitor_mask_more": "NMAP",
     "num_elements_in_ovlh": "ONVH",
 }
-_EAGER_KINDS = ("startup", "scan", "shutdown")  # the hook runner must see these fields
+_EAGER_KINDS = ("startup", "scan", "shutdown")
+#: Value types whose records post a value only when it changed (bo, mbbo, stringin...).
+_POSTED_ON_CHANGE = (ChannelType.ENUM, ChannelType.STRING)  # the hook runner must see these fields
 
 
 def class_name_of(rtyp: str) -> str:
@@ -138,7 +141,7 @@ class RecordFieldGroup:
     _declared_: ClassVar[dict[str, pvproperty]] = {}
 
     __slots__ = ("__weakref__", "_made", "_value_write_hook", "alarm_fields",
-                 "alarm_memory", "idle_scan", "parent")
+                 "alarm_memory", "idle_scan", "parent", "posted")
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -159,6 +162,8 @@ class RecordFieldGroup:
         self.alarm_fields = False  # True once a field the alarm evaluation reads exists
         #: the SCAN choice while no period runs (Passive, Event, I/O Intr: EPICS keeps it)
         self.idle_scan = 0
+        #: the state or text last posted (MLST of bo, mbbo...; OVAL of stringin...)
+        self.posted: Any = parent._value
         self._value_write_hook: Any = None
         for name in self._eager_names(parent):
             self.pvdb.get(name)
@@ -349,6 +354,15 @@ class RecordFieldGroup:
         alarm limits of NO_ALARM severity as NaN)."""
         fieldmeta.value_display(self._table_type, instance, properties)
         behaviour.unarmed_limits_as_nan(self, instance, properties)
+
+    def change_flags(self, instance: PvpropertyData, flags: int) -> int:
+        """A state or text posts only when it changed, as EPICS' bo, mbbo, stringin...
+        (``monitor()``: MLST != VAL); numbers follow their deadbands (MDEL, ADEL)."""
+        if instance.data_type in _POSTED_ON_CHANGE and instance.max_length == 1:
+            if instance._value == self.posted:
+                return 0
+            self.posted = instance._value
+        return flags
 
     def evaluate_alarm(self, instance: PvpropertyData, value: Any) -> Any:
         """The record's limit alarm (severity fields and HYST included)."""

@@ -471,3 +471,51 @@ def test_bit_fields_and_link_fields_as_rsrv(mount, ca_server, unique_prefix):
     mount(Bits(prefix=P))
     assert run(ca_server.tcp_port) == theirs
     assert theirs == [1, 0, 1, 0, (1, b"1"), 8, b"", 152, 152, 152, 152]
+
+
+def updates_after_puts(port: int, name: str, puts: list[tuple[ChannelType, bytes]]) -> list:
+    """The (status, text) of each DBE_VALUE|DBE_LOG update of ``name`` while ``puts`` land."""
+    raw = Raw(port)
+    sid = raw.create(name)
+    raw.sock.sendall(packers.event_add_request(ChannelType.STS_STRING, 1, sid, 99, 3))
+    raw.until(object, lambda m: getattr(m, "subscriptionid", None) == 99)  # the first one
+    for dbr_type, payload in puts:
+        raw.ioid += 1
+        raw.sock.sendall(packers.write_notify_request(dbr_type, 1, sid, raw.ioid,
+                                                      payload.ljust(8, b"\0")))
+        raw.until(WriteNotifyResponse, lambda m, ioid=raw.ioid: m.ioid == ioid)
+    raw.sock.settimeout(0.3)
+    try:
+        while True:
+            raw.messages += raw.parser.feed(raw.sock.recv(1 << 16))
+    except TimeoutError:
+        pass
+    raw.sock.close()
+    return [decode_dbr(ChannelType.STS_STRING, m.payload, 1)[0][0] for m in raw.messages
+            if getattr(m, "subscriptionid", None) == 99]
+
+
+class Posting(PVGroup):
+    bo = pvproperty(value="Off", dtype=ChannelType.ENUM, enum_strings=["Off", "On"],
+                    record="bo")
+    so = pvproperty(value="a", dtype=ChannelType.STRING, record="stringout")
+
+
+def test_states_and_texts_post_only_when_changed_as_rsrv(mount, ca_server, unique_prefix):
+    """A bo or stringout written its current value posts nothing (EPICS' monitor():
+    MLST != VAL), a new one posts once."""
+    P = unique_prefix
+    db = (f'record(bo, "{P}bo") {{ field(ZNAM, "Off") field(ONAM, "On") }}\n'
+          f'record(stringout, "{P}so") {{ field(VAL, "a") }}\n')
+    bo_puts = [index(1), index(1), text("On"), index(0)]
+    so_puts = [text("a"), text("b"), text("b"), text("c")]
+
+    def run(port: int) -> list:
+        return [updates_after_puts(port, P + "bo", bo_puts),
+                updates_after_puts(port, P + "so", so_puts)]
+
+    with running_softioc(db) as rsrv_port:
+        theirs = run(rsrv_port)
+    mount(Posting(prefix=P))
+    assert run(ca_server.tcp_port) == theirs
+    assert theirs == [[b"On", b"Off"], [b"b", b"c"]]
