@@ -74,9 +74,6 @@ class RecordFields(Protocol):
     def record_metadata(self, instance: PvpropertyData, properties: dict[str, Any]) -> None:
         """Adjust the record's GR/CTRL metadata in place (e.g. ai's HOPR/LOPR limits)."""
 
-    def change_flags(self, instance: PvpropertyData, flags: int) -> int:
-        """The DBE_VALUE/DBE_LOG flags the record posts for its new (stored) value."""
-
 
 class RecordFieldHooks(Protocol):
     """``prop.fields``: ``prop.fields.<FIELD>`` has the hook decorators of that field."""
@@ -299,12 +296,6 @@ class PvpropertyData(ChannelData):
         if self.field_inst is not None:  # e.g. an ai record's control limits are HOPR/LOPR
             self.field_inst.record_metadata(self, properties)
         return properties
-
-    def _change_flags(self, value: Any) -> int:
-        flags = super()._change_flags(value)
-        if self.field_inst is not None:  # e.g. a bo posts a changed state only
-            return self.field_inst.change_flags(self, flags)
-        return flags
 
     def evaluate_alarm(self, value: Any) -> Any:
         """Limit alarms; a record's follow its severity fields (HHSV...) and HYST."""

@@ -19,7 +19,7 @@ import re
 from collections.abc import Iterator, Mapping
 from typing import Any, ClassVar
 
-from ..ca.dbr import ChannelType
+from ..ca.dbr import DBE_LOG, DBE_VALUE, ChannelType
 from ..pv.alarms import ChannelAlarm
 from ..pv.hooks import HOOK_FIELDS, HookDecorators, IocDefinitionError
 from ..pv.pvproperties import pvproperty
@@ -162,8 +162,10 @@ class RecordFieldGroup:
         self.alarm_fields = False  # True once a field the alarm evaluation reads exists
         #: the SCAN choice while no period runs (Passive, Event, I/O Intr: EPICS keeps it)
         self.idle_scan = 0
-        #: the state or text last posted (MLST of bo, mbbo...; OVAL of stringin...)
-        self.posted: Any = parent._value
+        if parent.data_type in _POSTED_ON_CHANGE and parent.max_length == 1:
+            #: the state or text last posted (MLST of bo, mbbo...; OVAL of stringout...)
+            self.posted: Any = parent._value
+            parent._change_flags = self._post_if_changed  # (the class's posts every write)
         self._value_write_hook: Any = None
         for name in self._eager_names(parent):
             self.pvdb.get(name)
@@ -355,14 +357,14 @@ class RecordFieldGroup:
         fieldmeta.value_display(self._table_type, instance, properties)
         behaviour.unarmed_limits_as_nan(self, instance, properties)
 
-    def change_flags(self, instance: PvpropertyData, flags: int) -> int:
-        """A state or text posts only when it changed, as EPICS' bo, mbbo, stringin...
+    def _post_if_changed(self, value: Any) -> int:
+        """A state or text posts only when it changed, as EPICS' bo, mbbo, stringout...
         (``monitor()``: MLST != VAL); numbers follow their deadbands (MDEL, ADEL)."""
-        if instance.data_type in _POSTED_ON_CHANGE and instance.max_length == 1:
-            if instance._value == self.posted:
-                return 0
-            self.posted = instance._value
-        return flags
+        stored = self.parent._value
+        if stored == self.posted:
+            return 0
+        self.posted = stored
+        return DBE_VALUE | DBE_LOG
 
     def evaluate_alarm(self, instance: PvpropertyData, value: Any) -> Any:
         """The record's limit alarm (severity fields and HYST included)."""
