@@ -35,7 +35,8 @@ from ..ca.dbr import (DBE_LOG, DBE_PROPERTY, DBE_VALUE, EPICS_EPOCH, AccessRight
                       Metadata, convert_values, decode_dbr, encode_dbr, to_epics_time)
 from .accessgate import AccessGate
 from .alarms import AlarmSeverity, AlarmStatus, ChannelAlarm
-from .data_errors import ACK_PUTS, SkipWrite, check_count, check_put, write_mapping_errors
+from .data_errors import (ACK_PUTS, SkipWrite, check_count, check_put, unreadable,
+                          write_mapping_errors)
 from .data_longstring import LongStringView
 
 __all__ = ["ChannelData", "TimeStamp", "Listener", "timestamp_to_ns"]
@@ -563,6 +564,8 @@ class ChannelData:
         type read in one update."""
         # A count beyond max_length is padded with zeros, as RSRV does (the server refuses
         # counts whose bytes would be too large before asking).
+        if dbr_type in ACK_PUTS:
+            raise unreadable(dbr_type)
         return encode_dbr(dbr_type, self.native_type, self._wire_values(), self._metadata(),
                           count, long_string=self._chars_are_text)
 

@@ -10,12 +10,13 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from ..ca.dbr import AccessRights, ChannelType, native_type
-from ..ca.eca import ECA_BADCOUNT, ECA_BADTYPE, ECA_NOWTACCESS, ECA_PUTFAIL
+from ..ca.eca import ECA_BADCOUNT, ECA_BADTYPE, ECA_GETFAIL, ECA_NOWTACCESS, ECA_PUTFAIL
 from ..ca.errors import CaStatusError
 from .faults import existing_board, hook_recovered, log_put_failure, log_refusal
 
 __all__ = ["SkipWrite", "ChannelValueError", "CannotExceedLimits", "Forbidden", "TooManyElements",
-           "WrongValueType", "write_mapping_errors", "check_put", "check_count", "ACK_PUTS"]
+           "WrongValueType", "write_mapping_errors", "check_put", "check_count", "ACK_PUTS",
+           "unreadable"]
 
 
 class SkipWrite(Exception):
@@ -86,6 +87,12 @@ ACK_PUTS: dict[int, str] = {
     ChannelType.PUT_ACKT: "must_acknowledge_transient",
     ChannelType.PUT_ACKS: "severity_to_acknowledge",
 }
+
+
+def unreadable(dbr_type: int) -> CaStatusError:
+    """The error of a read of PUT_ACKT/PUT_ACKS: they are written, never read (RSRV answers
+    ECA_GETFAIL, as ``acctst``'s exception test expects)."""
+    return CaStatusError(ECA_GETFAIL, f"{ChannelType(dbr_type).name} can be written, not read")
 
 
 def check_put(channel: Any, dbr_type: int, host: str, user: str) -> ChannelType:

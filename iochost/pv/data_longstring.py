@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, cast
 import numpy as np
 
 from ..ca.dbr import AccessRights, ChannelType, convert_values, decode_dbr, encode_dbr
-from .data_errors import ACK_PUTS, check_count, check_put, write_mapping_errors
+from .data_errors import ACK_PUTS, check_count, check_put, unreadable, write_mapping_errors
 
 if TYPE_CHECKING:  # pragma: no cover
     from .data_core import ChannelData, Listener
@@ -59,6 +59,8 @@ class LongStringView:
                 return hit
         else:
             cache = parent._cache = {}
+        if dbr_type in ACK_PUTS:
+            raise unreadable(dbr_type)
         # A count beyond max_length is padded with zeros, as RSRV does.
         result = cache[key] = encode_dbr(dbr_type, ChannelType.CHAR, self._chars(),
                                          parent._metadata(), count, long_string=True)

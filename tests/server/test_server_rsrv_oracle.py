@@ -280,6 +280,13 @@ SAME = {  # requests whose replies must be identical
     "READ of DBR type 39": lambda sid: [pack_header(3, 0, 39, 1, sid, 12)],
 
 
+    # PUT_ACKT/PUT_ACKS are written, never read: ECA_GETFAIL (acctst's exceptionTest).
+    "read PUT_ACKT": lambda sid: [ca.ReadNotifyRequest(data_type=35, data_count=1, sid=sid,
+                                                       ioid=7)],
+    "subscribe to PUT_ACKS": lambda sid: [ca.EventAddRequest(
+        data_type=36, data_count=1, sid=sid, subscriptionid=23, low=0, high=0, to=0, mask=1)],
+    "deprecated READ of PUT_ACKT": lambda sid: [pack_header(3, 0, 35, 1, sid, 41)],
+
     # More elements than the PV has: RSRV pads with zeros (issue 12).
     "read 3 of a scalar": lambda sid: [ca.ReadNotifyRequest(data_type=6, data_count=3,
                                                             sid=sid, ioid=7)],
