@@ -41,6 +41,7 @@ The rules, and why:
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from math import isfinite
 from typing import Any
 
 import numpy as np
@@ -101,7 +102,16 @@ def cast_numeric(arr: np.ndarray, target: ChannelType) -> np.ndarray:
     return _numeric_to_numeric(arr, NATIVE_DTYPES[target])
 
 
+#: Arrays up to this size are checked element by element in Python (cheaper than numpy's
+#: whole-array passes for a scalar value or a DBR's eight limits).
+_FEW = 8
+
+
 def _float_to_int(arr: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    if arr.size <= _FEW:
+        values = arr.tolist()
+        if all(_INT32_MIN <= v < 2**31 for v in values):  # (NaN is not)
+            return np.array([int(v) for v in values], np.int64).astype(dtype)
     truncated = np.trunc(arr.astype(np.float64))
     out_of_range = ~((truncated >= _INT32_MIN) & (truncated < 2**31))  # NaN included
     if out_of_range.any():
@@ -110,6 +120,9 @@ def _float_to_int(arr: np.ndarray, dtype: np.dtype) -> np.ndarray:
 
 
 def _double_to_float(arr: np.ndarray) -> np.ndarray:
+    if arr.size <= _FEW:  # a scalar, or limits: checked in Python, ~10x faster than numpy
+        if all(not v or FLT_MIN < abs(v) < FLT_MAX or not isfinite(v) for v in arr.tolist()):
+            return arr.astype(np.float32)
     mag = np.abs(arr)
     finite_nonzero = np.isfinite(arr) & (arr != 0)
     if not (finite_nonzero & ((mag >= FLT_MAX) | (mag <= FLT_MIN))).any():

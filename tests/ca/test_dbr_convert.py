@@ -38,10 +38,11 @@ NUMERIC = [
 
 @pytest.mark.parametrize("src, dst, values, expected", NUMERIC,
                          ids=[f"{a.name}->{b.name}" for a, b, *_ in NUMERIC])
-def test_numeric_conversions_follow_c_casts(src, dst, values, expected):
-    out = convert_values(np.array(values, dtype=NATIVE_DTYPES[src]), src, dst)
+@pytest.mark.parametrize("repeat", [1, 5], ids=["few", "many"])  # short arrays take a path
+def test_numeric_conversions_follow_c_casts(src, dst, values, expected, repeat):  # of their own
+    out = convert_values(np.array(values * repeat, dtype=NATIVE_DTYPES[src]), src, dst)
     assert out.dtype == NATIVE_DTYPES[dst]
-    np.testing.assert_array_equal(out, np.array(expected, dtype=NATIVE_DTYPES[dst]))
+    np.testing.assert_array_equal(out, np.array(expected * repeat, dtype=NATIVE_DTYPES[dst]))
 
 
 TO_STRING = [
