@@ -120,9 +120,10 @@ def _float_to_int(arr: np.ndarray, dtype: np.dtype) -> np.ndarray:
 
 
 def _double_to_float(arr: np.ndarray) -> np.ndarray:
-    if arr.size <= _FEW:  # a scalar, or limits: checked in Python, ~10x faster than numpy
-        if all(not v or FLT_MIN < abs(v) < FLT_MAX or not isfinite(v) for v in arr.tolist()):
-            return arr.astype(np.float32)
+    # a scalar, or limits: checked in Python, several times faster than numpy's passes
+    if arr.size <= _FEW and all(not v or FLT_MIN < abs(v) < FLT_MAX or not isfinite(v)
+                                for v in arr.tolist()):
+        return arr.astype(np.float32)
     mag = np.abs(arr)
     finite_nonzero = np.isfinite(arr) & (arr != 0)
     if not (finite_nonzero & ((mag >= FLT_MAX) | (mag <= FLT_MIN))).any():
