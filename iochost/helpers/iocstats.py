@@ -158,7 +158,8 @@ class IocStatsIOC(PVGroup):
             if fields is None or not hasattr(record, "upper_alarm_limit"):
                 continue
             for severity, limit in LIMIT_SEVERITIES.items():
-                if not math.isfinite(getattr(record, limit)) or not getattr(record, limit):
+                value = getattr(record, limit)
+                if not value or not math.isfinite(value):  # unset, or a range's open end
                     await fields.get(severity).write("NO_ALARM")
 
     # -- the values set once --------------------------------------------------------------------

@@ -58,9 +58,9 @@ _ALIASES = {
     "hw_limit_violation_svr": "HLSV", "monitor_mask_more": "NMAP",
     "num_elements_in_ovlh": "ONVH",
 }
-_EAGER_KINDS = ("startup", "scan", "shutdown")
-#: Value types whose records post a value only when it changed (bo, mbbo, stringin...).
-_POSTED_ON_CHANGE = (ChannelType.ENUM, ChannelType.STRING)  # the hook runner must see these fields
+_EAGER_KINDS = ("startup", "scan", "shutdown")  # the hook runner must see these fields
+#: Value types whose records post a value only when it changed (bo, mbbo, stringout...).
+_POSTED_ON_CHANGE = (ChannelType.ENUM, ChannelType.STRING)
 
 
 def class_name_of(rtyp: str) -> str:

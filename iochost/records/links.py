@@ -2,9 +2,9 @@
 
 ``DESC`` is the pvproperty's doc, ``EGU`` its units, ``HIHI`` its upper alarm limit,
 ``STAT`` its alarm status, ``MLST`` the value last posted to monitors, ``B0``..``B1F``
-the bits of an mbbiDirect's value...  A linked field's channel keeps no state of its own: reads
-ask the record (``Link.get``), writes change the record (``Link.set``), and a monitor on
-the field follows the record's updates whose DBE flags intersect ``Link.mask``.
+the bits of an mbbiDirect's value...  A linked field's channel keeps no state of its own:
+reads ask the record (``Link.get``), writes change the record (``Link.set``), and a monitor
+on the field follows the record's updates whose DBE flags intersect ``Link.mask``.
 
 The table is written from EPICS base's record reference (what each field means) mapped
 onto the channel-data API (what holds that meaning here).
@@ -135,6 +135,7 @@ _STATES = [
     "ZRST", "ONST", "TWST", "THST", "FRST", "FVST", "SXST", "SVST", "EIST", "NIST", "TEST",
     "ELST", "TVST", "TTST", "FTST", "FFST",
 ]
+
 
 def _bit(index: int) -> Link:
     """B0..B1F of mbbiDirect/mbboDirect: bit ``index`` of the value."""

@@ -120,7 +120,7 @@ def _zeroed_payload(header: Header) -> bytes:
     for (``dbr_size_n``; for count 0, the type's fields without a value), as RSRV fills it."""
     try:
         return bytes(payload_size(header[2], header[3]))
-    except CaStatusError:  # a type no read can have (PUT_ACKT, PUT_ACKS)
+    except CaStatusError:  # a type outside the DBR table
         return _ZEROS8
 
 

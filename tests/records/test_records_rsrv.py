@@ -1,7 +1,9 @@
-"""Records against softIoc (issue 12). GR/CTRL alarm limits: one whose severity field is
-NO_ALARM is sent as NaN, as RSRV's ``get_alarm_double`` does; so is one no range arms, and
-every field's. Also the native type of mbbo/mbbi, the text of states without strings,
-menu and state puts, and the UDF alarm of a NaN value.
+"""Records against softIoc (issue 12): the same records on both servers, the same requests,
+the same answers.  GR/CTRL alarm limits (NaN for one whose severity field is NO_ALARM, one
+no range arms, every field's), the native type of mbbo/mbbi, the text of states without
+strings, menu and state puts, the UDF alarm of a NaN value, failed reads' zeroed data,
+fields served as DOUBLE, the deadbands' references, mbbiDirect bits, link fields, and
+states and texts posted only when they change.
 
 The same ao record on both servers: HIHI/HIGH/LOW/LOLO set, HHSV=MAJOR and LSV=MINOR, the
 other two severities NO_ALARM.  softIoc's severity fields start at the dbd's NO_ALARM; ours
