@@ -58,18 +58,29 @@ class Raw:
         self.sock.sendall(packers.create_chan_request(name.encode(), 1))
         return self.until(CreateChanResponse, lambda m: m.cid == 1).sid
 
-    def read(self, name: str, dbr_type: ChannelType):
+    def read_reply(self, sid: int, dbr_type: ChannelType, count: int = 1) -> ReadNotifyResponse:
         self.ioid += 1
-        self.sock.sendall(packers.read_notify_request(dbr_type, 1, self.create(name),
-                                                      self.ioid))
-        reply = self.until(ReadNotifyResponse, lambda m, ioid=self.ioid: m.ioid == ioid)
-        return decode_dbr(dbr_type, reply.payload, 1)
+        self.sock.sendall(packers.read_notify_request(dbr_type, count, sid, self.ioid))
+        return self.until(ReadNotifyResponse, lambda m, ioid=self.ioid: m.ioid == ioid)
+
+    def read(self, name: str, dbr_type: ChannelType):
+        return decode_dbr(dbr_type, self.read_reply(self.create(name), dbr_type).payload, 1)
+
+    def put(self, sid: int, dbr_type: ChannelType, payload: bytes) -> int:
+        """A put with completion of one element; its status."""
+        self.ioid += 1
+        self.sock.sendall(packers.write_notify_request(dbr_type, 1, sid, self.ioid,
+                                                       payload.ljust(8, b"\0")))
+        return self.until(WriteNotifyResponse, lambda m, ioid=self.ioid: m.ioid == ioid).status
 
     def put_string(self, name: str, text: str) -> None:
-        self.ioid += 1
-        self.sock.sendall(packers.write_notify_request(
-            ChannelType.STRING, 1, self.create(name), self.ioid, text.encode().ljust(40, b"\0")))
-        assert self.until(WriteNotifyResponse, lambda m, ioid=self.ioid: m.ioid == ioid).status == 1
+        assert self.put(self.create(name), ChannelType.STRING,
+                        text.encode().ljust(40, b"\0")) == 1
+
+
+def comparable(*values: float) -> tuple:
+    """``values`` with each NaN as "nan", so that two servers' answers compare with ==."""
+    return tuple("nan" if isinstance(v, float) and math.isnan(v) else v for v in values)
 
 
 def alarm_limits(port: int, name: str) -> list:
@@ -77,9 +88,8 @@ def alarm_limits(port: int, name: str) -> list:
     out = []
     for dbr_type in (ChannelType.CTRL_DOUBLE, ChannelType.GR_DOUBLE, ChannelType.CTRL_LONG):
         _, meta = raw.read(name, dbr_type)
-        out.append(tuple("nan" if isinstance(v, float) and math.isnan(v) else v
-                         for v in (meta.upper_alarm_limit, meta.upper_warning_limit,
-                                   meta.lower_warning_limit, meta.lower_alarm_limit)))
+        out.append(comparable(meta.upper_alarm_limit, meta.upper_warning_limit,
+                              meta.lower_warning_limit, meta.lower_alarm_limit))
     raw.sock.close()
     return out
 
@@ -118,11 +128,9 @@ def limits_by_type(port: int, names: list[str]) -> dict:
         for dbr_type in (ChannelType.GR_FLOAT, ChannelType.GR_DOUBLE, ChannelType.CTRL_DOUBLE,
                          ChannelType.CTRL_LONG, ChannelType.CTRL_SHORT):
             _, meta = raw.read(name, dbr_type)
-            out[name.rsplit(":", 1)[1], dbr_type.name] = tuple(
-                "nan" if isinstance(v, float) and math.isnan(v) else v
-                for v in (meta.upper_alarm_limit, meta.upper_warning_limit,
-                          meta.lower_warning_limit, meta.lower_alarm_limit,
-                          meta.upper_ctrl_limit, meta.lower_ctrl_limit))
+            out[name.rsplit(":", 1)[1], dbr_type.name] = comparable(
+                meta.upper_alarm_limit, meta.upper_warning_limit, meta.lower_warning_limit,
+                meta.lower_alarm_limit, meta.upper_ctrl_limit, meta.lower_ctrl_limit)
     raw.sock.close()
     return out
 
@@ -169,10 +177,7 @@ def native_types(port: int, names: list[str]) -> dict[str, tuple]:
     for cid, name in enumerate(names, 1):
         raw.sock.sendall(packers.create_chan_request(name.encode(), cid))
         created = raw.until(CreateChanResponse, lambda m, cid=cid: m.cid == cid)
-        raw.ioid += 1
-        raw.sock.sendall(packers.read_notify_request(ChannelType.STRING, 1, created.sid,
-                                                     raw.ioid))
-        reply = raw.until(ReadNotifyResponse, lambda m, ioid=raw.ioid: m.ioid == ioid)
+        reply = raw.read_reply(created.sid, ChannelType.STRING)
         text = decode_dbr(ChannelType.STRING, reply.payload, 1)[0][0]
         out[name.rsplit(":", 1)[1]] = (ChannelType(created.data_type), created.data_count,
                                        text)
@@ -206,10 +211,7 @@ def test_mbbo_val_is_long_without_state_strings_as_rsrv(mount, ca_server, unique
 
 def put_enum(port: int, name: str, index: int) -> None:
     raw = Raw(port)
-    raw.ioid += 1
-    raw.sock.sendall(packers.write_notify_request(ChannelType.ENUM, 1, raw.create(name),
-                                                  raw.ioid, index.to_bytes(2, "big") + bytes(6)))
-    assert raw.until(WriteNotifyResponse, lambda m, ioid=raw.ioid: m.ioid == ioid).status == 1
+    assert raw.put(raw.create(name), ChannelType.ENUM, index.to_bytes(2, "big")) == 1
     raw.sock.close()
 
 
@@ -246,14 +248,8 @@ def test_enum_states_without_strings_read_as_text_as_rsrv(mount, ca_server, uniq
 def refusals(port: int, text_pv: str, number_pv: str) -> tuple[int, int]:
     """(status of reading text as DBR_DOUBLE, status of putting text to a number)."""
     raw = Raw(port)
-    raw.ioid += 1
-    raw.sock.sendall(packers.read_notify_request(ChannelType.DOUBLE, 1, raw.create(text_pv),
-                                                 raw.ioid))
-    read = raw.until(ReadNotifyResponse, lambda m, ioid=raw.ioid: m.ioid == ioid).status
-    raw.ioid += 1
-    raw.sock.sendall(packers.write_notify_request(
-        ChannelType.STRING, 1, raw.create(number_pv), raw.ioid, b"high".ljust(40, b"\0")))
-    put = raw.until(WriteNotifyResponse, lambda m, ioid=raw.ioid: m.ioid == ioid).status
+    read = raw.read_reply(raw.create(text_pv), ChannelType.DOUBLE).status
+    put = raw.put(raw.create(number_pv), ChannelType.STRING, b"high".ljust(40, b"\0"))
     raw.sock.close()
     return read, put
 
@@ -280,14 +276,10 @@ def put_and_read(port: int, name: str, dbr_type: ChannelType, payload: bytes
                  ) -> tuple[int, bytes, int, int]:
     """(status of the put, then the value as text, its alarm status and severity)."""
     raw = Raw(port)
-    sid = raw.create(name)
-    raw.ioid += 1
-    raw.sock.sendall(packers.write_notify_request(dbr_type, 1, sid, raw.ioid,
-                                                  payload.ljust(8, b"\0")))
-    status = raw.until(WriteNotifyResponse, lambda m, ioid=raw.ioid: m.ioid == ioid).status
+    status = raw.put(raw.create(name), dbr_type, payload)
+    (text,), _ = raw.read(name, ChannelType.STRING)
+    _, meta = raw.read(name, ChannelType.STS_STRING)
     raw.sock.close()
-    (text,), _ = Raw(port).read(name, ChannelType.STRING)
-    _, meta = Raw(port).read(name, ChannelType.STS_STRING)
     return status, text, meta.status, meta.severity
 
 
@@ -367,9 +359,7 @@ def failed_replies(port: int, name: str) -> list:
     out = []
     for dbr_type in (ChannelType.DOUBLE, ChannelType.TIME_DOUBLE, ChannelType.CTRL_DOUBLE):
         for count in (0, 1, 2):
-            raw.ioid += 1
-            raw.sock.sendall(packers.read_notify_request(dbr_type, count, sid, raw.ioid))
-            reply = raw.until(ReadNotifyResponse, lambda m, ioid=raw.ioid: m.ioid == ioid)
+            reply = raw.read_reply(sid, dbr_type, count)
             out.append(("read", reply.status, reply.data_count, len(reply.payload)))
             raw.ioid += 1
             raw.sock.sendall(packers.event_add_request(dbr_type, count, sid, raw.ioid, 1))
@@ -405,20 +395,15 @@ def field_readings(port: int, P: str) -> list:
     """Texts and display limits of fields whose database type has no DBR of its own, the
     deadbands' references after puts, and an int64in's limits."""
     raw = Raw(port)
-    raw.sock.sendall(packers.write_notify_request(ChannelType.DOUBLE, 1, raw.create(P + "ao.MDEL"),
-                                                  1, struct.pack(">d", 1.0)))
-    raw.until(WriteNotifyResponse, lambda m: m.ioid == 1)
-    for ioid, value in ((2, 2.5), (3, 4.0), (4, 4.5)):  # 4.5 is within MDEL of 4.0
-        raw.sock.sendall(packers.write_notify_request(ChannelType.DOUBLE, 1, raw.create(P + "ao"),
-                                                      ioid, struct.pack(">d", value)))
-        raw.until(WriteNotifyResponse, lambda m, ioid=ioid: m.ioid == ioid)
+    for name, value in (("ao.MDEL", 1.0), ("ao", 2.5), ("ao", 4.0), ("ao", 4.5)):
+        raw.put(raw.create(P + name), ChannelType.DOUBLE, struct.pack(">d", value))
+        # (4.5 is within MDEL of 4.0)
     out: list = [raw.read(P + name, ChannelType.STRING)[0][0]
                  for name in ("ao.ROFF", "ao.UTAG", "ao.MLST", "ao.ALST")]
     for name in ("ao.UTAG", "ao.ROFF", "big"):
         _, meta = raw.read(P + name, ChannelType.CTRL_DOUBLE)
-        out.append(tuple("nan" if v != v else v for v in (
-            meta.precision, meta.lower_disp_limit, meta.upper_disp_limit,
-            meta.upper_alarm_limit, meta.lower_alarm_limit)))
+        out.append(comparable(meta.precision, meta.lower_disp_limit, meta.upper_disp_limit,
+                              meta.upper_alarm_limit, meta.lower_alarm_limit))
     raw.sock.close()
     return out
 
@@ -454,18 +439,15 @@ def test_bit_fields_and_link_fields_as_rsrv(mount, ca_server, unique_prefix):
           f'record(calc, "{P}calc") {{ field(PINI, "YES") }}\n')
 
     def run(port: int) -> list:
-        out = [Raw(port).read(P + f"mbbid.B{bit:X}", ChannelType.LONG)[0][0] for bit in range(4)]
+        raw = Raw(port)
+        out = [raw.read(P + f"mbbid.B{bit:X}", ChannelType.LONG)[0][0] for bit in range(4)]
         out.append(put_and_read(port, P + "mbbod.B3", *index(1))[:2])
-        out.append(Raw(port).read(P + "mbbod", ChannelType.LONG)[0][0])
-        out.append(Raw(port).read(P + "calc.INPA", ChannelType.STRING)[0][0])
-        for name in ("calc.INPA", "calc.FLNK"):
-            for dbr_type in (ChannelType.INT, ChannelType.LONG):
-                raw = Raw(port)
-                raw.ioid += 1
-                raw.sock.sendall(packers.read_notify_request(dbr_type, 1, raw.create(P + name),
-                                                             raw.ioid))
-                out.append(raw.until(ReadNotifyResponse,
-                                     lambda m, ioid=raw.ioid: m.ioid == ioid).status)
+        out.append(raw.read(P + "mbbod", ChannelType.LONG)[0][0])
+        out.append(raw.read(P + "calc.INPA", ChannelType.STRING)[0][0])
+        out += [raw.read_reply(raw.create(P + name), dbr_type).status
+                for name in ("calc.INPA", "calc.FLNK")
+                for dbr_type in (ChannelType.INT, ChannelType.LONG)]
+        raw.sock.close()
         return out
 
     with running_softioc(db) as rsrv_port:
@@ -482,10 +464,7 @@ def updates_after_puts(port: int, name: str, puts: list[tuple[ChannelType, bytes
     raw.sock.sendall(packers.event_add_request(ChannelType.STS_STRING, 1, sid, 99, 3))
     raw.until(object, lambda m: getattr(m, "subscriptionid", None) == 99)  # the first one
     for dbr_type, payload in puts:
-        raw.ioid += 1
-        raw.sock.sendall(packers.write_notify_request(dbr_type, 1, sid, raw.ioid,
-                                                      payload.ljust(8, b"\0")))
-        raw.until(WriteNotifyResponse, lambda m, ioid=raw.ioid: m.ioid == ioid)
+        raw.put(sid, dbr_type, payload)
     raw.sock.settimeout(0.3)
     try:
         while True:

@@ -46,7 +46,7 @@ class Browser:
     async def receive(self, timeout: float = TIMEOUT) -> dict:
         message = await self.ws.receive(timeout)
         assert message.type == aiohttp.WSMsgType.TEXT, message
-        return json.loads(message.data)
+        return json.loads(message.data, parse_constant=_not_json)
 
     async def update_of(self, pv: str, timeout: float = TIMEOUT, **matching) -> dict:
         """The next update of ``pv`` (with ``matching`` fields), skipping others."""
@@ -56,6 +56,10 @@ class Browser:
             if message.get("type") == "update" and message["pv"] == pv and \
                     all(message.get(k) == v for k, v in matching.items()):
                 return message
+
+
+def _not_json(token: str) -> None:
+    raise AssertionError(f"{token} is no JSON: a browser's JSON.parse refuses the message")
 
 
 def run(coro):
@@ -99,11 +103,7 @@ def test_unarmed_alarm_limits_are_nan_strings_as_pvws_sends_them(web_host):
     async def scenario():
         async with await Browser.open(demo) as browser:
             await browser.send(type="subscribe", pvs=[name])
-            while True:
-                message = await browser.ws.receive(TIMEOUT)
-                first = json.loads(message.data, parse_constant=pytest.fail)
-                if first.get("pv") == name:
-                    break
+            first = await browser.update_of(name)  # (receive parses strict JSON)
             assert {key: first[key] for key in ("warn_low", "warn_high", "alarm_low",
                                                  "alarm_high", "value", "units")} == \
                 {"warn_low": "NaN", "warn_high": "NaN", "alarm_low": "NaN", "alarm_high": "NaN",
