@@ -482,6 +482,12 @@ class ChannelData:
     def _normalise_property(self, name: str, value: Any) -> Any:
         return value
 
+    def store_unpublished(self, value: Any) -> None:
+        """Keep a preprocessed ``value`` without publishing it or a new time stamp: what
+        EPICS' dbPut leaves in a record that then does not process (a disabled one)."""
+        self._value = self._store_form(value)
+        self.notify(0)  # reads encode it from now on
+
     # -- publishing -------------------------------------------------------------------------------
     async def publish(self, flags: int) -> None:
         """Tell listeners about a change (caproto's call); see :meth:`notify`."""

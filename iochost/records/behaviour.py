@@ -15,8 +15,8 @@
 * bi/bo/mbbi/mbbo: ZSV/OSV, ZRSV..FFSV and UNSV give the STATE alarm of each state,
   COSV the COS alarm of a change of state (EPICS' ``checkAlarms``).
 * Output records (ao, longout, int64out) clamp a put to DRVL..DRVH, with no alarm.
-* DISA == DISV disables processing: a put leaves the value alone, skips the putter and
-  raises the DISABLE alarm with the severity DISS.
+* DISA == DISV disables processing: a put stores the value without publishing it, skips
+  the putter and raises the DISABLE alarm with the severity DISS.
 """
 from __future__ import annotations
 
@@ -231,8 +231,11 @@ async def process_put(fields: RecordFieldGroup, record: PvpropertyData, value: A
     """A write to the record: gated by DISA/DISV, limited (``limit_value``), then the
     putter (its result is kept)."""
     if disabled(fields):
+        # dbPut stores VAL before dbProcess finds the record disabled: the value stays,
+        # unclamped and unposted; only the DISABLE alarm (once) is published.
         await record.alarm.write(status=AlarmStatus.DISABLE,
                                  severity=fields.stored("DISS", AlarmSeverity.NO_ALARM))
+        record.store_unpublished(value)
         raise SkipWrite
     value = limit_value(fields, record, value)
     putter = record.putter

