@@ -28,10 +28,14 @@ into the ECA code.
 from __future__ import annotations
 
 import re
+import sys
 
 import numpy as np
 
 from .dbr_types import FLT_MAX, FLT_MIN
+
+# float.h's DBL_MIN: below it strtod's result is subnormal (ERANGE)
+DBL_MIN = sys.float_info.min
 
 __all__ = ["format_number", "parse_integer", "parse_float"]
 
@@ -120,7 +124,9 @@ def parse_float(text: bytes, single: bool = False) -> float:
         value = float(decimal)
         if value == float("inf"):
             raise ValueError(f"{text!r} is too large")
-        if value == 0.0 and decimal.lstrip(b"0.").split(b"e")[0].split(b"E")[0]:
+        # strtod's ERANGE: a non-zero number that rounds to 0 or to a subnormal double
+        if (value == 0.0 and decimal.lstrip(b"0.").split(b"e")[0].split(b"E")[0]) \
+                or 0.0 < value < DBL_MIN:
             raise ValueError(f"{text!r} is too small")
     else:
         value = float("inf") if infinity else float("nan")

@@ -305,7 +305,7 @@ def field_maker(rtyp: str, field: FieldDef, hooks: dict[str, Any] | None) -> Fie
     kwargs: dict[str, Any] = {"max_length": count}
     choices = _enum_strings(rtyp, served) if dbr is ChannelType.ENUM else ()
     if dbr is ChannelType.STRING:   # links (size 0) get room for a long link text
-        kwargs["long_string_max_length"] = max(field.size, 40) if field.size else 256
+        kwargs["long_string_max_length"] = field.size or 256
     elif dbr is ChannelType.ENUM:
         kwargs["enum_strings"] = choices[:16]
     elif dbr is ChannelType.CHAR:

@@ -167,6 +167,7 @@ LINKS: dict[str, Link] = {
     "MLST": _attribute("_mlst", 0)._replace(mask=DBE_VALUE),
     "ALST": _attribute("_alst", 0)._replace(mask=DBE_LOG),
     "NELM": Link(lambda record: record.max_length),
+    "NORD": Link(lambda record: record.length, mask=DBE_VALUE),  # elements the value holds
     "FTVL": Link(_element_type),
     "STAT": Link(lambda record: record.alarm.status, mask=DBE_ALARM),
     "SEVR": Link(lambda record: record.alarm.severity, mask=DBE_ALARM),

@@ -105,6 +105,7 @@ NOCONVERT = [
     (T.STRING, T.DOUBLE, [b"   "], ()),           # white space only: no digits
     (T.STRING, T.DOUBLE, [b"1e400"], ()),         # strtod overflow
     (T.STRING, T.DOUBLE, [b"1e-400"], ()),        # strtod underflow to zero
+    (T.STRING, T.DOUBLE, [b"-1e-320"], ()),       # ... and to a subnormal (softIoc refuses)
     (T.STRING, T.LONG, [b"abc"], ()),
     (T.STRING, T.LONG, [b"99999999999"], ()),     # does not fit int32
     (T.STRING, T.LONG, [b"nan"], ()),             # strtol has no NaN

@@ -102,6 +102,7 @@ READS = [
     ("caget", "-d", "DBR_CTRL_DOUBLE", "CT:AO.HOPR", "CT:AO.HIHI", "CT:LO.DRVH"),
     ("caget", "-d", "DBR_CTRL_ENUM", "CT:AO.SCAN", "CT:MB.SCAN"),
     ("caget", "-S", "CT:AO.NAME$", "CT:AO.DESC$"),
+    ("cainfo", "CT:AO.NAME$", "CT:AO.DESC$", "CT:AO.EGU$"),
     ("caget", "-d", "DBR_CTRL_DOUBLE", "CT:WF"),
     ("caget", "CT:WF.NORD", "CT:WF.NELM", "CT:WF.FTVL", "CT:LSO.SIZV"),
 ]
@@ -109,7 +110,8 @@ READS = [
 #: Puts, each followed by what a reader sees; the state carries from line to line.
 PUTS = [
     ("caput", "CT:AO", "3.25"), ("caput", "-t", "CT:AO", "1e1"), ("caput", "CT:AO", "abc"),
-    ("caput", "CT:AO", ""), ("caput", "-c", "-w", "2", "CT:AO", "4"),
+    ("caput", "CT:AO", ""), ("caput", "CT:AO", "-1e-320"), ("caput", "CT:AO", "1e-300"),
+    ("caput", "-c", "-w", "2", "CT:AO", "4"),
     ("caput", "-n", "CT:BO", "0"), ("caput", "CT:BO", "5"), ("caput", "CT:BO", "Off"),
     ("caput", "CT:MB", "one"), ("caput", "-n", "CT:MB", "0"), ("caput", "CT:MB", "bad"),
     ("caput", "-s", "CT:MB", "two"),
@@ -132,7 +134,8 @@ PUTS = [
     ("caput", "-a", "CT:WF", "3", "1", "2", "3"), ("caget", "-#", "2", "CT:WF"),
     ("caget", "-#", "20", "CT:WF"),
     ("caput", "-a", "CT:WF", "12", *map(str, range(1, 13))),
-    ("caput", "-a", "CT:WF", "2", "1"), ("caput", "-a", "CT:WF", "0"), ("caget", "CT:WF"),
+    ("caget", "CT:WF.NORD"), ("caput", "-a", "CT:WF", "2", "1"), ("caget", "CT:WF.NORD"),
+    ("caput", "-a", "CT:WF", "0"), ("caget", "CT:WF", "CT:WF.NORD"),
     ("caput", "-S", "CT:WC", "hello there"), ("caget", "-S", "CT:WC"), ("caget", "CT:WC"),
     ("caput", "-a", "CT:WS", "2", "ab", "cd"), ("caget", "-d", "DBR_TIME_STRING", "CT:WS"),
     ("caput", "-a", "CT:WL", "3", "1", "2.5", "x"), ("caput", "-a", "CT:WL", "3", "1", "2", "3"),
