@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, NamedTuple
 
 from ..ca.dbr import DBE_ALARM, DBE_LOG, DBE_PROPERTY, DBE_VALUE, MAX_STRING_SIZE, ChannelType
+from ..pv.alarms import AlarmStatus
 from ..pv.data import ChannelChar, ChannelValueError
 from . import behaviour, fieldmeta
 from .tables import buffer_of, fields_of
@@ -146,6 +147,24 @@ def _bit(index: int) -> Link:
     return Link(lambda record: int(record.value) >> index & 1, set_bit, DBE_VALUE)
 
 
+async def _overwritten(record: Any, value: Any) -> None:
+    """An mbbiDirect's bit: the put is taken, then processing sets the bits from VAL
+    again, so it changes nothing (as on softIoc)."""
+
+
+#: LALM's limit for each limit alarm (EPICS' checkAlarms sets LALM to the limit it raises)
+_ALARM_LEVELS = {AlarmStatus.HIHI: "upper_alarm_limit", AlarmStatus.HIGH: "upper_warning_limit",
+                 AlarmStatus.LOW: "lower_warning_limit", AlarmStatus.LOLO: "lower_alarm_limit"}
+
+
+def _last_alarm_level(record: Any) -> Any:
+    """LALM: the limit of the limit alarm in force, else the value (posted never)."""
+    name = _ALARM_LEVELS.get(record.alarm.status)
+    return getattr(record, name) if name else record.value
+
+
+_BITS = {f"B{index:X}": _bit(index) for index in range(32)}
+
 #: field name -> Link, for every record type that has the field.
 LINKS: dict[str, Link] = {
     "NAME": Link(lambda record: record.pvname),
@@ -164,6 +183,7 @@ LINKS: dict[str, Link] = {
     "MDEL": _attribute("value_atol"),
     "ADEL": _attribute("log_atol"),
     # the values last posted for monitors and the archive (the deadbands' references)
+    "LALM": Link(_last_alarm_level),
     "MLST": _attribute("_mlst", 0)._replace(mask=DBE_VALUE),
     "ALST": _attribute("_alst", 0)._replace(mask=DBE_LOG),
     "NELM": Link(lambda record: record.max_length),
@@ -181,7 +201,7 @@ LINKS: dict[str, Link] = {
     "ZNAM": _enum_string(0),
     "ONAM": _enum_string(1),
     **{name: _enum_string(index) for index, name in enumerate(_STATES)},
-    **{f"B{index:X}": _bit(index) for index in range(32)},
+    **_BITS,
 }
 
 def _input_limit(index: int, name: str) -> Link:
@@ -214,6 +234,8 @@ def link_of(rtyp: str, name: str) -> Link | None:
         return None  # subArray's NELM is how many elements to take, not the buffer size
     if name == "FTVL" and getattr(buffer, "type_from", None) != "FTVL":
         return None
+    if rtyp == "mbbiDirect" and name in _BITS:
+        return _BITS[name]._replace(set=_overwritten)
     if name == "SIZV" and rtyp in _SIZED_STRINGS:
         return _STRING_SIZE
     if name in _INPUT_LIMITS and rtyp != "motor" and \

@@ -47,6 +47,10 @@ record(bo, "CT:BO") { field(PINI, "YES") field(VAL, "1") field(ZNAM, "Off") fiel
 record(mbbo, "CT:MB") { field(PINI, "YES") field(VAL, "2") field(ZRST, "zero") field(ONST, "one")
   field(TWST, "two") }
 record(mbbi, "CT:MBI") { field(PINI, "YES") field(VAL, "1") }
+record(mbbiDirect, "CT:MBD") { field(PINI, "YES") field(VAL, "5") }
+record(longin, "CT:LIA") { field(PINI, "YES") field(HIHI, "100") field(HIGH, "50")
+  field(LOW, "-50") field(LOLO, "-100") field(HHSV, "MAJOR") field(HSV, "MINOR")
+  field(LSV, "MINOR") field(LLSV, "MAJOR") }
 record(stringout, "CT:SO") { field(PINI, "YES") field(VAL, "hello") }
 record(waveform, "CT:WF") { field(PINI, "YES") field(FTVL, "DOUBLE") field(NELM, "10")
   field(PREC, "2") field(EGU, "A") }
@@ -70,6 +74,9 @@ class Records(PVGroup):
     MB = pvproperty(value="two", record="mbbo", enum_strings=["zero", "one", "two"],
                     dtype=ChannelType.ENUM)
     MBI = pvproperty(value=1, record="mbbi", dtype=ChannelType.ENUM)
+    MBD = pvproperty(value=5, record="mbbiDirect")
+    LIA = pvproperty(value=0, record="longin", upper_alarm_limit=100, upper_warning_limit=50,
+                     lower_warning_limit=-50, lower_alarm_limit=-100)
     SO = pvproperty(value="hello", record="stringout", dtype=ChannelType.STRING)
     WF = pvproperty(value=[], record="waveform", max_length=10, dtype=float, precision=2,
                     units="A")
@@ -80,7 +87,8 @@ class Records(PVGroup):
                      report_as_string=True)
 
 
-SCALARS = ["CT:AO", "CT:AI", "CT:LO", "CT:LI", "CT:BO", "CT:MB", "CT:MBI", "CT:SO"]
+SCALARS = ["CT:AO", "CT:AI", "CT:LO", "CT:LI", "CT:BO", "CT:MB", "CT:MBI", "CT:SO", "CT:MBD",
+           "CT:LIA"]
 ARRAYS = ["CT:WF", "CT:WC", "CT:WS", "CT:WL", "CT:LSO"]
 FIELDS = [".PREC", ".EGU", ".DESC", ".SCAN", ".NAME", ".RTYP", ".HOPR", ".STAT", ".SEVR",
           ".UDF"]
@@ -131,6 +139,12 @@ PUTS = [
     ("caput", "CT:AO.DISA", "1"), ("caput", "CT:AO", "5"), ("caget", "-a", "CT:AO"),
     ("caput", "CT:AO", "100"), ("caget", "CT:AO", "CT:AO.STAT"), ("caput", "CT:AO.DISA", "0"),
     ("caput", "CT:AO", "6"), ("caget", "-a", "CT:AO"),
+    # an input record's bit: taken, then overwritten from VAL when the record processes
+    ("caput", "CT:MBD.B4", "1"), ("caget", "CT:MBD", "CT:MBD.B4", "CT:MBD.B2"),
+    # LALM: the limit of the alarm raised, else the value
+    ("caput", "CT:LIA", "150"), ("caget", "-a", "CT:LIA", "CT:LIA.LALM"),
+    ("caput", "CT:LIA", "-60"), ("caget", "CT:LIA.LALM"), ("caput", "CT:LIA", "7"),
+    ("caget", "-a", "CT:LIA", "CT:LIA.LALM", "CT:AO.LALM"),
     ("caput", "-a", "CT:WF", "3", "1", "2", "3"), ("caget", "-#", "2", "CT:WF"),
     ("caget", "-#", "20", "CT:WF"),
     ("caput", "-a", "CT:WF", "12", *map(str, range(1, 13))),
