@@ -182,8 +182,8 @@ LINKS: dict[str, Link] = {
     "LOLO": _metadata("lower_alarm_limit", alarm_limit=True),
     "MDEL": _attribute("value_atol"),
     "ADEL": _attribute("log_atol"),
-    # the values last posted for monitors and the archive (the deadbands' references)
     "LALM": Link(_last_alarm_level),
+    # the values last posted for monitors and the archive (the deadbands' references)
     "MLST": _attribute("_mlst", 0)._replace(mask=DBE_VALUE),
     "ALST": _attribute("_alst", 0)._replace(mask=DBE_LOG),
     "NELM": Link(lambda record: record.max_length),
