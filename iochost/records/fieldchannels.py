@@ -137,6 +137,22 @@ class FieldChannel:
             behaviour.severity_changed(self.group.parent)
 
 
+class FieldString:
+    """DBF_STRING fields hold up to their dbd size: a longer put is cut to size - 1 bytes
+    (and its NUL), as dbPut's strncpy cuts it; the long-string view ``NAME.EGU$`` has
+    that size too."""
+
+    __slots__ = ()
+
+    def preprocess_value(self, value: Any) -> Any:
+        value = super().preprocess_value(value)
+        if isinstance(value, str):
+            size, raw = self._long_string_max_length, value.encode(self.string_encoding)
+            if len(raw) >= size:
+                value = raw[:size - 1].decode(self.string_encoding, errors="ignore")
+        return value
+
+
 class FieldEnum:
     """Menu fields: an index past the 16 strings a DBR can carry is still a valid state
     (menuAlarmStat has 22), read as DBR_STRING it gives its choice string; one past the
@@ -236,12 +252,15 @@ _BY_DBR: dict[ChannelType, type[PvpropertyData]] = {
 }
 
 
+_TYPE_MIXINS: dict[ChannelType, tuple[type, ...]] = {
+    ChannelType.STRING: (FieldString,), ChannelType.ENUM: (FieldEnum,)}
+
+
 @cache
 def field_data_class(dbr: ChannelType, linked: bool = False) -> type[PvpropertyData]:
     """The channel-data class of a field served as ``dbr`` (stored or linked)."""
     base = _BY_DBR[dbr]
-    mixins: tuple[type, ...] = (FieldChannel,) + ((FieldEnum,) if dbr is ChannelType.ENUM
-                                                   else ())
+    mixins: tuple[type, ...] = (FieldChannel,) + _TYPE_MIXINS.get(dbr, ())
     name = f"{'Linked' if linked else ''}Field{base.__name__.removeprefix('Pvproperty')}"
     slots = (("_link",) if linked else ()) + (("_menu",) if dbr is ChannelType.ENUM else ())
     return type(name, ((LinkedField,) if linked else ()) + (*mixins, base),

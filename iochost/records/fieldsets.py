@@ -16,17 +16,19 @@ from __future__ import annotations
 
 import logging
 import re
+from functools import cache
 from collections.abc import Iterator, Mapping
 from typing import Any, ClassVar
 
 from ..ca.dbr import DBE_LOG, DBE_VALUE, ChannelType
 from ..pv.alarms import ChannelAlarm
+from ..pv.data import ChannelString
 from ..pv.hooks import HOOK_FIELDS, HookDecorators, IocDefinitionError
 from ..pv.pvproperties import pvproperty
 from ..pv.types import PvpropertyData
 from . import behaviour, fieldmeta
 from .fieldchannels import field_maker, is_field_served, make_field_channel
-from .tables import RTYP, fields_of
+from .tables import RTYP, DbfType, fields_of
 
 __all__ = [
     "FieldChannels",
@@ -61,6 +63,14 @@ _ALIASES = {
 _EAGER_KINDS = ("startup", "scan", "shutdown")  # the hook runner must see these fields
 #: Value types whose records post a value only when it changed (bo, mbbo, stringout...).
 _POSTED_ON_CHANGE = (ChannelType.ENUM, ChannelType.STRING)
+
+
+@cache
+def _string_value_size(rtyp: str) -> int:
+    """The dbd size of the record type's VAL when it is a DBF_STRING (stringin, stringout,
+    event...: 40), else 0."""
+    value = next((f for f in fields_of(rtyp) if f.name == "VAL"), None)
+    return value.size if value is not None and value.dbf is DbfType.STRING else 0
 
 
 def class_name_of(rtyp: str) -> str:
@@ -151,9 +161,9 @@ class RecordFieldGroup:
                 if isinstance(value, pvproperty):
                     declared[value.pvspec.name or attr] = value
         cls._declared_ = declared
-        for cache in ("_served_", "_names_", "_order_", "_attrs_", "_specs_"):
-            if cache in cls.__dict__:
-                delattr(cls, cache)
+        for cached in ("_served_", "_names_", "_order_", "_attrs_", "_specs_"):
+            if cached in cls.__dict__:
+                delattr(cls, cached)
 
     def __init__(self, parent: PvpropertyData) -> None:
         self.parent = parent
@@ -166,6 +176,9 @@ class RecordFieldGroup:
             #: the state or text last posted (MLST of bo, mbbo...; OVAL of stringout...)
             self.posted: Any = parent._value
             parent._change_flags = self._post_if_changed  # (the class's posts every write)
+        if isinstance(parent, ChannelString) and parent.max_length == 1 and \
+                (size := _string_value_size(self._table_type)):
+            parent._long_string_max_length = size  # NAME.VAL$ holds what VAL holds
         self._value_write_hook: Any = None
         for name in self._eager_names(parent):
             self.pvdb.get(name)

@@ -130,6 +130,11 @@ PUTS = [
     ("caput", "CT:AO.PREC", "4"), ("caget", "CT:AO"), ("caput", "CT:AO.EGU", "cm"),
     ("caget", "-d", "DBR_CTRL_DOUBLE", "CT:AO"),
     ("caput", "CT:AO.DESC", "a description"), ("caget", "-S", "CT:AO.DESC$"),
+    # string fields hold their dbd size: EGU 16, so 15 characters and the NUL
+    ("caput", "CT:AO.EGU", "abcdefghijklmnopqrstu"), ("caget", "-S", "CT:AO.EGU$"),
+    ("caput", "-S", "CT:AO.DESC$", "x" * 30 + "y" * 30), ("caget", "CT:AO.DESC"),
+    ("caput", "-S", "CT:SO.VAL$", "x" * 30 + "y" * 30), ("caget", "-S", "CT:SO.VAL$"),
+    ("cainfo", "CT:SO.VAL$"), ("caput", "CT:AO.EGU", "mm"),
     ("caput", "CT:AO.SCAN", "1 second"), ("caput", "CT:AO.SCAN", "Passive"),
     ("caput", "CT:AO.SCAN", "17"), ("caget", "CT:AO.SCAN"), ("caput", "CT:AO.SCAN", "Passive"),
     ("caput", "CT:AO.NAME", "x"), ("caput", "CT:AO.RTYP", "x"),
