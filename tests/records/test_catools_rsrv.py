@@ -15,6 +15,7 @@ import os
 import re
 import subprocess
 import sys
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from importlib.util import find_spec
@@ -161,7 +162,7 @@ PUTS = [
     ("caget", "-d", "DBR_CTRL_LONG", "CT:WL"),
     ("caput", "-S", "CT:LSO", "a long string of more than forty characters, really long"),
     ("caget", "-S", "CT:LSO", "CT:LSO.VAL$"), ("caget", "CT:LSO"),
-    ("caget", "-w", "0.3", "CT:NOPE", "CT:AO"), ("caput", "-w", "0.3", "CT:NOPE", "1"),
+    ("caget", "-w", "1", "CT:NOPE", "CT:AO"), ("caput", "-w", "0.3", "CT:NOPE", "1"),
     ("caget", "-w", "0.3", "CT:AO.NOPE"), ("caget", "CT:AO.VAL", "CT:AO.VAL{}"),
     ("caget", 'CT:AO.VAL{"dbnd":{"abs":1}}', 'CT:WF.VAL{"arr":{"s":1,"e":2}}',
      "CT:WF.[1:2]"),
@@ -209,14 +210,18 @@ def _run_script(port: int) -> list[tuple[str, str]]:
     for arguments, puts in MONITORS:
         monitor = subprocess.Popen([str(TOOLS / "camonitor"), *arguments], env=env, text=True,
                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        watchdog = threading.Timer(30, monitor.kill)  # a channel that never connects
+        watchdog.start()
         try:
+            # each channel's first update (in the order its channel happened to connect)
             pvs = [a for a in arguments if a.startswith("CT:")]
-            first = "".join(monitor.stdout.readline() for _ in pvs)  # each subscribed
+            first = "".join(sorted(monitor.stdout.readline() for _ in pvs))
             for put in puts:
                 run("caput", "-t", *put)
                 time.sleep(0.05)
             time.sleep(0.3)
         finally:
+            watchdog.cancel()
             monitor.terminate()
         rest, errors = monitor.communicate(timeout=10)
         out.append(("camonitor " + " ".join(arguments),
