@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import logging
 import re
-from functools import cache
 from collections.abc import Iterator, Mapping
+from functools import cache
 from typing import Any, ClassVar
 
 from ..ca.dbr import DBE_LOG, DBE_VALUE, ChannelType
@@ -28,7 +28,7 @@ from ..pv.pvproperties import pvproperty
 from ..pv.types import PvpropertyData
 from . import behaviour, fieldmeta
 from .fieldchannels import field_maker, is_field_served, make_field_channel
-from .tables import RTYP, DbfType, fields_of
+from .tables import RTYP, DbfType, field_of, fields_of
 
 __all__ = [
     "FieldChannels",
@@ -69,8 +69,11 @@ _POSTED_ON_CHANGE = (ChannelType.ENUM, ChannelType.STRING)
 def _string_value_size(rtyp: str) -> int:
     """The dbd size of the record type's VAL when it is a DBF_STRING (stringin, stringout,
     event...: 40), else 0."""
-    value = next((f for f in fields_of(rtyp) if f.name == "VAL"), None)
-    return value.size if value is not None and value.dbf is DbfType.STRING else 0
+    try:
+        value = field_of(rtyp, "VAL")
+    except KeyError:
+        return 0
+    return value.size if value.dbf is DbfType.STRING else 0
 
 
 def class_name_of(rtyp: str) -> str:

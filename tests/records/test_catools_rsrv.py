@@ -7,9 +7,10 @@ type, field reads, puts that succeed and puts that fail, arrays, long strings, m
 with each event mask.  Only what must differ is masked: time stamps, the server's port,
 and the server's own words in a failed put's context.
 
-The few differences we keep on purpose (docs/compliance.md) are left out of the script:
-a number beyond an ENUM's states is refused here; a calc record's expression is not
-evaluated (records are field sets, as in caproto).
+The few differences we keep on purpose are left out of the script: a number beyond an
+ENUM's states is refused here (docs/compliance.md); a calc record's expression is not
+evaluated, and a record nobody wrote is not UDF (records are field sets, as in caproto:
+docs/records.md).
 """
 import os
 import re
