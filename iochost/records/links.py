@@ -118,7 +118,15 @@ async def _set_scan(record: Any, choice: Any) -> None:
     record.set_scan_period(period)
 
 
+def _uchar(value: Any) -> int:
+    """A UCHAR field's put as a number (CHAR fields may hand over bytes)."""
+    if isinstance(value, (bytes, bytearray)):
+        return value[0] if value else 0
+    return int(value)
+
+
 async def _process(record: Any, value: Any) -> None:
+    record._proc = _uchar(value)  # dbPut keeps what was put (any put processes)
     await behaviour.process(record)
 
 
@@ -141,7 +149,7 @@ _STATES = [
 def _bit(index: int) -> Link:
     """B0..B1F of mbbiDirect/mbboDirect: bit ``index`` of the value."""
     async def set_bit(record: Any, bit: Any) -> None:
-        on = bool(bit[0] if isinstance(bit, (bytes, bytearray)) else int(bit))  # a UCHAR
+        on = bool(_uchar(bit))
         value = int(record.value) & ~(1 << index) | on << index
         await record.write(value - (1 << 32) if value >= 1 << 31 else value)
     return Link(lambda record: int(record.value) >> index & 1, set_bit, DBE_VALUE)
@@ -196,7 +204,7 @@ LINKS: dict[str, Link] = {
     "AMSG": Link(lambda record: record.alarm.alarm_string, mask=DBE_ALARM),
     "ASG": Link(lambda record: record.access_group, _set_access_group),
     "SCAN": Link(_get_scan, _set_scan),
-    "PROC": Link(lambda record: 0, _process),
+    "PROC": Link(lambda record: getattr(record, "_proc", 0), _process),
     "RVAL": Link(_raw_value, _write_raw, DBE_VALUE, putter_replaces=True),
     "ZNAM": _enum_string(0),
     "ONAM": _enum_string(1),

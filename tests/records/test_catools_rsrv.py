@@ -140,6 +140,7 @@ PUTS = [
     ("caput", "CT:AO.SCAN", "1 second"), ("caput", "CT:AO.SCAN", "Passive"),
     ("caput", "CT:AO.SCAN", "17"), ("caget", "CT:AO.SCAN"), ("caput", "CT:AO.SCAN", "Passive"),
     ("caput", "CT:AO.NAME", "x"), ("caput", "CT:AO.RTYP", "x"),
+    ("caput", "CT:AO.PROC", "1"), ("caput", "CT:AO.PROC", "1"), ("caget", "CT:AO.PROC"),
     # an alarm limit beyond the drive limits is taken: they bound VAL only
     ("caput", "CT:AO.HIHI", "100"), ("caput", "CT:AO.PREC", "-1"), ("caget", "-a", "CT:AO"),
     # disabled: the put stores the value, unprocessed, with the DISABLE alarm
