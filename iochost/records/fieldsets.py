@@ -154,7 +154,7 @@ class RecordFieldGroup:
     _declared_: ClassVar[dict[str, pvproperty]] = {}
 
     __slots__ = ("__weakref__", "_made", "_value_write_hook", "alarm_fields",
-                 "alarm_memory", "idle_scan", "parent", "posted")
+                 "alarm_memory", "parent", "posted")
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -171,10 +171,9 @@ class RecordFieldGroup:
     def __init__(self, parent: PvpropertyData) -> None:
         self.parent = parent
         self._made: dict[str, Any] | None = None  # field name -> channel, once one exists
-        self.alarm_memory: Any = None  # LALM (limits) or the last state (bi/mbbi...)
+        # the limit last alarmed, for HYST (EPICS' LALM), or the last state (bi/mbbi...)
+        self.alarm_memory: Any = None
         self.alarm_fields = False  # True once a field the alarm evaluation reads exists
-        #: the SCAN choice while no period runs (Passive, Event, I/O Intr: EPICS keeps it)
-        self.idle_scan = 0
         if parent.data_type in _POSTED_ON_CHANGE and parent.max_length == 1:
             #: the state or text last posted (MLST of bo, mbbo...; OVAL of stringout...)
             self.posted: Any = parent._value

@@ -104,17 +104,19 @@ async def _write_raw(record: Any, value: int) -> None:
     await record.write(value)
 
 
+# What only a put creates -- the SCAN choice while no period runs, the value put to PROC --
+# is kept in the record data's own __dict__ from that put on, not in every record.
 def _get_scan(record: Any) -> int:
     period = record.scan_period
-    if period is None:  # Passive, Event, I/O Intr: what was chosen
-        return record.field_inst.idle_scan
+    if period is None:  # Passive, Event, I/O Intr, past the menu: what was chosen
+        return getattr(record, "_idle_scan", 0)
     return behaviour.scan_choice(period)
 
 
 async def _set_scan(record: Any, choice: Any) -> None:
     period = behaviour.scan_period(choice)
     if period is None:
-        record.field_inst.idle_scan = behaviour.scan_index(choice)
+        record._idle_scan = behaviour.scan_index(choice)
     record.set_scan_period(period)
 
 
