@@ -191,12 +191,40 @@ def pyepics():
     yield epics
 
 
+class _LiveCaprotoContext:
+    """A caproto ``Context`` that is replaced once its search thread has died.
+
+    caproto's search thread ends on an uncaught ``ConnectionRefusedError`` when a server
+    answers a search and stops before the connect (the session's subprocess servers come
+    and go on one port); every later search of that context would then time out.
+    """
+
+    def __init__(self):
+        self._contexts: list = []
+
+    def _live(self):
+        from caproto.threading.client import Context
+
+        if not self._contexts or not self._contexts[-1]._process_search_results_thread.is_alive():
+            self._contexts.append(Context(timeout=5.0))
+        return self._contexts[-1]
+
+    def __getattr__(self, name):
+        return getattr(self._live(), name)
+
+    def __repr__(self):
+        return repr(self._live())
+
+    def disconnect(self):
+        for context in self._contexts:
+            context.disconnect()
+
+
 @pytest.fixture(scope="session")
 def caproto_context():
-    """One ``caproto.threading.client.Context`` shared by the session."""
-    from caproto.threading.client import Context
-
-    context = Context(timeout=5.0)
+    """One ``caproto.threading.client.Context`` shared by the session (a new one if the
+    last one's search thread died)."""
+    context = _LiveCaprotoContext()
     yield context
     context.disconnect()
 
