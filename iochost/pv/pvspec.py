@@ -276,10 +276,11 @@ class PVSpec(namedtuple("PVSpec", _FIELDS)):
                       max_length=self.max_length, alarm=alarm, pvname=pvname,
                       record=self.record, doc=self.doc)
         kwargs.update(self.cls_kwargs or {})
-        if dtype is not self.dtype:    # an mbbo without states: its value is the number
+        if dtype is not self.dtype:    # served as another type (record_support.served_dtype)
             kwargs.pop("enum_strings", None)
             value = kwargs["value"]
-            kwargs["value"] = int(value) if str(value).strip().isdigit() else 0
+            if dtype == ChannelType.LONG:  # an mbbo without states: its value is the number
+                kwargs["value"] = int(value) if str(value).strip().isdigit() else 0
         return cls, kwargs
 
     def create(self, group: PVGroup | None = None,

@@ -51,6 +51,8 @@ DEFAULT_SEVERITIES: dict[str, AlarmSeverity] = {
 }
 #: Output records whose puts are clamped to DRVL..DRVH (EPICS' ao/longout ``convert``).
 DRIVE_CLAMPED = frozenset(("ao", "longout", "int64out"))
+#: Records whose VAL is DBF_INT64, served as DOUBLE (``RecordSupport.served_dtype``).
+INT64_VALUE = frozenset(("int64in", "int64out"))
 #: The alarm limit (a Metadata name) each limit-severity field arms.
 LIMIT_SEVERITIES: dict[str, str] = {
     "HHSV": "upper_alarm_limit", "HSV": "upper_warning_limit",
@@ -230,6 +232,8 @@ def disabled(fields: RecordFieldGroup) -> bool:
 async def process_put(fields: RecordFieldGroup, record: PvpropertyData, value: Any) -> Any:
     """A write to the record: gated by DISA/DISV, limited (``limit_value``), then the
     putter (its result is kept)."""
+    if fields._table_type in INT64_VALUE and isinstance(value, float) and math.isfinite(value):
+        value = float(int(value))  # dbPut's conversion to DBF_INT64 truncates
     if disabled(fields):
         # dbPut stores VAL before dbProcess finds the record disabled: the value stays,
         # unclamped and unposted; only the DISABLE alarm (once) is published.

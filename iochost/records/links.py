@@ -230,6 +230,15 @@ _INPUT_LIMITS = {"LOPR": _input_limit(0, "lower_disp_limit"),
 _STRING_SIZE = Link(lambda record: record.long_string_max_length
                     if isinstance(record, ChannelChar) else MAX_STRING_SIZE + 1)
 _SIZED_STRINGS = frozenset(("lsi", "lso", "printf"))
+#: LEN of lsi/lso/printf: the string's length with its NUL, set when the record processes
+#: (a printf formats its VAL, even an empty one; an lsi/lso nobody wrote has 0).
+def _string_length(empty: int) -> Link:
+    return Link(lambda record: len(str(record.value).encode()) + 1 if record.value else empty,
+                mask=DBE_VALUE)
+
+
+_STRING_LENGTH = {"lsi": _string_length(0), "lso": _string_length(0),
+                  "printf": _string_length(1)}
 
 #: Alarm-severity fields: stored per record, read by ``behaviour.evaluate_alarm``.
 SEVERITY_FIELDS = ("HHSV", "HSV", "LSV", "LLSV")
@@ -248,6 +257,8 @@ def link_of(rtyp: str, name: str) -> Link | None:
         return _BITS[name]._replace(set=_overwritten)
     if name == "SIZV" and rtyp in _SIZED_STRINGS:
         return _STRING_SIZE
+    if name == "LEN" and rtyp in _STRING_LENGTH:
+        return _STRING_LENGTH[rtyp]
     if name in _INPUT_LIMITS and rtyp != "motor" and \
             not any(f.name == "DRVH" for f in fields_of(rtyp)):
         return _INPUT_LIMITS[name]

@@ -14,6 +14,7 @@ from typing import Any, TextIO, overload
 
 from ..ca.dbr import ChannelType
 from ..pv.types import PvpropertyData, set_record_support
+from . import behaviour
 from .fieldsets import FieldSpec, RecordFieldGroup, class_name_of, field_set_class
 from .tables import fields_of, record_types
 
@@ -154,6 +155,9 @@ class RecordSupport:
         # number) unless one of ZRST..FFST names a state; mbbi VAL stays ENUM
         if record == "mbbo" and dtype == ChannelType.ENUM and not any(enum_strings):
             return ChannelType.LONG
+        # int64in/int64out VAL is DBF_INT64, which CA carries as DBR_DOUBLE (as RSRV does)
+        if record in behaviour.INT64_VALUE and dtype in (int, ChannelType.LONG):
+            return ChannelType.DOUBLE
         return dtype
 
     def unnamed_states(self, record: str) -> tuple[int, bytes] | None:

@@ -60,6 +60,20 @@ record(waveform, "CT:WC") { field(PINI, "YES") field(FTVL, "CHAR") field(NELM, "
 record(waveform, "CT:WS") { field(PINI, "YES") field(FTVL, "STRING") field(NELM, "4") }
 record(waveform, "CT:WL") { field(PINI, "YES") field(FTVL, "LONG") field(NELM, "5") }
 record(lso, "CT:LSO") { field(PINI, "YES") field(SIZV, "80") }
+record(bi, "CT:BI") { field(PINI, "YES") field(VAL, "1") field(ZNAM, "lo") field(ONAM, "hi") }
+record(stringin, "CT:SI") { field(PINI, "YES") field(VAL, "text") }
+record(mbboDirect, "CT:MOD") { field(PINI, "YES") field(VAL, "6") }
+record(int64in, "CT:I64I") { field(PINI, "YES") field(VAL, "123") field(EGU, "x") }
+record(int64out, "CT:I64O") { field(PINI, "YES") field(VAL, "-7") field(DRVH, "1000")
+  field(DRVL, "-1000") }
+record(calc, "CT:CALC") { field(PINI, "YES") field(CALC, "A") field(PREC, "2") field(HOPR, "5") }
+record(calcout, "CT:CO") { field(PINI, "YES") field(CALC, "A") field(EGU, "g") }
+record(seq, "CT:SEQ") { field(PINI, "YES") }
+record(fanout, "CT:FAN") { field(PINI, "YES") }
+record(permissive, "CT:PERM") { field(PINI, "YES") }
+record(aai, "CT:AAI") { field(PINI, "YES") field(FTVL, "DOUBLE") field(NELM, "4") }
+record(histogram, "CT:HIST") { field(PINI, "YES") field(NELM, "5") }
+record(printf, "CT:PF") { field(PINI, "YES") field(SIZV, "50") }
 """
 
 
@@ -87,11 +101,29 @@ class Records(PVGroup):
     WL = pvproperty(value=[], record="waveform", max_length=5, dtype=ChannelType.LONG)
     LSO = pvproperty(value="", record="lso", max_length=80, dtype=ChannelType.CHAR,
                      report_as_string=True)
+    BI = pvproperty(value="hi", record="bi", enum_strings=["lo", "hi"], dtype=ChannelType.ENUM)
+    SI = pvproperty(value="text", record="stringin", dtype=ChannelType.STRING)
+    MOD = pvproperty(value=6, record="mbboDirect")
+    I64I = pvproperty(value=123, record="int64in", units="x")
+    I64O = pvproperty(value=-7, record="int64out", upper_ctrl_limit=1000, lower_ctrl_limit=-1000)
+    CALC = pvproperty(value=0.0, record="calc", precision=2, upper_disp_limit=5)
+    CO = pvproperty(value=0.0, record="calcout", units="g")
+    SEQ = pvproperty(value=0, record="seq")
+    FAN = pvproperty(value=0, record="fanout")
+    PERM = pvproperty(value=0, record="permissive")
+    AAI = pvproperty(value=[], record="aai", max_length=4, dtype=float)
+    HIST = pvproperty(value=[], record="histogram", max_length=5, dtype=float)
+    PF = pvproperty(value="", record="printf", max_length=50, dtype=ChannelType.CHAR,
+                    report_as_string=True)
 
 
 SCALARS = ["CT:AO", "CT:AI", "CT:LO", "CT:LI", "CT:BO", "CT:MB", "CT:MBI", "CT:SO", "CT:MBD",
            "CT:LIA"]
 ARRAYS = ["CT:WF", "CT:WC", "CT:WS", "CT:WL", "CT:LSO"]
+#: More record types, read in the common forms; their numeric fields' GR/CTRL metadata is
+#: compared one by one in test_field_limits_rsrv.py.
+MORE = ["CT:BI", "CT:SI", "CT:MOD", "CT:I64I", "CT:I64O", "CT:CALC", "CT:CO", "CT:SEQ",
+        "CT:FAN", "CT:PERM", "CT:AAI", "CT:HIST"]
 FIELDS = [".PREC", ".EGU", ".DESC", ".SCAN", ".NAME", ".RTYP", ".HOPR", ".STAT", ".SEVR",
           ".UDF"]
 
@@ -114,7 +146,12 @@ READS = [
     ("caget", "-S", "CT:AO.NAME$", "CT:AO.DESC$"),
     ("cainfo", "CT:AO.NAME$", "CT:AO.DESC$", "CT:AO.EGU$"),
     ("caget", "-d", "DBR_CTRL_DOUBLE", "CT:WF"),
-    ("caget", "CT:WF.NORD", "CT:WF.NELM", "CT:WF.FTVL", "CT:LSO.SIZV"),
+    ("caget", "CT:WF.NORD", "CT:WF.NELM", "CT:WF.FTVL", "CT:LSO.SIZV", "CT:LSO.LEN"),
+    ("caget", "-a", *MORE), ("cainfo", *MORE), ("caget", "-d", "DBR_CTRL_DOUBLE", *MORE),
+    ("caget", "-d", "DBR_CTRL_LONG", "CT:I64O", "CT:SEQ", "CT:FAN", "CT:MOD"),
+    ("caget", "-d", "DBR_CTRL_DOUBLE", "CT:CO.ODLY", "CT:CO.A", "CT:SEQ.DLY1", "CT:SEQ.DO1",
+     "CT:AAI.NORD", "CT:HIST.WDTH", "CT:BI.HSV", "CT:CALC.HIHI"),
+    ("caget", "CT:PF.LEN", "CT:PF.SIZV"),
 ]
 
 #: Puts, each followed by what a reader sees; the state carries from line to line.
@@ -163,7 +200,9 @@ PUTS = [
     ("caput", "-a", "CT:WL", "3", "1", "2.5", "x"), ("caput", "-a", "CT:WL", "3", "1", "2", "3"),
     ("caget", "-d", "DBR_CTRL_LONG", "CT:WL"),
     ("caput", "-S", "CT:LSO", "a long string of more than forty characters, really long"),
-    ("caget", "-S", "CT:LSO", "CT:LSO.VAL$"), ("caget", "CT:LSO"),
+    ("caget", "-S", "CT:LSO", "CT:LSO.VAL$"), ("caget", "CT:LSO", "CT:LSO.LEN"),
+    ("caput", "CT:I64O", "2000"), ("caput", "CT:I64O", "-5.5"), ("caput", "CT:I64I", "12"),
+    ("caget", "-a", "CT:I64O", "CT:I64I"), ("caput", "CT:MOD.B0", "1"), ("caget", "CT:MOD"),
     ("caget", "-w", "1", "CT:NOPE", "CT:AO"), ("caput", "-w", "0.3", "CT:NOPE", "1"),
     ("caget", "-w", "0.3", "CT:AO.NOPE"), ("caget", "CT:AO.VAL", "CT:AO.VAL{}"),
     ("caget", 'CT:AO.VAL{"dbnd":{"abs":1}}', 'CT:WF.VAL{"arr":{"s":1,"e":2}}',
