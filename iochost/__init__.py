@@ -48,6 +48,9 @@ class _RecordSupportOnDemand:
     def unnamed_states(self, record):  # type: ignore[no-untyped-def]
         return self._real().unnamed_states(record)
 
+    def value_read_only(self, record):  # type: ignore[no-untyped-def]
+        return self._real().value_read_only(record)
+
 
 def _install_record_support() -> None:
     """Record support for ``record=`` PVs, unless some is installed (``iochost.records``

@@ -214,13 +214,19 @@ class PVSpec(namedtuple("PVSpec", _FIELDS)):
         strings = (self.cls_kwargs or {}).get("enum_strings") or ()
         return support.served_dtype(types._record_name(self.record) or "", self.dtype, strings)
 
+    def _value_read_only(self) -> bool:
+        """A record whose value clients may not write (the record support decides)."""
+        support = _types().record_support() if self.record is not None else None
+        return support is not None and \
+            support.value_read_only(_types()._record_name(self.record) or "")
+
     def _data_class(self, dtype: Any, group: PVGroup | None) -> type[PvpropertyData]:
         types = _types()
         if group is None:
             maps = (types.TYPE_MAP, types.TYPE_MAP_READ_ONLY)
         else:
             maps = (group.type_map, group.type_map_read_only)
-        type_map = maps[1] if self.read_only else maps[0]
+        type_map = maps[1] if self.read_only or self._value_read_only() else maps[0]
         if inspect.isclass(dtype) and issubclass(dtype, enum.IntEnum) \
                 and dtype is not enum.IntEnum:
             dtype = enum.IntEnum

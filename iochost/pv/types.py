@@ -98,6 +98,9 @@ class RecordSupport(Protocol):
         """How the record prints an ENUM value that has no state string
         (``Metadata.unnamed_states``), or None to print its number."""
 
+    def value_read_only(self, record: str) -> bool:
+        """Whether clients may not write the record's value (its VAL is SPC_NOMOD: sel)."""
+
 
 _record_support: RecordSupport | None = None
 

@@ -11,6 +11,8 @@ Stored fields hold their value (the dbd initial value until written).  Linked fi
 """
 from __future__ import annotations
 
+import math
+import numbers
 import operator
 from functools import cache
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -56,6 +58,12 @@ __all__ = ["FieldChannel", "LinkedField", "field_data_class", "make_field_channe
 _POST = DBE_VALUE | DBE_LOG
 _LINK_READS = (ChannelType.STRING, ChannelType.CHAR)
 _SCRATCH_ALARM = ChannelAlarm()  # joined and left at once by each new field channel
+_UNSIGNED_BITS = {DbfType.UCHAR: 8, DbfType.USHORT: 16, DbfType.ULONG: 32}
+#: Fields a record's init_record sets to NaN (sel's inputs, until a link or put sets one)
+_NAN_INITIAL = frozenset(("sel", name) for name in "ABCDEFGHIJKL")
+#: Fields a record bounds by its buffer when it processes (subArray's readValue).
+_BOUNDED = {("subArray", "NELM"): lambda record: record.max_length,
+            ("subArray", "INDX"): lambda record: record.max_length - 1}
 
 
 class FieldChannel:
@@ -94,6 +102,17 @@ class FieldChannel:
 
     def check_limits(self, value: Any) -> None:
         pass  # the limits a field shows (HIHI's are DRVL..DRVH) bound no put: dbPut's way
+
+    def preprocess_value(self, value: Any) -> Any:
+        # dbPut's C cast into an unsigned field wraps: -2 put to a USHORT reads 65534
+        if self._max_length == 1 and isinstance(value, numbers.Real) and math.isfinite(value):
+            bits = _UNSIGNED_BITS.get(self._dbf)  # type: ignore[arg-type]
+            if bits is not None:
+                value = int(value) % (1 << bits)
+            bound = _BOUNDED.get((self.group._table_type, self.pvspec.name))
+            if bound is not None:
+                value = min(value, bound(self.group.parent))
+        return super().preprocess_value(value)
 
     def _change_flags(self, value: Any) -> int:
         return _POST
@@ -331,7 +350,7 @@ def field_maker(rtyp: str, field: FieldDef, hooks: dict[str, Any] | None) -> Fie
         kwargs["strip_null_terminator"] = False
     # NOMOD fields announce no write access; RTYP does, then refuses (its link's set).
     read_only = not announces_write_access(field) or (link is not None and link.set is None)
-    value = _initial(served, dbr)
+    value = math.nan if (rtyp, field.name) in _NAN_INITIAL else _initial(served, dbr)
     if count > 1:
         value = [value] * count
     spec = PVSpec(attr=field.name, name=field.name, dtype=cls, value=value,

@@ -248,6 +248,8 @@ def link_of(rtyp: str, name: str) -> Link | None:
     """The link of field ``name`` of record type ``rtyp``, or None for a stored field."""
     if name == "RVAL" and rtyp not in behaviour.RAW_VALUE_RECORDS:
         return None
+    if name == "HIGH" and rtyp == "bo":
+        return None  # the seconds to hold high, not an alarm limit
     buffer = buffer_of(rtyp, "VAL")
     if name == "NELM" and getattr(buffer, "count_from", None) != "NELM":
         return None  # subArray's NELM is how many elements to take, not the buffer size

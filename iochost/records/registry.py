@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterator, Mapping, Sequence
+from functools import cache
 from typing import Any, TextIO, overload
 
 from ..ca.dbr import ChannelType
 from ..pv.types import PvpropertyData, set_record_support
 from . import behaviour
 from .fieldsets import FieldSpec, RecordFieldGroup, class_name_of, field_set_class
-from .tables import fields_of, record_types
+from .tables import fields_of, is_read_only, record_types
 
 __all__ = [
     "SUPPORT",
@@ -160,6 +161,9 @@ class RecordSupport:
             return ChannelType.DOUBLE
         return dtype
 
+    def value_read_only(self, record: str) -> bool:
+        return _nomod_value(record)
+
     def unnamed_states(self, record: str) -> tuple[int, bytes] | None:
         # get_enum_str of EPICS' records: mbbx prints ZRST..FFST ("" when unset) and
         # "Illegal Value" past 15; bi/bo print ZNAM/ONAM and "Illegal_Value" past 1
@@ -171,6 +175,13 @@ class RecordSupport:
             spec = FieldSpec(record_class(prop.pvspec.record), prop)
             prop.pvspec = prop.pvspec._replace(fields=spec)
         return spec
+
+
+@cache
+def _nomod_value(record: str) -> bool:
+    """RSRV announces no write access to an SPC_NOMOD VAL (of the base types, sel's)."""
+    return record in record_types() and \
+        any(f.name == "VAL" and is_read_only(f) for f in fields_of(record))
 
 
 _UNNAMED_STATES = {"mbbi": (16, b"Illegal Value"), "mbbo": (16, b"Illegal Value"),

@@ -74,6 +74,8 @@ record(permissive, "CT:PERM") { field(PINI, "YES") }
 record(aai, "CT:AAI") { field(PINI, "YES") field(FTVL, "DOUBLE") field(NELM, "4") }
 record(histogram, "CT:HIST") { field(PINI, "YES") field(NELM, "5") }
 record(printf, "CT:PF") { field(PINI, "YES") field(SIZV, "50") }
+record(subArray, "CT:SA") { field(PINI, "YES") field(FTVL, "DOUBLE") field(MALM, "4") }
+record(sel, "CT:SEL") { field(SELM, "Specified") field(HOPR, "10") }
 """
 
 
@@ -115,6 +117,8 @@ class Records(PVGroup):
     HIST = pvproperty(value=[], record="histogram", max_length=5, dtype=float)
     PF = pvproperty(value="", record="printf", max_length=50, dtype=ChannelType.CHAR,
                     report_as_string=True)
+    SA = pvproperty(value=[], record="subArray", max_length=4, dtype=float)
+    SEL = pvproperty(value=float("nan"), record="sel", upper_disp_limit=10)
 
 
 SCALARS = ["CT:AO", "CT:AI", "CT:LO", "CT:LI", "CT:BO", "CT:MB", "CT:MBI", "CT:SO", "CT:MBD",
@@ -203,6 +207,13 @@ PUTS = [
     ("caget", "-S", "CT:LSO", "CT:LSO.VAL$"), ("caget", "CT:LSO", "CT:LSO.LEN"),
     ("caput", "CT:I64O", "2000"), ("caput", "CT:I64O", "-5.5"), ("caput", "CT:I64I", "12"),
     ("caget", "-a", "CT:I64O", "CT:I64I"), ("caput", "CT:MOD.B0", "1"), ("caget", "CT:MOD"),
+    # unsigned fields wrap a negative number; a subArray bounds NELM and INDX by MALM
+    ("caput", "CT:MB.ZRVL", "-2"), ("caput", "CT:FAN.SELN", "-2"), ("caput", "CT:FAN.SELN", "1"),
+    ("caput", "CT:SA.NELM", "9"), ("caput", "CT:SA.INDX", "-1"), ("caput", "CT:SA.NELM", "2"),
+    ("caput", "CT:BO.HIGH", "2.5"), ("caget", "-d", "DBR_CTRL_DOUBLE", "CT:BO.HIGH"),
+    ("caget", "CT:SEL.A", "CT:SEL.L", "CT:SEL.SELM"), ("caput", "CT:SEL.B", "4"),
+    ("cainfo", "CT:SEL"), ("caput", "CT:SEL", "3"),  # a sel's VAL: read only
+    ("caget", "CT:SEL.B"),
     ("caget", "-w", "1", "CT:NOPE", "CT:AO"), ("caput", "-w", "0.3", "CT:NOPE", "1"),
     ("caget", "-w", "0.3", "CT:AO.NOPE"), ("caget", "CT:AO.VAL", "CT:AO.VAL{}"),
     ("caget", 'CT:AO.VAL{"dbnd":{"abs":1}}', 'CT:WF.VAL{"arr":{"s":1,"e":2}}',
