@@ -175,6 +175,12 @@ def _last_alarm_level(record: Any) -> Any:
 
 _BITS = {f"B{index:X}": _bit(index) for index in range(32)}
 
+#: ao's OVAL and PVAL, longout's PVAL: the value output and the one before it, both VAL
+#: once the record has processed (OROC, which could hold OVAL back, is not modelled). A
+#: put is taken; processing sets them from VAL again.
+_VALUE_COPIES = {("ao", "OVAL"), ("ao", "PVAL"), ("longout", "PVAL")}
+_VALUE_COPY = Link(lambda record: record.value, _overwritten, DBE_VALUE)
+
 #: field name -> Link, for every record type that has the field.
 LINKS: dict[str, Link] = {
     "NAME": Link(lambda record: record.pvname),
@@ -250,6 +256,8 @@ def link_of(rtyp: str, name: str) -> Link | None:
         return None
     if name == "HIGH" and rtyp == "bo":
         return None  # the seconds to hold high, not an alarm limit
+    if (rtyp, name) in _VALUE_COPIES:
+        return _VALUE_COPY
     buffer = buffer_of(rtyp, "VAL")
     if name == "NELM" and getattr(buffer, "count_from", None) != "NELM":
         return None  # subArray's NELM is how many elements to take, not the buffer size

@@ -213,6 +213,7 @@ PUTS = [
     ("caput", "CT:BO.HIGH", "2.5"), ("caget", "-d", "DBR_CTRL_DOUBLE", "CT:BO.HIGH"),
     ("caget", "CT:SEL.A", "CT:SEL.L", "CT:SEL.SELM"), ("caput", "CT:SEL.B", "4"),
     ("cainfo", "CT:SEL"), ("caput", "CT:SEL", "3"),  # a sel's VAL: read only
+    ("caget", "CT:AO.OVAL", "CT:AO.PVAL", "CT:LO.PVAL"),
     ("caget", "CT:SEL.B"),
     ("caget", "-w", "1", "CT:NOPE", "CT:AO"), ("caput", "-w", "0.3", "CT:NOPE", "1"),
     ("caget", "-w", "0.3", "CT:AO.NOPE"), ("caget", "CT:AO.VAL", "CT:AO.VAL{}"),
