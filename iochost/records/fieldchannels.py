@@ -103,6 +103,15 @@ class FieldChannel:
     def check_limits(self, value: Any) -> None:
         pass  # the limits a field shows (HIHI's are DRVL..DRVH) bound no put: dbPut's way
 
+    async def write_dbr(self, dbr_type: int, count: int, payload: Any, host: str,
+                        user: str) -> None:
+        # dbPut posts the field a client wrote even when its value stayed (``_commit``
+        # skips that post, as a record's processing posts a field only when it changed)
+        before = self._value
+        await super().write_dbr(dbr_type, count, payload, host, user)
+        if self._max_length == 1 and not self._linked and self._value == before:
+            self.notify(_POST)
+
     def preprocess_value(self, value: Any) -> Any:
         # dbPut's C cast into an unsigned field wraps: -2 put to a USHORT reads 65534
         if self._max_length == 1 and isinstance(value, numbers.Real) and math.isfinite(value):

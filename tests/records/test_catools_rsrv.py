@@ -205,6 +205,7 @@ PUTS = [
     ("caget", "-d", "DBR_CTRL_LONG", "CT:WL"),
     ("caput", "-S", "CT:LSO", "a long string of more than forty characters, really long"),
     ("caget", "-S", "CT:LSO", "CT:LSO.VAL$"), ("caget", "CT:LSO", "CT:LSO.LEN"),
+    ("caput", "-S", "CT:LSO.VAL$", "a string put whole"), ("caget", "CT:LSO.LEN"),
     ("caput", "CT:I64O", "2000"), ("caput", "CT:I64O", "-5.5"), ("caput", "CT:I64I", "12"),
     ("caget", "-a", "CT:I64O", "CT:I64I"), ("caput", "CT:MOD.B0", "1"), ("caget", "CT:MOD"),
     # unsigned fields wrap a negative number; a subArray bounds NELM and INDX by MALM
@@ -230,6 +231,14 @@ MONITORS = [
     (("CT:MB", "CT:BO"), [("CT:MB", "zero"), ("CT:MB", "zero"), ("CT:BO", "5"),
                           ("CT:MB", "2")]),
     (("-#", "3", "CT:WF"), [("-a", "CT:WF", "2", "5", "6")]),
+    (("CT:I64O", "CT:MOD"), [("CT:I64O", "4.7"), ("CT:I64O", "4.2"), ("CT:MOD", "2"),
+                             ("CT:MOD", "0")]),
+    # a put to a field posts it, changed or not (a calc posts a changed input once more)
+    (("CT:LO.HYST", "CT:AO.DESC", "CT:AO.OVAL"), [
+        ("CT:LO.HYST", "2"), ("CT:LO.HYST", "2"), ("CT:AO.DESC", "d"), ("CT:AO.DESC", "d"),
+        ("CT:AO", "1.5")]),
+    (("-m", "a", "CT:LIA", "CT:LIA.LALM"), [("CT:LIA", "60"), ("CT:LIA", "61"),
+                                            ("CT:LIA", "-200"), ("CT:LIA", "0")]),
 ]
 
 _MASKS = [
