@@ -10,7 +10,8 @@ and the server's own words in a failed put's context.
 The few differences we keep on purpose are left out of the script: a number beyond an
 ENUM's states is refused here (docs/compliance.md); a calc record's expression is not
 evaluated, and a record nobody wrote is not UDF (records are field sets, as in caproto:
-docs/records.md).
+docs/records.md); so a calc posts no changed input a second time, and a client's put of
+an unchanged value to a VAL that is not process-passive (calc, sel...) posts nothing.
 """
 import os
 import re
@@ -237,6 +238,7 @@ MONITORS = [
     (("CT:LO.HYST", "CT:AO.DESC", "CT:AO.OVAL"), [
         ("CT:LO.HYST", "2"), ("CT:LO.HYST", "2"), ("CT:AO.DESC", "d"), ("CT:AO.DESC", "d"),
         ("CT:AO", "1.5")]),
+    (("CT:SI",), [("CT:SI", "t"), ("CT:SI", "t"), ("CT:SI", "u")]),
     (("-m", "a", "CT:LIA", "CT:LIA.LALM"), [("CT:LIA", "60"), ("CT:LIA", "61"),
                                             ("CT:LIA", "-200"), ("CT:LIA", "0")]),
 ]
