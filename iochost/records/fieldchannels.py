@@ -59,8 +59,11 @@ _POST = DBE_VALUE | DBE_LOG
 _LINK_READS = (ChannelType.STRING, ChannelType.CHAR)
 _SCRATCH_ALARM = ChannelAlarm()  # joined and left at once by each new field channel
 _UNSIGNED_BITS = {DbfType.UCHAR: 8, DbfType.USHORT: 16, DbfType.ULONG: 32}
-#: Fields a record's init_record sets to NaN (sel's inputs, until a link or put sets one)
-_NAN_INITIAL = frozenset(("sel", name) for name in "ABCDEFGHIJKL")
+#: Fields a record's init_record sets: a sel's inputs NaN (until a link or put sets one),
+#: a calcout's link states "Constant" (no link is a constant one)
+_INITIAL = {**{("sel", name): math.nan for name in "ABCDEFGHIJKL"},
+            **{("calcout", f"IN{name}V"): 3 for name in "ABCDEFGHIJKLMNOPQRSTU"},
+            ("calcout", "OUTV"): 3}
 #: Fields a record bounds by its buffer when it processes (subArray's readValue).
 _BOUNDED = {("subArray", "NELM"): lambda record: record.max_length,
             ("subArray", "INDX"): lambda record: record.max_length - 1}
@@ -359,7 +362,7 @@ def field_maker(rtyp: str, field: FieldDef, hooks: dict[str, Any] | None) -> Fie
         kwargs["strip_null_terminator"] = False
     # NOMOD fields announce no write access; RTYP does, then refuses (its link's set).
     read_only = not announces_write_access(field) or (link is not None and link.set is None)
-    value = math.nan if (rtyp, field.name) in _NAN_INITIAL else _initial(served, dbr)
+    value = _INITIAL.get((rtyp, field.name), _initial(served, dbr))
     if count > 1:
         value = [value] * count
     spec = PVSpec(attr=field.name, name=field.name, dtype=cls, value=value,

@@ -156,7 +156,7 @@ READS = [
     ("caget", "-d", "DBR_CTRL_LONG", "CT:I64O", "CT:SEQ", "CT:FAN", "CT:MOD"),
     ("caget", "-d", "DBR_CTRL_DOUBLE", "CT:CO.ODLY", "CT:CO.A", "CT:SEQ.DLY1", "CT:SEQ.DO1",
      "CT:AAI.NORD", "CT:HIST.WDTH", "CT:BI.HSV", "CT:CALC.HIHI"),
-    ("caget", "CT:PF.LEN", "CT:PF.SIZV"),
+    ("caget", "CT:PF.LEN", "CT:PF.SIZV", "CT:CO.INAV", "CT:CO.INLV", "CT:CO.OUTV"),
 ]
 
 #: Puts, each followed by what a reader sees; the state carries from line to line.
