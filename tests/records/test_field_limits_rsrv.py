@@ -1,7 +1,8 @@
 """Every numeric field of every base record type answers a GR/CTRL read as softIoc does:
 units, precision, display and control limits (each record support's ``get_units``,
 ``get_precision``, ``get_graphic_double`` and ``get_control_double``, or dbAccess' zeros
-where a record type has none), read with EPICS' libca (pyepics) from both servers.
+where a record type has none), and every menu field offers softIoc's choices -- read with
+EPICS' libca (pyepics) from both servers.
 
 One record of each type on each side, with HOPR/LOPR, DRVH/DRVL, EGU and PREC set wherever
 the type has them, so that a limit taken from the wrong place shows.
@@ -50,6 +51,9 @@ def _database(prefix):
     for rtyp in TYPES:
         config = dict(ARRAYS.get(rtyp, ({}, {}))[0])
         config.update({k: v for k, v in DISPLAY.items() if k in _names(rtyp)})
+        if rtyp in _STATES:  # the pvproperty's enum_strings
+            config.update(zip(("ZNAM", "ONAM") if "ZNAM" in _names(rtyp) else ("ZRST", "ONST"),
+                              ("a", "b")))
         body = " ".join(f'field({k}, "{v}")' for k, v in config.items())
         lines.append(f'record({rtyp}, "{prefix}{rtyp}") {{ {body} }}')
     return "\n".join(lines) + "\n"
@@ -77,10 +81,10 @@ def _fields():
             if f.dbf in NUMERIC and is_served(f)]
 
 
-def _metadata(epics, prefix):
+def _metadata(epics, prefix, fields=None):
     from epics import ca
 
-    names = [f"{prefix}{rtyp}.{field}" for rtyp, field in _fields()]
+    names = [f"{prefix}{rtyp}.{field}" for rtyp, field in fields or _fields()]
     chids = {name: ca.create_channel(name, connect=False, auto_cb=False) for name in names}
     out = {}
     for name, chid in chids.items():
@@ -88,7 +92,7 @@ def _metadata(epics, prefix):
             out[name[len(prefix):]] = None
             continue
         meta = ca.get_ctrlvars(chid, timeout=5) or {}
-        out[name[len(prefix):]] = {key: meta.get(key) for key in SHOWN}
+        out[name[len(prefix):]] = {key: meta.get(key) for key in (*SHOWN, "enum_strs")}
         ca.clear_channel(chid)
     return out
 
@@ -103,3 +107,18 @@ def test_every_numeric_field_shows_the_limits_softioc_shows(pyepics, mount, uniq
               for name in theirs if theirs[name] is not None and theirs[name] != ours[name]]
     assert sum(v is not None for v in theirs.values()) > 500   # softIoc answered
     assert not differ, f"{len(differ)} of {len(theirs)} fields differ:\n" + "\n".join(differ)
+
+
+def test_every_menu_field_offers_the_choices_softioc_offers(pyepics, mount, unique_prefix):
+    # DTYP aside: softIoc's build adds device supports of its own (IOC stats, Python)
+    menus = [(rtyp, f.name) for rtyp in TYPES for f in fields_of(rtyp)
+             if f.dbf in (DbfType.MENU, DbfType.ENUM) and is_served(f)]
+    port = int(os.environ["IOCHOST_TEST_SUBPROCESS_PORT"])
+    with running_softioc(_database("FLMENU:"), port=port):
+        theirs = _metadata(pyepics, "FLMENU:", menus)
+    mount(Records(prefix=unique_prefix))
+    ours = _metadata(pyepics, unique_prefix, menus)
+    assert len(theirs) > 300 and None not in theirs.values()
+    differ = [f"{name}: softIoc {theirs[name]['enum_strs']}, iochost {ours[name]['enum_strs']}"
+              for name in theirs if theirs[name]["enum_strs"] != ours[name]["enum_strs"]]
+    assert not differ, "\n".join(differ)
