@@ -216,6 +216,13 @@ PUTS = [
     ("caget", "CT:SEL.A", "CT:SEL.L", "CT:SEL.SELM"), ("caput", "CT:SEL.B", "4"),
     ("cainfo", "CT:SEL"), ("caput", "CT:SEL", "3"),  # a sel's VAL: read only
     ("caget", "CT:AO.OVAL", "CT:AO.PVAL", "CT:LO.PVAL"),
+    # state alarms: OSV, COSV (change of state), an mbbo state's severity
+    ("caput", "CT:BI.OSV", "MAJOR"), ("caput", "CT:BI", "0"), ("caput", "CT:BI", "1"),
+    ("caget", "-a", "CT:BI"), ("caput", "CT:BI.COSV", "MINOR"), ("caput", "CT:BI", "0"),
+    ("caget", "-a", "CT:BI"), ("caput", "CT:BI", "0"), ("caget", "-a", "CT:BI"),
+    ("caput", "CT:MB.TWSV", "MINOR"), ("caput", "CT:MB", "one"), ("caput", "CT:MB", "two"),
+    ("caget", "-a", "CT:MB", "CT:MB.STAT", "CT:MB.SEVR"), ("caput", "CT:MB", "zero"),
+    ("caget", "-a", "CT:MB"),
     ("caget", "CT:SEL.B"),
     ("caget", "-w", "1", "CT:NOPE", "CT:AO"), ("caput", "-w", "0.3", "CT:NOPE", "1"),
     ("caget", "-w", "0.3", "CT:AO.NOPE"), ("caget", "CT:AO.VAL", "CT:AO.VAL{}"),
