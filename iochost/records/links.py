@@ -180,6 +180,8 @@ _BITS = {f"B{index:X}": _bit(index) for index in range(32)}
 #: put is taken; processing sets them from VAL again.
 _VALUE_COPIES = {("ao", "OVAL"), ("ao", "PVAL"), ("longout", "PVAL")}
 _VALUE_COPY = Link(lambda record: record.value, _overwritten, DBE_VALUE)
+#: compress RES: a put resets the record (ours keeps no buffer to clear) and RES reads 0
+_RESET = Link(lambda record: 0, _overwritten)
 
 #: field name -> Link, for every record type that has the field.
 LINKS: dict[str, Link] = {
@@ -258,6 +260,8 @@ def link_of(rtyp: str, name: str) -> Link | None:
         return None  # the seconds to hold high, not an alarm limit
     if (rtyp, name) in _VALUE_COPIES:
         return _VALUE_COPY
+    if (rtyp, name) == ("compress", "RES"):
+        return _RESET
     buffer = buffer_of(rtyp, "VAL")
     if name == "NELM" and getattr(buffer, "count_from", None) != "NELM":
         return None  # subArray's NELM is how many elements to take, not the buffer size

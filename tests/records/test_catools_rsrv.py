@@ -75,6 +75,7 @@ record(permissive, "CT:PERM") { field(PINI, "YES") }
 record(aai, "CT:AAI") { field(PINI, "YES") field(FTVL, "DOUBLE") field(NELM, "4") }
 record(histogram, "CT:HIST") { field(PINI, "YES") field(NELM, "5") }
 record(printf, "CT:PF") { field(PINI, "YES") field(SIZV, "50") }
+record(compress, "CT:CMP") { field(NSAM, "4") }
 record(subArray, "CT:SA") { field(PINI, "YES") field(FTVL, "DOUBLE") field(MALM, "4") }
 record(sel, "CT:SEL") { field(SELM, "Specified") field(HOPR, "10") }
 """
@@ -119,6 +120,7 @@ class Records(PVGroup):
     PF = pvproperty(value="", record="printf", max_length=50, dtype=ChannelType.CHAR,
                     report_as_string=True)
     SA = pvproperty(value=[], record="subArray", max_length=4, dtype=float)
+    CMP = pvproperty(value=[], record="compress", max_length=4, dtype=float)
     SEL = pvproperty(value=float("nan"), record="sel", upper_disp_limit=10)
 
 
@@ -212,10 +214,12 @@ PUTS = [
     # unsigned fields wrap a negative number; a subArray bounds NELM and INDX by MALM
     ("caput", "CT:MB.ZRVL", "-2"), ("caput", "CT:FAN.SELN", "-2"), ("caput", "CT:FAN.SELN", "1"),
     ("caput", "CT:SA.NELM", "9"), ("caput", "CT:SA.INDX", "-1"), ("caput", "CT:SA.NELM", "2"),
+    ("caput", "CT:I64I.HOPR", "7.9"), ("caput", "CT:I64O.DRVH", "-2.5"),
     ("caput", "CT:BO.HIGH", "2.5"), ("caget", "-d", "DBR_CTRL_DOUBLE", "CT:BO.HIGH"),
     ("caget", "CT:SEL.A", "CT:SEL.L", "CT:SEL.SELM"), ("caput", "CT:SEL.B", "4"),
     ("cainfo", "CT:SEL"), ("caput", "CT:SEL", "3"),  # a sel's VAL: read only
     ("caget", "CT:AO.OVAL", "CT:AO.PVAL", "CT:LO.PVAL"),
+    ("caput", "CT:CMP.RES", "1"), ("caget", "CT:CMP.RES"),
     # state alarms: OSV, COSV (change of state), an mbbo state's severity
     ("caput", "CT:BI.OSV", "MAJOR"), ("caput", "CT:BI", "0"), ("caput", "CT:BI", "1"),
     ("caget", "-a", "CT:BI"), ("caput", "CT:BI.COSV", "MINOR"), ("caput", "CT:BI", "0"),
