@@ -216,9 +216,12 @@ class PVSpec(namedtuple("PVSpec", _FIELDS)):
 
     def _value_read_only(self) -> bool:
         """A record whose value clients may not write (the record support decides)."""
-        support = _types().record_support() if self.record is not None else None
-        return support is not None and \
-            support.value_read_only(_types()._record_name(self.record) or "")
+        if self.record is None:
+            return False
+        types = _types()
+        support = types.record_support()
+        return support is not None and support.value_read_only(types._record_name(self.record)
+                                                               or "")
 
     def _data_class(self, dtype: Any, group: PVGroup | None) -> type[PvpropertyData]:
         types = _types()

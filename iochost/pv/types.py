@@ -92,7 +92,8 @@ class RecordSupport(Protocol):
 
     def served_dtype(self, record: str, dtype: Any, enum_strings: Sequence[str]) -> Any:
         """The dtype a record's value is served as, given the one the IOC declared: the
-        same, except where EPICS' record decides (mbbo: LONG while no state is named)."""
+        same, except where EPICS' record decides (mbbo: LONG while no state is named;
+        int64in/int64out: DOUBLE, CA having no 64-bit integer)."""
 
     def unnamed_states(self, record: str) -> tuple[int, bytes] | None:
         """How the record prints an ENUM value that has no state string

@@ -61,6 +61,9 @@ _NO_GRAPHIC = frozenset(("aSub", "bi", "bo", "event", "fanout", "lsi", "lso", "m
 _NO_CONTROL = _NO_GRAPHIC - {"aSub", "bo"}
 _ALARM_VALUES = ("VAL", "HIHI", "HIGH", "LOW", "LOLO", "LALM", "ALST", "MLST")
 _INPUTS = tuple("ABCDEFGHIJKLMNOPQRSTU") + tuple(f"L{c}" for c in "ABCDEFGHIJKLMNOPQRSTU")
+#: Inputs whose limits and units a record support takes from their links (none here: 0, "")
+_LINKED_INPUTS = frozenset((rtyp, name) for rtyp in ("calc", "calcout", "sub")
+                           for name in _INPUTS)
 #: (fields with HOPR/LOPR as display limits, fields with DRVH/DRVL or HOPR/LOPR as control
 #: limits) of each record support's get_graphic_double / get_control_double.
 _OPR: dict[str, tuple[frozenset[str], frozenset[str]]] = {}
@@ -76,7 +79,6 @@ for _types, _graphic, _control in (
     _OPR.update(dict.fromkeys(_types, (frozenset(_graphic), frozenset(_control))))
 _ZERO = (0, 0)
 _DELAY = ((10, 0), (0, 1e5))   # EPICS' seq sets the display low limit twice, never the high
-_Limits = tuple[tuple[float, float], tuple[float, float]]
 #: Fields whose record support sets limits of their own: (rtyp, name) -> (record, fields)
 #: -> (display, control); None for the database type's range.
 _OWN: dict[tuple[str, str], Any] = {
@@ -92,8 +94,7 @@ _OWN: dict[tuple[str, str], Any] = {
     ("bo", "HIGH"): lambda rec, f: (_ZERO, (0, 1e5)),
     **{("seq", f"DLY{i:X}"): (lambda rec, f: _DELAY) for i in range(16)},
     **{("seq", f"DO{i:X}"): (lambda rec, f: (_ZERO, None)) for i in range(16)},
-    **{(r, name): (lambda rec, f: (_ZERO, None)) for r in ("calc", "calcout", "sub")
-       for name in _INPUTS},
+    **{key: (lambda rec, f: (_ZERO, None)) for key in _LINKED_INPUTS},
 }
 #: Fields in seconds, shown with 2 decimals (seqDLYprecision, calcoutODLYprecision...).
 _DELAYS = frozenset((("calcout", "ODLY"), ("bo", "HIGH"), ("histogram", "SDEL"),
@@ -190,7 +191,7 @@ def _record_display(rtyp: str, name: str, dbf: DbfType, record: Any, fields: Any
     has_egu, has_drive, unit_types = _kind(rtyp)
     if not has_egu or dbf not in unit_types or name in _NO_UNITS or (
             rtyp in _ARRAY_UNITS and name not in ("VAL", "HOPR", "LOPR")) or (
-            (rtyp, name) in _OWN and name in _INPUTS):
+            (rtyp, name) in _LINKED_INPUTS):
         units = ""
     if (rtyp, name) in _DELAYS:
         units, precision = "s", 2

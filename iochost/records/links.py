@@ -238,13 +238,14 @@ _INPUT_LIMITS = {"LOPR": _input_limit(0, "lower_disp_limit"),
 _STRING_SIZE = Link(lambda record: record.long_string_max_length
                     if isinstance(record, ChannelChar) else MAX_STRING_SIZE + 1)
 _SIZED_STRINGS = frozenset(("lsi", "lso", "printf"))
-#: LEN of lsi/lso/printf: the string's length with its NUL, set when the record processes
-#: (a printf formats its VAL, even an empty one; an lsi/lso nobody wrote has 0).
 def _string_length(empty: int) -> Link:
+    """LEN: the string's length with its NUL, or ``empty`` for an empty string."""
     return Link(lambda record: len(str(record.value).encode()) + 1 if record.value else empty,
                 mask=DBE_VALUE)
 
 
+#: LEN of lsi/lso/printf, set when the record processes: a printf formats its VAL (even an
+#: empty one), an lsi/lso nobody wrote has 0.
 _STRING_LENGTH = {"lsi": _string_length(0), "lso": _string_length(0),
                   "printf": _string_length(1)}
 
