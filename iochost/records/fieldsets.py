@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Iterator, Mapping
-from functools import cache
+from functools import cache, partial
 from typing import Any, ClassVar
 
 from ..ca.dbr import DBE_LOG, DBE_VALUE, ChannelType
@@ -63,6 +63,22 @@ _ALIASES = {
 _EAGER_KINDS = ("startup", "scan", "shutdown")  # the hook runner must see these fields
 #: Value types whose records post a value only when it changed (bo, mbbo, stringout...).
 _POSTED_ON_CHANGE = (ChannelType.ENUM, ChannelType.STRING)
+
+
+@cache
+def _value_processes(rtyp: str) -> bool:
+    """Whether a put to the record's VAL processes it (pp TRUE, as for ai, bo...)."""
+    value = next((f for f in fields_of(rtyp) if f.name == "VAL"), None)
+    return value is None or value.pp
+
+
+async def _posting_put(record: PvpropertyData, put: Any, *args: Any) -> None:
+    """A client's put to a VAL that does not process the record (calc, sel, aSub...):
+    dbPut posts it, changed or not; a changed value has posted already."""
+    before = record._value
+    await put(*args)
+    if record._value == before:
+        record.notify(DBE_VALUE | DBE_LOG)
 
 
 @cache
@@ -178,6 +194,8 @@ class RecordFieldGroup:
             #: the state or text last posted (MLST of bo, mbbo...; OVAL of stringout...)
             self.posted: Any = parent._value
             parent._change_flags = self._post_if_changed  # (the class's posts every write)
+        if parent.max_length == 1 and not _value_processes(self._table_type):
+            parent.write_dbr = partial(_posting_put, parent, parent.write_dbr)
         if isinstance(parent, ChannelString) and parent.max_length == 1 and \
                 (size := _string_value_size(self._table_type)):
             parent._long_string_max_length = size  # NAME.VAL$ holds what VAL holds

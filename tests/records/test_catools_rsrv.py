@@ -10,8 +10,7 @@ and the server's own words in a failed put's context.
 The few differences we keep on purpose are left out of the script: a number beyond an
 ENUM's states is refused here (docs/compliance.md); a calc record's expression is not
 evaluated, and a record nobody wrote is not UDF (records are field sets, as in caproto:
-docs/records.md); so a calc posts no changed input a second time, and a client's put of
-an unchanged value to a VAL that is not process-passive (calc, sel...) posts nothing.
+docs/records.md); so a calc posts no changed input a second time.
 """
 import os
 import re
@@ -250,6 +249,8 @@ MONITORS = [
         ("CT:LO.HYST", "2"), ("CT:LO.HYST", "2"), ("CT:AO.DESC", "d"), ("CT:AO.DESC", "d"),
         ("CT:AO", "1.5")]),
     (("CT:SI",), [("CT:SI", "t"), ("CT:SI", "t"), ("CT:SI", "u")]),
+    # a calc's VAL is not process-passive: a put posts it, changed or not
+    (("CT:CALC",), [("CT:CALC", "1"), ("CT:CALC", "1"), ("CT:CALC", "2")]),
     (("-m", "a", "CT:LIA", "CT:LIA.LALM"), [("CT:LIA", "60"), ("CT:LIA", "61"),
                                             ("CT:LIA", "-200"), ("CT:LIA", "0")]),
 ]
