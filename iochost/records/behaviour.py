@@ -53,6 +53,9 @@ DEFAULT_SEVERITIES: dict[str, AlarmSeverity] = {
 DRIVE_CLAMPED = frozenset(("ao", "longout", "int64out"))
 #: Records whose VAL is DBF_INT64, served as DOUBLE (``RecordSupport.served_dtype``).
 INT64_VALUE = frozenset(("int64in", "int64out"))
+#: How dbPut's C cast converts a put to an integer VAL: the modulus an unsigned one wraps
+#: by (a permissive's USHORT: -2 reads 65534), None for a signed one (a fraction dropped).
+_VALUE_CAST = {**dict.fromkeys(INT64_VALUE), "permissive": 1 << 16}
 #: The alarm limit (a Metadata name) each limit-severity field arms.
 LIMIT_SEVERITIES: dict[str, str] = {
     "HHSV": "upper_alarm_limit", "HSV": "upper_warning_limit",
@@ -232,8 +235,10 @@ def disabled(fields: RecordFieldGroup) -> bool:
 async def process_put(fields: RecordFieldGroup, record: PvpropertyData, value: Any) -> Any:
     """A write to the record: gated by DISA/DISV, limited (``limit_value``), then the
     putter (its result is kept)."""
-    if fields._table_type in INT64_VALUE and isinstance(value, float) and math.isfinite(value):
-        value = float(int(value))  # dbPut's conversion to DBF_INT64 truncates
+    if fields._table_type in _VALUE_CAST and isinstance(value, (int, float)) and \
+            math.isfinite(value):
+        modulus = _VALUE_CAST[fields._table_type]
+        value = type(value)(int(value) if modulus is None else int(value) % modulus)
     if disabled(fields):
         # dbPut stores VAL before dbProcess finds the record disabled: the value stays,
         # unclamped and unposted; only the DISABLE alarm (once) is published.

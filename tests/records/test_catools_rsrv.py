@@ -214,6 +214,7 @@ PUTS = [
     ("caput", "CT:MB.ZRVL", "-2"), ("caput", "CT:FAN.SELN", "-2"), ("caput", "CT:FAN.SELN", "1"),
     ("caput", "CT:SA.NELM", "9"), ("caput", "CT:SA.INDX", "-1"), ("caput", "CT:SA.NELM", "2"),
     ("caput", "CT:I64I.HOPR", "7.9"), ("caput", "CT:I64O.DRVH", "-2.5"),
+    ("caput", "CT:PERM", "-2"), ("caput", "CT:PERM", "0"),
     ("caput", "CT:BO.HIGH", "2.5"), ("caget", "-d", "DBR_CTRL_DOUBLE", "CT:BO.HIGH"),
     ("caget", "CT:SEL.A", "CT:SEL.L", "CT:SEL.SELM"), ("caput", "CT:SEL.B", "4"),
     ("cainfo", "CT:SEL"), ("caput", "CT:SEL", "3"),  # a sel's VAL: read only
