@@ -71,6 +71,15 @@ _BOUNDED = {("subArray", "NELM"): lambda record: record.max_length,
             ("subArray", "INDX"): lambda record: record.max_length - 1}
 
 
+async def posting_put(channel: Any, put: Any, *args: Any) -> None:
+    """A client's put (``put(*args)``), posted even when the value stayed, as dbPut posts
+    what it wrote (a changed value has posted already)."""
+    before = channel._value
+    await put(*args)
+    if channel._value == before:
+        channel.notify(_POST)
+
+
 class FieldChannel:
     """Mixin of every field channel (put it first in the bases)."""
 
@@ -108,14 +117,13 @@ class FieldChannel:
     def check_limits(self, value: Any) -> None:
         pass  # the limits a field shows (HIHI's are DRVL..DRVH) bound no put: dbPut's way
 
-    async def write_dbr(self, dbr_type: int, count: int, payload: Any, host: str,
-                        user: str) -> None:
-        # dbPut posts the field a client wrote even when its value stayed (``_commit``
-        # skips that post, as a record's processing posts a field only when it changed)
-        before = self._value
-        await super().write_dbr(dbr_type, count, payload, host, user)
-        if self._max_length == 1 and not self._linked and self._value == before:
-            self.notify(_POST)
+    async def write_dbr(self, *args: Any) -> None:
+        # ``_commit`` skips an unchanged value's post, as a record's processing posts a
+        # field only when it changed; a client's put posts it (a linked field: the record)
+        if self._max_length == 1 and not self._linked:
+            await posting_put(self, super().write_dbr, *args)
+        else:
+            await super().write_dbr(*args)
 
     def preprocess_value(self, value: Any) -> Any:
         # dbPut's C cast into an integer field (some served as DOUBLE) drops a fraction,

@@ -27,7 +27,7 @@ from ..pv.hooks import HOOK_FIELDS, HookDecorators, IocDefinitionError
 from ..pv.pvproperties import pvproperty
 from ..pv.types import PvpropertyData
 from . import behaviour, fieldmeta
-from .fieldchannels import field_maker, is_field_served, make_field_channel
+from .fieldchannels import field_maker, is_field_served, make_field_channel, posting_put
 from .tables import RTYP, DbfType, field_of, fields_of
 
 __all__ = [
@@ -70,15 +70,6 @@ def _value_processes(rtyp: str) -> bool:
     """Whether a put to the record's VAL processes it (pp TRUE, as for ai, bo...)."""
     value = next((f for f in fields_of(rtyp) if f.name == "VAL"), None)
     return value is None or value.pp
-
-
-async def _posting_put(record: PvpropertyData, put: Any, *args: Any) -> None:
-    """A client's put to a VAL that does not process the record (calc, sel, aSub...):
-    dbPut posts it, changed or not; a changed value has posted already."""
-    before = record._value
-    await put(*args)
-    if record._value == before:
-        record.notify(DBE_VALUE | DBE_LOG)
 
 
 @cache
@@ -195,7 +186,8 @@ class RecordFieldGroup:
             self.posted: Any = parent._value
             parent._change_flags = self._post_if_changed  # (the class's posts every write)
         if parent.max_length == 1 and not _value_processes(self._table_type):
-            parent.write_dbr = partial(_posting_put, parent, parent.write_dbr)
+            # a put to a VAL that does not process the record (calc, aSub...) posts it
+            parent.write_dbr = partial(posting_put, parent, parent.write_dbr)
         if isinstance(parent, ChannelString) and parent.max_length == 1 and \
                 (size := _string_value_size(self._table_type)):
             parent._long_string_max_length = size  # NAME.VAL$ holds what VAL holds
