@@ -267,7 +267,7 @@ def encode_dbr(dbr_type: int, native: int, values: Any, meta: Metadata,
     elif native != target:
         values = convert_values(values, native, target, meta.enum_strings,
                                 precision=meta.precision, long_string=long_string,
-                                unnamed_states=meta.unnamed_states)
+                                unnamed_states=meta.unnamed_states, reading=True)
 
     try:
         head = codec.pack_head(meta)

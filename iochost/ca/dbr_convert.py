@@ -24,7 +24,9 @@ The rules, and why:
   (``strtol`` base 0 / ``strtod``; "0x10" is 16, "010" is 8 for integers, "5 mm" is 5,
   "" is 0); see :mod:`iochost.ca.dbr_text` for the measured table.  Text with no
   number, or a number that does not fit the target, raises
-  ``CaStatusError(ECA_NOCONVERT)`` naming the text.  RSRV itself answers ECA_PUTFAIL
+  ``CaStatusError(ECA_NOCONVERT)`` naming the text (a CHAR holds 0..255 from a put, but
+  a read of text as CHAR -- ``reading=True`` -- takes a signed byte, -128..127, as
+  RSRV's getStringChar does).  RSRV itself answers ECA_PUTFAIL
   for such a write and ECA_GETFAIL for such a read; the layer that knows the direction
   maps the code (``eca.put_refusal`` / ``eca.get_refusal``: the server, the web page's
   puts and the client's local PVs).
@@ -172,17 +174,24 @@ _INT_RANGES = {t: (int(np.iinfo(NATIVE_DTYPES[t]).min), int(np.iinfo(NATIVE_DTYP
                for t in (_I, _E, _C, _L)}
 
 
-def _parse_string(raw: bytes, target: ChannelType) -> int | float:
+# RSRV's getStringChar: text read as DBR_CHAR is parsed as a signed byte
+_SIGNED_CHAR = (-128, 127)
+
+
+def _parse_string(raw: bytes, target: ChannelType, reading: bool = False) -> int | float:
     try:
         if target in _FLOATING:
             return parse_float(raw, single=target is _F)
+        if target is _C and reading:
+            return parse_integer(raw, *_SIGNED_CHAR) & 0xFF
         return parse_integer(raw, *_INT_RANGES[target])
     except ValueError as exc:
         raise _noconvert(f"{exc} for {target.name}") from None
 
 
-def _strings_to_numbers(values: Sequence[bytes], target: ChannelType) -> np.ndarray:
-    parsed = [_parse_string(v, target) for v in values]
+def _strings_to_numbers(values: Sequence[bytes], target: ChannelType,
+                        reading: bool = False) -> np.ndarray:
+    parsed = [_parse_string(v, target, reading) for v in values]
     return np.array(parsed, dtype=NATIVE_DTYPES[target]) if parsed else \
         np.zeros(0, NATIVE_DTYPES[target])
 
@@ -232,14 +241,15 @@ def convert_values(values: Any, from_type: int, to_type: int,
                    enum_strings: Sequence[bytes] = (), *, precision: int = 6,
                    long_string: bool = False,
                    unnamed_states: tuple[int, bytes] | None = None,
-                   whole_numbers: bool = False) -> WireValues:
+                   whole_numbers: bool = False, reading: bool = False) -> WireValues:
     """Convert ``values`` of native type ``from_type`` to native type ``to_type``.
 
     Returns a 1-D array (numeric targets, native byte order) or ``list[bytes]`` (STRING).
     ``enum_strings`` are the states of an ENUM channel; ``precision`` is used to print
     FLOAT/DOUBLE as STRING; ``long_string`` treats CHAR arrays as text; ``unnamed_states``
     is how an index without a state string reads (``Metadata.unnamed_states``);
-    ``whole_numbers``: a STRING -> ENUM number must be the whole text (menu fields).  See the
+    ``whole_numbers``: a STRING -> ENUM number must be the whole text (menu fields);
+    ``reading``: for a client's read, where text read as CHAR is a signed byte.  See the
     module docstring for the rules.  Raises ``CaStatusError(ECA_NOCONVERT)`` for values that do
     not convert and ``LocalProtocolError`` when called with non-native types.
     """
@@ -259,7 +269,7 @@ def convert_values(values: Any, from_type: int, to_type: int,
             return _strings_to_enum(strings, enum_strings, whole_numbers)
         if dst is _C and long_string:
             return _text_to_chars(strings)
-        return _strings_to_numbers(strings, dst)
+        return _strings_to_numbers(strings, dst, reading)
 
     arr = as_native_array(values, src)
     if dst is _S:

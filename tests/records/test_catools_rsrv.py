@@ -215,6 +215,9 @@ PUTS = [
     ("caput", "CT:SA.NELM", "9"), ("caput", "CT:SA.INDX", "-1"), ("caput", "CT:SA.NELM", "2"),
     ("caput", "CT:I64I.HOPR", "7.9"), ("caput", "CT:I64O.DRVH", "-2.5"),
     ("caput", "CT:PERM", "-2"), ("caput", "CT:PERM", "0"),
+    # text read as DBR_CHAR is a signed byte on a read (a put to a CHAR takes 0..255)
+    ("caput", "CT:SI", "-3"), ("caget", "-d", "DBR_CHAR", "CT:SI"), ("caput", "CT:SI", "200"),
+    ("caget", "-d", "DBR_CHAR", "CT:SI"), ("caput", "CT:SI", "text"),
     ("caput", "CT:BO.HIGH", "2.5"), ("caget", "-d", "DBR_CTRL_DOUBLE", "CT:BO.HIGH"),
     ("caget", "CT:SEL.A", "CT:SEL.L", "CT:SEL.SELM"), ("caput", "CT:SEL.B", "4"),
     ("cainfo", "CT:SEL"), ("caput", "CT:SEL", "3"),  # a sel's VAL: read only
