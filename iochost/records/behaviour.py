@@ -21,14 +21,16 @@
 from __future__ import annotations
 
 import math
+import numbers
 import re
+from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from ..ca.dbr import DBE_LOG, DBE_PROPERTY, DBE_VALUE
 from ..pv.alarms import AlarmSeverity, AlarmStatus
 from ..pv.data import SkipWrite
 from ..pv.types import PvpropertyData
-from .tables import menu
+from .tables import DbfType, field_of, has_field, menu
 
 if TYPE_CHECKING:  # pragma: no cover
     from .fieldsets import RecordFieldGroup
@@ -53,9 +55,10 @@ DEFAULT_SEVERITIES: dict[str, AlarmSeverity] = {
 DRIVE_CLAMPED = frozenset(("ao", "longout", "int64out"))
 #: Records whose VAL is DBF_INT64, served as DOUBLE (``RecordSupport.served_dtype``).
 INT64_VALUE = frozenset(("int64in", "int64out"))
-#: How dbPut's C cast converts a put to an integer VAL: the modulus an unsigned one wraps
-#: by (a permissive's USHORT: -2 reads 65534), None for a signed one (a fraction dropped).
-_VALUE_CAST = {**dict.fromkeys(INT64_VALUE), "permissive": 1 << 16}
+#: Integer field types a put may reach as a DOUBLE or wrap in: the modulus dbPut's C cast
+#: wraps an unsigned one by, None for a signed one (only a fraction dropped).
+_INTEGER_CASTS = {DbfType.UCHAR: 1 << 8, DbfType.USHORT: 1 << 16, DbfType.ULONG: 1 << 32,
+                  DbfType.UINT64: 1 << 64, DbfType.INT64: None}
 #: The alarm limit (a Metadata name) each limit-severity field arms.
 LIMIT_SEVERITIES: dict[str, str] = {
     "HHSV": "upper_alarm_limit", "HSV": "upper_warning_limit",
@@ -232,13 +235,25 @@ def disabled(fields: RecordFieldGroup) -> bool:
         fields.stored("DISA", 0) == fields.stored("DISV", 1)
 
 
+def cast_put(dbf: DbfType | None, value: Any) -> Any:
+    """A put's number as dbPut's C cast stores it into an integer field of type ``dbf``:
+    a fraction dropped, an unsigned one wrapped (-2 into a USHORT is 65534); anything
+    else as it is."""
+    if dbf in _INTEGER_CASTS and isinstance(value, numbers.Real) and math.isfinite(value):
+        modulus = _INTEGER_CASTS[dbf]
+        return type(value)(int(value) if modulus is None else int(value) % modulus)
+    return value
+
+
+@cache
+def _value_type(rtyp: str) -> DbfType | None:
+    return field_of(rtyp, "VAL").dbf if has_field(rtyp, "VAL") else None
+
+
 async def process_put(fields: RecordFieldGroup, record: PvpropertyData, value: Any) -> Any:
-    """A write to the record: gated by DISA/DISV, limited (``limit_value``), then the
-    putter (its result is kept)."""
-    if fields._table_type in _VALUE_CAST and isinstance(value, (int, float)) and \
-            math.isfinite(value):
-        modulus = _VALUE_CAST[fields._table_type]
-        value = type(value)(int(value) if modulus is None else int(value) % modulus)
+    """A write to the record: its VAL's type cast (``cast_put``: int64in, permissive...),
+    gated by DISA/DISV, limited (``limit_value``), then the putter (its result is kept)."""
+    value = cast_put(_value_type(fields._table_type), value)
     if disabled(fields):
         # dbPut stores VAL before dbProcess finds the record disabled: the value stays,
         # unclamped and unposted; only the DISABLE alarm (once) is published.

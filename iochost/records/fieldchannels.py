@@ -58,9 +58,6 @@ __all__ = ["FieldChannel", "LinkedField", "field_data_class", "make_field_channe
 _POST = DBE_VALUE | DBE_LOG
 _LINK_READS = (ChannelType.STRING, ChannelType.CHAR)
 _SCRATCH_ALARM = ChannelAlarm()  # joined and left at once by each new field channel
-#: Integer fields and the modulus dbPut's C cast wraps them by (None: a signed one)
-_INTEGER_FIELDS = {DbfType.UCHAR: 1 << 8, DbfType.USHORT: 1 << 16, DbfType.ULONG: 1 << 32,
-                   DbfType.UINT64: 1 << 64, DbfType.INT64: None}
 #: Fields a record's init_record sets: a sel's inputs NaN (until a link or put sets one),
 #: a calcout's link states "Constant" (no link is a constant one)
 _INITIAL = {**{("sel", name): math.nan for name in "ABCDEFGHIJKL"},
@@ -126,15 +123,10 @@ class FieldChannel:
             await super().write_dbr(*args)
 
     def preprocess_value(self, value: Any) -> Any:
-        # dbPut's C cast into an integer field (some served as DOUBLE) drops a fraction,
-        # and into an unsigned one wraps: -2 put to a USHORT reads 65534
-        if self._max_length == 1 and isinstance(value, numbers.Real) and math.isfinite(value):
-            dbf = self._dbf
-            if dbf in _INTEGER_FIELDS:
-                modulus = _INTEGER_FIELDS[dbf]
-                value = int(value) if modulus is None else int(value) % modulus
+        if self._max_length == 1:
+            value = behaviour.cast_put(self._dbf, value)  # some are served as DOUBLE
             bound = _BOUNDED.get((self.group._table_type, self.pvspec.name))
-            if bound is not None:
+            if bound is not None and isinstance(value, numbers.Real) and math.isfinite(value):
                 value = min(value, bound(self.group.parent))
         return super().preprocess_value(value)
 

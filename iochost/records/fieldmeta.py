@@ -35,7 +35,7 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-from .tables import DbfType, field_of, fields_of
+from .tables import DbfType, field_of, fields_of, has_field
 
 __all__ = ["field_display", "input_limits", "value_display"]
 
@@ -110,14 +110,9 @@ _MOTOR_PRECISION = {"RRBV": 0, "RMP": 0, "REP": 0, "VERS": 2}
 
 
 @cache
-def _fields(rtyp: str) -> dict[str, Any]:
-    return {f.name: f for f in fields_of(rtyp)}
-
-
-@cache
 def _kind(rtyp: str) -> tuple[bool, bool, tuple[DbfType, ...]]:
     """(has EGU, has DRVH, the field types that carry EGU) of a record type."""
-    names = _fields(rtyp)
+    names = {f.name: f for f in fields_of(rtyp)}
     value = names.get("VAL")
     if "EGU" not in names:
         return False, "DRVH" in names, ()
@@ -147,10 +142,10 @@ def value_display(rtyp: str, record: Any, properties: dict[str, Any]) -> None:
         return
     if rtyp == "motor" or _kind(rtyp)[1] or not hasattr(record, "upper_disp_limit"):
         return
-    if "HOPR" in _fields(rtyp):
+    if has_field(rtyp, "HOPR"):
         display = control = input_limits(record)
     else:  # seq, aSub: the record support's fallback, the VAL type's range
-        display = control = _TYPE_RANGE.get(_fields(rtyp)["VAL"].dbf, (0, 0))
+        display = control = _TYPE_RANGE.get(field_of(rtyp, "VAL").dbf, (0, 0))
     display = (0, 0) if rtyp in _NO_GRAPHIC else display
     control = (0, 0) if rtyp in _NO_CONTROL else control
     as_wire = type(properties["upper_disp_limit"])

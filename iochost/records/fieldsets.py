@@ -28,7 +28,7 @@ from ..pv.pvproperties import pvproperty
 from ..pv.types import PvpropertyData
 from . import behaviour, fieldmeta
 from .fieldchannels import field_maker, is_field_served, make_field_channel, posting_put
-from .tables import RTYP, DbfType, field_of, fields_of
+from .tables import RTYP, DbfType, field_of, fields_of, has_field
 
 __all__ = [
     "FieldChannels",
@@ -68,8 +68,7 @@ _POSTED_ON_CHANGE = (ChannelType.ENUM, ChannelType.STRING)
 @cache
 def _value_processes(rtyp: str) -> bool:
     """Whether a put to the record's VAL processes it (pp TRUE, as for ai, bo...)."""
-    value = next((f for f in fields_of(rtyp) if f.name == "VAL"), None)
-    return value is None or value.pp
+    return not has_field(rtyp, "VAL") or field_of(rtyp, "VAL").pp
 
 
 @cache

@@ -18,7 +18,7 @@ from ..ca.dbr import DBE_ALARM, DBE_LOG, DBE_PROPERTY, DBE_VALUE, MAX_STRING_SIZ
 from ..pv.alarms import AlarmStatus
 from ..pv.data import ChannelChar, ChannelValueError
 from . import behaviour, fieldmeta
-from .tables import buffer_of, fields_of
+from .tables import buffer_of, has_field
 
 Getter = Callable[[Any], Any]
 Setter = Callable[[Any, Any], Awaitable[None]]
@@ -158,8 +158,8 @@ def _bit(index: int) -> Link:
 
 
 async def _overwritten(record: Any, value: Any) -> None:
-    """An mbbiDirect's bit: the put is taken, then processing sets the bits from VAL
-    again, so it changes nothing (as on softIoc)."""
+    """A put that is taken and changes nothing, as processing sets the field from the
+    record again (an mbbiDirect's bits, an ao's OVAL, a compress's RES: as on softIoc)."""
 
 
 #: LALM's limit for each limit alarm (EPICS' checkAlarms sets LALM to the limit it raises)
@@ -174,14 +174,6 @@ def _last_alarm_level(record: Any) -> Any:
 
 
 _BITS = {f"B{index:X}": _bit(index) for index in range(32)}
-
-#: ao's OVAL and PVAL, longout's PVAL: the value output and the one before it, both VAL
-#: once the record has processed (OROC, which could hold OVAL back, is not modelled). A
-#: put is taken; processing sets them from VAL again.
-_VALUE_COPIES = {("ao", "OVAL"), ("ao", "PVAL"), ("longout", "PVAL")}
-_VALUE_COPY = Link(lambda record: record.value, _overwritten, DBE_VALUE)
-#: compress RES: a put resets the record (ours keeps no buffer to clear) and RES reads 0
-_RESET = Link(lambda record: 0, _overwritten)
 
 #: field name -> Link, for every record type that has the field.
 LINKS: dict[str, Link] = {
@@ -237,17 +229,30 @@ _INPUT_LIMITS = {"LOPR": _input_limit(0, "lower_disp_limit"),
 #: ``NAME.VAL$``); a DBR_STRING holds 40 characters and the NUL, the dbd's 41.
 _STRING_SIZE = Link(lambda record: record.long_string_max_length
                     if isinstance(record, ChannelChar) else MAX_STRING_SIZE + 1)
-_SIZED_STRINGS = frozenset(("lsi", "lso", "printf"))
+
+
 def _string_length(empty: int) -> Link:
     """LEN: the string's length with its NUL, or ``empty`` for an empty string."""
     return Link(lambda record: len(str(record.value).encode()) + 1 if record.value else empty,
                 mask=DBE_VALUE)
 
 
-#: LEN of lsi/lso/printf, set when the record processes: a printf formats its VAL (even an
-#: empty one), an lsi/lso nobody wrote has 0.
-_STRING_LENGTH = {"lsi": _string_length(0), "lso": _string_length(0),
-                  "printf": _string_length(1)}
+#: ao's OVAL and PVAL, longout's PVAL: the value output and the one before it, both VAL
+#: once the record has processed (OROC, which could hold OVAL back, is not modelled).
+_VALUE_COPY = Link(lambda record: record.value, _overwritten, DBE_VALUE)
+#: Links of one record type's field, before the general ones; None: a stored field.
+_RECORD_LINKS: dict[tuple[str, str], Link | None] = {
+    ("bo", "HIGH"): None,  # the seconds to hold high, not an alarm limit
+    ("ao", "OVAL"): _VALUE_COPY, ("ao", "PVAL"): _VALUE_COPY, ("longout", "PVAL"): _VALUE_COPY,
+    # a put resets a compress (ours keeps no buffer to clear); RES reads 0
+    ("compress", "RES"): Link(lambda record: 0, _overwritten),
+    # LEN is set when the record processes: a printf formats its VAL (even an empty one),
+    # an lsi/lso nobody wrote has 0
+    ("lsi", "LEN"): _string_length(0), ("lso", "LEN"): _string_length(0),
+    ("printf", "LEN"): _string_length(1),
+    **{(rtyp, "SIZV"): _STRING_SIZE for rtyp in ("lsi", "lso", "printf")},
+    **{("mbbiDirect", name): bit._replace(set=_overwritten) for name, bit in _BITS.items()},
+}
 
 #: Alarm-severity fields: stored per record, read by ``behaviour.evaluate_alarm``.
 SEVERITY_FIELDS = ("HHSV", "HSV", "LSV", "LLSV")
@@ -255,26 +260,15 @@ SEVERITY_FIELDS = ("HHSV", "HSV", "LSV", "LLSV")
 
 def link_of(rtyp: str, name: str) -> Link | None:
     """The link of field ``name`` of record type ``rtyp``, or None for a stored field."""
+    if (rtyp, name) in _RECORD_LINKS:
+        return _RECORD_LINKS[rtyp, name]
     if name == "RVAL" and rtyp not in behaviour.RAW_VALUE_RECORDS:
         return None
-    if name == "HIGH" and rtyp == "bo":
-        return None  # the seconds to hold high, not an alarm limit
-    if (rtyp, name) in _VALUE_COPIES:
-        return _VALUE_COPY
-    if (rtyp, name) == ("compress", "RES"):
-        return _RESET
     buffer = buffer_of(rtyp, "VAL")
     if name == "NELM" and getattr(buffer, "count_from", None) != "NELM":
         return None  # subArray's NELM is how many elements to take, not the buffer size
     if name == "FTVL" and getattr(buffer, "type_from", None) != "FTVL":
         return None
-    if rtyp == "mbbiDirect" and name in _BITS:
-        return _BITS[name]._replace(set=_overwritten)
-    if name == "SIZV" and rtyp in _SIZED_STRINGS:
-        return _STRING_SIZE
-    if name == "LEN" and rtyp in _STRING_LENGTH:
-        return _STRING_LENGTH[rtyp]
-    if name in _INPUT_LIMITS and rtyp != "motor" and \
-            not any(f.name == "DRVH" for f in fields_of(rtyp)):
+    if name in _INPUT_LIMITS and rtyp != "motor" and not has_field(rtyp, "DRVH"):
         return _INPUT_LIMITS[name]
     return LINKS.get(name)

@@ -17,7 +17,7 @@ from ..ca.dbr import ChannelType
 from ..pv.types import PvpropertyData, set_record_support
 from . import behaviour
 from .fieldsets import FieldSpec, RecordFieldGroup, class_name_of, field_set_class
-from .tables import fields_of, is_read_only, record_types
+from .tables import field_of, fields_of, has_field, is_read_only, record_types
 
 __all__ = [
     "SUPPORT",
@@ -180,8 +180,7 @@ class RecordSupport:
 @cache
 def _nomod_value(record: str) -> bool:
     """RSRV announces no write access to an SPC_NOMOD VAL (of the base types, sel's)."""
-    return record in record_types() and \
-        any(f.name == "VAL" and is_read_only(f) for f in fields_of(record))
+    return has_field(record, "VAL") and is_read_only(field_of(record, "VAL"))
 
 
 _UNNAMED_STATES = {"mbbi": (16, b"Illegal Value"), "mbbo": (16, b"Illegal Value"),

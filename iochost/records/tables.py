@@ -167,6 +167,12 @@ def field_of(rtyp: str, name: str) -> FieldDef:
         raise KeyError(f"record type {rtyp!r} has no field {name!r}") from None
 
 
+def has_field(rtyp: str, name: str) -> bool:
+    """Whether record type ``rtyp`` has a field ``name`` in its dbd (False for a type
+    without a dbd table)."""
+    return rtyp in _ROWS and name in _record(rtyp)[1]
+
+
 def common_fields() -> tuple[FieldDef, ...]:
     """The dbCommon fields every record type starts with (the same objects)."""
     return _COMMON
