@@ -51,6 +51,8 @@ class SearchResponder(asyncio.DatagramProtocol):
         self._reply_prefix, self._reply_payload = search_reply_parts(tcp_port)
         self._reply_between = self._reply_payload + self._reply_prefix  # tail, next head
         self.transport: asyncio.DatagramTransport | None = None
+        #: replies not yet sent: (datagrams, client address), sent by _send_replies
+        self._unsent: list[tuple[list[bytes], tuple[str, int]]] = []
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
@@ -63,8 +65,25 @@ class SearchResponder(asyncio.DatagramProtocol):
         except Exception as exc:  # garbage must never reach the event loop
             logger.debug("undecipherable search datagram from %s:%d: %s", *addr[:2], exc)
             return
+        if replies:
+            if not self._unsent:
+                asyncio.get_running_loop().call_soon(self._send_replies)
+            self._unsent.append((replies, addr))
+
+    def _send_replies(self) -> None:
+        """Send the replies to the datagrams read in one pass of the loop, together.
+
+        Each is still its request's own datagram, but they leave back to back once the
+        pass has read them all: a datagram to a client thread asleep in ``recvfrom`` costs
+        ~25 us of our CPU (its wake-up), one to a thread awake ~5 us, and a reply sent
+        between two reads lets the woken client thread preempt this one.  (A 10,000-channel
+        libca connect reads up to 32 search datagrams a pass: ~6 % faster.)
+        """
+        unsent, self._unsent = self._unsent, []
         transport = (self._reply_from or self).transport
-        if transport is not None:
+        if transport is None or transport.is_closing():
+            return
+        for replies, addr in unsent:
             for datagram in replies:
                 transport.sendto(datagram, addr)
 
