@@ -37,7 +37,7 @@ from .dbr_types import FLT_MAX, FLT_MIN
 # float.h's DBL_MIN: below it strtod's result is subnormal (ERANGE)
 DBL_MIN = sys.float_info.min
 
-__all__ = ["format_number", "parse_integer", "parse_float"]
+__all__ = ["format_number", "integer_prefix", "parse_integer", "parse_float"]
 
 
 
@@ -89,19 +89,27 @@ _STRTOD = re.compile(
 )
 
 
+def integer_prefix(text: bytes) -> tuple[int, int] | None:
+    """``strtol(text, &end, 0)`` unbounded: ``(value, end)``, or None when no number
+    starts the text (after white space)."""
+    m = _STRTOL.match(text)
+    if m is None:
+        return None
+    sign, hexa, octal, decimal = m.groups()
+    value = int(hexa, 16) if hexa else int(octal, 8) if octal else int(decimal)
+    return (-value if sign == b"-" else value), m.end()
+
+
 def parse_integer(text: bytes, low: int, high: int, *, whole: bool = False) -> int:
     """``strtol(text, &end, 0)`` range-checked to ``[low, high]`` (an unsigned target
     rejects a minus sign on a non-zero value, as ``strtoul`` wraps it out of range).
     ``whole``: nothing but white space may follow the number, and "" is no number."""
     if text == b"" and not whole:
         return 0
-    m = _STRTOL.match(text)
-    if m is None or (whole and text[m.end():].strip()):
+    parsed = integer_prefix(text)
+    if parsed is None or (whole and text[parsed[1]:].strip()):
         raise ValueError(f"{text!r} is not a number")
-    sign, hexa, octal, decimal = m.groups()
-    value = int(hexa, 16) if hexa else int(octal, 8) if octal else int(decimal)
-    if sign == b"-":
-        value = -value
+    value = parsed[0]
     if not low <= value <= high:
         raise ValueError(f"{text!r} is out of range [{low}, {high}]")
     return value

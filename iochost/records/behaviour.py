@@ -27,6 +27,7 @@ from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from ..ca.dbr import DBE_LOG, DBE_PROPERTY, DBE_VALUE
+from ..ca.dbr_text import integer_prefix, parse_float
 from ..pv.alarms import AlarmSeverity, AlarmStatus
 from ..pv.data import SkipWrite
 from ..pv.types import PvpropertyData
@@ -243,6 +244,39 @@ def cast_put(dbf: DbfType | None, value: Any) -> Any:
         modulus = _INTEGER_CASTS[dbf]
         return type(value)(int(value) if modulus is None else int(value) % modulus)
     return value
+
+
+#: Unsigned field types whose text puts follow epicsParseUInt8/16/32 (their wire type,
+#: CHAR, LONG or DOUBLE, would take other texts)
+TEXT_UNSIGNED = {DbfType.UCHAR: 1 << 8, DbfType.USHORT: 1 << 16, DbfType.ULONG: 1 << 32}
+
+
+def text_put(dbf: DbfType, text: bytes, current: int) -> int:
+    """The number dbPut stores from ``text`` into an unsigned scalar field of type ``dbf``
+    (one of TEXT_UNSIGNED), as softIoc does; ValueError when it refuses the put.
+
+    strtoul's reading: a number of at most the type's maximum in magnitude, a negative one
+    wrapped ("-1" is 65535 in a USHORT; "70000" and "-70000" are refused), what follows
+    ignored ("12abc" is 12); "" is 0.  A ULONG reads "1.5e9" or ".5" as a double when the
+    integer stops at ".", "e" or "E" (or is missing), taken when within 0..2**32-1; beyond,
+    it keeps the integer ("1e10" is 1), or with no integer the field's ``current`` value.
+    """
+    if text == b"":
+        return 0
+    modulus = TEXT_UNSIGNED[dbf]
+    parsed = integer_prefix(text)
+    value = current
+    if parsed is not None:
+        number, end = parsed
+        if abs(number) >= modulus:
+            raise ValueError(f"{text!r} is out of range for {dbf.name}")
+        value = number % modulus
+        if dbf is not DbfType.ULONG or text[end:end + 1] not in (b".", b"e", b"E"):
+            return value
+    elif dbf is not DbfType.ULONG:
+        raise ValueError(f"{text!r} is not a number")
+    real = parse_float(text)
+    return int(real) if 0 <= real < modulus else value
 
 
 @cache

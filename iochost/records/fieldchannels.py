@@ -130,6 +130,19 @@ class FieldChannel:
                 value = min(value, bound(self.group.parent))
         return super().preprocess_value(value)
 
+    def _convert_put(self, values: Any, source: ChannelType) -> Any:
+        dbf = self._dbf
+        if source is ChannelType.STRING and dbf in behaviour.TEXT_UNSIGNED \
+                and self._max_length == 1 and len(values) == 1:
+            # dbPut parses the text for the field's type, not for the type it is served as
+            try:
+                number = behaviour.text_put(dbf, values[0], self.value)
+            except ValueError as exc:
+                raise CaStatusError(ECA_NOCONVERT, f"no conversion: {exc}") from None
+            return convert_values([number], ChannelType.LONG if number < 2**31
+                                  else ChannelType.DOUBLE, self.native_type)
+        return super()._convert_put(values, source)
+
     def _change_flags(self, value: Any) -> int:
         return _POST
 

@@ -215,6 +215,11 @@ PUTS = [
     ("caput", "CT:SA.NELM", "9"), ("caput", "CT:SA.INDX", "-1"), ("caput", "CT:SA.NELM", "2"),
     ("caput", "CT:I64I.HOPR", "7.9"), ("caput", "CT:I64O.DRVH", "-2.5"),
     ("caput", "CT:PERM", "-2"), ("caput", "CT:PERM", "0"),
+    # text to an unsigned field is parsed for its own type (strtoul), not its wire type's
+    ("caput", "CT:FAN.SELN", "70000"), ("caput", "CT:FAN.SELN", "-65535"),
+    ("caput", "CT:AO.DISP", "-1"), ("caput", "CT:AO.DISP", "256"), ("caget", "CT:AO.DISP"),
+    ("caput", "CT:AO.DISP", "0"), ("caput", "CT:CMP.N", "4294967296"),
+    ("caput", "CT:CMP.N", "1e10"), ("caput", "CT:CMP.N", "-2.5"), ("caput", "CT:CMP.N", "3e2"),
     # text read as DBR_CHAR is a signed byte on a read (a put to a CHAR takes 0..255)
     ("caput", "CT:SI", "-3"), ("caget", "-d", "DBR_CHAR", "CT:SI"), ("caput", "CT:SI", "200"),
     ("caget", "-d", "DBR_CHAR", "CT:SI"), ("caput", "CT:SI", "text"),
