@@ -74,6 +74,10 @@ def raise_open_file_limit() -> None:
             logger.debug("open-file limit stays %d: %s", soft, exc)
 
 
+#: allocations between two collections of the youngest generation once a process serves
+YOUNG_COLLECTION = 10_000
+
+
 def freeze_heap() -> None:
     """Move every object alive now out of the collector's reach (``gc.freeze``).
 
@@ -87,8 +91,15 @@ def freeze_heap() -> None:
     dicts a build goes through) leave free memory in the C heap that ``malloc`` keeps for
     later; glibc's ``malloc_trim`` returns it (11 MB of 165 after 100,000 pvproperties).
     Elsewhere (musl, macOS) there is no such call and nothing more is done.
+
+    The young generation is collected every YOUNG_COLLECTION allocations rather than
+    Python's 700: a serving process makes its long-lived objects in bursts (a client
+    connecting 100,000 channels makes 100,000), and at 700 each burst cost the collector
+    ~10 % of the server's CPU, mostly older generations scanned again and again; a young
+    collection of 10,000 objects takes ~1 ms.
     """
     gc.freeze()
+    gc.set_threshold(YOUNG_COLLECTION, *gc.get_threshold()[1:])
     trim = _malloc_trim()
     if trim is not None:
         trim(0)
