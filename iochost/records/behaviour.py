@@ -246,25 +246,34 @@ def cast_put(dbf: DbfType | None, value: Any) -> Any:
     return value
 
 
-#: Unsigned field types whose text puts follow epicsParseUInt8/16/32 (their wire type,
-#: CHAR, LONG or DOUBLE, would take other texts)
-TEXT_UNSIGNED = {DbfType.UCHAR: 1 << 8, DbfType.USHORT: 1 << 16, DbfType.ULONG: 1 << 32}
+#: Field types whose text puts dbPut parses for the field's own type rather than for the
+#: type CA serves them as (CHAR, LONG or DOUBLE): unsigned ones (epicsParseUInt8/16/32, by
+#: their modulus) and INT64 (epicsParseInt64, None)
+TEXT_PARSED = {DbfType.UCHAR: 1 << 8, DbfType.USHORT: 1 << 16, DbfType.ULONG: 1 << 32,
+               DbfType.INT64: None}
 
 
 def text_put(dbf: DbfType, text: bytes, current: int) -> int:
-    """The number dbPut stores from ``text`` into an unsigned scalar field of type ``dbf``
-    (one of TEXT_UNSIGNED), as softIoc does; ValueError when it refuses the put.
+    """The number dbPut stores from ``text`` into a scalar field of type ``dbf`` (one of
+    TEXT_PARSED), as softIoc does; ValueError when it refuses the put.
 
-    strtoul's reading: a number of at most the type's maximum in magnitude, a negative one
-    wrapped ("-1" is 65535 in a USHORT; "70000" and "-70000" are refused), what follows
-    ignored ("12abc" is 12); "" is 0.  A ULONG reads "1.5e9" or ".5" as a double when the
+    The integer that starts the text (strtol's base 0: "0x10" is 16, "010" 8), what follows
+    ignored ("12abc" is 12, and an INT64's "1e3" is 1); "" is 0.  An unsigned type takes at
+    most its maximum in magnitude, a negative number wrapped ("-1" is 65535 in a USHORT;
+    "70000" and "-70000" are refused).  A ULONG reads "1.5e9" or ".5" as a double when the
     integer stops at ".", "e" or "E" (or is missing), taken when within 0..2**32-1; beyond,
     it keeps the integer ("1e10" is 1), or with no integer the field's ``current`` value.
+    (Where EPICS stores the integer and then fails the put, as for "1e400", the put is
+    refused and the field keeps its value.)
     """
     if text == b"":
         return 0
-    modulus = TEXT_UNSIGNED[dbf]
+    modulus = TEXT_PARSED[dbf]
     parsed = integer_prefix(text)
+    if modulus is None:
+        if parsed is None or not -(1 << 63) <= parsed[0] < 1 << 63:
+            raise ValueError(f"{text!r} is not a number for {dbf.name}")
+        return parsed[0]
     value = current
     if parsed is not None:
         number, end = parsed
@@ -280,14 +289,15 @@ def text_put(dbf: DbfType, text: bytes, current: int) -> int:
 
 
 @cache
-def _value_type(rtyp: str) -> DbfType | None:
+def value_type(rtyp: str) -> DbfType | None:
+    """The field type of record type ``rtyp``'s VAL (None without one)."""
     return field_of(rtyp, "VAL").dbf if has_field(rtyp, "VAL") else None
 
 
 async def process_put(fields: RecordFieldGroup, record: PvpropertyData, value: Any) -> Any:
     """A write to the record: its VAL's type cast (``cast_put``: int64in, permissive...),
     gated by DISA/DISV, limited (``limit_value``), then the putter (its result is kept)."""
-    value = cast_put(_value_type(fields._table_type), value)
+    value = cast_put(value_type(fields._table_type), value)
     if disabled(fields):
         # dbPut stores VAL before dbProcess finds the record disabled: the value stays,
         # unclamped and unposted; only the DISABLE alarm (once) is published.

@@ -15,6 +15,7 @@ import math
 import numbers
 import operator
 from functools import cache
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ..ca.dbr import DBE_LOG, DBE_VALUE, AccessRights, ChannelType, encode_dbr, native_type
@@ -77,6 +78,21 @@ async def posting_put(channel: Any, put: Any, *args: Any) -> None:
         channel.notify(_POST)
 
 
+def parsing_text(data: Any, convert: Callable[[Any, ChannelType], Any], dbf: DbfType,
+                 values: Any, source: ChannelType) -> Any:
+    """``data._convert_put`` of a scalar of field type ``dbf`` (in TEXT_PARSED): a text put
+    is parsed for ``dbf``, as dbPut does, not for the type CA serves it as; any other put
+    is ``convert``'s."""
+    if source is not ChannelType.STRING or len(values) != 1:
+        return convert(values, source)
+    try:
+        number = behaviour.text_put(dbf, values[0], data.value)
+    except ValueError as exc:
+        raise CaStatusError(ECA_NOCONVERT, f"no conversion: {exc}") from None
+    wire = ChannelType.LONG if -(1 << 31) <= number < 1 << 31 else ChannelType.DOUBLE
+    return convert_values([number], wire, data.native_type)
+
+
 class FieldChannel:
     """Mixin of every field channel (put it first in the bases)."""
 
@@ -132,15 +148,8 @@ class FieldChannel:
 
     def _convert_put(self, values: Any, source: ChannelType) -> Any:
         dbf = self._dbf
-        if source is ChannelType.STRING and dbf in behaviour.TEXT_UNSIGNED \
-                and self._max_length == 1 and len(values) == 1:
-            # dbPut parses the text for the field's type, not for the type it is served as
-            try:
-                number = behaviour.text_put(dbf, values[0], self.value)
-            except ValueError as exc:
-                raise CaStatusError(ECA_NOCONVERT, f"no conversion: {exc}") from None
-            return convert_values([number], ChannelType.LONG if number < 2**31
-                                  else ChannelType.DOUBLE, self.native_type)
+        if dbf in behaviour.TEXT_PARSED and self._max_length == 1:
+            return parsing_text(self, super()._convert_put, dbf, values, source)
         return super()._convert_put(values, source)
 
     def _change_flags(self, value: Any) -> int:

@@ -27,7 +27,13 @@ from ..pv.hooks import HOOK_FIELDS, HookDecorators, IocDefinitionError
 from ..pv.pvproperties import pvproperty
 from ..pv.types import PvpropertyData
 from . import behaviour, fieldmeta
-from .fieldchannels import field_maker, is_field_served, make_field_channel, posting_put
+from .fieldchannels import (
+    field_maker,
+    is_field_served,
+    make_field_channel,
+    parsing_text,
+    posting_put,
+)
 from .tables import RTYP, DbfType, field_of, fields_of, has_field
 
 __all__ = [
@@ -187,6 +193,11 @@ class RecordFieldGroup:
         if parent.max_length == 1 and not _value_processes(self._table_type):
             # a put to a VAL that does not process the record (calc, aSub...) posts it
             parent.write_dbr = partial(posting_put, parent, parent.write_dbr)
+        value_type = behaviour.value_type(self._table_type)
+        if parent.max_length == 1 and value_type in behaviour.TEXT_PARSED:
+            # text put to VAL: parsed for its field type (int64's, permissive's USHORT)
+            parent._convert_put = partial(parsing_text, parent, parent._convert_put,
+                                          value_type)
         if isinstance(parent, ChannelString) and parent.max_length == 1 and \
                 (size := _string_value_size(self._table_type)):
             parent._long_string_max_length = size  # NAME.VAL$ holds what VAL holds

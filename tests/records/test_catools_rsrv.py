@@ -220,6 +220,8 @@ PUTS = [
     ("caput", "CT:AO.DISP", "-1"), ("caput", "CT:AO.DISP", "256"), ("caget", "CT:AO.DISP"),
     ("caput", "CT:AO.DISP", "0"), ("caput", "CT:CMP.N", "4294967296"),
     ("caput", "CT:CMP.N", "1e10"), ("caput", "CT:CMP.N", "-2.5"), ("caput", "CT:CMP.N", "3e2"),
+    ("caput", "CT:PERM", "70000"), ("caput", "CT:I64O", "5e-1"), ("caput", "CT:I64O", "inf"),
+    ("caput", "CT:I64O.HOPR", "1e3"), ("caput", "CT:I64O", "-7"),
     # text read as DBR_CHAR is a signed byte on a read (a put to a CHAR takes 0..255)
     ("caput", "CT:SI", "-3"), ("caget", "-d", "DBR_CHAR", "CT:SI"), ("caput", "CT:SI", "200"),
     ("caget", "-d", "DBR_CHAR", "CT:SI"), ("caput", "CT:SI", "text"),
