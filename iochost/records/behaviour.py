@@ -9,8 +9,9 @@
   when the pvproperty becomes a record.
 * A NaN value of an ai, ao, calc or calcout raises the UDF alarm with the severity UDFS
   (INVALID), as their process does (``udf = isnan(val)``).
-* SCAN sets the period of a ``use_scan_field`` scan (``set_scan_period``); Passive, Event,
-  I/O Intr and an index past the menu run none and are kept as chosen.
+* SCAN sets the period of a ``use_scan_field`` scan (``set_scan_period``); Passive, Event
+  and an index past the menu run none and are kept as chosen; I/O Intr is Passive, as
+  EPICS makes it for a record whose device support has no interrupts (DTYP's soft ones).
 * PROC re-processes: the putter runs again on the current value, which is published.
 * bi/bo/mbbi/mbbo: ZSV/OSV, ZRSV..FFSV and UNSV give the STATE alarm of each state,
   COSV the COS alarm of a change of state (EPICS' ``checkAlarms``).
@@ -94,6 +95,10 @@ _PERIOD = re.compile(r"^\s*([0-9.]+)\s+second")
 #: menuScan index -> period in seconds (None: not periodic).
 SCAN_PERIODS: tuple[float | None, ...] = tuple(
     float(m.group(1)) if (m := _PERIOD.match(choice)) else None for choice in _SCAN_MENU)
+
+
+#: menuScan's "I/O Intr"
+SCAN_IO_INTR = 2
 
 
 def scan_index(choice: Any) -> int:

@@ -11,6 +11,7 @@ onto the channel-data API (what holds that meaning here).
 """
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, NamedTuple
 
@@ -19,6 +20,8 @@ from ..pv.alarms import AlarmStatus
 from ..pv.data import ChannelChar, ChannelValueError
 from . import behaviour, fieldmeta
 from .tables import buffer_of, has_field
+
+logger = logging.getLogger("iochost.records")
 
 Getter = Callable[[Any], Any]
 Setter = Callable[[Any, Any], Awaitable[None]]
@@ -114,9 +117,16 @@ def _get_scan(record: Any) -> int:
 
 
 async def _set_scan(record: Any, choice: Any) -> None:
-    period = behaviour.scan_period(choice)
+    index = behaviour.scan_index(choice)
+    if index == behaviour.SCAN_IO_INTR:
+        # EPICS' scanAdd leaves a record Passive when its device support cannot interrupt
+        # (no get_ioint_info): none of base's soft supports, which DTYP names, can
+        logger.warning("%s: SCAN I/O Intr is not valid for a soft record (it posts when "
+                       "the IOC writes it); SCAN is Passive", record.pvname)
+        index = 0
+    period = behaviour.scan_period(index)
     if period is None:
-        record._idle_scan = behaviour.scan_index(choice)
+        record._idle_scan = index
     record.set_scan_period(period)
 
 

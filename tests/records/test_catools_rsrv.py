@@ -182,6 +182,9 @@ PUTS = [
     ("cainfo", "CT:SO.VAL$"), ("caput", "CT:AO.EGU", "mm"),
     ("caput", "CT:AO.SCAN", "1 second"), ("caput", "CT:AO.SCAN", "Passive"),
     ("caput", "CT:AO.SCAN", "17"), ("caget", "CT:AO.SCAN"), ("caput", "CT:AO.SCAN", "Passive"),
+    # no soft record can interrupt: I/O Intr leaves it Passive (a running scan stopped)
+    ("caput", "CT:AO.SCAN", "1 second"), ("caput", "CT:AO.SCAN", "I/O Intr"),
+    ("caput", "CT:CALC.SCAN", "2"),
     ("caput", "CT:AO.NAME", "x"), ("caput", "CT:AO.RTYP", "x"),
     ("caput", "CT:AO.PROC", "1"), ("caput", "CT:AO.PROC", "1"), ("caget", "CT:AO.PROC"),
     # an alarm limit beyond the drive limits is taken: they bound VAL only
