@@ -299,11 +299,12 @@ class Menus(PVGroup):
 
 
 def test_menu_and_state_puts_as_rsrv(mount, ca_server, unique_prefix):
-    """SCAN keeps Event and I/O Intr and an index past its menu (read as its number; it
-    scans nothing); a number put as text to a menu must be the whole text; "" names no
-    state of a bo or an mbbi without strings."""
+    """SCAN keeps Event and an index past its menu (read as its number; it scans nothing),
+    not I/O Intr (Passive: no soft record interrupts); a number put as text to a menu must
+    be the whole text; "" names no state of a bo or an mbbi without strings."""
     P = unique_prefix
     puts = [("ai.SCAN", text("Event")), ("ai.SCAN", index(1)), ("ai.SCAN", text("6")),
+            ("ai.SCAN", text("I/O Intr")),
             ("ai.SCAN", index(20)), ("ai.SCAN", text(" 5 ")), ("ai.SCAN", text("2.0")),
             ("ai.SCAN", text("4 s")), ("ai.SCAN", text("")), ("ai.HHSV", index(7)),
             ("bo", text("")), ("bo", text("Off")), ("bo", text(" 1")), ("mbbi", text(""))]
@@ -318,9 +319,9 @@ def test_menu_and_state_puts_as_rsrv(mount, ca_server, unique_prefix):
         theirs = run(rsrv_port)
     mount(Menus(prefix=P))
     assert run(ca_server.tcp_port) == theirs
-    assert theirs[:5] == [(1, b"Event"), (1, b"Event"), (1, b"1 second"), (1, b"20"),
-                          (1, b"2 second")]
-    assert [status for status, _ in theirs[5:8]] == [160] * 3  # PUTFAIL, the value kept
+    assert theirs[:6] == [(1, b"Event"), (1, b"Event"), (1, b"1 second"), (1, b"Passive"),
+                          (1, b"20"), (1, b"2 second")]
+    assert [status for status, _ in theirs[6:9]] == [160] * 3  # PUTFAIL, the value kept
 
 
 class Undefined(PVGroup):
