@@ -84,11 +84,18 @@ def _scalar_dtype(value: Any) -> Any:
 
 
 def _array_dtype(array: np.ndarray) -> Any:
+    # As RSRV serves the field types: CA has no unsigned or 64-bit type, so a uint16 array
+    # (USHORT) is LONG and a uint32 or 64-bit one (ULONG, INT64) DOUBLE, exact to 2**53;
+    # as SHORT or LONG their values would wrap (40000 read -25536, 2**40 read 0).
     kind, size = array.dtype.kind, array.dtype.itemsize
     if kind == "f":
         return ChannelType.FLOAT if size == 4 else float
     if kind in "iu":
-        return {1: bytes, 2: ChannelType.INT}.get(size, int)
+        if size == 1:
+            return bytes
+        if kind == "u":
+            size *= 2
+        return ChannelType.INT if size == 2 else int if size == 4 else float
     if kind == "b":
         return bool
     return ChannelType.STRING

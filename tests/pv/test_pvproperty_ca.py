@@ -224,3 +224,24 @@ def test_an_initial_value_with_no_conversion_says_how_to_fix_it(unique_prefix):
     with pytest.raises(IocDefinitionError, match=r"'level' of Hopeless.*'high'.*give an "
                                                  r"initial value of the PV's type"):
         Hopeless(prefix=unique_prefix)
+
+
+def test_unsigned_and_64_bit_arrays_are_served_as_rsrv_serves_them(mount, unique_prefix,
+                                                                   client):
+    # CA has no unsigned or 64-bit type: RSRV serves USHORT as LONG and ULONG/INT64 as
+    # DOUBLE; as SHORT or LONG these values would wrap (40000 -> -25536, 2**40 -> 0)
+    import numpy as np
+
+    class Detector(PVGroup):
+        image = pvproperty(value=np.array([1, 40000, 65535], np.uint16))
+        counts = pvproperty(value=np.array([4_000_000_000, 7], np.uint32))
+        ticks = pvproperty(value=np.array([2**40, -3], np.int64))
+
+    group = mount(Detector(prefix=unique_prefix))
+    expected = {"image": ("LONG", [1, 40000, 65535]),
+                "counts": ("DOUBLE", [4e9, 7.0]),
+                "ticks": ("DOUBLE", [2.0**40, -3.0])}
+    for attr, (native, values) in expected.items():
+        name = group.prefix + attr
+        assert client.native(name) == (native, len(values)), attr
+        assert client.value(name) == values, attr

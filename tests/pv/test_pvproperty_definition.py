@@ -159,6 +159,11 @@ class Color(enum.IntEnum):
     (dict(value=np.arange(3, dtype=np.int16)), PvpropertyShort),
     (dict(value=np.arange(3, dtype=np.int32)), PvpropertyInteger),
     (dict(value=np.arange(3, dtype=np.uint8)), PvpropertyByte),
+    # served as RSRV serves USHORT, ULONG and INT64 fields: LONG, DOUBLE and DOUBLE
+    (dict(value=np.arange(3, dtype=np.uint16)), PvpropertyInteger),
+    (dict(value=np.arange(3, dtype=np.uint32)), PvpropertyDouble),
+    (dict(value=np.arange(3, dtype=np.int64)), PvpropertyDouble),
+    (dict(value=np.arange(3, dtype=np.uint64)), PvpropertyDouble),
     (dict(value=np.float64(2.5)), PvpropertyDouble),
     (dict(value=np.int64(2)), PvpropertyInteger),
     (dict(value=np.bool_(True)), PvpropertyBoolEnum),
