@@ -149,6 +149,9 @@ class ChannelNumeric(ChannelData):
     def _array(self, value: Any) -> np.ndarray:
         if isinstance(value, (str, bytes, bytearray)):
             raise WrongValueType(f"{type(self).__name__} holds numbers, not {value!r}")
+        if isinstance(value, np.ndarray) and self._dtype.kind in "iu" and value.size \
+                and value.dtype.kind in "iuf" and not np.can_cast(value.dtype, self._dtype):
+            self._check_array_range(value)  # numpy's cast would wrap them silently
         try:
             arr = np.array(value, dtype=self._dtype)  # always a copy: the caller keeps theirs
         except (TypeError, ValueError, OverflowError) as exc:
@@ -159,6 +162,22 @@ class ChannelNumeric(ChannelData):
             raise _wrong_count(self, len(arr))
         arr.flags.writeable = False
         return arr
+
+    def _check_array_range(self, value: np.ndarray) -> None:
+        """Refuse an array whose numbers the integer type cannot hold, as ``_scalar``
+        refuses one number (a fraction is dropped, as a C cast does)."""
+        low, high = _INT_RANGES[self._dtype]
+        least, most = value.min(), value.max()  # NaN if any is
+        if value.dtype.kind == "f":
+            if not (np.isfinite(least) and np.isfinite(most)):
+                raise ChannelValueError(f"{type(self).__name__} cannot hold non-finite "
+                                        f"numbers")
+            fits = low - 1 < least and most < high + 1  # what truncates into the range
+        else:
+            fits = low <= least and most <= high
+        if not fits:
+            raise ChannelValueError(f"values {least}..{most} are out of the "
+                                    f"{self.data_type.name} range {low}..{high}")
 
     def calculate_length(self, value: Any) -> int:
         return len(value) if isinstance(value, _SEQUENCES) else 1

@@ -126,6 +126,8 @@ async def test_write_stores_stamps_and_publishes():
     (ChannelShort, {}, True, 1),
     (ChannelDouble, {"max_length": 3}, 1.5, [1.5]),   # a scalar into an array channel
     (ChannelInteger, {"max_length": 3}, (1, 2), [1, 2]),
+    (ChannelShort, {"max_length": 3}, np.array([-32768.9, 32767.9]), [-32768, 32767]),
+    (ChannelShort, {"max_length": 3}, np.array([5, 65], np.uint16), [5, 65]),
     (ChannelEnum, {"enum_strings": ["a", "b", "c"]}, 2, "c"),
     (ChannelEnum, {"enum_strings": ["a", "b", "c"]}, b"b", "b"),
     (ChannelEnum, {}, 5, 5),                          # no strings: the index is the value
@@ -152,6 +154,12 @@ async def test_write_normalises(cls, kwargs, value, stored):
     (ChannelFloat, {}, 1e39, ChannelValueError, "FLOAT range"),
     (ChannelInteger, {}, float("nan"), ChannelValueError, "cannot hold"),
     (ChannelShort, {}, 40000, ChannelValueError, "INT range"),
+    # numpy would cast these arrays silently: 40000 to -25536, 2**40 to 0, NaN to anything
+    (ChannelShort, {"max_length": 4}, np.array([1, 40000]), ChannelValueError, "INT range"),
+    (ChannelInteger, {"max_length": 4}, np.array([2**40]), ChannelValueError, "LONG range"),
+    (ChannelInteger, {"max_length": 4}, np.array([1.0, np.nan]), ChannelValueError,
+     "non-finite"),
+    (ChannelShort, {"max_length": 4}, np.array([32768.0]), ChannelValueError, "INT range"),
     (ChannelEnum, {"enum_strings": ["a"]}, "b", ChannelValueError, "not one of the states"),
     (ChannelEnum, {"enum_strings": ["a"]}, 1, ChannelValueError, "not one of the 1 states"),
     (ChannelEnum, {"enum_strings": ["a"]}, 1.0, WrongValueType, "state string or an index"),
