@@ -94,7 +94,7 @@ def _array_dtype(array: np.ndarray) -> Any:
         if size == 1:
             return bytes
         if kind == "u":
-            size *= 2
+            size *= 2  # the signed type that holds it
         return ChannelType.INT if size == 2 else int if size == 4 else float
     if kind == "b":
         return bool

@@ -14,8 +14,8 @@ from __future__ import annotations
 import math
 import numbers
 import operator
-from functools import cache
 from collections.abc import Callable
+from functools import cache
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ..ca.dbr import DBE_LOG, DBE_VALUE, AccessRights, ChannelType, encode_dbr, native_type
