@@ -46,6 +46,7 @@ from .tables import (
     dbr_type_of,
     device_choices,
     field_of,
+    has_field,
     initial_value,
     is_served,
     menu,
@@ -197,9 +198,18 @@ class FieldChannel:
 class FieldString:
     """DBF_STRING fields hold up to their dbd size: a longer put is cut to size - 1 bytes
     (and its NUL), as dbPut's strncpy cuts it; the long-string view ``NAME.EGU$`` has
-    that size too."""
+    that size too.  A number put is printed with the record's PREC where its support
+    gives that to every field (dbPut asks get_precision; 6 without one)."""
 
     __slots__ = ()
+
+    def _convert_put(self, values: Any, source: ChannelType) -> Any:
+        rtyp = self.group._table_type
+        if source in (ChannelType.FLOAT, ChannelType.DOUBLE) and has_field(rtyp, "PREC") \
+                and rtyp != "histogram":  # (histogram's: for its value fields only)
+            return convert_values(values, source, ChannelType.STRING,
+                                  precision=getattr(self.group.parent, "precision", 6))
+        return super()._convert_put(values, source)
 
     def preprocess_value(self, value: Any) -> Any:
         value = super().preprocess_value(value)

@@ -324,6 +324,43 @@ def test_menu_and_state_puts_as_rsrv(mount, ca_server, unique_prefix):
     assert [status for status, _ in theirs[6:9]] == [160] * 3  # PUTFAIL, the value kept
 
 
+def number(value: float) -> tuple[ChannelType, bytes]:
+    return ChannelType.DOUBLE, struct.pack(">d", value)
+
+
+class Described(PVGroup):
+    ao = pvproperty(value=0.0, record="ao", precision=3)
+    lo = pvproperty(value=0, record="longout")
+    wf = pvproperty(value=[0.0], max_length=4, record="waveform", precision=2)
+    hist = pvproperty(value=[0], max_length=4, record="histogram", precision=2,
+                      dtype=ChannelType.LONG)
+
+
+def test_a_number_put_to_a_string_field_is_printed_with_the_records_prec(
+        mount, ca_server, unique_prefix):
+    """dbPut prints it with what get_precision gives (6 without one; a histogram's PREC is
+    for its value fields only)."""
+    P = unique_prefix
+    puts = [(name, number(value)) for name in ("ao.DESC", "ao.EGU", "lo.DESC", "wf.EGU",
+                                                "hist.DESC")
+            for value in (1.5, -2.25, 123456.789, 1e10)]
+    db = (f'record(ao, "{P}ao") {{ field(PREC, "3") }}\n'
+          f'record(longout, "{P}lo") {{ }}\n'
+          f'record(waveform, "{P}wf") {{ field(FTVL, "DOUBLE") field(NELM, "4") '
+          f'field(PREC, "2") }}\n'
+          f'record(histogram, "{P}hist") {{ field(NELM, "4") field(PREC, "2") }}\n')
+
+    def run(port: int) -> list:
+        return [put_and_read(port, P + name, *put)[:2] for name, put in puts]
+
+    with running_softioc(db) as rsrv_port:
+        theirs = run(rsrv_port)
+    mount(Described(prefix=P))
+    assert run(ca_server.tcp_port) == theirs
+    assert theirs[0] == (1, b"1.500") and theirs[8] == (1, b"1.500000")
+    assert theirs[12] == (1, b"1.50") and theirs[16] == (1, b"1.500000")
+
+
 class Undefined(PVGroup):
     ai = pvproperty(value=1.0, record="ai")
     ao = pvproperty(value=1.0, record="ao")
