@@ -44,12 +44,16 @@ def _created_by_put_conversion(cls: type[PvpropertyData], kwargs: dict[str, Any]
                                ) -> PvpropertyData | None:
     """The channel data created with ``kwargs["value"]`` converted as a CA put of that value
     would be, or None when no conversion exists (a bool PV takes a number's truth, as a bo
-    record does)."""
+    record does).  A number its numeric type cannot hold has none: the put's cast would
+    make another number of it (2**40 as a LONG is 0)."""
     value = kwargs["value"]
     source = next((ca for base, ca in _PUT_TYPES if isinstance(value, base)), None)
     if source is None:
         return None
     probe = cls(**{**kwargs, "value": None})
+    if source is not ChannelType.STRING and probe.native_type in _NUMERIC \
+            and not getattr(cls, "numbers_by_truth", False):
+        return None
     if source is not ChannelType.STRING and getattr(cls, "numbers_by_truth", False):
         value = bool(value)
     wire = [value.encode(probe.string_encoding) if isinstance(value, str) else value]
@@ -58,6 +62,9 @@ def _created_by_put_conversion(cls: type[PvpropertyData], kwargs: dict[str, Any]
         return cls(**{**kwargs, "value": converted})
     except (CaStatusError, ChannelValueError):
         return None
+
+_NUMERIC = frozenset((ChannelType.CHAR, ChannelType.INT, ChannelType.LONG, ChannelType.FLOAT,
+                      ChannelType.DOUBLE))
 
 # (base class, dtype key) pairs, most specific first: bool before int, numpy scalars too.
 _VALUE_KINDS: tuple[tuple[type, Any], ...] = (

@@ -226,6 +226,20 @@ def test_an_initial_value_with_no_conversion_says_how_to_fix_it(unique_prefix):
         Hopeless(prefix=unique_prefix)
 
 
+@pytest.mark.parametrize("kwargs", [dict(value=2**40), dict(value=40000, dtype=ChannelType.INT),
+                                    dict(value=1e39, dtype=ChannelType.FLOAT)])
+def test_an_initial_number_its_type_cannot_hold_is_an_error(unique_prefix, kwargs):
+    # a put's cast would make another number of it (2**40 as a LONG is 0)
+    from iochost.pv import IocDefinitionError
+
+    class TooBig(PVGroup):
+        level = pvproperty(**kwargs)
+
+    with pytest.raises(IocDefinitionError, match=r"'level' of TooBig.*out of the .* range.*"
+                                                 r"the dtype that fits the value"):
+        TooBig(prefix=unique_prefix)
+
+
 def test_unsigned_and_64_bit_arrays_are_served_as_rsrv_serves_them(mount, unique_prefix,
                                                                    client):
     # CA has no unsigned or 64-bit type: RSRV serves USHORT as LONG and ULONG/INT64 as
