@@ -23,11 +23,12 @@ PLUGIN_API = {"host.hookspecs", "host.hostconfig"}
 ALLOWED: dict[str, set[str]] = {
     "logs": set(),
     "ca": set(),
-    "access": {"ca", "logs"},
+    "calc": set(),
+    "access": {"ca", "logs", "calc"},
     "server": {"ca", "logs"},
     "client": {"ca", "logs"},
     "pv": {*BELOW_SERVER, "server"},
-    "records": {*BELOW_SERVER, "server", "pv"},
+    "records": {*BELOW_SERVER, "server", "pv", "calc"},
     # the facade only re-exports (lazily): the framework, and caproto's helper classes
     "facade": {"pv", "records", "helpers"},
     "testing": {*FRAMEWORK, "client"},

@@ -6,7 +6,7 @@ host builds an :class:`AccessSecurity` from its config, hands each channel the
 server's open channels when the security reports a change (reload, CALC input).
 """
 from .acf import DEFAULT_GROUP, AccessConfig, AccessGroup, AcfError, Level, Rule, parse_acf
-from .calc import CalcError, CalcProgram, compile_calc
+from ..calc import CalcError, CalcProgram, compile_calc
 from .rules import CompiledRules, HostMatch, compile_rules
 from .security import AccessMember, AccessSecurity, AccessSettings, InputChannel, OnError, TrapWrite
 

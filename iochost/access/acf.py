@@ -37,7 +37,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from enum import IntEnum
 
-from .calc import INPUT_NAMES, CalcError, CalcProgram, compile_calc
+from ..calc import INPUT_NAMES, CalcError, CalcProgram, compile_calc
 
 __all__ = [
     "DEFAULT_GROUP",

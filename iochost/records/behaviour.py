@@ -13,6 +13,7 @@
   and an index past the menu run none and are kept as chosen; I/O Intr is Passive, as
   EPICS makes it for a record whose device support has no interrupts (DTYP's soft ones).
 * PROC re-processes: the putter runs again on the current value, which is published.
+* A calc processes (PROC, or a client's put to A..L or CALC): VAL = CALC of A..L.
 * bi/bo/mbbi/mbbo: ZSV/OSV, ZRSV..FFSV and UNSV give the STATE alarm of each state,
   COSV the COS alarm of a change of state (EPICS' ``checkAlarms``).
 * Output records (ao, longout, int64out) clamp a put to DRVL..DRVH, with no alarm.
@@ -24,11 +25,12 @@ from __future__ import annotations
 import math
 import numbers
 import re
-from functools import cache
+from functools import cache, lru_cache
 from typing import TYPE_CHECKING, Any
 
 from ..ca.dbr import DBE_LOG, DBE_PROPERTY, DBE_VALUE
 from ..ca.dbr_text import integer_prefix, parse_float
+from ..calc import INPUT_NAMES, CalcProgram, compile_calc
 from ..pv.alarms import AlarmSeverity, AlarmStatus
 from ..pv.data import SkipWrite
 from ..pv.types import PvpropertyData
@@ -122,8 +124,49 @@ def scan_choice(period: float | None) -> int:
 
 
 async def process(record: PvpropertyData) -> None:
-    """PROC: run the putter on the current value again and publish the result."""
+    """PROC: run the putter on the current value again and publish the result (a calc
+    record computes its value first, ``calculate``)."""
+    fields = record.field_inst
+    if fields is not None and fields._table_type in CALCULATED:
+        await calculate(fields, record)
+        return
     await record.write(record.value, flags=DBE_VALUE | DBE_LOG)
+
+
+#: Record types whose processing sets VAL to CALC of the inputs A..L (calcout's outputs,
+#: OVAL and OCAL, are not done: no links here)
+CALCULATED = frozenset(("calc",))
+#: Their fields a client's put processes the record through (pp TRUE in the dbd)
+CALC_PROCESSING = frozenset((*INPUT_NAMES, "CALC"))
+
+
+@lru_cache(maxsize=1024)
+def calc_program(expression: str) -> CalcProgram:
+    """The compiled CALC (CalcError when it is not valid EPICS calc)."""
+    return compile_calc(expression)
+
+
+async def calculate(fields: RecordFieldGroup, record: PvpropertyData) -> None:
+    """calcRecord's process: VAL is CALC evaluated on A..L (VAL reads the value before);
+    inputs an expression stores into (``A:=A+1``) keep what it stored.  Then, as its
+    monitor(), each input that changed since the last process (LA..LL hold what it was)
+    posts once more, after VAL."""
+    inputs = [float(fields.stored(name, 0.0)) for name in INPUT_NAMES]
+    before = list(inputs)
+    value = calc_program(fields.stored("CALC", "0")).evaluate(inputs, float(record.value))
+    stored = set()
+    for name, old, new in zip(INPUT_NAMES, before, inputs):
+        if new != old and not (new != new and old != old):  # (NaN stays NaN)
+            await fields.pvdb[name].write(new)
+            stored.add(name)
+    await record.write(value)
+    channels = fields.pvdb
+    for name, new in zip(INPUT_NAMES, inputs):
+        last = "L" + name
+        if new != fields.stored(last, 0.0):  # NaN: every time, as in EPICS
+            if name not in stored:
+                channels[name].notify(DBE_VALUE | DBE_LOG)
+            await channels[last].write(new)
 
 
 def reevaluate_alarm(record: PvpropertyData) -> None:

@@ -22,6 +22,7 @@ from ..ca.dbr import DBE_LOG, DBE_VALUE, AccessRights, ChannelType, encode_dbr, 
 from ..ca.dbr_convert import convert_values
 from ..ca.eca import ECA_NOCONVERT
 from ..ca.errors import CaStatusError
+from ..calc import CalcError
 from ..pv.accessgate import AccessGate
 from ..pv.data import ChannelAlarm, ChannelValueError
 from ..pv.data_core import gated_rights
@@ -138,6 +139,9 @@ class FieldChannel:
             await posting_put(self, super().write_dbr, *args)
         else:
             await super().write_dbr(*args)
+        if self.group._table_type in behaviour.CALCULATED and \
+                self.pvspec.name in behaviour.CALC_PROCESSING:
+            await behaviour.process(self.group.parent)  # the inputs and CALC are pp TRUE
 
     def preprocess_value(self, value: Any) -> Any:
         if self._max_length == 1:
@@ -217,6 +221,11 @@ class FieldString:
             size, raw = self._long_string_max_length, value.encode(self.string_encoding)
             if len(raw) >= size:
                 value = raw[:size - 1].decode(self.string_encoding, errors="ignore")
+            if self.pvspec.name == "CALC" and self.group._table_type in behaviour.CALCULATED:
+                try:
+                    behaviour.calc_program(value)
+                except CalcError as exc:  # EPICS stores it, then fails the put
+                    raise ChannelValueError(f"CALC {value!r}: {exc}") from None
         return value
 
 

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from softioc_process import running_softioc
 
-from iochost.access.calc import CalcError, compile_calc, evaluate
+from iochost.calc import CalcError, compile_calc, evaluate
 from iochost.ca.dbr import ChannelType, decode_dbr
 
 INPUTS = [1.0, 2.0, 3.0, -4.5, 0.0, 10.0, 0.25, 7.0, 100.0, -1.0, 0.5, 3.75]

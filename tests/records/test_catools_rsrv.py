@@ -185,6 +185,11 @@ PUTS = [
     # no soft record can interrupt: I/O Intr leaves it Passive (a running scan stopped)
     ("caput", "CT:AO.SCAN", "1 second"), ("caput", "CT:AO.SCAN", "I/O Intr"),
     ("caput", "CT:CALC.SCAN", "2"),
+    # a calc computes VAL from CALC when an input or CALC is put (pp TRUE), or PROC
+    ("caput", "-t", "CT:CALC.CALC", "A*2+B"), ("caput", "CT:CALC.A", "1.5"),
+    ("caput", "CT:CALC.B", "0.25"), ("caget", "CT:CALC"),
+    ("caput", "CT:CALC.CALC", "A:=A+1;A>B?VAL+A:B"), ("caput", "CT:CALC.PROC", "1"),
+    ("caget", "CT:CALC", "CT:CALC.A", "CT:CALC.LA"), ("caput", "CT:CALC.CALC", "A"),
     ("caput", "CT:AO.NAME", "x"), ("caput", "CT:AO.RTYP", "x"),
     ("caput", "CT:AO.PROC", "1"), ("caput", "CT:AO.PROC", "1"), ("caget", "CT:AO.PROC"),
     # an alarm limit beyond the drive limits is taken: they bound VAL only
@@ -265,6 +270,9 @@ MONITORS = [
     (("CT:SI",), [("CT:SI", "t"), ("CT:SI", "t"), ("CT:SI", "u")]),
     # a calc's VAL is not process-passive: a put posts it, changed or not
     (("CT:CALC",), [("CT:CALC", "1"), ("CT:CALC", "1"), ("CT:CALC", "2")]),
+    # processing posts VAL, then each input changed since the last process once more
+    (("CT:CALC", "CT:CALC.A"), [("CT:CALC.A", "5"), ("CT:CALC.A", "5"), ("CT:CALC.PROC", "1"),
+                                ("CT:CALC.B", "9")]),
     (("-m", "a", "CT:LIA", "CT:LIA.LALM"), [("CT:LIA", "60"), ("CT:LIA", "61"),
                                             ("CT:LIA", "-200"), ("CT:LIA", "0")]),
 ]

@@ -373,3 +373,27 @@ def test_field_hook_named_after_its_pv_keeps_the_pv(mount, unique_prefix, client
     assert client.write(ioc.prefix + "A.DESC", "named") == "ECA_NORMAL"
     assert client.value(ioc.prefix + "A.DESC") == "NAMED"
     assert client.value(ioc.prefix + "A") == 1.0
+
+
+def test_a_calc_computes_its_value_from_calc_and_refuses_a_bad_expression(mount,
+                                                                          unique_prefix,
+                                                                          client):
+    class Calc(PVGroup):
+        sum = pvproperty(value=0.0, record="calc")
+
+    group = mount(Calc(prefix=unique_prefix))
+    name = group.prefix + "sum"
+    assert put_text(client, name + ".CALC", "A+B*2") == "ECA_NORMAL"
+    assert client.write(name + ".A", 1.0) == "ECA_NORMAL"
+    assert client.write(name + ".B", 2.5) == "ECA_NORMAL"
+    assert wait_until(lambda: client.value(name) == 6.0)
+    assert group.sum.value == 6.0
+    # a CALC that is not valid EPICS calc is refused and the old one kept (EPICS stores
+    # it and fails the put); the record still computes with the old one
+    assert put_text(client, name + ".CALC", "A+") == "ECA_PUTFAIL"
+    assert text(client, name + ".CALC") == "A+B*2"
+    assert client.write(name + ".B", 0.5) == "ECA_NORMAL"
+    assert wait_until(lambda: client.value(name) == 2.0)
+    # a put to VAL does not process a calc (VAL is pp FALSE)
+    assert client.write(name, 9.0) == "ECA_NORMAL"
+    assert client.value(name) == 9.0
