@@ -151,16 +151,16 @@ async def calculate(fields: RecordFieldGroup, record: PvpropertyData) -> None:
     inputs an expression stores into (``A:=A+1``) keep what it stored.  Then, as its
     monitor(), each input that changed since the last process (LA..LL hold what it was)
     posts once more, after VAL."""
+    channels = fields.pvdb
     inputs = [float(fields.stored(name, 0.0)) for name in INPUT_NAMES]
     before = list(inputs)
     value = calc_program(fields.stored("CALC", "0")).evaluate(inputs, float(record.value))
     stored = set()
     for name, old, new in zip(INPUT_NAMES, before, inputs):
-        if new != old and not (new != new and old != old):  # (NaN stays NaN)
-            await fields.pvdb[name].write(new)
+        if new != old and not (math.isnan(new) and math.isnan(old)):
+            await channels[name].write(new)
             stored.add(name)
     await record.write(value)
-    channels = fields.pvdb
     for name, new in zip(INPUT_NAMES, inputs):
         last = "L" + name
         if new != fields.stored(last, 0.0):  # NaN: every time, as in EPICS

@@ -291,6 +291,20 @@ def index(value: int) -> tuple[ChannelType, bytes]:
     return ChannelType.LONG, value.to_bytes(4, "big", signed=True)
 
 
+def puts_as_rsrv(db: str, group: PVGroup, puts: list, mount, ca_server) -> list:
+    """Each put (``(name, (dbr_type, payload))``, names after the group's prefix) made to
+    softioc serving ``db``, then to ``group`` mounted on our server: the same (status,
+    text read back) from both, which are returned."""
+    def run(port: int) -> list:
+        return [put_and_read(port, group.prefix + name, *put)[:2] for name, put in puts]
+
+    with running_softioc(db) as rsrv_port:
+        theirs = run(rsrv_port)
+    mount(group)
+    assert run(ca_server.tcp_port) == theirs
+    return theirs
+
+
 class Menus(PVGroup):
     ai = pvproperty(value=1.0, record="ai")
     bo = pvproperty(value="On", dtype=ChannelType.ENUM, enum_strings=["Off", "On"],
@@ -311,14 +325,7 @@ def test_menu_and_state_puts_as_rsrv(mount, ca_server, unique_prefix):
     db = (f'record(ai, "{P}ai") {{ field(VAL, "1") }}\n'
           f'record(bo, "{P}bo") {{ field(ZNAM, "Off") field(ONAM, "On") field(VAL, "1") }}\n'
           f'record(mbbi, "{P}mbbi") {{ field(VAL, "1") }}\n')
-
-    def run(port: int) -> list:
-        return [put_and_read(port, P + name, *put)[:2] for name, put in puts]
-
-    with running_softioc(db) as rsrv_port:
-        theirs = run(rsrv_port)
-    mount(Menus(prefix=P))
-    assert run(ca_server.tcp_port) == theirs
+    theirs = puts_as_rsrv(db, Menus(prefix=P), puts, mount, ca_server)
     assert theirs[:6] == [(1, b"Event"), (1, b"Event"), (1, b"1 second"), (1, b"Passive"),
                           (1, b"20"), (1, b"2 second")]
     assert [status for status, _ in theirs[6:9]] == [160] * 3  # PUTFAIL, the value kept
@@ -349,14 +356,7 @@ def test_a_number_put_to_a_string_field_is_printed_with_the_records_prec(
           f'record(waveform, "{P}wf") {{ field(FTVL, "DOUBLE") field(NELM, "4") '
           f'field(PREC, "2") }}\n'
           f'record(histogram, "{P}hist") {{ field(NELM, "4") field(PREC, "2") }}\n')
-
-    def run(port: int) -> list:
-        return [put_and_read(port, P + name, *put)[:2] for name, put in puts]
-
-    with running_softioc(db) as rsrv_port:
-        theirs = run(rsrv_port)
-    mount(Described(prefix=P))
-    assert run(ca_server.tcp_port) == theirs
+    theirs = puts_as_rsrv(db, Described(prefix=P), puts, mount, ca_server)
     assert theirs[0] == (1, b"1.500") and theirs[8] == (1, b"1.500000")
     assert theirs[12] == (1, b"1.50") and theirs[16] == (1, b"1.500000")
 
