@@ -35,6 +35,7 @@ LIMIT_NAMES: tuple[str, ...] = (
 )
 _SEQUENCES = (list, tuple, np.ndarray, array)
 _FLT_MAX = float(np.finfo(np.float32).max)
+_FLOAT32 = np.dtype(np.float32)
 _INT_RANGES = {np.dtype(t): (int(np.iinfo(t).min), int(np.iinfo(t).max))
                for t in (np.int16, np.int32, np.uint8)}
 _MAX_UNITS = 7  # char[8] with its NUL
@@ -153,13 +154,19 @@ class ChannelNumeric(ChannelData):
                 and value.dtype.kind in "iuf" and not np.can_cast(value.dtype, self._dtype):
             self._check_array_range(value)  # numpy's cast would wrap them silently
         try:
-            arr = np.array(value, dtype=self._dtype)  # always a copy: the caller keeps theirs
+            with np.errstate(over="ignore"):  # a FLOAT's overflow: refused just below
+                arr = np.array(value, dtype=self._dtype)  # a copy: the caller keeps theirs
         except (TypeError, ValueError, OverflowError) as exc:
             raise WrongValueType(f"{type(self).__name__} cannot hold {value!r}: {exc}") from None
         if arr.ndim != 1:
             arr = arr.reshape(-1)
         if len(arr) > self._max_length:
             raise _wrong_count(self, len(arr))
+        if self._dtype == _FLOAT32:
+            overflowed = np.isinf(arr)
+            if overflowed.any() and \
+                    np.isfinite(np.asarray(value, float).reshape(-1)[overflowed]).any():
+                raise ChannelValueError(f"a number beyond the FLOAT range (+-{_FLT_MAX:g})")
         arr.flags.writeable = False
         return arr
 

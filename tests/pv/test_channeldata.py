@@ -128,6 +128,7 @@ async def test_write_stores_stamps_and_publishes():
     (ChannelInteger, {"max_length": 3}, (1, 2), [1, 2]),
     (ChannelShort, {"max_length": 3}, np.array([-32768.9, 32767.9]), [-32768, 32767]),
     (ChannelShort, {"max_length": 3}, np.array([5, 65], np.uint16), [5, 65]),
+    (ChannelFloat, {"max_length": 3}, [1.5, float("inf")], [1.5, float("inf")]),
     (ChannelEnum, {"enum_strings": ["a", "b", "c"]}, 2, "c"),
     (ChannelEnum, {"enum_strings": ["a", "b", "c"]}, b"b", "b"),
     (ChannelEnum, {}, 5, 5),                          # no strings: the index is the value
@@ -160,6 +161,8 @@ async def test_write_normalises(cls, kwargs, value, stored):
     (ChannelInteger, {"max_length": 4}, np.array([1.0, np.nan]), ChannelValueError,
      "non-finite"),
     (ChannelShort, {"max_length": 4}, np.array([32768.0]), ChannelValueError, "INT range"),
+    (ChannelFloat, {"max_length": 4}, np.array([1.0, 1e39]), ChannelValueError, "FLOAT range"),
+    (ChannelFloat, {"max_length": 4}, [1.0, -1e39], ChannelValueError, "FLOAT range"),
     (ChannelEnum, {"enum_strings": ["a"]}, "b", ChannelValueError, "not one of the states"),
     (ChannelEnum, {"enum_strings": ["a"]}, 1, ChannelValueError, "not one of the 1 states"),
     (ChannelEnum, {"enum_strings": ["a"]}, 1.0, WrongValueType, "state string or an index"),
