@@ -375,6 +375,12 @@ class ChannelByte(ChannelNumeric):
                 raise ChannelValueError(f"{value!r} is not a byte (0..255)")
             data = bytes((int(value),))
         else:
+            if isinstance(value, np.ndarray) and value.dtype.kind in "iuf" \
+                    and value.dtype.itemsize > 1 and value.size \
+                    and not -128 <= value.min() <= value.max() <= 255:  # (False for NaN)
+                # numpy's cast would wrap them (300 -> 44); a signed byte's -1 is 0xFF
+                raise ChannelValueError(f"{value.min()}..{value.max()} are not bytes "
+                                        f"(-128..255)")
             try:
                 data = np.array(value, dtype=np.uint8).reshape(-1).tobytes()
             except (TypeError, ValueError, OverflowError) as exc:

@@ -137,6 +137,7 @@ async def test_write_stores_stamps_and_publishes():
     (ChannelChar, {"max_length": 8}, np.frombuffer(b"abc", np.uint8), "abc"),
     (ChannelByte, {"max_length": 4}, [1, 2], b"\x01\x02"),
     (ChannelByte, {"max_length": 4}, 255, b"\xff"),
+    (ChannelByte, {"max_length": 4}, np.array([-1, 200], np.int16), b"\xff\xc8"),
 ])
 async def test_write_normalises(cls, kwargs, value, stored):
     chan = cls(**kwargs)
@@ -172,6 +173,7 @@ async def test_write_normalises(cls, kwargs, value, stored):
     (ChannelChar, {"max_length": 3}, "abcd", TooManyElements, "4 bytes"),
     (ChannelByte, {}, "text", WrongValueType, "not str"),
     (ChannelByte, {}, 256, ChannelValueError, "not a byte"),
+    (ChannelByte, {"max_length": 4}, np.array([1, 300]), ChannelValueError, "not bytes"),
 ])
 async def test_write_refuses_and_keeps_old_value(cls, kwargs, value, error, message):
     chan = cls(**kwargs)
