@@ -38,6 +38,8 @@ _PUT_TYPES: tuple[tuple[type, ChannelType], ...] = (
     (int, ChannelType.LONG), (np.integer, ChannelType.LONG),
     (float, ChannelType.DOUBLE), (np.floating, ChannelType.DOUBLE),
 )
+_NUMERIC = frozenset((ChannelType.CHAR, ChannelType.INT, ChannelType.LONG, ChannelType.FLOAT,
+                      ChannelType.DOUBLE))
 
 
 def _created_by_put_conversion(cls: type[PvpropertyData], kwargs: dict[str, Any]
@@ -51,20 +53,17 @@ def _created_by_put_conversion(cls: type[PvpropertyData], kwargs: dict[str, Any]
     if source is None:
         return None
     probe = cls(**{**kwargs, "value": None})
-    if source is not ChannelType.STRING and probe.native_type in _NUMERIC \
-            and not getattr(cls, "numbers_by_truth", False):
-        return None
-    if source is not ChannelType.STRING and getattr(cls, "numbers_by_truth", False):
-        value = bool(value)
+    if source is not ChannelType.STRING:
+        if getattr(cls, "numbers_by_truth", False):
+            value = bool(value)
+        elif probe.native_type in _NUMERIC:
+            return None
     wire = [value.encode(probe.string_encoding) if isinstance(value, str) else value]
     try:
         converted = probe._value_from_wire(probe._convert_put(wire, source))
         return cls(**{**kwargs, "value": converted})
     except (CaStatusError, ChannelValueError):
         return None
-
-_NUMERIC = frozenset((ChannelType.CHAR, ChannelType.INT, ChannelType.LONG, ChannelType.FLOAT,
-                      ChannelType.DOUBLE))
 
 # (base class, dtype key) pairs, most specific first: bool before int, numpy scalars too.
 _VALUE_KINDS: tuple[tuple[type, Any], ...] = (
