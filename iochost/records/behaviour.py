@@ -25,7 +25,7 @@ from __future__ import annotations
 import math
 import numbers
 import re
-from functools import cache, lru_cache
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from ..ca.dbr import DBE_LOG, DBE_PROPERTY, DBE_VALUE
@@ -34,7 +34,7 @@ from ..calc import INPUT_NAMES, CalcProgram, compile_calc
 from ..pv.alarms import AlarmSeverity, AlarmStatus
 from ..pv.data import SkipWrite
 from ..pv.types import PvpropertyData
-from .tables import DbfType, field_of, has_field, menu
+from .tables import DbfType, menu, value_field
 
 if TYPE_CHECKING:  # pragma: no cover
     from .fieldsets import RecordFieldGroup
@@ -59,10 +59,11 @@ DEFAULT_SEVERITIES: dict[str, AlarmSeverity] = {
 DRIVE_CLAMPED = frozenset(("ao", "longout", "int64out"))
 #: Records whose VAL is DBF_INT64, served as DOUBLE (``RecordSupport.served_dtype``).
 INT64_VALUE = frozenset(("int64in", "int64out"))
-#: Integer field types a put may reach as a DOUBLE or wrap in: the modulus dbPut's C cast
-#: wraps an unsigned one by, None for a signed one (only a fraction dropped).
-_INTEGER_CASTS = {DbfType.UCHAR: 1 << 8, DbfType.USHORT: 1 << 16, DbfType.ULONG: 1 << 32,
-                  DbfType.UINT64: 1 << 64, DbfType.INT64: None}
+#: Integer field types CA serves as a wider or other type (CHAR, LONG, DOUBLE): the modulus
+#: dbPut's C cast wraps an unsigned one by, None for a signed one (only a fraction dropped).
+#: A text put to one is parsed for the field's own type (``text_put``).
+INTEGER_CASTS = {DbfType.UCHAR: 1 << 8, DbfType.USHORT: 1 << 16, DbfType.ULONG: 1 << 32,
+                 DbfType.UINT64: 1 << 64, DbfType.INT64: None}
 #: The alarm limit (a Metadata name) each limit-severity field arms.
 LIMIT_SEVERITIES: dict[str, str] = {
     "HHSV": "upper_alarm_limit", "HSV": "upper_warning_limit",
@@ -284,26 +285,26 @@ def disabled(fields: RecordFieldGroup) -> bool:
         fields.stored("DISA", 0) == fields.stored("DISV", 1)
 
 
+def value_dbf(rtyp: str) -> DbfType | None:
+    """The field type of record type ``rtyp``'s VAL (None without one)."""
+    field = value_field(rtyp)
+    return None if field is None else field.dbf
+
+
 def cast_put(dbf: DbfType | None, value: Any) -> Any:
     """A put's number as dbPut's C cast stores it into an integer field of type ``dbf``:
     a fraction dropped, an unsigned one wrapped (-2 into a USHORT is 65534); anything
     else as it is."""
-    if dbf in _INTEGER_CASTS and isinstance(value, numbers.Real) and math.isfinite(value):
-        modulus = _INTEGER_CASTS[dbf]
+    if dbf in INTEGER_CASTS and isinstance(value, numbers.Real) and math.isfinite(value):
+        modulus = INTEGER_CASTS[dbf]
         return type(value)(int(value) if modulus is None else int(value) % modulus)
     return value
 
 
-#: Field types whose text puts dbPut parses for the field's own type rather than for the
-#: type CA serves them as (CHAR, LONG or DOUBLE): unsigned ones (epicsParseUInt8/16/32, by
-#: their modulus) and INT64 (epicsParseInt64, None)
-TEXT_PARSED = {DbfType.UCHAR: 1 << 8, DbfType.USHORT: 1 << 16, DbfType.ULONG: 1 << 32,
-               DbfType.INT64: None}
-
-
 def text_put(dbf: DbfType, text: bytes, current: int) -> int:
     """The number dbPut stores from ``text`` into a scalar field of type ``dbf`` (one of
-    TEXT_PARSED), as softIoc does; ValueError when it refuses the put.
+    INTEGER_CASTS: epicsParseUInt8/16/32/64, epicsParseInt64), as softIoc does; ValueError
+    when it refuses the put.
 
     The integer that starts the text (strtol's base 0: "0x10" is 16, "010" 8), what follows
     ignored ("12abc" is 12, and an INT64's "1e3" is 1); "" is 0.  An unsigned type takes at
@@ -316,7 +317,7 @@ def text_put(dbf: DbfType, text: bytes, current: int) -> int:
     """
     if text == b"":
         return 0
-    modulus = TEXT_PARSED[dbf]
+    modulus = INTEGER_CASTS[dbf]
     parsed = integer_prefix(text)
     if modulus is None:
         if parsed is None or not -(1 << 63) <= parsed[0] < 1 << 63:
@@ -336,16 +337,10 @@ def text_put(dbf: DbfType, text: bytes, current: int) -> int:
     return int(real) if 0 <= real < modulus else value
 
 
-@cache
-def value_type(rtyp: str) -> DbfType | None:
-    """The field type of record type ``rtyp``'s VAL (None without one)."""
-    return field_of(rtyp, "VAL").dbf if has_field(rtyp, "VAL") else None
-
-
 async def process_put(fields: RecordFieldGroup, record: PvpropertyData, value: Any) -> Any:
     """A write to the record: its VAL's type cast (``cast_put``: int64in, permissive...),
     gated by DISA/DISV, limited (``limit_value``), then the putter (its result is kept)."""
-    value = cast_put(value_type(fields._table_type), value)
+    value = cast_put(value_dbf(fields._table_type), value)
     if disabled(fields):
         # dbPut stores VAL before dbProcess finds the record disabled: the value stays,
         # unclamped and unposted; only the DISABLE alarm (once) is published.

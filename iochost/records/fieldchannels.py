@@ -82,7 +82,7 @@ async def posting_put(channel: Any, put: Any, *args: Any) -> None:
 
 def parsing_text(data: Any, convert: Callable[[Any, ChannelType], Any], dbf: DbfType,
                  values: Any, source: ChannelType) -> Any:
-    """``data._convert_put`` of a scalar of field type ``dbf`` (in TEXT_PARSED): a text put
+    """``data._convert_put`` of a scalar of field type ``dbf`` (in INTEGER_CASTS): a text put
     is parsed for ``dbf``, as dbPut does, not for the type CA serves it as; any other put
     is ``convert``'s."""
     if source is not ChannelType.STRING or len(values) != 1:
@@ -153,7 +153,7 @@ class FieldChannel:
 
     def _convert_put(self, values: Any, source: ChannelType) -> Any:
         dbf = self._dbf
-        if dbf in behaviour.TEXT_PARSED and self._max_length == 1:
+        if dbf in behaviour.INTEGER_CASTS and self._max_length == 1:
             return parsing_text(self, super()._convert_put, dbf, values, source)
         return super()._convert_put(values, source)
 

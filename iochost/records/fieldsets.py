@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Iterator, Mapping
-from functools import cache, partial
+from functools import partial
 from typing import Any, ClassVar
 
 from ..ca.dbr import DBE_LOG, DBE_VALUE, ChannelType
@@ -34,7 +34,7 @@ from .fieldchannels import (
     parsing_text,
     posting_put,
 )
-from .tables import RTYP, DbfType, field_of, fields_of, has_field
+from .tables import RTYP, DbfType, fields_of, value_field
 
 __all__ = [
     "FieldChannels",
@@ -71,21 +71,11 @@ _EAGER_KINDS = ("startup", "scan", "shutdown")  # the hook runner must see these
 _POSTED_ON_CHANGE = (ChannelType.ENUM, ChannelType.STRING)
 
 
-@cache
-def _value_processes(rtyp: str) -> bool:
-    """Whether a put to the record's VAL processes it (pp TRUE, as for ai, bo...)."""
-    return not has_field(rtyp, "VAL") or field_of(rtyp, "VAL").pp
-
-
-@cache
 def _string_value_size(rtyp: str) -> int:
     """The dbd size of the record type's VAL when it is a DBF_STRING (stringin, stringout,
     event...: 40), else 0."""
-    try:
-        value = field_of(rtyp, "VAL")
-    except KeyError:
-        return 0
-    return value.size if value.dbf is DbfType.STRING else 0
+    value = value_field(rtyp)
+    return value.size if value is not None and value.dbf is DbfType.STRING else 0
 
 
 def class_name_of(rtyp: str) -> str:
@@ -190,14 +180,15 @@ class RecordFieldGroup:
             #: the state or text last posted (MLST of bo, mbbo...; OVAL of stringout...)
             self.posted: Any = parent._value
             parent._change_flags = self._post_if_changed  # (the class's posts every write)
-        if parent.max_length == 1 and not _value_processes(self._table_type):
-            # a put to a VAL that does not process the record (calc, aSub...) posts it
-            parent.write_dbr = partial(posting_put, parent, parent.write_dbr)
-        value_type = behaviour.value_type(self._table_type)
-        if parent.max_length == 1 and value_type in behaviour.TEXT_PARSED:
-            # text put to VAL: parsed for its field type (int64's, permissive's USHORT)
-            parent._convert_put = partial(parsing_text, parent, parent._convert_put,
-                                          value_type)
+        value = value_field(self._table_type)
+        if parent.max_length == 1 and value is not None:
+            if not value.pp:
+                # a put to a VAL that does not process the record (calc, aSub...) posts it
+                parent.write_dbr = partial(posting_put, parent, parent.write_dbr)
+            if value.dbf in behaviour.INTEGER_CASTS:
+                # text put to VAL: parsed for its field type (int64's, permissive's USHORT)
+                parent._convert_put = partial(parsing_text, parent, parent._convert_put,
+                                              value.dbf)
         if isinstance(parent, ChannelString) and parent.max_length == 1 and \
                 (size := _string_value_size(self._table_type)):
             parent._long_string_max_length = size  # NAME.VAL$ holds what VAL holds

@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterator, Mapping, Sequence
-from functools import cache
 from typing import Any, TextIO, overload
 
 from ..ca.dbr import ChannelType
 from ..pv.types import PvpropertyData, set_record_support
 from . import behaviour
 from .fieldsets import FieldSpec, RecordFieldGroup, class_name_of, field_set_class
-from .tables import field_of, fields_of, has_field, is_read_only, record_types
+from .tables import fields_of, is_read_only, record_types, value_field
 
 __all__ = [
     "SUPPORT",
@@ -177,10 +176,10 @@ class RecordSupport:
         return spec
 
 
-@cache
 def _nomod_value(record: str) -> bool:
     """RSRV announces no write access to an SPC_NOMOD VAL (of the base types, sel's)."""
-    return has_field(record, "VAL") and is_read_only(field_of(record, "VAL"))
+    value = value_field(record)
+    return value is not None and is_read_only(value)
 
 
 _UNNAMED_STATES = {"mbbi": (16, b"Illegal Value"), "mbbo": (16, b"Illegal Value"),

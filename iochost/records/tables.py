@@ -173,6 +173,12 @@ def has_field(rtyp: str, name: str) -> bool:
     return rtyp in _ROWS and name in _record(rtyp)[1]
 
 
+@cache
+def value_field(rtyp: str) -> FieldDef | None:
+    """The VAL field of record type ``rtyp`` (None without one, or without a dbd table)."""
+    return _record(rtyp)[1].get("VAL") if rtyp in _ROWS else None
+
+
 def common_fields() -> tuple[FieldDef, ...]:
     """The dbCommon fields every record type starts with (the same objects)."""
     return _COMMON
