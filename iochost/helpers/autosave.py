@@ -41,7 +41,7 @@ from typing import Any
 from iochost.pv.data import ChannelData
 
 from .autosave_status import registry_for
-from .reqfile import read_request_file
+from .reqfile import RequestFileError, read_request_file
 from .saveset import SavedItem, SaveSet
 from .savfiles import SaveFileSet
 from .savvalues import LONG_STRING_MARK, field_name_of
@@ -111,9 +111,13 @@ class Autosave:
             items.extend(SavedItem(f"{pv}.{field}") for field in fields)
         requests = [request] if isinstance(request, str) else list(request or ())
         req_macros = {**mount.config.macros, "P": prefix, **(macros or {})}
+        broken: str | None = None
         for req in requests:
-            for full in read_request_file(req, req_macros, request_path):
-                items.append(SavedItem(full.removeprefix(prefix)))
+            try:
+                items.extend(SavedItem(full.removeprefix(prefix))
+                             for full in read_request_file(req, req_macros, request_path))
+            except RequestFileError as error:
+                broken = str(error)
         later = set(pass1)
         items = [SavedItem(item.name, 1 if item.name in later
                            or item.name.removesuffix(LONG_STRING_MARK) in later else 0)
@@ -128,6 +132,8 @@ class Autosave:
         self.saveset = SaveSet(ioc.pvdb, prefix, items, files, period=period, trigger=trigger,
                                sequence_period=sequence_period, registry=registry_for(host),
                                log=getattr(ioc, "log", None), label=f"{mount.name}/{name}")
+        if broken is not None:   # as synApps: the file still restores, the set never saves
+            self.saveset.refuse_saving(f"bad request file: {broken}")
 
     async def prepare(self) -> None:
         """Pass 0: before the PVs are searchable and before the startup hooks."""

@@ -70,6 +70,9 @@ _CPU_LIMITS = {"units": "%", "precision": 1, "upper_disp_limit": 100.0,
                "upper_alarm_limit": 80.0, "upper_warning_limit": 70.0}
 
 
+#: the template's ACCESS state severities (ZRSV NO_ALARM)
+ACCESS_SEVERITIES = {"ONSV": "MINOR", "TWSV": "MINOR", "THSV": "MAJOR"}
+
 class IocStatsIOC(PVGroup):
     """devIocStats' PVs for the whole host (see the module docstring)."""
 
@@ -161,6 +164,10 @@ class IocStatsIOC(PVGroup):
                 value = getattr(record, limit)
                 if not value or not math.isfinite(value):  # unset, or a range's open end
                     await fields.get(severity).write("NO_ALARM")
+        # ACCESS's states: Maintenance and Test are MINOR, OFFLINE is MAJOR
+        access = self.ACCESS.fields
+        for state, severity in ACCESS_SEVERITIES.items():
+            await access.get(state).write(severity)
 
     # -- the values set once --------------------------------------------------------------------
     @STARTTOD.startup

@@ -35,6 +35,7 @@ from .autosave_status import (
     METHOD_MONITORED,
     METHOD_TRIGGERED,
     SR_STATUS_FAIL,
+    SR_STATUS_INIT,
     SR_STATUS_OK,
     SR_STATUS_WARN,
     AutosaveRegistry,
@@ -86,6 +87,15 @@ class SaveSet:
         self._trigger_saves: set[asyncio.Task[bool]] = set()
         self._trigger_channel: ChannelData | None = None
         self._listening: list[ChannelData] = []
+        self._refused: str | None = None
+
+    def refuse_saving(self, why: str) -> None:
+        """Never write this set (its items are not known for sure: a save would drop the
+        ones missing from the file); it still restores. A Failure on the status PVs."""
+        self._refused = why
+        self.log.error("autosave %s: %s; this set is restored but not saved",
+                       self.status.name, why)
+        self.status.status, self.status.status_str = SR_STATUS_FAIL, why[:39]
 
     # -- what is saved ---------------------------------------------------------------------------
     def channels(self) -> dict[str, ChannelData]:
@@ -117,13 +127,20 @@ class SaveSet:
             except OSError as error:   # the mount serves all the same, with its defaults
                 self.log.error("autosave %s: cannot use %s: %s", self.status.name,
                                self.files.directory, error)
-                self.status.status, self.status.status_str = SR_STATUS_FAIL, \
-                    f"Can't use directory: {error.strerror or error}"[:39]
+                why = f"Can't use directory: {error.strerror or error}"[:39]
+                self.status.status, self.status.status_str = SR_STATUS_FAIL, why
+                self._restored(SR_STATUS_FAIL, why)   # every PV keeps its default: a failure
                 self.loaded = result = LoadResult()
                 return result
             for bad, aside, why in result.set_aside:
-                self.log.error("autosave %s: %s is not a complete save file (%s); set aside "
-                               "as %s", self.status.name, bad, why, aside.name)
+                if aside == bad:
+                    self.log.error("autosave %s: %s %s", self.status.name, bad, why)
+                else:
+                    self.log.error("autosave %s: %s is not a complete save file (%s); set "
+                                   "aside as %s", self.status.name, bad, why, aside.name)
+            if result.sav is not None:
+                for message in result.sav.skipped:
+                    self._skip(message)
             if result.path is not None:
                 if result.fallback:
                     self.log.warning("autosave %s: restoring from the fallback %s",
@@ -140,7 +157,7 @@ class SaveSet:
         result = self.load()
         sav: SavFile | None = result.sav
         if sav is None:
-            if restore_pass == 0:
+            if restore_pass == 0 and self.status.restore_status != SR_STATUS_FAIL:
                 why = ("no good save file: " + "; ".join(result.problems) if result.set_aside
                        else "no save file yet")
                 level = SR_STATUS_FAIL if result.set_aside else SR_STATUS_WARN
@@ -172,6 +189,10 @@ class SaveSet:
                 self._restored(SR_STATUS_WARN, why)
             elif self.skipped:
                 self._restored(SR_STATUS_WARN, f"{len(self.skipped)} values not restored")
+            elif sav.not_saved:   # the writer could not get every value: an older one stays
+                self.log.warning("autosave %s: %s says %d values were not saved",
+                                 self.status.name, result.path, sum(sav.not_saved))
+                self._restored(SR_STATUS_WARN, ".sav file had an error message")
             else:
                 self._restored(SR_STATUS_OK, "Ok")
         return restored
@@ -188,7 +209,7 @@ class SaveSet:
     async def save(self) -> bool:
         """Write the set now if anything changed since the last write; True if written."""
         async with self._lock:
-            if self.registry.disabled:
+            if self.registry.disabled or self._refused:
                 return False
             now = datetime.now()
             text = self.snapshot(now)
@@ -197,6 +218,10 @@ class SaveSet:
                     and self.loaded.sav is not None:
                 self._last_text = _body_of(self.files.sav)
             if body == self._last_text:
+                if self.status.status == SR_STATUS_INIT:   # the file already holds these
+                    self.status.status, self.status.status_str = SR_STATUS_OK, "Ok"
+                    self.status.saved_at = _modified(self.files.sav)
+                    self.registry.notify()
                 return False
             try:
                 await asyncio.to_thread(self.files.write, text)
@@ -238,6 +263,8 @@ class SaveSet:
                 trigger.add_listener(self._triggered)
                 self._trigger_channel = trigger
         self.registry.register(self.status)
+        if self.loaded is not None and self.loaded.path == self.files.sav:
+            self._dirty.set()   # the file holds these values (status Ok), or a save now
         self._tasks = [asyncio.create_task(self._save_loop(), name="autosave save"),
                        asyncio.create_task(self._sequence_loop(), name="autosave sequence")]
 
@@ -287,6 +314,13 @@ class SaveSet:
             await self.save()
         finally:
             self.registry.unregister(self.status)
+
+
+def _modified(path: Any) -> datetime | None:
+    try:
+        return datetime.fromtimestamp(path.stat().st_mtime)
+    except OSError:
+        return None
 
 
 def _body_of(path: Any) -> str | None:

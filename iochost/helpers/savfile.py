@@ -99,6 +99,8 @@ class SavFile:
     not_saved: list[int] = field(default_factory=list)
     #: ``<END>`` was found where the header's version promises it
     complete: bool = False
+    #: lines skipped as dbrestore skips them ("file:line: why"), the rest still restores
+    skipped: list[str] = field(default_factory=list)
 
     def values(self) -> dict[str, SavEntry]:
         """The saved entries by name (a later duplicate wins, as a later restore would)."""
@@ -242,9 +244,12 @@ class _ArrayReader:
 
 def parse_sav(text: str, file: str = "<sav>") -> SavFile:
     """Parse ``.sav`` text. Raises :class:`SavFormatError` (with file:line) for text that
-    cannot be trusted: no end marker where the header promises one, a name that is not a
-    PV name, an array that does not close. ``!`` lines are reported in ``not_saved``."""
+    cannot be trusted: an empty file, no end marker where the header promises one, an
+    array that does not close. A line whose name is not a PV name is skipped (reported in
+    ``skipped``), as dbrestore skips it; ``!`` lines are reported in ``not_saved``."""
     lines = text.splitlines()
+    if not text.strip():   # checkFile: a file without even a header line is not a save
+        raise SavFormatError(file, 1, "the file is empty")
     result = SavFile()
     if lines and lines[0].startswith("#"):
         result.header = lines[0]
@@ -276,7 +281,11 @@ def parse_sav(text: str, file: str = "<sav>") -> SavFile:
             result.entries.append(SavEntry(name, unescape_text(value), number, saved=False))
             continue
         if len(name) > MAX_NAME_LENGTH or not (name[0].isalnum() or name[0] in "_$"):
-            raise SavFormatError(file, number, f"{name[:40]!r} is not a PV name")
+            result.skipped.append(f"{file}:{number}: {name[:40]!r} is not a PV name; "
+                                  f"line skipped")
+            if value.startswith(ARRAY_MARKER):   # its elements are not lines of their own
+                index = _ArrayReader(file, lines, number - 1, value).read()[1] + 1
+            continue
         if value.startswith(ARRAY_MARKER):
             elements, last = _ArrayReader(file, lines, number - 1, value).read()
             result.entries.append(SavEntry(name, elements, number, saved))

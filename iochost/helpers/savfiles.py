@@ -58,7 +58,8 @@ def fsync_directory(directory: Path) -> None:
 @dataclass
 class LoadResult:
     """What ``load`` found: the parsed file and its path (None when no usable file exists),
-    whether it is a fallback (not ``X.sav``), and the files set aside on the way."""
+    whether it is a fallback (not ``X.sav``), and the files set aside on the way (a file
+    that could not be read stays where it is: its ``new`` path is its own)."""
 
     sav: SavFile | None = None
     path: Path | None = None
@@ -67,7 +68,8 @@ class LoadResult:
 
     @property
     def problems(self) -> list[str]:
-        return [f"{why}; set aside as {new.name}" for _, new, why in self.set_aside]
+        return [f"{bad.name} {why}" if new == bad else f"{why}; set aside as {new.name}"
+                for bad, new, why in self.set_aside]
 
 
 class SaveFileSet:
@@ -195,6 +197,10 @@ class SaveFileSet:
             try:
                 text = path.read_text(encoding=self.encoding)
             except FileNotFoundError:
+                continue
+            except OSError as error:   # dbrestore: "Can't open save file", try the next one
+                result.set_aside.append((path, path, f"cannot be read: "
+                                         f"{error.strerror or error}"))
                 continue
             try:
                 sav = parse_sav(text, str(path))

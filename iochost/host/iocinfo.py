@@ -84,12 +84,16 @@ def _json_types(annotation: Any) -> tuple[str, ...]:
     return (kind,) if kind else ()
 
 
-def ioc_signature(cls: type) -> IocSignature:
+def ioc_signature(cls: type, *, leading: int = 1,
+                  reserved: frozenset[str] = RESERVED) -> IocSignature:
     """The options ``cls`` accepts. An ``__init__`` that takes ``**kwargs`` is assumed to
     pass them on to its base class (the PVGroup convention), so the walk continues up the
     MRO until an ``__init__`` without ``**kwargs``; only if none is found are arbitrary
-    option names accepted."""
+    option names accepted. ``leading`` parameters (``self``; a helper's ``self, mount``)
+    and the ``reserved`` names the host passes itself are not options."""
     options: dict[str, IocOption] = {}
+    if not isinstance(cls, type):   # a factory function: its options are not known
+        return IocSignature(options, True, _first_line(cls))
     for klass in cls.__mro__:
         init = klass.__dict__.get("__init__")
         if init is None:
@@ -106,11 +110,11 @@ def ioc_signature(cls: type) -> IocSignature:
         except Exception:
             hints = {}
         open_ended = False
-        for param in list(signature.parameters.values())[1:]:  # skip self
+        for param in list(signature.parameters.values())[leading:]:
             if param.kind is param.VAR_KEYWORD:
                 open_ended = True
             elif param.kind in (param.KEYWORD_ONLY, param.POSITIONAL_OR_KEYWORD) and \
-                    param.name not in RESERVED and param.name not in options:
+                    param.name not in reserved and param.name not in options:
                 annotation = hints.get(param.name, param.annotation)
                 description, units = _annotated_info(annotation) or \
                     documented.get(param.name, ("", ""))

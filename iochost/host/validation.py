@@ -13,7 +13,7 @@ from typing import Any
 
 from .coercion import OptionTypeError
 from .hostconfig import HostConfig, MountConfig, is_builtin
-from .iocinfo import ioc_signature
+from .iocinfo import IocSignature, ioc_signature
 from .plugins import PluginCatalog
 from .problems import ConfigError, ConfigProblem, Location
 
@@ -61,11 +61,18 @@ def plugin_problems(mount: MountConfig, catalog: PluginCatalog) -> list[ConfigPr
     if registered is None:
         problems.append(mount.problem(_unknown("IOC", mount.ioc, "iocs", catalog), "ioc"))
     else:
-        problems.extend(_option_problems(mount, registered.obj))
-    for helper in mount.helpers:
-        if helper not in catalog.helpers:
+        problems.extend(_option_problems(mount, ioc_signature(registered.obj), mount.options,
+                                         f"IOC {mount.ioc!r}", ("options",),
+                                         mount.option_texts))
+    for helper, options in mount.helpers.items():
+        factory = catalog.helpers.get(helper)
+        if factory is None:
             problems.append(mount.problem(_unknown("helper", helper, "helpers", catalog),
                                           "helpers", helper))
+        else:   # called as factory(mount, **options): every name but the mount is an option
+            signature = ioc_signature(factory.obj, leading=2, reserved=frozenset())
+            problems.extend(_option_problems(mount, signature, options, f"helper {helper!r}",
+                                             ("helpers", helper)))
     return problems
 
 
@@ -89,27 +96,27 @@ def _unknown(noun: str, name: str, kind: str, catalog: PluginCatalog) -> str:
     return message
 
 
-def _option_problems(mount: MountConfig, cls: type) -> list[ConfigProblem]:
-    signature = ioc_signature(cls)
+def _option_problems(mount: MountConfig, signature: IocSignature, options: dict[str, Any],
+                     owner: str, keys: tuple[str, ...], texts: dict[str, str] | None = None,
+                     ) -> list[ConfigProblem]:
+    """``options`` (coerced in place) against ``signature``; ``owner`` names whose they are,
+    ``keys`` where they are in the mount, ``texts`` their raw text (to name macros)."""
     problems: list[ConfigProblem] = []
-    for key, value in mount.options.items():
+    for key, value in options.items():
         option = signature.options.get(key)
         if option is None:
             if not signature.open_ended:
                 known = ", ".join(signature.options) or "none"
-                problems.append(mount.problem(
-                    f"IOC {mount.ioc!r} has no option {key!r} (options: {known})",
-                    "options", key))
+                problems.append(mount.problem(f"{owner} has no option {key!r} (options: "
+                                              f"{known})", *keys, key))
         else:
             try:
-                mount.options[key] = option.coerce(value, mount.option_texts.get(key))
+                options[key] = option.coerce(value, (texts or {}).get(key))
             except OptionTypeError as exc:
-                problems.append(mount.problem(
-                    f"option {key!r} of IOC {mount.ioc!r}: {exc}", "options", key))
+                problems.append(mount.problem(f"option {key!r} of {owner}: {exc}", *keys, key))
     for option in signature.options.values():
-        if option.required and option.name not in mount.options:
-            problems.append(mount.problem(
-                f"IOC {mount.ioc!r} needs option {option.name!r}", "options"))
+        if option.required and option.name not in options:
+            problems.append(mount.problem(f"{owner} needs option {option.name!r}", *keys))
     return problems
 
 

@@ -174,3 +174,43 @@ def test_sr_disable_suspends_saving_until_enabled_or_timed_out(start_host, uniqu
     _put(pyepics, P + "IOC:count", 11)
     start_host.call(host.unmount("settings"))
     assert parse_sav(sav.read_text(encoding="latin-1"), str(sav)).values()["count"].value == "11"
+
+
+def test_a_restart_with_unchanged_values_reports_the_set_saved(start_host, unique_prefix,
+                                                              pyepics, tmp_path):
+    P = unique_prefix.split(":")[0] + ":"
+    config = MOUNT.replace('"$(P)"', '"$(P)IOC:"')
+    host = start_host(config, P, host_keys=f"autosave_prefix: '{P}'")
+    _put(pyepics, P + "IOC:gain", 4.0)
+    sav = tmp_path / "autosave" / "settings" / "auto_settings.sav"
+    start_host.stop(host)
+    stamp = sav.stat().st_mtime_ns
+    start_host(config, P, host_keys=f"autosave_prefix: '{P}'")
+    # synApps writes each set at boot: here the file already holds it, so it says Ok
+    assert wait_until(lambda: pyepics.caget(P + "SR_0_Status", use_monitor=False) == 4,
+                      timeout=TIMEOUT)
+    assert pyepics.caget(P + "SR_0_Time", as_string=True) != "Not yet saved"
+    assert sav.stat().st_mtime_ns == stamp                  # and did not write it again
+
+
+def test_a_bad_request_file_fails_its_set_but_not_the_mount(start_host, unique_prefix, pyepics,
+                                                           tmp_path):
+    P = unique_prefix.split(":")[0] + ":"
+    directory = tmp_path / "autosave" / "settings"
+    directory.mkdir(parents=True)
+    (directory / "auto_settings.sav").write_text(GOOD, encoding="latin-1")
+    (tmp_path / "broken.req").write_text("$(P)gain\n$(NOT_DEFINED)count\n")
+    host = start_host(f"""\
+        mounts:
+          - {{name: settings, ioc: helper-test-settings, prefix: "$(P)IOC:",
+             helpers: {{autosave: {{request: broken.req, request_path: ['{tmp_path}'],
+                                   period: 0.1}}}}}}
+        """, P, host_keys=f"autosave_prefix: '{P}'")
+    assert host.mounts["settings"].state == "running"
+    assert pyepics.caget(P + "IOC:gain", timeout=TIMEOUT) == 7.5    # still restored
+    assert wait_until(lambda: pyepics.caget(P + "SR_0_Status", use_monitor=False) == 1,
+                      timeout=TIMEOUT)                                # Failure
+    assert "bad request file" in pyepics.caget(P + "SR_0_StatusStr", as_string=True)
+    _put(pyepics, P + "IOC:gain", 1.0)
+    start_host.stop(host)   # never saved: a save would drop what the request file names
+    assert (directory / "auto_settings.sav").read_text(encoding="latin-1") == GOOD

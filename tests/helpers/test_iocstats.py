@@ -56,6 +56,11 @@ def test_iocstats_pvs_have_the_template_types_units_and_limits(start_host, uniqu
     assert pyepics.caget(f"{P}:CA_CLNT_CNT.HHSV", as_string=True) == "MAJOR"
     assert pyepics.caget(f"{P}:CA_CLNT_CNT.HSV", as_string=True) == "MINOR"
     assert pyepics.caget(f"{P}:CA_CLNT_CNT.DESC", as_string=True) == "Number of CA Clients"
+    # ACCESS's state severities: OFFLINE is a MAJOR alarm, Test a MINOR one, Running none
+    for state, severity in (("OFFLINE", 2), ("Test", 1), ("Running", 0)):
+        assert pyepics.caput(f"{P}:ACCESS", state, wait=True, timeout=TIMEOUT) == 1
+        assert access.get_with_metadata(use_monitor=False, timeout=TIMEOUT)["severity"] == \
+            severity, state
     # values
     beat = pyepics.caget(f"{P}:HEARTBEAT")
     assert wait_until(lambda: pyepics.caget(f"{P}:HEARTBEAT", use_monitor=False) > beat,

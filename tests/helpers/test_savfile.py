@@ -230,3 +230,19 @@ def test_write_then_parse_is_the_identity_for_awkward_text():
 
 def test_unescape_handles_hex_and_octal():
     assert unescape_text(r"\x41\101\q\\") == "AAq\\"
+
+
+@pytest.mark.parametrize("text", ["", "\n", "  \r\n"])
+def test_an_empty_file_is_not_a_save(text):
+    # checkFile: a file without a header line is bad, so the restore falls back to .savB
+    with pytest.raises(SavFormatError, match=r"^x\.sav:1: the file is empty"):
+        parse_sav(text, "x.sav")
+
+
+def test_a_line_that_is_not_a_pv_name_is_skipped_and_the_rest_restores():
+    text = ('# autosave R5.11\na 1\n%%% a hand edit\n-b @array@ { "1"\n "2" }\nc 3\n<END>\n')
+    parsed = parse_sav(text, "x.sav")
+    assert {name: entry.value for name, entry in parsed.values().items()} == \
+        {"a": "1", "c": "3"}
+    assert parsed.skipped == ["x.sav:3: '%%%' is not a PV name; line skipped",
+                              "x.sav:4: '-b' is not a PV name; line skipped"]

@@ -65,6 +65,10 @@ def test_an_unwritable_directory_is_a_failure_on_the_status_pvs(start_host, uniq
     assert wait_until(lambda: pyepics.caget(P + "SR_0_StatusStr", as_string=True,
                                             use_monitor=False) == expected, timeout=TIMEOUT)
     assert pyepics.caget(P + "SR_status", as_string=True) == "Failure"
+    # nothing could be restored: every PV has its default, a failure (not a first boot)
+    assert pyepics.caget(P + "SR_rebootStatus", as_string=True) == "Failure"
+    assert pyepics.caget(P + "SR_rebootStatusStr", as_string=True) == \
+        "Can't use directory: Not a directory"
     assert blocker.read_text() == "a file where the save directory should be"
     assert host.running
 
@@ -82,3 +86,23 @@ def test_a_trigger_pv_saves_at_once(start_host, unique_prefix, pyepics, tmp_path
     assert pyepics.caput(unique_prefix + "unsaved", 1, wait=True, timeout=TIMEOUT) == 1
     assert wait_until(lambda: saved.exists() and "\ngain 9\n" in saved.read_text(),
                       timeout=TIMEOUT)                  # long before the 30 s period
+
+
+def test_an_empty_sav_is_set_aside_and_savB_restores(tmp_path):
+    files = SaveFileSet(tmp_path, "set")
+    files.sav.write_text("")                              # a full disk, a bad copy
+    files.backup.write_text(text("good"))
+    result = files.load()
+    assert result.path == files.backup and result.sav.values()["x"].value == "good"
+    assert not files.sav.exists() and len(list(tmp_path.glob("set.sav_RBAD_*"))) == 1
+    files.write(text("next"))                # the next save keeps the good backup
+    assert files.backup.read_text() == text("good")
+
+
+def test_a_sav_that_cannot_be_read_is_left_in_place_and_savB_restores(tmp_path):
+    files = SaveFileSet(tmp_path, "set")
+    files.sav.mkdir()                                     # reading it fails: not a file
+    files.backup.write_text(text("good"))
+    result = files.load()
+    assert result.path == files.backup and result.fallback
+    assert files.sav.is_dir() and result.problems == ["set.sav cannot be read: Is a directory"]

@@ -60,6 +60,11 @@ MOUNT_ERRORS = [
        "option 'start' of IOC 'test-counter': the string 'many' is not an integer")]),
     ("  - name: a\n    ioc: test-counter\n    helpers:\n      autosav: {}\n",
      [(5, "mounts[0].helpers.autosav", "unknown helper 'autosav'")]),
+    ("  - name: a\n    ioc: test-counter\n    helpers:\n      autosave: {period: fast}\n"
+     "      stats: {bogus: 1}\n",
+     [(5, "mounts[0].helpers.autosave.period",
+       "option 'period' of helper 'autosave': the string 'fast' is not a number or null"),
+      (6, "mounts[0].helpers.stats.bogus", "helper 'stats' has no option 'bogus' (options: ")]),
     (("  - name: a\n    ioc: test-counter\n    prefix: 'X:'\n"
      "  - name: b\n    ioc: test-counter\n    prefix: 'X:'\n"),
      [(7, "mounts[1].prefix", "mount 'b': PV 'X:COUNT' is already provided by mount 'a' (line 2)"),
@@ -69,7 +74,7 @@ MOUNT_ERRORS = [
 
 @pytest.mark.parametrize("mounts, expected", MOUNT_ERRORS,
                          ids=["unknown", "broken-provider", "maybe-broken", "unknown-option",
-                              "option-type", "unknown-helper", "duplicate-pvs"])
+                              "option-type", "unknown-helper", "helper-options", "duplicate-pvs"])
 def test_each_plugin_error_names_line_key_and_mount(catalog, mounts, expected):
     found = problems_of("mounts:\n" + mounts, catalog)
     assert len(found) == len(expected), found
