@@ -27,6 +27,7 @@ What it does, as libca does it:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import getpass
 import itertools
 import logging
@@ -252,10 +253,9 @@ class Context:
             next_due = schedule.next_due()
             self._wake.clear()
             timeout = None if next_due is None else max(next_due - self.loop.time(), 0.001)
-            try:
-                await asyncio.wait_for(self._wake.wait(), timeout)
-            except TimeoutError:
-                pass
+            with contextlib.suppress(TimeoutError):   # not wait_for: see server/beacon.py
+                async with asyncio.timeout(timeout):
+                    await self._wake.wait()
 
     def _send_searches(self, cids: list[int], now: float) -> None:
         requests = []

@@ -86,8 +86,9 @@ class BeaconSender:
         interval = INITIAL_BEACON_INTERVAL
         while True:
             self.send_once()
-            try:
-                await asyncio.wait_for(restart.wait(), interval)
+            try:   # not wait_for: on 3.11 it can swallow a stop()'s cancel (gh-86296)
+                async with asyncio.timeout(interval):
+                    await restart.wait()
             except TimeoutError:
                 interval = min(interval * 2, self.max_period)
             else:

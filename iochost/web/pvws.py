@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
 import logging
 import time
@@ -274,10 +275,9 @@ class PvwsSession:
         loop = asyncio.get_running_loop()
         last_retry = loop.time()
         while True:
-            try:
-                await asyncio.wait_for(self._wake.wait(), RESOLVE_RETRY)
-            except TimeoutError:
-                pass
+            with contextlib.suppress(TimeoutError):   # not wait_for: see server/beacon.py
+                async with asyncio.timeout(RESOLVE_RETRY):
+                    await self._wake.wait()
             self._wake.clear()
             if self._unresolved and loop.time() - last_retry >= RESOLVE_RETRY:
                 last_retry = loop.time()

@@ -267,3 +267,18 @@ def test_ten_thousand_pvs_are_all_found(count):
 
     found = asyncio.run(_serve_briefly(config, body, db))
     assert found == set(range(count))
+
+
+def test_stop_right_after_pvs_were_added_returns_at_once():
+    # adding PVs restarts the beacon ramp; a stop in the same loop pass used to hang for
+    # ever (3.11's wait_for swallowed the cancel when the restart woke it at that moment)
+    config = ServerConfig(interfaces=(LOOPBACK,), port=0, auto_beacon=False,
+                          beacon_addresses=((LOOPBACK, 9),))
+
+    async def body(server):
+        server.database["IGN:NEW"] = ChannelDouble(value=2.0)
+        started = time.monotonic()
+        await asyncio.wait_for(server.stop(), 5.0)
+        return time.monotonic() - started
+
+    assert asyncio.run(_serve_briefly(config, body)) < 1.0
