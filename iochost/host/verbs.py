@@ -282,6 +282,14 @@ def reload(pidfile: str | None, pid: int | None, err: TextIO | None = None) -> i
         except ValueError:
             print(f"error: {pidfile} holds no process id: {text[:40]!r}", file=err)
             return 1
+    if pid <= 0:   # 0 and -N would signal process groups, -1 every process we may signal
+        print(f"error: {pid} is not a process id", file=err)
+        return 1
+    command = _command_line(pid)
+    if command is not None and not any(Path(arg).name == "iochost" for arg in command):
+        print(f"error: process {pid} is not iochost serve (it runs "
+              f"{' '.join(command)[:60]!r}); is the pid file stale?", file=err)
+        return 1
     try:
         os.kill(pid, signal.SIGHUP)
     except ProcessLookupError:
@@ -291,6 +299,16 @@ def reload(pidfile: str | None, pid: int | None, err: TextIO | None = None) -> i
         print(f"error: not allowed to signal process {pid}", file=err)
         return 1
     return 0
+
+
+def _command_line(pid: int) -> list[str] | None:
+    """The arguments of process ``pid`` (Linux's /proc), None where they cannot be read
+    (``iochost`` is one of them: the script, or ``-m iochost``)."""
+    try:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return None
+    return raw.decode(errors="replace").split("\0")
 
 
 def new_plugin(name: str, directory: str | None, out: TextIO | None = None,

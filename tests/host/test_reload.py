@@ -159,3 +159,25 @@ def test_sighup_through_iochost_reload_applies_the_new_config(plugin_site_dir, t
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(20) == 0, err.read_text()
     assert not pid_file.exists()
+
+
+def test_reload_signals_only_an_iochost_process(tmp_path):
+    import io
+
+    from iochost.host import verbs
+
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        for pid, why in ((0, "0 is not a process id"), (-1, "-1 is not a process id"),
+                         (sleeper.pid, f"process {sleeper.pid} is not iochost serve")):
+            err = io.StringIO()
+            assert verbs.reload(None, pid, err=err) == 1
+            assert why in err.getvalue()
+        stale = tmp_path / "host.pid"
+        stale.write_text(f"{sleeper.pid}\n")   # a pid file whose pid now names another process
+        err = io.StringIO()
+        assert verbs.reload(str(stale), None, err=err) == 1 and "stale" in err.getvalue()
+        assert sleeper.poll() is None            # it was not signalled
+    finally:
+        sleeper.kill()
+        sleeper.wait()
