@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from . import hostconfig_keys as spec
-from .macros import MacroError, MacroScope
+from .macros import MacroError, MacroScope, UndefinedMacro
 from .problems import ConfigError, ConfigProblem, Location
 from .yamlsource import PathKey, SourceMap, format_path, load_yaml_file, load_yaml_text
 
@@ -185,8 +185,9 @@ def parse_config(data: Any, source: SourceMap, problems: list[ConfigProblem],
     top = spec.check_section(data, spec.TOP_FIELDS, (), source, problems) or {}
     host_macros = {key: _macro_text(value) for key, value in top.get("macros", {}).items()}
     scope = MacroScope(host_macros, environ=environ)
-    for key in host_macros:
-        _expand(scope, scope.raw(key), ("macros", key), source, problems, "")
+    for key in host_macros:   # one may refer to a mount's macro: undefined ones wait for use
+        _expand(scope, scope.raw(key), ("macros", key), source, problems, "",
+                undefined_ok=True)
 
     host_values = spec.check_section(top.get("host"), spec.HOST_FIELDS, ("host",), source,
                                      problems) or {}
@@ -293,8 +294,8 @@ def parse_mount(data: Any, host_scope: MacroScope, source: SourceMap, path: Path
                           if isinstance(raw, str) and "$" in raw}
     mount.helpers = {name: options or {} for name, options in _expand(
         scope, values["helpers"], path + ("helpers",), source, problems, label).items()}
-    if len(problems) == count:
-        mount.macros = scope.flattened()
+    if len(problems) == count:   # its own macros expand (checked above); the host's may not
+        mount.macros = scope.flattened(lenient=True)
     return mount
 
 
@@ -303,14 +304,16 @@ def _macro_text(value: Any) -> str:
 
 
 def _expand(scope: MacroScope, value: Any, path: PathKey, source: SourceMap,
-            problems: list[ConfigProblem], label: str) -> Any:
-    """Expand macros in every string of ``value``; each failure is a problem at its key."""
+            problems: list[ConfigProblem], label: str, *, undefined_ok: bool = False) -> Any:
+    """Expand macros in every string of ``value``; each failure is a problem at its key
+    (but an undefined macro, if ``undefined_ok``)."""
     if isinstance(value, str):
         try:
             return scope.expand(value)
         except MacroError as exc:
-            problems.append(ConfigProblem(source.location(path), format_path(path),
-                                          f"{label}{exc}"))
+            if not (undefined_ok and isinstance(exc, UndefinedMacro)):
+                problems.append(ConfigProblem(source.location(path), format_path(path),
+                                              f"{label}{exc}"))
             return value
     if isinstance(value, dict):
         return {key: _expand(scope, item, path + (key,), source, problems, label)

@@ -17,6 +17,10 @@ class MacroError(Exception):
     """A reference cannot be expanded (undefined, circular or unterminated)."""
 
 
+class UndefinedMacro(MacroError):
+    """A reference to a macro no layer defines (and without a default)."""
+
+
 class MacroScope:
     """Layers of macro definitions, searched first to last."""
 
@@ -59,13 +63,23 @@ class MacroScope:
             return [self.expand_tree(item) for item in value]
         return value
 
-    def flattened(self) -> dict[str, str]:
+    def flattened(self, *, lenient: bool = False) -> dict[str, str]:
         """Every macro defined in the layers (not the environment), expanded: what an IOC
-        receives as ``macros``. Raises MacroError."""
+        receives as ``macros``. Raises MacroError, unless ``lenient``: then a macro that
+        cannot be expanded here keeps its text (a host macro that refers to a macro only
+        some mounts define, in a mount that does not use it)."""
         names: dict[str, None] = {}
         for layer in reversed(self.layers):
             names.update(dict.fromkeys(layer))
-        return {name: self.value(name) or "" for name in names}
+        flat: dict[str, str] = {}
+        for name in names:
+            try:
+                flat[name] = self.value(name) or ""
+            except MacroError:
+                if not lenient:
+                    raise
+                flat[name] = self.raw(name) or ""
+        return flat
 
 
 def _expand(text: str, scope: MacroScope, active: tuple[str, ...]) -> str:
@@ -111,7 +125,7 @@ def _substitute(inner: str, scope: MacroScope, active: tuple[str, ...]) -> str:
         return value
     if has_default:
         return _expand(default, scope, active)
-    raise MacroError(f"undefined macro $({name})")
+    raise UndefinedMacro(f"undefined macro $({name})")
 
 
 def _split_default(inner: str) -> tuple[str, bool, str]:

@@ -138,6 +138,10 @@ async def reload_host(host: Host, path: str | None = None) -> ReloadPlan | None:
         log.error("reload of %s refused: %d problem(s); nothing changed, still serving",
                   path, len(exc.problems))
         return None
+    except Exception:   # a defect in reading it: refused all the same, with the traceback
+        log.exception("reload of %s refused: reading it failed; nothing changed, still "
+                      "serving", path)
+        return None
     plan = plan_reload(host.config, new, {name for name, mount in host.mounts.items()
                                           if mount.serving})
     for what in plan.restart_needed:

@@ -34,8 +34,12 @@ async def serve_until_signalled(host: Host, built: dict[str, Any]) -> None:
     async def reload() -> None:
         async with reloading:
             notifier.reloading()
-            await reload_host(host)
-            notifier.ready(_status_line(host))
+            try:
+                await reload_host(host)
+            except Exception:   # never leave systemd waiting in "reloading"
+                log.exception("reload failed; still serving")
+            finally:
+                notifier.ready(_status_line(host))
 
     def on_hangup() -> None:
         log.info("SIGHUP received: reloading %s", host.config.path)

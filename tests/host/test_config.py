@@ -62,6 +62,18 @@ def test_a_good_config_becomes_the_model():
     assert second.where("helpers")[0].line == 23
 
 
+def test_a_host_macro_may_refer_to_a_mount_macro():
+    config = load("""\
+        macros: {SITE: S, P: "$(SITE):$(ROOM):"}
+        mounts:
+          - {name: a, ioc: x, prefix: "$(P)", macros: {ROOM: R1}}
+          - {name: b, ioc: x, prefix: "B:"}
+        """)
+    a, b = config.mounts
+    assert (a.prefix, a.macros["P"], b.prefix) == ("S:R1:", "S:R1:", "B:")
+    assert b.macros["P"] == "$(SITE):$(ROOM):"     # b does not use it: left as written
+
+
 def test_defaults_of_an_empty_config():
     config = load("")
     assert (config.host.name, config.host.log_level, config.host.status_prefix) == \
@@ -114,6 +126,13 @@ ERRORS = [
      [(5, "mounts[0].macros.M", "mount 'a': undefined macro $(M2)")]),
     ("macros:\n  A: '$(B)'\n  B: '$(A)'\n",
      [(2, "macros.A", "circular macro definition"), (3, "macros.B", "circular")]),
+    # with a mount too (its macros are flattened: that raised a traceback)
+    ("macros:\n  A: '$(B)'\n  B: '$(A)'\nmounts:\n  - {name: a, ioc: x}\n",
+     [(2, "macros.A", "circular macro definition"), (3, "macros.B", "circular")]),
+    # a host macro that refers to a mount's: an error only where a mount without it uses it
+    ("macros:\n  P: '$(ROOM):'\nmounts:\n  - {name: a, ioc: x, prefix: '$(P)',"
+     " macros: {ROOM: R1}}\n  - {name: b, ioc: x, prefix: '$(P)'}\n",
+     [(5, "mounts[1].prefix", "mount 'b': undefined macro $(ROOM)")]),
     ("host: {name: a}\nhost: {name: b}\n",
      [(2, "host", "duplicate key (first written on line 1)")]),
     ("mounts:\n  - name: a\n    ioc: x\n    ioc: y\n",
