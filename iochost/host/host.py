@@ -309,12 +309,16 @@ class Host:
                            ) -> None:
         """Apply a validated config as ``plan`` (an ``iochost.host.reload.ReloadPlan``)
         says: unmount, then mount from ``built``; mounts in neither list are untouched.
+        A mount that ``Host.mount()`` added and the new config does not name is unmounted:
+        after a reload the host serves what its config says.
         The ``ca`` and ``host`` sections in use stay (they need a restart)."""
         for name in plan.unmount:
             await self._deactivate(self.mounts[name])
         wanted = {mount.name for mount in new.mounts}
         for name in [name for name in self.mounts
                      if not is_builtin(name) and name not in wanted]:
+            if name not in plan.unmount and self.mounts[name].serving:
+                await self._deactivate(self.mounts[name])   # mounted by Host.mount()
             del self.mounts[name]
         new.ca, new.host = self.config.ca, self.config.host
         self.config = new

@@ -301,6 +301,25 @@ def reload(pidfile: str | None, pid: int | None, err: TextIO | None = None) -> i
     return 0
 
 
+def _installed_ioc(name: str) -> str | None:
+    """Why ``name`` cannot be a new plugin's IOC: an installed plugin registers it (two
+    plugins of one IOC name cannot both load), or its plugin (entry point) name is taken."""
+    from .newplugin import NewPluginError, PluginNames
+    from .plugins import load_plugins
+
+    try:
+        ioc = PluginNames.from_name(name).ioc
+    except NewPluginError:
+        return None          # write_plugin says what is wrong with the name
+    catalog = load_plugins()
+    if ioc in catalog.iocs:
+        return (f"an installed plugin ({catalog.iocs[ioc].plugin!r}) already registers the "
+                f"IOC {ioc!r}: choose another name (nothing was written)")
+    if ioc in catalog.plugins:
+        return f"a plugin named {ioc!r} is installed: choose another name (nothing was written)"
+    return None
+
+
 def _command_line(pid: int) -> list[str] | None:
     """The arguments of process ``pid`` (Linux's /proc), None where they cannot be read
     (``iochost`` is one of them: the script, or ``-m iochost``)."""
@@ -319,6 +338,9 @@ def new_plugin(name: str, directory: str | None, out: TextIO | None = None,
     out = out or sys.stdout
     err = err or sys.stderr
     try:
+        taken = _installed_ioc(name)
+        if taken is not None:
+            raise NewPluginError(taken)
         target, written = write_plugin(name, directory)
     except (NewPluginError, OSError) as exc:
         print(f"error: {exc}", file=err)

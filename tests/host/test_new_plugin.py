@@ -58,6 +58,12 @@ def test_the_verb_writes_a_complete_project_and_never_overwrites(tmp_path, capsy
     assert (tmp_path / "elsewhere/oven/iochost_oven/ioc.py").exists()
     assert main(["new-plugin", "2fast"]) == 1
     assert "error: plugin name '2fast'" in capsys.readouterr().err
+    # the IOC name of an installed plugin: the new plugin would fail to load beside it
+    assert main(["new-plugin", "simple"]) == 1
+    assert capsys.readouterr().err == (
+        "error: an installed plugin ('examples') already registers the IOC 'simple': choose "
+        "another name (nothing was written)\n")
+    assert not (tmp_path / "iochost-simple").exists()
 
 
 def test_the_generated_project_passes_the_projects_own_lint(tmp_path):

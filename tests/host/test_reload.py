@@ -129,6 +129,21 @@ def test_a_broken_config_on_reload_changes_nothing(served, ca_server, pyepics,
     assert Reloaded.calls == []
 
 
+def test_a_reload_unmounts_what_host_mount_added(served, ca_server, pyepics, unique_prefix):
+    host, path = served
+    ca_server.call(host.mount({"name": "extra", "ioc": "test-counter",
+                               "prefix": "$(P)EXTRA:"}))
+    extra = host.mounts["extra"]
+    assert pyepics.caget(unique_prefix + "EXTRA:COUNT", timeout=5) == 0
+    assert ca_server.call(reload_host(host)) is not None       # the same file again
+    assert "extra" not in host.mounts and extra.state != "running"
+    assert unique_prefix + "EXTRA:COUNT" not in host.database   # withdrawn, not orphaned
+    # so the name and its PVs can be mounted again
+    ca_server.call(host.mount({"name": "extra", "ioc": "test-counter",
+                               "prefix": "$(P)EXTRA:"}))
+    assert host.mounts["extra"].state == "running"
+
+
 def test_sighup_through_iochost_reload_applies_the_new_config(plugin_site_dir, tmp_path,
                                                                pyepics):
     P = f"HUP{os.getpid()}:"
