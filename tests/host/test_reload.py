@@ -130,7 +130,7 @@ def test_a_broken_config_on_reload_changes_nothing(served, ca_server, pyepics,
 
 
 def test_a_reload_unmounts_what_host_mount_added(served, ca_server, pyepics, unique_prefix):
-    host, path = served
+    host, _path = served
     ca_server.call(host.mount({"name": "extra", "ioc": "test-counter",
                                "prefix": "$(P)EXTRA:"}))
     extra = host.mounts["extra"]
