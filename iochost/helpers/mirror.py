@@ -9,7 +9,9 @@ Options (a mount's ``options:``):
 * ``fields`` -- record fields mirrored too, e.g. ``[".EGU", ".DESC"]``: ``<prefix><name>.EGU``
   serves ``<source_prefix><name>.EGU``;
 * ``writable`` -- pass puts through to the source; a client's put completes when the
-  source's completed, with the source's ECA status (else the mirror is read-only);
+  source's completed, with the source's ECA status (else the mirror is read-only); the
+  source's limits apply, not the mirror's copy of them (an ao clamps to DRVH), and the
+  mirror then holds what the source made of the value, read back from it;
 * ``put_timeout`` -- seconds a passed-through put may take.
 
 Each mirrored PV follows its source over two subscriptions: DBR_TIME with DBE_VALUE|DBE_ALARM
@@ -87,9 +89,14 @@ class _PassThrough:
     source: Channel
     put_timeout: float
 
+    def check_limits(self, value: Any) -> None:
+        pass   # the source applies its own: an ao clamps to DRVH, others refuse
+
     async def verify_value(self, value: Any) -> Any:
         try:
             await self.source.put(value, wait=True, timeout=self.put_timeout)
+            # what the source made of it (clamped, rounded, an enum's index) is stored
+            reading = await self.source.get(timeout=self.put_timeout)
         except RequestFailed as exc:
             raise CaStatusError(exc.status) from None
         except Disconnected:
@@ -97,7 +104,7 @@ class _PassThrough:
         except ClientTimeout:
             raise CaStatusError(ECA_TIMEOUT, f"{self.source.name} did not complete the put "
                                              f"within {self.put_timeout:g} s") from None
-        return value
+        return _value(reading, self.source.native_type or reading.native_type)
 
     async def write_failed(self, error: Exception) -> None:
         pass
@@ -268,8 +275,9 @@ class MirrorIOC(PVGroup):
 def _value(reading: Reading, native: ChannelType) -> Any:
     """The reading's data as the channel data class of ``native`` takes a value."""
     data = reading.data
-    if isinstance(data, list):  # STRING: a mirrored PV holds one string
-        return data[0].decode(TEXT_ENCODING) if data else ""
+    if isinstance(data, list):  # STRING: one string, or an array of them (a waveform)
+        texts = [item.decode(TEXT_ENCODING) for item in data]
+        return texts[0] if len(texts) == 1 else texts
     if native is ChannelType.CHAR:
         return data.astype(np.uint8).tobytes()
     if native is ChannelType.ENUM:

@@ -217,3 +217,31 @@ async def test_mirror_of_an_epics_ioc_with_fields_across_its_restart(
                            (AlarmStatus.LINK, AlarmSeverity.INVALID))
         with running_softioc(db, port):
             await wait_for(temp, lambda r: r.value == 21.5 and r.severity == 0, 40)
+
+
+async def test_a_writable_mirror_of_an_epics_ioc_puts_as_the_source_takes_them(
+        start_host, unique_prefix, searchable):
+    db = ('record(ao, "RW:AO") { field(VAL, "2.5") field(DRVH, "20") field(DRVL, "-20") }\n'
+          'record(waveform, "RW:SWF") { field(FTVL, "STRING") field(NELM, "3") }\n')
+    port = free_port()
+    searchable(port)
+    start_host("""
+        mounts:
+          - {name: rw, ioc: mirror, prefix: '$(P)RW:',
+             options: {source_prefix: 'RW:', pvs: [AO, SWF], writable: true}}
+    """, unique_prefix)
+    async with Context() as context:
+        ao = context.channel(unique_prefix + "RW:AO")
+        swf = context.channel(unique_prefix + "RW:SWF")
+        with running_softioc(db, port):
+            await wait_for_connected_type(ao, ChannelType.DOUBLE)
+            await wait_for(ao, lambda r: r.value == 2.5)
+            # the ao clamps a put beyond DRVH and succeeds: so does the mirror's put
+            await ao.put(50.0, wait=True)
+            assert (await ao.get()).value == 20.0
+            source = await context.connect("RW:AO", TIMEOUT)
+            assert (await source.get()).value == 20.0
+            # a string waveform: every element, not the first alone
+            await wait_for_connected_type(swf, ChannelType.STRING)
+            await swf.put(["a", "bb", "ccc"], wait=True)
+            await wait_for(swf, lambda r: list(r.data) == [b"a", b"bb", b"ccc"])
