@@ -8,6 +8,7 @@ set in the environment overrides the file, the generic ``EPICS_CA_*`` fallbacks
 """
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
@@ -28,14 +29,23 @@ def server_config(ca: CAConfig, environ: Mapping[str, str] | None = None) -> Ser
 def ca_problems(config: HostConfig, environ: Mapping[str, str] | None = None
                 ) -> list[ConfigProblem]:
     """What the server would reject in the ``ca`` section (or the environment over it),
-    located at the offending key, or at ``<environment>`` when a variable is to blame."""
-    from iochost.server import ServerConfigError
+    located at the offending key, or at ``<environment>`` when a variable is to blame.
+    Every one: each found is set aside and the settings are tried again."""
+    from iochost.server import ServerConfig, ServerConfigError
 
-    try:
-        server_config(config.ca, environ)
-    except ServerConfigError as exc:
-        if exc.setting in config.ca.settings():       # a ca key, not a variable
-            return [ConfigProblem(config.source.location(("ca", exc.setting)),
-                                  f"ca.{exc.setting}", exc.reason)]
-        return [ConfigProblem(Location("<environment>"), "", str(exc))]
-    return []
+    settings = dict(config.ca.settings())
+    env = dict(os.environ if environ is None else environ)
+    problems: list[ConfigProblem] = []
+    while True:
+        try:
+            ServerConfig.from_env(env, configured=settings)
+            return problems
+        except ServerConfigError as exc:
+            if exc.setting in settings:       # a ca key, not a variable
+                problems.append(ConfigProblem(config.source.location(("ca", exc.setting)),
+                                              f"ca.{exc.setting}", exc.reason))
+                del settings[exc.setting]
+            else:
+                problems.append(ConfigProblem(Location("<environment>"), "", str(exc)))
+                if env.pop(exc.setting, None) is None:   # not one we can set aside
+                    return problems

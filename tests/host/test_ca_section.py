@@ -74,3 +74,15 @@ def test_a_variable_set_in_the_environment_is_blamed_there():
     config = load_config_text("ca: {port: 5100}\n", "host.yaml", environ={})
     assert [str(problem) for problem in ca_problems(config, {"EPICS_CAS_SERVER_PORT": "x"})
             ] == ["<environment>: EPICS_CAS_SERVER_PORT='x': not a port number"]
+
+
+def test_every_bad_ca_value_is_reported_at_once():
+    from iochost.host.ca_section import ca_problems
+
+    config = load_config_text("ca:\n  interfaces: [localhost]\n  ignore_addresses: [host]\n",
+                              "host.yaml", environ={})
+    assert [str(problem) for problem in ca_problems(
+        config, {"EPICS_CAS_BEACON_PERIOD": "abc"})] == [
+        "<environment>: EPICS_CAS_BEACON_PERIOD='abc': not a number",
+        "host.yaml:2: ca.interfaces: 'localhost' is not an IPv4 address[:port]",
+        "host.yaml:3: ca.ignore_addresses: 'host' is not an IPv4 address[:port]"]
