@@ -448,7 +448,8 @@ class Host:
             return RUNNING
         if mount.state != DEGRADED:
             log.warning("[mount %s] degraded: %s", mount.name, ", ".join(
-                f"{what} of {pv}" for pv, what in mount.faults.items()))
+                what if what == pv else f"{what} of {pv}"   # a group's hook has no PV
+                for pv, what in mount.faults.items()))
         return DEGRADED
 
     async def _set_state(self, mount: Mount, state: str) -> None:
