@@ -142,10 +142,17 @@ def value_from_entry(channel: ChannelData, entry: SavEntry) -> Any:
 
 def resolve(pvdb: Mapping[str, ChannelData], prefix: str, name: str) -> ChannelData | None:
     """The channel a relative ``.sav`` name stands for in a mount's ``pvdb`` (full names):
-    ``NAME``, ``NAME.VAL``, ``NAME.FIELD`` (a record field) or ``NAME$`` / ``NAME.VAL$``."""
+    ``NAME``, ``NAME.VAL``, ``NAME.FIELD`` (a record field) or ``NAME$`` / ``NAME.VAL$``.
+    A full name that starts with the prefix (a C IOC's file) is found too."""
     if name.endswith(LONG_STRING_MARK):
         name = name[:-1]
-    full = prefix + name
+    channel = _resolve_full(pvdb, prefix + name)
+    if channel is None and prefix and name.startswith(prefix):
+        channel = _resolve_full(pvdb, name)
+    return channel
+
+
+def _resolve_full(pvdb: Mapping[str, ChannelData], full: str) -> ChannelData | None:
     channel = pvdb.get(full)
     if channel is not None:
         return channel

@@ -35,13 +35,16 @@ $(P)nothere 1
 """
 
 
+@pytest.mark.parametrize("names", ["relative", "full"])
 def test_a_hand_written_synapps_file_restores_into_a_mount(start_host, unique_prefix, pyepics,
-                                                          caproto_context, tmp_path, caplog):
+                                                          caproto_context, tmp_path, caplog,
+                                                          names):
     directory = tmp_path / "autosave" / "settings"
     directory.mkdir(parents=True)
-    # a C IOC's file names its PVs in full: a request-file macro; we write it with our prefix
-    (directory / "auto_settings.sav").write_text(
-        HAND_WRITTEN.replace("$(P)", ""), encoding="latin-1")
+    # a C IOC's file names its PVs in full (its request file's $(P)); ours relative to the
+    # mount's prefix: both restore
+    (directory / "auto_settings.sav").write_text(HAND_WRITTEN.replace(
+        "$(P)", unique_prefix if names == "full" else ""), encoding="latin-1")
     caplog.set_level(logging.WARNING)
     start_host("""\
         mounts:
