@@ -73,6 +73,7 @@ _CPU_LIMITS = {"units": "%", "precision": 1, "upper_disp_limit": 100.0,
 #: the template's ACCESS state severities (ZRSV NO_ALARM)
 ACCESS_SEVERITIES = {"ONSV": "MINOR", "TWSV": "MINOR", "THSV": "MAJOR"}
 
+
 class IocStatsIOC(PVGroup):
     """devIocStats' PVs for the whole host (see the module docstring)."""
 

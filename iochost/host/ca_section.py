@@ -39,7 +39,7 @@ def ca_problems(config: HostConfig, environ: Mapping[str, str] | None = None
     while True:
         try:
             ServerConfig.from_env(env, configured=settings)
-            return sorted(problems, key=lambda problem: problem.location.line)  # file order
+            break
         except ServerConfigError as exc:
             if exc.setting in settings:       # a ca key, not a variable
                 problems.append(ConfigProblem(config.source.location(("ca", exc.setting)),
@@ -48,4 +48,5 @@ def ca_problems(config: HostConfig, environ: Mapping[str, str] | None = None
             else:
                 problems.append(ConfigProblem(Location("<environment>"), "", str(exc)))
                 if env.pop(exc.setting, None) is None:   # not one we can set aside
-                    return sorted(problems, key=lambda problem: problem.location.line)
+                    break
+    return sorted(problems, key=lambda problem: problem.location.line)   # file order
