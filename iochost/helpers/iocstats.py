@@ -2,9 +2,10 @@
 
 The host mounts this IOC as ``_iocstats`` under ``host.stats_prefix`` + ``:`` (the
 template's ``$(IOCNAME):``) when that key is set, with the ``autosave`` helper attached
-(``ACCESS`` and ``START_CNT`` are saved, as the template's ``info(autosaveFields...)``
-asks). Types, units, limits, severities and update periods are the template's;
-``docs/helpers.md`` lists every name and where its value comes from.
+(``ACCESS``, ``START_CNT`` and the alarm limits and severities of the records the
+template's ``info(autosaveFields_pass0, ...)`` names are saved). Types, units, limits,
+severities and update periods are the template's; ``docs/helpers.md`` lists every name and
+where its value comes from.
 """
 from __future__ import annotations
 
@@ -47,8 +48,15 @@ ENVIRONMENT_PVS = {
 _STRING_SIZE = 39       # a stringin's VAL holds 39 characters (MAX_STRING_SIZE - 1)
 
 
-def _ai(doc: str, **limits: Any) -> pvproperty:
-    return pvproperty(value=0.0, record="ai", read_only=True, doc=doc, **limits)
+#: the fields the template's ``info(autosaveFields_pass0, ...)`` saves: a site's own alarm
+#: limits survive a restart
+_SAVED_LIMITS = ("HOPR", "LOPR", "HIHI", "HIGH", "LOW", "LOLO", "HHSV", "HSV", "LSV", "LLSV")
+_SAVED_LOW_LIMITS = ("HOPR", "LOPR", "LOW", "LOLO", "LSV", "LLSV")
+
+
+def _ai(doc: str, autosave: tuple[str, ...] | None = None, **limits: Any) -> pvproperty:
+    return pvproperty(value=0.0, record="ai", read_only=True, doc=doc, autosave=autosave,
+                      **limits)
 
 
 def _stringin(doc: str, value: str = "") -> pvproperty:
@@ -88,9 +96,9 @@ class IocStatsIOC(PVGroup):
                            doc="Increments at startup")
     READACF = pvproperty(value=0.0, record="sub", doc="ACF Update")
     SYSRESET = pvproperty(value=0.0, record="sub", doc="IOC Restart")
-    CA_CLNT_CNT = _ai("Number of CA Clients", upper_disp_limit=200.0,
+    CA_CLNT_CNT = _ai("Number of CA Clients", _SAVED_LIMITS, upper_disp_limit=200.0,
                       upper_alarm_limit=175.0, upper_warning_limit=100.0)
-    CA_CONN_CNT = _ai("Number of CA Connections", upper_disp_limit=5000.0,
+    CA_CONN_CNT = _ai("Number of CA Connections", _SAVED_LIMITS, upper_disp_limit=5000.0,
                       upper_alarm_limit=4500.0, upper_warning_limit=4000.0)
     RECORD_CNT = _ai("Number of Records")
     FD_MAX = _ai("Max File Descriptors")
@@ -99,13 +107,13 @@ class IocStatsIOC(PVGroup):
     FD_FREE = pvproperty(value=0.0, record="calc", read_only=True, upper_disp_limit=150.0,
                          lower_alarm_limit=5.0, lower_warning_limit=20.0,
                          upper_alarm_limit=math.inf, upper_warning_limit=math.inf,
-                         doc="Available FDs")
-    SYS_CPU_LOAD = _ai("System CPU Load", **_CPU_LIMITS)
-    IOC_CPU_LOAD = _ai("IOC CPU Load", **_CPU_LIMITS)
+                         autosave=_SAVED_LOW_LIMITS, doc="Available FDs")
+    SYS_CPU_LOAD = _ai("System CPU Load", _SAVED_LIMITS, **_CPU_LIMITS)
+    IOC_CPU_LOAD = _ai("IOC CPU Load", _SAVED_LIMITS, **_CPU_LIMITS)
     CPU_CNT = _ai("Number of CPUs")
-    SUSP_TASK_CNT = _ai("Number Suspended Tasks", upper_alarm_limit=1.0)
+    SUSP_TASK_CNT = _ai("Number Suspended Tasks", _SAVED_LIMITS, upper_alarm_limit=1.0)
     MEM_USED = _ai("Allocated Memory", units="byte")
-    MEM_FREE = _ai("Free Memory", units="byte")
+    MEM_FREE = _ai("Free Memory", _SAVED_LOW_LIMITS, units="byte")
     MEM_MAX = _ai("Maximum Memory", units="byte")
     CA_UPD_TIME = _period("CA Check Update Period", 15.0)
     FD_UPD_TIME = _period("FD Check Update Period", 20.0)

@@ -50,7 +50,8 @@ def iochost_register_iocs(register: RegisterIoc) -> None:
 def iochost_host_mounts(config: HostConfig) -> list[MountConfig]:
     section, mounts = config.host, []
     if section.stats_prefix is not None:
-        # ACCESS and START_CNT are autosaved, as the template's info() tags ask
+        # ACCESS, START_CNT and the alarm limits are autosaved, as the template's info()
+        # tags ask
         mounts.append(MountConfig(
             name=IOCSTATS_MOUNT, ioc=IOCSTATS_IOC, prefix=f"{section.stats_prefix}:",
             description="iocStats", helpers={"autosave": {"name": "iocstats"}},

@@ -116,6 +116,9 @@ def test_start_count_is_autosaved_across_restarts(start_host, unique_prefix, pye
     assert wait_until(lambda: pyepics.caget(f"{P}:START_CNT", use_monitor=False) == 1,
                       timeout=TIMEOUT)
     assert pyepics.caput(f"{P}:ACCESS", "Test", wait=True, timeout=TIMEOUT) == 1
+    # a site's own alarm limits, which the template asks autosave to keep
+    assert pyepics.caput(f"{P}:CA_CLNT_CNT.HIHI", 150.0, wait=True, timeout=TIMEOUT) == 1
+    assert pyepics.caput(f"{P}:MEM_FREE.LOLO", 1e6, wait=True, timeout=TIMEOUT) == 1
     start_host.stop(host)
     start_host(MOUNT, unique_prefix, host_keys=f"stats_prefix: '{P}'")
     fresh = Context(timeout=TIMEOUT)    # a new client: no reconnect back-off of the old one
@@ -123,6 +126,10 @@ def test_start_count_is_autosaved_across_restarts(start_host, unique_prefix, pye
         count, access = fresh.get_pvs(f"{P}:START_CNT", f"{P}:ACCESS")
         assert wait_until(lambda: count.read().data[0] == 2, timeout=TIMEOUT)
         assert access.read(data_type=ChannelType.STRING).data[0] == b"Test"
+        hihi, lolo, hhsv = fresh.get_pvs(f"{P}:CA_CLNT_CNT.HIHI", f"{P}:MEM_FREE.LOLO",
+                                         f"{P}:CA_CLNT_CNT.HHSV")
+        assert (hihi.read().data[0], lolo.read().data[0]) == (150.0, 1e6)
+        assert hhsv.read(data_type=ChannelType.STRING).data[0] == b"MAJOR"
     finally:
         fresh.disconnect()
 
