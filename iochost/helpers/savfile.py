@@ -280,18 +280,17 @@ def parse_sav(text: str, file: str = "<sav>") -> SavFile:
         if not saved and not value.startswith(ARRAY_MARKER):
             result.entries.append(SavEntry(name, unescape_text(value), number, saved=False))
             continue
+        read: str | tuple[str, ...]
+        if value.startswith(ARRAY_MARKER):   # read whole, kept or not: it may span lines
+            read, last = _ArrayReader(file, lines, number - 1, value).read()
+            index = last + 1
+        else:
+            read = unescape_text(value)
         if len(name) > MAX_NAME_LENGTH or not (name[0].isalnum() or name[0] in "_$"):
             result.skipped.append(f"{file}:{number}: {name[:40]!r} is not a PV name; "
                                   f"line skipped")
-            if value.startswith(ARRAY_MARKER):   # its elements are not lines of their own
-                index = _ArrayReader(file, lines, number - 1, value).read()[1] + 1
             continue
-        if value.startswith(ARRAY_MARKER):
-            elements, last = _ArrayReader(file, lines, number - 1, value).read()
-            result.entries.append(SavEntry(name, elements, number, saved))
-            index = last + 1
-        else:
-            result.entries.append(SavEntry(name, unescape_text(value), number, saved))
+        result.entries.append(SavEntry(name, read, number, saved))
     if not (lines and _promises_end(lines[0])):
         result.complete = True
     return result
