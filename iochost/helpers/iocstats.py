@@ -78,6 +78,8 @@ _CPU_LIMITS = {"units": "%", "precision": 1, "upper_disp_limit": 100.0,
                "upper_alarm_limit": 80.0, "upper_warning_limit": 70.0}
 
 
+#: limit severities the template gives to limits it leaves at 0
+ARMED_AT_ZERO = {"MEM_FREE": ("LLSV", "LSV")}
 #: the template's ACCESS state severities (ZRSV NO_ALARM)
 ACCESS_SEVERITIES = {"ONSV": "MINOR", "TWSV": "MINOR", "THSV": "MAJOR"}
 
@@ -113,7 +115,10 @@ class IocStatsIOC(PVGroup):
     CPU_CNT = _ai("Number of CPUs")
     SUSP_TASK_CNT = _ai("Number Suspended Tasks", _SAVED_LIMITS, upper_alarm_limit=1.0)
     MEM_USED = _ai("Allocated Memory", units="byte")
-    MEM_FREE = _ai("Free Memory", _SAVED_LOW_LIMITS, units="byte")
+    # LOLO/LOW start at 0 but armed (the template's LLSV MAJOR, LSV MINOR): a site's own
+    # LOLO raises an alarm as soon as it is set
+    MEM_FREE = _ai("Free Memory", _SAVED_LOW_LIMITS, units="byte",
+                   upper_alarm_limit=math.inf, upper_warning_limit=math.inf)
     MEM_MAX = _ai("Maximum Memory", units="byte")
     CA_UPD_TIME = _period("CA Check Update Period", 15.0)
     FD_UPD_TIME = _period("FD Check Update Period", 20.0)
@@ -163,14 +168,17 @@ class IocStatsIOC(PVGroup):
 
     async def _template_severities(self) -> None:
         """The template gives a severity only to the limits it sets (HHSV/HSV, or LLSV/LSV
-        for FD_FREE); the others are NO_ALARM: no LOLO alarm at 0 CA clients, and their
-        limits go out as NaN, as from devIocStats."""
+        for FD_FREE) and to MEM_FREE's LLSV/LSV; the others are NO_ALARM: no LOLO alarm at
+        0 CA clients, and their limits go out as NaN, as from devIocStats."""
         for record in self.pvdb.values():
             fields = getattr(record, "fields", None)
             if fields is None or not hasattr(record, "upper_alarm_limit"):
                 continue
+            armed = ARMED_AT_ZERO.get(record.pvspec.name, ())
             for severity, limit in LIMIT_SEVERITIES.items():
                 value = getattr(record, limit)
+                if severity in armed:
+                    continue
                 if not value or not math.isfinite(value):  # unset, or a range's open end
                     await fields.get(severity).write("NO_ALARM")
         # ACCESS's states: Maintenance and Test are MINOR, OFFLINE is MAJOR

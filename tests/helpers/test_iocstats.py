@@ -56,6 +56,15 @@ def test_iocstats_pvs_have_the_template_types_units_and_limits(start_host, uniqu
     assert pyepics.caget(f"{P}:CA_CLNT_CNT.HHSV", as_string=True) == "MAJOR"
     assert pyepics.caget(f"{P}:CA_CLNT_CNT.HSV", as_string=True) == "MINOR"
     assert pyepics.caget(f"{P}:CA_CLNT_CNT.DESC", as_string=True) == "Number of CA Clients"
+    # MEM_FREE's low limits are armed at 0 (LLSV MAJOR, LSV MINOR): a LOLO a site sets
+    # above the free memory raises a MAJOR alarm at once
+    assert [pyepics.caget(f"{P}:MEM_FREE.{f}", as_string=True) for f in ("LLSV", "LSV")] == \
+        ["MAJOR", "MINOR"]
+    assert pyepics.caput(f"{P}:MEM_FREE.LOLO", 1e18, wait=True, timeout=TIMEOUT) == 1
+    assert pyepics.caget(f"{P}:MEM_FREE.SEVR", as_string=True, use_monitor=False) == "MAJOR"
+    assert pyepics.caput(f"{P}:MEM_FREE.LOLO", 0, wait=True, timeout=TIMEOUT) == 1
+    assert pyepics.caget(f"{P}:MEM_FREE.SEVR", as_string=True, use_monitor=False) == \
+        "NO_ALARM"
     # ACCESS's state severities: OFFLINE is a MAJOR alarm, Test a MINOR one, Running none
     for state, severity in (("OFFLINE", 2), ("Test", 1), ("Running", 0)):
         assert pyepics.caput(f"{P}:ACCESS", state, wait=True, timeout=TIMEOUT) == 1
