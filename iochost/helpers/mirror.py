@@ -11,7 +11,8 @@ Options (a mount's ``options:``):
 * ``writable`` -- pass puts through to the source; a client's put completes when the
   source's completed, with the source's ECA status (else the mirror is read-only); the
   source's limits apply, not the mirror's copy of them (an ao clamps to DRVH), and the
-  mirror then holds what the source made of the value, read back from it;
+  mirror then holds what the source made of the value, read back from it with the
+  source's time stamp and alarm (one monitor update per put);
 * ``put_timeout`` -- seconds a passed-through put may take.
 
 Each mirrored PV follows its source over two subscriptions: DBR_TIME with DBE_VALUE|DBE_ALARM
@@ -64,7 +65,9 @@ from iochost.pv.data import (
     ChannelInteger,
     ChannelShort,
     ChannelString,
+    SkipWrite,
 )
+from iochost.pv.data_core import timestamp_to_ns
 
 __all__ = ["MIRROR_IOC", "MirrorIOC"]
 
@@ -95,7 +98,9 @@ class _PassThrough:
     async def verify_value(self, value: Any) -> Any:
         try:
             await self.source.put(value, wait=True, timeout=self.put_timeout)
-            # what the source made of it (clamped, rounded, an enum's index) is stored
+            # what the source made of it (clamped, rounded, an enum's index) is stored now,
+            # with the source's time and alarm: its own monitor update, before or after
+            # this, is then the same reading and posts nothing more
             reading = await self.source.get(timeout=self.put_timeout)
         except RequestFailed as exc:
             raise CaStatusError(exc.status) from None
@@ -104,7 +109,8 @@ class _PassThrough:
         except ClientTimeout:
             raise CaStatusError(ECA_TIMEOUT, f"{self.source.name} did not complete the put "
                                              f"within {self.put_timeout:g} s") from None
-        return _value(reading, self.source.native_type or reading.native_type)
+        await _store(self, reading, self.source.native_type or reading.native_type)  # type: ignore[arg-type]
+        return SkipWrite
 
     async def write_failed(self, error: Exception) -> None:
         pass
@@ -242,9 +248,7 @@ class MirrorIOC(PVGroup):
         if mirrored.control is not None and mirrored.shape is not None:
             await self._apply_properties(served, mirrored.control, publish=False)
             mirrored.control = None
-        await served.write(_value(reading, native), verify_value=False,
-                           timestamp=(reading.meta.secs, reading.meta.nsecs),
-                           status=reading.status, severity=reading.severity)
+        await _store(served, reading, native)
 
     async def _properties(self, mirrored: _Mirrored, reading: Reading) -> None:
         if mirrored.shape is None or mirrored.shape[0] is not reading.native_type:
@@ -270,6 +274,23 @@ class MirrorIOC(PVGroup):
     async def _disconnected(self, mirrored: _Mirrored) -> None:
         await mirrored.served.write_metadata(status=AlarmStatus.LINK,
                                              severity=AlarmSeverity.INVALID)
+
+
+async def _store(served: ChannelData, reading: Reading, native: ChannelType) -> None:
+    """Serve the source's reading (value, time, alarm) unless it is what is served."""
+    value = _value(reading, native)
+    stamp = (reading.meta.secs, reading.meta.nsecs)
+    if (served.timestamp_ns == timestamp_to_ns(stamp) and served.status == reading.status
+            and served.severity == reading.severity and _equal(served.value, value)):
+        return
+    await served.write(value, verify_value=False, timestamp=stamp,
+                       status=reading.status, severity=reading.severity)
+
+
+def _equal(served: Any, value: Any) -> bool:
+    if isinstance(served, np.ndarray) or isinstance(value, np.ndarray):
+        return bool(np.array_equal(served, value))
+    return bool(served == value)
 
 
 def _value(reading: Reading, native: ChannelType) -> Any:

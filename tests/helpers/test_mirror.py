@@ -241,6 +241,21 @@ async def test_a_writable_mirror_of_an_epics_ioc_puts_as_the_source_takes_them(
             assert (await ao.get()).value == 20.0
             source = await context.connect("RW:AO", TIMEOUT)
             assert (await source.get()).value == 20.0
+            # a put gives a monitor of the mirror one update: the source's own value, time
+            # stamp and alarm (not a local store first, then the source's update)
+            updates: list = []
+            subscription = ao.subscribe()
+            subscription.add_callback(updates.append)
+            await wait_for(ao, lambda r: len(updates) == 1)
+            await ao.put(-7.5, wait=True)
+            await asyncio.sleep(0.5)
+            subscription.close()
+            stamped = await source.get()
+            assert [r.value for r in updates] == [20.0, -7.5]
+            served = await ao.get()
+            for reading in (updates[-1], served):
+                assert (reading.meta.secs, reading.meta.nsecs) == \
+                    (stamped.meta.secs, stamped.meta.nsecs)
             # a string waveform: every element, not the first alone
             await wait_for_connected_type(swf, ChannelType.STRING)
             await swf.put(["a", "bb", "ccc"], wait=True)
