@@ -130,6 +130,10 @@ example:
 }
 
 
+#: the verbs that load plugins, and so take the plugin switches
+PLUGIN_VERBS = frozenset(("serve", "check", "list-pvs", "list-plugins", "schema", "autosave"))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="iochost", description=DESCRIPTION,
                                      formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -146,7 +150,8 @@ def build_parser() -> argparse.ArgumentParser:
     verbs = parser.add_subparsers(dest="verb", metavar="VERB")
     for verb, (summary, example) in VERBS.items():
         sub = verbs.add_parser(verb, help=summary, description=summary[0].upper() + summary[1:],
-                               epilog=textwrap.dedent(example), parents=[switches],
+                               epilog=textwrap.dedent(example),
+                               parents=[switches] if verb in PLUGIN_VERBS else [],
                                formatter_class=argparse.RawDescriptionHelpFormatter)
         if verb == "autosave":
             sub.add_argument("action", choices=("import",), help="what to do")
@@ -302,8 +307,8 @@ def _run_verb(args: argparse.Namespace) -> int:
         return client[args.verb]()
     from .host import verbs
 
-    switches = verbs.PluginSwitches(disable_autoload=args.no_autoload,
-                                    blocked=verbs.names(args.disable_plugin))
+    switches = verbs.PluginSwitches(disable_autoload=getattr(args, "no_autoload", None),
+                                    blocked=verbs.names(getattr(args, "disable_plugin", None)))
     run = {
         "serve": lambda: verbs.serve(args.config, switches, list_pvs=args.list_pvs,
                                         log_level=args.log_level, exclusive=args.exclusive,

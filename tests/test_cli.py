@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from iochost.cli import VERBS, main
+from iochost.cli import PLUGIN_VERBS, VERBS, main
 
 ROOT = Path(__file__).resolve().parents[1]
 HOST_CONFIGS = sorted((ROOT / "hostconfig").glob("*.yaml"))
@@ -36,7 +36,17 @@ def test_each_verb_help_teaches_with_an_example(capsys, verb):
     assert exit_info.value.code == 0
     assert f"usage: iochost {verb}" in out
     assert "example" in out and f"iochost {verb}" in out.split("example", 1)[1]
-    assert "--disable-plugin" in out and "--no-autoload" in out
+    # the plugin switches only where plugins are loaded (elsewhere they would do nothing)
+    switches = "--disable-plugin" in out and "--no-autoload" in out
+    assert switches == (verb in PLUGIN_VERBS)
+    assert VERBS.keys() >= PLUGIN_VERBS
+
+
+def test_a_plugin_switch_on_a_verb_that_loads_no_plugin_is_a_usage_error(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["reload", "--no-autoload", "--pid", "12345"])
+    assert exit_info.value.code == 2
+    assert "unrecognized arguments: --no-autoload" in capsys.readouterr().err
 
 
 def test_no_verb_prints_help_and_an_unknown_verb_is_a_usage_error(capsys):
