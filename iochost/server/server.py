@@ -69,6 +69,7 @@ class Server:
         self.counters: Counter[str] = Counter()
         self.circuits: set[VirtualCircuit] = set()
         self._closed_totals = ClosedCircuitTotals()
+        self._access_listeners: list[Callable[[], None]] = []
         self._next_client_id = 1
         self._fanouts: dict[int, Fanout] = {}
         #: the queue of batched monitor posts (see .batch), shared by every fan-out
@@ -279,7 +280,20 @@ class Server:
             for channel in list(circuit.channels.values()):
                 if select is None or select(channel.data):
                     changed += circuit.update_access(channel)
+        for listener in list(self._access_listeners):
+            listener()
         return changed
+
+    def add_access_listener(self, fn: Callable[[], None]) -> None:
+        """Call ``fn()`` whenever access rights may have changed (after each
+        :meth:`refresh_access`): peers that are not CA circuits (the web page's sockets)
+        re-check their own rights then."""
+        self._access_listeners.append(fn)
+
+    def remove_access_listener(self, fn: Callable[[], None]) -> None:
+        """Stop calling ``fn`` (a missing listener is ignored)."""
+        if fn in self._access_listeners:
+            self._access_listeners.remove(fn)
 
     # -- introspection (read-only snapshots, see .introspection) ---------------------------
     def clients(self) -> list[ClientInfo]:

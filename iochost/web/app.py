@@ -35,8 +35,9 @@ async def _pvws(request: web.Request) -> web.WebSocketResponse:
     # pvws' JavaScript client pings when idle; aiohttp answers pings itself.
     ws = web.WebSocketResponse(max_msg_size=MAX_MESSAGE, heartbeat=None)
     await ws.prepare(request)
-    session = PvwsSession(ws, request.app[VIEW].database, writable=request.app[WRITABLE],
-                          peer=request.remote or "")
+    view = request.app[VIEW]
+    session = PvwsSession(ws, view.database, writable=request.app[WRITABLE],
+                          peer=request.remote or "", server=view.server)
     sessions = request.app[_SESSIONS]
     sessions.add(session)
     try:

@@ -38,7 +38,7 @@ from typing import Any
 from aiohttp import WSMsgType, web
 
 from iochost.ca.dbr import DBE_PROPERTY, AccessRights, ChannelType
-from iochost.server import PVDatabase, ServedChannel
+from iochost.server import PVDatabase, Server, ServedChannel
 
 from .puts import WEB_USER, PutRefused, WritesDisabled, web_put
 from .readings import Display, Reading, aread_value, json_float, read_display, severity_name
@@ -149,9 +149,10 @@ class PvwsSession:
     """One browser's pvws WebSocket."""
 
     def __init__(self, ws: web.WebSocketResponse, database: PVDatabase, *, writable: bool,
-                 peer: str) -> None:
+                 peer: str, server: Server | None = None) -> None:
         self.ws = ws
         self.database = database
+        self.server = server      # tells when access rights may have changed
         self.writable = writable
         self.peer = peer
         self.watched: dict[str, _Watched] = {}
@@ -165,6 +166,8 @@ class PvwsSession:
     async def run(self) -> None:
         """Serve until the browser goes away."""
         self.database.add_removal_listener(self._on_removed)
+        if self.server is not None:
+            self.server.add_access_listener(self._on_access_changed)
         sender = asyncio.get_running_loop().create_task(self._send_loop())
         try:
             async for message in self.ws:
@@ -176,6 +179,8 @@ class PvwsSession:
             self._closed = True
             sender.cancel()
             self.database.remove_removal_listener(self._on_removed)
+            if self.server is not None:
+                self.server.remove_access_listener(self._on_access_changed)
             for watched in list(self.watched.values()):
                 self._detach(watched)
             self.watched.clear()
@@ -270,6 +275,20 @@ class PvwsSession:
                 self._dirty[watched.name] = 0
         self._wake.set()
 
+    def _on_access_changed(self) -> None:
+        """Rights may have changed (a rules reload, a CALC input, an ASG put): PVs whose
+        ``readonly`` changed get an update carrying it, as pvws sends on an access event."""
+        for name, watched in self.watched.items():
+            channel = watched.channel
+            if channel is not None and watched.sent \
+                    and watched.sent.get("readonly") != self._readonly(channel):
+                self._dirty[name] = self._dirty.get(name, 0)
+                self._wake.set()
+
+    def _readonly(self, channel: ServedChannel) -> bool:
+        return not (self.writable and channel.check_access(self.peer, WEB_USER)
+                    & AccessRights.WRITE)
+
     # -- sending -------------------------------------------------------------------------------
     async def _send_loop(self) -> None:
         loop = asyncio.get_running_loop()
@@ -325,9 +344,8 @@ class PvwsSession:
             return
         if watched.channel is not channel:  # cleared or removed while reading
             return
-        readonly = not (self.writable and channel.check_access(self.peer, WEB_USER)
-                        & AccessRights.WRITE)
-        message = update_message(watched.name, reading, watched.display, readonly, watched.sent)
+        message = update_message(watched.name, reading, watched.display,
+                                 self._readonly(channel), watched.sent)
         self.updates_sent += 1
         await self._send(message)
 

@@ -191,3 +191,27 @@ def test_access_reload_without_access_rules(web_host):
     assert status == 409 and "no access rules" in answer["error"]
     OpenApi(plain.get_json("/api/openapi.json")).check("/api/access/reload", "post", 409,
                                                        answer)
+
+
+def test_a_pvws_socket_is_told_at_once_when_its_write_access_changes(secured, unique_prefix):
+    """As pvws sends an update on an access-rights event: the page's click-to-write follows
+    the rules in force, with no change of value needed."""
+    from test_pvws import Browser, run
+
+    demo, rules = secured(writable=True)
+    name = unique_prefix + "DEMO:TEMP"
+    web_may_write = RULES.replace("UAG(ops) { operator }", "UAG(ops) { operator, web }")
+
+    async def scenario():
+        async with await Browser.open(demo) as browser:
+            await browser.send(type="subscribe", pvs=[name])
+            assert (await browser.update_of(name))["readonly"] is True
+            rules.write_text(web_may_write)
+            assert demo.request("/api/access/reload", "POST", {})[0] == 200
+            granted = await browser.update_of(name, timeout=2.0)
+            assert granted["readonly"] is False and granted["value"] == 20.0
+            rules.write_text(RULES)
+            assert demo.request("/api/access/reload", "POST", {})[0] == 200
+            assert (await browser.update_of(name, timeout=2.0))["readonly"] is True
+
+    run(scenario())
