@@ -12,6 +12,7 @@ import os
 import shutil
 import subprocess
 import time
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -157,6 +158,39 @@ def test_a_web_put_from_the_page_when_writable(web_host, page, pyepics):
     message = page.locator("#message")
     message.wait_for(timeout=5000)
     assert "Channel write request failed" in message.inner_text()
+
+
+def test_integers_whole_local_time_stamps_and_text_written_as_typed(web_host, chromium,
+                                                                    pyepics):
+    demo = web_host(writable=True)
+    context = chromium.new_context(timezone_id="Europe/Berlin")
+    try:
+        page = context.new_page()
+        page.goto(demo.url("/mounts/demo"))
+        count = row(page, demo.pv("COUNT"))
+        wait_for_text(count.locator(".value"), "1234567", TIMEOUT)   # not 1234570
+        # the time stamp in the browser's zone, as camonitor and Phoebus show it
+        stamp = pyepics.PV(demo.pv("COUNT"), form="time").get_with_metadata(
+            use_monitor=False, timeout=TIMEOUT)["timestamp"]
+        offset = page.evaluate("(ms) => new Date(ms).getTimezoneOffset()", stamp * 1000)
+        assert offset in (-60, -120)       # Berlin's zone, not UTC (no tzdata needed here)
+        local = datetime.fromtimestamp(stamp, timezone(timedelta(minutes=-offset)))
+        assert count.locator(".stamp").inner_text() == \
+            local.strftime("%Y-%m-%d %H:%M:%S.") + f"{local.microsecond // 1000:03d}"
+        # a text PV keeps what is typed; a numeric PV takes it as a number
+        for pv, typed, expected in (("NOTE", "12", "12"), ("NOTE", "0x1F", "0x1F"),
+                                    ("COUNT", "2147483647", 2147483647),
+                                    ("MODE", "off", "off")):
+            cell = row(page, demo.pv(pv)).locator(".value")
+            page.wait_for_function("(cell) => cell.classList.contains('writable')",
+                                   arg=cell.element_handle(), timeout=5000)
+            page.once("dialog", lambda dialog, text=typed: dialog.accept(text))
+            cell.click()
+            wait_for_text(cell, str(expected), TIMEOUT)
+            assert pyepics.caget(demo.pv(pv), as_string=isinstance(expected, str),
+                                 use_monitor=False, timeout=TIMEOUT) == expected
+    finally:
+        context.close()
 
 
 def test_screenshot_for_the_docs(web_host, page, pyepics, artefacts):

@@ -66,7 +66,7 @@ def test_api_reports_the_host_its_mounts_and_pvs(demo, pyepics):
     assert host["name"] == "webtest" and host["web_writable"] is False
     assert host["ca_port"] == demo.host.server.tcp_port
     mounts = {m["name"]: m for m in demo.get_json("/api/mounts")}
-    assert mounts["demo"]["state"] == "running" and mounts["demo"]["pvs"] == 13
+    assert mounts["demo"]["state"] == "running" and mounts["demo"]["pvs"] == 14
     assert mounts["demo"]["plugin"] == "webtest"
     assert mounts["demo"]["description"] == "the web test IOC"
     assert mounts["broken"]["state"] == "failed"
@@ -130,7 +130,7 @@ def test_metrics_are_prometheus_text(demo, pyepics):
     assert float(samples["iochost_ca_clients"]) >= 1
     assert samples['iochost_mount_up{mount="demo",state="running"}'] == "1"
     assert samples['iochost_mount_up{mount="broken",state="failed"}'] == "0"
-    assert samples['iochost_mount_pvs{mount="demo"}'] == "13"
+    assert samples['iochost_mount_pvs{mount="demo"}'] == "14"
 
 
 def test_put_is_refused_when_the_web_is_not_writable(demo, openapi, pyepics):

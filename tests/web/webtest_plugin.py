@@ -29,6 +29,7 @@ class WebDemoIOC(PVGroup):
     NOTE = pvproperty(value="hello", dtype=str, max_length=40)
     GUARDED = pvproperty(value=1.0, doc="its putter refuses negative values")
     RO = pvproperty(value=7, read_only=True)
+    COUNT = pvproperty(value=1234567, doc="an integer of more than six digits")
     VOLTS = pvproperty(value=1.5, record="ai", units="V", precision=3,
                        doc="a record nobody gave alarm limits: NaN on the wire")
 

@@ -98,25 +98,44 @@ function decodeArrays(message) {
   return message;
 }
 
+// vtypes whose values are integers: shown whole, whatever their size
+const INTEGER_VTYPES = /^V(Int|Short|Byte|Long)(Array)?$/;
+// vtypes a typed text is written to as a number (other PVs take the text as it is)
+const NUMBER_VTYPES = /^V(Double|Float|Int|Short|Byte|Long)$/;
+
 function formatValue(pv) {
+  const integer = INTEGER_VTYPES.test(pv.vtype || "");
   if (Array.isArray(pv.value)) {
-    const head = pv.value.slice(0, 4).map(v => formatNumber(v, pv.precision)).join(", ");
-    return `[${pv.value.length}] ${head}${pv.value.length > 4 ? ", …" : ""}`;
+    const head = pv.value.slice(0, 4).map(v => formatNumber(v, pv.precision, integer));
+    return `[${pv.value.length}] ${head.join(", ")}${pv.value.length > 4 ? ", …" : ""}`;
   }
   if (pv.text !== undefined) return pv.text;
-  return formatNumber(pv.value, pv.precision);
+  return formatNumber(pv.value, pv.precision, integer);
 }
 
-function formatNumber(value, precision) {
+function formatNumber(value, precision, integer) {
   if (typeof value !== "number") return String(value ?? "");
+  if (integer) return String(value);
   if (precision > 0) return value.toFixed(Math.min(precision, 12));
-  return String(Number(value.toPrecision(6)));  // no PREC: six significant digits
+  return String(Number(value.toPrecision(6)));  // no PREC: six significant digits (%g)
 }
 
+// The browser's local time, as EPICS tools show time stamps
 function formatStamp(pv) {
   if (!pv.seconds) return "";
   const date = new Date(pv.seconds * 1000 + Math.floor((pv.nanos || 0) / 1e6));
-  return date.toISOString().replace("T", " ").replace("Z", "");
+  const two = n => String(n).padStart(2, "0");
+  return `${date.getFullYear()}-${two(date.getMonth() + 1)}-${two(date.getDate())} ` +
+    `${two(date.getHours())}:${two(date.getMinutes())}:${two(date.getSeconds())}.` +
+    String(date.getMilliseconds()).padStart(3, "0");
+}
+
+// What a text typed for a PV is written as: a number for a numeric PV (when it is one),
+// else the text itself -- a string PV keeps "12" as typed, an enum takes its label
+function typedValue(pv, text) {
+  const number = Number(text);
+  return NUMBER_VTYPES.test(pv.vtype || "") && text.trim() !== "" && Number.isFinite(number)
+    ? number : text;
 }
 
 function drawLine(canvas, values) {
@@ -186,9 +205,8 @@ function liveMount() {
     const name = cell.closest("tr").dataset.pv;
     const text = prompt(`New value for ${name}`, cell.textContent);
     if (text === null) return;
-    const number = Number(text);
     socket.send(JSON.stringify({type: "write", pv: name,
-                                value: text.trim() !== "" && !isNaN(number) ? number : text}));
+                                value: typedValue(rows.get(name).pv, text)}));
   });
   open();
 }
