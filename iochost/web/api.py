@@ -8,19 +8,24 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from dataclasses import asdict
 from typing import Any
 
 from aiohttp import web
 
-from iochost.ca.dbr import AccessRights
+from iochost.ca import eca
+from iochost.ca.dbr import AccessRights, ChannelType
 from iochost.server import ClientInfo, ServedChannel, Server
 
-from .puts import WEB_USER, PutRefused, WritesDisabled, web_put
+from .puts import (WEB_USER, PutRefused, ReadRefused, WritesDisabled, check_read, read_failure,
+                   web_put)
 from .readings import aread_value, read_display, severity_name
 from .view import HostView
 
-__all__ = ["RateMeter", "api_routes", "pv_json"]
+__all__ = ["RateMeter", "api_routes", "pv_entry", "pv_json"]
+
+log = logging.getLogger("iochost.web")
 
 #: mounts in these states count as healthy for /healthz
 HEALTHY_STATES = frozenset({"running", "disabled", "unmounted"})
@@ -87,8 +92,14 @@ def host_json(view: HostView, server: Server | None, rates: RateMeter,
 
 async def pv_json(name: str, channel: ServedChannel, host: str,
                   writable: bool) -> dict[str, Any]:
-    """One PV as the API and the mount page show it."""
-    reading = await aread_value(channel)
+    """One PV as the API and the mount page show it; ReadRefused when a CA client at
+    ``host`` could not read it (no read access, its getter failed)."""
+    check_read(channel, host)
+    try:
+        reading = await aread_value(channel)
+    except Exception as exc:
+        log.warning("web: reading %s failed: %s", name, exc)
+        raise read_failure(exc) from None
     display = read_display(channel)
     value = reading.json_value()
     text = None
@@ -108,6 +119,21 @@ async def pv_json(name: str, channel: ServedChannel, host: str,
         "timestamp": reading.seconds + reading.nanos / 1e9 if reading.seconds else None,
         "writable": bool(writable and rights & AccessRights.WRITE),
     }
+
+
+async def pv_entry(name: str, channel: ServedChannel, host: str,
+                   writable: bool) -> dict[str, Any]:
+    """:func:`pv_json`, or for a PV that cannot be read the PV without its value, with
+    the refusal (``error``, ``eca``): one such PV never hides the others of a list."""
+    try:
+        return await pv_json(name, channel, host, writable)
+    except ReadRefused as exc:
+        rights = channel.check_access(host, WEB_USER)
+        return {"name": name, "type": ChannelType(channel.native_type).name,
+                "count": channel.max_length, "value": None, "text": None, "units": "",
+                "precision": 0, "severity": "UNDEFINED", "status": 0, "timestamp": None,
+                "writable": bool(writable and rights & AccessRights.WRITE),
+                "error": str(exc), "eca": eca.eca_name(exc.status)}
 
 
 # -- handlers ----------------------------------------------------------------------------------
@@ -144,7 +170,7 @@ async def get_mount_pvs(request: web.Request) -> web.Response:
     for name in pvnames:
         channel = database.resolve(name)
         if channel is not None:
-            result.append(await pv_json(name, channel, host, writable))
+            result.append(await pv_entry(name, channel, host, writable))
     return _json(result)
 
 
@@ -224,7 +250,10 @@ async def get_pv(request: web.Request) -> web.Response:
     channel = request.app[VIEW].database.resolve(name)
     if channel is None:
         return _error(404, f"PV {name!r} is not served by this host")
-    return _json(await pv_json(name, channel, request.remote or "", request.app[WRITABLE]))
+    try:
+        return _json(await pv_json(name, channel, request.remote or "", request.app[WRITABLE]))
+    except ReadRefused as exc:
+        return _json(exc.to_json(), 403 if exc.status == eca.ECA_NORDACCESS else 500)
 
 
 async def put_pv(request: web.Request) -> web.Response:
@@ -250,7 +279,7 @@ async def put_pv(request: web.Request) -> web.Response:
     except PutRefused as exc:
         status = 403 if exc.to_json()["eca"] == "ECA_NOWTACCESS" else 400
         return _json(exc.to_json(), status)
-    return _json(await pv_json(name, channel, host, True))
+    return _json(await pv_entry(name, channel, host, True))
 
 
 async def healthz(request: web.Request) -> web.Response:

@@ -20,6 +20,7 @@ SCHEMAS: dict[str, Any] = {
         "properties": {"error": {"type": "string"}},
     },
     "PutRefused": {
+        "description": "a put or read refused with an ECA status, as a CA client sees it",
         "type": "object", "required": ["error", "eca", "status"],
         "properties": {"error": {"type": "string", "description": "the ECA text"},
                        "eca": {"type": "string", "pattern": "^ECA_"},
@@ -72,9 +73,14 @@ SCHEMAS: dict[str, Any] = {
                      "enum": ["STRING", "INT", "FLOAT", "ENUM", "CHAR", "LONG", "DOUBLE"]},
             "count": _COUNT,
             "value": {"description": "number, text, or a list of either; non-finite numbers "
-                                     "as the text NaN/Infinity/-Infinity",
-                      "oneOf": [{"type": "number"}, {"type": "string"},
+                                     "as the text NaN/Infinity/-Infinity; null in a list "
+                                     "for a PV that cannot be read (see error and eca)",
+                      "oneOf": [{"type": "number"}, {"type": "string"}, {"type": "null"},
                                 {"type": "array", "items": _NUMBER_OR_TEXT}]},
+            "error": {"type": "string", "description": "only on a PV of a list that cannot "
+                                                      "be read: why (the ECA text)"},
+            "eca": {"type": "string", "pattern": "^ECA_",
+                    "description": "ECA_NORDACCESS (no read access) or ECA_GETFAIL..."},
             "text": {"type": ["string", "null"], "description": "an enum's state string"},
             "units": {"type": "string"}, "precision": {"type": "integer"},
             "severity": _SEVERITY, "status": {"type": "integer", "minimum": 0},
@@ -188,7 +194,12 @@ def openapi_document(version: str) -> dict[str, Any]:
             "/api/pvs/{name}": {
                 "get": {"summary": "One PV", "parameters": _NAME,
                         "responses": {"200": _answer("the PV", _ref("PV")),
-                                      "404": _NOT_FOUND}},
+                                      "403": _answer("no read access (ECA_NORDACCESS)",
+                                                     _ref("PutRefused")),
+                                      "404": _NOT_FOUND,
+                                      "500": _answer("the PV's read failed (ECA_GETFAIL "
+                                                     "or its own status)",
+                                                     _ref("PutRefused"))}},
                 "put": {"summary": "Write a PV (only with web.writable: true), through the "
                                    "same put path as a CA client",
                         "parameters": _NAME,

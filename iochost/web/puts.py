@@ -20,7 +20,8 @@ from iochost.server import ServedChannel
 
 from .readings import text_encoding
 
-__all__ = ["WEB_USER", "PutRefused", "WritesDisabled", "web_put"]
+__all__ = ["WEB_USER", "PutRefused", "ReadRefused", "WritesDisabled", "check_read",
+           "read_failure", "web_put"]
 
 #: the user name web writes carry into the channel's access check
 WEB_USER = "web"
@@ -36,7 +37,8 @@ class WritesDisabled(Exception):
 
 
 class PutRefused(Exception):
-    """A put refused with an ECA status, as a CA client would see it."""
+    """A put (or, as :class:`ReadRefused`, a read) refused with an ECA status, as a CA
+    client would see it."""
 
     def __init__(self, status: int, detail: str) -> None:
         super().__init__(status, detail)
@@ -49,6 +51,25 @@ class PutRefused(Exception):
 
     def to_json(self) -> dict[str, Any]:
         return {"error": str(self), "eca": eca.eca_name(self.status), "status": self.status}
+
+
+class ReadRefused(PutRefused):
+    """A read refused: no read access (ECA_NORDACCESS), or the PV's getter failed
+    (ECA_GETFAIL, or the status it raised)."""
+
+
+def check_read(channel: ServedChannel, host: str) -> None:
+    """ReadRefused(ECA_NORDACCESS) unless a CA client at ``host`` could read ``channel``:
+    the web shows nothing the access rules hide."""
+    if not channel.check_access(host, WEB_USER) & AccessRights.READ:
+        raise ReadRefused(eca.ECA_NORDACCESS, "")
+
+
+def read_failure(exc: Exception) -> ReadRefused:
+    """The refusal a failed read is, with the ECA status the CA server would send."""
+    if isinstance(exc, CaStatusError):
+        return ReadRefused(eca.get_refusal(exc.status), exc.message)
+    return ReadRefused(eca.ECA_GETFAIL, f"{type(exc).__name__}: {exc}")
 
 
 def _payload(channel: ServedChannel, value: Any) -> tuple[int, int, bytes]:

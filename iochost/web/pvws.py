@@ -23,13 +23,15 @@ the publishing code, so CA clients never wait on a browser). One sender task per
 wakes at most every :data:`THROTTLE` seconds and sends the newest state of each dirty PV
 (arrays at most every :data:`ARRAY_THROTTLE`). While a slow browser's send is pending,
 changes keep coalescing in the dirty set, which is bounded by the PVs subscribed: memory
-never grows with the update rate.
+never grows with the update rate. A PV with a getter is read in a task of its own (a slow
+getter holds up no other PV); the sender yields every :data:`SENDS_PER_YIELD` sends; names
+not served are looked up again when PVs are added. A PV the socket may not read, or whose
+read fails, gets a value-less INVALID update and an ``error``.
 """
 from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
 import json
 import logging
 import time
@@ -40,7 +42,8 @@ from aiohttp import WSMsgType, web
 from iochost.ca.dbr import DBE_PROPERTY, AccessRights, ChannelType
 from iochost.server import PVDatabase, Server, ServedChannel
 
-from .puts import WEB_USER, PutRefused, WritesDisabled, web_put
+from .puts import (WEB_USER, PutRefused, ReadRefused, WritesDisabled, check_read, read_failure,
+                   web_put)
 from .readings import Display, Reading, aread_value, json_float, read_display, severity_name
 
 __all__ = ["ARRAY_THROTTLE", "THROTTLE", "PvwsSession", "update_message"]
@@ -51,8 +54,10 @@ log = logging.getLogger("iochost.web")
 THROTTLE = 0.2
 #: the same for arrays (a waveform can be megabytes of base64)
 ARRAY_THROTTLE = 1.0
-#: how often names that are not served (yet) are looked up again, seconds
-RESOLVE_RETRY = 1.0
+#: the most PVs one socket may subscribe to (the mount page shows at most 2,000)
+MAX_SUBSCRIPTIONS = 10_000
+#: sends between two yields to the event loop (the CA server runs on it too)
+SENDS_PER_YIELD = 100
 #: pvws' prefix for Channel Access names; the rest is the PV name
 CA_SCHEME = "ca://"
 #: the largest subscribe/clear message read (pvws' servers need raising theirs for big lists)
@@ -133,7 +138,8 @@ def update_message(name: str, reading: Reading, display: Display, readonly: bool
 class _Watched:
     """One PV one socket subscribed to."""
 
-    __slots__ = ("name", "key", "channel", "sent", "display", "last_sent", "listener")
+    __slots__ = ("name", "key", "channel", "sent", "display", "last_sent", "listener",
+                 "refused", "reading")
 
     def __init__(self, name: str) -> None:
         self.name = name             # as the client spelt it (updates carry it back)
@@ -143,6 +149,8 @@ class _Watched:
         self.display: Display | None = None
         self.last_sent = 0.0
         self.listener: Any = None
+        self.refused: str | None = None  # why it cannot be read, as told to the client
+        self.reading: asyncio.Task[None] | None = None  # a getter's read in flight
 
 
 class PvwsSession:
@@ -158,6 +166,7 @@ class PvwsSession:
         self.watched: dict[str, _Watched] = {}
         self._dirty: dict[str, int] = {}      # name -> DBE flags seen since the last send
         self._unresolved: set[str] = set()
+        self._retry = False                   # PVs were added: look the unresolved up again
         self._wake = asyncio.Event()
         self._closed = False
         self.updates_sent = 0
@@ -166,6 +175,7 @@ class PvwsSession:
     async def run(self) -> None:
         """Serve until the browser goes away."""
         self.database.add_removal_listener(self._on_removed)
+        self.database.add_addition_listener(self._on_added)
         if self.server is not None:
             self.server.add_access_listener(self._on_access_changed)
         sender = asyncio.get_running_loop().create_task(self._send_loop())
@@ -179,12 +189,16 @@ class PvwsSession:
             self._closed = True
             sender.cancel()
             self.database.remove_removal_listener(self._on_removed)
+            self.database.remove_addition_listener(self._on_added)
             if self.server is not None:
                 self.server.remove_access_listener(self._on_access_changed)
+            reads = [w.reading for w in self.watched.values() if w.reading is not None]
             for watched in list(self.watched.values()):
                 self._detach(watched)
             self.watched.clear()
-            await asyncio.gather(sender, return_exceptions=True)
+            for task in reads:
+                task.cancel()
+            await asyncio.gather(sender, *reads, return_exceptions=True)
 
     async def _on_text(self, text: str) -> None:
         try:
@@ -194,7 +208,13 @@ class PvwsSession:
             await self._error(f"not a pvws message: {text[:200]}")
             return
         if kind in ("subscribe", "monitor"):
-            for name in self._names(request):
+            names = self._names(request)
+            room = MAX_SUBSCRIPTIONS - len(self.watched)
+            fresh = [name for name in dict.fromkeys(names) if name not in self.watched]
+            if len(fresh) > room:
+                await self._error(f"{len(fresh) - max(room, 0)} PVs not subscribed: one "
+                                  f"socket watches at most {MAX_SUBSCRIPTIONS} PVs")
+            for name in fresh[:max(room, 0)]:
                 self._subscribe(name)
         elif kind == "clear":
             for name in self._names(request):
@@ -261,6 +281,7 @@ class PvwsSession:
         if watched.channel is not None and watched.listener is not None:
             watched.channel.remove_listener(watched.listener)
         watched.channel = watched.listener = None
+        watched.refused = None
         self._dirty.pop(watched.name, None)
         self._unresolved.discard(watched.name)
 
@@ -275,13 +296,23 @@ class PvwsSession:
                 self._dirty[watched.name] = 0
         self._wake.set()
 
+    def _on_added(self, keys: list[str]) -> None:
+        """Names were added (a mount): the unresolved ones may be served now."""
+        if self._unresolved:
+            self._retry = True
+            self._wake.set()
+
     def _on_access_changed(self) -> None:
         """Rights may have changed (a rules reload, a CALC input, an ASG put): PVs whose
-        ``readonly`` changed get an update carrying it, as pvws sends on an access event."""
+        ``readonly`` or read access changed get an update, as pvws sends on an access
+        event."""
         for name, watched in self.watched.items():
             channel = watched.channel
-            if channel is not None and watched.sent \
-                    and watched.sent.get("readonly") != self._readonly(channel):
+            if channel is None or not (watched.sent or watched.refused):
+                continue
+            readable = bool(channel.check_access(self.peer, WEB_USER) & AccessRights.READ)
+            if readable == (watched.refused is not None) \
+                    or watched.sent.get("readonly") != self._readonly(channel):
                 self._dirty[name] = self._dirty.get(name, 0)
                 self._wake.set()
 
@@ -291,40 +322,56 @@ class PvwsSession:
 
     # -- sending -------------------------------------------------------------------------------
     async def _send_loop(self) -> None:
-        loop = asyncio.get_running_loop()
-        last_retry = loop.time()
         while True:
-            with contextlib.suppress(TimeoutError):   # not wait_for: see server/beacon.py
-                async with asyncio.timeout(RESOLVE_RETRY):
-                    await self._wake.wait()
+            await self._wake.wait()
             self._wake.clear()
-            if self._unresolved and loop.time() - last_retry >= RESOLVE_RETRY:
-                last_retry = loop.time()
-                for name in list(self._unresolved):
+            if self._retry:
+                self._retry = False
+                for count, name in enumerate(list(self._unresolved), 1):
                     watched = self.watched.get(name)
                     if watched is not None and self._attach(watched):
                         self._unresolved.discard(name)
+                    if count % (10 * SENDS_PER_YIELD) == 0:
+                        await asyncio.sleep(0)
             now = time.monotonic()
             batch, held = {}, {}
             for name, flags in self._dirty.items():
                 watched = self.watched.get(name)
                 if watched is None:
                     continue
-                if watched.channel is not None and watched.channel.max_length > 1 \
-                        and now - watched.last_sent < ARRAY_THROTTLE:
-                    held[name] = flags
+                if watched.reading is not None or (
+                        watched.channel is not None and watched.channel.max_length > 1
+                        and now - watched.last_sent < ARRAY_THROTTLE):
+                    held[name] = flags    # its getter is still reading, or an array: later
                 else:
                     batch[name] = flags
             self._dirty.clear()
             self._dirty.update(held)
-            for name, flags in batch.items():
+            for count, (name, flags) in enumerate(batch.items(), 1):
                 watched = self.watched.get(name)
-                if watched is not None:
+                if watched is None:
+                    continue
+                if watched.channel is not None and watched.channel.needs_async_read:
+                    # a getter may take its time: it must not hold up the other PVs
+                    watched.reading = asyncio.get_running_loop().create_task(
+                        self._send_read(watched, flags))
+                else:
                     await self._send_update(watched, flags)
                     watched.last_sent = time.monotonic()
+                if count % SENDS_PER_YIELD == 0:
+                    await asyncio.sleep(0)
             if self._dirty:
                 self._wake.set()
             await asyncio.sleep(THROTTLE)
+
+    async def _send_read(self, watched: _Watched, flags: int) -> None:
+        try:
+            await self._send_update(watched, flags)
+        finally:
+            watched.reading = None
+            watched.last_sent = time.monotonic()
+            if watched.name in self._dirty:
+                self._wake.set()
 
     async def _send_update(self, watched: _Watched, flags: int) -> None:
         channel = watched.channel
@@ -336,18 +383,38 @@ class PvwsSession:
                 await self._error(f"PV {watched.name!r} is not served by this host")
             return
         try:
+            check_read(channel, self.peer)
             if watched.display is None or flags & DBE_PROPERTY:
                 watched.display = read_display(channel)
             reading = await aread_value(channel)
         except Exception as exc:  # a broken channel must not end the socket
-            log.warning("web: reading %s failed: %s", watched.name, exc)
+            if watched.channel is channel:
+                await self._refused(watched, exc)
             return
         if watched.channel is not channel:  # cleared or removed while reading
             return
+        if watched.refused is not None:    # readable again: everything anew
+            watched.refused = None
+            watched.sent = {}
         message = update_message(watched.name, reading, watched.display,
                                  self._readonly(channel), watched.sent)
         self.updates_sent += 1
         await self._send(message)
+
+    async def _refused(self, watched: _Watched, exc: Exception) -> None:
+        """The PV cannot be read (no read access, its getter failed): an update without a
+        value and an error, once for each new reason."""
+        refusal = exc if isinstance(exc, ReadRefused) else read_failure(exc)
+        if watched.refused == str(refusal):
+            return
+        if not isinstance(exc, ReadRefused):
+            log.warning("web: reading %s failed: %s", watched.name, exc)
+        watched.refused = str(refusal)
+        watched.sent = {}
+        assert watched.channel is not None
+        await self._send({"type": "update", "pv": watched.name, "severity": "INVALID",
+                          "readonly": self._readonly(watched.channel)})
+        await self._error(f"cannot read {watched.name}: {refusal}")
 
     # -- writes --------------------------------------------------------------------------------
     async def _write(self, request: dict[str, Any]) -> None:

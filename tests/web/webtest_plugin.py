@@ -2,6 +2,8 @@
 start fails (so its mount fails), and a page of its own through ``iochost_web_routes``."""
 from __future__ import annotations
 
+import asyncio
+
 import numpy as np
 
 from iochost import ChannelType, PVGroup, pvproperty
@@ -40,6 +42,28 @@ class WebDemoIOC(PVGroup):
         return value
 
 
+class WebFaultsIOC(PVGroup):
+    """PVs whose reads misbehave: a getter that fails, one that takes its time, and a
+    counter that changes all the time."""
+
+    FAILING = pvproperty(value=1.0, doc="its getter raises")
+    SLOW = pvproperty(value=2.0, doc="its getter takes 1.5 s")
+    TICK = pvproperty(value=0, doc="counts every 20 ms")
+
+    @FAILING.getter
+    async def FAILING(self, instance):
+        raise RuntimeError("sensor read failed")
+
+    @SLOW.getter
+    async def SLOW(self, instance):
+        await asyncio.sleep(1.5)
+        return 2.0
+
+    @TICK.scan(period=0.02)
+    async def TICK(self, instance, async_lib):
+        await instance.write(instance.value + 1)
+
+
 class BrokenSensor:
     """The ``web-broken-sensor`` helper: its start fails, and with it the mount."""
 
@@ -53,6 +77,7 @@ class BrokenSensor:
 @hookimpl
 def iochost_register_iocs(register):
     register("web-demo", WebDemoIOC)
+    register("web-faults", WebFaultsIOC)
 
 
 @hookimpl
