@@ -61,6 +61,8 @@ class WebConfig:
     host: str = "127.0.0.1"
     port: int = 8080
     writable: bool = False
+    allowed_hosts: tuple[str, ...] = ()
+    allowed_origins: tuple[str, ...] = ()
 
     @property
     def listen(self) -> str:
@@ -263,7 +265,9 @@ def _parse_web(data: Any, source: SourceMap, problems: list[ConfigProblem],
     values = spec.check_section(None if data is True else data, spec.WEB_FIELDS, ("web",),
                                 source, problems) or {}
     host, port = parse_listen(values.get("listen", spec.DEFAULT_WEB_LISTEN))
-    return WebConfig(host=host, port=port, writable=values.get("writable", False))
+    return WebConfig(host=host, port=port, writable=values.get("writable", False),
+                     allowed_hosts=tuple(values.get("allowed_hosts", ())),
+                     allowed_origins=tuple(values.get("allowed_origins", ())))
 
 
 def parse_mount(data: Any, host_scope: MacroScope, source: SourceMap, path: PathKey,

@@ -58,6 +58,8 @@ KINDS: dict[str, Kind] = {
         {"type": "number", "exclusiveMinimum": 0}),
     "address_list": Kind("a list of addresses (strings)", _is_str_list,
                          {"type": "array", "items": {"type": "string"}}),
+    "string_list": Kind("a list of strings", _is_str_list,
+                        {"type": "array", "items": {"type": "string"}}),
     "macros": Kind(
         "a mapping of macro names to strings or numbers",
         lambda v: isinstance(v, dict) and all(isinstance(k, str) and _is_scalar(x)
@@ -145,6 +147,16 @@ WEB_FIELDS: dict[str, Field] = {
     "writable": Field("boolean",
                       "Allow writes from the web (PUT /api/pvs/NAME, pvws 'write'); they take "
                       "the same path and rules as a CA put.", False),
+    "allowed_hosts": Field("string_list",
+                           "Host names the page is reached by besides IP addresses, "
+                           "localhost and this machine's names (a DNS alias, a proxy's "
+                           "name); '*' allows any. Other names are refused (DNS "
+                           "rebinding).", []),
+    "allowed_origins": Field("string_list",
+                             "Web origins (scheme://host:port) of other sites whose pages may "
+                             "open /pvws/pv and send writes, e.g. a display-builder web "
+                             "runtime; '*' allows any. Others are refused (cross-site "
+                             "requests).", []),
 }
 
 MOUNT_FIELDS: dict[str, Field] = {

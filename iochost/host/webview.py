@@ -112,7 +112,9 @@ async def start_web(host: Host, call_hook: Callable[..., Awaitable[None]]) -> We
     except ValueError as exc:
         log.error("web page not started: %s: %s", ENV_WEB_LISTEN, exc)
         return None
-    app = make_app(HostWebView(host), writable=config.writable, version=iochost.__version__)
+    app = make_app(HostWebView(host), writable=config.writable, version=iochost.__version__,
+                   listen_host=address, allowed_hosts=config.allowed_hosts,
+                   allowed_origins=config.allowed_origins)
     await call_hook("iochost_web_routes", app=app)
     server = WebServer(app, address, port)
     try:

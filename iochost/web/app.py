@@ -7,12 +7,15 @@ only ever await the browser or a PV put: nothing blocks the loop the CA server r
 """
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Iterable
 from pathlib import Path
 
 from aiohttp import web
 
 from .api import RATES, VIEW, WRITABLE, RateMeter, api_routes
+from .guard import RequestGuard
 from .openapi import openapi_document
 from .pages import page_routes
 from .pvws import MAX_MESSAGE, PvwsSession
@@ -23,6 +26,9 @@ __all__ = ["STATIC_DIR", "WebServer", "make_app"]
 log = logging.getLogger("iochost.web")
 
 STATIC_DIR = Path(__file__).with_name("static")
+#: how long stopping waits for browsers to take the close of their sockets (seconds); a
+#: browser that does not read is cut off then, so that the IOCs' shutdown never waits on it
+CLOSE_TIMEOUT = 1.0
 _VERSION: web.AppKey[str] = web.AppKey("iochost_version", str)
 _SESSIONS: web.AppKey[set[PvwsSession]] = web.AppKey("iochost_pvws", set[PvwsSession])
 
@@ -38,6 +44,7 @@ async def _pvws(request: web.Request) -> web.WebSocketResponse:
     view = request.app[VIEW]
     session = PvwsSession(ws, view.database, writable=request.app[WRITABLE],
                           peer=request.remote or "", server=view.server)
+    session.transport = request.transport
     sessions = request.app[_SESSIONS]
     sessions.add(session)
     try:
@@ -47,9 +54,14 @@ async def _pvws(request: web.Request) -> web.WebSocketResponse:
     return ws
 
 
-def make_app(view: HostView, *, writable: bool, version: str) -> web.Application:
-    """The web application for ``view``; plugins may add routes before it is started."""
-    app = web.Application()
+def make_app(view: HostView, *, writable: bool, version: str, listen_host: str = "127.0.0.1",
+             allowed_hosts: Iterable[str] = (), allowed_origins: Iterable[str] = (),
+             ) -> web.Application:
+    """The web application for ``view``; plugins may add routes before it is started.
+    ``listen_host``, ``allowed_hosts`` and ``allowed_origins`` say who may use it
+    (:class:`~.guard.RequestGuard`)."""
+    guard = RequestGuard(listen_host, allowed_hosts, allowed_origins)
+    app = web.Application(middlewares=[guard.middleware])
     app[VIEW] = view
     app[WRITABLE] = writable
     app[RATES] = RateMeter()
@@ -79,7 +91,8 @@ class WebServer:
 
     async def start(self) -> None:
         """Bind and serve; raises OSError when the address cannot be bound."""
-        runner = web.AppRunner(self.app, access_log=None, handle_signals=False)
+        runner = web.AppRunner(self.app, access_log=None, handle_signals=False,
+                               shutdown_timeout=CLOSE_TIMEOUT)
         await runner.setup()
         site = web.TCPSite(runner, self.host, self.requested_port, reuse_address=True)
         try:
@@ -97,8 +110,14 @@ class WebServer:
         if self._runner is None:
             return
         await self.app[RATES].stop()
-        sessions: set[PvwsSession] = self.app[_SESSIONS]
-        for session in list(sessions):
-            await session.ws.close()
+        sessions: list[PvwsSession] = [*self.app[_SESSIONS]]
+        closing = [asyncio.ensure_future(session.ws.close()) for session in sessions]
+        if closing:
+            _, pending = await asyncio.wait(closing, timeout=CLOSE_TIMEOUT)
+            for task in pending:
+                task.cancel()
+            for session in sessions:   # one that did not take the close frame: cut off
+                if session.transport is not None and not session.ws.closed:
+                    session.transport.abort()
         await self._runner.cleanup()
         self._runner = None

@@ -161,6 +161,7 @@ class PvwsSession:
         self.ws = ws
         self.database = database
         self.server = server      # tells when access rights may have changed
+        self.transport: asyncio.Transport | None = None  # to cut off a stuck browser
         self.writable = writable
         self.peer = peer
         self.watched: dict[str, _Watched] = {}

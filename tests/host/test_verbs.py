@@ -144,7 +144,8 @@ def test_schema_documents_each_installed_iocs_options(plugins, capsys):
     assert schema["properties"]["access"]["required"] == ["file"]
     assert schema["properties"]["ca"]["properties"]["port"]["maximum"] == 65535
     web_section, *switches = schema["properties"]["web"]["anyOf"]
-    assert set(web_section["properties"]) == {"listen", "writable"}
+    assert set(web_section["properties"]) == {"listen", "writable", "allowed_hosts",
+                                              "allowed_origins"}
     assert web_section["properties"]["listen"]["default"] == "127.0.0.1:8080"
     assert web_section["properties"]["writable"]["default"] is False
     assert {"type": "boolean"} in switches

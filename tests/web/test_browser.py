@@ -8,9 +8,12 @@ screenshot in docs/ (see docs/web.md).
 """
 from __future__ import annotations
 
+import contextlib
+import http.server
 import os
 import shutil
 import subprocess
+import threading
 import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -191,6 +194,52 @@ def test_integers_whole_local_time_stamps_and_text_written_as_typed(web_host, ch
                                  use_monitor=False, timeout=TIMEOUT) == expected
     finally:
         context.close()
+
+
+def test_a_page_of_another_site_cannot_use_the_pvws_socket(web_host, page, pyepics):
+    """Cross-site WebSocket hijacking, in the browser: a page of another origin (here
+    another port of this machine), open in the operator's browser, tries to write and
+    subscribe through /pvws/pv."""
+    demo = web_host(writable=True)
+    with _evil_site() as evil:
+        page.goto(evil)
+        outcome = page.evaluate("""([url, name]) => new Promise(done => {
+            const ws = new WebSocket(url);
+            ws.onopen = () => {
+                ws.send(JSON.stringify({type: "write", pv: name, value: 66.5}));
+                ws.send(JSON.stringify({type: "subscribe", pvs: [name]}));
+            };
+            ws.onmessage = event => done("read: " + event.data);
+            ws.onerror = () => done("refused");
+            setTimeout(() => done("silent"), 3000);
+        })""", [demo.url("/pvws/pv").replace("http:", "ws:"), demo.pv("TEMP")])
+    assert outcome == "refused"
+    assert pyepics.caget(demo.pv("TEMP"), use_monitor=False, timeout=TIMEOUT) == 20.0
+
+
+@contextlib.contextmanager
+def _evil_site():
+    """A web site of its own on a free loopback port: its URL."""
+    class Page(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            body = b"<html><body>another site</body></html>"
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Page)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://localhost:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 def test_screenshot_for_the_docs(web_host, page, pyepics, artefacts):
