@@ -33,17 +33,22 @@ def _rss_megabytes() -> float:
 
 
 class CpuMeter:
-    """Process CPU use in percent of one core since the previous reading."""
+    """Process CPU use in percent of one core over the last window of at least ``window``
+    seconds: a reading sooner than that after the previous one gives the previous figure,
+    so that many readers (two browsers, a scraper) do not each measure a sliver of time."""
 
-    def __init__(self) -> None:
+    def __init__(self, window: float = 1.0) -> None:
+        self.window = window
         self.wall, self.cpu = time.monotonic(), time.process_time()
+        self.last = 0.0
 
     def percent(self) -> float:
         wall, cpu = time.monotonic(), time.process_time()
         elapsed = wall - self.wall
-        used = (cpu - self.cpu) / elapsed * 100.0 if elapsed > 0 else 0.0
-        self.wall, self.cpu = wall, cpu
-        return used
+        if elapsed >= self.window:
+            self.last = (cpu - self.cpu) / elapsed * 100.0
+            self.wall, self.cpu = wall, cpu
+        return self.last
 
 
 class HostStatusIOC(PVGroup):

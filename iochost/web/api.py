@@ -343,8 +343,9 @@ def api_routes() -> list[web.AbstractRouteDef]:
         web.get("/api/clients/{client_id}", get_client),
         web.post("/api/access/reload", reload_access),
         web.get("/api/plugins", get_plugins),
-        web.get("/api/pvs/{name}", get_pv),
-        web.put("/api/pvs/{name}", put_pv),
+        # any channel name: JSON filters (NAME.{"dec":{"n":4}}) carry braces and slashes
+        web.get("/api/pvs/{name:.+}", get_pv),
+        web.put("/api/pvs/{name:.+}", put_pv),
         web.get("/healthz", healthz),
         web.get("/metrics", metrics),
     ]

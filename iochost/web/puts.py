@@ -79,8 +79,14 @@ def _payload(channel: ServedChannel, value: Any) -> tuple[int, int, bytes]:
         raise PutRefused(eca.ECA_BADCOUNT, "an empty list")
     encoding = text_encoding(channel)
     if all(isinstance(item, str) for item in items):
-        encoded = [item.encode(encoding, "replace") for item in items]
-        if channel.native_type == ChannelType.CHAR and len(encoded) == 1:
+        try:
+            encoded = [item.encode(encoding) for item in items]
+        except UnicodeEncodeError as exc:
+            raise PutRefused(eca.ECA_BADSTR, f"{exc.object[exc.start:exc.end]!r} cannot be "
+                                             f"written in the PV's {encoding}") from None
+        if channel.native_type == ChannelType.CHAR and len(encoded) > 1:
+            raise PutRefused(eca.ECA_BADCOUNT, "a text (CHAR) channel takes one string")
+        if channel.native_type == ChannelType.CHAR:
             dbr_type, values = ChannelType.CHAR, list(encoded[0] + b"\0")
         elif any(len(item) > _MAX_STRING for item in encoded):
             raise PutRefused(eca.ECA_BADSTR, f"text longer than {_MAX_STRING} bytes")

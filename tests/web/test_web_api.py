@@ -6,6 +6,8 @@ pyepics, EPICS' libca), and a plugin's route added through ``iochost_web_routes`
 from __future__ import annotations
 
 import re
+import time
+import urllib.parse
 
 import jsonschema
 import pytest
@@ -172,6 +174,15 @@ def test_a_web_put_takes_the_ca_put_path(web_host, pyepics):
         openapi.check("/api/pvs/{name}", "put", status, answer)
     assert pyepics.caget(demo.pv("TEMP"), use_monitor=False) == 42.5      # kept
     assert pyepics.caget(demo.pv("GUARDED"), use_monitor=False) == 1.0
+    # text the PV's encoding cannot hold is refused, not altered; a text channel takes one
+    for value, eca in (("snow \u2603", "ECA_BADSTR"), (["ab", "cd"], "ECA_BADCOUNT")):
+        status, _, answer = demo.request(f"/api/pvs/{demo.pv('NOTE')}", "PUT",
+                                         {"value": value})
+        assert (status, answer.get("eca")) == (400, eca), answer
+    assert pyepics.caget(demo.pv("NOTE"), as_string=True, use_monitor=False) == "from web"
+    # any channel name the server serves, a JSON filter's braces included
+    filtered = urllib.parse.quote(demo.pv("LONGS") + '.{"arr":{"s":1}}', safe=":")
+    assert demo.get_json(f"/api/pvs/{filtered}")["value"] == [5, 6]
     status, _, answer = demo.request(path, "PUT", {"wrong": 1})
     assert status == 400 and "value" in answer["error"]
 
@@ -203,3 +214,21 @@ def test_web_false_serves_no_page(web_host, unique_prefix):
         """)
     assert quiet.host.web is None
     assert wait_until(lambda: quiet.host.mounts["only"].state == "running")
+
+
+def test_cpu_percent_does_not_depend_on_how_many_read_it(web_host):
+    """The host's CPU figure is measured over a window of at least a second: a second
+    reader right after the first gets the same figure, not the cost of its own request."""
+    from iochost.host.status import CpuMeter
+
+    meter = CpuMeter(window=0.2)
+    deadline = time.monotonic() + 0.25
+    while time.monotonic() < deadline:      # busy: ~100 % of a core
+        pass
+    first = meter.percent()
+    assert first > 50.0
+    time.sleep(0.05)                        # idle, but within the window
+    assert meter.percent() == first
+    demo = web_host()
+    readings = [demo.get_json("/api/host")["cpu_percent"] for _ in range(6)]
+    assert len(set(readings)) <= 2, readings     # two if a window ended in between
