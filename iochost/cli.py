@@ -88,8 +88,10 @@ examples (against 'iochost serve --demo'):
   iochost get -d DBR_CTRL_DOUBLE DEMO:HOST:UPTIME
 
 Prints 'NAME VALUE' per PV (arrays: 'NAME COUNT V1 V2 ...', enums as their string);
--d prints every field of that DBR type. Exit status 1, with a one-line error, when a
-PV is not found, times out or refuses the read."""),
+-d prints every field of that DBR type. All PVs are searched at once: missing ones
+cost one timeout together. -c asks for at most COUNT elements (no more than the PV
+has). Exit status 1, with a one-line error, when a PV is not found, times out or
+refuses the read."""),
     "put": (
         "write a PV on any CA server (like caput)",
         """\
@@ -97,8 +99,12 @@ examples (against 'iochost serve --demo'):
   iochost put DEMO:B:SIMPLE:A 42
   iochost put --wait DEMO:BL:shutter Open
 
-Prints the old and the new value. --wait waits until the server reports the put
-complete. Exit status 1, with the ECA text, when the put is refused."""),
+Prints the old and the new value. As caput, the words go as text and the server
+converts and checks them (a number out of the field's range is refused, not
+wrapped): a scalar takes the words joined by spaces, an array one element per word.
+An enum takes a state string first, then an index (a state named "10" is that
+state). --wait waits until the server reports the put complete. Exit status 1, with
+the ECA text, when the put is refused."""),
     "monitor": (
         "print PV updates from any CA server (like camonitor)",
         """\
@@ -107,7 +113,10 @@ examples (against 'iochost serve --demo'):
   iochost monitor -m va -n 2 DEMO:A:SIMPLE:A DEMO:A:SIMPLE:B
 
 Prints 'NAME DATE TIME VALUE [STATUS SEVERITY]' per update until -n updates
-were printed or Ctrl-C; reconnects by itself when a server restarts."""),
+were printed or Ctrl-C; reconnects by itself when a server restarts. A PV not
+found within the timeout is shown '*** Not connected (PV not found)' and still
+waited for, as camonitor does: it prints once a server serves it. Enums show the
+state string the server sends with each update."""),
     "new-plugin": (
         "write a new, installable plugin project with one IOC, a test and a host config",
         """\
@@ -224,7 +233,8 @@ def _client_verbs_parse(name: str) -> Callable[[str], object]:
 
 def _client_arguments(sub: argparse.ArgumentParser, verb: str) -> None:
     sub.add_argument("--timeout", "-w", type=float, default=1.0, metavar="S",
-                     help="seconds to wait for the connection and each answer (default 1)")
+                     help="seconds to wait for the connections and each answer "
+                          "(default 1)")
     if verb == "put":
         sub.add_argument("pv", metavar="PV")
         sub.add_argument("values", metavar="VALUE", nargs="+")

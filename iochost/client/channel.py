@@ -26,6 +26,7 @@ from iochost.ca import packers
 from iochost.ca.codes import DBE_ALARM, DBE_ANY, DBE_VALUE, ELEMENT_SIZES
 from iochost.ca.dbr import AccessRights, ChannelType, Metadata, encode_dbr, native_type, promote
 from iochost.ca.eca import (
+    ECA_BADCOUNT,
     ECA_BADMASK,
     ECA_BADTYPE,
     ECA_NORDACCESS,
@@ -184,6 +185,9 @@ class Channel:
             dbr_type, payload, count = encode_put(self.native_type, value, dbr)
         except CaStatusError as exc:
             raise RequestFailed(self.name, "put", exc.status, exc.message) from None
+        if count > self.count:     # libca refuses it too; a server would drop the rest
+            raise RequestFailed(self.name, "put", ECA_BADCOUNT,
+                                f"{count} elements for a channel of {self.count}")
         self.put_error = None
         await link.write(self, dbr_type, count, payload, timeout if wait else None)
 
@@ -207,9 +211,12 @@ class Channel:
         return self.link
 
     def _checked_count(self, dbr_type: int, count: int | None, what: str) -> int:
-        """``count`` (0 = current length), refused when it cannot fit
-        EPICS_CA_MAX_ARRAY_BYTES (libca's ECA_TOLARGE check)."""
+        """``count`` (0 = current length), refused when the channel has fewer elements
+        (libca's ECA_BADCOUNT) or it cannot fit EPICS_CA_MAX_ARRAY_BYTES (ECA_TOLARGE)."""
         count = count or 0
+        if count > self.count:
+            raise RequestFailed(self.name, what, ECA_BADCOUNT,
+                                f"{count} elements asked of a channel of {self.count}")
         elements = count or self.count
         size = ELEMENT_SIZES[native_type(dbr_type)] * elements
         if size > self.context.config.max_array_bytes:
@@ -298,6 +305,7 @@ class Subscription:
         self.latest: Reading | None = None
         self.error: Exception | None = None
         self._callbacks: list[ReadingCallback] = []
+        self._error_callbacks: list[Callable[[Exception], None]] = []
         self._queue: deque[Reading | None] = deque()
         self._waiter: asyncio.Future[None] | None = None
         self._iterating = True   # queue updates until a callback-only use shows up
@@ -316,6 +324,11 @@ class Subscription:
 
     def remove_callback(self, fn: ReadingCallback) -> None:
         self._callbacks.remove(fn)
+
+    def add_error_callback(self, fn: Callable[[Exception], None]) -> None:
+        """``fn(error)`` when the subscription is refused (by the server, or here: too
+        large a count, say); it may be accepted again after a reconnect."""
+        self._error_callbacks.append(fn)
 
     def close(self) -> None:
         if self.closed:
@@ -360,6 +373,8 @@ class Subscription:
         reconnect that may accept it)."""
         self.error = error
         log.warning("%s", error)
+        for fn in list(self._error_callbacks):
+            fn(error)
 
     def _push(self, item: Reading | None) -> None:
         if item is not None or self._iterating:
@@ -464,8 +479,9 @@ def encode_put(native: ChannelType, value: object, dbr: int | None = None
     Text (``str``/``bytes`` or a sequence of them) goes as DBR_STRING and the server
     converts it (an enum state name, a number in text), as ``caput`` does; one ``str`` to a
     CHAR array goes as its bytes plus a NUL (a long string, ``caput -S``).  Numbers go in
-    the channel's native type (converted here; floats to integer types round as libca
-    does), or as DOUBLE/LONG to a STRING channel.  ``dbr`` forces the DBR type.
+    the channel's native type (converted here as a C cast: a float to an integer type
+    drops its fraction, an integer out of the type's range wraps -- send text to have the
+    server check the range), or as DOUBLE/LONG to a STRING channel.  ``dbr`` forces the DBR type.
     """
     if isinstance(value, (str, bytes)) or _is_text_sequence(value):
         texts = _texts(value)

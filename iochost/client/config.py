@@ -2,21 +2,27 @@
 
 The variables and their defaults are libca's (CA reference manual, "Configuring CA"):
 
-* ``EPICS_CA_ADDR_LIST`` -- search destinations, ``host[:port]``;
+* ``EPICS_CA_ADDR_LIST`` -- search destinations, ``host[:port]`` (IPv4 addresses or host
+  names, resolved once; an entry that cannot be used is logged and skipped, as libca's
+  "Bad internet address or host name");
 * ``EPICS_CA_AUTO_ADDR_LIST`` -- YES (default) adds the broadcast address of every local
   interface, as libca does; NO leaves only the explicit list (always NO on our machines);
 * ``EPICS_CA_NAME_SERVERS`` -- ``host[:port]`` of CA name servers searched over TCP;
 * ``EPICS_CA_SERVER_PORT`` -- the default port of the entries above (5064);
 * ``EPICS_CA_REPEATER_PORT`` -- where the repeater forwards beacons from (5065);
-* ``EPICS_CA_MAX_ARRAY_BYTES`` -- the largest payload we ask for or accept (16384 at least);
+* ``EPICS_CA_AUTO_ARRAY_BYTES`` -- YES (default, as libca since 3.16.1): arrays of any
+  size; NO: ``EPICS_CA_MAX_ARRAY_BYTES`` is the largest payload we ask for or accept
+  (16384 at least);
 * ``EPICS_CA_CONN_TMO`` -- seconds of silence on a circuit before an echo probes it (30);
 * ``EPICS_CA_MAX_SEARCH_PERIOD`` -- the longest search back-off period (300 s, 60 at least).
 
-A bad value fails once, when the context is made, with a message naming the variable.
+Any other bad value fails once, when the context is made, with a message naming the
+variable.
 """
 from __future__ import annotations
 
 import ipaddress
+import logging
 import os
 import socket
 from collections.abc import Mapping
@@ -25,6 +31,8 @@ from dataclasses import dataclass
 
 __all__ = ["ClientConfig", "ConfigError"]
 
+log = logging.getLogger("iochost.client.config")
+
 Address = tuple[str, int]
 
 # libca's defaults (the client layer may not import the server's copies: docs/internals.md).
@@ -32,6 +40,8 @@ DEFAULT_SERVER_PORT = 5064
 DEFAULT_REPEATER_PORT = 5065
 DEFAULT_MAX_ARRAY_BYTES = 16384
 MIN_MAX_ARRAY_BYTES = 16384
+#: EPICS_CA_AUTO_ARRAY_BYTES=YES: no fixed cap (what a request or reply may carry at most)
+UNLIMITED_ARRAY_BYTES = 1 << 31
 
 
 class ConfigError(ValueError):
@@ -69,16 +79,25 @@ def _parse_positive_float(text: str, variable: str) -> float:
 
 def parse_address_list(text: str, default_port: int,
                        variable: str) -> tuple[tuple[str, int | None], ...]:
-    """A whitespace-separated ``ip[:port]`` list (IPv4 addresses; names are not resolved)."""
+    """A whitespace-separated ``host[:port]`` list: IPv4 addresses, or host names resolved
+    now. An entry that cannot be used is logged and skipped, as libca does."""
     entries: list[tuple[str, int | None]] = []
     for item in text.split():
         host, sep, port_text = item.partition(":")
         try:
-            ipaddress.IPv4Address(host)
-        except ValueError:
-            raise ConfigError(f"{variable}: {item!r} is not an IPv4 address[:port]") from None
-        entries.append((host, _parse_port(port_text, variable) if sep else default_port))
+            port = _parse_port(port_text, variable) if sep else default_port
+            entries.append((_ipv4(host), port))
+        except (ConfigError, OSError, UnicodeError):
+            log.warning("%s: bad internet address or host name: %r (skipped)", variable, item)
     return tuple(entries)
+
+
+def _ipv4(host: str) -> str:
+    """``host`` as a dotted IPv4 address (a name is resolved; OSError when it is not)."""
+    try:
+        return str(ipaddress.IPv4Address(host))
+    except ValueError:
+        return socket.gethostbyname(host)
 
 
 def local_broadcast_addresses() -> dict[str, str | None]:
@@ -119,6 +138,7 @@ class ClientConfig:
 
         port = _parse_port(get("EPICS_CA_SERVER_PORT"), "EPICS_CA_SERVER_PORT") \
             if get("EPICS_CA_SERVER_PORT") else DEFAULT_SERVER_PORT
+        max_bytes = _max_array_bytes(get("EPICS_CA_MAX_ARRAY_BYTES"))  # checked either way
         config = cls(
             addresses=_with_port(parse_address_list(
                 get("EPICS_CA_ADDR_LIST"), port, "EPICS_CA_ADDR_LIST"), port),
@@ -129,7 +149,9 @@ class ClientConfig:
             server_port=port,
             repeater_port=_parse_port(get("EPICS_CA_REPEATER_PORT"), "EPICS_CA_REPEATER_PORT")
             if get("EPICS_CA_REPEATER_PORT") else DEFAULT_REPEATER_PORT,
-            max_array_bytes=_max_array_bytes(get("EPICS_CA_MAX_ARRAY_BYTES")),
+            max_array_bytes=max_bytes if not _parse_bool(
+                get("EPICS_CA_AUTO_ARRAY_BYTES") or "YES", "EPICS_CA_AUTO_ARRAY_BYTES")
+            else UNLIMITED_ARRAY_BYTES,
             connection_timeout=_parse_positive_float(get("EPICS_CA_CONN_TMO"),
                                                      "EPICS_CA_CONN_TMO")
             if get("EPICS_CA_CONN_TMO") else DEFAULT_CONN_TMO,

@@ -21,18 +21,20 @@ import json
 import logging
 import sys
 import time
-from collections.abc import Sequence
-from typing import TextIO
+from collections.abc import Coroutine, Sequence
+from typing import Any, TextIO
 
 import numpy as np
 
 from iochost.ca.alarm_codes import AlarmSeverity, AlarmStatus
 from iochost.ca.codes import DBE_ALARM, DBE_LOG, DBE_PROPERTY, DBE_VALUE
 from iochost.ca.dbr import FAMILIES, ChannelType, family
+from iochost.ca.eca import ECA_BADTYPE
 
 from .channel import Channel, DbrSpec
+from .config import ConfigError
 from .context import Context
-from .errors import ClientError
+from .errors import ClientError, RequestFailed
 from .reading import Reading
 
 __all__ = [
@@ -191,10 +193,16 @@ async def _get(names: Sequence[str], dbr_type: DbrSpec | None, count: int | None
     status = EXIT_OK
     async with Context() as context:
         channels = [context.channel(name) for name in names]
-        for channel in channels:
+        # one wait for all, as caget's one ca_pend_io: N missing PVs cost one timeout
+        connects = await asyncio.gather(*(channel.wait_connected(timeout)
+                                          for channel in channels), return_exceptions=True)
+        for channel, connected in zip(channels, connects, strict=True):
             try:
-                await channel.wait_connected(timeout)
-                reading = await channel.get("time" if dbr_type is None else dbr_type, count,
+                if isinstance(connected, Exception):
+                    raise connected
+                # more elements than the channel has: what it has, as caget clamps
+                wanted = None if count is None else min(count, channel.count)
+                reading = await channel.get("time" if dbr_type is None else dbr_type, wanted,
                                             timeout)
                 enums = await _enum_strings(channel, timeout)
             except ClientError as error:
@@ -216,27 +224,54 @@ def _quiet_library_log() -> None:
     logging.getLogger("iochost.client").addHandler(logging.NullHandler())
 
 
+def _run(verb: str, main: Coroutine[Any, Any, int], err: TextIO) -> int:
+    """Run a verb; a bad EPICS_CA_* variable is its one-line error (exit status 1), and a
+    skipped address-list entry a warning line (libca prints those too)."""
+    _quiet_library_log()
+    warnings = logging.StreamHandler(err)
+    warnings.setFormatter(logging.Formatter(f"iochost {verb}: warning: %(message)s"))
+    config_log = logging.getLogger("iochost.client.config")
+    config_log.addHandler(warnings)
+    try:
+        return asyncio.run(main)
+    except ConfigError as error:
+        _fail(verb, error, err)
+        return EXIT_FAILED
+    finally:
+        config_log.removeHandler(warnings)
+
+
 def get(names: Sequence[str], dbr_type: DbrSpec | None = None, count: int | None = None,
         timeout: float = 1.0, as_json: bool = False, out: TextIO = sys.stdout,
         err: TextIO = sys.stderr) -> int:
     """``iochost get``; returns the exit status."""
-    _quiet_library_log()
-    return asyncio.run(_get(names, dbr_type, count, timeout, as_json, out, err))
+    return _run("get", _get(names, dbr_type, count, timeout, as_json, out, err), err)
 
 
-def _put_value(channel: Channel, values: Sequence[str]) -> object:
-    """Command-line words as the value to put: numbers where they all parse (ints when
-    they are all integers), else text (the server converts enum names and numbers)."""
-    if channel.native_type in (ChannelType.STRING,):
-        return list(values) if len(values) > 1 else values[0]
-    try:
-        numbers = [int(word, 0) for word in values]
-    except ValueError:
+def _put_value(channel: Channel, words: Sequence[str], enums: Sequence[str],
+               err: TextIO) -> object:
+    """Command-line words as caput sends them: text, which the server converts and checks
+    (a number out of the field's range is refused there, not wrapped here).  A scalar takes
+    the words joined by spaces; an array one element per word.  An enum is matched
+    against its state strings first, then taken as an index (a state named "10" is state
+    "10", not index 10); a CHAR array takes the words as one long string."""
+    text = " ".join(words)
+    if channel.native_type is ChannelType.ENUM:
+        if text in enums:
+            return enums.index(text)
         try:
-            numbers = [float(word) for word in values]  # type: ignore[misc]
+            index = int(text)
         except ValueError:
-            return list(values) if len(values) > 1 else values[0]
-    return numbers if len(numbers) > 1 else numbers[0]
+            raise RequestFailed(channel.name, "put", ECA_BADTYPE,
+                                f"enum string value {text!r} invalid (states: "
+                                f"{', '.join(map(repr, enums))})") from None
+        if not 0 <= index < len(enums):
+            print(f"iochost put: {channel.name}: warning: enum index value {index} may be "
+                  f"too large", file=err)
+        return index
+    if channel.native_type is ChannelType.CHAR:
+        return text
+    return list(words) if channel.count > 1 else text
 
 
 async def _put(name: str, values: Sequence[str], wait: bool, timeout: float, out: TextIO,
@@ -246,7 +281,8 @@ async def _put(name: str, values: Sequence[str], wait: bool, timeout: float, out
             channel = await context.connect(name, timeout)
             enums = await _enum_strings(channel, timeout)
             old = await channel.get("time", timeout=timeout)
-            await channel.put(_put_value(channel, values), wait=wait, timeout=timeout)
+            await channel.put(_put_value(channel, values, enums, err), wait=wait,
+                              timeout=timeout)
             new = await channel.get("time", timeout=timeout)
             if channel.put_error is not None:
                 raise channel.put_error
@@ -261,8 +297,7 @@ async def _put(name: str, values: Sequence[str], wait: bool, timeout: float, out
 def put(name: str, values: Sequence[str], wait: bool = False, timeout: float = 1.0,
         out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
     """``iochost put``; returns the exit status."""
-    _quiet_library_log()
-    return asyncio.run(_put(name, values, wait, timeout, out, err))
+    return _run("put", _put(name, values, wait, timeout, out, err), err)
 
 
 async def _monitor(names: Sequence[str], mask: int, limit: int | None, timeout: float,
@@ -270,46 +305,64 @@ async def _monitor(names: Sequence[str], mask: int, limit: int | None, timeout: 
     status = EXIT_OK
     done = asyncio.Event()
     received = 0
+    refused: set[str] = set()
     async with Context() as context:
-        enums: dict[str, tuple[str, ...]] = {}
 
         def show(reading: Reading) -> None:
             nonlocal received
             if limit is not None and received >= limit:
                 return
             received += 1
-            strings = enums.get(reading.name, ())
             if as_json:
-                print(_json(reading, strings), file=out, flush=True)
+                print(_json(reading, ()), file=out, flush=True)
             else:
                 print(f"{reading.name:<{_NAME_WIDTH}} {_stamp_text(reading.timestamp)} "
-                      f"{value_text(reading, strings)}{_alarm_text(reading)}", file=out,
-                      flush=True)
+                      f"{value_text(reading)}{_alarm_text(reading)}", file=out, flush=True)
             if limit is not None and received >= limit:
                 done.set()
 
+        def failed(channel: Channel, error: Exception) -> None:
+            nonlocal status
+            _fail("monitor", error, err)
+            status = EXIT_FAILED
+            refused.add(channel.name)
+            if len(refused) == len(names):      # nothing left to wait for
+                done.set()
+
+        def subscribe(channel: Channel) -> None:
+            """On the first connect: an enum as DBR_TIME_STRING, so that each update
+            carries its state string as the server has it now (camonitor's way)."""
+            dbr: DbrSpec = ChannelType.TIME_STRING \
+                if channel.native_type is ChannelType.ENUM else "time"
+            subscription = channel.subscribe(dbr, mask=mask)
+            subscription.add_callback(show)
+            subscription.add_error_callback(lambda error: failed(channel, error))
+            if subscription.error is not None:    # refused as it was made
+                failed(channel, subscription.error)
+
         def connection(channel: Channel, connected: bool) -> None:
-            if not connected and not as_json:
+            if connected and not channel.subscriptions:  # after the connect has run
+                asyncio.get_running_loop().call_soon(subscribe_once, channel)
+            elif not connected and not as_json:
                 print(f"{channel.name:<{_NAME_WIDTH}} *** disconnected", file=out, flush=True)
 
-        async def watch(channel: Channel) -> bool:
+        async def watch(channel: Channel) -> None:
+            channel.add_connection_callback(connection)
             try:
                 await channel.wait_connected(timeout)
-                enums[channel.name] = await _enum_strings(channel, timeout)
-            except ClientError as error:
-                _fail("monitor", error, err)
-                return False
-            channel.add_connection_callback(connection)
-            channel.subscribe("time", mask=mask).add_callback(show)
-            return True
+            except ClientError:   # camonitor's way: say so, and keep waiting for it
+                if not as_json:
+                    print(f"{channel.name:<{_NAME_WIDTH}} *** Not connected (PV not found)",
+                          file=out, flush=True)
+                return
+            subscribe_once(channel)
 
-        results = await asyncio.gather(*(watch(context.channel(name)) for name in names))
-        if not all(results):
-            status = EXIT_FAILED
-        if any(results):
-            await done.wait()
-        else:
-            return EXIT_FAILED
+        def subscribe_once(channel: Channel) -> None:
+            if channel.connected and not channel.subscriptions:
+                subscribe(channel)
+
+        await asyncio.gather(*(watch(context.channel(name)) for name in names))
+        await done.wait()
     return status
 
 
@@ -317,5 +370,4 @@ def monitor(names: Sequence[str], mask: int = DBE_VALUE | DBE_ALARM, limit: int 
             timeout: float = 1.0, as_json: bool = False, out: TextIO = sys.stdout,
             err: TextIO = sys.stderr) -> int:
     """``iochost monitor``: until ``limit`` updates were printed (or Ctrl-C)."""
-    _quiet_library_log()
-    return asyncio.run(_monitor(names, mask, limit, timeout, as_json, out, err))
+    return _run("monitor", _monitor(names, mask, limit, timeout, as_json, out, err), err)

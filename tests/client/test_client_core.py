@@ -81,6 +81,7 @@ def test_environment_is_read_as_libca_reads_it():
         "EPICS_CA_ADDR_LIST": "127.0.0.1 127.0.0.2:6000", "EPICS_CA_AUTO_ADDR_LIST": "NO",
         "EPICS_CA_NAME_SERVERS": "127.0.0.3", "EPICS_CA_SERVER_PORT": "5070",
         "EPICS_CA_REPEATER_PORT": "5071", "EPICS_CA_MAX_ARRAY_BYTES": "100",
+        "EPICS_CA_AUTO_ARRAY_BYTES": "NO",
         "EPICS_CA_CONN_TMO": "4.5", "EPICS_CA_MAX_SEARCH_PERIOD": "10"})
     assert config.addresses == (("127.0.0.1", 5070), ("127.0.0.2", 6000))
     assert config.name_servers == (("127.0.0.3", 5070),)
@@ -90,6 +91,20 @@ def test_environment_is_read_as_libca_reads_it():
     assert config.max_search_period == 60.0          # libca's floor
     # NO: the interface table is never consulted.
     assert config.search_destinations({"10.0.0.5": "10.0.0.255"}) == config.addresses
+    # EPICS_CA_AUTO_ARRAY_BYTES=YES (libca's default since 3.16.1): MAX_ARRAY_BYTES ignored
+    assert ClientConfig.from_env({"EPICS_CA_MAX_ARRAY_BYTES": "100"}).max_array_bytes \
+        >= 1 << 31
+
+
+def test_address_lists_take_host_names_and_skip_what_they_cannot_use(caplog):
+    config = ClientConfig.from_env({
+        "EPICS_CA_ADDR_LIST": "localhost:6001 nosuchhost.invalid 127.0.0.2:99999 127.0.0.3",
+        "EPICS_CA_NAME_SERVERS": "localhost", "EPICS_CA_AUTO_ADDR_LIST": "NO"})
+    assert config.addresses == (("127.0.0.1", 6001), ("127.0.0.3", 5064))
+    assert config.name_servers == (("127.0.0.1", 5064),)
+    skipped = [r.getMessage() for r in caplog.records if "bad internet address" in
+               r.getMessage()]
+    assert len(skipped) == 2 and "nosuchhost.invalid" in skipped[0]
 
 
 def test_automatic_address_list_is_the_interfaces_broadcast_addresses():
@@ -103,7 +118,7 @@ def test_automatic_address_list_is_the_interfaces_broadcast_addresses():
 
 
 @pytest.mark.parametrize("variable, value", [
-    ("EPICS_CA_ADDR_LIST", "not-an-address"), ("EPICS_CA_AUTO_ADDR_LIST", "maybe"),
+    ("EPICS_CA_AUTO_ARRAY_BYTES", "maybe"), ("EPICS_CA_AUTO_ADDR_LIST", "maybe"),
     ("EPICS_CA_SERVER_PORT", "70000"), ("EPICS_CA_CONN_TMO", "-1"),
     ("EPICS_CA_MAX_ARRAY_BYTES", "lots")])
 def test_a_bad_variable_is_named(variable, value):
@@ -186,7 +201,8 @@ async def test_beacon_anomaly_restarts_the_search_backoff(context_for):
 
 async def test_arrays_beyond_max_array_bytes_are_refused_before_asking(serve_pvs):
     names = serve_pvs({"BIG": ChannelDouble(value=np.zeros(10_000))})
-    config = ClientConfig.from_env({**os.environ, "EPICS_CA_MAX_ARRAY_BYTES": "16384"})
+    config = ClientConfig.from_env({**os.environ, "EPICS_CA_MAX_ARRAY_BYTES": "16384",
+                                    "EPICS_CA_AUTO_ARRAY_BYTES": "NO"})
     async with Context(config) as context:
         channel = await context.connect(names["BIG"], timeout=5)
         with pytest.raises(RequestFailed) as too_large:

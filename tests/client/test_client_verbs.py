@@ -17,7 +17,8 @@ from softioc_process import running_softioc
 
 from iochost.ca.eca import ECA_PUTFAIL
 from iochost.ca.errors import CaStatusError
-from iochost.pv.data import ChannelDouble, ChannelEnum, ChannelInteger, ChannelString
+from iochost.pv.data import (ChannelDouble, ChannelEnum, ChannelInteger, ChannelShort,
+                             ChannelString)
 from iochost.testing import wait_until
 
 
@@ -41,6 +42,7 @@ def pvs(serve_pvs):
         "WAVE": ChannelDouble(value=np.array([1.0, 2.5, 3.0])),
         "RO": ChannelDouble(value=1.0, read_only=True),
         "REFUSE": Refusing(value=0.0),
+        "BIG": ChannelDouble(value=np.zeros(10_000)),
     })
 
 
@@ -129,11 +131,95 @@ def test_monitor_prints_updates_like_camonitor(pvs, ca_server):
     assert re.fullmatch(rf"{re.escape(pvs['AI'])} +{stamp} 20 HIGH MINOR", lines[2])
 
 
-def test_monitor_of_a_missing_pv_exits_1():
-    result = iochost("monitor", "-n", "1", "--timeout", "0.3", "NO:SUCH:PV")
+def test_monitor_waits_for_a_pv_not_found_yet_as_camonitor(serve_pvs, unique_prefix):
+    """A PV whose IOC is still booting: shown as not connected, then monitored as soon as a
+    server serves it (camonitor's way), beside one that is there from the start."""
+    there = serve_pvs({"THERE": ChannelDouble(value=1.5)})["THERE"]
+    late = unique_prefix + "LATE"
+    proc = subprocess.Popen([sys.executable, "-m", "iochost", "monitor", "-n", "2",
+                             "--timeout", "0.5", late, there], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        lines = [proc.stdout.readline(), proc.stdout.readline()]
+        assert sorted(line.split()[0] for line in lines) == sorted([there, late])
+        assert f"{late} *** Not connected (PV not found)" in \
+            [" ".join(line.split()) for line in lines]
+        serve_pvs({"LATE": ChannelDouble(value=7.25)})
+        out, err = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, err
+    assert out.split()[0] == late and out.split()[-1] == "7.25"
+
+
+def test_get_searches_all_at_once_and_clamps_a_count(pvs):
+    start = time.monotonic()
+    result = iochost("get", "-w", "1", "NO:A", "NO:B", "NO:C", "NO:D", pvs["AI"])
+    assert result.returncode == 1 and result.stdout.split() == [pvs["AI"], "2.5"]
+    assert result.stderr.count("not found") == 4
+    assert time.monotonic() - start < 3.5        # one timeout for all, not one each
+    # more elements than the PV has: what it has (caget's clamp), not invented zeros
+    assert iochost("get", "-c", "20", pvs["WAVE"]).stdout.split()[1:] == \
+        ["3", "1", "2.5", "3"]
+
+
+def test_put_sends_text_as_caput_does(serve_pvs):
+    names = serve_pvs({"GAIN": ChannelEnum(value="100", enum_strings=["1", "10", "100", "0"]),
+                       "SHORT": ChannelShort(value=5), "TEXT": ChannelString(value="a"),
+                       "WAVE": ChannelDouble(value=np.zeros(3))})
+    # an enum: a state string first ("10" is state 1), then an index
+    for word, shown in (("10", "10"), ("0", "0"), ("3", "0"), ("1", "1")):
+        result = iochost("put", names["GAIN"], word)
+        assert result.returncode == 0 and result.stdout.split()[-1] == shown, result
+    result = iochost("put", names["GAIN"], "Bogus")
+    assert result.returncode == 1 and "enum string value 'Bogus' invalid" in result.stderr
+    result = iochost("put", names["GAIN"], "7")
+    assert "enum index value 7 may be too large" in result.stderr
+    # a number out of the field's range is refused by the server, not wrapped here
+    result = iochost("put", names["SHORT"], "70000")
+    assert result.returncode == 1 and "ECA_" in result.stderr
+    assert iochost("get", names["SHORT"]).stdout.split()[-1] == "5"
+    # a scalar takes the words joined; an array refuses more elements than it has
+    assert iochost("put", names["TEXT"], "hello", "world").stdout.splitlines()[-1].endswith(
+        "hello world")
+    result = iochost("put", names["WAVE"], "1", "2", "3", "4")
+    assert result.returncode == 1 and "ECA_BADCOUNT" in result.stderr
+
+
+def test_monitor_shows_the_enum_strings_the_server_has_now(serve_pvs, ca_server):
+    names = serve_pvs({"MODE": ChannelEnum(value="Auto", enum_strings=["Manual", "Auto"])})
+    proc = subprocess.Popen([sys.executable, "-m", "iochost", "monitor", "-n", "2",
+                             names["MODE"]], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    try:
+        first = proc.stdout.readline()
+        channel = ca_server.database[names["MODE"]]
+        ca_server.call(channel.write_metadata(enum_strings=["Hand", "Automatic"]))
+        ca_server.call(channel.write("Hand"))
+        out, err = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    assert first.split()[-1] == "Auto" and out.split()[-1] == "Hand", err
+
+
+def test_a_refused_subscription_is_reported_not_waited_on(pvs):
+    env = dict(os.environ, EPICS_CA_AUTO_ARRAY_BYTES="NO", EPICS_CA_MAX_ARRAY_BYTES="16384")
+    big = pvs["BIG"]
+    result = iochost("monitor", "-n", "1", big, env=env, timeout=30)
+    assert result.returncode == 1 and "ECA_TOLARGE" in result.stderr
+    result = iochost("get", big, env=dict(os.environ))        # AUTO_ARRAY_BYTES: YES
+    assert result.returncode == 0 and result.stdout.split()[1] == "10000"
+
+
+def test_address_list_names_and_bad_variables(pvs):
+    env = dict(os.environ, EPICS_CA_ADDR_LIST=os.environ["EPICS_CA_ADDR_LIST"].replace(
+        "127.0.0.1", "localhost") + " nosuchhost.invalid")
+    result = iochost("get", pvs["AI"], env=env)
+    assert result.returncode == 0 and result.stdout.split() == [pvs["AI"], "2.5"]
+    assert "bad internet address or host name: 'nosuchhost.invalid'" in result.stderr
+    result = iochost("get", pvs["AI"], env=dict(os.environ, EPICS_CA_SERVER_PORT="abc"))
     assert result.returncode == 1
-    assert result.stderr == ("iochost monitor: NO:SUCH:PV: not found "
-                             "(no server answered within 0.3 s)\n")
+    assert result.stderr == "iochost get: EPICS_CA_SERVER_PORT='abc': not a port number\n"
 
 
 @pytest.mark.skipif(importlib.util.find_spec("softioc") is None,
@@ -142,7 +228,11 @@ def test_verbs_against_rsrv():
     db = ('record(ao, "VERB:AO") { field(VAL, "1.25") field(PINI, "YES") }\n'
           'record(mbbo, "VERB:MODE") { field(ZRST, "Low") field(ONST, "High") '
           'field(PINI, "YES") }\n'
-          'record(ao, "VERB:OFF") { field(DISP, "1") }\n')
+          'record(ao, "VERB:OFF") { field(DISP, "1") }\n'
+          'record(mbbo, "VERB:GAIN") { field(ZRST, "1") field(ONST, "10") '
+          'field(TWST, "100") }\n'
+          'record(longout, "VERB:SHORT") { field(VAL, "5") }\n'
+          'record(stringout, "VERB:SO") { field(VAL, "a") }\n')
     with running_softioc(db) as port:
         env = dict(os.environ, EPICS_CA_ADDR_LIST=f"127.0.0.1:{port}")
         result = iochost("get", "VERB:AO", "VERB:MODE", env=env)
@@ -154,6 +244,16 @@ def test_verbs_against_rsrv():
         assert result.stderr.rstrip().endswith("(ECA_PUTFAIL)")
         result = iochost("monitor", "-n", "1", "VERB:AO", env=env)
         assert result.returncode == 0 and result.stdout.split()[-1] == "1.25"
+        # as caput: the state named "10" (index 1), words joined for a scalar, a number
+        # beyond a LONG refused by the IOC rather than wrapped
+        assert iochost("put", "VERB:GAIN", "10", env=env).stdout.split()[-1] == "10"
+        assert iochost("get", "-d", "native", "VERB:GAIN", env=env).stdout.split(
+            "Value:")[1].split()[0] == "1"
+        assert iochost("put", "VERB:SO", "two", "words", env=env).stdout.splitlines()[
+            -1].endswith("two words")
+        result = iochost("put", "--wait", "VERB:SHORT", "5000000000", env=env)
+        assert result.returncode == 1, result
+        assert iochost("get", "VERB:SHORT", env=env).stdout.split()[-1] == "5"
 
 
 # -- the verbs' help examples, as written, against the served demo ------------------------------
