@@ -226,6 +226,8 @@ class _Parser:
 
     # grammar
     def parse(self) -> AccessConfig:
+        if self.token.kind == "end":   # base's grammar needs one item: a truncated file
+            raise self.expected("UAG, HAG or ASG")  # must not revoke every right
         while self.token.kind != "end":
             token = self.token
             if token.kind == "keyword" and token.text in ("UAG", "HAG"):

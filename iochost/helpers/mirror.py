@@ -232,6 +232,8 @@ class MirrorIOC(PVGroup):
         shape = (native, count)
         if mirrored.shape != shape:
             served = self._make(mirrored, native, count)
+            # the access rules' gate the host gave the PV it replaces: never unguarded
+            served.access_gate = mirrored.served.access_gate
             mirrored.served, mirrored.shape = served, shape
             self.pvdb[mirrored.name] = served  # type: ignore[assignment]
             if self._database is not None:

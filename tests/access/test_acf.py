@@ -84,6 +84,9 @@ def test_quoted_strings_keep_their_escapes_as_base_does():
     ("UAG(x) { a \x01 }", "1:12", "invalid character 0x01"),
     ("RULE(1, READ)", "1:1", "expected UAG, HAG or ASG, found 'RULE'"),
     ("UAG(x", "1:6", "expected ')', found end of file"),
+    # base's grammar needs one item: a truncated file must not revoke every right
+    ("", "1:1", "expected UAG, HAG or ASG, found end of file"),
+    ("# all commented out\n", "2:1", "expected UAG, HAG or ASG, found end of file"),
 ])
 def test_errors_name_file_line_column_and_what_was_expected(text, where, message):
     with pytest.raises(AcfError) as caught:

@@ -12,7 +12,7 @@ import pytest
 from softioc_process import free_port, running_softioc
 
 from iochost.ca.alarm_codes import AlarmSeverity, AlarmStatus
-from iochost.ca.dbr import ChannelType
+from iochost.ca.dbr import AccessRights, ChannelType
 from iochost.ca.eca import ECA_NOWTACCESS, ECA_PUTFAIL
 from iochost.ca.errors import CaStatusError
 from iochost.client import ClientError, Context, RequestFailed
@@ -260,3 +260,29 @@ async def test_a_writable_mirror_of_an_epics_ioc_puts_as_the_source_takes_them(
             await wait_for_connected_type(swf, ChannelType.STRING)
             await swf.put(["a", "bb", "ccc"], wait=True)
             await wait_for(swf, lambda r: list(r.data) == [b"a", b"bb", b"ccc"])
+
+
+async def test_a_mirrored_pv_stays_under_the_access_rules_once_its_source_connects(
+        start_host, unique_prefix, searchable, tmp_path):
+    """The mirror builds new channel data for the source's type: they keep the gate the
+    host gave the PV (a writable mirror in a read-only group is read-only to clients)."""
+    rules = tmp_path / "site.acf"
+    rules.write_text("ASG(DEFAULT) { RULE(1, READ) }\n")
+    port = free_port()
+    searchable(port)
+    with ServerThread(source_pvs("SRCA:"), port=port) as source:
+        start_host(f"""
+            access: {{file: {rules}}}
+            mounts:
+              - {{name: w, ioc: mirror, prefix: '$(P)W:',
+                 options: {{source_prefix: 'SRCA:', pvs: [DBL, ARR], writable: true}}}}
+        """, unique_prefix)
+        async with Context() as context:
+            for name, native in (("DBL", ChannelType.DOUBLE), ("ARR", ChannelType.LONG)):
+                channel = context.channel(unique_prefix + "W:" + name)
+                await wait_for_connected_type(channel, native)
+                assert channel.access == AccessRights.READ, name
+                with pytest.raises(RequestFailed) as refused:
+                    await channel.put(1, wait=True)
+                assert refused.value.status == ECA_NOWTACCESS
+            assert source.database["SRCA:DBL"].value == 1.5
