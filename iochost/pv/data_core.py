@@ -616,6 +616,11 @@ class ChannelData:
         if value is NOT_SCALAR:
             values, _ = decode_dbr(dbr_type, payload, count)
             value = self._value_from_wire(self._convert_put(values, source))
+        await self.write_from_client(value, host, user)
+
+    async def write_from_client(self, value: Any, host: str, user: str) -> None:
+        """Store a client's decoded put; one a TRAPWRITE rule grants is reported (old and
+        new value), whichever view of the channel (``NAME$``...) it came through."""
         gate = self.gate_in_force()
         if gate is not None and gate.traps_write(self.access_level(), host, user):
             old = self.value

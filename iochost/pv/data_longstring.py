@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, cast
 import numpy as np
 
 from ..ca.dbr import AccessRights, ChannelType, convert_values, decode_dbr, encode_dbr
-from .data_errors import ACK_PUTS, check_count, check_put, unreadable, write_mapping_errors
+from .data_errors import ACK_PUTS, check_count, check_put, unreadable
 
 if TYPE_CHECKING:  # pragma: no cover
     from .data_core import ChannelData, Listener
@@ -90,7 +90,7 @@ class LongStringView:
             chars = cast("np.ndarray", convert_values(values, source, ChannelType.CHAR))
             text = chars.tobytes().split(b"\0", 1)[0]
         parent = self._parent
-        await write_mapping_errors(parent, text.decode(parent.string_encoding))
+        await parent.write_from_client(text.decode(parent.string_encoding), host, user)
 
     def add_listener(self, fn: Listener) -> None:
         def relay(_channel: Any, flags: int) -> None:

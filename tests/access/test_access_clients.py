@@ -62,6 +62,8 @@ class AccessIOC(PVGroup):
     RO = pvproperty(value=2.0, asg="RO")
     HIDDEN = pvproperty(value=3.0, asg="HIDDEN")
     CONSOLE = pvproperty(value=4.0, asg="CONSOLE")
+    LABEL = pvproperty(value="console", record="stringout", asg="CONSOLE",
+                       doc="a text written as NAME$ too")
     GATED = pvproperty(value=5.0, asg="GATED")
     ENABLE = pvproperty(value=0)
     LOCAL = pvproperty(value=6.0, asg="LOCAL")
@@ -308,6 +310,13 @@ def test_trapwrite_is_logged_and_handed_to_the_plugin(host, caproto_as, unique_p
     (event,) = TRAPPED
     assert (event.pv, event.user, event.host, event.old, event.new) == \
         (unique_prefix + "CONSOLE", "operator", "console1", 4.0, 6.5)
+    # a put through the long-string view (NAME$) is trapped as RSRV traps every put
+    (label,) = context.get_pvs(unique_prefix + "LABEL.DESC$", timeout=TIMEOUT)
+    label.wait_for_connection(timeout=TIMEOUT)
+    label.write(b"short\0", wait=True, timeout=TIMEOUT)
+    assert wait_until(lambda: len(TRAPPED) == 2, TIMEOUT)
+    assert (TRAPPED[1].pv, TRAPPED[1].old, TRAPPED[1].new) == (
+        unique_prefix + "LABEL.DESC", "a text written as NAME$ too", "short")
 
 
 def test_address_matching_ignores_the_claimed_host_name(ca_server, catalog, unique_prefix,
