@@ -128,6 +128,18 @@ def test_a_ca_change_appears_within_a_second_and_an_alarm_turns_the_row_red(
     page.screenshot(path=str(artefacts / "mount.png"), full_page=True)
 
 
+def test_rows_show_undefined_while_the_host_cannot_be_reached(web_host, page, ca_server):
+    demo = web_host()
+    page.goto(demo.url("/mounts/demo"))
+    temp = row(page, demo.pv("TEMP"))
+    wait_for_text(temp.locator(".value"), "20.00", TIMEOUT)
+    assert temp.get_attribute("class") == "sev-NONE"
+    ca_server.call(demo.host.stop())
+    page.wait_for_function("(row) => row.className === 'sev-UNDEFINED'",
+                           arg=temp.element_handle(), timeout=5000)
+    assert temp.locator(".severity").inner_text() == "UNDEFINED"
+
+
 def test_a_web_put_is_refused_when_not_writable(web_host, page, pyepics, artefacts):
     demo = web_host()
     page.goto(demo.url("/mounts/demo"))

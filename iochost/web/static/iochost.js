@@ -177,7 +177,17 @@ function liveMount() {
       const entry = rows.get(message.pv);
       if (entry) update(entry, decodeArrays(message));
     };
-    socket.onclose = () => { setConnected(false, "reconnecting…"); setTimeout(open, 2000); };
+    socket.onclose = () => {
+      setConnected(false, "reconnecting…");
+      // no connection, no known value: every row shows it (as a display marks its widgets)
+      for (const entry of rows.values()) {
+        entry.pv = {};
+        entry.row.className = "sev-UNDEFINED";
+        entry.row.querySelector(".severity").textContent = "UNDEFINED";
+        entry.row.querySelector(".value").classList.remove("writable");
+      }
+      setTimeout(open, 2000);
+    };
   };
   const update = (entry, message) => {
     Object.assign(entry.pv, message);
