@@ -195,13 +195,16 @@ def test_integers_whole_local_time_stamps_and_text_written_as_typed(web_host, ch
         # a text PV keeps what is typed; a numeric PV takes it as a number
         for pv, typed, expected in (("NOTE", "12", "12"), ("NOTE", "0x1F", "0x1F"),
                                     ("COUNT", "2147483647", 2147483647),
-                                    ("MODE", "off", "off")):
+                                    ("MODE", "off", "off"), ("LONGS", "4, 5 6", "[3] 4, 5, 6")):
             cell = row(page, demo.pv(pv)).locator(".value")
             page.wait_for_function("(cell) => cell.classList.contains('writable')",
                                    arg=cell.element_handle(), timeout=5000)
             page.once("dialog", lambda dialog, text=typed: dialog.accept(text))
             cell.click()
             wait_for_text(cell, str(expected), TIMEOUT)
+            if pv == "LONGS":    # an array: one element per word
+                assert list(pyepics.caget(demo.pv(pv), use_monitor=False)) == [4, 5, 6]
+                continue
             assert pyepics.caget(demo.pv(pv), as_string=isinstance(expected, str),
                                  use_monitor=False, timeout=TIMEOUT) == expected
     finally:

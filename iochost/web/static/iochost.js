@@ -133,6 +133,11 @@ function formatStamp(pv) {
 // What a text typed for a PV is written as: a number for a numeric PV (when it is one),
 // else the text itself -- a string PV keeps "12" as typed, an enum takes its label
 function typedValue(pv, text) {
+  if (Array.isArray(pv.value)) {  // an array: one element per word, "1, 2, 3" or "1 2 3"
+    const words = text.split(/[\s,]+/).filter(w => w !== "");
+    const numbers = words.map(Number);
+    return numbers.every(Number.isFinite) ? numbers : words;
+  }
   const number = Number(text);
   return NUMBER_VTYPES.test(pv.vtype || "") && text.trim() !== "" && Number.isFinite(number)
     ? number : text;
@@ -213,10 +218,12 @@ function liveMount() {
     const cell = event.target.closest("td.value.writable");
     if (!cell) return;
     const name = cell.closest("tr").dataset.pv;
-    const text = prompt(`New value for ${name}`, cell.textContent);
+    const pv = rows.get(name).pv;
+    const shown = Array.isArray(pv.value) ? pv.value.join(", ") : cell.textContent;
+    const text = prompt(`New value for ${name}`, shown);
     if (text === null) return;
     socket.send(JSON.stringify({type: "write", pv: name,
-                                value: typedValue(rows.get(name).pv, text)}));
+                                value: typedValue(pv, text)}));
   });
   open();
 }
