@@ -185,9 +185,7 @@ class Channel:
             dbr_type, payload, count = encode_put(self.native_type, value, dbr)
         except CaStatusError as exc:
             raise RequestFailed(self.name, "put", exc.status, exc.message) from None
-        if count > self.count:     # libca refuses it too; a server would drop the rest
-            raise RequestFailed(self.name, "put", ECA_BADCOUNT,
-                                f"{count} elements for a channel of {self.count}")
+        self._checked_count(dbr_type, count, "put")  # as libca: not beyond the channel
         self.put_error = None
         await link.write(self, dbr_type, count, payload, timeout if wait else None)
 

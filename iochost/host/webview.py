@@ -112,9 +112,11 @@ async def start_web(host: Host, call_hook: Callable[..., Awaitable[None]]) -> We
     except ValueError as exc:
         log.error("web page not started: %s: %s", ENV_WEB_LISTEN, exc)
         return None
-    app = make_app(HostWebView(host), writable=config.writable, version=iochost.__version__,
-                   listen_host=address, allowed_hosts=config.allowed_hosts,
-                   allowed_origins=config.allowed_origins)
+    # in a thread too: the request guard looks up this machine's names (getfqdn: DNS)
+    app = await asyncio.to_thread(
+        make_app, HostWebView(host), writable=config.writable, version=iochost.__version__,
+        listen_host=address, allowed_hosts=config.allowed_hosts,
+        allowed_origins=config.allowed_origins)
     await call_hook("iochost_web_routes", app=app)
     server = WebServer(app, address, port)
     try:
