@@ -80,14 +80,17 @@ async def _set_doc(record: Any, text: str) -> None:
 
 async def _set_access_group(record: Any, name: str) -> None:
     """dbCommon's ASG (special AS): a put moves the record to another access security
-    group, as asChangeGroup does; its open channels are re-evaluated at once."""
+    group, as asChangeGroup does; its open channels are re-evaluated at once. The move
+    lives in the gate only: the group named in code (``pvspec.asg``) stays, so that a
+    host reload gives the record its configured group again."""
     name = name.strip()
-    record.pvspec = record.pvspec._replace(asg=name or None)
     gate = record.access_gate
-    if gate is not None:
-        record.access_gate = gate.member_of(name)
-        gate.changed()
-        record.access_gate.changed()
+    if gate is None:     # no access security: the field only remembers the name
+        record.pvspec = record.pvspec._replace(asg=name or None)
+        return
+    record.access_gate = gate.member_of(name)
+    gate.changed()
+    record.access_gate.changed()
 
 
 async def _refuse(record: Any, value: Any) -> None:

@@ -145,3 +145,32 @@ def test_a_put_to_iocstats_readacf_reloads_the_rules(ca_server, catalog, caproto
         assert granted.wait(TIMEOUT)
     finally:
         ca_server.call(host.stop())
+
+
+def test_a_record_moved_by_its_asg_field_gets_its_configured_group_on_reload(
+        ca_server, catalog, caproto_as, unique_prefix, tmp_path):
+    """A put to ``.ASG`` moves the record until the host config is reloaded (docs/access.md):
+    the group given in code (AO: ``asg="RO"``) comes back, and a changed mount ``asg:``
+    does not skip the moved record."""
+    rules = tmp_path / "site.acf"
+    rules.write_text(RULES.replace("ASG(RO) { RULE(1, READ) }",
+                                   "ASG(RO) { RULE(1, READ) RULE(1, WRITE) { UAG(admins) } }"))
+    path = tmp_path / "host.yaml"
+    write_config(path, unique_prefix, rules)
+    host = Host(load_config(path, environ={}), catalog, server=ca_server.server)
+    ca_server.call(host.start())
+    try:
+        admin = caproto_as("admin", "x")
+        (asg,) = admin.get_pvs(unique_prefix + "AO.ASG", timeout=TIMEOUT)
+        asg.wait_for_connection(timeout=TIMEOUT)
+        (ao,) = caproto_as("operator", "laptop").get_pvs(unique_prefix + "AO", timeout=TIMEOUT)
+        ao.wait_for_connection(timeout=TIMEOUT)
+        assert int(ao.access_rights) == 1
+        asg.write([b"DEFAULT"], wait=True, timeout=TIMEOUT)
+        assert wait_until(lambda: int(ao.access_rights) == 3, TIMEOUT)
+        assert asg.read(timeout=TIMEOUT).data == [b"DEFAULT"]
+        assert ca_server.call(reload_host(host)) is not None
+        assert wait_until(lambda: int(ao.access_rights) == 1, TIMEOUT)
+        assert asg.read(timeout=TIMEOUT).data == [b"RO"]
+    finally:
+        ca_server.call(host.stop())
