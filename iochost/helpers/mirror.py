@@ -91,6 +91,10 @@ class _PassThrough:
 
     source: Channel
     put_timeout: float
+    served_name: str
+
+    def trap_name(self) -> str:
+        return self.served_name   # a TRAPWRITE report names the mirror's PV
 
     def check_limits(self, value: Any) -> None:
         pass   # the source applies its own: an ao clamps to DRVH, others refuse
@@ -171,7 +175,7 @@ class MirrorIOC(PVGroup):
         self._attached = asyncio.Event()
         self._events: asyncio.Queue[Callable[[], Any]] = asyncio.Queue()
         for name in self.sources:
-            self.pvdb[name] = self._placeholder()  # type: ignore[assignment]
+            self.pvdb[name] = self._placeholder(name)  # type: ignore[assignment]
 
     # -- set-up by the host -----------------------------------------------------------------
     def attach(self, database: Any) -> None:
@@ -205,10 +209,13 @@ class MirrorIOC(PVGroup):
             lambda reading: post(lambda: self._properties(mirrored, reading)))
 
     # -- the channel data served ------------------------------------------------------------
-    def _placeholder(self) -> ChannelData:
+    def _placeholder(self, name: str) -> ChannelData:
         cls = _pass_through_class(ChannelDouble) if self.writable else ChannelDouble
-        return cls(value=0.0, read_only=not self.writable, alarm=ChannelAlarm(
+        placeholder = cls(value=0.0, read_only=not self.writable, alarm=ChannelAlarm(
             status=AlarmStatus.LINK, severity=AlarmSeverity.INVALID))
+        if self.writable:
+            placeholder.served_name = name  # type: ignore[attr-defined]
+        return placeholder
 
     def _make(self, mirrored: _Mirrored, native: ChannelType, count: int) -> ChannelData:
         cls = _CLASSES[native]
@@ -223,6 +230,7 @@ class MirrorIOC(PVGroup):
         if self.writable:
             served.source = mirrored.source  # type: ignore[attr-defined]
             served.put_timeout = self.put_timeout  # type: ignore[attr-defined]
+            served.served_name = mirrored.name  # type: ignore[attr-defined]
         return served
 
     def _served_for(self, mirrored: _Mirrored, native: ChannelType, count: int

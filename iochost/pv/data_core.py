@@ -609,7 +609,7 @@ class ChannelData:
         acknowledge = ACK_PUTS.get(dbr_type)
         if acknowledge is not None:
             values, _ = decode_dbr(dbr_type, payload, 1)
-            await self._alarm.write(**{acknowledge: int(values[0])})
+            await self._acknowledge(acknowledge, int(values[0]), host, user)
             return
         self._check_put_count(count)
         value = self._scalar_put(dbr_type, count, payload)
@@ -628,6 +628,20 @@ class ChannelData:
             gate.write_trapped(self.trap_name(), host, user, old, self.value)
             return
         await write_mapping_errors(self, value)
+
+    async def _acknowledge(self, acknowledge: tuple[str, str], value: int, host: str,
+                           user: str) -> None:
+        """PUT_ACKT / PUT_ACKS: set ACKT or ACKS; trapped as RSRV traps every put (the
+        report names the field, ``NAME.ACKS``, with its old and new value)."""
+        attribute, field = acknowledge
+        gate = self.gate_in_force()
+        if gate is None or not gate.traps_write(self.access_level(), host, user):
+            await self._alarm.write(**{attribute: value})
+            return
+        old = int(getattr(self._alarm, attribute))
+        await self._alarm.write(**{attribute: value})
+        gate.write_trapped(f"{self.trap_name()}.{field}", host, user, old,
+                           int(getattr(self._alarm, attribute)))
 
     def trap_name(self) -> str:
         """What a TRAPWRITE report calls this channel (channels in a group: the PV name)."""

@@ -82,10 +82,10 @@ def _refusal_text(channel: Any, error: Exception) -> str:
 _WRITE = int(AccessRights.WRITE)
 _LAST_VALUE_TYPE = int(ChannelType.CTRL_DOUBLE)
 
-#: The alarm-acknowledge puts and the ChannelAlarm.write keyword each one sets.
-ACK_PUTS: dict[int, str] = {
-    ChannelType.PUT_ACKT: "must_acknowledge_transient",
-    ChannelType.PUT_ACKS: "severity_to_acknowledge",
+#: The alarm-acknowledge puts: the ChannelAlarm.write keyword each one sets, and its field.
+ACK_PUTS: dict[int, tuple[str, str]] = {
+    ChannelType.PUT_ACKT: ("must_acknowledge_transient", "ACKT"),
+    ChannelType.PUT_ACKS: ("severity_to_acknowledge", "ACKS"),
 }
 
 

@@ -317,6 +317,13 @@ def test_trapwrite_is_logged_and_handed_to_the_plugin(host, caproto_as, unique_p
     assert wait_until(lambda: len(TRAPPED) == 2, TIMEOUT)
     assert (TRAPPED[1].pv, TRAPPED[1].old, TRAPPED[1].new) == (
         unique_prefix + "LABEL.DESC", "a text written as NAME$ too", "short")
+    # so is an alarm acknowledgement (PUT_ACKS, PUT_ACKT; nothing to acknowledge: ACKS
+    # stays 0): the report names the field
+    pv.write([2], data_type=ChannelType.PUT_ACKS, wait=True, timeout=TIMEOUT)
+    pv.write([0], data_type=ChannelType.PUT_ACKT, wait=True, timeout=TIMEOUT)
+    assert wait_until(lambda: len(TRAPPED) == 4, TIMEOUT)
+    assert [(event.pv, event.old, event.new) for event in TRAPPED[2:]] == [
+        (unique_prefix + "CONSOLE.ACKS", 0, 0), (unique_prefix + "CONSOLE.ACKT", 1, 0)]
 
 
 def test_address_matching_ignores_the_claimed_host_name(ca_server, catalog, unique_prefix,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
+import logging
 import os
 
 import numpy as np
@@ -286,3 +287,24 @@ async def test_a_mirrored_pv_stays_under_the_access_rules_once_its_source_connec
                     await channel.put(1, wait=True)
                 assert refused.value.status == ECA_NOWTACCESS
             assert source.database["SRCA:DBL"].value == 1.5
+
+
+async def test_a_trapped_put_through_a_writable_mirror_names_the_mirrored_pv(
+        start_host, unique_prefix, searchable, tmp_path, caplog):
+    rules = tmp_path / "site.acf"
+    rules.write_text("ASG(DEFAULT) { RULE(1, WRITE, TRAPWRITE) }\n")
+    port = free_port()
+    searchable(port)
+    with ServerThread(source_pvs("SRCT:"), port=port):
+        start_host(f"""
+            access: {{file: {rules}}}
+            mounts:
+              - {{name: w, ioc: mirror, prefix: '$(P)W:',
+                 options: {{source_prefix: 'SRCT:', pvs: [DBL], writable: true}}}}
+        """, unique_prefix)
+        async with Context() as context:
+            channel = context.channel(unique_prefix + "W:DBL")
+            await wait_for_connected_type(channel, ChannelType.DOUBLE)
+            with caplog.at_level(logging.INFO, "iochost.access"):
+                await channel.put(2.5, wait=True)
+            assert f" {unique_prefix}W:DBL: 1.5 -> 2.5" in caplog.text
