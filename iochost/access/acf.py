@@ -188,7 +188,6 @@ class _Parser:
         self.uags: dict[str, tuple[str, ...]] = {}
         self.hags: dict[str, tuple[str, ...]] = {}
         self.groups: dict[str, AccessGroup] = {DEFAULT_GROUP: AccessGroup(DEFAULT_GROUP)}
-        self.default_defined = False
         self.warnings: list[str] = []
 
     # helpers
@@ -287,10 +286,11 @@ class _Parser:
         name_token = self.string("an ASG name")
         self.punct(")")
         name = name_token.text
-        if name in self.groups and not (name == DEFAULT_GROUP and not self.default_defined):
+        known = self.groups.get(name)
+        # base's asAsgAdd: DEFAULT exists from the start and may be declared again while it
+        # has neither inputs nor rules; any other name only once
+        if known is not None and (name != DEFAULT_GROUP or known.inputs or known.rules):
             raise self.error(f"duplicate Access Security Group named {name!r}", name_token)
-        if name == DEFAULT_GROUP:
-            self.default_defined = True
         inputs: dict[int, str] = {}
         rules: list[Rule] = []
         if self.at("{"):

@@ -221,7 +221,8 @@ class AccessSecurity:
     def _read(self) -> CompiledRules:
         path = self.settings.file
         try:
-            text = path.read_text(encoding="utf-8", errors="replace")
+            # bytes that are not UTF-8 are kept (surrogates), to match names byte for byte
+            text = path.read_text(encoding="utf-8", errors="surrogateescape")
         except OSError as exc:
             raise AcfError(f"cannot read the rules file: {exc.strerror or exc}", str(path),
                            0, 0) from None

@@ -22,6 +22,7 @@ from typing import Any, ClassVar
 
 from iochost import ChannelType, PVGroup, __version__, pvproperty
 from iochost.ca.codes import CA_MAJOR_VERSION, CA_MINOR_VERSION
+from iochost.pv.data_errors import ChannelValueError
 from iochost.records.behaviour import LIMIT_SEVERITIES
 
 from .sysinfo import CpuLoad, max_fds, memory, open_fds, uptime_text
@@ -232,12 +233,13 @@ class IocStatsIOC(PVGroup):
     @READACF.putter
     async def READACF(self, instance: Any, value: Any) -> None:
         # devIocStats' READACF re-reads the access security file (asInit)
+        # a refusal, not a fault: one WARNING line, no traceback
         if getattr(self.host, "access", None) is None:
-            raise NotImplementedError("READACF: this host has no access rules to reload "
-                                      "(no access: section in its config)")
+            raise ChannelValueError("READACF: this host has no access rules to reload "
+                                    "(no access: section in its config)")
         if not await self.host.reload_access():
-            raise ValueError("READACF: the access rules file has errors (logged with "
-                             "file:line); the rules in force are kept")
+            raise ChannelValueError("READACF: the access rules file has errors (logged "
+                                    "with file:line); the rules in force are kept")
 
     # -- the periodic values ------------------------------------------------------------------
     def _due_now(self, period_pv: str, now: float) -> bool:

@@ -125,8 +125,9 @@ def _zeroed_payload(header: Header) -> bytes:
 
 
 def _decode_name(payload: bytes | memoryview) -> str:
-    """A client or host name from its payload (invalid UTF-8 replaced)."""
-    return _name_bytes(payload).decode("utf-8", "replace")
+    """A client or host name from its payload (bytes that are not UTF-8 kept as surrogates:
+    the rules compare names byte for byte, as base does)."""
+    return _name_bytes(payload).decode("utf-8", "surrogateescape")
 
 
 class _NoSubscriptions(dict):  # type: ignore[type-arg]

@@ -423,3 +423,21 @@ def test_a_calc_input_on_another_server_is_watched_over_ca(ca_server, catalog, c
         assert wait_until(lambda: rights[-1:] == [1], TIMEOUT), rights
     finally:
         ca_server.call(host.stop())
+
+
+def test_user_names_that_are_not_utf8_are_matched_byte_for_byte(ca_server, catalog,
+                                                                  unique_prefix, tmp_path):
+    """Base compares names as bytes: two names that are not UTF-8 must not match each
+    other's UAG entries (decoded with replacement both read as U+FFFD)."""
+    rules = tmp_path / "site.acf"
+    rules.write_bytes(b'UAG(ops) { "op\xe9" }\nASG(DEFAULT) { RULE(1, READ) '
+                      b'RULE(1, WRITE) { UAG(ops) } }\n')
+    host = Host(host_config(unique_prefix, rules), catalog, server=ca_server.server)
+    ca_server.call(host.start())
+    try:
+        for user, rights in ((b"op\xe9", 3), (b"op\xe8", 1), (b"op\xef\xbf\xbd", 1)):
+            with RawCircuit(ca_server.tcp_port, user=user, host=b"x") as raw:
+                granted, _ = raw.create_channel(unique_prefix + "OPEN")
+                assert granted.access_rights == rights, user
+    finally:
+        ca_server.call(host.stop())

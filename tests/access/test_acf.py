@@ -49,6 +49,11 @@ def test_without_asg_default_there_is_an_empty_default_group():
     assert config.groups["DEFAULT"].rules == ()
 
 
+def test_an_empty_default_group_may_be_declared_again_as_base_allows():
+    config = parse_acf("ASG(DEFAULT)\nASG(DEFAULT)\nASG(DEFAULT) { RULE(1, WRITE) }")
+    assert [rule.access for rule in config.groups["DEFAULT"].rules] == [Level.WRITE]
+
+
 def test_longest_token_wins_like_flex():
     # UAGS and 12ab are names, INPA a keyword, 12 an integer (a name may not be one)
     config = parse_acf("UAG(UAGS) { 12ab, x-y+z:[1]<2>;3 }")
@@ -75,7 +80,8 @@ def test_quoted_strings_keep_their_escapes_as_base_does():
     ("ASG(x) {}", "1:9", "expected INPA..INPL or RULE"),
     ("ASG(x) { INPM(pv) }", "1:10", "expected INPA..INPL or RULE"),
     ("ASG(a)\nASG(a)", "2:5", "duplicate Access Security Group named 'a'"),
-    ("ASG(DEFAULT)\nASG(DEFAULT)", "2:5", "duplicate Access Security Group named 'DEFAULT'"),
+    ("ASG(DEFAULT) { RULE(1, READ) }\nASG(DEFAULT)", "2:5",
+     "duplicate Access Security Group named 'DEFAULT'"),
     ("UAG(u)\nUAG(u)", "2:5", "duplicate User Access Group"),
     ('ASG(x) { RULE(1, READ) { CALC("A+") } }', "1:31", "bad CALC expression: incomplete"),
     ('ASG(x) { RULE(1, READ) { CALC("B:=1;A") } }', "1:31", "assignment operator"),
