@@ -104,7 +104,9 @@ converts and checks them (a number out of the field's range is refused, not
 wrapped): a scalar takes the words joined by spaces, an array one element per word.
 An enum takes a state string first, then an index (a state named "10" is that
 state). --wait waits until the server reports the put complete. Exit status 1, with
-the ECA text, when the put is refused."""),
+the ECA text, when the put is refused; without --wait only a refusal that arrives
+before the read-back is seen (a putter that awaits may refuse later): use --wait
+when a script relies on the status."""),
     "monitor": (
         "print PV updates from any CA server (like camonitor)",
         """\
