@@ -59,6 +59,8 @@ from .search import SearchSchedule, pack_search_datagrams, sequence_numbers
 __all__ = ["Context", "Identity"]
 
 log = logging.getLogger("iochost.client")
+#: What libca reports through its exception handler about searches (ECA_DBLCHNL).
+search_log = logging.getLogger("iochost.client.search")
 
 #: Seconds between repeater registration attempts, and how many (libca retries too).
 REPEATER_RETRY = 1.0
@@ -314,7 +316,11 @@ class Context:
     def _found(self, cid: int, host: str, port: int) -> None:
         channel = self._by_cid.get(cid)
         if channel is None or channel.state is not ChannelState.SEARCHING:
-            return  # a late or duplicate answer (libca ignores them as well)
+            # a late or duplicate answer: ignored, as libca does -- with its warning when
+            # it came from another server
+            if channel is not None and channel.state is not ChannelState.CLOSED:
+                self._warn_if_second_server(channel, (host, port))
+            return
         self._schedule.found(cid)
         channel.found()
         key = ((host, port), channel.priority)
@@ -324,6 +330,18 @@ class Context:
             self.loop.create_task(self._open_circuit(circuit))
         circuit.channels[cid] = channel
         circuit.send(packers.create_chan_request(channel.name.encode(), cid))
+
+    def _warn_if_second_server(self, channel: Channel, address: tuple[str, int]) -> None:
+        """libca's ECA_DBLCHNL: a second server serves the name of a channel that is
+        connected or connecting to another one (which one wins is a race: say so)."""
+        for (peer, _), circuit in self._circuits.items():
+            if circuit.channels.get(channel.cid) is channel:
+                if peer != address:
+                    search_log.warning(
+                        "Identical process variable names on multiple servers: channel "
+                        "%r, connecting to %s:%d, ignored %s:%d", channel.name, *peer,
+                        *address)
+                return
 
     async def _open_circuit(self, circuit: Circuit) -> None:
         try:

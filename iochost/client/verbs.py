@@ -226,19 +226,22 @@ def _quiet_library_log() -> None:
 
 def _run(verb: str, main: Coroutine[Any, Any, int], err: TextIO) -> int:
     """Run a verb; a bad EPICS_CA_* variable is its one-line error (exit status 1), and a
-    skipped address-list entry a warning line (libca prints those too)."""
+    skipped address-list entry or a PV served twice a warning line (libca prints those
+    too)."""
     _quiet_library_log()
     warnings = logging.StreamHandler(err)
     warnings.setFormatter(logging.Formatter(f"iochost {verb}: warning: %(message)s"))
-    config_log = logging.getLogger("iochost.client.config")
-    config_log.addHandler(warnings)
+    warning_logs = [logging.getLogger(f"iochost.client.{name}") for name in ("config", "search")]
+    for warning_log in warning_logs:
+        warning_log.addHandler(warnings)
     try:
         return asyncio.run(main)
     except ConfigError as error:
         _fail(verb, error, err)
         return EXIT_FAILED
     finally:
-        config_log.removeHandler(warnings)
+        for warning_log in warning_logs:
+            warning_log.removeHandler(warnings)
 
 
 def get(names: Sequence[str], dbr_type: DbrSpec | None = None, count: int | None = None,
