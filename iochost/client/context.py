@@ -18,9 +18,9 @@ What it does, as libca does it:
   :mod:`iochost.client.circuit`.  A lost circuit sends its channels back to searching at
   once; their subscriptions are renewed on the new circuit.
 * **repeater** -- the socket registers with the CA repeater on ``EPICS_CA_REPEATER_PORT``
-  (127.0.0.1) so that beacons reach it; a beacon from a server not seen before, or whose
-  beacon counter jumped (it restarted), is a *beacon anomaly*: every pending search starts
-  its back-off again, so names served by a server that just came up connect at once.
+  (127.0.0.1) so that beacons reach it; beacons that say a server came up or came back
+  (:mod:`iochost.client.beacons`, libca's rules) are a *beacon anomaly*: every pending
+  search starts its back-off again, so names served by that server connect at once.
 * **local PVs** -- with ``local=LocalPVs(database)``, names that database serves are
   connected in process (:mod:`iochost.client.local`); they are never searched for.
 """
@@ -50,6 +50,7 @@ from iochost.ca.commands import (
 from iochost.ca.errors import CaProtocolError
 from iochost.ca.parser import parse_datagram
 
+from .beacons import BeaconWatch
 from .channel import Channel, ChannelState, RemoteLink
 from .circuit import Circuit, CircuitState
 from .config import Address, ClientConfig
@@ -108,7 +109,7 @@ class Context:
         self._schedule = SearchSchedule(self.config.max_search_period)
         self._sequence = sequence_numbers()
         self._sent_at: dict[int, float] = {}
-        self._beacons: dict[Address, int] = {}
+        self._beacons = BeaconWatch(self.loop.time())
         self._udp: asyncio.DatagramTransport | None = None
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
@@ -354,9 +355,7 @@ class Context:
         assert isinstance(message, RsrvIsUpResponse)
         ip = addr[0] if message.address == "0.0.0.0" else message.address
         key = (ip, message.server_port)
-        previous = self._beacons.get(key)
-        self._beacons[key] = message.beacon_id
-        anomaly = previous is None or message.beacon_id != (previous + 1) & 0xFFFFFFFF
+        anomaly = self._beacons.beacon(key, message.beacon_id, self.loop.time())
         if anomaly and len(self._schedule):
             log.debug("beacon anomaly from %s:%d: searching again", *key)
             self._schedule.reset(self.loop.time())

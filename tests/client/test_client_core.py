@@ -20,6 +20,7 @@ from iochost.ca.eca import ECA_NOWTACCESS, ECA_PUTFAIL, ECA_TOLARGE
 from iochost.ca.errors import CaStatusError
 from iochost.ca.parser import parse_datagram
 from iochost.client import ClientConfig, Context, LocalPVs, RequestFailed
+from iochost.client.beacons import BeaconWatch
 from iochost.client.config import ConfigError
 from iochost.client.search import (
     MAX_DATAGRAM,
@@ -51,6 +52,39 @@ def test_search_backoff_doubles_from_the_round_trip_up_to_the_cap():
     assert schedule.due(100.0) == [7]                 # a beacon anomaly: at once
     schedule.found(7)
     assert schedule.next_due() is None and len(schedule) == 0
+
+
+def steady(watch, server, first_id, start, count, period=15.0):
+    """``count`` beacons of a long-running server; the network changes they announced."""
+    return [watch.beacon(server, first_id + i, start + i * period) for i in range(count)]
+
+
+def test_beacons_of_running_servers_duplicated_or_skipping_mean_nothing():
+    """libca's bhe::updatePeriod: a server's first beacon decides nothing, the same number
+    twice (two routes) or a jump by 2-3 (an overrun queue) are thrown out."""
+    watch = BeaconWatch(started=0.0)
+    assert steady(watch, "A", 100, 3.0, 10) == [False] * 10   # heard 3 s after start
+    # every beacon arriving twice: 100x the search traffic if each copy were an anomaly
+    duplicated = [watch.beacon("B", 50 + i // 2, 1.0 + (i // 2) * 15.0 + (i % 2) * 0.001)
+                  for i in range(20)]
+    assert duplicated == [False] * 20
+    assert watch.beacon("A", 112, 3.0 + 11 * 15.0) is False     # one lost: a jump of 2
+    assert watch.beacon("A", 100, 3.0 + 12 * 15.0) is False     # just behind: discarded
+
+
+def test_beacons_announce_a_server_that_starts_restarts_or_comes_back():
+    watch = BeaconWatch(started=0.0)
+    # a server starting 60 s after the client: beacons at 20 ms, 40 ms, ...
+    assert watch.beacon("NEW", 0, 60.0) is False
+    assert watch.beacon("NEW", 1, 60.02) is True
+    steady(watch, "A", 0, 1.0, 10)
+    # A restarts: its numbers start again at 0 (just behind 9: thrown out, as libca
+    # does) and come fast, well under 80 % of the period
+    assert watch.beacon("A", 0, 1.0 + 9 * 15.0 + 2.0) is False
+    assert watch.beacon("A", 1, 1.0 + 9 * 15.0 + 2.02) is True
+    steady(watch, "C", 0, 1.0, 10)
+    # C's beacons stop for a minute (a network segment down) and come back
+    assert watch.beacon("C", 10, 1.0 + 9 * 15.0 + 60.0) is True
 
 
 def test_a_retry_after_a_failed_connect_keeps_its_backoff():
@@ -192,10 +226,13 @@ async def test_beacon_anomaly_restarts_the_search_backoff(context_for):
             channel = context.channel("LATE:PV")
             await asyncio.sleep(2.5)   # unanswered: the next search is ~2 s away now
             server.add({"LATE:PV": ChannelDouble(value=1.0)})
-            # What the repeater forwards when a server (re)starts: a beacon, new to us.
+            # What the repeater forwards when a server starts: its first two beacons, 20 ms
+            # apart (the first alone decides nothing, as in libca)
             client_port = context._udp.get_extra_info("sockname")[1]
             with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
                 sock.sendto(packers.beacon(port, 0), ("127.0.0.1", client_port))
+                await asyncio.sleep(0.02)
+                sock.sendto(packers.beacon(port, 1), ("127.0.0.1", client_port))
             await channel.wait_connected(0.7)
 
 
