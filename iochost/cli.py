@@ -92,6 +92,15 @@ Prints 'NAME VALUE' per PV (arrays: 'NAME COUNT V1 V2 ...', enums as their strin
 cost one timeout together. -c asks for at most COUNT elements (no more than the PV
 has). Exit status 1, with a one-line error, when a PV is not found, times out or
 refuses the read."""),
+    "info": (
+        "show where PVs are served and how (like cainfo)",
+        """\
+example (against 'iochost serve --demo'):
+  iochost info DEMO:A:SIMPLE:A DEMO:HOST:UPTIME
+
+Prints per PV the server (host:port), the access rights this client has, the native
+type and the element count. Exit status 1, with a one-line error, when a PV is not
+found."""),
     "put": (
         "write a PV on any CA server (like caput)",
         """\
@@ -143,6 +152,8 @@ example:
 
 #: the verbs that load plugins, and so take the plugin switches
 PLUGIN_VERBS = frozenset(("serve", "check", "list-pvs", "list-plugins", "schema", "autosave"))
+#: the verbs that are CA clients of any server
+CLIENT_VERBS = frozenset(("get", "info", "put", "monitor"))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -196,7 +207,7 @@ def build_parser() -> argparse.ArgumentParser:
             target.add_argument("pidfile", metavar="PIDFILE", nargs="?",
                                 help="the --pid-file of the 'iochost serve' to reload")
             target.add_argument("--pid", type=int, help="the process id to reload")
-        if verb in ("get", "put", "monitor"):
+        if verb in CLIENT_VERBS:
             _client_arguments(sub, verb)
         if verb == "list-plugins":
             sub.add_argument("--json", action="store_true", help="print JSON")
@@ -244,8 +255,13 @@ def _client_arguments(sub: argparse.ArgumentParser, verb: str) -> None:
                          help="wait until the put completed (WRITE_NOTIFY)")
         return
     sub.add_argument("pvs", metavar="PV", nargs="+")
+    if verb == "info":
+        return
     sub.add_argument("--json", action="store_true", help="print one JSON object per value")
     if verb == "get":
+        sub.add_argument("-S", dest="as_string", action="store_true",
+                         help="print a CHAR array as its text up to the first NUL (a long "
+                              "string: a CHAR waveform, an lsi, NAME.FIELD$)")
         sub.add_argument("-d", dest="dbr_type", metavar="TYPE",
                          type=_client_verbs_parse("parse_dbr_type"),
                          help="request this DBR type (DBR_CTRL_DOUBLE, time_long, 20, ...) or "
@@ -306,12 +322,14 @@ def _config_path(args: argparse.Namespace, parser: argparse.ArgumentParser) -> s
 
 
 def _run_verb(args: argparse.Namespace) -> int:
-    if args.verb in ("get", "put", "monitor"):
+    if args.verb in CLIENT_VERBS:
         from .client import verbs as client_verbs
 
         client = {
             "get": lambda: client_verbs.get(args.pvs, args.dbr_type, args.count,
-                                            args.timeout, args.json),
+                                            args.timeout, args.json,
+                                            as_string=args.as_string),
+            "info": lambda: client_verbs.info(args.pvs, args.timeout),
             "put": lambda: client_verbs.put(args.pv, args.values, args.wait, args.timeout),
             "monitor": lambda: client_verbs.monitor(args.pvs, args.mask, args.limit,
                                                     args.timeout, args.json),

@@ -28,7 +28,7 @@ import numpy as np
 
 from iochost.ca.alarm_codes import AlarmSeverity, AlarmStatus
 from iochost.ca.codes import DBE_ALARM, DBE_LOG, DBE_PROPERTY, DBE_VALUE
-from iochost.ca.dbr import FAMILIES, ChannelType, family
+from iochost.ca.dbr import FAMILIES, AccessRights, ChannelType, family
 from iochost.ca.eca import ECA_BADTYPE
 
 from .channel import Channel, DbrSpec
@@ -41,6 +41,7 @@ __all__ = [
     "EXIT_FAILED",
     "EXIT_OK",
     "get",
+    "info",
     "monitor",
     "parse_dbr_type",
     "parse_mask",
@@ -106,8 +107,21 @@ def _values_text(reading: Reading, enum_strings: Sequence[str]) -> list[str]:
     return [_number_text(item) for item in data.tolist()]
 
 
-def value_text(reading: Reading, enum_strings: Sequence[str] = ()) -> str:
-    """The value as caget prints it: one element alone, an array as ``COUNT V1 V2 ...``."""
+def long_string(reading: Reading) -> str | None:
+    """A CHAR array's bytes up to the first NUL as text (caget -S), else None."""
+    if reading.native_type is not ChannelType.CHAR:
+        return None
+    return bytes(np.asarray(reading.data, dtype=np.uint8)).split(b"\0", 1)[0].decode(
+        "utf-8", "replace")
+
+
+def value_text(reading: Reading, enum_strings: Sequence[str] = (), as_string: bool = False
+               ) -> str:
+    """The value as caget prints it: one element alone, an array as ``COUNT V1 V2 ...``;
+    with ``as_string`` a CHAR array as its text (caget -S)."""
+    text = long_string(reading) if as_string else None
+    if text is not None:
+        return text
     texts = _values_text(reading, enum_strings or reading.enum_strings)
     if len(texts) == 1:
         return texts[0]
@@ -127,10 +141,13 @@ def _alarm_text(reading: Reading) -> str:
             f" {_alarm_name(AlarmSeverity, reading.severity)}")
 
 
-def _json(reading: Reading, enum_strings: Sequence[str]) -> str:
+def _json(reading: Reading, enum_strings: Sequence[str], as_string: bool = False) -> str:
     data = reading.data
     value: object
-    if isinstance(data, list) or (reading.native_type is ChannelType.ENUM and enum_strings):
+    text = long_string(reading) if as_string else None
+    if text is not None:
+        value = text
+    elif isinstance(data, list) or (reading.native_type is ChannelType.ENUM and enum_strings):
         texts = _values_text(reading, enum_strings)
         value = texts[0] if len(texts) == 1 else texts
     else:
@@ -189,7 +206,8 @@ async def _enum_strings(channel: Channel, timeout: float) -> tuple[str, ...]:
 
 
 async def _get(names: Sequence[str], dbr_type: DbrSpec | None, count: int | None,
-               timeout: float, as_json: bool, out: TextIO, err: TextIO) -> int:
+               timeout: float, as_json: bool, as_string: bool, out: TextIO, err: TextIO
+               ) -> int:
     status = EXIT_OK
     async with Context() as context:
         channels = [context.channel(name) for name in names]
@@ -210,9 +228,10 @@ async def _get(names: Sequence[str], dbr_type: DbrSpec | None, count: int | None
                 status = EXIT_FAILED
                 continue
             if as_json:
-                print(_json(reading, enums), file=out)
+                print(_json(reading, enums, as_string), file=out)
             elif dbr_type is None:
-                print(f"{channel.name:<{_NAME_WIDTH}} {value_text(reading, enums)}", file=out)
+                print(f"{channel.name:<{_NAME_WIDTH}} "
+                      f"{value_text(reading, enums, as_string)}", file=out)
             else:
                 print(_block(channel, reading), file=out)
     return status
@@ -246,9 +265,43 @@ def _run(verb: str, main: Coroutine[Any, Any, int], err: TextIO) -> int:
 
 def get(names: Sequence[str], dbr_type: DbrSpec | None = None, count: int | None = None,
         timeout: float = 1.0, as_json: bool = False, out: TextIO = sys.stdout,
-        err: TextIO = sys.stderr) -> int:
+        err: TextIO = sys.stderr, as_string: bool = False) -> int:
     """``iochost get``; returns the exit status."""
-    return _run("get", _get(names, dbr_type, count, timeout, as_json, out, err), err)
+    return _run("get", _get(names, dbr_type, count, timeout, as_json, as_string, out, err),
+                err)
+
+
+async def _info(names: Sequence[str], timeout: float, out: TextIO, err: TextIO) -> int:
+    status = EXIT_OK
+    async with Context() as context:
+        channels = [context.channel(name) for name in names]
+        connects = await asyncio.gather(*(channel.wait_connected(timeout)
+                                          for channel in channels), return_exceptions=True)
+        for channel, connected in zip(channels, connects, strict=True):
+            if isinstance(connected, Exception):
+                _fail("info", connected, err)
+                status = EXIT_FAILED
+                continue
+            # cainfo's names: dbf_text/dbr_text call INT "SHORT"
+            native = "SHORT" if channel.native_type is ChannelType.INT else \
+                getattr(channel.native_type, "name", "?")
+            access = ", ".join(("read" if channel.access & AccessRights.READ else "no read",
+                                "write" if channel.access & AccessRights.WRITE else
+                                "no write"))
+            print("\n".join([channel.name,
+                             "    State:            connected",
+                             f"    Host:             {channel.server}",
+                             f"    Access:           {access}",
+                             f"    Native data type: DBF_{native}",
+                             f"    Request type:     DBR_{native}",
+                             f"    Element count:    {channel.count}"]), file=out)
+    return status
+
+
+def info(names: Sequence[str], timeout: float = 1.0, out: TextIO = sys.stdout,
+         err: TextIO = sys.stderr) -> int:
+    """``iochost info`` (cainfo): server, access rights, native type and element count."""
+    return _run("info", _info(names, timeout, out, err), err)
 
 
 def _put_value(channel: Channel, words: Sequence[str], enums: Sequence[str],

@@ -17,8 +17,8 @@ from softioc_process import running_softioc
 
 from iochost.ca.eca import ECA_PUTFAIL
 from iochost.ca.errors import CaStatusError
-from iochost.pv.data import (ChannelDouble, ChannelEnum, ChannelInteger, ChannelShort,
-                             ChannelString)
+from iochost.pv.data import (ChannelByte, ChannelDouble, ChannelEnum, ChannelInteger,
+                             ChannelShort, ChannelString)
 from iochost.testing import wait_until
 
 
@@ -43,6 +43,9 @@ def pvs(serve_pvs):
         "RO": ChannelDouble(value=1.0, read_only=True),
         "REFUSE": Refusing(value=0.0),
         "BIG": ChannelDouble(value=np.zeros(10_000)),
+        "SHORT": ChannelShort(value=3),
+        "PATH": ChannelByte(value=np.frombuffer(b"/data/run 42.h5\0\0", dtype=np.uint8),
+                            max_length=17),
     })
 
 
@@ -69,6 +72,35 @@ def test_get_json_and_dbr_type_block(pvs):
     assert "Request type:     DBR_CTRL_DOUBLE" in block and "Units:            mm" in block
     assert "Precision:        2" in block
     assert iochost("get", "-c", "2", pvs["WAVE"]).stdout.split()[1:] == ["2", "1", "2.5"]
+
+
+def test_get_s_prints_a_char_array_as_its_text_like_caget_s(pvs):
+    result = iochost("get", "-S", pvs["PATH"], pvs["AI"])
+    assert result.returncode == 0, result.stderr
+    assert [line.split(None, 1) for line in result.stdout.splitlines()] == [
+        [pvs["PATH"], "/data/run 42.h5"], [pvs["AI"], "2.5"]]
+    assert iochost("get", pvs["PATH"]).stdout.split()[1:4] == ["15", "47", "100"]  # bytes
+    (record,) = [json.loads(line) for line in
+                 iochost("get", "-S", "--json", pvs["PATH"]).stdout.splitlines()]
+    assert record["value"] == "/data/run 42.h5"
+
+
+def test_info_prints_server_access_type_and_count_like_cainfo(pvs, ca_server):
+    result = iochost("info", pvs["AI"], pvs["RO"], pvs["SHORT"], pvs["WAVE"])
+    assert result.returncode == 0, result.stderr
+    host = f"127.0.0.1:{ca_server.tcp_port}"
+    blocks = [(name, access, dbf, count) for name, access, dbf, count in (
+        (pvs["AI"], "read, write", "DOUBLE", 1), (pvs["RO"], "read, no write", "DOUBLE", 1),
+        (pvs["SHORT"], "read, write", "SHORT", 1), (pvs["WAVE"], "read, write", "DOUBLE", 3))]
+    assert result.stdout == "".join(
+        f"{name}\n    State:            connected\n    Host:             {host}\n"
+        f"    Access:           {access}\n    Native data type: DBF_{dbf}\n"
+        f"    Request type:     DBR_{dbf}\n    Element count:    {count}\n"
+        for name, access, dbf, count in blocks)
+    missing = iochost("info", "--timeout", "0.3", pvs["AI"], "NO:SUCH:PV")
+    assert missing.returncode == 1 and missing.stdout.startswith(pvs["AI"] + "\n")
+    assert missing.stderr == "iochost info: NO:SUCH:PV: not found (no server answered " \
+                             "within 0.3 s)\n"
 
 
 def test_get_not_found_is_one_line_and_exit_1(pvs):
