@@ -82,7 +82,7 @@ def test_serve_demo_from_anywhere_serves_the_shipped_config(tmp_path, caproto_co
 
 #: Verbs whose examples read the demo's PVs: tests/client/test_client_verbs.py runs them against
 #: a served demo.
-CLIENT_VERBS = ("get", "put", "monitor")
+CLIENT_VERBS = ("get", "info", "put", "monitor")
 
 
 def help_examples(verbs=None) -> list[tuple[str, str]]:
