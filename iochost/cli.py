@@ -68,8 +68,9 @@ The host validates the file first, exactly as 'iochost check' does; with problem
 changes nothing and logs why (file:line). Otherwise it applies the difference: mounts
 removed are unmounted, added or re-enabled ones mounted, changed ones remounted, and
 unchanged mounts are not touched (their clients stay connected). Changes to the ca or
-host sections need a restart and are reported, not applied. Under systemd:
-'systemctl reload iochost@site'."""),
+host sections need a restart and are reported, not applied. When the serve writes a
+pid file, reload waits for the outcome and prints it: exit status 0 when applied, 1
+when refused (with the problems). Under systemd: 'systemctl reload iochost@site'."""),
     "autosave": (
         "autosave tools: import a caproto JSON autosave file into a mount's .sav set",
         """\
@@ -207,6 +208,8 @@ def build_parser() -> argparse.ArgumentParser:
             target.add_argument("pidfile", metavar="PIDFILE", nargs="?",
                                 help="the --pid-file of the 'iochost serve' to reload")
             target.add_argument("--pid", type=int, help="the process id to reload")
+            sub.add_argument("--timeout", type=float, default=60.0, metavar="S",
+                             help="seconds to wait for the reload's outcome (default 60)")
         if verb in CLIENT_VERBS:
             _client_arguments(sub, verb)
         if verb == "list-plugins":
@@ -344,7 +347,7 @@ def _run_verb(args: argparse.Namespace) -> int:
                                         log_level=args.log_level, exclusive=args.exclusive,
                                         log_format=args.log_format,
                                         pid_file=args.pid_file),
-        "reload": lambda: verbs.reload(args.pidfile, args.pid),
+        "reload": lambda: verbs.reload(args.pidfile, args.pid, timeout=args.timeout),
         "check": lambda: verbs.check(args.config, switches),
         "list-pvs": lambda: verbs.list_pvs(args.config, switches),
         "list-plugins": lambda: verbs.list_plugins(switches, as_json=args.json),

@@ -27,6 +27,7 @@ Plugins that keep state derived from the config (access rules...) implement the
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import metadata
 from typing import TYPE_CHECKING, Any
@@ -123,32 +124,45 @@ def upgraded_plugins(catalog: PluginCatalog) -> list[str]:
     return found
 
 
-async def reload_host(host: Host, path: str | None = None) -> ReloadPlan | None:
+#: ``report(applied, lines)``: a reload's outcome, for ``iochost reload`` (the first line
+#: says what happened, the others why: problems, or changes that need a restart).
+ReloadReport = Callable[[bool, list[str]], None]
+
+
+async def reload_host(host: Host, path: str | None = None,
+                      report: ReloadReport | None = None) -> ReloadPlan | None:
     """Re-read ``path`` (default: the file the host was started from), validate it, and
     apply it to ``host`` as a diff. Returns the plan applied, or None when the new config
-    has problems (logged, nothing changed)."""
+    has problems (logged, nothing changed); ``report`` hears the outcome either way."""
     path = path or host.config.path
     log.info("reloading %s", path)
+    report = report or (lambda applied, lines: None)
     try:
         new, problems = read_config(path)
         built = validate(new, host.catalog, problems)
     except ConfigError as exc:
         for problem in exc.problems:
             log.error("reload refused: %s", problem)
-        log.error("reload of %s refused: %d problem(s); nothing changed, still serving",
-                  path, len(exc.problems))
+        headline = (f"reload of {path} refused: {len(exc.problems)} problem(s); nothing "
+                    f"changed, still serving")
+        log.error("%s", headline)
+        report(False, [headline, *map(str, exc.problems)])
         return None
-    except Exception:   # a defect in reading it: refused all the same, with the traceback
-        log.exception("reload of %s refused: reading it failed; nothing changed, still "
-                      "serving", path)
+    except Exception as exc:   # a defect in reading it: refused all the same, with the traceback
+        headline = f"reload of {path} refused: reading it failed; nothing changed, still serving"
+        log.exception("%s", headline)
+        report(False, [headline, f"{type(exc).__name__}: {exc}"])
         return None
     plan = plan_reload(host.config, new, {name for name, mount in host.mounts.items()
                                           if mount.serving})
-    for what in plan.restart_needed:
-        log.warning("reload: %s changed: restart iochost to apply it (not applied)", what)
-    for what in upgraded_plugins(host.catalog):
-        log.warning("reload: plugin %s: restart iochost to use the new version (the "
-                    "loaded one keeps running)", what)
+    not_applied = [f"{what} changed: restart iochost to apply it (not applied)"
+                   for what in plan.restart_needed]
+    not_applied += [f"plugin {what}: restart iochost to use the new version (the loaded one "
+                    f"keeps running)" for what in upgraded_plugins(host.catalog)]
+    for line in not_applied:
+        log.warning("reload: %s", line)
     await host.apply_reload(new, plan, built)
-    log.info("reload of %s applied: %s", path, plan.summary())
+    headline = f"reload of {path} applied: {plan.summary()}"
+    log.info("%s", headline)
+    report(True, [headline, *not_applied])
     return plan

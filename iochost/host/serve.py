@@ -12,16 +12,18 @@ from ..logs import configure_logging
 from .hostconfig import HostConfig
 from .host import Host, PortInUse
 from .plugins import PluginCatalog
-from .reload import reload_host
+from .reload import ReloadReport, reload_host
 from .sdnotify import Notifier
 
 log = logging.getLogger("iochost.host")
 
 
-async def serve_until_signalled(host: Host, built: dict[str, Any]) -> None:
+async def serve_until_signalled(host: Host, built: dict[str, Any],
+                                report_reload: ReloadReport | None = None) -> None:
     """Start ``host`` and serve until SIGINT/SIGTERM, then stop it (shutdown hooks run).
 
-    SIGHUP reloads the host config (``iochost.host.reload``), one reload at a time.
+    SIGHUP reloads the host config (``iochost.host.reload``), one reload at a time; its
+    outcome goes to ``report_reload`` too (the pid file's ``.reload`` file).
     systemd is told READY=1 once every mount is searchable (``iochost.host.sdnotify``).
     """
     from iochost.server.process import StopSignals
@@ -35,9 +37,11 @@ async def serve_until_signalled(host: Host, built: dict[str, Any]) -> None:
         async with reloading:
             notifier.reloading()
             try:
-                await reload_host(host)
-            except Exception:   # never leave systemd waiting in "reloading"
+                await reload_host(host, report=report_reload)
+            except Exception as exc:   # never leave systemd waiting in "reloading"
                 log.exception("reload failed; still serving")
+                if report_reload is not None:
+                    report_reload(False, [f"reload failed; still serving: {exc!r}"])
             finally:
                 notifier.ready(_status_line(host))
 
@@ -78,7 +82,7 @@ def _status_line(host: Host) -> str:
 
 def run_host(config: HostConfig, catalog: PluginCatalog, built: dict[str, Any],
              log_level: str | None = None, err: TextIO | None = None,
-             log_format: str = "text") -> int:
+             log_format: str = "text", report_reload: ReloadReport | None = None) -> int:
     """Serve until signalled. 0 after a clean shutdown, 1 if the server cannot start."""
     from iochost.server import ServerConfigError
     from iochost.server.process import run_process
@@ -94,7 +98,7 @@ def run_host(config: HostConfig, catalog: PluginCatalog, built: dict[str, Any],
         return 1
     host = Host(config, catalog, server_config=server_settings)
     try:
-        run_process(serve_until_signalled(host, built))
+        run_process(serve_until_signalled(host, built, report_reload))
     except PortInUse as exc:
         print(f"error: {exc}", file=err)
         return 1

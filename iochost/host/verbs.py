@@ -6,9 +6,11 @@ Each function prints to the given streams and returns the process exit status: 0
 from __future__ import annotations
 
 import json
+import logging
 import os
 import signal
 import sys
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from importlib import resources
@@ -20,6 +22,8 @@ from .plugins import PluginCatalog, load_plugins
 from .problems import ConfigError
 from .schema import config_schema
 from .validation import served_pv_names, validate
+
+log = logging.getLogger("iochost.host")
 
 
 #: the demo host config, shipped as package data (``iochost serve --demo``)
@@ -241,37 +245,74 @@ def serve(path: str, switches: PluginSwitches, list_pvs: bool = False,
     from .serve import run_host
 
     try:
-        with ConfigLock(path), PidFile(pid_file):
+        with ConfigLock(path), PidFile(pid_file) as pids:
             if list_pvs:
                 print_pvs(config, built, out)
                 out.flush()
             return run_host(config, catalog, built, log_level=log_level, err=err,
-                            log_format=log_format)
+                            log_format=log_format, report_reload=pids.report_reload)
     except (ConfigLocked, OSError) as exc:
         print(f"error: {exc}", file=err)
         return 1
 
 
 class PidFile:
-    """``--pid-file``: this process's id in ``path`` while serving (None: no file)."""
+    """``--pid-file PATH``: this process's id in PATH while serving (None: no file), and
+    the outcome of the last reload in ``PATH.reload`` (for ``iochost reload``): a first
+    line ``N applied|refused``, N counting the reloads, then what the host said."""
 
     def __init__(self, path: str | None) -> None:
         self.path = Path(path) if path else None
+        self.reloads = 0
 
     def __enter__(self) -> PidFile:
         if self.path is not None:
             self.path.write_text(f"{os.getpid()}\n")
+            outcome_file(self.path).unlink(missing_ok=True)
         return self
 
     def __exit__(self, *exc_info: object) -> None:
         if self.path is not None:
             self.path.unlink(missing_ok=True)
+            outcome_file(self.path).unlink(missing_ok=True)
+
+    def report_reload(self, applied: bool, lines: list[str]) -> None:
+        if self.path is None:
+            return
+        self.reloads += 1
+        text = "".join(f"{line}\n" for line in
+                       [f"{self.reloads} {'applied' if applied else 'refused'}", *lines])
+        target = outcome_file(self.path)
+        partial = target.with_name(target.name + ".part")
+        try:     # whole or not at all: the verb polls it
+            partial.write_text(text)
+            partial.replace(target)
+        except OSError as exc:
+            log.warning("cannot write the reload outcome to %s: %s", target, exc)
 
 
-def reload(pidfile: str | None, pid: int | None, err: TextIO | None = None) -> int:
+def outcome_file(pid_file: Path) -> Path:
+    return pid_file.with_name(pid_file.name + ".reload")
+
+
+def _read_outcome(path: Path) -> tuple[int, bool, list[str]]:
+    """(reload count, applied, lines) of an outcome file; (0, False, []) when none."""
+    try:
+        first, *lines = path.read_text().splitlines()
+        count, word = first.split()
+        return int(count), word == "applied", lines
+    except (OSError, ValueError):
+        return 0, False, []
+
+
+def reload(pidfile: str | None, pid: int | None, err: TextIO | None = None,
+           out: TextIO | None = None, timeout: float = 60.0) -> int:
     """Send SIGHUP to the ``iochost serve`` of ``pidfile`` (or ``pid``): it re-reads its
-    config. 0 when the signal was delivered; 1 (one line) when there is no such process."""
+    config. When the serve writes a pid file, wait (``timeout`` s) for the reload's outcome
+    and print it: 0 when applied, 1 when refused (the problems on stderr), no such process,
+    or no outcome in time. Without a pid file: 0 once the signal was delivered."""
     err = err or sys.stderr
+    out = out or sys.stdout
     if pid is None:
         try:
             text = Path(str(pidfile)).read_text().strip()
@@ -290,6 +331,9 @@ def reload(pidfile: str | None, pid: int | None, err: TextIO | None = None) -> i
         print(f"error: process {pid} is not iochost serve (it runs "
               f"{' '.join(command)[:60]!r}); is the pid file stale?", file=err)
         return 1
+    pid_path = Path(pidfile) if pidfile else _pid_file_of(pid, command)
+    outcome = outcome_file(pid_path) if pid_path is not None else None
+    before = _read_outcome(outcome)[0] if outcome is not None else 0
     try:
         os.kill(pid, signal.SIGHUP)
     except ProcessLookupError:
@@ -298,7 +342,53 @@ def reload(pidfile: str | None, pid: int | None, err: TextIO | None = None) -> i
     except PermissionError:
         print(f"error: not allowed to signal process {pid}", file=err)
         return 1
-    return 0
+    if outcome is None:
+        print(f"SIGHUP sent to {pid}: its log says what the reload did (serve with "
+              f"--pid-file to see the outcome here)", file=out)
+        return 0
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        count, applied, lines = _read_outcome(outcome)
+        if count > before:
+            headline, *details = lines or [""]
+            print(headline, file=out if applied else err)
+            for line in details:
+                print(f"  {line}", file=out if applied else err)
+            return 0 if applied else 1
+        if not _alive(pid):
+            print(f"error: process {pid} exited before reporting the reload", file=err)
+            return 1
+        time.sleep(0.05)
+    print(f"error: SIGHUP sent to {pid}, but no reload outcome appeared in {outcome} "
+          f"within {timeout:g} s; see its log", file=err)
+    return 1
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _pid_file_of(pid: int, command: list[str] | None) -> Path | None:
+    """The ``--pid-file`` of a running ``iochost serve`` (from its command line)."""
+    args = command or []
+    for index, arg in enumerate(args):
+        if arg == "--pid-file" and index + 1 < len(args):
+            value = args[index + 1]
+        elif arg.startswith("--pid-file="):
+            value = arg.split("=", 1)[1]
+        else:
+            continue
+        try:    # relative to the serve's working directory
+            return Path(os.readlink(f"/proc/{pid}/cwd")) / value
+        except OSError:
+            return None
+    return None
 
 
 def _installed_ioc(name: str) -> str | None:

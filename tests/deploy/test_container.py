@@ -51,7 +51,8 @@ def test_slim_non_root_config_from_outside_autosave_on_a_volume_and_a_health_che
     assert next(args for word, args in final if word == "VOLUME") == '["/var/lib/iochost"]'
     health = next(args for word, args in final if word == "HEALTHCHECK")
     assert "http://127.0.0.1:8080/healthz" in health and "IOCHOST_WEB_LISTEN=0.0.0.0:8080" in env
-    assert next(args for word, args in final if word == "ENTRYPOINT") == '["iochost", "serve"]'
+    assert next(args for word, args in final if word == "ENTRYPOINT") == \
+        '["iochost", "serve", "--pid-file", "/run/iochost/iochost.pid"]'   # /run/iochost: writable
     assert next(args for word, args in final if word == "CMD") == '["/etc/iochost/host.yaml"]'
     install = next(args for word, args in final if word == "RUN")
     assert "pip install --no-cache-dir --no-index /wheels/*.whl" in install

@@ -164,16 +164,27 @@ def test_sighup_through_iochost_reload_applies_the_new_config(plugin_site_dir, t
         path.write_text(config_text(P, [KEEP, NEW]))
         reload = subprocess.run([sys.executable, "-m", "iochost", "reload", str(pid_file)],
                                 env=env, capture_output=True, text=True, timeout=60)
+        # the verb waits for the outcome and prints it, as the host logged it
         assert reload.returncode == 0, reload.stderr
-        assert wait_until(lambda: "reload of" in err.read_text(), 20), err.read_text()
+        assert reload.stdout == f"reload of {path} applied: mounted: new\n"
         assert f"reload of {path} applied: mounted: new" in err.read_text()
         assert wait_until(lambda: pyepics.caget(P + "NEW:COUNT", timeout=2) == 9, 10)
         assert keep.connected
+        # a broken config: refused, exit status 1, the problem with file:line on stderr
+        path.write_text(config_text(P, [KEEP, NEW]).replace("mounts:", "mounts:\n  - {}"))
+        refused = subprocess.run([sys.executable, "-m", "iochost", "reload",
+                                  "--pid", str(proc.pid)],    # found from its command line
+                                 env=env, capture_output=True, text=True, timeout=60)
+        assert refused.returncode == 1 and refused.stdout == ""
+        first, *problems = refused.stderr.splitlines()
+        assert first.startswith(f"reload of {path} refused: ") and problems
+        assert all(line.startswith(f"  {path}:") for line in problems), refused.stderr
+        assert keep.connected and pyepics.caget(P + "NEW:COUNT", timeout=2) == 9
         keep.disconnect()
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(20) == 0, err.read_text()
-    assert not pid_file.exists()
+    assert not pid_file.exists() and not (tmp_path / "serve.pid.reload").exists()
 
 
 def test_reload_signals_only_an_iochost_process(tmp_path):
