@@ -122,7 +122,8 @@ class SaveSet:
         if self.loaded is None:
             try:
                 self.files.ensure_directory()
-                self.files.remove_stale_temporaries()
+                for problem in self.files.remove_stale_temporaries():  # never stops a restore
+                    self.log.warning("autosave %s: %s", self.status.name, problem)
                 self.loaded = result = self.files.load()
             except OSError as error:   # the mount serves all the same, with its defaults
                 self.log.error("autosave %s: cannot use %s: %s", self.status.name,
@@ -130,6 +131,10 @@ class SaveSet:
                 why = f"Can't use directory: {error.strerror or error}"[:39]
                 self.status.status, self.status.status_str = SR_STATUS_FAIL, why
                 self._restored(SR_STATUS_FAIL, why)   # every PV keeps its default: a failure
+                if self.files.directory.exists():
+                    # files may be there that were not read: a save of the defaults would
+                    # replace them once the directory can be used again
+                    self._refused = why
                 self.loaded = result = LoadResult()
                 return result
             for bad, aside, why in result.set_aside:

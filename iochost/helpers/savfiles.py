@@ -122,21 +122,18 @@ class SaveFileSet:
     def _temp_name(self, name: str) -> Path:
         return self.directory / f".{name}{_TEMP_MARK}{os.getpid()}-{next(_TEMP_NUMBERS)}"
 
-    def _write_temp(self, text: str) -> Path:
-        temp = self._temp_name(self.name)
-        with open(temp, "w", encoding=self.encoding, newline="\n") as stream:
-            stream.write(text)
-            stream.flush()
-            os.fsync(stream.fileno())
-        return temp
-
     def write(self, text: str) -> None:
         """Replace ``X.sav`` with ``text``, keeping the previous one as ``X.savB``.
-        Raises OSError (read-only or full disk ...) with the old files untouched."""
+        Raises OSError (read-only or full disk ...) with the old files untouched and no
+        temporary file left (a partly written one would keep a full disk full)."""
         with self._writing:
             self.ensure_directory()
-            temp = self._write_temp(text)
+            temp = self._temp_name(self.name)
             try:
+                with open(temp, "w", encoding=self.encoding, newline="\n") as stream:
+                    stream.write(text)
+                    stream.flush()
+                    os.fsync(stream.fileno())
                 if self.sav.exists():
                     link = self._temp_name(f"{self.name}.savB")
                     os.link(self.sav, link)
@@ -176,10 +173,16 @@ class SaveFileSet:
             temp.unlink(missing_ok=True)
         fsync_directory(self.directory)
 
-    def remove_stale_temporaries(self) -> None:
-        """Delete temporary files a killed writer left behind (never a real save file)."""
+    def remove_stale_temporaries(self) -> list[str]:
+        """Delete temporary files a killed writer left behind (never a real save file);
+        returns why some could not be (a read-only directory): housekeeping only."""
+        problems = []
         for temp in self.directory.glob(f".{self.name}*{_TEMP_MARK}*"):
-            temp.unlink(missing_ok=True)
+            try:
+                temp.unlink(missing_ok=True)
+            except OSError as error:
+                problems.append(f"cannot remove {temp.name}: {error.strerror or error}")
+        return problems
 
     # -- reading ------------------------------------------------------------------------------
     def candidates(self) -> Iterator[Path]:

@@ -2,7 +2,13 @@
 directory that cannot be written (Failure on the status PVs, old files untouched)."""
 from __future__ import annotations
 
+import errno
 import os
+import pathlib
+import subprocess
+import sys
+import textwrap
+import time
 from datetime import datetime, timedelta
 
 from iochost.helpers.savfile import format_sav
@@ -106,3 +112,76 @@ def test_a_sav_that_cannot_be_read_is_left_in_place_and_savB_restores(tmp_path):
     result = files.load()
     assert result.path == files.backup and result.fallback
     assert files.sav.is_dir() and result.problems == ["set.sav cannot be read: Is a directory"]
+
+
+def test_a_write_that_fails_leaves_no_temporary_file(tmp_path):
+    """A full disk (here a file-size limit: EFBIG) fails the save; the partly written
+    temporary file is removed, or it would keep the disk full for every later save."""
+    script = textwrap.dedent("""\
+        import resource, sys
+        from iochost.helpers.savfiles import SaveFileSet
+        files = SaveFileSet(sys.argv[1], "set")
+        files.write("small\\n")
+        resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096))
+        try:
+            files.write("x" * 100_000)
+        except OSError as error:
+            print(error.strerror)
+        """)
+    done = subprocess.run([sys.executable, "-c", script, str(tmp_path)], capture_output=True,
+                          text=True, timeout=60)
+    assert done.stdout == "File too large\n", done.stderr
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["set.sav"]
+    assert (tmp_path / "set.sav").read_text() == "small\n"     # the old file untouched
+
+
+def test_a_stale_temporary_that_cannot_be_removed_does_not_stop_the_restore(
+        start_host, unique_prefix, pyepics, tmp_path, monkeypatch):
+    """A killed writer's temporary file in a directory that is read-only now: removing it
+    fails, and the restore reads the save file all the same (it used to skip it, and the
+    defaults were saved over it later)."""
+    directory = tmp_path / "autosave" / "settings"
+    directory.mkdir(parents=True)
+    (directory / "auto_settings.sav").write_text(
+        format_sav([("gain", "22")], when=datetime(2026, 12, 3, 10, 0, 0)))
+    (directory / ".auto_settings.tmp-99999-0").write_text("# autosave R5.11\ngai")
+    unlink = pathlib.Path.unlink
+
+    def read_only(path, missing_ok=False):
+        if path.name.startswith(".auto_settings.tmp-"):
+            raise OSError(errno.EROFS, "Read-only file system", str(path))
+        unlink(path, missing_ok=missing_ok)
+
+    monkeypatch.setattr(pathlib.Path, "unlink", read_only)
+    start_host("""\
+        mounts:
+          - {name: settings, ioc: helper-test-settings, prefix: "$(P)",
+             helpers: {autosave: {}}}
+        """, unique_prefix)
+    assert pyepics.caget(unique_prefix + "gain", use_monitor=False) == 22.0
+
+
+def test_a_set_whose_files_could_not_be_read_never_saves_over_them(
+        start_host, unique_prefix, pyepics, tmp_path, monkeypatch):
+    directory = tmp_path / "autosave" / "settings"
+    directory.mkdir(parents=True)
+    sav = directory / "auto_settings.sav"
+    sav.write_text(format_sav([("gain", "22")], when=datetime(2026, 12, 3, 10, 0, 0)))
+
+    def unreadable(files):
+        raise PermissionError(errno.EACCES, "Permission denied", str(files.directory))
+
+    monkeypatch.setattr(SaveFileSet, "load", unreadable)
+    P = unique_prefix.split(":")[0] + ":"
+    start_host(f"""\
+        mounts:
+          - {{name: settings, ioc: helper-test-settings, prefix: "$(P)IOC:",
+             helpers: {{autosave: {{period: 0.1}}}}}}
+        """, P, host_keys=f"autosave_prefix: '{P}'")
+    assert pyepics.caget(P + "IOC:gain", use_monitor=False) == 1.0     # the default
+    assert pyepics.caput(P + "IOC:gain", 5.0, wait=True, timeout=TIMEOUT) == 1
+    time.sleep(0.5)                                       # five save periods
+    assert "\ngain 22\n" in sav.read_text()                # the settings are still there
+    expected = "Can't use directory: Permission denied"   # the status PVs: within 1 s
+    assert wait_until(lambda: pyepics.caget(P + "SR_0_StatusStr", as_string=True,
+                                            use_monitor=False) == expected, TIMEOUT)
