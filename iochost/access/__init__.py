@@ -8,7 +8,8 @@ server's open channels when the security reports a change (reload, CALC input).
 from .acf import DEFAULT_GROUP, AccessConfig, AccessGroup, AcfError, Level, Rule, parse_acf
 from ..calc import CalcError, CalcProgram, compile_calc
 from .rules import CompiledRules, HostMatch, compile_rules
-from .security import AccessMember, AccessSecurity, AccessSettings, InputChannel, OnError, TrapWrite
+from .security import (AccessMember, AccessSecurity, AccessSettings, InputChannel, OnError,
+                       TrapWrite, read_rules_file)
 
 __all__ = [
                        "DEFAULT_GROUP",
@@ -30,4 +31,5 @@ __all__ = [
                        "compile_calc",
                        "compile_rules",
                        "parse_acf",
+                       "read_rules_file",
 ]

@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from ..ca.dbr import ChannelType, decode_dbr
-from .acf import DEFAULT_GROUP, AccessGroup, AcfError, Level, parse_acf
+from .acf import DEFAULT_GROUP, AccessConfig, AccessGroup, AcfError, Level, parse_acf
 from .rules import CalcState, CompiledRules, HostMatch, Resolver, compile_rules, resolve_ipv4
 
 __all__ = [
@@ -49,6 +49,7 @@ __all__ = [
     "RemoteWatch",
     "OnError",
     "TrapWrite",
+    "read_rules_file",
 ]
 
 logger = logging.getLogger("iochost.access")
@@ -84,6 +85,18 @@ class AccessSettings:
     macros: Mapping[str, str] = field(default_factory=dict)
     host_match: HostMatch = HostMatch.NAME
     on_error: OnError = OnError.REFUSE
+
+
+def read_rules_file(path: Path, expand: Callable[[str], str] | None = None) -> AccessConfig:
+    """Parse a rules file (host names are not resolved here); AcfError names file:line:column,
+    or says the file cannot be read."""
+    try:
+        # bytes that are not UTF-8 are kept (surrogates), to match names byte for byte
+        text = path.read_text(encoding="utf-8", errors="surrogateescape")
+    except OSError as exc:
+        raise AcfError(f"cannot read the rules file: {exc.strerror or exc}", str(path),
+                       0, 0) from None
+    return parse_acf(text, str(path), expand)
 
 
 @dataclass(frozen=True)
@@ -219,14 +232,7 @@ class AccessSecurity:
         self._expand = expand
 
     def _read(self) -> CompiledRules:
-        path = self.settings.file
-        try:
-            # bytes that are not UTF-8 are kept (surrogates), to match names byte for byte
-            text = path.read_text(encoding="utf-8", errors="surrogateescape")
-        except OSError as exc:
-            raise AcfError(f"cannot read the rules file: {exc.strerror or exc}", str(path),
-                           0, 0) from None
-        config = parse_acf(text, str(path), self._expand)
+        config = read_rules_file(self.settings.file, self._expand)
         return compile_rules(config, self.settings.host_match, self._resolve)
 
     def load(self) -> None:

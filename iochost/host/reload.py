@@ -129,6 +129,21 @@ def upgraded_plugins(catalog: PluginCatalog) -> list[str]:
 ReloadReport = Callable[[bool, list[str]], None]
 
 
+def _rules_problems(config: HostConfig) -> list[str]:
+    """The new access rules file's error, if any: a config whose rules file ``check``
+    refuses is refused whole (applying its mounts with the old rules could leave a new
+    mount in a group the old file does not have: DEFAULT)."""
+    from iochost.access import AcfError, read_rules_file
+
+    if config.access is None:
+        return []
+    try:
+        read_rules_file(config.access.file, config.access.scope.expand)
+    except AcfError as exc:
+        return [f"access rules: {exc}"]
+    return []
+
+
 async def reload_host(host: Host, path: str | None = None,
                       report: ReloadReport | None = None) -> ReloadPlan | None:
     """Re-read ``path`` (default: the file the host was started from), validate it, and
@@ -140,18 +155,21 @@ async def reload_host(host: Host, path: str | None = None,
     try:
         new, problems = read_config(path)
         built = validate(new, host.catalog, problems)
+        reasons = _rules_problems(new)
     except ConfigError as exc:
-        for problem in exc.problems:
-            log.error("reload refused: %s", problem)
-        headline = (f"reload of {path} refused: {len(exc.problems)} problem(s); nothing "
-                    f"changed, still serving")
-        log.error("%s", headline)
-        report(False, [headline, *map(str, exc.problems)])
-        return None
+        reasons = [str(problem) for problem in exc.problems]
     except Exception as exc:   # a defect in reading it: refused all the same, with the traceback
         headline = f"reload of {path} refused: reading it failed; nothing changed, still serving"
         log.exception("%s", headline)
         report(False, [headline, f"{type(exc).__name__}: {exc}"])
+        return None
+    if reasons:     # as 'iochost check' refuses it: all of it, the mounts too
+        for reason in reasons:
+            log.error("reload refused: %s", reason)
+        headline = (f"reload of {path} refused: {len(reasons)} problem(s); nothing "
+                    f"changed, still serving")
+        log.error("%s", headline)
+        report(False, [headline, *reasons])
         return None
     plan = plan_reload(host.config, new, {name for name, mount in host.mounts.items()
                                           if mount.serving})

@@ -138,15 +138,10 @@ def check(path: str, switches: PluginSwitches, out: TextIO | None = None,
 
 def _rules_check(section: AccessSection, out: TextIO, err: TextIO) -> bool:
     """Parse the access rules file as ``serve`` will (host names are not resolved here)."""
-    from iochost.access import AcfError, parse_acf
+    from iochost.access import AcfError, read_rules_file
 
     try:
-        text = section.file.read_text(encoding="utf-8", errors="replace")
-        rules = parse_acf(text, str(section.file), section.scope.expand)
-    except OSError as exc:
-        print(f"error: access.file: cannot read {section.file}: {exc.strerror or exc}",
-              file=err)
-        return False
+        rules = read_rules_file(section.file, section.scope.expand)
     except AcfError as exc:
         print(f"error: access rules: {exc}", file=err)
         return False

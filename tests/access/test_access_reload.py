@@ -178,3 +178,31 @@ def test_a_record_moved_by_its_asg_field_gets_its_configured_group_on_reload(
         assert asg.read(timeout=TIMEOUT).data == [b"RO"]
     finally:
         ca_server.call(host.stop())
+
+
+def test_a_reload_whose_rules_file_is_bad_is_refused_whole(ca_server, catalog, caproto_as,
+                                                           unique_prefix, tmp_path):
+    """As 'iochost check' refuses it: the mounts' changes are not applied with the old
+    rules either (a mount moved to a group only the bad file defines would be DEFAULT)."""
+    rules = tmp_path / "site.acf"
+    rules.write_text(RULES)
+    path = tmp_path / "host.yaml"
+    write_config(path, unique_prefix, rules)
+    host = Host(load_config(path, environ={}), catalog, server=ca_server.server)
+    ca_server.call(host.start())
+    try:
+        (pv,) = caproto_as("operator", "laptop").get_pvs(unique_prefix + "OPEN",
+                                                           timeout=TIMEOUT)
+        pv.wait_for_connection(timeout=TIMEOUT)
+        assert int(pv.access_rights) == 3
+        rules.write_text(RULES + "ASG(LOCKED) { RULE(1, WRTIE) }\n")
+        write_config(path, unique_prefix, rules, asg="LOCKED")
+        heard = []
+        assert ca_server.call(reload_host(host, report=lambda *outcome: heard.append(outcome))) \
+            is None
+        ((applied, (headline, reason)),) = heard
+        assert not applied and headline.startswith(f"reload of {path} refused: 1 problem(s)")
+        assert reason.startswith(f"access rules: {rules}:") and "WRTIE" in reason
+        assert host.config.mounts[0].asg == "" and int(pv.access_rights) == 3
+    finally:
+        ca_server.call(host.stop())

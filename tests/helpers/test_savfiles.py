@@ -173,10 +173,10 @@ def test_a_set_whose_files_could_not_be_read_never_saves_over_them(
 
     monkeypatch.setattr(SaveFileSet, "load", unreadable)
     P = unique_prefix.split(":")[0] + ":"
-    start_host(f"""\
+    start_host("""\
         mounts:
-          - {{name: settings, ioc: helper-test-settings, prefix: "$(P)IOC:",
-             helpers: {{autosave: {{period: 0.1}}}}}}
+          - {name: settings, ioc: helper-test-settings, prefix: "$(P)IOC:",
+             helpers: {autosave: {period: 0.1}}}
         """, P, host_keys=f"autosave_prefix: '{P}'")
     assert pyepics.caget(P + "IOC:gain", use_monitor=False) == 1.0     # the default
     assert pyepics.caput(P + "IOC:gain", 5.0, wait=True, timeout=TIMEOUT) == 1
