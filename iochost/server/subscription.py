@@ -10,7 +10,6 @@ state demands -- or, for a widely watched channel, queued once in the server's
 """
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import TYPE_CHECKING, Any
 
@@ -71,7 +70,7 @@ class Fanout:
     large group's post -- and any post while others are queued -- goes to the server's
     :class:`EventBatcher` instead, which builds it for all its subscribers at once."""
 
-    __slots__ = ("data", "subscriptions", "_groups", "_vectors", "_batcher", "_async_tasks")
+    __slots__ = ("data", "subscriptions", "_groups", "_vectors", "_batcher")
 
     def __init__(self, data: Any, batcher: EventBatcher):
         self.data = data
@@ -80,7 +79,6 @@ class Fanout:
         #: each group's subscribers as the batcher takes them, built when first needed
         self._vectors: dict[tuple[int, int, int], GroupVector] = {}
         self._batcher = batcher
-        self._async_tasks: set[asyncio.Task[None]] = set()
         data.add_listener(self.publish)
 
     def add(self, subscription: Subscription) -> None:
@@ -101,25 +99,16 @@ class Fanout:
         return not self.subscriptions
 
     def close(self) -> None:
-        """Unregister from the channel data and cancel pending asynchronous reads."""
+        """Unregister from the channel data."""
         try:
             self.data.remove_listener(self.publish)
         except (KeyError, ValueError):
             pass
-        for task in self._async_tasks:
-            task.cancel()
-        self._async_tasks.clear()
 
     def publish(self, data: Any, flags: int) -> None:
-        """The channel-data listener: deliver the new state to interested subscribers."""
-        if data.needs_async_read:
-            interested = [sub for sub in self.subscriptions if sub.mask & flags]
-            if interested:
-                task = asyncio.get_running_loop().create_task(
-                    self._publish_async(data, interested))
-                self._async_tasks.add(task)
-                task.add_done_callback(self._async_tasks.discard)
-            return
+        """The channel-data listener: deliver the new state to interested subscribers.
+        The state is the one just published, read as stored: a getter is not run here (a
+        value it returns is written and published, which would run it again, endlessly)."""
         encoded: dict[tuple[int, int], tuple[bytes, int] | None] = {}
         batcher = self._batcher
         for group_key, group in self._groups.items():
@@ -139,20 +128,6 @@ class Fanout:
             else:
                 for sub in group:  # (delivering never changes the subscriptions)
                     sub.circuit.send_event(sub, update)
-
-    async def _publish_async(self, data: Any, interested: list[Subscription]) -> None:
-        encoded: dict[tuple[int, int], tuple[bytes, int] | None] = {}
-        for sub in interested:
-            key = (sub.dbr_type, sub.count)
-            if key not in encoded:
-                try:
-                    encoded[key] = await data.aread_dbr(*key)
-                except Exception as exc:
-                    logger.debug("asynchronous monitor read failed: %s", exc)
-                    encoded[key] = None
-            update = encoded[key]
-            if update is not None and sub in self.subscriptions:
-                sub.circuit.send_event(sub, update)
 
 
 def _encode(data: Any, key: tuple[int, int]) -> tuple[bytes, int] | None:

@@ -228,6 +228,21 @@ def test_getter_answers_reads(mount, unique_prefix, client):
     assert client.value(group.prefix + "polled") == 20
 
 
+def test_a_monitored_getter_runs_once_per_read_not_in_a_loop(mount, unique_prefix, client):
+    """A getter's value is written, which posts a monitor update: the update carries that
+    value and does not run the getter again (it did, endlessly, ~30,000 updates/s)."""
+    group = mount(Getters(prefix=unique_prefix))
+    name = group.prefix + "polled"
+    updates = client.monitor(name, DBE_VALUE)
+    first = updates.wait_for(1)
+    assert len(updates.settle(0.5)) == len(first) <= 2     # the initial update (and its read)
+    reads = group.reads
+    value = client.value(name)                              # one read: one getter run
+    assert group.reads == reads + 1 and value == group.reads * 10
+    events = updates.wait_for(len(first) + 1)
+    assert events[-1].data[0] == value and len(updates.settle(0.5)) == len(first) + 1
+
+
 def test_group_write_is_the_default_putter(mount, unique_prefix, client):
     group = mount(Getters(prefix=unique_prefix))
     assert client.write(group.prefix + "clamped", 500) == "ECA_NORMAL"
