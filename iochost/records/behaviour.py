@@ -3,7 +3,8 @@
 * Alarm limits (HIHI/HIGH/LOW/LOLO are the channel's limits, see ``links``) raise their
   alarm with the severity of HHSV/HSV/LSV/LLSV and the hysteresis HYST, as EPICS' ai
   record does (``checkAlarms``).  The framework's pairing rule decides which limits are
-  active (a pair is active when lower < upper), and the severity fields start at the
+  active (a pair is active when lower < upper; a limit written through its field is active
+  by itself), and the severity fields start at the
   severities the framework gives limits (MAJOR for HIHI/LOLO, MINOR for HIGH/LOW) rather
   than the dbd's NO_ALARM: a pvproperty's ``upper_alarm_limit=`` must keep its meaning
   when the pvproperty becomes a record.
@@ -19,6 +20,8 @@
 * Output records (ao, longout, int64out) clamp a put to DRVL..DRVH, with no alarm.
 * DISA == DISV disables processing: a put stores the value without publishing it, skips
   the putter and raises the DISABLE alarm with the severity DISS.
+* Every processing computes the alarm afresh (recGblResetAlarms): a record with no alarm
+  of its value returns to NO_ALARM.
 """
 from __future__ import annotations
 
@@ -170,6 +173,17 @@ async def calculate(fields: RecordFieldGroup, record: PvpropertyData) -> None:
             await channels[last].write(new)
 
 
+def limit_written(record: PvpropertyData, limit: str) -> None:
+    """A client (or a restore) wrote alarm limit ``limit`` through its field: it is armed
+    by itself from now on (see ``evaluate_alarm``), and the alarm is evaluated again."""
+    fields = record.field_inst
+    if fields is not None and limit not in fields.limits_written:
+        fields.limits_written = fields.limits_written | {limit}
+        fields.alarm_fields = True
+        record._static_meta = None   # the GR/CTRL limits it arms
+    reevaluate_alarm(record)
+
+
 def reevaluate_alarm(record: PvpropertyData) -> None:
     """Apply (and post) the alarm the current value raises under changed limits or
     severities: EPICS processes the record after a put to these fields."""
@@ -196,7 +210,9 @@ def unarmed_limits_as_nan(fields: RecordFieldGroup, record: PvpropertyData,
         return
     for lower, upper in LIMIT_PAIRS:
         if not properties[lower] < properties[upper]:
-            properties[lower] = properties[upper] = math.nan
+            for limit in (lower, upper):
+                if limit not in fields.limits_written:
+                    properties[limit] = math.nan
     if fields.alarm_fields:
         for severity, limit in LIMIT_SEVERITIES.items():
             if not fields.stored(severity, DEFAULT_SEVERITIES[severity]):
@@ -220,8 +236,11 @@ def evaluate_alarm(fields: RecordFieldGroup, record: PvpropertyData, value: Any
         return _state_alarm(fields, record, value)
     if not fields.alarm_fields or record.max_length != 1 or isinstance(value, (bytes, str)) \
             or not hasattr(record, "upper_alarm_limit"):
-        # No severity field or HYST was ever touched: the framework's rule is the same.
-        return super(PvpropertyData, record).evaluate_alarm(value)
+        # No severity field or HYST was ever touched: the framework's rule is the same, but
+        # where it leaves the alarm alone (text, enums, arrays) a record's processing starts
+        # from NO_ALARM (recGblResetAlarms): a DISABLE or WRITE alarm does not stay forever
+        evaluated = super(PvpropertyData, record).evaluate_alarm(value)
+        return _NO_ALARM if evaluated is None else evaluated
     hhsv, hsv, lsv, llsv = (fields.stored(name, default)
                             for name, default in DEFAULT_SEVERITIES.items())
     hyst = fields.stored("HYST", 0.0)
@@ -235,13 +254,15 @@ def evaluate_alarm(fields: RecordFieldGroup, record: PvpropertyData, value: Any
     def below(limit: Any) -> bool:
         return value <= (limit + hyst if last == limit else limit)
 
-    checks = []
-    if lolo < hihi:
-        checks += [(hhsv, hihi, above, AlarmStatus.HIHI), (llsv, lolo, below, AlarmStatus.LOLO)]
-    if low < high:
-        checks += [(hsv, high, above, AlarmStatus.HIGH), (lsv, low, below, AlarmStatus.LOW)]
-    for severity, limit, beyond, status in checks:
-        if severity and beyond(limit):
+    # a pair arms both its limits as a range; a limit written through its field (LOLO=10
+    # alone: "below 10 is MAJOR") is armed by itself, as EPICS' checkAlarms tests each one
+    alone = fields.limits_written
+    checks = [(hhsv, hihi, above, AlarmStatus.HIHI, lolo < hihi or "upper_alarm_limit" in alone),
+              (llsv, lolo, below, AlarmStatus.LOLO, lolo < hihi or "lower_alarm_limit" in alone),
+              (hsv, high, above, AlarmStatus.HIGH, low < high or "upper_warning_limit" in alone),
+              (lsv, low, below, AlarmStatus.LOW, low < high or "lower_warning_limit" in alone)]
+    for severity, limit, beyond, status, armed in checks:
+        if armed and severity and beyond(limit):
             fields.alarm_memory = limit
             return status, AlarmSeverity(severity)
     fields.alarm_memory = None
@@ -280,8 +301,10 @@ def limit_value(fields: RecordFieldGroup, record: PvpropertyData, value: Any) ->
 
 
 def disabled(fields: RecordFieldGroup) -> bool:
-    """DISA == DISV: the record does not process."""
-    return fields.created.get("DISA") is not None and \
+    """DISA == DISV: the record does not process (DISA 0 and DISV 1 while never touched:
+    either one's channel is made before they can be equal)."""
+    created = fields.created
+    return (created.get("DISA") is not None or created.get("DISV") is not None) and \
         fields.stored("DISA", 0) == fields.stored("DISV", 1)
 
 

@@ -142,6 +142,9 @@ class _AttrChannels:
         return self.owner.pvdb[type(self.owner).field_name(attr)]
 
 
+_NONE_WRITTEN: frozenset[str] = frozenset()
+
+
 class RecordFieldGroup:
     """The fields of one record (caproto's ``RecordFieldGroup``).
 
@@ -156,7 +159,7 @@ class RecordFieldGroup:
     _declared_: ClassVar[dict[str, pvproperty]] = {}
 
     __slots__ = ("__weakref__", "_made", "_value_write_hook", "alarm_fields",
-                 "alarm_memory", "parent", "posted")
+                 "alarm_memory", "limits_written", "parent", "posted")
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -176,6 +179,8 @@ class RecordFieldGroup:
         # the limit last alarmed, for HYST (EPICS' LALM), or the last state (bi/mbbi...)
         self.alarm_memory: Any = None
         self.alarm_fields = False  # True once a field the alarm evaluation reads exists
+        #: alarm limits written through their fields, each armed by itself
+        self.limits_written: frozenset[str] = _NONE_WRITTEN
         if parent.data_type in _POSTED_ON_CHANGE and parent.max_length == 1:
             #: the state or text last posted (MLST of bo, mbbo...; OVAL of stringout...)
             self.posted: Any = parent._value

@@ -43,7 +43,7 @@ def _metadata(name: str, default: Any = 0, *, alarm_limit: bool = False) -> Link
             raise ChannelValueError(f"{type(record).__name__} has no {name}")
         await record.write_metadata(**{name: value})
         if alarm_limit:
-            behaviour.reevaluate_alarm(record)
+            behaviour.limit_written(record, name)
     return Link(lambda record: getattr(record, name, default), set_metadata, DBE_PROPERTY)
 
 

@@ -538,3 +538,96 @@ def test_states_and_texts_post_only_when_changed_as_rsrv(mount, ca_server, uniqu
     mount(Posting(prefix=P))
     assert run(ca_server.tcp_port) == theirs
     assert theirs == [[b"On", b"Off"], [b"b", b"c"]]
+
+
+class OneSided(PVGroup):
+    flow = pvproperty(value=30.0, record="ao")
+    cryo = pvproperty(value=-170.0, record="ao")
+
+
+def one_sided_alarms(port: int, P: str) -> list:
+    """"Below 10 is MAJOR, below 20 MINOR" (LOLO/LOW alone) and a cryostat's HIGH/HIHI
+    below zero, set over CA; the alarm of each value put, and the GR/CTRL limits."""
+    raw = Raw(port)
+    setup = {"flow": {"LOLO": "10", "LLSV": "MAJOR", "LOW": "20", "LSV": "MINOR"},
+             "cryo": {"HIGH": "-160", "HSV": "MINOR", "HIHI": "-150", "HHSV": "MAJOR"}}
+    for record, fields in setup.items():
+        for field, text in fields.items():
+            raw.put_string(f"{P}{record}.{field}", text)
+    out = []
+    for record, values in (("flow", (15.0, 5.0, 25.0)), ("cryo", (-155.0, -100.0, -170.0))):
+        sid = raw.create(P + record)
+        for value in values:
+            assert raw.put(sid, ChannelType.DOUBLE, struct.pack(">d", value)) == 1
+            _, meta = decode_dbr(ChannelType.STS_DOUBLE,
+                                 raw.read_reply(sid, ChannelType.STS_DOUBLE).payload, 1)
+            out.append((record, value, AlarmStatus(meta.status).name,
+                        AlarmSeverity(meta.severity).name))
+        _, meta = raw.read(P + record, ChannelType.CTRL_DOUBLE)
+        out.append(comparable(meta.upper_alarm_limit, meta.upper_warning_limit,
+                              meta.lower_warning_limit, meta.lower_alarm_limit))
+    raw.sock.close()
+    return out
+
+
+def test_one_sided_alarm_limits_written_over_ca_alarm_as_rsrv(mount, ca_server, unique_prefix):
+    """EPICS' checkAlarms tests each limit by itself: LOLO=10 with LLSV=MAJOR alarms below
+    10 whatever HIHI is. A limit written through its field is armed alone here too (the
+    framework's pairing rule stays for limits given as pvproperty arguments)."""
+    P = unique_prefix
+    db = f'record(ao, "{P}flow") {{ field(VAL, "30") }}\n' \
+         f'record(ao, "{P}cryo") {{ field(VAL, "-170") }}\n'
+    with running_softioc(db) as rsrv_port:
+        theirs = one_sided_alarms(rsrv_port, P)
+    mount(OneSided(prefix=P))
+    assert one_sided_alarms(ca_server.tcp_port, P) == theirs
+    assert ("flow", 5.0, "LOLO", "MAJOR") in theirs and ("cryo", -100.0, "HIHI", "MAJOR") in theirs
+
+
+class Disabling(PVGroup):
+    ao = pvproperty(value=0.0, record="ao")
+    bo = pvproperty(value="Off", dtype=ChannelType.ENUM, enum_strings=["Off", "On"],
+                    record="bo")
+    so = pvproperty(value="a", record="stringout")
+
+
+def disabling_alarms(port: int, P: str) -> list:
+    """DISV=0 (DISA untouched: 0) disables at once; DISA=1 on bo/stringout, then DISA=0:
+    the next processing clears the DISABLE alarm (every processing starts from NO_ALARM)."""
+    raw = Raw(port)
+    out = []
+
+    def alarm(name: str) -> tuple:
+        _, meta = decode_dbr(ChannelType.STS_STRING,
+                             raw.read_reply(raw.create(P + name), ChannelType.STS_STRING).payload,
+                             1)
+        return name, AlarmStatus(meta.status).name, AlarmSeverity(meta.severity).name
+
+    raw.put_string(P + "ao.DISS", "MINOR")
+    raw.put_string(P + "ao.DISV", "0")
+    raw.put_string(P + "ao", "5")
+    out.append(alarm("ao"))
+    for record, value, later in (("bo", "On", "Off"), ("so", "b", "c")):
+        raw.put_string(f"{P}{record}.DISS", "MINOR")
+        raw.put_string(f"{P}{record}.DISA", "1")
+        raw.put_string(P + record, value)
+        out.append(alarm(record))
+        raw.put_string(f"{P}{record}.DISA", "0")
+        raw.put_string(f"{P}{record}.PROC", "1")
+        out.append(alarm(record))
+        raw.put_string(P + record, later)
+        out.append(alarm(record))
+    raw.sock.close()
+    return out
+
+
+def test_disabling_and_enabling_alarms_as_rsrv(mount, ca_server, unique_prefix):
+    P = unique_prefix
+    db = (f'record(ao, "{P}ao") {{ }}\n'
+          f'record(bo, "{P}bo") {{ field(ZNAM, "Off") field(ONAM, "On") }}\n'
+          f'record(stringout, "{P}so") {{ field(VAL, "a") }}\n')
+    with running_softioc(db) as rsrv_port:
+        theirs = disabling_alarms(rsrv_port, P)
+    mount(Disabling(prefix=P))
+    assert disabling_alarms(ca_server.tcp_port, P) == theirs
+    assert theirs[0] == ("ao", "DISABLE", "MINOR") and theirs[2][1:] == ("NO_ALARM", "NO_ALARM")
