@@ -19,6 +19,7 @@ import numpy as np
 
 from iochost.ca.dbr import ChannelType
 from iochost.pv.data import ChannelData
+from iochost.pv.data_text import state_index
 
 from .savfile import SavEntry, format_double, format_float
 
@@ -64,7 +65,7 @@ def text_of(channel: ChannelData, value: Any) -> str | tuple[str, ...]:
     native = channel.native_type
     if native == ChannelType.ENUM:
         strings = tuple(getattr(channel, "enum_strings", ()))
-        return f"{strings.index(value) if isinstance(value, str) else int(value)}"
+        return f"{state_index(strings, value) if isinstance(value, str) else int(value)}"
     if isinstance(value, str):
         return value
     if native == ChannelType.STRING:

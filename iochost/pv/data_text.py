@@ -7,6 +7,7 @@ DBE_VALUE|DBE_LOG (caproto's behaviour: no deadband applies to text).
 from __future__ import annotations
 
 import operator
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -19,7 +20,7 @@ from .data_errors import ChannelValueError, TooManyElements, WrongValueType, che
 if TYPE_CHECKING:  # pragma: no cover
     from .data_longstring import LongStringView
 
-__all__ = ["ChannelEnum", "ChannelString", "ChannelChar"]
+__all__ = ["ChannelEnum", "ChannelString", "ChannelChar", "EnumState", "state_index"]
 
 _SEQUENCES = (list, tuple, np.ndarray)
 _MAX_TEXT = MAX_STRING_SIZE - 1  # a DBR_STRING element is char[40] with its NUL
@@ -54,6 +55,30 @@ def _text(channel: ChannelData, value: Any) -> str:
 def _wire_text(text: str, encoding: str) -> bytes:
     """One DBR_STRING element: encoded, cut at a NUL and to 39 bytes."""
     return text.encode(encoding).split(b"\0", 1)[0][:_MAX_TEXT]
+
+
+class EnumState(str):
+    """A state string that remembers its index: an enum's states need not differ (an
+    mbbo's unused states are all ''), and the index is what is stored and saved."""
+
+    state_index: int
+
+
+def _state(strings: Sequence[str], index: int) -> str:
+    """State ``index``'s string; an :class:`EnumState` when an earlier state has the same
+    text (a plain str otherwise, the common case)."""
+    text = strings[index]
+    if strings.index(text) == index:
+        return text
+    state = EnumState(text)
+    state.state_index = index
+    return state
+
+
+def state_index(strings: Sequence[str], text: str) -> int:
+    """The index of a state string (its own for an :class:`EnumState`)."""
+    index = getattr(text, "state_index", None)
+    return strings.index(text) if index is None else index
 
 
 class ChannelEnum(ChannelData):
@@ -101,7 +126,7 @@ class ChannelEnum(ChannelData):
     @property
     def value(self) -> Any:
         index, strings = self._value, self._enum_strings
-        return strings[index] if index < len(strings) else index
+        return _state(strings, index) if index < len(strings) else index
 
     @property
     def raw_value(self) -> int:
@@ -124,6 +149,9 @@ class ChannelEnum(ChannelData):
     def preprocess_value(self, value: Any) -> Any:
         value = _single(self, value)
         strings = self._enum_strings
+        if isinstance(value, EnumState) and value.state_index < len(strings) \
+                and strings[value.state_index] == value:
+            return value
         if isinstance(value, (str, bytes, bytearray, np.bytes_)):
             text = _text(self, value)
             if text in strings:
@@ -136,14 +164,14 @@ class ChannelEnum(ChannelData):
                                  f"{value!r}") from None
         if strings:
             if 0 <= index < len(strings):
-                return strings[index]
+                return _state(strings, index)
             raise ChannelValueError(f"index {index} is not one of the {len(strings)} states")
         if not 0 <= index <= 0xFFFF:
             raise ChannelValueError(f"index {index} is out of the ENUM range 0..65535")
         return index
 
     def _store_form(self, value: Any) -> int:
-        return self._enum_strings.index(value) if isinstance(value, str) else value
+        return state_index(self._enum_strings, value) if isinstance(value, str) else value
 
     def _normalise_property(self, name: str, value: Any) -> Any:
         return self._validate_enum_strings(value, self.string_encoding)

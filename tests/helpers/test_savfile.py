@@ -249,3 +249,23 @@ def test_a_line_that_is_not_a_pv_name_is_skipped_and_the_rest_restores():
         {"a": "1", "c": "3"}
     assert parsed.skipped == ["x.sav:3: '%%%' is not a PV name; line skipped",
                               "x.sav:4: '-b' is not a PV name; line skipped"]
+
+
+def test_an_enum_is_saved_and_restored_as_its_index_when_states_share_a_text():
+    """An mbbo's unused states are all '': state 3 is saved as 3 and restored as 3 (the
+    text detour saved and restored the first state with that text, 2)."""
+    import asyncio
+
+    from iochost.helpers.savvalues import saved_text, value_from_entry
+    from iochost.pv.data import ChannelEnum
+
+    saved = ChannelEnum(enum_strings=["Off", "On", "", ""], value=3)
+    assert saved.raw_value == 3 and saved_text(saved) == "3"
+    restored = ChannelEnum(enum_strings=["Off", "On", "", ""], value="Off")
+    (entry,) = parse_sav(format_sav([("mb", saved_text(saved))],
+                                    when=datetime(2026, 12, 5))).values().values()
+
+    async def restore():
+        await restored.write(value_from_entry(restored, entry), verify_value=False)
+    asyncio.run(restore())
+    assert restored.raw_value == 3

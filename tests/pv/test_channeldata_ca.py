@@ -58,6 +58,20 @@ def test_char_string_and_enum_puts(pyepics, serve_pvs):
         ca.clear_channel(chid)
 
 
+def test_enum_states_with_the_same_text_keep_their_index(pyepics, serve_pvs):
+    """An mbbo's unused states are all '': an index put is stored as that index, as EPICS
+    stores it (the string detour stored the first state with that text)."""
+    enum = ChannelEnum(enum_strings=["Off", "On", "", ""], value="Off")
+    name = serve_pvs({"STATES": enum})["STATES"]
+    ca = pyepics.ca
+    chid = connect(ca, name)
+    ca.put(chid, 3, wait=True)
+    assert (enum.raw_value, ca.get(chid)) == (3, 3) and enum.value == ""
+    ca.put(chid, 2, wait=True)
+    assert ca.get(chid) == 2
+    ca.clear_channel(chid)
+
+
 def test_shared_alarm_reaches_each_subscriber_once(pyepics, serve_pvs, ca_server):
     alarm = ChannelAlarm()
     volts = ChannelDouble(value=0.0, alarm=alarm, upper_alarm_limit=10.0,
