@@ -168,7 +168,10 @@ def format_sav(entries: Iterable[tuple[str, str | Sequence[str]]], *, when: date
         if not name or any(char.isspace() for char in name) or len(name) > MAX_NAME_LENGTH:
             raise ValueError(f"{name!r} cannot be written as a .sav name")
         if isinstance(value, str):
-            lines.append(f"{name} {escape_text(value)}")
+            text = escape_text(value)
+            if text.startswith(ARRAY_MARKER):   # a text, not an array: the reader must see so
+                text = "\\x40" + text[1:]
+            lines.append(f"{name} {text}")
         else:
             elements = " ".join(f'"{_escape_element(str(item))}"' for item in value)
             lines.append(f"{name} {ARRAY_MARKER} {{ {elements} }}" if elements

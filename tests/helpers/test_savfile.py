@@ -269,3 +269,9 @@ def test_an_enum_is_saved_and_restored_as_its_index_when_states_share_a_text():
         await restored.write(value_from_entry(restored, entry), verify_value=False)
     asyncio.run(restore())
     assert restored.raw_value == 3
+
+
+def test_a_text_that_starts_like_an_array_is_written_so_that_it_reads_back():
+    text = format_sav([("note", "@array@ see manual"), ("x", "1")], when=datetime(2026, 12, 5))
+    values = parse_sav(text).values()
+    assert values["note"].value == "@array@ see manual" and values["x"].value == "1"
