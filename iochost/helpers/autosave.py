@@ -44,7 +44,7 @@ from .autosave_status import registry_for
 from .reqfile import RequestFileError, read_request_file
 from .saveset import SavedItem, SaveSet
 from .savfiles import SaveFileSet
-from .savvalues import LONG_STRING_MARK, field_name_of
+from .savvalues import LONG_STRING_MARK, field_name_of, value_name
 
 __all__ = ["Autosave", "autosaved", "declared_items", "default_autosave_dir"]
 
@@ -118,9 +118,8 @@ class Autosave:
                              for full in read_request_file(req, req_macros, request_path))
             except RequestFileError as error:
                 broken = str(error)
-        later = set(pass1)
-        items = [SavedItem(item.name, 1 if item.name in later
-                           or item.name.removesuffix(LONG_STRING_MARK) in later else 0)
+        later = {value_name(name) for name in pass1}
+        items = [SavedItem(item.name, 1 if value_name(item.name) in later else 0)
                  for item in items]
         if directory is None:
             directory = str(mount_directory(getattr(getattr(host, "config", None), "host",

@@ -43,7 +43,7 @@ from .autosave_status import (
 )
 from .savfile import SavFile, format_sav
 from .savfiles import LoadResult, SaveFileSet
-from .savvalues import UnfitValue, resolve, saved_text, value_from_entry
+from .savvalues import UnfitValue, resolve, saved_text, value_from_entry, value_name
 
 __all__ = ["SaveSet", "SavedItem"]
 
@@ -88,6 +88,7 @@ class SaveSet:
         self._trigger_channel: ChannelData | None = None
         self._listening: list[ChannelData] = []
         self._refused: str | None = None
+        self._passes: dict[str, int] | None = None
 
     def refuse_saving(self, why: str) -> None:
         """Never write this set (its items are not known for sure: a save would drop the
@@ -170,8 +171,7 @@ class SaveSet:
             return 0
         restored = 0
         for name, entry in sav.values().items():
-            item = self.items.get(name) or self.items.get(name.removesuffix("$"))
-            if (item.restore_pass if item else 0) != restore_pass:
+            if self._pass_of(name) != restore_pass:
                 continue
             where = f"{result.path}:{entry.line}"
             channel = resolve(self.pvdb, self.prefix, name)
@@ -201,6 +201,17 @@ class SaveSet:
             else:
                 self._restored(SR_STATUS_OK, "Ok")
         return restored
+
+    def _pass_of(self, name: str) -> int:
+        """The restore pass of a file's entry, however it spells the item (``target``,
+        ``target.VAL``, ``P:target``, ``label$``); 0 for a name that is no item."""
+        passes = self._passes
+        if passes is None:
+            passes = self._passes = {value_name(item.name): item.restore_pass
+                                     for item in self.items.values()}
+            passes.update((item.name, item.restore_pass) for item in self.items.values())
+        relative = name.removeprefix(self.prefix)
+        return passes.get(relative, passes.get(value_name(relative), 0))
 
     def _skip(self, message: str) -> None:
         self.skipped.append(message)

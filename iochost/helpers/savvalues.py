@@ -166,6 +166,11 @@ def _resolve_full(pvdb: Mapping[str, ChannelData], full: str) -> ChannelData | N
     return owner.get_field(field)
 
 
+def value_name(name: str) -> str:
+    """The name of a PV's value however an entry spells it: ``m2``, ``m2.VAL``, ``m2$``."""
+    return name.removesuffix(LONG_STRING_MARK).removesuffix(".VAL")
+
+
 def field_name_of(channel: ChannelData, field: str) -> str:
     """The EPICS name of a record field given by its EPICS name or caproto's attribute
     name (``description`` -> ``DESC``); other names are returned upper-cased."""

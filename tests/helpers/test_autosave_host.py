@@ -214,3 +214,28 @@ def test_a_bad_request_file_fails_its_set_but_not_the_mount(start_host, unique_p
     _put(pyepics, P + "IOC:gain", 1.0)
     start_host.stop(host)   # never saved: a save would drop what the request file names
     assert (directory / "auto_settings.sav").read_text(encoding="latin-1") == GOOD
+
+
+def test_pass1_names_match_however_the_file_spells_the_value(start_host, unique_prefix,
+                                                             tmp_path):
+    """A request file's ``$(P)target.VAL`` (synApps' spelling) and a C IOC's file line
+    ``P:target 5`` are the item ``target``: ``pass1: [target]`` restores it through its
+    putter (it was restored at pass 0, the putter never told)."""
+    directory = tmp_path / "autosave" / "settings"
+    directory.mkdir(parents=True)
+    (tmp_path / "p.req").write_text("$(P)target.VAL\n")
+    for line in ("target.VAL 5", f"{unique_prefix}target 6"):
+        (directory / "auto_settings.sav").write_text(
+            f"# written by hand\n{line}\n<END>\n")
+        test_iocs.EVENTS.clear()
+        host = start_host(f"""\
+            mounts:
+              - {{name: settings, ioc: helper-test-settings, prefix: "$(P)",
+                 helpers: {{autosave: {{request: p.req, request_path: ['{tmp_path}'],
+                                       pass1: [target]}}}}}}
+            """, unique_prefix)
+        value = float(line.rsplit(" ", 1)[1])
+        assert wait_until(lambda v=value: ("putter target", v) in test_iocs.EVENTS, TIMEOUT), \
+            test_iocs.EVENTS
+        assert host.mounts["settings"].ioc.target.value == value
+        start_host.stop(host)
