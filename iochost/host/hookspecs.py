@@ -79,7 +79,7 @@ def iochost_register_helpers(register: RegisterHelper) -> None:
     ``mount.host`` the Host); the result may define ``async prepare()`` (awaited before the
     mount's PVs become searchable and before its startup hooks: autosave's pass 0 restore),
     ``async start()`` (awaited once the IOC's startup hooks were started) and
-    ``async stop()`` (awaited before the IOC's shutdown hooks, also on unmount).
+    ``async stop()`` (awaited after the IOC's shutdown hooks, also on unmount).
 
     Raising here marks the whole plugin as broken: nothing it registered is used.
     """

@@ -468,14 +468,15 @@ class Host:
         mount.ioc = None
 
     async def _teardown(self, mount: Mount) -> None:
-        """Helpers' stop(), the IOC's shutdown hooks (its PVs still served, so they may
-        publish a final state), then its PVs out of the database (clients disconnect)."""
+        """The IOC's shutdown hooks (its PVs still served, so they may publish a final
+        state), helpers' stop() (autosave's last save: it holds that final state, and what
+        clients wrote meanwhile), then its PVs out of the database (clients disconnect)."""
         from iochost.pv.lifecycle import stop_group
 
+        await self._guarded(mount, "shutdown", lambda: stop_group(mount.ioc))
         for helper in reversed(mount.helpers):
             if hasattr(helper, "stop"):
                 await self._guarded(mount, f"helper {type(helper).__name__} stop", helper.stop)
-        await self._guarded(mount, "shutdown", lambda: stop_group(mount.ioc))
         self.database.remove_many(mount.pvnames)
         mount.helpers, mount.pvnames = [], []
 

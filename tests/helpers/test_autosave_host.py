@@ -239,3 +239,14 @@ def test_pass1_names_match_however_the_file_spells_the_value(start_host, unique_
             test_iocs.EVENTS
         assert host.mounts["settings"].ioc.target.value == value
         start_host.stop(host)
+
+
+def test_the_last_save_holds_what_the_shutdown_hooks_published(start_host, unique_prefix,
+                                                               tmp_path):
+    host = start_host(MOUNT, unique_prefix)
+    sav = tmp_path / "autosave" / "settings" / "auto_settings.sav"
+    ioc = host.mounts["settings"].ioc
+    assert ioc.parked.value == 0
+    start_host.call(ioc.unsaved.write(-1))      # the shutdown hook parks then
+    start_host.stop(host)
+    assert "\nparked 1\n" in sav.read_text()

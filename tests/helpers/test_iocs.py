@@ -27,6 +27,13 @@ class Settings(PVGroup):
     speed = pvproperty(value=1.0, record="ao", autosave=("VAL", "EGU", "HIHI"))
     target = pvproperty(value=0.0)        # saved through the host config's pass1 list
     unsaved = pvproperty(value=0.0)
+    parked = pvproperty(value=0, autosave=True,
+                        doc="set by a shutdown hook (a final state) when unsaved is -1")
+
+    @parked.shutdown
+    async def parked(self, instance, async_lib):
+        if self.unsaved.value == -1:
+            await instance.write(1)
 
     @target.putter
     async def target(self, instance, value):

@@ -149,7 +149,7 @@ def test_sigterm_runs_shutdown_hooks_and_exits_0(plugin_site_dir, tmp_path, proc
         started.index("web-routes") < started.index("host-started 1")
     # IOCHOST_WEB_LISTEN=127.0.0.1:0 (the test session's): the log names the port chosen
     assert re.search(r"web page on http://127\.0\.0\.1:[1-9][0-9]*/", proc.err_path.read_text())
-    assert stopped == ["host-stopping", "helper-stop a h", f"ioc-shutdown {prefix} 4",
+    assert stopped == ["host-stopping", f"ioc-shutdown {prefix} 4", "helper-stop a h",
                        "unmounted a"]
     assert proc.out_path.read_text().split() == [f"{prefix}COUNT", f"{prefix}STEP",
                                                  f"{prefix}LABEL"]
