@@ -192,8 +192,15 @@ def autosave_import(path: str, switches: PluginSwitches, source: str, mount_name
     options = mount.helpers.get("autosave") or {}
     directory = options.get("directory") or mount_directory(checked.config.host, mount.name)
     files = SaveFileSet(directory, options.get("name", "auto_settings"))
+    from .lockfile import ConfigLock, ConfigLocked
+
     try:
-        report = import_caproto_json(source, ioc.pvdb, mount.prefix, files)
+        # a host serving this config would save its own values over the import
+        with ConfigLock(path):
+            report = import_caproto_json(source, ioc.pvdb, mount.prefix, files)
+    except ConfigLocked as exc:
+        print(f"error: not imported: {exc}", file=err)
+        return 1
     except (ValueError, OSError) as exc:
         print(f"error: {exc}", file=err)
         return 1

@@ -91,3 +91,20 @@ def test_the_cli_verb_imports_into_the_demo(tmp_path, monkeypatch, capsys):
     assert saved.read_text().splitlines()[1:] == ["A 17", 'C @array@ { "4" "5" "6" }', "<END>"]
     assert cli.main(["autosave", "import", str(source), "--mount", "nope", "--demo"]) == 1
     assert "no enabled mount named 'nope'" in capsys.readouterr().err
+
+
+def test_the_cli_verb_refuses_a_config_a_host_serves(tmp_path, monkeypatch, capsys):
+    """The running host would save its own values over the import: refused, as a second
+    serve of the config is (its lock), and nothing is written."""
+    from iochost.host.lockfile import ConfigLock
+    from iochost.host.verbs import demo_config_path
+
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path))
+    monkeypatch.setenv("RUNTIME_DIRECTORY", str(tmp_path / "run"))
+    source = tmp_path / "a.json"
+    source.write_text(json.dumps({"DEMO:B:SIMPLE:A": {"value": 17, "fields": {}}}))
+    with ConfigLock(demo_config_path()):     # what 'iochost serve --demo' holds
+        assert cli.main(["autosave", "import", str(source), "--mount", "simple-b",
+                         "--demo"]) == 1
+    assert "error: not imported: " in capsys.readouterr().err
+    assert not (tmp_path / "iochost").exists()
