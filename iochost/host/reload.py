@@ -144,6 +144,33 @@ def _rules_problems(config: HostConfig) -> list[str]:
     return []
 
 
+def _served_twice(host: Host, plan: ReloadPlan, built: dict[str, Any]) -> list[str]:
+    """Mounts the reload would add whose PVs what stays served already serves: the new
+    config was checked against itself, but PVs outside it stay (status PVs of a prefix
+    whose change needs a restart, PVs an IOC added at run time)."""
+    owner = {pv: name for name, mount in host.mounts.items() if mount.serving
+             for pv in mount.pvnames}
+    leaving = {pv for name in plan.unmount if name in host.mounts
+               for pv in host.mounts[name].pvnames}
+    problems = []
+    for name in plan.mount:
+        taken = [pv for pv in getattr(built.get(name), "pvdb", ())
+                 if pv in host.database and pv not in leaving]
+        if taken:
+            problems.append(f"mount {name!r}: {len(taken)} PV(s) already served, e.g. "
+                            f"{taken[0]} (by {owner.get(taken[0], 'the host')})")
+    return problems
+
+
+def _refused(path: str, reasons: list[str], report: ReloadReport) -> None:
+    for reason in reasons:
+        log.error("reload refused: %s", reason)
+    headline = (f"reload of {path} refused: {len(reasons)} problem(s); nothing changed, "
+                "still serving")
+    log.error("%s", headline)
+    report(False, [headline, *reasons])
+
+
 async def reload_host(host: Host, path: str | None = None,
                       report: ReloadReport | None = None) -> ReloadPlan | None:
     """Re-read ``path`` (default: the file the host was started from), validate it, and
@@ -164,15 +191,12 @@ async def reload_host(host: Host, path: str | None = None,
         report(False, [headline, f"{type(exc).__name__}: {exc}"])
         return None
     if reasons:     # as 'iochost check' refuses it: all of it, the mounts too
-        for reason in reasons:
-            log.error("reload refused: %s", reason)
-        headline = (f"reload of {path} refused: {len(reasons)} problem(s); nothing "
-                    f"changed, still serving")
-        log.error("%s", headline)
-        report(False, [headline, *reasons])
-        return None
+        return _refused(path, reasons, report)
     plan = plan_reload(host.config, new, {name for name, mount in host.mounts.items()
                                           if mount.serving})
+    reasons = _served_twice(host, plan, built)
+    if reasons:
+        return _refused(path, reasons, report)
     not_applied = [f"{what} changed: restart iochost to apply it (not applied)"
                    for what in plan.restart_needed]
     not_applied += [f"plugin {what}: restart iochost to use the new version (the loaded one "

@@ -144,6 +144,26 @@ def test_a_reload_unmounts_what_host_mount_added(served, ca_server, pyepics, uni
     assert host.mounts["extra"].state == "running"
 
 
+def test_a_mount_whose_pvs_stay_served_elsewhere_is_refused(served, ca_server, unique_prefix):
+    """The new config is checked against itself, but PVs outside it stay served (a run
+    time add_pvs, status PVs of a prefix whose change needs a restart): a new mount that
+    serves one of them is refused, not laid over it (removing it later deleted the PV)."""
+    from iochost.pv.data import ChannelDouble
+
+    host, path = served
+    P = unique_prefix
+    extra = ChannelDouble(value=1.0)
+    host.add_pvs(host.mounts["keep"].ioc, {P + "NEW:COUNT": extra})
+    path.write_text(config_text(P, [KEEP, GONE, EDIT, LATER, NEW]))
+    heard = []
+    assert ca_server.call(reload_host(host, report=lambda *outcome: heard.append(outcome))) \
+        is None
+    ((applied, (_, reason)),) = heard
+    assert not applied and reason == (f"mount 'new': 1 PV(s) already served, e.g. "
+                                      f"{P}NEW:COUNT (by keep)")
+    assert "new" not in host.mounts and ca_server.database[P + "NEW:COUNT"] is extra
+
+
 def test_sighup_through_iochost_reload_applies_the_new_config(plugin_site_dir, tmp_path,
                                                                pyepics):
     P = f"HUP{os.getpid()}:"
