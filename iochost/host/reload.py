@@ -191,12 +191,14 @@ async def reload_host(host: Host, path: str | None = None,
         report(False, [headline, f"{type(exc).__name__}: {exc}"])
         return None
     if reasons:     # as 'iochost check' refuses it: all of it, the mounts too
-        return _refused(path, reasons, report)
+        _refused(path, reasons, report)
+        return None
     plan = plan_reload(host.config, new, {name for name, mount in host.mounts.items()
                                           if mount.serving})
     reasons = _served_twice(host, plan, built)
     if reasons:
-        return _refused(path, reasons, report)
+        _refused(path, reasons, report)
+        return None
     not_applied = [f"{what} changed: restart iochost to apply it (not applied)"
                    for what in plan.restart_needed]
     not_applied += [f"plugin {what}: restart iochost to use the new version (the loaded one "
