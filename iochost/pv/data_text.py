@@ -245,6 +245,10 @@ class ChannelString(ChannelData):
         return self._text_view() if self._max_length == 1 else None
 
 
+#: The bytes a text channel (ChannelChar) holds when ``max_length`` is not given.
+TEXT_CAPACITY = 256
+
+
 class ChannelChar(ChannelData):
     """Text held as a CHAR array (a ``str`` value; ``max_length`` counts encoded bytes).
 
@@ -259,6 +263,11 @@ class ChannelChar(ChannelData):
     def __init__(self, *, report_as_string: bool = False, **kwargs: Any):
         self.report_as_string = report_as_string
         super().__init__(**kwargs)
+        if kwargs.get("max_length") is None:
+            # caproto stores text of any length: a status PV declared with 'Idle' is later
+            # written 'Running a long operation'. Room for a line of text, or the initial
+            # one if longer, rather than exactly the initial text's bytes.
+            self._max_length = max(self._max_length, TEXT_CAPACITY)
 
     @property
     def data_type(self) -> ChannelType:  # type: ignore[override]

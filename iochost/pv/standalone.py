@@ -104,14 +104,15 @@ async def start_server(pvdb: Mapping[str, Any], *, interfaces: Sequence[str] | N
                        log_pv_names: bool = False, startup_hook: StartupHook | None = None
                        ) -> None:
     """Serve ``pvdb`` and run its hooks until cancelled; then run the shutdown hooks."""
-    from ..server import Server, ServerConfig
+    from ..server import PVDatabase, Server, ServerConfig
     from ..server.process import freeze_heap
 
     log.info("Server starting up...")
     overrides: dict[str, Any] = {"interfaces": list(interfaces)} if interfaces else {}
-    # pvdb itself, not a copy: a mapping that makes channels for names it does not list
-    # (caproto's defaultdict examples) is asked for them (see PVDatabase)
-    server = Server(pvdb, ServerConfig.from_env(**overrides))
+    # pvdb itself is asked for names the database does not hold: a mapping that makes
+    # channels for names it does not list (caproto's defaultdict examples), or an IOC that
+    # adds PVs to its pvdb later (too_clever/dynamic_calc), as caproto's server serves them
+    server = Server(PVDatabase(pvdb, follow=True), ServerConfig.from_env(**overrides))
     await server.start()
     for interface in server.config.interfaces:
         log.info("Listening on %s:%d", interface, server.tcp_port)

@@ -89,13 +89,17 @@ class PVDatabase(MutableMapping[str, ServedChannel]):
 
     __slots__ = ("_entries", "_source", "_removal_listeners", "_addition_listeners")
 
-    def __init__(self, entries: Mapping[str, ServedChannel] | None = None):
+    def __init__(self, entries: Mapping[str, ServedChannel] | None = None, *,
+                 follow: bool = False):
         # One index of every name: requested names, which arrive as UTF-8 bytes, are
         # decoded to be looked up (~60 ns a name more than a bytes-keyed index, which cost
         # ~100 B a PV: 10 MB for 100,000).
         self._entries: dict[str, ServedChannel] = dict(entries or {})
-        #: the mapping asked for names not held (see the module's docstring), or None
-        self._source = entries if _open_ended(entries) else None
+        #: the mapping asked for names not held (see the module's docstring), or None;
+        #: with ``follow`` a plain dict too (caproto's run() serves the dict itself: an IOC
+        #: that adds to its pvdb later is found)
+        self._source = entries if _open_ended(entries) or (follow and entries is not None) \
+            else None
         self._removal_listeners: list[RemovalListener] = []
         self._addition_listeners: list[RemovalListener] = []
 

@@ -96,12 +96,24 @@ def test_caproto_example_runs_with_only_its_imports_changed(mount, client, name,
     # a short prefix: the examples' own names already come near the 59-character limit
     prefix = f"CP{os.getpid() % 10000}:{PORTS.index((name, cls, kwargs, start))}:"
     ioc = getattr(ported(name), cls)(prefix=prefix, **kwargs)
-    mount(ioc, start=start)
-    assert ioc.pvdb
-    for pvname, channel in ioc.pvdb.items():
+    declared = dict(ioc.pvdb)   # too_clever/dynamic_calc adds PVs to its pvdb as it runs:
+    mount(ioc, start=start)     # run() serves those (test_standalone), a mount here does not
+    assert declared
+    for pvname, channel in declared.items():
         native, count = client.native(pvname)
         assert (native, count) == (channel.native_type.name, channel.max_length), pvname
         assert client.read(pvname).status.name == "ECA_NORMAL", pvname
+
+
+def test_caproto_dynamic_calc_takes_formulas_longer_than_its_initial_text(mount, client):
+    """too_clever/dynamic_calc: ``formula = pvproperty(value='', report_as_string=True)``,
+    written 'a + b' at startup and longer formulas by clients (a text pvproperty holds more
+    than its initial text, as caproto's does)."""
+    ioc = mount(ported("too_clever/dynamic_calc").DynamicCalc(
+        prefix=f"CPD{os.getpid() % 10000}:"), start=True)
+    assert client.value(ioc.prefix + "formula") == "a + b"
+    assert client.write(ioc.prefix + "formula", "a + b * c") == "ECA_NORMAL"
+    assert client.value(ioc.prefix + "variables")[:3] == ["a", "b", "c"]
 
 
 def test_caproto_rpc_function_example_calls_on_process(mount, client):

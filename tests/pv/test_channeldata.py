@@ -38,7 +38,8 @@ class Recorder:
     (ChannelEnum, {"enum_strings": ["off", "on"], "value": 1}, "on", 1),
     (ChannelString, {"value": "hi"}, "hi", 1),
     (ChannelString, {"value": ["a", "b"]}, ["a", "b"], 2),
-    (ChannelChar, {"value": "hello"}, "hello", 5),
+    (ChannelChar, {"value": "hello"}, "hello", 256),    # room for longer text
+    (ChannelChar, {"value": "x" * 300}, "x" * 300, 300),
     (ChannelChar, {"value": b"bytes", "max_length": 40}, "bytes", 40),
     (ChannelByte, {"value": b"\x01\x02\x00"}, b"\x01\x02", 3),   # trailing NUL stripped
 ])

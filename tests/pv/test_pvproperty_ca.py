@@ -43,7 +43,7 @@ def types(mount, unique_prefix):
 
 
 @pytest.mark.parametrize("name, native, count, value", [
-    ("text", "CHAR", 5, list(b"hello")),
+    ("text", "CHAR", 256, list(b"hello")),       # room for longer text (TEXT_CAPACITY)
     ("raw", "CHAR", 3, [1, 2, 3]),
     ("count", "LONG", 1, 7),
     ("level", "DOUBLE", 1, 1.5),

@@ -120,6 +120,16 @@ def test_a_plain_dict_is_copied_and_not_asked_again():
     assert db.resolve("B") is None and not db.search_predicate()(b"B")
 
 
+def test_a_followed_dict_serves_what_is_added_to_it_later():
+    """run() follows the IOC's pvdb as caproto's server does: too_clever/dynamic_calc
+    adds PVs to it while serving."""
+    source = {"A": ChannelDouble(value=1.0)}
+    db = PVDatabase(source, follow=True)
+    assert not db.search_predicate()(b"B")
+    source["B"] = ChannelDouble(value=2.0)
+    assert db.search_predicate()(b"B") and db.resolve("B") is source["B"]
+
+
 def test_which_mappings_are_asked_for_names_they_do_not_list():
     from collections import OrderedDict, defaultdict
     from types import MappingProxyType
