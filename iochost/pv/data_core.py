@@ -27,6 +27,7 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import logging
+import math
 import time
 from collections.abc import Callable, Iterator
 from typing import Any, ClassVar
@@ -138,8 +139,12 @@ def timestamp_to_ns(timestamp: Any) -> int:
     Accepted: Unix seconds (int or float); an EPICS ``(seconds, nanoseconds)`` pair such
     as :class:`TimeStamp`; or an object with ``secondsSinceEpoch`` and ``nanoSeconds``.
     """
-    if isinstance(timestamp, (int, float)) and not isinstance(timestamp, bool):
-        return round(timestamp * _NS) if isinstance(timestamp, float) else timestamp * _NS
+    if isinstance(timestamp, float):
+        # whole seconds apart: seconds * 1e9 as a float has lost its last ~8 bits of ns
+        whole = math.floor(timestamp)
+        return whole * _NS + round((timestamp - whole) * _NS)
+    if isinstance(timestamp, int) and not isinstance(timestamp, bool):
+        return timestamp * _NS
     if isinstance(timestamp, tuple) and len(timestamp) == 2:
         secs, nsecs = timestamp
         return (EPICS_EPOCH + int(secs)) * _NS + int(nsecs)

@@ -67,6 +67,9 @@ def test_numeric_arrays_are_read_only_numpy_copies():
 
 def test_timestamp_forms():
     assert ChannelDouble(timestamp=1_000_000_000.5).timestamp == 1_000_000_000.5
+    # an exact float keeps its nanoseconds (seconds * 1e9 as a float lost the last bits)
+    exact = ChannelDouble(timestamp=1234567890.25)
+    assert exact.epics_timestamp.nanoSeconds == 250_000_000 and exact.timestamp == 1234567890.25
     epics = ChannelDouble(timestamp=(10, 500))
     assert epics.epics_timestamp == TimeStamp(10, 500)
     assert epics.timestamp == pytest.approx(631152010.0000005)
