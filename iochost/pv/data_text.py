@@ -320,7 +320,10 @@ class ChannelChar(ChannelData):
 
     def _value_from_wire(self, values: Any) -> Any:
         if self.report_as_string:
-            return values[0] if len(values) else b""
+            # one DBR_STRING longer than the text holds: cut to its size, as dbPut copies
+            # at most a field's size (a character cut in two is dropped)
+            raw = bytes(values[0]) if len(values) else b""
+            return raw[:self._max_length].decode(self.string_encoding, "ignore")
         return values.astype(np.uint8, copy=False).tobytes().split(b"\0", 1)[0]
 
     def long_string(self) -> Any:

@@ -33,6 +33,7 @@ class Types(PVGroup):
     direct = pvproperty(value=6.5, dtype=PvpropertyFloat)
     renamed = pvproperty(value=1, name="other:name")
     note = pvproperty(value="n" * 60, report_as_string=True, max_length=100)
+    tag = pvproperty(value="x", report_as_string=True, max_length=10)
     utf = pvproperty(value="h\u00e9llo", string_encoding="utf-8", max_length=20)
     locked = pvproperty(value=5, read_only=True)
 
@@ -105,6 +106,14 @@ def test_long_strings_via_dollar_field(types, client):
     assert client.write(note + ".$", list(long_text.encode()) + [0]) == "ECA_NORMAL"
     assert types.note.value == long_text
     assert client.value(note) == long_text[:39]
+
+
+def test_a_string_put_longer_than_the_text_is_cut_to_its_size(types, client):
+    """One DBR_STRING is the one element the channel announced: a text longer than
+    max_length is cut to it, as dbPut copies at most a field's size (not ECA_BADCOUNT,
+    which libca's callers such as pyepics' caput(wait=True) did not even report)."""
+    assert client.write(types.prefix + "tag", "twenty characters!!!") == "ECA_NORMAL"
+    assert types.tag.value == "twenty cha" and client.value(types.prefix + "tag") == "twenty cha"
 
 
 def test_string_encoding_applies_on_the_wire(types, client):
