@@ -36,8 +36,8 @@ from ..ca.dbr import (DBE_LOG, DBE_PROPERTY, DBE_VALUE, EPICS_EPOCH, AccessRight
                       Metadata, convert_values, decode_dbr, encode_dbr, to_epics_time)
 from .accessgate import AccessGate
 from .alarms import AlarmSeverity, AlarmStatus, ChannelAlarm
-from .data_errors import (ACK_PUTS, SkipWrite, check_count, check_put, unreadable,
-                          write_mapping_errors)
+from .data_errors import (ACK_PUTS, ChannelValueError, SkipWrite, check_count, check_put,
+                          unreadable, write_mapping_errors)
 from .data_longstring import LongStringView
 
 __all__ = ["ChannelData", "TimeStamp", "Listener", "timestamp_to_ns"]
@@ -410,7 +410,11 @@ class ChannelData:
                 if replacement is SkipWrite:
                     return
                 if replacement is not None and replacement is not value:
-                    value = self.preprocess_value(_unwrap_0d(replacement))
+                    try:
+                        value = self.preprocess_value(_unwrap_0d(replacement))
+                    except ChannelValueError as error:   # the putter's bug, not the client's
+                        raise TypeError(f"the putter returned {replacement!r}, which "
+                                        f"{type(self).__name__} cannot hold: {error}") from None
             if update_fields:
                 await self.update_fields(value)
         except SkipWrite:

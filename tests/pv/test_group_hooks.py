@@ -1,6 +1,8 @@
 """Hooks over Channel Access: putter (replace, keep, SkipWrite, failure -> ECA_PUTFAIL and a
 WRITE/MAJOR alarm), startup/shutdown, scan loops (period, errors, stop_on_error), keyword
 forms, getters, group_write, and writes from IOC code taking the same path as a client's."""
+import logging
+
 import pytest
 
 from iochost import AlarmSeverity, AlarmStatus, ChannelType, PVGroup, SkipWrite, pvproperty
@@ -35,6 +37,8 @@ class Putters(PVGroup):
     async def fragile(self, instance, value):
         if value < 0:
             raise RuntimeError("negative values break the device")
+        if value == 99:
+            return str(value)        # a bug: text for a DOUBLE
         return value
 
 
@@ -74,6 +78,18 @@ def test_putter_failure_is_putfail_with_write_alarm(putters, client):
         AlarmStatus.WRITE, AlarmSeverity.MAJOR_ALARM)
     assert client.write(pvname, 2.0) == "ECA_NORMAL"      # a good write goes through
     assert client.value(pvname) == 2.0
+
+
+def test_a_putter_returning_what_the_pv_cannot_hold_is_its_own_failure(putters, client,
+                                                                       caplog):
+    """The client sent a good DOUBLE: ECA_PUTFAIL with the putter's error at ERROR (it was
+    ECA_BADTYPE, "invalid DBR type", and a WARNING as if the client were at fault)."""
+    pvname = putters.prefix + "fragile"
+    with caplog.at_level(logging.WARNING):
+        assert client.write(pvname, 99.0) == "ECA_PUTFAIL"
+    assert client.value(pvname) == 1.0
+    errors = [r for r in caplog.records if r.levelno == logging.ERROR and pvname in r.message]
+    assert errors and "the putter returned '99.0'" in errors[0].message
 
 
 def test_writes_from_code_run_the_putter_and_reach_monitors(putters, client, ca_server):
