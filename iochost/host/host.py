@@ -19,6 +19,7 @@ The server and the lifecycle functions are imported where a host first needs the
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import gc
 import inspect
 import logging
@@ -311,7 +312,9 @@ class Host:
         says: unmount, then mount from ``built``; mounts in neither list are untouched.
         A mount that ``Host.mount()`` added and the new config does not name is unmounted:
         after a reload the host serves what its config says.
-        The ``ca`` and ``host`` sections in use stay (they need a restart)."""
+        The sections in use that need a restart stay in ``self.config`` (``ca``, ``host``,
+        ``web``; ``access`` turned on or off, its ``host_match``), so that the next reload
+        still reports them."""
         for name in plan.unmount:
             await self._deactivate(self.mounts[name])
         wanted = {mount.name for mount in new.mounts}
@@ -320,7 +323,12 @@ class Host:
             if name not in plan.unmount and self.mounts[name].serving:
                 await self._deactivate(self.mounts[name])   # mounted by Host.mount()
             del self.mounts[name]
-        new.ca, new.host = self.config.ca, self.config.host
+        old = self.config
+        new.ca, new.host, new.web = old.ca, old.host, old.web
+        if old.access is None or new.access is None:
+            new.access = old.access
+        else:
+            new.access = dataclasses.replace(new.access, host_match=old.access.host_match)
         self.config = new
         mounts = {name: mount for name, mount in self.mounts.items() if is_builtin(name)}
         for mount_config in new.mounts:

@@ -206,3 +206,23 @@ def test_a_reload_whose_rules_file_is_bad_is_refused_whole(ca_server, catalog, c
         assert host.config.mounts[0].asg == "" and int(pv.access_rights) == 3
     finally:
         ca_server.call(host.stop())
+
+
+def test_what_needs_a_restart_is_reported_at_every_reload_until_then(
+        ca_server, catalog, unique_prefix, tmp_path):
+    """The second reload of the same file said nothing: the host had taken the new
+    (unapplied) host_match as its config, while the old one stayed in force."""
+    rules = tmp_path / "site.acf"
+    rules.write_text(RULES)
+    path = tmp_path / "host.yaml"
+    write_config(path, unique_prefix, rules)
+    host = Host(load_config(path, environ={}), catalog, server=ca_server.server)
+    ca_server.call(host.start())
+    try:
+        write_config(path, unique_prefix, rules, host_match="address")
+        for _ in range(2):
+            plan = ca_server.call(reload_host(host))
+            assert any("host_match" in what for what in plan.restart_needed)
+        assert host.config.access.host_match == "name"      # what is in force
+    finally:
+        ca_server.call(host.stop())
