@@ -30,11 +30,13 @@ async def serve_until_signalled(host: Host, built: dict[str, Any],
 
     loop = asyncio.get_running_loop()
     notifier = Notifier()
-    reloading = asyncio.Lock()
+    reloading = asyncio.Lock()     # held by the start too: a reload waits for it
     reloads: set[asyncio.Task[None]] = set()
+    waiting: list[asyncio.Task[None]] = []   # a reload not begun yet reads the file anyway
 
     async def reload() -> None:
         async with reloading:
+            waiting.clear()
             notifier.reloading()
             try:
                 await reload_host(host, report=report_reload)
@@ -46,14 +48,19 @@ async def serve_until_signalled(host: Host, built: dict[str, Any],
                 notifier.ready(_status_line(host))
 
     def on_hangup() -> None:
+        if waiting:    # SIGHUPs in a burst: the reload still to begin covers them
+            log.info("SIGHUP received: a reload of %s is already due", host.config.path)
+            return
         log.info("SIGHUP received: reloading %s", host.config.path)
         task = loop.create_task(reload())
+        waiting.append(task)
         reloads.add(task)
         task.add_done_callback(reloads.discard)
 
     try:
         with StopSignals(extra={signal.SIGHUP: on_hangup}) as signals:
-            await host.start(built)
+            async with reloading:    # a SIGHUP while mounting reloads after the start
+                await host.start(built)
             notifier.ready(_status_line(host))
             notifier.start_watchdog()
             received = await signals.wait()

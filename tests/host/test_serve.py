@@ -166,3 +166,4 @@ def test_serve_refuses_a_config_needing_a_broken_plugin(plugin_site_dir, tmp_pat
     assert f"{config}:2: mounts[0].ioc: mount 'd': IOC 'doomed' is provided by plugin " \
            "'broken-registration', which failed to load" in proc.stderr
     assert "Traceback" not in proc.stderr and proc.stdout == ""
+
