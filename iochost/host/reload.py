@@ -27,12 +27,14 @@ Plugins that keep state derived from the config (access rules...) implement the
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import metadata
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .hostconfig import HostConfig, MountConfig, read_config
+from .hostconfig import HostConfig, MountConfig, is_builtin, read_config
 from .plugins import PluginCatalog
 from .problems import ConfigError
 from .validation import validate
@@ -144,6 +146,23 @@ def _rules_problems(config: HostConfig) -> list[str]:
     return []
 
 
+def _emptied(host: Host, config: HostConfig, path: str) -> list[str]:
+    """A file without a ``mounts:`` key (empty, truncated by an editor or a full disk)
+    would unmount every IOC: refused. ``mounts: []`` says so on purpose."""
+    serving = [name for name, mount in host.mounts.items()
+               if mount.serving and not is_builtin(name)]
+    if config.mounts or not serving:
+        return []
+    try:
+        text = Path(path).read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return []
+    if re.search(r"^mounts\s*:", text, re.MULTILINE):
+        return []
+    return [f"{path}: no 'mounts:' key (an empty or truncated file?): it would unmount "
+            f"{', '.join(serving)}; write 'mounts: []' to unmount every IOC"]
+
+
 def _served_twice(host: Host, plan: ReloadPlan, built: dict[str, Any]) -> list[str]:
     """Mounts the reload would add whose PVs what stays served already serves: the new
     config was checked against itself, but PVs outside it stay (status PVs of a prefix
@@ -182,7 +201,7 @@ async def reload_host(host: Host, path: str | None = None,
     try:
         new, problems = read_config(path)
         built = validate(new, host.catalog, problems)
-        reasons = _rules_problems(new)
+        reasons = _rules_problems(new) + _emptied(host, new, path)
     except ConfigError as exc:
         reasons = [str(problem) for problem in exc.problems]
     except Exception as exc:   # a defect in reading it: refused all the same, with the traceback

@@ -164,6 +164,20 @@ def test_a_mount_whose_pvs_stay_served_elsewhere_is_refused(served, ca_server, u
     assert "new" not in host.mounts and ca_server.database[P + "NEW:COUNT"] is extra
 
 
+def test_an_emptied_config_file_does_not_unmount_every_ioc(served, ca_server):
+    host, path = served
+    path.write_text("")                        # an editor's truncate, a full disk
+    heard = []
+    assert ca_server.call(reload_host(host, report=lambda *outcome: heard.append(outcome))) \
+        is None
+    ((applied, (_, reason)),) = heard
+    assert not applied and "no 'mounts:' key" in reason and "write 'mounts: []'" in reason
+    assert host.mounts["keep"].serving
+    path.write_text("mounts: []\n")             # on purpose
+    assert ca_server.call(reload_host(host)) is not None
+    assert not host.mounts.get("keep")
+
+
 def test_sighup_through_iochost_reload_applies_the_new_config(plugin_site_dir, tmp_path,
                                                                pyepics):
     P = f"HUP{os.getpid()}:"
