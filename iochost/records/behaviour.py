@@ -300,6 +300,17 @@ def limit_value(fields: RecordFieldGroup, record: PvpropertyData, value: Any) ->
     return value
 
 
+async def drive_limits_changed(record: PvpropertyData) -> None:
+    """DRVH/DRVL are pp(TRUE) on output records: the record processes, and a value now
+    beyond them is driven at the limit (its putter runs), as EPICS' ``convert`` does."""
+    fields = record.field_inst
+    if fields is None or fields._table_type not in DRIVE_CLAMPED or record.max_length != 1:
+        return
+    clamped = limit_value(fields, record, record.value)
+    if clamped != record.value:
+        await record.write(clamped)
+
+
 def disabled(fields: RecordFieldGroup) -> bool:
     """DISA == DISV: the record does not process (DISA 0 and DISV 1 while never touched:
     either one's channel is made before they can be equal)."""

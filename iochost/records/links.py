@@ -36,7 +36,8 @@ class Link(NamedTuple):
     putter_replaces: bool = False  # a field putter (@prop.fields.X.putter) replaces ``set``
 
 
-def _metadata(name: str, default: Any = 0, *, alarm_limit: bool = False) -> Link:
+def _metadata(name: str, default: Any = 0, *, alarm_limit: bool = False,
+              drive_limit: bool = False) -> Link:
     """A field that is one metadata item of the record (units, a limit...)."""
     async def set_metadata(record: Any, value: Any) -> None:
         if name not in getattr(record, "_property_names", ()):
@@ -44,6 +45,8 @@ def _metadata(name: str, default: Any = 0, *, alarm_limit: bool = False) -> Link
         await record.write_metadata(**{name: value})
         if alarm_limit:
             behaviour.limit_written(record, name)
+        if drive_limit:
+            await behaviour.drive_limits_changed(record)
     return Link(lambda record: getattr(record, name, default), set_metadata, DBE_PROPERTY)
 
 
@@ -197,8 +200,8 @@ LINKS: dict[str, Link] = {
     "PREC": _metadata("precision"),
     "HOPR": _metadata("upper_disp_limit"),
     "LOPR": _metadata("lower_disp_limit"),
-    "DRVH": _metadata("upper_ctrl_limit"),
-    "DRVL": _metadata("lower_ctrl_limit"),
+    "DRVH": _metadata("upper_ctrl_limit", drive_limit=True),
+    "DRVL": _metadata("lower_ctrl_limit", drive_limit=True),
     "HIHI": _metadata("upper_alarm_limit", alarm_limit=True),
     "HIGH": _metadata("upper_warning_limit", alarm_limit=True),
     "LOW": _metadata("lower_warning_limit", alarm_limit=True),

@@ -631,3 +631,36 @@ def test_disabling_and_enabling_alarms_as_rsrv(mount, ca_server, unique_prefix):
     mount(Disabling(prefix=P))
     assert disabling_alarms(ca_server.tcp_port, P) == theirs
     assert theirs[0] == ("ao", "DISABLE", "MINOR") and theirs[2][1:] == ("NO_ALARM", "NO_ALARM")
+
+
+class Driven(PVGroup):
+    ao = pvproperty(value=0.0, record="ao", upper_ctrl_limit=10.0, lower_ctrl_limit=-10.0)
+    lo = pvproperty(value=0, record="longout", upper_ctrl_limit=10, lower_ctrl_limit=-10)
+
+
+def driven_values(port: int, P: str) -> list:
+    raw = Raw(port)
+    out = []
+    for record in ("ao", "lo"):
+        raw.put_string(P + record, "8")
+        raw.put_string(f"{P}{record}.DRVH", "5")       # pp(TRUE): the record processes
+        raw.put_string(f"{P}{record}.DRVL", "-3")
+        raw.put_string(P + record, "-7")
+        raw.put_string(f"{P}{record}.DRVL", "-2")
+        out += [raw.read(P + record, ChannelType.DOUBLE)[0][0]]
+        raw.put_string(P + record, "4")
+        raw.put_string(f"{P}{record}.DRVH", "3")
+        out += [raw.read(P + record, ChannelType.DOUBLE)[0][0]]
+    raw.sock.close()
+    return out
+
+
+def test_tightened_drive_limits_drive_the_output_at_once_as_rsrv(mount, ca_server,
+                                                                 unique_prefix):
+    P = unique_prefix
+    db = (f'record(ao, "{P}ao") {{ field(DRVH, "10") field(DRVL, "-10") }}\n'
+          f'record(longout, "{P}lo") {{ field(DRVH, "10") field(DRVL, "-10") }}\n')
+    with running_softioc(db) as rsrv_port:
+        theirs = driven_values(rsrv_port, P)
+    mount(Driven(prefix=P))
+    assert driven_values(ca_server.tcp_port, P) == theirs == [-2.0, 3.0, -2.0, 3.0]
