@@ -13,7 +13,8 @@
 * SCAN sets the period of a ``use_scan_field`` scan (``set_scan_period``); Passive, Event
   and an index past the menu run none and are kept as chosen; I/O Intr is Passive, as
   EPICS makes it for a record whose device support has no interrupts (DTYP's soft ones).
-* PROC re-processes: the putter runs again on the current value, which is published.
+* PROC re-processes: the putter runs again on the current value, posted through
+  MDEL/ADEL as any processing's.
 * A calc processes (PROC, or a client's put to A..L or CALC): VAL = CALC of A..L.
 * bi/bo/mbbi/mbbo: ZSV/OSV, ZRSV..FFSV and UNSV give the STATE alarm of each state,
   COSV the COS alarm of a change of state (EPICS' ``checkAlarms``).
@@ -128,13 +129,14 @@ def scan_choice(period: float | None) -> int:
 
 
 async def process(record: PvpropertyData) -> None:
-    """PROC: run the putter on the current value again and publish the result (a calc
-    record computes its value first, ``calculate``)."""
+    """PROC: run the putter on the current value again; monitors hear of it as of any
+    processing, through MDEL/ADEL (an unchanged value posts nothing unless they are
+    negative, as EPICS' ``monitor()``); a calc record computes its value first."""
     fields = record.field_inst
     if fields is not None and fields._table_type in CALCULATED:
         await calculate(fields, record)
         return
-    await record.write(record.value, flags=DBE_VALUE | DBE_LOG)
+    await record.write(record.value)
 
 
 #: Record types whose processing sets VAL to CALC of the inputs A..L (calcout's outputs,

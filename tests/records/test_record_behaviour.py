@@ -183,13 +183,18 @@ def test_mdel_and_adel_are_the_deadbands(ioc, client):
     assert len(events) == 2
 
 
-def test_proc_runs_the_putter_again_and_publishes(ioc, client):
+def test_proc_runs_the_putter_again_and_posts_through_mdel(ioc, client):
+    """As EPICS' monitor(): an unchanged value posts nothing (MDEL 0), every processing
+    posts with MDEL < 0 (softIoc does the same: tests/records/test_records_rsrv.py)."""
     p = ioc.prefix
     assert client.write(p + "counted", 7) == "ECA_NORMAL"
     values = client.monitor(p + "counted", DBE_VALUE)
     values.wait_for(1)
     assert client.write(p + "counted.PROC", [1]) == "ECA_NORMAL"
     assert ioc.puts == [7, 7]
+    assert len(values.settle(0.3)) == 1
+    assert client.write(p + "counted.MDEL", [-1]) == "ECA_NORMAL"
+    assert client.write(p + "counted.PROC", [1]) == "ECA_NORMAL"
     assert len(values.wait_for(2)) == 2
 
 

@@ -664,3 +664,49 @@ def test_tightened_drive_limits_drive_the_output_at_once_as_rsrv(mount, ca_serve
         theirs = driven_values(rsrv_port, P)
     mount(Driven(prefix=P))
     assert driven_values(ca_server.tcp_port, P) == theirs == [-2.0, 3.0, -2.0, 3.0]
+
+
+class Processed(PVGroup):
+    ao = pvproperty(value=0.0, record="ao")
+    lo = pvproperty(value=0, record="longout")
+    bo = pvproperty(value="Off", dtype=ChannelType.ENUM, enum_strings=["Off", "On"],
+                    record="bo")
+
+
+def updates_after_procs(port: int, P: str) -> dict:
+    """The DBE_VALUE updates each record posts for three PROC=1 with its value unchanged,
+    then, for the ao, three more with MDEL -1 (every processing posts)."""
+    out = {}
+    for record in ("ao", "lo", "bo"):
+        raw = Raw(port)
+        sid = raw.create(P + record)
+        raw.sock.sendall(packers.event_add_request(ChannelType.STS_STRING, 1, sid, 99, 1))
+        raw.until(object, lambda m: getattr(m, "subscriptionid", None) == 99)
+        proc = raw.create(P + record + ".PROC")
+        for _ in range(3):
+            raw.put(proc, ChannelType.LONG, struct.pack(">i", 1))
+        if record == "ao":
+            raw.put_string(P + "ao.MDEL", "-1")
+            for _ in range(3):
+                raw.put(proc, ChannelType.LONG, struct.pack(">i", 1))
+        raw.sock.settimeout(0.3)
+        try:
+            while True:
+                raw.messages += raw.parser.feed(raw.sock.recv(1 << 16))
+        except TimeoutError:
+            pass
+        raw.sock.close()
+        out[record] = sum(getattr(m, "subscriptionid", None) == 99 for m in raw.messages)
+    return out
+
+
+def test_proc_posts_through_the_deadbands_as_rsrv(mount, ca_server, unique_prefix):
+    """PROC with the value unchanged posts nothing (MDEL 0; bo: MLST == VAL); with MDEL
+    -1 each processing posts (the update counts after the first one)."""
+    P = unique_prefix
+    db = (f'record(ao, "{P}ao") {{ }}\nrecord(longout, "{P}lo") {{ }}\n'
+          f'record(bo, "{P}bo") {{ field(ZNAM, "Off") field(ONAM, "On") }}\n')
+    with running_softioc(db) as rsrv_port:
+        theirs = updates_after_procs(rsrv_port, P)
+    mount(Processed(prefix=P))
+    assert updates_after_procs(ca_server.tcp_port, P) == theirs == {"ao": 3, "lo": 0, "bo": 0}
