@@ -54,9 +54,33 @@ class AutosaveHelper(PVGroup):
         return SaveSet(ioc.pvdb, ioc.prefix, declared_items(ioc.pvdb, ioc.prefix), files,
                        period=self.period, log=self.log, label=stem)
 
+    def _import_caprotos_json(self, saveset: SaveSet) -> None:
+        """A script moved from caproto finds its settings in caproto's JSON file
+        (``autosave.json``, or ``filename`` itself when it ends in .json): imported once,
+        while no .sav file exists yet; the JSON file is kept, never written."""
+        path = Path(self.filename)
+        source = path if path.suffix == ".json" else path.with_suffix(".json")
+        files = saveset.files
+        if not source.is_file() or files.sav.exists() or files.backup.exists():
+            return
+        from .caproto_import import import_caproto_json
+
+        ioc = self.parent if self.parent is not None else self
+        try:
+            report = import_caproto_json(source, ioc.pvdb, ioc.prefix, files)
+        except (ValueError, OSError) as error:
+            self.log.error("autosave: caproto's %s was not imported: %s", source, error)
+            return
+        for line in report.skipped:
+            self.log.warning("autosave: importing %s: %s", source, line)
+        self.log.warning("autosave: imported %d values of caproto's %s into %s (restored "
+                         "from there from now on; the JSON file is no longer read)",
+                         len(report.imported), source, report.path)
+
     @autosave_hook.startup
     async def autosave_hook(self, instance: Any, async_lib: Any) -> None:
         self.saveset = self._make_saveset()
+        self._import_caprotos_json(self.saveset)
         try:
             await self.saveset.restore(0)
             await self.saveset.restore(1)

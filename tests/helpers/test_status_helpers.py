@@ -2,6 +2,7 @@
 caproto-style IOC using them (imports changed, nothing else) served and read over CA."""
 from __future__ import annotations
 
+import json
 import os
 import tracemalloc
 
@@ -80,3 +81,20 @@ def test_a_caproto_style_ioc_runs_with_the_helpers(start_host, unique_prefix, py
         assert pyepics.caput(M + "EnableTracing", "Disable", wait=True, timeout=TIMEOUT) == 1
         start_host.call(ioc.mem.trace_once())
     assert not tracemalloc.is_tracing()
+
+
+def test_a_script_moved_from_caproto_finds_its_settings_in_caprotos_json(
+        start_host, unique_prefix, pyepics, tmp_path, caplog):
+    """caproto's AutosaveHelper wrote autosave.json: imported once into the .sav set when
+    there is none yet (the settings were silently lost at the first start)."""
+    test_iocs.ChosenFileAutosave.filename = str(tmp_path / "autosave.sav")
+    (tmp_path / "autosave.json").write_text(json.dumps(
+        {unique_prefix + "value": {"value": 42.5, "fields": {}}}))
+    start_host("""\
+        mounts:
+          - {name: style, ioc: helper-test-caproto-style, prefix: "$(P)"}
+        """, unique_prefix)
+    assert wait_until(lambda: pyepics.caget(unique_prefix + "value", use_monitor=False)
+                      == 42.5, timeout=TIMEOUT)
+    assert "\nvalue 42.5\n" in (tmp_path / "autosave.sav").read_text(encoding="latin-1")
+    assert "imported 1 values of caproto's" in caplog.text
