@@ -52,7 +52,8 @@ class AutosaveHelper(PVGroup):
         stem = path.name.split(".sav")[0] if ".sav" in path.name else path.stem
         files = SaveFileSet(path.parent if str(path.parent) else ".", stem)
         return SaveSet(ioc.pvdb, ioc.prefix, declared_items(ioc.pvdb, ioc.prefix), files,
-                       period=self.period, log=self.log, label=stem)
+                       period=self.period, log=self.log,
+                       label=f"{stem} of {ioc.prefix}" if ioc.prefix else stem)
 
     def _import_caprotos_json(self, saveset: SaveSet) -> None:
         """A script moved from caproto finds its settings in caproto's JSON file

@@ -26,6 +26,7 @@ import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from iochost.ca.dbr import DBE_LOG, DBE_PROPERTY, DBE_VALUE
@@ -89,6 +90,7 @@ class SaveSet:
         self._listening: list[ChannelData] = []
         self._refused: str | None = None
         self._passes: dict[str, int] | None = None
+        self._claim = _claim(files, self.status.name)
 
     def refuse_saving(self, why: str) -> None:
         """Never write this set (its items are not known for sure: a save would drop the
@@ -330,6 +332,21 @@ class SaveSet:
             await self.save()
         finally:
             self.registry.unregister(self.status)
+            _CLAIMED.pop(self._claim, None)
+
+
+#: save file -> the set writing it, in this process: two sets of one file would each
+#: restore the other's values (keyed by names relative to their prefixes) and overwrite them
+_CLAIMED: dict[Path, str] = {}
+
+
+def _claim(files: SaveFileSet, owner: str) -> Path:
+    path = files.sav.resolve()
+    other = _CLAIMED.setdefault(path, owner)
+    if other != owner:
+        raise ValueError(f"autosave {owner}: {path} is already the save file of {other}: "
+                         f"give each set its own directory: or name:")
+    return path
 
 
 def _modified(path: Any) -> datetime | None:

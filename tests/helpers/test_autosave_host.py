@@ -250,3 +250,18 @@ def test_the_last_save_holds_what_the_shutdown_hooks_published(start_host, uniqu
     start_host.call(ioc.unsaved.write(-1))      # the shutdown hook parks then
     start_host.stop(host)
     assert "\nparked 1\n" in sav.read_text()
+
+
+def test_two_sets_of_one_file_are_refused(start_host, unique_prefix, tmp_path):
+    """Two mounts given the same directory: would each restore the other's values (the
+    entries are relative to their prefixes) and overwrite each other's file."""
+    host = start_host(f"""\
+        mounts:
+          - {{name: one, ioc: helper-test-settings, prefix: "$(P)ONE:",
+             helpers: {{autosave: {{directory: '{tmp_path}/shared'}}}}}}
+          - {{name: two, ioc: helper-test-settings, prefix: "$(P)TWO:",
+             helpers: {{autosave: {{directory: '{tmp_path}/shared'}}}}}}
+        """, unique_prefix)
+    assert host.mounts["one"].state == "running"
+    assert host.mounts["two"].state == "failed"
+    assert "is already the save file of one/auto_settings" in host.mounts["two"].error
