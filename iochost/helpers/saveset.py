@@ -44,7 +44,7 @@ from .autosave_status import (
 )
 from .savfile import SavFile, format_sav
 from .savfiles import LoadResult, SaveFileSet
-from .savvalues import UnfitValue, resolve, saved_text, value_from_entry, value_name
+from .savvalues import UnfitValue, resolve, text_of, value_from_entry, value_name
 
 __all__ = ["SaveSet", "SavedItem"]
 
@@ -116,8 +116,12 @@ class SaveSet:
 
     def snapshot(self, when: datetime | None = None) -> str:
         """The ``.sav`` text of the items' current values."""
-        entries = [(name, saved_text(channel)) for name, channel in self.channels().items()]
-        return format_sav(entries, when=when or datetime.now())
+        return _sav_text(self.values(), when or datetime.now())
+
+    def values(self) -> list[tuple[str, ChannelData, Any]]:
+        """(item, channel, value) of each item now: the values are immutable (numbers,
+        text, read-only arrays), so the text can be made away from the event loop."""
+        return [(name, channel, channel.value) for name, channel in self.channels().items()]
 
     # -- restoring --------------------------------------------------------------------------------
     def load(self) -> LoadResult:
@@ -162,7 +166,8 @@ class SaveSet:
 
     async def restore(self, restore_pass: int) -> int:
         """Restore the entries of ``restore_pass``; returns how many were restored."""
-        result = self.load()
+        # parsing a large file takes seconds: in a thread (the mounts already serving go on)
+        result = self.loaded if self.loaded is not None else await asyncio.to_thread(self.load)
         sav: SavFile | None = result.sav
         if sav is None:
             if restore_pass == 0 and self.status.restore_status != SR_STATUS_FAIL:
@@ -230,7 +235,8 @@ class SaveSet:
             if self.registry.disabled or self._refused:
                 return False
             now = datetime.now()
-            text = self.snapshot(now)
+            # a 1,000,000-element array takes seconds to format: not on the event loop
+            text = await asyncio.to_thread(_sav_text, self.values(), now)
             body = text.split("\n", 1)[1]
             if self._last_text is None and self.loaded and self.loaded.path == self.files.sav \
                     and self.loaded.sav is not None:
@@ -333,6 +339,11 @@ class SaveSet:
         finally:
             self.registry.unregister(self.status)
             _CLAIMED.pop(self._claim, None)
+
+
+def _sav_text(values: list[tuple[str, ChannelData, Any]], when: datetime) -> str:
+    return format_sav([(name, text_of(channel, value)) for name, channel, value in values],
+                      when=when)
 
 
 #: save file -> the set writing it, in this process: two sets of one file would each
