@@ -16,7 +16,8 @@ The language and its corner cases follow EPICS base's ``postfix.c`` / ``calcPerf
   ``** ^``; unary operators and functions.  Binary operators associate to the left
   (``2**3**2`` is 64) and a unary minus binds tighter than ``**`` (``-2**2`` is 4);
 * arithmetic is IEEE double: division by zero gives inf/nan, never an exception;
-  bit operators, ``%`` and ``NINT`` work on 32-bit integers as base converts them;
+  bit operators (base's d2i), ``%`` and ``NINT`` (a C cast: INT_MIN when out of range)
+  work on 32-bit integers as base converts them;
 * ``MAX``/``MIN``/``FINITE``/``ISNAN`` take any number of arguments; ``A:=expr`` stores
   into an input and ``;`` separates expressions (``CalcProgram.stores`` says which inputs
   an expression writes: the ACF refuses such expressions, as base does).
@@ -57,6 +58,14 @@ def _to_int32(x: float) -> int:
     return value - (1 << 32) if value & 0x80000000 else value
 
 
+def _c_int32(x: float) -> int:
+    """A C cast ``(epicsInt32) x`` (``%`` and NINT in calcPerform): out of range or NaN
+    is INT_MIN, as on every platform softIoc runs on (x86's cvttsd2si, aarch64 too)."""
+    if not math.isfinite(x) or not -2147483648.0 <= math.trunc(x) <= 2147483647.0:
+        return -2147483648
+    return int(x)
+
+
 def _to_uint32(x: float) -> int:
     return _to_int32(x) & 0xFFFFFFFF
 
@@ -70,10 +79,10 @@ def _div(a: float, b: float) -> float:
 
 
 def _mod(a: float, b: float) -> float:
-    divisor = _to_int32(b)
+    divisor = _c_int32(b)
     if not divisor:
         return math.nan
-    return float(int(math.fmod(_to_int32(a), divisor)))
+    return float(int(math.fmod(_c_int32(a), divisor)))
 
 
 def _pow(a: float, b: float) -> float:
@@ -108,7 +117,7 @@ def _log(fn: Callable[[float], float]) -> Callable[[float], float]:
 
 
 def _nint(x: float) -> float:
-    return float(_to_int32(x + 0.5 if x >= 0 else x - 0.5))
+    return float(_c_int32(x + 0.5 if x >= 0 else x - 0.5))
 
 
 def _fmod(a: float, b: float) -> float:
