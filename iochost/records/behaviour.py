@@ -283,9 +283,14 @@ def _state_alarm(fields: RecordFieldGroup, record: PvpropertyData, value: Any
         severity = fields.stored("UNSV", 0) if "UNSV" in type(fields).field_names() else 0
     result = (AlarmStatus.STATE, AlarmSeverity(severity)) if severity else _NO_ALARM
     change = fields.stored("COSV", 0)
-    if change > result[1] and fields.alarm_memory is not None and index != fields.alarm_memory:
+    cos = change > result[1] and fields.alarm_memory is not None \
+        and index != fields.alarm_memory
+    if cos:
         result = (AlarmStatus.COS, AlarmSeverity(change))
-    fields.alarm_memory = index
+    # mbbi/mbbo keep LALM while they raise COS (their checkAlarms returns first): the COS
+    # alarm stays until the value returns; bi/bo take the new state at once
+    if not (cos and fields._table_type in ("mbbi", "mbbo")):
+        fields.alarm_memory = index
     return result
 
 

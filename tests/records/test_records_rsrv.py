@@ -710,3 +710,40 @@ def test_proc_posts_through_the_deadbands_as_rsrv(mount, ca_server, unique_prefi
         theirs = updates_after_procs(rsrv_port, P)
     mount(Processed(prefix=P))
     assert updates_after_procs(ca_server.tcp_port, P) == theirs == {"ao": 3, "lo": 0, "bo": 0}
+
+
+class ChangeOfState(PVGroup):
+    mbbo = pvproperty(value=0, dtype=ChannelType.ENUM, enum_strings=["A", "B", "C"],
+                      record="mbbo")
+    bo = pvproperty(value="Off", dtype=ChannelType.ENUM, enum_strings=["Off", "On"],
+                    record="bo")
+
+
+def cos_alarms(port: int, P: str) -> list:
+    raw = Raw(port)
+    out = []
+    for record, values in (("mbbo", ("1", "1", None, "2", "0")), ("bo", ("1", "1", None, "0"))):
+        raw.put_string(f"{P}{record}.COSV", "MINOR")
+        for value in values:
+            if value is None:
+                raw.put_string(f"{P}{record}.PROC", "1")
+            else:
+                raw.put_string(f"{P}{record}", value)
+            _, meta = decode_dbr(ChannelType.STS_STRING, raw.read_reply(
+                raw.create(P + record), ChannelType.STS_STRING).payload, 1)
+            out.append((record, value, AlarmStatus(meta.status).name))
+    raw.sock.close()
+    return out
+
+
+def test_change_of_state_alarms_last_as_rsrv(mount, ca_server, unique_prefix):
+    """mbbo keeps LALM while it raises COS, so the alarm stays until the value returns to
+    it (EPICS' mbbo checkAlarms); a bo's COS lasts one processing."""
+    P = unique_prefix
+    db = (f'record(mbbo, "{P}mbbo") {{ field(ZRST, "A") field(ONST, "B") field(TWST, "C") }}\n'
+          f'record(bo, "{P}bo") {{ field(ZNAM, "Off") field(ONAM, "On") }}\n')
+    with running_softioc(db) as rsrv_port:
+        theirs = cos_alarms(rsrv_port, P)
+    mount(ChangeOfState(prefix=P))
+    assert cos_alarms(ca_server.tcp_port, P) == theirs
+    assert theirs[1] == ("mbbo", "1", "COS") and theirs[4] == ("mbbo", "0", "NO_ALARM")
