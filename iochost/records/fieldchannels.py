@@ -18,7 +18,8 @@ from collections.abc import Callable
 from functools import cache
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from ..ca.dbr import DBE_LOG, DBE_VALUE, AccessRights, ChannelType, encode_dbr, native_type
+from ..ca.dbr import (DBE_ALARM, DBE_LOG, DBE_VALUE, AccessRights, ChannelType, encode_dbr,
+                      native_type)
 from ..ca.dbr_convert import convert_values
 from ..ca.eca import ECA_NOCONVERT
 from ..ca.errors import CaStatusError
@@ -313,11 +314,15 @@ class LinkedField:
             self._record.remove_listener(self._on_record)
 
     def _on_record(self, record: Any, flags: int) -> None:
-        if flags & self._link.mask:
+        link = self._link
+        if flags & link.mask:
             old = self._value
             self._sync()
-            if self._value != old:
-                self.notify(_POST)
+            post = link.changed_post if self._value != old else 0
+            if flags & DBE_ALARM:
+                post |= link.alarm_post
+            if post:
+                self.notify(post)
 
 
 _BY_DBR: dict[ChannelType, type[PvpropertyData]] = {

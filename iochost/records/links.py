@@ -34,6 +34,10 @@ class Link(NamedTuple):
     set: Setter | None = None
     mask: int = 0  # the record's DBE flags after which the field's value may differ
     putter_replaces: bool = False  # a field putter (@prop.fields.X.putter) replaces ``set``
+    #: what the field posts after such flags when its value changed, and what it posts at
+    #: every alarm change of the record (recGblResetAlarms' masks for STAT, SEVR, AMSG)
+    changed_post: int = DBE_VALUE | DBE_LOG
+    alarm_post: int = 0
 
 
 def _metadata(name: str, default: Any = 0, *, alarm_limit: bool = False,
@@ -215,11 +219,18 @@ LINKS: dict[str, Link] = {
     "NELM": Link(lambda record: record.max_length),
     "NORD": Link(lambda record: record.length, mask=DBE_VALUE),  # elements the value holds
     "FTVL": Link(_element_type),
-    "STAT": Link(lambda record: record.alarm.status, mask=DBE_ALARM),
-    "SEVR": Link(lambda record: record.alarm.severity, mask=DBE_ALARM),
-    "ACKS": Link(lambda record: record.alarm.severity_to_acknowledge, mask=DBE_ALARM),
-    "ACKT": Link(lambda record: int(record.alarm.must_acknowledge_transient), mask=DBE_ALARM),
-    "AMSG": Link(lambda record: record.alarm.alarm_string, mask=DBE_ALARM),
+    # recGblResetAlarms: at an alarm change STAT and AMSG post DBE_ALARM (and DBE_VALUE
+    # when the status changed), SEVR DBE_VALUE; ACKS/ACKT post DBE_VALUE when they change
+    "STAT": Link(lambda record: record.alarm.status, mask=DBE_ALARM, changed_post=DBE_VALUE,
+                 alarm_post=DBE_ALARM),
+    "SEVR": Link(lambda record: record.alarm.severity, mask=DBE_ALARM,
+                 changed_post=DBE_VALUE, alarm_post=DBE_VALUE),
+    "ACKS": Link(lambda record: record.alarm.severity_to_acknowledge, mask=DBE_ALARM,
+                 changed_post=DBE_VALUE),
+    "ACKT": Link(lambda record: int(record.alarm.must_acknowledge_transient), mask=DBE_ALARM,
+                 changed_post=DBE_VALUE),
+    "AMSG": Link(lambda record: record.alarm.alarm_string, mask=DBE_ALARM, changed_post=0,
+                 alarm_post=DBE_VALUE | DBE_ALARM),
     "ASG": Link(lambda record: record.access_group, _set_access_group),
     "SCAN": Link(_get_scan, _set_scan),
     "PROC": Link(lambda record: getattr(record, "_proc", 0), _process),

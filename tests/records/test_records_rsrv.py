@@ -747,3 +747,53 @@ def test_change_of_state_alarms_last_as_rsrv(mount, ca_server, unique_prefix):
     mount(ChangeOfState(prefix=P))
     assert cos_alarms(ca_server.tcp_port, P) == theirs
     assert theirs[1] == ("mbbo", "1", "COS") and theirs[4] == ("mbbo", "0", "NO_ALARM")
+
+
+class AlarmFields(PVGroup):
+    ao = pvproperty(value=0.0, record="ao")
+
+
+def alarm_field_updates(port: int, P: str) -> dict:
+    """The updates of ao.STAT/SEVR/AMSG per event mask while puts move the alarm."""
+    raw = Raw(port)
+    for field, text in (("HIGH", "4"), ("HSV", "MINOR"), ("HIHI", "9"), ("HHSV", "MAJOR"),
+                        ("LOW", "-4"), ("LSV", "MINOR"), ("LOLO", "-9"), ("LLSV", "MAJOR")):
+        raw.put_string(f"{P}ao.{field}", text)
+    raw.put_string(P + "ao", "0")
+    subscriptions = {}
+    for number, (field, mask) in enumerate(
+            (f, m) for f in ("STAT", "SEVR", "AMSG") for m in (1, 2, 4)):
+        sid = raw.create(f"{P}ao.{field}")
+        raw.sock.sendall(packers.event_add_request(ChannelType.STRING, 1, sid, 100 + number,
+                                                   mask))
+        subscriptions[100 + number] = f"{field}/{mask}"
+    time.sleep(0.3)
+    sid = raw.create(P + "ao")
+    for value in (5.0, 9.5, 0.0, -5.0):
+        raw.put(sid, ChannelType.DOUBLE, struct.pack(">d", value))
+    raw.sock.settimeout(0.3)
+    try:
+        while True:
+            raw.messages += raw.parser.feed(raw.sock.recv(1 << 16))
+    except TimeoutError:
+        pass
+    raw.sock.close()
+    counts = dict.fromkeys(subscriptions.values(), 0)
+    for message in raw.messages:
+        key = subscriptions.get(getattr(message, "subscriptionid", None))
+        if key is not None:
+            counts[key] += 1
+    return counts
+
+
+def test_stat_sevr_amsg_post_with_recgblresetalarms_masks_as_rsrv(mount, ca_server,
+                                                                   unique_prefix):
+    """STAT and AMSG post DBE_ALARM at every alarm change (and DBE_VALUE when the status
+    changed), SEVR DBE_VALUE; none posts DBE_LOG (a camonitor -m a of NAME.STAT heard
+    nothing, an archiver's DBE_LOG monitor too much)."""
+    P = unique_prefix
+    with running_softioc(f'record(ao, "{P}ao") {{ }}\n') as rsrv_port:
+        theirs = alarm_field_updates(rsrv_port, P)
+    mount(AlarmFields(prefix=P))
+    assert alarm_field_updates(ca_server.tcp_port, P) == theirs
+    assert theirs["STAT/4"] == 5 and theirs["STAT/2"] == 1
