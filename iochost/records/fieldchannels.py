@@ -107,6 +107,14 @@ class FieldChannel:
         # its fields, and field reads are rare.
         return self._encode(dbr_type, count)
 
+    def _metadata(self) -> Any:
+        # every field of a record carries the record's TIME (dbGetField, and monitor
+        # events of any field): a STAT update is stamped when the alarm changed
+        meta = super()._metadata()  # type: ignore[misc]
+        stamp = self.group.parent.epics_timestamp
+        meta.secs, meta.nsecs = stamp.secondsSinceEpoch, stamp.nanoSeconds
+        return meta
+
     def evaluate_alarm(self, value: Any) -> None:
         return None  # the record's alarm is the record's business
 

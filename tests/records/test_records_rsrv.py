@@ -797,3 +797,28 @@ def test_stat_sevr_amsg_post_with_recgblresetalarms_masks_as_rsrv(mount, ca_serv
     mount(AlarmFields(prefix=P))
     assert alarm_field_updates(ca_server.tcp_port, P) == theirs
     assert theirs["STAT/4"] == 5 and theirs["STAT/2"] == 1
+
+
+def field_stamps(port: int, P: str) -> list:
+    """Each field's DBR_TIME stamp minus the record's, after a put raised an alarm."""
+    raw = Raw(port)
+    raw.put_string(P + "ao.HIGH", "4")
+    raw.put_string(P + "ao.HSV", "MINOR")
+    time.sleep(0.2)
+    raw.put_string(P + "ao", "5")
+    out = []
+    _, record = raw.read(P + "ao", ChannelType.TIME_DOUBLE)
+    for field in ("STAT", "SEVR", "EGU", "HIGH", "DESC"):
+        _, meta = raw.read(f"{P}ao.{field}", ChannelType.TIME_STRING)
+        out.append((field, (meta.secs - record.secs) * 10**9 + meta.nsecs - record.nsecs))
+    raw.sock.close()
+    return out
+
+
+def test_fields_carry_the_records_time_stamp_as_rsrv(mount, ca_server, unique_prefix):
+    P = unique_prefix
+    with running_softioc(f'record(ao, "{P}ao") {{ }}\n') as rsrv_port:
+        theirs = field_stamps(rsrv_port, P)
+    mount(AlarmFields(prefix=P))
+    assert field_stamps(ca_server.tcp_port, P) == theirs == [
+        ("STAT", 0), ("SEVR", 0), ("EGU", 0), ("HIGH", 0), ("DESC", 0)]
