@@ -205,16 +205,22 @@ async def _enum_strings(channel: Channel, timeout: float) -> tuple[str, ...]:
     return (await channel.get("ctrl", timeout=timeout)).enum_strings
 
 
+async def _connect_all(context: Context, names: Sequence[str], timeout: float
+                       ) -> list[tuple[Channel, Channel | BaseException]]:
+    """Each name's channel and its connection (or the error): one wait for all, as
+    caget's one ca_pend_io, so that N missing PVs cost one timeout."""
+    channels = [context.channel(name) for name in names]
+    connects = await asyncio.gather(*(channel.wait_connected(timeout) for channel in channels),
+                                    return_exceptions=True)
+    return list(zip(channels, connects, strict=True))
+
+
 async def _get(names: Sequence[str], dbr_type: DbrSpec | None, count: int | None,
                timeout: float, as_json: bool, as_string: bool, out: TextIO, err: TextIO
                ) -> int:
     status = EXIT_OK
     async with Context() as context:
-        channels = [context.channel(name) for name in names]
-        # one wait for all, as caget's one ca_pend_io: N missing PVs cost one timeout
-        connects = await asyncio.gather(*(channel.wait_connected(timeout)
-                                          for channel in channels), return_exceptions=True)
-        for channel, connected in zip(channels, connects, strict=True):
+        for channel, connected in await _connect_all(context, names, timeout):
             try:
                 if isinstance(connected, Exception):
                     raise connected
@@ -274,10 +280,7 @@ def get(names: Sequence[str], dbr_type: DbrSpec | None = None, count: int | None
 async def _info(names: Sequence[str], timeout: float, out: TextIO, err: TextIO) -> int:
     status = EXIT_OK
     async with Context() as context:
-        channels = [context.channel(name) for name in names]
-        connects = await asyncio.gather(*(channel.wait_connected(timeout)
-                                          for channel in channels), return_exceptions=True)
-        for channel, connected in zip(channels, connects, strict=True):
+        for channel, connected in await _connect_all(context, names, timeout):
             if isinstance(connected, Exception):
                 _fail("info", connected, err)
                 status = EXIT_FAILED

@@ -73,6 +73,16 @@ class Raw:
                                                        payload.ljust(8, b"\0")))
         return self.until(WriteNotifyResponse, lambda m, ioid=self.ioid: m.ioid == ioid).status
 
+    def drain(self, quiet: float = 0.3) -> None:
+        """Read every message until ``quiet`` seconds pass without one, then close."""
+        self.sock.settimeout(quiet)
+        try:
+            while True:
+                self.messages += self.parser.feed(self.sock.recv(1 << 16))
+        except TimeoutError:
+            pass
+        self.sock.close()
+
     def put_string(self, name: str, text: str) -> None:
         assert self.put(self.create(name), ChannelType.STRING,
                         text.encode().ljust(40, b"\0")) == 1
@@ -503,13 +513,7 @@ def updates_after_puts(port: int, name: str, puts: list[tuple[ChannelType, bytes
     raw.until(object, lambda m: getattr(m, "subscriptionid", None) == 99)  # the first one
     for dbr_type, payload in puts:
         raw.put(sid, dbr_type, payload)
-    raw.sock.settimeout(0.3)
-    try:
-        while True:
-            raw.messages += raw.parser.feed(raw.sock.recv(1 << 16))
-    except TimeoutError:
-        pass
-    raw.sock.close()
+    raw.drain()
     return [decode_dbr(ChannelType.STS_STRING, m.payload, 1)[0][0] for m in raw.messages
             if getattr(m, "subscriptionid", None) == 99]
 
@@ -689,13 +693,7 @@ def updates_after_procs(port: int, P: str) -> dict:
             raw.put_string(P + "ao.MDEL", "-1")
             for _ in range(3):
                 raw.put(proc, ChannelType.LONG, struct.pack(">i", 1))
-        raw.sock.settimeout(0.3)
-        try:
-            while True:
-                raw.messages += raw.parser.feed(raw.sock.recv(1 << 16))
-        except TimeoutError:
-            pass
-        raw.sock.close()
+        raw.drain()
         out[record] = sum(getattr(m, "subscriptionid", None) == 99 for m in raw.messages)
     return out
 
@@ -771,13 +769,7 @@ def alarm_field_updates(port: int, P: str) -> dict:
     sid = raw.create(P + "ao")
     for value in (5.0, 9.5, 0.0, -5.0):
         raw.put(sid, ChannelType.DOUBLE, struct.pack(">d", value))
-    raw.sock.settimeout(0.3)
-    try:
-        while True:
-            raw.messages += raw.parser.feed(raw.sock.recv(1 << 16))
-    except TimeoutError:
-        pass
-    raw.sock.close()
+    raw.drain()
     counts = dict.fromkeys(subscriptions.values(), 0)
     for message in raw.messages:
         key = subscriptions.get(getattr(message, "subscriptionid", None))
