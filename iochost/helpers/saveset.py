@@ -89,7 +89,8 @@ class SaveSet:
         self._trigger_channel: ChannelData | None = None
         self._listening: list[ChannelData] = []
         self._refused: str | None = None
-        self._passes: dict[str, int] | None = None
+        #: the restore pass of each item, by the name of its value (see _pass_of)
+        self._passes = {value_name(item.name): item.restore_pass for item in self.items.values()}
         self._claim = _claim(files, self.status.name)
 
     def refuse_saving(self, why: str) -> None:
@@ -212,13 +213,7 @@ class SaveSet:
     def _pass_of(self, name: str) -> int:
         """The restore pass of a file's entry, however it spells the item (``target``,
         ``target.VAL``, ``P:target``, ``label$``); 0 for a name that is no item."""
-        passes = self._passes
-        if passes is None:
-            passes = self._passes = {value_name(item.name): item.restore_pass
-                                     for item in self.items.values()}
-            passes.update((item.name, item.restore_pass) for item in self.items.values())
-        relative = name.removeprefix(self.prefix)
-        return passes.get(relative, passes.get(value_name(relative), 0))
+        return self._passes.get(value_name(name.removeprefix(self.prefix)), 0)
 
     def _skip(self, message: str) -> None:
         self.skipped.append(message)
