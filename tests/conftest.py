@@ -174,6 +174,35 @@ def serve_pvs(ca_server, unique_prefix):
         ca_server.remove(added)
 
 
+def _mend_pyepics_connect_race(epics) -> None:
+    """Give a pyepics ``PV`` its true DBR type once it is connected.
+
+    ``PV.__init__`` reads the type of its channel before the channel connects (-1, promoted
+    to 13 for the "time" form) and stores it after.  When libca's connection callback runs
+    in between -- a fast server and a busy GIL, the suite's in-process servers -- the stale 13
+    overwrites the callback's type for good, and every get of that PV fails with "Get failed;
+    unknown type: 13".  pyepics 3.5's own race, not the server's: reproduced against a bare
+    ServerThread with one thread spinning.  tests/server/test_server_pyepics.py forces it.
+    """
+    PV = epics.pv.PV
+    if getattr(PV, "_iochost_mended", False):
+        return
+    wait = PV.wait_for_connection
+
+    def wait_for_connection(self, *args, **kwargs):
+        connected = wait(self, *args, **kwargs)
+        if connected and epics.ca.field_type(self.chid) >= 0:
+            true_type = epics.ca.promote_type(self.chid, use_ctrl=self.form == "ctrl",
+                                              use_time=self.form == "time")
+            if self.ftype != true_type:
+                self.ftype = true_type
+                self._args["type"] = self._args["typefull"] = epics.dbr.Name(true_type).lower()
+        return connected
+
+    PV.wait_for_connection = wait_for_connection
+    PV._iochost_mended = True
+
+
 @pytest.fixture(scope="session")
 def pyepics():
     """The ``epics`` module with libca initialised once for the process (one CA context).
@@ -185,6 +214,7 @@ def pyepics():
     import epics.ca
 
     epics.ca.PREEMPTIVE_CALLBACK = True
+    _mend_pyepics_connect_race(epics)
     epics.ca.initialize_libca()  # a no-op when another fixture or test did it first
     if not epics.ca.current_context():  # this thread may already be attached
         epics.ca.use_initial_context()

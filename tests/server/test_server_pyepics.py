@@ -174,3 +174,28 @@ def test_removed_pv_disconnects_and_readding_reconnects(pyepics, ca_server, uniq
     assert pv.get(use_monitor=False) == 2.0
     pv.disconnect()
     ca_server.remove([name])
+
+
+def test_a_pv_that_connects_while_it_is_made_reads_its_true_type(pyepics, serve_pvs,
+                                                                 monkeypatch):
+    """pyepics' PV.__init__ stores a type read before the connection; the suite's mend
+    (conftest._mend_pyepics_connect_race) corrects it.  Here the connection callback is made
+    to finish between that read and its store, the order that failed a CI run once."""
+    names = serve_pvs({"RACE": ChannelDouble(value=2.5)})
+    ca, promote, stale = pyepics.ca, pyepics.ca.promote_type, []
+
+    def late(chid, **kwargs):
+        if ca.field_type(chid) >= 0:
+            return promote(chid, **kwargs)
+        stale.append(promote(chid, **kwargs))    # read while not connected: from type -1
+        wait_until(lambda: ca.field_type(chid) >= 0, 10, "the channel connects")
+        time.sleep(0.2)                         # the connection callback stores the true type
+        return stale[-1]
+
+    monkeypatch.setattr(ca, "promote_type", late)
+    pv = pyepics.PV(names["RACE"])
+    monkeypatch.undo()
+    assert stale == [13] and pv.ftype == 13     # the race happened
+    assert pv.get(use_monitor=False) == 2.5
+    assert pv.ftype == 20                       # DBR_TIME_DOUBLE
+    pv.disconnect()
