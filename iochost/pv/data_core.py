@@ -36,7 +36,7 @@ from ..ca.dbr import (DBE_LOG, DBE_PROPERTY, DBE_VALUE, EPICS_EPOCH, AccessRight
                       Metadata, convert_values, decode_dbr, encode_dbr, to_epics_time)
 from .accessgate import AccessGate
 from .alarms import AlarmSeverity, AlarmStatus, ChannelAlarm
-from .data_errors import (ACK_PUTS, ChannelValueError, SkipWrite, check_count, check_put,
+from .data_errors import (ACK_PUTS, ChannelValueError, SkipWrite, check_put,
                           unreadable, write_mapping_errors)
 from .data_longstring import LongStringView
 
@@ -611,8 +611,8 @@ class ChannelData:
         """A client's put: check access, decode, convert, then the path of ``write()``.
 
         Raises ``CaStatusError``: NOWTACCESS (no write right), BADTYPE (a type that cannot
-        be put), BADCOUNT (too many elements), NOCONVERT (no conversion), PUTFAIL (the value
-        was refused).  PUT_ACKT / PUT_ACKS acknowledge the alarm.
+        be put), NOCONVERT (no conversion), PUTFAIL (the value was refused).  PUT_ACKT /
+        PUT_ACKS acknowledge the alarm.
         """
         source = check_put(self, dbr_type, host, user)
         acknowledge = ACK_PUTS.get(dbr_type)
@@ -620,7 +620,7 @@ class ChannelData:
             values, _ = decode_dbr(dbr_type, payload, 1)
             await self._acknowledge(acknowledge, int(values[0]), host, user)
             return
-        self._check_put_count(count)
+        count = self._put_count(source, count)
         value = self._scalar_put(dbr_type, count, payload)
         if value is NOT_SCALAR:
             values, _ = decode_dbr(dbr_type, payload, count)
@@ -656,8 +656,10 @@ class ChannelData:
         """What a TRAPWRITE report calls this channel (channels in a group: the PV name)."""
         return repr(self)
 
-    def _check_put_count(self, count: int) -> None:
-        check_count(count, self.max_length)
+    def _put_count(self, source: ChannelType, count: int) -> int:
+        """How many of a put's ``count`` elements are stored: those beyond the channel's are
+        dropped (no ECA_BADCOUNT), as RSRV's dbPut copies at most a field's count."""
+        return min(count, self.max_length)
 
     def _scalar_put(self, dbr_type: int, count: int, payload: Any) -> Any:
         """The put's value read straight from ``payload`` where that is exact and cheaper

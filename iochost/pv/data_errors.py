@@ -15,7 +15,7 @@ from ..ca.errors import CaStatusError
 from .faults import existing_board, hook_recovered, log_put_failure, log_refusal
 
 __all__ = ["SkipWrite", "ChannelValueError", "CannotExceedLimits", "Forbidden", "TooManyElements",
-           "WrongValueType", "write_mapping_errors", "check_put", "check_count", "ACK_PUTS",
+           "WrongValueType", "write_mapping_errors", "check_put", "ACK_PUTS",
            "unreadable"]
 
 
@@ -110,8 +110,3 @@ def check_put(channel: Any, dbr_type: int, host: str, user: str) -> ChannelType:
         raise CaStatusError(ECA_BADTYPE, f"DBR type {dbr_type} cannot be written")
     return source
 
-
-def check_count(count: int, max_count: int, what: str = "elements") -> None:
-    """BADCOUNT when a request names more elements than the channel has."""
-    if count > max_count:
-        raise CaStatusError(ECA_BADCOUNT, f"{count} {what} for a channel of {max_count}")

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, cast
 import numpy as np
 
 from ..ca.dbr import AccessRights, ChannelType, convert_values, decode_dbr, encode_dbr
-from .data_errors import ACK_PUTS, check_count, check_put, unreadable
+from .data_errors import ACK_PUTS, check_put, unreadable
 
 if TYPE_CHECKING:  # pragma: no cover
     from .data_core import ChannelData, Listener
@@ -82,7 +82,8 @@ class LongStringView:
             await self._parent.write_dbr(dbr_type, count, payload, host, user)
             return
         source = check_put(self, dbr_type, host, user)
-        check_count(count, self.max_length, "characters")
+        # beyond the view's characters (or one DBR_STRING) dropped, as dbPut drops them
+        count = min(count, 1 if source is ChannelType.STRING else self.max_length)
         values, _ = decode_dbr(dbr_type, payload, count)
         if source is ChannelType.STRING:
             text = values[0] if len(values) else b""

@@ -15,7 +15,7 @@ import numpy as np
 from ..ca.dbr import (MAX_ENUM_STATES, MAX_ENUM_STRING_SIZE, MAX_STRING_SIZE, ChannelType,
                       convert_values)
 from .data_core import ChannelData
-from .data_errors import ChannelValueError, TooManyElements, WrongValueType, check_count
+from .data_errors import ChannelValueError, TooManyElements, WrongValueType
 
 if TYPE_CHECKING:  # pragma: no cover
     from .data_longstring import LongStringView
@@ -311,9 +311,9 @@ class ChannelChar(ChannelData):
             return [_wire_text(self._value, self.string_encoding)]
         return np.frombuffer(self._value.encode(self.string_encoding), dtype=np.uint8)
 
-    def _check_put_count(self, count: int) -> None:
-        # Room for a terminating NUL: preprocess_value checks the text itself.
-        check_count(count, self.max_length + 1)
+    def _put_count(self, source: ChannelType, count: int) -> int:
+        # one DBR_STRING, or the array's characters (however the text is reported)
+        return min(count, 1 if source is ChannelType.STRING else self._max_length)
 
     def _convert_put(self, values: Any, source: ChannelType) -> Any:
         return convert_values(values, source, self.native_type, long_string=True)

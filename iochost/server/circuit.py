@@ -47,7 +47,7 @@ from iochost.ca.codes import (ACCESS_READ, ACCESS_WRITE, CA_PROTO_ACCESS_RIGHTS,
                               DO_REPLY, ELEMENT_SIZES, LAST_DBR_TYPE, UNKNOWN_CID, Command)
 from iochost.ca.commands import Role
 from iochost.ca.dbr import payload_size
-from iochost.ca.eca import (ECA_ADDFAIL, ECA_BADCHID, ECA_BADCOUNT, ECA_BADMASK, ECA_BADMONID,
+from iochost.ca.eca import (ECA_ADDFAIL, ECA_BADCHID, ECA_BADMASK, ECA_BADMONID,
                             ECA_BADTYPE, ECA_GETFAIL, ECA_INTERNAL, ECA_NORDACCESS, ECA_NORMAL,
                             ECA_NOWTACCESS, ECA_TOLARGE, eca_message, get_refusal)
 from iochost.ca.errors import CaProtocolError, CaStatusError
@@ -1011,9 +1011,6 @@ class VirtualCircuit(asyncio.Protocol):
             return
         if not channel.rights & ACCESS_WRITE:
             done(channel, header, ECA_NOWTACCESS, None)
-            return
-        if header[3] > channel.max_length:
-            done(channel, header, ECA_BADCOUNT, None)
             return
         writer = channel.writer
         if writer is None:

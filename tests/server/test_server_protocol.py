@@ -263,11 +263,12 @@ def test_refused_writes_keep_the_old_value(circuit, pvs, pv, data_type, payload,
     assert decode_dbr(DOUBLE, circuit.read(sid, DOUBLE, 1).payload, 1)[0][0] == kept
 
 
-def test_write_of_too_many_elements_is_badcount(circuit, pvs):
+def test_write_of_too_many_elements_keeps_the_first(circuit, pvs):
+    """As RSRV's dbPut (tests/server/test_server_rsrv_oracle.py compares)."""
     sid = circuit.create_channel(pvs["DBL"])[1].sid
     reply = circuit.write(sid, DOUBLE, 2, double(5.0) + double(6.0), ioid=13)
-    assert (reply.status, reply.ioid) == (eca.ECA_BADCOUNT, 13)
-    assert decode_dbr(DOUBLE, circuit.read(sid, DOUBLE, 1).payload, 1)[0][0] == 1.5
+    assert (reply.status, reply.ioid) == (eca.ECA_NORMAL, 13)
+    assert decode_dbr(DOUBLE, circuit.read(sid, DOUBLE, 1).payload, 1)[0][0] == 5.0
 
 
 def test_subscription_without_read_access_fails(circuit, pvs):

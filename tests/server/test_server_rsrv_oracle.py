@@ -351,3 +351,35 @@ def test_documented_differences_from_rsrv(rsrv_port, ours, name):
     make, mine, theirs = DIFFERENT[name]
     assert one_request(ours, make) == mine
     assert one_request(rsrv_port, make) == theirs
+
+
+def over_long_puts(port: int) -> list:
+    """Puts of more elements than a PV has, each with a read-back: status and values."""
+    talk = Conversation(port)
+    talk.request(ca.VersionRequest(priority=0, version=13),
+                 ca.CreateChanRequest(name=b"ORACLE:AO", cid=1, version=13), replies=3)
+    scalar = talk.sid()
+    talk.request(ca.CreateChanRequest(name=b"ORACLE:WF", cid=2, version=13), replies=2)
+    array = talk.sid()
+    log = []
+    for sid, values in ((scalar, [7.25, 8.0, 9.0]), (array, range(WF_COUNT + 3))):
+        payload = np.asarray(values, dtype=">f8").tobytes()
+        log += talk.request(ca.WriteNotifyRequest(data_type=6, data_count=len(values),
+                                                  sid=sid, ioid=5, payload=payload), replies=1)
+        talk.sock.sendall(ca.ReadNotifyRequest(data_type=6, data_count=0, sid=sid,
+                                               ioid=6).to_bytes())
+        while not talk.pending:
+            talk.pending += talk.parser.feed_raw(talk.sock.recv(1 << 20))
+        header, data = talk.pending.pop(0)
+        stored = np.frombuffer(bytes(data)[:8 * header.data_count], ">f8")
+        log.append((header.data_count, stored[0], stored[-1]))
+    talk.sock.close()
+    return log
+
+
+def test_an_over_long_put_keeps_the_elements_that_fit_as_rsrv(rsrv_port, ours):
+    """dbPut copies at most a field's count, with ECA_NORMAL: a scalar takes the first
+    element, an array its first NELM (libca never sends such a put; other clients may)."""
+    mine = over_long_puts(ours)
+    assert mine == over_long_puts(rsrv_port)
+    assert mine[1] == (1, 7.25, 7.25) and mine[3] == (WF_COUNT, 0.0, WF_COUNT - 1)
