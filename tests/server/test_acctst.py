@@ -90,21 +90,28 @@ class Target(PVGroup):
     wf = pvproperty(value=np.zeros(1000), record="waveform", max_length=1000)
 
 
-def test_acctst_passes_on_a_scalar_and_an_array(acctst):
+def test_acctst_passes_on_a_scalar_and_an_array(acctst, tmp_path):
     """Both runs at once, one server: a scalar ao and a 1,000-element waveform."""
     port = free_port()
     env = {**os.environ, "EPICS_CA_SERVER_PORT": str(port)}
+    logs = {field: tmp_path / f"{field}.log" for field in ("ao", "wf")}
     with ServerThread(Target(prefix="ACCTST:").pvdb, port=port):
         runs = {field: subprocess.Popen([str(acctst), f"ACCTST:{field}", "1", "20", "1"],
-                                        env=env, stdout=subprocess.PIPE,
-                                        stderr=subprocess.STDOUT, text=True)
-                for field in ("ao", "wf")}
+                                        env=env, stdout=log.open("w"),
+                                        stderr=subprocess.STDOUT)
+                for field, log in logs.items()}
         try:
-            outputs = {field: run.communicate(timeout=300)[0] for field, run in runs.items()}
+            for field, run in runs.items():
+                try:   # about 80 s each; once in a long session one took over 300 s
+                    run.wait(timeout=420)
+                except subprocess.TimeoutExpired:   # show where it stopped
+                    pytest.fail(f"acctst {field} still running after 420 s; its output "
+                                f"ends:\n{logs[field].read_text()[-3000:]}")
         finally:
             for run in runs.values():
                 if run.poll() is None:
                     run.kill()
+    outputs = {field: log.read_text() for field, log in logs.items()}
     for field, output in outputs.items():
         assert runs[field].returncode == 0 and "Test Complete" in output, output[-3000:]
         count = "1000" if field == "wf" else "1"
