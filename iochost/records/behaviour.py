@@ -76,6 +76,8 @@ LIMIT_SEVERITIES: dict[str, str] = {
 #: The (lower, upper) alarm limit pairs: a pair arms its limits only as a range.
 LIMIT_PAIRS = (("lower_alarm_limit", "upper_alarm_limit"),
                ("lower_warning_limit", "upper_warning_limit"))
+#: Each alarm limit's pair, (lower, upper), and its partner in it.
+_PAIRED = {limit: (pair, pair[1 - side]) for pair in LIMIT_PAIRS for side, limit in enumerate(pair)}
 #: Records whose ``get_alarm_double`` gives their limits as they are, armed or not.
 RAW_ALARM_LIMITS = frozenset(("int64in", "int64out"))
 #: GR/CTRL alarm limits that arm nothing (EPICS' ``recGblGetAlarmDouble``).
@@ -210,15 +212,31 @@ def unarmed_limits_as_nan(fields: RecordFieldGroup, record: PvpropertyData,
     if not hasattr(record, "upper_alarm_limit"):
         properties.update(ALARM_LIMITS_NAN)
         return
-    for lower, upper in LIMIT_PAIRS:
-        if not properties[lower] < properties[upper]:
-            for limit in (lower, upper):
-                if limit not in fields.limits_written:
-                    properties[limit] = math.nan
+    for limit in _PAIRED:
+        if not limit_armed(fields, record, limit, properties):
+            properties[limit] = math.nan
     if fields.alarm_fields:
         for severity, limit in LIMIT_SEVERITIES.items():
             if not fields.stored(severity, DEFAULT_SEVERITIES[severity]):
                 properties[limit] = math.nan
+
+
+def limit_armed(fields: RecordFieldGroup, record: PvpropertyData, limit: str,
+                limits: dict[str, Any]) -> bool:
+    """Can alarm limit ``limit`` (of ``limits``, by Metadata name) raise an alarm, whatever
+    its severity?  One written through its field arms itself, as EPICS' checkAlarms tests
+    each limit.  Otherwise the framework's pairing rule: both limits of a pair that is a
+    range (lower < upper) are armed -- except a limit nobody set (0, not a pvproperty
+    argument) beside a partner a client wrote: writing HIHI=10 alone must not make every
+    value <= 0 a LOLO alarm."""
+    written = fields.limits_written
+    if limit in written:
+        return True
+    (lower, upper), partner = _PAIRED[limit]
+    if not limits[lower] < limits[upper]:
+        return False
+    return partner not in written or limits[limit] != 0 \
+        or limit in (record.pvspec.cls_kwargs or ())
 
 
 def severity_changed(record: PvpropertyData) -> None:
@@ -256,15 +274,15 @@ def evaluate_alarm(fields: RecordFieldGroup, record: PvpropertyData, value: Any
     def below(limit: Any) -> bool:
         return value <= (limit + hyst if last == limit else limit)
 
-    # a pair arms both its limits as a range; a limit written through its field (LOLO=10
-    # alone: "below 10 is MAJOR") is armed by itself, as EPICS' checkAlarms tests each one
-    alone = fields.limits_written
-    checks = [(hhsv, hihi, above, AlarmStatus.HIHI, lolo < hihi or "upper_alarm_limit" in alone),
-              (llsv, lolo, below, AlarmStatus.LOLO, lolo < hihi or "lower_alarm_limit" in alone),
-              (hsv, high, above, AlarmStatus.HIGH, low < high or "upper_warning_limit" in alone),
-              (lsv, low, below, AlarmStatus.LOW, low < high or "lower_warning_limit" in alone)]
-    for severity, limit, beyond, status, armed in checks:
-        if armed and severity and beyond(limit):
+    limits = {"upper_alarm_limit": hihi, "lower_alarm_limit": lolo,
+              "upper_warning_limit": high, "lower_warning_limit": low}
+    checks = [(hhsv, "upper_alarm_limit", above, AlarmStatus.HIHI),
+              (llsv, "lower_alarm_limit", below, AlarmStatus.LOLO),
+              (hsv, "upper_warning_limit", above, AlarmStatus.HIGH),
+              (lsv, "lower_warning_limit", below, AlarmStatus.LOW)]
+    for severity, name, beyond, status in checks:
+        limit = limits[name]
+        if severity and beyond(limit) and limit_armed(fields, record, name, limits):
             fields.alarm_memory = limit
             return status, AlarmSeverity(severity)
     fields.alarm_memory = None

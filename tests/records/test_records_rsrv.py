@@ -547,19 +547,23 @@ def test_states_and_texts_post_only_when_changed_as_rsrv(mount, ca_server, uniqu
 class OneSided(PVGroup):
     flow = pvproperty(value=30.0, record="ao")
     cryo = pvproperty(value=-170.0, record="ao")
+    hot = pvproperty(value=0.0, record="ao")
 
 
 def one_sided_alarms(port: int, P: str) -> list:
-    """"Below 10 is MAJOR, below 20 MINOR" (LOLO/LOW alone) and a cryostat's HIGH/HIHI
-    below zero, set over CA; the alarm of each value put, and the GR/CTRL limits."""
+    """"Below 10 is MAJOR, below 20 MINOR" (LOLO/LOW alone), a cryostat's HIGH/HIHI
+    below zero and HIHI alone (LOLO, never set, stays 0 and unarmed), set over CA; the
+    alarm of each value put, and the GR/CTRL limits."""
     raw = Raw(port)
     setup = {"flow": {"LOLO": "10", "LLSV": "MAJOR", "LOW": "20", "LSV": "MINOR"},
-             "cryo": {"HIGH": "-160", "HSV": "MINOR", "HIHI": "-150", "HHSV": "MAJOR"}}
+             "cryo": {"HIGH": "-160", "HSV": "MINOR", "HIHI": "-150", "HHSV": "MAJOR"},
+             "hot": {"HIHI": "10", "HHSV": "MAJOR"}}
     for record, fields in setup.items():
         for field, text in fields.items():
             raw.put_string(f"{P}{record}.{field}", text)
     out = []
-    for record, values in (("flow", (15.0, 5.0, 25.0)), ("cryo", (-155.0, -100.0, -170.0))):
+    for record, values in (("flow", (15.0, 5.0, 25.0)), ("cryo", (-155.0, -100.0, -170.0)),
+                           ("hot", (0.0, -5.0, 11.0))):
         sid = raw.create(P + record)
         for value in values:
             assert raw.put(sid, ChannelType.DOUBLE, struct.pack(">d", value)) == 1
@@ -580,12 +584,16 @@ def test_one_sided_alarm_limits_written_over_ca_alarm_as_rsrv(mount, ca_server, 
     framework's pairing rule stays for limits given as pvproperty arguments)."""
     P = unique_prefix
     db = f'record(ao, "{P}flow") {{ field(VAL, "30") }}\n' \
-         f'record(ao, "{P}cryo") {{ field(VAL, "-170") }}\n'
+         f'record(ao, "{P}cryo") {{ field(VAL, "-170") }}\n' \
+         f'record(ao, "{P}hot") {{ }}\n'
     with running_softioc(db) as rsrv_port:
         theirs = one_sided_alarms(rsrv_port, P)
     mount(OneSided(prefix=P))
     assert one_sided_alarms(ca_server.tcp_port, P) == theirs
     assert ("flow", 5.0, "LOLO", "MAJOR") in theirs and ("cryo", -100.0, "HIHI", "MAJOR") in theirs
+    assert [entry for entry in theirs if entry[0] == "hot"] == [
+        ("hot", 0.0, "NO_ALARM", "NO_ALARM"), ("hot", -5.0, "NO_ALARM", "NO_ALARM"),
+        ("hot", 11.0, "HIHI", "MAJOR")]
 
 
 class Disabling(PVGroup):
