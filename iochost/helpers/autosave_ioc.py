@@ -72,6 +72,14 @@ async def _set_status(channel: Any, status: int) -> None:
     await _set(channel, STATUS_STRINGS[status], severity=severity, status=alarm)
 
 
+def _method_string(method: int) -> str:
+    """SR_N_StateEnum's state for save method ``method`` (SR_N_State): a set saved on its
+    trigger as well as on changes (MONITORED | TRIGGERED) shows "Triggered"."""
+    if method in _METHODS:
+        return _METHOD_STRINGS[_METHODS.index(method)]
+    return "Triggered" if method & METHOD_TRIGGERED else "None"
+
+
 class SaveSetStatusGroup(PVGroup):
     """``SR_N_*``: one save set."""
 
@@ -155,8 +163,7 @@ class AutosaveStatusIOC(PVGroup):
             await _set(group.Name, entry.name[:39] if entry else "Not In Use")
             method = entry.method if entry else 0
             await _set(group.State, method)
-            await _set(group.StateEnum, _METHOD_STRINGS[_METHODS.index(method)]
-                       if method in _METHODS else "None")
+            await _set(group.StateEnum, _method_string(method))
             await _set_status(group.Status, entry.status if entry else 0)
             await _set(group.StatusStr, entry.status_str[:39] if entry else "Status unknown")
             await _set(group.Time, entry.time_str if entry else "Not yet saved")

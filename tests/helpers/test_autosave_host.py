@@ -127,6 +127,8 @@ def test_a_corrupt_latest_file_falls_back_to_savB_and_the_status_pvs_say_so(
     assert "Bad .sav file" in text and "savB" in text
     assert pyepics.caget(P + "SR_0_Name", as_string=True) == \
         "settings/auto_settings"
+    assert pyepics.caget(P + "SR_0_State") == 12      # METHOD_MONITORED
+    assert pyepics.caget(P + "SR_0_StateEnum", as_string=True) == "Monitored"
     enum = pyepics.PV(P + "SR_status", form="ctrl")
     assert enum.wait_for_connection(TIMEOUT)
     assert list(enum.get_ctrlvars()["enum_strs"]) == \

@@ -80,11 +80,12 @@ def test_an_unwritable_directory_is_a_failure_on_the_status_pvs(start_host, uniq
 
 
 def test_a_trigger_pv_saves_at_once(start_host, unique_prefix, pyepics, tmp_path):
+    S = unique_prefix.split(":")[0] + ":SR:"    # short: status PV names under 60 characters
     host = start_host("""\
         mounts:
           - {name: settings, ioc: helper-test-settings, prefix: "$(P)",
              helpers: {autosave: {trigger: unsaved}}}
-        """, unique_prefix)
+        """, unique_prefix, host_keys=f"autosave_prefix: '{S}'")
     saveset = host.mounts["settings"].helpers[0].saveset
     assert saveset.period == 30.0                       # a settings set: synApps' 30 s
     saved = tmp_path / "autosave" / "settings" / "auto_settings.sav"
@@ -92,6 +93,10 @@ def test_a_trigger_pv_saves_at_once(start_host, unique_prefix, pyepics, tmp_path
     assert pyepics.caput(unique_prefix + "unsaved", 1, wait=True, timeout=TIMEOUT) == 1
     assert wait_until(lambda: saved.exists() and "\ngain 9\n" in saved.read_text(),
                       timeout=TIMEOUT)                  # long before the 30 s period
+    # saved on changes and on its trigger: MONITORED (12) | TRIGGERED (2)
+    assert wait_until(lambda: pyepics.caget(S + "SR_0_State", use_monitor=False) == 14,
+                      timeout=TIMEOUT)
+    assert pyepics.caget(S + "SR_0_StateEnum", as_string=True) == "Triggered"
 
 
 def test_an_empty_sav_is_set_aside_and_savB_restores(tmp_path):
