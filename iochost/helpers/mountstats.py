@@ -17,13 +17,14 @@ adds to the mount (``<mount prefix><prefix>NAME``, served with the mount's PVs):
 | ``UPDATES_RATE`` | double, ``1/s`` | monitor updates posted to subscribers per second |
 
 ``UPDATES_RATE`` counts each value change of the mount's PVs once per live subscription
-on that PV (from the server's introspection); the server may send fewer when it coalesces
-updates for a slow client.
+on that PV's value (from the server's introspection; a monitor on ``REC.EGU`` hears no
+value change); the server may send fewer when it coalesces updates for a slow client.
 """
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import weakref
 from collections import Counter
 from typing import Any
@@ -40,6 +41,14 @@ _MOUNTED: weakref.WeakKeyDictionary[Any, Counter[str]] = weakref.WeakKeyDictiona
 def _base_name(name: str) -> str:
     """The PV a channel name belongs to: ``REC.EGU`` -> ``REC``, ``REC$`` -> ``REC``."""
     return name.removesuffix("$").split(".", 1)[0]
+
+
+def _is_value(name: str, base: str) -> bool:
+    """Does channel ``name`` of PV ``base`` show its value (``REC``, ``REC.VAL``, ``REC$``,
+    ``REC.{"dbnd":...}``), not another field (``REC.EGU``), whose monitors a value change
+    does not reach?"""
+    field = re.split(r"[$\[{]", name[len(base):].removeprefix("."), maxsplit=1)[0]
+    return field in ("", "VAL")
 
 
 class MountStats:
@@ -125,10 +134,13 @@ class MountStats:
             for client in server.clients():
                 for info in server.client_channels(client.client_id) or ():
                     base = _base_name(info.name)
-                    if info.name in mine or base in mine:
+                    if info.name in mine:
                         channels += 1
-                        subscriptions[info.name if info.name in mine else base] += \
-                            info.subscriptions
+                        subscriptions[info.name] += info.subscriptions
+                    elif base in mine:
+                        channels += 1
+                        if _is_value(info.name, base):
+                            subscriptions[base] += info.subscriptions
             changes, self._changes = self._changes, Counter()
             posted = sum(count * subscriptions[name] for name, count in changes.items())
             values["CHANNELS"] = channels

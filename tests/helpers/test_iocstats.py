@@ -181,3 +181,39 @@ def test_the_stats_helper_serves_a_mounts_figures(start_host, unique_prefix, pye
         assert restarts.read().data[0] == 1
     finally:
         fresh.disconnect()
+
+
+def test_updates_rate_counts_no_monitor_of_another_field(start_host, unique_prefix, pyepics,
+                                                         caproto_context):
+    """A monitor on ``speed.EGU`` hears nothing when speed's value changes: the rate stays
+    0 (it counted each change for it); one on ``speed.VAL`` counts."""
+    short = unique_prefix.split(":")[0] + ":"
+    start_host("""\
+        mounts:
+          - {name: settings, ioc: helper-test-settings, prefix: "$(P)",
+             helpers: {stats: {period: 0.2}}}
+        """, short)
+    S = short + "STATS:"
+    speed = caproto_context.get_pvs(short + "speed")[0]     # puts without a monitor
+
+    def rates_while_speed_changes(field: str) -> list[float]:
+        subscription = caproto_context.get_pvs(short + "speed." + field)[0].subscribe()
+        heard: list = []
+
+        def listen(sub, response):                  # caproto keeps only a weak reference
+            heard.append(response)
+        subscription.add_callback(listen)
+        try:
+            assert wait_until(lambda: heard, timeout=TIMEOUT)     # the subscription is live
+            rates = []
+            for step in range(10):
+                speed.write([float(step + 1)], wait=True)
+                time.sleep(0.05)
+                rates.append(pyepics.caget(S + "UPDATES_RATE", use_monitor=False))
+            time.sleep(0.5)                    # the last refresh covers the last puts
+            return rates + [pyepics.caget(S + "UPDATES_RATE", use_monitor=False)]
+        finally:
+            subscription.clear()
+
+    assert max(rates_while_speed_changes("EGU")) == 0
+    assert max(rates_while_speed_changes("VAL")) > 0
