@@ -222,11 +222,12 @@ def pyepics():
 
 
 class _LiveCaprotoContext:
-    """A caproto ``Context`` that is replaced once its search thread has died.
+    """A caproto ``Context`` that is replaced once one of its search threads has died.
 
     caproto's search thread ends on an uncaught ``ConnectionRefusedError`` when a server
     answers a search and stops before the connect (the session's subprocess servers come
-    and go on one port); every later search of that context would then time out.
+    and go on one port), its retry thread on an EPICS_* variable it cannot parse; every
+    later search of that context would then time out.
     """
 
     def __init__(self):
@@ -235,9 +236,15 @@ class _LiveCaprotoContext:
     def _live(self):
         from caproto.threading.client import Context
 
-        if not self._contexts or not self._contexts[-1]._process_search_results_thread.is_alive():
+        if not self._contexts or not self._searching(self._contexts[-1]):
             self._contexts.append(Context(timeout=5.0))
         return self._contexts[-1]
+
+    @staticmethod
+    def _searching(context) -> bool:
+        retry = context.broadcaster._retry_unanswered_searches_thread   # None until needed
+        return context._process_search_results_thread.is_alive() and \
+            (retry is None or retry.is_alive())
 
     def __getattr__(self, name):
         return getattr(self._live(), name)

@@ -1,6 +1,9 @@
 """The standalone-IOC command line: ``template_arg_parser`` / ``ioc_arg_parser``.
 (``run`` itself is exercised over CA by tests/examples/test_examples_standalone.py.)"""
 import logging
+import os
+import subprocess
+import sys
 
 import pytest
 
@@ -73,16 +76,20 @@ def test_ioc_arg_parser_takes_argv():
     assert run_options["log_pv_names"] is False
 
 
-@pytest.mark.parametrize("interfaces, environ, message", [
-    (["foo"], {}, "error: CA settings: interfaces: 'foo' is not an IPv4 address"),
-    (None, {"EPICS_CAS_SERVER_PORT": "abc"},
-     "error: CA settings: EPICS_CAS_SERVER_PORT='abc': not a port number"),
-])
-def test_run_reports_bad_ca_settings_in_one_line(monkeypatch, interfaces, environ, message):
+def test_run_reports_bad_interfaces_in_one_line():
     from iochost import run
 
-    for name, value in environ.items():
-        monkeypatch.setenv(name, value)
     with pytest.raises(SystemExit) as info:
-        run({}, interfaces=interfaces)
-    assert str(info.value.code) == message
+        run({}, interfaces=["foo"])
+    assert str(info.value.code) == "error: CA settings: interfaces: 'foo' is not an IPv4 address"
+
+
+def test_run_reports_a_bad_ca_variable_in_one_line():
+    """In a child process: a bad EPICS_* variable in this one would kill the CA client
+    threads of other tests (caproto's reads the variables at every search)."""
+    result = subprocess.run([sys.executable, "-c", "from iochost import run; run({})"],
+                            env={**os.environ, "EPICS_CAS_SERVER_PORT": "abc"},
+                            capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1] == \
+        "error: CA settings: EPICS_CAS_SERVER_PORT='abc': not a port number"
