@@ -159,8 +159,11 @@ def test_the_stats_helper_serves_a_mounts_figures(start_host, unique_prefix, pye
     assert pyepics.caget(S + "RESTARTS") == 0
     gain = caproto_context.get_pvs(short + "gain")[0]
     seen = []
+
+    def listen(sub, response):                      # caproto keeps only a weak reference
+        seen.append(response.data[0])
     subscription = gain.subscribe()
-    subscription.add_callback(lambda sub, response: seen.append(response.data[0]))
+    subscription.add_callback(listen)
     try:
         assert wait_until(lambda: pyepics.caget(S + "CHANNELS", use_monitor=False) >= 2,
                           timeout=TIMEOUT)        # caproto's gain, pyepics' own STATS PVs
@@ -168,6 +171,7 @@ def test_the_stats_helper_serves_a_mounts_figures(start_host, unique_prefix, pye
             assert pyepics.caput(short + "gain", float(step), wait=True) == 1
         assert wait_until(lambda: pyepics.caget(S + "UPDATES_RATE", use_monitor=False) > 0,
                           timeout=TIMEOUT)
+        assert wait_until(lambda: seen and seen[-1] == 19.0, timeout=TIMEOUT)
     finally:
         subscription.clear()
     rate = caproto_context.get_pvs(S + "UPDATES_RATE")[0].read(data_type="control")
