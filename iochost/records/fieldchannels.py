@@ -18,8 +18,8 @@ from collections.abc import Callable
 from functools import cache
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from ..ca.dbr import (DBE_ALARM, DBE_LOG, DBE_VALUE, AccessRights, ChannelType, encode_dbr,
-                      native_type)
+from ..ca.dbr import (DBE_ALARM, DBE_LOG, DBE_PROPERTY, DBE_VALUE, AccessRights, ChannelType,
+                      encode_dbr, native_type)
 from ..ca.dbr_convert import convert_values
 from ..ca.eca import ECA_NOCONVERT
 from ..ca.errors import CaStatusError
@@ -117,6 +117,23 @@ class FieldChannel:
 
     def evaluate_alarm(self, value: Any) -> None:
         return None  # the record's alarm is the record's business
+
+    # While anyone monitors the field, it hears the record: a property change of the
+    # record reaches the monitors of every field, as dbPut's db_post_events(precord, NULL,
+    # DBE_PROPERTY) does.
+    def add_listener(self, fn: Any) -> None:
+        if not self._listeners:
+            self.group.parent.add_listener(self._on_record)
+        super().add_listener(fn)  # type: ignore[misc]
+
+    def remove_listener(self, fn: Any) -> None:
+        super().remove_listener(fn)  # type: ignore[misc]
+        if not self._listeners:
+            self.group.parent.remove_listener(self._on_record)
+
+    def _on_record(self, record: Any, flags: int) -> None:
+        if flags & DBE_PROPERTY:
+            self.notify(DBE_PROPERTY)
 
     def gate_in_force(self) -> AccessGate | None:
         # A field answers to its record's access security group (as dbCommon's ASG is
@@ -310,27 +327,19 @@ class LinkedField:
         self._value = self._store_form(value)  # the record's post below is no change then
         await link.set(self._record, value)
 
-    # A monitor on the field follows the record while anyone subscribes.
-    def add_listener(self, fn: Any) -> None:
-        if not self._listeners and self._link.mask:
-            self._record.add_listener(self._on_record)
-        super().add_listener(fn)
-
-    def remove_listener(self, fn: Any) -> None:
-        super().remove_listener(fn)
-        if not self._listeners:
-            self._record.remove_listener(self._on_record)
-
+    # A monitor on the field follows the record (FieldChannel.add_listener).
     def _on_record(self, record: Any, flags: int) -> None:
         link = self._link
+        post = flags & DBE_PROPERTY
         if flags & link.mask:
             old = self._value
             self._sync()
-            post = link.changed_post if self._value != old else 0
+            if self._value != old:
+                post |= link.changed_post
             if flags & DBE_ALARM:
                 post |= link.alarm_post
-            if post:
-                self.notify(post)
+        if post:
+            self.notify(post)
 
 
 _BY_DBR: dict[ChannelType, type[PvpropertyData]] = {

@@ -822,3 +822,35 @@ def test_fields_carry_the_records_time_stamp_as_rsrv(mount, ca_server, unique_pr
     mount(AlarmFields(prefix=P))
     assert field_stamps(ca_server.tcp_port, P) == theirs == [
         ("STAT", 0), ("SEVR", 0), ("EGU", 0), ("HIGH", 0), ("DESC", 0)]
+
+
+class Gap(PVGroup):
+    ao = pvproperty(value=1.0, record="ao", doc="gap")
+
+
+def property_updates(port: int, P: str) -> list:
+    """The DBE_PROPERTY updates a monitor of ``ao.DESC`` and one of ``ao.HOPR`` hear while
+    EGU (prop YES) is written twice and DESC (prop NO) once."""
+    raw = Raw(port)
+    for field, subscription in (("DESC", 91), ("HOPR", 92)):
+        sid = raw.create(f"{P}ao.{field}")
+        raw.sock.sendall(packers.event_add_request(ChannelType.STRING, 1, sid, subscription,
+                                                   0x08))   # DBE_PROPERTY alone
+        raw.until(object, lambda m, s=subscription: getattr(m, "subscriptionid", None) == s)
+    for field, value in (("EGU", "mm"), ("EGU", "um"), ("DESC", "new")):
+        raw.put_string(f"{P}ao.{field}", value)
+    raw.drain()
+    return [(m.subscriptionid, decode_dbr(ChannelType.STRING, m.payload, 1)[0][0])
+            for m in raw.messages if getattr(m, "subscriptionid", None) in (91, 92)]
+
+
+def test_a_property_change_reaches_monitors_of_every_field_as_rsrv(mount, ca_server,
+                                                                     unique_prefix):
+    """dbPut of a prop(YES) field posts DBE_PROPERTY to every monitor of the record
+    (db_post_events with no field), whatever field each watches."""
+    P = unique_prefix
+    with running_softioc(f'record(ao, "{P}ao") {{ field(DESC, "gap") }}\n') as rsrv_port:
+        theirs = property_updates(rsrv_port, P)
+    mount(Gap(prefix=P))
+    assert property_updates(ca_server.tcp_port, P) == theirs
+    assert len(theirs) == 4
