@@ -8,9 +8,10 @@ that keep a quiet circuit's watchdog from expiring, context rundown.  Its source
 the epicscorelibs sdist on PyPI -- the EPICS base of the libca the tests already use -- and
 is built with gcc into ``build/acctst/``.
 
-Two changes before building, so that it runs unattended and within the suite's time: its
-interactive disconnect test (it waits for someone to restart the IOC) is left out, and the
-four longest loops run fewer rounds.  Every check stays.  The full test passes too (about
+Three changes before building, so that it runs unattended and within the suite's time: its
+interactive disconnect test (it waits for someone to restart the IOC) is left out, the
+four longest loops run fewer rounds, and the accuracy of the client's own ca_pend_event
+timer is printed, not asserted.  Every check of the server stays.  The full test passes too (about
 200 s; softIoc 170 s).
 """
 from __future__ import annotations
@@ -46,11 +47,18 @@ FEWER_ROUNDS = [
     ("singleSubscriptionDeleteTest", "i < 1000;", "i < 300;"),
 ]
 INTERACTIVE = "    verifyDisconnect ( pName, interestLevel );"
+#: pend_event_delay_test times the client's own ca_pend_event sleep; on a loaded machine
+#: it passes 10 % late, and EPICS' assert then suspends acctst for good.  It is printed only.
+TIMER_CHECK = "    verify ( fabs(accuracy) < 10.0 );"
+#: Bump when _patched changes: the binary is built once per epicscorelibs release and patch.
+PATCH = "p2"
 
 
 def _patched(source: str) -> str:
     assert INTERACTIVE in source, "acctst changed: its disconnect test is not where it was"
     source = source.replace(INTERACTIVE, "    /* verifyDisconnect: interactive */")
+    assert TIMER_CHECK in source, "acctst changed: its pend_event accuracy check moved"
+    source = source.replace(TIMER_CHECK, "    /* the client's timer accuracy: printed only */")
     for function, loop, fewer in FEWER_ROUNDS:
         start = source.index(f"void {function} (")
         at = source.index(loop, start)
@@ -60,9 +68,9 @@ def _patched(source: str) -> str:
 
 @pytest.fixture(scope="module")
 def acctst() -> Path:
-    """The acctst binary, built once per epicscorelibs version."""
+    """The acctst binary, built once per epicscorelibs version and PATCH."""
     release = version("epicscorelibs")
-    home = REPO / "build" / "acctst" / release
+    home = REPO / "build" / "acctst" / f"{release}-{PATCH}"
     binary = home / "acctst"
     if binary.exists():
         return binary
