@@ -18,6 +18,17 @@ TRUE_WORDS = frozenset({"true", "yes", "on", "y", "1"})
 FALSE_WORDS = frozenset({"false", "no", "off", "n", "0"})
 
 _MACRO_REFERENCE = re.compile(r"\$[({]([^)}=$]+)")
+#: the text patterns (ECMA-262, for JSON Schema) a config may give for an option of a JSON
+#: type, besides a value of that type: text ``coerce_option`` reads as the type, or a macro
+#: reference, whose text is known only once expanded
+MACRO_TEXT = r"\$[({]"
+_BOOLEAN_WORDS = "|".join("".join(f"[{c.upper()}{c}]" if c.isalpha() else c for c in word)
+                          for word in sorted(TRUE_WORDS | FALSE_WORDS))    # any case
+_TEXT_PATTERNS = {
+    "integer": r"^\s*[-+]?[0-9]+\s*$",
+    "number": r"^\s*[-+]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?\s*$",
+    "boolean": r"^\s*(" + _BOOLEAN_WORDS + r")\s*$",
+}
 _YAML_EXPONENT = re.compile(r"[-+]?\d+(\.\d*)?[eE][-+]?\d+")
 
 NOUNS = {"integer": "an integer", "number": "a number", "boolean": "true or false",
@@ -31,6 +42,14 @@ class OptionTypeError(ValueError):
 def macro_names(raw: str) -> list[str]:
     """The macros ``raw`` refers to, in order: ``'$(A):$(B=1)'`` -> ``['A', 'B']``."""
     return list(dict.fromkeys(name.strip() for name in _MACRO_REFERENCE.findall(raw)))
+
+
+def text_pattern(kinds: tuple[str, ...]) -> str | None:
+    """The pattern of the text ``coerce_option`` accepts for an option of ``kinds`` that
+    do not include "string" (None when no text is read as them): a macro reference, or the
+    spelling of one of the kinds."""
+    spelled = [_TEXT_PATTERNS[kind] for kind in kinds if kind in _TEXT_PATTERNS]
+    return "|".join([MACRO_TEXT, *spelled]) if spelled else None
 
 
 def _origin(raw: str | None) -> str:

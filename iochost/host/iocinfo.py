@@ -21,7 +21,7 @@ import typing
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from .coercion import coerce_option
+from .coercion import coerce_option, text_pattern
 
 #: parameters the host supplies itself (or PVGroup uses internally)
 RESERVED = frozenset({"self", "prefix", "macros", "parent", "name"})
@@ -135,9 +135,17 @@ def options_schema(cls: type) -> dict[str, Any]:
     properties: dict[str, Any] = {}
     for option in sig.options.values():
         prop: dict[str, Any] = {}
-        if option.json_types:
-            prop["type"] = list(option.json_types) if len(option.json_types) > 1 \
-                else option.json_types[0]
+        kinds = list(option.json_types)
+        # what the host accepts besides a value of the type (see coerce_option): text
+        # spelled as the type or made by macros, and an integer for a text option
+        pattern = None if "string" in kinds else text_pattern(option.json_types)
+        if pattern is not None:
+            kinds.append("string")
+            prop["pattern"] = pattern
+        elif "string" in kinds and "integer" not in kinds and "number" not in kinds:
+            kinds.append("integer")
+        if kinds:
+            prop["type"] = kinds if len(kinds) > 1 else kinds[0]
         if option.description or option.units:
             units = f" [{option.units}]" if option.units else ""
             prop["description"] = f"{option.description}{units}".strip()

@@ -4,10 +4,12 @@ import os
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 
 from iochost.cli import main
+from iochost.host.coercion import text_pattern
 
 
 @pytest.fixture
@@ -135,10 +137,15 @@ def test_schema_documents_each_installed_iocs_options(plugins, capsys):
     rule = next(r for r in mount["allOf"] if r["if"]["properties"]["ioc"]["const"] ==
                 "test-counter")
     options = rule["then"]["properties"]["options"]
-    assert options["properties"] == {
-        "start": {"type": "integer", "default": 0}, "step": {"type": "number", "default": 1.0},
-        "label": {"type": "string", "default": "counter"},
-        "fail_startup": {"type": "boolean", "default": False}}
+    # besides a value of the type, what the host reads as one: text spelled as the type or
+    # made by macros (a pattern), an integer for a text option
+    typed = {name: (prop["type"], prop.pop("pattern", None))
+             for name, prop in options["properties"].items()}
+    assert typed == {"start": (["integer", "string"], text_pattern(("integer",))),
+                     "step": (["number", "string"], text_pattern(("number",))),
+                     "label": (["string", "integer"], None),
+                     "fail_startup": (["boolean", "string"], text_pattern(("boolean",)))}
+    assert options["properties"]["start"]["default"] == 0
     assert options["additionalProperties"] is False
     assert set(schema["properties"]) == {"host", "macros", "ca", "mounts", "access", "web"}
     assert schema["properties"]["access"]["required"] == ["file"]
@@ -211,13 +218,48 @@ def test_schema_carries_option_descriptions_and_units(capsys, monkeypatch):
                 schema["properties"]["mounts"]["items"]["allOf"]
                 if rule["if"]["properties"]["ioc"]["const"] == "oven")
     assert oven["properties"] == {
-        "sensor": {"type": "string", "description": "Serial device of the probe.",
+        "sensor": {"type": ["string", "integer"], "description": "Serial device of the probe.",
                    "default": "/dev/ttyS0"},
-        "rate": {"type": "number", "description": "Readings per second of the probe [Hz]",
+        "rate": {"type": ["number", "string"], "pattern": text_pattern(("number",)),
+                 "description": "Readings per second of the probe [Hz]",
                  "x-units": "Hz", "default": 1.0},
-        "max_temp": {"type": "number", "description": "Alarm above this [degC]",
+        "max_temp": {"type": ["number", "string"], "pattern": text_pattern(("number",)),
+                     "description": "Alarm above this [degC]",
                      "x-units": "degC", "default": 80.0},
-        "label": {"type": "string", "description": "Shown on the panel", "default": ""}}
+        "label": {"type": ["string", "integer"], "description": "Shown on the panel",
+                  "default": ""}}
+
+
+@pytest.mark.parametrize("options, accepted", [
+    ("{start: 3, step: 0.5, label: x, fail_startup: false}", True),
+    ('{start: "$(START)", step: "${STEP=2}", fail_startup: "$(FAIL)"}', True),
+    ('{start: " 7 ", step: "1e2", fail_startup: "YES", label: 12}', True),
+    ("{fail_startup: Off}", True),
+    ('{start: "seven"}', False),
+    ('{start: "1.5"}', False),
+    ('{step: "fast"}', False),
+    ('{fail_startup: "maybe"}', False),
+    ("{label: 1.5}", False),
+])
+def test_the_schema_accepts_the_options_the_host_accepts(plugins, capsys, tmp_path, options,
+                                                         accepted):
+    """An editor checking a config against ``iochost schema`` agrees with ``iochost check``
+    on option values: macros, text spellings (YAML 1.1 reads 1e2 as a string) and all."""
+    import jsonschema
+    import yaml
+
+    path = write(tmp_path, f"""\
+        macros: {{START: "4", STEP: "0.25", FAIL: "no"}}
+        mounts:
+          - {{name: a, ioc: test-counter, prefix: "LAB:A:", options: {options}}}
+        """)
+    status, out, _ = run(capsys, "schema")
+    schema = json.loads(out)
+    errors = list(jsonschema.Draft202012Validator(schema).iter_errors(
+        yaml.safe_load(Path(path).read_text())))
+    status, _, err = run(capsys, "check", path)
+    assert (status == 0) is accepted, err
+    assert (not errors) is accepted, [error.message for error in errors]
 
 
 def test_list_plugins_exits_0_when_every_plugin_loaded(plugins, capsys, monkeypatch):
