@@ -24,6 +24,7 @@ from iochost import ChannelType, PVGroup, __version__, pvproperty
 from iochost.ca.codes import CA_MAJOR_VERSION, CA_MINOR_VERSION
 from iochost.pv.data_errors import ChannelValueError
 from iochost.records.behaviour import LIMIT_SEVERITIES
+from iochost.records.links import interrupt_scan, is_scanned
 
 from .sysinfo import CpuLoad, max_fds, memory, open_fds, uptime_text
 
@@ -81,6 +82,10 @@ _CPU_LIMITS = {"units": "%", "precision": 1, "upper_disp_limit": 100.0,
 
 #: limit severities the template gives to limits it leaves at 0
 ARMED_AT_ZERO = {"MEM_FREE": ("LLSV", "LSV")}
+#: the template's SCAN I/O Intr records: each posts the figure devIocStats samples at its
+#: *_UPD_TIME while SCAN processes it (I/O Intr or a period), none while Passive
+INTERRUPTING = frozenset(("CA_CLNT_CNT", "CA_CONN_CNT", "FD_CNT", "SYS_CPU_LOAD",
+                          "IOC_CPU_LOAD", "SUSP_TASK_CNT", "MEM_USED", "MEM_FREE", "MEM_MAX"))
 #: the template's ACCESS state severities (ZRSV NO_ALARM)
 ACCESS_SEVERITIES = {"ONSV": "MINOR", "TWSV": "MINOR", "THSV": "MAJOR"}
 
@@ -151,6 +156,8 @@ class IocStatsIOC(PVGroup):
         super().__init__(*args, **kwargs)
         for alias, record in self.ALIASES.items():
             self.pvdb[self.prefix + alias] = self.pvdb[self.prefix + record]
+        for name in INTERRUPTING:
+            interrupt_scan(getattr(self, name))
         self.host: Any = None
         self.started = time.monotonic()
         self._cpu = CpuLoad()
@@ -212,6 +219,9 @@ class IocStatsIOC(PVGroup):
         for name, value in values.items():
             await getattr(self, name).write(value, verify_value=False)
         await self.refresh(force=True)
+        while True:     # devIocStats' poll: each group of figures is due at its *_UPD_TIME
+            await asyncio.sleep(1.0)
+            await self.refresh()
 
     @START_CNT.startup
     async def START_CNT(self, instance: Any, async_lib: Any) -> None:
@@ -248,14 +258,19 @@ class IocStatsIOC(PVGroup):
         self._due[period_pv] = now + max(float(getattr(self, period_pv).value), 1.0)
         return True
 
-    @HEARTBEAT.scan(period=1.0)
+    # the template's "1 second" records: a put to their SCAN changes the period
+    @HEARTBEAT.scan(period=1.0, use_scan_field=True)
     async def HEARTBEAT(self, instance: Any, async_lib: Any) -> None:
         beat = instance.value + 1 if instance.value < 2147483647 else 1
         await instance.write(float(beat), verify_value=False)
-        await self.TOD.write(datetime.now().strftime(TOD_FORMAT), verify_value=False)
-        await self.UPTIME.write(uptime_text(time.monotonic() - self.started),
-                                verify_value=False)
-        await self.refresh()
+
+    @TOD.scan(period=1.0, use_scan_field=True)
+    async def TOD(self, instance: Any, async_lib: Any) -> None:
+        await instance.write(datetime.now().strftime(TOD_FORMAT), verify_value=False)
+
+    @UPTIME.scan(period=1.0, use_scan_field=True)
+    async def UPTIME(self, instance: Any, async_lib: Any) -> None:
+        await instance.write(uptime_text(time.monotonic() - self.started), verify_value=False)
 
     async def refresh(self, force: bool = False) -> None:
         """Update each group of figures whose ``*_UPD_TIME`` has come (all if ``force``)."""
@@ -302,6 +317,8 @@ class IocStatsIOC(PVGroup):
 
 
 async def _set(channel: Any, value: float) -> None:
+    if channel.pvspec.name in INTERRUPTING and not is_scanned(channel):
+        return      # Passive: the record keeps its value, as devIocStats' does
     if channel.value != value:
         await channel.write(float(value), verify_value=False)
 

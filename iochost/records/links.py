@@ -126,9 +126,21 @@ def _get_scan(record: Any) -> int:
     return behaviour.scan_choice(period)
 
 
+def interrupt_scan(record: Any) -> None:
+    """Serve ``record`` as one whose device support interrupts (devIocStats' ``SCAN I/O
+    Intr`` records): SCAN reads I/O Intr, and a put may choose it again."""
+    record._interrupts = True
+    record._idle_scan = behaviour.SCAN_IO_INTR
+
+
+def is_scanned(record: Any) -> bool:
+    """Does the record's SCAN process it (I/O Intr or a period), or not (Passive, Event)?"""
+    return behaviour.SCAN_IO_INTR <= _get_scan(record) < len(behaviour.SCAN_PERIODS)
+
+
 async def _set_scan(record: Any, choice: Any) -> None:
     index = behaviour.scan_index(choice)
-    if index == behaviour.SCAN_IO_INTR:
+    if index == behaviour.SCAN_IO_INTR and not getattr(record, "_interrupts", False):
         # EPICS' scanAdd leaves a record Passive when its device support cannot interrupt
         # (no get_ioint_info): none of base's soft supports, which DTYP names, can
         logger.warning("%s: SCAN I/O Intr is not valid for a soft record (it posts when "

@@ -119,6 +119,42 @@ def test_client_counts_follow_clients_as_they_connect(start_host, unique_prefix,
     assert wait_until(lambda: reading("CA_CONN_CNT") == channels, timeout=TIMEOUT)
 
 
+def test_scan_fields_are_the_templates_and_passive_stops_a_records_updates(
+        start_host, unique_prefix, pyepics):
+    """SCAN reads as ioc.template sets it; a Passive I/O Intr record keeps its value while
+    the figure changes, and I/O Intr may be chosen again (devIocStats can interrupt)."""
+    P = unique_prefix.split(":")[0] + "IOC"
+    start_host(MOUNT, unique_prefix, host_keys=f"stats_prefix: '{P}'")
+
+    def reading(name, **kwargs):
+        return pyepics.caget(f"{P}:{name}", use_monitor=False, timeout=TIMEOUT, **kwargs)
+
+    scans = {name: reading(f"{name}.SCAN", as_string=True) for name in (
+        "CA_CONN_CNT", "MEM_FREE", "IOC_CPU_LOAD", "TOD", "UPTIME", "HEARTBEAT",
+        "RECORD_CNT")}
+    assert scans == {"CA_CONN_CNT": "I/O Intr", "MEM_FREE": "I/O Intr",
+                     "IOC_CPU_LOAD": "I/O Intr", "TOD": "1 second", "UPTIME": "1 second",
+                     "HEARTBEAT": "1 second", "RECORD_CNT": "Passive"}
+    assert pyepics.caput(f"{P}:CA_UPD_TIME", 1, wait=True, timeout=TIMEOUT) == 1
+    assert pyepics.caput(f"{P}:CA_CONN_CNT.SCAN", "Passive", wait=True, timeout=TIMEOUT) == 1
+    assert pyepics.caput(f"{P}:TOD.SCAN", "Passive", wait=True, timeout=TIMEOUT) == 1
+    time.sleep(1.5)                 # one update period: no sample is on its way
+    channels, tod, beat = reading("CA_CONN_CNT"), reading("TOD"), reading("HEARTBEAT")
+    extra = Context(timeout=TIMEOUT)
+    try:
+        for pv in extra.get_pvs(*(f"{unique_prefix}S:{name}" for name in ("gain", "count"))):
+            pv.wait_for_connection(timeout=TIMEOUT)
+        time.sleep(2.5)             # two update periods, two seconds of TOD
+        assert (reading("CA_CONN_CNT"), reading("TOD")) == (channels, tod)
+        assert reading("HEARTBEAT") >= beat + 2     # the others go on
+        assert pyepics.caput(f"{P}:CA_CONN_CNT.SCAN", "I/O Intr", wait=True,
+                             timeout=TIMEOUT) == 1
+        assert reading("CA_CONN_CNT.SCAN", as_string=True) == "I/O Intr"
+        assert wait_until(lambda: reading("CA_CONN_CNT") >= channels + 2, timeout=TIMEOUT)
+    finally:
+        extra.disconnect()
+
+
 def test_start_count_is_autosaved_across_restarts(start_host, unique_prefix, pyepics):
     P = unique_prefix.split(":")[0] + "IOC"
     host = start_host(MOUNT, unique_prefix, host_keys=f"stats_prefix: '{P}'")
