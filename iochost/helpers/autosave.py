@@ -46,7 +46,7 @@ from .saveset import SavedItem, SaveSet
 from .savfiles import SaveFileSet
 from .savvalues import LONG_STRING_MARK, field_name_of, value_name
 
-__all__ = ["Autosave", "autosaved", "declared_items", "default_autosave_dir"]
+__all__ = ["Autosave", "autosaved", "declared_items", "default_autosave_dir", "read_requests"]
 
 
 def default_autosave_dir(host_name: str, environ: Any = None) -> Path:
@@ -91,6 +91,23 @@ def declared_items(pvdb: dict[str, ChannelData], prefix: str) -> list[SavedItem]
     return items
 
 
+def read_requests(config: Any, request: str | Sequence[str] | None,
+                  request_path: Sequence[str] = (), macros: dict[str, str] | None = None
+                  ) -> tuple[list[str], list[str]]:
+    """The PV names of the request files of a mount (``config``: its MountConfig),
+    expanded with its macros, ``P`` = its prefix and ``macros``; and why each file that
+    could not be read was not."""
+    names: list[str] = []
+    broken: list[str] = []
+    expand = {**config.macros, "P": config.prefix, **(macros or {})}
+    for req in [request] if isinstance(request, str) else list(request or ()):
+        try:
+            names.extend(read_request_file(req, expand, request_path))
+        except RequestFileError as error:
+            broken.append(str(error))
+    return names, broken
+
+
 class Autosave:
     """The autosave helper of one mount (see the module docstring)."""
 
@@ -109,15 +126,8 @@ class Autosave:
             channel = ioc.pvdb.get(prefix + pv)
             items.append(SavedItem(item_name(pv, channel, "VAL") if channel else pv))
             items.extend(SavedItem(f"{pv}.{field}") for field in fields)
-        requests = [request] if isinstance(request, str) else list(request or ())
-        req_macros = {**mount.config.macros, "P": prefix, **(macros or {})}
-        broken: str | None = None
-        for req in requests:
-            try:
-                items.extend(SavedItem(full.removeprefix(prefix))
-                             for full in read_request_file(req, req_macros, request_path))
-            except RequestFileError as error:
-                broken = str(error)
+        requested, broken = read_requests(mount.config, request, request_path, macros)
+        items.extend(SavedItem(full.removeprefix(prefix)) for full in requested)
         later = {value_name(name) for name in pass1}
         items = [SavedItem(item.name, 1 if value_name(item.name) in later else 0)
                  for item in items]
@@ -131,8 +141,8 @@ class Autosave:
         self.saveset = SaveSet(ioc.pvdb, prefix, items, files, period=period, trigger=trigger,
                                sequence_period=sequence_period, registry=registry_for(host),
                                log=getattr(ioc, "log", None), label=f"{mount.name}/{name}")
-        if broken is not None:   # as synApps: the file still restores, the set never saves
-            self.saveset.refuse_saving(f"bad request file: {broken}")
+        if broken:   # as synApps: the file still restores, the set never saves
+            self.saveset.refuse_saving(f"bad request file: {'; '.join(broken)}")
 
     async def prepare(self) -> None:
         """Pass 0: before the PVs are searchable and before the startup hooks."""

@@ -125,6 +125,7 @@ def check(path: str, switches: PluginSwitches, out: TextIO | None = None,
         return 1
     if checked.config.access is not None and not _rules_check(checked.config.access, out, err):
         return 1
+    _request_files_check(checked.config, out, err)
     mounts = checked.config.mounts
     if not mounts and not checked.config.rejected:
         print(f"warning: {path} has no mounts: only the host status PVs would be served",
@@ -150,6 +151,25 @@ def _rules_check(section: AccessSection, out: TextIO, err: TextIO) -> bool:
     print(f"{section.file}: OK ({len(rules.groups)} ASGs, {len(rules.uags)} UAGs, "
           f"{len(rules.hags)} HAGs)", file=out)
     return True
+
+
+def _request_files_check(config: HostConfig, out: TextIO, err: TextIO) -> None:
+    """Read the autosave request files as ``serve`` will; one that cannot be read is a
+    warning, as it is to ``serve`` (synApps': its set restores, but never saves)."""
+    from iochost.helpers.autosave import read_requests
+
+    for mount in config.mounts:
+        options = mount.helpers.get("autosave") or {}
+        if not options.get("request"):
+            continue
+        names, broken = read_requests(mount, options["request"],
+                                      options.get("request_path", ()), options.get("macros"))
+        for problem in broken:
+            print(f"warning: mount {mount.name!r}: autosave: {problem} (the save set "
+                  "restores, but never saves)", file=err)
+        if not broken:
+            print(f"mount {mount.name!r}: autosave request files OK ({len(names)} PVs)",
+                  file=out)
 
 
 def print_pvs(config: HostConfig, built: dict, out: TextIO) -> None:

@@ -1,6 +1,7 @@
 """The ``iochost`` verbs against the test plugins: list-plugins, check, list-pvs, schema."""
 import json
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -177,6 +178,32 @@ def test_check_warns_about_a_config_without_mounts(plugins, capsys, tmp_path):
     assert status == 0
     assert f"warning: {path} has no mounts: only the host status PVs would be served" in err
     assert "OK (0 of 0 mounts enabled" in out
+
+
+def test_check_reads_autosave_request_files_as_serve_will(plugins, capsys, tmp_path):
+    """A request file that cannot be read is a warning (serve restores that set but never
+    saves it, as synApps), named with the mount and the file; a good one is counted."""
+    (tmp_path / "counter.req").write_text("$(P)COUNT\n$(P)STEP  # the step too\n"
+                                          'file "more.req" N=LABEL\n')
+    (tmp_path / "more.req").write_text("$(P)$(N)\n")
+    path = write(tmp_path, f"""\
+        mounts:
+          - name: a
+            ioc: test-counter
+            prefix: "LAB:A:"
+            helpers: {{autosave: {{request: counter.req, request_path: ["{tmp_path}"]}}}}
+          - name: b
+            ioc: test-counter
+            prefix: "LAB:B:"
+            helpers: {{autosave: {{request: ["{tmp_path}/counter.req", nowhere.req]}}}}
+        """)
+    status, out, err = run(capsys, "check", path)
+    assert status == 0, err
+    assert "mount 'a': autosave request files OK (3 PVs)" in out
+    assert "mount 'b'" not in out
+    assert re.search(r"warning: mount 'b': autosave: .*'nowhere.req' not found.* \(the save "
+                     r"set restores, but never saves\)", err), err
+    assert re.search(r"OK \(2 of 2 mounts enabled, \d+ PVs\)\n$", out)
 
 
 def test_schema_carries_option_descriptions_and_units(capsys, monkeypatch):
