@@ -23,6 +23,7 @@ from typing import Any, ClassVar
 from iochost import ChannelType, PVGroup, __version__, pvproperty
 from iochost.ca.codes import CA_MAJOR_VERSION, CA_MINOR_VERSION
 from iochost.pv.data_errors import ChannelValueError
+from iochost.pv.faults import log_hook_error
 from iochost.records.behaviour import LIMIT_SEVERITIES
 from iochost.records.links import interrupt_scan, is_scanned
 
@@ -221,7 +222,10 @@ class IocStatsIOC(PVGroup):
         await self.refresh(force=True)
         while True:     # devIocStats' poll: each group of figures is due at its *_UPD_TIME
             await asyncio.sleep(1.0)
-            await self.refresh()
+            try:
+                await self.refresh()
+            except Exception as error:   # a failed reading must not end the poll
+                log_hook_error(log, instance.pvname, "iocStats poll", error)
 
     @START_CNT.startup
     async def START_CNT(self, instance: Any, async_lib: Any) -> None:

@@ -155,6 +155,32 @@ def test_scan_fields_are_the_templates_and_passive_stops_a_records_updates(
         extra.disconnect()
 
 
+def test_a_failed_reading_is_logged_and_the_poll_goes_on(start_host, unique_prefix, pyepics,
+                                                         monkeypatch, caplog):
+    import iochost.helpers.iocstats as iocstats
+
+    failing = []
+
+    def flaky_open_fds():           # 7 at the start, then one failure, then 4242
+        if failing:
+            failing.clear()
+            raise OSError("/proc/self/fd went away")
+        return 4242 if failing is None else 7
+
+    monkeypatch.setattr(iocstats, "open_fds", flaky_open_fds)
+    P = unique_prefix.split(":")[0] + "IOC"
+    start_host(MOUNT, unique_prefix, host_keys=f"stats_prefix: '{P}'")
+    assert pyepics.caget(f"{P}:FD_CNT", use_monitor=False, timeout=TIMEOUT) == 7
+    failing.append(True)
+    assert pyepics.caput(f"{P}:FD_UPD_TIME", 1, wait=True, timeout=TIMEOUT) == 1
+    assert wait_until(lambda: not failing, timeout=TIMEOUT)     # the poll's reading failed
+    failing = None
+    assert wait_until(lambda: pyepics.caget(f"{P}:FD_CNT", use_monitor=False) == 4242,
+                      timeout=TIMEOUT)
+    assert any("iocStats poll" in r.getMessage() and "went away" in r.getMessage()
+               for r in caplog.records)
+
+
 def test_start_count_is_autosaved_across_restarts(start_host, unique_prefix, pyepics):
     P = unique_prefix.split(":")[0] + "IOC"
     host = start_host(MOUNT, unique_prefix, host_keys=f"stats_prefix: '{P}'")
