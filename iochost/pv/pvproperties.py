@@ -56,10 +56,13 @@ class SharedKwargs(dict):  # type: ignore[type-arg]
 #: distinct keyword sets shared so far, and how many at most
 _SHARED_KWARGS: dict[tuple[tuple[str, Any], ...], SharedKwargs] = {}
 _MAX_SHARED_KWARGS = 4096
+_NO_KWARGS = SharedKwargs()
 
 
 def _shared_kwargs(kwargs: dict[str, Any]) -> Mapping[str, Any]:
     """``kwargs``, as the same read-only object for equal keyword sets."""
+    if not kwargs:
+        return _NO_KWARGS
     try:
         key = tuple(sorted(kwargs.items()))
         shared = _SHARED_KWARGS.get(key)
@@ -132,12 +135,11 @@ class pvproperty(HookDecorators, Generic[T_Data]):
             record, fields = field_spec.field_class, fields or field_spec
         self.attr_name: str | None = None
         self._field_spec: Any = None
-        self.pvspec = PVSpec(get=get, put=put, startup=startup, shutdown=shutdown, scan=scan,
-                             name=name, dtype=dtype, value=value, max_length=max_length,
-                             alarm_group=alarm_group, read_only=read_only, doc=doc,
-                             fields=fields, record=record,
-                             cls_kwargs=_shared_kwargs(cls_kwargs),
-                             autosave=autosave, asg=asg)
+        # positional, in PVSpec's field order (attr is set by __set_name__): as keywords,
+        # the 17 arguments cost ~0.9 us more a call, and a large IOC declares 100,000
+        self.pvspec = PVSpec(get, put, startup, shutdown, None, name, dtype, value, max_length,
+                             alarm_group, read_only, doc, fields, scan, record,
+                             _shared_kwargs(cls_kwargs), autosave, asg)
 
     @classmethod
     def from_pvspec(cls, pvspec: PVSpec, **kwargs: Any) -> pvproperty:
