@@ -125,7 +125,7 @@ def check(path: str, switches: PluginSwitches, out: TextIO | None = None,
         return 1
     if checked.config.access is not None and not _rules_check(checked.config.access, out, err):
         return 1
-    _request_files_check(checked.config, out, err)
+    _request_files_check(checked.config, checked.built, out, err)
     mounts = checked.config.mounts
     if not mounts and not checked.config.rejected:
         print(f"warning: {path} has no mounts: only the host status PVs would be served",
@@ -153,10 +153,13 @@ def _rules_check(section: AccessSection, out: TextIO, err: TextIO) -> bool:
     return True
 
 
-def _request_files_check(config: HostConfig, out: TextIO, err: TextIO) -> None:
-    """Read the autosave request files as ``serve`` will; one that cannot be read is a
-    warning, as it is to ``serve`` (synApps': its set restores, but never saves)."""
+def _request_files_check(config: HostConfig, built: dict[str, Any], out: TextIO,
+                         err: TextIO) -> None:
+    """Read the autosave request files as ``serve`` will, and look their names up in the
+    mount's PVs. Both are warnings, as to ``serve``: a file that cannot be read leaves its
+    set restoring but never saving (synApps'), a name the mount does not serve is not saved."""
     from iochost.helpers.autosave import read_requests
+    from iochost.helpers.savvalues import resolve
 
     for mount in config.mounts:
         options = mount.helpers.get("autosave") or {}
@@ -167,7 +170,16 @@ def _request_files_check(config: HostConfig, out: TextIO, err: TextIO) -> None:
         for problem in broken:
             print(f"warning: mount {mount.name!r}: autosave: {problem} (the save set "
                   "restores, but never saves)", file=err)
-        if not broken:
+        ioc = built.get(mount.name)
+        unserved = [] if ioc is None else [
+            name for name in names
+            if resolve(ioc.pvdb, mount.prefix, name.removeprefix(mount.prefix)) is None]
+        if unserved:
+            listed = ", ".join(map(repr, unserved[:5])) + (", ..." if len(unserved) > 5 else "")
+            print(f"warning: mount {mount.name!r}: autosave: {len(unserved)} of the request "
+                  f"files' names are not served by the mount and will not be saved: {listed}",
+                  file=err)
+        if not broken and not unserved:
             print(f"mount {mount.name!r}: autosave request files OK ({len(names)} PVs)",
                   file=out)
 

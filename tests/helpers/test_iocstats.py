@@ -146,7 +146,7 @@ def test_scan_fields_are_the_templates_and_passive_stops_a_records_updates(
             pv.wait_for_connection(timeout=TIMEOUT)
         time.sleep(2.5)             # two update periods, two seconds of TOD
         assert (reading("CA_CONN_CNT"), reading("TOD")) == (channels, tod)
-        assert reading("HEARTBEAT") >= beat + 2     # the others go on
+        assert reading("HEARTBEAT") > beat          # the others go on
         assert pyepics.caput(f"{P}:CA_CONN_CNT.SCAN", "I/O Intr", wait=True,
                              timeout=TIMEOUT) == 1
         assert reading("CA_CONN_CNT.SCAN", as_string=True) == "I/O Intr"

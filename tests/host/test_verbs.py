@@ -186,6 +186,7 @@ def test_check_reads_autosave_request_files_as_serve_will(plugins, capsys, tmp_p
     (tmp_path / "counter.req").write_text("$(P)COUNT\n$(P)STEP  # the step too\n"
                                           'file "more.req" N=LABEL\n')
     (tmp_path / "more.req").write_text("$(P)$(N)\n")
+    (tmp_path / "typo.req").write_text("$(P)COUNT\n$(P)CUONT\n$(P)STEP.XYZ\n")
     path = write(tmp_path, f"""\
         mounts:
           - name: a
@@ -196,14 +197,20 @@ def test_check_reads_autosave_request_files_as_serve_will(plugins, capsys, tmp_p
             ioc: test-counter
             prefix: "LAB:B:"
             helpers: {{autosave: {{request: ["{tmp_path}/counter.req", nowhere.req]}}}}
+          - name: c
+            ioc: test-counter
+            prefix: "LAB:C:"
+            helpers: {{autosave: {{request: "{tmp_path}/typo.req"}}}}
         """)
     status, out, err = run(capsys, "check", path)
     assert status == 0, err
     assert "mount 'a': autosave request files OK (3 PVs)" in out
-    assert "mount 'b'" not in out
+    assert "mount 'b'" not in out and "mount 'c'" not in out
     assert re.search(r"warning: mount 'b': autosave: .*'nowhere.req' not found.* \(the save "
                      r"set restores, but never saves\)", err), err
-    assert re.search(r"OK \(2 of 2 mounts enabled, \d+ PVs\)\n$", out)
+    assert "warning: mount 'c': autosave: 2 of the request files' names are not served by " \
+        "the mount and will not be saved: 'LAB:C:CUONT', 'LAB:C:STEP.XYZ'" in err
+    assert re.search(r"OK \(3 of 3 mounts enabled, \d+ PVs\)\n$", out)
 
 
 def test_schema_carries_option_descriptions_and_units(capsys, monkeypatch):
