@@ -125,7 +125,7 @@ def check(path: str, switches: PluginSwitches, out: TextIO | None = None,
         return 1
     if checked.config.access is not None and not _rules_check(checked.config.access, out, err):
         return 1
-    _request_files_check(checked.config, checked.built, out, err)
+    _autosave_check(checked.config, checked.built, out, err)
     mounts = checked.config.mounts
     if not mounts and not checked.config.rejected:
         print(f"warning: {path} has no mounts: only the host status PVs would be served",
@@ -153,34 +153,42 @@ def _rules_check(section: AccessSection, out: TextIO, err: TextIO) -> bool:
     return True
 
 
-def _request_files_check(config: HostConfig, built: dict[str, Any], out: TextIO,
-                         err: TextIO) -> None:
-    """Read the autosave request files as ``serve`` will, and look their names up in the
-    mount's PVs. Both are warnings, as to ``serve``: a file that cannot be read leaves its
-    set restoring but never saving (synApps'), a name the mount does not serve is not saved."""
+def _autosave_check(config: HostConfig, built: dict[str, Any], out: TextIO,
+                    err: TextIO) -> None:
+    """Read each mount's autosave request files as ``serve`` will, and look up the names
+    its autosave helper saves (``pvs``, ``fields``, the request files') and its ``trigger``.
+    All are warnings, as to ``serve``: a request file that cannot be read leaves its set
+    restoring but never saving (synApps'), a name the mount does not serve is left out."""
     from iochost.helpers.autosave import read_requests
     from iochost.helpers.savvalues import resolve
 
     for mount in config.mounts:
-        options = mount.helpers.get("autosave") or {}
-        if not options.get("request"):
+        options = mount.helpers.get("autosave")
+        ioc = built.get(mount.name)
+        if options is None or ioc is None:   # no helper, or a disabled mount
             continue
-        names, broken = read_requests(mount, options["request"],
-                                      options.get("request_path", ()), options.get("macros"))
+        requested, broken = read_requests(mount, options.get("request"),
+                                          options.get("request_path", ()),
+                                          options.get("macros"))
         for problem in broken:
             print(f"warning: mount {mount.name!r}: autosave: {problem} (the save set "
                   "restores, but never saves)", file=err)
-        ioc = built.get(mount.name)
-        unserved = [] if ioc is None else [
-            name for name in names
-            if resolve(ioc.pvdb, mount.prefix, name.removeprefix(mount.prefix)) is None]
+        pvs = options.get("pvs", ())
+        named = [*pvs, *(f"{pv}.{field}" for pv in pvs for field in options.get("fields", ())),
+                 *(name.removeprefix(mount.prefix) for name in requested)]
+        unserved = [mount.prefix + name for name in named
+                    if resolve(ioc.pvdb, mount.prefix, name) is None]
         if unserved:
             listed = ", ".join(map(repr, unserved[:5])) + (", ..." if len(unserved) > 5 else "")
-            print(f"warning: mount {mount.name!r}: autosave: {len(unserved)} of the request "
-                  f"files' names are not served by the mount and will not be saved: {listed}",
+            print(f"warning: mount {mount.name!r}: autosave: {len(unserved)} of the names it "
+                  f"saves are not served by the mount and will not be saved: {listed}",
                   file=err)
-        if not broken and not unserved:
-            print(f"mount {mount.name!r}: autosave request files OK ({len(names)} PVs)",
+        trigger = options.get("trigger")
+        if trigger and resolve(ioc.pvdb, mount.prefix, trigger) is None:
+            print(f"warning: mount {mount.name!r}: autosave: the trigger "
+                  f"{mount.prefix + trigger!r} is not served by the mount", file=err)
+        if options.get("request") and not broken and not unserved:
+            print(f"mount {mount.name!r}: autosave request files OK ({len(requested)} PVs)",
                   file=out)
 
 

@@ -180,9 +180,10 @@ def test_check_warns_about_a_config_without_mounts(plugins, capsys, tmp_path):
     assert "OK (0 of 0 mounts enabled" in out
 
 
-def test_check_reads_autosave_request_files_as_serve_will(plugins, capsys, tmp_path):
+def test_check_reads_autosave_request_files_and_names_as_serve_will(plugins, capsys, tmp_path):
     """A request file that cannot be read is a warning (serve restores that set but never
-    saves it, as synApps), named with the mount and the file; a good one is counted."""
+    saves it, as synApps), named with the mount and the file; so is a saved name or a
+    trigger the mount does not serve (a typo); a good file is counted."""
     (tmp_path / "counter.req").write_text("$(P)COUNT\n$(P)STEP  # the step too\n"
                                           'file "more.req" N=LABEL\n')
     (tmp_path / "more.req").write_text("$(P)$(N)\n")
@@ -200,7 +201,8 @@ def test_check_reads_autosave_request_files_as_serve_will(plugins, capsys, tmp_p
           - name: c
             ioc: test-counter
             prefix: "LAB:C:"
-            helpers: {{autosave: {{request: "{tmp_path}/typo.req"}}}}
+            helpers: {{autosave: {{request: "{tmp_path}/typo.req", pvs: [STEP, STPE],
+                                  trigger: SAVE}}}}
         """)
     status, out, err = run(capsys, "check", path)
     assert status == 0, err
@@ -208,8 +210,9 @@ def test_check_reads_autosave_request_files_as_serve_will(plugins, capsys, tmp_p
     assert "mount 'b'" not in out and "mount 'c'" not in out
     assert re.search(r"warning: mount 'b': autosave: .*'nowhere.req' not found.* \(the save "
                      r"set restores, but never saves\)", err), err
-    assert "warning: mount 'c': autosave: 2 of the request files' names are not served by " \
-        "the mount and will not be saved: 'LAB:C:CUONT', 'LAB:C:STEP.XYZ'" in err
+    assert "warning: mount 'c': autosave: 3 of the names it saves are not served by the " \
+        "mount and will not be saved: 'LAB:C:STPE', 'LAB:C:CUONT', 'LAB:C:STEP.XYZ'" in err
+    assert "warning: mount 'c': autosave: the trigger 'LAB:C:SAVE' is not served" in err
     assert re.search(r"OK \(3 of 3 mounts enabled, \d+ PVs\)\n$", out)
 
 
