@@ -1,4 +1,5 @@
-"""iocStats for the host: devIocStats' PV names with iocAdmin ``ioc.template``'s records.
+"""iocStats for the host: devIocStats' PV names with iocAdmin ``ioc.template``'s records
+(and ``iocGeneralTime.template``'s, which iocAdminSoft loads with it).
 
 The host mounts this IOC as ``_iocstats`` under ``host.stats_prefix`` + ``:`` (the
 template's ``$(IOCNAME):``) when that key is set, with the ``autosave`` helper attached
@@ -22,6 +23,7 @@ from typing import Any, ClassVar
 
 from iochost import ChannelType, PVGroup, __version__, pvproperty
 from iochost.ca.codes import CA_MAJOR_VERSION, CA_MINOR_VERSION
+from iochost.ca.dbr import EPICS_EPOCH
 from iochost.pv.data_errors import ChannelValueError
 from iochost.pv.faults import log_hook_error
 from iochost.records.behaviour import LIMIT_SEVERITIES
@@ -87,6 +89,9 @@ ARMED_AT_ZERO = {"MEM_FREE": ("LLSV", "LSV")}
 #: *_UPD_TIME while SCAN processes it (I/O Intr or a period), none while Passive
 INTERRUPTING = frozenset(("CA_CLNT_CNT", "CA_CONN_CNT", "FD_CNT", "SYS_CPU_LOAD",
                           "IOC_CPU_LOAD", "SUSP_TASK_CNT", "MEM_USED", "MEM_FREE", "MEM_MAX"))
+#: iocGeneralTime.template's "1 second" records whose value does not change here: time comes
+#: from the OS clock, no provider fails, and there is no event provider
+CONSTANT_EACH_SECOND = ("GTIM_ERR_CNT", "GTIM_CUR_SRC", "GTIM_EVT_SRC", "GTIM_HI_SRC")
 #: the template's ACCESS state severities (ZRSV NO_ALARM)
 ACCESS_SEVERITIES = {"ONSV": "MINOR", "TWSV": "MINOR", "THSV": "MAJOR"}
 
@@ -151,6 +156,17 @@ class IocStatsIOC(PVGroup):
     del _pv, _variable
 
     #: devIocStats' aliases: alias -> record
+    # iocGeneralTime.template (which iocAdminSoft loads with ioc.template)
+    GTIM_TIME = pvproperty(value=0.0, record="ai", read_only=True, units="sec", precision=3,
+                           doc="Gen Time Secs since 1990")
+    GTIM_ERR_CNT = pvproperty(value=0, record="longin", read_only=True, upper_alarm_limit=1,
+                              doc="Gen Time Error Count")
+    GTIM_CUR_SRC = _stringin("Gen Time Current Provider", "OS Clock")
+    GTIM_EVT_SRC = _stringin("Gen Time Event Provider", "No working providers")
+    GTIM_HI_SRC = _stringin("Gen Time Highest Provider", "OS Clock")
+    GTIM_RESET = pvproperty(value="Reset", dtype=ChannelType.ENUM, enum_strings=("Reset", "Reset"),
+                            record="bo", doc="Gen Time Error Reset")
+
     ALIASES: ClassVar[dict[str, str]] = {"LOAD": "IOC_CPU_LOAD", "SysReset": "SYSRESET"}
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -159,6 +175,8 @@ class IocStatsIOC(PVGroup):
             self.pvdb[self.prefix + alias] = self.pvdb[self.prefix + record]
         for name in INTERRUPTING:
             interrupt_scan(getattr(self, name))
+        for name in CONSTANT_EACH_SECOND:      # processed every second, to the same value
+            getattr(self, name).set_scan_period(1.0)
         self.host: Any = None
         self.started = time.monotonic()
         self._cpu = CpuLoad()
@@ -271,6 +289,14 @@ class IocStatsIOC(PVGroup):
     @TOD.scan(period=1.0, use_scan_field=True)
     async def TOD(self, instance: Any, async_lib: Any) -> None:
         await instance.write(datetime.now().strftime(TOD_FORMAT), verify_value=False)
+
+    @GTIM_TIME.scan(period=1.0, use_scan_field=True)
+    async def GTIM_TIME(self, instance: Any, async_lib: Any) -> None:
+        await instance.write(time.time() - EPICS_EPOCH, verify_value=False)
+
+    @GTIM_RESET.putter
+    async def GTIM_RESET(self, instance: Any, value: Any) -> None:
+        await self.GTIM_ERR_CNT.write(0, verify_value=False)   # generalTime's error counts
 
     @UPTIME.scan(period=1.0, use_scan_field=True)
     async def UPTIME(self, instance: Any, async_lib: Any) -> None:

@@ -181,6 +181,38 @@ def test_a_failed_reading_is_logged_and_the_poll_goes_on(start_host, unique_pref
                for r in caplog.records)
 
 
+def test_general_time_pvs_are_the_templates(start_host, unique_prefix, pyepics):
+    """iocGeneralTime.template's records (as softIoc serves them: GTIM_TIME DOUBLE, sec,
+    PREC 3; GTIM_ERR_CNT LONG with HIHI 1; the "1 second" SCANs), with the host's answers:
+    the OS clock, no failed provider, no event provider."""
+    P = unique_prefix.split(":")[0] + "GT"
+    start_host(MOUNT, unique_prefix, host_keys=f"stats_prefix: '{P}'")
+
+    def reading(name, **kwargs):
+        return pyepics.caget(f"{P}:{name}", use_monitor=False, timeout=TIMEOUT, **kwargs)
+
+    epics_now = time.time() - 631152000          # seconds since 1990, EPICS' epoch
+    assert abs(reading("GTIM_TIME") - epics_now) < 5.0
+    info = pyepics.PV(f"{P}:GTIM_TIME", form="ctrl")
+    assert info.wait_for_connection(TIMEOUT)
+    ctrl = info.get_ctrlvars(timeout=TIMEOUT)
+    assert (ctrl["units"], ctrl["precision"]) == ("sec", 3)
+    errors = pyepics.PV(f"{P}:GTIM_ERR_CNT", form="ctrl")
+    assert errors.wait_for_connection(TIMEOUT)
+    assert errors.get(timeout=TIMEOUT) == 0 and errors.type == "ctrl_long"
+    assert errors.get_ctrlvars(timeout=TIMEOUT)["upper_alarm_limit"] == 1
+    assert (reading("GTIM_CUR_SRC"), reading("GTIM_EVT_SRC"), reading("GTIM_HI_SRC")) == \
+        ("OS Clock", "No working providers", "OS Clock")
+    assert {name: reading(f"{name}.SCAN", as_string=True) for name in (
+        "GTIM_TIME", "GTIM_ERR_CNT", "GTIM_CUR_SRC", "GTIM_RESET")} == {
+        "GTIM_TIME": "1 second", "GTIM_ERR_CNT": "1 second", "GTIM_CUR_SRC": "1 second",
+        "GTIM_RESET": "Passive"}
+    assert reading("GTIM_RESET", as_string=True) == "Reset"
+    assert pyepics.caput(f"{P}:GTIM_RESET", 1, wait=True, timeout=TIMEOUT) == 1
+    first = reading("GTIM_TIME")
+    assert wait_until(lambda: reading("GTIM_TIME") > first, timeout=TIMEOUT)
+
+
 def test_start_count_is_autosaved_across_restarts(start_host, unique_prefix, pyepics):
     P = unique_prefix.split(":")[0] + "IOC"
     host = start_host(MOUNT, unique_prefix, host_keys=f"stats_prefix: '{P}'")
