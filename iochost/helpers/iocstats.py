@@ -1,5 +1,6 @@
 """iocStats for the host: devIocStats' PV names with iocAdmin ``ioc.template``'s records
-(and ``iocGeneralTime.template``'s, which iocAdminSoft loads with it).
+(and those iocAdminSoft loads with it: ``iocGeneralTime.template``, the scan monitors of
+``iocAdminScanMon.db``).
 
 The host mounts this IOC as ``_iocstats`` under ``host.stats_prefix`` + ``:`` (the
 template's ``$(IOCNAME):``) when that key is set, with the ``autosave`` helper attached
@@ -24,6 +25,7 @@ from typing import Any, ClassVar
 from iochost import ChannelType, PVGroup, __version__, pvproperty
 from iochost.ca.codes import CA_MAJOR_VERSION, CA_MINOR_VERSION
 from iochost.ca.dbr import EPICS_EPOCH
+from iochost.pv.alarms import AlarmStatus
 from iochost.pv.data_errors import ChannelValueError
 from iochost.pv.faults import log_hook_error
 from iochost.records.behaviour import LIMIT_SEVERITIES
@@ -92,8 +94,35 @@ INTERRUPTING = frozenset(("CA_CLNT_CNT", "CA_CONN_CNT", "FD_CNT", "SYS_CPU_LOAD"
 #: iocGeneralTime.template's "1 second" records whose value does not change here: time comes
 #: from the OS clock, no provider fails, and there is no event provider
 CONSTANT_EACH_SECOND = ("GTIM_ERR_CNT", "GTIM_CUR_SRC", "GTIM_EVT_SRC", "GTIM_HI_SRC")
+#: iocScanMon.template's instances (iocAdminScanMon.substitutions): the monitor of each
+#: periodic SCAN rate, its period, and its MINOR and MAJOR tolerances (%)
+SCAN_MONITORS = {"01HZ": 10.0, "02HZ": 5.0, "05HZ": 2.0, "1HZ": 1.0, "2HZ": 0.5, "5HZ": 0.2,
+                 "10HZ": 0.1}
+SCAN_TOLERANCES = (1.0, 5.0)
 #: the template's ACCESS state severities (ZRSV NO_ALARM)
 ACCESS_SEVERITIES = {"ONSV": "MINOR", "TWSV": "MINOR", "THSV": "MAJOR"}
+
+
+async def _monitor_scan(group: IocStatsIOC, instance: Any, async_lib: Any) -> None:
+    """devIocStats' scanMon: the time since the last processing (Relative: less the period),
+    alarmed beyond the tolerances, which set the limits at every processing (a put to HIHI
+    lasts until the next one); the first processing at a period only starts the clock."""
+    rate = instance.pvspec.name.removesuffix("_UPD_TIME")
+    now, period = time.monotonic(), instance.scan_period or 0.0
+    absolute = getattr(group, f"scanmon_{rate}_mode").value == "Absolute"
+    minor, major = (tolerance / 100.0 for tolerance in SCAN_TOLERANCES)
+    base = 1.0 if absolute else 0.0
+    limits = {"HIHI": (instance.upper_alarm_limit, period * (base + major)),
+              "HIGH": (instance.upper_warning_limit, period * (base + minor)),
+              "LOW": (instance.lower_warning_limit, -period if absolute else -period * minor),
+              "LOLO": (instance.lower_alarm_limit, -period if absolute else -period * major)}
+    for field, (limit, wanted) in limits.items():
+        if limit != wanted:
+            await instance.fields.get(field).write(wanted)
+    last = group.scan_seen.get(rate)
+    group.scan_seen[rate] = (now, period)
+    if last is not None and last[1] == period:
+        await instance.write(now - last[0] - (0.0 if absolute else period), verify_value=False)
 
 
 class IocStatsIOC(PVGroup):
@@ -167,6 +196,20 @@ class IocStatsIOC(PVGroup):
     GTIM_RESET = pvproperty(value="Reset", dtype=ChannelType.ENUM, enum_strings=("Reset", "Reset"),
                             record="bo", doc="Gen Time Error Reset")
 
+    # iocScanMon.template per SCAN rate, and iocScanMonSum.template: how late the periodic
+    # scans run (here each is a task of the event loop: how late the loop wakes them)
+    for _rate, _period in SCAN_MONITORS.items():
+        locals()[f"scanmon_{_rate}_mode"] = pvproperty(
+            value="Absolute", dtype=ChannelType.ENUM, enum_strings=("Relative", "Absolute"),
+            record="bo", name=f"{_rate}_MODE", doc=f"{_rate} Mode")
+        locals()[f"scanmon_{_rate}"] = pvproperty(
+            value=0.0, record="sub", read_only=True, units="second", precision=5,
+            name=f"{_rate}_UPD_TIME", doc=f"{_rate} Update Time",
+        ).scan(period=_period, use_scan_field=True)(_monitor_scan)
+    del _rate, _period
+    SCANMON_SEVR = pvproperty(value=0.0, record="calc", read_only=True,
+                              doc="ScanMon Max Severity")
+
     ALIASES: ClassVar[dict[str, str]] = {"LOAD": "IOC_CPU_LOAD", "SysReset": "SYSRESET"}
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -181,6 +224,8 @@ class IocStatsIOC(PVGroup):
         self.started = time.monotonic()
         self._cpu = CpuLoad()
         self._due: dict[str, float] = {}
+        #: scan monitor -> (when it last ran, at which period)
+        self.scan_seen: dict[str, tuple[float, float]] = {}
 
     async def attach(self, host: Any) -> None:
         """Read the host's figures from now on (the plugin awaits this once mounted)."""
@@ -297,6 +342,13 @@ class IocStatsIOC(PVGroup):
     @GTIM_RESET.putter
     async def GTIM_RESET(self, instance: Any, value: Any) -> None:
         await self.GTIM_ERR_CNT.write(0, verify_value=False)   # generalTime's error counts
+
+    @SCANMON_SEVR.scan(period=1.0, use_scan_field=True)
+    async def SCANMON_SEVR(self, instance: Any, async_lib: Any) -> None:
+        # CALC "0", its inputs the monitors' .SEVR MS: the worst severity, as a LINK alarm
+        worst = max(getattr(self, f"scanmon_{rate}").alarm.severity for rate in SCAN_MONITORS)
+        await instance.alarm.write(status=AlarmStatus.LINK if worst else AlarmStatus.NO_ALARM,
+                                   severity=worst)
 
     @UPTIME.scan(period=1.0, use_scan_field=True)
     async def UPTIME(self, instance: Any, async_lib: Any) -> None:

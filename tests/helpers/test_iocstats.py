@@ -7,8 +7,10 @@ import re
 import time
 from datetime import datetime
 
+import pytest
 from caproto.threading.client import Context
 
+from iochost.ca.alarm_codes import AlarmSeverity, AlarmStatus
 from iochost.ca.dbr import ChannelType
 from iochost.testing import wait_until
 
@@ -211,6 +213,41 @@ def test_general_time_pvs_are_the_templates(start_host, unique_prefix, pyepics):
     assert pyepics.caput(f"{P}:GTIM_RESET", 1, wait=True, timeout=TIMEOUT) == 1
     first = reading("GTIM_TIME")
     assert wait_until(lambda: reading("GTIM_TIME") > first, timeout=TIMEOUT)
+
+
+def test_scan_monitors_time_the_periodic_scans(start_host, unique_prefix, pyepics):
+    """iocScanMon.template per SCAN rate (Absolute: the time between two processings,
+    alarmed 1 % / 5 % over the period; Relative: less the period), and SCANMON_SEVR."""
+    P = unique_prefix.split(":")[0] + "SM"
+    host = start_host(MOUNT, unique_prefix, host_keys=f"stats_prefix: '{P}'")
+
+    def reading(name, **kwargs):
+        return pyepics.caget(f"{P}:{name}", use_monitor=False, timeout=TIMEOUT, **kwargs)
+
+    assert {rate: reading(f"{rate}_UPD_TIME.SCAN", as_string=True) for rate in (
+        "01HZ", "02HZ", "05HZ", "1HZ", "2HZ", "5HZ", "10HZ")} == {
+        "01HZ": "10 second", "02HZ": "5 second", "05HZ": "2 second", "1HZ": "1 second",
+        "2HZ": ".5 second", "5HZ": ".2 second", "10HZ": ".1 second"}
+    assert reading("1HZ_MODE", as_string=True) == "Absolute"
+    assert reading("1HZ_UPD_TIME.EGU") == "second" and reading("1HZ_UPD_TIME.PREC") == 5
+    assert wait_until(lambda: 0.9 < reading("1HZ_UPD_TIME") < 3.0, timeout=TIMEOUT)
+    limits = {field: reading(f"1HZ_UPD_TIME.{field}") for field in ("HIHI", "HIGH", "LOLO")}
+    assert limits == pytest.approx({"HIHI": 1.05, "HIGH": 1.01, "LOLO": -1.0})
+    assert pyepics.caput(f"{P}:2HZ_MODE", "Relative", wait=True, timeout=TIMEOUT) == 1
+    assert wait_until(lambda: reading("2HZ_UPD_TIME.HIHI") == pytest.approx(0.025),
+                      timeout=TIMEOUT)
+    assert wait_until(lambda: abs(reading("2HZ_UPD_TIME")) < 0.4, timeout=TIMEOUT)
+    assert pyepics.caput(f"{P}:1HZ_UPD_TIME.HIHI", 0.5, wait=True, timeout=TIMEOUT) == 1
+    assert wait_until(lambda: reading("1HZ_UPD_TIME.HIHI") == pytest.approx(1.05),
+                      timeout=TIMEOUT)                  # set again at the next processing
+    # the worst severity of the monitors: 01HZ's, MAJOR until it is processed in 10 s
+    slow = host.mounts["_iocstats"].ioc.scanmon_01HZ
+    start_host.call(slow.alarm.write(status=AlarmStatus.HIHI,
+                                     severity=AlarmSeverity.MAJOR_ALARM))
+    assert reading("SCANMON_SEVR.SCAN", as_string=True) == "1 second"
+    assert wait_until(lambda: reading("SCANMON_SEVR.SEVR", as_string=True) == "MAJOR",
+                      timeout=TIMEOUT)
+    assert reading("SCANMON_SEVR.STAT", as_string=True) == "LINK"
 
 
 def test_start_count_is_autosaved_across_restarts(start_host, unique_prefix, pyepics):
