@@ -184,7 +184,6 @@ class IocStatsIOC(PVGroup):
         locals()[_pv] = _stringin(_variable)
     del _pv, _variable
 
-    #: devIocStats' aliases: alias -> record
     # iocGeneralTime.template (which iocAdminSoft loads with ioc.template)
     GTIM_TIME = pvproperty(value=0.0, record="ai", read_only=True, units="sec", precision=3,
                            doc="Gen Time Secs since 1990")
@@ -210,6 +209,7 @@ class IocStatsIOC(PVGroup):
     SCANMON_SEVR = pvproperty(value=0.0, record="calc", read_only=True,
                               doc="ScanMon Max Severity")
 
+    #: devIocStats' aliases: alias -> record
     ALIASES: ClassVar[dict[str, str]] = {"LOAD": "IOC_CPU_LOAD", "SysReset": "SYSRESET"}
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

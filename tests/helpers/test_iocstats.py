@@ -240,7 +240,9 @@ def test_scan_monitors_time_the_periodic_scans(start_host, unique_prefix, pyepic
     assert pyepics.caput(f"{P}:1HZ_UPD_TIME.HIHI", 0.5, wait=True, timeout=TIMEOUT) == 1
     assert wait_until(lambda: reading("1HZ_UPD_TIME.HIHI") == pytest.approx(1.05),
                       timeout=TIMEOUT)                  # set again at the next processing
-    # the worst severity of the monitors: 01HZ's, MAJOR until it is processed in 10 s
+    # the worst severity of the monitors: 01HZ's, made MAJOR while Passive (not processed)
+    assert pyepics.caput(f"{P}:01HZ_UPD_TIME.SCAN", "Passive", wait=True,
+                         timeout=TIMEOUT) == 1
     slow = host.mounts["_iocstats"].ioc.scanmon_01HZ
     start_host.call(slow.alarm.write(status=AlarmStatus.HIHI,
                                      severity=AlarmSeverity.MAJOR_ALARM))
