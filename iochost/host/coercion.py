@@ -45,9 +45,11 @@ def macro_names(raw: str) -> list[str]:
 
 
 def text_pattern(kinds: tuple[str, ...]) -> str | None:
-    """The pattern of the text ``coerce_option`` accepts for an option of ``kinds`` that
-    do not include "string" (None when no text is read as them): a macro reference, or the
-    spelling of one of the kinds."""
+    """The pattern of the text ``coerce_option`` reads as an option of ``kinds``: a macro
+    reference, or the spelling of one of the kinds; None when it takes any text ("string")
+    or none."""
+    if "string" in kinds:
+        return None
     spelled = [_TEXT_PATTERNS[kind] for kind in kinds if kind in _TEXT_PATTERNS]
     return "|".join([MACRO_TEXT, *spelled]) if spelled else None
 

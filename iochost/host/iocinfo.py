@@ -138,7 +138,7 @@ def options_schema(cls: type) -> dict[str, Any]:
         kinds = list(option.json_types)
         # what the host accepts besides a value of the type (see coerce_option): text
         # spelled as the type or made by macros, and an integer for a text option
-        pattern = None if "string" in kinds else text_pattern(option.json_types)
+        pattern = text_pattern(option.json_types)
         if pattern is not None:
             kinds.append("string")
             prop["pattern"] = pattern
