@@ -161,3 +161,29 @@ def test_the_facade_installs_record_support():
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                             timeout=60)
     assert result.stdout.strip() == "True", result.stderr
+
+
+def test_a_server_builds_no_message_classes_or_filters_until_asked():
+    """A server process imports neither the protocol core's message classes (a server only
+    splits raw messages) nor the channel filters (until a client names one): each costs
+    start-up time of every IOC.  Asking ``iochost.ca`` for a message class still works."""
+    script = textwrap.dedent("""\
+        import sys
+        import iochost, iochost.server
+        from iochost.server import PVDatabase
+        from iochost.pv.data import ChannelDouble
+        database = PVDatabase({"T:A": ChannelDouble(value=1.0)})
+        assert database.resolve("T:A") is not None and database.resolve("T:B") is None
+        print(sorted(m for m in ("iochost.ca.commands", "iochost.server.filters")
+                     if m in sys.modules))
+        assert database.resolve('T:A.{"dec":{"n":2}}') is not None
+        import iochost.ca as ca
+        print(ca.SearchRequest.__name__, "SearchRequest" in ca.__all__,
+              sorted(m for m in ("iochost.ca.commands", "iochost.server.filters")
+                     if m in sys.modules))
+        """)
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        "[]", "SearchRequest True ['iochost.ca.commands', 'iochost.server.filters']"]

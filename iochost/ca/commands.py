@@ -31,7 +31,6 @@ from __future__ import annotations
 import ipaddress
 import struct
 from dataclasses import dataclass
-from enum import Enum
 from typing import Any, ClassVar, Self, Union
 from collections.abc import Callable
 
@@ -39,6 +38,7 @@ from .codes import CA_MINOR_VERSION, DO_REPLY, DONT_REPLY, SEQUENCE_VALID, Comma
 from .errors import CaProtocolError, LocalProtocolError
 from .header import HEADER_SIZE, EXTENDED_HEADER_SIZE, EXTENDED_MARKER, HEADER_STRUCT
 from .header import Header, pack_header, pad, unpack_header
+from .parser import Role
 
 __all__ = [
     "Role", "Message", "REQUESTS", "RESPONSES",
@@ -56,13 +56,6 @@ __all__ = [
 
 _EVENT_ADD_PAYLOAD = struct.Struct(">fffH2x")  # low, high, to, mask, 2 pad bytes
 _MINOR_VERSION = struct.Struct(">H")
-
-
-class Role(Enum):
-    """Whose messages a parser reads: ``SERVER`` parses what a server receives (requests)."""
-
-    CLIENT = "client"
-    SERVER = "server"
 
 
 # -- field codecs -------------------------------------------------------------------------

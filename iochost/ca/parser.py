@@ -16,34 +16,56 @@ closed); further ``feed`` calls raise the same error again.
 
 Payloads whose size is not a multiple of 8 are accepted here; the server refuses them on
 TCP as RSRV does (``VirtualCircuit._refuse``). libca and caproto never send them.
+
+The message classes (:mod:`.commands`) are imported at the first ``feed`` or
+``parse_datagram``, not before: a server only ever calls ``feed_raw``, and building those
+35 classes is a third of the protocol core's import time.
 """
 from __future__ import annotations
 
+from enum import Enum
+from typing import TYPE_CHECKING
+
 from .codes import Command
-from .commands import REQUESTS, RESPONSES, Message, Role
 from .errors import CaProtocolError
 from .header import EXTENDED_HEADER_SIZE, EXTENDED_MARKER, EXTENSION_STRUCT, HEADER_SIZE
 from .header import HEADER_STRUCT, Header, unpack_header
 
-__all__ = ["StreamParser", "parse_datagram", "message_from_wire", "DEFAULT_MAX_PAYLOAD",
-           "RawMessage"]
+if TYPE_CHECKING:
+    from .commands import Decoder, Message
+
+__all__ = ["Role", "StreamParser", "parse_datagram", "message_from_wire",
+           "DEFAULT_MAX_PAYLOAD", "RawMessage"]
+
+
+class Role(Enum):
+    """Whose messages a parser reads: ``SERVER`` parses what a server receives (requests)."""
+
+    CLIENT = "client"
+    SERVER = "server"
+
 
 #: One message as ``feed_raw`` hands it out: its header and its payload (no copy made).
 RawMessage = tuple[Header, bytes | memoryview]
 
 DEFAULT_MAX_PAYLOAD = 2**31
 
-_DECODERS = {Role.SERVER: REQUESTS, Role.CLIENT: RESPONSES}
 _EMPTY = b""
 _unpack_from = HEADER_STRUCT.unpack_from
 _new_header = tuple.__new__
+
+
+def _decoders(role: Role) -> dict[int, Decoder]:
+    """command -> decoder of the messages ``role`` receives."""
+    from .commands import REQUESTS, RESPONSES
+    return REQUESTS if role is Role.SERVER else RESPONSES
 
 
 def message_from_wire(header: Header, payload: bytes | memoryview, role: Role) -> Message:
     """Decode one message received by ``role``; unknown or misdirected commands raise
     :class:`CaProtocolError`."""
     try:
-        decode = _DECODERS[role][header.command]
+        decode = _decoders(role)[header.command]
     except KeyError:
         raise CaProtocolError(_unexpected(header.command, role)) from None
     return decode(header, payload)
@@ -65,7 +87,7 @@ class StreamParser:
 
     def __init__(self, role: Role, max_payload: int = DEFAULT_MAX_PAYLOAD):
         self.role = role
-        self._decoders = _DECODERS[role]
+        self._decoders: dict[int, Decoder] | None = None
         self.max_payload = max_payload
         self._partial = bytearray()  # the start of one incomplete message
         self._partial_header: tuple[Header, int] | None = None  # once its header is complete
@@ -79,6 +101,8 @@ class StreamParser:
     def feed(self, data: bytes | bytearray | memoryview) -> list[Message]:
         """Decode every message completed by ``data`` (CaProtocolError on bad input)."""
         decoders = self._decoders
+        if decoders is None:
+            decoders = self._decoders = _decoders(self.role)
         try:
             return [decoders[header[0]](header, payload) if header[0] in decoders
                     else message_from_wire(header, payload, self.role)  # raises

@@ -45,7 +45,7 @@ from iochost.ca.codes import (ACCESS_READ, ACCESS_WRITE, CA_PROTO_ACCESS_RIGHTS,
                               CA_PROTO_READ_NOTIFY, CA_PROTO_READ_SYNC, CA_PROTO_SEARCH,
                               CA_PROTO_VERSION, CA_PROTO_WRITE, CA_PROTO_WRITE_NOTIFY, DBE_ANY,
                               DO_REPLY, ELEMENT_SIZES, LAST_DBR_TYPE, UNKNOWN_CID, Command)
-from iochost.ca.commands import Role
+from iochost.ca.parser import Role
 from iochost.ca.dbr import payload_size
 from iochost.ca.eca import (ECA_ADDFAIL, ECA_BADCHID, ECA_BADMASK, ECA_BADMONID,
                             ECA_BADTYPE, ECA_GETFAIL, ECA_INTERNAL, ECA_NORDACCESS, ECA_NORMAL,

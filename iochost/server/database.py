@@ -24,7 +24,6 @@ import logging
 from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping
 from typing import Any, Protocol, runtime_checkable
 
-from .filters import FilterError, filtered, split_modifiers
 
 __all__ = ["PVDatabase", "ServedChannel", "RemovalListener"]
 
@@ -208,16 +207,18 @@ class PVDatabase(MutableMapping[str, ServedChannel]):
             channel = self._ask_source(name)
         if channel is not None:
             return name, channel
-        modified = split_modifiers(name)
-        if modified is not None:
-            found = self.resolve_entry(modified[0])
-            if found is None:
-                return None
-            try:
-                return found[0], filtered(found[1], modified[1])
-            except FilterError as exc:
-                logger.debug("%s: %s", name, exc)
-                return None
+        if "[" in name or "{" in name:  # perhaps modifiers: imported the first time
+            from .filters import FilterError, filtered, split_modifiers
+            modified = split_modifiers(name)
+            if modified is not None:
+                found = self.resolve_entry(modified[0])
+                if found is None:
+                    return None
+                try:
+                    return found[0], filtered(found[1], modified[1])
+                except FilterError as exc:
+                    logger.debug("%s: %s", name, exc)
+                    return None
         long_string = name.endswith("$")
         if long_string:
             name = name[:-1]
