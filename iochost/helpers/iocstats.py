@@ -12,6 +12,7 @@ where its value comes from.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import math
 import os
@@ -216,8 +217,11 @@ class IocStatsIOC(PVGroup):
         super().__init__(*args, **kwargs)
         for alias, record in self.ALIASES.items():
             self.pvdb[self.prefix + alias] = self.pvdb[self.prefix + record]
+        #: the latest figure of each INTERRUPTING record, sampled whether it posts or not
+        self.samples: dict[str, float] = {}
         for name in INTERRUPTING:
-            interrupt_scan(getattr(self, name))
+            record = getattr(self, name)
+            interrupt_scan(record, functools.partial(self._sample, name))
         for name in CONSTANT_EACH_SECOND:      # processed every second, to the same value
             getattr(self, name).set_scan_period(1.0)
         self.host: Any = None
@@ -361,25 +365,38 @@ class IocStatsIOC(PVGroup):
         if (self._due_now("CA_UPD_TIME", now) or force) and host is not None \
                 and host.server is not None:
             totals = host.server.totals()
-            await _set(self.CA_CLNT_CNT, totals.clients)
-            await _set(self.CA_CONN_CNT, totals.channels)
-            await _set(self.RECORD_CNT, len(host.database))
+            await self._post(self.CA_CLNT_CNT, totals.clients)
+            await self._post(self.CA_CONN_CNT, totals.channels)
+            await self._post(self.RECORD_CNT, len(host.database))
             failed = sum(mount.state == "failed" for mount in host.mounts.values())
-            await _set(self.SUSP_TASK_CNT, failed + getattr(host, "suspended_tasks", 0))
+            await self._post(self.SUSP_TASK_CNT, failed + getattr(host, "suspended_tasks", 0))
         if self._due_now("FD_UPD_TIME", now) or force:
             count = open_fds()
-            await _set(self.FD_CNT, count)
-            await _set(self.FD_FREE, self.FD_MAX.value - count if self.FD_MAX.value > 0
+            await self._post(self.FD_CNT, count)
+            await self._post(self.FD_FREE, self.FD_MAX.value - count if self.FD_MAX.value > 0
                        else 1000.0)                    # the template's CALC B>0?B-A:C
         if self._due_now("LOAD_UPD_TIME", now) or force:
             system, process = self._cpu.sample()
-            await _set(self.SYS_CPU_LOAD, system)
-            await _set(self.IOC_CPU_LOAD, process)
+            await self._post(self.SYS_CPU_LOAD, system)
+            await self._post(self.IOC_CPU_LOAD, process)
         if self._due_now("MEM_UPD_TIME", now) or force:
             used, free, total = memory()
-            await _set(self.MEM_USED, used)
-            await _set(self.MEM_FREE, free)
-            await _set(self.MEM_MAX, total)
+            await self._post(self.MEM_USED, used)
+            await self._post(self.MEM_FREE, free)
+            await self._post(self.MEM_MAX, total)
+
+    def _sample(self, name: str) -> float:
+        """An INTERRUPTING record's device read: the latest sample of its figure."""
+        return self.samples.get(name, getattr(self, name).value)
+
+    async def _post(self, channel: Any, value: float) -> None:
+        name = channel.pvspec.name
+        if name in INTERRUPTING:
+            self.samples[name] = float(value)
+            if not is_scanned(channel):
+                return      # Passive: the record keeps its value until processed
+        if channel.value != value:
+            await channel.write(float(value), verify_value=False)
 
     @CA_UPD_TIME.putter
     async def CA_UPD_TIME(self, instance: Any, value: Any) -> None:
@@ -398,11 +415,6 @@ class IocStatsIOC(PVGroup):
         self._due.pop("MEM_UPD_TIME", None)
 
 
-async def _set(channel: Any, value: float) -> None:
-    if channel.pvspec.name in INTERRUPTING and not is_scanned(channel):
-        return      # Passive: the record keeps its value, as devIocStats' does
-    if channel.value != value:
-        await channel.write(float(value), verify_value=False)
 
 
 _RESTARTS: set[asyncio.Task[None]] = set()   # a task nobody awaits must be referenced

@@ -126,11 +126,15 @@ def _get_scan(record: Any) -> int:
     return behaviour.scan_choice(period)
 
 
-def interrupt_scan(record: Any) -> None:
+def interrupt_scan(record: Any, read: Callable[[], Any] | None = None) -> None:
     """Serve ``record`` as one whose device support interrupts (devIocStats' ``SCAN I/O
-    Intr`` records): SCAN reads I/O Intr, and a put may choose it again."""
+    Intr`` records): SCAN reads I/O Intr, and a put may choose it again.  ``read``, when
+    given, is its device read: a processing (PROC, even while Passive) takes its answer
+    as the new value."""
     record._interrupts = True
     record._idle_scan = behaviour.SCAN_IO_INTR
+    if read is not None:
+        record._device_read = read
 
 
 def is_scanned(record: Any) -> bool:

@@ -124,7 +124,8 @@ def test_client_counts_follow_clients_as_they_connect(start_host, unique_prefix,
 def test_scan_fields_are_the_templates_and_passive_stops_a_records_updates(
         start_host, unique_prefix, pyepics):
     """SCAN reads as ioc.template sets it; a Passive I/O Intr record keeps its value while
-    the figure changes, and I/O Intr may be chosen again (devIocStats can interrupt)."""
+    the figure changes, until processed (then it reads the latest sample), and I/O Intr
+    may be chosen again (devIocStats can interrupt)."""
     P = unique_prefix.split(":")[0] + "IOC"
     start_host(MOUNT, unique_prefix, host_keys=f"stats_prefix: '{P}'")
 
@@ -149,6 +150,10 @@ def test_scan_fields_are_the_templates_and_passive_stops_a_records_updates(
         time.sleep(2.5)             # two update periods, two seconds of TOD
         assert (reading("CA_CONN_CNT"), reading("TOD")) == (channels, tod)
         assert reading("HEARTBEAT") > beat          # the others go on
+        # processed while Passive, it reads the latest sample (devIocStats' read_ai)
+        assert pyepics.caput(f"{P}:CA_CONN_CNT.PROC", 1, wait=True, timeout=TIMEOUT) == 1
+        assert reading("CA_CONN_CNT") >= channels + 2
+        assert (reading("CA_CONN_CNT.SCAN", as_string=True), reading("TOD")) == ("Passive", tod)
         assert pyepics.caput(f"{P}:CA_CONN_CNT.SCAN", "I/O Intr", wait=True,
                              timeout=TIMEOUT) == 1
         assert reading("CA_CONN_CNT.SCAN", as_string=True) == "I/O Intr"
