@@ -110,7 +110,7 @@ def _parse(channel: ChannelData, entry: SavEntry) -> Any:
             return raw
         if native == ChannelType.CHAR:   # text saved as its bytes (a C IOC's CHAR waveform)
             data = bytes(int(_number(ChannelType.CHAR, item)) & 0xFF for item in raw)
-            return data.split(b"\0", 1)[0].decode(channel.string_encoding)
+            return data.rstrip(b"\0").decode(channel.string_encoding)
         return raw[0] if raw else ""
     if isinstance(channel.value, (bytes, bytearray)):
         items = raw if isinstance(raw, tuple) else (raw,)

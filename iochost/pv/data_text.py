@@ -324,7 +324,9 @@ class ChannelChar(ChannelData):
             # at most a field's size (a character cut in two is dropped)
             raw = bytes(values[0]) if len(values) else b""
             return raw[:self._max_length].decode(self.string_encoding, "ignore")
-        return values.astype(np.uint8, copy=False).tobytes().split(b"\0", 1)[0]
+        # the bytes sent, less the NULs that end them (a text put's terminator, a fixed
+        # buffer's padding): embedded ones are kept, as RSRV and caproto keep every byte
+        return values.astype(np.uint8, copy=False).tobytes().rstrip(b"\0")
 
     def long_string(self) -> Any:
         return self._text_view() if self.report_as_string else self  # already a CHAR array

@@ -275,3 +275,20 @@ def test_a_text_that_starts_like_an_array_is_written_so_that_it_reads_back():
     text = format_sav([("note", "@array@ see manual"), ("x", "1")], when=datetime(2026, 12, 5))
     values = parse_sav(text).values()
     assert values["note"].value == "@array@ see manual" and values["x"].value == "1"
+
+
+def test_a_char_waveforms_bytes_restore_a_text_pv_whole():
+    """A C IOC saves a CHAR waveform as its NORD bytes: restored to a text PV, they keep a
+    NUL inside the text and lose only the ones that end it; a text PV's own save (its
+    text, C-escaped) reads back the same."""
+    from iochost.helpers.savvalues import saved_text, value_from_entry
+    from iochost.pv.data import ChannelChar
+
+    channel = ChannelChar(value="", max_length=10)
+    text = '# autosave R5.11\nwf @array@ { "104" "0" "105" "0" "0" }\n<END>\n'
+    (entry,) = parse_sav(text).values().values()
+    assert value_from_entry(channel, entry) == "h\x00i"
+    saved = ChannelChar(value="h\x00i", max_length=10)
+    (entry,) = parse_sav(format_sav([("wf", saved_text(saved))],
+                                    when=datetime(2026, 12, 5))).values().values()
+    assert value_from_entry(channel, entry) == "h\x00i"

@@ -6,6 +6,7 @@ the request (PUT_ACKS, STSACK_STRING).  The server's own protocol tests live in
 """
 import time
 
+import numpy as np
 import pytest
 
 from iochost.ca.dbr import DBE_ALARM, DBE_VALUE, ChannelType
@@ -50,6 +51,11 @@ def test_char_string_and_enum_puts(pyepics, serve_pvs):
     ca.put(char_id, "hello there", wait=True)   # libca sends the chars and a NUL
     assert char.value == "hello there"
     assert ca.get(char_id, as_string=True) == "hello there"
+    # bytes with NULs inside are kept whole, as RSRV keeps them (NORD = the count sent);
+    # only the NULs that end a put go
+    ca.put(char_id, np.array([1, 0, 2, 0, 0], dtype=np.uint8), wait=True)
+    assert char.value == "\x01\x00\x02"
+    assert ca.get(char_id, count=0).tolist() == [1, 0, 2]
     ca.put(enum_id, 2, wait=True)
     assert (enum.value, ca.get(enum_id, ftype=int(ChannelType.STRING))) == ("Auto", "Auto")
     ca.put(enum_id, "On", ftype=int(ChannelType.STRING), wait=True)
