@@ -26,7 +26,7 @@ from typing import Any, ClassVar
 from iochost import ChannelType, PVGroup, __version__, pvproperty
 from iochost.ca.codes import CA_MAJOR_VERSION, CA_MINOR_VERSION
 from iochost.ca.dbr import EPICS_EPOCH
-from iochost.pv.alarms import AlarmStatus
+from iochost.pv.alarms import AlarmSeverity, AlarmStatus
 from iochost.pv.data_errors import ChannelValueError
 from iochost.pv.faults import log_hook_error
 from iochost.records.behaviour import LIMIT_SEVERITIES
@@ -107,7 +107,8 @@ ACCESS_SEVERITIES = {"ONSV": "MINOR", "TWSV": "MINOR", "THSV": "MAJOR"}
 async def _monitor_scan(group: IocStatsIOC, instance: Any, async_lib: Any) -> None:
     """devIocStats' scanMon: the time since the last processing (Relative: less the period),
     alarmed beyond the tolerances, which set the limits at every processing (a put to HIHI
-    lasts until the next one); the first processing at a period only starts the clock."""
+    lasts until the next one); the first processing at a period only starts the clock, and
+    is INVALID until the next."""
     rate = instance.pvspec.name.removesuffix("_UPD_TIME")
     now, period = time.monotonic(), instance.scan_period or 0.0
     absolute = getattr(group, f"scanmon_{rate}_mode").value == "Absolute"
@@ -124,6 +125,9 @@ async def _monitor_scan(group: IocStatsIOC, instance: Any, async_lib: Any) -> No
     group.scan_seen[rate] = (now, period)
     if last is not None and last[1] == period:
         await instance.write(now - last[0] - (0.0 if absolute else period), verify_value=False)
+    else:   # scanMon returns -1: the template's BRSV makes that a SOFT INVALID alarm
+        await instance.alarm.write(status=AlarmStatus.SOFT,
+                                   severity=AlarmSeverity.INVALID_ALARM)
 
 
 class IocStatsIOC(PVGroup):

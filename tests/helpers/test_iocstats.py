@@ -222,7 +222,8 @@ def test_general_time_pvs_are_the_templates(start_host, unique_prefix, pyepics):
 
 def test_scan_monitors_time_the_periodic_scans(start_host, unique_prefix, pyepics):
     """iocScanMon.template per SCAN rate (Absolute: the time between two processings,
-    alarmed 1 % / 5 % over the period; Relative: less the period), and SCANMON_SEVR."""
+    alarmed 1 % / 5 % over the period; Relative: less the period; INVALID until a
+    second processing), and SCANMON_SEVR."""
     P = unique_prefix.split(":")[0] + "SM"
     host = start_host(MOUNT, unique_prefix, host_keys=f"stats_prefix: '{P}'")
 
@@ -233,9 +234,14 @@ def test_scan_monitors_time_the_periodic_scans(start_host, unique_prefix, pyepic
         "01HZ", "02HZ", "05HZ", "1HZ", "2HZ", "5HZ", "10HZ")} == {
         "01HZ": "10 second", "02HZ": "5 second", "05HZ": "2 second", "1HZ": "1 second",
         "2HZ": ".5 second", "5HZ": ".2 second", "10HZ": ".1 second"}
+    # the first processing at a period only starts the clock: scanMon's -1, which the
+    # template's BRSV makes a SOFT INVALID alarm until the next processing
+    assert (reading("01HZ_UPD_TIME.STAT", as_string=True),
+            reading("01HZ_UPD_TIME.SEVR", as_string=True)) == ("SOFT", "INVALID")
     assert reading("1HZ_MODE", as_string=True) == "Absolute"
     assert reading("1HZ_UPD_TIME.EGU") == "second" and reading("1HZ_UPD_TIME.PREC") == 5
     assert wait_until(lambda: 0.9 < reading("1HZ_UPD_TIME") < 3.0, timeout=TIMEOUT)
+    assert reading("1HZ_UPD_TIME.SEVR", as_string=True) != "INVALID"
     limits = {field: reading(f"1HZ_UPD_TIME.{field}") for field in ("HIHI", "HIGH", "LOLO")}
     assert limits == pytest.approx({"HIHI": 1.05, "HIGH": 1.01, "LOLO": -1.0})
     assert pyepics.caput(f"{P}:2HZ_MODE", "Relative", wait=True, timeout=TIMEOUT) == 1
