@@ -377,8 +377,8 @@ class IocStatsIOC(PVGroup):
         if self._due_now("FD_UPD_TIME", now) or force:
             count = open_fds()
             await self._post(self.FD_CNT, count)
-            await self._post(self.FD_FREE, self.FD_MAX.value - count if self.FD_MAX.value > 0
-                       else 1000.0)                    # the template's CALC B>0?B-A:C
+            await self._post(self.FD_FREE, self.FD_MAX.value - count
+                             if self.FD_MAX.value > 0 else 1000.0)  # CALC B>0?B-A:C
         if self._due_now("LOAD_UPD_TIME", now) or force:
             system, process = self._cpu.sample()
             await self._post(self.SYS_CPU_LOAD, system)
@@ -417,8 +417,6 @@ class IocStatsIOC(PVGroup):
     @MEM_UPD_TIME.putter
     async def MEM_UPD_TIME(self, instance: Any, value: Any) -> None:
         self._due.pop("MEM_UPD_TIME", None)
-
-
 
 
 _RESTARTS: set[asyncio.Task[None]] = set()   # a task nobody awaits must be referenced

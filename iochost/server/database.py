@@ -24,7 +24,6 @@ import logging
 from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping
 from typing import Any, Protocol, runtime_checkable
 
-
 __all__ = ["PVDatabase", "ServedChannel", "RemovalListener"]
 
 logger = logging.getLogger("iochost.server")
