@@ -118,6 +118,10 @@ _SPECIAL_NATIVE = {
 }
 
 
+#: every ChannelType at its own number (the types are 0.._LAST_TYPE without a gap)
+_BY_NUMBER: tuple[ChannelType, ...] = tuple(ChannelType)
+
+
 def check_type(dbr_type: int) -> ChannelType:
     """``dbr_type`` as a :class:`ChannelType`; ``CaStatusError(ECA_BADTYPE)`` if out of range.
 
@@ -128,7 +132,7 @@ def check_type(dbr_type: int) -> ChannelType:
         return dbr_type
     try:
         if 0 <= dbr_type <= _LAST_TYPE:
-            return ChannelType(dbr_type)
+            return _BY_NUMBER[dbr_type]     # an indexing: ChannelType() costs ~0.45 us a put
     except TypeError:
         pass
     raise CaStatusError(ECA_BADTYPE, f"invalid DBR type {dbr_type!r}")
