@@ -13,7 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from iochost.ca.dbr import ChannelType, Metadata, decode_dbr, family, from_epics_time, native_type
+from iochost.ca.dbr import (ChannelType, Metadata, check_type, decode_dbr, family,
+                            from_epics_time, native_type)
 
 __all__ = ["TEXT_ENCODING", "Reading", "decode_reading"]
 
@@ -84,4 +85,4 @@ def decode_reading(name: str, dbr_type: int, count: int, payload: bytes | memory
         data = decoded.astype(decoded.dtype.newbyteorder("="))
     else:
         data = decoded
-    return Reading(name, ChannelType(dbr_type), data, meta)
+    return Reading(name, check_type(dbr_type), data, meta)   # (decode_dbr checked it)
