@@ -46,6 +46,7 @@ __all__ = [
     "native_type", "family", "promote", "check_type", "fields_of",
     "to_epics_time", "from_epics_time", "from_epics_time_ns",
     "encode_dbr", "decode_dbr", "convert_values", "format_number", "payload_size",
+    "SCALAR_PACKERS",
 ]
 
 
@@ -242,6 +243,25 @@ def _codec(dbr_type: int) -> _Codec:
     if codec is None:
         raise CaStatusError(ECA_BADTYPE, f"invalid DBR type {dbr_type!r}")
     return codec
+
+
+def _scalar_packer(layout: Layout) -> struct.Struct:
+    """One struct for a whole one-element payload: head fields, the value, the padding."""
+    code = np.dtype(layout.value_dtype).newbyteorder("=").char
+    pad = -(layout.prefix_size + layout.value_size) % 8
+    return struct.Struct(f"{layout.head.format}{code}{pad}x")
+
+
+#: dbr_type -> (native type of its value, head fields, packer) for the plain, STS and TIME
+#: types of a number: ``packer.pack(*head, value)`` is ``encode_dbr``'s payload for one
+#: element of that native type (no limits, strings or conversion to look at), head being
+#: (), (status, severity) or (status, severity, secs, nsecs).  struct refuses a value it
+#: cannot hold exactly (``struct.error``, OverflowError): the general path takes those.
+SCALAR_PACKERS: dict[int, tuple[ChannelType, int, struct.Struct]] = {
+    layout.dbr_type: (layout.value_type, len(layout.head_fields), _scalar_packer(layout))
+    for layout in LAYOUTS
+    if layout.dbr_type <= ChannelType.TIME_DOUBLE and layout.value_dtype.kind in "iuf"
+}
 
 
 def encode_dbr(dbr_type: int, native: int, values: Any, meta: Metadata,

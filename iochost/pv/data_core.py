@@ -587,15 +587,18 @@ class ChannelData:
     def _metadata(self) -> Metadata:
         """Everything a DBR layout may carry, from this channel's state."""
         status, severity, ackt, acks = self._alarm.dbr_fields()
-        secs, nsecs = divmod(self._timestamp_ns, _NS)
-        secs -= EPICS_EPOCH
-        if secs < 0:
-            secs = nsecs = 0
+        secs, nsecs = self._epics_time()
         static = self._static_meta
         if static is None:
             static = self._static_meta = _intern_static(self._metadata_properties())
         return Metadata(status, severity, secs, nsecs, *static, ackt, acks,
                         self.reported_record_type.encode(self.string_encoding))
+
+    def _epics_time(self) -> tuple[int, int]:
+        """The time stamp as (seconds since 1990, nanoseconds); before 1990: (0, 0)."""
+        secs, nsecs = divmod(self._timestamp_ns, _NS)
+        secs -= EPICS_EPOCH
+        return (secs, nsecs) if secs >= 0 else (0, 0)
 
     def _metadata_properties(self) -> dict[str, Any]:
         """The class's own metadata in wire form (units as bytes, limits, enum strings...),
