@@ -28,12 +28,14 @@ import dataclasses
 import datetime
 import logging
 import math
+import struct
 import time
 from collections.abc import Callable, Iterator
 from typing import Any, ClassVar
 
-from ..ca.dbr import (DBE_LOG, DBE_PROPERTY, DBE_VALUE, EPICS_EPOCH, AccessRights, ChannelType,
-                      Metadata, convert_values, decode_dbr, encode_dbr, to_epics_time)
+from ..ca.dbr import (DBE_LOG, DBE_PROPERTY, DBE_VALUE, EPICS_EPOCH, SCALAR_PACKERS,
+                      AccessRights, ChannelType, Metadata, convert_values, decode_dbr,
+                      encode_dbr, to_epics_time)
 from .accessgate import AccessGate
 from .alarms import AlarmSeverity, AlarmStatus, ChannelAlarm
 from .data_errors import (ACK_PUTS, ChannelValueError, SkipWrite, check_put,
@@ -181,6 +183,10 @@ def gated_rights(gate: AccessGate, level: int, read_only: bool, host: str,
     return _RIGHTS_BY_BITS[gate.rights(level, host, user) & allowed]
 
 
+#: the classes that set ``_packs_scalars`` themselves (``ChannelData.__init_subclass__``)
+_SCALAR_OWNERS: set[type] = set()
+
+
 class ChannelData:
     """Data, metadata and alarm of one channel (caproto's ``ChannelData`` API).
 
@@ -198,6 +204,21 @@ class ChannelData:
     __slots__ = ("_value", "_timestamp_ns", "_alarm", "_max_length", "access_gate",
                  "_listeners", "_cache_type", "_cache_count", "_cache_value", "_cache",
                  "_static_meta", "__dict__", "__weakref__")
+
+    #: True in a class whose one-element value goes on the wire as ``_value`` itself, a
+    #: number of ``data_type`` (``_pack_scalar``): a class sets it for itself; a subclass
+    #: keeps it only while it keeps that class's wire form (``__init_subclass__``)
+    _packs_scalars: ClassVar[bool] = False
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.__dict__.get("_packs_scalars"):
+            _SCALAR_OWNERS.add(cls)
+            return
+        owner = next((k for k in cls.__mro__ if k in _SCALAR_OWNERS), None)
+        cls._packs_scalars = owner is not None and all(
+            getattr(cls, name) is getattr(owner, name)
+            for name in ("_wire_values", "native_type", "_metadata", "_pack_scalar"))
     string_encoding: str = "latin-1"
     reported_record_type: str = "iochost"
     read_only: bool = False
@@ -577,12 +598,35 @@ class ChannelData:
         """Encode the current state (a cache miss).  Wire values and metadata are built
         per miss rather than kept: memory per channel matters more than the rare second
         type read in one update."""
+        if self._packs_scalars and count <= 1 and self._max_length == 1:
+            packed = self._pack_scalar(dbr_type)
+            if packed is not None:
+                return packed, 1
         # A count beyond max_length is padded with zeros, as RSRV does (the server refuses
         # counts whose bytes would be too large before asking).
         if dbr_type in ACK_PUTS:
             raise unreadable(dbr_type)
         return encode_dbr(dbr_type, self.native_type, self._wire_values(), self._metadata(),
                           count, long_string=self._chars_are_text)
+
+    def _pack_scalar(self, dbr_type: int) -> bytes | None:
+        """One element in the channel's own type, plain, STS or TIME (what monitors and
+        most gets ask for), in one struct call rather than numpy arrays and a Metadata; the
+        same bytes as ``encode_dbr``'s (tests/pv/test_scalar_encoding.py).  None: the
+        general path."""
+        fast = SCALAR_PACKERS.get(dbr_type)
+        if fast is None or fast[0] != self.data_type:
+            return None
+        _, fields, packer = fast
+        try:
+            if not fields:
+                return packer.pack(self._value)
+            status, severity, _, _ = self._alarm.dbr_fields()
+            if fields == 2:
+                return packer.pack(status, severity, self._value)
+            return packer.pack(status, severity, *self._epics_time(), self._value)
+        except (struct.error, OverflowError):
+            return None     # a value struct cannot pack as numpy would
 
     def _metadata(self) -> Metadata:
         """Everything a DBR layout may carry, from this channel's state."""

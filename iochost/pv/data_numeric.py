@@ -20,7 +20,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from ..ca.dbr import DBE_LOG, DBE_VALUE, SCALAR_PACKERS, ChannelType
+from ..ca.dbr import DBE_LOG, DBE_VALUE, ChannelType
 from .alarms import AlarmSeverity, AlarmStatus, limit_alarm
 from .data_core import NOT_SCALAR, ChannelData
 from .data_errors import CannotExceedLimits, ChannelValueError, TooManyElements, WrongValueType
@@ -86,8 +86,7 @@ class ChannelNumeric(ChannelData):
     _dtype: np.dtype = np.dtype(np.int32)
     #: set per class by __init_subclass__ (None: no scalar put shortcut)
     _wire_scalar: struct.Struct | None = None
-    #: set per class by __init_subclass__ (False: reads take the general path)
-    _packs_scalars = False
+    _packs_scalars = True   # a scalar's value is its wire element (ChannelData._pack_scalar)
 
     def __init__(self, *, value: Any = None, units: str = "", precision: int = 0,
                  upper_disp_limit: Any = 0, lower_disp_limit: Any = 0,
@@ -237,29 +236,6 @@ class ChannelNumeric(ChannelData):
         # element of the native type; a class that reads puts its own way keeps the general path.
         own_reading = cls._value_from_wire is ChannelNumeric._value_from_wire
         cls._wire_scalar = _WIRE_SCALARS.get(cls.data_type) if own_reading else None
-        # Likewise the scalar read shortcut, for a class that serves its value as it is.
-        cls._packs_scalars = (cls._wire_values is ChannelNumeric._wire_values
-                              and cls.native_type is ChannelData.native_type
-                              and cls._metadata is ChannelData._metadata)
-
-    def _encode(self, dbr_type: int, count: int) -> tuple[bytes, int]:
-        # One element in its own native type, plain, STS or TIME (what monitors and most
-        # gets ask for): one struct call instead of numpy arrays and a Metadata; the same
-        # bytes (tests/pv/test_scalar_encoding.py compares every such type with encode_dbr).
-        if count <= 1 and self._max_length == 1 and self._packs_scalars:
-            fast = SCALAR_PACKERS.get(dbr_type)
-            if fast is not None and fast[0] == self.data_type:
-                _, fields, packer = fast
-                try:
-                    if not fields:
-                        return packer.pack(self._value), 1
-                    status, severity, _, _ = self.alarm.dbr_fields()
-                    if fields == 2:
-                        return packer.pack(status, severity, self._value), 1
-                    return packer.pack(status, severity, *self._epics_time(), self._value), 1
-                except (struct.error, OverflowError):
-                    pass    # a value struct cannot pack as numpy would: the general path
-        return super()._encode(dbr_type, count)
 
     def _scalar_put(self, dbr_type: int, count: int, payload: Any) -> Any:
         # Most puts are one element of the native type to a scalar: struct reads it exactly

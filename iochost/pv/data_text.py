@@ -92,6 +92,7 @@ class ChannelEnum(ChannelData):
     __slots__ = ("_enum_strings", "unnamed_states")
     data_type = ChannelType.ENUM
     _property_names = ("enum_strings",)
+    _packs_scalars = True   # the stored index is the wire element (ChannelData._pack_scalar)
 
     def __init__(self, *, enum_strings: Any = None, **kwargs: Any):
         self._enum_strings = self._validate_enum_strings(enum_strings or (), kwargs.get(
