@@ -204,6 +204,19 @@ class ChannelData:
     __slots__ = ("_value", "_timestamp_ns", "_alarm", "_max_length", "access_gate",
                  "_listeners", "_cache_type", "_cache_count", "_cache_value", "_cache",
                  "_static_meta", "__dict__", "__weakref__")
+    string_encoding: str = "latin-1"
+    reported_record_type: str = "iochost"
+    read_only: bool = False
+    access_check: Callable[[str, str], AccessRights] | None = None
+    _long_string_view: LongStringView | None = None
+
+    data_type: ClassVar[ChannelType] = ChannelType.LONG
+    #: True when reads must go through ``aread_dbr`` (a getter exists).
+    needs_async_read: ClassVar[bool] = False
+    #: CHAR data that are text: read as DBR_STRING they give the text, not numbers.
+    _chars_are_text: ClassVar[bool] = False
+    #: Metadata keywords ``write_metadata`` accepts beyond timestamp/status/severity.
+    _property_names: ClassVar[tuple[str, ...]] = ()
 
     #: True in a class whose one-element value goes on the wire as ``_value`` itself, a
     #: number of ``data_type`` (``_pack_scalar``): a class sets it for itself; a subclass
@@ -219,19 +232,6 @@ class ChannelData:
         cls._packs_scalars = owner is not None and all(
             getattr(cls, name) is getattr(owner, name)
             for name in ("_wire_values", "native_type", "_metadata", "_pack_scalar"))
-    string_encoding: str = "latin-1"
-    reported_record_type: str = "iochost"
-    read_only: bool = False
-    access_check: Callable[[str, str], AccessRights] | None = None
-    _long_string_view: LongStringView | None = None
-
-    data_type: ClassVar[ChannelType] = ChannelType.LONG
-    #: True when reads must go through ``aread_dbr`` (a getter exists).
-    needs_async_read: ClassVar[bool] = False
-    #: CHAR data that are text: read as DBR_STRING they give the text, not numbers.
-    _chars_are_text: ClassVar[bool] = False
-    #: Metadata keywords ``write_metadata`` accepts beyond timestamp/status/severity.
-    _property_names: ClassVar[tuple[str, ...]] = ()
 
     def __init__(
         self,
