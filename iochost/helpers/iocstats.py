@@ -394,13 +394,14 @@ class IocStatsIOC(PVGroup):
         return self.samples.get(name, getattr(self, name).value)
 
     async def _post(self, channel: Any, value: float) -> None:
+        value = float(value)
         name = channel.pvspec.name
         if name in INTERRUPTING:
-            self.samples[name] = float(value)
+            self.samples[name] = value
             if not is_scanned(channel):
                 return      # Passive: the record keeps its value until processed
         if channel.value != value:
-            await channel.write(float(value), verify_value=False)
+            await channel.write(value, verify_value=False)
 
     @CA_UPD_TIME.putter
     async def CA_UPD_TIME(self, instance: Any, value: Any) -> None:
