@@ -110,9 +110,11 @@ class _Json5:
     _NUMBER = re.compile(r"[+-]?(?:0[xX][0-9a-fA-F]+|Infinity|NaN|"
                          r"(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)")
     _IDENT = re.compile(r"[A-Za-z_$][A-Za-z0-9_$]*")
+    #: How deep maps and arrays may nest (the filters need 2; a name is at most a few kB).
+    MAX_DEPTH = 32
 
     def __init__(self, text: str):
-        self.text, self.pos = text, 0
+        self.text, self.pos, self.depth = text, 0, 0
 
     def document(self) -> Any:
         value = self.value()
@@ -142,13 +144,18 @@ class _Json5:
             return self.string()
         match = self._NUMBER.match(self.text, self.pos)
         if match:
-            self.pos = match.end()
             word = match.group().lstrip("+")
-            if "x" in word.lower():
-                return int(word, 16)
-            if word.lstrip("-") in ("Infinity", "NaN"):
-                return float(word.replace("Infinity", "inf"))
-            return float(word) if any(c in word for c in ".eE") else int(word)
+            try:
+                if "x" in word.lower():
+                    number: Any = int(word, 16)
+                elif word.lstrip("-") in ("Infinity", "NaN"):
+                    number = float(word.replace("Infinity", "inf"))
+                else:
+                    number = float(word) if any(c in word for c in ".eE") else int(word)
+            except ValueError:  # more digits than Python converts
+                self.fail("a number of at most 4300 digits")
+            self.pos = match.end()
+            return number
         ident = self._IDENT.match(self.text, self.pos)
         words = {"true": True, "false": False, "null": None}
         if ident and ident.group() in words:
@@ -157,12 +164,16 @@ class _Json5:
         self.fail("a value")
 
     def container(self, close: str, item: Callable[[], Any]) -> Any:
+        self.depth += 1
+        if self.depth > self.MAX_DEPTH:
+            self.fail(f"at most {self.MAX_DEPTH} nested maps or arrays")
         self.pos += 1
         items: list[Any] = []
         while True:
             self.skip()
             if self.text.startswith(close, self.pos):
                 self.pos += 1
+                self.depth -= 1
                 return dict(items) if close == "}" else items
             items.append(item())
             self.skip()
@@ -259,6 +270,10 @@ class ArrayFilter(Filter):
     start: int
     incr: int
     end: int
+
+    def __post_init__(self) -> None:
+        if self.incr <= 0:  # RSRV serves [1:0:3] and {"arr":{"i":-1}} with a step of 1
+            object.__setattr__(self, "incr", 1)
 
     def indices(self, length: int) -> tuple[int, int, int]:
         """``wrapArrayIndices``: negative indices count from the end; ``end`` inclusive."""
@@ -362,8 +377,8 @@ class SyncFilter(Filter):
 
 def _make_arr(params: dict[str, Any]) -> Filter:
     _params("arr", params, {"s", "i", "e"})
-    incr = _integer("arr", "i", params.get("i", 1))
-    return ArrayFilter(_integer("arr", "s", params.get("s", 0)), incr if incr > 0 else 1,
+    return ArrayFilter(_integer("arr", "s", params.get("s", 0)),
+                       _integer("arr", "i", params.get("i", 1)),
                        _integer("arr", "e", params.get("e", -1)))
 
 

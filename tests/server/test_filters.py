@@ -34,6 +34,9 @@ SUBARRAYS = [
     ("[::3]", [0, 1, 2, 3]),  # [start:increment:end]: here only the end is given
     ("[:3:]", [0, 3, 6, 9]),
     ("[1:3]{'arr':{'i':2}}", [1, 3]),  # filters compose in the order written
+    ("[0:0:0]", [0]),  # a step below 1 is 1
+    ("[1:-2:3]", [1, 2, 3]),
+    ("[3:1:1]", []),  # start after end: no element
 ]
 
 
@@ -59,6 +62,8 @@ def test_split_modifiers(name, expected):
     ("{dbnd:{d:2, m:'rel'}}", [DeadbandFilter(2.0, True)]),
     ("{ 'dec' : { 'n' : 4 , } }", [DecimationFilter(4)]),
     ('{"arr":{"s":1,"i":0,"e":3}}', [ArrayFilter(1, 1, 3)]),  # i <= 0 -> 1, as arr.c
+    ("[1:0:3]", [ArrayFilter(1, 1, 3)]),  # the same in brackets: RSRV serves [2, 3, 4]
+    ("[0:-1:4]", [ArrayFilter(0, 1, 4)]),
     ("[2:5]{ts:{},dec:{n:2}}", [ArrayFilter(2, 1, 5), TimestampFilter(), DecimationFilter(2)]),
 ])
 def test_parse_filters(text, expected):
@@ -78,6 +83,8 @@ def test_parse_filters(text, expected):
     ("[1:2]junk", "expected a value"),
     ("{ts:[}}", "expected a value"),
     ("{'ts:{}}", "closing '"),
+    ("{arr:" + "[" * 600 + "]" * 600 + "}", "at most 32 nested"),
+    ("{arr:{s:" + "9" * 5000 + "}}", "at most 4300 digits"),
 ])
 def test_malformed_filters_are_refused(text, message):
     with pytest.raises(FilterError) as info:
@@ -90,6 +97,7 @@ def test_array_indices_follow_wrap_array_indices():
     assert ArrayFilter(5, 1, 2).indices(10)[2] == 0
     assert ArrayFilter(-20, 1, 20).indices(10) == (0, 9, 10)
     assert ArrayFilter(3, 2, -3).indices(10) == (3, 7, 3)
+    assert ArrayFilter(1, 0, 3).indices(10) == (1, 3, 3)  # a step below 1 is 1
 
 
 # -- over Channel Access --------------------------------------------------------------------------
