@@ -77,6 +77,9 @@ def _payload(channel: ServedChannel, value: Any) -> tuple[int, int, bytes]:
     items = value if isinstance(value, list) else [value]
     if not items:
         raise PutRefused(eca.ECA_BADCOUNT, "an empty list")
+    # true/false are no numbers: written as their text, as pvws writes any non-number
+    items = [("true" if item else "false") if isinstance(item, bool) else item
+             for item in items]
     encoding = text_encoding(channel)
     if all(isinstance(item, str) for item in items):
         try:
@@ -93,7 +96,11 @@ def _payload(channel: ServedChannel, value: Any) -> tuple[int, int, bytes]:
         else:
             dbr_type, values = ChannelType.STRING, encoded
     elif all(isinstance(item, (int, float)) for item in items):
-        dbr_type, values = ChannelType.DOUBLE, [float(item) for item in items]
+        try:
+            dbr_type, values = ChannelType.DOUBLE, [float(item) for item in items]
+        except OverflowError:  # an integer of hundreds of digits
+            raise PutRefused(eca.ECA_BADTYPE, "a number beyond the range of a DOUBLE") \
+                from None
     else:
         raise PutRefused(eca.ECA_BADTYPE, "the value must be a number, a string, or a list "
                                           "of either")

@@ -34,7 +34,9 @@ import asyncio
 import base64
 import json
 import logging
+import math
 import time
+from dataclasses import replace
 from typing import Any
 
 from aiohttp import WSMsgType, web
@@ -44,7 +46,8 @@ from iochost.server import PVDatabase, Server, ServedChannel
 
 from .puts import (WEB_USER, PutRefused, ReadRefused, WritesDisabled, check_read, read_failure,
                    web_put)
-from .readings import Display, Reading, aread_value, json_float, read_display, severity_name
+from .readings import (Display, Reading, aread_value, json_float, read_display, read_value,
+                       severity_name)
 
 __all__ = ["ARRAY_THROTTLE", "THROTTLE", "PvwsSession", "update_message"]
 
@@ -85,7 +88,8 @@ def _display_fields(reading: Reading, display: Display) -> dict[str, Any]:
               "warn_low": display.lower_warning_limit, "warn_high": display.upper_warning_limit,
               "alarm_low": display.lower_alarm_limit, "alarm_high": display.upper_alarm_limit}
     # a record's unarmed alarm limits are NaN: sent as pvws sends them, "NaN"
-    return {"units": display.units, "precision": display.precision,
+    return {"units": display.units, "description": display.description,
+            "precision": display.precision,
             **{key: json_float(limit) for key, limit in limits.items()}}
 
 
@@ -101,7 +105,10 @@ def _value_fields(reading: Reading, display: Display) -> dict[str, Any]:
         index = reading.value
         labels = display.enum_strings
         return {"value": index, "text": labels[index] if 0 <= index < len(labels) else str(index)}
-    return {"value": reading.json_value()}
+    value = reading.value
+    if isinstance(value, float) and not math.isfinite(value):
+        return {"value": "NaN"}  # pvws sends every non-finite double or float as "NaN"
+    return {"value": value}
 
 
 def vtype(reading: Reading) -> str:
@@ -133,6 +140,15 @@ def update_message(name: str, reading: Reading, display: Display, readonly: bool
         message["seconds"] = reading.seconds
         message["nanos"] = reading.nanos
     return message
+
+
+def _valueless(name: str, severity: str, readonly: bool) -> dict[str, Any]:
+    """The update of a PV not served or not readable. Its value is NaN, stamped now, as
+    Phoebus' disconnected value (pvws clients merge updates: the last value must not stay
+    on the screen)."""
+    seconds, nanos = divmod(time.time_ns(), 1_000_000_000)
+    return {"type": "update", "pv": name, "severity": severity, "readonly": readonly,
+            "value": "NaN", "seconds": seconds, "nanos": nanos}
 
 
 class _Watched:
@@ -208,6 +224,15 @@ class PvwsSession:
         except (ValueError, KeyError, TypeError):
             await self._error(f"not a pvws message: {text[:200]}")
             return
+        try:
+            await self._dispatch(kind, request, text)
+        except Exception as exc:  # one bad message must not end the socket (nor does pvws')
+            if self.ws.closed:
+                raise
+            log.warning("web: pvws message %.200s failed", text, exc_info=True)
+            await self._error(f"{kind} failed: {type(exc).__name__}: {exc}")
+
+    async def _dispatch(self, kind: Any, request: dict[str, Any], text: str) -> None:
         if kind in ("subscribe", "monitor"):
             names = self._names(request)
             room = MAX_SUBSCRIPTIONS - len(self.watched)
@@ -237,7 +262,8 @@ class PvwsSession:
         names = request.get("pvs")
         if isinstance(names, str):
             return [names]
-        return [str(name) for name in names] if isinstance(names, list) else []
+        return [name for name in names if isinstance(name, str)] if isinstance(names, list) \
+            else []
 
     async def _send(self, message: dict[str, Any]) -> None:
         if not self._closed:
@@ -341,7 +367,7 @@ class PvwsSession:
                 if watched is None:
                     continue
                 if watched.reading is not None or (
-                        watched.channel is not None and watched.channel.max_length > 1
+                        watched.channel is not None and watched.channel.max_length != 1
                         and now - watched.last_sent < ARRAY_THROTTLE):
                     held[name] = flags    # its getter is still reading, or an array: later
                 else:
@@ -379,14 +405,14 @@ class PvwsSession:
         if channel is None:
             if watched.sent.get("severity") != "UNDEFINED":
                 watched.sent = {"severity": "UNDEFINED", "readonly": True}
-                await self._send({"type": "update", "pv": watched.name,
-                                  "severity": "UNDEFINED", "readonly": True})
+                await self._send(_valueless(watched.name, "UNDEFINED", True))
                 await self._error(f"PV {watched.name!r} is not served by this host")
             return
         try:
             check_read(channel, self.peer)
             if watched.display is None or flags & DBE_PROPERTY:
-                watched.display = read_display(channel)
+                watched.display = replace(read_display(channel),
+                                          description=self._description(watched))
             reading = await aread_value(channel)
         except Exception as exc:  # a broken channel must not end the socket
             if watched.channel is channel:
@@ -402,6 +428,20 @@ class PvwsSession:
         self.updates_sent += 1
         await self._send(message)
 
+    def _description(self, watched: _Watched) -> str:
+        """The DESC of the record a PV is the value of ("" for any other PV), as pvws'
+        ``description``."""
+        name = watched.name.removeprefix(CA_SCHEME).removesuffix(".VAL")
+        desc = None if "." in name else self.database.resolve(name + ".DESC")
+        try:
+            if desc is None or desc.needs_async_read:
+                return ""
+            check_read(desc, self.peer)
+            text = read_value(desc).value
+        except Exception:  # no description is no reason to fail the PV
+            return ""
+        return text if isinstance(text, str) else ""
+
     async def _refused(self, watched: _Watched, exc: Exception) -> None:
         """The PV cannot be read (no read access, its getter failed): an update without a
         value and an error, once for each new reason."""
@@ -413,8 +453,7 @@ class PvwsSession:
         watched.refused = str(refusal)
         watched.sent = {}
         assert watched.channel is not None
-        await self._send({"type": "update", "pv": watched.name, "severity": "INVALID",
-                          "readonly": self._readonly(watched.channel)})
+        await self._send(_valueless(watched.name, "INVALID", self._readonly(watched.channel)))
         await self._error(f"cannot read {watched.name}: {refusal}")
 
     # -- writes --------------------------------------------------------------------------------

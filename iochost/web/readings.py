@@ -50,7 +50,7 @@ class Reading:
     nanos: int
 
     def json_value(self) -> Any:
-        """The value as JSON can carry it (NaN/inf become the text pvws uses)."""
+        """The value as JSON can carry it (NaN and the infinities as text)."""
         value = self.value
         if isinstance(value, np.ndarray):
             return [json_float(v) for v in value.tolist()]
@@ -81,12 +81,13 @@ class Display:
     lower_ctrl_limit: float
     upper_ctrl_limit: float
     enum_strings: tuple[str, ...]
+    description: str = ""  # the record's DESC, where the reader looked it up
 
 
 def _decode_time(channel: ServedChannel, payload: bytes, count: int) -> Reading:
     native = ChannelType(channel.native_type)
     values, meta = decode_dbr(promote(native, "time"), payload, count)
-    is_array = channel.max_length > 1
+    is_array = channel.max_length != 1  # 0: a filter left no element
     encoding = text_encoding(channel)
     value: Any
     if native == ChannelType.CHAR and channel.long_string() is not None:

@@ -79,8 +79,9 @@ def test_first_update_has_full_metadata_then_only_what_changed(web_host, pyepics
             first = await browser.update_of(name)
             stamp = first.pop("seconds"), first.pop("nanos")
             assert first == {"type": "update", "pv": name, "vtype": "VDouble", "units": "degC",
-                             "precision": 2, "min": -30.0, "max": 60.0, "warn_low": -10.0,
-                             "warn_high": 40.0, "alarm_low": -20.0, "alarm_high": 50.0,
+                             "description": "", "precision": 2, "min": -30.0, "max": 60.0,
+                             "warn_low": -10.0, "warn_high": 40.0, "alarm_low": -20.0,
+                             "alarm_high": 50.0,
                              "severity": "NONE", "readonly": True, "value": 20.0}
             assert abs(stamp[0] + stamp[1] / 1e9 - time.time()) < 60
             await asyncio.to_thread(pyepics.caput, name, 45.0, wait=True, timeout=TIMEOUT)
@@ -94,11 +95,13 @@ def test_first_update_has_full_metadata_then_only_what_changed(web_host, pyepics
     run(scenario())
 
 
-def test_unarmed_alarm_limits_are_nan_strings_as_pvws_sends_them(web_host):
-    """A record's alarm limits that arm nothing are NaN on the wire; the message is still
-    JSON a browser parses (no bare NaN)."""
+def test_unarmed_alarm_limits_are_nan_strings_as_pvws_sends_them(web_host, pyepics):
+    """A record's alarm limits that arm nothing are NaN on the wire, and so is any value that
+    is not finite (pvws' ``handleNumber``); the message is still JSON a browser parses (no
+    bare NaN). A record's DESC is the ``description``."""
     demo = web_host()
     name = demo.pv("VOLTS")
+    desc = pyepics.caget(name + ".DESC", timeout=TIMEOUT)
 
     async def scenario():
         async with await Browser.open(demo) as browser:
@@ -108,6 +111,11 @@ def test_unarmed_alarm_limits_are_nan_strings_as_pvws_sends_them(web_host):
                                                  "alarm_high", "value", "units")} == \
                 {"warn_low": "NaN", "warn_high": "NaN", "alarm_low": "NaN", "alarm_high": "NaN",
                  "value": 1.5, "units": "V"}
+            assert first["description"].rstrip() == desc  # (pyepics strips the end)
+            assert desc.startswith("a record nobody gave")
+            for value in (float("inf"), float("-inf"), float("nan")):
+                await asyncio.to_thread(pyepics.caput, name, value, wait=True, timeout=TIMEOUT)
+                assert (await browser.update_of(name))["value"] == "NaN"
 
     run(scenario())
 
@@ -172,8 +180,11 @@ def test_list_clear_echo_ping_and_errors(web_host):
                                                "message": "unknown message type 'dance'"}
             await browser.send(type="subscribe", pvs=["NOT:SERVED:HERE"])
             update = await browser.update_of("NOT:SERVED:HERE")
+            stamp = update.pop("seconds") + update.pop("nanos") * 1e-9
+            assert abs(stamp - time.time()) < 5
+            # Phoebus' disconnected value: NaN, UNDEFINED, stamped now
             assert update == {"type": "update", "pv": "NOT:SERVED:HERE", "severity": "UNDEFINED",
-                              "readonly": True}
+                              "readonly": True, "value": "NaN"}
             error = await browser.receive()
             assert error["type"] == "error" and "not served" in error["message"]
 
@@ -204,6 +215,10 @@ def test_writes_take_the_ca_put_path_when_enabled(web_host, pyepics):
             await browser.send(type="subscribe", pvs=[temp, guarded, demo.pv("RO")])
             assert (await browser.update_of(temp))["readonly"] is False
             assert (await browser.update_of(demo.pv("RO")))["readonly"] is True  # no CA write
+            # a number no DOUBLE holds is refused; the socket goes on
+            await browser.send(type="write", pv=temp, value=10 ** 400)
+            error = await browser.receive()
+            assert error["type"] == "error" and "beyond the range" in error["message"]
             await browser.send(type="write", pv=temp, value=12.5)
             assert (await browser.update_of(temp, value=12.5))["value"] == 12.5
             await browser.send(type="write", pv=guarded, value=-5)

@@ -160,15 +160,17 @@ def test_a_web_put_takes_the_ca_put_path(web_host, pyepics):
     assert demo.request(f"/api/pvs/{demo.pv('LONGS')}", "PUT", {"value": [4, 5, 6]})[0] == 200
     assert list(pyepics.caget(demo.pv("LONGS"), use_monitor=False)) == [4, 5, 6]
 
-    refusals = {
-        "GUARDED": (-1.0, 400, "ECA_PUTFAIL"),      # the putter refuses
-        "TEMP": (500.0, 400, "ECA_PUTFAIL"),        # beyond the control limits
-        "RO": (1, 403, "ECA_NOWTACCESS"),           # read-only
-        "LONGS": ([1, 2, 3, 4], 400, "ECA_BADCOUNT"),
-        "NOTE": ("x" * 50, 400, "ECA_BADCOUNT"),    # 50 bytes into a 40-byte CHAR array
-        "MODE": ("x" * 50, 400, "ECA_BADSTR"),      # no DBR_STRING holds 50 bytes
-    }
-    for name, (value, want_status, eca) in refusals.items():
+    refusals = [
+        ("GUARDED", -1.0, 400, "ECA_PUTFAIL"),      # the putter refuses
+        ("TEMP", 500.0, 400, "ECA_PUTFAIL"),        # beyond the control limits
+        ("RO", 1, 403, "ECA_NOWTACCESS"),           # read-only
+        ("LONGS", [1, 2, 3, 4], 400, "ECA_BADCOUNT"),
+        ("NOTE", "x" * 50, 400, "ECA_BADCOUNT"),    # 50 bytes into a 40-byte CHAR array
+        ("MODE", "x" * 50, 400, "ECA_BADSTR"),      # no DBR_STRING holds 50 bytes
+        ("TEMP", 10 ** 400, 400, "ECA_BADTYPE"),    # no DOUBLE holds it
+        ("TEMP", True, 400, "ECA_NOCONVERT"),       # "true", as pvws writes a non-number
+    ]
+    for name, value, want_status, eca in refusals:
         status, _, answer = demo.request(f"/api/pvs/{demo.pv(name)}", "PUT", {"value": value})
         assert (status, answer.get("eca")) == (want_status, eca), (name, answer)
         openapi.check("/api/pvs/{name}", "put", status, answer)
@@ -183,6 +185,11 @@ def test_a_web_put_takes_the_ca_put_path(web_host, pyepics):
     # any channel name the server serves, a JSON filter's braces included
     filtered = urllib.parse.quote(demo.pv("LONGS") + '.{"arr":{"s":1}}', safe=":")
     assert demo.get_json(f"/api/pvs/{filtered}")["value"] == [5, 6]
+    # a step of 0 is 1 (as RSRV); a filter leaving no element is an empty array
+    for modifiers, values in ("[1:0:2]", [5, 6]), ('{"arr":{"s":100}}', []):
+        filtered = urllib.parse.quote(demo.pv("LONGS") + "." + modifiers, safe=":")
+        answer = demo.get_json(f"/api/pvs/{filtered}")
+        assert (answer["value"], answer["count"]) == (values, len(values))
     status, _, answer = demo.request(path, "PUT", {"wrong": 1})
     assert status == 400 and "value" in answer["error"]
 

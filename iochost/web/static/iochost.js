@@ -195,6 +195,10 @@ function liveMount() {
     };
   };
   const update = (entry, message) => {
+    // not served or not readable (value NaN, severity and readonly, no vtype): nothing of
+    // the old value stays; the server sends everything anew once it is readable again
+    if (message.value === "NaN" && message.vtype === undefined && "readonly" in message
+        && ["UNDEFINED", "INVALID"].includes(message.severity)) entry.pv = {};
     Object.assign(entry.pv, message);
     const pv = entry.pv, row = entry.row;
     row.className = "sev-" + (pv.severity || "UNDEFINED");
