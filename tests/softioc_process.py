@@ -73,7 +73,7 @@ def running_softioc(database: str, port: int | None = None,
         args = [str(db)]
         if acf is not None:
             rules = Path(workdir) / "ioc.acf"
-            rules.write_text(acf)
+            rules.write_text(acf, encoding="utf-8")
             args.append(str(rules))
         # LOOPBACK_ENV again: a script (softioc_reference) may not have set it.
         env = dict(os.environ, **LOOPBACK_ENV, EPICS_CAS_SERVER_PORT=str(port),

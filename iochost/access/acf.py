@@ -20,9 +20,9 @@ The language, as base reads it::
   name of ``[a-zA-Z0-9_-+:.[]<>;]`` characters, a double-quoted string (its backslash
   escapes are kept as written, as base does), or one of ``( ) { } ,``.  The longest token
   wins, so ``UAGS`` and ``12ab`` are names.  ``#`` starts a comment to the end of the line.
-* Macros (``$(M)``, ``${M=default}``) are expanded line by line before reading, as base's
-  ``asInitFile`` does, by the ``expand`` callable the caller passes (the host's macro
-  scope), so line numbers stay those of the file.
+* Macros (``$(M)``, ``${M=default}``) are expanded line by line before reading (not in
+  comments), as base's ``asInitFile`` does, by the ``expand`` callable the caller passes
+  (the host's macro scope), so line numbers stay those of the file.
 * As base: a group name may be defined once (``ASG(DEFAULT)`` replaces the empty default
   group); a rule may only name groups defined above it; a CALC expression must compile and
   must not store into an input.
@@ -110,6 +110,15 @@ class AccessConfig:
     def group(self, name: str) -> AccessGroup:
         """The group ``name``, or DEFAULT when the rules do not define it (as base)."""
         return self.groups.get(name) or self.groups[DEFAULT_GROUP]
+
+
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+
+
+def ascii_lower(text: str) -> str:
+    """Host names compare as base compares them: ASCII letters without case (C's
+    ``tolower``), every other character as it is."""
+    return text.translate(_ASCII_LOWER)
 
 
 # -- lexer ---------------------------------------------------------------------------------
@@ -268,7 +277,7 @@ class _Parser:
             what = "a user name" if keyword.text == "UAG" else "a host name"
             while True:
                 member = self.string(what)
-                text = member.text if keyword.text == "UAG" else member.text.lower()
+                text = member.text if keyword.text == "UAG" else ascii_lower(member.text)
                 if text in members:
                     self.warnings.append(
                         f"{self.source}:{member.line}: {member.text!r} appears twice in "
@@ -403,18 +412,27 @@ class _Parser:
         return program
 
 
+_CODE = re.compile(r'(?:[^#"]|"(?:[^"\\]|\\.)*"?)*')  # a line up to a comment
+
+
 def _expand_lines(text: str, source: str, expand: Callable[[str], str]) -> str:
+    """Expand the macros of each line; comments stay as written (a macro named only in a
+    comment need not be defined)."""
     lines = text.split("\n")
     for number, line in enumerate(lines, 1):
         if "$" not in line:
             continue
+        code = _CODE.match(line).group()  # type: ignore[union-attr]  # it matches ''
+        if "$" not in code:
+            continue
         try:
-            lines[number - 1] = expand(line)
+            expanded = expand(code)
         except Exception as exc:  # the caller's macro errors are its own types
             raise AcfError(f"macro: {exc}", source, number, line.find("$") + 1) from None
-        if "\n" in lines[number - 1]:
+        if "\n" in expanded:
             raise AcfError("a macro expanded to more than one line", source, number,
                            line.find("$") + 1)
+        lines[number - 1] = expanded + line[len(code):]
     return "\n".join(lines)
 
 

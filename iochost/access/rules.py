@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
 
-from .acf import AccessConfig, AccessGroup, Level
+from .acf import AccessConfig, AccessGroup, Level, ascii_lower
 
 __all__ = ["CalcState", "CompiledRules", "HostMatch", "compile_rules", "resolve_ipv4"]
 
@@ -78,7 +78,7 @@ class CompiledRules:
         """``(access, trapwrite)`` for a channel of access security level ``level``."""
         access, trapwrite = Level.NONE, False
         users = self.user_groups.get(user, frozenset())
-        hosts = self.host_groups.get(host.lower(), frozenset())
+        hosts = self.host_groups.get(ascii_lower(host), frozenset())
         for index, rule in enumerate(group.rules):
             if access is Level.WRITE:
                 break
@@ -117,7 +117,7 @@ def compile_rules(config: AccessConfig, host_match: HostMatch,
                                     f"{host!r} ({exc}); it matches no client")
                     keys = []
             for key in keys:
-                hosts.setdefault(key.lower(), set()).add(hag)
+                hosts.setdefault(ascii_lower(key), set()).add(hag)
     return CompiledRules(config, host_match,
                          {user: frozenset(groups) for user, groups in users.items()},
                          {host: frozenset(groups) for host, groups in hosts.items()},

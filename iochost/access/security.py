@@ -465,7 +465,8 @@ def _recompute(group: AccessGroup, state: CalcState, changed_inputs: int) -> boo
         if program is None or not program.inputs & changed_inputs:
             continue
         try:
-            value = program.evaluate(list(state.values))
+            # VAL reads the rule's last result, 1 or 0 (base's asComputeAsg)
+            value = program.evaluate(list(state.values), float(state.results.get(index, False)))
         except Exception:
             result = False
         else:

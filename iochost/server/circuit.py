@@ -257,7 +257,9 @@ class VirtualCircuit(asyncio.Protocol):
         self.transport = transport  # type: ignore[assignment]
         peer = transport.get_extra_info("peername") or ("?", 0)
         self.peer = (peer[0], peer[1])
-        self.host = peer[0]
+        # as RSRV: the host is what the client claims (none: ""), or, with
+        # use_host_names off (asCheckClientIP), its address
+        self.host = "" if self.server.config.use_host_names else peer[0]
         sock = transport.get_extra_info("socket")
         if sock is not None:
             try:
@@ -1107,7 +1109,8 @@ class VirtualCircuit(asyncio.Protocol):
     def update_access(self, channel: CircuitChannel) -> bool:
         """Ask the channel's rights again; when they changed, send ACCESS_RIGHTS and, as
         RSRV's casAccessRightsCB does, tell each subscription: read access lost -> one
-        NORDACCESS update, then silence; regained -> the current value, then updates."""
+        NORDACCESS update, then silence; regained -> the current value, then updates; only
+        write access changed -> the current value once more."""
         try:
             rights = int(channel.data.check_access(self.host, self.user))
         except Exception:
@@ -1133,6 +1136,9 @@ class VirtualCircuit(asyncio.Protocol):
                     self._event_failed(Header(CA_PROTO_EVENT_ADD, 16, sub.dbr_type,
                                               sub.count, channel.sid, sub.subscriptionid),
                                        ECA_NORDACCESS)
+        elif rights & ACCESS_READ:
+            for sub in channel.subscriptions.values():
+                self._spawn(self._first_event_async(sub, None))
         return True
 
     def _event_failed(self, header: Header, status: int) -> None:

@@ -299,6 +299,27 @@ def test_a_subscription_without_read_access_wakes_when_access_is_granted(
         assert not [m for m in raw.recv_for(0.3) if isinstance(m, ca.AccessRightsResponse)]
 
 
+def test_a_change_of_write_access_alone_posts_each_subscription_once(host, ca_server,
+                                                                      unique_prefix):
+    """RSRV's casAccessRightsCB posts every subscription of a channel whose rights changed,
+    read access kept or not: ACCESS_RIGHTS, then the current value."""
+    P = unique_prefix
+    with RawCircuit(ca_server.tcp_port, user=b"operator", host=b"laptop") as raw:
+        _, gated = raw.create_channel(P + "GATED")
+        _, enable = raw.create_channel(P + "ENABLE")
+        raw.send(ca.EventAddRequest(data_type=ChannelType.DOUBLE, data_count=1,
+                                    sid=gated.sid, subscriptionid=4, low=0, high=0, to=0,
+                                    mask=1))
+        assert raw.recv_until(lambda m: isinstance(m, ca.EventAddResponse)).status == ECA_NORMAL
+        for value, rights in ((1, 3), (0, 1)):
+            raw.write(enable.sid, ChannelType.LONG, 1, value.to_bytes(4, "big"), ioid=value)
+            seen = [m for m in raw.recv_for(0.5)
+                    if isinstance(m, (ca.AccessRightsResponse, ca.EventAddResponse))]
+            assert [(type(m).__name__, getattr(m, "access_rights", None)) for m in seen] == \
+                [("AccessRightsResponse", rights), ("EventAddResponse", None)]
+            assert seen[1].status == ECA_NORMAL and seen[1].subscriptionid == 4
+
+
 def test_trapwrite_is_logged_and_handed_to_the_plugin(host, caproto_as, unique_prefix, caplog):
     context = caproto_as("operator", "console1")
     (pv,) = context.get_pvs(unique_prefix + "CONSOLE", timeout=TIMEOUT)

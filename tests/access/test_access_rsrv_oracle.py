@@ -21,7 +21,8 @@ if importlib.util.find_spec("softioc") is None:
 ACF = """\
 UAG(ops) { operator }
 UAG(admins) { admin, "root-ish" }
-HAG(console) { console1, Console2 }
+HAG(console) { console1, Console2, "Ünïcode", kiosk }
+HAG(local) { 127.0.0.1 }
 ASG(DEFAULT) {
     RULE(1, READ)
     RULE(1, WRITE) { UAG(ops) }
@@ -36,6 +37,10 @@ ASG(L0) {
     RULE(0, WRITE)
     RULE(1, READ) { UAG(ops, admins) }
 }
+ASG(LOCAL) {
+    RULE(1, READ)
+    RULE(1, WRITE) { HAG(local) }
+}
 ASG(ADMIN) {
     RULE(1, NONE)
     RULE(0, READ) { HAG(console) }
@@ -43,10 +48,14 @@ ASG(ADMIN) {
 }
 """
 GROUPS = {"OPEN": "", "RO": "RO", "NOACC": "NOACC", "CONSOLE": "CONSOLE", "L0": "L0",
-          "ADMIN": "ADMIN", "UNKNOWN": "NOT-IN-THE-FILE"}
+          "ADMIN": "ADMIN", "LOCAL": "LOCAL", "UNKNOWN": "NOT-IN-THE-FILE"}
 FIELDS = ("", ".DESC", ".EGU", ".HIHI", ".ASG")
 CLIENTS = [(b"operator", b"console1"), (b"operator", b"laptop"), (b"guest", b"CONSOLE2"),
-           (b"admin", b"console2"), (b"root-ish", b"x")]
+           (b"admin", b"console2"), (b"root-ish", b"x"),
+           # no HOST_NAME: RSRV matches "", not the address; names compare as ASCII
+           # without case, byte for byte otherwise (no Unicode case folding)
+           (b"operator", None), (b"operator", "ünïcode".encode()),
+           (b"operator", "Ünïcode".encode()), (b"operator", "\u212aiosk".encode())]
 
 DB = "".join(f'record(ao, "ACO:{name}") {{ field(ASG, "{asg}") }}\n'
              for name, asg in GROUPS.items())
@@ -81,7 +90,7 @@ def conversation(port, user, host):
 @pytest.fixture(scope="module")
 def servers(tmp_path_factory):
     rules = tmp_path_factory.mktemp("acf") / "oracle.acf"
-    rules.write_text(ACF)
+    rules.write_text(ACF, encoding="utf-8")
     security = AccessSecurity(AccessSettings(rules))
     security.load()
     group = oracle_group(security)

@@ -128,6 +128,11 @@ def test_macros_expand_per_line_with_defaults_and_errors_name_the_line():
         parse_acf("# fine\nUAG(ops) { $(NOPE) }", "m.acf", scope.expand)
     assert str(caught.value).startswith("m.acf:2:12: macro: ")
     assert "NOPE" in str(caught.value)
+    # comments are not expanded: a macro named only there need not exist (as base, which
+    # skips comments); a '#' inside quotes is no comment
+    config = parse_acf('# hosts: $(NOPE)\nUAG(ops) { "a#$(WHO)" } # $(NOPE) too', "m.acf",
+                       scope.expand)
+    assert config.uags["ops"] == ("a#alice",)
 
 
 def test_a_calc_reading_no_input_is_accepted_with_a_warning():

@@ -113,6 +113,22 @@ async def test_calc_rules_follow_their_inputs(tmp_path):
     security.close()
 
 
+async def test_val_in_a_calc_rule_is_its_last_result(tmp_path):
+    """base's asComputeAsg passes the rule's previous result (1 or 0) as VAL: a rule can
+    hold itself on -- a hysteresis."""
+    rules = 'ASG(DEFAULT) { INPA(EN) RULE(1, READ) RULE(1, WRITE) { CALC("VAL ? A>=1 : A>=5") } }'
+    channels = {"EN": ChannelDouble(value=0.0)}
+    security = AccessSecurity(AccessSettings(write_rules(tmp_path, rules)))
+    security.load()
+    security.attach_inputs(channels.get)
+    rights = []
+    for value in (2.0, 5.0, 2.0, 0.0, 2.0):
+        await channels["EN"].write(value)
+        rights.append(security.rights("DEFAULT", 1, "h", "u"))
+    assert rights == [1, 3, 3, 1, 1]
+    security.close()
+
+
 async def test_an_unserved_input_stays_bad_and_is_said_at_load(tmp_path, caplog):
     security = AccessSecurity(AccessSettings(write_rules(tmp_path, CALC_RULES)))
     security.load()
