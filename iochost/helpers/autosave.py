@@ -93,19 +93,21 @@ def declared_items(pvdb: dict[str, ChannelData], prefix: str) -> list[SavedItem]
 
 def read_requests(config: Any, request: str | Sequence[str] | None,
                   request_path: Sequence[str] = (), macros: dict[str, str] | None = None
-                  ) -> tuple[list[str], list[str]]:
+                  ) -> tuple[list[str], list[str], list[str]]:
     """The PV names of the request files of a mount (``config``: its MountConfig),
-    expanded with its macros, ``P`` = its prefix and ``macros``; and why each file that
-    could not be read was not."""
+    expanded with its macros, ``P`` = its prefix and ``macros``; why each file that could
+    not be read was not; and the lines left out of the others (a missing include, an
+    undefined macro: synApps goes on past them)."""
     names: list[str] = []
     broken: list[str] = []
+    problems: list[str] = []
     expand = {**config.macros, "P": config.prefix, **(macros or {})}
     for req in [request] if isinstance(request, str) else list(request or ()):
         try:
-            names.extend(read_request_file(req, expand, request_path))
+            names.extend(read_request_file(req, expand, request_path, problems))
         except RequestFileError as error:
             broken.append(str(error))
-    return names, broken
+    return names, broken, problems
 
 
 class Autosave:
@@ -126,7 +128,8 @@ class Autosave:
             channel = ioc.pvdb.get(prefix + pv)
             items.append(SavedItem(item_name(pv, channel, "VAL") if channel else pv))
             items.extend(SavedItem(f"{pv}.{field}") for field in fields)
-        requested, broken = read_requests(mount.config, request, request_path, macros)
+        requested, broken, problems = read_requests(mount.config, request, request_path,
+                                                    macros)
         items.extend(SavedItem(full.removeprefix(prefix)) for full in requested)
         later = {value_name(name) for name in pass1}
         items = [SavedItem(item.name, 1 if value_name(item.name) in later else 0)
@@ -143,6 +146,9 @@ class Autosave:
                                log=getattr(ioc, "log", None), label=f"{mount.name}/{name}")
         if broken:   # as synApps: the file still restores, the set never saves
             self.saveset.refuse_saving(f"bad request file: {'; '.join(broken)}")
+        for problem in problems:
+            self.saveset.log.warning("autosave %s: %s; left out", self.saveset.status.name,
+                                     problem)
 
     async def prepare(self) -> None:
         """Pass 0: before the PVs are searchable and before the startup hooks."""

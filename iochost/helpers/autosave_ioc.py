@@ -3,6 +3,7 @@
 Mounted by the host under ``host.autosave_prefix`` (``P``) when that is set::
 
     $(P)SR_heartbeat        bo      toggles every second while the save task is alive
+    $(P)SR_i_am_alive, SR_deadIfZero    bo  1, set again at every heartbeat
     $(P)SR_status           mbbo    worst status of the sets: No Status/Failure/Warning/Seq Fail/Ok
     $(P)SR_statusStr        stringout
     $(P)SR_recentlyStr      stringout   the latest event
@@ -34,8 +35,8 @@ from .autosave_status import (
     SR_STATUS_SEQ_WARN,
     SR_STATUS_WARN,
     STATUS_STRINGS,
-    STATUS_TIME_FORMAT,
     AutosaveRegistry,
+    status_time,
 )
 
 __all__ = ["SAVE_SET_SLOTS", "AutosaveStatusIOC"]
@@ -98,6 +99,11 @@ class AutosaveStatusIOC(PVGroup):
 
     SR_heartbeat = pvproperty(value="0", dtype=ChannelType.ENUM, enum_strings=("0", "1"),
                               record="bo", doc="Toggles while the save task is alive")
+    SR_i_am_alive = pvproperty(value="1", dtype=ChannelType.ENUM, enum_strings=("0", "1"),
+                               record="bo", read_only=True, doc="1 while the save task runs")
+    SR_deadIfZero = pvproperty(value="1", dtype=ChannelType.ENUM, enum_strings=("0", "1"),
+                               record="bo", read_only=True,
+                               doc="1 while the save task runs (the screens' alive LED)")
     SR_status = _status("Worst status of the save sets")
     SR_statusStr = _string("Status unknown", "Status text")
     SR_recentlyStr = _string("Status unknown", "The latest event")
@@ -143,6 +149,8 @@ class AutosaveStatusIOC(PVGroup):
     @SR_heartbeat.scan(period=1.0)
     async def SR_heartbeat(self, instance: Any, async_lib: Any) -> None:
         await instance.write("1" if instance.value == "0" else "0", verify_value=False)
+        await self.SR_i_am_alive.write("1", verify_value=False)
+        await self.SR_deadIfZero.write("1", verify_value=False)
         await self.refresh()
 
     async def refresh(self) -> None:
@@ -154,7 +162,7 @@ class AutosaveStatusIOC(PVGroup):
         reboot, reboot_text = registry.reboot()
         await _set_status(self.SR_rebootStatus, reboot)
         await _set(self.SR_rebootStatusStr, reboot_text[:39])
-        await _set(self.SR_rebootTime, registry.boot_time.strftime(STATUS_TIME_FORMAT))
+        await _set(self.SR_rebootTime, status_time(registry.boot_time))
         if not registry.disabled and self.SR_disable.value == "Disable":
             await self.SR_disable.write("Enable", verify_value=False)
         for slot in range(SAVE_SET_SLOTS):

@@ -35,8 +35,17 @@ STATUS_STRINGS = ("No Status", "Failure", "Warning", "Seq Fail", "Ok")
 #: SR_N_State values (the raw values of SR_N_StateEnum in save_restoreStatus.db)
 METHOD_PERIODIC, METHOD_TRIGGERED, METHOD_TIMER, METHOD_MONITORED, METHOD_MANUAL = \
     1, 2, 4, 12, 16
-#: synApps writes times as "%y%m%d-%H%M%S" in files, and like this in the status PVs
-STATUS_TIME_FORMAT = "%m/%d/%y %H:%M:%S"
+#: the status PVs' times, as save_restore.c's TIMEFMT_noY ("Fri Sep 13 00:00:00"); the
+#: C locale's day and month names, whatever the host's locale
+STATUS_TIME_FORMAT = "{day} {month} %d %H:%M:%S"
+_DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def status_time(when: datetime) -> str:
+    """``when`` as the status PVs show a time."""
+    return when.strftime(STATUS_TIME_FORMAT.format(day=_DAYS[when.weekday()],
+                                                   month=_MONTHS[when.month - 1]))
 
 
 @dataclass
@@ -55,7 +64,7 @@ class SaveSetStatus:
 
     @property
     def time_str(self) -> str:
-        return self.saved_at.strftime(STATUS_TIME_FORMAT) if self.saved_at else "Not yet saved"
+        return status_time(self.saved_at) if self.saved_at else "Not yet saved"
 
 
 class AutosaveRegistry:

@@ -8,11 +8,16 @@
     file "motor_settings.req", P=$(P), M=m2     # include another file with macros
 
 A line is a comment (``#`` to the end of the line is dropped), blank, an include
-(``file NAME [MACROS]``, the name quoted or not, macros ``A=x,B=y`` quoted or not), or a PV
-name. ``$(NAME)`` and ``${NAME}`` expand from the includer's macros plus the include's own;
-``$(NAME=default)`` has a default. A file is looked up as given, then in each directory
-of the search path. An include loop, a missing file or an undefined macro is a
-:class:`RequestFileError` naming the file and line.
+(``file NAME [MACROS]``, the name quoted or not, macros ``A=x,B=y`` or ``A=x B=y``, quoted
+or not), or a PV name. Macros follow EPICS' macLib (:mod:`iochost.host.macros`):
+``$(NAME)``, ``${NAME}``, ``$(NAME=default)``, references nest; they expand from the
+includer's macros plus the include's own. A file is looked up as given, next to the file
+including it, then in each directory of the search path.
+
+A top file that cannot be read is a :class:`RequestFileError`. Inside it, as synApps'
+``readReqFile`` goes on past them, a missing or looping include and a line with an
+undefined macro are left out, each reported (file and line) in ``problems`` when the
+caller passes a list, else raised.
 """
 from __future__ import annotations
 
@@ -20,10 +25,16 @@ import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from iochost.host.macros import MacroError, MacroScope
+
 __all__ = ["RequestFileError", "expand", "read_request_file"]
 
-_MACRO = re.compile(r"\$(?:\(([^)=]+)(?:=([^)]*))?\)|\{([^}=]+)(?:=([^}]*))?\})")
-_INCLUDE = re.compile(r"file\s+(?:\"([^\"]+)\"|([^\s,\"]+))(?:\s*,?\s*(.*))?$")
+_INCLUDE = re.compile(r"file\s+(?:\"([^\"]+)\"|([^\s,\"]+))(?:\s*,?\s*(.*))?$", re.ASCII)
+
+
+#: C's isspace: a name ends at ASCII white space only (Latin-1 \x85 and \xa0 are letters)
+_SPACE = " \t\r\f\v"
+_WORD = re.compile(r"[^ \t\r\f\v]*")
 
 
 class RequestFileError(ValueError):
@@ -31,31 +42,23 @@ class RequestFileError(ValueError):
 
 
 def expand(text: str, macros: Mapping[str, str], where: str) -> str:
-    """Expand ``$(A)``/``${A}`` (with ``=default``); an undefined macro raises."""
-    def replace(match: re.Match[str]) -> str:
-        name = match.group(1) or match.group(3)
-        default = match.group(2) if match.group(1) else match.group(4)
-        if name in macros:
-            return macros[name]
-        if default is not None:
-            return default
-        raise RequestFileError(f"{where}: macro $({name}) is not defined")
-    for _ in range(10):             # macros may expand to macros
-        expanded = _MACRO.sub(replace, text)
-        if expanded == text:
-            return expanded
-        text = expanded
-    return text
+    """Expand the macro references of ``text``; an undefined one raises."""
+    try:
+        return MacroScope(macros).expand(text)
+    except MacroError as error:
+        raise RequestFileError(f"{where}: {error}") from None
 
 
 def _parse_macros(text: str, macros: Mapping[str, str], where: str) -> dict[str, str]:
-    text = text.strip().strip('"')
+    """``A=x,B=y`` or ``A=x B=y`` (quotes dropped, as readReqFile drops them)."""
     result: dict[str, str] = {}
-    for item in filter(None, (part.strip() for part in text.split(","))):
+    for item in re.split(r"[ \t\r\f\v,]+", text.replace('"', "")):
+        if not item:
+            continue
         name, equals, value = item.partition("=")
         if not equals:
             raise RequestFileError(f"{where}: macro definition {item!r} has no '='")
-        result[name.strip()] = expand(value.strip().strip('"'), macros, where)
+        result[name] = expand(value, macros, where)
     return result
 
 
@@ -68,16 +71,18 @@ def _find(name: str, search_path: Sequence[Path], including: Path | None) -> Pat
 
 
 def read_request_file(name: str | Path, macros: Mapping[str, str] | None = None,
-                      search_path: Sequence[str | Path] = ()) -> list[str]:
+                      search_path: Sequence[str | Path] = (),
+                      problems: list[str] | None = None) -> list[str]:
     """The PV names of request file ``name`` and its includes, in order, expanded."""
     path_list = [Path(directory) for directory in search_path]
     names: list[str] = []
-    _read(str(name), dict(macros or {}), path_list, None, [], names)
+    _read(str(name), dict(macros or {}), path_list, None, [], names, problems)
     return names
 
 
 def _read(name: str, macros: dict[str, str], search_path: list[Path], including: Path | None,
-          stack: list[Path], names: list[str], where: str = "") -> None:
+          stack: list[Path], names: list[str], problems: list[str] | None,
+          where: str = "") -> None:
     path = _find(name, search_path, including)
     if path is None:
         looked = ", ".join(str(directory) for directory in search_path) or "no search path"
@@ -90,17 +95,23 @@ def _read(name: str, macros: dict[str, str], search_path: list[Path], including:
         text = path.read_text(encoding="latin-1")
     except OSError as error:
         raise RequestFileError(f"{path}: {error.strerror}") from None
-    for number, line in enumerate(text.splitlines(), 1):
+    # lines end at a newline only (as fgets reads them), not at every character Python's
+    # splitlines() takes for one
+    for number, line in enumerate(text.split("\n"), 1):
         here = f"{path}:{number}"
-        line = line.split("#", 1)[0].strip()
+        line = line.split("#", 1)[0].strip(_SPACE)
         if not line:
             continue
-        include = _INCLUDE.match(line)
-        if include is not None:
-            child = include.group(1) or include.group(2)
-            child_macros = {**macros, **_parse_macros(include.group(3) or "", macros, here)}
-            _read(expand(child, macros, here), child_macros, search_path, path,
-                  [*stack, resolved], names, here)
-            continue
-        pvname = expand(line.split()[0], macros, here)
-        names.append(pvname)
+        try:
+            include = _INCLUDE.match(line)
+            if include is not None:
+                child = include.group(1) or include.group(2)
+                child_macros = {**macros, **_parse_macros(include.group(3) or "", macros, here)}
+                _read(expand(child, macros, here), child_macros, search_path, path,
+                      [*stack, resolved], names, problems, here)
+            else:
+                names.append(expand(_WORD.match(line).group(), macros, here))  # type: ignore[union-attr]
+        except RequestFileError as error:
+            if problems is None:
+                raise
+            problems.append(str(error))

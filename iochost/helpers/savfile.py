@@ -250,17 +250,19 @@ def parse_sav(text: str, file: str = "<sav>") -> SavFile:
     cannot be trusted: an empty file, no end marker where the header promises one, an
     array that does not close. A line whose name is not a PV name is skipped (reported in
     ``skipped``), as dbrestore skips it; ``!`` lines are reported in ``not_saved``."""
-    lines = text.splitlines()
+    # lines end at a newline only, as fgets reads them (\x85 or \f is text, not a break)
+    lines = [line.removesuffix("\r") for line in text.split("\n")]
+    if text.endswith("\n"):
+        lines.pop()
     if not text.strip():   # checkFile: a file without even a header line is not a save
         raise SavFormatError(file, 1, "the file is empty")
     result = SavFile()
     if lines and lines[0].startswith("#"):
         result.header = lines[0]
-    if lines and _promises_end(lines[0]):
-        stripped = text.rstrip("\r\n")
-        if not stripped.endswith(END_MARKER) or not text.endswith("\n"):
-            raise SavFormatError(file, max(len(lines), 1), f"no {END_MARKER} marker at the end "
-                                 f"(the file was not completely written)")
+    # checkFile: the file ends with the marker and one or two more characters
+    if lines and _promises_end(lines[0]) and END_MARKER not in (text[-6:-1], text[-7:-2]):
+        raise SavFormatError(file, max(len(lines), 1), f"no {END_MARKER} marker at the end "
+                             f"(the file was not completely written)")
     index = 1 if result.header else 0
     while index < len(lines):
         line = lines[index]

@@ -44,6 +44,19 @@ def _is_text(channel: ChannelData) -> bool:
     return isinstance(channel.value, str) and channel.native_type != ChannelType.ENUM
 
 
+def _as_bytes(channel: ChannelData, text: str) -> str:
+    """Text as the bytes a CA client reads of it, one character per byte: a ``.sav`` file
+    holds bytes (a C IOC's, in whatever encoding its clients use)."""
+    return text.encode(getattr(channel, "string_encoding", "latin-1"), "replace") \
+        .decode("latin-1")
+
+
+def _from_bytes(channel: ChannelData, text: str) -> str:
+    """The inverse of :func:`_as_bytes` (bytes that do not decode become U+FFFD)."""
+    return text.encode("latin-1", "replace").decode(
+        getattr(channel, "string_encoding", "latin-1"), "replace")
+
+
 def _element_text(native: ChannelType, item: Any) -> str:
     if native == ChannelType.DOUBLE:
         return format_double(float(item))
@@ -67,9 +80,9 @@ def text_of(channel: ChannelData, value: Any) -> str | tuple[str, ...]:
         strings = tuple(getattr(channel, "enum_strings", ()))
         return f"{state_index(strings, value) if isinstance(value, str) else int(value)}"
     if isinstance(value, str):
-        return value
+        return _as_bytes(channel, value)
     if native == ChannelType.STRING:
-        return tuple(value)
+        return tuple(_as_bytes(channel, item) for item in value)
     if isinstance(value, (bytes, bytearray)):
         return tuple(f"{byte}" for byte in value)
     if channel.max_length > 1 or isinstance(value, (np.ndarray, list, tuple)):
@@ -104,14 +117,15 @@ def _parse(channel: ChannelData, entry: SavEntry) -> Any:
             raise UnfitValue(f"enum index {index} is out of range (0..{len(strings) - 1})")
         return index
     if native == ChannelType.STRING and not _is_text(channel):   # an array of strings
-        return list(raw) if isinstance(raw, tuple) else [raw]
+        return [_from_bytes(channel, item) for item in (raw if isinstance(raw, tuple)
+                                                        else (raw,))]
     if _is_text(channel):
         if not isinstance(raw, tuple):
-            return raw
+            return _from_bytes(channel, raw)
         if native == ChannelType.CHAR:   # text saved as its bytes (a C IOC's CHAR waveform)
             data = bytes(int(_number(ChannelType.CHAR, item)) & 0xFF for item in raw)
             return data.rstrip(b"\0").decode(channel.string_encoding)
-        return raw[0] if raw else ""
+        return _from_bytes(channel, raw[0]) if raw else ""
     if isinstance(channel.value, (bytes, bytearray)):
         items = raw if isinstance(raw, tuple) else (raw,)
         return bytes(int(_number(ChannelType.CHAR, item)) & 0xFF for item in items)

@@ -167,12 +167,15 @@ def _autosave_check(config: HostConfig, built: dict[str, Any], out: TextIO,
         ioc = built.get(mount.name)
         if options is None or ioc is None:   # no helper, or a disabled mount
             continue
-        requested, broken = read_requests(mount, options.get("request"),
-                                          options.get("request_path", ()),
-                                          options.get("macros"))
+        requested, broken, problems = read_requests(mount, options.get("request"),
+                                                    options.get("request_path", ()),
+                                                    options.get("macros"))
         for problem in broken:
             print(f"warning: mount {mount.name!r}: autosave: {problem} (the save set "
                   "restores, but never saves)", file=err)
+        for problem in problems:
+            print(f"warning: mount {mount.name!r}: autosave: {problem} (left out; the rest "
+                  "is saved)", file=err)
         pvs = options.get("pvs", ())
         named = [*pvs, *(f"{pv}.{field}" for pv in pvs for field in options.get("fields", ())),
                  *(name.removeprefix(mount.prefix) for name in requested)]
@@ -187,7 +190,7 @@ def _autosave_check(config: HostConfig, built: dict[str, Any], out: TextIO,
         if trigger and resolve(ioc.pvdb, mount.prefix, trigger) is None:
             print(f"warning: mount {mount.name!r}: autosave: the trigger "
                   f"{mount.prefix + trigger!r} is not served by the mount", file=err)
-        if options.get("request") and not broken and not unserved:
+        if options.get("request") and not broken and not problems and not unserved:
             print(f"mount {mount.name!r}: autosave request files OK ({len(requested)} PVs)",
                   file=out)
 

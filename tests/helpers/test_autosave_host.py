@@ -2,6 +2,7 @@
 caproto's client) across host restarts on the session's server."""
 from __future__ import annotations
 
+import re
 import time
 
 from iochost.helpers.savfile import parse_sav
@@ -138,7 +139,13 @@ def test_a_corrupt_latest_file_falls_back_to_savB_and_the_status_pvs_say_so(
     assert (directory / "auto_settings.sav").read_text(encoding="latin-1").endswith("<END>\n")
     assert wait_until(lambda: pyepics.caget(P + "SR_0_Status",
                                             use_monitor=False) == 4, timeout=TIMEOUT)
-    assert pyepics.caget(P + "SR_0_Time", as_string=True) != "Not yet saved"
+    # save_restore.c's TIMEFMT_noY, e.g. "Sat Dec 05 21:30:02"
+    assert re.fullmatch(r"[A-Z][a-z]{2} [A-Z][a-z]{2} \d\d \d\d:\d\d:\d\d",
+                        pyepics.caget(P + "SR_0_Time", as_string=True))
+    assert re.fullmatch(r"[A-Z][a-z]{2} [A-Z][a-z]{2} \d\d \d\d:\d\d:\d\d",
+                        pyepics.caget(P + "SR_rebootTime", as_string=True))
+    # the alive PVs synApps' screens show
+    assert pyepics.caget(P + "SR_deadIfZero") == 1 and pyepics.caget(P + "SR_i_am_alive") == 1
     assert "_autosave" in host.mounts
 
 
@@ -195,17 +202,16 @@ def test_a_restart_with_unchanged_values_reports_the_set_saved(start_host, uniqu
     assert sav.stat().st_mtime_ns == stamp                  # and did not write it again
 
 
-def test_a_bad_request_file_fails_its_set_but_not_the_mount(start_host, unique_prefix, pyepics,
-                                                           tmp_path):
+def test_a_request_file_that_cannot_be_read_fails_its_set_but_not_the_mount(
+        start_host, unique_prefix, pyepics, tmp_path):
     P = unique_prefix.split(":")[0] + ":"
     directory = tmp_path / "autosave" / "settings"
     directory.mkdir(parents=True)
     (directory / "auto_settings.sav").write_text(GOOD, encoding="latin-1")
-    (tmp_path / "broken.req").write_text("$(P)gain\n$(NOT_DEFINED)count\n")
     host = start_host(f"""\
         mounts:
           - {{name: settings, ioc: helper-test-settings, prefix: "$(P)IOC:",
-             helpers: {{autosave: {{request: broken.req, request_path: ['{tmp_path}'],
+             helpers: {{autosave: {{request: missing.req, request_path: ['{tmp_path}'],
                                    period: 0.1}}}}}}
         """, P, host_keys=f"autosave_prefix: '{P}'")
     assert host.mounts["settings"].state == "running"
@@ -216,6 +222,30 @@ def test_a_bad_request_file_fails_its_set_but_not_the_mount(start_host, unique_p
     _put(pyepics, P + "IOC:gain", 1.0)
     start_host.stop(host)   # never saved: a save would drop what the request file names
     assert (directory / "auto_settings.sav").read_text(encoding="latin-1") == GOOD
+
+
+def test_a_bad_line_of_a_request_file_is_left_out_and_the_rest_saves(start_host, unique_prefix,
+                                                                     pyepics, tmp_path, caplog):
+    """As synApps' readReqFile: an undefined macro or a missing include loses its line,
+    not the set."""
+    P = unique_prefix.split(":")[0] + ":"
+    (tmp_path / "partial.req").write_text(
+        "$(P)gain\n$(NOT_DEFINED)count\nfile optional_module.req P=$(P) R=x\n")
+    host = start_host(f"""\
+        mounts:
+          - {{name: settings, ioc: helper-test-settings, prefix: "$(P)IOC:",
+             helpers: {{autosave: {{request: partial.req, request_path: ['{tmp_path}'],
+                                   period: 0.1}}}}}}
+        """, P, host_keys=f"autosave_prefix: '{P}'")
+    _put(pyepics, P + "IOC:gain", 2.5)
+    sav = tmp_path / "autosave" / "settings" / "auto_settings.sav"
+    assert wait_until(lambda: sav.exists() and parse_sav(
+        sav.read_text(encoding="latin-1")).values()["gain"].value == "2.5", timeout=TIMEOUT)
+    assert pyepics.caget(P + "SR_0_Status", use_monitor=False) != 1   # no Failure
+    logged = caplog.text
+    assert "partial.req:2" in logged and "NOT_DEFINED" in logged and "left out" in logged
+    assert "partial.req:3" in logged and "optional_module.req" in logged
+    start_host.stop(host)
 
 
 def test_pass1_names_match_however_the_file_spells_the_value(start_host, unique_prefix,

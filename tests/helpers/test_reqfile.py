@@ -21,9 +21,31 @@ def test_includes_macros_comments_and_the_search_path(tmp_path):
                      "BL:m2_note$", "BL:gain"]
 
 
+def test_macros_as_synapps_reads_them(tmp_path):
+    """readReqFile: space-separated macros on a ``file`` line (quotes dropped), references
+    that nest and defaults that hold references (macLib), lines ended by newlines only."""
+    (tmp_path / "sub.req").write_text("$(P)$(R)\n$(P)$(X$(N=1)=mbbo)\n$(Q=$(P)bo)\n")
+    top = tmp_path / "top.req"
+    top.write_bytes(b'file sub.req P=$(P) R=flt\nfile "sub.req" "P=$(P)", R=lng X1=a\n'
+                    b"$(P)\xc5ngstr\xf6m\x85x\r\n")
+    names = read_request_file(top, {"P": "xxx:"}, [tmp_path])
+    assert names == ["xxx:flt", "xxx:mbbo", "xxx:bo", "xxx:lng", "xxx:a", "xxx:bo",
+                     "xxx:\xc5ngstr\xf6m\x85x"]
+
+
+def test_a_missing_include_or_undefined_macro_leaves_out_that_line_only(tmp_path):
+    """As readReqFile: the rest of the file is still read (the set still saves)."""
+    top = tmp_path / "top.req"
+    top.write_text("$(P)a\nfile optional_module.req\n$(NOPE)b\nfile top.req\n$(P)c\n")
+    problems: list[str] = []
+    assert read_request_file(top, {"P": "x:"}, [tmp_path], problems) == ["x:a", "x:c"]
+    assert [p.split(": ", 1)[0] for p in problems] == [f"{top}:2", f"{top}:3", f"{top}:4"]
+    assert "not found" in problems[0] and "NOPE" in problems[1] and "itself" in problems[2]
+
+
 @pytest.mark.parametrize("text, message", [
     ("file missing.req\n", "request file 'missing.req' not found"),
-    ("$(UNDEFINED)x\n", r"macro \$\(UNDEFINED\) is not defined"),
+    ("$(UNDEFINED)x\n", r"undefined macro \$\(UNDEFINED\)"),
     ("file self.req\n", "includes itself"),
 ])
 def test_errors_name_the_file_and_line(tmp_path, text, message):

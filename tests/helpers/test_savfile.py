@@ -292,3 +292,30 @@ def test_a_char_waveforms_bytes_restore_a_text_pv_whole():
     (entry,) = parse_sav(format_sav([("wf", saved_text(saved))],
                                     when=datetime(2026, 12, 5))).values().values()
     assert value_from_entry(channel, entry) == "h\x00i"
+
+
+def test_text_of_a_utf8_pv_round_trips_as_its_bytes():
+    """A .sav file holds the bytes clients read: a UTF-8 PV's text is saved as its UTF-8
+    bytes (as a C IOC saves them) and restored whole; a latin-1 PV's as latin-1 bytes."""
+    from iochost.helpers.savvalues import saved_text, value_from_entry
+    from iochost.pv.data import ChannelString
+
+    for encoding in ("utf-8", "latin-1"):
+        saved = ChannelString(value="7 € Å"[: None if encoding == "utf-8" else 2] + "Å",
+                              string_encoding=encoding)
+        text = format_sav([("s", saved_text(saved))], when=datetime(2026, 12, 5))
+        assert text.isascii()
+        (entry,) = parse_sav(text).values().values()
+        assert entry.value.encode("latin-1") == saved.value.encode(encoding)
+        restored = ChannelString(value="", string_encoding=encoding)
+        assert value_from_entry(restored, entry) == saved.value
+
+
+def test_lines_end_at_newlines_only_and_the_end_marker_may_be_followed_by_space():
+    """dbrestore reads lines with fgets (a Latin-1 \\x85 or a form feed is text) and its
+    checkFile takes '<END>' followed by anything."""
+    text = "# autosave R5.11\nd \xc5ngstr\xf6m\x85\x0cx\nn 2\n<END> \n"
+    parsed = parse_sav(text, "x.sav")
+    assert {n: e.value for n, e in parsed.values().items()} == \
+        {"d": "\xc5ngstr\xf6m\x85\x0cx", "n": "2"}
+    assert parsed.complete and not parsed.skipped
