@@ -47,6 +47,9 @@ def _text(channel: ChannelData, value: Any) -> str:
         if isinstance(value, str):
             value.encode(encoding)
             return str(value)
+        if isinstance(value, (int, float, np.integer, np.floating)) \
+                and not isinstance(value, (bool, np.bool_)):
+            return str(value)  # caproto's str(): write(42) to a text PV holds "42"
     except UnicodeError as exc:
         raise ChannelValueError(f"{value!r} is not valid {encoding} text: {exc}") from None
     raise WrongValueType(f"{type(channel).__name__} holds text, not {value!r}")
@@ -158,6 +161,8 @@ class ChannelEnum(ChannelData):
             if text in strings:
                 return text
             raise ChannelValueError(f"{text!r} is not one of the states {strings!r}")
+        if isinstance(value, (float, np.floating)) and float(value).is_integer():
+            value = int(value)  # caproto takes 1.0 for state 1
         try:
             index = operator.index(value)
         except TypeError:

@@ -93,6 +93,12 @@ class _PvpropertyItems(ItemsView[str, pvproperty]):
             yield attr, namespace[attr] if prop is None else prop
 
 
+#: what PVGroup.__init__ sets on every group and a pvproperty may not be named (caproto
+#: fails on them too; ``name``, ``groups`` and ``log`` may, see SHADOWED_BY_GROUP)
+_GROUP_ATTRIBUTES = frozenset(("parent", "macros", "prefix", "alarms", "pvdb", "attr_pvdb",
+                               "attr_to_pvname"))
+
+
 class PVGroup:
     """A group of PVs (an IOC, or part of one).
 
@@ -133,6 +139,11 @@ class PVGroup:
                 pvs.update({f"{attr}.{sub_attr}": prop
                             for sub_attr, prop in value.group_cls._pvs_.items()})
             elif isinstance(value, pvproperty):
+                if attr in _GROUP_ATTRIBUTES:
+                    raise IocDefinitionError(
+                        f"{cls.__name__}.{attr}: every PVGroup has an attribute {attr!r}; "
+                        f"name the pvproperty otherwise and give the PV its name: "
+                        f"pvproperty(name={attr!r}, ...)")
                 pvs[attr] = value
         cls._pvs_ = PvpropertyTable(cls, pvs)
         cls._subgroups_ = subgroups
@@ -146,6 +157,8 @@ class PVGroup:
         base_log = parent.log.name if parent is not None else type(self).__module__
         self.log = logging.getLogger(f"{base_log}.{type(self).__name__}")
         self.alarms: defaultdict[Any, ChannelAlarm] = defaultdict(ChannelAlarm)
+        if "states" not in self.__dict__:  # a subclass may set its own before this runs
+            self.states: dict[str, Any] = parent.states if parent is not None else {}
         self.pvdb: dict[str, PvpropertyData] = {}
         self.attr_pvdb: dict[str, PvpropertyData] = {}
         self.attr_to_pvname = PvnamesByAttr(self.attr_pvdb)
@@ -196,6 +209,13 @@ class PVGroup:
             self.pvdb[pvname] = channel
             self.attr_pvdb[attr] = channel
 
+    def update_state(self, state: str, value: Any) -> _StateUpdate:
+        """``async with self.update_state("beam", True): ...`` (caproto's): set the named
+        state in ``self.states`` and for the ``sync`` channel filters (``PV.{sync:...}``,
+        the server's :data:`~iochost.server.filters.STATES`, shared by the whole host as
+        EPICS' dbState names are by an IOC)."""
+        return _StateUpdate(self, state, value)
+
     async def group_read(self, instance: PvpropertyData) -> Any:
         """The getter of PVs that define none, if a subclass overrides it (discouraged:
         it makes every read of every PV of the group wait on Python code)."""
@@ -208,4 +228,21 @@ class PVGroup:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} prefix={self.prefix!r} pvs={len(self.pvdb)}>"
+
+
+class _StateUpdate:
+    """The context :meth:`PVGroup.update_state` returns: the state is set on entry."""
+
+    def __init__(self, group: PVGroup, state: str, value: Any) -> None:
+        self.group, self.state, self.value = group, state, value
+
+    async def __aenter__(self) -> _StateUpdate:
+        from iochost.server.filters import STATES  # only an IOC using states loads filters
+
+        self.group.states[self.state] = self.value
+        STATES[self.state] = bool(self.value)
+        return self
+
+    async def __aexit__(self, *exc_info: Any) -> None:
+        return None
 

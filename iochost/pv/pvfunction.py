@@ -85,7 +85,7 @@ class pvfunction(SubGroup):  # caproto's name, lower case
         arguments = [p.name for p in params]
 
         async def process(group: Any, instance: Any, value: Any) -> None:
-            kwargs = {name: getattr(group, name).value for name in arguments}
+            kwargs = {name: group.attr_pvdb[name].value for name in arguments}
             try:
                 result = await func(group, **kwargs)
             except Exception as ex:

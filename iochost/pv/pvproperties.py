@@ -160,6 +160,8 @@ class pvproperty(HookDecorators, Generic[T_Data]):
         self.attr_name = name
         pvname = name if self.pvspec.name is None else self.pvspec.name
         self.pvspec = self.pvspec.new_names(attr=name, name=pvname)
+        if name in SHADOWED_BY_GROUP:
+            self.__class__ = _GroupAttributePvproperty
 
     @overload
     def __get__(self, instance: None, owner: Any) -> pvproperty[T_Data]: ...
@@ -246,3 +248,23 @@ class NestedPvproperty(pvproperty):
         prop = super().from_pvspec(pvspec)
         prop.parent = parent
         return prop
+
+
+#: Attributes every PVGroup sets on itself that caproto lets a PV share: the attribute
+#: stays the group's (``self.name`` is the group's name), the PV is ``self.attr_pvdb[...]``
+SHADOWED_BY_GROUP = frozenset(("name", "groups", "log"))
+
+
+class _GroupAttributePvproperty(pvproperty):  # type: ignore[type-arg]
+    """A pvproperty named as one of :data:`SHADOWED_BY_GROUP`."""
+
+    __slots__ = ()
+
+    def __get__(self, instance, owner):  # type: ignore[no-untyped-def]
+        if instance is None:
+            return self
+        return instance.__dict__[self.attr_name]
+
+    def __set__(self, instance: Any, value: Any) -> None:
+        instance.__dict__[self.attr_name] = value
+

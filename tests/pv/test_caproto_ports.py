@@ -105,6 +105,21 @@ def test_caproto_example_runs_with_only_its_imports_changed(mount, client, name,
         assert client.read(pvname).status.name == "ECA_NORMAL", pvname
 
 
+def test_caproto_states_example_updates_its_state(mount, client):
+    """states: the putters run ``async with self.update_state(...)``; the state they set is
+    what the getter of ``my_stately_state`` reads, and the sync filters' named state."""
+    from iochost.server.filters import STATES
+
+    prefix = f"CPS{os.getpid() % 10000}:"
+    ioc = mount(ported("states").StateIOC(prefix=prefix))
+    assert client.value(prefix + "my_stately_state") == 0
+    assert client.write(prefix + "enable_state", 1) == "ECA_NORMAL"
+    assert client.value(prefix + "my_stately_state") == 1
+    assert ioc.states == {"my_stately_state": True} and STATES["my_stately_state"] is True
+    assert client.write(prefix + "disable_state", 1) == "ECA_NORMAL"
+    assert client.value(prefix + "my_stately_state") == 0 and not STATES["my_stately_state"]
+
+
 def test_caproto_dynamic_calc_takes_formulas_longer_than_its_initial_text(mount, client):
     """too_clever/dynamic_calc: ``formula = pvproperty(value='', report_as_string=True)``,
     written 'a + b' at startup and longer formulas by clients (a text pvproperty holds more

@@ -136,6 +136,9 @@ async def test_write_stores_stamps_and_publishes():
     (ChannelEnum, {"enum_strings": ["a", "b", "c"]}, 2, "c"),
     (ChannelEnum, {"enum_strings": ["a", "b", "c"]}, b"b", "b"),
     (ChannelEnum, {}, 5, 5),                          # no strings: the index is the value
+    (ChannelEnum, {"enum_strings": ["a", "b", "c"]}, 1.0, "b"),  # a whole float: caproto's
+    (ChannelString, {}, 5, "5"),                      # numbers as caproto's str() writes them
+    (ChannelString, {}, np.float64(4.5), "4.5"),
     (ChannelString, {}, b"caf\xe9", "caf\xe9"),       # bytes decode with latin-1
     (ChannelString, {"max_length": 3}, "one", ["one"]),
     (ChannelChar, {"max_length": 8}, np.frombuffer(b"abc", np.uint8), "abc"),
@@ -170,8 +173,9 @@ async def test_write_normalises(cls, kwargs, value, stored):
     (ChannelFloat, {"max_length": 4}, [1.0, -1e39], ChannelValueError, "FLOAT range"),
     (ChannelEnum, {"enum_strings": ["a"]}, "b", ChannelValueError, "not one of the states"),
     (ChannelEnum, {"enum_strings": ["a"]}, 1, ChannelValueError, "not one of the 1 states"),
-    (ChannelEnum, {"enum_strings": ["a"]}, 1.0, WrongValueType, "state string or an index"),
-    (ChannelString, {}, 5, WrongValueType, "holds text"),
+    (ChannelEnum, {"enum_strings": ["a"]}, 0.5, WrongValueType, "state string or an index"),
+    (ChannelString, {}, None, WrongValueType, "holds text"),
+    (ChannelString, {}, True, WrongValueType, "holds text"),
     (ChannelString, {}, "\u20ac", ChannelValueError, "latin-1"),
     (ChannelString, {"max_length": 2}, ["a", "b", "c"], TooManyElements, "3 strings"),
     (ChannelChar, {"max_length": 3}, "abcd", TooManyElements, "4 bytes"),

@@ -78,8 +78,8 @@ def test_what_cannot_be_copied_is_built_by_its_class(caplog):
         w2 = pvproperty(value=shared, max_length=3)
         g1 = pvproperty(value=1.0)
         g2 = pvproperty(value=1.0)
-        s1 = pvproperty(value=5, dtype=ChannelType.STRING)  # converted as a put of 5
-        s2 = pvproperty(value=5, dtype=ChannelType.STRING)
+        s1 = pvproperty(value=5, dtype=bool)  # converted as a put of 5
+        s2 = pvproperty(value=5, dtype=bool)
 
         @g2.getter
         async def g2(self, instance):
@@ -90,7 +90,7 @@ def test_what_cannot_be_copied_is_built_by_its_class(caplog):
     assert made == ["MX:a", "MX:b"]                   # a user's class: its __init__ each time
     assert not types.can_copy_alike(group.w1)        # an array value is never shared
     assert not group.g1.needs_async_read and group.g2.needs_async_read
-    assert (group.s1.value, group.s2.value) == ("5", "5")
+    assert (group.s1.value, group.s2.value) == ("On", "On")
     assert sum("initial value" in r.getMessage() for r in caplog.records) == 2
 
 
