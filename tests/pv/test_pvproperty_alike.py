@@ -7,7 +7,7 @@ import logging
 import numpy as np
 import pytest
 
-from iochost import ChannelType, PVGroup, PvpropertyDouble, pvproperty
+from iochost import PVGroup, PvpropertyDouble, pvproperty
 from iochost.pv import types
 from test_group_helpers import client, mount  # noqa: F401  (fixtures)
 
