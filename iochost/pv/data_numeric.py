@@ -7,7 +7,9 @@ read-only 1-D numpy array of the native dtype (lists are converted on write, so 
 never convert).  Deadbands follow EPICS' MDEL/ADEL: a new value posts DBE_VALUE when it
 differs from the last value *posted* with DBE_VALUE by more than ``value_atol`` (any
 change when 0, every write when negative), and DBE_LOG likewise with ``log_atol``.
-Arrays post when any element moved by more than the tolerance, or the length changed.
+An array posts on every write unless given tolerances (the waveform record's MPST/APST
+"Always", and caproto's way); with ``value_atol=0`` (MPST "On Change") it posts when any
+element moved by more than the tolerance, or the length changed.
 """
 from __future__ import annotations
 
@@ -93,15 +95,17 @@ class ChannelNumeric(ChannelData):
                  upper_alarm_limit: Any = 0, upper_warning_limit: Any = 0,
                  lower_warning_limit: Any = 0, lower_alarm_limit: Any = 0,
                  upper_ctrl_limit: Any = 0, lower_ctrl_limit: Any = 0,
-                 value_atol: float = 0.0, log_atol: float = 0.0, **kwargs: Any):
+                 value_atol: float | None = None, log_atol: float | None = None,
+                 **kwargs: Any):
         self._units = str(units)
         self._precision = int(precision)
         limits = (upper_disp_limit, lower_disp_limit, upper_alarm_limit, upper_warning_limit,
                   lower_warning_limit, lower_alarm_limit, upper_ctrl_limit, lower_ctrl_limit)
         self._limits = _NO_LIMITS if limits == _NO_LIMITS else limits
-        self.value_atol = value_atol
-        self.log_atol = log_atol
         super().__init__(value=value, **kwargs)
+        always = -1.0 if self._max_length != 1 else 0.0   # see the module docstring
+        self.value_atol = always if value_atol is None else value_atol
+        self.log_atol = always if log_atol is None else log_atol
         self._mlst = self._alst = self._value
 
     # -- value normalisation ----------------------------------------------------------------------
@@ -204,12 +208,29 @@ class ChannelNumeric(ChannelData):
         return limit_alarm(value, lower_alarm, lower_warning, upper_warning, upper_alarm)
 
     def _change_flags(self, value: Any) -> int:
-        moved = _array_moved if self._max_length != 1 else _scalar_moved
+        if self._max_length != 1:
+            return self._array_flags(value)
         flags = 0
-        if moved(value, self._mlst, self.value_atol):
+        if _scalar_moved(value, self._mlst, self.value_atol):
             self._mlst = value
             flags = DBE_VALUE
-        if moved(value, self._alst, self.log_atol):
+        if _scalar_moved(value, self._alst, self.log_atol):
+            self._alst = value
+            flags |= DBE_LOG
+        return flags
+
+    def _array_flags(self, value: Any) -> int:
+        # As the waveform record's hash: posting "Always" (a negative tolerance) leaves the
+        # reference alone, so the first "On Change" write after it compares with an older one
+        flags = 0
+        if self.value_atol < 0:
+            flags = DBE_VALUE
+        elif _array_moved(value, self._mlst, self.value_atol):
+            self._mlst = value
+            flags = DBE_VALUE
+        if self.log_atol < 0:
+            flags |= DBE_LOG
+        elif _array_moved(value, self._alst, self.log_atol):
             self._alst = value
             flags |= DBE_LOG
         return flags
@@ -299,8 +320,9 @@ def _scalar_moved(new: Any, last: Any, atol: float) -> bool:
 
 
 def _array_moved(new: np.ndarray, last: Any, atol: float) -> bool:
-    """Array form of :func:`_scalar_moved`: any element past the deadband, or a new length."""
-    if atol < 0 or not isinstance(last, np.ndarray) or new.shape != last.shape:
+    """Array form of :func:`_scalar_moved` (``atol`` >= 0): any element past the deadband,
+    or a new length."""
+    if not isinstance(last, np.ndarray) or new.shape != last.shape:
         return True
     if atol == 0:
         return not np.array_equal(new, last, equal_nan=new.dtype.kind == "f")

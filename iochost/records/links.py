@@ -63,6 +63,16 @@ def _attribute(name: str, default: Any = 0.0) -> Link:
     return Link(lambda record: getattr(record, name, default), set_attribute)
 
 
+def _post_menu(name: str) -> Link:
+    """MPST/APST of an array record: "Always" (0) is a deadband of -1 (every write posts),
+    "On Change" (1) a deadband of 0."""
+    async def set_post(record: Any, value: Any) -> None:
+        if not hasattr(record, name):
+            raise ChannelValueError(f"{type(record).__name__} has no {name}")
+        setattr(record, name, 0.0 if value in (1, "On Change") else -1.0)
+    return Link(lambda record: 1 if getattr(record, name, -1.0) >= 0 else 0, set_post)
+
+
 def _enum_string(index: int) -> Link:
     """ZNAM/ONAM and ZRST..FFST: state string ``index`` of an ENUM record."""
     def get(record: Any) -> str:
@@ -228,6 +238,10 @@ LINKS: dict[str, Link] = {
     "LOLO": _metadata("lower_alarm_limit", alarm_limit=True),
     "MDEL": _attribute("value_atol"),
     "ADEL": _attribute("log_atol"),
+    # arrays (waveform, aai, aao, ...): "Always" posts every processing, "On Change" only
+    # when an element changed -- a deadband of -1 or 0
+    "MPST": _post_menu("value_atol"),
+    "APST": _post_menu("log_atol"),
     "LALM": Link(_last_alarm_level),
     # the values last posted for monitors and the archive (the deadbands' references)
     "MLST": _attribute("_mlst", 0)._replace(mask=DBE_VALUE),

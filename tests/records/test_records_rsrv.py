@@ -854,3 +854,47 @@ def test_a_property_change_reaches_monitors_of_every_field_as_rsrv(mount, ca_ser
     mount(Gap(prefix=P))
     assert property_updates(ca_server.tcp_port, P) == theirs
     assert len(theirs) == 4
+
+
+class Arrays(PVGroup):
+    wf = pvproperty(value=[0.0] * 4, max_length=4, record="waveform")
+
+
+def array_updates(port: int, P: str) -> list:
+    """The values a DBE_VALUE subscription of a waveform sees: [1, 2] put three times, a
+    PROC, then with MPST "On Change" [1, 2] twice and [3, 4] once."""
+    raw = Raw(port)
+    sid = raw.create(P + "wf")
+    raw.sock.sendall(packers.event_add_request(ChannelType.DOUBLE, 2, sid, 99, 1))
+    raw.until(object, lambda m: getattr(m, "subscriptionid", None) == 99)
+
+    def put(values: list[float]) -> None:
+        raw.ioid += 1
+        raw.sock.sendall(packers.write_notify_request(
+            ChannelType.DOUBLE, len(values), sid, raw.ioid, struct.pack(f">{len(values)}d",
+                                                                        *values)))
+        raw.until(WriteNotifyResponse, lambda m, ioid=raw.ioid: m.ioid == ioid)
+
+    for _ in range(3):
+        put([1.0, 2.0])
+    raw.put(raw.create(P + "wf.PROC"), ChannelType.LONG, struct.pack(">i", 1))
+    raw.put_string(P + "wf.MPST", "On Change")
+    for values in ([1.0, 2.0], [1.0, 2.0], [3.0, 4.0]):
+        put(values)
+    raw.drain()
+    return [list(decode_dbr(ChannelType.DOUBLE, m.payload, 2)[0]) for m in raw.messages
+            if getattr(m, "subscriptionid", None) == 99]
+
+
+def test_array_records_post_every_processing_unless_on_change_as_rsrv(mount, ca_server,
+                                                                       unique_prefix):
+    """MPST "Always" (the waveform's default): each put and PROC posts, the value
+    unchanged or not; "On Change": only a changed array posts -- changed from the last one
+    posted while on change (the record's HASH), so the first put after the switch posts."""
+    P = unique_prefix
+    db = f'record(waveform, "{P}wf") {{ field(FTVL, "DOUBLE") field(NELM, "4") }}\n'
+    with running_softioc(db) as rsrv_port:
+        theirs = array_updates(rsrv_port, P)
+    mount(Arrays(prefix=P))
+    assert array_updates(ca_server.tcp_port, P) == theirs
+    assert theirs == [[1.0, 2.0]] * 5 + [[3.0, 4.0]]
