@@ -245,6 +245,14 @@ def test_rval_is_the_raw_value(ioc, client):
     assert client.value(p + "ai.RVAL") == 3
     assert client.write(p + "ai.RVAL", 9) == "ECA_NORMAL"
     assert ioc.ai.value == 9.0
+    # of a binary or multi-bit record: the state index, whatever DBR type the put carries
+    for data_type in (None, ChannelType.LONG, ChannelType.STRING):
+        value = "1" if data_type == ChannelType.STRING else 1
+        assert client.write(p + "bo.RVAL", value, data_type=data_type) == "ECA_NORMAL"
+        assert (ioc.bo.value, client.value(p + "bo.RVAL")) == ("On", 1)
+        assert client.write(p + "bo", 0) == "ECA_NORMAL"
+    assert client.write(p + "mbbi.RVAL", 2.0) == "ECA_NORMAL" and ioc.mbbi.value == "two"
+    assert client.write(p + "mbbi.RVAL", 7) == "ECA_PUTFAIL" and ioc.mbbi.value == "two"
 
 
 def test_scan_field_sets_a_use_scan_field_rate(mount, unique_prefix, client):
