@@ -209,6 +209,8 @@ class ChannelData:
     read_only: bool = False
     access_check: Callable[[str, str], AccessRights] | None = None
     _long_string_view: LongStringView | None = None
+    #: a record's DISP: client puts are refused (ECA_PUTFAIL), code's writes are not
+    puts_disabled: bool = False
 
     data_type: ClassVar[ChannelType] = ChannelType.LONG
     #: True when reads must go through ``aread_dbr`` (a getter exists).

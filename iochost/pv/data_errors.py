@@ -98,13 +98,16 @@ def unreadable(dbr_type: int) -> CaStatusError:
 def check_put(channel: Any, dbr_type: int, host: str, user: str) -> ChannelType:
     """The native type of a put of ``dbr_type``, once the client may write at all.
 
-    NOWTACCESS without the write right; BADTYPE for types that carry nothing writable
-    (STSACK_STRING, CLASS_NAME, numbers out of range).  PUT_ACKT/PUT_ACKS pass (INT).
+    NOWTACCESS without the write right; PUTFAIL while the record's DISP is set; BADTYPE
+    for types that carry nothing writable (STSACK_STRING, CLASS_NAME, numbers out of
+    range).  PUT_ACKT/PUT_ACKS pass (INT).
     """
     # Plain ints: IntFlag's ``&`` and enum member lookups cost more than the check itself,
     # and every put asks.
     if not int(channel.check_access(host, user)) & _WRITE:
         raise CaStatusError(ECA_NOWTACCESS)
+    if channel.puts_disabled:  # a record's DISP (dbPutField's S_db_putDisabled)
+        raise CaStatusError(ECA_PUTFAIL, "puts to this record are disabled (DISP)")
     source = native_type(dbr_type)
     if dbr_type > _LAST_VALUE_TYPE and dbr_type not in ACK_PUTS:
         raise CaStatusError(ECA_BADTYPE, f"DBR type {dbr_type} cannot be written")

@@ -46,6 +46,10 @@ class LongStringView:
     def max_length(self) -> int:
         return self._parent.long_string_max_length
 
+    @property
+    def puts_disabled(self) -> bool:
+        return self._parent.puts_disabled
+
     def check_access(self, host: str, user: str) -> AccessRights:
         return self._parent.check_access(host, user)
 

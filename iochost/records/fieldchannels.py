@@ -118,6 +118,11 @@ class FieldChannel:
     def evaluate_alarm(self, value: Any) -> None:
         return None  # the record's alarm is the record's business
 
+    @property
+    def puts_disabled(self) -> bool:
+        """The record's DISP refuses client puts to every field but DISP itself."""
+        return self.group.parent.puts_disabled and self.pvspec.name != "DISP"
+
     # While anyone monitors the field, it hears the record: a property change of the
     # record reaches the monitors of every field, as dbPut's db_post_events(precord, NULL,
     # DBE_PROPERTY) does.

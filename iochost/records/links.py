@@ -127,6 +127,14 @@ async def _write_raw(record: Any, value: int) -> None:
     await record.write(value)
 
 
+async def _set_disp(record: Any, value: Any) -> None:
+    # instance attributes (over ChannelData's class-wide False) only where a put set them
+    record._disp = value
+    if isinstance(value, (bytes, bytearray)):  # DISP is a UCHAR field
+        value = value[0] if value else 0
+    record.puts_disabled = bool(int(value))
+
+
 # What only a put creates -- the SCAN choice while no period runs, the value put to PROC --
 # is kept in the record data's own __dict__ from that put on, not in every record.
 def _get_scan(record: Any) -> int:
@@ -265,6 +273,7 @@ LINKS: dict[str, Link] = {
     "SCAN": Link(_get_scan, _set_scan),
     "PROC": Link(lambda record: getattr(record, "_proc", 0), _process),
     "RVAL": Link(_raw_value, _write_raw, DBE_VALUE, putter_replaces=True),
+    "DISP": Link(lambda record: getattr(record, "_disp", 0), _set_disp),
     "ZNAM": _enum_string(0),
     "ONAM": _enum_string(1),
     **{name: _enum_string(index) for index, name in enumerate(_STATES)},

@@ -898,3 +898,43 @@ def test_array_records_post_every_processing_unless_on_change_as_rsrv(mount, ca_
     mount(Arrays(prefix=P))
     assert array_updates(ca_server.tcp_port, P) == theirs
     assert theirs == [[1.0, 2.0]] * 5 + [[3.0, 4.0]]
+
+
+class Disp(PVGroup):
+    ao = pvproperty(value=1.0, record="ao")
+
+
+def puts_under_disp(port: int, P: str) -> list:
+    """The status of puts to VAL, EGU, PROC and (long string) DESC$ with DISP 1, the
+    values kept, then DISP 0 and a put that lands."""
+    raw = Raw(port)
+    raw.put_string(P + "ao.EGU", "mm")
+    raw.put_string(P + "ao.DISP", "1")
+    out = [raw.put(raw.create(P + "ao"), ChannelType.DOUBLE, struct.pack(">d", 5.0)),
+           raw.put(raw.create(P + "ao.EGU"), ChannelType.STRING, b"cm".ljust(40, b"\0")),
+           raw.put(raw.create(P + "ao.PROC"), ChannelType.LONG, struct.pack(">i", 1)),
+           raw.put(raw.create(P + "ao.DESC$"), ChannelType.CHAR, b"x\0"),
+           raw.read(P + "ao", ChannelType.DOUBLE)[0][0],
+           raw.read(P + "ao.EGU", ChannelType.STRING)[0][0],
+           raw.read(P + "ao.DISP", ChannelType.LONG)[0][0]]
+    raw.put_string(P + "ao.DISP", "0")
+    out.append(raw.put(raw.create(P + "ao"), ChannelType.DOUBLE, struct.pack(">d", 6.0)))
+    out.append(raw.read(P + "ao", ChannelType.DOUBLE)[0][0])
+    raw.sock.close()
+    return out
+
+
+def test_disp_refuses_client_puts_but_its_own_as_rsrv(mount, ca_server, unique_prefix):
+    """dbPutField: while DISP is set, a put to any field but DISP fails (ECA_PUTFAIL) and
+    changes nothing."""
+    P = unique_prefix
+    db = f'record(ao, "{P}ao") {{ field(VAL, "1") }}\n'
+    with running_softioc(db) as rsrv_port:
+        theirs = puts_under_disp(rsrv_port, P)
+    group = mount(Disp(prefix=P))
+    ours = puts_under_disp(ca_server.tcp_port, P)
+    assert ours == theirs
+    putfail = 160  # ECA_PUTFAIL
+    assert theirs == [putfail] * 4 + [1.0, b"mm", 1, 1, 6.0]
+    ca_server.call(group.ao.write(7.0))  # the IOC's own writes are not client puts
+    assert group.ao.value == 7.0
