@@ -90,8 +90,8 @@ examples (against 'iochost serve --demo'):
 
 Prints 'NAME VALUE' per PV (arrays: 'NAME COUNT V1 V2 ...', enums as their string);
 -d prints every field of that DBR type. All PVs are searched at once: missing ones
-cost one timeout together. -c asks for at most COUNT elements (no more than the PV
-has). Exit status 1, with a one-line error, when a PV is not found, times out or
+cost one timeout together. -# (or -c) asks for at most COUNT elements (no more than
+the PV has). Exit status 1, with a one-line error, when a PV is not found, times out or
 refuses the read."""),
     "info": (
         "show where PVs are served and how (like cainfo)",
@@ -109,9 +109,10 @@ examples (against 'iochost serve --demo'):
   iochost put DEMO:B:SIMPLE:A 42
   iochost put --wait DEMO:BL:shutter Open
 
-Prints the old and the new value. As caput, the words go as text and the server
-converts and checks them (a number out of the field's range is refused, not
-wrapped): a scalar takes the words joined by spaces, an array one element per word.
+Prints the old and the new value. As caput, the words go as text (UTF-8) and the
+server converts and checks them (a number out of the field's range is refused, not
+wrapped): a scalar takes the words joined by spaces, an array one element per word
+(a CHAR array too: numbers; -S writes the words to it as one long string).
 An enum takes a state string first, then an index (a state named "10" is that
 state). --wait waits until the server reports the put complete. Exit status 1, with
 the ECA text, when the put is refused; without --wait only a refusal that arrives
@@ -256,6 +257,9 @@ def _client_arguments(sub: argparse.ArgumentParser, verb: str) -> None:
         sub.add_argument("values", metavar="VALUE", nargs="+")
         sub.add_argument("--wait", "-c", action="store_true",
                          help="wait until the put completed (WRITE_NOTIFY)")
+        sub.add_argument("-S", dest="as_string", action="store_true",
+                         help="write the words to a CHAR array as one long string (its "
+                              "UTF-8 bytes and a NUL), as caput -S")
         return
     sub.add_argument("pvs", metavar="PV", nargs="+")
     if verb == "info":
@@ -270,8 +274,9 @@ def _client_arguments(sub: argparse.ArgumentParser, verb: str) -> None:
                          help="request this DBR type (DBR_CTRL_DOUBLE, time_long, 20, ...) or "
                               "family of the native type (native, sts, time, gr, ctrl) "
                               "and print all its fields")
-        sub.add_argument("-c", dest="count", type=int, metavar="COUNT",
-                         help="number of array elements to read (default: all)")
+        sub.add_argument("-#", "-c", dest="count", type=int, metavar="COUNT",
+                         help="number of array elements to read (default, or 0 or less: "
+                              "all); -# as caget's")
     else:
         sub.add_argument("-m", dest="mask", type=_client_verbs_parse("parse_mask"),
                          default="va",
@@ -333,7 +338,8 @@ def _run_verb(args: argparse.Namespace) -> int:
                                             args.timeout, args.json,
                                             as_string=args.as_string),
             "info": lambda: client_verbs.info(args.pvs, args.timeout),
-            "put": lambda: client_verbs.put(args.pv, args.values, args.wait, args.timeout),
+            "put": lambda: client_verbs.put(args.pv, args.values, args.wait, args.timeout,
+                                            as_string=args.as_string),
             "monitor": lambda: client_verbs.monitor(args.pvs, args.mask, args.limit,
                                                     args.timeout, args.json),
         }

@@ -28,6 +28,7 @@ from iochost.ca.dbr import AccessRights, ChannelType, Metadata, encode_dbr, nati
 from iochost.ca.eca import (
     ECA_BADCOUNT,
     ECA_BADMASK,
+    ECA_BADSTR,
     ECA_BADTYPE,
     ECA_NORDACCESS,
     ECA_NORMAL,
@@ -476,7 +477,8 @@ def encode_put(native: ChannelType, value: object, dbr: int | None = None
 
     Text (``str``/``bytes`` or a sequence of them) goes as DBR_STRING and the server
     converts it (an enum state name, a number in text), as ``caput`` does; one ``str`` to a
-    CHAR array goes as its bytes plus a NUL (a long string, ``caput -S``).  Numbers go in
+    CHAR array goes as its bytes plus a NUL (a long string, ``caput -S``), one ``bytes`` as
+    its bytes alone.  Numbers go in
     the channel's native type (converted here as a C cast: a float to an integer type
     drops its fraction, an integer out of the type's range wraps -- send text to have the
     server check the range), or as DOUBLE/LONG to a STRING channel.  ``dbr`` forces the DBR type.
@@ -484,7 +486,8 @@ def encode_put(native: ChannelType, value: object, dbr: int | None = None
     if isinstance(value, (str, bytes)) or _is_text_sequence(value):
         texts = _texts(value)
         if native is ChannelType.CHAR and isinstance(value, (str, bytes)) and dbr is None:
-            data = np.frombuffer(texts[0] + b"\0", np.uint8)
+            data = np.frombuffer(texts[0] + (b"\0" if isinstance(value, str) else b""),
+                                 np.uint8)
             payload, count = encode_dbr(ChannelType.CHAR, ChannelType.CHAR, data, Metadata())
             return ChannelType.CHAR, payload, count
         target = ChannelType.STRING if dbr is None else ChannelType(dbr)
@@ -521,5 +524,11 @@ def _is_text_sequence(value: object) -> bool:
 
 def _texts(value: object) -> list[bytes]:
     items: Sequence[str | bytes] = [value] if isinstance(value, (str, bytes)) else value  # type: ignore[assignment, list-item]
-    return [item.encode(TEXT_ENCODING) if isinstance(item, str) else item for item in items]
+    try:
+        return [item.encode(TEXT_ENCODING) if isinstance(item, str) else item
+                for item in items]
+    except UnicodeEncodeError as exc:
+        raise CaStatusError(ECA_BADSTR, f"{exc.object!r} has characters {TEXT_ENCODING} "
+                                        f"cannot hold: put bytes in the encoding the server "
+                                        f"expects (e.g. text.encode('utf-8'))") from None
 

@@ -77,6 +77,7 @@ class Circuit(asyncio.Protocol):
         self._last_received = self._loop.time()
         self._watchdog: asyncio.TimerHandle | None = None
         self._echo_sent = False
+        self._gone: asyncio.Future[None] | None = None  # set by _closed (finish() waits)
         self._handlers: dict[int, Callable[[Header, bytes | memoryview], None]] = {
             codes.CA_PROTO_VERSION: self._on_version,
             codes.CA_PROTO_ACCESS_RIGHTS: self._on_access_rights,
@@ -170,7 +171,26 @@ class Circuit(asyncio.Protocol):
             transport.abort()
         self._closed()
 
+    async def finish(self, timeout: float) -> None:
+        """Close once what is queued has reached the socket (libca flushes before a context
+        goes): a put sent without waiting is not lost. Aborts after ``timeout`` s."""
+        transport = self.transport
+        if transport is None or self.state is not CircuitState.CONNECTED:
+            self.close()
+            return
+        self._flush()
+        self._gone = self._loop.create_future()
+        transport.close()   # asyncio writes out its buffer, then closes
+        try:
+            await asyncio.wait_for(asyncio.shield(self._gone), timeout)
+        except TimeoutError:
+            log.warning("closing the circuit to %s: %d bytes still unsent after %g s; "
+                        "dropped", self.peer, transport.get_write_buffer_size(), timeout)
+            self.close()
+
     def _closed(self) -> None:
+        if self._gone is not None and not self._gone.done():
+            self._gone.set_result(None)
         if self._watchdog is not None:
             self._watchdog.cancel()
             self._watchdog = None

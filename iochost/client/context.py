@@ -66,6 +66,8 @@ search_log = logging.getLogger("iochost.client.search")
 #: Seconds between repeater registration attempts, and how many (libca retries too).
 REPEATER_RETRY = 1.0
 REPEATER_TRIES = 10
+#: Seconds a closing context gives each circuit to write out what is queued (a big put)
+CLOSE_TIMEOUT = 10.0
 _UDP_RECEIVE_BUFFER = 1 << 20
 
 DatagramHandler = Callable[["Context", Message, tuple[str, int]], None]
@@ -161,8 +163,8 @@ class Context:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        for circuit in [*self._circuits.values(), *self._name_servers.values()]:
-            circuit.close()
+        circuits = [*self._circuits.values(), *self._name_servers.values()]
+        await asyncio.gather(*(circuit.finish(CLOSE_TIMEOUT) for circuit in circuits))
         if self._udp is not None:
             self._udp.close()
         if self.local is not None:

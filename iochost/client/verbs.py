@@ -97,10 +97,18 @@ def _number_text(value: object) -> str:
     return str(value)
 
 
+def _text(raw: bytes) -> str:
+    """CA text as a terminal shows the bytes caget prints: UTF-8, else latin-1."""
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw.decode("latin-1")
+
+
 def _values_text(reading: Reading, enum_strings: Sequence[str]) -> list[str]:
     data = reading.data
     if isinstance(data, list):
-        return [item.decode("latin-1") for item in data]
+        return [_text(item) for item in data]
     if reading.native_type is ChannelType.ENUM and enum_strings:
         return [enum_strings[i] if 0 <= i < len(enum_strings) else str(i)
                 for i in data.tolist()]
@@ -115,15 +123,16 @@ def long_string(reading: Reading) -> str | None:
         "utf-8", "replace")
 
 
-def value_text(reading: Reading, enum_strings: Sequence[str] = (), as_string: bool = False
-               ) -> str:
-    """The value as caget prints it: one element alone, an array as ``COUNT V1 V2 ...``;
-    with ``as_string`` a CHAR array as its text (caget -S)."""
+def value_text(reading: Reading, enum_strings: Sequence[str] = (), as_string: bool = False,
+               array: bool | None = None) -> str:
+    """The value as caget prints it: a scalar alone, an array as ``COUNT V1 V2 ...`` (also
+    when it holds one element or none: ``array``, the channel's element count > 1, decides
+    as caget's does); with ``as_string`` a CHAR array as its text (caget -S)."""
     text = long_string(reading) if as_string else None
     if text is not None:
         return text
     texts = _values_text(reading, enum_strings or reading.enum_strings)
-    if len(texts) == 1:
+    if not (len(texts) != 1 if array is None else array):
         return texts[0]
     return " ".join([str(len(texts)), *texts])
 
@@ -141,17 +150,19 @@ def _alarm_text(reading: Reading) -> str:
             f" {_alarm_name(AlarmSeverity, reading.severity)}")
 
 
-def _json(reading: Reading, enum_strings: Sequence[str], as_string: bool = False) -> str:
+def _json(reading: Reading, enum_strings: Sequence[str], as_string: bool = False,
+          array: bool | None = None) -> str:
     data = reading.data
     value: object
+    scalar = len(data) == 1 if array is None else not array  # see value_text
     text = long_string(reading) if as_string else None
     if text is not None:
         value = text
     elif isinstance(data, list) or (reading.native_type is ChannelType.ENUM and enum_strings):
         texts = _values_text(reading, enum_strings)
-        value = texts[0] if len(texts) == 1 else texts
+        value = texts[0] if scalar else texts
     else:
-        value = data[0].item() if len(data) == 1 else np.asarray(data).tolist()
+        value = data[0].item() if scalar else np.asarray(data).tolist()
     record = {"name": reading.name, "value": value, "count": reading.count,
               "type": f"DBR_{reading.dbr_type.name}", "timestamp": reading.timestamp,
               "status": _alarm_name(AlarmStatus, reading.status),
@@ -224,8 +235,9 @@ async def _get(names: Sequence[str], dbr_type: DbrSpec | None, count: int | None
             try:
                 if isinstance(connected, Exception):
                     raise connected
-                # more elements than the channel has: what it has, as caget clamps
-                wanted = None if count is None else min(count, channel.count)
+                # more elements than the channel has: what it has, as caget clamps; 0 or
+                # less: all of them (caget -# -1)
+                wanted = None if count is None or count <= 0 else min(count, channel.count)
                 reading = await channel.get("time" if dbr_type is None else dbr_type, wanted,
                                             timeout)
                 enums = await _enum_strings(channel, timeout)
@@ -233,11 +245,12 @@ async def _get(names: Sequence[str], dbr_type: DbrSpec | None, count: int | None
                 _fail("get", error, err)
                 status = EXIT_FAILED
                 continue
+            array = channel.count > 1
             if as_json:
-                print(_json(reading, enums, as_string), file=out)
+                print(_json(reading, enums, as_string, array), file=out)
             elif dbr_type is None:
                 print(f"{channel.name:<{_NAME_WIDTH}} "
-                      f"{value_text(reading, enums, as_string)}", file=out)
+                      f"{value_text(reading, enums, as_string, array)}", file=out)
             else:
                 print(_block(channel, reading), file=out)
     return status
@@ -308,12 +321,13 @@ def info(names: Sequence[str], timeout: float = 1.0, out: TextIO = sys.stdout,
 
 
 def _put_value(channel: Channel, words: Sequence[str], enums: Sequence[str],
-               err: TextIO) -> object:
-    """Command-line words as caput sends them: text, which the server converts and checks
-    (a number out of the field's range is refused there, not wrapped here).  A scalar takes
-    the words joined by spaces; an array one element per word.  An enum is matched
-    against its state strings first, then taken as an index (a state named "10" is state
-    "10", not index 10); a CHAR array takes the words as one long string."""
+               as_string: bool, err: TextIO) -> object:
+    """Command-line words as caput sends them: text (the terminal's UTF-8 bytes), which the
+    server converts and checks (a number out of the field's range is refused there, not
+    wrapped here).  A scalar takes the words joined by spaces; an array one element per
+    word -- a CHAR array too (numbers), unless ``as_string`` (caput -S): then the words
+    are one long string.  An enum is matched against its state strings first, then taken
+    as an index (a state named "10" is state "10", not index 10)."""
     text = " ".join(words)
     if channel.native_type is ChannelType.ENUM:
         if text in enums:
@@ -328,19 +342,21 @@ def _put_value(channel: Channel, words: Sequence[str], enums: Sequence[str],
             print(f"iochost put: {channel.name}: warning: enum index value {index} may be "
                   f"too large", file=err)
         return index
-    if channel.native_type is ChannelType.CHAR:
-        return text
-    return list(words) if channel.count > 1 else text
+    if as_string and channel.native_type is ChannelType.CHAR:
+        return text.encode("utf-8") + b"\0"
+    if channel.count > 1:
+        return [word.encode("utf-8") for word in words]
+    return text.encode("utf-8")
 
 
-async def _put(name: str, values: Sequence[str], wait: bool, timeout: float, out: TextIO,
-               err: TextIO) -> int:
+async def _put(name: str, values: Sequence[str], wait: bool, timeout: float, as_string: bool,
+               out: TextIO, err: TextIO) -> int:
     async with Context() as context:
         try:
             channel = await context.connect(name, timeout)
             enums = await _enum_strings(channel, timeout)
             old = await channel.get("time", timeout=timeout)
-            await channel.put(_put_value(channel, values, enums, err), wait=wait,
+            await channel.put(_put_value(channel, values, enums, as_string, err), wait=wait,
                               timeout=timeout)
             new = await channel.get("time", timeout=timeout)
             if channel.put_error is not None:
@@ -348,15 +364,16 @@ async def _put(name: str, values: Sequence[str], wait: bool, timeout: float, out
         except ClientError as error:
             _fail("put", error, err)
             return EXIT_FAILED
-        print(f"Old : {name:<{_NAME_WIDTH}} {value_text(old, enums)}", file=out)
-        print(f"New : {name:<{_NAME_WIDTH}} {value_text(new, enums)}", file=out)
+        array = channel.count > 1
+        print(f"Old : {name:<{_NAME_WIDTH}} {value_text(old, enums, array=array)}", file=out)
+        print(f"New : {name:<{_NAME_WIDTH}} {value_text(new, enums, array=array)}", file=out)
     return EXIT_OK
 
 
 def put(name: str, values: Sequence[str], wait: bool = False, timeout: float = 1.0,
-        out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
+        out: TextIO = sys.stdout, err: TextIO = sys.stderr, as_string: bool = False) -> int:
     """``iochost put``; returns the exit status."""
-    return _run("put", _put(name, values, wait, timeout, out, err), err)
+    return _run("put", _put(name, values, wait, timeout, as_string, out, err), err)
 
 
 async def _monitor(names: Sequence[str], mask: int, limit: int | None, timeout: float,

@@ -16,7 +16,7 @@ from softioc_process import free_port
 from iochost.ca import packers
 from iochost.ca.codes import DBE_VALUE
 from iochost.ca.commands import Role, SearchRequest, VersionRequest
-from iochost.ca.eca import ECA_NOWTACCESS, ECA_PUTFAIL, ECA_TOLARGE
+from iochost.ca.eca import ECA_BADSTR, ECA_NOWTACCESS, ECA_PUTFAIL, ECA_TOLARGE
 from iochost.ca.errors import CaStatusError
 from iochost.ca.parser import parse_datagram
 from iochost.client import ClientConfig, Context, LocalPVs, RequestFailed
@@ -28,7 +28,7 @@ from iochost.client.search import (
     SearchSchedule,
     pack_search_datagrams,
 )
-from iochost.pv.data import ChannelDouble
+from iochost.pv.data import ChannelByte, ChannelDouble, ChannelString
 from iochost.server import PVDatabase
 from iochost.testing import ServerThread
 
@@ -247,3 +247,35 @@ async def test_arrays_beyond_max_array_bytes_are_refused_before_asking(serve_pvs
         assert too_large.value.status == ECA_TOLARGE
         assert "EPICS_CA_MAX_ARRAY_BYTES=16384" in str(too_large.value)
         assert (await channel.get(count=100)).count == 100
+
+
+async def test_a_put_without_wait_reaches_the_server_when_the_context_closes(serve_pvs):
+    """libca flushes before a context goes: a 16 MB put sent without waiting, then the
+    context closed at once, still arrives whole."""
+    names = serve_pvs({"BIG": ChannelDouble(value=np.zeros(2_000_000))})
+    values = np.arange(2_000_000, dtype=np.float64) + 0.5
+    async with Context() as context:
+        channel = await context.connect(names["BIG"], timeout=5)
+        await channel.put(values)
+    async with Context() as context:
+        channel = await context.connect(names["BIG"], timeout=5)
+        reading = await channel.get(timeout=10)
+    assert reading.count == 2_000_000 and reading.data[-1] == values[-1]
+
+
+async def test_text_the_encoding_cannot_hold_is_refused_and_bytes_go_as_they_are(serve_pvs):
+    """A str put is latin-1 (the library's TEXT_ENCODING): other characters are a
+    RequestFailed (ECA_BADSTR) saying what to do, not an encoder's traceback; bytes to a
+    CHAR array are sent as they are (no NUL added: a str gets one, as caput -S)."""
+    names = serve_pvs({"TEXT": ChannelString(value="a"),
+                       "RAW": ChannelByte(value=b"\0" * 8, max_length=8)})
+    async with Context() as context:
+        text = await context.connect(names["TEXT"], timeout=5)
+        with pytest.raises(RequestFailed) as refused:
+            await text.put("\u03a9", wait=True, timeout=5)
+        assert refused.value.status == ECA_BADSTR and "encode" in str(refused.value)
+        await text.put("\u03a9".encode(), wait=True, timeout=5)
+        assert (await text.get()).data == [b"\xce\xa9"]
+        raw = await context.connect(names["RAW"], timeout=5)
+        await raw.put(b"\x01\x02\x03", wait=True, timeout=5)
+        assert (await raw.get()).data.tolist() == [1, 2, 3]

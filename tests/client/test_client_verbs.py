@@ -288,6 +288,32 @@ def test_verbs_against_rsrv():
         assert iochost("get", "VERB:SHORT", env=env).stdout.split()[-1] == "5"
 
 
+def test_text_char_arrays_and_one_element_arrays_against_rsrv():
+    """As caput/caget on a UTF-8 terminal: text goes as its UTF-8 bytes and comes back as
+    it was; words to a CHAR waveform are numbers (-S: one long string with its NUL); an
+    array channel prints as ``COUNT V...`` whatever it holds now; -# -1 reads all."""
+    db = ('record(stringout, "TXT:SO") { field(VAL, "a") }\n'
+          'record(waveform, "TXT:UC") { field(FTVL, "UCHAR") field(NELM, "8") }\n'
+          'record(waveform, "TXT:WF") { field(FTVL, "DOUBLE") field(NELM, "10") }\n')
+    with running_softioc(db) as port:
+        env = dict(os.environ, EPICS_CA_ADDR_LIST=f"127.0.0.1:{port}")
+        result = iochost("put", "TXT:SO", "\u03a9 ok", env=env)
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.splitlines()[-1].endswith("\u03a9 ok")
+        assert iochost("get", "TXT:SO", env=env).stdout.split(None, 1)[1].strip() == "\u03a9 ok"
+        assert iochost("put", "TXT:UC", "7", env=env).stdout.split()[-2:] == ["1", "7"]
+        assert iochost("put", "TXT:UC", "1", "2", env=env).stdout.split()[-3:] == \
+            ["2", "1", "2"]
+        assert iochost("put", "-S", "TXT:UC", "ab", env=env).returncode == 0
+        assert iochost("get", "TXT:UC", env=env).stdout.split()[1:] == ["3", "97", "98", "0"]
+        assert iochost("get", "-S", "TXT:UC", env=env).stdout.split()[1:] == ["ab"]
+        assert iochost("put", "TXT:WF", "5", env=env).returncode == 0
+        assert iochost("get", "TXT:WF", env=env).stdout.split()[1:] == ["1", "5"]
+        reading = json.loads(iochost("get", "--json", "TXT:WF", env=env).stdout)
+        assert reading["value"] == [5.0]
+        assert iochost("get", "-#", "-1", "TXT:WF", env=env).stdout.split()[1:] == ["1", "5"]
+
+
 # -- the verbs' help examples, as written, against the served demo ------------------------------
 
 @pytest.fixture(scope="module")
