@@ -51,8 +51,12 @@ class CalcError(ValueError):
 # -- numeric helpers: C semantics without exceptions ---------------------------------------
 
 def _to_int32(x: float) -> int:
-    """base's d2i(): negative doubles via int32, positive via uint32, result as int32."""
-    if not math.isfinite(x):
+    """base's d2i(): negative doubles via int32 (below INT_MIN: INT_MIN, as the C cast
+    gives on x86 and aarch64), others via uint32 (the low 32 bits; NaN, inf and beyond
+    2**63: 0), the result as int32."""
+    if x < 0:
+        return _c_int32(x)
+    if not x < 9.223372036854775808e18:  # NaN, +inf, and what cvttsd2si cannot hold
         return 0
     value = int(x) & 0xFFFFFFFF
     return value - (1 << 32) if value & 0x80000000 else value
@@ -442,6 +446,9 @@ def compile_calc(expression: str) -> CalcProgram:
                 value = float(number - (1 << 32) if number & 0x80000000 else number)
             else:
                 value = float(found.group(0))
+                if math.isinf(value) and found.group(0)[0].isdigit():
+                    pos = start   # 1e400: epicsStrtod's ERANGE, refused as base refuses it
+                    raise fail("badly formed numeric literal")
             code.append((_PUSH, value))
             pos = found.end()
             depth += 1

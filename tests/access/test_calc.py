@@ -40,6 +40,10 @@ KNOWN = [
     # % and NINT are C casts (epicsInt32): beyond 32 bits or NaN, INT_MIN (softIoc's)
     ("NINT(1e10)", -2147483648), ("NINT(3e9)", -2147483648), ("NINT(NAN)", -2147483648),
     ("1e10%7", -2), ("5e9%3", -2), ("NINT(-2147483648.2)", -2147483648),
+    # bit operations take base's d2i: a negative double as (epicsInt32), INT_MIN below it;
+    # a positive one as (epicsUInt32), its low 32 bits
+    ("-1e10|0", -2147483648), ("-3000000000|0", -2147483648), ("~-5e9", 2147483647),
+    ("-I*1e8|0", -2147483648), ("3e9|0", -1294967296), ("1e10&255", 0),
 ]
 
 
@@ -60,6 +64,7 @@ def test_known_results(expression, expected):
     ("A?B", "unbalanced conditional"), ("B:C", "unbalanced conditional"),
     ("1 2", "syntax error"), ("1:=2", "bad assignment target"), ("MAX()", "operand"),
     ("A+FOO", "syntax error"), ("1;2", "operand missing"), ("0xZ", "numeric literal"),
+    ("1e400", "numeric literal"),  # epicsStrtod's ERANGE: softIoc refuses the CALC
     ("1+(" * 85 + "1" + ")" * 85, "stack overflow"),
     ("+".join("1" * 90), None),  # long but shallow: fine
 ])
