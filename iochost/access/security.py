@@ -35,7 +35,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Any, Protocol
 
-from ..ca.dbr import ChannelType, decode_dbr
+from ..ca.dbr import DBE_ALARM, DBE_VALUE, ChannelType, decode_dbr
 from .acf import DEFAULT_GROUP, AccessConfig, AccessGroup, AcfError, Level, parse_acf
 from .rules import CalcState, CompiledRules, HostMatch, Resolver, compile_rules, resolve_ipv4
 
@@ -155,6 +155,9 @@ class AccessMember:
         return f"<AccessMember {self.group}>"
 
 
+_VALUE_OR_ALARM = DBE_VALUE | DBE_ALARM
+
+
 class _Input:
     """One INPx of one group, watching one served PV."""
 
@@ -170,6 +173,8 @@ class _Input:
         self.channel.remove_listener(self.changed)
 
     def changed(self, channel: Any = None, flags: int = 0) -> None:
+        if flags and not flags & _VALUE_OR_ALARM:
+            return  # base's asCa monitors DBE_VALUE|DBE_ALARM: MDEL filters an input
         self.security._input_changed(self.group, self.index, self.read())
 
     def read(self) -> float | None:

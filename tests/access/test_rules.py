@@ -129,6 +129,22 @@ async def test_val_in_a_calc_rule_is_its_last_result(tmp_path):
     security.close()
 
 
+async def test_an_input_is_read_through_its_monitor_deadband(tmp_path):
+    """base's asCa reads an input through a DBE_VALUE|DBE_ALARM monitor: with MDEL 5
+    (``value_atol``), moving 0 -> 1 posts nothing and grants nothing; 6 does."""
+    rules = 'ASG(DEFAULT) { INPA(EN) RULE(1, READ) RULE(1, WRITE) { CALC("A>=1") } }'
+    channels = {"EN": ChannelDouble(value=0.0, value_atol=5.0)}
+    security = AccessSecurity(AccessSettings(write_rules(tmp_path, rules)))
+    security.load()
+    security.attach_inputs(channels.get)
+    rights = []
+    for value in (1.0, 3.0, 6.0):
+        await channels["EN"].write(value)
+        rights.append(security.rights("DEFAULT", 1, "h", "u"))
+    assert rights == [1, 1, 3]
+    security.close()
+
+
 async def test_an_unserved_input_stays_bad_and_is_said_at_load(tmp_path, caplog):
     security = AccessSecurity(AccessSettings(write_rules(tmp_path, CALC_RULES)))
     security.load()
