@@ -227,6 +227,7 @@ class AccessSecurity:
         self._trap_listeners: list[Callable[[TrapWrite], None]] = []
         self.loaded_at: float | None = None
         self.last_error: str | None = None
+        self._reloading = asyncio.Lock()
 
     # -- loading ---------------------------------------------------------------------------
     def reconfigure(self, settings: AccessSettings,
@@ -237,8 +238,7 @@ class AccessSecurity:
         self._expand = expand
 
     def _read(self) -> CompiledRules:
-        config = read_rules_file(self.settings.file, self._expand)
-        return compile_rules(config, self.settings.host_match, self._resolve)
+        return _read_rules(self.settings, self._expand, self._resolve)
 
     def load(self) -> None:
         """The first load (synchronous, before serving).  Raises AcfError unless the
@@ -258,16 +258,21 @@ class AccessSecurity:
     async def reload(self) -> bool:
         """Parse the file again; True when the new rules are in force.  A bad file keeps
         the rules in force (logged with file:line)."""
-        try:
-            rules = await asyncio.to_thread(self._read)
-        except AcfError as exc:
-            self.last_error = str(exc)
-            logger.error("access security: reload failed, keeping the rules in force: %s",
-                         exc)
-            return False
-        self._install(rules)
-        self._notify(None)
-        return True
+        # One at a time, each with the settings of its start: reloads that overlap (SIGHUP,
+        # READACF, the web, a config reload) install in the order they were asked for,
+        # so the last file read is the one in force.
+        async with self._reloading:
+            try:
+                rules = await asyncio.to_thread(_read_rules, self.settings, self._expand,
+                                                self._resolve)
+            except AcfError as exc:
+                self.last_error = str(exc)
+                logger.error("access security: reload failed, keeping the rules in force: "
+                             "%s", exc)
+                return False
+            self._install(rules)
+            self._notify(None)
+            return True
 
     def _install(self, rules: CompiledRules) -> None:
         for warning in (*rules.config.warnings, *rules.warnings):
@@ -448,6 +453,12 @@ class AccessSecurity:
         """Stop watching inputs."""
         self._close_inputs()
         self._lookup = self._remote = None
+
+
+def _read_rules(settings: AccessSettings, expand: Callable[[str], str] | None,
+                resolve: Resolver) -> CompiledRules:
+    config = read_rules_file(settings.file, expand)
+    return compile_rules(config, settings.host_match, resolve)
 
 
 def _entry_name(pv: str) -> str:

@@ -145,6 +145,33 @@ async def test_an_input_is_read_through_its_monitor_deadband(tmp_path):
     security.close()
 
 
+async def test_overlapping_reloads_leave_the_last_file_read_in_force(tmp_path):
+    """A reload whose host-name look-ups take their time, overtaken by a second reload of
+    a newer file: the newer file is in force at the end (reloads run one after another)."""
+    import threading
+    import time as _time
+
+    slow = threading.Event()
+
+    def resolve(host):
+        if host == "slowhost":
+            slow.set()
+            _time.sleep(0.5)
+        return ["127.0.0.1"]
+
+    path = write_rules(tmp_path, "HAG(h) { slowhost } ASG(DEFAULT) { RULE(1, WRITE) }")
+    security = AccessSecurity(AccessSettings(path, host_match=HostMatch.ADDRESS), resolve=resolve)
+    security.load()
+    slow.clear()
+    first = asyncio.ensure_future(security.reload())
+    while not slow.is_set():          # the first reload has read its file
+        await asyncio.sleep(0.01)
+    path.write_text("ASG(DEFAULT) { RULE(1, NONE) }")
+    assert await asyncio.gather(first, security.reload()) == [True, True]
+    assert security.rights("DEFAULT", 1, "127.0.0.1", "u") == 0
+    security.close()
+
+
 async def test_an_unserved_input_stays_bad_and_is_said_at_load(tmp_path, caplog):
     security = AccessSecurity(AccessSettings(write_rules(tmp_path, CALC_RULES)))
     security.load()
