@@ -26,9 +26,10 @@ The language, as base reads it::
 * As base: a group name may be defined once (``ASG(DEFAULT)`` replaces the empty default
   group); a rule may only name groups defined above it; a CALC expression must compile and
   must not store into an input.
-* The newer ``RPC`` access level and the ``METHOD``, ``AUTHORITY`` and ``PROTOCOL``
-  conditions (secure PVAccess rules of later EPICS releases) are read, then refused with an
-  error naming them: silently dropping a condition would widen a rule.
+* As base 7.0.10 reads what later releases write (secure PVAccess: the ``RPC`` access,
+  ``METHOD``/``AUTHORITY``/``PROTOCOL`` conditions): a RULE with an access or a body item
+  it does not know is dropped, and a top-level block or ASG item it does not know
+  (``WORD(...)``) skipped, each with a warning. Dropping a rule never grants more.
 """
 from __future__ import annotations
 
@@ -51,10 +52,6 @@ __all__ = [
 
 #: The group of every channel that names none (or names one the rules do not define).
 DEFAULT_GROUP = "DEFAULT"
-
-#: Keywords of later EPICS releases that iochost reads and refuses.
-UNSUPPORTED_KEYWORDS = ("RPC", "METHOD", "AUTHORITY", "PROTOCOL")
-
 
 class Level(IntEnum):
     """A rule's access, ordered as base orders them (asNOACCESS < asREAD < asWRITE)."""
@@ -244,23 +241,41 @@ class _Parser:
             elif token.kind == "keyword" and token.text == "ASG":
                 self.take()
                 self.access_group(token)
-            elif self.newer(token):
-                raise self.unsupported(token)
+            elif self.generic(token):
+                self.skip_generic(with_body=True)
+                self.warnings.append(f"{self.source}:{token.line}: ignoring the unsupported "
+                                     f"top-level block {token.text}")
             else:
                 raise self.expected("UAG, HAG or ASG")
         return AccessConfig(self.source, self.uags, self.hags, self.groups,
                             tuple(self.warnings))
 
-    @staticmethod
-    def newer(token: _Token) -> bool:
-        """A newer keyword where a keyword is expected (elsewhere these are plain names:
-        a user may be called METHOD)."""
-        return token.kind == "name" and token.text in UNSUPPORTED_KEYWORDS
+    def generic(self, token: _Token) -> bool:
+        """A word base 7.0.10 does not know followed by ``(`` where a keyword is expected
+        (``METHOD("x")``, a later release's block): read past it, as base does."""
+        following = self.tokens[self.index + 1] if token.kind != "end" else token
+        return token.kind in ("name", "inp") and following.kind == "punct" \
+            and following.text == "("
 
-    def unsupported(self, token: _Token) -> AcfError:
-        return self.error(
-            f"{token.text} is a newer (secure PVAccess) ACF keyword that iochost does not "
-            f"support; remove it (ignoring it could grant more access than intended)", token)
+    def skip_generic(self, with_body: bool = False) -> None:
+        """``WORD(arguments)``, and, at the top level, a ``{...}`` body (nesting allowed)."""
+        self.take()
+        self.punct("(")
+        while not self.at(")"):
+            if self.token.kind in ("end", "punct") and not self.at(","):
+                raise self.expected("')'")
+            self.take()
+        self.take()
+        if with_body and self.at("{"):
+            depth = 0
+            while True:
+                token = self.take()
+                if token.kind == "end":
+                    raise self.expected("'}'")
+                if token.kind == "punct" and token.text in "{}":
+                    depth += 1 if token.text == "{" else -1
+                    if depth == 0:
+                        break
 
     def member_group(self, keyword: _Token) -> None:
         self.punct("(")
@@ -304,6 +319,7 @@ class _Parser:
         rules: list[Rule] = []
         if self.at("{"):
             self.take()
+            items = 0
             while True:
                 token = self.token
                 if token.kind == "inp":
@@ -318,31 +334,34 @@ class _Parser:
                     inputs[index] = pv.text
                 elif token.kind == "keyword" and token.text == "RULE":
                     self.take()
-                    rules.append(self.rule(token))
-                elif self.newer(token):
-                    raise self.unsupported(token)
-                elif rules or inputs:
+                    rule = self.rule(token)
+                    if rule is not None:
+                        rules.append(rule)
+                elif self.generic(token):   # INPM(...), a later release's item
+                    self.skip_generic()
+                    self.warnings.append(f"{self.source}:{token.line}: ignoring the "
+                                         f"unsupported item {token.text} in ASG {name}")
+                elif items:
                     if self.at("}"):
                         self.take()
                         break
                     raise self.expected("INPA..INPL, RULE or '}'")
                 else:
                     raise self.expected("INPA..INPL or RULE")
+                items += 1
         self.groups[name] = AccessGroup(name, inputs, tuple(rules))
 
-    def rule(self, keyword: _Token) -> Rule:
+    def rule(self, keyword: _Token) -> Rule | None:
+        """A RULE; None for one base 7.0.10 ignores (with a warning): an access it does
+        not know (``RPC``, a misspelt ``WRTIE``) or an item it does not know in its body
+        (``METHOD("x")``). Dropping a rule never grants more: rules only grant."""
         self.punct("(")
         if self.token.kind != "int":
             raise self.expected("an access security level (an integer)")
         level = int(self.take().text)
         self.punct(",")
-        access_token = self.token
-        if self.newer(access_token):
-            raise self.unsupported(access_token)
-        access_name = self.string("NONE, READ or WRITE").text
-        if access_name not in Level.__members__:
-            raise self.error(f"access rights must be NONE, READ or WRITE, found "
-                             f"{access_name!r}", access_token)
+        access_token = self.string("NONE, READ or WRITE")
+        unknown = None if access_token.text in Level.__members__ else access_token
         trapwrite = False
         if self.at(","):
             self.take()
@@ -358,6 +377,7 @@ class _Parser:
         calc: CalcProgram | None = None
         if self.at("{"):
             self.take()
+            items = 0
             while True:
                 token = self.token
                 if token.kind == "keyword" and token.text in ("UAG", "HAG"):
@@ -383,16 +403,22 @@ class _Parser:
                     expression = self.string("a CALC expression in quotes")
                     self.punct(")")
                     calc = self.compile(expression)
-                elif self.newer(token):
-                    raise self.unsupported(token)
-                elif uags or hags or calc is not None:
+                elif self.generic(token):
+                    self.skip_generic()
+                    unknown = unknown or token
+                elif items:
                     if self.at("}"):
                         self.take()
                         break
                     raise self.expected("UAG, HAG, CALC or '}'")
                 else:
                     raise self.expected("UAG, HAG or CALC")
-        return Rule(level, Level[access_name], trapwrite, tuple(uags), tuple(hags), calc,
+                items += 1
+        if unknown is not None:
+            self.warnings.append(f"{self.source}:{keyword.line}: ignoring a RULE that "
+                                 f"contains an unsupported keyword: {unknown.text}")
+            return None
+        return Rule(level, Level[access_token.text], trapwrite, tuple(uags), tuple(hags), calc,
                     keyword.line)
 
     def compile(self, token: _Token) -> CalcProgram:

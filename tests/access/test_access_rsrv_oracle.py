@@ -41,6 +41,13 @@ ASG(LOCAL) {
     RULE(1, READ)
     RULE(1, WRITE) { HAG(local) }
 }
+ASG(NEWER) {
+    RULE(1, READ)
+    RULE(1, WRITE) { UAG(ops) METHOD("ca") }
+    RULE(1, RPC)
+    RULE(0, WRITE) { UAG(admins) }
+}
+AUTHORITY(site, "CN=site CA") { ISSUED(x) { y } }
 ASG(ADMIN) {
     RULE(1, NONE)
     RULE(0, READ) { HAG(console) }
@@ -48,7 +55,8 @@ ASG(ADMIN) {
 }
 """
 GROUPS = {"OPEN": "", "RO": "RO", "NOACC": "NOACC", "CONSOLE": "CONSOLE", "L0": "L0",
-          "ADMIN": "ADMIN", "LOCAL": "LOCAL", "UNKNOWN": "NOT-IN-THE-FILE"}
+          "ADMIN": "ADMIN", "LOCAL": "LOCAL", "NEWER": "NEWER",
+          "UNKNOWN": "NOT-IN-THE-FILE"}
 FIELDS = ("", ".DESC", ".EGU", ".HIHI", ".ASG")
 CLIENTS = [(b"operator", b"console1"), (b"operator", b"laptop"), (b"guest", b"CONSOLE2"),
            (b"admin", b"console2"), (b"root-ish", b"x"),
