@@ -52,7 +52,13 @@ def test_iochost_check_parses_the_rules_file(tmp_path, capsys, monkeypatch):
     assert main(["check", str(config)]) == 0
     out = capsys.readouterr().out
     assert f"{rules}: OK (1 ASGs, 1 UAGs, 0 HAGs)" in out and f"{config}: OK" in out
-    rules.write_text("ASG(DEFAULT) {\n  RULE(1, REED)\n}\n")
+    rules.write_text("ASG(DEFAULT) {\n  RULE(1, 5)\n}\n")
     assert main(["check", str(config)]) == 1
-    assert f"error: access rules: {rules}:2:11: access rights must be NONE, READ or WRITE" \
+    assert f"error: access rules: {rules}:2:11: expected NONE, READ or WRITE, found '5'" \
         in capsys.readouterr().err
+    # what base 7.0.10 drops (a misspelt access) is a warning, as it is to base
+    rules.write_text("ASG(DEFAULT) {\n  RULE(1, READ)\n  RULE(1, WRTIE)\n}\n")
+    assert main(["check", str(config)]) == 0
+    captured = capsys.readouterr()
+    assert f"{rules}:3: ignoring a RULE that contains an unsupported keyword: WRTIE" in \
+        captured.out + captured.err

@@ -182,14 +182,14 @@ def test_a_reload_whose_rules_file_is_bad_is_refused_whole(serve, ca_server, cap
     (pv,) = caproto_as("operator", "laptop").get_pvs(unique_prefix + "OPEN", timeout=TIMEOUT)
     pv.wait_for_connection(timeout=TIMEOUT)
     assert int(pv.access_rights) == 3
-    rules.write_text(RULES + "ASG(LOCKED) { RULE(1, WRTIE) }\n")
+    rules.write_text(RULES + "ASG(LOCKED) { RULE(1, 5) }\n")
     write_config(path, unique_prefix, rules, asg="LOCKED")
     heard = []
     assert ca_server.call(reload_host(host, report=lambda *outcome: heard.append(outcome))) \
         is None
     ((applied, (headline, reason)),) = heard
     assert not applied and headline.startswith(f"reload of {path} refused: 1 problem(s)")
-    assert reason.startswith(f"access rules: {rules}:") and "WRTIE" in reason
+    assert reason.startswith(f"access rules: {rules}:") and "found '5'" in reason
     assert host.config.mounts[0].asg == "" and int(pv.access_rights) == 3
 
 
