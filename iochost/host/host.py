@@ -199,6 +199,18 @@ class Host:
             self.server = Server(self.database, config)
             await self.server.start()
             await self._check_port_alone(config.port)
+        elif self.access is not None and self.server.config.use_host_names != \
+                self.access.server_settings()["use_host_names"]:
+            # the server a caller gave decides whose host name counts: rules compiled for
+            # the other way would be spoofable (host_match: address) or never match
+            await self.access.close()
+            self.access = None
+            match = self.config.access.host_match  # type: ignore[union-attr]
+            raise ConfigError([ConfigProblem(
+                self.config.source.location(("access", "host_match")), "access.host_match",
+                f"{match!r}, but the server this Host was given has use_host_names="
+                f"{self.server.config.use_host_names}: give it a server started with "
+                f"use_host_names={match == 'name'}, or let the Host start its own")])
         self.started_at = time.monotonic()
         self._running = True
         if not self.config.mounts:

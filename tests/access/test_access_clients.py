@@ -368,6 +368,21 @@ def test_address_matching_ignores_the_claimed_host_name(ca_server, catalog, uniq
         ca_server.call(own.stop())
 
 
+def test_address_matching_on_a_server_that_matches_names_refuses_to_start(
+        ca_server, catalog, unique_prefix, rules_file):
+    """A Host given a server that takes claimed host names cannot enforce host_match:
+    address (a client could claim '127.0.0.1'): it says so and serves nothing."""
+    from iochost.host.problems import ConfigError
+
+    config = host_config(unique_prefix, rules_file, host_match="address")
+    embedded = Host(config, catalog, server=ca_server.server)
+    with pytest.raises(ConfigError) as refused:
+        ca_server.call(embedded.start())
+    assert "access.host_match" in str(refused.value)
+    assert "use_host_names=False" in str(refused.value)
+    assert ca_server.server.database.resolve(unique_prefix + "LOCAL") is None
+
+
 def test_a_bad_rules_file_refuses_to_start_or_starts_read_only(ca_server, catalog,
                                                                 unique_prefix, tmp_path):
     bad = tmp_path / "bad.acf"
