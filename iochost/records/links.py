@@ -251,9 +251,10 @@ LINKS: dict[str, Link] = {
     "MPST": _post_menu("value_atol"),
     "APST": _post_menu("log_atol"),
     "LALM": Link(_last_alarm_level),
-    # the values last posted for monitors and the archive (the deadbands' references)
-    "MLST": _attribute("_mlst", 0)._replace(mask=DBE_VALUE),
-    "ALST": _attribute("_alst", 0)._replace(mask=DBE_LOG),
+    # the values last posted for monitors and the archive (the deadbands' references);
+    # read fresh, never posted (a record's monitor() does not post them)
+    "MLST": _attribute("_mlst", 0)._replace(mask=DBE_VALUE, changed_post=0),
+    "ALST": _attribute("_alst", 0)._replace(mask=DBE_LOG, changed_post=0),
     "NELM": Link(lambda record: record.max_length),
     "NORD": Link(lambda record: record.length, mask=DBE_VALUE),  # elements the value holds
     "FTVL": Link(_element_type),
@@ -335,6 +336,8 @@ def link_of(rtyp: str, name: str) -> Link | None:
         return None  # subArray's NELM is how many elements to take, not the buffer size
     if name == "FTVL" and getattr(buffer, "type_from", None) != "FTVL":
         return None
+    if name in ("MPST", "APST") and getattr(buffer, "count_from", None) != "NELM":
+        return None  # stringin/stringout, lsi/lso: a stored menu (their text posts on change)
     if name in _INPUT_LIMITS and rtyp != "motor" and not has_field(rtyp, "DRVH"):
         return _INPUT_LIMITS[name]
     return LINKS.get(name)

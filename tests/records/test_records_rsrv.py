@@ -938,3 +938,37 @@ def test_disp_refuses_client_puts_but_its_own_as_rsrv(mount, ca_server, unique_p
     assert theirs == [putfail] * 4 + [1.0, b"mm", 1, 1, 6.0]
     ca_server.call(group.ao.write(7.0))  # the IOC's own writes are not client puts
     assert group.ao.value == 7.0
+
+
+class Mlst(PVGroup):
+    ao = pvproperty(value=0.0, record="ao")
+    so = pvproperty(value="a", dtype=ChannelType.STRING, record="stringout")
+
+
+def mlst_updates_and_menu_puts(port: int, P: str) -> tuple:
+    """Updates of a subscription to ao.MLST while VAL moves three times (after the first
+    one), and the status and value of a put of "Always" to a stringout's MPST."""
+    raw = Raw(port)
+    sid = raw.create(P + "ao.MLST")
+    raw.sock.sendall(packers.event_add_request(ChannelType.DOUBLE, 1, sid, 99, 1))
+    raw.until(object, lambda m: getattr(m, "subscriptionid", None) == 99)
+    val = raw.create(P + "ao")
+    for value in (1.0, 2.0, 3.0):
+        raw.put(val, ChannelType.DOUBLE, struct.pack(">d", value))
+    status = raw.put(raw.create(P + "so.MPST"), ChannelType.STRING, b"Always".ljust(40, b"\0"))
+    menu = raw.read(P + "so.MPST", ChannelType.STRING)[0][0]
+    mlst = raw.read(P + "ao.MLST", ChannelType.DOUBLE)[0][0]
+    raw.drain()
+    updates = sum(getattr(m, "subscriptionid", None) == 99 for m in raw.messages)
+    return updates, status, menu, mlst
+
+
+def test_mlst_is_never_posted_and_text_records_keep_their_mpst_as_rsrv(mount, ca_server,
+                                                                      unique_prefix):
+    P = unique_prefix
+    db = f'record(ao, "{P}ao") {{ }}\nrecord(stringout, "{P}so") {{ field(VAL, "a") }}\n'
+    with running_softioc(db) as rsrv_port:
+        theirs = mlst_updates_and_menu_puts(rsrv_port, P)
+    mount(Mlst(prefix=P))
+    assert mlst_updates_and_menu_puts(ca_server.tcp_port, P) == theirs == \
+        (0, 1, b"Always", 3.0)
