@@ -29,8 +29,8 @@ ASG(HIDDEN) { RULE(1, READ) { UAG(nobody) } }
 """
 #: the operator loses write access to DEFAULT
 DENY_RULES = RULES.replace("    RULE(1, WRITE) { UAG(ops) }\n", "")
-#: a typo on line 4 (RED for READ)
-BAD_RULES = RULES.replace("    RULE(1, READ)\n", "    RULE(1, RED)\n", 1)
+#: a typo on line 4: the rule's ")" is missing
+BAD_RULES = RULES.replace("    RULE(1, READ)\n", "    RULE(1, READ\n", 1)
 
 
 @pytest.fixture
@@ -165,7 +165,7 @@ def test_access_reload_from_the_api(secured, caproto_as, unique_prefix):
     # write) stay -- not a fallback to read-only
     rules.write_text(BAD_RULES)
     status, _, answer = demo.request("/api/access/reload", "POST", {})
-    assert status == 422 and f"{rules}:4:" in answer["error"] and "RED" in answer["error"]
+    assert status == 422 and f"{rules}:5:" in answer["error"] and "')'" in answer["error"]
     openapi.check("/api/access/reload", "post", 422, answer)
     assert not watch.changed.wait(0.3)
     temp.write([22.0], wait=True, timeout=TIMEOUT)
