@@ -46,7 +46,8 @@ from .saveset import SavedItem, SaveSet
 from .savfiles import SaveFileSet
 from .savvalues import LONG_STRING_MARK, field_name_of, value_name
 
-__all__ = ["Autosave", "autosaved", "declared_items", "default_autosave_dir", "read_requests"]
+__all__ = ["Autosave", "autosaved", "declared_items", "default_autosave_dir", "read_requests",
+           "set_name"]
 
 
 def default_autosave_dir(host_name: str, environ: Any = None) -> Path:
@@ -110,10 +111,18 @@ def read_requests(config: Any, request: str | Sequence[str] | None,
     return names, broken, problems
 
 
+def set_name(name: str | None, request: str | Sequence[str] | None) -> str:
+    """The save set's name (its file's, without .sav): ``name``, else, as synApps names the
+    .sav after its .req, the one request file's (``auto_positions``), else auto_settings."""
+    if name is not None:
+        return name
+    return Path(request).stem if isinstance(request, str) else "auto_settings"
+
+
 class Autosave:
     """The autosave helper of one mount (see the module docstring)."""
 
-    def __init__(self, mount: Any, *, name: str = "auto_settings",
+    def __init__(self, mount: Any, *, name: str | None = None,
                  directory: str | None = None, period: float | None = None,
                  trigger: str | None = None,
                  pvs: Sequence[str] = (), fields: Sequence[str] = (),
@@ -122,6 +131,7 @@ class Autosave:
                  sequence_files: int = 3, sequence_period: float = 60.0,
                  dated_copies: int = 10) -> None:
         ioc, prefix = mount.ioc, mount.config.prefix
+        name = set_name(name, request)
         host = getattr(mount, "host", None)
         items = declared_items(ioc.pvdb, prefix)
         for pv in pvs:

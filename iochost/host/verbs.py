@@ -216,7 +216,7 @@ def autosave_import(path: str, switches: PluginSwitches, source: str, mount_name
                     out: TextIO | None = None, err: TextIO | None = None) -> int:
     """``iochost autosave import FILE CONFIG --mount NAME``: caproto's JSON autosave file
     into the mount's ``.sav`` save set (see iochost.helpers.caproto_import)."""
-    from iochost.helpers.autosave import mount_directory
+    from iochost.helpers.autosave import mount_directory, set_name
     from iochost.helpers.caproto_import import import_caproto_json
     from iochost.helpers.savfiles import SaveFileSet
 
@@ -234,7 +234,7 @@ def autosave_import(path: str, switches: PluginSwitches, source: str, mount_name
         return 1
     options = mount.helpers.get("autosave") or {}
     directory = options.get("directory") or mount_directory(checked.config.host, mount.name)
-    files = SaveFileSet(directory, options.get("name", "auto_settings"))
+    files = SaveFileSet(directory, set_name(options.get("name"), options.get("request")))
     from .lockfile import ConfigLock, ConfigLocked
 
     try:

@@ -211,7 +211,7 @@ def test_a_request_file_that_cannot_be_read_fails_its_set_but_not_the_mount(
     host = start_host(f"""\
         mounts:
           - {{name: settings, ioc: helper-test-settings, prefix: "$(P)IOC:",
-             helpers: {{autosave: {{request: missing.req, request_path: ['{tmp_path}'],
+             helpers: {{autosave: {{request: auto_settings.req, request_path: ['{tmp_path}'],
                                    period: 0.1}}}}}}
         """, P, host_keys=f"autosave_prefix: '{P}'")
     assert host.mounts["settings"].state == "running"
@@ -219,6 +219,7 @@ def test_a_request_file_that_cannot_be_read_fails_its_set_but_not_the_mount(
     assert wait_until(lambda: pyepics.caget(P + "SR_0_Status", use_monitor=False) == 1,
                       timeout=TIMEOUT)                                # Failure
     assert "bad request file" in pyepics.caget(P + "SR_0_StatusStr", as_string=True)
+    # (auto_settings.req is missing: its set auto_settings.sav restores, never saves)
     _put(pyepics, P + "IOC:gain", 1.0)
     start_host.stop(host)   # never saved: a save would drop what the request file names
     assert (directory / "auto_settings.sav").read_text(encoding="latin-1") == GOOD
@@ -229,12 +230,12 @@ def test_a_bad_line_of_a_request_file_is_left_out_and_the_rest_saves(start_host,
     """As synApps' readReqFile: an undefined macro or a missing include loses its line,
     not the set."""
     P = unique_prefix.split(":")[0] + ":"
-    (tmp_path / "partial.req").write_text(
+    (tmp_path / "auto_settings.req").write_text(
         "$(P)gain\n$(NOT_DEFINED)count\nfile optional_module.req P=$(P) R=x\n")
     host = start_host(f"""\
         mounts:
           - {{name: settings, ioc: helper-test-settings, prefix: "$(P)IOC:",
-             helpers: {{autosave: {{request: partial.req, request_path: ['{tmp_path}'],
+             helpers: {{autosave: {{request: auto_settings.req, request_path: ['{tmp_path}'],
                                    period: 0.1}}}}}}
         """, P, host_keys=f"autosave_prefix: '{P}'")
     _put(pyepics, P + "IOC:gain", 2.5)
@@ -243,8 +244,8 @@ def test_a_bad_line_of_a_request_file_is_left_out_and_the_rest_saves(start_host,
         sav.read_text(encoding="latin-1")).values()["gain"].value == "2.5", timeout=TIMEOUT)
     assert pyepics.caget(P + "SR_0_Status", use_monitor=False) != 1   # no Failure
     logged = caplog.text
-    assert "partial.req:2" in logged and "NOT_DEFINED" in logged and "left out" in logged
-    assert "partial.req:3" in logged and "optional_module.req" in logged
+    assert "auto_settings.req:2" in logged and "NOT_DEFINED" in logged and "left out" in logged
+    assert "auto_settings.req:3" in logged and "optional_module.req" in logged
     start_host.stop(host)
 
 
@@ -255,7 +256,7 @@ def test_pass1_names_match_however_the_file_spells_the_value(start_host, unique_
     putter (it was restored at pass 0, the putter never told)."""
     directory = tmp_path / "autosave" / "settings"
     directory.mkdir(parents=True)
-    (tmp_path / "p.req").write_text("$(P)target.VAL\n")
+    (tmp_path / "auto_settings.req").write_text("$(P)target.VAL\n")
     for line in ("target.VAL 5", f"{unique_prefix}target 6"):
         (directory / "auto_settings.sav").write_text(
             f"# written by hand\n{line}\n<END>\n")
@@ -263,7 +264,7 @@ def test_pass1_names_match_however_the_file_spells_the_value(start_host, unique_
         host = start_host(f"""\
             mounts:
               - {{name: settings, ioc: helper-test-settings, prefix: "$(P)",
-                 helpers: {{autosave: {{request: p.req, request_path: ['{tmp_path}'],
+                 helpers: {{autosave: {{request: auto_settings.req, request_path: ['{tmp_path}'],
                                        pass1: [target]}}}}}}
             """, unique_prefix)
         value = float(line.rsplit(" ", 1)[1])

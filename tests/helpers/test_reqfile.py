@@ -56,11 +56,11 @@ def test_errors_name_the_file_and_line(tmp_path, text, message):
 
 
 def test_the_helper_saves_what_a_request_file_names(start_host, unique_prefix, pyepics, tmp_path):
-    (tmp_path / "settings.req").write_text("$(P)unsaved\n$(P)speed.LOPR\n")
+    (tmp_path / "auto_settings.req").write_text("$(P)unsaved\n$(P)speed.LOPR\n")
     host = start_host(f"""\
         mounts:
           - {{name: settings, ioc: helper-test-settings, prefix: "$(P)",
-             helpers: {{autosave: {{request: settings.req, request_path: ['{tmp_path}']}}}}}}
+             helpers: {{autosave: {{request: auto_settings.req, request_path: ['{tmp_path}']}}}}}}
         """, unique_prefix)
     assert pyepics.caput(unique_prefix + "unsaved", 5.5, wait=True, timeout=TIMEOUT) == 1
     assert pyepics.caput(unique_prefix + "speed.LOPR", -2, wait=True, timeout=TIMEOUT) == 1
@@ -68,3 +68,25 @@ def test_the_helper_saves_what_a_request_file_names(start_host, unique_prefix, p
     saved = tmp_path / "autosave" / "settings" / "auto_settings.sav"
     entries = parse_sav(saved.read_text(encoding="latin-1")).values()
     assert entries["unsaved"].value == "5.5" and entries["speed.LOPR"].value == "-2"
+
+
+def test_the_save_set_is_named_after_its_request_file(start_host, unique_prefix, pyepics,
+                                                      tmp_path):
+    """As synApps: request auto_positions.req -> auto_positions.sav (a C IOC's file is the
+    one restored), saved every 5 s as a positions set."""
+    (tmp_path / "auto_positions.req").write_text("$(P)unsaved\n")
+    directory = tmp_path / "autosave" / "settings"
+    directory.mkdir(parents=True)
+    (directory / "auto_positions.sav").write_text(
+        f"# save/restore V5.11\tAutomatically generated - DO NOT MODIFY\n"
+        f"{unique_prefix}unsaved 42.5\n<END>\n")
+    host = start_host(f"""\
+        mounts:
+          - {{name: settings, ioc: helper-test-settings, prefix: "$(P)",
+             helpers: {{autosave: {{request: auto_positions.req,
+                                   request_path: ['{tmp_path}']}}}}}}
+        """, unique_prefix)
+    assert pyepics.caget(unique_prefix + "unsaved", timeout=TIMEOUT) == 42.5
+    (helper,) = host.mounts["settings"].helpers
+    assert helper.saveset.files.name == "auto_positions" and helper.saveset.period == 5.0
+    assert not (directory / "auto_settings.sav").exists()
