@@ -248,10 +248,16 @@ def _client_verbs_parse(name: str) -> Callable[[str], object]:
     return _argument_type(parse)
 
 
+def _wait_seconds(text: str) -> float:
+    """-w S: 0 (or less) waits forever, as ca_pend_io(0) does."""
+    seconds = float(text)
+    return seconds if seconds > 0 else 1e9
+
+
 def _client_arguments(sub: argparse.ArgumentParser, verb: str) -> None:
-    sub.add_argument("--timeout", "-w", type=float, default=1.0, metavar="S",
+    sub.add_argument("--timeout", "-w", type=_wait_seconds, default=1.0, metavar="S",
                      help="seconds to wait for the connections and each answer "
-                          "(default 1)")
+                          "(default 1; 0: forever, as libca's)")
     if verb == "put":
         sub.add_argument("pv", metavar="PV")
         sub.add_argument("values", metavar="VALUE", nargs="+")

@@ -28,7 +28,7 @@ import numpy as np
 
 from iochost.ca.alarm_codes import AlarmSeverity, AlarmStatus
 from iochost.ca.codes import DBE_ALARM, DBE_LOG, DBE_PROPERTY, DBE_VALUE
-from iochost.ca.dbr import FAMILIES, AccessRights, ChannelType, family
+from iochost.ca.dbr import EPICS_EPOCH, FAMILIES, AccessRights, ChannelType, family
 from iochost.ca.eca import ECA_BADTYPE
 
 from .channel import Channel, DbrSpec
@@ -139,6 +139,8 @@ def value_text(reading: Reading, enum_strings: Sequence[str] = (), as_string: bo
 
 def _stamp_text(stamp: float | None) -> str:
     stamp = time.time() if stamp is None else stamp
+    if stamp == EPICS_EPOCH:   # never set (a record never processed): camonitor's word
+        return "<undefined>"
     return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(stamp)) + \
         f".{int(stamp % 1 * 1e6):06d}"
 

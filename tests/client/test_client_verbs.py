@@ -294,7 +294,8 @@ def test_text_char_arrays_and_one_element_arrays_against_rsrv():
     array channel prints as ``COUNT V...`` whatever it holds now; -# -1 reads all."""
     db = ('record(stringout, "TXT:SO") { field(VAL, "a") }\n'
           'record(waveform, "TXT:UC") { field(FTVL, "UCHAR") field(NELM, "8") }\n'
-          'record(waveform, "TXT:WF") { field(FTVL, "DOUBLE") field(NELM, "10") }\n')
+          'record(waveform, "TXT:WF") { field(FTVL, "DOUBLE") field(NELM, "10") }\n'
+          'record(ai, "TXT:NEVER") { }\n')
     with running_softioc(db) as port:
         env = dict(os.environ, EPICS_CA_ADDR_LIST=f"127.0.0.1:{port}")
         result = iochost("put", "TXT:SO", "\u03a9 ok", env=env)
@@ -312,6 +313,9 @@ def test_text_char_arrays_and_one_element_arrays_against_rsrv():
         reading = json.loads(iochost("get", "--json", "TXT:WF", env=env).stdout)
         assert reading["value"] == [5.0]
         assert iochost("get", "-#", "-1", "TXT:WF", env=env).stdout.split()[1:] == ["1", "5"]
+        # a record never processed has no time: camonitor's <undefined>; -w 0 waits forever
+        result = iochost("monitor", "-n", "1", "-w", "0", "TXT:NEVER", env=env)
+        assert result.stdout.split()[1:] == ["<undefined>", "0", "UDF", "INVALID"], result
 
 
 # -- the verbs' help examples, as written, against the served demo ------------------------------
