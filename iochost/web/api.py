@@ -152,7 +152,8 @@ def _mount(request: web.Request) -> tuple[dict[str, Any], list[str]]:
     for mount in view.mounts():
         if mount.name == name:
             return mount.to_json(), view.mount_pvnames(name) or []
-    raise web.HTTPNotFound(text=json.dumps({"error": f"no mount named {name!r}"}),
+    raise web.HTTPNotFound(text=json.dumps({"error": f"no mount named {name!r}"},
+                                           separators=(",", ":")),
                            content_type="application/json")
 
 

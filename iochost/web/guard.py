@@ -82,7 +82,16 @@ class RequestGuard:
             return _refused(f"a page of {origin} may not use this web page: add that origin "
                             f"to web.allowed_origins (a protection against cross-site "
                             f"requests)")
-        return await handler(request)
+        try:
+            return await handler(request)
+        except web.HTTPException as exc:
+            # the JSON API answers in JSON, a path it does not have too (not aiohttp's text)
+            if not request.path.startswith("/api/") or exc.content_type == "application/json":
+                raise
+            return web.json_response({"error": exc.text or exc.reason}, status=exc.status,
+                                     headers={key: value for key, value in exc.headers.items()
+                                              if key not in (hdrs.CONTENT_TYPE,
+                                                             hdrs.CONTENT_LENGTH)})
 
 
 def _refused(text: str) -> web.Response:

@@ -233,6 +233,9 @@ class PvwsSession:
             await self._error(f"{kind} failed: {type(exc).__name__}: {exc}")
 
     async def _dispatch(self, kind: Any, request: dict[str, Any], text: str) -> None:
+        if kind in ("subscribe", "monitor", "clear") and "pvs" not in request:
+            await self._error(f"a {kind} needs 'pvs' (a list of PV names)")
+            return
         if kind in ("subscribe", "monitor"):
             names = self._names(request)
             room = MAX_SUBSCRIPTIONS - len(self.watched)

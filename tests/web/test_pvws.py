@@ -178,6 +178,9 @@ def test_list_clear_echo_ping_and_errors(web_host):
             await browser.send(type="dance")
             assert await browser.receive() == {"type": "error",
                                                "message": "unknown message type 'dance'"}
+            await browser.send(type="subscribe")
+            assert (await browser.receive())["message"] == \
+                "a subscribe needs 'pvs' (a list of PV names)"
             await browser.send(type="subscribe", pvs=["NOT:SERVED:HERE"])
             update = await browser.update_of("NOT:SERVED:HERE")
             stamp = update.pop("seconds") + update.pop("nanos") * 1e-9

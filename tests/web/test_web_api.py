@@ -194,6 +194,16 @@ def test_a_web_put_takes_the_ca_put_path(web_host, pyepics):
     assert status == 400 and "value" in answer["error"]
 
 
+def test_the_api_answers_json_for_paths_it_does_not_have(demo):
+    status, kind, answer = demo.request("/api/nonesuch")
+    assert (status, kind) == (404, "application/json") and answer["error"]
+    status, kind, answer = demo.request("/api/mounts/nonesuch")
+    assert (status, kind, answer) == (404, "application/json",
+                                      {"error": "no mount named 'nonesuch'"})
+    assert demo.request("/api/pvs/X", "DELETE")[:2] == (405, "application/json")
+    assert demo.request("/nonesuch")[:2] == (404, "text/plain")   # pages stay pages
+
+
 def test_pages_render_the_host(demo):
     status, kind, page = demo.request("/")
     assert (status, kind) == (200, "text/html")
