@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import abc
 import asyncio
+import concurrent.futures
 from types import ModuleType
 from typing import Any, ClassVar
 
@@ -86,7 +87,9 @@ class AsyncioThreadsafeQueue:
         asyncio.run_coroutine_threadsafe(self._queue.put(value), self._loop).result()
 
     def get(self, timeout: float | None = None) -> Any:
-        """Block the calling (non-loop) thread until an item arrives and return it."""
+        """Block the calling (non-loop) thread until an item arrives and return it; raises
+        ``TimeoutError`` after ``timeout`` s, and ``SystemExit`` (ending a worker thread
+        quietly) when the event loop stops."""
         if self._in_loop_thread():
             raise RuntimeError("ThreadsafeQueue.get() would block the event loop; "
                                "use 'await queue.async_get()' there")
@@ -96,6 +99,10 @@ class AsyncioThreadsafeQueue:
         except TimeoutError:
             future.cancel()
             raise
+        except concurrent.futures.CancelledError:
+            # only the loop's shutdown cancels the wait: the IOC stopped, and its worker
+            # thread ends quietly (a thread's SystemExit prints no traceback)
+            raise SystemExit(0) from None
 
     def qsize(self) -> int:
         return self._queue.qsize()

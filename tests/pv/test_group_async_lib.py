@@ -81,3 +81,22 @@ async def test_layer_api_in_the_loop():
 def test_queue_needs_a_running_loop():
     with pytest.raises(RuntimeError, match="inside the event loop"):
         AsyncioAsyncLayer.ThreadsafeQueue()
+
+
+def test_a_thread_waiting_on_the_queue_ends_quietly_when_the_loop_stops(monkeypatch):
+    """caproto's worker-thread pattern: a daemon thread blocked in ``queue.get()`` when the
+    IOC stops ends without a traceback (SystemExit, which threading keeps quiet)."""
+    ended: list[type] = []
+    monkeypatch.setattr(threading, "excepthook", lambda args: ended.append(args.exc_type))
+    threads = []
+
+    async def ioc():
+        queue = AsyncioAsyncLayer.ThreadsafeQueue()
+        thread = threading.Thread(target=queue.get, daemon=True)
+        thread.start()
+        threads.append(thread)
+        await asyncio.sleep(0.1)
+
+    asyncio.run(ioc())
+    threads[0].join(5)
+    assert not threads[0].is_alive() and ended == [SystemExit]
