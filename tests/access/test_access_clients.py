@@ -349,7 +349,10 @@ def test_trapwrite_is_logged_and_handed_to_the_plugin(host, caproto_as, unique_p
 def test_address_matching_ignores_the_claimed_host_name(ca_server, catalog, unique_prefix,
                                                           rules_file):
     """host_match: address -- HAG(local) { localhost } is resolved to 127.0.0.1 at load;
-    a client claiming 'console1' is matched by its address only."""
+    a client claiming 'console1' is matched by its address only. (HAG console names an
+    address here: resolving 'console1' would send a DNS query off the machine.)"""
+    rules_file.write_text(RULES.replace("HAG(console) { console1 }",
+                                        "HAG(console) { 127.0.0.9 }"))
     config = host_config(unique_prefix, rules_file, host_match="address")
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -374,6 +377,8 @@ def test_address_matching_on_a_server_that_matches_names_refuses_to_start(
     address (a client could claim '127.0.0.1'): it says so and serves nothing."""
     from iochost.host.problems import ConfigError
 
+    rules_file.write_text(RULES.replace("HAG(console) { console1 }",
+                                        "HAG(console) { 127.0.0.9 }"))   # no DNS query
     config = host_config(unique_prefix, rules_file, host_match="address")
     embedded = Host(config, catalog, server=ca_server.server)
     with pytest.raises(ConfigError) as refused:
