@@ -135,6 +135,52 @@ def pytest_collection_modifyitems(items):
     items.sort(key=lambda item: HOOK_CALL_CHECK in item.nodeid)   # stable: the rest keep order
 
 
+#: The session's CA repeater (see ``ca_repeater``): a process of its own, so that it
+#: answers at once however busy the test process's threads keep its interpreter.
+_REPEATER_SCRIPT = """
+import socket, sys
+REGISTER, CONFIRM, BEACON = 24, 17, 13
+sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+sock.bind(("127.0.0.1", int(sys.argv[1])))
+print("READY", flush=True)
+clients = set()
+while True:
+    data, source = sock.recvfrom(65536)
+    command = int.from_bytes(data[:2], "big") if len(data) >= 16 else None
+    if command == REGISTER or not data:   # empty: an old client's registration
+        clients.add(source)
+        sock.sendto(CONFIRM.to_bytes(2, "big") + bytes(10) + socket.inet_aton(source[0]),
+                    source)
+    elif command == BEACON:
+        if data[12:16] == bytes(4):   # the server's address: where it came from
+            data = data[:12] + socket.inet_aton(source[0]) + data[16:]
+        for client in list(clients):
+            if client != source:
+                sock.sendto(data, client)
+"""
+
+
+@pytest.fixture(scope="session", autouse=True)
+def ca_repeater():
+    """A CA repeater on the session's repeater port (127.0.0.1), as a site runs caRepeater:
+    it confirms each client's registration and forwards beacons to the clients.
+
+    Without one, libca (pyepics, softioc's CA links) retries its registration every second
+    and, on every other try, sends it to the machine's first non-loopback address (udpiiu's
+    alternation for old repeaters): traffic outside 127.0.0.0/8.  Started before any
+    fixture that loads a CA client; stopped by its PID at the end.
+    """
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-c", _REPEATER_SCRIPT, _repeater],
+                            stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None and proc.stdout.readline().strip() == "READY"
+    yield proc
+    proc.terminate()
+    proc.wait(10)
+
+
 @pytest.fixture(scope="session")
 def ca_server():
     """One ``iochost.testing.ServerThread`` for the whole session, on ``IOCHOST_TEST_PORT``.
