@@ -14,6 +14,7 @@ description gives the units.
 """
 from __future__ import annotations
 
+import collections.abc
 import inspect
 import re
 import types
@@ -27,7 +28,10 @@ from .coercion import coerce_option, text_pattern
 RESERVED = frozenset({"self", "prefix", "macros", "parent", "name"})
 
 _JSON_TYPES: dict[type, str] = {bool: "boolean", int: "integer", float: "number",
-                                str: "string", list: "array", tuple: "array", dict: "object"}
+                                str: "string", list: "array", tuple: "array", dict: "object",
+                                # Sequence[str] (a str is one too, but a config means a list)
+                                collections.abc.Sequence: "array",
+                                collections.abc.Mapping: "object"}
 
 _MISSING = inspect.Parameter.empty
 

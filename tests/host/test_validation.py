@@ -65,6 +65,12 @@ MOUNT_ERRORS = [
      [(5, "mounts[0].helpers.autosave.period",
        "option 'period' of helper 'autosave': the string 'fast' is not a number or null"),
       (6, "mounts[0].helpers.stats.bogus", "helper 'stats' has no option 'bogus' (options: ")]),
+    # a Sequence[str] option is a list: not a number, not one string read letter by letter
+    ("  - name: a\n    ioc: test-counter\n    helpers:\n      autosave: {pvs: 5, fields: EGU}\n",
+     [(5, "mounts[0].helpers.autosave.fields",
+       "option 'fields' of helper 'autosave': the string 'EGU' is not a list"),
+      (5, "mounts[0].helpers.autosave.pvs",
+       "option 'pvs' of helper 'autosave': expected a list, got int 5")]),
     (("  - name: a\n    ioc: test-counter\n    prefix: 'X:'\n"
      "  - name: b\n    ioc: test-counter\n    prefix: 'X:'\n"),
      [(7, "mounts[1].prefix", "mount 'b': PV 'X:COUNT' is already provided by mount 'a' (line 2)"),
@@ -74,7 +80,8 @@ MOUNT_ERRORS = [
 
 @pytest.mark.parametrize("mounts, expected", MOUNT_ERRORS,
                          ids=["unknown", "broken-provider", "maybe-broken", "unknown-option",
-                              "option-type", "unknown-helper", "helper-options", "duplicate-pvs"])
+                              "option-type", "unknown-helper", "helper-options", "helper-lists",
+                              "duplicate-pvs"])
 def test_each_plugin_error_names_line_key_and_mount(catalog, mounts, expected):
     found = problems_of("mounts:\n" + mounts, catalog)
     assert len(found) == len(expected), found
