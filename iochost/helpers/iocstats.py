@@ -40,7 +40,9 @@ log = logging.getLogger("iochost.iocstats")
 
 #: the template's TODFORMAT
 TOD_FORMAT = "%m/%d/%Y %H:%M:%S"
-#: epicsEnvVars.substitutions: PV name -> environment variable (the CA/CAS ones)
+#: The environment PVs: iocStats names each after its variable without ``EPICS_``
+#: (iocEnvVar.template) and keeps the older short names as aliases
+#: (siteEnvVarAliases.template, once epicsEnvVars.substitutions): PV name -> variable.
 ENVIRONMENT_PVS = {
     "CA_ADDR_LIST": "EPICS_CA_ADDR_LIST", "CA_CONN_TIME": "EPICS_CA_CONN_TMO",
     "CA_AUTO_ADDR": "EPICS_CA_AUTO_ADDR_LIST", "CA_RPTR_PORT": "EPICS_CA_REPEATER_PORT",
@@ -53,6 +55,17 @@ ENVIRONMENT_PVS = {
     "TS_NTP_INET": "EPICS_TS_NTP_INET", "IOC_LOG_PORT": "EPICS_IOC_LOG_PORT",
     "IOC_LOG_INET": "EPICS_IOC_LOG_INET",
 }
+ENVIRONMENT_PVS.update({variable.removeprefix("EPICS_"): variable
+                        for variable in (*ENVIRONMENT_PVS.values(), "EPICS_TZ")})
+#: what envGetConfigParam gives for an unset variable: EPICS base's built-in defaults
+ENVIRONMENT_DEFAULTS = {
+    "EPICS_CA_AUTO_ADDR_LIST": "YES", "EPICS_CA_CONN_TMO": "30.0",
+    "EPICS_CA_BEACON_PERIOD": "15.0", "EPICS_CA_REPEATER_PORT": "5065",
+    "EPICS_CA_SERVER_PORT": "5064", "EPICS_CA_MAX_ARRAY_BYTES": "16384",
+    "EPICS_CA_MAX_SEARCH_PERIOD": "300", "EPICS_IOC_LOG_PORT": "7004",
+}
+#: devIocStats' text for what it cannot find
+NOT_AVAILABLE = "<not available>"
 _STRING_SIZE = 39       # a stringin's VAL holds 39 characters (MAX_STRING_SIZE - 1)
 
 
@@ -281,11 +294,13 @@ class IocStatsIOC(PVGroup):
             "APP_DIR1": directory[:_STRING_SIZE],
             "APP_DIR2": directory[_STRING_SIZE:2 * _STRING_SIZE],
             "APP_DIR": directory[:160],
-            "ENGINEER": environ.get("ENGINEER", "")[:_STRING_SIZE],
-            "LOCATION": environ.get("LOCATION", "")[:_STRING_SIZE],
+            # devIocStatsGetEngineer/Location: the variable, then (ENGINEER) the login name
+            "ENGINEER": (environ.get("ENGINEER") or environ.get("LOGNAME")
+                         or environ.get("USER") or NOT_AVAILABLE)[:_STRING_SIZE],
+            "LOCATION": environ.get("LOCATION", NOT_AVAILABLE)[:_STRING_SIZE],
             "PROCESS_ID": float(os.getpid()), "PARENT_ID": float(os.getppid()),
             "CPU_CNT": float(os.cpu_count() or 1), "FD_MAX": float(max_fds()),
-            **{pv: environ.get(variable, "")[:_STRING_SIZE]
+            **{pv: environ.get(variable, ENVIRONMENT_DEFAULTS.get(variable, ""))[:_STRING_SIZE]
                for pv, variable in ENVIRONMENT_PVS.items()},
         }
         for name, value in values.items():

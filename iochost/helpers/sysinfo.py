@@ -80,9 +80,11 @@ def memory() -> tuple[int, int, int]:
 
 
 def uptime_text(seconds: float) -> str:
-    """devIocStats' UPTIME: ``N days, HH:MM:SS``."""
+    """devIocStats' UPTIME (statsUpTime): ``HH:MM:SS``, after ``1 day, `` or ``N days, ``
+    once a day has passed."""
     seconds = int(seconds)
     days, rest = divmod(seconds, 86400)
     hours, rest = divmod(rest, 3600)
     minutes, secs = divmod(rest, 60)
-    return f"{days} days, {hours:02d}:{minutes:02d}:{secs:02d}"
+    day_part = "" if not days else "1 day, " if days == 1 else f"{days} days, "
+    return f"{day_part}{hours:02d}:{minutes:02d}:{secs:02d}"

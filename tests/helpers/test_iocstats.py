@@ -76,8 +76,8 @@ def test_iocstats_pvs_have_the_template_types_units_and_limits(start_host, uniqu
     beat = pyepics.caget(f"{P}:HEARTBEAT")
     assert wait_until(lambda: pyepics.caget(f"{P}:HEARTBEAT", use_monitor=False) > beat,
                       timeout=TIMEOUT)
-    assert re.fullmatch(r"\d+ days, \d\d:\d\d:\d\d",
-                        pyepics.caget(f"{P}:UPTIME", as_string=True))
+    # statsUpTime: the day part only once a day has passed
+    assert re.fullmatch(r"\d\d:\d\d:\d\d", pyepics.caget(f"{P}:UPTIME", as_string=True))
     datetime.strptime(pyepics.caget(f"{P}:TOD", as_string=True), "%m/%d/%Y %H:%M:%S")
     assert pyepics.caget(f"{P}:ST_SCRIPT", as_string=True) == "helpers-test.yaml"
     assert pyepics.caget(f"{P}:EPICS_VERS", as_string=True).startswith("iochost ")
@@ -87,6 +87,15 @@ def test_iocstats_pvs_have_the_template_types_units_and_limits(start_host, uniqu
     import os
     assert pyepics.caget(f"{P}:CA_ADDR_LIST", as_string=True) == \
         os.environ["EPICS_CA_ADDR_LIST"][:39]
+    # iocEnvVar.template's names (the variable without EPICS_) beside the older aliases;
+    # an unset variable reads EPICS base's default, as envGetConfigParam gives it
+    assert pyepics.caget(f"{P}:CA_SERVER_PORT", as_string=True) == \
+        pyepics.caget(f"{P}:CA_SRVR_PORT", as_string=True) == os.environ["EPICS_CA_SERVER_PORT"]
+    if "EPICS_CA_BEACON_PERIOD" not in os.environ:
+        assert pyepics.caget(f"{P}:CA_BEACON_PERIOD", as_string=True) == "15.0"
+    assert pyepics.caget(f"{P}:ENGINEER", as_string=True) == \
+        (os.environ.get("ENGINEER") or os.environ.get("LOGNAME") or os.environ.get("USER")
+         or "<not available>")[:39]
     # SYSRESET is refused unless the config allows it (a put that fails, the host lives)
     reset = caproto_context.get_pvs(f"{P}:SysReset")[0]          # the alias
     reply = reset.write([1], wait=True, notify=True, timeout=TIMEOUT)
@@ -365,3 +374,10 @@ def test_updates_rate_counts_no_monitor_of_another_field(start_host, unique_pref
 
     assert max(rates_while_speed_changes("EGU")) == 0
     assert max(rates_while_speed_changes("VAL")) > 0
+
+
+def test_uptime_reads_as_devIocStats_writes_it():
+    from iochost.helpers.sysinfo import uptime_text
+
+    assert [uptime_text(s) for s in (21, 86400 + 61, 3 * 86400 + 3600)] == \
+        ["00:00:21", "1 day, 00:01:01", "3 days, 01:00:00"]
