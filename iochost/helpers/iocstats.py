@@ -325,8 +325,8 @@ class IocStatsIOC(PVGroup):
             return
         host = self.host
         if host is None or not getattr(host.config.host, "allow_sysreset", False):
-            raise PermissionError("SYSRESET is refused: the host config does not set "
-                                  "host.allow_sysreset: true")
+            raise ChannelValueError("SYSRESET is refused: the host config does not set "
+                                    "host.allow_sysreset: true")
         log.warning("SYSRESET: restarting the host (%s)", " ".join(sys.argv))
         asyncio.get_running_loop().call_later(0.1, _restart, host)
 

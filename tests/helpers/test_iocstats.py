@@ -22,7 +22,8 @@ mounts:
 
 
 def test_iocstats_pvs_have_the_template_types_units_and_limits(start_host, unique_prefix,
-                                                                pyepics, caproto_context):
+                                                                pyepics, caproto_context,
+                                                                caplog):
     P = unique_prefix.split(":")[0] + "IOC"
     host = start_host(MOUNT, unique_prefix, host_keys=f"stats_prefix: '{P}'")
     assert host.mounts["_iocstats"].state in ("running", "degraded")
@@ -101,6 +102,9 @@ def test_iocstats_pvs_have_the_template_types_units_and_limits(start_host, uniqu
     reply = reset.write([1], wait=True, notify=True, timeout=TIMEOUT)
     assert reply.status.name == "ECA_PUTFAIL", reply
     assert host.running
+    # a refusal, said in one line (no traceback, as READACF's)
+    refusals = [r for r in caplog.records if "SYSRESET is refused" in r.getMessage()]
+    assert refusals and all(r.levelname == "WARNING" and not r.exc_info for r in refusals)
 
 
 def test_client_counts_follow_clients_as_they_connect(start_host, unique_prefix, pyepics):
