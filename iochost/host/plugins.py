@@ -21,6 +21,7 @@ Rules:
 from __future__ import annotations
 
 import difflib
+import importlib
 import inspect
 import os
 from collections.abc import Iterable, Mapping
@@ -242,6 +243,24 @@ def load_plugins(
         if info.loaded:
             _collect_registrations(catalog, info)
     return catalog
+
+
+def installed_since(catalog: PluginCatalog, environ: Mapping[str, str] | None = None
+                    ) -> list[str]:
+    """Plugins installed after ``catalog`` was read (``name (distribution)``): a running
+    host has not imported them; a restart loads them."""
+    importlib.invalidate_caches()   # the path's directory listings, cached at start
+    allowed = allowed_from_env(os.environ if environ is None else environ)
+    allowed_dists = {_canonical(name) for name in allowed or ()}
+    new = []
+    for ep in _entry_points():
+        dist = _dist_name(ep)
+        if allowed is not None and _canonical(dist) != BUILTIN_DISTRIBUTION and \
+                ep.name not in allowed and _canonical(dist) not in allowed_dists:
+            continue
+        if ep.name not in catalog.plugins:
+            new.append(f"{ep.name} ({dist})" if dist else ep.name)
+    return new
 
 
 def _entry_points() -> list[metadata.EntryPoint]:

@@ -14,7 +14,7 @@ from typing import Any
 from .coercion import OptionTypeError
 from .hostconfig import HostConfig, MountConfig, is_builtin
 from .iocinfo import IocSignature, ioc_signature
-from .plugins import PluginCatalog
+from .plugins import PluginCatalog, installed_since
 from .problems import ConfigError, ConfigProblem, Location
 
 #: how many clashing PV names are listed for one mount before the rest are only counted
@@ -93,6 +93,10 @@ def _unknown(noun: str, name: str, kind: str, catalog: PluginCatalog) -> str:
     disabled = [info.name for info in catalog.plugins.values() if info.disabled]
     if disabled:
         message += f"; disabled plugins: {', '.join(disabled)}"
+    new = installed_since(catalog)
+    if new:
+        message += (f"; plugins installed since iochost started, not loaded until it "
+                    f"restarts: {', '.join(new)}")
     return message
 
 

@@ -274,3 +274,20 @@ def test_a_large_pv_clash_lists_five_names_and_counts_the_rest(plugin_site, clea
     assert messages == [f"mount 'b': PV 'M:PV{i:02d}' is already provided by mount 'a' (line 2)"
                         for i in range(5)] + [
         "mount 'b': PV names clashing beyond these 5: 7 more (12 in all)"]
+
+
+def test_an_unknown_ioc_names_the_plugins_installed_since_the_start(plugin_site_dir,
+                                                                     clean_env, monkeypatch):
+    """pip install a plugin, then reload: the running host has not loaded it, and the
+    problem says so (restart), rather than only 'unknown IOC'."""
+    from iochost.host.plugins import installed_since
+
+    monkeypatch.setenv("IOCHOST_ONLY_PLUGINS", ",".join(plugin_site_dir.distributions))
+    started = load_plugins()            # the test plugins are not installed yet
+    assert installed_since(started) == []
+    for path in reversed(plugin_site_dir.paths):
+        monkeypatch.syspath_prepend(path)   # now they are
+    assert installed_since(started)
+    ((_, key, message),) = problems_of("mounts:\n  - {name: a, ioc: test-counter}\n", started)
+    assert key == "mounts[0].ioc" and "unknown IOC 'test-counter'" in message
+    assert "plugins installed since iochost started, not loaded until it restarts: " in message
