@@ -10,6 +10,7 @@ import re
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 
 import numpy as np
 import pytest
@@ -255,8 +256,18 @@ def test_address_list_names_and_bad_variables(pvs):
     assert result.stderr == "iochost get: EPICS_CA_SERVER_PORT='abc': not a port number\n"
 
 
-@pytest.mark.skipif(importlib.util.find_spec("softioc") is None,
-                    reason="softioc is not installed")
+needs_softioc = pytest.mark.skipif(importlib.util.find_spec("softioc") is None,
+                                   reason="softioc is not installed")
+
+
+@contextmanager
+def rsrv_environment(db: str):
+    """softioc serving ``db``; yields the environment a verb's subprocess searches it with."""
+    with running_softioc(db) as port:
+        yield dict(os.environ, EPICS_CA_ADDR_LIST=f"127.0.0.1:{port}")
+
+
+@needs_softioc
 def test_verbs_against_rsrv():
     db = ('record(ao, "VERB:AO") { field(VAL, "1.25") field(PINI, "YES") }\n'
           'record(mbbo, "VERB:MODE") { field(ZRST, "Low") field(ONST, "High") '
@@ -266,8 +277,7 @@ def test_verbs_against_rsrv():
           'field(TWST, "100") }\n'
           'record(longout, "VERB:SHORT") { field(VAL, "5") }\n'
           'record(stringout, "VERB:SO") { field(VAL, "a") }\n')
-    with running_softioc(db) as port:
-        env = dict(os.environ, EPICS_CA_ADDR_LIST=f"127.0.0.1:{port}")
+    with rsrv_environment(db) as env:
         result = iochost("get", "VERB:AO", "VERB:MODE", env=env)
         assert result.stdout.split() == ["VERB:AO", "1.25", "VERB:MODE", "Low"]
         result = iochost("put", "--wait", "VERB:MODE", "High", env=env)
@@ -289,6 +299,7 @@ def test_verbs_against_rsrv():
         assert iochost("get", "VERB:SHORT", env=env).stdout.split()[-1] == "5"
 
 
+@needs_softioc
 def test_text_char_arrays_and_one_element_arrays_against_rsrv():
     """As caput/caget on a UTF-8 terminal: text goes as its UTF-8 bytes and comes back as
     it was; words to a CHAR waveform are numbers (-S: one long string with its NUL); an
@@ -297,8 +308,7 @@ def test_text_char_arrays_and_one_element_arrays_against_rsrv():
           'record(waveform, "TXT:UC") { field(FTVL, "UCHAR") field(NELM, "8") }\n'
           'record(waveform, "TXT:WF") { field(FTVL, "DOUBLE") field(NELM, "10") }\n'
           'record(ai, "TXT:NEVER") { }\n')
-    with running_softioc(db) as port:
-        env = dict(os.environ, EPICS_CA_ADDR_LIST=f"127.0.0.1:{port}")
+    with rsrv_environment(db) as env:
         result = iochost("put", "TXT:SO", "\u03a9 ok", env=env)
         assert result.returncode == 0, result.stderr
         assert result.stdout.splitlines()[-1].endswith("\u03a9 ok")
