@@ -245,4 +245,3 @@ class _StateUpdate:
 
     async def __aexit__(self, *exc_info: Any) -> None:
         return None
-

@@ -267,4 +267,3 @@ class _GroupAttributePvproperty(pvproperty):  # type: ignore[type-arg]
 
     def __set__(self, instance: Any, value: Any) -> None:
         instance.__dict__[self.attr_name] = value
-
