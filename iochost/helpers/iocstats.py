@@ -109,7 +109,8 @@ INTERRUPTING = frozenset(("CA_CLNT_CNT", "CA_CONN_CNT", "FD_CNT", "SYS_CPU_LOAD"
 #: from the OS clock, no provider fails, and there is no event provider
 CONSTANT_EACH_SECOND = ("GTIM_ERR_CNT", "GTIM_CUR_SRC", "GTIM_EVT_SRC", "GTIM_HI_SRC")
 #: iocScanMon.template's instances (iocAdminScanMon.substitutions): the monitor of each
-#: periodic SCAN rate, its period, and its MINOR and MAJOR tolerances (%)
+#: periodic SCAN rate and its period; then the MINOR and MAJOR tolerances (%) its B and C
+#: start with
 SCAN_MONITORS = {"01HZ": 10.0, "02HZ": 5.0, "05HZ": 2.0, "1HZ": 1.0, "2HZ": 0.5, "5HZ": 0.2,
                  "10HZ": 0.1}
 SCAN_TOLERANCES = (1.0, 5.0)
@@ -125,8 +126,11 @@ async def _monitor_scan(group: IocStatsIOC, instance: Any, async_lib: Any) -> No
     rate = instance.pvspec.name.removesuffix("_UPD_TIME")
     now, period = time.monotonic(), instance.scan_period or 0.0
     absolute = getattr(group, f"scanmon_{rate}_mode").value == "Absolute"
-    minor, major = (tolerance / 100.0 for tolerance in SCAN_TOLERANCES)
+    fields = instance.fields
+    minor, major = (fields.get(name).value / 100.0 for name in "BC")
     base = 1.0 if absolute else 0.0
+    if fields.get("A").value != base:    # the template's A: the mode, as scanMon reads it
+        await fields.get("A").write(base)
     limits = {"HIHI": (instance.upper_alarm_limit, period * (base + major)),
               "HIGH": (instance.upper_warning_limit, period * (base + minor)),
               "LOW": (instance.lower_warning_limit, -period if absolute else -period * minor),
@@ -274,6 +278,12 @@ class IocStatsIOC(PVGroup):
                     continue
                 if not value or not math.isfinite(value):  # unset, or a range's open end
                     await fields.get(severity).write("NO_ALARM")
+        # the scan monitors' tolerances (%), the template's B (MINOR) and C (MAJOR): a put
+        # to them moves the limits at the next processing
+        for rate in SCAN_MONITORS:
+            fields = getattr(self, f"scanmon_{rate}").fields
+            for name, tolerance in zip("BC", SCAN_TOLERANCES, strict=True):
+                await fields.get(name).write(tolerance)
         # ACCESS's states: Maintenance and Test are MINOR, OFFLINE is MAJOR
         access = self.ACCESS.fields
         for state, severity in ACCESS_SEVERITIES.items():

@@ -264,6 +264,13 @@ def test_scan_monitors_time_the_periodic_scans(start_host, unique_prefix, pyepic
     assert pyepics.caput(f"{P}:1HZ_UPD_TIME.HIHI", 0.5, wait=True, timeout=TIMEOUT) == 1
     assert wait_until(lambda: reading("1HZ_UPD_TIME.HIHI") == pytest.approx(1.05),
                       timeout=TIMEOUT)                  # set again at the next processing
+    # the template's A (the mode), B and C (the tolerances, %): a put to B moves HIGH
+    assert (reading("1HZ_UPD_TIME.A"), reading("1HZ_UPD_TIME.B"),
+            reading("1HZ_UPD_TIME.C")) == (1.0, 1.0, 5.0)
+    assert wait_until(lambda: reading("2HZ_UPD_TIME.A") == 0.0, timeout=TIMEOUT)  # Relative
+    assert pyepics.caput(f"{P}:1HZ_UPD_TIME.B", 2, wait=True, timeout=TIMEOUT) == 1
+    assert wait_until(lambda: reading("1HZ_UPD_TIME.HIGH") == pytest.approx(1.02),
+                      timeout=TIMEOUT)
     # the worst severity of the monitors: 01HZ's, made MAJOR while Passive (not processed)
     assert pyepics.caput(f"{P}:01HZ_UPD_TIME.SCAN", "Passive", wait=True,
                          timeout=TIMEOUT) == 1
