@@ -132,9 +132,15 @@ def value_text(reading: Reading, enum_strings: Sequence[str] = (), as_string: bo
     if text is not None:
         return text
     texts = _values_text(reading, enum_strings or reading.enum_strings)
-    if not (len(texts) != 1 if array is None else array):
+    if _scalar(len(texts), array):
         return texts[0]
     return " ".join([str(len(texts)), *texts])
+
+
+def _scalar(count: int, array: bool | None) -> bool:
+    """Shown as one value: ``array`` (the channel has more than one element) decides, as
+    caget's does; unknown (None), the reading's count does."""
+    return count == 1 if array is None else not array
 
 
 def _stamp_text(stamp: float | None) -> str:
@@ -156,7 +162,7 @@ def _json(reading: Reading, enum_strings: Sequence[str], as_string: bool = False
           array: bool | None = None) -> str:
     data = reading.data
     value: object
-    scalar = len(data) == 1 if array is None else not array  # see value_text
+    scalar = _scalar(len(data), array)
     text = long_string(reading) if as_string else None
     if text is not None:
         value = text

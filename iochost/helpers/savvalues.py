@@ -47,14 +47,12 @@ def _is_text(channel: ChannelData) -> bool:
 def _as_bytes(channel: ChannelData, text: str) -> str:
     """Text as the bytes a CA client reads of it, one character per byte: a ``.sav`` file
     holds bytes (a C IOC's, in whatever encoding its clients use)."""
-    return text.encode(getattr(channel, "string_encoding", "latin-1"), "replace") \
-        .decode("latin-1")
+    return text.encode(channel.string_encoding, "replace").decode("latin-1")
 
 
 def _from_bytes(channel: ChannelData, text: str) -> str:
     """The inverse of :func:`_as_bytes` (bytes that do not decode become U+FFFD)."""
-    return text.encode("latin-1", "replace").decode(
-        getattr(channel, "string_encoding", "latin-1"), "replace")
+    return text.encode("latin-1", "replace").decode(channel.string_encoding, "replace")
 
 
 def _element_text(native: ChannelType, item: Any) -> str:

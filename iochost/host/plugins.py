@@ -194,8 +194,7 @@ def make_plugin_manager(
             entry_point=ep.value,
             builtin=_canonical(dist_name) == BUILTIN_DISTRIBUTION,
         )
-        if allowed is not None and not info.builtin and ep.name not in allowed and \
-                _canonical(dist_name) not in {_canonical(name) for name in allowed}:
+        if not _allowed(ep.name, dist_name, allowed):
             continue
         if ep.name in found:
             info.error = (f"plugin name {ep.name!r} is already used by distribution "
@@ -251,16 +250,20 @@ def installed_since(catalog: PluginCatalog, environ: Mapping[str, str] | None = 
     host has not imported them; a restart loads them."""
     importlib.invalidate_caches()   # the path's directory listings, cached at start
     allowed = allowed_from_env(os.environ if environ is None else environ)
-    allowed_dists = {_canonical(name) for name in allowed or ()}
     new = []
     for ep in _entry_points():
         dist = _dist_name(ep)
-        if allowed is not None and _canonical(dist) != BUILTIN_DISTRIBUTION and \
-                ep.name not in allowed and _canonical(dist) not in allowed_dists:
-            continue
-        if ep.name not in catalog.plugins:
+        if _allowed(ep.name, dist, allowed) and ep.name not in catalog.plugins:
             new.append(f"{ep.name} ({dist})" if dist else ep.name)
     return new
+
+
+def _allowed(name: str, dist_name: str | None, allowed: Iterable[str] | None) -> bool:
+    """Whether IOCHOST_ONLY_PLUGINS (``allowed``, None: unset) lets plugin ``name`` of
+    ``dist_name`` load; the built-ins always load."""
+    if allowed is None or _canonical(dist_name) == BUILTIN_DISTRIBUTION or name in allowed:
+        return True
+    return _canonical(dist_name) in {_canonical(item) for item in allowed}
 
 
 def _entry_points() -> list[metadata.EntryPoint]:
