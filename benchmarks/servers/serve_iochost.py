@@ -3,13 +3,13 @@
 The same IOC code as for caproto (``pyioc``), on iochost's framework and server, with the
 event loop iochost itself uses (uvloop when installed). As a deployed host does by default,
 it also serves the web page (``iochost.web``) on a free loopback port, printed as
-``web http://127.0.0.1:PORT/`` for the workloads that open it; as a host does, it starts
-the web page only once Channel Access serves, and imports it in a thread meanwhile.
+``web http://127.0.0.1:PORT/`` for the workloads that open it; as a host does, it listens
+once Channel Access serves, and imports aiohttp and builds the page (in a thread) when the
+first browser connects.
 """
 from __future__ import annotations
 
 import asyncio
-import importlib
 import sys
 from typing import TYPE_CHECKING
 
@@ -20,8 +20,11 @@ from iochost import PVGroup, pvproperty
 from iochost.pv.data import ChannelDouble
 from iochost.server import PVDatabase, Server, ServerConfig, new_event_loop
 from iochost.server.process import freeze_heap
+from iochost.web import DeferredWebServer
 
 if TYPE_CHECKING:
+    from aiohttp.web import Application
+
     from iochost.web import HostSummary, MountSummary
 
 
@@ -55,10 +58,13 @@ async def serve(pvs: PVSet) -> None:
     server = Server(build_pvdb(pvs, IocApi(ChannelDouble, PVGroup, pvproperty)),
                     ServerConfig.from_env())
     await server.start()
-    await asyncio.to_thread(importlib.import_module, "iochost.web")  # as Host.start does
-    from iochost.web import WebServer, make_app
 
-    web = WebServer(make_app(BenchView(server), writable=False, version=""), "127.0.0.1", 0)
+    async def build() -> Application:   # as a host does: on the first connection, in a thread
+        from iochost.web import make_app
+
+        return await asyncio.to_thread(make_app, BenchView(server), writable=False, version="")
+
+    web = DeferredWebServer(build, "127.0.0.1", 0)
     await web.start()
     print(f"web {web.url}", flush=True)
     freeze_heap()  # as a host does once it serves

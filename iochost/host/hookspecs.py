@@ -184,8 +184,9 @@ def iochost_trapwrite(host: Host, event: TrapWrite) -> Awaitable[None] | None:
 def iochost_web_routes(app: web.Application) -> Awaitable[None] | None:
     """Add pages or routes to the host's web application (``docs/web.md``).
 
-    Called once per host start, after the built-in routes are in place and before the
-    application starts serving (``web: false`` in the host config: never called). Use
+    Called once per host start, when the first browser connects (the page is built then,
+    not at start), after the built-in routes are in place and before the application
+    serves anything (``web: false`` in the host config: never called). Use
     ``app.router.add_get(...)``, ``app.add_routes([...])`` or ``app.add_subapp(...)``;
     keep to paths of your own (e.g. ``/plugins/<name>/...``): ``/``, ``/api/``, ``/pvws/``,
     ``/static/``, ``/mounts/``, ``/clients``, ``/healthz`` and ``/metrics`` are the host's.

@@ -1,14 +1,14 @@
 """The host's side of the web page: a ``HostView`` over a running Host, and its start-up.
 
-``start_web(host)`` builds the app (``iochost.web.make_app``), lets every plugin add routes
-through ``iochost_web_routes(app)``, and serves it on ``web.listen`` (``IOCHOST_WEB_LISTEN``
-overrides the config, so a test session or a second host can pick ``127.0.0.1:0``). A web
-page that cannot bind is logged as an error; the host keeps serving Channel Access.
+``start_web(host)`` listens on ``web.listen`` at once (``IOCHOST_WEB_LISTEN`` overrides the
+config, so a test session or a second host can pick ``127.0.0.1:0``); when the first browser
+connects it builds the app (``iochost.web.make_app``), lets every plugin add routes through
+``iochost_web_routes(app)`` and serves it. A web page that cannot bind is logged as an
+error; the host keeps serving Channel Access.
 """
 from __future__ import annotations
 
 import asyncio
-import importlib
 import logging
 import os
 from collections.abc import Awaitable, Callable
@@ -20,7 +20,9 @@ from .hostconfig import WebConfig, parse_listen
 
 if TYPE_CHECKING:
     from iochost.server import PVDatabase, Server
-    from iochost.web import HostSummary, MountSummary, WebServer
+    from aiohttp.web import Application
+
+    from iochost.web import DeferredWebServer, HostSummary, MountSummary
 
     from .host import Host
 
@@ -97,28 +99,35 @@ def web_address(config: WebConfig, environ: dict[str, str] | None = None) -> tup
     return config.host, config.port
 
 
-async def start_web(host: Host, call_hook: Callable[..., Awaitable[None]]) -> WebServer | None:
-    """Serve the web page of ``host``; None when the config turns it off or it cannot bind."""
+async def start_web(host: Host, call_hook: Callable[..., Awaitable[None]],
+                    ) -> DeferredWebServer | None:
+    """Serve the web page of ``host``; None when the config turns it off or it cannot bind.
+    It listens at once; aiohttp is imported and the app built (and ``iochost_web_routes``
+    called) when the first browser connects."""
     config = host.config.web
     if config is None:
         return None
-    # aiohttp takes ~0.2 s to import: in a thread, so that CA (serving already) answers
-    # searches meanwhile rather than after it
-    await asyncio.to_thread(importlib.import_module, "iochost.web")
-    from iochost.web import WebServer, make_app
+    from iochost.web import DeferredWebServer
 
     try:
         address, port = web_address(config, dict(host.environ) if host.environ else None)
     except ValueError as exc:
         log.error("web page not started: %s: %s", ENV_WEB_LISTEN, exc)
         return None
-    # in a thread too: the request guard looks up this machine's names (getfqdn: DNS)
-    app = await asyncio.to_thread(
-        make_app, HostWebView(host), writable=config.writable, version=iochost.__version__,
-        listen_host=address, allowed_hosts=config.allowed_hosts,
-        allowed_origins=config.allowed_origins)
-    await call_hook("iochost_web_routes", app=app)
-    server = WebServer(app, address, port)
+
+    async def build() -> Application:
+        # aiohttp takes ~0.2 s to import, and the request guard looks up this machine's
+        # names (getfqdn: DNS): in a thread, so that CA goes on meanwhile
+        from iochost.web import make_app
+
+        app = await asyncio.to_thread(
+            make_app, HostWebView(host), writable=config.writable,
+            version=iochost.__version__, listen_host=address,
+            allowed_hosts=config.allowed_hosts, allowed_origins=config.allowed_origins)
+        await call_hook("iochost_web_routes", app=app)
+        return app
+
+    server = DeferredWebServer(build, address, port)
     try:
         await server.start()
     except OSError as exc:

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable
+import socket
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from aiohttp import web
@@ -89,21 +90,23 @@ class WebServer:
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"http://{host}:{self.port}/"
 
-    async def start(self) -> None:
-        """Bind and serve; raises OSError when the address cannot be bound."""
+    async def start(self, sockets: Sequence[socket.socket] = ()) -> None:
+        """Bind and serve, or serve on listening ``sockets`` (theirs then); raises OSError
+        when the address cannot be bound."""
         runner = web.AppRunner(self.app, access_log=None, handle_signals=False,
                                shutdown_timeout=CLOSE_TIMEOUT)
         await runner.setup()
-        site = web.TCPSite(runner, self.host, self.requested_port, reuse_address=True)
+        sites = ([web.SockSite(runner, sock) for sock in sockets] if sockets else
+                 [web.TCPSite(runner, self.host, self.requested_port, reuse_address=True)])
         try:
-            await site.start()
+            for site in sites:
+                await site.start()
+            self.port = runner.addresses[0][1]
+            self.app[RATES].start(self.app[VIEW])
         except BaseException:
             await runner.cleanup()
             raise
         self._runner = runner
-        address = runner.addresses[0]
-        self.port = address[1]
-        self.app[RATES].start(self.app[VIEW])
         log.info("web page on %s", self.url)
 
     async def stop(self) -> None:
