@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from .problems import ConfigProblem
+from .problems import ConfigProblem, did_you_mean
 from .yamlsource import PathKey, SourceMap, format_path
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
@@ -225,8 +225,9 @@ def check_section(data: Any, fields: dict[str, Field], path: PathKey, source: So
         spec = fields.get(key) if isinstance(key, str) else None
         if spec is None:
             known = ", ".join(fields)
+            hint = did_you_mean(key, fields) if isinstance(key, str) else ""
             problems.append(ConfigProblem(source.location(key_path), format_path(key_path),
-                                          f"unknown key (expected one of: {known})"))
+                                          f"unknown key{hint} (expected one of: {known})"))
             continue
         kind = KINDS[spec.kind]
         if not kind.accepts(value):

@@ -20,7 +20,6 @@ Rules:
 """
 from __future__ import annotations
 
-import difflib
 import importlib
 import inspect
 import os
@@ -32,6 +31,7 @@ from typing import Any
 import pluggy
 
 from . import hookspecs
+from .problems import did_you_mean
 
 ENTRY_POINT_GROUP = "iochost"
 BUILTIN_DISTRIBUTION = "iochost"
@@ -310,9 +310,7 @@ def _validation_reason(exc: pluggy.PluginValidationError) -> str:
 
 def _unknown_hook_reason(name: str) -> str:
     known = [n for n in dir(hookspecs) if n.startswith(f"{hookspecs.PROJECT_NAME}_")]
-    close = difflib.get_close_matches(name, known, n=1)
-    hint = f" (did you mean {close[0]!r}?)" if close else ""
-    return f"unknown hook {name!r}{hint}"
+    return f"unknown hook {name!r}{did_you_mean(name, known)}"
 
 
 def _describe(exc: BaseException) -> str:

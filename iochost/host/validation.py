@@ -7,7 +7,6 @@ compared. Every problem is collected; one ConfigError reports them all.
 """
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable
 from typing import Any
 
@@ -15,7 +14,7 @@ from .coercion import OptionTypeError
 from .hostconfig import HostConfig, MountConfig, is_builtin
 from .iocinfo import IocSignature, ioc_signature
 from .plugins import PluginCatalog, installed_since
-from .problems import ConfigError, ConfigProblem, Location
+from .problems import ConfigError, ConfigProblem, Location, did_you_mean
 
 #: how many clashing PV names are listed for one mount before the rest are only counted
 CLASHES_SHOWN = 5
@@ -82,10 +81,7 @@ def _unknown(noun: str, name: str, kind: str, catalog: PluginCatalog) -> str:
     if provider is not None and provider.error is not None:
         return (f"{noun} {name!r} is provided by plugin {provider.name!r}, which failed to "
                 f"load: {provider.error}")
-    message = f"unknown {noun} {name!r}"
-    close = difflib.get_close_matches(name, getattr(catalog, kind), n=1)
-    if close:
-        message += f" (did you mean {close[0]!r}?)"
+    message = f"unknown {noun} {name!r}{did_you_mean(name, getattr(catalog, kind))}"
     suspects = [info for info in catalog.broken if not getattr(info, kind)]
     if suspects:
         message += ("; it may come from a plugin that failed to load (see 'iochost "
@@ -111,8 +107,9 @@ def _option_problems(mount: MountConfig, signature: IocSignature, options: dict[
         if option is None:
             if not signature.open_ended:
                 known = ", ".join(signature.options) or "none"
-                problems.append(mount.problem(f"{owner} has no option {key!r} (options: "
-                                              f"{known})", *keys, key))
+                hint = did_you_mean(key, signature.options)
+                problems.append(mount.problem(f"{owner} has no option {key!r}{hint} "
+                                              f"(options: {known})", *keys, key))
         else:
             try:
                 options[key] = option.coerce(value, (texts or {}).get(key))

@@ -88,8 +88,8 @@ def test_status_prefix_null_switches_status_pvs_off():
 
 # (yaml, [(line, key, message fragment)]) -- one row per kind of mistake
 ERRORS = [
-    ("hosts: {}\n", [(1, "hosts",
-                      "unknown key (expected one of: host, macros, ca, mounts, access, web)")]),
+    ("hosts: {}\n", [(1, "hosts", "unknown key (did you mean 'host'?) "
+                               "(expected one of: host, macros, ca, mounts, access, web)")]),
     ("host:\n  colour: red\n", [(2, "host.colour", "unknown key")]),
     ("host: [1]\n", [(1, "host", "expected a mapping, got a list")]),
     ("host: {log_level: LOUD}\n", [(1, "host.log_level", "'LOUD' is not one of DEBUG")]),
@@ -106,7 +106,8 @@ ERRORS = [
     ("mounts:\n  - ioc: x\n", [(2, "mounts[0]", "missing required key 'name'")]),
     ("mounts:\n  - name: a\n", [(2, "mounts[0]", "missing required key 'ioc'")]),
     ("mounts:\n  - name: a\n    ioc: x\n    prefx: 'P:'\n",
-     [(4, "mounts[0].prefx", "unknown key (expected one of: name, ioc, prefix")]),
+     [(4, "mounts[0].prefx",
+       "unknown key (did you mean 'prefix'?) (expected one of: name, ioc, prefix")]),
     ("mounts:\n  - name: a\n    ioc: x\n    enabled: maybe\n",
      [(4, "mounts[0].enabled", "expected true or false, got a string 'maybe'")]),
     ("mounts:\n  - name: a\n    ioc: x\n    options: [1]\n",

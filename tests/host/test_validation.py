@@ -55,11 +55,14 @@ MOUNT_ERRORS = [
     ("  - name: a\n    ioc: test-counter\n    options: {colour: red}\n",
      [(4, "mounts[0].options.colour", ("IOC 'test-counter' has no option 'colour' (options: "
                                       "start, step, label, fail_startup)"))]),
+    ("  - name: a\n    ioc: test-counter\n    options: {stpe: 2}\n",
+     [(4, "mounts[0].options.stpe", ("IOC 'test-counter' has no option 'stpe' (did you mean "
+                                    "'step'?) (options: start, step, label, fail_startup)"))]),
     ("  - name: a\n    ioc: test-counter\n    options:\n      start: many\n",
      [(5, "mounts[0].options.start",
        "option 'start' of IOC 'test-counter': the string 'many' is not an integer")]),
     ("  - name: a\n    ioc: test-counter\n    helpers:\n      autosav: {}\n",
-     [(5, "mounts[0].helpers.autosav", "unknown helper 'autosav'")]),
+     [(5, "mounts[0].helpers.autosav", "unknown helper 'autosav' (did you mean 'autosave'?)")]),
     ("  - name: a\n    ioc: test-counter\n    helpers:\n      autosave: {period: fast}\n"
      "      stats: {bogus: 1}\n",
      [(5, "mounts[0].helpers.autosave.period",
@@ -80,6 +83,7 @@ MOUNT_ERRORS = [
 
 @pytest.mark.parametrize("mounts, expected", MOUNT_ERRORS,
                          ids=["unknown", "broken-provider", "maybe-broken", "unknown-option",
+                              "misspelt-option",
                               "option-type", "unknown-helper", "helper-options", "helper-lists",
                               "duplicate-pvs"])
 def test_each_plugin_error_names_line_key_and_mount(catalog, mounts, expected):
