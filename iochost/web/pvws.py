@@ -465,6 +465,9 @@ class PvwsSession:
         if not isinstance(name, str) or "value" not in request:
             await self._error("a write needs 'pv' and 'value'")
             return
+        if name not in self.watched:    # as pvws: a socket writes only what it shows
+            await self._error(f"cannot write {name}: not subscribed (subscribe to it first)")
+            return
         try:
             if not self.writable:
                 raise WritesDisabled()

@@ -230,6 +230,13 @@ def test_writes_take_the_ca_put_path_when_enabled(web_host, pyepics):
             assert error["message"].startswith(f"write to {guarded} refused: Channel write "
                                                "request failed")       # the ECA text
             assert "GUARDED refuses negative values" in error["message"]
+            # as pvws: a socket writes only the PVs it subscribed to
+            await browser.send(type="clear", pvs=[temp])
+            await browser.send(type="write", pv=temp, value=99.0)
+            error = await browser.receive()
+            assert error == {"type": "error",
+                             "message": f"cannot write {temp}: not subscribed (subscribe to "
+                                        "it first)"}
 
     run(scenario())
     assert pyepics.caget(temp, use_monitor=False, timeout=TIMEOUT) == 12.5
