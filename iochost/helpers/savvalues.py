@@ -4,8 +4,9 @@
 double ``%.14g``, a float ``%.7g``, an integer ``%d``, an enum its index, a string its text,
 an array (``max_length > 1``) a tuple of element texts. ``value_from_entry(channel,
 entry)`` turns a ``.sav`` entry back into a value the channel accepts, or raises
-:class:`UnfitValue` (the wrong type, too many elements, outside the control limits, an
-enum index out of range); the channel is not touched.
+:class:`UnfitValue` (the wrong type, outside the control limits, an enum index out of
+range); the channel is not touched. An array saved longer than the channel holds gives its
+first ``max_length`` elements, as dbrestore restores the first NELM.
 
 Names are relative to the mount's prefix: ``m1`` (the value), ``m1.EGU`` (a record
 field), ``desc$`` (a long string: the whole text of a CHAR-array string PV).
@@ -115,8 +116,8 @@ def _parse(channel: ChannelData, entry: SavEntry) -> Any:
             raise UnfitValue(f"enum index {index} is out of range (0..{len(strings) - 1})")
         return index
     if native == ChannelType.STRING and not _is_text(channel):   # an array of strings
-        return [_from_bytes(channel, item) for item in (raw if isinstance(raw, tuple)
-                                                        else (raw,))]
+        items = raw if isinstance(raw, tuple) else (raw,)
+        return [_from_bytes(channel, item) for item in items[:channel.max_length]]
     if _is_text(channel):
         if not isinstance(raw, tuple):
             return _from_bytes(channel, raw)
@@ -126,12 +127,10 @@ def _parse(channel: ChannelData, entry: SavEntry) -> Any:
         return _from_bytes(channel, raw[0]) if raw else ""
     if isinstance(channel.value, (bytes, bytearray)):
         items = raw if isinstance(raw, tuple) else (raw,)
-        return bytes(int(_number(ChannelType.CHAR, item)) & 0xFF for item in items)
+        return bytes(int(_number(ChannelType.CHAR, item)) & 0xFF
+                     for item in items[:channel.max_length])
     if isinstance(raw, tuple) or channel.max_length > 1:
-        items = raw if isinstance(raw, tuple) else (raw,)
-        if len(items) > channel.max_length:
-            raise UnfitValue(f"{len(items)} elements do not fit (max_length "
-                             f"{channel.max_length})")
+        items = (raw if isinstance(raw, tuple) else (raw,))[:channel.max_length]
         numbers = [_number(native, item) for item in items]
         if channel.max_length == 1:
             return numbers[0] if numbers else 0

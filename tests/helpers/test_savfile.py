@@ -89,11 +89,12 @@ def test_values_that_no_longer_fit_are_skipped_with_file_and_line(start_host, un
     assert pyepics.caget(P + "gain") == 1.0                # limit 100: the default stays
     assert pyepics.caget(P + "mode", as_string=True) == "Off"
     assert pyepics.caget(P + "count") == 0
-    assert list(pyepics.caget(P + "table")) == [0.0] * 4
+    # an array saved longer than NELM: its first NELM elements, as dbrestore restores them
+    assert list(pyepics.caget(P + "table")) == [1.0, 2.0, 3.0, 4.0]
     text = "\n".join(record.getMessage() for record in caplog.records)
-    for line, what in ((2, "gain"), (3, "mode"), (4, "count"), (5, "table")):
+    for line, what in ((2, "gain"), (3, "mode"), (4, "count")):
         assert re.search(rf"auto_settings\.sav:{line}: '{what}'", text), (line, text)
-    assert "out of range" in text and "5 elements do not fit" in text
+    assert "'table'" not in text and "out of range" in text
 
 
 # -- an independent reader, written from dbrestore.c's rules -----------------------------------
@@ -319,3 +320,17 @@ def test_lines_end_at_newlines_only_and_the_end_marker_may_be_followed_by_space(
     assert {n: e.value for n, e in parsed.values().items()} == \
         {"d": "\xc5ngstr\xf6m\x85\x0cx", "n": "2"}
     assert parsed.complete and not parsed.skipped
+
+
+def test_an_array_saved_longer_than_the_pv_restores_its_first_max_length_elements():
+    """As dbrestore restores the first NELM elements of a longer saved array."""
+    from iochost.helpers.savvalues import value_from_entry
+    from iochost.pv.data import ChannelDouble, ChannelString
+
+    text = ('# autosave R5.11\nnums @array@ { "1" "2" "3" "4" }\n'
+            'words @array@ { "a" "b" "c" }\n<END>\n')
+    entries = parse_sav(text).values()
+    numbers = ChannelDouble(value=[0.0, 0.0], max_length=2)
+    assert list(value_from_entry(numbers, entries["nums"])) == [1.0, 2.0]
+    words = ChannelString(value=["", ""], max_length=2)
+    assert list(value_from_entry(words, entries["words"])) == ["a", "b"]
