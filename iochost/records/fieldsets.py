@@ -69,6 +69,8 @@ _ALIASES = {
 _EAGER_KINDS = ("startup", "scan", "shutdown")  # the hook runner must see these fields
 #: Value types whose records post a value only when it changed (bo, mbbo, stringout...).
 _POSTED_ON_CHANGE = (ChannelType.ENUM, ChannelType.STRING)
+#: "Always" in stringinPOST/stringoutPOST (the default, 0, is "On Change")
+_POST_ALWAYS = 1
 
 
 def _string_value_size(rtyp: str) -> int:
@@ -390,12 +392,22 @@ class RecordFieldGroup:
 
     def _post_if_changed(self, value: Any) -> int:
         """A state or text posts only when it changed, as EPICS' bo, mbbo, stringout...
-        (``monitor()``: MLST != VAL); numbers follow their deadbands (MDEL, ADEL)."""
+        (``monitor()``: MLST != VAL); numbers follow their deadbands (MDEL, ADEL).  A
+        stringin/stringout whose MPST is "Always" posts DBE_VALUE every write, and APST
+        "Always" DBE_LOG."""
         stored = self.parent._value
-        if stored == self.posted:
-            return 0
-        self.posted = stored
-        return DBE_VALUE | DBE_LOG
+        flags = 0
+        if stored != self.posted:
+            self.posted = stored
+            flags = DBE_VALUE | DBE_LOG
+        made = self._made
+        if made is not None and ("MPST" in made or "APST" in made) and \
+                _string_value_size(self._table_type or ""):   # stringin, stringout
+            if self.stored("MPST", 0) == _POST_ALWAYS:
+                flags |= DBE_VALUE
+            if self.stored("APST", 0) == _POST_ALWAYS:
+                flags |= DBE_LOG
+        return flags
 
     def evaluate_alarm(self, instance: PvpropertyData, value: Any) -> Any:
         """The record's limit alarm (severity fields and HYST included)."""

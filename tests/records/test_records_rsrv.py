@@ -972,3 +972,50 @@ def test_mlst_is_never_posted_and_text_records_keep_their_mpst_as_rsrv(mount, ca
     mount(Mlst(prefix=P))
     assert mlst_updates_and_menu_puts(ca_server.tcp_port, P) == theirs == \
         (0, 1, b"Always", 3.0)
+
+
+class TextPosting(PVGroup):
+    so = pvproperty(value="a", dtype=ChannelType.STRING, record="stringout")
+    si = pvproperty(value="a", dtype=ChannelType.STRING, record="stringin")
+
+
+def text_updates(port: int, P: str, name: str, mask: int) -> list:
+    """What a subscription (``mask``) to a stringin/stringout sees after each step: puts of
+    the same and of new text, with MPST and APST "Always" in turn."""
+    raw = Raw(port)
+    sid = raw.create(P + name)
+    raw.sock.sendall(packers.event_add_request(ChannelType.STRING, 1, sid, 99, mask))
+    raw.until(object, lambda m: getattr(m, "subscriptionid", None) == 99)
+    seen = []
+    for step in ("b", "b", "MPST=Always", "b", "c", "MPST=On Change", "APST=Always", "c", "d",
+                 "APST=On Change", "d"):
+        field, _, value = step.rpartition("=")
+        raw.put_string(f"{P}{name}.{field}" if field else P + name, value)
+        raw.sock.settimeout(0.2)
+        try:
+            while True:
+                raw.messages += raw.parser.feed(raw.sock.recv(1 << 16))
+        except TimeoutError:
+            pass
+        seen.append([decode_dbr(ChannelType.STRING, m.payload, 1)[0][0] for m in raw.messages
+                     if getattr(m, "subscriptionid", None) == 99])
+        raw.messages.clear()
+        raw.sock.settimeout(10)
+    raw.sock.close()
+    return seen
+
+
+def test_text_records_post_on_change_unless_mpst_or_apst_always_as_rsrv(mount, ca_server,
+                                                                        unique_prefix):
+    """stringin/stringout post DBE_VALUE|DBE_LOG when the text changed; MPST "Always" adds
+    DBE_VALUE on every processing, APST "Always" DBE_LOG."""
+    P = unique_prefix
+    db = (f'record(stringout, "{P}so") {{ field(VAL, "a") }}\n'
+          f'record(stringin, "{P}si") {{ field(VAL, "a") }}\n')
+    cases = [(name, mask) for name in ("so", "si") for mask in (1, 2)]  # DBE_VALUE, DBE_LOG
+    with running_softioc(db) as rsrv_port:
+        theirs = [text_updates(rsrv_port, P, name, mask) for name, mask in cases]
+    mount(TextPosting(prefix=P))
+    assert [text_updates(ca_server.tcp_port, P, name, mask) for name, mask in cases] == theirs
+    assert theirs[0] == [[b"b"], [], [], [b"b"], [b"c"], [], [], [], [b"d"], [], []]
+    assert theirs[1] == [[b"b"], [], [], [], [b"c"], [], [], [b"c"], [b"d"], [], []]
