@@ -69,7 +69,9 @@ _ALIASES = {
 _EAGER_KINDS = ("startup", "scan", "shutdown")  # the hook runner must see these fields
 #: Value types whose records post a value only when it changed (bo, mbbo, stringout...).
 _POSTED_ON_CHANGE = (ChannelType.ENUM, ChannelType.STRING)
-#: "Always" in stringinPOST/stringoutPOST (the default, 0, is "On Change")
+#: records whose text posts on change, with MPST/APST menus that add posts ("Always", 1,
+#: in stringinPOST, stringoutPOST and menuPost; the default, 0, is "On Change")
+_TEXT_POST_MENUS = frozenset({"stringin", "stringout", "lsi", "lso"})
 _POST_ALWAYS = 1
 
 
@@ -183,7 +185,8 @@ class RecordFieldGroup:
         self.alarm_fields = False  # True once a field the alarm evaluation reads exists
         #: alarm limits written through their fields, each armed by itself
         self.limits_written: frozenset[str] = _NONE_WRITTEN
-        if parent.data_type in _POSTED_ON_CHANGE and parent.max_length == 1:
+        if parent.data_type in _POSTED_ON_CHANGE and parent.max_length == 1 or \
+                self._table_type in _TEXT_POST_MENUS:
             #: the state or text last posted (MLST of bo, mbbo...; OVAL of stringout...)
             self.posted: Any = parent._value
             parent._change_flags = self._post_if_changed  # (the class's posts every write)
@@ -393,8 +396,8 @@ class RecordFieldGroup:
     def _post_if_changed(self, value: Any) -> int:
         """A state or text posts only when it changed, as EPICS' bo, mbbo, stringout...
         (``monitor()``: MLST != VAL); numbers follow their deadbands (MDEL, ADEL).  A
-        stringin/stringout whose MPST is "Always" posts DBE_VALUE every write, and APST
-        "Always" DBE_LOG."""
+        stringin/stringout/lsi/lso whose MPST is "Always" posts DBE_VALUE every write,
+        and APST "Always" DBE_LOG."""
         stored = self.parent._value
         flags = 0
         if stored != self.posted:
@@ -402,7 +405,7 @@ class RecordFieldGroup:
             flags = DBE_VALUE | DBE_LOG
         made = self._made
         if made is not None and ("MPST" in made or "APST" in made) and \
-                _string_value_size(self._table_type or ""):   # stringin, stringout
+                self._table_type in _TEXT_POST_MENUS:
             if self.stored("MPST", 0) == _POST_ALWAYS:
                 flags |= DBE_VALUE
             if self.stored("APST", 0) == _POST_ALWAYS:

@@ -977,6 +977,8 @@ def test_mlst_is_never_posted_and_text_records_keep_their_mpst_as_rsrv(mount, ca
 class TextPosting(PVGroup):
     so = pvproperty(value="a", dtype=ChannelType.STRING, record="stringout")
     si = pvproperty(value="a", dtype=ChannelType.STRING, record="stringin")
+    lso = pvproperty(value="", max_length=40, dtype=ChannelType.CHAR, record="lso")
+    lsi = pvproperty(value="", max_length=40, dtype=ChannelType.CHAR, record="lsi")
 
 
 def text_updates(port: int, P: str, name: str, mask: int) -> list:
@@ -1007,12 +1009,15 @@ def text_updates(port: int, P: str, name: str, mask: int) -> list:
 
 def test_text_records_post_on_change_unless_mpst_or_apst_always_as_rsrv(mount, ca_server,
                                                                         unique_prefix):
-    """stringin/stringout post DBE_VALUE|DBE_LOG when the text changed; MPST "Always" adds
-    DBE_VALUE on every processing, APST "Always" DBE_LOG."""
+    """stringin/stringout and lsi/lso post DBE_VALUE|DBE_LOG when the text changed; MPST
+    "Always" adds DBE_VALUE on every processing, APST "Always" DBE_LOG."""
     P = unique_prefix
     db = (f'record(stringout, "{P}so") {{ field(VAL, "a") }}\n'
-          f'record(stringin, "{P}si") {{ field(VAL, "a") }}\n')
-    cases = [(name, mask) for name in ("so", "si") for mask in (1, 2)]  # DBE_VALUE, DBE_LOG
+          f'record(stringin, "{P}si") {{ field(VAL, "a") }}\n'
+          f'record(lso, "{P}lso") {{ field(SIZV, "40") }}\n'
+          f'record(lsi, "{P}lsi") {{ field(SIZV, "40") }}\n')
+    cases = [(name, mask) for name in ("so", "si", "lso", "lsi")
+             for mask in (1, 2)]  # DBE_VALUE, DBE_LOG
     with running_softioc(db) as rsrv_port:
         theirs = [text_updates(rsrv_port, P, name, mask) for name, mask in cases]
     mount(TextPosting(prefix=P))
