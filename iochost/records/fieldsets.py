@@ -185,7 +185,7 @@ class RecordFieldGroup:
         self.alarm_fields = False  # True once a field the alarm evaluation reads exists
         #: alarm limits written through their fields, each armed by itself
         self.limits_written: frozenset[str] = _NONE_WRITTEN
-        if parent.data_type in _POSTED_ON_CHANGE and parent.max_length == 1 or \
+        if (parent.data_type in _POSTED_ON_CHANGE and parent.max_length == 1) or \
                 self._table_type in _TEXT_POST_MENUS:
             #: the state or text last posted (MLST of bo, mbbo...; OVAL of stringout...)
             self.posted: Any = parent._value
