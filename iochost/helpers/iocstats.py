@@ -155,8 +155,8 @@ class IocStatsIOC(PVGroup):
                         autosave=True, doc="Acc Mode")
     STARTTOD = _stringin("Time and date of startup")
     TOD = _stringin("Current time and date")
-    HEARTBEAT = pvproperty(value=0.0, record="calcout", read_only=True,
-                           doc="1 Hz counter since startup")
+    # writable, as the template's calcout: the count goes on from a value put to it
+    HEARTBEAT = pvproperty(value=0.0, record="calcout", doc="1 Hz counter since startup")
     START_CNT = pvproperty(value=0.0, record="calcout", read_only=True, autosave=True,
                            doc="Increments at startup")
     READACF = pvproperty(value=0.0, record="sub", doc="ACF Update")

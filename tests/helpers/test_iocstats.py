@@ -77,6 +77,10 @@ def test_iocstats_pvs_have_the_template_types_units_and_limits(start_host, uniqu
     beat = pyepics.caget(f"{P}:HEARTBEAT")
     assert wait_until(lambda: pyepics.caget(f"{P}:HEARTBEAT", use_monitor=False) > beat,
                       timeout=TIMEOUT)
+    # a calcout in iocAdminSoft.db: a put sets the count, which goes on from there
+    assert pyepics.caput(f"{P}:HEARTBEAT", 1000, wait=True, timeout=TIMEOUT) == 1
+    assert wait_until(lambda: 1000 < pyepics.caget(f"{P}:HEARTBEAT", use_monitor=False) < 1010,
+                      timeout=TIMEOUT)
     # statsUpTime: the day part only once a day has passed
     assert re.fullmatch(r"\d\d:\d\d:\d\d", pyepics.caget(f"{P}:UPTIME", as_string=True))
     datetime.strptime(pyepics.caget(f"{P}:TOD", as_string=True), "%m/%d/%Y %H:%M:%S")
