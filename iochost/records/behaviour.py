@@ -411,4 +411,8 @@ async def process_put(fields: RecordFieldGroup, record: PvpropertyData, value: A
         raise SkipWrite
     value = limit_value(fields, record, value)
     putter = record.putter
-    return value if putter is None else await putter(record, value)
+    if putter is None:
+        return value
+    # a putter that returns None keeps the value it was given: the clamped one
+    replaced = await putter(record, value)
+    return value if replaced is None else replaced

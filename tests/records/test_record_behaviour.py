@@ -27,6 +27,7 @@ class Records(PVGroup):
     wave = pvproperty(value=[1.0, 2.0], max_length=8, record="waveform")
     text = pvproperty(value="hello", record="stringin", dtype=ChannelType.STRING)
     counted = pvproperty(value=0, record="longout")
+    period = pvproperty(value=5.0, record="ao", upper_ctrl_limit=60.0, lower_ctrl_limit=1.0)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -36,6 +37,10 @@ class Records(PVGroup):
     async def counted(self, instance, value):
         self.puts.append(value)
         return value
+
+    @period.putter
+    async def period(self, instance, value):    # returns None: the value it was given stays
+        self.puts.append(value)
 
 
 def text(client, name):
@@ -119,6 +124,9 @@ def test_display_and_control_limits(ioc, client):
     assert client.write(p + "ao.DRVH", 30.0) == "ECA_NORMAL"
     assert client.write(p + "ao", 20.0) == "ECA_NORMAL"
     assert ioc.ao.value == 20.0 and ioc.ao.upper_ctrl_limit == 30.0
+    # a putter that returns None keeps the clamped value it was given (it kept the put's)
+    assert client.write(p + "period", 0.5) == "ECA_NORMAL"
+    assert ioc.puts[-1] == 1.0 and ioc.period.value == 1.0
 
 
 def test_hihi_then_a_high_value_raises_hihi_major(ioc, client):
