@@ -404,10 +404,13 @@ async def process_put(fields: RecordFieldGroup, record: PvpropertyData, value: A
     value = cast_put(value_dbf(fields._table_type), value)
     if disabled(fields):
         # dbPut stores VAL before dbProcess finds the record disabled: the value stays,
-        # unclamped and unposted; only the DISABLE alarm (once) is published.
-        await record.alarm.write(status=AlarmStatus.DISABLE,
-                                 severity=fields.stored("DISS", AlarmSeverity.NO_ALARM))
+        # unclamped. dbProcess raises the DISABLE alarm once, posting the value put with
+        # it (DBE_VALUE|DBE_ALARM); while the alarm stands a put posts nothing (not even a
+        # changed DISS).
         record.store_unpublished(value)
+        if record.alarm.status != AlarmStatus.DISABLE:
+            await record.alarm.write(status=AlarmStatus.DISABLE, flags=DBE_VALUE,
+                                     severity=fields.stored("DISS", AlarmSeverity.NO_ALARM))
         raise SkipWrite
     value = limit_value(fields, record, value)
     putter = record.putter

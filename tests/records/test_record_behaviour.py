@@ -213,11 +213,15 @@ def test_disa_disv_disable_processing_with_the_disable_alarm(ioc, client):
     values = client.monitor(p + "counted", DBE_VALUE)
     values.wait_for(1)
     assert client.write(p + "counted", 3) == "ECA_NORMAL"
-    # stored as dbPut stores it, neither processed (no putter) nor posted
+    # stored as dbPut stores it, not processed (no putter); raising the DISABLE alarm
+    # posts it once (DBE_VALUE|DBE_ALARM, as dbProcess), later disabled puts post nothing
     assert (ioc.counted.value, ioc.puts) == (3, [])
     assert (text(client, p + "counted.STAT"), text(client, p + "counted.SEVR")) == (
         "DISABLE", "MINOR")
-    assert [e.data[0] for e in values.settle(0.2)] == [0]
+    assert put_text(client, p + "counted.DISS", "MAJOR") == "ECA_NORMAL"
+    assert client.write(p + "counted", 4) == "ECA_NORMAL"
+    assert text(client, p + "counted.SEVR") == "MINOR"     # raised once, with the DISS then
+    assert [e.data[0] for e in values.settle(0.2)] == [0, 3]
     assert client.write(p + "counted.DISV", 2) == "ECA_NORMAL"
     assert client.write(p + "counted", 3) == "ECA_NORMAL"
     assert (ioc.counted.value, ioc.puts) == (3, [3])
