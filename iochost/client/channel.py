@@ -79,7 +79,7 @@ class Link(Protocol):
                    timeout: float) -> Reading: ...
 
     async def write(self, channel: Channel, dbr_type: int, count: int, payload: bytes,
-                    timeout: float | None) -> None: ...
+                    wait: bool, timeout: float | None) -> None: ...
 
     def subscribe(self, subscription: Subscription, dbr_type: int, count: int) -> None: ...
 
@@ -174,10 +174,10 @@ class Channel:
     async def put(self, value: object, *, wait: bool = False,
                   timeout: float | None = DEFAULT_TIMEOUT, dbr: int | None = None) -> None:
         """Write ``value`` (converted as :func:`encode_put` says).  With ``wait`` the call
-        returns when the server reports the put complete (WRITE_NOTIFY) and raises
-        ``RequestFailed`` with its ECA status; without, once the request is queued (a
-        refusal then arrives later as the server's ERROR: logged, and kept in
-        ``put_error``)."""
+        returns when the server reports the put complete (WRITE_NOTIFY; ``timeout`` None:
+        however long that takes) and raises ``RequestFailed`` with its ECA status; without,
+        once the request is queued (a refusal then arrives later as the server's ERROR:
+        logged, and kept in ``put_error``)."""
         link = self._link("put")
         if not self.access & AccessRights.WRITE:
             raise RequestFailed(self.name, "put", ECA_NOWTACCESS)
@@ -188,7 +188,7 @@ class Channel:
             raise RequestFailed(self.name, "put", exc.status, exc.message) from None
         self._checked_count(dbr_type, count, "put")  # as libca: not beyond the channel
         self.put_error = None
-        await link.write(self, dbr_type, count, payload, timeout if wait else None)
+        await link.write(self, dbr_type, count, payload, wait, timeout)
 
     def subscribe(self, dbr: DbrSpec = "time", count: int | None = None,
                   mask: int = DBE_VALUE | DBE_ALARM) -> Subscription:
@@ -373,7 +373,11 @@ class Subscription:
         self.error = error
         log.warning("%s", error)
         for fn in list(self._error_callbacks):
-            fn(error)
+            try:
+                fn(error)
+            except Exception:   # a raising callback must not take the circuit down
+                log.exception("subscription error callback %r of %s failed", fn,
+                              self.channel.name)
 
     def _push(self, item: Reading | None) -> None:
         if item is not None or self._iterating:
@@ -421,9 +425,9 @@ class RemoteLink:
         return decode_reading(channel.name, data_type, data_count, payload)
 
     async def write(self, channel: Channel, dbr_type: int, count: int, payload: bytes,
-                    timeout: float | None) -> None:
+                    wait: bool, timeout: float | None) -> None:
         ioid = channel.context.next_id()
-        if timeout is None:
+        if not wait:
             self.circuit.send(packers.write_request(dbr_type, count, self.sid, ioid, payload))
             return
         future = self._request(
@@ -456,7 +460,7 @@ class RemoteLink:
 
 
 async def _answer(circuit: Circuit, ioid: int, future: asyncio.Future, name: str, what: str,
-                  timeout: float) -> tuple:
+                  timeout: float | None) -> tuple:
     try:
         return await asyncio.wait_for(future, timeout)
     except TimeoutError:

@@ -37,8 +37,9 @@ class ChannelNotFound(ClientError, TimeoutError):
 class ClientTimeout(ClientError, TimeoutError):
     """A request on a connected channel got no answer in time."""
 
-    def __init__(self, pv: str, what: str, timeout: float):
-        super().__init__(pv, f"{what} timed out after {timeout:g} s")
+    def __init__(self, pv: str, what: str, timeout: float | None):
+        after = "" if timeout is None else f" after {timeout:g} s"
+        super().__init__(pv, f"{what} timed out{after}")
 
 
 class Disconnected(ClientError):

@@ -124,10 +124,10 @@ class LocalLink:
         return decode_reading(channel.name, dbr_type, sent, payload)
 
     async def write(self, channel: Channel, dbr_type: int, count: int, payload: bytes,
-                    timeout: float | None) -> None:
+                    wait: bool, timeout: float | None) -> None:
         identity = channel.context.identity
         write = self.served.write_dbr(dbr_type, count, payload, identity.host, identity.user)
-        if timeout is None:  # a put without completion: done in the background
+        if not wait:  # a put without completion: done in the background
             task = asyncio.ensure_future(write)
             task.add_done_callback(lambda done: _put_done(channel, done))
             return

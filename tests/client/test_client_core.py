@@ -284,3 +284,41 @@ async def test_text_the_encoding_cannot_hold_is_refused_and_bytes_go_as_they_are
         raw = await context.connect(names["RAW"], timeout=5)
         await raw.put(b"\x01\x02\x03", wait=True, timeout=5)
         assert (await raw.get()).data.tolist() == [1, 2, 3]
+
+
+async def test_a_put_that_waits_without_a_timeout_waits_for_completion(serve_pvs):
+    """``put(wait=True, timeout=None)`` asks for completion and waits as long as it takes
+    (it sent a plain WRITE and returned at once, losing the server's refusal)."""
+    class Refusing(ChannelDouble):
+        async def verify_value(self, value):
+            raise ValueError("refused")
+
+    names = serve_pvs({"NO": Refusing(value=0.0)})
+    async with Context() as context:
+        channel = await context.connect(names["NO"], timeout=5)
+        with pytest.raises(RequestFailed) as refused:
+            await channel.put(1.0, wait=True, timeout=None)
+        assert refused.value.status == ECA_PUTFAIL
+
+
+async def test_an_error_callback_that_raises_leaves_the_circuit_alone(serve_pvs):
+    """A subscription refused (here: more elements than the PV has) calls its error
+    callbacks; one that raises is logged, and the circuit and its channels stay up (the
+    exception escaped into the protocol and every channel reconnected, over and over)."""
+    names = serve_pvs({"ONE": ChannelDouble(value=1.0), "OTHER": ChannelDouble(value=2.0)})
+    calls: list[Exception] = []
+
+    def broken(error: Exception) -> None:
+        calls.append(error)
+        raise RuntimeError("a user's bug")
+
+    async with Context() as context:
+        other = await context.connect(names["OTHER"], timeout=5)
+        drops: list[object] = []
+        other.add_connection_callback(lambda channel, up: drops.append(up))
+        one = context.channel(names["ONE"])
+        one.subscribe(count=5).add_error_callback(broken)
+        await one.wait_connected(5)
+        await asyncio.sleep(0.5)
+        assert len(calls) == 1 and drops == []
+        assert (await other.get()).value == 2.0 and one.connected
