@@ -138,6 +138,8 @@ class Channel:
                 await asyncio.wait_for(self._connected.wait(), timeout)
             except TimeoutError:
                 raise ChannelNotFound(self.name, timeout or 0.0) from None
+            if self.state is ChannelState.CLOSED:   # closed while waiting
+                raise Disconnected(self.name, "connect")
         return self
 
     def close(self) -> None:
@@ -273,6 +275,8 @@ class Channel:
         if state is ChannelState.CONNECTED:
             self._connected.set()
             self._notify(True)
+        elif state is ChannelState.CLOSED:
+            self._connected.set()   # wakes the waiters, who find the channel closed
         else:
             self._connected.clear()
 

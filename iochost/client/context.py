@@ -115,6 +115,8 @@ class Context:
         self._udp: asyncio.DatagramTransport | None = None
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
+        #: TCP connects under way (a context closed meanwhile cancels them)
+        self._opening: set[asyncio.Task[None]] = set()
         self._repeater_confirmed = False
         self._closed = False
         if local is not None:
@@ -160,9 +162,9 @@ class Context:
         for channel in list(self._channels.values()):
             channel.close()
         self._closed = True
-        for task in self._tasks:
+        for task in (*self._tasks, *self._opening):
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await asyncio.gather(*self._tasks, *self._opening, return_exceptions=True)
         circuits = [*self._circuits.values(), *self._name_servers.values()]
         await asyncio.gather(*(circuit.finish(CLOSE_TIMEOUT) for circuit in circuits))
         if self._udp is not None:
@@ -330,7 +332,7 @@ class Context:
         circuit = self._circuits.get(key)
         if circuit is None or circuit.state is CircuitState.CLOSED:
             circuit = self._circuits[key] = Circuit(self, (host, port), channel.priority)
-            self.loop.create_task(self._open_circuit(circuit))
+            self._open(circuit)
         circuit.channels[cid] = channel
         circuit.send(packers.create_chan_request(channel.name.encode(), cid))
 
@@ -345,6 +347,11 @@ class Context:
                         "%r, connecting to %s:%d, ignored %s:%d", channel.name, *peer,
                         *address)
                 return
+
+    def _open(self, circuit: Circuit) -> None:
+        task = self.loop.create_task(self._open_circuit(circuit))
+        self._opening.add(task)
+        task.add_done_callback(self._opening.discard)
 
     async def _open_circuit(self, circuit: Circuit) -> None:
         try:
@@ -376,7 +383,7 @@ class Context:
     # -- name servers ---------------------------------------------------------------------------
     def _name_server(self, address: Address) -> None:
         circuit = self._name_servers[address] = Circuit(self, address, DEFAULT_PRIORITY)
-        self.loop.create_task(self._open_circuit(circuit))
+        self._open(circuit)
 
     # -- driven by circuits ---------------------------------------------------------------------
     def circuit_ready(self, circuit: Circuit) -> None:

@@ -4,6 +4,7 @@ servers over TCP, beacon anomalies, and EPICS_CA_MAX_ARRAY_BYTES."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import os
 import socket
@@ -322,3 +323,60 @@ async def test_an_error_callback_that_raises_leaves_the_circuit_alone(serve_pvs)
         await asyncio.sleep(0.5)
         assert len(calls) == 1 and drops == []
         assert (await other.get()).value == 2.0 and one.connected
+
+
+async def test_closing_a_context_wakes_its_waiters_and_ends_connects_under_way(context_for):
+    """A server answers the search, but its TCP port never accepts (a full backlog): the
+    channel waits in its TCP connect. Closing the context ends that connect (it came
+    alive later and greeted the server) and wakes ``wait_connected`` with Disconnected
+    (it waited out its timeout, or for ever)."""
+    from iochost.client import Disconnected
+
+    port = free_port()
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", port))
+    listener.listen(0)
+    fillers = []
+    for _ in range(3):       # fill the accept queue: the client's SYNs go unanswered
+        filler = socket.socket()
+        filler.setblocking(False)
+        with contextlib.suppress(BlockingIOError):
+            filler.connect(("127.0.0.1", port))
+        fillers.append(filler)
+    loop = asyncio.get_running_loop()
+
+    class Answer(asyncio.DatagramProtocol):
+        def connection_made(self, transport):
+            self.transport = transport
+
+        def datagram_received(self, data, addr):
+            for message in parse_datagram(data, Role.SERVER):
+                if isinstance(message, SearchRequest):
+                    self.transport.sendto(packers.search_version_reply(None) +
+                                          packers.search_reply(port, message.cid), addr)
+
+    udp, _ = await loop.create_datagram_endpoint(Answer, local_addr=("127.0.0.1", port))
+    try:
+        context = context_for(port)
+        channel = context.channel("SLOW:PV")
+        waiting = asyncio.ensure_future(channel.wait_connected(None))
+        await asyncio.sleep(1.0)
+        assert channel.state.value == "creating"
+        await context.close()
+        with pytest.raises(Disconnected):
+            await asyncio.wait_for(waiting, 2)
+        listener.settimeout(0.5)
+        accepted = []
+        with contextlib.suppress(TimeoutError):
+            while True:
+                accepted.append(listener.accept()[0])
+        for sock in accepted:      # nothing greets the server from the closed context
+            sock.settimeout(0.3)
+            with contextlib.suppress(TimeoutError):
+                assert sock.recv(64) == b""
+            sock.close()
+    finally:
+        udp.close()
+        listener.close()
+        for filler in fillers:
+            filler.close()
