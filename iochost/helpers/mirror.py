@@ -74,10 +74,22 @@ __all__ = ["MIRROR_IOC", "MirrorIOC"]
 #: The IOC name a host config uses: ``ioc: mirror``.
 MIRROR_IOC = "mirror"
 
+class _MirroredEnum(ChannelEnum):
+    """ENUM data holding any index 0..65535, as a source may (an mbbo at a state with no
+    string, an "Illegal Value"): the mirror follows it and passes such puts through, where
+    a plain ChannelEnum refuses an index beyond its states."""
+
+    def preprocess_value(self, value: Any) -> Any:
+        if isinstance(value, (int, np.integer)) and not isinstance(value, bool) and \
+                0 <= value <= 0xFFFF:
+            return int(value)
+        return super().preprocess_value(value)
+
+
 _CLASSES: dict[ChannelType, type[ChannelData]] = {
     ChannelType.DOUBLE: ChannelDouble, ChannelType.FLOAT: ChannelFloat,
     ChannelType.LONG: ChannelInteger, ChannelType.INT: ChannelShort,
-    ChannelType.ENUM: ChannelEnum, ChannelType.STRING: ChannelString,
+    ChannelType.ENUM: _MirroredEnum, ChannelType.STRING: ChannelString,
     ChannelType.CHAR: ChannelByte,
 }
 _NUMERIC = frozenset((ChannelType.DOUBLE, ChannelType.FLOAT, ChannelType.LONG,

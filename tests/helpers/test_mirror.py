@@ -263,6 +263,37 @@ async def test_a_writable_mirror_of_an_epics_ioc_puts_as_the_source_takes_them(
             await wait_for(swf, lambda r: list(r.data) == [b"a", b"bb", b"ccc"])
 
 
+@pytest.mark.skipif(importlib.util.find_spec("softioc") is None,
+                    reason="softioc is not installed")
+async def test_a_mirror_follows_an_enum_to_states_without_strings(
+        start_host, unique_prefix, searchable):
+    """An mbbo may hold any index up to 65535 (a state without a string, or an Illegal
+    Value alarm): the mirror follows it, and passes such a put through (it froze at the
+    last named state, refusing the update)."""
+    db = 'record(mbbo, "EN:MB") { field(ZRST, "Zero") field(ONST, "One") field(VAL, "1") }\n'
+    port = free_port()
+    searchable(port)
+    start_host("""
+        mounts:
+          - {name: en, ioc: mirror, prefix: '$(P)EN:',
+             options: {source_prefix: 'EN:', pvs: [MB], writable: true}}
+    """, unique_prefix)
+    async with Context() as context:
+        mirrored = context.channel(unique_prefix + "EN:MB")
+        with running_softioc(db, port):
+            await wait_for_connected_type(mirrored, ChannelType.ENUM)
+            await wait_for(mirrored, lambda r: r.value == 1)
+            source = await context.connect("EN:MB", TIMEOUT)
+            await source.put(7, wait=True)
+            await wait_for(mirrored, lambda r: r.value == 7)
+            await source.put(20, wait=True)      # beyond 15: INVALID "Illegal Value"
+            await wait_for(mirrored, lambda r: (r.value, r.severity) ==
+                           (20, AlarmSeverity.INVALID))
+            await mirrored.put(5, wait=True)
+            assert (await source.get()).value == 5
+            await wait_for(mirrored, lambda r: r.value == 5)
+
+
 async def test_a_mirrored_pv_stays_under_the_access_rules_once_its_source_connects(
         start_host, unique_prefix, searchable, tmp_path):
     """The mirror builds new channel data for the source's type: they keep the gate the
