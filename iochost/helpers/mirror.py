@@ -300,7 +300,7 @@ class MirrorIOC(PVGroup):
 
 async def _store(served: ChannelData, reading: Reading, native: ChannelType) -> None:
     """Serve the source's reading (value, time, alarm) unless it is what is served."""
-    value = _value(reading, native)
+    value = _value(reading, native, served.max_length)
     stamp = (reading.meta.secs, reading.meta.nsecs)
     if (served.timestamp_ns == timestamp_to_ns(stamp) and served.status == reading.status
             and served.severity == reading.severity and _equal(served.value, value)):
@@ -315,12 +315,15 @@ def _equal(served: Any, value: Any) -> bool:
     return bool(served == value)
 
 
-def _value(reading: Reading, native: ChannelType) -> Any:
-    """The reading's data as the channel data class of ``native`` takes a value."""
+def _value(reading: Reading, native: ChannelType, max_length: int) -> Any:
+    """The reading's data as the channel data class of ``native`` (holding ``max_length``
+    elements) takes a value."""
     data = reading.data
     if isinstance(data, list):  # STRING: one string, or an array of them (a waveform)
         texts = [item.decode(TEXT_ENCODING) for item in data]
-        return texts[0] if len(texts) == 1 else texts
+        if max_length == 1:     # an empty one (an lsi never written: no element) is ""
+            return texts[0] if texts else ""
+        return texts
     if native is ChannelType.CHAR:
         return data.astype(np.uint8).tobytes()
     if native is ChannelType.ENUM:

@@ -265,18 +265,19 @@ async def test_a_writable_mirror_of_an_epics_ioc_puts_as_the_source_takes_them(
 
 @pytest.mark.skipif(importlib.util.find_spec("softioc") is None,
                     reason="softioc is not installed")
-async def test_a_mirror_follows_an_enum_to_states_without_strings(
+async def test_a_mirror_follows_enum_states_without_strings_and_empty_texts(
         start_host, unique_prefix, searchable):
     """An mbbo may hold any index up to 65535 (a state without a string, or an Illegal
     Value alarm): the mirror follows it, and passes such a put through (it froze at the
-    last named state, refusing the update)."""
-    db = 'record(mbbo, "EN:MB") { field(ZRST, "Zero") field(ONST, "One") field(VAL, "1") }\n'
+    last named state, refusing the update). An empty long string is followed too."""
+    db = ('record(mbbo, "EN:MB") { field(ZRST, "Zero") field(ONST, "One") field(VAL, "1") }\n'
+          'record(lsi, "EN:LS") { field(SIZV, "64") }\n')
     port = free_port()
     searchable(port)
     start_host("""
         mounts:
           - {name: en, ioc: mirror, prefix: '$(P)EN:',
-             options: {source_prefix: 'EN:', pvs: [MB], writable: true}}
+             options: {source_prefix: 'EN:', pvs: [MB, LS], writable: true}}
     """, unique_prefix)
     async with Context() as context:
         mirrored = context.channel(unique_prefix + "EN:MB")
@@ -292,6 +293,11 @@ async def test_a_mirror_follows_an_enum_to_states_without_strings(
             await mirrored.put(5, wait=True)
             assert (await source.get()).value == 5
             await wait_for(mirrored, lambda r: r.value == 5)
+            # an lsi never written has no element (count 0) and a UDF alarm: served as ""
+            # with that alarm (it was left out, and the mirror showed no alarm)
+            text = context.channel(unique_prefix + "EN:LS")
+            await wait_for(text, lambda r: (r.status, r.severity) ==
+                           (AlarmStatus.UDF, AlarmSeverity.INVALID))
 
 
 async def test_a_mirrored_pv_stays_under_the_access_rules_once_its_source_connects(
