@@ -15,12 +15,14 @@ Options (a mount's ``options:``):
   source's time stamp and alarm (one monitor update per put);
 * ``put_timeout`` -- seconds a passed-through put may take.
 
-Each mirrored PV follows its source over two subscriptions: DBR_TIME with DBE_VALUE|DBE_ALARM
-(value, alarm and the source's own timestamp) and DBR_CTRL with DBE_PROPERTY (units,
-precision, limits, enum strings).  It takes the source's native type and element count: a
-mirrored PV is served from the start (as a DOUBLE in INVALID/LINK alarm until the source
-connects) and, when the source turns out to have another type or count, its channel data are
-replaced in the PV database, so its clients reconnect and see the right type.  When the
+Each mirrored PV follows its source over three subscriptions: DBR_TIME with
+DBE_VALUE|DBE_ALARM (value, alarm and the source's own timestamp), DBR_TIME with DBE_LOG
+(the source's archive events, passed on as the mirror's: its ADEL applies, not the mirror's)
+and DBR_CTRL with DBE_PROPERTY (units, precision, limits, enum strings).  It takes the
+source's native type and element count: a mirrored PV is served from the start (as a DOUBLE
+in INVALID/LINK alarm until the source connects) and, when the source turns out to have
+another type or count, its channel data are replaced in the PV database, so its clients
+reconnect and see the right type.  When the
 source disconnects every mirrored PV goes to INVALID/LINK (clients see an alarm, not a
 vanished PV); values and alarms recover by themselves when it comes back.
 
@@ -39,7 +41,7 @@ from typing import Any
 import numpy as np
 
 from iochost.ca.alarm_codes import AlarmSeverity, AlarmStatus
-from iochost.ca.codes import DBE_ALARM, DBE_PROPERTY, DBE_VALUE
+from iochost.ca.codes import DBE_ALARM, DBE_LOG, DBE_PROPERTY, DBE_VALUE
 from iochost.ca.dbr import ChannelType
 from iochost.ca.eca import ECA_DISCONN, ECA_TIMEOUT
 from iochost.ca.errors import CaStatusError
@@ -132,13 +134,23 @@ class _PassThrough:
         pass
 
 
-_PASS_THROUGH: dict[type[ChannelData], type[ChannelData]] = {}
+class _ArchiveFromSource:
+    """Mixed into every mirrored channel's class: its writes post no DBE_LOG of their own;
+    the source's archive events (its ADEL, its APST) are passed on as they come."""
+
+    def _change_flags(self, value: Any) -> int:
+        return super()._change_flags(value) & ~DBE_LOG  # type: ignore[misc]
 
 
-def _pass_through_class(cls: type[ChannelData]) -> type[ChannelData]:
-    made = _PASS_THROUGH.get(cls)
+_SERVED: dict[tuple[type[ChannelData], bool], type[ChannelData]] = {}
+
+
+def _served_class(cls: type[ChannelData], writable: bool) -> type[ChannelData]:
+    made = _SERVED.get((cls, writable))
     if made is None:
-        made = _PASS_THROUGH[cls] = type(f"Mirrored{cls.__name__}", (_PassThrough, cls), {})
+        bases = (_PassThrough, _ArchiveFromSource, cls) if writable else \
+            (_ArchiveFromSource, cls)
+        made = _SERVED[cls, writable] = type(f"Mirrored{cls.__name__}", bases, {})
     return made
 
 
@@ -217,12 +229,14 @@ class MirrorIOC(PVGroup):
             lambda channel, up: None if up else post(lambda: self._disconnected(mirrored)))
         source.subscribe("time", mask=DBE_VALUE | DBE_ALARM).add_callback(
             lambda reading: post(lambda: self._update(mirrored, reading)))
+        source.subscribe("time", mask=DBE_LOG).add_callback(
+            lambda reading: post(lambda: self._archive(mirrored, reading)))
         source.subscribe("ctrl", mask=DBE_PROPERTY).add_callback(
             lambda reading: post(lambda: self._properties(mirrored, reading)))
 
     # -- the channel data served ------------------------------------------------------------
     def _placeholder(self, name: str) -> ChannelData:
-        cls = _pass_through_class(ChannelDouble) if self.writable else ChannelDouble
+        cls = _served_class(ChannelDouble, self.writable)
         placeholder = cls(value=0.0, read_only=not self.writable, alarm=ChannelAlarm(
             status=AlarmStatus.LINK, severity=AlarmSeverity.INVALID))
         if self.writable:
@@ -230,9 +244,7 @@ class MirrorIOC(PVGroup):
         return placeholder
 
     def _make(self, mirrored: _Mirrored, native: ChannelType, count: int) -> ChannelData:
-        cls = _CLASSES[native]
-        if self.writable:
-            cls = _pass_through_class(cls)
+        cls = _served_class(_CLASSES[native], self.writable)
         kwargs: dict[str, Any] = {"read_only": not self.writable, "alarm": ChannelAlarm()}
         if native is not ChannelType.ENUM:
             kwargs["max_length"] = max(count, 1)
@@ -271,6 +283,11 @@ class MirrorIOC(PVGroup):
             await self._apply_properties(served, mirrored.control, publish=False)
             mirrored.control = None
         await _store(served, reading, native)
+
+    async def _archive(self, mirrored: _Mirrored, reading: Reading) -> None:
+        """The source posted DBE_LOG: so does the mirror, with that reading."""
+        await self._update(mirrored, reading)
+        mirrored.served.notify(DBE_LOG)
 
     async def _properties(self, mirrored: _Mirrored, reading: Reading) -> None:
         if mirrored.shape is None or mirrored.shape[0] is not reading.native_type:

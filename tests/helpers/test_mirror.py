@@ -13,6 +13,7 @@ import pytest
 from softioc_process import free_port, running_softioc
 
 from iochost.ca.alarm_codes import AlarmSeverity, AlarmStatus
+from iochost.ca.codes import DBE_LOG, DBE_VALUE
 from iochost.ca.dbr import AccessRights, ChannelType
 from iochost.ca.eca import ECA_NOWTACCESS, ECA_PUTFAIL
 from iochost.ca.errors import CaStatusError
@@ -298,6 +299,41 @@ async def test_a_mirror_follows_enum_states_without_strings_and_empty_texts(
             text = context.channel(unique_prefix + "EN:LS")
             await wait_for(text, lambda r: (r.status, r.severity) ==
                            (AlarmStatus.UDF, AlarmSeverity.INVALID))
+
+
+@pytest.mark.skipif(importlib.util.find_spec("softioc") is None,
+                    reason="softioc is not installed")
+async def test_archive_monitors_of_a_mirror_see_the_sources_archive_deadband(
+        start_host, unique_prefix, searchable):
+    """A DBE_LOG subscription to the mirror gets what one to the source gets (its ADEL),
+    not every change (the mirror posted DBE_LOG with each value); DBE_VALUE is unchanged."""
+    db = 'record(ai, "AR:AI") { field(VAL, "20") field(ADEL, "5") field(PINI, "YES") }\n'
+    port = free_port()
+    searchable(port)
+    start_host("""
+        mounts:
+          - {name: ar, ioc: mirror, prefix: '$(P)AR:', options: {source_prefix: 'AR:', pvs: [AI]}}
+    """, unique_prefix)
+    async with Context() as context:
+        mirrored = context.channel(unique_prefix + "AR:AI")
+        with running_softioc(db, port):
+            await wait_for_connected_type(mirrored, ChannelType.DOUBLE)
+            await wait_for(mirrored, lambda r: r.value == 20.0)
+            source = await context.connect("AR:AI", TIMEOUT)
+            seen: dict[str, list[float]] = {"log": [], "value": [], "source log": []}
+            for key, channel, mask in (("log", mirrored, DBE_LOG),
+                                       ("value", mirrored, DBE_VALUE),
+                                       ("source log", source, DBE_LOG)):
+                channel.subscribe(mask=mask).add_callback(
+                    lambda reading, key=key: seen[key].append(reading.value))
+            await wait_for(mirrored, lambda r: all(seen.values()))
+            for value in (21.0, 22.0, 23.0, 26.0, 27.0):
+                await source.put(value, wait=True)
+            await wait_for(mirrored, lambda r: seen["value"][-1:] == [27.0])
+            await asyncio.sleep(0.3)
+        assert seen["source log"] == [20.0, 26.0]
+        assert seen["log"] == seen["source log"]
+        assert seen["value"] == [20.0, 21.0, 22.0, 23.0, 26.0, 27.0]
 
 
 async def test_a_mirrored_pv_stays_under_the_access_rules_once_its_source_connects(
