@@ -22,9 +22,9 @@ and DBR_CTRL with DBE_PROPERTY (units, precision, limits, enum strings).  It tak
 source's native type and element count: a mirrored PV is served from the start (as a DOUBLE
 in INVALID/LINK alarm until the source connects) and, when the source turns out to have
 another type or count, its channel data are replaced in the PV database, so its clients
-reconnect and see the right type.  When the
-source disconnects every mirrored PV goes to INVALID/LINK (clients see an alarm, not a
-vanished PV); values and alarms recover by themselves when it comes back.
+reconnect and see the right type.  When the source disconnects every mirrored PV goes to
+INVALID/LINK (clients see an alarm, not a vanished PV); values and alarms recover by
+themselves when it comes back.
 
 A source served by this same host is read in process (``iochost.client.LocalPVs``), not over
 a loopback circuit to ourselves.  The mirror starts when the host hands it its PV database
@@ -75,6 +75,7 @@ __all__ = ["MIRROR_IOC", "MirrorIOC"]
 
 #: The IOC name a host config uses: ``ioc: mirror``.
 MIRROR_IOC = "mirror"
+
 
 class _MirroredEnum(ChannelEnum):
     """ENUM data holding any index 0..65535, as a source may (an mbbo at a state with no
