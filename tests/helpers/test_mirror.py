@@ -56,6 +56,25 @@ def searchable(monkeypatch):
     return add
 
 
+needs_softioc = pytest.mark.skipif(importlib.util.find_spec("softioc") is None,
+                                   reason="softioc is not installed")
+
+
+def mirror_of_softioc(start_host, unique_prefix, searchable, name: str, pvs: str,
+                      options: str = "") -> int:
+    """A host mounting ``ioc: mirror`` as ``$(P)<name>:`` of the source prefix ``<name>:``
+    (``pvs``, a YAML list, and more ``options``), searching a free port for the softioc the
+    test runs there; returns that port."""
+    port = free_port()
+    searchable(port)
+    start_host(f"""
+        mounts:
+          - {{name: {name.lower()}, ioc: mirror, prefix: '$(P){name}:',
+             options: {{source_prefix: '{name}:', pvs: {pvs}{options}}}}}
+    """, unique_prefix)
+    return port
+
+
 async def next_update(subscription, timeout=TIMEOUT):
     return await asyncio.wait_for(subscription.__anext__(), timeout)
 
@@ -190,8 +209,7 @@ async def test_mirror_of_this_hosts_own_pvs_reads_them_in_process(start_host, un
     ca_server.remove([unique_prefix + "OWN"])
 
 
-@pytest.mark.skipif(importlib.util.find_spec("softioc") is None,
-                    reason="softioc is not installed")
+@needs_softioc
 async def test_mirror_of_an_epics_ioc_with_fields_across_its_restart(
         start_host, unique_prefix, searchable):
     db = ('record(ai, "RS:TEMP") { field(VAL, "21.5") field(EGU, "degC") field(PREC, "1") '
@@ -221,17 +239,13 @@ async def test_mirror_of_an_epics_ioc_with_fields_across_its_restart(
             await wait_for(temp, lambda r: r.value == 21.5 and r.severity == 0, 40)
 
 
+@needs_softioc
 async def test_a_writable_mirror_of_an_epics_ioc_puts_as_the_source_takes_them(
         start_host, unique_prefix, searchable):
     db = ('record(ao, "RW:AO") { field(VAL, "2.5") field(DRVH, "20") field(DRVL, "-20") }\n'
           'record(waveform, "RW:SWF") { field(FTVL, "STRING") field(NELM, "3") }\n')
-    port = free_port()
-    searchable(port)
-    start_host("""
-        mounts:
-          - {name: rw, ioc: mirror, prefix: '$(P)RW:',
-             options: {source_prefix: 'RW:', pvs: [AO, SWF], writable: true}}
-    """, unique_prefix)
+    port = mirror_of_softioc(start_host, unique_prefix, searchable, "RW", "[AO, SWF]",
+                             ", writable: true")
     async with Context() as context:
         ao = context.channel(unique_prefix + "RW:AO")
         swf = context.channel(unique_prefix + "RW:SWF")
@@ -264,8 +278,7 @@ async def test_a_writable_mirror_of_an_epics_ioc_puts_as_the_source_takes_them(
             await wait_for(swf, lambda r: list(r.data) == [b"a", b"bb", b"ccc"])
 
 
-@pytest.mark.skipif(importlib.util.find_spec("softioc") is None,
-                    reason="softioc is not installed")
+@needs_softioc
 async def test_a_mirror_follows_enum_states_without_strings_and_empty_texts(
         start_host, unique_prefix, searchable):
     """An mbbo may hold any index up to 65535 (a state without a string, or an Illegal
@@ -273,13 +286,8 @@ async def test_a_mirror_follows_enum_states_without_strings_and_empty_texts(
     last named state, refusing the update). An empty long string is followed too."""
     db = ('record(mbbo, "EN:MB") { field(ZRST, "Zero") field(ONST, "One") field(VAL, "1") }\n'
           'record(lsi, "EN:LS") { field(SIZV, "64") }\n')
-    port = free_port()
-    searchable(port)
-    start_host("""
-        mounts:
-          - {name: en, ioc: mirror, prefix: '$(P)EN:',
-             options: {source_prefix: 'EN:', pvs: [MB, LS], writable: true}}
-    """, unique_prefix)
+    port = mirror_of_softioc(start_host, unique_prefix, searchable, "EN", "[MB, LS]",
+                             ", writable: true")
     async with Context() as context:
         mirrored = context.channel(unique_prefix + "EN:MB")
         with running_softioc(db, port):
@@ -301,19 +309,13 @@ async def test_a_mirror_follows_enum_states_without_strings_and_empty_texts(
                            (AlarmStatus.UDF, AlarmSeverity.INVALID))
 
 
-@pytest.mark.skipif(importlib.util.find_spec("softioc") is None,
-                    reason="softioc is not installed")
+@needs_softioc
 async def test_archive_monitors_of_a_mirror_see_the_sources_archive_deadband(
         start_host, unique_prefix, searchable):
     """A DBE_LOG subscription to the mirror gets what one to the source gets (its ADEL),
     not every change (the mirror posted DBE_LOG with each value); DBE_VALUE is unchanged."""
     db = 'record(ai, "AR:AI") { field(VAL, "20") field(ADEL, "5") field(PINI, "YES") }\n'
-    port = free_port()
-    searchable(port)
-    start_host("""
-        mounts:
-          - {name: ar, ioc: mirror, prefix: '$(P)AR:', options: {source_prefix: 'AR:', pvs: [AI]}}
-    """, unique_prefix)
+    port = mirror_of_softioc(start_host, unique_prefix, searchable, "AR", "[AI]")
     async with Context() as context:
         mirrored = context.channel(unique_prefix + "AR:AI")
         with running_softioc(db, port):
