@@ -108,7 +108,9 @@ def iochost_host_started(host: Host) -> Awaitable[None] | None:
 
     ``host`` is the running :class:`iochost.host.Host` (its ``mounts``, ``server`` and
     ``config``). Return an awaitable to do asynchronous work; the host awaits it. An
-    exception is logged with the plugin's name and does not stop the host.
+    exception is logged with the plugin's name and does not stop the host. A plugin
+    installed while the host runs is loaded by the next reload, which calls its
+    implementation then, before mounting anything.
     """
 
 
@@ -193,5 +195,6 @@ def iochost_web_routes(app: web.Application) -> Awaitable[None] | None:
     Handlers run on the host's event loop: never block it. The app's ``iochost.web`` keys
     are private; read the host through ``iochost_host_started(host)`` if a page needs it.
     May return an awaitable; an exception is logged with the plugin's name and the web
-    page starts without that plugin's routes.
+    page starts without that plugin's routes. A plugin a reload loads after the page was
+    built gets its routes at the next restart (the reload says so).
     """

@@ -24,7 +24,7 @@ import gc
 import inspect
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from functools import partial
 from dataclasses import dataclass, field
 from typing import Any
@@ -273,6 +273,20 @@ class Host:
             await self.access.close()
         log.info("host %r stopped", self.config.host.name)
 
+    async def start_plugins(self, names: list[str]) -> list[str]:
+        """Plugins loaded while serving (a reload found them installed): each gets
+        ``iochost_host_started`` now, as the others had at start. Returns what of them
+        only a restart would use: web routes once the page is built."""
+        if not names:
+            return []
+        await self._call_hook("iochost_host_started", plugins=names, host=self)
+        if self.web is None or not self.web.built:
+            return []   # the page is built later, with every plugin's routes
+        late = [name for name in names
+                if "iochost_web_routes" in self.catalog.plugins[name].hooks]
+        return [f"plugin {name}: restart iochost to serve its web routes (the page is "
+                f"already built)" for name in late]
+
     # -- access security ---------------------------------------------------------------------------
     async def reload_access(self) -> bool:
         """Read the access rules file again (SIGHUP, the READACF PV, the web API): True
@@ -352,6 +366,11 @@ class Host:
         self.mounts = mounts
         for name in plan.mount:
             await self._activate(self.mounts[name], built[name])
+        for mount_config in host_mounts(new, self.catalog)[0]:  # of plugins loaded just now
+            if mount_config.name not in self.mounts and mount_config.name in built:
+                mount = self.mounts[mount_config.name] = Mount(mount_config.name,
+                                                               mount_config, host=self)
+                await self._activate(mount, built[mount_config.name])
         if self.access is not None:
             # a mount's asg: may have changed without a remount; then the rules file is
             # read again (SIGHUP re-reads the ACF too, as the only reload signal)
@@ -507,10 +526,13 @@ class Host:
             log.exception("[mount %s] %s failed", mount.name, what)
             mount.errors += 1
 
-    async def _call_hook(self, hook: str, **kwargs: Any) -> None:
-        """Call every plugin's implementation on its own; await awaitables; log failures
-        with the plugin's name."""
+    async def _call_hook(self, hook: str, plugins: Collection[str] | None = None,
+                         **kwargs: Any) -> None:
+        """Call every plugin's implementation (or those of ``plugins``) on its own; await
+        awaitables; log failures with the plugin's name."""
         for impl in getattr(self.catalog.manager.hook, hook).get_hookimpls():
+            if plugins is not None and impl.plugin_name not in plugins:
+                continue
             try:
                 result = impl.function(**{arg: kwargs[arg] for arg in impl.argnames})
                 if inspect.isawaitable(result):

@@ -17,6 +17,8 @@ Rules:
   is recorded with its reason and unregistered; every other plugin still loads.
 * Each plugin's registration hooks run on their own, so a plugin that fails half way leaves
   nothing behind; a plugin is only ever all in or all out.
+* A host's reload loads the plugins installed since it started (``load_new_plugins``), by
+  the rules it started with; a plugin already loaded is never imported again.
 """
 from __future__ import annotations
 
@@ -47,6 +49,16 @@ REGISTRATION_HOOKS: dict[str, str] = {
 }
 
 
+@dataclass(frozen=True)
+class Discovery:
+    """How a manager chose its plugins at start: the same rules pick the ones a reload
+    finds installed since (``load_new_plugins``)."""
+
+    disable_autoload: bool
+    blocked: frozenset[str]
+    allowed: set[str] | None
+
+
 class IochostPluginManager(pluggy.PluginManager):
     """A pluggy manager that also treats unmarked ``iochost_*`` functions as hook
     implementations, so a misspelt hook name fails ``check_pending`` instead of being
@@ -56,6 +68,7 @@ class IochostPluginManager(pluggy.PluginManager):
         super().__init__(project_name)
         #: every plugin found, by name, with what it provides or why it failed
         self.plugin_info: dict[str, PluginInfo] = {}
+        self.discovery = Discovery(False, frozenset(), None)
 
     def parse_hookimpl_opts(self, plugin: Any, name: str) -> Any:
         opts = super().parse_hookimpl_opts(plugin, name)
@@ -118,7 +131,7 @@ class Registered:
 class PluginCatalog:
     """Every plugin found, and the IOCs, record types and helpers the loaded ones provide."""
 
-    manager: pluggy.PluginManager
+    manager: IochostPluginManager
     plugins: dict[str, PluginInfo] = field(default_factory=dict)
     iocs: dict[str, Registered] = field(default_factory=dict)
     record_types: dict[str, Registered] = field(default_factory=dict)
@@ -182,36 +195,11 @@ def make_plugin_manager(
 
     manager = IochostPluginManager(hookspecs.PROJECT_NAME)
     manager.add_hookspecs(hookspecs)
+    manager.discovery = Discovery(disable_autoload, frozenset(blocked), allowed)
     found = manager.plugin_info
 
     for ep in _entry_points():
-        dist = getattr(ep, "dist", None)
-        dist_name = dist.metadata["Name"] if dist is not None else None
-        info = PluginInfo(
-            name=ep.name,
-            distribution=dist_name,
-            version=dist.version if dist is not None else None,
-            entry_point=ep.value,
-            builtin=_canonical(dist_name) == BUILTIN_DISTRIBUTION,
-        )
-        if not _allowed(ep.name, dist_name, allowed):
-            continue
-        if ep.name in found:
-            info.error = (f"plugin name {ep.name!r} is already used by distribution "
-                          f"{found[ep.name].distribution!r}")
-            found[f"{ep.name} ({dist_name})"] = info
-            continue
-        found[ep.name] = info
-        if ep.name in blocked or dist_name in blocked or (disable_autoload and not info.builtin):
-            info.disabled = True
-            manager.set_blocked(ep.name)
-            continue
-        try:
-            plugin = ep.load()
-        except Exception as exc:
-            info.error = f"cannot import {ep.value!r}: {_describe(exc)}"
-            continue
-        _register(manager, plugin, info)
+        _load_entry_point(manager, ep)
 
     for name, plugin in (extra_plugins or {}).items():
         info = found.setdefault(name, PluginInfo(name=name, entry_point=repr(plugin)))
@@ -222,6 +210,39 @@ def make_plugin_manager(
 
     manager.check_pending()
     return manager
+
+
+def _load_entry_point(manager: IochostPluginManager, ep: metadata.EntryPoint
+                      ) -> PluginInfo | None:
+    """Import and register the plugin of ``ep`` as ``manager.discovery`` says; its
+    ``PluginInfo`` (None when IOCHOST_ONLY_PLUGINS leaves it out)."""
+    rules, found = manager.discovery, manager.plugin_info
+    dist = getattr(ep, "dist", None)
+    dist_name = dist.metadata["Name"] if dist is not None else None
+    if not _allowed(ep.name, dist_name, rules.allowed):
+        return None
+    info = PluginInfo(name=ep.name, distribution=dist_name,
+                      version=dist.version if dist is not None else None,
+                      entry_point=ep.value,
+                      builtin=_canonical(dist_name) == BUILTIN_DISTRIBUTION)
+    if ep.name in found:
+        info.error = (f"plugin name {ep.name!r} is already used by distribution "
+                      f"{found[ep.name].distribution!r}")
+        found[f"{ep.name} ({dist_name})"] = info
+        return info
+    found[ep.name] = info
+    if ep.name in rules.blocked or dist_name in rules.blocked or (
+            rules.disable_autoload and not info.builtin):
+        info.disabled = True
+        manager.set_blocked(ep.name)
+        return info
+    try:
+        plugin = ep.load()
+    except Exception as exc:
+        info.error = f"cannot import {ep.value!r}: {_describe(exc)}"
+        return info
+    _register(manager, plugin, info)
+    return info
 
 
 def load_plugins(
@@ -244,18 +265,33 @@ def load_plugins(
     return catalog
 
 
-def installed_since(catalog: PluginCatalog, environ: Mapping[str, str] | None = None
-                    ) -> list[str]:
+def installed_since(catalog: PluginCatalog) -> list[str]:
     """Plugins installed after ``catalog`` was read (``name (distribution)``): a running
-    host has not imported them; a restart loads them."""
+    host has not imported them; its next reload does (``load_new_plugins``)."""
     importlib.invalidate_caches()   # the path's directory listings, cached at start
-    allowed = allowed_from_env(os.environ if environ is None else environ)
-    new = []
+    allowed = catalog.manager.discovery.allowed
+    return [f"{ep.name} ({dist})" if dist else ep.name for ep in _entry_points()
+            if ep.name not in catalog.plugins
+            and _allowed(ep.name, dist := _dist_name(ep), allowed)]
+
+
+def load_new_plugins(catalog: PluginCatalog) -> list[PluginInfo]:
+    """Load the plugins installed after ``catalog`` was read, by the rules it was read
+    with (a host's reload: ``pip install`` a device plugin, then reload to mount its IOC).
+    Each is all in or all out, as at start; returns their infos, broken ones included.
+    Plugins already loaded are not touched (a new version of one needs a restart)."""
+    importlib.invalidate_caches()
+    added = []
     for ep in _entry_points():
-        dist = _dist_name(ep)
-        if _allowed(ep.name, dist, allowed) and ep.name not in catalog.plugins:
-            new.append(f"{ep.name} ({dist})" if dist else ep.name)
-    return new
+        if ep.name in catalog.plugins:
+            continue
+        info = _load_entry_point(catalog.manager, ep)
+        if info is None:
+            continue
+        added.append(info)
+        if info.loaded:
+            _collect_registrations(catalog, info)
+    return added
 
 
 def _allowed(name: str, dist_name: str | None, allowed: Iterable[str] | None) -> bool:

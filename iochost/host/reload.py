@@ -16,7 +16,9 @@ A valid one is applied mount by mount, by name:
 What cannot change under a running process is reported and not applied: the ``ca``
 section (port, interfaces, beacons: the sockets are bound) and the ``host`` section (name,
 status prefix, log level, the helpers' directories) and the ``web`` section (the page's
-socket is bound too). Installed plugins are re-read: a
+socket is bound too). Installed plugins are re-read first: one installed since the start
+is loaded (as at start, all in or all out; a broken one is reported by name), gets
+``iochost_host_started``, and its IOCs, helpers and record types serve the new config; a
 plugin whose installed version differs from the one loaded is reported as needing a
 restart -- its modules are already imported and cannot be swapped safely under running
 IOCs, so the old code keeps running and nothing of the new one is half-loaded.
@@ -28,14 +30,14 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .hostconfig import HostConfig, MountConfig, is_builtin, read_config
-from .plugins import PluginCatalog
+from .plugins import PluginCatalog, load_new_plugins
 from .problems import ConfigError
 from .validation import validate
 
@@ -181,13 +183,37 @@ def _served_twice(host: Host, plan: ReloadPlan, built: dict[str, Any]) -> list[s
     return problems
 
 
-def _refused(path: str, reasons: list[str], report: ReloadReport) -> None:
+def _refused(path: str, reasons: list[str], report: ReloadReport,
+             plugins: Sequence[str] = ()) -> None:
     for reason in reasons:
         log.error("reload refused: %s", reason)
     headline = (f"reload of {path} refused: {len(reasons)} problem(s); nothing changed, "
                 "still serving")
     log.error("%s", headline)
-    report(False, [headline, *reasons])
+    report(False, [headline, *reasons, *plugins])
+
+
+async def _load_new_plugins(host: Host) -> list[str]:
+    """Load the plugins installed since the host started (``pip install`` a device plugin,
+    then reload to mount its IOC) and start them; a line on each, logged and reported."""
+    lines = []
+    infos = load_new_plugins(host.catalog)
+    for info in infos:
+        name = f"plugin {info.name} ({info.distribution or '?'} {info.version or ''})".rstrip()
+        if info.error is not None:
+            lines.append(f"{name} installed since the start failed to load: {info.error}")
+        elif info.disabled:
+            lines.append(f"{name} installed since the start is disabled, not loaded")
+        else:
+            provides = "; ".join(f"{kind.replace('_', ' ')}: {', '.join(names)}" for kind in
+                                 ("iocs", "record_types", "helpers")
+                                 if (names := getattr(info, kind)))
+            lines.append(f"{name} installed since the start, loaded"
+                         + (f" ({provides})" if provides else ""))
+    lines += await host.start_plugins([info.name for info in infos if info.loaded])
+    for line in lines:
+        log.log(logging.ERROR if "failed" in line else logging.INFO, "reload: %s", line)
+    return lines
 
 
 async def reload_host(host: Host, path: str | None = None,
@@ -198,6 +224,7 @@ async def reload_host(host: Host, path: str | None = None,
     path = path or host.config.path
     log.info("reloading %s", path)
     report = report or (lambda applied, lines: None)
+    plugins = await _load_new_plugins(host)
     try:
         new, problems = read_config(path)
         built = validate(new, host.catalog, problems)
@@ -207,16 +234,16 @@ async def reload_host(host: Host, path: str | None = None,
     except Exception as exc:   # a defect in reading it: refused all the same, with the traceback
         headline = f"reload of {path} refused: reading it failed; nothing changed, still serving"
         log.exception("%s", headline)
-        report(False, [headline, f"{type(exc).__name__}: {exc}"])
+        report(False, [headline, f"{type(exc).__name__}: {exc}", *plugins])
         return None
     if reasons:     # as 'iochost check' refuses it: all of it, the mounts too
-        _refused(path, reasons, report)
+        _refused(path, reasons, report, plugins)
         return None
     plan = plan_reload(host.config, new, {name for name, mount in host.mounts.items()
                                           if mount.serving})
     reasons = _served_twice(host, plan, built)
     if reasons:
-        _refused(path, reasons, report)
+        _refused(path, reasons, report, plugins)
         return None
     not_applied = [f"{what} changed: restart iochost to apply it (not applied)"
                    for what in plan.restart_needed]
@@ -227,5 +254,5 @@ async def reload_host(host: Host, path: str | None = None,
     await host.apply_reload(new, plan, built)
     headline = f"reload of {path} applied: {plan.summary()}"
     log.info("%s", headline)
-    report(True, [headline, *not_applied])
+    report(True, [headline, *not_applied, *plugins])
     return plan

@@ -91,8 +91,8 @@ def _unknown(noun: str, name: str, kind: str, catalog: PluginCatalog) -> str:
         message += f"; disabled plugins: {', '.join(disabled)}"
     new = installed_since(catalog)
     if new:
-        message += (f"; plugins installed since iochost started, not loaded until it "
-                    f"restarts: {', '.join(new)}")
+        message += (f"; plugins installed since iochost started, loaded by its next "
+                    f"reload: {', '.join(new)}")
     return message
 
 

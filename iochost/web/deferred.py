@@ -70,6 +70,11 @@ class DeferredWebServer:
         self.server: WebServer | None = None
 
     @property
+    def built(self) -> bool:
+        """Whether the application is built (or being built): plugins' routes are fixed."""
+        return self._building is not None
+
+    @property
     def url(self) -> str:
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"http://{host}:{self.port}/"

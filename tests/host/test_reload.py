@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import urllib.request
 import weakref
 
 import pytest
@@ -241,3 +242,96 @@ def test_reload_signals_only_an_iochost_process(tmp_path):
     finally:
         sleeper.kill()
         sleeper.wait()
+
+
+def test_a_plugin_installed_while_serving_is_loaded_by_a_reload(
+        plugin_site_dir, clean_env, monkeypatch, ca_server, pyepics, unique_prefix, tmp_path):
+    """pip install a device plugin, then reload: its IOC mounts and serves, its
+    iochost_host_started runs, the mount already serving is not touched, and the broken
+    plugins installed alongside are reported by name."""
+    monkeypatch.setenv("IOCHOST_ONLY_PLUGINS", ",".join(plugin_site_dir.distributions))
+    P = unique_prefix
+    path = tmp_path / "host.yaml"
+    web = "web: {listen: '127.0.0.1:0'}\n"
+    path.write_text(config_text(P, ["{name: demo, ioc: simple, prefix: '$(P)DEMO:'}"],
+                                extra=web))
+    host = Host(load_config(path), load_plugins(), server=ca_server.server)
+    assert "testgood" not in host.catalog.plugins    # not installed yet
+    ca_server.call(host.start())
+    try:
+        demo = host.mounts["demo"].ioc
+        with urllib.request.urlopen(host.web.url + "healthz", timeout=30) as page:
+            assert page.status == 200                     # the page is built now
+        for entry in reversed(plugin_site_dir.paths):
+            monkeypatch.syspath_prepend(entry)           # now it is
+        path.write_text(config_text(P, [
+            "{name: demo, ioc: simple, prefix: '$(P)DEMO:'}",
+            "{name: new, ioc: test-counter, prefix: '$(P)NEW:', options: {start: 9}, "
+            "helpers: {test-recorder: {tag: late}}}"], extra=web))
+        heard = []
+        plan = ca_server.call(reload_host(host, report=lambda *outcome: heard.append(outcome)))
+        assert plan is not None and plan.mount == ["new"] and plan.unchanged == ["demo"]
+        assert host.mounts["demo"].ioc is demo
+        assert pyepics.caget(P + "NEW:COUNT", timeout=5) == 9
+        from iochost_testgood.plugin import EVENTS
+        # started when loaded (the host then served _host and demo), before its mount
+        assert EVENTS[:2] == ["host-started 2", "helper-start new late"]
+        ((applied, lines),) = heard
+        assert applied and ("plugin testgood (iochost-testplugin-good 1.2.3) installed since the "
+                            "start, loaded (iocs: test-counter; helpers: test-recorder)") in lines
+        failed = [line for line in lines if "failed to load" in line]
+        assert any(line.startswith("plugin broken-import (iochost-testplugin-zz-broken 0.0.1) ") and
+                   "cannot import" in line for line in failed), lines
+        assert host.catalog.plugins["testgood"].loaded
+        assert ("plugin testgood: restart iochost to serve its web routes (the page is "
+                "already built)") in lines
+        # a second reload finds nothing new
+        heard.clear()
+        assert ca_server.call(reload_host(host, report=lambda *outcome: heard.append(outcome)))
+        assert not [line for line in heard[0][1] if "installed since" in line]
+    finally:
+        ca_server.call(host.stop())
+        for module in [m for m in sys.modules if m.split(".")[0] in ("iochost_testgood",
+                                                                    "iochost_broken")]:
+            del sys.modules[module]
+
+
+LATE_PLUGIN = '''
+import os
+
+from iochost.host import hookimpl
+from iochost.host.hostconfig import MountConfig
+
+
+@hookimpl
+def iochost_host_mounts(config):
+    return [MountConfig(name="_late", ioc="simple", prefix=os.environ["LATE_PREFIX"],
+                        source=config.source, path=("host",))]
+'''
+
+
+def test_a_plugin_loaded_by_a_reload_mounts_its_built_in_mounts(
+        clean_env, monkeypatch, ca_server, pyepics, unique_prefix, tmp_path):
+    P = unique_prefix
+    monkeypatch.setenv("IOCHOST_ONLY_PLUGINS", "iochost-examples,iochost-late-site")
+    monkeypatch.setenv("LATE_PREFIX", P + "LATE:")
+    path = tmp_path / "host.yaml"
+    path.write_text(config_text(P, ["{name: demo, ioc: simple, prefix: '$(P)DEMO:'}"]))
+    host = Host(load_config(path), load_plugins(), server=ca_server.server)
+    ca_server.call(host.start())
+    try:
+        site = tmp_path / "site"
+        (site / "iochost_late_site-1.0.dist-info").mkdir(parents=True)
+        (site / "iochost_late_site-1.0.dist-info" / "METADATA").write_text(
+            "Metadata-Version: 2.1\nName: iochost-late-site\nVersion: 1.0\n")
+        (site / "iochost_late_site-1.0.dist-info" / "entry_points.txt").write_text(
+            "[iochost]\nlate = iochost_late_site\n")
+        (site / "iochost_late_site.py").write_text(LATE_PLUGIN)
+        monkeypatch.syspath_prepend(str(site))
+        assert ca_server.call(reload_host(host)) is not None
+        assert host.mounts["_late"].state == "running"
+        assert pyepics.caget(P + "LATE:A", timeout=5) == 1
+        assert list(host.mounts) == ["_host", "demo", "_late"]
+    finally:
+        ca_server.call(host.stop())
+        sys.modules.pop("iochost_late_site", None)

@@ -282,8 +282,9 @@ def test_a_large_pv_clash_lists_five_names_and_counts_the_rest(plugin_site, clea
 
 def test_an_unknown_ioc_names_the_plugins_installed_since_the_start(plugin_site_dir,
                                                                      clean_env, monkeypatch):
-    """pip install a plugin, then reload: the running host has not loaded it, and the
-    problem says so (restart), rather than only 'unknown IOC'."""
+    """pip install a plugin, then mount its IOC (Host.mount) without a reload: the running
+    host has not loaded it, and the problem says so (a reload loads it), rather than only
+    'unknown IOC'."""
     from iochost.host.plugins import installed_since
 
     monkeypatch.setenv("IOCHOST_ONLY_PLUGINS", ",".join(plugin_site_dir.distributions))
@@ -294,4 +295,4 @@ def test_an_unknown_ioc_names_the_plugins_installed_since_the_start(plugin_site_
     assert installed_since(started)
     ((_, key, message),) = problems_of("mounts:\n  - {name: a, ioc: test-counter}\n", started)
     assert key == "mounts[0].ioc" and "unknown IOC 'test-counter'" in message
-    assert "plugins installed since iochost started, not loaded until it restarts: " in message
+    assert "plugins installed since iochost started, loaded by its next reload: " in message
