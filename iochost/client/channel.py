@@ -62,6 +62,7 @@ DEFAULT_TIMEOUT = 2.0
 DbrSpec = int | str
 
 ConnectionCallback = Callable[["Channel", bool], None]
+AccessCallback = Callable[["Channel", AccessRights], None]
 ReadingCallback = Callable[[Reading], None]
 
 
@@ -102,6 +103,7 @@ class Channel:
         self.native_type: ChannelType | None = None
         #: Element count the server reported (its maximum for arrays).
         self.count = 0
+        #: The access rights the server grants us; NONE while not connected.
         self.access = AccessRights.NONE
         #: "host:port" of the server, "local" for an in-process PV, None when unconnected.
         self.server: str | None = None
@@ -112,6 +114,7 @@ class Channel:
         #: Servers that answered the search but then failed to create the channel in a row.
         self.failed_connects = 0
         self._callbacks: list[ConnectionCallback] = []
+        self._access_callbacks: list[AccessCallback] = []
         self._connected = asyncio.Event()
 
     def __repr__(self) -> str:
@@ -128,6 +131,22 @@ class Channel:
 
     def remove_connection_callback(self, fn: ConnectionCallback) -> None:
         self._callbacks.remove(fn)
+
+    def add_access_callback(self, fn: AccessCallback) -> None:
+        """``fn(channel, rights)`` (an :class:`~iochost.ca.dbr.AccessRights`) whenever the
+        channel's access rights may have changed, as libca's
+        ``ca_replace_access_rights_event`` calls its handler: once now if connected; on
+        every connect, just before the connection callbacks; whenever the server sends
+        rights that differ from those held; and with ``AccessRights.NONE`` just after the
+        disconnect callbacks.  A channel of this process (``LocalPVs``) takes its rights
+        when it connects only.  A callback that raises is logged; the others still run.
+        """
+        self._access_callbacks.append(fn)
+        if self.connected:
+            self._call_access(fn)
+
+    def remove_access_callback(self, fn: AccessCallback) -> None:
+        self._access_callbacks.remove(fn)
 
     async def wait_connected(self, timeout: float | None = DEFAULT_TIMEOUT) -> Channel:
         """Return once connected; ``ChannelNotFound`` after ``timeout`` seconds."""
@@ -247,7 +266,11 @@ class Channel:
             self._start(subscription)
 
     def set_access(self, rights: int) -> None:
-        self.access = AccessRights(rights & AccessRights.READ_WRITE)
+        """The server's ACCESS_RIGHTS (before CREATE_CHAN's reply, then on each change)."""
+        rights = AccessRights(rights & AccessRights.READ_WRITE)
+        changed, self.access = rights != self.access, rights
+        if changed and self.connected:  # on a connect the callbacks run in _set_state
+            self._notify_access()
 
     def lost(self) -> None:
         """The server, the circuit or the local PV went away: back to searching."""
@@ -258,8 +281,10 @@ class Channel:
         if self.state is not ChannelState.CLOSED:
             self.state = ChannelState.SEARCHING
             self._connected.clear()
+        self.access = AccessRights.NONE  # the rights were the server's: none without one
         if was_connected:
             self._notify(False)
+            self._notify_access()
 
     def put_refused(self, status: int, text: str) -> None:
         """A put without completion was refused (logged; kept in ``put_error``)."""
@@ -274,6 +299,7 @@ class Channel:
         self.state = state
         if state is ChannelState.CONNECTED:
             self._connected.set()
+            self._notify_access()   # as libca: the rights just before the connection
             self._notify(True)
         elif state is ChannelState.CLOSED:
             self._connected.set()   # wakes the waiters, who find the channel closed
@@ -286,6 +312,16 @@ class Channel:
                 fn(self, connected)
             except Exception:
                 log.exception("connection callback %r of %s failed", fn, self.name)
+
+    def _notify_access(self) -> None:
+        for fn in list(self._access_callbacks):
+            self._call_access(fn)
+
+    def _call_access(self, fn: AccessCallback) -> None:
+        try:
+            fn(self, self.access)
+        except Exception:  # a user's bug must not reach the circuit's protocol
+            log.exception("access callback %r of %s failed", fn, self.name)
 
 
 class Subscription:

@@ -325,6 +325,79 @@ async def test_an_error_callback_that_raises_leaves_the_circuit_alone(serve_pvs)
         assert (await other.get()).value == 2.0 and one.connected
 
 
+async def until(predicate, timeout=5.0):
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not predicate():
+        assert asyncio.get_running_loop().time() < deadline, "timed out"
+        await asyncio.sleep(0.02)
+
+
+async def test_access_callbacks_follow_the_rights_the_server_sends(ca_server, serve_pvs,
+                                                                    caplog):
+    """As libca's ca_replace_access_rights_event: the rights before the connection
+    callback, each change the server sends (here: its rights re-evaluated, as after an
+    access rules reload), NONE after the disconnect callback; a raising callback is logged
+    and the others, and the circuit, carry on."""
+    from iochost.ca.dbr import AccessRights
+
+    granted = [AccessRights.READ_WRITE]
+    pv = ChannelDouble(value=1.0, access_check=lambda host, user: granted[0])
+    names = serve_pvs({"RIGHTS": pv, "OTHER": ChannelDouble(value=2.0)})
+
+    def grant(rights):
+        granted[0] = rights
+        return ca_server.call(lambda: ca_server.server.refresh_access(
+            lambda data: data is pv))
+
+    events: list[tuple] = []
+    broken: list[AccessRights] = []
+
+    def raising(channel, rights):
+        broken.append(rights)
+        raise RuntimeError("a user's bug")
+
+    async with Context() as context:
+        other = await context.connect(names["OTHER"], timeout=5)
+        channel = context.channel(names["RIGHTS"])
+        channel.add_access_callback(lambda ch, rights: events.append(("access", rights)))
+        channel.add_connection_callback(lambda ch, up: events.append(("connected", up)))
+        await channel.wait_connected(5)
+        assert events == [("access", AccessRights.READ_WRITE), ("connected", True)]
+        channel.add_access_callback(raising)          # connected: called at once
+        assert broken == [AccessRights.READ_WRITE]
+        # a live change: ACCESS_RIGHTS from the server
+        assert grant(AccessRights.READ) == 1
+        await until(lambda: len(events) == 3)
+        assert events[2] == ("access", AccessRights.READ)
+        assert channel.access == AccessRights.READ and broken[-1] == AccessRights.READ
+        assert "access callback" in caplog.text and "a user's bug" in caplog.text
+        with pytest.raises(RequestFailed) as refused:
+            await channel.put(5.0, wait=True)
+        assert refused.value.status == ECA_NOWTACCESS
+        channel.set_access(AccessRights.READ)         # the same rights again: no call
+        assert len(events) == 3
+        grant(AccessRights.READ_WRITE)
+        await until(lambda: len(events) == 4)
+        assert events[3] == ("access", AccessRights.READ_WRITE)
+        await channel.put(5.0, wait=True)
+        assert pv.value == 5.0
+        assert other.connected and (await other.get()).value == 2.0   # the circuit is fine
+        # the PV goes: the disconnect, then no rights; it comes back with its rights
+        ca_server.remove([names["RIGHTS"]])
+        await until(lambda: len(events) == 6)
+        assert events[4:] == [("connected", False), ("access", AccessRights.NONE)]
+        assert channel.access == AccessRights.NONE
+        granted[0] = AccessRights.READ
+        ca_server.add({names["RIGHTS"]: pv})
+        await until(lambda: len(events) == 8)
+        assert events[6:] == [("access", AccessRights.READ), ("connected", True)]
+        channel.remove_access_callback(raising)
+        grant(AccessRights.NONE)
+        await until(lambda: len(events) == 9)
+        assert events[8] == ("access", AccessRights.NONE)
+        assert broken[-1] == AccessRights.READ        # removed: not called any more
+
+
 async def test_closing_a_context_wakes_its_waiters_and_ends_connects_under_way(context_for):
     """A server answers the search, but its TCP port never accepts (a full backlog): the
     channel waits in its TCP connect. Closing the context ends that connect (it came
