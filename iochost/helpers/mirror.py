@@ -12,7 +12,10 @@ Options (a mount's ``options:``):
   source's completed, with the source's ECA status (else the mirror is read-only); the
   source's limits apply, not the mirror's copy of them (an ao clamps to DRVH), and the
   mirror then holds what the source made of the value, read back from it with the
-  source's time stamp and alarm (one monitor update per put);
+  source's time stamp and alarm (one monitor update per put).  A client has write access
+  only while the source grants the mirror's channel write access (and this host's access
+  rules grant the client): a source PV that is read-only to us, or disconnected, is
+  read-only here, and its changes of rights reach the mirror's clients as ACCESS_RIGHTS;
 * ``put_timeout`` -- seconds a passed-through put may take.
 
 Each mirrored PV follows its source over three subscriptions: DBR_TIME with
@@ -42,7 +45,7 @@ import numpy as np
 
 from iochost.ca.alarm_codes import AlarmSeverity, AlarmStatus
 from iochost.ca.codes import DBE_ALARM, DBE_LOG, DBE_PROPERTY, DBE_VALUE
-from iochost.ca.dbr import ChannelType
+from iochost.ca.dbr import AccessRights, ChannelType
 from iochost.ca.eca import ECA_DISCONN, ECA_TIMEOUT
 from iochost.ca.errors import CaStatusError
 from iochost.client import (
@@ -75,6 +78,8 @@ __all__ = ["MIRROR_IOC", "MirrorIOC"]
 
 #: The IOC name a host config uses: ``ioc: mirror``.
 MIRROR_IOC = "mirror"
+#: ``Server.refresh_access``: re-evaluate the open channels whose data ``select`` accepts.
+RefreshAccess = Callable[[Callable[[Any], bool]], int]
 
 
 class _MirroredEnum(ChannelEnum):
@@ -104,9 +109,19 @@ class _PassThrough:
     goes to the source and completes with the source's put (its ECA status carried back).
     The mirror's own alarm is the source's: a refused put raises no WRITE alarm here."""
 
-    source: Channel
+    #: the source's channel; None until the mirror follows it (then no write access)
+    source: Channel | None = None
     put_timeout: float
     served_name: str
+
+    def check_access(self, host: str, user: str) -> AccessRights:
+        """The host's rules as for any PV, without WRITE while the source denies it to us:
+        clients see what a put would meet, not a put that fails at the source."""
+        rights = super().check_access(host, user)  # type: ignore[misc]
+        source = self.source
+        if source is None or not source.access & AccessRights.WRITE:
+            return AccessRights(rights & ~AccessRights.WRITE)
+        return AccessRights(rights)
 
     def trap_name(self) -> str:
         return self.served_name   # a TRAPWRITE report names the mirror's PV
@@ -115,6 +130,8 @@ class _PassThrough:
         pass   # the source applies its own: an ao clamps to DRVH, others refuse
 
     async def verify_value(self, value: Any) -> Any:
+        if self.source is None:  # not followed yet: check_access granted no write
+            raise CaStatusError(ECA_DISCONN, "the mirror has not connected its source yet")
         try:
             await self.source.put(value, wait=True, timeout=self.put_timeout)
             # what the source made of it (clamped, rounded, an enum's index) is stored now,
@@ -173,7 +190,8 @@ class MirrorIOC(PVGroup):
     Args:
         source_prefix: prefix of the source PVs (``<source_prefix><name>``)
         pvs: names to mirror, each served as ``<prefix><name>`` (no globs)
-        writable: pass puts through to the source (completion carries its ECA status)
+        writable: pass puts through to the source (completion carries its ECA status),
+            to clients with write access while the source grants it to us
         fields: record fields mirrored too, e.g. ``.EGU`` or ``.DESC``
         put_timeout: seconds a passed-through put may take [s]
     """
@@ -197,16 +215,21 @@ class MirrorIOC(PVGroup):
                         for name in pvs for suffix in suffixes}
         self.mirrored: dict[str, _Mirrored] = {}
         self._database: MutableMapping[str, Any] | None = None
+        self._refresh_access: RefreshAccess | None = None
+        #: served channel data whose sources' rights changed, to re-evaluate (see _rights)
+        self._rights_changed: list[Any] = []
         self._attached = asyncio.Event()
         self._events: asyncio.Queue[Callable[[], Any]] = asyncio.Queue()
         for name in self.sources:
             self.pvdb[name] = self._placeholder(name)  # type: ignore[assignment]
 
     # -- set-up by the host -----------------------------------------------------------------
-    def attach(self, database: Any) -> None:
+    def attach(self, database: Any, refresh_access: RefreshAccess | None = None) -> None:
         """Start mirroring; ``database`` (a ``PVDatabase``) serves this IOC's PVs and is
-        where sources of this same host are read from."""
+        where sources of this same host are read from; ``refresh_access`` (the server's
+        ``Server.refresh_access``) re-sends clients' rights when a source's rights change."""
         self._database = database
+        self._refresh_access = refresh_access
         self._attached.set()
 
     async def __ainit__(self, async_lib: Any) -> None:
@@ -228,6 +251,8 @@ class MirrorIOC(PVGroup):
         post = self._events.put_nowait
         source.add_connection_callback(
             lambda channel, up: None if up else post(lambda: self._disconnected(mirrored)))
+        if self.writable:
+            source.add_access_callback(lambda channel, rights: self._rights(mirrored))
         source.subscribe("time", mask=DBE_VALUE | DBE_ALARM).add_callback(
             lambda reading: post(lambda: self._update(mirrored, reading)))
         source.subscribe("time", mask=DBE_LOG).add_callback(
@@ -310,6 +335,24 @@ class MirrorIOC(PVGroup):
         else:
             return
         await served.write_metadata(publish=publish, **properties)
+
+    def _rights(self, mirrored: _Mirrored) -> None:
+        """The source's rights changed: the server asks the served PV's ``check_access``
+        again for its clients.  Changes in one loop turn (a source server's restart
+        changes every PV's) share one walk of the server's channels."""
+        if self._refresh_access is None:
+            return
+        if not self._rights_changed:
+            asyncio.get_running_loop().call_soon(self._refresh_rights)
+        served = mirrored.served
+        self._rights_changed += (served, served.long_string())  # NAME$ asks served
+
+    def _refresh_rights(self) -> None:
+        changed, self._rights_changed = self._rights_changed, []
+        # by identity: any channel data of the server is asked, hashable or not
+        ids = {id(data) for data in changed if data is not None}
+        if self._refresh_access is not None:
+            self._refresh_access(lambda data: id(data) in ids)
 
     async def _disconnected(self, mirrored: _Mirrored) -> None:
         await mirrored.served.write_metadata(status=AlarmStatus.LINK,

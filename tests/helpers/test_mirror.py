@@ -383,3 +383,138 @@ async def test_a_trapped_put_through_a_writable_mirror_names_the_mirrored_pv(
             with caplog.at_level(logging.INFO, "iochost.access"):
                 await channel.put(2.5, wait=True)
             assert f" {unique_prefix}W:DBL: 1.5 -> 2.5" in caplog.text
+
+
+async def put_past_the_client_check(channel, value):
+    """A put with completion sent whatever rights our client holds (it, as libca, refuses
+    a put without write access itself): the mirror's server must refuse it too."""
+    from iochost.client.channel import encode_put
+
+    dbr_type, payload, count = encode_put(channel.native_type, value)
+    await channel.link.write(channel, dbr_type, count, payload, True, TIMEOUT)
+
+
+async def wait_for_access(channel, rights, timeout=TIMEOUT):
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not (channel.connected and channel.access == rights):
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"{channel.name}: {channel.access!r}, not {rights!r}")
+        await asyncio.sleep(0.02)
+
+
+async def test_a_writable_mirror_grants_write_only_as_its_source_does(
+        start_host, unique_prefix, searchable):
+    """A read-only source PV is read-only through the mirror (it was announced writable,
+    and a put was accepted, then failed at the source); the source's changes of rights,
+    its disconnection included, reach the mirror's connected clients as ACCESS_RIGHTS."""
+    granted = [AccessRights.READ]
+    pvs = {"SRCR:RO": ChannelDouble(value=1.0, read_only=True),
+           "SRCR:RW": ChannelDouble(value=2.0),
+           "SRCR:GATED": ChannelDouble(value=3.0, access_check=lambda host, user: granted[0])}
+    port = free_port()
+    searchable(port)
+    source = ServerThread(pvs, port=port)
+    source.start()
+    try:
+        start_host("""
+            mounts:
+              - {name: w, ioc: mirror, prefix: '$(P)W:',
+                 options: {source_prefix: 'SRCR:', pvs: [RO, RW, GATED], writable: true}}
+        """, unique_prefix)
+        async with Context() as context:
+            ro, rw, gated = (context.channel(unique_prefix + "W:" + name)
+                             for name in ("RO", "RW", "GATED"))
+            for channel, value in ((ro, 1.0), (rw, 2.0), (gated, 3.0)):
+                await wait_for_connected_type(channel, ChannelType.DOUBLE)
+                await wait_for(channel, lambda r, value=value: r.value == value)
+            assert (ro.access, rw.access, gated.access) == \
+                (AccessRights.READ, AccessRights.READ_WRITE, AccessRights.READ)
+            # refused by the mirror's server as RSRV refuses it, and nothing changes
+            with pytest.raises(RequestFailed) as refused:
+                await put_past_the_client_check(ro, 5.0)
+            assert refused.value.status == ECA_NOWTACCESS
+            await rw.put(6.0, wait=True)
+            assert (pvs["SRCR:RO"].value, pvs["SRCR:RW"].value) == (1.0, 6.0)
+            assert (await ro.get()).value == 1.0
+            # the source's rights change under connected clients of the mirror
+            seen: list[AccessRights] = []
+            gated.add_access_callback(lambda channel, rights: seen.append(rights))
+            granted[0] = AccessRights.READ_WRITE
+            assert source.call(lambda: source.server.refresh_access()) == 1
+            await wait_for_access(gated, AccessRights.READ_WRITE)
+            assert seen == [AccessRights.READ, AccessRights.READ_WRITE]
+            await gated.put(7.0, wait=True)
+            assert pvs["SRCR:GATED"].value == 7.0
+            granted[0] = AccessRights.READ
+            source.call(lambda: source.server.refresh_access())
+            await wait_for_access(gated, AccessRights.READ)
+            with pytest.raises(RequestFailed) as refused:
+                await put_past_the_client_check(gated, 8.0)
+            assert refused.value.status == ECA_NOWTACCESS
+            assert pvs["SRCR:GATED"].value == 7.0
+            # the source goes: no write through the mirror (still readable); it comes back
+            source.stop()
+            await wait_for_access(rw, AccessRights.READ)
+            source = ServerThread(pvs, port=port)
+            source.start()
+            await wait_for_access(rw, AccessRights.READ_WRITE, 30)
+    finally:
+        source.stop()
+
+
+@needs_softioc
+async def test_a_libca_client_of_a_mirror_sees_the_epics_iocs_access_rules(
+        start_host, unique_prefix, searchable, pyepics):
+    """RSRV as the source, its ACF deciding: pyepics (libca) sees no write access on the
+    mirror of a read-only record, so libca refuses a put itself (ECA_NOWTACCESS: the mirror
+    announced write access, and the put failed at the source); a CALC rule's input flips
+    write access on RSRV, and libca's access rights handler on the mirror sees it."""
+    db = ('record(ao, "AC:RO") { field(VAL, "1") field(ASG, "RO") }\n'
+          'record(ao, "AC:RW") { field(VAL, "2") }\n'
+          'record(ao, "AC:GATED") { field(VAL, "3") field(ASG, "GATED") }\n'
+          'record(bo, "AC:EN") { field(VAL, "0") field(PINI, "YES") }\n')
+    acf = ('ASG(DEFAULT) { RULE(1, WRITE) }\n'
+           'ASG(RO) { RULE(1, READ) }\n'
+           'ASG(GATED) { INPA("AC:EN") RULE(1, READ) RULE(1, WRITE) { CALC("A=1") } }\n')
+    port = mirror_of_softioc(start_host, unique_prefix, searchable, "AC", "[RO, RW, GATED]",
+                             ", writable: true")
+    names = {name: unique_prefix + "AC:" + name for name in ("RO", "RW", "GATED")}
+    async with Context() as context:
+        mirrored = {name: context.channel(full) for name, full in names.items()}
+        with running_softioc(db, port, acf=acf):
+            for channel in mirrored.values():
+                await wait_for_connected_type(channel, ChannelType.DOUBLE)
+            pvs = {name: pyepics.PV(full) for name, full in names.items()}
+            try:
+                for pv in pvs.values():
+                    assert await asyncio.to_thread(pv.wait_for_connection, TIMEOUT)
+                assert {name: pv.write_access for name, pv in pvs.items()} == \
+                    {"RO": False, "RW": True, "GATED": False}
+                assert all(pv.read_access for pv in pvs.values())
+                with pytest.raises(pyepics.ca.CASeverityException,
+                                   match="Write access denied"):
+                    await asyncio.to_thread(pvs["RO"].put, 5.0, wait=True, timeout=TIMEOUT)
+                source = await context.connect("AC:RO", TIMEOUT)
+                assert (await source.get()).value == 1.0
+                assert await asyncio.to_thread(pvs["RW"].put, 6.0, wait=True,
+                                               timeout=TIMEOUT) == 1
+                # RSRV's rules change under the mirror's clients (its CALC input)
+                events: list[tuple[bool, bool]] = []
+                pvs["GATED"].access_callbacks.append(   # libca's access rights handler
+                    lambda read_access, write_access, pv: events.append((read_access,
+                                                                         write_access)))
+                enable = await context.connect("AC:EN", TIMEOUT)
+                await enable.put(1, wait=True)
+                await wait_for_access(mirrored["GATED"], AccessRights.READ_WRITE)
+                await wait_for(mirrored["GATED"], lambda r: pvs["GATED"].write_access)
+                assert events[-1] == (True, True)
+                assert await asyncio.to_thread(pvs["GATED"].put, 7.0, wait=True,
+                                               timeout=TIMEOUT) == 1
+                gated = await context.connect("AC:GATED", TIMEOUT)
+                assert (await gated.get()).value == 7.0
+                await enable.put(0, wait=True)
+                await wait_for(mirrored["GATED"], lambda r: not pvs["GATED"].write_access)
+                assert events[-1] == (True, False)
+            finally:
+                for pv in pvs.values():
+                    pv.disconnect()
