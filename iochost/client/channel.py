@@ -113,6 +113,10 @@ class Channel:
         self.put_error: RequestFailed | None = None
         #: Servers that answered the search but then failed to create the channel in a row.
         self.failed_connects = 0
+        #: Why the last of those failed ("server 127.0.0.1:5064: the server refused
+        #: CREATE_CHAN"...), and the server that answered the last search.
+        self.last_failure: str | None = None
+        self.server_found = ""
         self._callbacks: list[ConnectionCallback] = []
         self._access_callbacks: list[AccessCallback] = []
         self._connected = asyncio.Event()
@@ -156,10 +160,20 @@ class Channel:
             try:
                 await asyncio.wait_for(self._connected.wait(), timeout)
             except TimeoutError:
-                raise ChannelNotFound(self.name, timeout or 0.0) from None
+                raise ChannelNotFound(self.name, timeout or 0.0, self._why_not_connected()) \
+                    from None
             if self.state is ChannelState.CLOSED:   # closed while waiting
                 raise Disconnected(self.name, "connect")
         return self
+
+    def _why_not_connected(self) -> str | None:
+        """What stopped a channel a server answered for (None: no server answered)."""
+        if self.state is ChannelState.CREATING:
+            return f"server {self.server_found} has not created the channel yet"
+        if self.failed_connects and self.last_failure:
+            tries = "once" if self.failed_connects == 1 else f"{self.failed_connects} times"
+            return f"{self.last_failure} ({tries})"
+        return None
 
     def close(self) -> None:
         """Release the channel and its subscriptions (on the server too)."""
@@ -292,8 +306,10 @@ class Channel:
         self.put_error = RequestFailed(self.name, "put", status)
         log.warning("%s", self.put_error)
 
-    def found(self) -> None:
+    def found(self, server: str) -> None:
+        """A server ("host:port") answered the search: the channel is being created."""
         self.state = ChannelState.CREATING
+        self.server_found = server
 
     def _set_state(self, state: ChannelState) -> None:
         self.state = state

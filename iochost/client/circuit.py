@@ -78,6 +78,8 @@ class Circuit(asyncio.Protocol):
         self._watchdog: asyncio.TimerHandle | None = None
         self._echo_sent = False
         self._gone: asyncio.Future[None] | None = None  # set by _closed (finish() waits)
+        #: why the connection could not be opened (its channels' ``last_failure``)
+        self.failure: str | None = None
         self._handlers: dict[int, Callable[[Header, bytes | memoryview], None]] = {
             codes.CA_PROTO_VERSION: self._on_version,
             codes.CA_PROTO_ACCESS_RIGHTS: self._on_access_rights,

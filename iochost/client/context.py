@@ -327,7 +327,7 @@ class Context:
                 self._warn_if_second_server(channel, (host, port))
             return
         self._schedule.found(cid)
-        channel.found()
+        channel.found(f"{host}:{port}")
         key = ((host, port), channel.priority)
         circuit = self._circuits.get(key)
         if circuit is None or circuit.state is CircuitState.CLOSED:
@@ -358,6 +358,7 @@ class Context:
             await self.loop.create_connection(lambda: circuit, *circuit.address)
         except OSError as exc:
             log.info("cannot connect to CA server %s: %s", circuit.peer, exc)
+            circuit.failure = f"cannot connect to server {circuit.peer}: {exc}"
             circuit.close()
 
     def _on_beacon(self, message: Message, addr: tuple[str, int]) -> None:
@@ -401,8 +402,9 @@ class Context:
         key = (circuit.address, circuit.priority)
         if self._circuits.get(key) is circuit:
             del self._circuits[key]
+        reason = circuit.failure or f"the circuit to server {circuit.peer} closed"
         for channel in list(circuit.channels.values()):
-            self._lose(channel)
+            self._lose(channel, reason)
         circuit.channels.clear()
         circuit.subscriptions.clear()
 
@@ -429,13 +431,14 @@ class Context:
             log.debug("%s: %s", channel.name, reason)
             for subscription in channel.subscriptions:
                 circuit.subscriptions.pop(subscription.id, None)
-            self._lose(channel)
+            self._lose(channel, f"server {circuit.peer}: {reason}")
 
-    def _lose(self, channel: Channel) -> None:
+    def _lose(self, channel: Channel, reason: str) -> None:
         was_connected = channel.connected
         # A channel that never connected keeps its back-off (its server answers searches
         # but refuses circuits); one that was connected searches afresh, as libca does.
         channel.failed_connects = 0 if was_connected else channel.failed_connects + 1
+        channel.last_failure = None if was_connected else reason
         tries = channel.failed_connects
         channel.lost()
         self._connect(channel, tries)

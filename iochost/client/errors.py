@@ -28,10 +28,15 @@ class ClientError(Exception):
 
 
 class ChannelNotFound(ClientError, TimeoutError):
-    """No server answered the search in time."""
+    """Not connected in time: no server answered the search or, when ``failure`` says
+    why, one did but the channel was not created on it."""
 
-    def __init__(self, pv: str, timeout: float):
-        super().__init__(pv, f"not found (no server answered within {timeout:g} s)")
+    def __init__(self, pv: str, timeout: float, failure: str | None = None):
+        if failure is None:
+            why = f"not found (no server answered within {timeout:g} s)"
+        else:
+            why = f"not connected within {timeout:g} s: found, but {failure}"
+        super().__init__(pv, why)
 
 
 class ClientTimeout(ClientError, TimeoutError):

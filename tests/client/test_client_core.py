@@ -453,3 +453,56 @@ async def test_closing_a_context_wakes_its_waiters_and_ends_connects_under_way(c
         listener.close()
         for filler in fillers:
             filler.close()
+
+
+async def test_a_channel_found_but_not_created_says_so_not_not_found(context_for):
+    """A server answers the search, then refuses the channel (CREATE_CH_FAIL), or its
+    TCP port refuses the connection: the timeout says which, not "no server answered"."""
+    from iochost.client import ChannelNotFound
+
+    port = free_port()
+    loop = asyncio.get_running_loop()
+    refusing = True   # the TCP side: accept and refuse every channel, or not listen at all
+
+    class Answer(asyncio.DatagramProtocol):
+        def connection_made(self, transport):
+            self.transport = transport
+
+        def datagram_received(self, data, addr):
+            for message in parse_datagram(data, Role.SERVER):
+                if isinstance(message, SearchRequest) and message.name != b"NOT:SERVED":
+                    self.transport.sendto(packers.search_version_reply(None) +
+                                          packers.search_reply(port, message.cid), addr)
+
+    async def refuse(reader, writer):
+        writer.write(packers.version_reply())
+        while header := await reader.read(16):
+            command, size, *_, cid = int.from_bytes(header[:2], "big"), \
+                int.from_bytes(header[2:4], "big"), int.from_bytes(header[8:12], "big")
+            payload = await reader.readexactly(size) if size else b""
+            if command == 18 and payload:   # CREATE_CHAN: its CID is parameter 1
+                writer.write(packers.create_ch_fail_reply(cid))
+        writer.close()
+
+    udp, _ = await loop.create_datagram_endpoint(Answer, local_addr=("127.0.0.1", port))
+    tcp = await asyncio.start_server(refuse, "127.0.0.1", port)
+    try:
+        async with context_for(port) as context:
+            with pytest.raises(ChannelNotFound) as refused:
+                await context.connect("REFUSED:PV", timeout=1.0)
+            assert str(refused.value).startswith(
+                f"REFUSED:PV: not connected within 1 s: found, but server 127.0.0.1:{port}: "
+                f"the server refused CREATE_CHAN (")
+            with pytest.raises(ChannelNotFound) as missing:
+                await context.connect("NOT:SERVED", timeout=0.5)
+            assert str(missing.value) == \
+                "NOT:SERVED: not found (no server answered within 0.5 s)"
+        tcp.close()
+        await tcp.wait_closed()
+        async with context_for(port) as context:
+            with pytest.raises(ChannelNotFound) as unreachable:
+                await context.connect("NOBODY:HOME", timeout=1.0)
+        assert f"found, but cannot connect to server 127.0.0.1:{port}" in str(
+            unreachable.value)
+    finally:
+        udp.close()
