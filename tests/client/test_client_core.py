@@ -462,7 +462,6 @@ async def test_a_channel_found_but_not_created_says_so_not_not_found(context_for
 
     port = free_port()
     loop = asyncio.get_running_loop()
-    refusing = True   # the TCP side: accept and refuse every channel, or not listen at all
 
     class Answer(asyncio.DatagramProtocol):
         def connection_made(self, transport):
@@ -474,14 +473,17 @@ async def test_a_channel_found_but_not_created_says_so_not_not_found(context_for
                     self.transport.sendto(packers.search_version_reply(None) +
                                           packers.search_reply(port, message.cid), addr)
 
-    async def refuse(reader, writer):
+    async def refuse(reader, writer):   # a circuit that refuses every channel
         writer.write(packers.version_reply())
-        while header := await reader.read(16):
-            command, size, *_, cid = int.from_bytes(header[:2], "big"), \
-                int.from_bytes(header[2:4], "big"), int.from_bytes(header[8:12], "big")
-            payload = await reader.readexactly(size) if size else b""
-            if command == 18 and payload:   # CREATE_CHAN: its CID is parameter 1
-                writer.write(packers.create_ch_fail_reply(cid))
+        with contextlib.suppress(asyncio.IncompleteReadError):
+            while True:
+                header = await reader.readexactly(16)
+                command, size = int.from_bytes(header[:2], "big"), \
+                    int.from_bytes(header[2:4], "big")
+                await reader.readexactly(size)
+                if command == 18:   # CREATE_CHAN: its CID is parameter 1
+                    writer.write(packers.create_ch_fail_reply(
+                        int.from_bytes(header[8:12], "big")))
         writer.close()
 
     udp, _ = await loop.create_datagram_endpoint(Answer, local_addr=("127.0.0.1", port))
