@@ -142,8 +142,9 @@ class Channel:
         ``ca_replace_access_rights_event`` calls its handler: once now if connected; on
         every connect, just before the connection callbacks; whenever the server sends
         rights that differ from those held; and with ``AccessRights.NONE`` just after the
-        disconnect callbacks.  A channel of this process (``LocalPVs``) takes its rights
-        when it connects only.  A callback that raises is logged; the others still run.
+        disconnect callbacks.  A channel of this process (``LocalPVs``) asks its PV again
+        when the server re-evaluates rights.  A callback that raises is logged; the others
+        still run.
         """
         self._access_callbacks.append(fn)
         if self.connected:

@@ -120,7 +120,7 @@ class Context:
         self._repeater_confirmed = False
         self._closed = False
         if local is not None:
-            local.watch(self._local_added, self._local_removed)
+            local.watch(self._local_added, self._local_removed, self._local_rights)
 
     async def __aenter__(self) -> Self:
         return self
@@ -170,7 +170,7 @@ class Context:
         if self._udp is not None:
             self._udp.close()
         if self.local is not None:
-            self.local.unwatch(self._local_added, self._local_removed)
+            self.local.unwatch(self._local_added, self._local_removed, self._local_rights)
 
     def forget(self, channel: Channel) -> None:
         """A closed channel leaves the context."""
@@ -206,6 +206,14 @@ class Context:
             if channel.state is ChannelState.SEARCHING and (
                     channel.name in wanted or base in wanted):
                 self._connect_locally(channel)
+
+    def _local_rights(self) -> None:
+        """Access rights may have changed: each local channel asks its PV again."""
+        host, user = self.identity.host, self.identity.user
+        for channel in list(self._channels.values()):
+            link = channel.link
+            if isinstance(link, LocalLink) and channel.connected:
+                channel.set_access(link.served.check_access(host, user))
 
     def _local_removed(self, names: list[str]) -> None:
         gone = set(names)

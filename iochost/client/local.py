@@ -19,8 +19,9 @@ circuit would carry:
   ``read_dbr`` (cached per publish, so this costs what one more CA subscriber costs) and
   delivered; the current value is delivered first, as a server sends it.
 
-Access rights come from ``check_access(host, user)`` with the context's identity.  The
-PV's removal (an unmount) disconnects the channel, which then searches again.
+Access rights come from ``check_access(host, user)`` with the context's identity, asked
+again whenever the server (``LocalPVs(database, server)``) says rights may have changed.
+The PV's removal (an unmount) disconnects the channel, which then searches again.
 """
 from __future__ import annotations
 
@@ -81,23 +82,41 @@ class PVDatabase(Protocol):
     def remove_removal_listener(self, fn: NamesListener) -> None: ...
 
 
-class LocalPVs:
-    """The PVs of ``database`` as seen by an in-process client."""
+class AccessEvents(Protocol):
+    """What :class:`LocalPVs` uses of ``iochost.server.Server``: the news that access
+    rights may have changed (the access rules reloaded, a CALC input moved)."""
 
-    def __init__(self, database: PVDatabase) -> None:
+    def add_access_listener(self, fn: Callable[[], None]) -> None: ...
+
+    def remove_access_listener(self, fn: Callable[[], None]) -> None: ...
+
+
+class LocalPVs:
+    """The PVs of ``database`` as seen by an in-process client; with ``server`` (the
+    server serving that database), channels take changes of their access rights too."""
+
+    def __init__(self, database: PVDatabase, server: AccessEvents | None = None) -> None:
         self.database = database
+        self.server = server
 
     def resolve(self, name: str) -> ServedChannel | None:
         return self.database.resolve(name)
 
-    def watch(self, added: NamesListener, removed: NamesListener) -> None:
-        """Call ``added(names)`` / ``removed(names)`` as the database changes."""
+    def watch(self, added: NamesListener, removed: NamesListener,
+              rights: Callable[[], None] | None = None) -> None:
+        """Call ``added(names)`` / ``removed(names)`` as the database changes, and
+        ``rights()`` when access rights may have changed (only with a ``server``)."""
         self.database.add_addition_listener(added)
         self.database.add_removal_listener(removed)
+        if rights is not None and self.server is not None:
+            self.server.add_access_listener(rights)
 
-    def unwatch(self, added: NamesListener, removed: NamesListener) -> None:
+    def unwatch(self, added: NamesListener, removed: NamesListener,
+                rights: Callable[[], None] | None = None) -> None:
         self.database.remove_addition_listener(added)
         self.database.remove_removal_listener(removed)
+        if rights is not None and self.server is not None:
+            self.server.remove_access_listener(rights)
 
 
 class LocalLink:

@@ -39,7 +39,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 from collections.abc import Callable, MutableMapping
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -78,8 +78,17 @@ __all__ = ["MIRROR_IOC", "MirrorIOC"]
 
 #: The IOC name a host config uses: ``ioc: mirror``.
 MIRROR_IOC = "mirror"
-#: ``Server.refresh_access``: re-evaluate the open channels whose data ``select`` accepts.
-RefreshAccess = Callable[[Callable[[Any], bool]], int]
+
+
+class _Server(Protocol):
+    """What the mirror uses of the host's ``iochost.server.Server``."""
+
+    def refresh_access(self, select: Callable[[Any], bool] | None = None) -> int:
+        """Re-evaluate the open channels whose data ``select`` accepts."""
+
+    def add_access_listener(self, fn: Callable[[], None]) -> None: ...
+
+    def remove_access_listener(self, fn: Callable[[], None]) -> None: ...
 
 
 class _MirroredEnum(ChannelEnum):
@@ -215,7 +224,7 @@ class MirrorIOC(PVGroup):
                         for name in pvs for suffix in suffixes}
         self.mirrored: dict[str, _Mirrored] = {}
         self._database: MutableMapping[str, Any] | None = None
-        self._refresh_access: RefreshAccess | None = None
+        self._server: _Server | None = None
         #: served channel data whose sources' rights changed, to re-evaluate (see _rights)
         self._rights_changed: list[Any] = []
         self._attached = asyncio.Event()
@@ -224,19 +233,20 @@ class MirrorIOC(PVGroup):
             self.pvdb[name] = self._placeholder(name)  # type: ignore[assignment]
 
     # -- set-up by the host -----------------------------------------------------------------
-    def attach(self, database: Any, refresh_access: RefreshAccess | None = None) -> None:
+    def attach(self, database: Any, server: _Server | None = None) -> None:
         """Start mirroring; ``database`` (a ``PVDatabase``) serves this IOC's PVs and is
-        where sources of this same host are read from; ``refresh_access`` (the server's
-        ``Server.refresh_access``) re-sends clients' rights when a source's rights change."""
+        where sources of this same host are read from; ``server`` (the one serving it)
+        re-sends clients' rights when a source's rights change, and tells the sources of
+        this host when theirs change."""
         self._database = database
-        self._refresh_access = refresh_access
+        self._server = server
         self._attached.set()
 
     async def __ainit__(self, async_lib: Any) -> None:
         await self._attached.wait()
         database = self._database
         assert database is not None
-        async with Context(local=LocalPVs(database)) as context:  # type: ignore[arg-type]
+        async with Context(local=LocalPVs(database, self._server)) as context:  # type: ignore[arg-type]
             for name, source_name in self.sources.items():
                 self._follow(name, context.channel(source_name))
             while True:  # apply the sources' news in order, one at a time
@@ -340,7 +350,7 @@ class MirrorIOC(PVGroup):
         """The source's rights changed: the server asks the served PV's ``check_access``
         again for its clients.  Changes in one loop turn (a source server's restart
         changes every PV's) share one walk of the server's channels."""
-        if self._refresh_access is None:
+        if self._server is None:
             return
         if not self._rights_changed:
             asyncio.get_running_loop().call_soon(self._refresh_rights)
@@ -351,8 +361,8 @@ class MirrorIOC(PVGroup):
         changed, self._rights_changed = self._rights_changed, []
         # by identity: any channel data of the server is asked, hashable or not
         ids = {id(data) for data in changed if data is not None}
-        if self._refresh_access is not None:
-            self._refresh_access(lambda data: id(data) in ids)
+        if self._server is not None:
+            self._server.refresh_access(lambda data: id(data) in ids)
 
     async def _disconnected(self, mirrored: _Mirrored) -> None:
         await mirrored.served.write_metadata(status=AlarmStatus.LINK,

@@ -71,7 +71,7 @@ async def iochost_ioc_mounted(host: Any, mount: Any) -> None:
 
     if isinstance(mount.ioc, MirrorIOC):  # it serves from, and reads local PVs in, this
         # database; the server re-sends its clients' rights when its sources' change
-        mount.ioc.attach(host.database, host.server.refresh_access if host.server else None)
+        mount.ioc.attach(host.database, host.server)
     elif mount.name == IOCSTATS_MOUNT:
         await mount.ioc.attach(host)
     elif mount.name == AUTOSAVE_STATUS_MOUNT:

@@ -462,6 +462,39 @@ async def test_a_writable_mirror_grants_write_only_as_its_source_does(
         source.stop()
 
 
+async def test_a_writable_mirror_of_this_hosts_own_pv_follows_its_rights(
+        start_host, unique_prefix, ca_server):
+    """A source of this same host is read in process (no circuit, no ACCESS_RIGHTS): when
+    its rights change (the server's refresh_access, as an access rules reload calls it),
+    the mirror's clients see the change too."""
+    granted = [AccessRights.READ]
+    own = ChannelDouble(value=3.0, access_check=lambda host, user: granted[0])
+    ca_server.add({unique_prefix + "OWNED": own})
+    try:
+        host = start_host("""
+            mounts:
+              - {name: m, ioc: mirror, prefix: '$(P)COPY:',
+                 options: {source_prefix: '$(P)', pvs: [OWNED], writable: true}}
+        """, unique_prefix)
+        async with Context() as context:
+            copy = context.channel(unique_prefix + "COPY:OWNED")
+            await wait_for_connected_type(copy, ChannelType.DOUBLE)
+            await wait_for(copy, lambda r: r.value == 3.0)
+            mirrored = host.mounts["m"].ioc.mirrored[unique_prefix + "COPY:OWNED"]
+            assert mirrored.source.server == "local"
+            assert copy.access == AccessRights.READ
+            granted[0] = AccessRights.READ_WRITE
+            ca_server.call(lambda: ca_server.server.refresh_access())
+            await wait_for_access(copy, AccessRights.READ_WRITE)
+            await copy.put(4.0, wait=True)
+            assert own.value == 4.0
+            granted[0] = AccessRights.READ
+            ca_server.call(lambda: ca_server.server.refresh_access())
+            await wait_for_access(copy, AccessRights.READ)
+    finally:
+        ca_server.remove([unique_prefix + "OWNED"])
+
+
 @needs_softioc
 async def test_a_libca_client_of_a_mirror_sees_the_epics_iocs_access_rules(
         start_host, unique_prefix, searchable, pyepics):
