@@ -191,6 +191,10 @@ class _Mirrored:
     #: (native type, element count) the served channel data were made for; None: placeholder.
     shape: tuple[ChannelType, int] | None = None
     control: Reading | None = None
+    #: time stamps of the source's DBE_LOG events received and not yet applied, and the
+    #: last one posted together with its DBE_VALUE event (see ``_update``)
+    log_stamps: set[tuple[int, int]] = dataclasses.field(default_factory=set)
+    logged: tuple[int, int] | None = None
 
 
 class MirrorIOC(PVGroup):
@@ -266,7 +270,8 @@ class MirrorIOC(PVGroup):
         source.subscribe("time", mask=DBE_VALUE | DBE_ALARM).add_callback(
             lambda reading: post(lambda: self._update(mirrored, reading)))
         source.subscribe("time", mask=DBE_LOG).add_callback(
-            lambda reading: post(lambda: self._archive(mirrored, reading)))
+            lambda reading: (mirrored.log_stamps.add(_stamp(reading)),
+                             post(lambda: self._archive(mirrored, reading))))
         source.subscribe("ctrl", mask=DBE_PROPERTY).add_callback(
             lambda reading: post(lambda: self._properties(mirrored, reading)))
 
@@ -318,10 +323,21 @@ class MirrorIOC(PVGroup):
         if mirrored.control is not None and mirrored.shape is not None:
             await self._apply_properties(served, mirrored.control, publish=False)
             mirrored.control = None
-        await _store(served, reading, native)
+        # The source posted DBE_VALUE and DBE_LOG at once (both of its subscriptions'
+        # events have arrived: the archive one waits in the queue): one event here too, as
+        # a VALUE|LOG subscriber of the source gets one
+        stamp = _stamp(reading)
+        together = stamp in mirrored.log_stamps
+        if await _store(served, reading, native, DBE_LOG if together else 0) and together:
+            mirrored.logged = stamp
 
     async def _archive(self, mirrored: _Mirrored, reading: Reading) -> None:
-        """The source posted DBE_LOG: so does the mirror, with that reading."""
+        """The source posted DBE_LOG: so does the mirror, with that reading (unless it
+        went out with the DBE_VALUE event of the same post)."""
+        stamp = _stamp(reading)
+        mirrored.log_stamps.discard(stamp)
+        if mirrored.logged == stamp:
+            return
         await self._update(mirrored, reading)
         mirrored.served.notify(DBE_LOG)
 
@@ -369,15 +385,22 @@ class MirrorIOC(PVGroup):
                                              severity=AlarmSeverity.INVALID)
 
 
-async def _store(served: ChannelData, reading: Reading, native: ChannelType) -> None:
-    """Serve the source's reading (value, time, alarm) unless it is what is served."""
+async def _store(served: ChannelData, reading: Reading, native: ChannelType,
+                 flags: int = 0) -> bool:
+    """Serve the source's reading (value, time, alarm) unless it is what is served,
+    posting ``flags`` besides what the change posts; whether it was written."""
     value = _value(reading, native, served.max_length)
-    stamp = (reading.meta.secs, reading.meta.nsecs)
+    stamp = _stamp(reading)
     if (served.timestamp_ns == timestamp_to_ns(stamp) and served.status == reading.status
             and served.severity == reading.severity and _equal(served.value, value)):
-        return
-    await served.write(value, verify_value=False, timestamp=stamp,
+        return False
+    await served.write(value, flags=flags, verify_value=False, timestamp=stamp,
                        status=reading.status, severity=reading.severity)
+    return True
+
+
+def _stamp(reading: Reading) -> tuple[int, int]:
+    return reading.meta.secs, reading.meta.nsecs
 
 
 def _equal(served: Any, value: Any) -> bool:

@@ -322,10 +322,13 @@ async def test_archive_monitors_of_a_mirror_see_the_sources_archive_deadband(
             await wait_for_connected_type(mirrored, ChannelType.DOUBLE)
             await wait_for(mirrored, lambda r: r.value == 20.0)
             source = await context.connect("AR:AI", TIMEOUT)
-            seen: dict[str, list[float]] = {"log": [], "value": [], "source log": []}
+            seen: dict[str, list[float]] = {"log": [], "value": [], "source log": [],
+                                            "both": [], "source both": []}
             for key, channel, mask in (("log", mirrored, DBE_LOG),
                                        ("value", mirrored, DBE_VALUE),
-                                       ("source log", source, DBE_LOG)):
+                                       ("source log", source, DBE_LOG),
+                                       ("both", mirrored, DBE_VALUE | DBE_LOG),
+                                       ("source both", source, DBE_VALUE | DBE_LOG)):
                 channel.subscribe(mask=mask).add_callback(
                     lambda reading, key=key: seen[key].append(reading.value))
             await wait_for(mirrored, lambda r: all(seen.values()))
@@ -336,6 +339,9 @@ async def test_archive_monitors_of_a_mirror_see_the_sources_archive_deadband(
         assert seen["source log"] == [20.0, 26.0]
         assert seen["log"] == seen["source log"]
         assert seen["value"] == [20.0, 21.0, 22.0, 23.0, 26.0, 27.0]
+        # one event per source post, as the source's own VALUE|LOG subscriber gets (26.0
+        # used to come twice: with DBE_VALUE, then again with DBE_LOG)
+        assert seen["both"] == seen["source both"] == [20.0, 21.0, 22.0, 23.0, 26.0, 27.0]
 
 
 async def test_a_mirrored_pv_stays_under_the_access_rules_once_its_source_connects(
