@@ -270,8 +270,7 @@ class MirrorIOC(PVGroup):
         source.subscribe("time", mask=DBE_VALUE | DBE_ALARM).add_callback(
             lambda reading: post(lambda: self._update(mirrored, reading)))
         source.subscribe("time", mask=DBE_LOG).add_callback(
-            lambda reading: (mirrored.log_stamps.add(_stamp(reading)),
-                             post(lambda: self._archive(mirrored, reading))))
+            lambda reading: self._archived(mirrored, reading))
         source.subscribe("ctrl", mask=DBE_PROPERTY).add_callback(
             lambda reading: post(lambda: self._properties(mirrored, reading)))
 
@@ -330,6 +329,12 @@ class MirrorIOC(PVGroup):
         together = stamp in mirrored.log_stamps
         if await _store(served, reading, native, DBE_LOG if together else 0) and together:
             mirrored.logged = stamp
+
+    def _archived(self, mirrored: _Mirrored, reading: Reading) -> None:
+        """The source's DBE_LOG event, as it arrives: noted at once (its DBE_VALUE event,
+        queued before it, then posts both), applied in turn."""
+        mirrored.log_stamps.add(_stamp(reading))
+        self._events.put_nowait(lambda: self._archive(mirrored, reading))
 
     async def _archive(self, mirrored: _Mirrored, reading: Reading) -> None:
         """The source posted DBE_LOG: so does the mirror, with that reading (unless it
