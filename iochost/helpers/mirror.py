@@ -262,6 +262,8 @@ class MirrorIOC(PVGroup):
 
     def _follow(self, name: str, source: Channel) -> None:
         mirrored = self.mirrored[name] = _Mirrored(name, source, self.pvdb[name])
+        if self.writable:  # the placeholder grants write as soon as the source does
+            mirrored.served.source = source  # type: ignore[attr-defined]
         post = self._events.put_nowait
         source.add_connection_callback(
             lambda channel, up: None if up else post(lambda: self._disconnected(mirrored)))
@@ -281,6 +283,7 @@ class MirrorIOC(PVGroup):
             status=AlarmStatus.LINK, severity=AlarmSeverity.INVALID))
         if self.writable:
             placeholder.served_name = name  # type: ignore[attr-defined]
+            placeholder.put_timeout = self.put_timeout  # type: ignore[attr-defined]
         return placeholder
 
     def _make(self, mirrored: _Mirrored, native: ChannelType, count: int) -> ChannelData:
@@ -302,7 +305,9 @@ class MirrorIOC(PVGroup):
         """The channel data for the source's type and count, replaced in the database
         (its clients then reconnect) when those changed."""
         shape = (native, count)
-        if mirrored.shape != shape:
+        if mirrored.shape is None and shape == (ChannelType.DOUBLE, 1):
+            mirrored.shape = shape   # the placeholder's: its clients stay connected
+        elif mirrored.shape != shape:
             served = self._make(mirrored, native, count)
             # the access rules' gate the host gave the PV it replaces: never unguarded
             served.access_gate = mirrored.served.access_gate
@@ -320,7 +325,8 @@ class MirrorIOC(PVGroup):
         native = source.native_type or reading.native_type
         served = self._served_for(mirrored, native, source.count)
         if mirrored.control is not None and mirrored.shape is not None:
-            await self._apply_properties(served, mirrored.control, publish=False)
+            # (DBE_PROPERTY for the clients of a placeholder kept; new data have none yet)
+            await self._apply_properties(served, mirrored.control, publish=True)
             mirrored.control = None
         # The source posted DBE_VALUE and DBE_LOG at once (both of its subscriptions'
         # events have arrived: the archive one waits in the queue): one event here too, as

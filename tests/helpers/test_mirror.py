@@ -13,7 +13,7 @@ import pytest
 from softioc_process import free_port, running_softioc
 
 from iochost.ca.alarm_codes import AlarmSeverity, AlarmStatus
-from iochost.ca.codes import DBE_LOG, DBE_VALUE
+from iochost.ca.codes import DBE_LOG, DBE_PROPERTY, DBE_VALUE
 from iochost.ca.dbr import AccessRights, ChannelType
 from iochost.ca.eca import ECA_NOWTACCESS, ECA_PUTFAIL
 from iochost.ca.errors import CaStatusError
@@ -149,6 +149,37 @@ async def test_mirror_follows_a_second_server_and_shows_link_alarms(
             assert (update.value, update.severity) == (1.5, 0)
     finally:
         source.stop()
+
+
+async def test_clients_of_a_mirrored_double_stay_connected_when_its_source_appears(
+        start_host, unique_prefix, searchable):
+    """The placeholder served before the source connects is a DOUBLE scalar: a source of
+    that type takes it over, so its clients are not dropped (new channel data for any
+    other type or count replace it, and clients reconnect to those)."""
+    port = free_port()
+    searchable(port)
+    start_host("""
+        mounts:
+          - {name: m, ioc: mirror, prefix: '$(P)M:', options: {source_prefix: 'LATE:',
+             pvs: [DBL]}}
+    """, unique_prefix)
+    async with Context() as context:
+        dbl = await context.connect(unique_prefix + "M:DBL", TIMEOUT)
+        links: list[bool] = []
+        dbl.add_connection_callback(lambda channel, up: links.append(up))
+        properties = dbl.subscribe("ctrl", mask=DBE_PROPERTY)
+        assert (await next_update(properties)).units == ""
+        updates = dbl.subscribe()
+        assert (await next_update(updates)).severity == AlarmSeverity.INVALID
+        source = ServerThread(source_pvs("LATE:"), port=port)
+        source.start()
+        try:
+            update = await next_update(updates, 30)
+            assert (update.value, update.severity) == (1.5, 0)
+            assert (await next_update(properties)).units == "mm"
+            assert links == [] and dbl.connected
+        finally:
+            source.stop()
 
 
 async def wait_for_connected_type(channel, native, timeout=TIMEOUT):
