@@ -45,8 +45,8 @@ class _RecordSupportOnDemand:
     def served_dtype(self, record, dtype, enum_strings):  # type: ignore[no-untyped-def]
         return self._real().served_dtype(record, dtype, enum_strings)
 
-    def unnamed_states(self, record):  # type: ignore[no-untyped-def]
-        return self._real().unnamed_states(record)
+    def record_states(self, record):  # type: ignore[no-untyped-def]
+        return self._real().record_states(record)
 
     def value_read_only(self, record):  # type: ignore[no-untyped-def]
         return self._real().value_read_only(record)

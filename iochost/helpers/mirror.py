@@ -70,6 +70,7 @@ from iochost.pv.data import (
     ChannelInteger,
     ChannelShort,
     ChannelString,
+    RecordStates,
     SkipWrite,
 )
 from iochost.pv.data_core import timestamp_to_ns
@@ -91,22 +92,10 @@ class _Server(Protocol):
     def remove_access_listener(self, fn: Callable[[], None]) -> None: ...
 
 
-class _MirroredEnum(ChannelEnum):
-    """ENUM data holding any index 0..65535, as a source may (an mbbo at a state with no
-    string, an "Illegal Value"): the mirror follows it and passes such puts through, where
-    a plain ChannelEnum refuses an index beyond its states."""
-
-    def preprocess_value(self, value: Any) -> Any:
-        if isinstance(value, (int, np.integer)) and not isinstance(value, bool) and \
-                0 <= value <= 0xFFFF:
-            return int(value)
-        return super().preprocess_value(value)
-
-
 _CLASSES: dict[ChannelType, type[ChannelData]] = {
     ChannelType.DOUBLE: ChannelDouble, ChannelType.FLOAT: ChannelFloat,
     ChannelType.LONG: ChannelInteger, ChannelType.INT: ChannelShort,
-    ChannelType.ENUM: _MirroredEnum, ChannelType.STRING: ChannelString,
+    ChannelType.ENUM: ChannelEnum, ChannelType.STRING: ChannelString,
     ChannelType.CHAR: ChannelByte,
 }
 _NUMERIC = frozenset((ChannelType.DOUBLE, ChannelType.FLOAT, ChannelType.LONG,
@@ -289,7 +278,11 @@ class MirrorIOC(PVGroup):
     def _make(self, mirrored: _Mirrored, native: ChannelType, count: int) -> ChannelData:
         cls = _served_class(_CLASSES[native], self.writable)
         kwargs: dict[str, Any] = {"read_only": not self.writable, "alarm": ChannelAlarm()}
-        if native is not ChannelType.ENUM:
+        if native is ChannelType.ENUM:
+            # any index 0..65535, as the source may hold (an mbbo at a state with no
+            # string, an "Illegal Value"): followed, and such puts passed through
+            kwargs["record_states"] = RecordStates()
+        else:
             kwargs["max_length"] = max(count, 1)
         if native is ChannelType.CHAR:
             kwargs["strip_null_terminator"] = False

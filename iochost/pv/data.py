@@ -17,12 +17,12 @@ from .data_errors import (CannotExceedLimits, ChannelValueError, Forbidden, Skip
 from .data_longstring import LongStringView
 from .data_numeric import (LIMIT_NAMES, ChannelByte, ChannelDouble, ChannelFloat, ChannelInteger,
                            ChannelNumeric, ChannelShort)
-from .data_text import ChannelChar, ChannelEnum, ChannelString
+from .data_text import ChannelChar, ChannelEnum, ChannelString, RecordStates
 
 __all__ = [
     "AlarmSeverity", "AlarmStatus", "ChannelAlarm", "limit_alarm",
     "ChannelData", "ChannelNumeric", "ChannelDouble", "ChannelFloat", "ChannelInteger",
     "ChannelShort", "ChannelByte", "ChannelEnum", "ChannelString", "ChannelChar",
-    "SkipWrite", "Forbidden", "ChannelValueError", "CannotExceedLimits", "TooManyElements",
-    "WrongValueType", "TimeStamp", "Listener", "LongStringView", "LIMIT_NAMES",
+    "RecordStates", "SkipWrite", "Forbidden", "ChannelValueError", "CannotExceedLimits",
+    "TooManyElements", "WrongValueType", "TimeStamp", "Listener", "LongStringView", "LIMIT_NAMES",
 ]

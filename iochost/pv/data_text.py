@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import operator
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
@@ -20,7 +20,8 @@ from .data_errors import ChannelValueError, TooManyElements, WrongValueType
 if TYPE_CHECKING:  # pragma: no cover
     from .data_longstring import LongStringView
 
-__all__ = ["ChannelEnum", "ChannelString", "ChannelChar", "EnumState", "state_index"]
+__all__ = ["ChannelEnum", "ChannelString", "ChannelChar", "EnumState", "RecordStates",
+           "state_index"]
 
 _SEQUENCES = (list, tuple, np.ndarray)
 _MAX_TEXT = MAX_STRING_SIZE - 1  # a DBR_STRING element is char[40] with its NUL
@@ -84,28 +85,53 @@ def state_index(strings: Sequence[str], text: str) -> int:
     return strings.index(text) if index is None else index
 
 
+class RecordStates(NamedTuple):
+    """The states of an EPICS record's ENUM value (bi, bo, mbbi, mbbo VAL; a mirror of
+    one): it holds any index 0..65535, as dbPut stores whatever index it is given, where
+    a plain ChannelEnum refuses one past its states (caproto's rule).  The fields are how
+    the record support treats text."""
+
+    #: how an index without a state string reads (``Metadata.unnamed_states``; None: ""
+    #: below 16, "Illegal Value" from 16 on, or the number when there are no states)
+    unnamed: tuple[int, bytes] | None = None
+    #: a state number put as text must be the whole text (bi, bo, mbbi; else the number
+    #: it starts with is taken: an mbbo takes "1.5" and "1abc" as 1)
+    whole_numbers: bool = False
+    #: "" names the first state without a string once any state is named (the mbbi/mbbo
+    #: put_enum_str compares the text with all 16 state strings)
+    empty_state: bool = False
+
+
 class ChannelEnum(ChannelData):
     """ENUM data: the value is one of ``enum_strings`` (a str), its index goes on the wire.
 
     Writes take a state string or an index.  The index is what is stored, so changing
     ``enum_strings`` keeps the index and renames the value; an index with no string (or
-    any index when there are no strings) reads back as the int.
+    any index when there are no strings) reads back as the int.  An index past the states
+    is refused, unless ``record_states`` (:class:`RecordStates`) says the value is an EPICS
+    record's.
     """
 
-    __slots__ = ("_enum_strings", "unnamed_states")
+    __slots__ = ("_enum_strings", "record_states")
     data_type = ChannelType.ENUM
     _property_names = ("enum_strings",)
     _packs_scalars = True   # the stored index is the wire element (ChannelData._pack_scalar)
 
-    def __init__(self, *, enum_strings: Any = None, **kwargs: Any):
+    def __init__(self, *, enum_strings: Any = None, record_states: RecordStates | None = None,
+                 **kwargs: Any):
         self._enum_strings = self._validate_enum_strings(enum_strings or (), kwargs.get(
             "string_encoding", "latin-1"))
         if kwargs.get("max_length", 1) not in (None, 1):
             raise ValueError("ChannelEnum holds one value: arrays of ENUM are not supported")
-        #: how an index without a state string reads as text (``Metadata.unnamed_states``):
-        #: None, its number when there are no states; a record sets its own rule
-        self.unnamed_states: tuple[int, bytes] | None = None
+        self.record_states = record_states
         super().__init__(**kwargs)
+
+    @property
+    def unnamed_states(self) -> tuple[int, bytes] | None:
+        """How an index without a state string reads as text (``Metadata.unnamed_states``):
+        the record's rule, else None."""
+        states = self.record_states
+        return None if states is None else states.unnamed
 
     @staticmethod
     def _validate_enum_strings(enum_strings: Any, encoding: str) -> tuple[str, ...]:
@@ -171,7 +197,9 @@ class ChannelEnum(ChannelData):
         if strings:
             if 0 <= index < len(strings):
                 return _state(strings, index)
-            raise ChannelValueError(f"index {index} is not one of the {len(strings)} states")
+            if self.record_states is None:
+                raise ChannelValueError(f"index {index} is not one of the {len(strings)} "
+                                        f"states")
         if not 0 <= index <= 0xFFFF:
             raise ChannelValueError(f"index {index} is out of the ENUM range 0..65535")
         return index
@@ -192,8 +220,14 @@ class ChannelEnum(ChannelData):
         return {"enum_strings": self._encoded_strings(), "unnamed_states": self.unnamed_states}
 
     def _convert_put(self, values: Any, source: ChannelType) -> Any:
-        return convert_values(values, source, ChannelType.ENUM,
-                              enum_strings=self._encoded_strings())
+        strings, states = self._encoded_strings(), self.record_states
+        if states is None:
+            return convert_values(values, source, ChannelType.ENUM, enum_strings=strings)
+        if states.empty_state and source is ChannelType.STRING and list(values) == [b""] \
+                and any(strings) and b"" not in strings and len(strings) < MAX_ENUM_STATES:
+            return np.array((len(strings),), dtype=np.uint16)  # the first unnamed state
+        return convert_values(values, source, ChannelType.ENUM, enum_strings=strings,
+                              whole_numbers=states.whole_numbers)
 
     def _value_from_wire(self, values: np.ndarray) -> int:
         if len(values) != 1:

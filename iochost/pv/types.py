@@ -24,7 +24,7 @@ import numpy as np
 
 from ..ca.dbr import ChannelType
 from .data import (ChannelByte, ChannelChar, ChannelData, ChannelDouble, ChannelEnum,
-                   ChannelFloat, ChannelInteger, ChannelShort, ChannelString)
+                   ChannelFloat, ChannelInteger, ChannelShort, ChannelString, RecordStates)
 
 if TYPE_CHECKING:
     from .alarms import AlarmSeverity, AlarmStatus
@@ -95,9 +95,9 @@ class RecordSupport(Protocol):
         same, except where EPICS' record decides (mbbo: LONG while no state is named;
         int64in/int64out: DOUBLE, CA having no 64-bit integer)."""
 
-    def unnamed_states(self, record: str) -> tuple[int, bytes] | None:
-        """How the record prints an ENUM value that has no state string
-        (``Metadata.unnamed_states``), or None to print its number."""
+    def record_states(self, record: str) -> RecordStates | None:
+        """How the record's ENUM value takes an index past its states and text
+        (``ChannelEnum.record_states``), or None for caproto's rule (refused)."""
 
     def value_read_only(self, record: str) -> bool:
         """Whether clients may not write the record's value (its VAL is SPC_NOMOD: sel)."""
@@ -202,7 +202,7 @@ class PvpropertyData(ChannelData):
         if self.record_type is not None:
             support = require_record_support(f"PV {pvname!r}")
             if isinstance(self, ChannelEnum):  # before anything is read: metadata is cached
-                self.unnamed_states = support.unnamed_states(self.record_type)
+                self.record_states = support.record_states(self.record_type)
             self.field_inst = support.create_fields(self)
 
     def trap_name(self) -> str:

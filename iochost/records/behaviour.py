@@ -254,7 +254,8 @@ def evaluate_alarm(fields: RecordFieldGroup, record: PvpropertyData, value: Any
     alarms (severity fields, HYST) or, for bi/bo/mbbi/mbbo, state alarms."""
     if fields._table_type in UDF_WHEN_NAN and record.max_length == 1 and value != value:
         return AlarmStatus.UDF, AlarmSeverity(fields.stored("UDFS", AlarmSeverity.INVALID))
-    if fields.alarm_fields and fields._table_type in STATE_SEVERITIES:
+    if fields._table_type in STATE_SEVERITIES and (fields.alarm_fields
+                                                   or _mbbo_soft_alarm(fields, record, value)):
         return _state_alarm(fields, record, value)
     if not fields.alarm_fields or record.max_length != 1 or isinstance(value, (bytes, str)) \
             or not hasattr(record, "upper_alarm_limit"):
@@ -291,17 +292,28 @@ def evaluate_alarm(fields: RecordFieldGroup, record: PvpropertyData, value: Any
     return _NO_ALARM
 
 
+def _mbbo_soft_alarm(fields: RecordFieldGroup, record: PvpropertyData, value: Any) -> bool:
+    """mbboRecord's convert(): an index past 15 has no raw value once a state is named:
+    SOFT/INVALID, whatever the severity fields say."""
+    return fields._table_type == "mbbo" and isinstance(value, int) and value > 15 \
+        and any(getattr(record, "enum_strings", ()))
+
+
 def _state_alarm(fields: RecordFieldGroup, record: PvpropertyData, value: Any
                  ) -> tuple[AlarmStatus, AlarmSeverity]:
-    """EPICS' bi/mbbi checkAlarms: the state's severity field (STATE), UNSV for a state
-    without one (mbb*), and COSV when the state changed (COS); the higher wins."""
+    """EPICS' bi/bo/mbbi/mbbo checkAlarms: the state's severity field (STATE), UNSV for a
+    state past 15 (mbb*), and COSV when the state changed (COS); the higher wins, the first
+    of equal ones.  A bo's state past 1 takes OSV (any index but 0 is "one"), a bi's none."""
     index = value if isinstance(value, int) else record.get_raw_value(value)
     names = STATE_SEVERITIES[fields._table_type]
-    if index is not None and index < len(names):
-        severity = fields.stored(names[index], 0)
+    state = min(index, 1) if fields._table_type == "bo" and index is not None else index
+    if state is not None and state < len(names):
+        severity = fields.stored(names[state], 0)
     else:
         severity = fields.stored("UNSV", 0) if "UNSV" in type(fields).field_names() else 0
     result = (AlarmStatus.STATE, AlarmSeverity(severity)) if severity else _NO_ALARM
+    if _mbbo_soft_alarm(fields, record, value):
+        result = (AlarmStatus.SOFT, AlarmSeverity.INVALID)  # set first: nothing is higher
     change = fields.stored("COSV", 0)
     cos = change > result[1] and fields.alarm_memory is not None \
         and index != fields.alarm_memory

@@ -13,6 +13,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, TextIO, overload
 
 from ..ca.dbr import ChannelType
+from ..pv.data import RecordStates
 from ..pv.types import PvpropertyData, set_record_support
 from . import behaviour
 from .fieldsets import FieldSpec, RecordFieldGroup, class_name_of, field_set_class
@@ -163,10 +164,8 @@ class RecordSupport:
     def value_read_only(self, record: str) -> bool:
         return _nomod_value(record)
 
-    def unnamed_states(self, record: str) -> tuple[int, bytes] | None:
-        # get_enum_str of EPICS' records: mbbx prints ZRST..FFST ("" when unset) and
-        # "Illegal Value" past 15; bi/bo print ZNAM/ONAM and "Illegal_Value" past 1
-        return _UNNAMED_STATES.get(record)
+    def record_states(self, record: str) -> RecordStates | None:
+        return _RECORD_STATES.get(record)
 
     def field_spec(self, prop: Any) -> FieldSpec:
         spec = prop.pvspec.fields
@@ -182,8 +181,17 @@ def _nomod_value(record: str) -> bool:
     return value is not None and is_read_only(value)
 
 
-_UNNAMED_STATES = {"mbbi": (16, b"Illegal Value"), "mbbo": (16, b"Illegal Value"),
-                   "bi": (2, b"Illegal_Value"), "bo": (2, b"Illegal_Value")}
+# Their VAL holds any index, as softioc's (dbPut stores it). get_enum_str: mbbx prints
+# ZRST..FFST ("" when unset) and "Illegal Value" past 15, bi/bo ZNAM/ONAM and
+# "Illegal_Value" past 1. A state number put as text must be the whole text, but an
+# mbbo's takes the number the text starts with ("1.5", "1abc": 1; measured on softioc);
+# mbbx's put_enum_str matches "" to the first state without a string.
+_RECORD_STATES = {
+    "mbbi": RecordStates((16, b"Illegal Value"), whole_numbers=True, empty_state=True),
+    "mbbo": RecordStates((16, b"Illegal Value"), whole_numbers=False, empty_state=True),
+    "bi": RecordStates((2, b"Illegal_Value"), whole_numbers=True),
+    "bo": RecordStates((2, b"Illegal_Value"), whole_numbers=True),
+}
 SUPPORT = RecordSupport()
 set_record_support(SUPPORT)
 

@@ -11,8 +11,8 @@ from iochost.ca.dbr import DBE_ALARM, DBE_LOG, DBE_PROPERTY, DBE_VALUE, AccessRi
 from iochost.pv.alarms import AlarmSeverity, AlarmStatus, ChannelAlarm
 from iochost.pv.data import (CannotExceedLimits, ChannelByte, ChannelChar, ChannelData,
                              ChannelDouble, ChannelEnum, ChannelFloat, ChannelInteger,
-                             ChannelShort, ChannelString, ChannelValueError, SkipWrite, TimeStamp,
-                             TooManyElements, WrongValueType)
+                             ChannelShort, ChannelString, ChannelValueError, RecordStates,
+                             SkipWrite, TimeStamp, TooManyElements, WrongValueType)
 
 VL = DBE_VALUE | DBE_LOG
 
@@ -174,6 +174,8 @@ async def test_write_normalises(cls, kwargs, value, stored):
     (ChannelEnum, {"enum_strings": ["a"]}, "b", ChannelValueError, "not one of the states"),
     (ChannelEnum, {"enum_strings": ["a"]}, 1, ChannelValueError, "not one of the 1 states"),
     (ChannelEnum, {"enum_strings": ["a"]}, 0.5, WrongValueType, "state string or an index"),
+    (ChannelEnum, {"enum_strings": ["a"], "record_states": RecordStates()}, 65536,
+     ChannelValueError, "ENUM range"),
     (ChannelString, {}, None, WrongValueType, "holds text"),
     (ChannelString, {}, True, WrongValueType, "holds text"),
     (ChannelString, {}, "\u20ac", ChannelValueError, "latin-1"),
@@ -192,6 +194,15 @@ async def test_write_refuses_and_keeps_old_value(cls, kwargs, value, error, mess
     assert chan.value is old
     # A malformed value never reached the device: no alarm, nothing published.
     assert (chan.status, seen.flags) == (AlarmStatus.NO_ALARM, [])
+
+
+async def test_a_record_enum_holds_any_index():
+    """An EPICS record's ENUM value (``record_states``) stores an index past its states and
+    reads it back as the int; a plain one refuses it (above)."""
+    chan = ChannelEnum(enum_strings=["a", "b"], record_states=RecordStates())
+    for index, value in ((5, 5), (65535, 65535), (1, "b")):
+        await chan.write(index)
+        assert (chan.value, chan.raw_value) == (value, index)
 
 
 @pytest.mark.parametrize("value, ok", [(-1, True), (1, True), (0, True), (1.01, False),

@@ -341,6 +341,113 @@ def test_menu_and_state_puts_as_rsrv(mount, ca_server, unique_prefix):
     assert [status for status, _ in theirs[6:9]] == [160] * 3  # PUTFAIL, the value kept
 
 
+class BeyondStates(PVGroup):
+    bo = pvproperty(value="Off", dtype=ChannelType.ENUM, enum_strings=["Off", "On"],
+                    record="bo")
+    bi = pvproperty(value="Off", dtype=ChannelType.ENUM, enum_strings=["Off", "On"],
+                    record="bi")
+    mbbo = pvproperty(value="zero", dtype=ChannelType.ENUM,
+                      enum_strings=["zero", "one", "two"], record="mbbo")
+    mbbi = pvproperty(value="zero", dtype=ChannelType.ENUM,
+                      enum_strings=["zero", "one", "two"], record="mbbi")
+    gap = pvproperty(value="zero", dtype=ChannelType.ENUM, enum_strings=["zero", "", "two"],
+                     record="mbbo")
+    plain = pvproperty(value="Off", dtype=ChannelType.ENUM, enum_strings=["Off", "On"])
+
+
+#: the severity fields set on both servers (ours over CA: theirs start at NO_ALARM too,
+#: set here so that the state alarms show)
+STATE_SEVERITIES = {"bo": {"OSV": "MINOR"}, "bi": {"OSV": "MINOR"},
+                    "mbbo": {"FVSV": "MINOR", "UNSV": "MAJOR"},
+                    "mbbi": {"FVSV": "MINOR", "UNSV": "MAJOR"}}
+ENUM_PUTS = [
+    *(("enum", i) for i in (2, 5, 15, 16, 65535, 1)),
+    ("long", -1), ("long", 70000), ("double", 2.7),
+    *(("text", t) for t in ("1e0", "1.0", "1abc", " 1", "1 ", "0x1", "011", "On ", "2", "",
+                            " ", "one")),
+]
+
+
+def enum_answers(port: int, name: str) -> list:
+    """After each of ENUM_PUTS (from state 0): the put's status, the value as DBR_ENUM and
+    DBR_STRING, its alarm (DBR_STS_ENUM) and DBR_CTRL_ENUM's number of states."""
+    raw = Raw(port)
+    sid = raw.create(name)
+    out = []
+    for kind, value in ENUM_PUTS:
+        raw.put(sid, ChannelType.ENUM, (0).to_bytes(2, "big"))
+        dbr_type, payload = (
+            (ChannelType.ENUM, value.to_bytes(2, "big")) if kind == "enum" else
+            index(value) if kind == "long" else number(value) if kind == "double" else
+            text(value))
+        status = raw.put(sid, dbr_type, payload)
+        (enum,), _ = raw.read(name, ChannelType.ENUM)
+        (string,), _ = raw.read(name, ChannelType.STRING)
+        _, sts = raw.read(name, ChannelType.STS_ENUM)
+        _, ctrl = raw.read(name, ChannelType.CTRL_ENUM)
+        out.append((kind, value, status, int(enum), string, AlarmStatus(sts.status),
+                    AlarmSeverity(sts.severity), len(ctrl.enum_strings)))
+    raw.sock.close()
+    return out
+
+
+def test_record_enums_take_any_index_and_text_as_rsrv(mount, ca_server, unique_prefix):
+    """bi/bo/mbbi/mbbo VAL store any 16-bit index, however it is put (DBR_ENUM, a LONG or
+    DOUBLE cast to it), as dbPut does: a bo/bi past 1 reads "Illegal_Value", an mbbx ""
+    up to 15 and "Illegal Value" past it; the alarm is a bo's OSV for any state but 0, none
+    for a bi past 1, an mbbx's state severity up to 15 and UNSV past it, except an mbbo with
+    states named: SOFT/INVALID (its convert()).  A number put as text must be the whole
+    text (strtoul base 0, blanks around it) and a state, but an mbbo takes the number the
+    text starts with; "" names an mbbx's first state without a string.  A plain ENUM
+    pvproperty (no record) keeps refusing an index past its states, as caproto does."""
+    P = unique_prefix
+    db = "".join(f'record({rtyp}, "{P}{name}") {{ {fields} '
+                 + " ".join(f'field({k}, "{v}")' for k, v in STATE_SEVERITIES[rtyp].items())
+                 + " }\n"
+                 for name, rtyp, fields in (
+                     ("bo", "bo", 'field(ZNAM, "Off") field(ONAM, "On")'),
+                     ("bi", "bi", 'field(ZNAM, "Off") field(ONAM, "On")'),
+                     ("mbbo", "mbbo", 'field(ZRST, "zero") field(ONST, "one") '
+                                      'field(TWST, "two")'),
+                     ("mbbi", "mbbi", 'field(ZRST, "zero") field(ONST, "one") '
+                                      'field(TWST, "two")'),
+                     ("gap", "mbbo", 'field(ZRST, "zero") field(TWST, "two")')))
+    names = ("bo", "bi", "mbbo", "mbbi", "gap")
+
+    def run(port: int) -> dict:
+        return {name: enum_answers(port, P + name) for name in names}
+
+    with running_softioc(db) as rsrv_port:
+        theirs = run(rsrv_port)
+    mount(BeyondStates(prefix=P))
+    raw = Raw(ca_server.tcp_port)
+    for name in names:
+        for field, severity in STATE_SEVERITIES["mbbo" if name == "gap" else name].items():
+            raw.put_string(f"{P}{name}.{field}", severity)
+    raw.sock.close()
+    mine = run(ca_server.tcp_port)
+    for name in names:
+        assert mine[name] == theirs[name], name
+    STATE, SOFT = AlarmStatus.STATE, AlarmStatus.SOFT
+    MINOR, MAJOR, INVALID = AlarmSeverity.MINOR, AlarmSeverity.MAJOR, AlarmSeverity.INVALID
+    bo, bi, mbbo, mbbi = (theirs[n] for n in ("bo", "bi", "mbbo", "mbbi"))
+    assert bo[1][2:] == (1, 5, b"Illegal_Value", STATE, MINOR, 2)
+    assert bi[1][2:] == (1, 5, b"Illegal_Value", 0, 0, 2)
+    assert mbbo[1][2:] == mbbi[1][2:] == (1, 5, b"", STATE, MINOR, 3)
+    assert mbbo[3][2:] == (1, 16, b"Illegal Value", SOFT, INVALID, 3)
+    assert mbbi[3][2:] == (1, 16, b"Illegal Value", STATE, MAJOR, 3)
+    assert [row[3] for row in mbbo[6:9]] == [65535, 4464, 2]  # C casts
+    texts = {name: [row[2:4] for row in theirs[name][9:]] for name in ("bo", "mbbo", "gap")}
+    assert texts["bo"][:3] == [(160, 0)] * 3 and texts["mbbo"][:3] == [(1, 1)] * 3
+    assert texts["mbbo"][9] == (1, 3) and texts["gap"][9] == (1, 1)  # ""
+    assert theirs["bo"][9 + 9][2] == 160  # "" names no bo state
+    assert texts["bo"][3:7] == [(1, 1), (1, 1), (1, 1), (160, 0)]  # " 1", "1 ", "0x1", "011"
+    # not a record: caproto's rule
+    raw = Raw(ca_server.tcp_port)
+    assert raw.put(raw.create(P + "plain"), ChannelType.ENUM, (5).to_bytes(2, "big")) == 160
+    raw.sock.close()
+
+
 def number(value: float) -> tuple[ChannelType, bytes]:
     return ChannelType.DOUBLE, struct.pack(">d", value)
 
