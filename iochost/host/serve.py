@@ -6,6 +6,7 @@ import asyncio
 import logging
 import signal
 import sys
+from collections.abc import Callable
 from typing import Any, TextIO
 
 from ..logs import configure_logging
@@ -17,13 +18,17 @@ from .sdnotify import Notifier
 
 log = logging.getLogger("iochost.host")
 
+#: called as a reload begins: the report of that reload's outcome
+ReloadReporter = Callable[[], ReloadReport]
+
 
 async def serve_until_signalled(host: Host, built: dict[str, Any],
-                                report_reload: ReloadReport | None = None) -> None:
+                                reload_reporter: ReloadReporter | None = None) -> None:
     """Start ``host`` and serve until SIGINT/SIGTERM, then stop it (shutdown hooks run).
 
-    SIGHUP reloads the host config (``iochost.host.reload``), one reload at a time; its
-    outcome goes to ``report_reload`` too (the pid file's ``.reload`` file).
+    SIGHUP reloads the host config (``iochost.host.reload``), one reload at a time; as
+    each begins, ``reload_reporter()`` gives where its outcome goes too (the pid file's
+    ``.reload`` files, for the ``iochost reload`` callers it answers).
     systemd is told READY=1 once every mount is searchable (``iochost.host.sdnotify``).
     """
     from iochost.server.process import StopSignals
@@ -38,12 +43,13 @@ async def serve_until_signalled(host: Host, built: dict[str, Any],
         async with reloading:
             waiting.clear()
             notifier.reloading()
+            report = reload_reporter() if reload_reporter is not None else None
             try:
-                await reload_host(host, report=report_reload)
+                await reload_host(host, report=report)
             except Exception as exc:   # never leave systemd waiting in "reloading"
                 log.exception("reload failed; still serving")
-                if report_reload is not None:
-                    report_reload(False, [f"reload failed; still serving: {exc!r}"])
+                if report is not None:
+                    report(False, [f"reload failed; still serving: {exc!r}"])
             finally:
                 notifier.ready(_status_line(host))
 
@@ -89,7 +95,8 @@ def _status_line(host: Host) -> str:
 
 def run_host(config: HostConfig, catalog: PluginCatalog, built: dict[str, Any],
              log_level: str | None = None, err: TextIO | None = None,
-             log_format: str = "text", report_reload: ReloadReport | None = None) -> int:
+             log_format: str = "text", reload_reporter: ReloadReporter | None = None
+             ) -> int:
     """Serve until signalled. 0 after a clean shutdown, 1 if the server cannot start."""
     from iochost.server import ServerConfigError
     from iochost.server.process import run_process
@@ -105,7 +112,7 @@ def run_host(config: HostConfig, catalog: PluginCatalog, built: dict[str, Any],
         return 1
     host = Host(config, catalog, server_config=server_settings)
     try:
-        run_process(serve_until_signalled(host, built, report_reload))
+        run_process(serve_until_signalled(host, built, reload_reporter))
     except PortInUse as exc:
         print(f"error: {exc}", file=err)
         return 1

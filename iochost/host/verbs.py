@@ -5,6 +5,7 @@ Each function prints to the given streams and returns the process exit status: 0
 """
 from __future__ import annotations
 
+import glob
 import json
 import logging
 import os
@@ -15,13 +16,16 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
-from typing import Any, NamedTuple, TextIO
+from typing import TYPE_CHECKING, Any, NamedTuple, TextIO
 
 from .hostconfig import AccessSection, HostConfig, read_config
 from .plugins import PluginCatalog, load_plugins
 from .problems import ConfigError
 from .schema import config_schema
 from .validation import served_pv_names, validate
+
+if TYPE_CHECKING:
+    from .reload import ReloadReport
 
 log = logging.getLogger("iochost.host")
 
@@ -295,7 +299,7 @@ def serve(path: str, switches: PluginSwitches, list_pvs: bool = False,
                 print_pvs(config, built, out)
                 out.flush()
             return run_host(config, catalog, built, log_level=log_level, err=err,
-                            log_format=log_format, report_reload=pids.report_reload)
+                            log_format=log_format, reload_reporter=pids.reload_reporter)
     except (ConfigLocked, OSError) as exc:
         print(f"error: {exc}", file=err)
         return 1
@@ -303,51 +307,67 @@ def serve(path: str, switches: PluginSwitches, list_pvs: bool = False,
 
 class PidFile:
     """``--pid-file PATH``: this process's id in PATH while serving (None: no file), and
-    the outcome of the last reload in ``PATH.reload`` (for ``iochost reload``): a first
-    line ``N applied|refused``, N counting the reloads, then what the host said."""
+    the reloads' outcomes for ``iochost reload``. A caller asks with a request file
+    ``PATH.reload.TOKEN.request`` before its SIGHUP; the reload that begins after it
+    answers in ``PATH.reload.TOKEN`` (so that callers reloading at once each get their
+    own reload's outcome): a first line ``applied|refused``, then what the host said.
+    ``PATH.reload`` holds the last outcome, whoever asked (``kill -HUP``, systemd)."""
 
     def __init__(self, path: str | None) -> None:
         self.path = Path(path) if path else None
-        self.reloads = 0
 
     def __enter__(self) -> PidFile:
         if self.path is not None:
             self.path.write_text(f"{os.getpid()}\n")
-            outcome_file(self.path).unlink(missing_ok=True)
+            self._clean()
         return self
 
     def __exit__(self, *exc_info: object) -> None:
         if self.path is not None:
             self.path.unlink(missing_ok=True)
-            outcome_file(self.path).unlink(missing_ok=True)
+            self._clean()
 
-    def report_reload(self, applied: bool, lines: list[str]) -> None:
+    def _clean(self) -> None:
+        assert self.path is not None
+        for stale in self.path.parent.glob(glob.escape(outcome_file(self.path).name) + "*"):
+            stale.unlink(missing_ok=True)
+
+    def reload_reporter(self) -> ReloadReport:
+        """Called as a reload begins: how it reports, to the requests made before it."""
         if self.path is None:
-            return
-        self.reloads += 1
-        text = "".join(f"{line}\n" for line in
-                       [f"{self.reloads} {'applied' if applied else 'refused'}", *lines])
-        target = outcome_file(self.path)
-        partial = target.with_name(target.name + ".part")
-        try:     # whole or not at all: the verb polls it
-            partial.write_text(text)
-            partial.replace(target)
-        except OSError as exc:
-            log.warning("cannot write the reload outcome to %s: %s", target, exc)
+            return lambda applied, lines: None
+        suffix = ".request"
+        requests = list(self.path.parent.glob(
+            glob.escape(outcome_file(self.path).name) + ".*" + suffix))
+        for request in requests:
+            request.unlink(missing_ok=True)
+        targets = [outcome_file(self.path)] + [
+            request.with_name(request.name[:-len(suffix)]) for request in requests]
+
+        def report(applied: bool, lines: list[str]) -> None:
+            text = "".join(f"{line}\n" for line in
+                           ["applied" if applied else "refused", *lines])
+            for target in targets:
+                partial = target.with_name(target.name + ".part")
+                try:     # whole or not at all: the verb polls it
+                    partial.write_text(text)
+                    partial.replace(target)
+                except OSError as exc:
+                    log.warning("cannot write the reload outcome to %s: %s", target, exc)
+        return report
 
 
 def outcome_file(pid_file: Path) -> Path:
     return pid_file.with_name(pid_file.name + ".reload")
 
 
-def _read_outcome(path: Path) -> tuple[int, bool, list[str]]:
-    """(reload count, applied, lines) of an outcome file; (0, False, []) when none."""
+def _read_outcome(path: Path) -> tuple[bool, list[str]] | None:
+    """(applied, lines) of an outcome file; None while there is none."""
     try:
         first, *lines = path.read_text().splitlines()
-        count, word = first.split()
-        return int(count), word == "applied", lines
     except (OSError, ValueError):
-        return 0, False, []
+        return None
+    return first == "applied", lines
 
 
 def reload(pidfile: str | None, pid: int | None, err: TextIO | None = None,
@@ -377,24 +397,41 @@ def reload(pidfile: str | None, pid: int | None, err: TextIO | None = None,
               f"{' '.join(command)[:60]!r}); is the pid file stale?", file=err)
         return 1
     pid_path = Path(pidfile) if pidfile else _pid_file_of(pid, command)
-    outcome = outcome_file(pid_path) if pid_path is not None else None
-    before = _read_outcome(outcome)[0] if outcome is not None else 0
+    # our own answer (see PidFile): others reloading at the same time get theirs
+    outcome = None if pid_path is None else outcome_file(pid_path).with_name(
+        f"{outcome_file(pid_path).name}.{os.getpid()}-{time.monotonic_ns()}")
+    request = None if outcome is None else outcome.with_name(outcome.name + ".request")
     try:
+        if request is not None:
+            request.touch()
         os.kill(pid, signal.SIGHUP)
+        if outcome is None:
+            print(f"SIGHUP sent to {pid}: its log says what the reload did (serve with "
+                  f"--pid-file to see the outcome here)", file=out)
+            return 0
+        return _wait_for_outcome(outcome, pid, timeout, out, err)
     except ProcessLookupError:
         print(f"error: no process {pid} (is iochost serve running?)", file=err)
         return 1
     except PermissionError:
         print(f"error: not allowed to signal process {pid}", file=err)
         return 1
-    if outcome is None:
-        print(f"SIGHUP sent to {pid}: its log says what the reload did (serve with "
-              f"--pid-file to see the outcome here)", file=out)
-        return 0
+    except OSError as exc:   # the request file: a directory we may not write
+        print(f"error: cannot ask {pid} for the reload's outcome: {exc}", file=err)
+        return 1
+    finally:
+        for leftover in (request, outcome):
+            if leftover is not None:
+                leftover.unlink(missing_ok=True)
+
+
+def _wait_for_outcome(outcome: Path, pid: int, timeout: float, out: TextIO, err: TextIO
+                      ) -> int:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        count, applied, lines = _read_outcome(outcome)
-        if count > before:
+        answer = _read_outcome(outcome)
+        if answer is not None:
+            applied, lines = answer
             headline, *details = lines or [""]
             print(headline, file=out if applied else err)
             for line in details:

@@ -335,3 +335,26 @@ def test_a_plugin_loaded_by_a_reload_mounts_its_built_in_mounts(
     finally:
         ca_server.call(host.stop())
         sys.modules.pop("iochost_late_site", None)
+
+
+def test_callers_reloading_at_once_each_get_their_own_reloads_outcome(tmp_path):
+    """Operator A's reload is under way when B edits the file and reloads: each
+    ``iochost reload`` reads the outcome of the reload that began after its request
+    (B was told A's "applied" while its own file was refused)."""
+    from iochost.host import verbs
+
+    with verbs.PidFile(str(tmp_path / "serve.pid")) as pids:
+        last = verbs.outcome_file(pids.path)
+        a, b = (last.with_name(f"{last.name}.{who}") for who in "AB")
+        a.with_name(a.name + ".request").touch()
+        first = pids.reload_reporter()               # A's SIGHUP: a reload begins
+        b.with_name(b.name + ".request").touch()      # B asks while it runs
+        first(True, ["reload of h.yaml applied: unmounted: slow"])
+        assert verbs._read_outcome(a) == (True, ["reload of h.yaml applied: unmounted: slow"])
+        assert verbs._read_outcome(b) is None         # not B's reload
+        second = pids.reload_reporter()              # B's SIGHUP's reload
+        second(False, ["reload of h.yaml refused: 1 problem(s)", "h.yaml:3: bad key"])
+        assert verbs._read_outcome(b) == verbs._read_outcome(last) == (
+            False, ["reload of h.yaml refused: 1 problem(s)", "h.yaml:3: bad key"])
+        assert verbs._read_outcome(a)[0] is True      # A's answer stays A's
+    assert list(tmp_path.iterdir()) == []             # the pid file and outcomes go
