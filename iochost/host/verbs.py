@@ -403,7 +403,10 @@ def reload(pidfile: str | None, pid: int | None, err: TextIO | None = None,
     request = None if outcome is None else outcome.with_name(outcome.name + ".request")
     try:
         if request is not None:
-            request.touch()
+            try:
+                request.touch()
+            except OSError:   # a directory we may not write: the log says what happened
+                outcome = request = None
         os.kill(pid, signal.SIGHUP)
         if outcome is None:
             print(f"SIGHUP sent to {pid}: its log says what the reload did (serve with "
@@ -415,9 +418,6 @@ def reload(pidfile: str | None, pid: int | None, err: TextIO | None = None,
         return 1
     except PermissionError:
         print(f"error: not allowed to signal process {pid}", file=err)
-        return 1
-    except OSError as exc:   # the request file: a directory we may not write
-        print(f"error: cannot ask {pid} for the reload's outcome: {exc}", file=err)
         return 1
     finally:
         for leftover in (request, outcome):
