@@ -9,7 +9,8 @@ A valid one is applied mount by mount, by name:
 * **removed** mounts, and mounts now ``enabled: false``, are unmounted (shutdown hooks run,
   clients see SERVER_DISCONN), and their STATE PVs are withdrawn with them;
 * **added** mounts, and mounts turned from ``enabled: false`` to ``true``, are mounted;
-* **changed** mounts -- IOC, prefix, macros, options or helpers differ -- are unmounted,
+* **changed** mounts -- IOC, prefix, macros, options or helpers differ (a host macro
+  added or removed alone is no change: see ``_same_mount``) -- are unmounted,
   then mounted from the new entry (unmounts all happen before mounts, so a mount may take
   over PV names another gave up).
 
@@ -47,10 +48,18 @@ if TYPE_CHECKING:
 log = logging.getLogger("iochost.host")
 
 
-def _mount_key(mount: MountConfig) -> tuple[Any, ...]:
-    """What makes two entries of one mount name the same mount (``description`` is
-    cosmetic: a change of it alone is taken over without a remount)."""
-    return (mount.ioc, mount.prefix, mount.macros, mount.options, mount.helpers)
+def _same_mount(old: MountConfig, new: MountConfig, host_macros: set[str]) -> bool:
+    """Whether two entries of one mount name are the same mount. ``description`` is
+    cosmetic: a change of it alone is taken over without a remount. So is a host macro
+    added or removed (``host_macros``: those in one config only) that the entry does not
+    define itself: every mount's macros hold the host's, and an IOC whose PV names or
+    options used it would differ in those anyway."""
+    if (old.ioc, old.prefix, old.options, old.helpers) != \
+            (new.ioc, new.prefix, new.options, new.helpers):
+        return False
+    passing = host_macros & (old.macros.keys() ^ new.macros.keys())
+    return {k: v for k, v in old.macros.items() if k not in passing} == \
+        {k: v for k, v in new.macros.items() if k not in passing}
 
 
 @dataclass
@@ -81,6 +90,7 @@ def plan_reload(old: HostConfig, new: HostConfig, serving: set[str]) -> ReloadPl
     plan = ReloadPlan()
     before = {mount.name: mount for mount in old.mounts}
     after = {mount.name: mount for mount in new.mounts}
+    host_macros = old.macros.keys() ^ new.macros.keys()
     for name in before:
         wanted = after.get(name)
         if name in serving and (wanted is None or not wanted.enabled):
@@ -91,7 +101,7 @@ def plan_reload(old: HostConfig, new: HostConfig, serving: set[str]) -> ReloadPl
         previous = before.get(name)
         if name not in serving:
             plan.mount.append(name)
-        elif previous is not None and _mount_key(previous) != _mount_key(mount):
+        elif previous is not None and not _same_mount(previous, mount, host_macros):
             plan.changed.append(name)
             plan.unmount.append(name)
             plan.mount.append(name)

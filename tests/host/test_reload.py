@@ -73,6 +73,25 @@ def test_plan_names_what_changes_and_what_needs_a_restart(tmp_path):
     assert "web section" in plan.restart_needed[2]
 
 
+def test_a_host_macro_added_or_removed_remounts_only_the_mounts_that_use_it(tmp_path):
+    """A new host macro for a new mount left every other mount "changed" (each mount's
+    macros hold the host's), so their clients were dropped; a changed value still counts."""
+    old, new = tmp_path / "old.yaml", tmp_path / "new.yaml"
+    old.write_text(config_text("X:", [KEEP, EDIT]).replace(
+        "macros: {P:", "macros: {GONE: g, P:", 1))
+    new.write_text(config_text("X:", [
+        KEEP, EDIT, "{name: room, ioc: test-counter, prefix: '$(P)$(ROOM):'}"]).replace(
+        "macros: {P:", "macros: {ROOM: R14, P:", 1))
+    plan = plan_reload(load_config(old, environ={}), load_config(new, environ={}),
+                       serving={"keep", "edit"})
+    assert (plan.unchanged, plan.mount, plan.unmount) == (["keep", "edit"], ["room"], [])
+    changed = tmp_path / "changed.yaml"   # the value of a macro every mount has: remounted
+    changed.write_text(config_text("Y:", [KEEP, EDIT]))
+    plan = plan_reload(load_config(old, environ={}), load_config(changed, environ={}),
+                       serving={"keep", "edit"})
+    assert sorted(plan.changed) == ["edit", "keep"]
+
+
 def test_an_unchanged_mounts_clients_see_no_disconnect(served, ca_server, pyepics,
                                                        unique_prefix, caplog):
     host, path = served
