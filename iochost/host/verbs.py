@@ -318,6 +318,10 @@ class PidFile:
 
     def __enter__(self) -> PidFile:
         if self.path is not None:
+            other = _serving_pid(self.path)
+            if other is not None:   # its reloads would find us, and our exit delete it
+                raise OSError(f"the pid file {self.path} names process {other}, an iochost "
+                              f"serve still running: give this host a --pid-file of its own")
             self.path.write_text(f"{os.getpid()}\n")
             self._clean()
         return self
@@ -357,6 +361,16 @@ class PidFile:
         return report
 
 
+def _serving_pid(pid_file: Path) -> int | None:
+    """The live ``iochost`` process that ``pid_file`` names, if any (not a stale file)."""
+    try:
+        pid = int(pid_file.read_text().strip())
+    except (OSError, ValueError):
+        return None
+    command = _command_line(pid) if pid > 0 and pid != os.getpid() else None
+    return pid if command is not None and _runs_iochost(command) else None
+
+
 def outcome_file(pid_file: Path) -> Path:
     return pid_file.with_name(pid_file.name + ".reload")
 
@@ -392,7 +406,7 @@ def reload(pidfile: str | None, pid: int | None, err: TextIO | None = None,
         print(f"error: {pid} is not a process id", file=err)
         return 1
     command = _command_line(pid)
-    if command is not None and not any(Path(arg).name == "iochost" for arg in command):
+    if command is not None and not _runs_iochost(command):
         print(f"error: process {pid} is not iochost serve (it runs "
               f"{' '.join(command)[:60]!r}); is the pid file stale?", file=err)
         return 1
@@ -490,6 +504,11 @@ def _installed_ioc(name: str) -> str | None:
     if ioc in catalog.plugins:
         return f"a plugin named {ioc!r} is installed: choose another name (nothing was written)"
     return None
+
+
+def _runs_iochost(command: list[str]) -> bool:
+    """Whether a command line is iochost's (the script, or ``-m iochost``)."""
+    return any(Path(arg).name == "iochost" for arg in command)
 
 
 def _command_line(pid: int) -> list[str] | None:

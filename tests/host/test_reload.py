@@ -10,6 +10,7 @@ import subprocess
 import sys
 import urllib.request
 import weakref
+from pathlib import Path
 
 import pytest
 
@@ -261,6 +262,28 @@ def test_reload_signals_only_an_iochost_process(tmp_path):
     finally:
         sleeper.kill()
         sleeper.wait()
+
+
+def test_a_pid_file_of_a_running_host_is_not_taken_over(tmp_path):
+    """A second serve given a live host's pid file overwrote it, then deleted it on exit:
+    ``iochost reload`` then lost the first host (or reloaded the wrong one)."""
+    from iochost.host import verbs
+
+    pid_file = tmp_path / "host.pid"
+    host = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)", "iochost"])
+    try:
+        pid_file.write_text(f"{host.pid}\n")     # names a live iochost process
+        assert wait_until(lambda: b"iochost" in Path(f"/proc/{host.pid}/cmdline").read_bytes())
+        with pytest.raises(OSError, match=f"names process {host.pid}, an iochost serve "
+                                          f"still running"):
+            verbs.PidFile(str(pid_file)).__enter__()
+        assert pid_file.read_text() == f"{host.pid}\n"
+    finally:
+        host.kill()
+        host.wait()
+    with verbs.PidFile(str(pid_file)):             # stale now: taken over
+        assert pid_file.read_text() == f"{os.getpid()}\n"
+    assert not pid_file.exists()
 
 
 def test_a_plugin_installed_while_serving_is_loaded_by_a_reload(
