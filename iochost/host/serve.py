@@ -53,7 +53,18 @@ async def serve_until_signalled(host: Host, built: dict[str, Any],
             finally:
                 notifier.ready(_status_line(host))
 
+    stopping = False
+
+    def on_stop(signum: signal.Signals) -> None:
+        if stopping:   # the handlers stay while stopping: the default action would kill us
+            log.warning("%s received again while shutting down: finishing the shutdown "
+                        "(shutdown hooks, the last autosave); SIGKILL ends it at once",
+                        signum.name)
+
     def on_hangup() -> None:
+        if stopping:
+            log.warning("SIGHUP ignored: shutting down")
+            return
         if waiting:    # SIGHUPs in a burst: the reload still to begin covers them
             log.info("SIGHUP received: a reload of %s is already due", host.config.path)
             return
@@ -63,8 +74,8 @@ async def serve_until_signalled(host: Host, built: dict[str, Any],
         reloads.add(task)
         task.add_done_callback(reloads.discard)
 
-    try:
-        with StopSignals(extra={signal.SIGHUP: on_hangup}) as signals:
+    with StopSignals(on_stop, extra={signal.SIGHUP: on_hangup}) as signals:
+        try:
             async with reloading:    # a SIGHUP while mounting reloads after the start
                 await host.start(built)
             notifier.ready(_status_line(host))
@@ -72,11 +83,12 @@ async def serve_until_signalled(host: Host, built: dict[str, Any],
             received = await signals.wait()
             log.info("%s received: shutting down", received.name)
             notifier.stopping()
-    finally:
-        for task in list(reloads):       # a reload under way finishes first
-            await asyncio.gather(task, return_exceptions=True)
-        await notifier.stop_watchdog()
-        await host.stop()
+        finally:
+            stopping = True
+            for task in list(reloads):       # a reload under way finishes first
+                await asyncio.gather(task, return_exceptions=True)
+            await notifier.stop_watchdog()
+            await host.stop()
 
 
 def _status_line(host: Host) -> str:

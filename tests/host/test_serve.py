@@ -162,6 +162,34 @@ def test_sigterm_runs_shutdown_hooks_and_exits_0(plugin_site_dir, tmp_path, proc
                                                  f"{prefix}LABEL"]
 
 
+def test_a_second_stop_signal_lets_the_shutdown_finish(plugin_site_dir, tmp_path, processes):
+    """SIGTERM again (or Ctrl-C twice) while the shutdown hooks run: they finish, exit 0.
+    Before, the handlers were gone by then: a second SIGTERM killed the process (143, no
+    shutdown hook, no last autosave) and a second Ctrl-C skipped the rest with exit 0."""
+    config = tmp_path / "host.yaml"
+    config.write_text(
+        "host: {name: sig2, status_prefix: null}\n"
+        "mounts:\n"
+        f"  - {{name: a, ioc: test-counter, prefix: 'SIGB{os.getpid()}:A:',"
+        " options: {start: 4}}\n")
+    events = tmp_path / "events.log"
+    proc = serve([config], tmp_path, **plugin_site_dir.env,
+                 IOCHOST_TESTGOOD_LOG=str(events), IOCHOST_DISABLE_PLUGINS="broken-import",
+                 IOCHOST_TESTGOOD_SHUTDOWN_S="1.0")
+    processes.append(proc)
+    assert wait_until(lambda: (events.exists() and "host-started 1" in events.read_text()) or
+                      proc.poll() is not None, STARTUP_TIMEOUT), proc.err_path.read_text()
+    proc.send_signal(signal.SIGTERM)
+    assert wait_until(lambda: "host-stopping" in events.read_text(), 10)
+    proc.send_signal(signal.SIGTERM)
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(20) == 0, proc.err_path.read_text()
+    assert f"ioc-shutdown SIGB{os.getpid()}:A: 4" in events.read_text()
+    log = proc.err_path.read_text()
+    assert "SIGTERM received again while shutting down: finishing the shutdown" in log
+    assert "SIGINT received again while shutting down" in log
+
+
 def test_serve_refuses_a_config_needing_a_broken_plugin(plugin_site_dir, tmp_path):
     config = tmp_path / "host.yaml"
     config.write_text("mounts:\n  - {name: d, ioc: doomed}\n")

@@ -1,6 +1,8 @@
 """The test plugin's IOC: a counter with startup and shutdown hooks that leave traces."""
 from __future__ import annotations
 
+import os
+
 from iochost import PVGroup, pvproperty
 
 
@@ -33,4 +35,7 @@ class CounterIOC(PVGroup):
     async def COUNT(self, instance, async_lib):
         from .plugin import record
 
+        # a device that takes a while to stop (an environment variable, not an option:
+        # tests check the option list)
+        await async_lib.library.sleep(float(os.environ.get("IOCHOST_TESTGOOD_SHUTDOWN_S", 0)))
         record(f"ioc-shutdown {self.prefix} {instance.value}")
