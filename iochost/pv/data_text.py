@@ -365,8 +365,12 @@ class ChannelChar(ChannelData):
             raw = bytes(values[0]) if len(values) else b""
             return raw[:self._max_length].decode(self.string_encoding, "ignore")
         # the bytes sent, less the NULs that end them (a text put's terminator, a fixed
-        # buffer's padding): embedded ones are kept, as RSRV and caproto keep every byte
-        return values.astype(np.uint8, copy=False).tobytes().rstrip(b"\0")
+        # buffer's padding): embedded ones are kept, as RSRV and caproto keep every byte;
+        # more than the text holds (a DBR_STRING put) is cut to its size, as dbPut cuts
+        raw = values.astype(np.uint8, copy=False).tobytes().rstrip(b"\0")
+        if len(raw) > self._max_length:
+            return raw[:self._max_length].decode(self.string_encoding, "ignore")
+        return raw
 
     def long_string(self) -> Any:
         return self._text_view() if self.report_as_string else self  # already a CHAR array

@@ -187,6 +187,10 @@ async def test_put_failures_keep_the_old_value(chan, dbr_type, values, status):
     (ChannelChar(max_length=8, report_as_string=True), T.STRING, [b"one", b"two"], "one"),
     (ChannelChar(max_length=3, report_as_string=True), T.CHAR,
      np.frombuffer(b"abcd", np.uint8), "abc"),
+    # one DBR_STRING longer than the text holds: cut (it was refused, ECA_BADCOUNT)
+    (ChannelChar(max_length=8), T.STRING, [b"0123456789ABCDEF"], "01234567"),
+    (ChannelChar(max_length=4, string_encoding="utf-8"), T.STRING,
+     ["aé€".encode()], "aé"),     # a character cut in two is dropped
 ])
 async def test_a_put_of_more_elements_keeps_those_that_fit(chan, dbr_type, values, kept):
     """As RSRV's dbPut: no ECA_BADCOUNT, a field's count of elements copied."""
