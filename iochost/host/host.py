@@ -101,6 +101,17 @@ class Mount:
         """PV name (or ``__ainit__``...) -> the hook of it that is failing now."""
         return {pv: what for board in self.boards for pv, what in board.faulted.items()}
 
+    def problem(self) -> str | None:
+        """Why the mount is not simply running: its start's error, else its failing hooks
+        with their exceptions ("scan hook of X:Y: RuntimeError: sensor offline")."""
+        if self.error is not None:
+            return self.error
+        failing = [(pv, what, board.reasons.get(pv)) for board in self.boards
+                   for pv, what in board.faulted.items()]
+        return "; ".join((what if what == pv else f"{what} of {pv}") +
+                         (f": {reason}" if reason else "")
+                         for pv, what, reason in failing) or None
+
     @property
     def dead_tasks(self) -> int:
         """Hook tasks of this mount that ended with an exception."""
@@ -114,7 +125,7 @@ class Mount:
         return {"name": self.name, "ioc": self.config.ioc, "prefix": self.config.prefix,
                 "state": self.state, "pvs": len(self.pvnames), "errors": self.errors,
                 "faults": self.faults, "dead_tasks": self.dead_tasks,
-                "error": self.error,
+                "error": self.problem(),
                 "description": self.config.description}
 
 

@@ -89,6 +89,8 @@ class FaultBoard:
     ended with an exception. ``listeners`` are called (with the board) on every change."""
 
     faulted: dict[str, str] = field(default_factory=dict)   # PV name -> what failed
+    #: PV name -> the exception of that failure, one line ("RuntimeError: sensor offline")
+    reasons: dict[str, str] = field(default_factory=dict)
     dead_tasks: int = 0
     listeners: list[Callable[[FaultBoard], None]] = field(default_factory=list)
 
@@ -96,12 +98,16 @@ class FaultBoard:
         for listener in self.listeners:
             listener(self)
 
-    def record(self, pvname: str, what: str, task_ended: bool) -> None:
+    def record(self, pvname: str, what: str, task_ended: bool,
+               error: BaseException | None = None) -> None:
         self.faulted[pvname] = what
+        if error is not None:
+            self.reasons[pvname] = f"{type(error).__name__}: {error}"
         self.dead_tasks += task_ended
         self._changed()
 
     def clear(self, pvname: str) -> None:
+        self.reasons.pop(pvname, None)
         if self.faulted.pop(pvname, None) is not None:
             self._changed()
 
@@ -150,7 +156,7 @@ async def hook_failed(channel: Any, what: str, error: BaseException) -> None:
         await alarm.write(**HOOK_FAULT_ALARM)
     board = board_of(getattr(channel, "group", None))
     if board is not None:
-        board.record(pvname, what, task_ended=True)
+        board.record(pvname, what, task_ended=True, error=error)
 
 
 async def hook_recovered(channel: Any) -> None:

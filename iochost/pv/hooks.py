@@ -184,7 +184,7 @@ def scan_wrapper(scan_function: Hook, period: float | None, *, subtract_elapsed:
             await alarm.write(status=AlarmStatus.SCAN, severity=failure_severity)
             board = faults.board_of(getattr(instance, "group", None))
             if board is not None and instance.pvname not in board.faulted:
-                board.record(instance.pvname, "scan hook", task_ended=False)
+                board.record(instance.pvname, "scan hook", task_ended=False, error=error)
         else:
             if (alarm.status, alarm.severity) == (AlarmStatus.SCAN, failure_severity):
                 await alarm.write(status=AlarmStatus.NO_ALARM,

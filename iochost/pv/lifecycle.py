@@ -79,9 +79,9 @@ class HookRunner:
             if channel is not None:      # logged, INVALID alarm, on the group's fault board
                 await hook_failed(channel, what, error)
                 return
-            self.log.exception("%s failed", what)
+            self.log.exception("%s failed: %s: %s", what, type(error).__name__, error)
             if self.board is not None:
-                self.board.record(what, what, task_ended=True)
+                self.board.record(what, what, task_ended=True, error=error)
 
     def _spawn(self, what: str, call: Callable[[], Awaitable[Any]], channel: Any = None,
                ) -> None:
@@ -146,4 +146,7 @@ async def stop_group(group: PVGroup, timeout: float = 5.0) -> None:
 
 async def _bounded_shutdown(channel: Any, async_lib: Any, timeout: float) -> None:
     """A channel's shutdown hook, given ``timeout`` seconds."""
-    await asyncio.wait_for(channel.shutdown(channel, async_lib), timeout)
+    try:
+        await asyncio.wait_for(channel.shutdown(channel, async_lib), timeout)
+    except TimeoutError:   # say so, rather than a bare TimeoutError from wait_for
+        raise TimeoutError(f"did not finish within {timeout:g} s: cancelled") from None

@@ -82,7 +82,9 @@ def test_a_failed_startup_hook_shows_as_degraded_and_invalid_until_a_write(
     assert alarm_of(caproto_context, P + "SICK:COUNT") == (SOFT, INVALID)
     assert host.suspended_tasks == 1 and host.mounts["sick"].faults == {
         f"{P}SICK:COUNT": "startup hook"}
-    assert host.to_json()["mounts"][1]["state"] == "degraded"
+    sick = host.to_json()["mounts"][1]
+    assert sick["state"] == "degraded"   # and why, for the web page and /api/mounts
+    assert sick["error"] == f"startup hook of {P}SICK:COUNT: RuntimeError: sensor offline"
     failure = next(r for r in caplog.records if "[mount sick]" in r.getMessage())
     assert failure.levelno == logging.ERROR and failure.exc_info is not None
     assert f"startup hook of {P}SICK:COUNT failed: RuntimeError: sensor offline" in \
@@ -91,6 +93,7 @@ def test_a_failed_startup_hook_shows_as_degraded_and_invalid_until_a_write(
     assert pyepics.caput(P + "SICK:COUNT", 3, wait=True, timeout=5) == 1
     assert alarm_of(caproto_context, P + "SICK:COUNT") == (NO_ALARM, NO_ALARM)
     assert host.mounts["sick"].state == "running"
+    assert host.mounts["sick"].to_json()["error"] is None
     assert wait_until(lambda: pyepics.caget(P + "HOST:MOUNT:sick:STATE", as_string=True,
                                             use_monitor=False) == "running")
 

@@ -1,7 +1,9 @@
 """Hooks over Channel Access: putter (replace, keep, SkipWrite, failure -> ECA_PUTFAIL and a
 WRITE/MAJOR alarm), startup/shutdown, scan loops (period, errors, stop_on_error), keyword
 forms, getters, group_write, and writes from IOC code taking the same path as a client's."""
+import asyncio
 import logging
+import time
 
 import pytest
 
@@ -160,6 +162,24 @@ def test_shutdown_hook_runs_at_stop(lifecycle, client, ca_server):
     assert client.value(lifecycle.prefix + "stopped") == 1
     ticks = lifecycle.ticks.value
     assert client.value(lifecycle.prefix + "ticks") == ticks   # the scan loop stopped too
+
+
+def test_a_shutdown_hook_past_its_time_is_cancelled_and_says_so(mount, unique_prefix,
+                                                                 ca_server, caplog):
+    class Hangs(PVGroup):
+        stuck = pvproperty(value=0)
+
+        @stuck.shutdown
+        async def stuck(self, instance, async_lib):
+            await asyncio.sleep(30)
+
+    group = mount(Hangs(prefix=unique_prefix))
+    started = time.monotonic()
+    with caplog.at_level(logging.ERROR):
+        ca_server.call(stop_group(group, timeout=0.2))
+    assert time.monotonic() - started < 5
+    assert f"shutdown hook of {unique_prefix}stuck failed: TimeoutError: did not finish " \
+           "within 0.2 s: cancelled" in caplog.text
 
 
 def test_scan_runs_periodically(lifecycle, client):
