@@ -307,6 +307,13 @@ def _macro_text(value: Any) -> str:
     return value if isinstance(value, str) else str(value)
 
 
+#: where a macro can come from: a serving host (a reload) reads its own environment, the
+#: one it was started with, not the shell of whoever runs 'iochost check' or 'reload'
+_UNDEFINED_HINT = (" (define it under macros:, give a default as $(NAME=value), or set it "
+                   "in the environment of the iochost process: a reload uses the one "
+                   "'iochost serve' started with)")
+
+
 def _expand(scope: MacroScope, value: Any, path: PathKey, source: SourceMap,
             problems: list[ConfigProblem], label: str, *, undefined_ok: bool = False) -> Any:
     """Expand macros in every string of ``value``; each failure is a problem at its key
@@ -316,8 +323,9 @@ def _expand(scope: MacroScope, value: Any, path: PathKey, source: SourceMap,
             return scope.expand(value)
         except MacroError as exc:
             if not (undefined_ok and isinstance(exc, UndefinedMacro)):
+                hint = _UNDEFINED_HINT if isinstance(exc, UndefinedMacro) else ""
                 problems.append(ConfigProblem(source.location(path), format_path(path),
-                                              f"{label}{exc}"))
+                                              f"{label}{exc}{hint}"))
             return value
     if isinstance(value, dict):
         return {key: _expand(scope, item, path + (key,), source, problems, label)
