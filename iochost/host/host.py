@@ -95,6 +95,8 @@ class Mount:
     boards: list[Any] = field(default_factory=list)
     #: why the mount failed (the exception, one line), shown on the web page
     error: str | None = None
+    #: event-loop blocks the watchdog attributed to this mount's code
+    loop_blocks: int = 0
 
     @property
     def faults(self) -> dict[str, str]:
@@ -125,7 +127,7 @@ class Mount:
         return {"name": self.name, "ioc": self.config.ioc, "prefix": self.config.prefix,
                 "state": self.state, "pvs": len(self.pvnames), "errors": self.errors,
                 "faults": self.faults, "dead_tasks": self.dead_tasks,
-                "error": self.problem(),
+                "error": self.problem(), "loop_blocks": self.loop_blocks,
                 "description": self.config.description}
 
 
@@ -161,6 +163,9 @@ class Host:
         self.web: Any = None             # the iochost.web.WebServer, when the page is on
         self._running = False
         self._tasks: set[asyncio.Task[None]] = set()   # state-change hooks run from tasks
+        #: the LoopWatchdog (iochost.host.watchdog) while serving, unless host.loop_watchdog
+        #: is 0
+        self.watchdog: Any = None
 
     # -- properties -------------------------------------------------------------------------------
     @property
@@ -170,6 +175,16 @@ class Host:
     @property
     def running(self) -> bool:
         return self._running
+
+    @property
+    def loop_blocks(self) -> int:
+        """Times the event loop was blocked longer than ``host.loop_watchdog``."""
+        return self.watchdog.blocks if self.watchdog is not None else 0
+
+    @property
+    def loop_max_block(self) -> float:
+        """The longest of those blocks, seconds."""
+        return self.watchdog.max_block if self.watchdog is not None else 0.0
 
     @property
     def suspended_tasks(self) -> int:
@@ -182,6 +197,7 @@ class Host:
         stats = self.server.stats() if self.server is not None else {}
         return {"name": self.config.host.name, "uptime": self.uptime, "pvs": len(self.database),
                 "clients": stats.get("clients", 0), "channels": stats.get("channels", 0),
+                "loop_blocks": self.loop_blocks, "loop_max_block": self.loop_max_block,
                 "mounts": [mount.to_json() for mount in self.mounts.values()]}
 
     # -- start / stop ---------------------------------------------------------------------------
@@ -242,6 +258,18 @@ class Host:
         self.web = await start_web(self, self._call_hook)
         await self._call_hook("iochost_host_started", host=self)
         freeze_heap()  # what is served now lives as long as the host
+        self._start_watchdog()   # after start-up: building many PVs may take a while
+
+    def _start_watchdog(self) -> None:
+        """Watch the event loop for code that blocks it (iochost.host.watchdog)."""
+        threshold = self.config.host.loop_watchdog
+        if threshold <= 0:
+            return
+        if self.watchdog is None:
+            from .watchdog import LoopWatchdog
+
+            self.watchdog = LoopWatchdog(threshold, lambda: self.mounts)
+        self.watchdog.start()
 
     async def _check_port_alone(self, port: int) -> None:
         """RSRV's rule, which we follow, is to take an ephemeral TCP port when the configured
@@ -271,6 +299,8 @@ class Host:
         if not self._running:
             return
         self._running = False
+        if self.watchdog is not None:   # shutting down: clients are going away anyway
+            self.watchdog.stop()
         await self._call_hook("iochost_host_stopping", host=self)
         if self.web is not None:
             await self.web.stop()

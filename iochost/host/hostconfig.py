@@ -87,6 +87,8 @@ class HostSection:
     stats_prefix: str | None = None
     allow_sysreset: bool = False
     autosave_dir: str | None = None
+    #: seconds the event loop may be blocked before the watchdog warns; 0: no watchdog
+    loop_watchdog: float = 0.5
 
 
 @dataclass(frozen=True)
@@ -207,7 +209,8 @@ def parse_config(data: Any, source: SourceMap, problems: list[ConfigProblem],
                 for key in ("autosave_prefix", "autosave_dir", "stats_prefix")}
     host = HostSection(name=name, log_level=host_values.get("log_level", "INFO"),
                        status_prefix=status_prefix,
-                       allow_sysreset=host_values.get("allow_sysreset", False), **optional)
+                       allow_sysreset=host_values.get("allow_sysreset", False),
+                       loop_watchdog=float(host_values.get("loop_watchdog", 0.5)), **optional)
 
     ca_values = spec.check_section(top.get("ca"), spec.CA_FIELDS, ("ca",), source,
                                    problems) or {}

@@ -52,6 +52,10 @@ KINDS: dict[str, Kind] = {
     "positive_int": Kind("a positive integer",
                          lambda v: isinstance(v, int) and not isinstance(v, bool) and v > 0,
                          {"type": "integer", "minimum": 1}),
+    "non_negative_number": Kind(
+        "a number (0 or more)",
+        lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 0,
+        {"type": "number", "minimum": 0}),
     "positive_number": Kind(
         "a positive number",
         lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0,
@@ -113,6 +117,10 @@ HOST_FIELDS: dict[str, Field] = {
         "optional_string",
         "Directory of the autosave files (one subdirectory per mount); absent: "
         "$XDG_STATE_HOME/iochost/<name>/autosave."),
+    "loop_watchdog": Field(
+        "non_negative_number",
+        "Seconds the event loop may be blocked before a warning names the code (and mount) "
+        "that blocked it; 0 turns the watchdog off.", 0.5),
 }
 
 #: mirrors the EPICS_CAS_* variables; any variable set in the environment wins

@@ -1,6 +1,7 @@
 """The host status PVs: one built-in IOC mounted under ``host.status_prefix``.
 
-``<prefix>UPTIME``, ``MOUNTS``, ``PVS``, ``CLIENTS``, ``CHANNELS``, ``CPU``, ``MEMORY`` are
+``<prefix>UPTIME``, ``MOUNTS``, ``PVS``, ``CLIENTS``, ``CHANNELS``, ``CPU``, ``MEMORY``,
+``LOOP_BLOCKS``, ``LOOP_MAX_BLOCK`` (the event-loop watchdog's, iochost.host.watchdog) are
 refreshed every ``period`` seconds; ``<prefix>MOUNT:<name>:STATE`` (one per mount of the
 config, added and withdrawn with them) says ``running``, ``degraded``, ``failed``,
 ``unmounted`` or ``disabled``. The built-in plugin (``iochost.host.builtins``) mounts it
@@ -64,6 +65,10 @@ class HostStatusIOC(PVGroup):
                      doc="CPU use of the host process, percent of one core")
     MEMORY = pvproperty(value=0.0, read_only=True, units="MB", precision=1,
                         doc="Resident memory of the host process")
+    LOOP_BLOCKS = pvproperty(value=0, read_only=True,
+                             doc="Event-loop blocks longer than host.loop_watchdog")
+    LOOP_MAX_BLOCK = pvproperty(value=0.0, read_only=True, units="s", precision=2,
+                                doc="Longest block of the event loop")
 
     def __init__(self, *args: Any, period: float = 1.0, mounts: Sequence[str] = (),
                  **kwargs: Any) -> None:
@@ -122,6 +127,8 @@ class HostStatusIOC(PVGroup):
             self.CHANNELS: stats.get("channels", 0),
             self.CPU: round(self._cpu.percent(), 2),
             self.MEMORY: round(_rss_megabytes(), 2),
+            self.LOOP_BLOCKS: self.host.loop_blocks,
+            self.LOOP_MAX_BLOCK: round(self.host.loop_max_block, 3),
         }
         for channel, value in values.items():
             if channel.value != value:

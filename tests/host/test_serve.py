@@ -118,7 +118,7 @@ def test_demo_config_serves_every_mount_and_stops_cleanly(pyepics, tmp_path, pro
     # shutdown line names the signal
     server_line = next(line for line in log.splitlines() if "CA server on" in line)
     assert "PVs" not in server_line
-    assert "[mount _host] iochost-status mounted: 19 PVs under 'DEMO:HOST:'" in log
+    assert "[mount _host] iochost-status mounted: 21 PVs under 'DEMO:HOST:'" in log
     assert "SIGINT received: shutting down" in log
     assert "host 'demo' stopped" in log and "Traceback" not in log
     saved = tmp_path / "state" / "iochost" / "demo" / "autosave" / "simple-b" / \
