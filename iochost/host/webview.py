@@ -57,7 +57,9 @@ class HostWebView:
         return HostSummary(name=self.host.config.host.name, version=iochost.__version__,
                            uptime=round(self.host.uptime, 3),
                            cpu_percent=round(self._cpu.percent(), 2),
-                           memory_mb=round(_rss_megabytes(), 2))
+                           memory_mb=round(_rss_megabytes(), 2),
+                           loop_blocks=self.host.loop_blocks,
+                           loop_max_block=round(self.host.loop_max_block, 3))
 
     def mounts(self) -> list[MountSummary]:
         from iochost.web import MountSummary
@@ -72,7 +74,8 @@ class HostWebView:
                 plugin=provider.name if provider else None,
                 distribution=provider.distribution if provider else None,
                 version=provider.version if provider else None,
-                helpers=tuple(mount.config.helpers), description=mount.config.description))
+                helpers=tuple(mount.config.helpers), description=mount.config.description,
+                loop_blocks=mount.loop_blocks))
         return result
 
     def mount_pvnames(self, name: str) -> list[str] | None:

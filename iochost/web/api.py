@@ -311,6 +311,9 @@ async def metrics(request: web.Request) -> web.Response:
     summary = view.summary()
     metric("iochost_uptime_seconds", "gauge", "Seconds since the host started.",
            [("", round(summary.uptime, 3))])
+    metric("iochost_loop_blocks_total", "counter",
+           "Times code blocked the event loop longer than host.loop_watchdog.",
+           [("", summary.loop_blocks)])
     if totals is not None:
         metric("iochost_ca_clients", "gauge", "Connected CA clients.", [("", totals.clients)])
         metric("iochost_ca_channels", "gauge", "Open CA channels.", [("", totals.channels)])
@@ -329,6 +332,9 @@ async def metrics(request: web.Request) -> web.Response:
              int(m.state == "running")) for m in mounts])
     metric("iochost_mount_pvs", "gauge", "PVs a mount serves.",
            [(f'{{mount="{_label(m.name)}"}}', m.pvs) for m in mounts])
+    metric("iochost_mount_loop_blocks_total", "counter",
+           "Event-loop blocks attributed to a mount's code.",
+           [(f'{{mount="{_label(m.name)}"}}', m.loop_blocks) for m in mounts])
     return web.Response(text="\n".join(lines) + "\n",
                         content_type="text/plain", charset="utf-8",
                         headers={"X-Prometheus-Format": "0.0.4"})

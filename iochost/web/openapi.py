@@ -30,7 +30,8 @@ SCHEMAS: dict[str, Any] = {
         "type": "object",
         "required": ["name", "version", "uptime", "cpu_percent", "memory_mb", "ca_port",
                      "clients", "channels", "subscriptions", "pvs", "updates_sent",
-                     "updates_per_second", "bytes_sent", "web_writable"],
+                     "updates_per_second", "bytes_sent", "web_writable", "loop_blocks",
+                     "loop_max_block"],
         "properties": {
             "name": {"type": "string"}, "version": {"type": "string"},
             "uptime": {"type": "number", "minimum": 0},
@@ -40,12 +41,16 @@ SCHEMAS: dict[str, Any] = {
             "clients": _COUNT, "channels": _COUNT, "subscriptions": _COUNT, "pvs": _COUNT,
             "updates_sent": _COUNT, "updates_per_second": {"type": "number", "minimum": 0},
             "bytes_sent": _COUNT, "web_writable": {"type": "boolean"},
+            "loop_blocks": dict(_COUNT, description="times code blocked the event loop "
+                                                    "longer than host.loop_watchdog"),
+            "loop_max_block": {"type": "number", "minimum": 0,
+                               "description": "the longest such block, seconds"},
         },
     },
     "Mount": {
         "type": "object",
         "required": ["name", "ioc", "prefix", "state", "error", "pvs", "plugin",
-                     "distribution", "version", "helpers", "description"],
+                     "distribution", "version", "helpers", "description", "loop_blocks"],
         "properties": {
             "name": {"type": "string"}, "ioc": {"type": "string"},
             "prefix": {"type": "string"},
@@ -56,6 +61,8 @@ SCHEMAS: dict[str, Any] = {
             "version": {"type": ["string", "null"]},
             "helpers": {"type": "array", "items": {"type": "string"}},
             "description": {"type": "string"},
+            "loop_blocks": dict(_COUNT, description="event-loop blocks attributed to the "
+                                                    "mount's code"),
         },
     },
     "MountDetail": {

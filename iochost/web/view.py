@@ -23,6 +23,8 @@ class HostSummary:
     uptime: float            #: seconds since the host started
     cpu_percent: float       #: of one core, since the previous summary
     memory_mb: float         #: resident set size
+    loop_blocks: int = 0     #: event-loop blocks the host's watchdog saw
+    loop_max_block: float = 0.0   #: the longest, seconds
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -43,6 +45,7 @@ class MountSummary:
     version: str | None
     helpers: tuple[str, ...]
     description: str
+    loop_blocks: int = 0     #: event-loop blocks attributed to its code
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
