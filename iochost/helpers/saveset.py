@@ -16,7 +16,9 @@ and its :class:`~iochost.helpers.savfiles.SaveFileSet`.
   ``save()`` writes only when the text (without its header date) differs from the last
   one written: nothing changed, nothing written.
 * A write that fails (read-only or full disk) is a Failure on the status PVs and a log
-  line; the old files stay as they were and the next change tries again.
+  line; the old files stay as they were, and the save is tried again every ``period``
+  (as synApps does) until one succeeds -- not only at the next change: the value that
+  could not be written would otherwise be lost by a crash once space is back.
 """
 from __future__ import annotations
 
@@ -89,6 +91,8 @@ class SaveSet:
         self._trigger_channel: ChannelData | None = None
         self._listening: list[ChannelData] = []
         self._refused: str | None = None
+        #: the last write raised: the save loop tries again every period until one succeeds
+        self._write_failed = False
         #: the restore pass of each item, by the name of its value (see _pass_of)
         self._passes = {value_name(item.name): item.restore_pass for item in self.items.values()}
         self._claim = _claim(files, self.status.name)
@@ -237,21 +241,29 @@ class SaveSet:
                     and self.loaded.sav is not None:
                 self._last_text = _body_of(self.files.sav)
             if body == self._last_text:
-                if self.status.status == SR_STATUS_INIT:   # the file already holds these
+                # the file already holds these: at start, or changed back while failing
+                if self._write_failed or self.status.status == SR_STATUS_INIT:
+                    self._write_failed = False
                     self.status.status, self.status.status_str = SR_STATUS_OK, "Ok"
-                    self.status.saved_at = _modified(self.files.sav)
+                    self.status.saved_at = self.status.saved_at or _modified(self.files.sav)
                     self.registry.notify()
                 return False
             try:
                 await asyncio.to_thread(self.files.write, text)
             except OSError as error:
+                if not self._write_failed:   # once, not at every retry
+                    self.log.error("autosave %s: cannot write %s: %s; trying again every "
+                                   "%gs", self.status.name, self.files.sav, error, self.period)
+                self._write_failed = True
+                self._dirty.set()   # the save loop tries again a period later, no change needed
                 self.status.status, self.status.status_str = SR_STATUS_FAIL, \
                     f"Can't write .sav file: {error.strerror or error}"[:39]
-                self.log.error("autosave %s: cannot write %s: %s", self.status.name,
-                               self.files.sav, error)
                 self.registry.notify()
                 return False
-            self._last_text = body
+            if self._write_failed:
+                self.log.warning("autosave %s: %s written again", self.status.name,
+                                 self.files.sav)
+            self._last_text, self._write_failed = body, False
             self.status.status, self.status.status_str = SR_STATUS_OK, "Ok"
             self.status.saved_at = now
             self.registry.note(f"{self.status.name} saved")

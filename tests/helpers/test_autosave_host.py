@@ -285,6 +285,75 @@ def test_the_last_save_holds_what_the_shutdown_hooks_published(start_host, uniqu
     assert "\nparked 1\n" in sav.read_text()
 
 
+def _saved(sav, name):
+    """The value text of ``name`` in the .sav file ``sav`` (None: no file or no entry)."""
+    if not sav.exists():
+        return None
+    entry = parse_sav(sav.read_text(encoding="latin-1"), str(sav)).values().get(name)
+    return entry.value if entry else None
+
+
+def test_a_failed_save_is_retried_every_period_until_it_succeeds(start_host, unique_prefix,
+                                                                 pyepics, tmp_path):
+    """As synApps: while a set's last write failed, it is tried again every period, so a
+    value put while the disk was full is on disk soon after space is back -- with no
+    further change (a crash would otherwise lose it)."""
+    P = unique_prefix.split(":")[0] + ":"
+    start_host(MOUNT, P + "IOC:", host_keys=f"autosave_prefix: '{P}'")    # period 0.2 s
+    directory = tmp_path / "autosave" / "settings"
+    sav = directory / "auto_settings.sav"
+    _put(pyepics, P + "IOC:gain", 4.5)
+    assert wait_until(lambda: _saved(sav, "gain") == "4.5", timeout=TIMEOUT)
+
+    # a real failure whoever runs the tests (root writes into a 0o500 directory): a
+    # regular file where the set's directory is
+    aside = directory.rename(tmp_path / "aside")
+    directory.write_text("not a directory")
+    _put(pyepics, P + "IOC:gain", 5.5)
+    assert wait_until(lambda: pyepics.caget(P + "SR_0_Status", use_monitor=False) == 1,
+                      timeout=TIMEOUT)                                   # Failure
+    assert pyepics.caget(P + "SR_status", use_monitor=False) == 1
+    assert pyepics.caget(P + "SR_0_StatusStr", as_string=True,
+                         use_monitor=False).startswith("Can't write .sav file")
+    time.sleep(0.5)                   # retries while it fails: still failing, nothing lost
+    assert _saved(aside / "auto_settings.sav", "gain") == "4.5"
+
+    directory.unlink()                # the condition clears; no put from here on
+    aside.rename(directory)
+    cleared = time.monotonic()
+    assert wait_until(lambda: _saved(sav, "gain") == "5.5", timeout=TIMEOUT,
+                      what="the value put while saves failed, on disk")
+    assert time.monotonic() - cleared < 1.5     # a few periods of 0.2 s, with slack
+    assert wait_until(lambda: pyepics.caget(P + "SR_status", use_monitor=False) == 4,
+                      timeout=TIMEOUT)                                   # Ok again
+    assert pyepics.caget(P + "SR_0_Status", use_monitor=False) == 4
+    assert pyepics.caget(P + "SR_0_StatusStr", as_string=True, use_monitor=False) == "Ok"
+    assert pyepics.caget(P + "SR_statusStr", as_string=True, use_monitor=False) == "Ok"
+
+
+def test_a_value_put_back_while_saves_fail_is_ok_without_a_write(start_host, unique_prefix,
+                                                                 pyepics, tmp_path):
+    """A set whose values went back to what its file holds, while its writes failed, is
+    Ok again: the file holds them (no Failure left for ever, no retries)."""
+    P = unique_prefix.split(":")[0] + ":"
+    start_host(MOUNT, P + "IOC:", host_keys=f"autosave_prefix: '{P}'")
+    directory = tmp_path / "autosave" / "settings"
+    _put(pyepics, P + "IOC:gain", 4.5)
+    assert wait_until(lambda: _saved(directory / "auto_settings.sav", "gain") == "4.5",
+                      timeout=TIMEOUT)
+    aside = directory.rename(tmp_path / "aside")
+    directory.write_text("not a directory")          # see the test above
+    _put(pyepics, P + "IOC:gain", 5.5)
+    assert wait_until(lambda: pyepics.caget(P + "SR_0_Status", use_monitor=False) == 1,
+                      timeout=TIMEOUT)
+    stamp = (aside / "auto_settings.sav").stat().st_mtime_ns
+    _put(pyepics, P + "IOC:gain", 4.5)
+    assert wait_until(lambda: pyepics.caget(P + "SR_0_Status", use_monitor=False) == 4,
+                      timeout=TIMEOUT)
+    assert pyepics.caget(P + "SR_status", use_monitor=False) == 4
+    assert directory.is_file() and (aside / "auto_settings.sav").stat().st_mtime_ns == stamp
+
+
 def test_two_sets_of_one_file_are_refused(start_host, unique_prefix, tmp_path):
     """Two mounts given the same directory: would each restore the other's values (the
     entries are relative to their prefixes) and overwrite each other's file."""
