@@ -24,6 +24,8 @@ Entries are keyed by the name relative to the prefix, so changing the prefix kee
 Files live in ``<autosave dir>/<mount name>/<name>.sav`` (``directory`` overrides the
 whole path); the autosave dir is ``host.autosave_dir`` or, by default,
 ``$XDG_STATE_HOME/iochost/<host name>/autosave`` (``~/.local/state/...``).
+``config_problems`` (the ``iochost_config_problems`` hook: ``iochost check``, ``serve``,
+reloads) refuses two sets of one file and a set directory below a regular file.
 
 The host calls ``prepare()`` before the mount's PVs are searchable and before its startup
 hooks (pass 0: values set without putters), ``start()`` after the startup hooks began
@@ -36,7 +38,7 @@ import asyncio
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from iochost.pv.data import ChannelData
 
@@ -46,8 +48,12 @@ from .saveset import SavedItem, SaveSet
 from .savfiles import SaveFileSet
 from .savvalues import LONG_STRING_MARK, field_name_of, value_name
 
-__all__ = ["Autosave", "autosaved", "declared_items", "default_autosave_dir", "read_requests",
-           "set_name"]
+if TYPE_CHECKING:   # the host is not imported with the helper (caproto-style IOC scripts)
+    from iochost.host.hostconfig import HostConfig, MountConfig
+    from iochost.host.problems import ConfigProblem
+
+__all__ = ["Autosave", "autosaved", "config_problems", "declared_items", "default_autosave_dir",
+           "read_requests", "set_name"]
 
 
 def default_autosave_dir(host_name: str, environ: Any = None) -> Path:
@@ -58,12 +64,16 @@ def default_autosave_dir(host_name: str, environ: Any = None) -> Path:
     return Path(state) / "iochost" / host_name / "autosave"
 
 
+def autosave_root(host_section: Any) -> Path:
+    """``host.autosave_dir`` or the default."""
+    configured = getattr(host_section, "autosave_dir", None)
+    return Path(configured) if configured else default_autosave_dir(
+        getattr(host_section, "name", "iochost"))
+
+
 def mount_directory(host_section: Any, mount_name: str) -> Path:
     """``<host.autosave_dir or the default>/<mount name>``."""
-    configured = getattr(host_section, "autosave_dir", None)
-    root = Path(configured) if configured else default_autosave_dir(
-        getattr(host_section, "name", "iochost"))
-    return root / mount_name
+    return autosave_root(host_section) / mount_name
 
 
 def _is_long_text(channel: ChannelData) -> bool:
@@ -117,6 +127,60 @@ def set_name(name: str | None, request: str | Sequence[str] | None) -> str:
     if name is not None:
         return name
     return Path(request).stem if isinstance(request, str) else "auto_settings"
+
+
+def config_problems(config: HostConfig, mounts: Sequence[MountConfig]) -> list[ConfigProblem]:
+    """What ``iochost check`` (and so ``serve`` and ``reload``) finds wrong with the
+    autosave sets of ``mounts`` (MountConfigs) together: two sets of one .sav file (each
+    would restore the other's values and overwrite its file: ``serve`` would fail the
+    second mount), and a set directory below something that is not a directory (the
+    mount would serve, but nothing could ever be restored or saved)."""
+    from iochost.host.problems import ConfigProblem
+
+    problems: list[ConfigProblem] = []
+    owners: dict[Path, MountConfig] = {}
+    root = autosave_root(config.host)
+    for mount in mounts:
+        options = mount.helpers.get("autosave")
+        if options is None:
+            continue
+        directory = options.get("directory")
+        path = Path(directory) if directory is not None else root / mount.name
+        name = set_name(options.get("name"), options.get("request"))
+        sav = SaveFileSet(path, name).sav.resolve()    # the path the set claims when serving
+        other = owners.setdefault(sav, mount)
+        if other is not mount:
+            line = other.where("name")[0].line if other.source is mount.source else 0
+            keys = [key for key in ("directory", "name") if key in options]
+            problems.append(mount.problem(
+                f"autosave: {sav} is already the save file of mount {other.name!r}"
+                f"{f' (line {line})' if line else ''}: give each set its own directory: "
+                "or name:", "helpers", "autosave", *keys[-1:]))
+        blocker = _not_a_directory(path)
+        if blocker is None:
+            continue
+        if directory is None and blocker != path:   # in host.autosave_dir: said there, once
+            problem = ConfigProblem(
+                config.source.location(("host", "autosave_dir")), "host.autosave_dir",
+                f"the autosave directory {root} cannot be used: {blocker} is not a directory")
+            if problem not in problems:
+                problems.append(problem)
+        else:
+            problems.append(mount.problem(
+                f"autosave: the directory {path} cannot be used: {blocker} is not a directory",
+                "helpers", "autosave", *(("directory",) if directory is not None else ())))
+    return problems
+
+
+def _not_a_directory(path: Path) -> Path | None:
+    """The nearest of ``path`` and its parents that exists, if it is not a directory."""
+    for candidate in (path, *path.parents):
+        try:
+            if candidate.exists():
+                return None if candidate.is_dir() else candidate
+        except OSError:      # cannot tell (no permission): serve will say
+            return None
+    return None
 
 
 class Autosave:

@@ -9,7 +9,9 @@ Named by the ``iochost-helpers`` entry point of the ``iochost`` distribution:
   the host's PV database when mounted);
 * built-in mounts (``iochost_host_mounts``), the host-wide PVs the config asks for:
   iocStats under ``host.stats_prefix`` (``_iocstats``, with autosave attached) and the
-  autosave status PVs under ``host.autosave_prefix`` (``_autosave``).
+  autosave status PVs under ``host.autosave_prefix`` (``_autosave``);
+* the config checks of autosave across mounts (``iochost_config_problems``): two sets of
+  one file, a set directory below a file.
 
 ``--disable-plugin iochost-helpers`` turns all of it off like any other plugin.
 """
@@ -19,6 +21,7 @@ from typing import Any
 
 from iochost.host.hookspecs import RegisterHelper, RegisterIoc, hookimpl
 from iochost.host.hostconfig import HostConfig, MountConfig
+from iochost.host.problems import ConfigProblem
 
 AUTOSAVE_STATUS_IOC = "autosave-status"
 AUTOSAVE_STATUS_MOUNT = "_autosave"
@@ -62,6 +65,14 @@ def iochost_host_mounts(config: HostConfig) -> list[MountConfig]:
             description="autosave status", source=config.source,
             path=("host", "autosave_prefix")))
     return mounts
+
+
+@hookimpl
+def iochost_config_problems(config: HostConfig, mounts: list[MountConfig]
+                            ) -> list[ConfigProblem]:
+    from .autosave import config_problems
+
+    return config_problems(config, mounts)
 
 
 @hookimpl

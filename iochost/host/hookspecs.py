@@ -26,6 +26,7 @@ if TYPE_CHECKING:  # the host imports this module; avoid the cycle at run time
 
     from .host import Host, Mount
     from .hostconfig import HostConfig, MountConfig
+    from .problems import ConfigProblem
 
 PROJECT_NAME = "iochost"
 
@@ -99,6 +100,25 @@ def iochost_host_mounts(config: HostConfig) -> list[MountConfig] | None:
     They are validated and built like configured mounts, mounted first, kept across
     reloads, and ``Host.unmount`` refuses them. An exception is reported as a config
     problem naming the plugin.
+    """
+
+
+@hookspec
+def iochost_config_problems(config: HostConfig, mounts: list[MountConfig]
+                            ) -> list[ConfigProblem] | None:
+    """Problems this plugin finds in ``config`` that no single option shows: two mounts
+    whose helpers would share one file or device, a path the config names that cannot be
+    used.
+
+    ``mounts`` are the mounts that would be served: the enabled ones whose IOC, options and
+    helpers passed their checks (options coerced to their types), the plugins' built-in
+    mounts included. Return ``iochost.host.ConfigProblem`` objects -- ``mount.problem(
+    message, *keys)`` places one at a key of a mount (file:line and dotted key) -- or
+    nothing. Called wherever a config is checked, served or reloaded, with the other
+    problems (``iochost check`` reports them all; ``serve`` and ``reload`` refuse the
+    config), so keep it quick and free of side effects. An exception is reported as a
+    config problem naming the plugin. A mount added at run time (``Host.mount``) is not
+    checked through this hook: a helper guards against that itself.
     """
 
 

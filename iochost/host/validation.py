@@ -1,9 +1,10 @@
 """Checks of a loaded host config against the installed plugins, then a dry build.
 
 ``validate`` is exactly what ``iochost check`` runs and what ``iochost serve`` runs before
-anything starts: IOC names, helper names and options against the registry, then every
-enabled mount's IOC is constructed (no hooks run) and the PV names of all mounts are
-compared. Every problem is collected; one ConfigError reports them all.
+anything starts: IOC names, helper names and options against the registry, the plugins'
+checks across mounts (``iochost_config_problems``: two autosave sets of one file, say),
+then every enabled mount's IOC is constructed (no hooks run) and the PV names of all
+mounts are compared. Every problem is collected; one ConfigError reports them all.
 """
 from __future__ import annotations
 
@@ -51,6 +52,23 @@ def host_mounts(config: HostConfig, catalog: PluginCatalog
 def served_pv_names(built: dict[str, Any]) -> list[str]:
     """Every PV name the host serves for ``built`` (built-in mounts' ones included)."""
     return [name for ioc in built.values() for name in ioc.pvdb]
+
+
+def config_problems(config: HostConfig, mounts: list[MountConfig], catalog: PluginCatalog
+                    ) -> list[ConfigProblem]:
+    """What the plugins find wrong across ``mounts`` (``iochost_config_problems``), and
+    the plugins that failed to say."""
+    problems: list[ConfigProblem] = []
+    arguments = {"config": config, "mounts": mounts}
+    for impl in catalog.manager.hook.iochost_config_problems.get_hookimpls():
+        try:
+            result: Any = impl.function(**{arg: arguments[arg] for arg in impl.argnames})
+            problems.extend(result or ())
+        except Exception as exc:
+            problems.append(ConfigProblem(Location(config.path), "", (
+                f"plugin {impl.plugin_name!r} failed to check the config: "
+                f"{type(exc).__name__}: {exc}")))
+    return problems
 
 
 def plugin_problems(mount: MountConfig, catalog: PluginCatalog) -> list[ConfigProblem]:
@@ -181,7 +199,8 @@ def validate(config: HostConfig, catalog: PluginCatalog,
              earlier: Iterable[ConfigProblem] = (), *, builtin_mounts: bool = True
              ) -> dict[str, Any]:
     """Check the CA settings (``ca`` over the environment) and ``config`` against the
-    plugins, then build every enabled mount.
+    plugins, let the plugins check the mounts to serve together (``config_problems``),
+    then build every enabled mount.
 
     The plugins' built-in mounts (``host_mounts``) are built and checked for PV clashes
     first, unless ``builtin_mounts`` is false. ``earlier`` are the problems found while
@@ -204,6 +223,7 @@ def validate(config: HostConfig, catalog: PluginCatalog,
         problems.extend(found)
         if not found and mount.enabled:
             usable.append(mount)
+    problems.extend(config_problems(config, list(usable), catalog))
     built, build_problems = build_mounts(usable, catalog)
     problems.extend(build_problems)
     if problems:

@@ -5,7 +5,10 @@ from __future__ import annotations
 import re
 import time
 
+import pytest
+
 from iochost.helpers.savfile import parse_sav
+from iochost.host import ConfigError
 from iochost.testing import wait_until
 
 from . import test_iocs
@@ -356,14 +359,24 @@ def test_a_value_put_back_while_saves_fail_is_ok_without_a_write(start_host, uni
 
 def test_two_sets_of_one_file_are_refused(start_host, unique_prefix, tmp_path):
     """Two mounts given the same directory: would each restore the other's values (the
-    entries are relative to their prefixes) and overwrite each other's file."""
-    host = start_host(f"""\
-        mounts:
-          - {{name: one, ioc: helper-test-settings, prefix: "$(P)ONE:",
-             helpers: {{autosave: {{directory: '{tmp_path}/shared'}}}}}}
-          - {{name: two, ioc: helper-test-settings, prefix: "$(P)TWO:",
-             helpers: {{autosave: {{directory: '{tmp_path}/shared'}}}}}}
-        """, unique_prefix)
+    entries are relative to their prefixes) and overwrite each other's file. The config
+    check refuses it before anything is served; a mount added at run time (which that
+    check does not see) fails instead."""
+    def entry(name: str) -> str:
+        return (f"  - {{name: {name}, ioc: helper-test-settings, prefix: '$(P){name}:',\n"
+                f"     helpers: {{autosave: {{directory: '{tmp_path}/shared'}}}}}}\n")
+
+    two = {"name": "two", "ioc": "helper-test-settings", "prefix": unique_prefix + "two:",
+           "helpers": {"autosave": {"directory": f"{tmp_path}/shared"}}}
+    with pytest.raises(ConfigError) as refused:
+        start_host("mounts:\n" + entry("one") + entry("two"), unique_prefix)
+    assert [str(problem) for problem in refused.value.problems] == [
+        f"helpers-test.yaml:7: mounts[1].helpers.autosave.directory: mount 'two': autosave: "
+        f"{tmp_path}/shared/auto_settings.sav is already the save file of mount 'one' "
+        "(line 4): give each set its own directory: or name:"]
+
+    host = start_host("mounts:\n" + entry("one"), unique_prefix)
+    start_host.call(host.mount(two))
     assert host.mounts["one"].state == "running"
     assert host.mounts["two"].state == "failed"
     assert "is already the save file of one/auto_settings" in host.mounts["two"].error

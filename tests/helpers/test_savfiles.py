@@ -55,14 +55,15 @@ def test_the_newest_good_sequence_file_is_used_when_sav_and_savB_are_bad(tmp_pat
 
 def test_an_unwritable_directory_is_a_failure_on_the_status_pvs(start_host, unique_prefix,
                                                                 pyepics, tmp_path):
+    """A mount added at run time (the config check, which refuses a set directory below a
+    file, does not see it; nor a file made after the check) serves regardless."""
     P = unique_prefix.split(":")[0] + ":"
     blocker = tmp_path / "not-a-directory"
     blocker.write_text("a file where the save directory should be")
-    host = start_host(f"""\
-        mounts:
-          - {{name: settings, ioc: helper-test-settings, prefix: "$(P)IOC:",
-             helpers: {{autosave: {{period: 0.1, directory: '{blocker}/sub'}}}}}}
-        """, P, host_keys=f"autosave_prefix: '{P}'")
+    host = start_host("mounts: []\n", P, host_keys=f"autosave_prefix: '{P}'")
+    start_host.call(host.mount({
+        "name": "settings", "ioc": "helper-test-settings", "prefix": P + "IOC:",
+        "helpers": {"autosave": {"period": 0.1, "directory": f"{blocker}/sub"}}}))
     assert host.mounts["settings"].state == "running"      # the mount serves regardless
     assert pyepics.caput(P + "IOC:gain", 5.0, wait=True, timeout=TIMEOUT) == 1
     assert wait_until(lambda: pyepics.caget(P + "SR_0_Status", use_monitor=False) == 1,

@@ -164,6 +164,64 @@ def test_state_pvs_of_mounts_are_reserved(plugin_site, clean_env):
         "(host status)"]
 
 
+class OneLabelPerHost:
+    """An inline plugin whose check spans mounts: no two mounts may have one ``label``
+    option; it records the mounts it was shown."""
+
+    seen: list[str] = []
+
+    @staticmethod
+    @hookimpl
+    def iochost_config_problems(config, mounts):
+        OneLabelPerHost.seen[:] = [mount.name for mount in mounts]
+        first: dict[str, str] = {}
+        return [mount.problem(f"label {label!r} is taken by mount {first[label]!r}",
+                              "options", "label")
+                for mount in mounts if (label := mount.options.get("label")) is not None
+                and first.setdefault(label, mount.name) != mount.name]
+
+
+class FailingCheck:
+    """An inline plugin whose config check raises."""
+
+    @staticmethod
+    @hookimpl
+    def iochost_config_problems(mounts):
+        raise RuntimeError("no idea")
+
+
+def test_plugins_check_the_mounts_to_serve_together(plugin_site, clean_env):
+    """``iochost_config_problems`` sees the mounts that would be served (built-in ones
+    too; not the disabled ones, nor one whose options are wrong); its problems carry
+    file:line and key; a check that raises is a problem naming its plugin."""
+    catalog = load_plugins(extra_plugins={"one-label": OneLabelPerHost})
+    assert problems_of("""\
+        mounts:
+          - {name: a, ioc: test-counter, prefix: "A:", options: {label: x}}
+          - {name: b, ioc: test-counter, prefix: "B:", options: {label: y}}
+          - name: c
+            ioc: test-counter
+            prefix: "C:"
+            options: {step: 3, label: x}
+          - {name: d, ioc: test-counter, prefix: "D:", options: {label: x}, enabled: false}
+        """, catalog) == [(7, "mounts[2].options.label",
+                           "mount 'c': label 'x' is taken by mount 'a'")]
+    assert OneLabelPerHost.seen == ["a", "b", "c"]
+
+    catalog = load_plugins(extra_plugins={"one-label": OneLabelPerHost,
+                                          "failing": FailingCheck})
+    assert [str(p) for p in problems_raised("""\
+        host: {status_prefix: "S:"}
+        mounts:
+          - {name: a, ioc: test-counter, prefix: "A:"}
+          - {name: b, ioc: test-counter, prefix: "B:", options: {stpe: 1}}
+        """, catalog, status_pvs=True)] == [
+        "host.yaml: plugin 'failing' failed to check the config: RuntimeError: no idea",
+        "host.yaml:4: mounts[1].options.stpe: mount 'b': IOC 'test-counter' has no option "
+        "'stpe' (did you mean 'step'?) (options: start, step, label, fail_startup)"]
+    assert OneLabelPerHost.seen == ["_host", "a"]
+
+
 def test_ca_settings_the_server_would_reject_are_found(catalog, monkeypatch):
     monkeypatch.delenv("EPICS_CAS_INTF_ADDR_LIST")   # else the environment would win
     problems = problems_raised("ca:\n  port: 5099\n  interfaces: [localhost]\n", catalog)

@@ -216,6 +216,51 @@ def test_check_reads_autosave_request_files_and_names_as_serve_will(plugins, cap
     assert re.search(r"OK \(3 of 3 mounts enabled, \d+ PVs\)\n$", out)
 
 
+def test_check_refuses_two_autosave_sets_of_one_file_and_a_directory_that_is_a_file(
+        plugins, capsys, tmp_path):
+    """What serve would only find out while mounting (the second set's mount failing, or
+    a set that can never save) is a config problem: file:line, key, both mounts named."""
+    (tmp_path / "plain").write_text("a file, not a directory\n")
+    path = write(tmp_path, f"""\
+        host: {{name: t, autosave_dir: "{tmp_path}/plain/as"}}
+        mounts:
+          - name: one
+            ioc: test-counter
+            prefix: "LAB:A:"
+            helpers: {{autosave: {{directory: "{tmp_path}/shared", name: same}}}}
+          - name: two
+            ioc: test-counter
+            prefix: "LAB:B:"
+            helpers:
+              autosave:
+                directory: "{tmp_path}/shared"
+                name: same
+          - name: three
+            ioc: test-counter
+            prefix: "LAB:C:"
+            helpers: {{autosave: {{}}}}
+          - name: four
+            ioc: test-counter
+            prefix: "LAB:D:"
+            helpers: {{autosave: {{directory: "{tmp_path}/plain"}}}}
+          - name: spare
+            ioc: test-counter
+            prefix: "LAB:E:"
+            enabled: false
+            helpers: {{autosave: {{directory: "{tmp_path}/shared", name: same}}}}
+        """)
+    status, out, err = run(capsys, "check", path)
+    assert status == 1 and "OK" not in out
+    assert err.split("error: 3 problems in the host config:\n")[1].splitlines() == [
+        f"  {path}:1: host.autosave_dir: the autosave directory {tmp_path}/plain/as cannot "
+        f"be used: {tmp_path}/plain is not a directory",
+        f"  {path}:13: mounts[1].helpers.autosave.name: mount 'two': autosave: "
+        f"{tmp_path}/shared/same.sav is already the save file of mount 'one' (line 3): give "
+        "each set its own directory: or name:",
+        f"  {path}:21: mounts[3].helpers.autosave.directory: mount 'four': autosave: the "
+        f"directory {tmp_path}/plain cannot be used: {tmp_path}/plain is not a directory"]
+
+
 def test_schema_carries_option_descriptions_and_units(capsys, monkeypatch):
     from typing import Annotated
 
