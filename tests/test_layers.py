@@ -19,7 +19,7 @@ PACKAGE = Path(iochost.__file__).parent
 BELOW_SERVER = {"ca", "logs"}
 FRAMEWORK = {*BELOW_SERVER, "access", "server", "pv", "records", "facade"}
 #: The plugin API a built-in plugin (helpers, web) registers through (docs/hooks.md).
-PLUGIN_API = {"host.hookspecs", "host.hostconfig", "host.macros"}
+PLUGIN_API = {"host.hookspecs", "host.hostconfig", "host.macros", "host.problems"}
 ALLOWED: dict[str, set[str]] = {
     "logs": set(),
     "ca": set(),
