@@ -289,7 +289,8 @@ class Host:
             "another CA server already serves port %d on this machine: this host took TCP "
             "port %d and shares UDP port %d with it. Broadcast searches reach both, but a "
             "unicast search (EPICS_CA_ADDR_LIST naming this machine, a CA gateway) reaches "
-            "only one server per host and port, so some clients will not find these PVs. "
+            "only one server per host and port, so some clients will not find this "
+            "host's PVs, and others the other server's. "
             "Give each host its own port (ca.port / EPICS_CAS_SERVER_PORT) or use a name "
             "server (EPICS_CA_NAME_SERVERS); ca.exclusive: true refuses to start instead.",
             port, self.server.tcp_port, self.server.udp_port)
@@ -382,6 +383,7 @@ class Host:
         The sections in use that need a restart stay in ``self.config`` (``ca``, ``host``,
         ``web``; ``access`` turned on or off, its ``host_match``), so that the next reload
         still reports them."""
+        before = set(self.mounts)
         for name in plan.unmount:
             await self._deactivate(self.mounts[name])
         wanted = {mount.name for mount in new.mounts}
@@ -412,6 +414,12 @@ class Host:
                 mount = self.mounts[mount_config.name] = Mount(mount_config.name,
                                                                mount_config, host=self)
                 await self._activate(mount, built[mount_config.name])
+        for mount in self.mounts.values():
+            # disabled by this reload (unmounted just now), or added disabled: as a mount
+            # disabled at start (its STATE PV says "disabled")
+            if not mount.config.enabled and (mount.state != DISABLED or
+                                             mount.name not in before):
+                await self._set_state(mount, DISABLED)
         if self.access is not None:
             # a mount's asg: may have changed without a remount; then the rules file is
             # read again (SIGHUP re-reads the ACF too, as the only reload signal)

@@ -136,6 +136,27 @@ def test_an_unchanged_mounts_clients_see_no_disconnect(served, ca_server, pyepic
     gone.disconnect()
 
 
+def test_mounts_disabled_by_a_reload_read_disabled_as_at_start(served, ca_server, pyepics,
+                                                              unique_prefix):
+    """A mount switched to ``enabled: false`` read "unmounted", and one added disabled had
+    no STATE PV at all, where a mount disabled at start reads "disabled"."""
+    host, path = served
+    P = unique_prefix
+    assert pyepics.caget(P + "HOST:MOUNT:later:STATE", as_string=True, timeout=5) == "disabled"
+    spare = "{name: spare, ioc: test-counter, prefix: '$(P)SPARE:', enabled: false}"
+    path.write_text(config_text(P, [KEEP, GONE.replace("}", ", enabled: false}"), EDIT, LATER,
+                                    spare]))
+    heard = []
+    assert ca_server.call(reload_host(host, report=lambda *outcome: heard.append(outcome))) \
+        is not None, heard
+    assert {name: host.mounts[name].state for name in ("gone", "later", "spare")} == \
+        dict.fromkeys(("gone", "later", "spare"), "disabled")
+    for name in ("gone", "later", "spare"):
+        assert wait_until(lambda name=name: pyepics.caget(
+            P + f"HOST:MOUNT:{name}:STATE", as_string=True, timeout=2,
+            use_monitor=False) == "disabled"), name
+
+
 def test_a_broken_config_on_reload_changes_nothing(served, ca_server, pyepics,
                                                    unique_prefix, caplog):
     host, path = served
