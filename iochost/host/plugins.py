@@ -271,8 +271,7 @@ def installed_since(catalog: PluginCatalog) -> list[str]:
     importlib.invalidate_caches()   # the path's directory listings, cached at start
     allowed = catalog.manager.discovery.allowed
     return [f"{ep.name} ({dist})" if dist else ep.name for ep in _entry_points()
-            if ep.name not in catalog.plugins
-            and _allowed(ep.name, dist := _dist_name(ep), allowed)]
+            if not _known(catalog, ep) and _allowed(ep.name, dist := _dist_name(ep), allowed)]
 
 
 def load_new_plugins(catalog: PluginCatalog) -> list[PluginInfo]:
@@ -283,7 +282,7 @@ def load_new_plugins(catalog: PluginCatalog) -> list[PluginInfo]:
     importlib.invalidate_caches()
     added = []
     for ep in _entry_points():
-        if ep.name in catalog.plugins:
+        if _known(catalog, ep):
             continue
         info = _load_entry_point(catalog.manager, ep)
         if info is None:
@@ -292,6 +291,15 @@ def load_new_plugins(catalog: PluginCatalog) -> list[PluginInfo]:
         if info.loaded:
             _collect_registrations(catalog, info)
     return added
+
+
+def _known(catalog: PluginCatalog, ep: metadata.EntryPoint) -> bool:
+    """Whether ``catalog`` has seen ``ep`` (loaded, broken, disabled, or refused for
+    another distribution's use of its name); another distribution's is new."""
+    known = catalog.plugins.get(ep.name)
+    dist = _dist_name(ep)
+    return known is not None and ((known.distribution or "") == dist
+                                  or f"{ep.name} ({dist})" in catalog.plugins)
 
 
 def _allowed(name: str, dist_name: str | None, allowed: Iterable[str] | None) -> bool:

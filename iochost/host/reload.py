@@ -211,18 +211,20 @@ async def _load_new_plugins(host: Host) -> list[str]:
     for info in infos:
         name = f"plugin {info.name} ({info.distribution or '?'} {info.version or ''})".rstrip()
         if info.error is not None:
-            lines.append(f"{name} installed since the start failed to load: {info.error}")
+            line = f"{name} installed since the start failed to load: {info.error}"
         elif info.disabled:
-            lines.append(f"{name} installed since the start is disabled, not loaded")
+            line = f"{name} installed since the start is disabled, not loaded"
         else:
             provides = "; ".join(f"{kind.replace('_', ' ')}: {', '.join(names)}" for kind in
                                  ("iocs", "record_types", "helpers")
                                  if (names := getattr(info, kind)))
-            lines.append(f"{name} installed since the start, loaded"
-                         + (f" ({provides})" if provides else ""))
-    lines += await host.start_plugins([info.name for info in infos if info.loaded])
-    for line in lines:
-        log.log(logging.ERROR if "failed" in line else logging.INFO, "reload: %s", line)
+            line = f"{name} installed since the start, loaded" + (
+                f" ({provides})" if provides else "")
+        log.log(logging.ERROR if info.error else logging.INFO, "reload: %s", line)
+        lines.append(line)
+    for line in await host.start_plugins([info.name for info in infos if info.loaded]):
+        log.warning("reload: %s", line)
+        lines.append(line)
     return lines
 
 
