@@ -398,6 +398,26 @@ async def test_access_callbacks_follow_the_rights_the_server_sends(ca_server, se
         assert broken[-1] == AccessRights.READ        # removed: not called any more
 
 
+async def answer_searches(port, serves=lambda name: True):
+    """A fake server's search socket on 127.0.0.1:``port``: it answers the searches for
+    the names ``serves`` accepts, pointing at that port (what listens there is the test's).
+    Returns the transport (close it)."""
+
+    class Answer(asyncio.DatagramProtocol):
+        def connection_made(self, transport):
+            self.transport = transport
+
+        def datagram_received(self, data, addr):
+            for message in parse_datagram(data, Role.SERVER):
+                if isinstance(message, SearchRequest) and serves(message.name):
+                    self.transport.sendto(packers.search_version_reply(None) +
+                                          packers.search_reply(port, message.cid), addr)
+
+    udp, _ = await asyncio.get_running_loop().create_datagram_endpoint(
+        Answer, local_addr=("127.0.0.1", port))
+    return udp
+
+
 async def test_closing_a_context_wakes_its_waiters_and_ends_connects_under_way(context_for):
     """A server answers the search, but its TCP port never accepts (a full backlog): the
     channel waits in its TCP connect. Closing the context ends that connect (it came
@@ -416,19 +436,7 @@ async def test_closing_a_context_wakes_its_waiters_and_ends_connects_under_way(c
         with contextlib.suppress(BlockingIOError):
             filler.connect(("127.0.0.1", port))
         fillers.append(filler)
-    loop = asyncio.get_running_loop()
-
-    class Answer(asyncio.DatagramProtocol):
-        def connection_made(self, transport):
-            self.transport = transport
-
-        def datagram_received(self, data, addr):
-            for message in parse_datagram(data, Role.SERVER):
-                if isinstance(message, SearchRequest):
-                    self.transport.sendto(packers.search_version_reply(None) +
-                                          packers.search_reply(port, message.cid), addr)
-
-    udp, _ = await loop.create_datagram_endpoint(Answer, local_addr=("127.0.0.1", port))
+    udp = await answer_searches(port)
     try:
         context = context_for(port)
         channel = context.channel("SLOW:PV")
@@ -461,17 +469,6 @@ async def test_a_channel_found_but_not_created_says_so_not_not_found(context_for
     from iochost.client import ChannelNotFound
 
     port = free_port()
-    loop = asyncio.get_running_loop()
-
-    class Answer(asyncio.DatagramProtocol):
-        def connection_made(self, transport):
-            self.transport = transport
-
-        def datagram_received(self, data, addr):
-            for message in parse_datagram(data, Role.SERVER):
-                if isinstance(message, SearchRequest) and message.name != b"NOT:SERVED":
-                    self.transport.sendto(packers.search_version_reply(None) +
-                                          packers.search_reply(port, message.cid), addr)
 
     async def refuse(reader, writer):   # a circuit that refuses every channel
         writer.write(packers.version_reply())
@@ -486,7 +483,7 @@ async def test_a_channel_found_but_not_created_says_so_not_not_found(context_for
                         int.from_bytes(header[8:12], "big")))
         writer.close()
 
-    udp, _ = await loop.create_datagram_endpoint(Answer, local_addr=("127.0.0.1", port))
+    udp = await answer_searches(port, lambda name: name != b"NOT:SERVED")
     tcp = await asyncio.start_server(refuse, "127.0.0.1", port)
     try:
         async with context_for(port) as context:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import sys
+import textwrap
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -98,3 +99,27 @@ def clean_env(monkeypatch):
     """No plugin switches inherited from the caller's environment."""
     monkeypatch.delenv("IOCHOST_DISABLE_PLUGINS", raising=False)
     monkeypatch.delenv("IOCHOST_NO_AUTOLOAD", raising=False)
+
+
+@pytest.fixture
+def start_host_on_server(ca_server, unique_prefix):
+    """``start(mounts_yaml, catalog, host_keys="status_prefix: '$(P)HOST:'") -> Host``: a
+    Host named ``t`` of those mounts, started on the shared server and stopped at
+    teardown; ``$(P)`` is this test's unique PV prefix."""
+    from iochost.host import Host
+    from iochost.host.hostconfig import load_config_text
+
+    hosts = []
+
+    def start(mounts_yaml: str, catalog, host_keys: str = "status_prefix: '$(P)HOST:'"):
+        text = (f"host: {{name: t, {host_keys}}}\nmacros: {{P: '{unique_prefix}'}}\n"
+                + textwrap.dedent(mounts_yaml))
+        host = Host(load_config_text(text, "test.yaml", environ={}), catalog,
+                    server=ca_server.server)
+        ca_server.call(host.start())
+        hosts.append(host)
+        return host
+
+    yield start
+    for host in hosts:
+        ca_server.call(host.stop())

@@ -2,12 +2,11 @@
 log (ERROR with traceback for a bug, one WARNING line for a refusal, rate-limited), and the
 text a CA client gets back. Clients: pyepics (libca) and caproto."""
 import logging
-import textwrap
 
 import pytest
 
 from iochost import PVGroup, pvproperty
-from iochost.host import Host, hookimpl, load_config_text, load_plugins
+from iochost.host import hookimpl, load_plugins
 from iochost.pv.data_errors import ChannelValueError
 from iochost.pv.faults import LOG_BURST
 from iochost.testing import wait_until
@@ -40,22 +39,9 @@ class PickyPlugin:
 
 
 @pytest.fixture
-def make_host(ca_server, plugin_site, clean_env, unique_prefix):
-    hosts = []
-
-    def make(mounts_yaml):
-        text = (f"host: {{name: t, status_prefix: '{unique_prefix}HOST:'}}\n"
-                f"macros: {{P: '{unique_prefix}'}}\n" + textwrap.dedent(mounts_yaml))
-        config = load_config_text(text, "test.yaml", environ={})
-        catalog = load_plugins(blocked=["broken-import"], extra_plugins={"picky": PickyPlugin})
-        host = Host(config, catalog, server=ca_server.server)
-        ca_server.call(host.start())
-        hosts.append(host)
-        return host
-
-    yield make
-    for host in hosts:
-        ca_server.call(host.stop())
+def make_host(start_host_on_server, plugin_site, clean_env):
+    catalog = load_plugins(blocked=["broken-import"], extra_plugins={"picky": PickyPlugin})
+    return lambda mounts_yaml: start_host_on_server(mounts_yaml, catalog)
 
 
 def alarm_of(caproto_context, pvname):

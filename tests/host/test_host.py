@@ -29,26 +29,16 @@ def events(catalog):
 
 
 @pytest.fixture
-def make_host(ca_server, catalog, unique_prefix):
-    """``make_host(mounts_yaml, **extra) -> Host`` started on the shared server; stopped at
-    teardown. ``$(P)`` is this test's unique PV prefix."""
-    hosts = []
+def make_host(start_host_on_server, catalog):
+    """``make_host(mounts_yaml, status=True, extra_plugins=None) -> Host`` started on the
+    shared server; stopped at teardown. ``$(P)`` is this test's unique PV prefix."""
 
     def make(mounts_yaml, status=True, extra_plugins=None):
-        status_line = "status_prefix: '$(P)HOST:'" if status else "status_prefix: null"
-        text = f"host: {{name: t, {status_line}}}\nmacros: {{P: '{unique_prefix}'}}\n" + \
-            textwrap.dedent(mounts_yaml)
-        config = load_config_text(text, "test.yaml", environ={})
         used = catalog if extra_plugins is None else load_plugins(
             blocked=["broken-import"], extra_plugins=extra_plugins)
-        host = Host(config, used, server=ca_server.server)
-        ca_server.call(host.start())
-        hosts.append(host)
-        return host
-
-    yield make
-    for host in hosts:
-        ca_server.call(host.stop())
+        return start_host_on_server(mounts_yaml, used, "status_prefix: '$(P)HOST:'" if status
+                                    else "status_prefix: null")
+    return make
 
 
 def test_mounts_serve_their_pvs_to_a_ca_client(make_host, pyepics, unique_prefix, events):

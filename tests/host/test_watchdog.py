@@ -6,14 +6,13 @@ import asyncio
 import inspect
 import logging
 import re
-import textwrap
 import threading
 import time
 
 import pytest
 
 from iochost import PVGroup, pvproperty
-from iochost.host import ConfigError, Host, hookimpl, load_config_text, load_plugins
+from iochost.host import ConfigError, hookimpl, load_config_text, load_plugins
 from iochost.testing import wait_until
 
 BLOCK = 0.7
@@ -67,23 +66,10 @@ def line_of(function, text):
 
 
 @pytest.fixture
-def make_host(ca_server, plugin_site, clean_env, unique_prefix):
-    hosts = []
-
-    def make(mounts_yaml, host_keys=""):
-        text = (f"host: {{name: t, status_prefix: '{unique_prefix}HOST:'{host_keys}}}\n"
-                f"macros: {{P: '{unique_prefix}'}}\n" + textwrap.dedent(mounts_yaml))
-        config = load_config_text(text, "test.yaml", environ={})
-        catalog = load_plugins(blocked=["broken-import"],
-                               extra_plugins={"sleeper": SleeperPlugin})
-        host = Host(config, catalog, server=ca_server.server)
-        ca_server.call(host.start())
-        hosts.append(host)
-        return host
-
-    yield make
-    for host in hosts:
-        ca_server.call(host.stop())
+def make_host(start_host_on_server, plugin_site, clean_env):
+    catalog = load_plugins(blocked=["broken-import"], extra_plugins={"sleeper": SleeperPlugin})
+    return lambda mounts_yaml, host_keys="": start_host_on_server(
+        mounts_yaml, catalog, "status_prefix: '$(P)HOST:'" + host_keys)
 
 
 def blocked_lines(caplog):
