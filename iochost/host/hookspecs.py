@@ -130,7 +130,8 @@ def iochost_host_started(host: Host) -> Awaitable[None] | None:
     ``config``). Return an awaitable to do asynchronous work; the host awaits it. An
     exception is logged with the plugin's name and does not stop the host. A plugin
     installed while the host runs is loaded by the next reload, which calls its
-    implementation then, before mounting anything.
+    implementation once it has applied the config, given 10 s (then cancelled, and the
+    reload's outcome says so).
     """
 
 

@@ -24,7 +24,7 @@ import gc
 import inspect
 import logging
 import time
-from collections.abc import Collection, Mapping
+from collections.abc import Mapping
 from functools import partial
 from dataclasses import dataclass, field
 from typing import Any
@@ -51,6 +51,9 @@ log = logging.getLogger("iochost.host")
 #: on while a hook of its IOC has failed (a startup hook, ``__ainit__``, a scan hook that
 #: keeps raising; see iochost.pv.faults); ``failed`` means its start raised and its PVs
 #: were withdrawn
+#: seconds a plugin a reload loaded has for its iochost_host_started
+PLUGIN_START_TIMEOUT = 10.0
+
 RUNNING, DEGRADED, FAILED, UNMOUNTED, DISABLED = (
     "running", "degraded", "failed", "unmounted", "disabled")
 #: the states in which a mount's PVs are served
@@ -317,17 +320,30 @@ class Host:
 
     async def start_plugins(self, names: list[str]) -> list[str]:
         """Plugins loaded while serving (a reload found them installed): each gets
-        ``iochost_host_started`` now, as the others had at start. Returns what of them
-        only a restart would use: web routes once the page is built."""
-        if not names:
-            return []
-        await self._call_hook("iochost_host_started", plugins=names, host=self)
-        if self.web is None or not self.web.built:
-            return []   # the page is built later, with every plugin's routes
-        late = [name for name in names
-                if "iochost_web_routes" in self.catalog.plugins[name].hooks]
-        return [f"plugin {name}: restart iochost to serve its web routes (the page is "
-                f"already built)" for name in late]
+        ``iochost_host_started`` now, as the others had at start, given
+        PLUGIN_START_TIMEOUT seconds (a reload must not hang on one). Returns what went
+        wrong, and what of them only a restart would use: web routes once the page is
+        built."""
+        problems, timeout = [], PLUGIN_START_TIMEOUT
+        for impl in self.catalog.manager.hook.iochost_host_started.get_hookimpls():
+            if impl.plugin_name not in names:
+                continue
+            try:
+                result = impl.function(host=self)
+                if inspect.isawaitable(result):
+                    await asyncio.wait_for(result, timeout)
+            except TimeoutError:
+                problems.append(f"plugin {impl.plugin_name}: iochost_host_started did not "
+                                f"finish within {timeout:g} s: cancelled")
+            except Exception as exc:
+                log.exception("plugin %r: iochost_host_started failed", impl.plugin_name)
+                problems.append(f"plugin {impl.plugin_name}: iochost_host_started failed: "
+                                f"{type(exc).__name__}: {exc}")
+        if self.web is not None and self.web.built:   # else built later, with every route
+            problems += [f"plugin {name}: restart iochost to serve its web routes (the page "
+                         f"is already built)" for name in names
+                         if "iochost_web_routes" in self.catalog.plugins[name].hooks]
+        return problems
 
     # -- access security ---------------------------------------------------------------------------
     async def reload_access(self) -> bool:
@@ -575,13 +591,10 @@ class Host:
             log.exception("[mount %s] %s failed", mount.name, what)
             mount.errors += 1
 
-    async def _call_hook(self, hook: str, plugins: Collection[str] | None = None,
-                         **kwargs: Any) -> None:
-        """Call every plugin's implementation (or those of ``plugins``) on its own; await
-        awaitables; log failures with the plugin's name."""
+    async def _call_hook(self, hook: str, **kwargs: Any) -> None:
+        """Call every plugin's implementation on its own; await awaitables; log failures
+        with the plugin's name."""
         for impl in getattr(self.catalog.manager.hook, hook).get_hookimpls():
-            if plugins is not None and impl.plugin_name not in plugins:
-                continue
             try:
                 result = impl.function(**{arg: kwargs[arg] for arg in impl.argnames})
                 if inspect.isawaitable(result):

@@ -238,7 +238,7 @@ def _load_entry_point(manager: IochostPluginManager, ep: metadata.EntryPoint
         return info
     try:
         plugin = ep.load()
-    except Exception as exc:
+    except (Exception, SystemExit) as exc:   # sys.exit() at import (argparse) too
         info.error = f"cannot import {ep.value!r}: {_describe(exc)}"
         return info
     _register(manager, plugin, info)
@@ -374,7 +374,7 @@ def _collect_registrations(catalog: PluginCatalog, info: PluginInfo) -> None:
                 impl.function(**{arg: register for arg in impl.argnames})
             except RegistrationError as exc:
                 info.error = f"{hook_name}: {exc}"
-            except Exception as exc:
+            except (Exception, SystemExit) as exc:
                 info.error = f"{hook_name} raised {_describe(exc)}"
     for kind, items in staged.items():
         setattr(info, kind, sorted(items))

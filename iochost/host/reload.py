@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -193,19 +193,18 @@ def _served_twice(host: Host, plan: ReloadPlan, built: dict[str, Any]) -> list[s
     return problems
 
 
-def _refused(path: str, reasons: list[str], report: ReloadReport,
-             plugins: Sequence[str] = ()) -> None:
+def _refused(path: str, reasons: list[str]) -> tuple[None, list[str]]:
     for reason in reasons:
         log.error("reload refused: %s", reason)
     headline = (f"reload of {path} refused: {len(reasons)} problem(s); nothing changed, "
                 "still serving")
     log.error("%s", headline)
-    report(False, [headline, *reasons, *plugins])
+    return None, [headline, *reasons]
 
 
-async def _load_new_plugins(host: Host) -> list[str]:
+def _load_new_plugins(host: Host) -> tuple[list[str], list[str]]:
     """Load the plugins installed since the host started (``pip install`` a device plugin,
-    then reload to mount its IOC) and start them; a line on each, logged and reported."""
+    then reload to mount its IOC): a line on each (logged), and the names of those loaded."""
     lines = []
     infos = load_new_plugins(host.catalog)
     for info in infos:
@@ -222,21 +221,31 @@ async def _load_new_plugins(host: Host) -> list[str]:
                 f" ({provides})" if provides else "")
         log.log(logging.ERROR if info.error else logging.INFO, "reload: %s", line)
         lines.append(line)
-    for line in await host.start_plugins([info.name for info in infos if info.loaded]):
-        log.warning("reload: %s", line)
-        lines.append(line)
-    return lines
+    return lines, [info.name for info in infos if info.loaded]
 
 
 async def reload_host(host: Host, path: str | None = None,
                       report: ReloadReport | None = None) -> ReloadPlan | None:
     """Re-read ``path`` (default: the file the host was started from), validate it, and
     apply it to ``host`` as a diff. Returns the plan applied, or None when the new config
-    has problems (logged, nothing changed); ``report`` hears the outcome either way."""
+    has problems (logged, nothing changed); ``report`` hears the outcome either way.
+    Plugins installed since the start are loaded first (their IOCs may be in the new
+    config) and started last, once the host serves what the config says, as at start."""
     path = path or host.config.path
     log.info("reloading %s", path)
-    report = report or (lambda applied, lines: None)
-    plugins = await _load_new_plugins(host)
+    plugins, loaded = _load_new_plugins(host)
+    plan, lines = await _reload(host, path)
+    for line in await host.start_plugins(loaded):
+        log.warning("reload: %s", line)
+        plugins.append(line)
+    if report is not None:
+        report(plan is not None, [*lines, *plugins])
+    return plan
+
+
+async def _reload(host: Host, path: str) -> tuple[ReloadPlan | None, list[str]]:
+    """Read, validate and apply the config: the plan applied (None: refused) and the lines
+    that say so (the first one the headline), logged."""
     try:
         new, problems = read_config(path)
         built = validate(new, host.catalog, problems)
@@ -246,17 +255,14 @@ async def reload_host(host: Host, path: str | None = None,
     except Exception as exc:   # a defect in reading it: refused all the same, with the traceback
         headline = f"reload of {path} refused: reading it failed; nothing changed, still serving"
         log.exception("%s", headline)
-        report(False, [headline, f"{type(exc).__name__}: {exc}", *plugins])
-        return None
+        return None, [headline, f"{type(exc).__name__}: {exc}"]
     if reasons:     # as 'iochost check' refuses it: all of it, the mounts too
-        _refused(path, reasons, report, plugins)
-        return None
+        return _refused(path, reasons)
     plan = plan_reload(host.config, new, {name for name, mount in host.mounts.items()
                                           if mount.serving})
     reasons = _served_twice(host, plan, built)
     if reasons:
-        _refused(path, reasons, report, plugins)
-        return None
+        return _refused(path, reasons)
     not_applied = [f"{what} changed: restart iochost to apply it (not applied)"
                    for what in plan.restart_needed]
     not_applied += [f"plugin {what}: restart iochost to use the new version (the loaded one "
@@ -266,5 +272,4 @@ async def reload_host(host: Host, path: str | None = None,
     await host.apply_reload(new, plan, built)
     headline = f"reload of {path} applied: {plan.summary()}"
     log.info("%s", headline)
-    report(True, [headline, *not_applied, *plugins])
-    return plan
+    return plan, [headline, *not_applied]

@@ -337,8 +337,9 @@ def test_a_plugin_installed_while_serving_is_loaded_by_a_reload(
         assert host.mounts["demo"].ioc is demo
         assert pyepics.caget(P + "NEW:COUNT", timeout=5) == 9
         from iochost_testgood.plugin import EVENTS
-        # started when loaded (the host then served _host and demo), before its mount
-        assert EVENTS[:2] == ["host-started 2", "helper-start new late"]
+        # started once the reload applied the config (its mount is up), as at start
+        assert EVENTS.index("mounted new") < EVENTS.index("host-started 3")
+        assert "helper-start new late" in EVENTS
         ((applied, lines),) = heard
         assert applied and ("plugin testgood (iochost-testplugin-good 1.2.3) installed since the "
                             "start, loaded (iocs: test-counter; helpers: test-recorder)") in lines
@@ -421,3 +422,53 @@ def test_callers_reloading_at_once_each_get_their_own_reloads_outcome(tmp_path):
             False, ["reload of h.yaml refused: 1 problem(s)", "h.yaml:3: bad key"])
         assert verbs._read_outcome(a)[0] is True      # A's answer stays A's
     assert list(tmp_path.iterdir()) == []             # the pid file and outcomes go
+
+
+BROKEN_LATE = {
+    "iochost_exits": "import sys\nsys.exit('parses its arguments at import')\n",
+    "iochost_hangs": (
+        "import asyncio\nfrom iochost.host import hookimpl\n\n\n@hookimpl\n"
+        "async def iochost_host_started(host):\n    await asyncio.sleep(1e6)\n"),
+}
+
+
+def test_a_plugin_that_exits_or_hangs_cannot_take_a_reload_down(
+        clean_env, monkeypatch, ca_server, pyepics, unique_prefix, tmp_path):
+    """A plugin installed while serving that calls sys.exit() at import (SystemExit got
+    past the loader: the host stopped) or whose iochost_host_started never returns (the
+    reload, later reloads and the shutdown hung): reported, the host serves on."""
+    from iochost.host import host as host_module
+
+    monkeypatch.setattr(host_module, "PLUGIN_START_TIMEOUT", 0.3)
+    P = unique_prefix
+    monkeypatch.setenv("IOCHOST_ONLY_PLUGINS", "iochost-examples,iochost-exits,iochost-hangs")
+    path = tmp_path / "host.yaml"
+    path.write_text(config_text(P, ["{name: demo, ioc: simple, prefix: '$(P)DEMO:'}"]))
+    host = Host(load_config(path), load_plugins(), server=ca_server.server)
+    ca_server.call(host.start())
+    try:
+        site = tmp_path / "site"
+        for module, text in BROKEN_LATE.items():
+            dist = module.replace("_", "-")
+            info = site / f"{module}-1.0.dist-info"
+            info.mkdir(parents=True)
+            (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: 1.0\n")
+            (info / "entry_points.txt").write_text(f"[iochost]\n{dist} = {module}\n")
+            (site / f"{module}.py").write_text(text)
+        monkeypatch.syspath_prepend(str(site))
+        heard = []
+        assert ca_server.call(reload_host(host, report=lambda *outcome: heard.append(outcome)),
+                              timeout=10) is not None
+        ((applied, lines),) = heard
+        assert applied and any(
+            line.startswith("plugin iochost-exits (iochost-exits 1.0) installed since the "
+                            "start failed to load: cannot import 'iochost_exits': SystemExit")
+            for line in lines), lines
+        assert ("plugin iochost-hangs: iochost_host_started did not finish within 0.3 s: "
+                "cancelled") in lines
+        assert pyepics.caget(P + "DEMO:A", timeout=5) == 1          # still serving
+        assert ca_server.call(reload_host(host), timeout=10) is not None   # and reloading
+    finally:
+        ca_server.call(host.stop(), timeout=10)
+        for module in BROKEN_LATE:
+            sys.modules.pop(module, None)
