@@ -121,6 +121,8 @@ class MountConfig:
     path: PathKey = ()
     #: option name -> its text as written, for options whose value came from macros
     option_texts: dict[str, str] = field(default_factory=dict, repr=False)
+    #: the entry's own ``macros:`` (``macros`` adds the host's), expanded
+    own_macros: dict[str, str] = field(default_factory=dict, repr=False)
 
     def where(self, *keys: str | int) -> tuple[Location, str]:
         """Location and dotted key of ``keys`` inside this mount, for problem reports."""
@@ -303,6 +305,7 @@ def parse_mount(data: Any, host_scope: MacroScope, source: SourceMap, path: Path
         scope, values["helpers"], path + ("helpers",), source, problems, label).items()}
     if len(problems) == count:   # its own macros expand (checked above); the host's may not
         mount.macros = scope.flattened(lenient=True)
+        mount.own_macros = {key: mount.macros[key] for key in own_macros}
     return mount
 
 

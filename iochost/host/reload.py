@@ -9,8 +9,8 @@ A valid one is applied mount by mount, by name:
 * **removed** mounts, and mounts now ``enabled: false``, are unmounted (shutdown hooks run,
   clients see SERVER_DISCONN), and their STATE PVs are withdrawn with them;
 * **added** mounts, and mounts turned from ``enabled: false`` to ``true``, are mounted;
-* **changed** mounts -- IOC, prefix, macros, options or helpers differ (a host macro
-  added or removed alone is no change: see ``_same_mount``) -- are unmounted,
+* **changed** mounts -- IOC, prefix, own macros, options or helpers differ, or the PV
+  names their IOC builds (``_mount_key``, ``_renamed``) -- are unmounted,
   then mounted from the new entry (unmounts all happen before mounts, so a mount may take
   over PV names another gave up).
 
@@ -48,18 +48,14 @@ if TYPE_CHECKING:
 log = logging.getLogger("iochost.host")
 
 
-def _same_mount(old: MountConfig, new: MountConfig, host_macros: set[str]) -> bool:
-    """Whether two entries of one mount name are the same mount. ``description`` is
-    cosmetic: a change of it alone is taken over without a remount. So is a host macro
-    added or removed (``host_macros``: those in one config only) that the entry does not
-    define itself: every mount's macros hold the host's, and an IOC whose PV names or
-    options used it would differ in those anyway."""
-    if (old.ioc, old.prefix, old.options, old.helpers) != \
-            (new.ioc, new.prefix, new.options, new.helpers):
-        return False
-    passing = host_macros & (old.macros.keys() ^ new.macros.keys())
-    return {k: v for k, v in old.macros.items() if k not in passing} == \
-        {k: v for k, v in new.macros.items() if k not in passing}
+def _mount_key(mount: MountConfig) -> tuple[Any, ...]:
+    """What makes two entries of one mount name the same mount, as far as the config
+    says: its own ``macros:``, and the host macros its prefix, options and helpers use
+    (expanded in them). Other host macros are not in it -- every mount's macros hold all
+    of the host's, so adding one would remount every mount -- and those its IOC's PV names
+    use are compared by the reload on the built IOCs (``_renamed``). ``description`` is
+    cosmetic: a change of it alone is taken over without a remount."""
+    return (mount.ioc, mount.prefix, mount.own_macros, mount.options, mount.helpers)
 
 
 @dataclass
@@ -90,7 +86,6 @@ def plan_reload(old: HostConfig, new: HostConfig, serving: set[str]) -> ReloadPl
     plan = ReloadPlan()
     before = {mount.name: mount for mount in old.mounts}
     after = {mount.name: mount for mount in new.mounts}
-    host_macros = old.macros.keys() ^ new.macros.keys()
     for name in before:
         wanted = after.get(name)
         if name in serving and (wanted is None or not wanted.enabled):
@@ -101,7 +96,7 @@ def plan_reload(old: HostConfig, new: HostConfig, serving: set[str]) -> ReloadPl
         previous = before.get(name)
         if name not in serving:
             plan.mount.append(name)
-        elif previous is not None and not _same_mount(previous, mount, host_macros):
+        elif previous is not None and _mount_key(previous) != _mount_key(mount):
             plan.changed.append(name)
             plan.unmount.append(name)
             plan.mount.append(name)
@@ -193,6 +188,18 @@ def _served_twice(host: Host, plan: ReloadPlan, built: dict[str, Any]) -> list[s
     return problems
 
 
+def _renamed(host: Host, plan: ReloadPlan, built: dict[str, Any]) -> None:
+    """Remount the mounts whose entries did not change but whose PV names did (a host
+    macro their IOC's PV names use, ``{NAME}``, changed)."""
+    for name in list(plan.unchanged):
+        new, running = built.get(name), host.mounts[name].ioc
+        if new is not None and running is not None and set(new.pvdb) != set(running.pvdb):
+            plan.unchanged.remove(name)
+            plan.changed.append(name)
+            plan.unmount.append(name)
+            plan.mount.append(name)
+
+
 def _refused(path: str, reasons: list[str]) -> tuple[None, list[str]]:
     for reason in reasons:
         log.error("reload refused: %s", reason)
@@ -260,6 +267,7 @@ async def _reload(host: Host, path: str) -> tuple[ReloadPlan | None, list[str]]:
         return _refused(path, reasons)
     plan = plan_reload(host.config, new, {name for name, mount in host.mounts.items()
                                           if mount.serving})
+    _renamed(host, plan, built)
     reasons = _served_twice(host, plan, built)
     if reasons:
         return _refused(path, reasons)

@@ -74,23 +74,29 @@ def test_plan_names_what_changes_and_what_needs_a_restart(tmp_path):
     assert "web section" in plan.restart_needed[2]
 
 
-def test_a_host_macro_added_or_removed_remounts_only_the_mounts_that_use_it(tmp_path):
+def test_a_host_macro_remounts_only_the_mounts_whose_entries_or_pv_names_use_it(tmp_path):
     """A new host macro for a new mount left every other mount "changed" (each mount's
-    macros hold the host's), so their clients were dropped; a changed value still counts."""
+    macros hold the host's), so their clients were dropped: a host macro counts for a
+    mount when its entry uses it (prefix, options, helpers) or defines its own."""
     old, new = tmp_path / "old.yaml", tmp_path / "new.yaml"
     old.write_text(config_text("X:", [KEEP, EDIT]).replace(
-        "macros: {P:", "macros: {GONE: g, P:", 1))
+        "macros: {P:", "macros: {GONE: g, UNUSED: x, P:", 1))
     new.write_text(config_text("X:", [
         KEEP, EDIT, "{name: room, ioc: test-counter, prefix: '$(P)$(ROOM):'}"]).replace(
-        "macros: {P:", "macros: {ROOM: R14, P:", 1))
+        "macros: {P:", "macros: {ROOM: R14, UNUSED: y, P:", 1))
     plan = plan_reload(load_config(old, environ={}), load_config(new, environ={}),
                        serving={"keep", "edit"})
     assert (plan.unchanged, plan.mount, plan.unmount) == (["keep", "edit"], ["room"], [])
-    changed = tmp_path / "changed.yaml"   # the value of a macro every mount has: remounted
+    changed = tmp_path / "changed.yaml"   # P, which both prefixes use: both remounted
     changed.write_text(config_text("Y:", [KEEP, EDIT]))
     plan = plan_reload(load_config(old, environ={}), load_config(changed, environ={}),
                        serving={"keep", "edit"})
     assert sorted(plan.changed) == ["edit", "keep"]
+    own = tmp_path / "own.yaml"           # a mount's own macro: that mount only
+    own.write_text(config_text("X:", [KEEP, EDIT.replace("}", ", macros: {M: 1}}")]))
+    plan = plan_reload(load_config(old, environ={}), load_config(own, environ={}),
+                       serving={"keep", "edit"})
+    assert plan.changed == ["edit"]
 
 
 def test_an_unchanged_mounts_clients_see_no_disconnect(served, ca_server, pyepics,
@@ -472,3 +478,37 @@ def test_a_plugin_that_exits_or_hangs_cannot_take_a_reload_down(
         ca_server.call(host.stop(), timeout=10)
         for module in BROKEN_LATE:
             sys.modules.pop(module, None)
+
+
+class RoomPlugin:
+    """An IOC whose PV name uses a macro of the host: ``{ROOM}T``."""
+
+    @staticmethod
+    @hookimpl
+    def iochost_register_iocs(register):
+        from iochost import PVGroup, pvproperty
+
+        class Roomy(PVGroup):
+            t = pvproperty(value=0, name="{ROOM}T")
+
+        register("roomy", Roomy)
+
+
+def test_a_host_macro_in_an_iocs_pv_names_remounts_it(clean_env, ca_server, unique_prefix,
+                                                      tmp_path):
+    P = unique_prefix
+    path = tmp_path / "host.yaml"
+    entries = ["{name: room, ioc: roomy, prefix: '$(P)'}",
+               "{name: demo, ioc: simple, prefix: '$(P)DEMO:'}"]
+    path.write_text(config_text(P, entries).replace("macros: {P:", "macros: {ROOM: a, P:"))
+    catalog = load_plugins(extra_plugins={"room": RoomPlugin})
+    host = Host(load_config(path), catalog, server=ca_server.server)
+    ca_server.call(host.start())
+    try:
+        assert P + "aT" in host.database
+        path.write_text(config_text(P, entries).replace("macros: {P:", "macros: {ROOM: b, P:"))
+        plan = ca_server.call(reload_host(host))
+        assert (plan.changed, plan.unchanged) == (["room"], ["demo"])
+        assert P + "bT" in host.database and P + "aT" not in host.database
+    finally:
+        ca_server.call(host.stop())
