@@ -120,7 +120,8 @@ HOST_FIELDS: dict[str, Field] = {
     "loop_watchdog": Field(
         "non_negative_number",
         "Seconds the event loop may be blocked before a warning names the code (and mount) "
-        "that blocked it; 0 turns the watchdog off.", 0.5),
+        "that blocked it (at least 0.2: less counts as 0.2); 0 turns the watchdog off.",
+        0.5),
 }
 
 #: mirrors the EPICS_CAS_* variables; any variable set in the environment wins
