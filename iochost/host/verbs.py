@@ -341,8 +341,11 @@ class PidFile:
         if self.path is None:
             return lambda applied, lines: None
         suffix = ".request"
-        requests = list(self.path.parent.glob(
-            glob.escape(outcome_file(self.path).name) + ".*" + suffix))
+        pattern = glob.escape(outcome_file(self.path).name) + ".*"
+        for left in self.path.parent.glob(pattern):   # of callers killed while waiting
+            if not left.name.endswith(suffix) and _age(left) > STALE_OUTCOME:
+                left.unlink(missing_ok=True)
+        requests = list(self.path.parent.glob(pattern + suffix))
         for request in requests:
             request.unlink(missing_ok=True)
         targets = [outcome_file(self.path)] + [
@@ -369,6 +372,17 @@ def _serving_pid(pid_file: Path) -> int | None:
         return None
     command = _command_line(pid) if pid > 0 and pid != os.getpid() else None
     return pid if command is not None and _runs_iochost(command) else None
+
+
+#: seconds after which an outcome no caller read is removed (a caller waits 60 s by default)
+STALE_OUTCOME = 600.0
+
+
+def _age(path: Path) -> float:
+    try:
+        return time.time() - path.stat().st_mtime
+    except OSError:
+        return 0.0
 
 
 def outcome_file(pid_file: Path) -> Path:

@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 import urllib.request
 import weakref
 from pathlib import Path
@@ -427,6 +428,12 @@ def test_callers_reloading_at_once_each_get_their_own_reloads_outcome(tmp_path):
         assert verbs._read_outcome(b) == verbs._read_outcome(last) == (
             False, ["reload of h.yaml refused: 1 problem(s)", "h.yaml:3: bad key"])
         assert verbs._read_outcome(a)[0] is True      # A's answer stays A's
+        # a caller killed while waiting never reads (nor removes) its answer: once stale,
+        # the next reload does
+        old = time.time() - verbs.STALE_OUTCOME - 1
+        os.utime(a, (old, old))
+        pids.reload_reporter()
+        assert not a.exists() and b.exists()
     assert list(tmp_path.iterdir()) == []             # the pid file and outcomes go
 
 
