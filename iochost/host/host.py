@@ -90,6 +90,8 @@ class Mount:
     state: str = DISABLED
     helpers: list[Any] = field(default_factory=list)
     pvnames: list[str] = field(default_factory=list)
+    #: the PV names its IOC built (without those of its helpers): a reload compares them
+    ioc_pvnames: frozenset[str] = frozenset()
     errors: int = 0
     started_at: float | None = None
     #: the Host serving this mount (helpers read its config and share state through it)
@@ -495,6 +497,7 @@ class Host:
         from iochost.pv.lifecycle import start_group
 
         mount.ioc, mount.errors, mount.started_at = ioc, 0, time.monotonic()
+        mount.ioc_pvnames = frozenset(ioc.pvdb)   # before its helpers add theirs
         mount.boards = []
         mount.error = None
         for group in (ioc, *getattr(ioc, "groups", {}).values()):  # hooks log through these

@@ -192,8 +192,8 @@ def _renamed(host: Host, plan: ReloadPlan, built: dict[str, Any]) -> None:
     """Remount the mounts whose entries did not change but whose PV names did (a host
     macro their IOC's PV names use, ``{NAME}``, changed)."""
     for name in list(plan.unchanged):
-        new, running = built.get(name), host.mounts[name].ioc
-        if new is not None and running is not None and set(new.pvdb) != set(running.pvdb):
+        new = built.get(name)
+        if new is not None and set(new.pvdb) != host.mounts[name].ioc_pvnames:
             plan.unchanged.remove(name)
             plan.changed.append(name)
             plan.unmount.append(name)
