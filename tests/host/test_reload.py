@@ -367,6 +367,27 @@ def test_a_plugin_installed_while_serving_is_loaded_by_a_reload(
             del sys.modules[module]
 
 
+def install(site, module, text):
+    """Install module ``module`` (its ``text``) as distribution and plugin
+    ``module.replace('_', '-')`` 1.0 in directory ``site``, as pip would (its dist-info)."""
+    dist = module.replace("_", "-")
+    info = site / f"{module}-1.0.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text(f"[iochost]\n{dist} = {module}\n")
+    (site / f"{module}.py").write_text(text)
+
+
+def started_demo_host(ca_server, prefix, tmp_path):
+    """A Host serving the ``simple`` example as ``demo`` (loaded plugins: those installed
+    now) on the shared server, from ``tmp_path/host.yaml``."""
+    path = tmp_path / "host.yaml"
+    path.write_text(config_text(prefix, ["{name: demo, ioc: simple, prefix: '$(P)DEMO:'}"]))
+    host = Host(load_config(path), load_plugins(), server=ca_server.server)
+    ca_server.call(host.start())
+    return host
+
+
 LATE_PLUGIN = '''
 import os
 
@@ -386,18 +407,11 @@ def test_a_plugin_loaded_by_a_reload_mounts_its_built_in_mounts(
     P = unique_prefix
     monkeypatch.setenv("IOCHOST_ONLY_PLUGINS", "iochost-examples,iochost-late-site")
     monkeypatch.setenv("LATE_PREFIX", P + "LATE:")
-    path = tmp_path / "host.yaml"
-    path.write_text(config_text(P, ["{name: demo, ioc: simple, prefix: '$(P)DEMO:'}"]))
-    host = Host(load_config(path), load_plugins(), server=ca_server.server)
-    ca_server.call(host.start())
+    host = started_demo_host(ca_server, P, tmp_path)
     try:
         site = tmp_path / "site"
-        (site / "iochost_late_site-1.0.dist-info").mkdir(parents=True)
-        (site / "iochost_late_site-1.0.dist-info" / "METADATA").write_text(
-            "Metadata-Version: 2.1\nName: iochost-late-site\nVersion: 1.0\n")
-        (site / "iochost_late_site-1.0.dist-info" / "entry_points.txt").write_text(
-            "[iochost]\nlate = iochost_late_site\n")
-        (site / "iochost_late_site.py").write_text(LATE_PLUGIN)
+        site.mkdir()
+        install(site, "iochost_late_site", LATE_PLUGIN)
         monkeypatch.syspath_prepend(str(site))
         assert ca_server.call(reload_host(host)) is not None
         assert host.mounts["_late"].state == "running"
@@ -455,19 +469,12 @@ def test_a_plugin_that_exits_or_hangs_cannot_take_a_reload_down(
     monkeypatch.setattr(host_module, "PLUGIN_START_TIMEOUT", 0.3)
     P = unique_prefix
     monkeypatch.setenv("IOCHOST_ONLY_PLUGINS", "iochost-examples,iochost-exits,iochost-hangs")
-    path = tmp_path / "host.yaml"
-    path.write_text(config_text(P, ["{name: demo, ioc: simple, prefix: '$(P)DEMO:'}"]))
-    host = Host(load_config(path), load_plugins(), server=ca_server.server)
-    ca_server.call(host.start())
+    host = started_demo_host(ca_server, P, tmp_path)
     try:
         site = tmp_path / "site"
+        site.mkdir()
         for module, text in BROKEN_LATE.items():
-            dist = module.replace("_", "-")
-            info = site / f"{module}-1.0.dist-info"
-            info.mkdir(parents=True)
-            (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: 1.0\n")
-            (info / "entry_points.txt").write_text(f"[iochost]\n{dist} = {module}\n")
-            (site / f"{module}.py").write_text(text)
+            install(site, module, text)
         monkeypatch.syspath_prepend(str(site))
         heard = []
         assert ca_server.call(reload_host(host, report=lambda *outcome: heard.append(outcome)),
