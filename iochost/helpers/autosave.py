@@ -67,7 +67,7 @@ def default_autosave_dir(host_name: str, environ: Any = None) -> Path:
 def autosave_root(host_section: Any) -> Path:
     """``host.autosave_dir`` or the default."""
     configured = getattr(host_section, "autosave_dir", None)
-    return Path(configured) if configured else default_autosave_dir(
+    return Path(configured).expanduser() if configured else default_autosave_dir(
         getattr(host_section, "name", "iochost"))
 
 
@@ -145,7 +145,7 @@ def config_problems(config: HostConfig, mounts: Sequence[MountConfig]) -> list[C
         if options is None:
             continue
         directory = options.get("directory")
-        path = Path(directory) if directory is not None else root / mount.name
+        path = Path(directory).expanduser() if directory is not None else root / mount.name
         name = set_name(options.get("name"), options.get("request"))
         sav = SaveFileSet(path, name).sav.resolve()    # the path the set claims when serving
         other = owners.setdefault(sav, mount)

@@ -78,7 +78,7 @@ class SaveFileSet:
     def __init__(self, directory: str | os.PathLike[str], name: str, *,
                  sequence_files: int = 3, dated_copies: int = 10,
                  encoding: str = "latin-1") -> None:
-        self.directory = Path(directory)
+        self.directory = Path(directory).expanduser()   # "~/autosave" in a host config
         self.name = name
         self.sequence_files = sequence_files
         self.dated_copies = dated_copies

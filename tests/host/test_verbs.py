@@ -261,6 +261,23 @@ def test_check_refuses_two_autosave_sets_of_one_file_and_a_directory_that_is_a_f
         f"directory {tmp_path}/plain cannot be used: {tmp_path}/plain is not a directory"]
 
 
+def test_an_autosave_directory_under_home_is_expanded(plugins, capsys, tmp_path,
+                                                       monkeypatch):
+    """``directory: ~/shared`` is the user's home, as a shell would read it (it was a
+    directory named "~" under the working directory, and check missed the clash)."""
+    monkeypatch.setenv("HOME", str(tmp_path))
+    path = write(tmp_path, f"""\
+        mounts:
+          - {{name: one, ioc: test-counter, prefix: "LAB:A:",
+             helpers: {{autosave: {{directory: "~/shared", name: same}}}}}}
+          - {{name: two, ioc: test-counter, prefix: "LAB:B:",
+             helpers: {{autosave: {{directory: "{tmp_path}/shared", name: same}}}}}}
+        """)
+    status, _, err = run(capsys, "check", path)
+    assert status == 1 and f"{tmp_path}/shared/same.sav is already the save file of mount " \
+        "'one'" in err
+
+
 def test_schema_carries_option_descriptions_and_units(capsys, monkeypatch):
     from typing import Annotated
 
