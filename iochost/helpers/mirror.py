@@ -308,8 +308,6 @@ class MirrorIOC(PVGroup):
             self.pvdb[mirrored.name] = served  # type: ignore[assignment]
             if self._database is not None:
                 self._database[mirrored.name] = served
-        if self.writable:  # the source channel object is the same across reconnects
-            mirrored.served.source = mirrored.source  # type: ignore[attr-defined]
         return mirrored.served
 
     # -- following the source ---------------------------------------------------------------
