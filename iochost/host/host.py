@@ -9,7 +9,8 @@ Mounting an IOC (at start-up or at run time)::
 
 Unmounting reverses it: helpers' stop() -> ``stop_group`` (scan loops cancelled, shutdown
 hooks awaited while the PVs are still served) -> PVs removed (clients get SERVER_DISCONN)
--> iochost_ioc_unmounted.
+-> iochost_ioc_unmounted. A reload's remount keeps the old PVs served until the new IOC's
+replace them, so clients of PVs that look the same stay connected.
 A failure in one mount -- its IOC, a hook, a helper -- is logged with the mount's name; the
 other mounts keep serving.
 
@@ -171,6 +172,9 @@ class Host:
         #: the LoopWatchdog (iochost.host.watchdog) while serving, unless host.loop_watchdog
         #: is 0
         self.watchdog: Any = None
+        #: PVs of IOCs being remounted by a reload, until their successors are served:
+        #: name -> the old channel data (see ``apply_reload``)
+        self._handover: dict[str, Any] = {}
 
     # -- properties -------------------------------------------------------------------------------
     @property
@@ -402,8 +406,27 @@ class Host:
         ``web``; ``access`` turned on or off, its ``host_match``), so that the next reload
         still reports them."""
         before = set(self.mounts)
+        try:
+            await self._apply_mounts(new, plan, built, before)
+        finally:
+            self._withdraw_handover()
+        if self.access is not None:
+            # a mount's asg: may have changed without a remount; then the rules file is
+            # read again (SIGHUP re-reads the ACF too, as the only reload signal)
+            for mount in self.mounts.values():
+                if mount.serving and mount.ioc is not None:
+                    self.access.assign(mount.ioc.pvdb.values(), mount.config.asg)
+            await self.access.reconfigure(new.access)
+        await self._call_hook("iochost_host_reloaded", host=self)
+        gc.collect()    # the unmounted IOCs' cycles first: they were thawed, not yet freed
+        freeze_heap()
+
+    async def _apply_mounts(self, new: HostConfig, plan: Any, built: Mapping[str, Any],
+                            before: set[str]) -> None:
         for name in plan.unmount:
-            await self._deactivate(self.mounts[name])
+            # a changed mount's PVs stay served until its new IOC's replace them, so that
+            # clients of a PV that looks the same stay connected (``Server`` rebinds them)
+            await self._deactivate(self.mounts[name], keep_pvs=name in plan.changed)
         wanted = {mount.name for mount in new.mounts}
         for name in [name for name in self.mounts
                      if not is_builtin(name) and name not in wanted]:
@@ -438,23 +461,22 @@ class Host:
             if not mount.config.enabled and (mount.state != DISABLED or
                                              mount.name not in before):
                 await self._set_state(mount, DISABLED)
-        if self.access is not None:
-            # a mount's asg: may have changed without a remount; then the rules file is
-            # read again (SIGHUP re-reads the ACF too, as the only reload signal)
-            for mount in self.mounts.values():
-                if mount.serving and mount.ioc is not None:
-                    self.access.assign(mount.ioc.pvdb.values(), mount.config.asg)
-            await self.access.reconfigure(new.access)
-        await self._call_hook("iochost_host_reloaded", host=self)
-        gc.collect()    # the unmounted IOCs' cycles first: they were thawed, not yet freed
-        freeze_heap()
+
+    def _withdraw_handover(self) -> None:
+        """Withdraw the remounted IOCs' PVs that no new PV replaced (clients disconnect)."""
+        handover, self._handover = self._handover, {}
+        database = self.database
+        database.remove_many([name for name, data in handover.items()
+                                   if name in database and database[name] is data])
 
     def add_pvs(self, ioc: Any, pvdb: Mapping[str, Any]) -> None:
         """Serve more PVs for the mounted IOC ``ioc`` (a PVGroup): they get its mount's
         access group and are withdrawn with it. Raises ValueError if ``ioc`` is not
         serving or a name is already served."""
         mount = self._mount_of(ioc)
-        taken = [name for name in pvdb if name in self.database]
+        database, handover = self.database, self._handover
+        taken = [name for name in pvdb if name in database
+                 and database[name] is not handover.get(name)]  # a remount's: replaced
         if taken:
             raise ValueError(f"[mount {mount.name}] PVs already served: {', '.join(taken)}")
         if self.access is not None:
@@ -566,25 +588,32 @@ class Host:
     def _make_helper(self, mount: Mount, name: str, options: dict[str, Any]) -> Any:
         return self.catalog.helpers[name].obj(mount, **options)
 
-    async def _deactivate(self, mount: Mount) -> None:
+    async def _deactivate(self, mount: Mount, keep_pvs: bool = False) -> None:
+        """Unmount; with ``keep_pvs`` (a remount) its PVs stay served, in ``_handover``."""
         thaw_heap()  # the IOC's group and channels reference each other: let them go
-        await self._teardown(mount)
+        await self._teardown(mount, withdraw=not keep_pvs)
         await self._set_state(mount, UNMOUNTED)
         log.info("[mount %s] unmounted", mount.name)
         await self._call_hook("iochost_ioc_unmounted", host=self, mount=mount)
         mount.ioc = None
 
-    async def _teardown(self, mount: Mount) -> None:
+    async def _teardown(self, mount: Mount, withdraw: bool = True) -> None:
         """The IOC's shutdown hooks (its PVs still served, so they may publish a final
         state), helpers' stop() (autosave's last save: it holds that final state, and what
-        clients wrote meanwhile), then its PVs out of the database (clients disconnect)."""
+        clients wrote meanwhile), then its PVs out of the database (clients disconnect) --
+        or, without ``withdraw``, into ``_handover`` for the IOC that replaces it."""
         from iochost.pv.lifecycle import stop_group
 
         await self._guarded(mount, "shutdown", lambda: stop_group(mount.ioc))
         for helper in reversed(mount.helpers):
             if hasattr(helper, "stop"):
                 await self._guarded(mount, f"helper {type(helper).__name__} stop", helper.stop)
-        self.database.remove_many(mount.pvnames)
+        if withdraw:
+            self.database.remove_many(mount.pvnames)
+        else:
+            database = self.database
+            self._handover.update((name, database[name]) for name in mount.pvnames
+                                  if name in database)
         mount.helpers, mount.pvnames = [], []
 
     async def _guarded(self, mount: Mount, what: str, call: Any) -> None:

@@ -12,7 +12,9 @@ A valid one is applied mount by mount, by name:
 * **changed** mounts -- IOC, prefix, own macros, options or helpers differ, or the PV
   names their IOC builds (``_mount_key``, ``_renamed``) -- are unmounted,
   then mounted from the new entry (unmounts all happen before mounts, so a mount may take
-  over PV names another gave up).
+  over PV names another gave up). Their PVs stay served until the new IOC's replace them:
+  a client channel on a PV that keeps its name, type, count and metadata is handed over
+  without a disconnect (``Host._handover``, ``Server._on_removed``).
 
 What cannot change under a running process is reported and not applied: the ``ca``
 section (port, interfaces, beacons: the sockets are bound) and the ``host`` section (name,

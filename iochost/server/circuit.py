@@ -1141,6 +1141,25 @@ class VirtualCircuit(asyncio.Protocol):
                 self._spawn(self._first_event_async(sub, None))
         return True
 
+    def rebind(self, channel: CircuitChannel, data: Any) -> None:
+        """Serve ``channel`` from ``data`` from now on: its PV was replaced by one the
+        client cannot tell apart (same type, element count and metadata; a remount).
+        Its subscriptions move over and get the current value, and ACCESS_RIGHTS goes out
+        if the new PV grants other rights -- the client stays connected."""
+        readable = channel.rights & ACCESS_READ
+        for sub in channel.subscriptions.values():
+            self.backlog.pop(sub, None)
+            if readable:
+                self.server.unsubscribe(sub)
+        channel.data = data
+        channel.fast_read = None
+        if readable:
+            for sub in channel.subscriptions.values():
+                self.server.subscribe(sub)
+        if not self.update_access(channel) and readable:
+            for sub in channel.subscriptions.values():
+                self._spawn(self._first_event_async(sub, None))
+
     def _event_failed(self, header: Header, status: int) -> None:
         """A subscription that could not start: its (first) update carries the status and
         zeroed data of the size asked for, as RSRV sends it (libca ignores an EVENT_ADD

@@ -50,6 +50,23 @@ def new_event_loop() -> asyncio.AbstractEventLoop:
     return uvloop.new_event_loop()
 
 
+def _interchangeable(old: ServedChannel, new: ServedChannel) -> bool:
+    """Could a client connected to ``old`` go on with ``new`` and notice nothing but new
+    values?  The same native type and element count, and the same metadata (units,
+    precision, limits, enum strings: what clients read once, when they connect)."""
+    from iochost.ca.dbr_layouts import LAYOUTS
+    from iochost.ca.dbr_types import promote
+
+    try:
+        if old.native_type != new.native_type or old.max_length != new.max_length:
+            return False
+        ctrl = promote(new.native_type, "ctrl")
+        metadata = slice(4, LAYOUTS[ctrl].prefix_size)  # after status and severity
+        return old.read_dbr(ctrl, 1)[0][metadata] == new.read_dbr(ctrl, 1)[0][metadata]
+    except Exception:   # data that cannot say: the client connects again
+        return False
+
+
 class Server:
     """A CA server for one :class:`PVDatabase` (or any ``name -> ServedChannel`` mapping)."""
 
@@ -256,14 +273,24 @@ class Server:
             del self._fanouts[id(data)]
 
     def _on_removed(self, names: list[str]) -> None:
-        """Database entries went away: disconnect every channel that resolved through them.
+        """Database entries went away or were replaced: disconnect every channel that
+        resolved through them -- but a channel whose name now resolves to data the client
+        cannot tell from the old (a remount's) stays connected, served by the new data.
+        (libca searches for a disconnected channel again only every 10 s or so.)
 
         A scan of the open channels: removals are rare, while an index from names to channels
         would cost every CREATE_CHAN and every close (a connection storm is the hot case)."""
         removed = set(names)
+        database = self.database
         for circuit in list(self.circuits):
             for channel in [ch for ch in circuit.channels.values() if ch.key in removed]:
-                circuit.server_disconnect(channel)
+                found = database.resolve_entry(channel.name) if channel.key in database \
+                    else None
+                if found is not None and found[0] == channel.key and \
+                        _interchangeable(channel.data, found[1]):
+                    circuit.rebind(channel, found[1])
+                else:
+                    circuit.server_disconnect(channel)
 
     def _on_added(self, names: list[str]) -> None:
         """New PVs: restart the beacon ramp so waiting clients search again soon."""

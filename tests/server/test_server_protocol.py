@@ -454,6 +454,46 @@ def test_removed_pv_disconnects_its_channels_including_views(circuit, ca_server,
     ca_server.remove([other])
 
 
+def test_a_pv_replaced_by_one_that_looks_the_same_keeps_its_channels(circuit, ca_server,
+                                                                     unique_prefix):
+    """A remount replaces a PV by its new IOC's: a channel on it stays open when the new
+    one has the same type, count and metadata -- its subscription gets the new value,
+    ACCESS_RIGHTS follows the new PV's rights -- and is disconnected when not."""
+    name, view = unique_prefix + "SWAP", unique_prefix + "SWAP.[0:1]"
+
+    def served(value, **kwargs):
+        return ChannelDouble(value=value, units="mm", precision=2, **kwargs)
+
+    ca_server.add({name: served(1.0)})
+    plain, ranged = circuit.create_channel(name)[1], circuit.create_channel(view)[1]
+    circuit.send(ca.EventAddRequest(data_type=DOUBLE, data_count=1, sid=plain.sid,
+                                    subscriptionid=7, low=0, high=0, to=0, mask=1))
+    assert decode_dbr(DOUBLE, circuit.recv_until(
+        lambda m: isinstance(m, ca.EventAddResponse)).payload, 1)[0][0] == 1.0
+    ca_server.add({name: served(2.0)})
+    update = circuit.recv_until(lambda m: isinstance(m, (ca.EventAddResponse,
+                                                         ca.ServerDisconnResponse)))
+    assert isinstance(update, ca.EventAddResponse) and update.subscriptionid == 7
+    assert decode_dbr(DOUBLE, update.payload, 1)[0][0] == 2.0
+    assert decode_dbr(DOUBLE, circuit.read(ranged.sid, DOUBLE, 1).payload, 1)[0][0] == 2.0
+
+    ca_server.add({name: served(3.0, read_only=True)})
+    rights = circuit.recv_until(lambda m: isinstance(m, (ca.AccessRightsResponse,
+                                                         ca.ServerDisconnResponse)))
+    assert isinstance(rights, ca.AccessRightsResponse)
+    assert rights.access_rights == AccessRights.READ
+    assert circuit.write(plain.sid, DOUBLE, 1, double(9.0)).status == eca.ECA_NOWTACCESS
+
+    ca_server.add({name: ChannelDouble(value=4.0, units="cm", precision=2)})  # metadata
+    assert {circuit.recv_until(lambda m: isinstance(m, ca.ServerDisconnResponse)).cid
+            for _ in range(2)} == {plain.cid, ranged.cid}
+    again = circuit.create_channel(name)[1]
+    ca_server.add({name: ChannelString(value="4")})                          # type
+    assert circuit.recv_until(lambda m: isinstance(m, ca.ServerDisconnResponse)).cid == \
+        again.cid
+    ca_server.remove([name])
+
+
 def test_million_element_array_uses_the_extended_header(circuit, serve_pvs):
     values = np.arange(1_000_000, dtype=float)
     names = serve_pvs({"BIG": ChannelDouble(value=values)})

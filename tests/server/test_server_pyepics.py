@@ -176,6 +176,31 @@ def test_removed_pv_disconnects_and_readding_reconnects(pyepics, ca_server, uniq
     ca_server.remove([name])
 
 
+def test_a_pv_replaced_by_one_that_looks_the_same_keeps_libcas_channel(pyepics, ca_server,
+                                                                      unique_prefix):
+    """libca searches for a channel the server disconnected only every ~10 s: a PV that a
+    remount replaces by one of the same type, count and metadata keeps its channel, its
+    monitor gets the new value, a put reaches the new PV, a rights change is seen."""
+    name = unique_prefix + "SWAP"
+    ca_server.add({name: ChannelDouble(value=1.0, units="mm", precision=2)})
+    states, values = [], []
+    pv = pyepics.PV(name, auto_monitor=True,
+                    callback=lambda value=None, **kw: values.append(value),
+                    connection_callback=lambda conn=None, **kw: states.append(conn))
+    assert pv.wait_for_connection(10) and wait_until(lambda: values == [1.0], 10)
+    new = ChannelDouble(value=2.0, units="mm", precision=2)
+    ca_server.add({name: new})
+    assert wait_until(lambda: values[-1] == 2.0, 5)
+    assert pv.put(3.0, wait=True, timeout=5) == 1 and new.value == 3.0
+    ca_server.add({name: ChannelDouble(value=4.0, units="mm", precision=2, read_only=True)})
+    assert wait_until(lambda: values[-1] == 4.0 and not pv.write_access, 5)
+    assert pv.read_access and states == [True]
+    ca_server.add({name: ChannelDouble(value=5.0, units="cm", precision=2)})
+    assert wait_until(lambda: states[-1] is False, 5)   # units changed: connect again
+    pv.disconnect()
+    ca_server.remove([name])
+
+
 def test_a_pv_that_connects_while_it_is_made_reads_its_true_type(pyepics, serve_pvs,
                                                                  monkeypatch):
     """pyepics' PV.__init__ stores a type read before the connection; the suite's mend
