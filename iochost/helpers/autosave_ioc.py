@@ -20,6 +20,7 @@ Status severities are the template's: Failure and Seq Fail MAJOR, Warning MINOR.
 """
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from iochost import ChannelType, PVGroup, SubGroup, pvproperty
@@ -125,10 +126,31 @@ class AutosaveStatusIOC(PVGroup):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.registry = AutosaveRegistry()
+        self._refreshing: asyncio.Task[None] | None = None
+        self._dirty = False
 
     def attach(self, registry: AutosaveRegistry) -> None:
-        """Show ``registry`` (the host's); its changes refresh the PVs within a second."""
+        """Show ``registry`` (the host's), and each change of it as it happens: a restore
+        that fell back to a backup must not read "Ok" until the next heartbeat."""
         self.registry = registry
+        registry.changed = self._changed
+        self._changed()
+
+    def _changed(self) -> None:
+        self._dirty = True
+        if self._refreshing is None or self._refreshing.done():
+            self._refreshing = asyncio.get_running_loop().create_task(self._refresh_soon())
+
+    async def _refresh_soon(self) -> None:
+        """Refresh until no change came in meanwhile (changes in a row: one refresh)."""
+        while self._dirty:
+            self._dirty = False
+            await asyncio.sleep(0)
+            try:
+                await self.refresh()
+            except Exception:
+                self.log.exception("refreshing the autosave status PVs failed")
+                return
 
     @SR_disable.putter
     async def SR_disable(self, instance: Any, value: Any) -> None:

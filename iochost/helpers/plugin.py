@@ -94,3 +94,6 @@ async def iochost_host_started(host: Any) -> None:
     stats = host.mounts.get(IOCSTATS_MOUNT)
     if stats is not None and stats.serving:  # mounted first: count the others' PVs now
         await stats.ioc.refresh(force=True)
+    autosave = host.mounts.get(AUTOSAVE_STATUS_MOUNT)
+    if autosave is not None and autosave.serving:  # the restores' outcome before READY=1
+        await autosave.ioc.refresh()

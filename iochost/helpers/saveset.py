@@ -201,14 +201,15 @@ class SaveSet:
                 continue
             restored += 1
         if restore_pass == 0:
+            if sav.not_saved:   # the writer could not get every value: an older one stays
+                self.log.warning("autosave %s: %s says %d values were not saved",
+                                 self.status.name, result.path, sum(sav.not_saved))
             if result.fallback or result.set_aside:
                 why = f"Bad .sav file; used {result.path.name}" if result.path else ""
                 self._restored(SR_STATUS_WARN, why)
             elif self.skipped:
                 self._restored(SR_STATUS_WARN, f"{len(self.skipped)} values not restored")
-            elif sav.not_saved:   # the writer could not get every value: an older one stays
-                self.log.warning("autosave %s: %s says %d values were not saved",
-                                 self.status.name, result.path, sum(sav.not_saved))
+            elif sav.not_saved:
                 self._restored(SR_STATUS_WARN, ".sav file had an error message")
             else:
                 self._restored(SR_STATUS_OK, "Ok")

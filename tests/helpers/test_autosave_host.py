@@ -123,9 +123,10 @@ def test_a_corrupt_latest_file_falls_back_to_savB_and_the_status_pvs_say_so(
     bad = list(directory.glob("auto_settings.sav_RBAD_*"))
     assert len(bad) == 1 and bad[0].read_text(encoding="latin-1").endswith("cou")
     assert list(directory.glob("auto_settings.sav_[0-9]*"))      # the dated copy at start
+    # at once: synApps sets it while restoring (it read a stale "Ok" for up to 1 s)
     status = caproto_context.get_pvs(P + "SR_rebootStatus")[0]
-    assert wait_until(lambda: status.read(data_type="time").data[0] == 2, timeout=TIMEOUT)
     reading = status.read(data_type="time")
+    assert reading.data[0] == 2
     assert reading.metadata.severity == 1                    # Warning is MINOR
     text = pyepics.caget(P + "SR_rebootStatusStr", as_string=True)
     assert "Bad .sav file" in text and "savB" in text
@@ -226,6 +227,23 @@ def test_a_request_file_that_cannot_be_read_fails_its_set_but_not_the_mount(
     _put(pyepics, P + "IOC:gain", 1.0)
     start_host.stop(host)   # never saved: a save would drop what the request file names
     assert (directory / "auto_settings.sav").read_text(encoding="latin-1") == GOOD
+
+
+def test_a_c_iocs_not_saved_line_is_reported_beside_skipped_values(start_host, unique_prefix,
+                                                                   pyepics, tmp_path, caplog):
+    """A synApps file's ``! N channel(s) not connected`` line says the C IOC could not
+    save some values: logged even when other lines were skipped too (it was only logged
+    when nothing else went wrong)."""
+    P = unique_prefix.split(":")[0] + ":"
+    directory = tmp_path / "autosave" / "settings"
+    directory.mkdir(parents=True)
+    (directory / "auto_settings.sav").write_text(GOOD.replace(
+        "gain 7.5\n", "! 2 channel(s) not connected - or not all gets were successful\n"
+        "gain 7.5\nOTHER:thing 1\n"), encoding="latin-1")
+    start_host(MOUNT, P + "IOC:", host_keys=f"autosave_prefix: '{P}'")
+    assert pyepics.caget(P + "IOC:gain", timeout=TIMEOUT) == 7.5
+    assert "says 2 values were not saved" in caplog.text and "OTHER:thing" in caplog.text
+    assert pyepics.caget(P + "SR_rebootStatus", as_string=True) == "Warning"
 
 
 def test_a_bad_line_of_a_request_file_is_left_out_and_the_rest_saves(start_host, unique_prefix,
