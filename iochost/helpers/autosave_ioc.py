@@ -133,13 +133,19 @@ class AutosaveStatusIOC(PVGroup):
         """Show ``registry`` (the host's), and each change of it as it happens: a restore
         that fell back to a backup must not read "Ok" until the next heartbeat."""
         self.registry = registry
+        self._loop = asyncio.get_running_loop()
         registry.changed = self._changed
         self._changed()
 
     def _changed(self) -> None:
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:    # a set's file work runs in a thread
+            self._loop.call_soon_threadsafe(self._changed)
+            return
         self._dirty = True
         if self._refreshing is None or self._refreshing.done():
-            self._refreshing = asyncio.get_running_loop().create_task(self._refresh_soon())
+            self._refreshing = self._loop.create_task(self._refresh_soon())
 
     async def _refresh_soon(self) -> None:
         """Refresh until no change came in meanwhile (changes in a row: one refresh)."""
