@@ -144,7 +144,7 @@ class AccessMember:
         self._security.write_trapped(TrapWrite(pv, user, host, old, new, time.time()))
 
     def member_of(self, group: str) -> AccessMember:
-        """The member of another group of the same rules ('' -> DEFAULT)."""
+        """The member of another group of the same rules ('': DEFAULT's rules)."""
         return self._security.member(group)
 
     def changed(self) -> None:
@@ -381,8 +381,10 @@ class AccessSecurity:
 
     # -- decisions -------------------------------------------------------------------------
     def member(self, group: str | None) -> AccessMember:
-        """The member object of ``group`` (None or '' -> DEFAULT)."""
-        name = group or DEFAULT_GROUP
+        """The member object of ``group``. None or '' (no group named) gets the rules of
+        DEFAULT, but its ``group`` stays '': a record's ASG field reads "" then, as in
+        base, where only an explicit ``ASG=DEFAULT`` reads "DEFAULT"."""
+        name = group or ""
         member = self._members.get(name)
         if member is None:
             member = self._members[name] = AccessMember(self, name)

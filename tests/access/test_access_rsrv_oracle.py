@@ -56,7 +56,7 @@ ASG(ADMIN) {
 """
 GROUPS = {"OPEN": "", "RO": "RO", "NOACC": "NOACC", "CONSOLE": "CONSOLE", "L0": "L0",
           "ADMIN": "ADMIN", "LOCAL": "LOCAL", "NEWER": "NEWER",
-          "UNKNOWN": "NOT-IN-THE-FILE"}
+          "UNKNOWN": "NOT-IN-THE-FILE", "NAMED": "DEFAULT"}
 FIELDS = ("", ".DESC", ".EGU", ".HIHI", ".ASG")
 CLIENTS = [(b"operator", b"console1"), (b"operator", b"laptop"), (b"guest", b"CONSOLE2"),
            (b"admin", b"console2"), (b"root-ish", b"x"),
@@ -90,7 +90,9 @@ def conversation(port, user, host):
                 read = raw.read(reply.sid, ChannelType.STRING, 1, ioid=1)
                 write = raw.write(reply.sid, ChannelType.STRING, 1,
                                   b"7".ljust(40, b"\0"), ioid=2)
-                seen.append((pv, rights.access_rights, read.status,
+                # what ASG reads: "" for a record given no group, as "DEFAULT" is not
+                text = read.payload.rstrip(b"\0") if field == ".ASG" else None
+                seen.append((pv, rights.access_rights, read.status, text,
                              getattr(write, "status", type(write).__name__)))
     return seen
 
@@ -114,11 +116,11 @@ def test_access_rights_and_eca_codes_match_rsrv(servers, user, host):
     ours = conversation(our_port, user, host)
     assert ours == theirs
     # the comparison is not vacuous: every kind of answer occurs for some client
-    assert {rights for _, rights, _, _ in theirs} <= {0, 1, 3}
+    assert {rights for _, rights, _, _, _ in theirs} <= {0, 1, 3}
 
 
 def test_the_clients_see_every_kind_of_rights(servers):
     rsrv_port, _ = servers
     kinds = {rights for user, host in CLIENTS
-             for _, rights, _, _ in conversation(rsrv_port, user, host)}
+             for _, rights, _, _, _ in conversation(rsrv_port, user, host)}
     assert kinds == {0, 1, 3}

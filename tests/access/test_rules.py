@@ -250,8 +250,8 @@ def test_trapwrite_reports_go_to_the_log_and_the_listeners(tmp_path, caplog):
     security.load()
     events = []
     security.add_trap_listener(events.append)
-    member = security.member(None)
-    assert member.group == "DEFAULT" and member.traps_write(0, "h", "u")
+    member = security.member(None)    # no group named: DEFAULT's rules, ASG reads ""
+    assert member.group == "" and member.traps_write(0, "h", "u")
     with caplog.at_level(logging.INFO, "iochost.access"):
         member.write_trapped("X:PV", "h", "u", 1.0, 2.0)
     assert "TRAPWRITE u@h X:PV: 1.0 -> 2.0" in caplog.text
