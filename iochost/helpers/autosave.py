@@ -89,6 +89,13 @@ def item_name(relative: str, channel: ChannelData, field: str) -> str:
     return f"{relative}.{field_name_of(channel, field)}"
 
 
+def _value_item(pvdb: dict[str, ChannelData], prefix: str, relative: str) -> SavedItem:
+    """The item of a name listed in ``pvs:`` or a request file: a PV's value is named as
+    ``item_name`` names it (``note$`` for text in a CHAR array), anything else as given."""
+    channel = pvdb.get(prefix + relative)
+    return SavedItem(item_name(relative, channel, "VAL") if channel is not None else relative)
+
+
 def declared_items(pvdb: dict[str, ChannelData], prefix: str) -> list[SavedItem]:
     """The items the IOC's pvproperties declare with ``autosave=``/``autosaved()``."""
     items: list[SavedItem] = []
@@ -199,12 +206,12 @@ class Autosave:
         host = getattr(mount, "host", None)
         items = declared_items(ioc.pvdb, prefix)
         for pv in pvs:
-            channel = ioc.pvdb.get(prefix + pv)
-            items.append(SavedItem(item_name(pv, channel, "VAL") if channel else pv))
+            items.append(_value_item(ioc.pvdb, prefix, pv))
             items.extend(SavedItem(f"{pv}.{field}") for field in fields)
         requested, broken, problems = read_requests(mount.config, request, request_path,
                                                     macros)
-        items.extend(SavedItem(full.removeprefix(prefix)) for full in requested)
+        items.extend(_value_item(ioc.pvdb, prefix, full.removeprefix(prefix))
+                     for full in requested)
         later = {value_name(name) for name in pass1}
         items = [SavedItem(item.name, 1 if value_name(item.name) in later else 0)
                  for item in items]

@@ -246,6 +246,26 @@ def test_a_c_iocs_not_saved_line_is_reported_beside_skipped_values(start_host, u
     assert pyepics.caget(P + "SR_rebootStatus", as_string=True) == "Warning"
 
 
+@pytest.mark.parametrize("listed", ["pvs", "request"])
+def test_text_in_a_char_array_listed_by_name_is_saved_as_a_long_string(
+        start_host, unique_prefix, pyepics, tmp_path, listed):
+    """A CHAR-array text PV named in ``pvs:`` or a request file is saved as ``memo$`` (as
+    synApps saves a long string), like one declared ``autosave=True``; its empty start
+    value made it look like no PV at all (``if channel``: an empty CHAR array is falsy)."""
+    (tmp_path / "memo.req").write_text("$(P)memo\n")
+    choice = ("pvs: [memo]" if listed == "pvs" else
+              f"request: memo.req, request_path: ['{tmp_path}'], name: auto_settings")
+    start_host(f"""\
+        mounts:
+          - {{name: settings, ioc: helper-test-settings, prefix: "$(P)",
+             helpers: {{autosave: {{{choice}, period: 0.1}}}}}}
+        """, unique_prefix)
+    _put(pyepics, unique_prefix + "memo", "a note with  spaces")
+    sav = tmp_path / "autosave" / "settings" / "auto_settings.sav"
+    assert wait_until(lambda: sav.exists() and "memo$ a note with  spaces\n" in
+                      sav.read_text(encoding="latin-1"), timeout=TIMEOUT)
+
+
 def test_a_bad_line_of_a_request_file_is_left_out_and_the_rest_saves(start_host, unique_prefix,
                                                                      pyepics, tmp_path, caplog):
     """As synApps' readReqFile: an undefined macro or a missing include loses its line,

@@ -27,6 +27,7 @@ class Settings(PVGroup):
     speed = pvproperty(value=1.0, record="ao", autosave=("VAL", "EGU", "HIHI"))
     target = pvproperty(value=0.0)        # saved through the host config's pass1 list
     unsaved = pvproperty(value=0.0)
+    memo = pvproperty(value="", max_length=100)  # text saved through pvs: or a request file
     parked = pvproperty(value=0, autosave=True,
                         doc="set by a shutdown hook (a final state) when unsaved is -1")
 
