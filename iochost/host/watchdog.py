@@ -316,7 +316,10 @@ class LoopWatchdog:
         if _idle(sites):
             return
         inner = next((site for site in sites if not is_stdlib(site.file)), sites[0])
-        attribution = Attribution(dict(self.mounts()))
+        try:
+            attribution = Attribution(dict(self.mounts()))
+        except RuntimeError:     # the loop changed the mounts while we copied them
+            attribution = Attribution({})
         owners: list[str] = []
         for site in sites:                       # the outermost frame of a mount's code
             owners = sorted(attribution.by_module(site.module)) or owners

@@ -190,3 +190,19 @@ def test_loop_watchdog_0_turns_it_off_and_a_negative_value_is_a_problem(make_hos
     with pytest.raises(ConfigError, match=r"host.loop_watchdog: expected a number \(0 or "
                                           r"more\), got an integer -1"):
         load_config_text("host: {loop_watchdog: -1}\n", "t.yaml", environ={})
+
+
+def test_a_stuck_report_survives_the_mounts_changing_under_it(caplog):
+    """The stuck report runs on the watchdog's thread and copies the host's mounts, which
+    the loop may be changing (a reload): the copy's RuntimeError must not end the thread
+    (the report goes out without a mount's name)."""
+    from iochost.host.watchdog import LoopWatchdog, Sample, Site
+
+    def changing():
+        raise RuntimeError("dictionary changed size during iteration")
+
+    dog = LoopWatchdog(0.5, changing)
+    site = Site("poll", "/site/driver.py", 12, "driver")
+    with caplog.at_level(logging.WARNING, "iochost.host"):
+        dog._report_stuck(12.0, Sample(0.0, [], [site]))
+    assert "event loop blocked for 12 s so far in poll (/site/driver.py:12)" in caplog.text
