@@ -248,14 +248,17 @@ def _client_verbs_parse(name: str) -> Callable[[str], object]:
     return _argument_type(parse)
 
 
-def _wait_seconds(text: str) -> float:
+def _seconds(text: str) -> float:
     """-w S: 0 (or less) waits forever, as ca_pend_io(0) does."""
-    seconds = float(text)
+    try:
+        seconds = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
     return seconds if seconds > 0 else 1e9
 
 
 def _client_arguments(sub: argparse.ArgumentParser, verb: str) -> None:
-    sub.add_argument("--timeout", "-w", type=_wait_seconds, default=1.0, metavar="S",
+    sub.add_argument("--timeout", "-w", type=_seconds, default=1.0, metavar="S",
                      help="seconds to wait for the connections and each answer "
                           "(default 1; 0: forever, as libca's)")
     if verb == "put":
@@ -266,6 +269,9 @@ def _client_arguments(sub: argparse.ArgumentParser, verb: str) -> None:
         sub.add_argument("-S", dest="as_string", action="store_true",
                          help="write the words to a CHAR array as one long string (its "
                               "UTF-8 bytes and a NUL), as caput -S")
+        sub.add_argument("-a", dest="counted", action="store_true",
+                         help="the first VALUE is the number of array elements that follow, "
+                              "as caput -a (without -a each word is one element too)")
         return
     sub.add_argument("pvs", metavar="PV", nargs="+")
     if verb == "info":
@@ -289,7 +295,8 @@ def _client_arguments(sub: argparse.ArgumentParser, verb: str) -> None:
                          metavar="MASK",
                          help="events: v(alue) l(og) a(larm) p(roperty); default va")
         sub.add_argument("-n", dest="limit", type=int, metavar="N",
-                         help="stop after N updates (default: run until Ctrl-C)")
+                         help="stop after N updates (default, or 0 or less: run until "
+                              "Ctrl-C)")
 
 
 def _interrupt(signum: int, frame: object) -> None:
@@ -345,7 +352,7 @@ def _run_verb(args: argparse.Namespace) -> int:
                                             as_string=args.as_string),
             "info": lambda: client_verbs.info(args.pvs, args.timeout),
             "put": lambda: client_verbs.put(args.pv, args.values, args.wait, args.timeout,
-                                            as_string=args.as_string),
+                                            as_string=args.as_string, counted=args.counted),
             "monitor": lambda: client_verbs.monitor(args.pvs, args.mask, args.limit,
                                                     args.timeout, args.json),
         }

@@ -29,7 +29,7 @@ import numpy as np
 from iochost.ca.alarm_codes import AlarmSeverity, AlarmStatus
 from iochost.ca.codes import DBE_ALARM, DBE_LOG, DBE_PROPERTY, DBE_VALUE
 from iochost.ca.dbr import EPICS_EPOCH, FAMILIES, AccessRights, ChannelType, family
-from iochost.ca.eca import ECA_BADTYPE
+from iochost.ca.eca import ECA_BADCOUNT, ECA_BADTYPE
 
 from .channel import Channel, DbrSpec
 from .config import ConfigError
@@ -112,6 +112,8 @@ def _values_text(reading: Reading, enum_strings: Sequence[str]) -> list[str]:
     if reading.native_type is ChannelType.ENUM and enum_strings:
         return [enum_strings[i] if 0 <= i < len(enum_strings) else str(i)
                 for i in data.tolist()]
+    if reading.native_type is ChannelType.CHAR:   # caget's dbr_char_t is signed
+        data = data.astype(np.int8)
     return [_number_text(item) for item in data.tolist()]
 
 
@@ -133,7 +135,7 @@ def value_text(reading: Reading, enum_strings: Sequence[str] = (), as_string: bo
         return text
     texts = _values_text(reading, enum_strings or reading.enum_strings)
     if _scalar(len(texts), array):
-        return texts[0]
+        return texts[0] if texts else ""     # a reply without elements (an empty lsi)
     return " ".join([str(len(texts)), *texts])
 
 
@@ -143,12 +145,24 @@ def _scalar(count: int, array: bool | None) -> bool:
     return count == 1 if array is None else not array
 
 
-def _stamp_text(stamp: float | None) -> str:
-    stamp = time.time() if stamp is None else stamp
-    if stamp == EPICS_EPOCH:   # never set (a record never processed): camonitor's word
-        return "<undefined>"
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(stamp)) + \
-        f".{int(stamp % 1 * 1e6):06d}"
+def _stamp_text(reading: Reading) -> str:
+    """The value's time stamp as caget prints it, from the stamp's own seconds and
+    nanoseconds: epicsTime's "%06f" rounds to the microsecond and wraps a rounded-up
+    999999.5 us to 000000 without carrying a second; a type without a stamp: now."""
+    if family(reading.dbr_type) != "time":
+        now = time.time_ns()
+        secs, nsecs = now // 1_000_000_000, now % 1_000_000_000
+    else:
+        secs, nsecs = reading.meta.secs + EPICS_EPOCH, reading.meta.nsecs
+        if secs == EPICS_EPOCH and not nsecs:   # a record never processed: camonitor's
+            return "<undefined>"
+    micro = (nsecs + 500) % 1_000_000_000 // 1000
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(secs)) + f".{micro:06d}"
+
+
+def _line(name: str, text: str, scalar: bool) -> str:
+    """``NAME VALUE``: the name padded to 30 columns for a scalar, as caget pads it."""
+    return f"{name:<{_NAME_WIDTH}} {text}" if scalar else f"{name} {text}"
 
 
 def _alarm_text(reading: Reading) -> str:
@@ -168,9 +182,11 @@ def _json(reading: Reading, enum_strings: Sequence[str], as_string: bool = False
         value = text
     elif isinstance(data, list) or (reading.native_type is ChannelType.ENUM and enum_strings):
         texts = _values_text(reading, enum_strings)
-        value = texts[0] if scalar else texts
+        value = (texts[0] if texts else "") if scalar else texts
+    elif scalar:
+        value = data[0].item() if len(data) else None
     else:
-        value = data[0].item() if scalar else np.asarray(data).tolist()
+        value = np.asarray(data).tolist()
     record = {"name": reading.name, "value": value, "count": reading.count,
               "type": f"DBR_{reading.dbr_type.name}", "timestamp": reading.timestamp,
               "status": _alarm_name(AlarmStatus, reading.status),
@@ -180,42 +196,64 @@ def _json(reading: Reading, enum_strings: Sequence[str], as_string: bool = False
     return json.dumps(record)
 
 
+def _type_name(number: int) -> str:
+    """A DBR or DBF type's name as EPICS' tools print it (INT is "SHORT")."""
+    return ChannelType(number).name.replace("INT", "SHORT")
+
+
+def _limit_text(value: object, integer: bool) -> str:
+    return f"{value:8d}" if integer else _number_text(value)
+
+
 def _block(channel: Channel, reading: Reading) -> str:
-    """caget -d style: every field the DBR type carries."""
+    """caget -d: every field the DBR type carries, in caget's order and words."""
     meta = reading.meta
-    native = channel.native_type.name if channel.native_type is not None else "?"
+    native = _type_name(channel.native_type) if channel.native_type is not None else "?"
+    values = _values_text(reading, reading.enum_strings)
     lines = [reading.name,
-             f"    Native data type: DBR_{native}",
-             f"    Request type:     DBR_{reading.dbr_type.name}",
+             f"    Native data type: DBF_{native}",
+             f"    Request type:     DBR_{_type_name(reading.dbr_type)}",
              f"    Element count:    {reading.count}",
-             f"    Value:            {value_text(reading)}"]
+             f"    Value:            {' '.join(values)}"]
     fam = family(reading.dbr_type)
+    if fam == "time":
+        lines.append(f"    Timestamp:        {_stamp_text(reading)}")
     if fam != "native":
         lines += [f"    Status:           {_alarm_name(AlarmStatus, meta.status)}",
                   f"    Severity:         {_alarm_name(AlarmSeverity, meta.severity)}"]
-    if fam == "time":
-        lines.append(f"    Timestamp:        {_stamp_text(reading.timestamp)}")
-    if fam in ("gr", "ctrl"):
-        if reading.enum_strings:
-            lines.append(f"    Enums:            ({len(reading.enum_strings)})")
-            lines += [f"                      [{i:2d}] {text}"
-                      for i, text in enumerate(reading.enum_strings)]
-        else:
-            if reading.native_type in (ChannelType.FLOAT, ChannelType.DOUBLE):
-                lines.append(f"    Precision:        {meta.precision}")
-            lines.append(f"    Units:            {reading.units}")
-            limits = ["disp", "alarm", "warning"] + (["ctrl"] if fam == "ctrl" else [])
-            for kind in limits:
-                low = getattr(meta, f"lower_{kind}_limit")
-                high = getattr(meta, f"upper_{kind}_limit")
-                lines.append(f"    Lo {kind} limit:{'':<{8 - len(kind)}}{_number_text(low)}")
-                lines.append(f"    Hi {kind} limit:{'':<{8 - len(kind)}}{_number_text(high)}")
+    kind = reading.native_type
+    if fam not in ("gr", "ctrl") or kind is ChannelType.STRING:
+        return "\n".join(lines)
+    if kind is ChannelType.ENUM:
+        lines.append(f"    Enums:            ({len(reading.enum_strings):2d})")
+        lines += [f"                      [{i:2d}] {text}"
+                  for i, text in enumerate(reading.enum_strings)]
+        return "\n".join(lines)
+    lines.append(f"    Units:            {reading.units}")
+    integer = kind not in (ChannelType.FLOAT, ChannelType.DOUBLE)
+    if not integer:
+        lines.append(f"    Precision:        {meta.precision}")
+    for label, limit in (("Lo disp limit", "lower_disp_limit"),
+                         ("Hi disp limit", "upper_disp_limit"),
+                         ("Lo alarm limit", "lower_alarm_limit"),
+                         ("Lo warn limit", "lower_warning_limit"),
+                         ("Hi warn limit", "upper_warning_limit"),
+                         ("Hi alarm limit", "upper_alarm_limit"),
+                         *((("Lo ctrl limit", "lower_ctrl_limit"),
+                            ("Hi ctrl limit", "upper_ctrl_limit")) if fam == "ctrl" else ())):
+        lines.append(f"    {label + ':':<18}{_limit_text(getattr(meta, limit), integer)}")
     return "\n".join(lines)
 
 
 # -- the verbs ----------------------------------------------------------------------------------
 def _fail(verb: str, error: Exception, err: TextIO) -> None:
     print(f"iochost {verb}: {error}", file=err)
+
+
+def _plain_type(channel: Channel) -> DbrSpec:
+    """What caget and camonitor ask for: an enum as DBR_TIME_STRING (the state's text as
+    the server has it: "" or "Illegal Value" for a state without one), else its own type."""
+    return ChannelType.TIME_STRING if channel.native_type is ChannelType.ENUM else "time"
 
 
 async def _enum_strings(channel: Channel, timeout: float) -> tuple[str, ...]:
@@ -243,12 +281,15 @@ async def _get(names: Sequence[str], dbr_type: DbrSpec | None, count: int | None
             try:
                 if isinstance(connected, Exception):
                     raise connected
-                # more elements than the channel has: what it has, as caget clamps; 0 or
-                # less: all of them (caget -# -1)
-                wanted = None if count is None or count <= 0 else min(count, channel.count)
-                reading = await channel.get("time" if dbr_type is None else dbr_type, wanted,
-                                            timeout)
-                enums = await _enum_strings(channel, timeout)
+                # as caget: every element the channel has (not only the current length;
+                # a server pads), at most -# of them (0 or less: all)
+                wanted = channel.count if count is None or count <= 0 else \
+                    min(count, channel.count)
+                plain = dbr_type is None and not as_json
+                reading = await channel.get(_plain_type(channel) if plain else
+                                            "time" if dbr_type is None else dbr_type,
+                                            wanted, timeout)
+                enums = () if plain else await _enum_strings(channel, timeout)
             except ClientError as error:
                 _fail("get", error, err)
                 status = EXIT_FAILED
@@ -256,9 +297,9 @@ async def _get(names: Sequence[str], dbr_type: DbrSpec | None, count: int | None
             array = channel.count > 1
             if as_json:
                 print(_json(reading, enums, as_string, array), file=out)
-            elif dbr_type is None:
-                print(f"{channel.name:<{_NAME_WIDTH}} "
-                      f"{value_text(reading, enums, as_string, array)}", file=out)
+            elif plain:
+                print(_line(channel.name, value_text(reading, enums, as_string, array),
+                            not array), file=out)
             else:
                 print(_block(channel, reading), file=out)
     return status
@@ -328,6 +369,19 @@ def info(names: Sequence[str], timeout: float = 1.0, out: TextIO = sys.stdout,
     return _run("info", _info(names, timeout, out, err), err)
 
 
+def _counted(name: str, words: Sequence[str]) -> Sequence[str]:
+    """caput -a: the first word is how many elements follow."""
+    try:
+        count = int(words[0])
+    except ValueError:
+        count = -1
+    if count < 0 or count != len(words) - 1:
+        raise RequestFailed(name, "put", ECA_BADCOUNT,
+                            f"-a wants the number of elements, then that many values; got "
+                            f"{words[0]!r} then {len(words) - 1} values")
+    return words[1:]
+
+
 def _put_value(channel: Channel, words: Sequence[str], enums: Sequence[str],
                as_string: bool, err: TextIO) -> object:
     """Command-line words as caput sends them: text (the terminal's UTF-8 bytes), which the
@@ -358,30 +412,34 @@ def _put_value(channel: Channel, words: Sequence[str], enums: Sequence[str],
 
 
 async def _put(name: str, values: Sequence[str], wait: bool, timeout: float, as_string: bool,
-               out: TextIO, err: TextIO) -> int:
+               counted: bool, out: TextIO, err: TextIO) -> int:
     async with Context() as context:
         try:
+            words = _counted(name, values) if counted else values
             channel = await context.connect(name, timeout)
             enums = await _enum_strings(channel, timeout)
-            old = await channel.get("time", timeout=timeout)
-            await channel.put(_put_value(channel, values, enums, as_string, err), wait=wait,
+            old = await channel.get("time", channel.count, timeout)
+            await channel.put(_put_value(channel, words, enums, as_string, err), wait=wait,
                               timeout=timeout)
-            new = await channel.get("time", timeout=timeout)
+            new = await channel.get("time", channel.count, timeout)
             if channel.put_error is not None:
                 raise channel.put_error
         except ClientError as error:
             _fail("put", error, err)
             return EXIT_FAILED
         array = channel.count > 1
-        print(f"Old : {name:<{_NAME_WIDTH}} {value_text(old, enums, array=array)}", file=out)
-        print(f"New : {name:<{_NAME_WIDTH}} {value_text(new, enums, array=array)}", file=out)
+        for label, reading in (("Old", old), ("New", new)):
+            print(f"{label} : " + _line(name, value_text(reading, enums, as_string, array),
+                                        not array), file=out)
     return EXIT_OK
 
 
 def put(name: str, values: Sequence[str], wait: bool = False, timeout: float = 1.0,
-        out: TextIO = sys.stdout, err: TextIO = sys.stderr, as_string: bool = False) -> int:
-    """``iochost put``; returns the exit status."""
-    return _run("put", _put(name, values, wait, timeout, as_string, out, err), err)
+        out: TextIO = sys.stdout, err: TextIO = sys.stderr, as_string: bool = False,
+        counted: bool = False) -> int:
+    """``iochost put``; ``counted``: the first value is the element count (caput -a);
+    returns the exit status."""
+    return _run("put", _put(name, values, wait, timeout, as_string, counted, out, err), err)
 
 
 async def _monitor(names: Sequence[str], mask: int, limit: int | None, timeout: float,
@@ -389,6 +447,7 @@ async def _monitor(names: Sequence[str], mask: int, limit: int | None, timeout: 
     status = EXIT_OK
     done = asyncio.Event()
     received = 0
+    limit = limit if limit is not None and limit > 0 else None   # 0 or less: no limit
     refused: set[str] = set()
     async with Context() as context:
 
@@ -400,7 +459,7 @@ async def _monitor(names: Sequence[str], mask: int, limit: int | None, timeout: 
             if as_json:
                 print(_json(reading, ()), file=out, flush=True)
             else:
-                print(f"{reading.name:<{_NAME_WIDTH}} {_stamp_text(reading.timestamp)} "
+                print(f"{reading.name:<{_NAME_WIDTH}} {_stamp_text(reading)} "
                       f"{value_text(reading)}{_alarm_text(reading)}", file=out, flush=True)
             if limit is not None and received >= limit:
                 done.set()
@@ -416,9 +475,7 @@ async def _monitor(names: Sequence[str], mask: int, limit: int | None, timeout: 
         def subscribe(channel: Channel) -> None:
             """On the first connect: an enum as DBR_TIME_STRING, so that each update
             carries its state string as the server has it now (camonitor's way)."""
-            dbr: DbrSpec = ChannelType.TIME_STRING \
-                if channel.native_type is ChannelType.ENUM else "time"
-            subscription = channel.subscribe(dbr, mask=mask)
+            subscription = channel.subscribe(_plain_type(channel), mask=mask)
             subscription.add_callback(show)
             subscription.add_error_callback(lambda error: failed(channel, error))
             if subscription.error is not None:    # refused as it was made

