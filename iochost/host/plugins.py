@@ -25,6 +25,7 @@ from __future__ import annotations
 import importlib
 import inspect
 import os
+import site
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from importlib import metadata
@@ -274,11 +275,44 @@ def installed_since(catalog: PluginCatalog) -> list[str]:
             if not _known(catalog, ep) and _allowed(ep.name, dist := _dist_name(ep), allowed)]
 
 
+def _site_dirs() -> list[str]:
+    """The directories whose ``.pth`` files Python reads at its start."""
+    dirs = list(site.getsitepackages())
+    if site.ENABLE_USER_SITE:
+        dirs.append(site.getusersitepackages())
+    return dirs
+
+
+def _path_files() -> set[tuple[str, str]]:
+    found: set[tuple[str, str]] = set()
+    for sitedir in _site_dirs():
+        try:
+            found.update((sitedir, name) for name in os.listdir(sitedir)
+                         if name.endswith(".pth"))
+        except OSError:
+            continue
+    return found
+
+
+#: the .pth files there were when this process started (Python read those)
+_PATH_FILES_READ = _path_files()
+
+
+def _read_new_path_files() -> None:
+    """Read the ``.pth`` files written since the start, as Python read the others then: a
+    ``pip install -e`` makes its package importable only through one (a path, or an import
+    finder), and a reload must find a plugin installed so."""
+    for sitedir, name in sorted(_path_files() - _PATH_FILES_READ):
+        _PATH_FILES_READ.add((sitedir, name))
+        site.addpackage(sitedir, name, None)   # type: ignore[attr-defined]
+
+
 def load_new_plugins(catalog: PluginCatalog) -> list[PluginInfo]:
     """Load the plugins installed after ``catalog`` was read, by the rules it was read
     with (a host's reload: ``pip install`` a device plugin, then reload to mount its IOC).
     Each is all in or all out, as at start; returns their infos, broken ones included.
     Plugins already loaded are not touched (a new version of one needs a restart)."""
+    _read_new_path_files()
     importlib.invalidate_caches()
     added = []
     for ep in _entry_points():

@@ -456,6 +456,38 @@ def test_a_plugin_loaded_by_a_reload_mounts_its_built_in_mounts(
         sys.modules.pop("iochost_late_site", None)
 
 
+def test_a_plugin_pip_installed_editable_while_serving_is_loaded_by_a_reload(
+        clean_env, monkeypatch, ca_server, pyepics, unique_prefix, tmp_path):
+    """``pip install -e`` leaves the package where it is and writes a ``.pth`` file that
+    puts it on the path -- a file Python reads only at its start: the reload read none, and
+    the plugin failed to load (No module named ...). A .pth written since the start is read
+    by the reload, as Python reads them."""
+    from iochost.host import plugins
+
+    P = unique_prefix
+    site, source = tmp_path / "site-packages", tmp_path / "checkout"
+    site.mkdir()
+    source.mkdir()
+    monkeypatch.setenv("IOCHOST_ONLY_PLUGINS", "iochost-examples,iochost-late-editable")
+    monkeypatch.setenv("LATE_PREFIX", P + "EDIT:")
+    monkeypatch.syspath_prepend(str(site))
+    monkeypatch.setattr(plugins, "_site_dirs", lambda: [str(site)], raising=False)
+    host = started_demo_host(ca_server, P, tmp_path)
+    try:
+        install(site, "iochost_late_editable", LATE_PLUGIN)
+        (site / "iochost_late_editable.py").rename(source / "iochost_late_editable.py")
+        (site / "__editable__.iochost_late_editable-1.0.pth").write_text(f"{source}\n")
+        assert ca_server.call(reload_host(host)) is not None
+        assert host.catalog.plugins["iochost-late-editable"].loaded, \
+            host.catalog.plugins["iochost-late-editable"].error
+        assert pyepics.caget(P + "EDIT:A", timeout=5) is not None
+    finally:
+        ca_server.call(host.stop())
+        sys.modules.pop("iochost_late_editable", None)
+        if str(source) in sys.path:
+            sys.path.remove(str(source))
+
+
 def test_callers_reloading_at_once_each_get_their_own_reloads_outcome(tmp_path):
     """Operator A's reload is under way when B edits the file and reloads: each
     ``iochost reload`` reads the outcome of the reload that began after its request
