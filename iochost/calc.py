@@ -32,8 +32,9 @@ from typing import Any
 
 __all__ = ["INPUT_NAMES", "CalcError", "CalcProgram", "compile_calc"]
 
-#: The input names, in order (``A`` is input 0).
-INPUT_NAMES = "ABCDEFGHIJKL"
+#: The input names, in order (``A`` is input 0): base's CALCPERFORM_NARGS since 7.0.8, the
+#: calc and calcout records' INPA..INPU (access security's CALC has INPA..INPL only).
+INPUT_NAMES = "ABCDEFGHIJKLMNOPQRSTU"
 #: base's CALCPERFORM_STACK: the deepest runtime stack an expression may need.
 STACK_LIMIT = 80
 
@@ -282,7 +283,8 @@ class CalcProgram:
     jumps: tuple[int, ...]  # for _IF and _ELSE: the index after their match
 
     def evaluate(self, args: MutableSequence[float], previous: float = 0.0) -> float:
-        """The value for inputs ``args`` (12 floats; stores write into it); ``previous``
+        """The value for inputs ``args`` (one float per input it reads, in INPUT_NAMES
+        order; stores write into it); ``previous``
         is what ``VAL`` reads.  Raises CalcError when the program cannot finish
         (an unmatched conditional at run time, never for a compiled expression)."""
         stack: list[float] = []

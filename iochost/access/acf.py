@@ -40,6 +40,9 @@ from enum import IntEnum
 
 from ..calc import INPUT_NAMES, CalcError, CalcProgram, compile_calc
 
+#: base's ASMAXINP: an ASG's inputs are INPA..INPL
+ACCESS_INPUTS = 12
+
 __all__ = [
     "DEFAULT_GROUP",
     "AccessConfig",
@@ -429,6 +432,9 @@ class _Parser:
         if program.stores:
             raise self.error(f"assignment operator used in CALC expression {token.text!r}",
                              token)
+        if program.inputs >> ACCESS_INPUTS:
+            raise self.error(f"CALC expression {token.text!r} reads an input beyond L: "
+                             f"access security has INPA..INPL", token)
         if not program.inputs:
             # base evaluates a CALC only when one of its inputs changes: one that reads no
             # input never becomes true, so its rule never applies.

@@ -86,6 +86,7 @@ def test_quoted_strings_keep_their_escapes_as_base_does():
     ("UAG(u)\nUAG(u)", "2:5", "duplicate User Access Group"),
     ('ASG(x) { RULE(1, READ) { CALC("A+") } }', "1:31", "bad CALC expression: incomplete"),
     ('ASG(x) { RULE(1, READ) { CALC("B:=1;A") } }', "1:31", "assignment operator"),
+    ('ASG(x) { RULE(1, READ) { CALC("A+M") } }', "1:31", "reads an input beyond L"),
     ('UAG(x) { "a\n}', "1:10", "newline in quoted string"),
     ("UAG(x) { a @ }", "1:12", "invalid character '@'"),
     ("UAG(x) { a \x01 }", "1:12", "invalid character 0x01"),

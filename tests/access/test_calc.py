@@ -12,7 +12,8 @@ from softioc_process import running_softioc
 from iochost.calc import CalcError, compile_calc, evaluate
 from iochost.ca.dbr import ChannelType, decode_dbr
 
-INPUTS = [1.0, 2.0, 3.0, -4.5, 0.0, 10.0, 0.25, 7.0, 100.0, -1.0, 0.5, 3.75]
+INPUTS = [1.0, 2.0, 3.0, -4.5, 0.0, 10.0, 0.25, 7.0, 100.0, -1.0, 0.5, 3.75,
+          2.5, -1.25, 9.0, 0.125, 6.0, -8.0, 1.5, 4.0, 11.0]   # A..L, then M..U (base 7.0.8)
 
 # (expression, expected with INPUTS): the operators, precedence and functions base's
 # calc record reference describes; the corner cases follow postfix.c / calcPerform.c.
@@ -37,6 +38,9 @@ KNOWN = [
     ("A:=5;A+1", 6), ("LOG(0)", -math.inf), ("SQRT(-1)", math.nan), ("-A", -1),
     ("--A", 1), ("A - -B", 3), ("3-2-1", 0), ("8/4/2", 1), ("ABS(-3)+1", 4),
     ("(A+B)*(C-D)", 22.5), ("A<B<C", 1), ("K*L", 1.875),
+    # the inputs M..U (21 since base 7.0.8), beside names that start with their letters
+    ("M+U", 13.5), ("N*O", -11.25), ("P+Q+R", -1.875), ("S*T", 6), ("MAX(M,U,S)", 11),
+    ("R2D*0+R", -8), ("SIN(0)+S", 1.5), ("SQRT(T)", 2), ("NOT N", 0), ("PI*0+P", 0.125),
     # % and NINT are C casts (epicsInt32): beyond 32 bits or NaN, INT_MIN (softIoc's)
     ("NINT(1e10)", -2147483648), ("NINT(3e9)", -2147483648), ("NINT(NAN)", -2147483648),
     ("1e10%7", -2), ("5e9%3", -2), ("NINT(-2147483648.2)", -2147483648),
@@ -111,7 +115,7 @@ ORACLE = [expr for expr, _ in KNOWN if "VAL" not in expr and ":=" not in expr]
 def test_softioc_calc_records_agree():
     """Each expression in a calc record of softioc, read over a raw CA circuit."""
     inputs = "".join(f'field(INP{name}, "{value}")'
-                     for name, value in zip("ABCDEFGHIJKL", INPUTS, strict=True))
+                     for name, value in zip("ABCDEFGHIJKLMNOPQRSTU", INPUTS, strict=True))
     db = "".join(f'record(calc, "CALCORACLE:{i}") {{ field(CALC, "{expr}") {inputs} '
                  f'field(PINI, "YES") }}\n' for i, expr in enumerate(ORACLE))
     differ = []
