@@ -303,8 +303,13 @@ class Channel:
 
     def put_refused(self, status: int, text: str) -> None:
         """A put without completion was refused (logged; kept in ``put_error``)."""
-        # The ERROR's text names the request's channel (RSRV, iochost): the ECA text says more.
-        self.put_error = RequestFailed(self.name, "put", status)
+        # RSRV's ERROR text names the record: the ECA text says more then. iochost's adds
+        # why ("NAME: put refused: ..."): keep that.
+        record = self.name.split(".", 1)[0]
+        why = text.removeprefix(f"{self.name}: ").removeprefix(f"{record}: ")
+        if why.split(".", 1)[0] == record:
+            why = ""
+        self.put_error = RequestFailed(self.name, "put", status, why)
         log.warning("%s", self.put_error)
 
     def found(self, server: str) -> None:

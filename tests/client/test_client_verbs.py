@@ -28,6 +28,11 @@ class Refusing(ChannelDouble):
         raise CaStatusError(ECA_PUTFAIL, "value out of the device's range")
 
 
+class Reasoning(ChannelDouble):
+    async def verify_value(self, value):
+        raise ValueError(f"setpoint {value} is outside 0..100")
+
+
 def iochost(*args: str, env: dict | None = None, timeout: float = 60):
     return subprocess.run([sys.executable, "-m", "iochost", *args], capture_output=True,
                           text=True, timeout=timeout, env=env, check=False)
@@ -43,6 +48,7 @@ def pvs(serve_pvs):
         "WAVE": ChannelDouble(value=np.array([1.0, 2.5, 3.0])),
         "RO": ChannelDouble(value=1.0, read_only=True),
         "REFUSE": Refusing(value=0.0),
+        "REASON": Reasoning(value=0.0),
         "BIG": ChannelDouble(value=np.zeros(10_000)),
         "SHORT": ChannelShort(value=3),
         "PATH": ChannelByte(value=np.frombuffer(b"/data/run 42.h5\0\0", dtype=np.uint8),
@@ -147,6 +153,13 @@ def test_refused_put_exits_1_with_the_eca_text(pvs, wait):
     # CA carries the status, not the putter's text: the client prints the ECA text.
     assert result.stderr == (f"iochost put: {pvs['REFUSE']}: put failed: Channel write "
                              f"request failed (ECA_PUTFAIL)\n")
+    # ...but a refused put without completion is answered by an ERROR whose text iochost's
+    # server fills with the putter's reason: printed (a WRITE_NOTIFY reply has no text)
+    result = iochost("put", *wait, pvs["REASON"], "500")
+    reason = "put refused: ValueError: setpoint 500.0 is outside 0..100" if not wait else \
+        "Channel write request failed"
+    assert result.stderr == f"iochost put: {pvs['REASON']}: put failed: {reason} " \
+                            f"(ECA_PUTFAIL)\n"
 
 
 def test_monitor_prints_updates_like_camonitor(pvs, ca_server):
