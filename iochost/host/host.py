@@ -221,7 +221,10 @@ class Host:
         from .ca_section import server_config
 
         if built is None:
-            built = validate(self.config, self.catalog)
+            warnings: list[str] = []
+            built = validate(self.config, self.catalog, warnings=warnings)
+            for warning in warnings:
+                log.warning("%s", warning)
         builtin_mounts, _ = host_mounts(self.config, self.catalog)  # validate reported
         if self.config.access is not None:
             from .access import HostAccess

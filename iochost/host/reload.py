@@ -257,7 +257,10 @@ async def _reload(host: Host, path: str) -> tuple[ReloadPlan | None, list[str]]:
     that say so (the first one the headline), logged."""
     try:
         new, problems = read_config(path)
-        built = validate(new, host.catalog, problems)
+        warnings: list[str] = []
+        built = validate(new, host.catalog, problems, warnings=warnings)
+        for warning in warnings:
+            log.warning("reload: %s", warning)
         reasons = _rules_problems(new) + _emptied(host, new, path)
     except ConfigError as exc:
         reasons = [str(problem) for problem in exc.problems]

@@ -196,8 +196,8 @@ def _provider(owner: str, by_name: dict[str, MountConfig], mount: MountConfig) -
 
 
 def validate(config: HostConfig, catalog: PluginCatalog,
-             earlier: Iterable[ConfigProblem] = (), *, builtin_mounts: bool = True
-             ) -> dict[str, Any]:
+             earlier: Iterable[ConfigProblem] = (), *, builtin_mounts: bool = True,
+             warnings: list[str] | None = None) -> dict[str, Any]:
     """Check the CA settings (``ca`` over the environment) and ``config`` against the
     plugins, let the plugins check the mounts to serve together (``config_problems``),
     then build every enabled mount.
@@ -206,6 +206,10 @@ def validate(config: HostConfig, catalog: PluginCatalog,
     first, unless ``builtin_mounts`` is false. ``earlier`` are the problems found while
     reading the config (``read_config``): they are reported together with these. Returns
     mount name -> built IOC; raises ConfigError listing every problem.
+
+    A disabled mount's problems with the plugins (its IOC unknown: its plugin may be the
+    broken one the mount was disabled for) go to ``warnings``, not problems: it is not
+    served, and ``Host.mount`` or the reload that enables it checks it again.
     """
     from .ca_section import ca_problems  # here: it imports the server
 
@@ -220,9 +224,13 @@ def validate(config: HostConfig, catalog: PluginCatalog,
                         if problem.key not in reported)
     for mount in config.mounts:
         found = plugin_problems(mount, catalog)
-        problems.extend(found)
-        if not found and mount.enabled:
-            usable.append(mount)
+        if mount.enabled:
+            problems.extend(found)
+            if not found:
+                usable.append(mount)
+        elif warnings is not None:
+            warnings.extend(f"{problem} (the mount is disabled: not served)"
+                            for problem in found)
     problems.extend(config_problems(config, list(usable), catalog))
     built, build_problems = build_mounts(usable, catalog)
     problems.extend(build_problems)

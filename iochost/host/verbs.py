@@ -105,9 +105,10 @@ def _checked(path: str, switches: PluginSwitches, err: TextIO) -> _Checked | Non
     """Load plugins and config, validate and build; None after printing the problems."""
     catalog = switches.load()
     warn_broken(catalog, err)
+    warnings: list[str] = []
     try:
         config, problems = read_config(path)
-        built = validate(config, catalog, problems)
+        built = validate(config, catalog, problems, warnings=warnings)
     except ConfigError as exc:
         print(f"error: {exc}", file=err)
         if Path(path) == demo_config_path() and not any(
@@ -116,6 +117,8 @@ def _checked(path: str, switches: PluginSwitches, err: TextIO) -> _Checked | Non
                   "distribution: pip install it (plugins/iochost-examples in iochost's "
                   "source tree)", file=err)
         return None
+    for warning in warnings:
+        print(f"warning: {warning}", file=err)
     return _Checked(config, catalog, built)
 
 

@@ -117,6 +117,23 @@ def test_problems_of_all_mounts_come_at_once(catalog):
                                                        (3, "mounts[1].options.bogus")]
 
 
+def test_a_disabled_mount_of_a_broken_plugin_is_a_warning_not_a_refusal(catalog):
+    """An operator disables the mount of a plugin that broke (an upgrade) to get the host
+    serving again: its unknown IOC was a problem all the same, and serve refused to start.
+    Now a warning; the enabled mounts are built, and enabling it is checked then."""
+    config = load_config_text(textwrap.dedent("""\
+        mounts:
+          - {name: a, ioc: test-counter, prefix: "A:"}
+          - {name: dev, ioc: doomed, prefix: "D:", enabled: false}
+        """), "host.yaml", environ={})
+    warnings: list[str] = []
+    assert set(validate(config, catalog, warnings=warnings)) == {"_host", "a"}
+    assert warnings == [
+        "host.yaml:3: mounts[1].ioc: mount 'dev': IOC 'doomed' is provided by plugin "
+        "'broken-registration', which failed to load: iochost_register_iocs raised "
+        "RuntimeError: device table is corrupt (the mount is disabled: not served)"]
+
+
 def test_an_ioc_that_fails_to_build_is_reported_with_its_mount(catalog):
     found = problems_of("""\
         mounts:
