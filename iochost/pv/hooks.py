@@ -195,18 +195,30 @@ def scan_wrapper(scan_function: Hook, period: float | None, *, subtract_elapsed:
         instance = args[-2]
         if use_scan_field:
             instance.set_scan_period(period, initial=True)
-        while True:
-            current = instance.scan_period if use_scan_field else period
-            if not current or current <= 0:      # Passive: wait for .SCAN to change
-                await instance.wait_scan_change(None)
-                continue
-            started = time.monotonic()
-            await call_once(args, instance)
-            delay = current - (time.monotonic() - started) if subtract_elapsed else current
-            if use_scan_field:
-                await instance.wait_scan_change(max(delay, 0.0))
-            else:
-                await asyncio.sleep(max(delay, 0.0))
+        lock = asyncio.Lock()    # one call at a time, as a record is processed
+
+        async def process_once() -> None:
+            async with lock:
+                await call_once(args, instance)
+
+        # a record's PROC processes it: its scan hook is its device read (records.behaviour)
+        instance._scan_process = process_once
+        try:
+            while True:
+                current = instance.scan_period if use_scan_field else period
+                if not current or current <= 0:      # Passive: wait for .SCAN to change
+                    await instance.wait_scan_change(None)
+                    continue
+                started = time.monotonic()
+                await process_once()
+                delay = current - (time.monotonic() - started) if subtract_elapsed \
+                    else current
+                if use_scan_field:
+                    await instance.wait_scan_change(max(delay, 0.0))
+                else:
+                    await asyncio.sleep(max(delay, 0.0))
+        finally:
+            instance._scan_process = None
 
     scan_loop.__name__ = getattr(scan_function, "__name__", "scan")
     scan_loop.__qualname__ = getattr(scan_function, "__qualname__", "scan")

@@ -18,7 +18,7 @@ import enum
 import logging
 from types import GenericAlias, MappingProxyType, MethodType
 from typing import TYPE_CHECKING, Any, Protocol
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -161,6 +161,8 @@ class PvpropertyData(ChannelData):
     _logger: logging.Logger | None = None
     _scan_period: float | None = None
     _scan_changed: asyncio.Event | None = None
+    #: one call of its scan hook, while that runs (a record's PROC makes it)
+    _scan_process: Callable[[], Awaitable[None]] | None = None
 
     def __deepcopy__(self, memo: dict[int, Any]) -> PvpropertyData:
         """A copy detached from its group (``group`` is None), as caproto's copy is:

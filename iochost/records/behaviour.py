@@ -131,13 +131,19 @@ def scan_choice(period: float | None) -> int:
 
 
 async def process(record: PvpropertyData) -> None:
-    """PROC: run the putter on the current value again -- or on what the record's device
-    read answers, for one given a read (``links.interrupt_scan``); monitors hear of it as
+    """PROC: call the record's scan hook once (it is its device read: a Passive record is
+    read on demand), else run the putter on the current value again -- or on what the
+    record's device read answers, for one given a read (``links.interrupt_scan``); monitors
+    hear of it as
     of any processing, through MDEL/ADEL (an unchanged value posts nothing unless they are
     negative, as EPICS' ``monitor()``); a calc record computes its value first."""
     fields = record.field_inst
     if fields is not None and fields._table_type in CALCULATED:
         await calculate(fields, record)
+        return
+    scan = getattr(record, "_scan_process", None)
+    if scan is not None:
+        await scan()
         return
     read = getattr(record, "_device_read", None)
     await record.write(record.value if read is None else read())

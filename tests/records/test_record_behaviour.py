@@ -291,6 +291,12 @@ def test_scan_field_sets_a_use_scan_field_rate(mount, unique_prefix, client):
     assert all(0.35 < dt < 0.7 for dt in intervals[-2:]), intervals
     assert put_text(client, p + "ticks.SCAN", "Passive") == "ECA_NORMAL"
     assert ioc.ticks.scan_period is None
+    # Passive: a PROC reads the device once -- the scan hook is the record's device read
+    # (it only stamped the value again, so a client could not ask for a reading)
+    time.sleep(0.3)
+    before = client.value(p + "ticks")
+    assert client.write(p + "ticks.PROC", [1]) == "ECA_NORMAL"
+    assert client.value(p + "ticks") == before + 1
 
 
 def test_field_putter_hook_from_the_group(mount, unique_prefix, client):
