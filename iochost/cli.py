@@ -218,7 +218,8 @@ def build_parser() -> argparse.ArgumentParser:
         if verb == "new-plugin":
             sub.add_argument("name", metavar="NAME",
                              help="the plugin's name: words of letters and digits joined "
-                                  "by '-' (e.g. oven, vacuum-gauge)")
+                                  "by '-' or '_', starting with a letter (e.g. oven, "
+                                  "vacuum-gauge)")
             sub.add_argument("--dir", metavar="DIR",
                              help="where to write it (default: ./iochost-NAME; must not "
                                   "exist)")

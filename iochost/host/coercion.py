@@ -113,6 +113,9 @@ def coerce_option(value: Any, kinds: tuple[str, ...], raw: str | None = None) ->
                 continue
     if isinstance(value, int) and not isinstance(value, bool) and "string" in kinds:
         return str(value)                # `port: 0` for a text option: unambiguous
+    if value in (0, 1) and type(value) is int and "boolean" in kinds and not \
+            {"integer", "number"} & set(kinds):
+        return bool(value)               # `simulate: 1`, as the text "1" reads
     raise OptionTypeError(_explain(value, kinds, raw))
 
 

@@ -143,11 +143,15 @@ def options_schema(cls: type) -> dict[str, Any]:
         # what the host accepts besides a value of the type (see coerce_option): text
         # spelled as the type or made by macros, and an integer for a text option
         pattern = text_pattern(option.json_types)
+        numeric = "integer" in kinds or "number" in kinds
         if pattern is not None:
             kinds.append("string")
             prop["pattern"] = pattern
-        elif "string" in kinds and "integer" not in kinds and "number" not in kinds:
+        elif "string" in kinds and not numeric:
             kinds.append("integer")
+        if "boolean" in kinds and not numeric:   # an unquoted 1 or 0 reads as one too
+            kinds.append("integer")
+            prop.update(minimum=0, maximum=1)    # (numbers only: text keeps its pattern)
         if kinds:
             prop["type"] = kinds if len(kinds) > 1 else kinds[0]
         if option.description or option.units:

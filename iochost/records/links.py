@@ -11,7 +11,6 @@ onto the channel-data API (what holds that meaning here).
 """
 from __future__ import annotations
 
-import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, NamedTuple
 
@@ -21,7 +20,6 @@ from ..pv.data import ChannelChar, ChannelValueError
 from . import behaviour, fieldmeta
 from .tables import buffer_of, has_field
 
-logger = logging.getLogger("iochost.records")
 
 Getter = Callable[[Any], Any]
 Setter = Callable[[Any, Any], Awaitable[None]]
@@ -165,7 +163,7 @@ async def _set_scan(record: Any, choice: Any) -> None:
     if index == behaviour.SCAN_IO_INTR and not getattr(record, "_interrupts", False):
         # EPICS' scanAdd leaves a record Passive when its device support cannot interrupt
         # (no get_ioint_info): none of base's soft supports, which DTYP names, can
-        logger.warning("%s: SCAN I/O Intr is not valid for a soft record (it posts when "
+        record.log.warning("%s: SCAN I/O Intr is not valid for a soft record (it posts when "
                        "the IOC writes it); SCAN is Passive", record.pvname)
         index = 0
     period = behaviour.scan_period(index)

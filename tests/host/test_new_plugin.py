@@ -41,8 +41,8 @@ def test_the_verb_writes_a_complete_project_and_never_overwrites(tmp_path, capsy
     project = tmp_path / "iochost-oven"
     files = sorted(str(p.relative_to(project)) for p in project.rglob("*") if p.is_file())
     assert files == ["README.md", "hostconfig.yaml", "iochost_oven/__init__.py",
-                     "iochost_oven/ioc.py", "iochost_oven/plugin.py", "pyproject.toml",
-                     "tests/test_ioc.py"]
+                     "iochost_oven/__main__.py", "iochost_oven/ioc.py",
+                     "iochost_oven/plugin.py", "pyproject.toml", "tests/test_ioc.py"]
     assert "cd iochost-oven" in out and "iochost serve hostconfig.yaml" in out
     for path in project.rglob("*"):
         if path.is_file():
@@ -91,6 +91,12 @@ def test_round_trip_install_test_and_serve(tmp_path, caproto_context):
                            cwd=project, env=env, capture_output=True, text=True, timeout=120)
     assert tests.returncode == 0, tests.stdout + tests.stderr
     assert "2 passed" in tests.stdout
+    # on its own, as its docstring says (`-m iochost_oven.ioc` warned: the package had
+    # imported the module already)
+    alone = subprocess.run([str(python), "-m", "iochost_oven", "--help"],
+                           env=env, capture_output=True, text=True, timeout=60)
+    assert (alone.returncode, alone.stderr) == (0, ""), alone.stderr
+    assert "--list-pvs" in alone.stdout
 
     # and its host config served by 'iochost serve', read by another CA client
     env["EPICS_CAS_SERVER_PORT"] = os.environ["IOCHOST_TEST_SUBPROCESS_PORT"]
@@ -124,6 +130,6 @@ def test_the_template_ships_in_the_wheel():
         "tool"]["setuptools"]["package-data"]["iochost"]
     package = root / "iochost"
     template = [p for p in (package / "data" / "plugin_template").rglob("*.tmpl")]
-    assert len(template) == 7
+    assert len(template) == 8
     for path in template:
         assert any(path.relative_to(package).match(glob) for glob in globs), path

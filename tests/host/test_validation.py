@@ -284,6 +284,12 @@ def test_plain_yaml_values_follow_the_annotation_too(catalog):
           - {name: a, ioc: test-counter, options: {step: 1e2}}
         """, catalog)
     assert options["step"] == 100.0
+    # an unquoted 1 or 0 for a bool option, as the docs' spellings list it (was refused)
+    options = _built_options("""\
+        mounts:
+          - {name: a, ioc: test-counter, options: {fail_startup: 0}}
+        """, catalog)
+    assert options["fail_startup"] is False
 
 
 @pytest.mark.parametrize(("options", "message"), [
@@ -297,6 +303,7 @@ def test_plain_yaml_values_follow_the_annotation_too(catalog):
                      "yes/no/on/off/y/n as booleans: quote the word)")),
     ("{label: 1.10}", "got the number 1.1 (quote it to keep its spelling)"),
     ('{fail_startup: "maybe"}', "the string 'maybe' is not true or false"),
+    ("{fail_startup: 2}", "expected true or false, got int 2"),
 ])
 def test_an_option_that_cannot_be_coerced_says_why(catalog, options, message):
     problems = problems_raised(f"""\

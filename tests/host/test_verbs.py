@@ -145,7 +145,11 @@ def test_schema_documents_each_installed_iocs_options(plugins, capsys):
     assert typed == {"start": (["integer", "string"], text_pattern(("integer",))),
                      "step": (["number", "string"], text_pattern(("number",))),
                      "label": (["string", "integer"], None),
-                     "fail_startup": (["boolean", "string"], text_pattern(("boolean",)))}
+                     "fail_startup": (["boolean", "string", "integer"],
+                                      text_pattern(("boolean",)))}
+    # an unquoted 1 or 0 for a bool option: integers limited to those two
+    assert (options["properties"]["fail_startup"]["minimum"],
+            options["properties"]["fail_startup"]["maximum"]) == (0, 1)
     assert options["properties"]["start"]["default"] == 0
     assert options["additionalProperties"] is False
     assert set(schema["properties"]) == {"host", "macros", "ca", "mounts", "access", "web"}
