@@ -273,6 +273,8 @@ LINKS: dict[str, Link] = {
     "PROC": Link(lambda record: getattr(record, "_proc", 0), _process),
     "RVAL": Link(_raw_value, _write_raw, DBE_VALUE, putter_replaces=True),
     "DISP": Link(lambda record: getattr(record, "_disp", 0), _set_disp),
+    # mbbi/mbbo: whether any state is defined (init_common; our states are their strings)
+    "SDEF": Link(lambda record: int(any(getattr(record, "enum_strings", None) or ()))),
     "ZNAM": _enum_string(0),
     "ONAM": _enum_string(1),
     **{name: _enum_string(index) for index, name in enumerate(_STATES)},

@@ -204,9 +204,10 @@ class States(PVGroup):
 
 def test_mbbo_val_is_long_without_state_strings_as_rsrv(mount, ca_server, unique_prefix):
     """mbbo VAL (DBF_ENUM, SPC_DBADDR) is served as DBR_LONG while no ZRST..FFST is set;
-    mbbi VAL stays ENUM."""
+    mbbi VAL stays ENUM. SDEF says whether any state is defined (it read 0 always)."""
     P = unique_prefix
-    names = [P + n for n in ("nostates", "nostates.VAL", "named", "mbbi")]
+    names = [P + n for n in ("nostates", "nostates.VAL", "named", "mbbi", "nostates.SDEF",
+                             "named.SDEF", "mbbi.SDEF")]
     with running_softioc(f'record(mbbo, "{P}nostates") {{ field(VAL, "3") }}\n'
                          f'record(mbbo, "{P}named") {{ field(ZRST, "zero") '
                          f'field(ONST, "one") field(VAL, "1") }}\n'
@@ -217,6 +218,7 @@ def test_mbbo_val_is_long_without_state_strings_as_rsrv(mount, ca_server, unique
     assert mine == theirs
     assert theirs["nostates"] == (ChannelType.LONG, 1, b"3")
     assert theirs["mbbi"] == (ChannelType.ENUM, 1, b"")
+    assert [theirs[n + ".SDEF"][2] for n in ("nostates", "named")] == [b"0", b"1"]
 
 
 def put_enum(port: int, name: str, index: int) -> None:
