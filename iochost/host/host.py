@@ -470,7 +470,7 @@ class Host:
         handover, self._handover = self._handover, {}
         database = self.database
         database.remove_many([name for name, data in handover.items()
-                                   if name in database and database[name] is data])
+                              if name in database and database[name] is data])
 
     def add_pvs(self, ioc: Any, pvdb: Mapping[str, Any]) -> None:
         """Serve more PVs for the mounted IOC ``ioc`` (a PVGroup): they get its mount's
