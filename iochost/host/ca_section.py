@@ -30,11 +30,21 @@ def ca_problems(config: HostConfig, environ: Mapping[str, str] | None = None
                 ) -> list[ConfigProblem]:
     """What the server would reject in the ``ca`` section (or the environment over it),
     located at the offending key, or at ``<environment>`` when a variable is to blame.
-    Every one: each found is set aside and the settings are tried again."""
+    Every one: each found is set aside and the settings are tried again. A key that a
+    variable overrides here is checked too: the file is served without that variable
+    elsewhere (a systemd unit, another shell)."""
+    env = dict(os.environ if environ is None else environ)
+    problems = _problems(config, env)
+    reported = {problem.key for problem in problems}
+    problems += [problem for problem in _problems(config, {})
+                 if problem.key and problem.key not in reported]
+    return sorted(problems, key=lambda problem: problem.location.line)   # file order
+
+
+def _problems(config: HostConfig, env: dict[str, str]) -> list[ConfigProblem]:
     from iochost.server import ServerConfig, ServerConfigError
 
     settings = dict(config.ca.settings())
-    env = dict(os.environ if environ is None else environ)
     problems: list[ConfigProblem] = []
     while True:
         try:
@@ -49,4 +59,4 @@ def ca_problems(config: HostConfig, environ: Mapping[str, str] | None = None
                 problems.append(ConfigProblem(Location("<environment>"), "", str(exc)))
                 if env.pop(exc.setting, None) is None:   # not one we can set aside
                     break
-    return sorted(problems, key=lambda problem: problem.location.line)   # file order
+    return problems

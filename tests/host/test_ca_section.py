@@ -86,3 +86,15 @@ def test_every_bad_ca_value_is_reported_at_once():
         "<environment>: EPICS_CAS_BEACON_PERIOD='abc': not a number",
         "host.yaml:2: ca.interfaces: 'localhost' is not an IPv4 address[:port]",
         "host.yaml:3: ca.ignore_addresses: 'host' is not an IPv4 address[:port]"]
+
+
+def test_a_bad_ca_value_a_variable_overrides_here_is_still_reported():
+    """``interfaces: [localhost]`` passed `check` in a shell that set
+    EPICS_CAS_INTF_ADDR_LIST (ca-loopback does) and failed under systemd, which does not;
+    a bad port was reported either way. The file is checked on its own too."""
+    from iochost.host.ca_section import ca_problems
+
+    config = load_config_text("ca:\n  interfaces: [localhost]\n", "host.yaml", environ={})
+    assert [str(problem) for problem in ca_problems(
+        config, {"EPICS_CAS_INTF_ADDR_LIST": "127.0.0.1"})] == [
+        "host.yaml:2: ca.interfaces: 'localhost' is not an IPv4 address[:port]"]
