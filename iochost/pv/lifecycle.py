@@ -111,6 +111,11 @@ class HookRunner:
             return
         lib, self.async_lib = self.async_lib, None
         tasks, self.tasks = self.tasks, []
+        for channel in self.channels:      # records a client's SCAN set processing
+            periodic = getattr(channel, "_periodic", None)
+            if periodic is not None:
+                tasks.append(periodic)
+                channel._periodic = None
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)

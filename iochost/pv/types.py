@@ -163,6 +163,9 @@ class PvpropertyData(ChannelData):
     _scan_changed: asyncio.Event | None = None
     #: one call of its scan hook, while that runs (a record's PROC makes it)
     _scan_process: Callable[[], Awaitable[None]] | None = None
+    #: a record without a scan hook processing itself at its SCAN period
+    #: (records.behaviour.scan_periodically); cancelled with the IOC's hooks
+    _periodic: asyncio.Task[None] | None = None
 
     def __deepcopy__(self, memo: dict[int, Any]) -> PvpropertyData:
         """A copy detached from its group (``group`` is None), as caproto's copy is:

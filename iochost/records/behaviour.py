@@ -26,6 +26,7 @@
 """
 from __future__ import annotations
 
+import asyncio
 import math
 import numbers
 import re
@@ -35,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 from ..ca.dbr import DBE_LOG, DBE_PROPERTY, DBE_VALUE
 from ..ca.dbr_text import integer_prefix, parse_float
 from ..calc import INPUT_NAMES, CalcProgram, compile_calc
+from ..pv import faults
 from ..pv.alarms import AlarmSeverity, AlarmStatus
 from ..pv.data import SkipWrite
 from ..pv.types import PvpropertyData
@@ -147,6 +149,30 @@ async def process(record: PvpropertyData) -> None:
         return
     read = getattr(record, "_device_read", None)
     await record.write(record.value if read is None else read())
+
+
+def scan_periodically(record: PvpropertyData) -> None:
+    """A record with no scan hook whose SCAN a client set to a period processes itself at
+    that period, as EPICS' periodic scan threads process it (a calc computes, a soft
+    input re-stamps its value); until SCAN is no period. The IOC's hook runner cancels it
+    when the IOC stops (``HookRunner.stop``)."""
+    if record._scan_process is not None or (record._periodic is not None and
+                                            not record._periodic.done()):
+        return
+    record._periodic = asyncio.get_running_loop().create_task(
+        _periodic(record), name=f"SCAN of {record.pvname}")
+
+
+async def _periodic(record: PvpropertyData) -> None:
+    loop = asyncio.get_running_loop()
+    while (period := record.scan_period) is not None:
+        due = loop.time() + period
+        await record.wait_scan_change(period)        # early when SCAN changes
+        if loop.time() >= due and record.scan_period == period:
+            try:
+                await process(record)
+            except Exception as error:   # as a scan hook's failure: logged, rate-limited
+                faults.log_hook_error(record.log, record.pvname, "periodic scan", error)
 
 
 #: Record types whose processing sets VAL to CALC of the inputs A..L (calcout's outputs,

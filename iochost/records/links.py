@@ -170,6 +170,8 @@ async def _set_scan(record: Any, choice: Any) -> None:
     if period is None:
         record._idle_scan = index
     record.set_scan_period(period)
+    if period is not None:
+        behaviour.scan_periodically(record)   # unless a scan hook runs at this period
 
 
 def _uchar(value: Any) -> int:

@@ -299,6 +299,37 @@ def test_scan_field_sets_a_use_scan_field_rate(mount, unique_prefix, client):
     assert client.value(p + "ticks") == before + 1
 
 
+def test_a_record_without_a_scan_hook_processes_at_the_scan_a_client_sets(
+        mount, unique_prefix, client, ca_server):
+    """EPICS' classic counter, a calc with CALC=VAL+1 and SCAN=.1 second, counts; a soft
+    ai re-stamps its value each period. SCAN was stored and did nothing without a scan
+    hook. Passive stops it; stopping the IOC's hooks cancels it."""
+    from iochost.pv import stop_group
+
+    class Soft(PVGroup):
+        counter = pvproperty(value=0.0, record="calc")
+        reading = pvproperty(value=1.5, record="ai")
+
+    ioc = mount(Soft(prefix=unique_prefix))
+    p = ioc.prefix
+    assert put_text(client, p + "counter.CALC", "VAL+1") == "ECA_NORMAL"
+    assert put_text(client, p + "counter.SCAN", ".1 second") == "ECA_NORMAL"
+    assert put_text(client, p + "reading.SCAN", ".1 second") == "ECA_NORMAL"
+    stamp = client.read(p + "reading", ChannelType.TIME_DOUBLE).metadata.timestamp
+    assert wait_until(lambda: client.value(p + "counter") >= 5, timeout=5)
+    assert client.read(p + "reading", ChannelType.TIME_DOUBLE).metadata.timestamp > stamp
+    assert put_text(client, p + "counter.SCAN", "Passive") == "ECA_NORMAL"
+    time.sleep(0.25)
+    stopped = client.value(p + "counter")
+    time.sleep(0.35)
+    assert client.value(p + "counter") == stopped
+    assert put_text(client, p + "counter.SCAN", ".1 second") == "ECA_NORMAL"
+    task = ioc.counter._periodic
+    assert task is not None and not task.done()
+    ca_server.call(stop_group(ioc))
+    assert task.done() and ioc.reading._periodic is None
+
+
 def test_field_putter_hook_from_the_group(mount, unique_prefix, client):
     class Hooked(PVGroup):
         A = pvproperty(value=1.0, record="ai")
