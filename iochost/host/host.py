@@ -137,6 +137,14 @@ class Mount:
                 "description": self.config.description}
 
 
+def _consumed(built: Mapping[str, Any]) -> None:
+    """Forget the IOCs a validation built, once mounted: the caller's dict lives on (the
+    serve verb's frame), and an IOC it holds -- a reload builds every mount's, and mounts
+    the changed ones only -- would outlive its unmount, and be frozen with the heap."""
+    if isinstance(built, dict):
+        built.clear()
+
+
 class Host:
     """Serves the mounts of a host config from one CA server.
 
@@ -262,6 +270,7 @@ class Host:
                 await self._activate(mount, built[mount_config.name])
             else:
                 await self._call_hook("iochost_mount_state_changed", host=self, mount=mount)
+        _consumed(built)
         if self.access is not None:
             self.access.attach(self.server)
         log.info("host %r serving %d PVs of %d mounts on port %d", self.config.host.name,
@@ -413,6 +422,7 @@ class Host:
             await self._apply_mounts(new, plan, built, before)
         finally:
             self._withdraw_handover()
+            _consumed(built)
         if self.access is not None:
             # a mount's asg: may have changed without a remount; then the rules file is
             # read again (SIGHUP re-reads the ACF too, as the only reload signal)

@@ -43,7 +43,8 @@ from iochost.ca.codes import (ACCESS_READ, ACCESS_WRITE, CA_PROTO_ACCESS_RIGHTS,
                               CA_PROTO_EVENT_ADD, CA_PROTO_EVENT_CANCEL, CA_PROTO_EVENTS_OFF,
                               CA_PROTO_EVENTS_ON, CA_PROTO_HOST_NAME, CA_PROTO_READ,
                               CA_PROTO_READ_NOTIFY, CA_PROTO_READ_SYNC, CA_PROTO_SEARCH,
-                              CA_PROTO_VERSION, CA_PROTO_WRITE, CA_PROTO_WRITE_NOTIFY, DBE_ANY,
+                              CA_PROTO_VERSION, CA_PROTO_WRITE, CA_PROTO_WRITE_NOTIFY, DBE_ALARM,
+                              DBE_ANY, DBE_LOG, DBE_VALUE,
                               DO_REPLY, ELEMENT_SIZES, LAST_DBR_TYPE, UNKNOWN_CID, Command)
 from iochost.ca.parser import Role
 from iochost.ca.dbr import payload_size
@@ -144,6 +145,30 @@ class _NoSubscriptions(dict):  # type: ignore[type-arg]
 
 
 NO_SUBSCRIPTIONS: dict[int, Subscription] = _NoSubscriptions()
+
+
+def _current(data: Any, sub: Subscription) -> bytes | None:
+    """What ``sub`` would get from ``data`` now (None: it cannot say without awaiting)."""
+    if data.needs_async_read:
+        return None
+    try:
+        return bytes(data.read_dbr(sub.dbr_type, sub.count)[0])
+    except Exception:
+        return None
+
+
+def _would_post(sub: Subscription, old: bytes | None, new: bytes | None) -> bool:
+    """Whether a subscriber whose data went from ``old`` to ``new`` hears of it, as a post
+    would tell it: a value subscriber when anything differs, an alarm-only one when the
+    status or severity does (the first 4 bytes of a DBR with them), a property-only one
+    never (metadata did not change: ``_interchangeable``). Unknown (None): it hears."""
+    if old is None or new is None:
+        return True
+    if old == new:
+        return False
+    if sub.mask & (DBE_VALUE | DBE_LOG):
+        return True
+    return bool(sub.mask & DBE_ALARM) and sub.dbr_type > 6 and old[:4] != new[:4]
 
 
 def _fast_reader(channel: CircuitChannel) -> Callable[[int, int], tuple[bytes, int]] | None:
@@ -1147,17 +1172,21 @@ class VirtualCircuit(asyncio.Protocol):
         Its subscriptions move over and get the current value, and ACCESS_RIGHTS goes out
         if the new PV grants other rights -- the client stays connected."""
         readable = channel.rights & ACCESS_READ
-        for sub in channel.subscriptions.values():
+        subs = list(channel.subscriptions.values())
+        before = {sub: _current(channel.data, sub) for sub in subs}
+        for sub in subs:
             self.backlog.pop(sub, None)
             if readable:
                 self.server.unsubscribe(sub)
         channel.data = data
         channel.fast_read = None
         if readable:
-            for sub in channel.subscriptions.values():
+            for sub in subs:
                 self.server.subscribe(sub)
-        if not self.update_access(channel) and readable:
-            for sub in channel.subscriptions.values():
+        if self.update_access(channel) or not readable:
+            return
+        for sub in subs:
+            if _would_post(sub, before[sub], _current(data, sub)):
                 self._spawn(self._first_event_async(sub, None))
 
     def _event_failed(self, header: Header, status: int) -> None:

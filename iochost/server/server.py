@@ -286,7 +286,10 @@ class Server:
             for channel in [ch for ch in circuit.channels.values() if ch.key in removed]:
                 found = database.resolve_entry(channel.name) if channel.key in database \
                     else None
-                if found is not None and found[0] == channel.key and \
+                busy = channel.writer is not None and channel.writer.busy
+                # a put still running on the old data: its client must not hear "done"
+                # from a PV that is gone, so it hears of the disconnect (as before)
+                if found is not None and found[0] == channel.key and not busy and \
                         _interchangeable(channel.data, found[1]):
                     circuit.rebind(channel, found[1])
                 else:

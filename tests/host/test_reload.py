@@ -177,6 +177,47 @@ def test_a_remounted_mounts_clients_stay_connected(served, ca_server, pyepics,
     count.disconnect()
 
 
+def test_a_callers_built_iocs_do_not_outlive_their_mounts(plugin_site, clean_env, ca_server,
+                                                         unique_prefix, tmp_path,
+                                                         monkeypatch):
+    """`iochost serve` keeps the dict of IOCs the validation built for the life of the
+    process, and a reload builds every mount's IOC but mounts only the changed ones: the
+    first IOCs never died after a remount, and each reload that remounted nothing kept a
+    copy of every unchanged mount's IOC (frozen with the heap). The host forgets them once
+    mounted."""
+    from iochost.host import validate
+
+    path = tmp_path / "host.yaml"
+    path.write_text(config_text(unique_prefix, [KEEP, EDIT]))
+    config = load_config(path)
+    catalog = load_plugins(blocked=["broken-import"])
+    built = validate(config, catalog)                 # what the serve verb holds on to
+    host = Host(config, catalog, server=ca_server.server)
+    ca_server.call(host.start(built))
+    try:
+        first = weakref.ref(host.mounts["edit"].ioc)
+        assert built == {}
+        path.write_text(config_text(unique_prefix, [KEEP, EDITED]))
+        assert ca_server.call(reload_host(host)).changed == ["edit"]
+        gc.collect()
+        assert first() is None
+        from iochost.host import reload as reloading
+
+        spares = []               # a reload that remounts nothing builds every IOC anyway
+
+        def validated(*args, **kwargs):
+            found = validate(*args, **kwargs)
+            spares.extend(weakref.ref(ioc) for ioc in found.values())
+            return found
+
+        monkeypatch.setattr(reloading, "validate", validated)
+        assert ca_server.call(reload_host(host)).empty
+        gc.collect()
+        assert spares and [ref() for ref in spares] == [None] * len(spares)
+    finally:
+        ca_server.call(host.stop())
+
+
 def test_mounts_disabled_by_a_reload_read_disabled_as_at_start(served, ca_server, pyepics,
                                                               unique_prefix):
     """A mount switched to ``enabled: false`` read "unmounted", and one added disabled had

@@ -494,6 +494,53 @@ def test_a_pv_replaced_by_one_that_looks_the_same_keeps_its_channels(circuit, ca
     ca_server.remove([name])
 
 
+class SlowPut(ChannelDouble):
+    async def verify_value(self, value):
+        await asyncio.sleep(0.5)
+        return value
+
+
+def test_a_replacement_disconnects_a_channel_whose_put_still_runs(circuit, ca_server,
+                                                                   unique_prefix):
+    """A put still running on the old PV when it is replaced must not be confirmed to a
+    client that then reads the new PV without it: that channel is disconnected (as any
+    replacement did before), so the client knows; the put's reply is dropped."""
+    name = unique_prefix + "SLOWSWAP"
+    ca_server.add({name: SlowPut(value=1.0)})
+    reply = circuit.create_channel(name)[1]
+    circuit.send(ca.WriteNotifyRequest(data_type=DOUBLE, data_count=1, sid=reply.sid,
+                                       ioid=9, payload=double(5.0)))
+    time.sleep(0.1)
+    ca_server.add({name: SlowPut(value=1.0)})
+    gone = circuit.recv_until(lambda m: isinstance(m, (ca.ServerDisconnResponse,
+                                                       ca.WriteNotifyResponse)))
+    assert isinstance(gone, ca.ServerDisconnResponse) and gone.cid == reply.cid
+    ca_server.remove([name])
+
+
+def test_a_replacement_posts_only_what_a_subscriber_would_hear(circuit, ca_server,
+                                                               unique_prefix):
+    """After a replacement that keeps the channel: a DBE_PROPERTY-only subscriber hears
+    nothing (the metadata is the same by construction), a value subscriber hears the new
+    value, and nothing when the value is the same."""
+    name = unique_prefix + "MASKSWAP"
+    ca_server.add({name: ChannelDouble(value=1.0, units="mm")})
+    sid = circuit.create_channel(name)[1].sid
+    for subscriptionid, mask in ((1, 1), (2, 8)):      # DBE_VALUE, DBE_PROPERTY
+        circuit.send(ca.EventAddRequest(data_type=DOUBLE, data_count=1, sid=sid,
+                                        subscriptionid=subscriptionid, low=0, high=0, to=0,
+                                        mask=mask))
+    first = [m for m in circuit.recv_for(0.3) if isinstance(m, ca.EventAddResponse)]
+    assert sorted(m.subscriptionid for m in first) == [1, 2]
+    ca_server.add({name: ChannelDouble(value=1.0, units="mm")})     # the same value
+    assert not [m for m in circuit.recv_for(0.3) if isinstance(m, ca.EventAddResponse)]
+    ca_server.add({name: ChannelDouble(value=3.0, units="mm")})
+    events = [m for m in circuit.recv_for(0.3) if isinstance(m, ca.EventAddResponse)]
+    assert [(m.subscriptionid, decode_dbr(DOUBLE, m.payload, 1)[0][0]) for m in events] == \
+        [(1, 3.0)]
+    ca_server.remove([name])
+
+
 def test_million_element_array_uses_the_extended_header(circuit, serve_pvs):
     values = np.arange(1_000_000, dtype=float)
     names = serve_pvs({"BIG": ChannelDouble(value=values)})
