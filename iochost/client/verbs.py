@@ -347,9 +347,8 @@ async def _info(names: Sequence[str], timeout: float, out: TextIO, err: TextIO) 
                 _fail("info", connected, err)
                 status = EXIT_FAILED
                 continue
-            # cainfo's names: dbf_text/dbr_text call INT "SHORT"
-            native = "SHORT" if channel.native_type is ChannelType.INT else \
-                getattr(channel.native_type, "name", "?")
+            native = _type_name(channel.native_type) if channel.native_type is not None \
+                else "?"
             access = ", ".join(("read" if channel.access & AccessRights.READ else "no read",
                                 "write" if channel.access & AccessRights.WRITE else
                                 "no write"))

@@ -143,9 +143,8 @@ async def process(record: PvpropertyData) -> None:
     if fields is not None and fields._table_type in CALCULATED:
         await calculate(fields, record)
         return
-    scan = getattr(record, "_scan_process", None)
-    if scan is not None:
-        await scan()
+    if record._scan_process is not None:
+        await record._scan_process()
         return
     read = getattr(record, "_device_read", None)
     await record.write(record.value if read is None else read())
