@@ -5,10 +5,7 @@ import argparse
 import signal
 import sys
 import textwrap
-from collections.abc import Callable
-from typing import TypeVar
-
-from . import __version__
+from . import __version__, cli_client
 from .logs import LOG_FORMATS
 
 DESCRIPTION = """\
@@ -85,13 +82,15 @@ autosave helper reads it (an existing one is kept as .savB)."""),
         """\
 examples (against 'iochost serve --demo'):
   iochost get DEMO:A:SIMPLE:A DEMO:BL:current.EGU
+  iochost get -a -f 3 DEMO:HOST:UPTIME DEMO:A:SIMPLE:B
   iochost get --json DEMO:A:SIMPLE:A DEMO:HOST:UPTIME
   iochost get -d DBR_CTRL_DOUBLE DEMO:HOST:UPTIME
 
-Prints 'NAME VALUE' per PV (arrays: 'NAME COUNT V1 V2 ...', enums as their string);
--d prints every field of that DBR type. All PVs are searched at once: missing ones
-cost one timeout together. -# (or -c) asks for at most COUNT elements (no more than
-the PV has). Exit status 1, with a one-line error, when a PV is not found, times out or
+Takes caget's options and prints what caget prints: 'NAME VALUE' per PV (arrays:
+'NAME COUNT V1 V2 ...', enums as their string); -t the value alone; -a 'NAME STAMP
+VALUE STAT SEVR'; -d every field of that DBR type. All PVs are searched at once:
+missing ones cost one timeout together, and (unlike caget) the others are still
+printed. Exit status 1, with a one-line error, when a PV is not found, times out or
 refuses the read."""),
     "info": (
         "show where PVs are served and how (like cainfo)",
@@ -109,27 +108,30 @@ examples (against 'iochost serve --demo'):
   iochost put DEMO:B:SIMPLE:A 42
   iochost put --wait DEMO:BL:shutter Open
 
-Prints the old and the new value. As caput, the words go as text (UTF-8) and the
-server converts and checks them (a number out of the field's range is refused, not
-wrapped): a scalar takes the words joined by spaces, an array one element per word
-(a CHAR array too: numbers; -S writes the words to it as one long string).
-An enum takes a state string first, then an index (a state named "10" is that
-state). --wait waits until the server reports the put complete. Exit status 1, with
-the ECA text, when the put is refused; without --wait only a refusal that arrives
-before the read-back is seen (a putter that awaits may refuse later): use --wait
-when a script relies on the status."""),
+Takes caput's options and prints what caput prints: the old and the new value (-t
+the new value alone, -l the wide lines). As caput, the words go as text (UTF-8, C
+escapes such as \\n turned into their bytes) and the server converts and checks
+them (a number out of the field's range is refused, not wrapped): a scalar takes the
+words joined by spaces, an array one element per word (a CHAR array too: numbers;
+-S writes the words to it as one long string). An enum takes a state string first,
+then an index (a state named "10" is that state; -n: numbers only, -s: strings
+only). --wait (-c) waits until the server reports the put complete. Exit status 1,
+with the ECA text, when the put is refused (after the old value, as caput); without
+--wait only a refusal that arrives before the read-back is seen (a putter that awaits
+may refuse later): use --wait when a script relies on the status."""),
     "monitor": (
         "print PV updates from any CA server (like camonitor)",
         """\
 examples (against 'iochost serve --demo'):
-  iochost monitor -n 3 DEMO:HOST:UPTIME
-  iochost monitor -m va -n 2 DEMO:A:SIMPLE:A DEMO:A:SIMPLE:B
+  iochost monitor --updates 3 DEMO:HOST:UPTIME
+  iochost monitor -m va --updates 2 DEMO:A:SIMPLE:A DEMO:A:SIMPLE:B
 
-Prints 'NAME DATE TIME VALUE [STATUS SEVERITY]' per update until -n updates
-were printed or Ctrl-C; reconnects by itself when a server restarts. A PV not
-found within the timeout is shown '*** Not connected (PV not found)' and still
-waited for, as camonitor does: it prints once a server serves it. Enums show the
-state string the server sends with each update."""),
+Takes camonitor's options and prints what camonitor prints: 'NAME STAMP VALUE STAT
+SEVR' per update (the alarm fields empty when there is none) until --updates N were
+printed or Ctrl-C; reconnects by itself when a server restarts. A PV not found within
+the timeout is shown '*** Not connected (PV not found)' and still waited for, as
+camonitor does: it prints once a server serves it. Enums show the state string the
+server sends with each update (-n: their number)."""),
     "new-plugin": (
         "write a new, installable plugin project with one IOC, a test and a host config",
         """\
@@ -212,7 +214,7 @@ def build_parser() -> argparse.ArgumentParser:
             sub.add_argument("--timeout", type=float, default=60.0, metavar="S",
                              help="seconds to wait for the reload's outcome (default 60)")
         if verb in CLIENT_VERBS:
-            _client_arguments(sub, verb)
+            cli_client.add_arguments(sub, verb)
         if verb == "list-plugins":
             sub.add_argument("--json", action="store_true", help="print JSON")
         if verb == "new-plugin":
@@ -224,80 +226,6 @@ def build_parser() -> argparse.ArgumentParser:
                              help="where to write it (default: ./iochost-NAME; must not "
                                   "exist)")
     return parser
-
-
-T = TypeVar("T")
-
-
-def _argument_type(parse: Callable[[str], T]) -> Callable[[str], T]:
-    """``parse``, its ValueError shown by argparse as the usage error's text."""
-    def convert(text: str) -> T:
-        try:
-            return parse(text)
-        except ValueError as exc:
-            raise argparse.ArgumentTypeError(str(exc)) from None
-    return convert
-
-
-def _client_verbs_parse(name: str) -> Callable[[str], object]:
-    """An argparse type: the client verbs' parser `name`, imported at its first use (the
-    client imports numpy and asyncio; ``iochost --help`` and the host's verbs need neither)."""
-    def parse(text: str) -> object:
-        from .client import verbs
-
-        return getattr(verbs, name)(text)
-    return _argument_type(parse)
-
-
-def _seconds(text: str) -> float:
-    """-w S: 0 (or less) waits forever, as ca_pend_io(0) does."""
-    try:
-        seconds = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
-    return seconds if seconds > 0 else 1e9
-
-
-def _client_arguments(sub: argparse.ArgumentParser, verb: str) -> None:
-    sub.add_argument("--timeout", "-w", type=_seconds, default=1.0, metavar="S",
-                     help="seconds to wait for the connections and each answer "
-                          "(default 1; 0: forever, as libca's)")
-    if verb == "put":
-        sub.add_argument("pv", metavar="PV")
-        sub.add_argument("values", metavar="VALUE", nargs="+")
-        sub.add_argument("--wait", "-c", action="store_true",
-                         help="wait until the put completed (WRITE_NOTIFY)")
-        sub.add_argument("-S", dest="as_string", action="store_true",
-                         help="write the words to a CHAR array as one long string (its "
-                              "UTF-8 bytes and a NUL), as caput -S")
-        sub.add_argument("-a", dest="counted", action="store_true",
-                         help="the first VALUE is the number of array elements that follow, "
-                              "as caput -a (without -a each word is one element too)")
-        return
-    sub.add_argument("pvs", metavar="PV", nargs="+")
-    if verb == "info":
-        return
-    sub.add_argument("--json", action="store_true", help="print one JSON object per value")
-    if verb == "get":
-        sub.add_argument("-S", dest="as_string", action="store_true",
-                         help="print a CHAR array as its text up to the first NUL (a long "
-                              "string: a CHAR waveform, an lsi, NAME.FIELD$)")
-        sub.add_argument("-d", dest="dbr_type", metavar="TYPE",
-                         type=_client_verbs_parse("parse_dbr_type"),
-                         help="request this DBR type (DBR_CTRL_DOUBLE, time_long, 20, ...) or "
-                              "family of the native type (native, sts, time, gr, ctrl) "
-                              "and print all its fields")
-        sub.add_argument("-#", "-c", dest="count", type=int, metavar="COUNT",
-                         help="number of array elements to read (default, or 0 or less: "
-                              "all); -# as caget's")
-    else:
-        sub.add_argument("-m", dest="mask", type=_client_verbs_parse("parse_mask"),
-                         default="va",
-                         metavar="MASK",
-                         help="events: v(alue) l(og) a(larm) p(roperty); default va")
-        sub.add_argument("-n", dest="limit", type=int, metavar="N",
-                         help="stop after N updates (default, or 0 or less: run until "
-                              "Ctrl-C)")
 
 
 def _interrupt(signum: int, frame: object) -> None:
@@ -345,19 +273,7 @@ def _config_path(args: argparse.Namespace, parser: argparse.ArgumentParser) -> s
 
 def _run_verb(args: argparse.Namespace) -> int:
     if args.verb in CLIENT_VERBS:
-        from .client import verbs as client_verbs
-
-        client = {
-            "get": lambda: client_verbs.get(args.pvs, args.dbr_type, args.count,
-                                            args.timeout, args.json,
-                                            as_string=args.as_string),
-            "info": lambda: client_verbs.info(args.pvs, args.timeout),
-            "put": lambda: client_verbs.put(args.pv, args.values, args.wait, args.timeout,
-                                            as_string=args.as_string, counted=args.counted),
-            "monitor": lambda: client_verbs.monitor(args.pvs, args.mask, args.limit,
-                                                    args.timeout, args.json),
-        }
-        return client[args.verb]()
+        return cli_client.run(args)
     from .host import verbs
 
     switches = verbs.PluginSwitches(disable_autoload=getattr(args, "no_autoload", None),

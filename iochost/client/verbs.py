@@ -1,18 +1,20 @@
-"""The ``iochost get`` / ``put`` / ``monitor`` verbs: what ``caget``/``caput``/``camonitor``
-users expect, on any CA server.
+"""The ``iochost get`` / ``put`` / ``monitor`` verbs: ``caget``/``caput``/``camonitor``
+on any CA server, with their options and their output (see :mod:`.printing`).
 
 Output (stdout), one line per value unless ``-d`` asks for a DBR type's full contents:
 
 * get: ``NAME VALUE`` (arrays: ``NAME COUNT V1 V2 ...``; enums as their state string),
-  as ``caget`` prints;
-* put: ``Old : NAME VALUE`` then ``New : NAME VALUE``, as ``caput`` prints;
-* monitor: ``NAME DATE TIME VALUE [STATUS SEVERITY]`` per update (the alarm only when
-  there is one), ``NAME *** disconnected`` when the server goes away, as ``camonitor``;
+  ``-t`` the value alone, ``-a`` ``NAME STAMP VALUE STAT SEVR``;
+* put: ``Old : NAME VALUE`` then ``New : NAME VALUE`` (``-t``: the new value; ``-l``:
+  the wide lines); a refused put prints the old value, then the error;
+* monitor: ``NAME STAMP VALUE STAT SEVR`` per update (the alarm fields empty without an
+  alarm), ``NAME STAMP *** disconnected`` when the server goes away;
 * ``--json``: one JSON object per value (name, value, count, type, timestamp, status,
   severity, units).
 
 Errors go to stderr as one line, ``iochost VERB: NAME: what failed (ECA text)``, and the
-exit status is 1 when any PV was not found, timed out or refused the request; 0 otherwise.
+exit status is 1 when any PV was not found, timed out or refused the request; 0 otherwise
+(unlike caget, the PVs that did connect are printed when another was not found).
 """
 from __future__ import annotations
 
@@ -20,31 +22,38 @@ import asyncio
 import json
 import logging
 import sys
-import time
 from collections.abc import Coroutine, Sequence
+from dataclasses import dataclass, field
 from typing import Any, TextIO
 
 import numpy as np
 
 from iochost.ca.alarm_codes import AlarmSeverity, AlarmStatus
-from iochost.ca.codes import DBE_ALARM, DBE_LOG, DBE_PROPERTY, DBE_VALUE
-from iochost.ca.dbr import EPICS_EPOCH, FAMILIES, AccessRights, ChannelType, family
+from iochost.ca.codes import DBE_ALARM, DBE_LOG, DBE_PROPERTY, DBE_VALUE, DEFAULT_PRIORITY
+from iochost.ca.dbr import FAMILIES, AccessRights, ChannelType
 from iochost.ca.eca import ECA_BADCOUNT, ECA_BADTYPE
 
+from . import printing
 from .channel import Channel, DbrSpec
 from .config import ConfigError
 from .context import Context
 from .errors import ClientError, RequestFailed
+from .printing import Style, alarm_name, unescaped
 from .reading import Reading
 
 __all__ = [
     "EXIT_FAILED",
     "EXIT_OK",
+    "GetOptions",
+    "MonitorOptions",
+    "PutOptions",
+    "Style",
     "get",
     "info",
     "monitor",
     "parse_dbr_type",
     "parse_mask",
+    "parse_stamps",
     "put",
 ]
 
@@ -52,7 +61,6 @@ EXIT_OK = 0
 #: Any PV not found, timed out, or refused the request.
 EXIT_FAILED = 1
 _MASK_LETTERS = {"v": DBE_VALUE, "l": DBE_LOG, "a": DBE_ALARM, "p": DBE_PROPERTY}
-_NAME_WIDTH = 30  # caget/camonitor pad names to 30 characters
 
 
 def parse_dbr_type(text: str) -> DbrSpec:
@@ -83,105 +91,40 @@ def parse_mask(letters: str) -> int:
     return mask
 
 
-# -- formatting -----------------------------------------------------------------------------
-def _alarm_name(cls: type[AlarmStatus | AlarmSeverity], number: int) -> str:
-    try:
-        return cls(number).name
-    except ValueError:
-        return str(number)
+def parse_stamps(key: str) -> str:
+    """camonitor's ``-t`` key (ValueError if it has a letter it does not know)."""
+    printing.Clock.parse(key)
+    return key
 
 
-def _number_text(value: object) -> str:
-    if isinstance(value, float):
-        return format(value, "g")
-    return str(value)
+# -- JSON ------------------------------------------------------------------------------------
+def _json_values(reading: Reading, enum_strings: Sequence[str]) -> list[str]:
+    if isinstance(reading.data, list):
+        return [_text(item) for item in reading.data]
+    return [enum_strings[i] if 0 <= i < len(enum_strings) else str(i)
+            for i in reading.data.tolist()]
 
 
 def _text(raw: bytes) -> str:
-    """CA text as a terminal shows the bytes caget prints: UTF-8, else latin-1."""
+    """CA text: UTF-8, else latin-1."""
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError:
         return raw.decode("latin-1")
 
 
-def _values_text(reading: Reading, enum_strings: Sequence[str]) -> list[str]:
-    data = reading.data
-    if isinstance(data, list):
-        return [_text(item) for item in data]
-    if reading.native_type is ChannelType.ENUM and enum_strings:
-        return [enum_strings[i] if 0 <= i < len(enum_strings) else str(i)
-                for i in data.tolist()]
-    if reading.native_type is ChannelType.CHAR:   # caget's dbr_char_t is signed
-        data = data.astype(np.int8)
-    return [_number_text(item) for item in data.tolist()]
-
-
-def long_string(reading: Reading) -> str | None:
-    """A CHAR array's bytes up to the first NUL as text (caget -S), else None."""
-    if reading.native_type is not ChannelType.CHAR:
-        return None
-    return bytes(np.asarray(reading.data, dtype=np.uint8)).split(b"\0", 1)[0].decode(
-        "utf-8", "replace")
-
-
-def value_text(reading: Reading, enum_strings: Sequence[str] = (), as_string: bool = False,
-               array: bool | None = None) -> str:
-    """The value as caget prints it: a scalar alone, an array as ``COUNT V1 V2 ...`` (also
-    when it holds one element or none: ``array``, the channel's element count > 1, decides
-    as caget's does); with ``as_string`` a CHAR array as its text (caget -S)."""
-    text = long_string(reading) if as_string else None
-    if text is not None:
-        return text
-    texts = _values_text(reading, enum_strings or reading.enum_strings)
-    if _scalar(len(texts), array):
-        return texts[0] if texts else ""     # a reply without elements (an empty lsi)
-    return " ".join([str(len(texts)), *texts])
-
-
-def _scalar(count: int, array: bool | None) -> bool:
-    """Shown as one value: ``array`` (the channel has more than one element) decides, as
-    caget's does; unknown (None), the reading's count does."""
-    return count == 1 if array is None else not array
-
-
-def _stamp_text(reading: Reading) -> str:
-    """The value's time stamp as caget prints it, from the stamp's own seconds and
-    nanoseconds: epicsTime's "%06f" rounds to the microsecond and wraps a rounded-up
-    999999.5 us to 000000 without carrying a second; a type without a stamp: now."""
-    if family(reading.dbr_type) != "time":
-        now = time.time_ns()
-        secs, nsecs = now // 1_000_000_000, now % 1_000_000_000
-    else:
-        secs, nsecs = reading.meta.secs + EPICS_EPOCH, reading.meta.nsecs
-        if secs == EPICS_EPOCH and not nsecs:   # a record never processed: camonitor's
-            return "<undefined>"
-    micro = (nsecs + 500) % 1_000_000_000 // 1000
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(secs)) + f".{micro:06d}"
-
-
-def _line(name: str, text: str, scalar: bool) -> str:
-    """``NAME VALUE``: the name padded to 30 columns for a scalar, as caget pads it."""
-    return f"{name:<{_NAME_WIDTH}} {text}" if scalar else f"{name} {text}"
-
-
-def _alarm_text(reading: Reading) -> str:
-    if not reading.status and not reading.severity:
-        return ""
-    return (f" {_alarm_name(AlarmStatus, reading.status)}"
-            f" {_alarm_name(AlarmSeverity, reading.severity)}")
-
-
 def _json(reading: Reading, enum_strings: Sequence[str], as_string: bool = False,
           array: bool | None = None) -> str:
+    """One JSON object; ``array`` (the channel has more than one element; None: the
+    reading's count decides) makes the value a list."""
     data = reading.data
     value: object
-    scalar = _scalar(len(data), array)
-    text = long_string(reading) if as_string else None
-    if text is not None:
-        value = text
+    scalar = len(data) == 1 if array is None else not array
+    if as_string and reading.native_type is ChannelType.CHAR:
+        value = bytes(np.asarray(data, dtype=np.uint8)).split(b"\0", 1)[0].decode(
+            "utf-8", "replace")
     elif isinstance(data, list) or (reading.native_type is ChannelType.ENUM and enum_strings):
-        texts = _values_text(reading, enum_strings)
+        texts = _json_values(reading, enum_strings)
         value = (texts[0] if texts else "") if scalar else texts
     elif scalar:
         value = data[0].item() if len(data) else None
@@ -189,71 +132,16 @@ def _json(reading: Reading, enum_strings: Sequence[str], as_string: bool = False
         value = np.asarray(data).tolist()
     record = {"name": reading.name, "value": value, "count": reading.count,
               "type": f"DBR_{reading.dbr_type.name}", "timestamp": reading.timestamp,
-              "status": _alarm_name(AlarmStatus, reading.status),
-              "severity": _alarm_name(AlarmSeverity, reading.severity)}
+              "status": alarm_name(AlarmStatus, reading.status),
+              "severity": alarm_name(AlarmSeverity, reading.severity)}
     if reading.meta.units:
         record["units"] = reading.units
     return json.dumps(record)
 
 
-def _type_name(number: int) -> str:
-    """A DBR or DBF type's name as EPICS' tools print it (INT is "SHORT")."""
-    return ChannelType(number).name.replace("INT", "SHORT")
-
-
-def _limit_text(value: object, integer: bool) -> str:
-    return f"{value:8d}" if integer else _number_text(value)
-
-
-def _block(channel: Channel, reading: Reading) -> str:
-    """caget -d: every field the DBR type carries, in caget's order and words."""
-    meta = reading.meta
-    native = _type_name(channel.native_type) if channel.native_type is not None else "?"
-    values = _values_text(reading, reading.enum_strings)
-    lines = [reading.name,
-             f"    Native data type: DBF_{native}",
-             f"    Request type:     DBR_{_type_name(reading.dbr_type)}",
-             f"    Element count:    {reading.count}",
-             f"    Value:            {' '.join(values)}"]
-    fam = family(reading.dbr_type)
-    if fam == "time":
-        lines.append(f"    Timestamp:        {_stamp_text(reading)}")
-    if fam != "native":
-        lines += [f"    Status:           {_alarm_name(AlarmStatus, meta.status)}",
-                  f"    Severity:         {_alarm_name(AlarmSeverity, meta.severity)}"]
-    kind = reading.native_type
-    if fam not in ("gr", "ctrl") or kind is ChannelType.STRING:
-        return "\n".join(lines)
-    if kind is ChannelType.ENUM:
-        lines.append(f"    Enums:            ({len(reading.enum_strings):2d})")
-        lines += [f"                      [{i:2d}] {text}"
-                  for i, text in enumerate(reading.enum_strings)]
-        return "\n".join(lines)
-    lines.append(f"    Units:            {reading.units}")
-    integer = kind not in (ChannelType.FLOAT, ChannelType.DOUBLE)
-    if not integer:
-        lines.append(f"    Precision:        {meta.precision}")
-    for label, limit in (("Lo disp limit", "lower_disp_limit"),
-                         ("Hi disp limit", "upper_disp_limit"),
-                         ("Lo alarm limit", "lower_alarm_limit"),
-                         ("Lo warn limit", "lower_warning_limit"),
-                         ("Hi warn limit", "upper_warning_limit"),
-                         ("Hi alarm limit", "upper_alarm_limit"),
-                         *((("Lo ctrl limit", "lower_ctrl_limit"),
-                            ("Hi ctrl limit", "upper_ctrl_limit")) if fam == "ctrl" else ())):
-        lines.append(f"    {label + ':':<18}{_limit_text(getattr(meta, limit), integer)}")
-    return "\n".join(lines)
-
-
 # -- the verbs ----------------------------------------------------------------------------------
 def _fail(verb: str, error: Exception, err: TextIO) -> None:
     print(f"iochost {verb}: {error}", file=err)
-
-
-def _plain_type(channel: Channel) -> DbrSpec:
-    """What caget and camonitor ask for: an enum as DBR_TIME_STRING (the state's text as
-    the server has it: "" or "Illegal Value" for a state without one), else its own type."""
-    return ChannelType.TIME_STRING if channel.native_type is ChannelType.ENUM else "time"
 
 
 async def _enum_strings(channel: Channel, timeout: float) -> tuple[str, ...]:
@@ -262,46 +150,56 @@ async def _enum_strings(channel: Channel, timeout: float) -> tuple[str, ...]:
     return (await channel.get("ctrl", timeout=timeout)).enum_strings
 
 
-async def _connect_all(context: Context, names: Sequence[str], timeout: float
+async def _connect_all(context: Context, names: Sequence[str], timeout: float, priority: int
                        ) -> list[tuple[Channel, Channel | BaseException]]:
     """Each name's channel and its connection (or the error): one wait for all, as
     caget's one ca_pend_io, so that N missing PVs cost one timeout."""
-    channels = [context.channel(name) for name in names]
+    channels = [context.channel(name, priority) for name in names]
     connects = await asyncio.gather(*(channel.wait_connected(timeout) for channel in channels),
                                     return_exceptions=True)
     return list(zip(channels, connects, strict=True))
 
 
-async def _get(names: Sequence[str], dbr_type: DbrSpec | None, count: int | None,
-               timeout: float, as_json: bool, as_string: bool, out: TextIO, err: TextIO
-               ) -> int:
+async def _get(names: Sequence[str], options: GetOptions, out: TextIO, err: TextIO) -> int:
     status = EXIT_OK
+    style = options.style
     async with Context() as context:
-        for channel, connected in await _connect_all(context, names, timeout):
+        for channel, connected in await _connect_all(context, names, options.timeout,
+                                                     options.priority):
             try:
                 if isinstance(connected, Exception):
                     raise connected
-                # as caget: every element the channel has (not only the current length;
-                # a server pads), at most -# of them (0 or less: all)
-                wanted = channel.count if count is None or count <= 0 else \
-                    min(count, channel.count)
-                plain = dbr_type is None and not as_json
-                reading = await channel.get(_plain_type(channel) if plain else
-                                            "time" if dbr_type is None else dbr_type,
-                                            wanted, timeout)
-                enums = () if plain else await _enum_strings(channel, timeout)
+                count = options.count
+                if count <= 0:
+                    # as caget: every element the channel has (not only the current length;
+                    # a server pads); -c (a get with callback) asks for 0, the current length
+                    count = 0 if options.callback else channel.count
+                count = min(count, channel.count)
+                dbr_type = options.dbr_type
+                if options.as_json:
+                    reading = await channel.get("time" if dbr_type is None else dbr_type,
+                                                count, options.timeout)
+                    enums = await _enum_strings(channel, options.timeout)
+                else:
+                    reading = await channel.get(style.read_type(channel.native_type)
+                                                if dbr_type is None else dbr_type,
+                                                count, options.timeout)
             except ClientError as error:
                 _fail("get", error, err)
                 status = EXIT_FAILED
                 continue
-            array = channel.count > 1
-            if as_json:
-                print(_json(reading, enums, as_string, array), file=out)
-            elif plain:
-                print(_line(channel.name, value_text(reading, enums, as_string, array),
-                            not array), file=out)
+            if options.as_json:
+                text = _json(reading, enums, style.long_string, channel.count > 1)
+            elif dbr_type is not None:
+                text = printing.block(channel.name, channel.native_type, reading, style)
+            elif options.layout == "wide":
+                text = printing.wide_line(channel.name, reading, style,
+                                          printing.stamp_text(reading))
+            elif options.layout == "terse":
+                text = printing.value_part(reading, style)
             else:
-                print(_block(channel, reading), file=out)
+                text = printing.plain_line(channel.name, reading, style)
+            print(text, file=out)
     return status
 
 
@@ -331,24 +229,37 @@ def _run(verb: str, main: Coroutine[Any, Any, int], err: TextIO) -> int:
             warning_log.removeHandler(warnings)
 
 
-def get(names: Sequence[str], dbr_type: DbrSpec | None = None, count: int | None = None,
-        timeout: float = 1.0, as_json: bool = False, out: TextIO = sys.stdout,
-        err: TextIO = sys.stderr, as_string: bool = False) -> int:
+@dataclass(frozen=True)
+class GetOptions:
+    """``iochost get``'s options: caget's."""
+
+    style: Style = field(default_factory=Style)
+    layout: str = "plain"            # "plain", "terse" (-t) or "wide" (-a)
+    dbr_type: DbrSpec | None = None  # -d: print every field of this type
+    count: int = 0                   # -#: at most this many elements (0: all)
+    callback: bool = False           # -c: without -#, the current length (count 0)
+    timeout: float = 1.0
+    priority: int = DEFAULT_PRIORITY
+    as_json: bool = False
+
+
+def get(names: Sequence[str], options: GetOptions = GetOptions(), out: TextIO = sys.stdout,
+        err: TextIO = sys.stderr) -> int:
     """``iochost get``; returns the exit status."""
-    return _run("get", _get(names, dbr_type, count, timeout, as_json, as_string, out, err),
-                err)
+    return _run("get", _get(names, options, out, err), err)
 
 
 async def _info(names: Sequence[str], timeout: float, out: TextIO, err: TextIO) -> int:
     status = EXIT_OK
     async with Context() as context:
-        for channel, connected in await _connect_all(context, names, timeout):
+        for channel, connected in await _connect_all(context, names, timeout,
+                                                     DEFAULT_PRIORITY):
             if isinstance(connected, Exception):
                 _fail("info", connected, err)
                 status = EXIT_FAILED
                 continue
-            native = _type_name(channel.native_type) if channel.native_type is not None \
-                else "?"
+            native = printing.type_name(channel.native_type) \
+                if channel.native_type is not None else "?"
             access = ", ".join(("read" if channel.access & AccessRights.READ else "no read",
                                 "write" if channel.access & AccessRights.WRITE else
                                 "no write"))
@@ -368,6 +279,19 @@ def info(names: Sequence[str], timeout: float = 1.0, out: TextIO = sys.stdout,
     return _run("info", _info(names, timeout, out, err), err)
 
 
+@dataclass(frozen=True)
+class PutOptions:
+    """``iochost put``'s options: caput's."""
+
+    style: Style = field(default_factory=Style)  # -S, -n (enum_as_number), -F
+    layout: str = "plain"            # "plain", "terse" (-t) or "wide" (-l)
+    wait: bool = False               # -c: WRITE_NOTIFY, wait for completion
+    counted: bool = False            # -a: the first word is the element count
+    enum_as_string: bool = False     # -s: an enum takes a state string only
+    timeout: float = 1.0
+    priority: int = DEFAULT_PRIORITY
+
+
 def _counted(name: str, words: Sequence[str]) -> Sequence[str]:
     """caput -a: the first word is how many elements follow."""
     try:
@@ -381,72 +305,110 @@ def _counted(name: str, words: Sequence[str]) -> Sequence[str]:
     return words[1:]
 
 
+def _enum_value(channel: Channel, text: str, enums: Sequence[str], options: PutOptions,
+                err: TextIO) -> int:
+    """caput's enum rules: a state string first, then an index (a state named "10" is
+    state "10"); -n: an index only; -s: a state string only."""
+    if text in enums and not options.style.enum_as_number:
+        return enums.index(text)
+    try:
+        index = int(float(text)) if not options.enum_as_string else None
+    except ValueError:
+        index = None
+    if index is None:
+        why = (f"enum index value {text!r} is not a number" if options.style.enum_as_number
+               else f"enum string value {text!r} invalid (states: "
+                    f"{', '.join(map(repr, enums))})")
+        raise RequestFailed(channel.name, "put", ECA_BADTYPE, why)
+    if not 0 <= index < len(enums):
+        print(f"iochost put: {channel.name}: warning: enum index value {index} may be "
+              f"too large", file=err)
+    return index
+
+
 def _put_value(channel: Channel, words: Sequence[str], enums: Sequence[str],
-               as_string: bool, err: TextIO) -> object:
-    """Command-line words as caput sends them: text (the terminal's UTF-8 bytes), which the
-    server converts and checks (a number out of the field's range is refused there, not
-    wrapped here).  A scalar takes the words joined by spaces; an array one element per
-    word -- a CHAR array too (numbers), unless ``as_string`` (caput -S): then the words
-    are one long string.  An enum is matched against its state strings first, then taken
-    as an index (a state named "10" is state "10", not index 10)."""
+               options: PutOptions, err: TextIO) -> object:
+    """Command-line words as caput sends them: text (the terminal's UTF-8 bytes, with C
+    escapes such as \\n and \\xNN turned into their bytes), which the server converts and
+    checks (a number out of the field's range is refused there, not wrapped here).  A
+    scalar takes the words joined by spaces; an array one element per word -- a CHAR
+    array too (numbers), unless -S: then the words are one long string."""
     text = " ".join(words)
     if channel.native_type is ChannelType.ENUM:
-        if text in enums:
-            return enums.index(text)
-        try:
-            index = int(text)
-        except ValueError:
-            raise RequestFailed(channel.name, "put", ECA_BADTYPE,
-                                f"enum string value {text!r} invalid (states: "
-                                f"{', '.join(map(repr, enums))})") from None
-        if not 0 <= index < len(enums):
-            print(f"iochost put: {channel.name}: warning: enum index value {index} may be "
-                  f"too large", file=err)
-        return index
-    if as_string and channel.native_type is ChannelType.CHAR:
-        return text.encode("utf-8") + b"\0"
+        return _enum_value(channel, text, enums, options, err)
+    if options.style.long_string and channel.native_type is ChannelType.CHAR:
+        return unescaped(text) + b"\0"
     if channel.count > 1:
-        return [word.encode("utf-8") for word in words]
-    return text.encode("utf-8")
+        return [unescaped(word) for word in words]
+    return unescaped(text)
 
 
-async def _put(name: str, values: Sequence[str], wait: bool, timeout: float, as_string: bool,
-               counted: bool, out: TextIO, err: TextIO) -> int:
+def _put_line(label: str, channel: Channel, reading: Reading, options: PutOptions) -> str:
+    """caput's "Old : NAME VALUE" / "New : ..." (-l: the wide line; -t: the value alone)."""
+    style = options.style
+    if options.layout == "terse":
+        return printing.value_part(reading, style)
+    if options.layout == "wide":
+        line = printing.wide_line(channel.name, reading, style,
+                                  printing.stamp_text(reading))
+    else:
+        line = printing.plain_line(channel.name, reading, style)
+    return f"{label} : {line}"
+
+
+async def _put(name: str, values: Sequence[str], options: PutOptions, out: TextIO,
+               err: TextIO) -> int:
+    timeout = options.timeout
     async with Context() as context:
         try:
-            words = _counted(name, values) if counted else values
-            channel = await context.connect(name, timeout)
+            words = _counted(name, values) if options.counted else values
+            channel = await context.connect(name, timeout, options.priority)
             enums = await _enum_strings(channel, timeout)
-            old = await channel.get("time", channel.count, timeout)
-            await channel.put(_put_value(channel, words, enums, as_string, err), wait=wait,
-                              timeout=timeout)
-            new = await channel.get("time", channel.count, timeout)
+            read_type = options.style.read_type(channel.native_type)
+            value = _put_value(channel, words, enums, options, err)
+            if options.layout != "terse":     # caput prints the old value before it writes
+                old = await channel.get(read_type, channel.count, timeout)
+                print(_put_line("Old", channel, old, options), file=out, flush=True)
+            await channel.put(value, wait=options.wait, timeout=timeout)
+            new = await channel.get(read_type, channel.count, timeout)
             if channel.put_error is not None:
                 raise channel.put_error
         except ClientError as error:
             _fail("put", error, err)
             return EXIT_FAILED
-        array = channel.count > 1
-        for label, reading in (("Old", old), ("New", new)):
-            print(f"{label} : " + _line(name, value_text(reading, enums, as_string, array),
-                                        not array), file=out)
+        print(_put_line("New", channel, new, options), file=out)
     return EXIT_OK
 
 
-def put(name: str, values: Sequence[str], wait: bool = False, timeout: float = 1.0,
-        out: TextIO = sys.stdout, err: TextIO = sys.stderr, as_string: bool = False,
-        counted: bool = False) -> int:
-    """``iochost put``; ``counted``: the first value is the element count (caput -a);
-    returns the exit status."""
-    return _run("put", _put(name, values, wait, timeout, as_string, counted, out, err), err)
+def put(name: str, values: Sequence[str], options: PutOptions = PutOptions(),
+        out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
+    """``iochost put``; returns the exit status."""
+    return _run("put", _put(name, values, options, out, err), err)
 
 
-async def _monitor(names: Sequence[str], mask: int, limit: int | None, timeout: float,
-                   as_json: bool, out: TextIO, err: TextIO) -> int:
+@dataclass(frozen=True)
+class MonitorOptions:
+    """``iochost monitor``'s options: camonitor's, and a number of updates to stop at."""
+
+    style: Style = field(default_factory=Style)
+    mask: int = DBE_VALUE | DBE_ALARM        # -m
+    stamps: str = "s"                        # -t: camonitor's time stamp key
+    count: int = 0                           # -#: at most this many elements (0: all)
+    updates: int = 0                         # --updates: stop after this many (0: never)
+    timeout: float = 1.0
+    priority: int = DEFAULT_PRIORITY
+    as_json: bool = False
+
+
+async def _monitor(names: Sequence[str], options: MonitorOptions, out: TextIO, err: TextIO
+                   ) -> int:
     status = EXIT_OK
     done = asyncio.Event()
     received = 0
-    limit = limit if limit is not None and limit > 0 else None   # 0 or less: no limit
+    limit = options.updates if options.updates > 0 else None   # 0 or less: no limit
+    style = options.style
+    clock = printing.Clock.parse(options.stamps)
+    counts: dict[str, int] = {}      # each channel's last update's element count
     refused: set[str] = set()
     async with Context() as context:
 
@@ -455,11 +417,13 @@ async def _monitor(names: Sequence[str], mask: int, limit: int | None, timeout: 
             if limit is not None and received >= limit:
                 return
             received += 1
-            if as_json:
+            counts[reading.name] = reading.count
+            if options.as_json:
                 print(_json(reading, ()), file=out, flush=True)
             else:
-                print(f"{reading.name:<{_NAME_WIDTH}} {_stamp_text(reading)} "
-                      f"{value_text(reading)}{_alarm_text(reading)}", file=out, flush=True)
+                print(printing.wide_line(reading.name, reading, style,
+                                         clock.text(reading.name, reading)),
+                      file=out, flush=True)
             if limit is not None and received >= limit:
                 done.set()
 
@@ -473,8 +437,11 @@ async def _monitor(names: Sequence[str], mask: int, limit: int | None, timeout: 
 
         def subscribe(channel: Channel) -> None:
             """On the first connect: an enum as DBR_TIME_STRING, so that each update
-            carries its state string as the server has it now (camonitor's way)."""
-            subscription = channel.subscribe(_plain_type(channel), mask=mask)
+            carries its state string as the server has it now (camonitor's way); the
+            count -# asks (0: each update's current length)."""
+            subscription = channel.subscribe(style.read_type(channel.native_type),
+                                             min(options.count, channel.count),
+                                             mask=options.mask)
             subscription.add_callback(show)
             subscription.add_error_callback(lambda error: failed(channel, error))
             if subscription.error is not None:    # refused as it was made
@@ -483,17 +450,17 @@ async def _monitor(names: Sequence[str], mask: int, limit: int | None, timeout: 
         def connection(channel: Channel, connected: bool) -> None:
             if connected and not channel.subscriptions:  # after the connect has run
                 asyncio.get_running_loop().call_soon(subscribe_once, channel)
-            elif not connected and not as_json:
-                print(f"{channel.name:<{_NAME_WIDTH}} *** disconnected", file=out, flush=True)
+            elif not connected and not options.as_json:
+                print(printing.disconnected_line(channel.name, counts.get(channel.name, 0),
+                                                 style), file=out, flush=True)
 
         async def watch(channel: Channel) -> None:
             channel.add_connection_callback(connection)
             try:
-                await channel.wait_connected(timeout)
+                await channel.wait_connected(options.timeout)
             except ClientError:   # camonitor's way: say so, and keep waiting for it
-                if not as_json:
-                    print(f"{channel.name:<{_NAME_WIDTH}} *** Not connected (PV not found)",
-                          file=out, flush=True)
+                if not options.as_json:
+                    print(printing.not_found_line(channel.name, style), file=out, flush=True)
                 return
             subscribe_once(channel)
 
@@ -501,13 +468,13 @@ async def _monitor(names: Sequence[str], mask: int, limit: int | None, timeout: 
             if channel.connected and not channel.subscriptions:
                 subscribe(channel)
 
-        await asyncio.gather(*(watch(context.channel(name)) for name in names))
+        await asyncio.gather(*(watch(context.channel(name, options.priority))
+                               for name in names))
         await done.wait()
     return status
 
 
-def monitor(names: Sequence[str], mask: int = DBE_VALUE | DBE_ALARM, limit: int | None = None,
-            timeout: float = 1.0, as_json: bool = False, out: TextIO = sys.stdout,
-            err: TextIO = sys.stderr) -> int:
-    """``iochost monitor``: until ``limit`` updates were printed (or Ctrl-C)."""
-    return _run("monitor", _monitor(names, mask, limit, timeout, as_json, out, err), err)
+def monitor(names: Sequence[str], options: MonitorOptions = MonitorOptions(),
+            out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
+    """``iochost monitor``: until ``options.updates`` updates were printed (or Ctrl-C)."""
+    return _run("monitor", _monitor(names, options, out, err), err)

@@ -7,6 +7,7 @@ import importlib.util
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -78,7 +79,7 @@ def test_get_json_and_dbr_type_block(pvs):
     block = iochost("get", "-d", "DBR_CTRL_DOUBLE", pvs["AI"]).stdout
     assert "Request type:     DBR_CTRL_DOUBLE" in block and "Units:            mm" in block
     assert "Precision:        2" in block
-    assert iochost("get", "-c", "2", pvs["WAVE"]).stdout.split()[1:] == ["2", "1", "2.5"]
+    assert iochost("get", "-#", "2", pvs["WAVE"]).stdout.split()[1:] == ["2", "1", "2.5"]
 
 
 def test_get_s_prints_a_char_array_as_its_text_like_caget_s(pvs):
@@ -144,11 +145,13 @@ def test_put_prints_old_and_new_like_caput(pvs, ca_server):
 @pytest.mark.parametrize("wait", [[], ["--wait"]])
 def test_refused_put_exits_1_with_the_eca_text(pvs, wait):
     result = iochost("put", *wait, pvs["RO"], "5")
-    assert result.returncode == 1 and result.stdout == ""
+    # as caput: the old value, then the refusal (and no New line)
+    assert result.returncode == 1 and result.stdout == f"Old : {pvs['RO']} 1\n"
     assert result.stderr == (f"iochost put: {pvs['RO']}: put failed: Write access denied "
                              f"(ECA_NOWTACCESS)\n")
     result = iochost("put", *wait, pvs["REFUSE"], "5")
-    assert result.returncode == 1
+    assert result.returncode == 1 and result.stdout.startswith("Old : ")
+    assert "New : " not in result.stdout
     assert result.stderr.startswith(f"iochost put: {pvs['REFUSE']}: put failed: ")
     # CA carries the status, not the putter's text: the client prints the ECA text.
     assert result.stderr == (f"iochost put: {pvs['REFUSE']}: put failed: Channel write "
@@ -163,7 +166,7 @@ def test_refused_put_exits_1_with_the_eca_text(pvs, wait):
 
 
 def test_monitor_prints_updates_like_camonitor(pvs, ca_server):
-    proc = subprocess.Popen([sys.executable, "-m", "iochost", "monitor", "-n", "3",
+    proc = subprocess.Popen([sys.executable, "-m", "iochost", "monitor", "--updates", "3",
                              pvs["AI"]], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True)
     try:
@@ -178,8 +181,9 @@ def test_monitor_prints_updates_like_camonitor(pvs, ca_server):
     lines = [first, *out.splitlines()]
     assert proc.returncode == 0, err
     stamp = r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{6}"
-    assert re.fullmatch(rf"{re.escape(pvs['AI'])} +{stamp} 2\.5\n?", lines[0])
-    assert re.fullmatch(rf"{re.escape(pvs['AI'])} +{stamp} 3\.75", lines[1])
+    # camonitor's line: without an alarm its two fields are empty (two trailing blanks)
+    assert re.fullmatch(rf"{re.escape(pvs['AI'])} +{stamp} 2\.5  \n?", lines[0])
+    assert re.fullmatch(rf"{re.escape(pvs['AI'])} +{stamp} 3\.75  ", lines[1])
     assert re.fullmatch(rf"{re.escape(pvs['AI'])} +{stamp} 20 HIGH MINOR", lines[2])
 
 
@@ -188,7 +192,7 @@ def test_monitor_waits_for_a_pv_not_found_yet_as_camonitor(serve_pvs, unique_pre
     server serves it (camonitor's way), beside one that is there from the start."""
     there = serve_pvs({"THERE": ChannelDouble(value=1.5)})["THERE"]
     late = unique_prefix + "LATE"
-    proc = subprocess.Popen([sys.executable, "-m", "iochost", "monitor", "-n", "2",
+    proc = subprocess.Popen([sys.executable, "-m", "iochost", "monitor", "--updates", "2",
                              "--timeout", "0.5", late, there], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     try:
@@ -211,7 +215,7 @@ def test_get_searches_all_at_once_and_clamps_a_count(pvs):
     assert result.stderr.count("not found") == 4
     assert time.monotonic() - start < 3.5        # one timeout for all, not one each
     # more elements than the PV has: what it has (caget's clamp), not invented zeros
-    assert iochost("get", "-c", "20", pvs["WAVE"]).stdout.split()[1:] == \
+    assert iochost("get", "-#", "20", pvs["WAVE"]).stdout.split()[1:] == \
         ["3", "1", "2.5", "3"]
 
 
@@ -240,7 +244,7 @@ def test_put_sends_text_as_caput_does(serve_pvs):
 
 def test_monitor_shows_the_enum_strings_the_server_has_now(serve_pvs, ca_server):
     names = serve_pvs({"MODE": ChannelEnum(value="Auto", enum_strings=["Manual", "Auto"])})
-    proc = subprocess.Popen([sys.executable, "-m", "iochost", "monitor", "-n", "2",
+    proc = subprocess.Popen([sys.executable, "-m", "iochost", "monitor", "--updates", "2",
                              names["MODE"]], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True)
     try:
@@ -257,7 +261,7 @@ def test_monitor_shows_the_enum_strings_the_server_has_now(serve_pvs, ca_server)
 def test_a_refused_subscription_is_reported_not_waited_on(pvs):
     env = dict(os.environ, EPICS_CA_AUTO_ARRAY_BYTES="NO", EPICS_CA_MAX_ARRAY_BYTES="16384")
     big = pvs["BIG"]
-    result = iochost("monitor", "-n", "1", big, env=env, timeout=30)
+    result = iochost("monitor", "--updates", "1", big, env=env, timeout=30)
     assert result.returncode == 1 and "ECA_TOLARGE" in result.stderr
     result = iochost("get", big, env=dict(os.environ))        # AUTO_ARRAY_BYTES: YES
     assert result.returncode == 0 and result.stdout.split()[1] == "10000"
@@ -304,7 +308,7 @@ def test_verbs_against_rsrv():
         result = iochost("put", "--wait", "VERB:OFF", "3", env=env)
         assert result.returncode == 1
         assert result.stderr.rstrip().endswith("(ECA_PUTFAIL)")
-        result = iochost("monitor", "-n", "1", "VERB:AO", env=env)
+        result = iochost("monitor", "--updates", "1", "VERB:AO", env=env)
         assert result.returncode == 0 and result.stdout.split()[-1] == "1.25"
         # as caput: the state named "10" (index 1), words joined for a scalar, a number
         # beyond a LONG refused by the IOC rather than wrapped
@@ -341,7 +345,7 @@ def test_text_char_arrays_and_one_element_arrays_against_rsrv():
         assert iochost("put", "TXT:UC", "1", "2", env=env).stdout.split()[-9:] == \
             ["8", "1", "2", *zeros[1:]]
         result = iochost("put", "-S", "TXT:UC", "ab", env=env)
-        assert result.stdout.splitlines() == ["Old : TXT:UC \x01\x02", "New : TXT:UC ab"]
+        assert result.stdout.splitlines() == ["Old : TXT:UC \\x01\\x02", "New : TXT:UC ab"]
         assert iochost("get", "TXT:UC", env=env).stdout.split()[1:] == \
             ["8", "97", "98", *zeros[1:]]
         assert iochost("get", "-S", "TXT:UC", env=env).stdout.split()[1:] == ["ab"]
@@ -357,19 +361,19 @@ def test_text_char_arrays_and_one_element_arrays_against_rsrv():
         assert iochost("put", "TXT:LSI", "abc", env=env).stdout.splitlines() == \
             [f"Old : {'TXT:LSI':<30} ", f"New : {'TXT:LSI':<30} abc"]
         # a record never processed has no time: camonitor's <undefined>; -w 0 waits forever
-        result = iochost("monitor", "-n", "1", "-w", "0", "TXT:NEVER", env=env)
+        result = iochost("monitor", "--updates", "1", "-w", "0", "TXT:NEVER", env=env)
         assert result.stdout.split()[1:] == ["<undefined>", "0", "UDF", "INVALID"], result
 
 
-def test_monitor_n_0_or_less_runs_until_stopped_and_w_wants_seconds(pvs):
+def test_monitor_updates_0_or_less_runs_until_stopped_and_w_wants_seconds(pvs):
     """``-n 0`` printed nothing and never ended (the count was reached before the first
     update); as ``get -# 0``, 0 or less is no limit. ``-w abc`` named an internal function."""
     try:
-        result = iochost("monitor", "-n", "0", pvs["AI"], timeout=3)
+        result = iochost("monitor", "--updates", "0", pvs["AI"], timeout=3)
     except subprocess.TimeoutExpired as stopped:     # it runs until stopped
         printed = stopped.stdout or b""
     else:
-        pytest.fail(f"monitor -n 0 ended by itself: {result}")
+        pytest.fail(f"monitor --updates 0 ended by itself: {result}")
     printed = printed.decode() if isinstance(printed, bytes) else printed
     assert printed.split()[-1] == "2.5"
     result = iochost("get", "-w", "abc", pvs["AI"])
@@ -390,6 +394,8 @@ record(waveform, "OR:WF") { field(FTVL, "DOUBLE") field(NELM, "6") field(PREC, "
 record(waveform, "OR:WC") { field(FTVL, "CHAR") field(NELM, "8") }
 record(waveform, "OR:ONE") { field(FTVL, "DOUBLE") field(NELM, "1") }
 record(lsi, "OR:LSI") { field(SIZV, "100") }
+record(ai, "OR:NEG") { field(PINI, "YES") field(VAL, "-2.5") }
+record(longin, "OR:LN") { field(PINI, "YES") field(VAL, "-7") }
 """
 
 
@@ -401,8 +407,7 @@ def test_get_and_put_print_what_caget_and_caput_print():
     1 us low from a float), for plain reads, arrays (every element, the name unpadded), CHAR
     bytes (signed, as dbr_char_t), enums as the server's text, and each -d type's
     fields in caget's order and words."""
-    tools = os.path.join(CATOOLS.submodule_search_locations[0], "_AppImage", "squashfs-root",
-                         "AppRun")
+    tools = _tools()
     commands = [
         ["get", "OR:AI", "OR:LI", "OR:MB", "OR:MBI", "OR:SI", "OR:WF", "OR:ONE", "OR:LSI"],
         ["put", "-a", "OR:WF", "3", "1", "2.5", "-3"], ["get", "OR:WF"],
@@ -412,21 +417,89 @@ def test_get_and_put_print_what_caget_and_caput_print():
             "DBR_STS_STRING")),
         ["get", "-d", "DBR_CTRL_LONG", "OR:LI"], ["get", "-d", "DBR_CTRL_ENUM", "OR:MB"],
         ["get", "-d", "DBR_CTRL_STRING", "OR:SI"], ["get", "-d", "DBR_TIME_DOUBLE", "OR:WF"],
-        ["get", "-d", "DBR_CTRL_CHAR", "OR:WC"]]
+        ["get", "-d", "DBR_CTRL_CHAR", "OR:WC"],
+        # caget's format options, each against caget
+        ["get", "-t", "OR:AI", "OR:WF"], ["get", "-a", "OR:AI", "OR:MB", "OR:WF", "OR:ONE"],
+        ["get", "-a", "-F", ",", "OR:AI", "OR:WF"], ["get", "-F", ",", "OR:AI", "OR:WF"],
+        ["get", "-n", "OR:MB"], ["get", "-n", "-d", "DBR_CTRL_ENUM", "OR:MB"],
+        ["get", "-d", "DBR_TIME_ENUM", "OR:MB"], ["get", "-s", "OR:AI"],
+        ["get", "-f", "5", "OR:AI"], ["get", "-e2", "OR:AI"], ["get", "-g", "3", "OR:NEG"],
+        ["get", "-0x", "OR:LI", "OR:LN"], ["get", "-0o", "OR:LN"], ["get", "-0b", "OR:LN"],
+        ["get", "-lx", "OR:AI", "OR:NEG"], ["get", "-lb", "OR:NEG"], ["get", "-c", "OR:WF"],
+        ["get", "-#", "1", "OR:AI"], ["get", "-#", "2", "OR:WF"], ["get", "-p", "10", "OR:AI"],
+        ["get", "-S", "-a", "OR:WC"], ["get", "-t", "-S", "OR:WC"],
+        ["put", "-t", "OR:LI", "5"], ["put", "-l", "OR:LI", "6"], ["put", "-n", "OR:MB", "1"],
+        ["put", "OR:SI", "tab\\there \\\"quoted\\\""], ["get", "-a", "OR:SI"]]
     with rsrv_environment(ORACLE_DB) as env:
         for verb, *args in commands:
             theirs = subprocess.run([tools, f"ca{verb}", *args], capture_output=True,
                                     text=True, env=env, timeout=30, check=False)
             ours = iochost(verb, *args, env=env)
             expected = theirs.stdout
-            if verb == "put":        # ours came second: the old value is caput's new one
+            if verb == "put" and args[0] == "-t":
+                pass                 # the new value alone
+            elif verb == "put" and args[0] == "-l":   # ours: Old is caput's New, stamp too
+                new = ours.stdout.splitlines()[-1]
+                assert re.fullmatch(r"New : OR:LI +\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{6} 6  ",
+                                    new), ours.stdout
+                expected = expected.splitlines()[-1].replace("New", "Old", 1) + f"\n{new}\n"
+            elif verb == "put":      # ours came second: the old value is caput's new one
                 new = expected.splitlines()[-1]
                 expected = f"Old{new[3:]}\n{new}\n"
-                if args[0] == "-S":   # caput -S escapes what is not ASCII; we print text
-                    assert new == "New : OR:WC h\\xc3\\xa9!"
-                    expected = expected.replace("h\\xc3\\xa9!", "h\u00e9!")
+            # the one deliberate difference: the tools escape UTF-8 beyond ASCII, we print it
+            expected = expected.replace("h\\xc3\\xa9!", "h\u00e9!")
             assert (ours.returncode, ours.stdout) == (theirs.returncode, expected), \
                 (verb, args, ours.stderr)
+
+
+def _tools() -> str:
+    return os.path.join(CATOOLS.submodule_search_locations[0], "_AppImage", "squashfs-root",
+                        "AppRun")
+
+
+def test_monitor_prints_what_camonitor_prints():
+    """EPICS' camonitor and iochost's monitor side by side on one softIoc, for each option
+    set: the same lines (server time stamps, relative and incremental ones included),
+    from the first values through puts, an alarm, a PV never found, to the disconnect when
+    the IOC stops (its line carries the client's time: compared as a pattern)."""
+    cases = [["OR:AI", "OR:WF", "OR:MB", "OR:MISSING"], ["-n", "OR:MB"],
+             ["-F", ",", "-f", "2", "OR:AI", "OR:WF"], ["-#", "1", "OR:WF"],
+             ["-t", "n", "-0x", "OR:LI"], ["-t", "si", "-m", "va", "OR:AI", "OR:LI"],
+             ["-t", "sI", "-s", "OR:AI"], ["-S", "OR:WC"]]
+    tools = _tools()
+    procs: list[tuple[subprocess.Popen, ...]] = []
+    try:
+        with rsrv_environment(ORACLE_DB) as env:
+            procs += [tuple(subprocess.Popen(command, stdout=subprocess.PIPE,
+                                             stderr=subprocess.PIPE, text=True, env=env)
+                            for command in ([tools, "camonitor", *args],
+                                            [sys.executable, "-m", "iochost", "monitor", *args]))
+                      for args in cases]
+            time.sleep(3)                      # both connected, the first values printed
+            for value in ("7", "60", "-120"):
+                for args in (["OR:AI", value], ["-a", "OR:WF", "2", value, value],
+                             ["OR:LI", value], ["OR:MB", str(int(value) % 3)],
+                             ["-S", "OR:WC", f"v{value}"]):
+                    subprocess.run([tools, "caput", "-t", *args], env=env, capture_output=True,
+                                   check=True, timeout=30)
+                time.sleep(0.2)
+            time.sleep(0.5)
+        time.sleep(1.5)                        # the IOC stopped: the disconnect lines
+        disconnect = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{6} \*\*\* disconnected$",
+                                re.MULTILINE)
+        for args, pair in zip(cases, procs, strict=True):
+            outputs = []
+            for proc in pair:
+                proc.send_signal(signal.SIGINT)
+                out, err = proc.communicate(timeout=30)
+                assert disconnect.search(out), (args, out, err)
+                outputs.append(disconnect.sub("STAMP *** disconnected", out))
+            assert outputs[1] == outputs[0], args
+    finally:
+        for pair in procs:
+            for proc in pair:
+                proc.kill()
+                proc.wait()
 
 
 # -- the verbs' help examples, as written, against the served demo ------------------------------
