@@ -21,7 +21,9 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import socket
 import sys
+import threading
 from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TextIO
@@ -249,6 +251,28 @@ def get(names: Sequence[str], options: GetOptions = GetOptions(), out: TextIO = 
     return _run("get", _get(names, options, out, err), err)
 
 
+async def _host_name(server: str, timeout: float) -> str:
+    """``host:port`` with the host's name (a reverse look-up, as libca's host name cache
+    makes for cainfo), or as it is when none comes within ``timeout``.  The look-up runs
+    in a daemon thread: a slow resolver must not hold up the verb's exit."""
+    address, _, port = server.rpartition(":")
+    loop = asyncio.get_running_loop()
+    found: asyncio.Future[str] = loop.create_future()
+
+    def look_up() -> None:
+        try:
+            name = socket.gethostbyaddr(address)[0]
+        except (OSError, UnicodeError):
+            name = address
+        loop.call_soon_threadsafe(lambda: found.done() or found.set_result(name))
+
+    threading.Thread(target=look_up, name="iochost-info-lookup", daemon=True).start()
+    try:
+        return f"{await asyncio.wait_for(found, timeout)}:{port}"
+    except TimeoutError:
+        return server
+
+
 async def _info(names: Sequence[str], timeout: float, out: TextIO, err: TextIO) -> int:
     status = EXIT_OK
     async with Context() as context:
@@ -265,7 +289,8 @@ async def _info(names: Sequence[str], timeout: float, out: TextIO, err: TextIO) 
                                 "no write"))
             print("\n".join([channel.name,
                              "    State:            connected",
-                             f"    Host:             {channel.server}",
+                             f"    Host:             "
+                             f"{await _host_name(channel.server, timeout)}",
                              f"    Access:           {access}",
                              f"    Native data type: DBF_{native}",
                              f"    Request type:     DBR_{native}",

@@ -8,6 +8,7 @@ import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -97,7 +98,8 @@ def test_get_s_prints_a_char_array_as_its_text_like_caget_s(pvs):
 def test_info_prints_server_access_type_and_count_like_cainfo(pvs, ca_server):
     result = iochost("info", pvs["AI"], pvs["RO"], pvs["SHORT"], pvs["WAVE"])
     assert result.returncode == 0, result.stderr
-    host = f"127.0.0.1:{ca_server.tcp_port}"
+    # the server's host name, as cainfo's (libca looks the address up)
+    host = f"{socket.gethostbyaddr('127.0.0.1')[0]}:{ca_server.tcp_port}"
     blocks = [(name, access, dbf, count) for name, access, dbf, count in (
         (pvs["AI"], "read, write", "DOUBLE", 1), (pvs["RO"], "read, no write", "DOUBLE", 1),
         (pvs["SHORT"], "read, write", "SHORT", 1), (pvs["WAVE"], "read, write", "DOUBLE", 3))]
@@ -429,6 +431,7 @@ def test_get_and_put_print_what_caget_and_caput_print():
         ["get", "-#", "1", "OR:AI"], ["get", "-#", "2", "OR:WF"], ["get", "-p", "10", "OR:AI"],
         ["get", "-S", "-a", "OR:WC"], ["get", "-t", "-S", "OR:WC"],
         ["put", "-t", "OR:LI", "5"], ["put", "-l", "OR:LI", "6"], ["put", "-n", "OR:MB", "1"],
+        ["info", "OR:AI", "OR:WF"],
         ["put", "OR:SI", "tab\\there \\\"quoted\\\""], ["get", "-a", "OR:SI"]]
     with rsrv_environment(ORACLE_DB) as env:
         for verb, *args in commands:
