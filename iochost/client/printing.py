@@ -266,14 +266,22 @@ def _limit_text(value: object, integer: bool) -> str:
 def block(name: str, native: ChannelType | None, reading: Reading, style: Style) -> str:
     """caget -d: every field the DBR type carries, in caget's order and words."""
     meta = reading.meta
+    lines = [name,
+             f"    Native data type: DBF_{type_name(native) if native is not None else '?'}",
+             f"    Request type:     DBR_{type_name(reading.dbr_type)}"]
+    if reading.dbr_type is ChannelType.CLASS_NAME:
+        return "\n".join([*lines, f"    Class Name:       {element_texts(reading, style)[0]}"])
     text = _long_string(reading, style)
     if text is None:
         text = style.separator.join(element_texts(reading, style))
-    lines = [name,
-             f"    Native data type: DBF_{type_name(native) if native is not None else '?'}",
-             f"    Request type:     DBR_{type_name(reading.dbr_type)}",
-             f"    Element count:    {reading.count}",
-             f"    Value:            {text}"]
+    lines += [f"    Element count:    {reading.count}",
+              f"    Value:            {text}"]
+    if reading.dbr_type is ChannelType.STSACK_STRING:
+        return "\n".join([*lines,
+                          f"    Status:           {alarm_name(AlarmStatus, meta.status)}",
+                          f"    Severity:         {alarm_name(AlarmSeverity, meta.severity)}",
+                          f"    Ack transient?:   {'YES' if meta.ackt else 'NO'}",
+                          f"    Ack severity:     {alarm_name(AlarmSeverity, meta.acks)}"])
     fam = family(reading.dbr_type)
     if fam == "time":
         lines.append(f"    Timestamp:        {stamp_text(reading)}")

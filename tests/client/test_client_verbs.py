@@ -431,7 +431,8 @@ def test_get_and_put_print_what_caget_and_caput_print():
         ["get", "-#", "1", "OR:AI"], ["get", "-#", "2", "OR:WF"], ["get", "-p", "10", "OR:AI"],
         ["get", "-S", "-a", "OR:WC"], ["get", "-t", "-S", "OR:WC"],
         ["put", "-t", "OR:LI", "5"], ["put", "-l", "OR:LI", "6"], ["put", "-n", "OR:MB", "1"],
-        ["info", "OR:AI", "OR:WF"],
+        ["info", "OR:AI", "OR:WF"], ["get", "-d", "DBR_CLASS_NAME", "OR:AI"],
+        ["get", "-d", "38", "OR:WF"], ["get", "-d", "DBR_STSACK_STRING", "OR:AI"],
         ["put", "OR:SI", "tab\\there \\\"quoted\\\""], ["get", "-a", "OR:SI"]]
     with rsrv_environment(ORACLE_DB) as env:
         for verb, *args in commands:
