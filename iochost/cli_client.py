@@ -6,6 +6,8 @@ Argument parsing only: the client (numpy, asyncio) is imported when a verb runs.
 from __future__ import annotations
 
 import argparse
+import os
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -61,10 +63,24 @@ def _count(text: str) -> int:
         raise argparse.ArgumentTypeError(f"not an element count: {text!r}") from None
 
 
+def default_timeout() -> float:
+    """The tools' default wait: EPICS_CLI_TIMEOUT when set to a number (else, with a
+    warning as they give, 1 second)."""
+    text = os.environ.get("EPICS_CLI_TIMEOUT")
+    if text is None:
+        return 1.0
+    try:
+        return seconds(text)
+    except argparse.ArgumentTypeError:
+        print(f"iochost: EPICS_CLI_TIMEOUT={text!r} is not a number of seconds; using 1",
+              file=sys.stderr)
+        return 1.0
+
+
 def _timeout(sub: argparse.ArgumentParser) -> None:
-    sub.add_argument("--timeout", "-w", type=seconds, default=1.0, metavar="S",
+    sub.add_argument("--timeout", "-w", type=seconds, metavar="S",
                      help="seconds to wait for the connections and each answer "
-                          "(default 1; 0: forever, as libca's)")
+                          "(default: EPICS_CLI_TIMEOUT, else 1; 0: forever, as libca's)")
     sub.add_argument("-p", dest="priority", type=_priority, default=0, metavar="PRIO",
                      help="CA priority of the circuit (0-99, default 0)")
 
@@ -171,6 +187,8 @@ def run(args: argparse.Namespace) -> int:
     """Run the client verb ``args`` asked for; its exit status."""
     from .client import verbs
 
+    if args.timeout is None:
+        args.timeout = default_timeout()
     if args.verb == "info":
         return verbs.info(args.pvs, args.timeout)
     if args.verb == "put":

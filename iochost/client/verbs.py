@@ -264,7 +264,11 @@ async def _host_name(server: str, timeout: float) -> str:
             name = socket.gethostbyaddr(address)[0]
         except (OSError, UnicodeError):
             name = address
-        loop.call_soon_threadsafe(lambda: found.done() or found.set_result(name))
+        loop.call_soon_threadsafe(settle, name)
+
+    def settle(name: str) -> None:
+        if not found.done():         # (the wait may have timed out and cancelled it)
+            found.set_result(name)
 
     threading.Thread(target=look_up, name="iochost-info-lookup", daemon=True).start()
     try:
@@ -290,7 +294,7 @@ async def _info(names: Sequence[str], timeout: float, out: TextIO, err: TextIO) 
             print("\n".join([channel.name,
                              "    State:            connected",
                              f"    Host:             "
-                             f"{await _host_name(channel.server, timeout)}",
+                             f"{await _host_name(str(channel.server), timeout)}",
                              f"    Access:           {access}",
                              f"    Native data type: DBF_{native}",
                              f"    Request type:     DBR_{native}",

@@ -7,12 +7,12 @@ import importlib.util
 import json
 import os
 import re
-import signal
 import socket
 import subprocess
 import sys
 import time
 from contextlib import contextmanager
+from typing import Any
 
 import numpy as np
 import pytest
@@ -461,7 +461,7 @@ def _tools() -> str:
                         "AppRun")
 
 
-def test_monitor_prints_what_camonitor_prints():
+def test_monitor_prints_what_camonitor_prints(tmp_path):
     """EPICS' camonitor and iochost's monitor side by side on one softIoc, for each option
     set: the same lines (server time stamps, relative and incremental ones included),
     from the first values through puts, an alarm, a PV never found, to the disconnect when
@@ -471,39 +471,58 @@ def test_monitor_prints_what_camonitor_prints():
              ["-t", "n", "-0x", "OR:LI"], ["-t", "si", "-m", "va", "OR:AI", "OR:LI"],
              ["-t", "sI", "-s", "OR:AI"], ["-S", "OR:WC"]]
     tools = _tools()
-    procs: list[tuple[subprocess.Popen, ...]] = []
+    files = [(tmp_path / f"{i}.camonitor", tmp_path / f"{i}.iochost")
+             for i in range(len(cases))]
+
+    def lines(path):
+        return path.read_text().splitlines() if path.exists() else []
+
+    def settled(wanted):      # each pair printed the same number of lines, `wanted` each
+        return all(len(lines(a)) == len(lines(b)) and wanted(lines(a), args)
+                   for (a, b), args in zip(files, cases, strict=True))
+
+    procs: list[subprocess.Popen] = []
     try:
         with rsrv_environment(ORACLE_DB) as env:
-            procs += [tuple(subprocess.Popen(command, stdout=subprocess.PIPE,
-                                             stderr=subprocess.PIPE, text=True, env=env)
-                            for command in ([tools, "camonitor", *args],
-                                            [sys.executable, "-m", "iochost", "monitor", *args]))
-                      for args in cases]
-            time.sleep(3)                      # both connected, the first values printed
+            for args, paths in zip(cases, files, strict=True):
+                for command, path in zip(([tools, "camonitor", *args],
+                                          [sys.executable, "-m", "iochost", "monitor", *args]),
+                                         paths, strict=True):
+                    with open(path, "w") as out:
+                        procs.append(subprocess.Popen(command, stdout=out,
+                                                      stderr=subprocess.DEVNULL, env=env))
+            # every PV's first value (or its "not found") before the puts
+            assert wait_until(lambda: settled(lambda out, args: len(out) >= len(
+                [arg for arg in args if arg.startswith("OR:")])), 60)
             for value in ("7", "60", "-120"):
                 for args in (["OR:AI", value], ["-a", "OR:WF", "2", value, value],
                              ["OR:LI", value], ["OR:MB", str(int(value) % 3)],
                              ["-S", "OR:WC", f"v{value}"]):
                     subprocess.run([tools, "caput", "-t", *args], env=env, capture_output=True,
                                    check=True, timeout=30)
-                time.sleep(0.2)
-            time.sleep(0.5)
-        time.sleep(1.5)                        # the IOC stopped: the disconnect lines
-        disconnect = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{6} \*\*\* disconnected$",
-                                re.MULTILINE)
-        for args, pair in zip(cases, procs, strict=True):
-            outputs = []
-            for proc in pair:
-                proc.send_signal(signal.SIGINT)
-                out, err = proc.communicate(timeout=30)
-                assert disconnect.search(out), (args, out, err)
-                outputs.append(disconnect.sub("STAMP *** disconnected", out))
-            assert outputs[1] == outputs[0], args
+            # the puts' updates arrived: every output stopped growing, pairs alike in length
+            last: dict[str, Any] = {"sizes": None, "since": time.monotonic()}
+
+            def quiet():       # no output grew for a second
+                sizes = [len(lines(path)) for pair in files for path in pair]
+                if sizes != last["sizes"]:
+                    last.update(sizes=sizes, since=time.monotonic())
+                return time.monotonic() - last["since"] > 1.0 and \
+                    settled(lambda out, args: True)
+
+            assert wait_until(quiet, 60)
+        disconnected = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{6} \*\*\* disconnected$")
+        # the IOC stopped: each PV's disconnect line
+        assert wait_until(lambda: settled(lambda out, args: sum(
+            bool(disconnected.search(line)) for line in out) == len(
+                [arg for arg in args if arg.startswith("OR:") and arg != "OR:MISSING"])), 60)
+        for args, (theirs, ours) in zip(cases, files, strict=True):
+            assert [disconnected.sub("STAMP", line) for line in lines(ours)] == \
+                [disconnected.sub("STAMP", line) for line in lines(theirs)], args
     finally:
-        for pair in procs:
-            for proc in pair:
-                proc.kill()
-                proc.wait()
+        for proc in procs:
+            proc.kill()
+            proc.wait()
 
 
 # -- the verbs' help examples, as written, against the served demo ------------------------------
