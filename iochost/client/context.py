@@ -247,13 +247,17 @@ class Context:
         """Ask the repeater on 127.0.0.1 to forward beacons to our search socket."""
         request = RepeaterRegisterRequest(  # type: ignore[call-arg]  # (the decorator)
             client_address="127.0.0.1").to_bytes()
-        for _ in range(REPEATER_TRIES):
-            if self._repeater_confirmed or self._udp is None:
-                return
+        tries = 0
+        while not self._repeater_confirmed and self._udp is not None:
+            # as libca, until one answers: a repeater started after us (a host started
+            # at boot before it) is used too
             self._udp.sendto(request, ("127.0.0.1", self.config.repeater_port))
+            tries += 1
+            if tries == REPEATER_TRIES:
+                log.debug("no CA repeater answered on port %d yet: beacon anomalies will "
+                          "not speed up reconnects until one does",
+                          self.config.repeater_port)
             await asyncio.sleep(REPEATER_RETRY)
-        log.debug("no CA repeater answered on port %d: beacon anomalies will not speed up "
-                  "reconnects", self.config.repeater_port)
 
     async def _search_loop(self) -> None:
         await self._open_socket()

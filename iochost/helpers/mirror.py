@@ -18,10 +18,12 @@ Options (a mount's ``options:``):
   read-only here, and its changes of rights reach the mirror's clients as ACCESS_RIGHTS;
 * ``put_timeout`` -- seconds a passed-through put may take.
 
-Each mirrored PV follows its source over three subscriptions: DBR_TIME with
-DBE_VALUE|DBE_ALARM (value, alarm and the source's own timestamp), DBR_TIME with DBE_LOG
-(the source's archive events, passed on as the mirror's: its ADEL applies, not the mirror's)
-and DBR_CTRL with DBE_PROPERTY (units, precision, limits, enum strings).  It takes the
+Each mirrored PV follows its source over four subscriptions: DBR_TIME with DBE_VALUE, with
+DBE_ALARM and with DBE_LOG (value, alarm and the source's own timestamp; the events of one
+source post, matched by their time stamp, are posted again as one event with exactly the
+source's bits: its MDEL and ADEL apply, not the mirror's, and a record posting the same value
+again -- MDEL -1 -- is heard each time) and DBR_CTRL with DBE_PROPERTY (units, precision,
+limits, enum strings).  It takes the
 source's native type and element count: a mirrored PV is served from the start (as a DOUBLE
 in INVALID/LINK alarm until the source connects) and, when the source turns out to have
 another type or count, its channel data are replaced in the PV database, so its clients
@@ -38,6 +40,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 from collections.abc import Callable, MutableMapping
 from typing import Any, Protocol
 
@@ -143,7 +146,9 @@ class _PassThrough:
         except ClientTimeout:
             raise CaStatusError(ECA_TIMEOUT, f"{self.source.name} did not complete the put "
                                              f"within {self.put_timeout:g} s") from None
-        await _store(self, reading, self.source.native_type or reading.native_type)  # type: ignore[arg-type]
+        if await _store(self, reading, self.source.native_type or reading.native_type):  # type: ignore[arg-type]
+            # the source's own VALUE/ALARM events of this post add nothing; its LOG does
+            self.mirror_posted = (_stamp(reading), DBE_VALUE | DBE_ALARM)  # type: ignore[attr-defined]
         return SkipWrite
 
     async def write_failed(self, error: Exception) -> None:
@@ -154,8 +159,15 @@ class _ArchiveFromSource:
     """Mixed into every mirrored channel's class: its writes post no DBE_LOG of their own;
     the source's archive events (its ADEL, its APST) are passed on as they come."""
 
+    #: set while a source event is committed: post exactly its mask, not what the
+    #: value comparison calls for (the source's MDEL/MPST decided that already)
+    _exact = False
+    #: (time stamp, DBE flags) of the last source post passed on
+    mirror_posted: tuple[tuple[int, int], int] | None = None
+
     def _change_flags(self, value: Any) -> int:
-        return super()._change_flags(value) & ~DBE_LOG  # type: ignore[misc]
+        flags = super()._change_flags(value) & ~DBE_LOG  # type: ignore[misc]
+        return 0 if self._exact else flags
 
 
 _SERVED: dict[tuple[type[ChannelData], bool], type[ChannelData]] = {}
@@ -180,10 +192,9 @@ class _Mirrored:
     #: (native type, element count) the served channel data were made for; None: placeholder.
     shape: tuple[ChannelType, int] | None = None
     control: Reading | None = None
-    #: time stamps of the source's DBE_LOG events received and not yet applied, and the
-    #: last one posted together with its DBE_VALUE event (see ``_update``)
-    log_stamps: set[tuple[int, int]] = dataclasses.field(default_factory=set)
-    logged: tuple[int, int] | None = None
+    #: DBE bits of the source's events received and not yet applied, by time stamp: the
+    #: events of one source post (one per subscription) are passed on as one
+    pending: dict[tuple[int, int], int] = dataclasses.field(default_factory=dict)
 
 
 class MirrorIOC(PVGroup):
@@ -258,10 +269,9 @@ class MirrorIOC(PVGroup):
             lambda channel, up: None if up else post(lambda: self._disconnected(mirrored)))
         if self.writable:
             source.add_access_callback(lambda channel, rights: self._rights(mirrored))
-        source.subscribe("time", mask=DBE_VALUE | DBE_ALARM).add_callback(
-            lambda reading: post(lambda: self._update(mirrored, reading)))
-        source.subscribe("time", mask=DBE_LOG).add_callback(
-            lambda reading: self._archived(mirrored, reading))
+        for mask in (DBE_VALUE, DBE_ALARM, DBE_LOG):
+            source.subscribe("time", mask=mask).add_callback(
+                functools.partial(self._event, mirrored, mask=mask))
         source.subscribe("ctrl", mask=DBE_PROPERTY).add_callback(
             lambda reading: post(lambda: self._properties(mirrored, reading)))
 
@@ -311,7 +321,18 @@ class MirrorIOC(PVGroup):
         return mirrored.served
 
     # -- following the source ---------------------------------------------------------------
+    def _event(self, mirrored: _Mirrored, reading: Reading, mask: int) -> None:
+        """A source event, as it arrives: its bit is noted at once (an event of the same
+        post queued before it then passes it on too), the reading applied in turn."""
+        stamp = _stamp(reading)
+        mirrored.pending[stamp] = mirrored.pending.get(stamp, 0) | mask
+        self._events.put_nowait(lambda: self._update(mirrored, reading))
+
     async def _update(self, mirrored: _Mirrored, reading: Reading) -> None:
+        stamp = _stamp(reading)
+        flags = mirrored.pending.pop(stamp, 0)
+        if not flags:
+            return   # passed on with an earlier event of the same source post
         source = mirrored.source
         native = source.native_type or reading.native_type
         served = self._served_for(mirrored, native, source.count)
@@ -319,29 +340,16 @@ class MirrorIOC(PVGroup):
             # (DBE_PROPERTY for the clients of a placeholder kept; new data have none yet)
             await self._apply_properties(served, mirrored.control, publish=True)
             mirrored.control = None
-        # The source posted DBE_VALUE and DBE_LOG at once (both of its subscriptions'
-        # events have arrived: the archive one waits in the queue): one event here too, as
-        # a VALUE|LOG subscriber of the source gets one
-        stamp = _stamp(reading)
-        together = stamp in mirrored.log_stamps
-        if await _store(served, reading, native, DBE_LOG if together else 0) and together:
-            mirrored.logged = stamp
-
-    def _archived(self, mirrored: _Mirrored, reading: Reading) -> None:
-        """The source's DBE_LOG event, as it arrives: noted at once (its DBE_VALUE event,
-        queued before it, then posts both), applied in turn."""
-        mirrored.log_stamps.add(_stamp(reading))
-        self._events.put_nowait(lambda: self._archive(mirrored, reading))
-
-    async def _archive(self, mirrored: _Mirrored, reading: Reading) -> None:
-        """The source posted DBE_LOG: so does the mirror, with that reading (unless it
-        went out with the DBE_VALUE event of the same post)."""
-        stamp = _stamp(reading)
-        mirrored.log_stamps.discard(stamp)
-        if mirrored.logged == stamp:
+        posted = served.mirror_posted  # type: ignore[attr-defined]
+        if await _store(served, reading, native, flags, exact=True):
+            served.mirror_posted = (stamp, flags)  # type: ignore[attr-defined]
             return
-        await self._update(mirrored, reading)
-        mirrored.served.notify(DBE_LOG)
+        # served already (a put passed through, or an event of this post split off by a
+        # circuit read): post what has not gone out for it
+        done = posted[1] if posted is not None and posted[0] == stamp else 0
+        if flags & ~done:
+            served.notify(flags & ~done)
+            served.mirror_posted = (stamp, flags | done)  # type: ignore[attr-defined]
 
     async def _properties(self, mirrored: _Mirrored, reading: Reading) -> None:
         if mirrored.shape is None or mirrored.shape[0] is not reading.native_type:
@@ -388,16 +396,27 @@ class MirrorIOC(PVGroup):
 
 
 async def _store(served: ChannelData, reading: Reading, native: ChannelType,
-                 flags: int = 0) -> bool:
+                 flags: int = 0, exact: bool = False) -> bool:
     """Serve the source's reading (value, time, alarm) unless it is what is served,
-    posting ``flags`` besides what the change posts; whether it was written."""
+    posting ``flags`` besides what the change posts (``exact``: ``flags`` and an alarm
+    change only, as the source posted them); whether it was written."""
     value = _value(reading, native, served.max_length)
     stamp = _stamp(reading)
     if (served.timestamp_ns == timestamp_to_ns(stamp) and served.status == reading.status
             and served.severity == reading.severity and _equal(served.value, value)):
         return False
-    await served.write(value, flags=flags, verify_value=False, timestamp=stamp,
-                       status=reading.status, severity=reading.severity)
+    if not exact:
+        await served.write(value, flags=flags, verify_value=False, timestamp=stamp,
+                           status=reading.status, severity=reading.severity)
+        return True
+    # synchronous: no other write of this PV runs between setting and clearing _exact
+    value = served.preprocess_value(value)
+    served._exact = True  # type: ignore[attr-defined]
+    try:
+        served._commit(value, flags, {"timestamp": stamp, "status": reading.status,
+                                      "severity": reading.severity})
+    finally:
+        served._exact = False  # type: ignore[attr-defined]
     return True
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import itertools
 import os
 import socket
@@ -461,6 +462,40 @@ async def test_closing_a_context_wakes_its_waiters_and_ends_connects_under_way(c
         listener.close()
         for filler in fillers:
             filler.close()
+
+
+async def test_a_repeater_started_after_the_context_is_registered_with(monkeypatch):
+    """As libca: the context keeps asking for a repeater until one confirms (a host started
+    at boot before its repeater gets beacons once it runs), not only for its first tries."""
+    from iochost.ca.commands import RepeaterConfirmResponse
+    from iochost.client import context as client_context
+
+    monkeypatch.setattr(client_context, "REPEATER_RETRY", 0.01)
+    port, repeater_port = free_port(), free_port()
+    config = dataclasses.replace(config_for(port), repeater_port=repeater_port)
+    async with Context(config) as context:
+        context.channel("NOT:SERVED:ANYWHERE")       # (the context's UDP socket opens)
+        await asyncio.sleep(client_context.REPEATER_TRIES * 0.01 + 0.2)   # past its tries
+        repeater = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            repeater.bind(("127.0.0.1", repeater_port))
+            repeater.setblocking(False)
+            request, client = await asyncio.wait_for(        # still asking
+                asyncio.get_running_loop().sock_recvfrom(repeater, 1024), 5)
+            assert int.from_bytes(request[:2], "big") == 24    # REPEATER_REGISTER
+            repeater.sendto(RepeaterConfirmResponse(  # type: ignore[call-arg]
+                repeater_address="127.0.0.1").to_bytes(), client)
+            await asyncio.sleep(0.2)
+            while True:                                  # ...and stops once confirmed
+                try:
+                    repeater.recvfrom(1024, socket.MSG_DONTWAIT)
+                except BlockingIOError:
+                    break
+            await asyncio.sleep(0.2)
+            with pytest.raises(BlockingIOError):
+                repeater.recvfrom(1024, socket.MSG_DONTWAIT)
+        finally:
+            repeater.close()
 
 
 async def test_a_channel_found_but_not_created_says_so_not_not_found(context_for):

@@ -375,6 +375,44 @@ async def test_archive_monitors_of_a_mirror_see_the_sources_archive_deadband(
         assert seen["both"] == seen["source both"] == [20.0, 21.0, 22.0, 23.0, 26.0, 27.0]
 
 
+async def test_monitors_of_a_mirror_get_the_events_the_source_posts(
+        start_host, unique_prefix, searchable):
+    """The mirror posts what the source posted, not what its own comparison of values
+    finds: a heartbeat record (MDEL -1) processed with the same value posts each time,
+    and a bi whose alarm alone changes posts DBE_ALARM, not DBE_VALUE."""
+    db = ('record(ai, "EV:BEAT") { field(VAL, "5") field(MDEL, "-1") field(PINI, "YES") }\n'
+          'record(bi, "EV:BI") { field(VAL, "0") field(ZNAM, "off") field(ONAM, "on") '
+          'field(PINI, "YES") }\n')
+    port = mirror_of_softioc(start_host, unique_prefix, searchable, "EV", "[BEAT, BI]")
+    async with Context() as context:
+        with running_softioc(db, port):
+            seen: dict[str, list[object]] = {}
+            channels = {}
+            for name in ("BEAT", "BI"):
+                channels[name] = context.channel(unique_prefix + "EV:" + name)
+                await wait_for_connected_type(
+                    channels[name], ChannelType.DOUBLE if name == "BEAT" else ChannelType.ENUM)
+                source = await context.connect("EV:" + name, TIMEOUT)
+                for key, channel in (("mirror", channels[name]), ("source", source)):
+                    seen[f"{key} {name}"] = []
+                    channel.subscribe(mask=DBE_VALUE).add_callback(
+                        lambda reading, key=f"{key} {name}": seen[key].append(
+                            (reading.value, reading.severity)))
+            await wait_for(channels["BI"], lambda r: all(seen.values()))
+            beat = await context.connect("EV:BEAT.PROC", TIMEOUT)
+            for _ in range(3):
+                await beat.put(1, wait=True)
+            await (await context.connect("EV:BI.ZSV", TIMEOUT)).put("MAJOR", wait=True)
+            await (await context.connect("EV:BI.PROC", TIMEOUT)).put(1, wait=True)
+            await wait_for(channels["BEAT"], lambda r: len(seen["source BEAT"]) == 4)
+            await wait_for(channels["BI"], lambda r: r.severity == AlarmSeverity.MAJOR)
+            await asyncio.sleep(0.5)
+        assert seen["source BEAT"] == [(5.0, 0)] * 4
+        assert seen["mirror BEAT"] == seen["source BEAT"]     # was one: the value never moved
+        assert seen["source BI"] == [(0, 0)]                   # the alarm went, no value event
+        assert seen["mirror BI"] == seen["source BI"]
+
+
 async def test_a_mirrored_pv_stays_under_the_access_rules_once_its_source_connects(
         start_host, unique_prefix, searchable, tmp_path):
     """The mirror builds new channel data for the source's type: they keep the gate the
