@@ -7,6 +7,7 @@ resolved through a database entry when that entry is removed.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import errno
 import logging
 import socket
@@ -234,9 +235,11 @@ class Server:
             await self.stop()
 
     # -- bookkeeping used by circuits --------------------------------------------------------
-    def spawn(self, coro: Any) -> asyncio.Task[Any]:
-        """Run work that must outlive its circuit (a received write); cancelled at stop()."""
-        task = asyncio.get_running_loop().create_task(coro)
+    def spawn(self, coro: Any, context: contextvars.Context | None = None
+              ) -> asyncio.Task[Any]:
+        """Run work that must outlive its circuit (a received write) in ``context`` (None: a
+        copy of the current one); cancelled at stop()."""
+        task = asyncio.get_running_loop().create_task(coro, context=context)
         self._background.add(task)
         task.add_done_callback(self._background.discard)
         return task

@@ -4,11 +4,13 @@
 write is started inline with ``coro.send(None)``: if it finishes there, its reply is queued
 at once.  Only a write that suspends (an async putter, say) becomes a task -- and from then
 on later writes to the same channel wait in a queue behind it, so the channel sees them in
-the order the client sent them.
+the order the client sent them.  Each write runs in a context of its own (a copy of the one
+the circuit reads in), as a task of its own would: a contextvar a putter sets stays its own.
 """
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import types
 from collections import deque
@@ -62,13 +64,15 @@ def _reason(exc: CaStatusError) -> str | None:
 class ChannelWriter:
     """The write queue of one circuit channel (created at its first write)."""
 
-    __slots__ = ("circuit", "channel", "_waiting")
+    __slots__ = ("circuit", "channel", "_waiting", "_context")
 
     def __init__(self, circuit: VirtualCircuit, channel: CircuitChannel):
         self.circuit = circuit
         self.channel = channel
         #: None while no write is in flight; else the writes waiting behind the running one.
         self._waiting: deque[tuple[Header, Payload, WriteDone]] | None = None
+        #: what each write's own context is copied from: the circuit's, as received
+        self._context = contextvars.copy_context()
 
     @property
     def busy(self) -> bool:
@@ -90,8 +94,9 @@ class ChannelWriter:
             coro = data.write_dbr(header.data_type, header.data_count, payload,
                                   circuit.host, circuit.user)
             text = None
+            context = self._context.copy()
             try:
-                yielded = coro.send(None)
+                yielded = context.run(coro.send, None)
             except StopIteration:
                 status = ECA_NORMAL
             except CaStatusError as exc:
@@ -107,7 +112,7 @@ class ChannelWriter:
                     self._waiting = deque()
                 # Not cancelled with the circuit: like RSRV, a put once received is applied
                 # even if its client goes away.
-                circuit.server.spawn(self._finish(header, done, coro, yielded))
+                circuit.server.spawn(self._finish(header, done, coro, yielded), context)
                 return
             done(channel, header, status, text)
             waiting = self._waiting

@@ -2,6 +2,7 @@
 WRITE/MAJOR alarm), startup/shutdown, scan loops (period, errors, stop_on_error), keyword
 forms, getters, group_write, and writes from IOC code taking the same path as a client's."""
 import asyncio
+import contextvars
 import logging
 import time
 
@@ -375,3 +376,32 @@ def test_put_to_scan_field_changes_the_rate(mount, unique_prefix, client):
     stamps = [event.metadata.timestamp for event in monitor.wait_for(6)[-4:]]
     assert 0.07 < (stamps[-1] - stamps[0]) / 3 < 0.2
     assert client.value(group.prefix + "ticks") > paused_at
+
+
+GUARD = contextvars.ContextVar("GUARD", default=False)
+
+
+def test_a_contextvar_a_putter_sets_stays_in_its_own_write(mount, unique_prefix, client):
+    """Each client write runs in a context of its own, as a task of its own would (caproto
+    runs each in a task): caproto's mini_beamline guards its motor putter with a contextvar
+    set before its first await, and every put after the first one on a circuit saw it set
+    (the write had started inline, in the circuit's context) and skipped the move."""
+    class Guarded(PVGroup):
+        value = pvproperty(value=0.0)
+        seen: list[bool] = []
+
+        @value.putter
+        async def value(self, instance, value):
+            type(self).seen.append(GUARD.get())
+            GUARD.set(True)
+            try:
+                await asyncio.sleep(0.05)
+            finally:
+                GUARD.set(False)
+            return value
+
+    ioc = mount(Guarded(prefix=unique_prefix))
+    for value in (1.0, 2.0, 3.0):
+        assert client.write(ioc.prefix + "value", value) == "ECA_NORMAL"
+    assert Guarded.seen == [False, False, False]
+    assert client.value(ioc.prefix + "value") == 3.0
