@@ -285,10 +285,24 @@ LINKS: dict[str, Link] = {
 
 def _input_limit(index: int, name: str) -> Link:
     """HOPR/LOPR of a record without DRVH/DRVL: RSRV serves them as the display and the
-    control limits, so control limits given alone show here (``fieldmeta.input_limits``)."""
-    shown = _metadata(name)
-    return shown._replace(get=lambda record: fieldmeta.input_limits(record)[index]
-                          if hasattr(record, name) else 0)
+    control limits, so control limits given alone show here (``fieldmeta.input_limits``).
+
+    A write changes that limit and keeps the other one shown (writing HOPR must not make
+    LOPR read 0); when the control limits were the ones shown, it moves the control limit
+    too, so that a put is checked against the limits a client sees."""
+    control = ("lower_ctrl_limit", "upper_ctrl_limit")[index]
+
+    async def set_limit(record: Any, value: Any) -> None:
+        if name not in getattr(record, "_property_names", ()):
+            raise ChannelValueError(f"{type(record).__name__} has no {name}")
+        low, high = fieldmeta.input_limits(record)
+        change = {"lower_disp_limit": low, "upper_disp_limit": high, name: value}
+        if (low, high) != (record.lower_disp_limit, record.upper_disp_limit):
+            change[control] = value       # the control limits were shown: they follow
+        await record.write_metadata(**change)
+
+    return Link(lambda record: fieldmeta.input_limits(record)[index]
+                if hasattr(record, name) else 0, set_limit, DBE_PROPERTY)
 
 
 _INPUT_LIMITS = {"LOPR": _input_limit(0, "lower_disp_limit"),

@@ -460,3 +460,23 @@ def test_a_calc_computes_its_value_from_calc_and_refuses_a_bad_expression(mount,
     # a put to VAL does not process a calc (VAL is pp FALSE)
     assert client.write(name, 9.0) == "ECA_NORMAL"
     assert client.value(name) == 9.0
+
+
+def test_hopr_lopr_shown_from_control_limits_change_one_at_a_time(mount, unique_prefix,
+                                                                  client):
+    """An ai given control limits alone shows them as HOPR/LOPR (as RSRV serves HOPR/LOPR
+    as both): writing HOPR keeps LOPR (it read 0), and the control limits follow what is
+    shown, so a put is checked against the limits a client sees (a put of 6 was refused
+    against the hidden 3 after HOPR/LOPR were set to +-50)."""
+    class Limited(PVGroup):
+        c = pvproperty(value=0.0, record="ai", lower_ctrl_limit=-3.0, upper_ctrl_limit=3.0)
+
+    p = mount(Limited(prefix=unique_prefix)).prefix
+    assert (client.value(p + "c.LOPR"), client.value(p + "c.HOPR")) == (-3.0, 3.0)
+    assert client.write(p + "c.HOPR", 50.0) == "ECA_NORMAL"
+    assert (client.value(p + "c.LOPR"), client.value(p + "c.HOPR")) == (-3.0, 50.0)
+    assert client.write(p + "c.LOPR", -50.0) == "ECA_NORMAL"
+    control = client.read(p + "c", data_type="control").metadata
+    assert (control.lower_ctrl_limit, control.upper_ctrl_limit) == (-50.0, 50.0)
+    assert (control.lower_disp_limit, control.upper_disp_limit) == (-50.0, 50.0)
+    assert client.write(p + "c", 6.0) == "ECA_NORMAL" and client.value(p + "c") == 6.0
