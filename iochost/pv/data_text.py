@@ -293,8 +293,10 @@ class ChannelChar(ChannelData):
     """Text held as a CHAR array (a ``str`` value; ``max_length`` counts encoded bytes).
 
     With ``report_as_string`` the channel is served as one DBR_STRING (first 39 bytes) and
-    its CHAR-array form is the long-string view.  Otherwise reads and puts of
-    DBR_STRING carry the text too (caproto's behaviour).
+    its CHAR-array form is the long-string view.  Otherwise a read as DBR_STRING carries
+    the text, and a put of DBR_STRING elements converts each to one number, as caproto and
+    RSRV's CHAR waveforms do (``caput -a PV 2 65 66`` stores "AB"; "abc" is refused): text
+    goes as DBR_CHAR (``caput -S``).
     """
 
     __slots__ = ("report_as_string",)
@@ -352,11 +354,14 @@ class ChannelChar(ChannelData):
         return np.frombuffer(self._value.encode(self.string_encoding), dtype=np.uint8)
 
     def _put_count(self, source: ChannelType, count: int) -> int:
-        # one DBR_STRING, or the array's characters (however the text is reported)
-        return min(count, 1 if source is ChannelType.STRING else self._max_length)
+        # one DBR_STRING of text, or the array's characters (numbers as strings included)
+        if source is ChannelType.STRING and self.report_as_string:
+            return min(count, 1)
+        return min(count, self._max_length)
 
     def _convert_put(self, values: Any, source: ChannelType) -> Any:
-        return convert_values(values, source, self.native_type, long_string=True)
+        return convert_values(values, source, self.native_type,
+                              long_string=source is not ChannelType.STRING)
 
     def _value_from_wire(self, values: Any) -> Any:
         if self.report_as_string:

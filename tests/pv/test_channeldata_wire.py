@@ -137,7 +137,8 @@ async def test_listener_sees_the_new_payload():
     (ChannelString(max_length=3), T.STRING, [b"a", b"b"], ["a", "b"]),
     (ChannelString(), T.STRING, [b"caf\xe9"], "caf\xe9"),
     (ChannelChar(max_length=5), T.CHAR, np.frombuffer(b"hello\0", np.uint8), "hello"),
-    (ChannelChar(max_length=8), T.STRING, [b"text"], "text"),
+    # DBR_STRING elements to CHAR text: a number each, as caproto and RSRV (caput -a PV 2 65 66)
+    (ChannelChar(max_length=8), T.STRING, [b"65", b"66"], "AB"),
     (ChannelChar(max_length=8, report_as_string=True), T.STRING, [b"text"], "text"),
     (ChannelByte(max_length=3), T.CHAR, [1, 2, 3], b"\x01\x02\x03"),
 ])
@@ -163,6 +164,7 @@ async def test_put_of_a_time_type_ignores_its_metadata():
     (ChannelDouble(read_only=True), T.DOUBLE, [1.0], ECA_NOWTACCESS),
     (ChannelDouble(access_check=lambda h, u: 1), T.DOUBLE, [1.0], ECA_NOWTACCESS),
     (ChannelDouble(), T.STRING, [b"abc"], ECA_NOCONVERT),
+    (ChannelChar(max_length=8), T.STRING, [b"abc"], ECA_NOCONVERT),   # text goes as CHAR
     (ChannelEnum(enum_strings=["a"]), T.STRING, [b"zz"], ECA_NOCONVERT),
     (ChannelEnum(enum_strings=["a"]), T.ENUM, [3], ECA_PUTFAIL),
     (ChannelDouble(lower_ctrl_limit=0, upper_ctrl_limit=1), T.DOUBLE, [2.0], ECA_PUTFAIL),
@@ -187,9 +189,11 @@ async def test_put_failures_keep_the_old_value(chan, dbr_type, values, status):
     (ChannelChar(max_length=8, report_as_string=True), T.STRING, [b"one", b"two"], "one"),
     (ChannelChar(max_length=3, report_as_string=True), T.CHAR,
      np.frombuffer(b"abcd", np.uint8), "abc"),
+    (ChannelChar(max_length=3), T.STRING, [b"65", b"66", b"67", b"68"], "ABC"),
     # one DBR_STRING longer than the text holds: cut (it was refused, ECA_BADCOUNT)
-    (ChannelChar(max_length=8), T.STRING, [b"0123456789ABCDEF"], "01234567"),
-    (ChannelChar(max_length=4, string_encoding="utf-8"), T.STRING,
+    (ChannelChar(max_length=8, report_as_string=True), T.STRING, [b"0123456789ABCDEF"],
+     "01234567"),
+    (ChannelChar(max_length=4, string_encoding="utf-8", report_as_string=True), T.STRING,
      ["aé€".encode()], "aé"),     # a character cut in two is dropped
 ])
 async def test_a_put_of_more_elements_keeps_those_that_fit(chan, dbr_type, values, kept):
