@@ -431,7 +431,12 @@ class Host:
                     self.access.assign(mount.ioc.pvdb.values(), mount.config.asg)
             await self.access.reconfigure(new.access)
         await self._call_hook("iochost_host_reloaded", host=self)
-        gc.collect()    # the unmounted IOCs' cycles first: they were thawed, not yet freed
+        # Collect everything the last freeze took before freezing again: objects alive then
+        # and dead since in reference cycles (a browser's socket, an exception's traceback,
+        # importlib's path caches, the unmounted IOCs) are freed only by a collection that
+        # sees them; a reload that unmounts nothing (SIGHUP for the access rules) kept them.
+        thaw_heap()
+        gc.collect()
         freeze_heap()
 
     async def _apply_mounts(self, new: HostConfig, plan: Any, built: Mapping[str, Any],

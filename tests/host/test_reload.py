@@ -633,3 +633,25 @@ def test_a_host_macro_in_an_iocs_pv_names_remounts_it(clean_env, ca_server, uniq
         assert P + "bT" in host.database and P + "aT" not in host.database
     finally:
         ca_server.call(host.stop())
+
+
+def test_a_reload_that_changes_nothing_frees_cycles_the_last_one_froze(served, ca_server):
+    """Each reload freezes the heap again; objects alive at one reload and dead since in a
+    reference cycle (a browser's socket, an exception's traceback) must be freed by the
+    next, even one that changes nothing (SIGHUP for the access rules): they were frozen
+    for good."""
+    host, _ = served
+
+    class Cyclic:
+        pass
+
+    kept = Cyclic()
+    kept.self = kept                         # only a collection that sees it frees it
+    gone = weakref.ref(kept)
+    ca_server.call(reload_host(host))        # freezes it with the heap
+    del kept
+    gc.collect()
+    assert gone() is not None                # frozen: out of the collector's reach
+    plan = ca_server.call(reload_host(host))
+    assert plan is not None and not plan.changed
+    assert gone() is None
