@@ -31,6 +31,7 @@ from iochost.pv.data_errors import ChannelValueError
 from iochost.pv.faults import log_hook_error
 from iochost.records.behaviour import LIMIT_SEVERITIES
 from iochost.records.links import interrupt_scan, is_scanned
+from iochost.server.settings import configured_variables
 
 from .sysinfo import CpuLoad, max_fds, memory, open_fds, uptime_text
 
@@ -261,6 +262,8 @@ class IocStatsIOC(PVGroup):
                             ("ST_SCRIPT2", config_path[_STRING_SIZE:2 * _STRING_SIZE]),
                             ("ST_SCRIPT", config_path[:120])):
             await getattr(self, name).write(value, verify_value=False)
+        for name, value in self._environment().items():   # now with the ca: section's
+            await getattr(self, name).write(value, verify_value=False)
         await self.refresh(force=True)
 
     async def _template_severities(self) -> None:
@@ -289,6 +292,16 @@ class IocStatsIOC(PVGroup):
         for state, severity in ACCESS_SEVERITIES.items():
             await access.get(state).write(severity)
 
+    def _environment(self) -> dict[str, str]:
+        """The environment PVs' values: each variable, or EPICS' default; a setting of the
+        host config's ``ca:`` section stands for its EPICS_CAS_* variable when that is not
+        set (as the server reads them)."""
+        environ = dict(os.environ)
+        if self.host is not None:
+            environ.update(configured_variables(self.host.config.ca.settings()))
+        return {pv: environ.get(variable, ENVIRONMENT_DEFAULTS.get(variable, ""))[:_STRING_SIZE]
+                for pv, variable in ENVIRONMENT_PVS.items()}
+
     # -- the values set once --------------------------------------------------------------------
     @STARTTOD.startup
     async def STARTTOD(self, instance: Any, async_lib: Any) -> None:
@@ -310,8 +323,7 @@ class IocStatsIOC(PVGroup):
             "LOCATION": environ.get("LOCATION", NOT_AVAILABLE)[:_STRING_SIZE],
             "PROCESS_ID": float(os.getpid()), "PARENT_ID": float(os.getppid()),
             "CPU_CNT": float(os.cpu_count() or 1), "FD_MAX": float(max_fds()),
-            **{pv: environ.get(variable, ENVIRONMENT_DEFAULTS.get(variable, ""))[:_STRING_SIZE]
-               for pv, variable in ENVIRONMENT_PVS.items()},
+            **self._environment(),
         }
         for name, value in values.items():
             await getattr(self, name).write(value, verify_value=False)

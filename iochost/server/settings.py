@@ -14,7 +14,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["ServerConfig", "ServerConfigError", "FIELD_VARIABLES", "parse_address_list",
+__all__ = ["ServerConfig", "ServerConfigError", "FIELD_VARIABLES", "configured_variables",
+           "parse_address_list",
            "DEFAULT_SERVER_PORT",
            "DEFAULT_REPEATER_PORT"]
 
@@ -108,6 +109,29 @@ FIELD_VARIABLES: dict[str, tuple[str, ...]] = {
     "ignore_addresses": ("EPICS_CAS_IGNORE_ADDR_LIST",),
     "max_array_bytes": ("EPICS_CA_MAX_ARRAY_BYTES",),
 }
+
+
+def configured_variables(configured: Mapping[str, Any],
+                         environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The server-specific variables that settings made in a config file (``configured``,
+    as for :meth:`ServerConfig.from_env`) stand for, as their text, where the variable is
+    not set itself (it wins): ``{"port": 5900}`` -> ``{"EPICS_CAS_SERVER_PORT": "5900"}``."""
+    env = os.environ if environ is None else environ
+    texts = {}
+    for field, value in configured.items():
+        variable = FIELD_VARIABLES.get(field, ("",))[0]
+        if not variable or env.get(variable, "").strip():
+            continue
+        if isinstance(value, bool):
+            text = "YES" if value else "NO"
+        elif isinstance(value, (list, tuple)):
+            text = " ".join(map(str, value))
+        elif isinstance(value, float):
+            text = format(value, "g")
+        else:
+            text = str(value)
+        texts[variable] = text
+    return texts
 
 
 @dataclass(frozen=True, slots=True)

@@ -396,3 +396,17 @@ def test_uptime_reads_as_devIocStats_writes_it():
 
     assert [uptime_text(s) for s in (21, 86400 + 61, 3 * 86400 + 3600)] == \
         ["00:00:21", "1 day, 00:01:01", "3 days, 01:00:00"]
+
+
+def test_environment_pvs_show_the_ca_sections_settings(start_host, unique_prefix, pyepics,
+                                                      monkeypatch):
+    """A ca: setting stands for its EPICS_CAS_* variable (as the server reads it), so the
+    environment PVs show what the host serves with: they read the variable or EPICS'
+    default (CAS_SRVR_PORT empty while the host served ca.port)."""
+    for variable in ("EPICS_CAS_BEACON_PERIOD", "EPICS_CAS_BEACON_PORT"):
+        monkeypatch.delenv(variable, raising=False)
+    P = unique_prefix.split(":")[0] + "ENV"
+    start_host(MOUNT + "ca: {beacon_period: 7.5, beacon_port: 5999}\n", unique_prefix,
+               host_keys=f"stats_prefix: '{P}'")
+    assert pyepics.caget(f"{P}:CAS_BEACON_PERIOD", as_string=True) == "7.5"
+    assert pyepics.caget(f"{P}:CAS_BEACON_PORT", as_string=True) == "5999"
