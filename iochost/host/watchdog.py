@@ -19,8 +19,15 @@ are rate-limited per location (``iochost.pv.faults.LogLimiter``: one, then one p
 per mount. A block that outlasts ``STUCK`` seconds is also logged from the thread at once:
 the loop may never come back.
 
-Cost: one timer callback per ``BEAT`` seconds on the loop; the thread sleeps on an Event.
-It works alike on asyncio's loop and uvloop's, and ``stop()`` ends the thread.
+A late heartbeat is not always a block: on a machine short of CPU the loop thread may have
+been ready to run and waited for a processor.  Where Linux tells (``/proc/thread-self/
+schedstat``: the thread's time waiting on a run queue, read at each heartbeat), a late beat
+that waited for a CPU more than half its lateness is logged as the loop *starved of CPU*,
+naming no code and counted for no mount (it is still a late beat in ``blocks``).
+
+Cost: one timer callback per ``BEAT`` seconds on the loop (with one read of that file); the
+thread sleeps on an Event.  It works alike on asyncio's loop and uvloop's, and ``stop()``
+ends the thread.
 """
 from __future__ import annotations
 
@@ -192,6 +199,27 @@ def describe(sample: Sample | None, mounts: Mapping[str, Any],
     return where, owners, (inner,)
 
 
+def _open_run_delay() -> int | None:
+    """The calling thread's schedstat file, open (None where there is none)."""
+    try:
+        fd = os.open("/proc/thread-self/schedstat", os.O_RDONLY)
+    except OSError:
+        return None
+    if _run_delay(fd) is None:
+        os.close(fd)
+        return None
+    return fd
+
+
+def _run_delay(fd: int) -> float | None:
+    """Seconds the thread has waited on a run queue (ready, not running), from its open
+    schedstat file: "run_ns wait_ns slices"."""
+    try:
+        return int(os.pread(fd, 64, 0).split()[1]) / 1e9
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 def _mount_label(owners: list[str]) -> str:
     if not owners:
         return ""
@@ -226,6 +254,9 @@ class LoopWatchdog:
         self._stopping = threading.Event()
         self._beat = self._due = 0.0
         self._sample: Sample | None = None
+        #: the loop thread's schedstat file and its run-queue wait at the last heartbeat
+        self._schedstat: int | None = None
+        self._waited = 0.0
 
     @property
     def running(self) -> bool:
@@ -237,6 +268,9 @@ class LoopWatchdog:
             return
         self._loop = asyncio.get_running_loop()
         self._loop_thread = threading.get_ident()
+        self._schedstat = _open_run_delay()
+        if self._schedstat is not None:
+            self._waited = _run_delay(self._schedstat) or 0.0
         self._stopping.clear()
         self._beat = time.monotonic()
         self._schedule(self._beat)
@@ -254,6 +288,9 @@ class LoopWatchdog:
         if thread is not None:
             thread.join(5.0)
         self._sample = None
+        if self._schedstat is not None:
+            os.close(self._schedstat)
+            self._schedstat = None
 
     # -- on the loop ---------------------------------------------------------------------------
     def _schedule(self, now: float) -> None:
@@ -266,16 +303,30 @@ class LoopWatchdog:
         late, previous = now - self._due, self._beat
         self._beat = now
         self._schedule(now)
+        waited = None
+        if self._schedstat is not None:
+            total = _run_delay(self._schedstat)
+            if total is not None:
+                waited, self._waited = total - self._waited, total
         if late <= self.threshold:
             return
         sample, self._sample = self._sample, None
         if sample is not None and sample.beat != previous:
             sample = None             # taken during an earlier block
-        self._report(late, sample)
+        self._report(late, sample, waited)
 
-    def _report(self, seconds: float, sample: Sample | None) -> None:
+    def _report(self, seconds: float, sample: Sample | None, waited: float | None = None
+                ) -> None:
+        """A late heartbeat: ``waited``, the seconds the loop thread waited for a CPU
+        since the previous one (None: not known)."""
         mounts = self.mounts()
-        where, owners, key = describe(sample, mounts)
+        owners: list[str]
+        if waited is not None and waited > seconds / 2:
+            where, owners, key = (f"starved of CPU: it waited {waited:.2f} s for a processor "
+                                  f"(the machine is busy; no code of this host held it)",
+                                  [], ("starved",))
+        else:
+            where, owners, key = describe(sample, mounts)
         self.blocks += 1
         self.max_block = max(self.max_block, seconds)
         if len(owners) == 1 and owners[0] in mounts:

@@ -5,7 +5,10 @@ the host."""
 import asyncio
 import inspect
 import logging
+import os
 import re
+import subprocess
+import sys
 import threading
 import time
 
@@ -206,3 +209,48 @@ def test_a_stuck_report_survives_the_mounts_changing_under_it(caplog):
     with caplog.at_level(logging.WARNING, "iochost.host"):
         dog._report_stuck(12.0, Sample(0.0, [], [site]))
     assert "event loop blocked for 12 s so far in poll (/site/driver.py:12)" in caplog.text
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_setscheduler") or
+                    not os.path.exists("/proc/thread-self/schedstat"),
+                    reason="Linux's scheduler and schedstat tell when a thread waited for CPU")
+def test_a_loop_starved_of_cpu_is_said_to_be_starved_not_blamed_on_code(caplog):
+    """A loop whose thread is ready to run but gets no processor (a busy machine) beats
+    late with no code of the host running: the warning says it was starved of CPU and
+    names no code and no mount (it named whatever happened to run)."""
+    from iochost.host.watchdog import LoopWatchdog
+
+    cpu = min(os.sched_getaffinity(0))
+    dog = LoopWatchdog(0.2, dict)
+    done = threading.Event()
+
+    def starved_loop():
+        async def main():
+            dog.start()       # (its thread as any other: not starved itself)
+            # the loop's thread on one CPU, run only when nothing else wants it
+            os.sched_setaffinity(0, {cpu})
+            os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+            while not done.is_set() and dog.blocks == 0:
+                await asyncio.sleep(0.05)
+            dog.stop()
+        asyncio.run(main())
+
+    def pin():
+        os.sched_setaffinity(0, {cpu})
+
+    hogs = [subprocess.Popen([sys.executable, "-c", "import time\nend = time.time() + 10\n"
+                              "while time.time() < end: pass"], preexec_fn=pin)
+            for _ in range(2)]
+    try:
+        with caplog.at_level(logging.WARNING, "iochost.host"):
+            thread = threading.Thread(target=starved_loop)
+            thread.start()
+            thread.join(15)
+    finally:
+        done.set()
+        for hog in hogs:
+            hog.kill()
+            hog.wait()
+    assert dog.blocks >= 1
+    assert "starved of CPU: it waited" in dog.last, dog.last
+    assert "event loop blocked" in caplog.text and "no code of this host held it" in caplog.text
