@@ -35,7 +35,9 @@ ALLOWED: dict[str, set[str]] = {
     "helpers": {*FRAMEWORK, "client", *PLUGIN_API},
     "web": {*FRAMEWORK, "client", *PLUGIN_API},
     "host": {*FRAMEWORK, "client", "helpers", "web", "testing"},
-    "cli": {*FRAMEWORK, "client", "helpers", "web", "host"},
+    # the client verbs' command line: argparse, then the client's verbs
+    "cli_client": {"client"},
+    "cli": {*FRAMEWORK, "client", "helpers", "web", "host", "cli_client"},
     "__main__": {"cli"},
 }
 

@@ -289,6 +289,10 @@ class ChannelString(ChannelData):
 TEXT_CAPACITY = 256
 
 
+#: record types whose VAL EPICS holds as text (DBF_STRING, or a long string)
+TEXT_RECORDS = frozenset({"stringin", "stringout", "lsi", "lso", "printf"})
+
+
 class ChannelChar(ChannelData):
     """Text held as a CHAR array (a ``str`` value; ``max_length`` counts encoded bytes).
 
@@ -296,7 +300,8 @@ class ChannelChar(ChannelData):
     its CHAR-array form is the long-string view.  Otherwise a read as DBR_STRING carries
     the text, and a put of DBR_STRING elements converts each to one number, as caproto and
     RSRV's CHAR waveforms do (``caput -a PV 2 65 66`` stores "AB"; "abc" is refused): text
-    goes as DBR_CHAR (``caput -S``).
+    goes as DBR_CHAR (``caput -S``) -- except to the VAL of a text record (``TEXT_RECORDS``,
+    a ``record='stringout'`` pvproperty), which takes a DBR_STRING as its text, as RSRV's.
     """
 
     __slots__ = ("report_as_string",)
@@ -353,15 +358,22 @@ class ChannelChar(ChannelData):
             return [_wire_text(self._value, self.string_encoding)]
         return np.frombuffer(self._value.encode(self.string_encoding), dtype=np.uint8)
 
+    def _takes_text(self, source: ChannelType) -> bool:
+        """A DBR_STRING put is text when the channel is served as one, or is the VAL of a
+        record EPICS holds as text (a stringout's, an lso's: RSRV takes text there); else
+        each of its elements is a number."""
+        return source is not ChannelType.STRING or self.report_as_string or \
+            self.reported_record_type in TEXT_RECORDS
+
     def _put_count(self, source: ChannelType, count: int) -> int:
         # one DBR_STRING of text, or the array's characters (numbers as strings included)
-        if source is ChannelType.STRING and self.report_as_string:
+        if source is ChannelType.STRING and self._takes_text(source):
             return min(count, 1)
         return min(count, self._max_length)
 
     def _convert_put(self, values: Any, source: ChannelType) -> Any:
         return convert_values(values, source, self.native_type,
-                              long_string=source is not ChannelType.STRING)
+                              long_string=self._takes_text(source))
 
     def _value_from_wire(self, values: Any) -> Any:
         if self.report_as_string:

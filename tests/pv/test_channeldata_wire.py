@@ -139,6 +139,8 @@ async def test_listener_sees_the_new_payload():
     (ChannelChar(max_length=5), T.CHAR, np.frombuffer(b"hello\0", np.uint8), "hello"),
     # DBR_STRING elements to CHAR text: a number each, as caproto and RSRV (caput -a PV 2 65 66)
     (ChannelChar(max_length=8), T.STRING, [b"65", b"66"], "AB"),
+    # ...but a text record's VAL takes a DBR_STRING as text, as RSRV's stringout does
+    (ChannelChar(max_length=8, reported_record_type="stringout"), T.STRING, [b"text"], "text"),
     (ChannelChar(max_length=8, report_as_string=True), T.STRING, [b"text"], "text"),
     (ChannelByte(max_length=3), T.CHAR, [1, 2, 3], b"\x01\x02\x03"),
 ])
