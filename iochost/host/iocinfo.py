@@ -3,7 +3,9 @@
 An IOC class is built as ``cls(prefix=..., macros={...}, **options)``; its other keyword
 parameters are the options a mount may set. Simple annotations (str, int, float, bool,
 list, dict and their Optional forms) are checked (values are coerced to them, see
-``iochost.host.coercion``) and appear in ``iochost schema``.
+``iochost.host.coercion``) and appear in ``iochost schema``; so are the choices of a
+``Literal[...]`` or an ``enum.Enum`` (a value or, for an Enum, a member's name: the IOC gets
+the member) and the element type of ``list[int]``, ``list[str]``...
 
 An option's description and units, shown by ``iochost schema`` (and so by an editor), come
 from ``Annotated`` metadata -- a plain string is the description, an :class:`OptionInfo`
@@ -15,14 +17,16 @@ description gives the units.
 from __future__ import annotations
 
 import collections.abc
+import enum
 import inspect
 import re
 import types
 import typing
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from .coercion import coerce_option, text_pattern
+from .coercion import OptionTypeError, coerce_option, text_pattern
+from .problems import did_you_mean
 
 #: parameters the host supplies itself (or PVGroup uses internally)
 RESERVED = frozenset({"self", "prefix", "macros", "parent", "name"})
@@ -46,11 +50,37 @@ class IocOption:
     default: Any = None
     description: str = ""
     units: str = ""
+    #: the values a Literal or an Enum allows (None: any of the types)
+    choices: tuple[Any, ...] | None = None
+    #: the Enum whose member the IOC gets for a value or a member's name
+    enum_type: type[enum.Enum] | None = None
+    #: a list's element types (empty: any element)
+    item_types: tuple[str, ...] = ()
 
     def coerce(self, value: Any, raw: str | None = None) -> Any:
         """``value`` as this option's type; raises ``OptionTypeError`` saying why not
         (``raw``: the config's text before macro expansion, to name the macros)."""
-        return coerce_option(value, self.json_types, raw)
+        value = coerce_option(value, self.json_types, raw)
+        if self.item_types and isinstance(value, (list, tuple)):
+            value = self._items(value)
+        if self.choices is None or value is None:
+            return value
+        if self.enum_type is not None and isinstance(value, str) and \
+                value in self.enum_type.__members__:
+            return self.enum_type[value]
+        if value not in self.choices:
+            shown = ", ".join(map(repr, self.choices))
+            hint = did_you_mean(value, [str(choice) for choice in self.choices]) \
+                if isinstance(value, str) else ""
+            raise OptionTypeError(f"{value!r} is not one of {shown}{hint}")
+        return self.enum_type(value) if self.enum_type is not None else value
+
+    def _items(self, values: list[Any] | tuple[Any, ...]) -> Any:
+        try:
+            items = [coerce_option(item, self.item_types) for item in values]
+        except OptionTypeError as exc:
+            raise OptionTypeError(f"an element: {exc}") from None
+        return tuple(items) if isinstance(values, tuple) else items
 
 
 @dataclass(frozen=True)
@@ -69,12 +99,50 @@ class IocSignature:
     description: str
 
 
+def _kind_of(value: Any) -> str:
+    return "null" if value is None else _JSON_TYPES.get(type(value), "string")
+
+
+def _choices(annotation: Any) -> tuple[tuple[Any, ...] | None, type[enum.Enum] | None]:
+    """(the values a Literal or an Enum allows, the Enum); (None, None) for other types
+    (an Optional one allows None besides)."""
+    origin = typing.get_origin(annotation)
+    if origin is Annotated:
+        return _choices(typing.get_args(annotation)[0])
+    if origin is Literal:
+        return typing.get_args(annotation), None
+    if isinstance(annotation, type) and issubclass(annotation, enum.Enum):
+        return tuple(member.value for member in annotation), annotation
+    if origin in (typing.Union, types.UnionType):
+        args = [arg for arg in typing.get_args(annotation) if arg is not type(None)]
+        if len(args) == 1:
+            return _choices(args[0])
+    return None, None
+
+
+def _item_types(annotation: Any) -> tuple[str, ...]:
+    """The element types of ``list[int]``, ``Sequence[str]``... (empty: any)."""
+    origin = typing.get_origin(annotation)
+    if origin is Annotated:
+        return _item_types(typing.get_args(annotation)[0])
+    if origin in (typing.Union, types.UnionType):
+        members = [arg for arg in typing.get_args(annotation) if arg is not type(None)]
+        return _item_types(members[0]) if len(members) == 1 else ()
+    args = typing.get_args(annotation)
+    if origin in (list, collections.abc.Sequence) and len(args) == 1:
+        return _json_types(args[0])
+    return ()
+
+
 def _json_types(annotation: Any) -> tuple[str, ...]:
     if annotation is _MISSING or annotation is Any:
         return ()
     origin = typing.get_origin(annotation)
     if origin is Annotated:
         return _json_types(typing.get_args(annotation)[0])
+    choices, _ = _choices(annotation)
+    if choices is not None and origin not in (typing.Union, types.UnionType):
+        return tuple(dict.fromkeys(_kind_of(choice) for choice in choices))
     if origin in (typing.Union, types.UnionType):
         parts: list[str] = []
         for arg in typing.get_args(annotation):
@@ -122,12 +190,15 @@ def ioc_signature(cls: type, *, leading: int = 1,
                 annotation = hints.get(param.name, param.annotation)
                 description, units = _annotated_info(annotation) or \
                     documented.get(param.name, ("", ""))
+                choices, enum_type = _choices(annotation)
+                default = None if param.default is _MISSING else param.default
                 options[param.name] = IocOption(
                     name=param.name,
                     json_types=_json_types(annotation),
                     required=param.default is _MISSING,
-                    default=None if param.default is _MISSING else param.default,
-                    description=description, units=units)
+                    default=default.value if isinstance(default, enum.Enum) else default,
+                    description=description, units=units, choices=choices,
+                    enum_type=enum_type, item_types=_item_types(annotation))
         if not open_ended:
             return IocSignature(options, False, _first_line(cls))
     return IocSignature(options, True, _first_line(cls))
@@ -154,6 +225,12 @@ def options_schema(cls: type) -> dict[str, Any]:
             prop.update(minimum=0, maximum=1)    # (numbers only: text keeps its pattern)
         if kinds:
             prop["type"] = kinds if len(kinds) > 1 else kinds[0]
+        if option.choices is not None and all(map(_jsonable, option.choices)):
+            prop["enum"] = list(option.choices) + (
+                list(option.enum_type.__members__) if option.enum_type is not None else [])
+        if option.item_types:
+            items = list(option.item_types)
+            prop["items"] = {"type": items if len(items) > 1 else items[0]}
         if option.description or option.units:
             units = f" [{option.units}]" if option.units else ""
             prop["description"] = f"{option.description}{units}".strip()

@@ -378,3 +378,44 @@ def test_an_unknown_ioc_names_the_plugins_installed_since_the_start(plugin_site_
     ((_, key, message),) = problems_of("mounts:\n  - {name: a, ioc: test-counter}\n", started)
     assert key == "mounts[0].ioc" and "unknown IOC 'test-counter'" in message
     assert "plugins installed since iochost started, loaded by its next reload: " in message
+
+
+def test_literal_enum_and_list_element_options_are_checked_and_in_the_schema():
+    """A Literal's or an Enum's choices and a list's element type are checked as the
+    simple types are (a typo in a mode was only found by the IOC, if at all); an Enum
+    option takes a value or a member's name and the IOC gets the member."""
+    import enum
+    from typing import Literal
+
+    from iochost import PVGroup
+    from iochost.host.coercion import OptionTypeError
+    from iochost.host.iocinfo import ioc_signature, options_schema
+
+    class Speed(enum.Enum):
+        SLOW = "slow"
+        FAST = "fast"
+
+    class Oven(PVGroup):
+        def __init__(self, *args, mode: Literal["auto", "manual"] = "auto",
+                     speed: Speed = Speed.SLOW, channels: list[int] | None = None,
+                     **kwargs):
+            super().__init__(*args, **kwargs)
+
+    options = ioc_signature(Oven).options
+    assert options["mode"].coerce("manual") == "manual"
+    with pytest.raises(OptionTypeError, match=r"'manul' is not one of 'auto', 'manual' "
+                                              r"\(did you mean 'manual'\?\)"):
+        options["mode"].coerce("manul")
+    assert options["speed"].coerce("fast") is Speed.FAST
+    assert options["speed"].coerce("FAST") is Speed.FAST
+    with pytest.raises(OptionTypeError, match="'quick' is not one of 'slow', 'fast'"):
+        options["speed"].coerce("quick")
+    assert options["channels"].coerce(["1", 2]) == [1, 2]       # macros give text
+    assert options["channels"].coerce(None) is None
+    with pytest.raises(OptionTypeError, match="an element: the string 'x' is not an integer"):
+        options["channels"].coerce([1, "x"])
+    properties = options_schema(Oven)["properties"]
+    assert properties["mode"]["enum"] == ["auto", "manual"]
+    assert properties["speed"]["enum"] == ["slow", "fast", "SLOW", "FAST"]
+    assert properties["speed"]["default"] == "slow"
+    assert properties["channels"]["items"] == {"type": "integer"}
