@@ -392,6 +392,8 @@ async def test_monitors_of_a_mirror_get_the_events_the_source_posts(
                 channels[name] = context.channel(unique_prefix + "EV:" + name)
                 await wait_for_connected_type(
                     channels[name], ChannelType.DOUBLE if name == "BEAT" else ChannelType.ENUM)
+                # the source's value, not the placeholder's (a DOUBLE too, INVALID)
+                await wait_for(channels[name], lambda r: r.severity == 0)
                 source = await context.connect("EV:" + name, TIMEOUT)
                 for key, channel in (("mirror", channels[name]), ("source", source)):
                     seen[f"{key} {name}"] = []

@@ -160,10 +160,12 @@ def test_broadcast_addresses_of_named_interfaces_only():
 SO_TIMESTAMPNS = 35  # Linux: the kernel stamps each datagram's arrival (struct timespec)
 
 
-def _beacon_arrivals(listener, seconds, action=None):
-    """(arrival time, beacon) for each beacon arriving within ``seconds``; ``action`` is
-    called (in the test thread) once, after the first beacon.  Arrival times are the
-    kernel's, so a busy test thread cannot make two beacons look closer than they were."""
+def _beacon_arrivals(listener, seconds, action=None, port=None):
+    """(arrival time, beacon) for each beacon arriving within ``seconds`` (of the server on
+    TCP ``port``, when given: a server of an earlier test may beacon to the port this
+    listener was given again); ``action`` is called (in the test thread) once, after the
+    first beacon.  Arrival times are the kernel's, so a busy test thread cannot make two
+    beacons look closer than they were."""
     listener.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
     arrivals = []
     deadline = time.monotonic() + seconds
@@ -174,6 +176,8 @@ def _beacon_arrivals(listener, seconds, action=None):
                       if (level, kind) == (socket.SOL_SOCKET, SO_TIMESTAMPNS)]
             secs, nsecs = stamps[0]
             beacon, = parse_datagram(data, ca.Role.CLIENT)
+            if port is not None and beacon.server_port != port:
+                continue
             arrivals.append((secs + nsecs * 1e-9, beacon))
             if action is not None and len(arrivals) == 1:
                 action()
@@ -191,7 +195,8 @@ def test_beacons_double_their_interval_and_count_up():
         listener.bind((LOOPBACK, 0))
 
         async def body(server):
-            return server.tcp_port, await asyncio.to_thread(_beacon_arrivals, listener, 0.6)
+            return server.tcp_port, await asyncio.to_thread(_beacon_arrivals, listener, 0.6,
+                                                            None, server.tcp_port)
 
         tcp_port, arrivals = asyncio.run(_serve_briefly(_beacon_config(listener, 0.1), body))
     beacons = [beacon for _, beacon in arrivals]
@@ -226,7 +231,8 @@ def test_adding_pvs_restarts_the_beacon_ramp():
                 loop.call_soon_threadsafe(server.database.update,
                                           {"NEW:PV": ChannelDouble(value=0.0)})
 
-            return await asyncio.to_thread(_beacon_arrivals, listener, 1.5, add)
+            return await asyncio.to_thread(_beacon_arrivals, listener, 1.5, add,
+                                           server.tcp_port)
 
         arrivals = asyncio.run(_serve_briefly(_beacon_config(listener, 1.0), body))
     # first: the regular beacon after the 1 s wait; then, at once, the restarted ramp
