@@ -100,6 +100,10 @@ def ioc_arg_parser(*, desc: str, default_prefix: str, argv: Sequence[str] | None
     return split_args(parser.parse_args(sys.argv[1:] if argv is None else list(argv)))
 
 
+async def _raise(exc: BaseException) -> None:
+    raise exc
+
+
 async def start_server(pvdb: Mapping[str, Any], *, interfaces: Sequence[str] | None = None,
                        log_pv_names: bool = False, startup_hook: StartupHook | None = None
                        ) -> None:
@@ -113,6 +117,9 @@ async def start_server(pvdb: Mapping[str, Any], *, interfaces: Sequence[str] | N
     # channels for names it does not list (caproto's defaultdict examples), or an IOC that
     # adds PVs to its pvdb later (too_clever/dynamic_calc), as caproto's server serves them
     server = Server(PVDatabase(pvdb, follow=True), ServerConfig.from_env(**overrides))
+    # a putter's sys.exit ends the IOC, as in caproto's server (too_clever/caproto_to_ophyd's
+    # "exit" PV): raised in a task of its own, it ends the loop (shutdown hooks run)
+    server.exit_requested = lambda exc: server.spawn(_raise(exc))
     await server.start()
     for interface in server.config.interfaces:
         log.info("Listening on %s:%d", interface, server.tcp_port)

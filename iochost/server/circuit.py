@@ -148,9 +148,7 @@ NO_SUBSCRIPTIONS: dict[int, Subscription] = _NoSubscriptions()
 
 
 def _current(data: Any, sub: Subscription) -> bytes | None:
-    """What ``sub`` would get from ``data`` now (None: it cannot say without awaiting)."""
-    if data.needs_async_read:
-        return None
+    """What ``sub`` would get from ``data`` now, as stored (None: it cannot be read)."""
     try:
         return bytes(data.read_dbr(sub.dbr_type, sub.count)[0])
     except Exception:
@@ -1095,12 +1093,10 @@ class VirtualCircuit(asyncio.Protocol):
             self._event_failed(header, ECA_NORDACCESS)
             return
         data = channel.data
-        if data.needs_async_read:
-            subscriptions[subscriptionid] = sub
-            self.server.subscribe(sub)
-            self._spawn(self._first_event_async(sub, header))
-            return
         try:
+            # the value as stored, also of a PV with a getter: as RSRV (which does not
+            # process the record) and caproto's server send it (running the getter here
+            # delayed the first update by the getter's time, and sent it twice)
             update = data.read_dbr(data_type, count)
         except CaStatusError as exc:
             self._event_failed(header, get_refusal(exc.status))
@@ -1116,19 +1112,15 @@ class VirtualCircuit(asyncio.Protocol):
         self.server.subscribe(sub)
         self.send_event(sub, update)
 
-    async def _first_event_async(self, sub: Subscription, header: Header | None) -> None:
-        """The first update of a subscription (``header``: its EVENT_ADD; None when read
-        access was just granted to an existing one)."""
+    def _send_current(self, sub: Subscription) -> None:
+        """The current value to a subscription whose read access was just granted (as
+        stored, as its first update)."""
         try:
-            update = await sub.channel.data.aread_dbr(sub.dbr_type, sub.count)
-        except Exception as exc:
-            status = get_refusal(exc.status) if isinstance(exc, CaStatusError) \
-                else ECA_ADDFAIL
-            if header is not None:
-                self._event_failed(header, status)
+            update = sub.channel.data.read_dbr(sub.dbr_type, sub.count)
+        except Exception:
+            logger.exception("reading %r for a subscription failed", sub.channel.name)
             return
-        if sub.current:
-            self.send_event(sub, update)
+        self.send_event(sub, update)
 
     # -- access rights changing while channels are open ------------------------------------
     def update_access(self, channel: CircuitChannel) -> bool:
@@ -1153,7 +1145,7 @@ class VirtualCircuit(asyncio.Protocol):
             for sub in channel.subscriptions.values():
                 if rights & ACCESS_READ:
                     self.server.subscribe(sub)
-                    self._spawn(self._first_event_async(sub, None))
+                    self._send_current(sub)
                 else:
                     self.backlog.pop(sub, None)
                     self.server.unsubscribe(sub)
@@ -1163,7 +1155,7 @@ class VirtualCircuit(asyncio.Protocol):
                                        ECA_NORDACCESS)
         elif rights & ACCESS_READ:
             for sub in channel.subscriptions.values():
-                self._spawn(self._first_event_async(sub, None))
+                self._send_current(sub)
         return True
 
     def rebind(self, channel: CircuitChannel, data: Any) -> None:
@@ -1187,7 +1179,7 @@ class VirtualCircuit(asyncio.Protocol):
             return
         for sub in subs:
             if _would_post(sub, before[sub], _current(data, sub)):
-                self._spawn(self._first_event_async(sub, None))
+                self._send_current(sub)
 
     def _event_failed(self, header: Header, status: int) -> None:
         """A subscription that could not start: its (first) update carries the status and

@@ -98,6 +98,10 @@ class Server:
         self._started = False
         self._stopped: asyncio.Event | None = None
         self._background: set[asyncio.Task[Any]] = set()
+        #: what to do when a client's put makes its putter end the process (SystemExit,
+        #: KeyboardInterrupt); None: the put is refused and logged, the process serves on
+        #: (a host serves other IOCs too); a standalone IOC ends, as caproto's does
+        self.exit_requested: Callable[[BaseException], object] | None = None
         self._open_files: OpenFilesWatch | None = None   # once serving
 
     # -- lifecycle ---------------------------------------------------------------------------------

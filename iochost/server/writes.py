@@ -107,6 +107,8 @@ class ChannelWriter:
             except Exception:
                 logger.exception("write to %r failed", channel.name)
                 status = ECA_PUTFAIL
+            except (SystemExit, KeyboardInterrupt) as exc:
+                status = self._exit_requested(exc)
             else:  # it suspended: finish it in a task; later writes wait behind it
                 if self._waiting is None:
                     self._waiting = deque()
@@ -137,7 +139,21 @@ class ChannelWriter:
         except Exception:
             logger.exception("write to %r failed", self.channel.name)
             status = ECA_PUTFAIL
+        except (SystemExit, KeyboardInterrupt) as exc:
+            status = self._exit_requested(exc)
         done(self.channel, header, status, text)
+
+    def _exit_requested(self, exc: BaseException) -> int:
+        """A putter asked the process to end (``sys.exit``): the server's ``exit_requested``
+        decides; without one the put is refused (ECA_PUTFAIL) and the process serves on."""
+        handler = self.circuit.server.exit_requested
+        if handler is not None:
+            handler(exc)
+        else:
+            logger.error("write to %r: its putter asked the process to end (%s); refused: "
+                         "this process serves other IOCs too", self.channel.name,
+                         type(exc).__name__)
+        return ECA_PUTFAIL
         waiting = self._waiting
         if waiting:
             self._run(*waiting.popleft())

@@ -93,3 +93,56 @@ def test_run_reports_a_bad_ca_variable_in_one_line():
     assert result.returncode == 1
     assert result.stderr.strip().splitlines()[-1] == \
         "error: CA settings: EPICS_CAS_SERVER_PORT='abc': not a port number"
+
+
+EXITING_IOC = """
+import sys
+from iochost import PVGroup, pvproperty, run
+
+class Exits(PVGroup):
+    exit = pvproperty(value=0)
+
+    @exit.putter
+    async def exit(self, instance, value):
+        sys.exit(0)
+
+    @exit.shutdown
+    async def exit(self, instance, async_lib):
+        print("shutdown hook ran", flush=True)
+
+run(Exits(prefix=sys.argv[1]).pvdb, interfaces=["127.0.0.1"])
+"""
+
+
+def test_a_putter_that_exits_ends_a_standalone_ioc(tmp_path):
+    """As caproto's server (too_clever/caproto_to_ophyd's "Poke me to exit" PV): a put
+    whose putter calls sys.exit ends a standalone IOC (its shutdown hooks run); it used to
+    drop only the putting client's circuit and serve on."""
+    from softioc_process import free_port
+
+    from iochost.client import caput
+
+    port = free_port()
+    env = {**os.environ, "EPICS_CAS_SERVER_PORT": str(port), "EPICS_CA_SERVER_PORT": str(port)}
+    script = tmp_path / "exits.py"
+    script.write_text(EXITING_IOC)
+    proc = subprocess.Popen([sys.executable, str(script), "EXIT:"], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        import asyncio
+
+        from iochost.client import ClientConfig, Context
+
+        async def poke():
+            config = ClientConfig(addresses=(("127.0.0.1", port),), auto_addresses=False,
+                                  server_port=port)
+            async with Context(config) as context:
+                await context.connect("EXIT:exit", 30)
+                await caput("EXIT:exit", 1, context=context)
+        asyncio.run(poke())
+        output, _ = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+        proc.wait()
+    assert proc.returncode == 0, output
+    assert "shutdown hook ran" in output
