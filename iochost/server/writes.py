@@ -142,6 +142,11 @@ class ChannelWriter:
         except (SystemExit, KeyboardInterrupt) as exc:
             status = self._exit_requested(exc)
         done(self.channel, header, status, text)
+        waiting = self._waiting
+        if waiting:
+            self._run(*waiting.popleft())
+        else:
+            self._waiting = None
 
     def _exit_requested(self, exc: BaseException) -> int:
         """A putter asked the process to end (``sys.exit``): the server's ``exit_requested``
@@ -154,8 +159,3 @@ class ChannelWriter:
                          "this process serves other IOCs too", self.channel.name,
                          type(exc).__name__)
         return ECA_PUTFAIL
-        waiting = self._waiting
-        if waiting:
-            self._run(*waiting.popleft())
-        else:
-            self._waiting = None
