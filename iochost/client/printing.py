@@ -19,8 +19,9 @@ from iochost.ca.dbr import EPICS_EPOCH, ChannelType, family
 
 from .reading import Reading
 
-__all__ = ["Clock", "Style", "alarm_name", "block", "escaped", "plain_line", "stamp_text",
-           "type_name", "unescaped", "value_part", "wide_line"]
+__all__ = ["Clock", "Style", "alarm_name", "block", "disconnected_line", "element_texts",
+           "escaped", "not_found_line", "now_text", "plain_line", "stamp_text", "type_name",
+           "unescaped", "value_part", "wide_line"]
 
 NAME_WIDTH = 30  # the tools pad a one-element value's name to 30 characters
 MAX_ENUM_STATES = 16
