@@ -279,6 +279,7 @@ async def _host_name(server: str, timeout: float) -> str:
 
 async def _info(names: Sequence[str], timeout: float, out: TextIO, err: TextIO) -> int:
     status = EXIT_OK
+    hosts: dict[str, str] = {}        # server -> its name (one look-up each)
     async with Context() as context:
         for channel, connected in await _connect_all(context, names, timeout,
                                                      DEFAULT_PRIORITY):
@@ -291,10 +292,12 @@ async def _info(names: Sequence[str], timeout: float, out: TextIO, err: TextIO) 
             access = ", ".join(("read" if channel.access & AccessRights.READ else "no read",
                                 "write" if channel.access & AccessRights.WRITE else
                                 "no write"))
+            server = str(channel.server)
+            if server not in hosts:
+                hosts[server] = await _host_name(server, timeout)
             print("\n".join([channel.name,
                              "    State:            connected",
-                             f"    Host:             "
-                             f"{await _host_name(str(channel.server), timeout)}",
+                             f"    Host:             {hosts[server]}",
                              f"    Access:           {access}",
                              f"    Native data type: DBF_{native}",
                              f"    Request type:     DBR_{native}",

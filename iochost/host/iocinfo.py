@@ -103,33 +103,35 @@ def _kind_of(value: Any) -> str:
     return "null" if value is None else _JSON_TYPES.get(type(value), "string")
 
 
+def _core(annotation: Any) -> Any:
+    """The type an option's annotation names, without ``Annotated`` metadata and an
+    ``Optional`` around it."""
+    origin = typing.get_origin(annotation)
+    if origin is Annotated:
+        return _core(typing.get_args(annotation)[0])
+    if origin in (typing.Union, types.UnionType):
+        members = [arg for arg in typing.get_args(annotation) if arg is not type(None)]
+        if len(members) == 1:
+            return _core(members[0])
+    return annotation
+
+
 def _choices(annotation: Any) -> tuple[tuple[Any, ...] | None, type[enum.Enum] | None]:
     """(the values a Literal or an Enum allows, the Enum); (None, None) for other types
     (an Optional one allows None besides)."""
-    origin = typing.get_origin(annotation)
-    if origin is Annotated:
-        return _choices(typing.get_args(annotation)[0])
-    if origin is Literal:
-        return typing.get_args(annotation), None
-    if isinstance(annotation, type) and issubclass(annotation, enum.Enum):
-        return tuple(member.value for member in annotation), annotation
-    if origin in (typing.Union, types.UnionType):
-        args = [arg for arg in typing.get_args(annotation) if arg is not type(None)]
-        if len(args) == 1:
-            return _choices(args[0])
+    core = _core(annotation)
+    if typing.get_origin(core) is Literal:
+        return typing.get_args(core), None
+    if isinstance(core, type) and issubclass(core, enum.Enum):
+        return tuple(member.value for member in core), core
     return None, None
 
 
 def _item_types(annotation: Any) -> tuple[str, ...]:
     """The element types of ``list[int]``, ``Sequence[str]``... (empty: any)."""
-    origin = typing.get_origin(annotation)
-    if origin is Annotated:
-        return _item_types(typing.get_args(annotation)[0])
-    if origin in (typing.Union, types.UnionType):
-        members = [arg for arg in typing.get_args(annotation) if arg is not type(None)]
-        return _item_types(members[0]) if len(members) == 1 else ()
-    args = typing.get_args(annotation)
-    if origin in (list, collections.abc.Sequence) and len(args) == 1:
+    core = _core(annotation)
+    args = typing.get_args(core)
+    if typing.get_origin(core) in (list, collections.abc.Sequence) and len(args) == 1:
         return _json_types(args[0])
     return ()
 

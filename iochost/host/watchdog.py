@@ -199,16 +199,18 @@ def describe(sample: Sample | None, mounts: Mapping[str, Any],
     return where, owners, (inner,)
 
 
-def _open_run_delay() -> int | None:
-    """The calling thread's schedstat file, open (None where there is none)."""
+def _open_run_delay() -> tuple[int, float] | None:
+    """The calling thread's schedstat file, open, and its run-queue wait so far (None
+    where there is none)."""
     try:
         fd = os.open("/proc/thread-self/schedstat", os.O_RDONLY)
     except OSError:
         return None
-    if _run_delay(fd) is None:
+    waited = _run_delay(fd)
+    if waited is None:
         os.close(fd)
         return None
-    return fd
+    return fd, waited
 
 
 def _run_delay(fd: int) -> float | None:
@@ -268,9 +270,9 @@ class LoopWatchdog:
             return
         self._loop = asyncio.get_running_loop()
         self._loop_thread = threading.get_ident()
-        self._schedstat = _open_run_delay()
-        if self._schedstat is not None:
-            self._waited = _run_delay(self._schedstat) or 0.0
+        opened = _open_run_delay()
+        if opened is not None:
+            self._schedstat, self._waited = opened
         self._stopping.clear()
         self._beat = time.monotonic()
         self._schedule(self._beat)

@@ -358,22 +358,22 @@ class ChannelChar(ChannelData):
             return [_wire_text(self._value, self.string_encoding)]
         return np.frombuffer(self._value.encode(self.string_encoding), dtype=np.uint8)
 
-    def _takes_text(self, source: ChannelType) -> bool:
+    def _strings_are_text(self) -> bool:
         """A DBR_STRING put is text when the channel is served as one, or is the VAL of a
         record EPICS holds as text (a stringout's, an lso's: RSRV takes text there); else
         each of its elements is a number."""
-        return source is not ChannelType.STRING or self.report_as_string or \
-            self.reported_record_type in TEXT_RECORDS
+        return self.report_as_string or self.reported_record_type in TEXT_RECORDS
 
     def _put_count(self, source: ChannelType, count: int) -> int:
         # one DBR_STRING of text, or the array's characters (numbers as strings included)
-        if source is ChannelType.STRING and self._takes_text(source):
+        if source is ChannelType.STRING and self._strings_are_text():
             return min(count, 1)
         return min(count, self._max_length)
 
     def _convert_put(self, values: Any, source: ChannelType) -> Any:
         return convert_values(values, source, self.native_type,
-                              long_string=self._takes_text(source))
+                              long_string=source is not ChannelType.STRING or
+                              self._strings_are_text())
 
     def _value_from_wire(self, values: Any) -> Any:
         if self.report_as_string:
