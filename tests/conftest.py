@@ -86,6 +86,11 @@ os.environ.update({
     "EPICS_CA_CONN_TMO": "30",
     # Every host a test starts serves its web page on a free loopback port, never 8080.
     "IOCHOST_WEB_LISTEN": "127.0.0.1:0",
+    # Every pip a test runs (a doc's 'pip install -e ...', a new plugin's round trip) stays
+    # offline: no index, and the test venv's setuptools builds (pip reads "0" here as
+    # "no isolation", i.e. no build backend fetched from an index).
+    "PIP_NO_INDEX": "1",
+    "PIP_NO_BUILD_ISOLATION": "0",
 })
 
 
@@ -105,6 +110,12 @@ def _pin_pyepics_libca() -> None:
 
 
 _pin_pyepics_libca()
+
+# The loopback guard (tests/loopback_guard.py): every process the suite starts, and this one
+# (pytest_cmdline_main runs it again with the guard preloaded), sends nothing off loopback.
+import loopback_guard  # noqa: E402
+
+_GUARD = loopback_guard.install(os.environ["IOCHOST_TEST_STATE_HOME"])
 
 # Hermetic plugin set: whatever else is installed in this environment (a broken third-party
 # plugin, a site's device plugins), every host the tests build -- in process or as a
@@ -129,10 +140,20 @@ import hookcalls  # noqa: E402
 
 hookcalls.install()
 HOOK_CALL_CHECK = "test_hook_reference.py::test_hook_is_called_through_a_test_plugin"
+#: reads what the loopback guard stopped in the whole session: after every other test
+GUARD_CHECK = "test_loopback_guard.py::test_the_session_sent_nothing_outside_loopback"
 
 
 def pytest_collection_modifyitems(items):
-    items.sort(key=lambda item: HOOK_CALL_CHECK in item.nodeid)   # stable: the rest keep order
+    # stable: the rest keep their order
+    items.sort(key=lambda item: (HOOK_CALL_CHECK in item.nodeid, GUARD_CHECK in item.nodeid))
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_cmdline_main(config):
+    """Before anything loads libca into this process: preload the guard into it too."""
+    if _GUARD is not None and not loopback_guard.loaded(_GUARD):
+        loopback_guard.reexec_guarded()
 
 
 #: The session's CA repeater (see ``ca_repeater``): a process of its own, so that it

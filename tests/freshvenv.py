@@ -8,7 +8,6 @@ as pip writes console scripts (iochost itself is installed in the outer venv).
 """
 from __future__ import annotations
 
-import importlib.util
 import subprocess
 import sys
 import sysconfig
@@ -35,15 +34,10 @@ def fresh_venv(path: Path) -> Path:
 
 
 def pip_install(python: Path, project: Path, editable: bool = False) -> None:
-    """``pip install [--editable] project`` into the venv of ``python``, no dependencies."""
-    import setuptools
-
-    # setuptools before 70.1 needs the 'wheel' package to build a wheel; without both,
-    # let pip fetch a build backend into an isolated build environment
-    major, minor = (int(part) for part in setuptools.__version__.split(".")[:2])
-    offline = (major, minor) >= (70, 1) or importlib.util.find_spec("wheel") is not None
-    isolation = ["--no-build-isolation", "--no-index"] if offline else []
+    """``pip install [--editable] project`` into the venv of ``python``, no dependencies:
+    offline, built by the test venv's setuptools (conftest sets PIP_NO_INDEX and
+    PIP_NO_BUILD_ISOLATION for every pip the suite runs)."""
     proc = subprocess.run([str(python), "-m", "pip", "install", "-q", "--no-deps",
-                           *isolation, *(["-e"] if editable else []), str(project)],
+                           *(["-e"] if editable else []), str(project)],
                           capture_output=True, text=True, timeout=180)
     assert proc.returncode == 0, proc.stderr
