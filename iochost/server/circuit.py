@@ -517,7 +517,8 @@ class VirtualCircuit(asyncio.Protocol):
             except Exception:  # the general path answers it as it should
                 break
             if len(body) != size or got != sent:
-                if bodies or len(body) >= self._small_reply or got >= _SMALL:
+                # (an empty body, an empty array's, has no numpy field: the general path)
+                if bodies or not body or len(body) >= self._small_reply or got >= _SMALL:
                     break
                 size, sent = len(body), got
             add(body)
