@@ -348,11 +348,14 @@ def link_of(rtyp: str, name: str) -> Link | None:
     if name == "RVAL" and rtyp not in behaviour.RAW_VALUE_RECORDS:
         return None
     buffer = buffer_of(rtyp, "VAL")
-    if name == "NELM" and getattr(buffer, "count_from", None) != "NELM":
+    count_from = getattr(buffer, "count_from", None)
+    if name == count_from:   # the buffer's size: NELM, a subArray's MALM, a compress's NSAM
+        return LINKS["NELM"]
+    if name == "NELM":
         return None  # subArray's NELM is how many elements to take, not the buffer size
     if name == "FTVL" and getattr(buffer, "type_from", None) != "FTVL":
         return None
-    if name in ("MPST", "APST") and getattr(buffer, "count_from", None) != "NELM":
+    if name in ("MPST", "APST") and count_from != "NELM":
         return None  # stringin/stringout, lsi/lso: a stored menu (their text posts on change)
     if name in _INPUT_LIMITS and rtyp != "motor" and not has_field(rtyp, "DRVH"):
         return _INPUT_LIMITS[name]

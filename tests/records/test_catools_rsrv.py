@@ -153,6 +153,8 @@ READS = [
     ("cainfo", "CT:AO.NAME$", "CT:AO.DESC$", "CT:AO.EGU$"),
     ("caget", "-d", "DBR_CTRL_DOUBLE", "CT:WF"),
     ("caget", "CT:WF.NORD", "CT:WF.NELM", "CT:WF.FTVL", "CT:LSO.SIZV", "CT:LSO.LEN"),
+    # the buffer sizes of the other array records (a subArray's NELM is what it takes)
+    ("caget", "CT:SA.MALM", "CT:SA.NELM", "CT:CMP.NSAM", "CT:HIST.NELM", "CT:AAI.NELM"),
     ("caget", "-a", *MORE), ("cainfo", *MORE), ("caget", "-d", "DBR_CTRL_DOUBLE", *MORE),
     ("caget", "-d", "DBR_CTRL_LONG", "CT:I64O", "CT:SEQ", "CT:FAN", "CT:MOD"),
     ("caget", "-d", "DBR_CTRL_DOUBLE", "CT:CO.ODLY", "CT:CO.A", "CT:SEQ.DLY1", "CT:SEQ.DO1",
