@@ -20,6 +20,7 @@ import numpy as np
 from ..ca.dbr import ChannelType
 from ..ca.errors import CaStatusError
 from .data_errors import ChannelValueError
+from .data_numeric import ChannelByte
 from .hooks import HOOK_FIELDS, IocDefinitionError, check_hooks
 
 if TYPE_CHECKING:
@@ -297,6 +298,8 @@ class PVSpec(namedtuple("PVSpec", _FIELDS)):
         kwargs = dict(group=group, pvspec=self, value=self._default_value(group),
                       max_length=self.max_length, alarm=alarm, pvname=pvname,
                       record=self.record, doc=self.doc)
+        if self.record is not None and issubclass(cls, ChannelByte):
+            kwargs["strip_null_terminator"] = False  # a record's byte array keeps every byte
         kwargs.update(self.cls_kwargs or {})
         if dtype is not self.dtype:    # served as another type (record_support.served_dtype)
             kwargs.pop("enum_strings", None)

@@ -77,6 +77,7 @@ record(printf, "CT:PF") { field(PINI, "YES") field(SIZV, "50") }
 record(compress, "CT:CMP") { field(NSAM, "4") }
 record(subArray, "CT:SA") { field(PINI, "YES") field(FTVL, "DOUBLE") field(MALM, "4") }
 record(sel, "CT:SEL") { field(SELM, "Specified") field(HOPR, "10") }
+record(waveform, "CT:WB") { field(PINI, "YES") field(FTVL, "UCHAR") field(NELM, "8") }
 """
 
 
@@ -121,6 +122,7 @@ class Records(PVGroup):
     SA = pvproperty(value=[], record="subArray", max_length=4, dtype=float)
     CMP = pvproperty(value=[], record="compress", max_length=4, dtype=float)
     SEL = pvproperty(value=float("nan"), record="sel", upper_disp_limit=10)
+    WB = pvproperty(value=b"", record="waveform", max_length=8, dtype=bytes)
 
 
 SCALARS = ["CT:AO", "CT:AI", "CT:LO", "CT:LI", "CT:BO", "CT:MB", "CT:MBI", "CT:SO", "CT:MBD",
@@ -212,6 +214,10 @@ PUTS = [
     ("caget", "CT:WF.NORD"), ("caput", "-a", "CT:WF", "2", "1"), ("caget", "CT:WF.NORD"),
     ("caput", "-a", "CT:WF", "0"), ("caget", "CT:WF", "CT:WF.NORD"),
     ("caput", "-S", "CT:WC", "hello there"), ("caget", "-S", "CT:WC"), ("caget", "CT:WC"),
+    # a byte waveform keeps every byte a client sends, NULs at the end included
+    ("caput", "-a", "CT:WB", "1", "0"), ("caget", "CT:WB", "CT:WB.NORD"),
+    ("caput", "-a", "CT:WB", "3", "65", "0", "0"), ("caget", "CT:WB.NORD"),
+    ("caput", "-S", "CT:WB", "hi"), ("caget", "CT:WB", "CT:WB.NORD"),
     ("caput", "-a", "CT:WS", "2", "ab", "cd"), ("caget", "-d", "DBR_TIME_STRING", "CT:WS"),
     ("caput", "-a", "CT:WL", "3", "1", "2.5", "x"), ("caput", "-a", "CT:WL", "3", "1", "2", "3"),
     ("caget", "-d", "DBR_CTRL_LONG", "CT:WL"),
