@@ -116,7 +116,8 @@ async def _refuse(record: Any, value: Any) -> None:
 def _raw_value(record: Any) -> int:
     value = getattr(record, "raw_value", record.value)
     try:
-        return int(value)
+        # half away from zero, as an ao's convert rounds (2.5 -> 3, -2.5 -> -3)
+        return int(value + 0.5 if value >= 0 else value - 0.5)
     except (TypeError, ValueError, OverflowError):
         return 0
 

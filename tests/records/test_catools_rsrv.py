@@ -258,6 +258,9 @@ PUTS = [
     ("caget", "-w", "0.3", "CT:AO.NOPE"), ("caget", "CT:AO.VAL", "CT:AO.VAL{}"),
     ("caget", 'CT:AO.VAL{"dbnd":{"abs":1}}', 'CT:WF.VAL{"arr":{"s":1,"e":2}}',
      "CT:WF.[1:2]"),
+    # an ao's raw value is its value rounded half away from zero (aoRecord's convert)
+    ("caput", "CT:AO", "2.86"), ("caget", "CT:AO.RVAL"), ("caput", "CT:AO", "-2.5"),
+    ("caget", "CT:AO.RVAL"), ("caput", "CT:AO", "2.49"), ("caget", "CT:AO.RVAL"),
 ]
 
 #: (camonitor arguments, the puts made while it runs)
