@@ -43,6 +43,8 @@ static void report(const char *call, const struct sockaddr *addr, long size)
     const char *path = getenv("IOCHOST_LOOPBACK_GUARD_LOG");
     char host[INET6_ADDRSTRLEN] = "?", line[320];
     unsigned port = 0;
+    if (path == NULL)
+        return;
     if (addr->sa_family == AF_INET) {
         const struct sockaddr_in *in = (const struct sockaddr_in *)addr;
         inet_ntop(AF_INET, &in->sin_addr, host, sizeof host);
@@ -65,8 +67,12 @@ static void report(const char *call, const struct sockaddr *addr, long size)
     command[n > 0 ? n : 0] = '\0';
     int len = snprintf(line, sizeof line, "%d %s %s %u %ld %s\n", (int)getpid(), call, host,
                        port, size, command);
-    if (path == NULL || len <= 0)
+    if (len <= 0)
         return;
+    if (len >= (int)sizeof line) {   /* cut, but still one line */
+        len = (int)sizeof line - 1;
+        line[len - 1] = '\n';
+    }
     int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
     if (fd >= 0) {
         ssize_t ignored = write(fd, line, (size_t)len);

@@ -13,7 +13,8 @@ import pytest
 
 pytestmark = pytest.mark.skipif(
     os.environ.get(loopback_guard.ACTIVE) is None,
-    reason="no loopback guard in this session (building it needs gcc)")
+    reason="no loopback guard in this session (building it needs gcc, see the session's "
+           "first lines)")
 
 #: "0.0.0.0" as a destination is this machine (Linux delivers it on loopback), but it is not
 #: in 127.0.0.0/8: the guard must stop it, and a failing guard still sends nothing out.
