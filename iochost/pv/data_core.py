@@ -209,6 +209,8 @@ class ChannelData:
     read_only: bool = False
     access_check: Callable[[str, str], AccessRights] | None = None
     _long_string_view: LongStringView | None = None
+    #: payloads kept per value beyond the first read's (see read_dbr)
+    cached_reads = 8
     #: a record's DISP: client puts are refused (ECA_PUTFAIL), code's writes are not
     puts_disabled: bool = False
 
@@ -576,7 +578,10 @@ class ChannelData:
         return gate.group if gate is not None else ""
 
     def read_dbr(self, dbr_type: int, count: int) -> tuple[bytes, int]:
-        """The payload of ``dbr_type`` for ``count`` elements (0: current length), cached."""
+        """The payload of ``dbr_type`` for ``count`` elements (0: current length), cached
+        until the value changes: the first read, and ``cached_reads`` more types and counts
+        (a client may ask any count: the rest are encoded each time, padded ones never
+        kept)."""
         if dbr_type == self._cache_type and count == self._cache_count:
             return self._cache_value
         cache = self._cache
@@ -585,11 +590,13 @@ class ChannelData:
             if hit is not None:
                 return hit
         result = self._encode(dbr_type, count)
-        if self._cache_type is None:
+        if count > self._max_length:
+            pass
+        elif self._cache_type is None:
             self._cache_type, self._cache_count, self._cache_value = dbr_type, count, result
         elif cache is None:
             self._cache = {(dbr_type, count): result}
-        else:
+        elif len(cache) < self.cached_reads:
             cache[(dbr_type, count)] = result
         return result
 

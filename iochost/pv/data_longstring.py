@@ -65,9 +65,11 @@ class LongStringView:
             cache = parent._cache = {}
         if dbr_type in ACK_PUTS:
             raise unreadable(dbr_type)
-        # A count beyond max_length is padded with zeros, as RSRV does.
-        result = cache[key] = encode_dbr(dbr_type, ChannelType.CHAR, self._chars(),
-                                         parent._metadata(), count, long_string=True)
+        # A count beyond max_length is padded with zeros, as RSRV does (and not kept).
+        result = encode_dbr(dbr_type, ChannelType.CHAR, self._chars(), parent._metadata(),
+                            count, long_string=True)
+        if count <= self.max_length and len(cache) < parent.cached_reads:
+            cache[key] = result
         return result
 
     def _chars(self) -> np.ndarray:

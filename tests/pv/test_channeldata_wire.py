@@ -99,6 +99,28 @@ def test_read_count_semantics():
     assert err.value.status == ECA_BADTYPE
 
 
+def _kept_bytes(chan) -> int:
+    """The payload bytes a channel keeps for its next reads."""
+    kept = [chan._cache_value, *(chan._cache or {}).values()]
+    return sum(len(entry[0]) for entry in kept if entry is not None)
+
+
+def test_reads_of_count_after_count_keep_a_bounded_cache():
+    # a client asking count after count -- parts of a big array, or padded past a scalar --
+    # must not make the server keep every reply (RSRV keeps none): it grew by the reply
+    big = ChannelDouble(value=np.arange(200_000.0), max_length=200_000)
+    scalar = ChannelDouble(value=1.5)
+    for count in range(1, 300):
+        assert read(big, T.DOUBLE, count)[0] == list(range(count))
+        assert read(scalar, T.DOUBLE, 1000 + count)[0] == [1.5] + [0.0] * (999 + count)
+    assert _kept_bytes(scalar) == 0     # padded replies are never kept
+    assert _kept_bytes(big) <= (1 + ChannelDouble.cached_reads) * 299 * 8
+    text = ChannelChar(value="abc", max_length=100, report_as_string=True).long_string()
+    for count in range(1, 300):
+        text.read_dbr(T.CHAR, count)
+    assert len(text._parent._cache) <= ChannelDouble.cached_reads
+
+
 async def test_reads_are_cached_until_the_next_change():
     chan = ChannelDouble(value=1.0)
     first = chan.read_dbr(T.TIME_DOUBLE, 0)
