@@ -677,6 +677,8 @@ class ChannelData:
             await self._acknowledge(acknowledge, int(values[0]), host, user)
             return
         count = self._put_count(source, count)
+        if count == 0 and self._max_length == 1:
+            return   # no element for a scalar: RSRV's dbPut copies none, the value stays
         value = self._scalar_put(dbr_type, count, payload)
         if value is NOT_SCALAR:
             values, _ = decode_dbr(dbr_type, payload, count)

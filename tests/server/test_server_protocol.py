@@ -286,6 +286,17 @@ def test_write_of_too_many_elements_keeps_the_first(circuit, pvs):
     assert decode_dbr(DOUBLE, circuit.read(sid, DOUBLE, 1).payload, 1)[0][0] == 5.0
 
 
+def test_a_write_of_no_elements_to_a_scalar_changes_nothing(circuit, pvs, caplog):
+    """As RSRV's dbPut, which copies none (was ECA_PUTFAIL, with a traceback logged)."""
+    for name, data_type, kept in (("DBL", DOUBLE, 1.5), ("STR", STRING, b"hello")):
+        sid = circuit.create_channel(pvs[name])[1].sid
+        reply = circuit.write(sid, data_type, 0, b"", ioid=14)
+        assert (reply.status, reply.ioid) == (eca.ECA_NORMAL, 14)
+        read = circuit.read(sid, data_type, 1)
+        assert decode_dbr(data_type, read.payload, 1)[0][0] == kept
+    assert "Traceback" not in caplog.text and "failed" not in caplog.text
+
+
 def test_subscription_without_read_access_fails(circuit, pvs):
     sid = circuit.create_channel(pvs["HIDDEN"])[1].sid
     circuit.send(ca.EventAddRequest(data_type=DOUBLE, data_count=1, sid=sid,
