@@ -50,7 +50,8 @@ class FilterError(ValueError):
 
 
 # -- parsing ------------------------------------------------------------------------------
-_SUBARRAY = re.compile(r"\[\s*(-?\d*)\s*(?::\s*(-?\d*)\s*)?(?::\s*(-?\d*)\s*)?\]")
+#: what C's strtol(text, &end, 0) reads: space, a sign, then hex (0x), octal (0) or decimal
+_STRTOL = re.compile(r"[ \t\n\v\f\r]*([+-]?)(?:0[xX]([0-9a-fA-F]+)|(0[0-7]*)|([1-9][0-9]*))")
 
 
 def split_modifiers(name: str) -> tuple[str, str] | None:
@@ -74,10 +75,9 @@ def parse_filters(text: str) -> list[Filter]:
     """The filters of a modifier string, in order.  Raises :class:`FilterError`."""
     filters: list[Filter] = []
     rest = text
-    match = _SUBARRAY.match(rest)
-    if match:
-        filters.append(_arr_from_subarray(match))
-        rest = rest[match.end():]
+    if rest.startswith("["):
+        array, rest = _subarray(rest)
+        filters.append(array)
     if rest:
         spec = _Json5(rest).document()
         if not isinstance(spec, dict):
@@ -92,14 +92,48 @@ def parse_filters(text: str) -> list[Filter]:
     return filters
 
 
-def _arr_from_subarray(match: re.Match[str]) -> Filter:
-    start, second, third = match.groups()
-    if second is None:  # [index]: one element
-        index = int(start) if start else 0
-        return ArrayFilter(index, 1, index if start else -1)
-    if third is None:  # [start:end]
-        return ArrayFilter(int(start or 0), 1, int(second or -1))
-    return ArrayFilter(int(start or 0), int(second or 1), int(third or -1))
+def _strtol(text: str, at: int) -> tuple[int | None, int]:
+    """C's strtol(text + at, &end, 0): the number (None: no digits) and where it ended;
+    saturated at a C long's bounds."""
+    match = _STRTOL.match(text, at)
+    if match is None:
+        return None, at
+    sign, hexadecimal, octal, decimal = match.groups()
+    digits = hexadecimal or octal or decimal
+    if len(digits) > 64:   # past a long however read (and int() refuses 4,300 digits)
+        value = 1 << 64
+    else:
+        value = int(hexadecimal, 16) if hexadecimal else int(octal, 8) if octal \
+            else int(decimal)
+    value = -value if sign == "-" else value
+    return max(-1 << 63, min(value, (1 << 63) - 1)), match.end()
+
+
+def _int32(value: int) -> int:
+    """A C long stored in an epicsInt32: its low 32 bits."""
+    value &= 0xFFFFFFFF
+    return value - (1 << 32) if value & 0x80000000 else value
+
+
+def _subarray(text: str) -> tuple[Filter, str]:
+    """``[s]``, ``[s:e]`` or ``[s:i:e]`` at the start of ``text`` as dbChannel parses it
+    (numbers read by strtol into epicsInt32s, any of them left out), and the rest."""
+    bad = FilterError(f"{text!r}: an array range is [start], [start:end] or "
+                      f"[start:increment:end]")
+    first, at = _strtol(text, 1)
+    if text[at:at + 1] == "]" and first is not None:
+        return ArrayFilter(_int32(first), 1, _int32(first)), text[at + 1:]
+    numbers = [first]
+    while text[at:at + 1] == ":" and len(numbers) < 3:
+        number, at = _strtol(text, at + 1)
+        numbers.append(number)
+    if text[at:at + 1] != "]" or len(numbers) == 1:
+        raise bad
+    start, end = numbers[0], numbers[-1]
+    step = numbers[1] if len(numbers) == 3 else None
+    return ArrayFilter(_int32(start) if start is not None else 0,
+                       _int32(step) if step is not None else 1,
+                       _int32(end) if end is not None else -1), text[at + 1:]
 
 
 class _Json5:
