@@ -754,7 +754,8 @@ class VirtualCircuit(asyncio.Protocol):
         self._queue(pack_header(*header) + bytes(payload))
 
     def _on_read_sync(self, header: Header, payload: Payload) -> None:
-        self._queue(packers.read_sync_reply())
+        # its header fields echoed, as RSRV does (libca's are all zero)
+        self._queue(pack_header(header.command, 0, *header[2:]))
 
     def _on_client_name(self, header: Header, payload: Payload) -> None:
         if self._identity_fixed(header, "user"):

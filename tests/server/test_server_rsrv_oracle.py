@@ -257,6 +257,7 @@ SAME = {  # requests whose replies must be identical
     "plain WRITE": lambda sid: [ca.WriteRequest(data_type=6, data_count=1, sid=sid, ioid=13,
                                                 payload=DOUBLE_ZERO)],
     "EVENTS_OFF, EVENTS_ON": lambda sid: [ca.EventsOffRequest(), ca.EventsOnRequest()],
+    "READ_SYNC with fields": lambda sid: [pack_header(10, 0, 1, 2, 3, 4)],
     "ECHO with payload": lambda sid: [pack_header(23, 8, 1, 2, 3, 4) + b"abcdefgh"],
     "second VERSION": lambda sid: [pack_header(0, 0, 5, 13, 0, 0)],
     "SEARCH over TCP": lambda sid: [ca.SearchRequest(name=b"ORACLE:AO", cid=30, reply=True),
