@@ -591,8 +591,8 @@ class ChannelData:
                 return hit
         result = self._encode(dbr_type, count)
         if count > self._max_length:
-            pass
-        elif self._cache_type is None:
+            return result   # padded: not kept
+        if self._cache_type is None:
             self._cache_type, self._cache_count, self._cache_value = dbr_type, count, result
         elif cache is None:
             self._cache = {(dbr_type, count): result}

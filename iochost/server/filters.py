@@ -118,8 +118,6 @@ def _int32(value: int) -> int:
 def _subarray(text: str) -> tuple[Filter, str]:
     """``[s]``, ``[s:e]`` or ``[s:i:e]`` at the start of ``text`` as dbChannel parses it
     (numbers read by strtol into epicsInt32s, any of them left out), and the rest."""
-    bad = FilterError(f"{text!r}: an array range is [start], [start:end] or "
-                      f"[start:increment:end]")
     first, at = _strtol(text, 1)
     if text[at:at + 1] == "]" and first is not None:
         return ArrayFilter(_int32(first), 1, _int32(first)), text[at + 1:]
@@ -128,12 +126,13 @@ def _subarray(text: str) -> tuple[Filter, str]:
         number, at = _strtol(text, at + 1)
         numbers.append(number)
     if text[at:at + 1] != "]" or len(numbers) == 1:
-        raise bad
+        raise FilterError(f"{text!r}: an array range is [start], [start:end] or "
+                          f"[start:increment:end]")
     start, end = numbers[0], numbers[-1]
     step = numbers[1] if len(numbers) == 3 else None
-    return ArrayFilter(_int32(start) if start is not None else 0,
-                       _int32(step) if step is not None else 1,
-                       _int32(end) if end is not None else -1), text[at + 1:]
+    return ArrayFilter(*(default if number is None else _int32(number)
+                         for number, default in ((start, 0), (step, 1), (end, -1)))), \
+        text[at + 1:]
 
 
 class _Json5:
