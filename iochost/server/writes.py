@@ -9,7 +9,6 @@ the circuit reads in), as a task of its own would: a contextvar a putter sets st
 """
 from __future__ import annotations
 
-import asyncio
 import contextvars
 import logging
 import types
@@ -28,6 +27,8 @@ if TYPE_CHECKING:
 __all__ = ["ChannelWriter", "drive"]
 
 logger = logging.getLogger("iochost.server")
+#: what a write may raise: its refusal, a bad payload, a putter's bug or its sys.exit
+_FAILURES = (Exception, SystemExit, KeyboardInterrupt)
 
 
 @types.coroutine
@@ -99,16 +100,11 @@ class ChannelWriter:
                 yielded = context.run(coro.send, None)
             except StopIteration:
                 status = ECA_NORMAL
-            except CaStatusError as exc:
-                status, text = put_refusal(exc.status), _reason(exc)
-            except CaProtocolError as exc:  # e.g. a payload shorter than its count says
-                circuit.abort(f"bad WRITE payload: {exc}")
-                return
-            except Exception:
-                logger.exception("write to %r failed", channel.name)
-                status = ECA_PUTFAIL
-            except (SystemExit, KeyboardInterrupt) as exc:
-                status = self._exit_requested(exc)
+            except _FAILURES as exc:
+                reply = self._failed(exc)
+                if reply is None:
+                    return
+                status, text = reply
             else:  # it suspended: finish it in a task; later writes wait behind it
                 if self._waiting is None:
                     self._waiting = deque()
@@ -129,24 +125,30 @@ class ChannelWriter:
         try:
             await drive(coro, yielded)
             status = ECA_NORMAL
-        except CaStatusError as exc:
-            status, text = put_refusal(exc.status), _reason(exc)
-        except CaProtocolError as exc:
-            self.circuit.abort(f"bad WRITE payload: {exc}")
-            return
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            logger.exception("write to %r failed", self.channel.name)
-            status = ECA_PUTFAIL
-        except (SystemExit, KeyboardInterrupt) as exc:
-            status = self._exit_requested(exc)
+        except _FAILURES as exc:   # (not a cancellation: the task was cancelled)
+            reply = self._failed(exc)
+            if reply is None:
+                return
+            status, text = reply
         done(self.channel, header, status, text)
         waiting = self._waiting
         if waiting:
             self._run(*waiting.popleft())
         else:
             self._waiting = None
+
+    def _failed(self, exc: BaseException) -> tuple[int, str | None] | None:
+        """A failed write's reply (status, text for the client); None when the circuit was
+        closed for it (a payload shorter than its count says)."""
+        if isinstance(exc, CaStatusError):
+            return put_refusal(exc.status), _reason(exc)
+        if isinstance(exc, CaProtocolError):
+            self.circuit.abort(f"bad WRITE payload: {exc}")
+            return None
+        if isinstance(exc, (SystemExit, KeyboardInterrupt)):
+            return self._exit_requested(exc), None
+        logger.error("write to %r failed", self.channel.name, exc_info=exc)
+        return ECA_PUTFAIL, None
 
     def _exit_requested(self, exc: BaseException) -> int:
         """A putter asked the process to end (``sys.exit``): the server's ``exit_requested``
