@@ -23,7 +23,8 @@ __all__ = [
     "CA_PROTO_HOST_NAME", "CA_PROTO_ACCESS_RIGHTS", "CA_PROTO_ECHO",
     "CA_PROTO_REPEATER_REGISTER", "CA_PROTO_SIGNAL", "CA_PROTO_CREATE_CH_FAIL",
     "CA_PROTO_SERVER_DISCONN", "Command",
-    "CA_MAJOR_VERSION", "CA_MINOR_VERSION", "DEFAULT_PRIORITY", "DO_REPLY", "DONT_REPLY",
+    "CA_MAJOR_VERSION", "CA_MINOR_VERSION", "MIN_CLIENT_VERSION", "DEFAULT_PRIORITY",
+    "MAX_PRIORITY", "DO_REPLY", "DONT_REPLY",
     "SEQUENCE_VALID", "ADDRESS_OF_SENDER", "UNKNOWN_CID",
     "ACCESS_NONE", "ACCESS_READ", "ACCESS_WRITE",
     "DBE_VALUE", "DBE_LOG", "DBE_ARCHIVE", "DBE_ALARM", "DBE_PROPERTY", "DBE_ANY",
@@ -98,7 +99,11 @@ class Command(IntEnum):
 # -- versions and header flags ---------------------------------------------------------------
 CA_MAJOR_VERSION: Final = 4
 CA_MINOR_VERSION: Final = 13  #: we speak CA v4.13
+#: The oldest minor version RSRV serves (CA_MINIMUM_SUPPORTED_VERSION, v4.4).
+MIN_CLIENT_VERSION: Final = 4
 DEFAULT_PRIORITY: Final = 0
+#: Circuit priorities run 0..MAX_PRIORITY (CA_PROTO_PRIORITY_MAX).
+MAX_PRIORITY: Final = 99
 #: SEARCH data_type: answer NOT_FOUND when the name is unknown (RSRV does so only over TCP).
 DO_REPLY: Final = 10
 #: SEARCH data_type: stay silent when the name is unknown.

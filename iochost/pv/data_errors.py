@@ -98,9 +98,9 @@ def unreadable(dbr_type: int) -> CaStatusError:
 def check_put(channel: Any, dbr_type: int, host: str, user: str) -> ChannelType:
     """The native type of a put of ``dbr_type``, once the client may write at all.
 
-    NOWTACCESS without the write right; PUTFAIL while the record's DISP is set; BADTYPE
-    for types that carry nothing writable (STSACK_STRING, CLASS_NAME, numbers out of
-    range).  PUT_ACKT/PUT_ACKS pass (INT).
+    NOWTACCESS without the write right; PUTFAIL while the record's DISP is set, and for
+    types that carry nothing writable (STSACK_STRING, CLASS_NAME, as RSRV).  PUT_ACKT /
+    PUT_ACKS pass (INT).
     """
     # Plain ints: IntFlag's ``&`` and enum member lookups cost more than the check itself,
     # and every put asks.
@@ -110,6 +110,7 @@ def check_put(channel: Any, dbr_type: int, host: str, user: str) -> ChannelType:
         raise CaStatusError(ECA_PUTFAIL, "puts to this record are disabled (DISP)")
     source = native_type(dbr_type)
     if dbr_type > _LAST_VALUE_TYPE and dbr_type not in ACK_PUTS:
-        raise CaStatusError(ECA_BADTYPE, f"DBR type {dbr_type} cannot be written")
+        # RSRV's dbPut has no conversion for them: the put fails (ECA_PUTFAIL)
+        raise CaStatusError(ECA_PUTFAIL, f"DBR type {dbr_type} cannot be written")
     return source
 

@@ -44,13 +44,16 @@ from iochost.ca.codes import (ACCESS_READ, ACCESS_WRITE, CA_PROTO_ACCESS_RIGHTS,
                               CA_PROTO_EVENTS_ON, CA_PROTO_HOST_NAME, CA_PROTO_READ,
                               CA_PROTO_READ_NOTIFY, CA_PROTO_READ_SYNC, CA_PROTO_SEARCH,
                               CA_PROTO_VERSION, CA_PROTO_WRITE, CA_PROTO_WRITE_NOTIFY, DBE_ALARM,
-                              DBE_ANY, DBE_LOG, DBE_VALUE,
-                              DO_REPLY, ELEMENT_SIZES, LAST_DBR_TYPE, UNKNOWN_CID, Command)
+                              DBE_LOG, DBE_VALUE,
+                              DO_REPLY, ELEMENT_SIZES, LAST_DBR_TYPE, MAX_PRIORITY,
+                              MIN_CLIENT_VERSION, UNKNOWN_CID, Command)
 from iochost.ca.parser import Role
 from iochost.ca.dbr import payload_size
+from iochost.ca.dbr_layouts import LAYOUTS
+from iochost.ca.dbr_types import ChannelType
 from iochost.ca.eca import (ECA_ADDFAIL, ECA_BADCHID, ECA_BADMASK, ECA_BADMONID,
                             ECA_BADTYPE, ECA_GETFAIL, ECA_INTERNAL, ECA_NORDACCESS, ECA_NORMAL,
-                            ECA_NOWTACCESS, ECA_TOLARGE, eca_message, get_refusal)
+                            ECA_NOWTACCESS, ECA_PUTFAIL, ECA_TOLARGE, eca_message, get_refusal)
 from iochost.ca.errors import CaProtocolError, CaStatusError
 from iochost.ca.header import HEADER_STRUCT, Header, pack_header
 from iochost.ca.parser import StreamParser
@@ -90,6 +93,7 @@ FAST_PATH_STEPS = 4
 EVENT_FLUSH_INTERVAL = 0.001
 _ZEROS8 = bytes(8)
 _MASK = struct.Struct(">H")
+_DOUBLE, _PUT_ACKT = int(ChannelType.DOUBLE), int(ChannelType.PUT_ACKT)
 _pack = HEADER_STRUCT.pack
 _GET_MARK = bytes([CA_PROTO_READ_NOTIFY])
 _CREATE_MARK = CA_PROTO_CREATE_CHAN.to_bytes(2, "big")
@@ -425,10 +429,10 @@ class VirtualCircuit(asyncio.Protocol):
 
         Each is handled as :meth:`_on_create_chan` would, without a parser ``Header``, a
         dispatch or a ``struct`` call per request: the replies of up to REPLY_BATCH are
-        packed in one call.  Anything else -- another command, a name that is not an exact
-        entry (a field, a filter, an unknown name), an access check that raises, an element
-        count that needs the extended header -- ends the run there, and the general path
-        takes the rest of the chunk from that message on.
+        packed in one call.  Anything else -- another command, an old client's request, a
+        name that is not an exact entry (a field, a filter, an unknown name), an access check
+        that raises, an element count that needs the extended header -- ends the run there,
+        and the general path takes the rest of the chunk from that message on.
         """
         if data[:2] != _CREATE_MARK:
             return 0
@@ -440,10 +444,11 @@ class VirtualCircuit(asyncio.Protocol):
         offset: int = 0
         words: list[int] = []
         while offset + 16 <= end:
-            command, size, _type, _count, cid, _version = unpack(data, offset)
+            command, size, _type, _count, cid, version = unpack(data, offset)
             start = offset + 16
             following = start + size
-            if command != CA_PROTO_CREATE_CHAN or size & 7 or size == _SMALL or following > end:
+            if command != CA_PROTO_CREATE_CHAN or size & 7 or size == _SMALL \
+                    or following > end or version < MIN_CLIENT_VERSION:
                 break
             nul = find(b"\0", start, following)
             try:
@@ -746,6 +751,11 @@ class VirtualCircuit(asyncio.Protocol):
 
     # -- handshake and housekeeping --------------------------------------------------------
     def _on_version(self, header: Header, payload: Payload) -> None:
+        if header[2] > MAX_PRIORITY or header[3] < MIN_CLIENT_VERSION:
+            # as RSRV: a priority beyond 0..99, or a client older than v4.4, is dropped
+            self.close_after_replies(f"VERSION with priority {header[2]}, minor version "
+                                     f"{header[3]}: not served")
+            return
         self.priority = header.data_type
         self.client_version = header.data_count
 
@@ -790,6 +800,9 @@ class VirtualCircuit(asyncio.Protocol):
 
     # -- channels ------------------------------------------------------------------------------
     def _on_create_chan(self, header: Header, payload: Payload) -> None:
+        if header[5] < MIN_CLIENT_VERSION:  # its minor version: as RSRV, not served
+            self.close_after_replies(f"CREATE_CHAN from minor version {header[5]}: not served")
+            return
         cid = header[4]
         raw = _name_bytes(payload)
         found = self.database.resolve_bytes(raw) if raw else None
@@ -911,7 +924,9 @@ class VirtualCircuit(asyncio.Protocol):
             self._read_failed(channel, header, ECA_BADTYPE)
             self._invalid_type(header, channel)
             return
-        self._read_checked(channel, header, self._read_reply, self._read_failed)
+        self._read_checked(channel, header,
+                           self._read_reply if header[3] else self._read_head_reply,
+                           self._read_failed)
 
     def _read_checked(self, channel: CircuitChannel, header: Header, reply: ReadReply,
                       failed: ReadFailed) -> None:
@@ -1014,6 +1029,13 @@ class VirtualCircuit(asyncio.Protocol):
         if self._out_bytes > self._high_water:
             self._flush_now()
 
+    def _read_head_reply(self, channel: CircuitChannel, header: Header, body: bytes,
+                         sent: int) -> None:
+        """READ of count 0: as RSRV (``dbr_size_n(type, 0)``), the type's metadata without
+        a value, count 0 (READ_NOTIFY's count 0 means the current length; READ's does not)."""
+        head = body[:LAYOUTS[header[2]].prefix_size]
+        self._read_reply(channel, header, head + bytes(-len(head) % 8), 0)
+
     def _read_failed(self, channel: CircuitChannel, header: Header, status: int) -> None:
         """READ failed: an ERROR naming the channel (READ has no status field)."""
         self._send_error(header, channel.cid, status, channel.name)
@@ -1038,6 +1060,11 @@ class VirtualCircuit(asyncio.Protocol):
             return
         if not channel.rights & ACCESS_WRITE:
             done(channel, header, ECA_NOWTACCESS, None)
+            return
+        if done == self._write_notify_done and _DOUBLE < header[2] < _PUT_ACKT:
+            # RSRV's put callback takes the plain types (and PUT_ACK*) only: a STS, TIME,
+            # GR or CTRL put fails there, where a plain WRITE of one stores its value
+            done(channel, header, ECA_PUTFAIL, None)
             return
         writer = channel.writer
         if writer is None:
@@ -1073,7 +1100,7 @@ class VirtualCircuit(asyncio.Protocol):
             raise CaProtocolError(f"EVENT_ADD with a {len(payload)}-byte payload (needs 16)")
         mask = _MASK.unpack_from(payload, 12)[0]
         subscriptionid = header.parameter2
-        if not mask & DBE_ANY:  # no DBE bit: nothing could ever be sent (RSRV refuses it too)
+        if not 0 < mask <= 0xFF:  # RSRV's db_add_event takes 1..255 (bits beyond DBE_* unused)
             self._send_error(header, channel.cid, ECA_BADMASK, channel.name)
             return
         data_type, count = header.data_type, header.data_count

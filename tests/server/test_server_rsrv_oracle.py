@@ -281,6 +281,48 @@ SAME = {  # requests whose replies must be identical
     "READ of DBR type 39": lambda sid: [pack_header(3, 0, 39, 1, sid, 12)],
 
 
+    # RSRV's put callback converts the plain types and PUT_ACK* only: a WRITE_NOTIFY of a
+    # compound type fails (PUTFAIL; its payload's size unread), where a plain WRITE of one
+    # stores the value; STSACK_STRING and CLASS_NAME cannot be put at all (PUTFAIL).
+    "WRITE_NOTIFY of TIME_DOUBLE": lambda sid: [pack_header(19, 24, 20, 1, sid, 12)
+                                                + bytes(24)],
+    "WRITE_NOTIFY of STS_DOUBLE": lambda sid: [pack_header(19, 16, 13, 1, sid, 12) + bytes(16)],
+    "WRITE_NOTIFY of CTRL_DOUBLE, short": lambda sid: [pack_header(19, 8, 34, 1, sid, 12)
+                                                       + DOUBLE_ZERO],
+    "WRITE_NOTIFY of STSACK_STRING": lambda sid: [pack_header(19, 48, 37, 1, sid, 12)
+                                                  + bytes(48)],
+    "WRITE_NOTIFY of CLASS_NAME": lambda sid: [pack_header(19, 40, 38, 1, sid, 12) + bytes(40)],
+    "WRITE_NOTIFY of PUT_ACKT": lambda sid: [pack_header(19, 8, 35, 1, sid, 12) + DOUBLE_ZERO],
+    "WRITE_NOTIFY of ENUM": lambda sid: [pack_header(19, 8, 3, 1, sid, 12) + DOUBLE_ZERO],
+    "WRITE of TIME_DOUBLE": lambda sid: [pack_header(4, 24, 20, 1, sid, 12) + bytes(24)],
+    "WRITE of STSACK_STRING": lambda sid: [pack_header(4, 48, 37, 1, sid, 12) + bytes(48)],
+    "WRITE of CLASS_NAME": lambda sid: [pack_header(4, 40, 38, 1, sid, 12) + bytes(40)],
+
+    # db_add_event takes any mask of 1..255; bits beyond DBE_* select nothing later on
+    "subscribe with mask 0x10": lambda sid: [ca.EventAddRequest(
+        data_type=6, data_count=1, sid=sid, subscriptionid=24, low=0, high=0, to=0, mask=0x10)],
+    "subscribe with mask 0x80": lambda sid: [ca.EventAddRequest(
+        data_type=6, data_count=1, sid=sid, subscriptionid=24, low=0, high=0, to=0, mask=0x80)],
+    "subscribe with mask 0xFF": lambda sid: [ca.EventAddRequest(
+        data_type=6, data_count=1, sid=sid, subscriptionid=24, low=0, high=0, to=0, mask=0xFF)],
+
+    # the deprecated READ of count 0: dbr_size_n(type, 0), the metadata alone, count 0
+    **{f"deprecated READ of {name} count 0": (lambda t: lambda sid: [
+        pack_header(3, 0, t, 0, sid, 40)])(dbr_type)
+       for name, dbr_type in (("DOUBLE", 6), ("STRING", 0), ("TIME_DOUBLE", 20),
+                              ("TIME_CHAR", 18), ("CTRL_DOUBLE", 34), ("STSACK_STRING", 37),
+                              ("CLASS_NAME", 38))},
+
+    # RSRV serves priorities 0..99 and clients from v4.4 on; anything else drops the circuit
+    "VERSION with priority 99": lambda sid: [pack_header(0, 0, 99, 13, 0, 0)],
+    "VERSION with priority 100": lambda sid: [pack_header(0, 0, 100, 13, 0, 0)],
+    "VERSION with priority 0xFFFF": lambda sid: [pack_header(0, 0, 0xFFFF, 13, 0, 0)],
+    "VERSION of minor 3": lambda sid: [pack_header(0, 0, 0, 3, 0, 0)],
+    "CREATE_CHAN of minor 3": lambda sid: [pack_header(18, 16, 0, 0, 9, 3)
+                                           + b"ORACLE:AO".ljust(16, b"\0")],
+    "CREATE_CHAN of minor 0": lambda sid: [pack_header(18, 16, 0, 0, 9, 0)
+                                           + b"ORACLE:AO".ljust(16, b"\0")],
+
     # No elements put to a scalar: RSRV's dbPut copies none, the value stays, ECA_NORMAL.
     "WRITE_NOTIFY of no elements": lambda sid: [pack_header(19, 0, 6, 0, sid, 12)],
     "WRITE of no elements": lambda sid: [pack_header(4, 0, 6, 0, sid, 13)],
@@ -315,7 +357,7 @@ def in_order(name: str, replies: list) -> list:
     """RSRV's event task may send a subscription's first update after the ECHO that
     followed the EVENT_ADD, and a put callback's completion after it too: for those, the
     replies compare in any order."""
-    unordered = name.startswith("subscribe") or name.startswith("WRITE_NOTIFY of no")
+    unordered = name.startswith(("subscribe", "WRITE_NOTIFY"))
     return sorted(replies, key=repr) if unordered else replies
 
 
@@ -350,6 +392,17 @@ DIFFERENT = {
         [(11, 32, 0, 0, 5, 330, (1, 16, 6, 1, SID, 22), b"ORACLE:AO"), ECHO_REPLY],
         [(11, 72, 0, 0, 5, 48, (1, 16, 6, 1, SID, 22),
           b"subscription install into record ORACLE:AO failed"), CLOSED]),
+    "EVENT_ADD with a mask above 0xFF": (
+        lambda sid: [ca.EventAddRequest(data_type=6, data_count=1, sid=sid,
+                                        subscriptionid=22, low=0, high=0, to=0, mask=0x101)],
+        [(11, 32, 0, 0, 5, 330, (1, 16, 6, 1, SID, 22), b"ORACLE:AO"), ECHO_REPLY],
+        [(11, 72, 0, 0, 5, 48, (1, 16, 6, 1, SID, 22),
+          b"subscription install into record ORACLE:AO failed"), CLOSED]),
+    # RSRV leaves a client waiting for an answer that never comes
+    "CREATE_CHAN without a name": (
+        lambda sid: [pack_header(18, 0, 0, 0, 9, 13)],
+        [(26, 0, 0, 0, 9, 0), ECHO_REPLY],
+        [ECHO_REPLY]),
 }
 
 
@@ -358,6 +411,38 @@ def test_documented_differences_from_rsrv(rsrv_port, ours, name):
     make, mine, theirs = DIFFERENT[name]
     assert one_request(ours, make) == mine
     assert one_request(rsrv_port, make) == theirs
+
+
+def updates_after_reusing_an_id(port: int) -> list:
+    """Two EVENT_ADDs with one subscription id, one EVENT_CANCEL of it, then a put: the
+    values of the subscription updates the client gets."""
+    talk = Conversation(port)
+    talk.request(ca.VersionRequest(priority=0, version=13),
+                 ca.CreateChanRequest(name=b"ORACLE:AO", cid=1, version=13), replies=3)
+    sid = talk.sid()
+    subscribe = ca.EventAddRequest(data_type=6, data_count=1, sid=sid, subscriptionid=20,
+                                   low=0, high=0, to=0, mask=1)
+    cancel = ca.EventCancelRequest(data_type=6, sid=sid, subscriptionid=20)
+    put = ca.WriteRequest(data_type=6, data_count=1, sid=sid, ioid=2,
+                          payload=np.array([41.5], ">f8").tobytes())
+    talk.sock.sendall(b"".join(m.to_bytes() for m in (subscribe, subscribe, cancel)))
+    time.sleep(0.3)  # (RSRV's event task sends the initial updates when it runs)
+    talk.sock.sendall(put.to_bytes())
+    time.sleep(0.5)
+    while select.select([talk.sock], [], [], 0)[0]:
+        talk.pending += talk.parser.feed_raw(talk.sock.recv(65536))
+    talk.sock.close()
+    return [np.frombuffer(bytes(payload)[:8], ">f8")[0] for header, payload in talk.pending
+            if header.command == ca.Command.EVENT_ADD and header.payload_size]
+
+
+def test_a_reused_subscription_id_replaces_the_subscription_where_rsrv_leaks_one(
+        rsrv_port, ours):
+    """RSRV installs both subscriptions of a re-used id; the cancel removes one, and the
+    other keeps sending under an id the client has cancelled.  We replace the subscription
+    (docs/compliance.md), so the cancel ends it."""
+    assert 41.5 not in updates_after_reusing_an_id(ours)
+    assert 41.5 in updates_after_reusing_an_id(rsrv_port)
 
 
 def over_long_puts(port: int) -> list:
