@@ -178,8 +178,11 @@ _INT_RANGES = {t: (int(np.iinfo(NATIVE_DTYPES[t]).min), int(np.iinfo(NATIVE_DTYP
 _SIGNED_CHAR = (-128, 127)
 
 
-def _parse_string(raw: bytes, target: ChannelType, reading: bool = False) -> int | float:
+def _parse_string(raw: bytes, target: ChannelType, reading: bool = False,
+                  array: bool = False) -> int | float:
     try:
+        if array and not raw.strip():  # RSRV's array converters (epicsParse*) need a number
+            raise ValueError("no number in empty text")
         if target in _FLOATING:
             return parse_float(raw, single=target is _F)
         if target is _C and reading:
@@ -190,8 +193,8 @@ def _parse_string(raw: bytes, target: ChannelType, reading: bool = False) -> int
 
 
 def _strings_to_numbers(values: Sequence[bytes], target: ChannelType,
-                        reading: bool = False) -> np.ndarray:
-    parsed = [_parse_string(v, target, reading) for v in values]
+                        reading: bool = False, array: bool = False) -> np.ndarray:
+    parsed = [_parse_string(v, target, reading, array) for v in values]
     return np.array(parsed, dtype=NATIVE_DTYPES[target]) if parsed else \
         np.zeros(0, NATIVE_DTYPES[target])
 
@@ -241,7 +244,8 @@ def convert_values(values: Any, from_type: int, to_type: int,
                    enum_strings: Sequence[bytes] = (), *, precision: int = 6,
                    long_string: bool = False,
                    unnamed_states: tuple[int, bytes] | None = None,
-                   whole_numbers: bool = False, reading: bool = False) -> WireValues:
+                   whole_numbers: bool = False, reading: bool = False,
+                   array: bool = False) -> WireValues:
     """Convert ``values`` of native type ``from_type`` to native type ``to_type``.
 
     Returns a 1-D array (numeric targets, native byte order) or ``list[bytes]`` (STRING).
@@ -249,7 +253,8 @@ def convert_values(values: Any, from_type: int, to_type: int,
     FLOAT/DOUBLE as STRING; ``long_string`` treats CHAR arrays as text; ``unnamed_states``
     is how an index without a state string reads (``Metadata.unnamed_states``);
     ``whole_numbers``: a STRING -> ENUM number must be the whole text (menu fields);
-    ``reading``: for a client's read, where text read as CHAR is a signed byte.  See the
+    ``reading``: for a client's read, where text read as CHAR is a signed byte; ``array``:
+    a put to an array, where empty text is no number (a scalar's is 0, as in RSRV).  See the
     module docstring for the rules.  Raises ``CaStatusError(ECA_NOCONVERT)`` for values that do
     not convert and ``LocalProtocolError`` when called with non-native types.
     """
@@ -269,7 +274,7 @@ def convert_values(values: Any, from_type: int, to_type: int,
             return _strings_to_enum(strings, enum_strings, whole_numbers)
         if dst is _C and long_string:
             return _text_to_chars(strings)
-        return _strings_to_numbers(strings, dst, reading)
+        return _strings_to_numbers(strings, dst, reading, array)
 
     arr = as_native_array(values, src)
     if dst is _S:

@@ -725,7 +725,7 @@ class ChannelData:
         return NOT_SCALAR
 
     def _convert_put(self, values: Any, source: ChannelType) -> Any:
-        return convert_values(values, source, self.native_type)
+        return convert_values(values, source, self.native_type, array=self._max_length > 1)
 
     # -- fields and views -------------------------------------------------------------------------
     def get_field(self, field: str) -> Any:

@@ -371,7 +371,7 @@ class ChannelChar(ChannelData):
         return min(count, self._max_length)
 
     def _convert_put(self, values: Any, source: ChannelType) -> Any:
-        return convert_values(values, source, self.native_type,
+        return convert_values(values, source, self.native_type, array=True,
                               long_string=source is not ChannelType.STRING or
                               self._strings_are_text())
 

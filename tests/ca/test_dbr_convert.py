@@ -100,6 +100,18 @@ def test_strings_parse_like_epics(dst, strings, expected):
     np.testing.assert_array_equal(out, np.array(expected, dtype=NATIVE_DTYPES[dst]))
 
 
+@pytest.mark.parametrize("dst", [T.DOUBLE, T.LONG, T.CHAR])
+def test_empty_text_is_zero_for_a_scalar_and_no_number_for_an_array(dst):
+    """RSRV's scalar put converter takes empty text as 0; its array converters (epicsParse*)
+    find no number in it (checked with caput in tests/records/test_catools_rsrv.py)."""
+    assert convert_values([b""], T.STRING, dst)[0] == 0
+    for text in (b"", b"  "):
+        with pytest.raises(CaStatusError) as err:
+            convert_values([b"1", text], T.STRING, dst, array=True)
+        assert err.value.status == ECA_NOCONVERT
+    assert list(convert_values([b"1", b" 2"], T.STRING, dst, array=True)) == [1, 2]
+
+
 NOCONVERT = [
     (T.STRING, T.DOUBLE, [b"abc"], ()),
     (T.STRING, T.DOUBLE, [b"   "], ()),           # white space only: no digits

@@ -261,6 +261,14 @@ PUTS = [
     # an ao's raw value is its value rounded half away from zero (aoRecord's convert)
     ("caput", "CT:AO", "2.86"), ("caget", "CT:AO.RVAL"), ("caput", "CT:AO", "-2.5"),
     ("caget", "CT:AO.RVAL"), ("caput", "CT:AO", "2.49"), ("caget", "CT:AO.RVAL"),
+    # text to an array is parsed element by element: empty text is no number there (to a
+    # scalar it is 0)
+    ("caput", "CT:WC", ""), ("caput", "-a", "CT:WF", "2", "", "1"), ("caput", "CT:WL", ""),
+    ("caput", "-a", "CT:WL", "2", " ", "4"), ("caget", "CT:WF", "CT:WL"),
+    ("caput", "CT:WC", "abc"), ("caput", "CT:WC", "66"), ("caput", "CT:WB", "67"),
+    ("caput", "CT:WB", "x"),
+    ("caput", "CT:LO", "0x7fffffff"), ("caput", "CT:LO", "0x80000000"),
+    ("caput", "CT:LO", "-0x10"), ("caput", "CT:LO", "2147483648"), ("caput", "CT:LO", "5"),
 ]
 
 #: (camonitor arguments, the puts made while it runs)
