@@ -383,8 +383,8 @@ class VirtualCircuit(asyncio.Protocol):
                         done = next(i for i, item in enumerate(batch) if item[0] is header)
                         self._defer(batch[done + 1:] + messages[start + REPLY_BATCH:])
                         return
-        except CaProtocolError as exc:
-            self.abort(str(exc))
+        except CaProtocolError as exc:  # (the earlier requests' replies still leave)
+            self.close_after_replies(str(exc))
         except Exception:
             logger.exception("closing circuit from %s:%d: internal error", *self.peer)
             self.abort(None)

@@ -143,7 +143,7 @@ class ChannelWriter:
         if isinstance(exc, CaStatusError):
             return put_refusal(exc.status), _reason(exc)
         if isinstance(exc, CaProtocolError):
-            self.circuit.abort(f"bad WRITE payload: {exc}")
+            self.circuit.close_after_replies(f"bad WRITE payload: {exc}")
             return None
         if isinstance(exc, (SystemExit, KeyboardInterrupt)):
             return self._exit_requested(exc), None

@@ -93,6 +93,25 @@ def test_protocol_violation_costs_only_that_circuit(ca_server, healthy, caplog, 
     assert_served(healthy)
 
 
+@pytest.mark.parametrize("bad", [
+    pytest.param(lambda sid: HEADER_STRUCT.pack(1, 8, 6, 1, sid, 7) + bytes(8),
+                 id="short-event-add"),
+    pytest.param(lambda sid: HEADER_STRUCT.pack(19, 0, 6, 1, sid, 7),
+                 id="write-without-its-value"),
+])
+def test_requests_before_a_malformed_one_get_their_replies(ca_server, healthy, bad):
+    """A malformed request closes the circuit, but only after the replies to the requests
+    the client sent before it, in the same chunk (were dropped with the circuit)."""
+    with RawCircuit(ca_server.tcp_port) as raw:
+        sid = raw.create_channel(healthy.name)[1].sid
+        raw.send_bytes(ca.ReadNotifyRequest(data_type=DOUBLE, data_count=1, sid=sid,
+                                            ioid=5).to_bytes() + bad(sid))
+        reply = raw.recv_until(lambda m: isinstance(m, ca.ReadNotifyResponse))
+        assert (reply.ioid, decode_dbr(DOUBLE, reply.payload, 1)[0][0]) == (5, 42.0)
+        assert server_closes(raw.sock)
+    assert_served(healthy)
+
+
 def test_client_vanishing_mid_message_is_cleaned_up(ca_server, healthy):
     baseline = ca_server.stats()["clients"]
     for partial in (HEADER_STRUCT.pack(18, 16, 0, 0, 1, 13)[:7],
