@@ -615,6 +615,8 @@ class ChannelData:
         # counts whose bytes would be too large before asking).
         if dbr_type in ACK_PUTS:
             raise unreadable(dbr_type)
+        if dbr_type == ChannelType.CLASS_NAME and not count:
+            count = self.max_length  # as RSRV: one string per element, the name first
         return encode_dbr(dbr_type, self.native_type, self._wire_values(), self._metadata(),
                           count, long_string=self._chars_are_text)
 

@@ -159,6 +159,10 @@ def array_conversation(port: int) -> list:
                                              ioid=3), replies=1)
     log += talk.request(ca.ReadNotifyRequest(data_type=20, data_count=10, sid=sid, ioid=4),
                         replies=1)
+    # the class name, as many times as the PV has elements (RSRV sends the name, then
+    # whatever its buffer held; we send empty strings)
+    log += talk.request(ca.ReadNotifyRequest(data_type=38, data_count=0, sid=sid, ioid=5),
+                        replies=1)
     talk.sock.close()
     return log
 
