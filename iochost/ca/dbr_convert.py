@@ -136,11 +136,14 @@ def _double_to_float(arr: np.ndarray) -> np.ndarray:
 
 
 def _numeric_to_numeric(arr: np.ndarray, dtype: np.dtype) -> np.ndarray:
-    if arr.dtype.kind == "f" and dtype.kind in "iu":
-        return _float_to_int(arr, dtype)
-    if arr.dtype.kind == "f" and dtype.itemsize == 4 and arr.dtype.itemsize == 8:
-        return _double_to_float(arr)
-    return arr.astype(dtype)
+    if arr.dtype.kind != "f":
+        return arr.astype(dtype)
+    with np.errstate(invalid="ignore"):  # a signalling NaN a client sent: quietly a NaN
+        if dtype.kind in "iu":
+            return _float_to_int(arr, dtype)
+        if dtype.itemsize == 4 and arr.dtype.itemsize == 8:
+            return _double_to_float(arr)
+        return arr.astype(dtype)
 
 
 # ---------------------------------------------------------------- number -> text

@@ -1,4 +1,6 @@
 """The conversion matrix between native types, with the ECA codes of impossible ones."""
+import warnings
+
 import numpy as np
 import pytest
 
@@ -253,3 +255,18 @@ def test_python_floats_for_a_float_channel_are_not_clamped():
     assert decode_dbr(T.FLOAT, payload, 1)[0].tolist() == [tiny]
     payload, _ = encode_dbr(T.FLOAT, T.DOUBLE, [tiny], Metadata())
     assert decode_dbr(T.FLOAT, payload, 1)[0].tolist() == [FLT_MIN]
+
+
+@pytest.mark.parametrize("src, dst, raw", [
+    (T.DOUBLE, T.FLOAT, (0x7FF0000000000001).to_bytes(8, "big")),
+    (T.FLOAT, T.DOUBLE, (0x7F800001).to_bytes(4, "big") + bytes(4)),
+    (T.DOUBLE, T.LONG, (0x7FF0000000000001).to_bytes(8, "big")),
+])
+def test_a_signalling_nan_converts_without_a_warning(src, dst, raw):
+    """A client may send any bit pattern; a signalling NaN is a NaN (or, to an integer,
+    what a NaN converts to), not a RuntimeWarning on the server's stderr."""
+    values, _ = decode_dbr(src, raw, 1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out = convert_values(values, src, dst)
+    assert out.dtype == NATIVE_DTYPES[dst] and (np.isnan(out[0]) or dst == T.LONG)
