@@ -37,6 +37,7 @@ _IOC_SCRIPT = textwrap.dedent("""
         imports.dbCore.asSetFilename(sys.argv[2].encode())
     softioc.dbLoadDatabase(sys.argv[1])
     softioc.iocInit(dispatcher=lambda f, *args: f(*args), enable_pva=False)
+    exec(sys.stdin.readline().encode().decode("unicode_escape"))  # running_softioc's setup
     print("READY", flush=True)
     sys.stdin.read()
     softioc.epicsExit(0)
@@ -61,11 +62,12 @@ def free_port() -> int:
 @contextmanager
 def running_softioc(database: str, port: int | None = None,
                     extra_env: dict[str, str] | None = None,
-                    acf: str | None = None) -> Iterator[int]:
+                    acf: str | None = None, setup: str = "") -> Iterator[int]:
     """softioc serving the records of ``database`` (.db text) on 127.0.0.1:``port`` (a free
     one by default) until the block ends, with ``extra_env`` (say
     ``EPICS_CA_AUTO_ARRAY_BYTES``) in its environment and the access security rules
-    ``acf`` (ACF text) when given; yields the port."""
+    ``acf`` (ACF text) when given, and ``setup`` (Python code run after iocInit, with
+    pythonSoftIOC's ``imports`` at hand) before it serves; yields the port."""
     port = free_port() if port is None else port
     with tempfile.TemporaryDirectory(prefix="softioc-") as workdir:
         db = Path(workdir) / "ioc.db"
@@ -80,6 +82,7 @@ def running_softioc(database: str, port: int | None = None,
                    EPICS_CA_SERVER_PORT=str(port), **(extra_env or {}))
         proc = subprocess.Popen([sys.executable, "-c", _IOC_SCRIPT, *args], env=env,
                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, bufsize=0)
+        proc.stdin.write(setup.encode("unicode_escape") + b"\n")
         try:
             _wait_ready(proc)
             yield port

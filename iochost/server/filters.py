@@ -11,24 +11,36 @@ filters.  Each filter acts on that one client channel alone:
 * ``dbnd`` ``{abs: d}`` / ``{rel: pct}`` / ``{d, m}`` -- a per-channel monitor deadband on
   scalar numbers (``recGblCheckDeadband``: an update passes when it moved by more than d);
 * ``dec`` ``{n}`` -- the first update, then every n-th;
-* ``sync`` ``{m: s}`` / ``{m, s}`` -- gate updates by a named state (see :data:`STATES`).
+* ``sync`` ``{m: s}`` / ``{m, s}`` -- gate updates by a named state (see :data:`STATES`);
+* ``ts`` also takes ``epoch`` (it only matters to the modes not offered here).
 
-Malformed modifiers, unknown filters or parameters make the name unresolvable, so
-CREATE_CHAN fails, as in RSRV.  Filters compose in the order written.
+Malformed modifiers, unknown filters or options make the name unresolvable, so
+CREATE_CHAN fails, as in RSRV.  Filters compose in the order written (a filter named twice
+is applied twice).  Options are read as chfPlugin reads them (see :func:`_read_options`):
+a key or enum value may be any prefix of a name, the JSON types convert as C converts them,
+and a JSON integer must fit an epicsInt32 whatever the option.
 
-What differs from RSRV, and why: monitor filters see each update as this server posts it
-(one coalesced update per publish), and ``sync``'s ``before``/``last`` modes forward the
-value current at the state change rather than the previous one (the server does not keep
-old values); the first update of a new subscription counts as the first each filter sees,
-but a ``sync`` filter cannot hold it back.
+What differs from RSRV, and why: ``ts``'s numeric and string modes (``num``, ``str``) are
+not offered (they change the channel's type); maps nest at most 32 deep (bounded recursion);
+a double NaN given for an integer option is read as x86 converts it, INT_MIN (in C it is
+undefined); a JSON Infinity is always a number (RSRV's yajl takes it for an overflow while
+errno still holds an earlier ERANGE).  Monitor filters see each update as this server
+posts it (one coalesced update per publish), and ``sync``'s ``before``/``last`` modes
+forward the value current at the state change rather than the previous one (the server
+does not keep old values); the first update of a new subscription counts as the first
+each filter sees, but a ``sync`` filter, or a ``dbnd`` filter with an infinite or NaN
+deadband, cannot hold it back.
 """
 from __future__ import annotations
 
 import math
 import re
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from decimal import Decimal
+from fractions import Fraction
 from typing import Any
 
 from iochost.ca.dbr import (ChannelType, Metadata, decode_dbr, encode_dbr, fields_of,
@@ -39,7 +51,8 @@ __all__ = ["FilterError", "FilteredChannel", "STATES", "split_modifiers", "parse
 
 #: Named boolean states for the ``sync`` filter (EPICS' ``dbStateCreate``/``dbStateSet``).
 #: A plugin or IOC sets them: ``STATES["beam"] = True``; a sync filter naming a state
-#: that does not exist is refused, as in base.
+#: that does not exist is refused, as in base; it is named by at most 19 characters (a longer
+#: name in a filter is cut, as sync.c's char[20] cuts it).
 STATES: dict[str, bool] = {}
 
 Listener = Callable[[Any, int], None]
@@ -52,6 +65,11 @@ class FilterError(ValueError):
 # -- parsing ------------------------------------------------------------------------------
 #: what C's strtol(text, &end, 0) reads: space, a sign, then hex (0x), octal (0) or decimal
 _STRTOL = re.compile(r"[ \t\n\v\f\r]*([+-]?)(?:0[xX]([0-9a-fA-F]+)|(0[0-7]*)|([1-9][0-9]*))")
+#: what glibc's strtod reads: space, a sign, then a hexadecimal or decimal number (each with
+#: an optional exponent), inf, infinity or nan (any case)
+_STRTOD = re.compile(r"[ \t\n\v\f\r]*([+-]?)(?:0[xX]([0-9a-fA-F]+\.?[0-9a-fA-F]*|\.[0-9a-fA-F]+)"
+                     r"(?:[pP]([+-]?[0-9]+))?|([0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE]([+-]?[0-9]+))?"
+                     r"|(inf(?:inity)?|nan(?:\([0-9A-Za-z_]*\))?))", re.IGNORECASE)
 
 
 def split_modifiers(name: str) -> tuple[str, str] | None:
@@ -80,14 +98,12 @@ def parse_filters(text: str) -> list[Filter]:
         filters.append(array)
     if rest:
         spec = _Json5(rest).document()
-        if not isinstance(spec, dict):
+        if not isinstance(spec, _Map):
             raise FilterError(f"channel filters must be a JSON map, got {rest!r}")
-        for key, params in spec.items():
+        for key, params in spec:
             maker = _MAKERS.get(key)
             if maker is None:
                 raise FilterError(f"unknown channel filter {key!r} (known: {sorted(_MAKERS)})")
-            if not isinstance(params, dict):
-                raise FilterError(f"filter {key!r} takes a map of parameters")
             filters.append(maker(params))
     return filters
 
@@ -107,6 +123,37 @@ def _strtol(text: str, at: int) -> tuple[int | None, int]:
             else int(decimal)
     value = -value if sign == "-" else value
     return max(-1 << 63, min(value, (1 << 63) - 1)), match.end()
+
+
+def _strtod(text: str) -> float | None:
+    """What glibc's strtod reads at the start of ``text``, as epicsParseDouble takes it:
+    None for no number, and where errno is ERANGE (an overflow, or an inexact result below
+    the smallest normal double)."""
+    match = _STRTOD.match(text)
+    if match is None:
+        return None
+    sign, hexadecimal, twos, decimal, tens, special = match.groups()
+    if special:
+        return float(sign + special.split("(")[0])   # inf, infinity, nan, nan(chars)
+    power = twos or tens or "0"
+    try:
+        value = float.fromhex(f"{sign}0x{hexadecimal}p{power}") if hexadecimal \
+            else float(f"{sign}{decimal}e{power}")
+    except OverflowError:
+        return None
+    if math.isinf(value) or (value == 0 and (hexadecimal or decimal).strip("0.")):
+        return None
+    if value == 0 or abs(value) >= sys.float_info.min:
+        return value
+    # subnormal: ERANGE unless exact (the exponent is small here, so the fraction is cheap)
+    if decimal:
+        exact = Decimal(f"{decimal}e{power}") == Decimal(abs(value))
+    else:
+        whole, _, fraction = hexadecimal.partition(".")
+        digits = power.lstrip("+-").lstrip("0") or "0"  # int() refuses 4,300 digits, zeros too
+        shift = (-int(digits) if power[0] == "-" else int(digits)) - 4 * len(fraction)
+        exact = Fraction(int(whole + fraction, 16)) * Fraction(2) ** shift == abs(value)
+    return value if exact else None
 
 
 def _int32(value: int) -> int:
@@ -135,13 +182,20 @@ def _subarray(text: str) -> tuple[Filter, str]:
         text[at + 1:]
 
 
-class _Json5:
-    """The JSON5 subset that channel filters use: maps with quoted or bare keys, strings in
-    single or double quotes, numbers (with +, leading ., Infinity, NaN, hex), true/false/
-    null, arrays and trailing commas."""
+class _Map(list[tuple[str, Any]]):
+    """A JSON map as its (key, value) pairs in order: a key may repeat, and yajl hands each
+    pair on in turn (to dbChannel, then to the filter's chfPlugin)."""
 
-    _NUMBER = re.compile(r"[+-]?(?:0[xX][0-9a-fA-F]+|Infinity|NaN|"
-                         r"(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)")
+
+class _Json5:
+    """The JSON5 that EPICS' yajl reads for channel filters: maps (a :class:`_Map`) with
+    quoted or bare keys, strings in single or double quotes, numbers (with +, leading or
+    trailing ., Infinity, unsigned NaN, hex; no leading zeros), true/false/null, arrays,
+    trailing commas and comments."""
+
+    #: an integer (decimal or hex) unless it has a fraction or an exponent, as yajl lexes
+    _NUMBER = re.compile(r"[+-]?(?:Infinity|0[xX][0-9a-fA-F]+|(?:(?:0|[1-9][0-9]*)(?:\.[0-9]*)?"
+                         r"|\.[0-9]+)(?:[eE][+-]?[0-9]+)?)|NaN")
     _IDENT = re.compile(r"[A-Za-z_$][A-Za-z0-9_$]*")
     #: How deep maps and arrays may nest (the filters need 2; a name is at most a few kB).
     MAX_DEPTH = 32
@@ -161,8 +215,17 @@ class _Json5:
                           f"character {self.pos + 1}")
 
     def skip(self) -> None:
-        while self.pos < len(self.text) and self.text[self.pos] in " \t\r\n\f\v\xa0":
-            self.pos += 1
+        """Past white space and comments (an unclosed one runs to the end, as in yajl)."""
+        text = self.text
+        while self.pos < len(text):
+            if text[self.pos] in " \t\r\n\f\v":
+                self.pos += 1
+            elif text.startswith(("/*", "//"), self.pos):
+                close = "*/" if text[self.pos + 1] == "*" else "\n"
+                end = text.find(close, self.pos + 2)
+                self.pos = len(text) if end < 0 else end + len(close)
+            else:
+                return
 
     def value(self) -> Any:
         self.skip()
@@ -177,16 +240,19 @@ class _Json5:
             return self.string()
         match = self._NUMBER.match(self.text, self.pos)
         if match:
-            word = match.group().lstrip("+")
-            try:
-                if "x" in word.lower():
-                    number: Any = int(word, 16)
-                elif word.lstrip("-") in ("Infinity", "NaN"):
-                    number = float(word.replace("Infinity", "inf"))
-                else:
-                    number = float(word) if any(c in word for c in ".eE") else int(word)
-            except ValueError:  # more digits than Python converts
+            word = match.group()
+            if word.lstrip("+-") in ("Infinity", "NaN"):
+                number: Any = float(word.replace("Infinity", "inf"))
+            elif "x" in word or "X" in word:
+                number = int(word, 16)
+            elif any(c in word for c in ".eE"):
+                number = float(word)
+                if math.isinf(number):  # yajl: "numeric (floating point) overflow"
+                    self.fail("a number a double can hold")
+            elif len(word) > 4300:  # int() refuses it; yajl: "integer overflow"
                 self.fail("a number of at most 4300 digits")
+            else:
+                number = int(word)
             self.pos = match.end()
             return number
         ident = self._IDENT.match(self.text, self.pos)
@@ -207,7 +273,7 @@ class _Json5:
             if self.text.startswith(close, self.pos):
                 self.pos += 1
                 self.depth -= 1
-                return dict(items) if close == "}" else items
+                return _Map(items) if close == "}" else items
             items.append(item())
             self.skip()
             if self.text.startswith(",", self.pos):
@@ -234,8 +300,8 @@ class _Json5:
     def string(self) -> str:
         quote, out = self.text[self.pos], list[str]()
         self.pos += 1
-        escapes = {"n": "\n", "t": "\t", "r": "\r", "b": "\b", "f": "\f", "0": "\0",
-                   "\n": ""}
+        escapes = {"n": "\n", "t": "\t", "r": "\r", "b": "\b", "f": "\f", "v": "\v",
+                   "0": "\0", "\n": ""}
         while self.pos < len(self.text):
             char = self.text[self.pos]
             self.pos += 1
@@ -252,32 +318,113 @@ class _Json5:
                         self.fail(f"{width} hex digits")
                     out.append(chr(int(digits, 16)))
                     self.pos += width
+                elif esc in "123456789":
+                    self.fail("an escape other than \\1 to \\9")
                 else:
                     out.append(escapes.get(esc, esc))
+            elif char < " ":
+                self.fail("no control character in a string")
             else:
                 out.append(char)
         self.fail(f"a closing {quote}")
         return ""
 
 
-def _params(name: str, params: dict[str, Any], allowed: set[str]) -> None:
-    unknown = set(params) - allowed
-    if unknown:
-        raise FilterError(f"filter {name!r} has no parameter {sorted(unknown)[0]!r} "
-                          f"(it takes {sorted(allowed)})")
+# -- filter options, as chfPlugin reads them -------------------------------------------------
+_INT32 = range(-1 << 31, 1 << 31)
 
 
-def _integer(name: str, key: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) \
-            or not math.isfinite(value) or value != int(value):
-        raise FilterError(f"filter {name!r}: {key!r} must be an integer, got {value!r}")
-    return int(value)
+@dataclass(frozen=True)
+class _Option:
+    """An option as a filter declares it to chfPlugin (``chfInt32``, ``chfTagDouble``...).
+
+    ``kind``: int (an epicsInt32), float (a double), str (a state name, a char[20]) or a
+    tuple (an enum's names, valued by position).  ``slot``: the value it sets; a tagged
+    option shares another's slot and also sets ``tag`` = (slot, value).  ``convert``: a
+    JSON value of another type is converted (else refused)."""
+    kind: Any
+    slot: str
+    convert: bool = True
+    tag: tuple[str, int] | None = None
 
 
-def _number(name: str, key: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise FilterError(f"filter {name!r}: {key!r} must be a number, got {value!r}")
-    return float(value)
+def _c_equal(text: str, name: str) -> bool:
+    """strncmp(text, name, len(text)) == 0: how chfPlugin matches option names and enum
+    values, so any prefix of ``name`` (the empty one too) matches, up to a NUL."""
+    head, nul, _ = text.partition("\0")
+    return name == head if nul else name.startswith(text)
+
+
+def _read_options(name: str, params: Any, options: dict[str, _Option],
+                  values: dict[str, Any], required: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The slot values of filter ``name`` (from the defaults ``values``) after its JSON
+    ``params``, read pair by pair as chfPlugin does: a key picks the first option it
+    matches, a nested map's pairs count as the outer map's, a later value overwrites an
+    earlier one; then each ``required`` slot must have been named."""
+    if not isinstance(params, _Map):
+        raise FilterError(f"filter {name!r} takes a map of options, got {params!r}")
+    named: set[str] = set()
+
+    def read(pairs: _Map) -> None:
+        for key, value in pairs:
+            option = next((o for n, o in options.items() if _c_equal(key, n)), None)
+            if option is None:
+                raise FilterError(f"filter {name!r} has no option {key!r} "
+                                  f"(it takes {list(options)})")
+            named.add(option.slot)
+            if option.tag:
+                values[option.tag[0]] = option.tag[1]
+                named.add(option.tag[0])
+            if isinstance(value, _Map):
+                read(value)
+            else:
+                values[option.slot] = _convert(option, value, f"filter {name!r}: {key!r}")
+
+    read(params)
+    for slot in required:
+        if slot not in named:
+            raise FilterError(f"filter {name!r} needs {slot!r}")
+    return values
+
+
+def _convert(option: _Option, value: Any, where: str) -> Any:
+    """``value`` as the option's type, as chfPlugin's store_*_value converts it."""
+    kind = option.kind
+    refused = FilterError(f"{where} cannot take {value!r}"
+                          + (f" (it takes one of {list(kind)})" if isinstance(kind, tuple) else ""))
+    if isinstance(value, str):
+        if kind is str:
+            return value[:19].partition("\0")[0]  # strncpy into a char[20]
+        if isinstance(kind, tuple):
+            for index, enum in enumerate(kind):
+                if _c_equal(value, enum):
+                    return index
+            raise refused
+        if not option.convert:
+            raise refused
+        # epicsParseDouble / epicsParseInt32 (base 0): the number the text starts with
+        text = value.partition("\0")[0]
+        number = _strtod(text) if kind is float else _strtol(text, 0)[0]
+        if number is None or (kind is int and number not in _INT32):
+            raise refused
+        return number
+    if value is None or isinstance(value, list):
+        raise refused  # chfPlugin takes no null and no array
+    native = type(value)
+    if native is int and value not in _INT32:
+        raise refused  # chfPlugin's parse_integer: an epicsInt32 whatever the option
+    if (kind is not native and not option.convert) or kind is str \
+            or (isinstance(kind, tuple) and native is not int):
+        raise refused  # no string option converts; an enum converts from its value only
+    if isinstance(kind, tuple):
+        if value not in range(len(kind)):
+            raise refused
+        return value
+    if kind is int and native is float:
+        if value < -2**31 or value > 2**31 - 1:  # a NaN passes, as in C
+            raise refused
+        return -1 << 31 if math.isnan(value) else int(value)  # (epicsInt32) truncates
+    return kind(value)
 
 
 # -- the filters --------------------------------------------------------------------------
@@ -358,9 +505,16 @@ class DeadbandFilter(Filter):
             values, _meta = decode_dbr(ChannelType.DOUBLE, payload, 1)
             value = float(values[0])
             last = state["last"]
-            # recGblCheckDeadband: NaN/infinity transitions always pass
-            moved = (math.isnan(last) or math.isnan(value) or math.isinf(value)
-                     or math.isinf(last) or abs(last - value) > state["hyst"])
+            # recGblCheckDeadband: a move to or from NaN or an infinity, or from one infinity
+            # to the other, is infinite (and so passes unless the deadband is infinite or NaN)
+            if math.isfinite(value) and math.isfinite(last):
+                delta = abs(last - value)
+            elif math.isnan(value) != math.isnan(last) or math.isinf(value) != math.isinf(last) \
+                    or (math.isinf(value) and value != last):
+                delta = math.inf
+            else:
+                delta = 0.0
+            moved = delta > state["hyst"]
             if moved:
                 state["last"] = value
                 if self.relative:
@@ -408,63 +562,56 @@ class SyncFilter(Filter):
         return passes
 
 
-def _make_arr(params: dict[str, Any]) -> Filter:
-    _params("arr", params, {"s", "i", "e"})
-    return ArrayFilter(_integer("arr", "s", params.get("s", 0)),
-                       _integer("arr", "i", params.get("i", 1)),
-                       _integer("arr", "e", params.get("e", -1)))
+_SYNC_MODES = ("before", "first", "last", "after", "while", "unless")  # as sync.c's enum
+
+#: each filter's options in its declaration order (a key prefix picks the first it matches)
+_OPTIONS: dict[str, dict[str, _Option]] = {
+    "arr": {"s": _Option(int, "s"), "i": _Option(int, "i"), "e": _Option(int, "e")},
+    "ts": {"num": _Option(("dbl", "sec", "nsec", "ts"), "num", convert=False),
+           "epoch": _Option(("epics", "unix"), "epoch", convert=False),
+           "str": _Option(("epics", "iso"), "str", convert=False)},
+    "dbnd": {"d": _Option(float, "d"), "m": _Option(("abs", "rel"), "m"),
+             "abs": _Option(float, "d", tag=("m", 0)), "rel": _Option(float, "d", tag=("m", 1))},
+    "dec": {"n": _Option(int, "n", convert=False)},
+    "sync": {"m": _Option(_SYNC_MODES, "m"), "s": _Option(str, "s", convert=False),
+             **{mode: _Option(str, "s", convert=False, tag=("m", index))
+                for index, mode in enumerate(_SYNC_MODES)}},
+}
 
 
-def _make_ts(params: dict[str, Any]) -> Filter:
-    _params("ts", params, set())
+def _make_arr(params: Any) -> Filter:
+    got = _read_options("arr", params, _OPTIONS["arr"], {"s": 0, "i": 1, "e": -1})
+    return ArrayFilter(got["s"], got["i"], got["e"])
+
+
+def _make_ts(params: Any) -> Filter:
+    got = _read_options("ts", params, _OPTIONS["ts"], {"num": None, "epoch": 0, "str": None})
+    if got["num"] is not None or got["str"] is not None:
+        raise FilterError("filter 'ts': the numeric and string modes are not offered")
     return TimestampFilter()
 
 
-def _make_dbnd(params: dict[str, Any]) -> Filter:
-    _params("dbnd", params, {"d", "m", "abs", "rel"})
-    relative = False
-    delta = 0.0
-    if "m" in params:
-        if params["m"] not in ("abs", "rel"):
-            raise FilterError(f"filter 'dbnd': 'm' must be \"abs\" or \"rel\", got {params['m']!r}")
-        relative = params["m"] == "rel"
-    if "d" in params:
-        delta = _number("dbnd", "d", params["d"])
-    for key in ("abs", "rel"):
-        if key in params:
-            delta, relative = _number("dbnd", key, params[key]), key == "rel"
-    return DeadbandFilter(delta, relative)
+def _make_dbnd(params: Any) -> Filter:
+    got = _read_options("dbnd", params, _OPTIONS["dbnd"], {"d": 0.0, "m": 0})
+    return DeadbandFilter(got["d"], got["m"] == 1)
 
 
-def _make_dec(params: dict[str, Any]) -> Filter:
-    _params("dec", params, {"n"})
-    if "n" not in params:
-        raise FilterError("filter 'dec' needs 'n', the decimation factor")
-    n = _integer("dec", "n", params["n"])
-    if n < 1:
-        raise FilterError(f"filter 'dec': 'n' must be a positive integer, got {n}")
-    return DecimationFilter(n)
+def _make_dec(params: Any) -> Filter:
+    got = _read_options("dec", params, _OPTIONS["dec"], {"n": 0}, required=("n",))
+    if got["n"] < 1:
+        raise FilterError(f"filter 'dec': 'n' must be a positive integer, got {got['n']}")
+    return DecimationFilter(got["n"])
 
 
-_SYNC_MODES = ("before", "first", "while", "last", "after", "unless")
+def _make_sync(params: Any) -> Filter:
+    got = _read_options("sync", params, _OPTIONS["sync"], {"m": 0, "s": ""},
+                        required=("m", "s"))
+    if got["s"] not in STATES:
+        raise FilterError(f"filter 'sync': no state named {got['s']!r}")
+    return SyncFilter(_SYNC_MODES[got["m"]], got["s"])
 
 
-def _make_sync(params: dict[str, Any]) -> Filter:
-    _params("sync", params, {"m", "s", *_SYNC_MODES})
-    mode, state = params.get("m"), params.get("s")
-    for key in _SYNC_MODES:
-        if key in params:
-            mode, state = key, params[key]
-    if mode not in _SYNC_MODES:
-        raise FilterError(f"filter 'sync' needs a mode, one of {list(_SYNC_MODES)}")
-    if not isinstance(state, str) or not state:
-        raise FilterError("filter 'sync' needs a state name")
-    if state not in STATES:
-        raise FilterError(f"filter 'sync': no state named {state!r}")
-    return SyncFilter(mode, state)
-
-
-_MAKERS: dict[str, Callable[[dict[str, Any]], Filter]] = {
+_MAKERS: dict[str, Callable[[Any], Filter]] = {
     "arr": _make_arr, "ts": _make_ts, "dbnd": _make_dbnd, "dec": _make_dec, "sync": _make_sync,
 }
 

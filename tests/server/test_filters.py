@@ -65,6 +65,14 @@ def test_split_modifiers(name, expected):
     ("[1:0:3]", [ArrayFilter(1, 1, 3)]),  # the same in brackets: RSRV serves [2, 3, 4]
     ("[0:-1:4]", [ArrayFilter(0, 1, 4)]),
     ("[2:5]{ts:{},dec:{n:2}}", [ArrayFilter(2, 1, 5), TimestampFilter(), DecimationFilter(2)]),
+    # options as chfPlugin reads them (softIoc's answers: test_filters_rsrv.py)
+    ('{"dbnd":{"d":"1"}}', [DeadbandFilter(1.0, False)]),  # strtod: a string converts
+    ("{dbnd:{r:50}}", [DeadbandFilter(50.0, True)]),  # a prefix names an option
+    ("{dbnd:{rel:5,m:''}}", [DeadbandFilter(5.0, False)]),  # ... and an enum value; last wins
+    ("{dbnd:{d:1,abs:{rel:3}}}", [DeadbandFilter(3.0, True)]),  # nested keys are the outer's
+    ("{arr:{s:1.9,i:true,e:' 0x5 V'}}", [ArrayFilter(1, 1, 5)]),
+    ("{dec:{n:2},dec:{n:3}}", [DecimationFilter(2), DecimationFilter(3)]),
+    ("{ts:{epoch:'u'}}", [TimestampFilter()]),
 ])
 def test_parse_filters(text, expected):
     assert parse_filters(text) == expected
@@ -74,9 +82,9 @@ def test_parse_filters(text, expected):
     ("{nope:{}}", "unknown channel filter 'nope'"),
     ("{dec:{}}", "needs 'n'"),
     ("{dec:{n:0}}", "positive integer"),
-    ("{dec:{n:1.5}}", "must be an integer"),
-    ("{arr:{x:1}}", "has no parameter 'x'"),
-    ("{dbnd:{m:'sideways'}}", "must be \"abs\" or \"rel\""),
+    ("{dec:{n:1.5}}", "'n' cannot take 1.5"),
+    ("{arr:{x:1}}", "has no option 'x'"),
+    ("{dbnd:{m:'sideways'}}", "cannot take 'sideways' (it takes one of ['abs', 'rel'])"),
     ("{sync:{while:'no-such-state'}}", "no state named"),
     ("{ts:{}", "expected ',' or '}'"),
     ("{ts:{}}x", "end of the filter specification"),
@@ -85,6 +93,15 @@ def test_parse_filters(text, expected):
     ("{'ts:{}}", "closing '"),
     ("{arr:" + "[" * 600 + "]" * 600 + "}", "at most 32 nested"),
     ("{arr:{s:" + "9" * 5000 + "}}", "at most 4300 digits"),
+    ("{dec:{n:1e308}}", "'n' cannot take 1e+308"),  # dec's n converts nothing
+    ("{dec:{n:'3'}}", "'n' cannot take '3'"),
+    ("{dbnd:{d:3000000000}}", "cannot take 3000000000"),  # JSON integers: 32 bits
+    ("{dbnd:{d:'1e-310'}}", "cannot take '1e-310'"),  # strtod's ERANGE
+    ("{dbnd:{d:1e999}}", "a number a double can hold"),
+    ("{dec:{n:01}}", "expected ',' or '}'"),
+    ("{dbnd:{d:-NaN}}", "expected a value"),
+    ("{arr:{s:null}}", "cannot take None"),
+    ("{ts:{num:'dbl'}}", "not offered"),
 ])
 def test_malformed_filters_are_refused(text, message):
     with pytest.raises(FilterError) as info:
