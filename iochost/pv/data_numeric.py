@@ -103,6 +103,7 @@ class ChannelNumeric(ChannelData):
                   lower_warning_limit, lower_alarm_limit, upper_ctrl_limit, lower_ctrl_limit)
         self._limits = _NO_LIMITS if limits == _NO_LIMITS else limits
         super().__init__(value=value, **kwargs)
+        self._units = self._checked_units(units)
         always = -1.0 if self._max_length != 1 else 0.0   # see the module docstring
         self.value_atol = always if value_atol is None else value_atol
         self.log_atol = always if log_atol is None else log_atol
@@ -235,9 +236,21 @@ class ChannelNumeric(ChannelData):
             flags |= DBE_LOG
         return flags
 
+    def _checked_units(self, units: Any) -> str:
+        """``units`` as text the channel's ``string_encoding`` can send (else a clear error
+        now, not a '?' in every client's display and an empty EGU field)."""
+        text = str(units)
+        try:
+            text.encode(self.string_encoding)
+        except UnicodeEncodeError:
+            raise ValueError(f"units {text!r} are not {self.string_encoding} text: pass "
+                             f"string_encoding='utf-8' (what EPICS databases hold) or write "
+                             f"them otherwise") from None
+        return text
+
     def _normalise_property(self, name: str, value: Any) -> Any:
         if name == "units":
-            return str(value)
+            return self._checked_units(value)
         if name == "precision":
             return int(value)
         if isinstance(value, _SEQUENCES) and len(value) == 1:  # caproto unpacks these
@@ -277,7 +290,7 @@ class ChannelNumeric(ChannelData):
     def _metadata_properties(self) -> dict[str, Any]:
         as_native = float if self._dtype.kind == "f" else _clamped_int(self._dtype)
         properties = dict(zip(LIMIT_NAMES, map(as_native, self._limits)))
-        properties["units"] = self._units.encode(self.string_encoding, "replace")[:_MAX_UNITS]
+        properties["units"] = self._units.encode(self.string_encoding)[:_MAX_UNITS]
         properties["precision"] = self._precision
         return properties
 

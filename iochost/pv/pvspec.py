@@ -351,10 +351,11 @@ class PVSpec(namedtuple("PVSpec", _FIELDS)):
         except IocDefinitionError:
             raise
         except Exception as ex:
-            raise IocDefinitionError(
-                f"cannot create PV {kwargs['pvname']!r}{self._where(group)} as "
-                f"{cls.__name__}: {ex}; give "
-                f"an initial value of the PV's type, or the dtype that fits the value") from ex
+            hint = ("; give an initial value of the PV's type, or the dtype that fits the "
+                    "value" if isinstance(ex, (ChannelValueError, TypeError)) else "")
+            raise IocDefinitionError(f"cannot create PV {kwargs['pvname']!r}"
+                                     f"{self._where(group)} as {cls.__name__}: {ex}{hint}") \
+                from ex
 
 
     def _where(self, group: PVGroup | None) -> str:

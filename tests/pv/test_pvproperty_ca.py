@@ -261,6 +261,32 @@ def test_an_initial_value_with_no_conversion_says_how_to_fix_it(unique_prefix):
         Hopeless(prefix=unique_prefix)
 
 
+def test_units_the_string_encoding_cannot_send_are_an_error_that_says_what_to_do(
+        unique_prefix):
+    from iochost.pv import IocDefinitionError
+
+    class Ohms(PVGroup):
+        resistance = pvproperty(value=1.0, units="\u03a9")  # (latin-1 has no Omega)
+
+    with pytest.raises(IocDefinitionError, match=r"'resistance' of Ohms.*units '\u03a9' are "
+                                                 r"not latin-1 text: pass string_encoding="
+                                                 r"'utf-8'") as raised:
+        Ohms(prefix=unique_prefix)
+    assert "initial value" not in str(raised.value)  # (the hint for values does not fit)
+
+
+def test_utf8_units_reach_clients_and_the_egu_field(mount, unique_prefix, client):
+    class Ohms(PVGroup):
+        resistance = pvproperty(value=1.0, record="ai", units="\u03a9",
+                                string_encoding="utf-8")
+
+    ohms = mount(Ohms(prefix=unique_prefix))
+    name = ohms.prefix + "resistance"
+    units = client.pv(name).read(data_type="control", timeout=5).metadata.units
+    assert units == "\u03a9".encode("utf-8")
+    assert bytes(client.pv(name + ".EGU").read(timeout=5).data[0]) == "\u03a9".encode("utf-8")
+
+
 @pytest.mark.parametrize("kwargs", [dict(value=2**40), dict(value=40000, dtype=ChannelType.INT),
                                     dict(value=1e39, dtype=ChannelType.FLOAT)])
 def test_an_initial_number_its_type_cannot_hold_is_an_error(unique_prefix, kwargs):
