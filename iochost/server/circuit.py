@@ -1061,7 +1061,7 @@ class VirtualCircuit(asyncio.Protocol):
         if not channel.rights & ACCESS_WRITE:
             done(channel, header, ECA_NOWTACCESS, None)
             return
-        if done == self._write_notify_done and _DOUBLE < header[2] < _PUT_ACKT:
+        if header[0] == CA_PROTO_WRITE_NOTIFY and _DOUBLE < header[2] < _PUT_ACKT:
             # RSRV's put callback takes the plain types (and PUT_ACK*) only: a STS, TIME,
             # GR or CTRL put fails there, where a plain WRITE of one stores its value
             done(channel, header, ECA_PUTFAIL, None)
