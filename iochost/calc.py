@@ -33,7 +33,7 @@ from typing import Any
 __all__ = ["INPUT_NAMES", "CalcError", "CalcProgram", "compile_calc"]
 
 #: The input names, in order (``A`` is input 0): base's CALCPERFORM_NARGS since 7.0.8, the
-#: calc and calcout records' INPA..INPU (access security's CALC has INPA..INPL only).
+#: calc and calcout records' INPA..INPU, and access security's CALC inputs (EPICS 7.0.10).
 INPUT_NAMES = "ABCDEFGHIJKLMNOPQRSTU"
 #: base's CALCPERFORM_STACK: the deepest runtime stack an expression may need.
 STACK_LIMIT = 80

@@ -10,16 +10,17 @@ The language, as base reads it::
     UAG(name) { user, user, ... }          # user access group (the body may be absent)
     HAG(name) { host, host, ... }          # host access group
     ASG(name) {                            # access security group
-        INPA("pv name") ... INPL(...)      # inputs of CALC rules
+        INPA("pv name") ... INPU(...)      # inputs of CALC rules
         RULE(level, NONE|READ|WRITE[, TRAPWRITE|NOTRAPWRITE]) {
             UAG(name, ...)  HAG(name, ...)  CALC("expression")
         }
     }
 
-* A token is a keyword (``UAG HAG ASG RULE CALC INPA``..``INPL``), an integer, a bare
-  name of ``[a-zA-Z0-9_-+:.[]<>;]`` characters, a double-quoted string (its backslash
-  escapes are kept as written, as base does), or one of ``( ) { } ,``.  The longest token
-  wins, so ``UAGS`` and ``12ab`` are names.  ``#`` starts a comment to the end of the line.
+* A token is a keyword (``UAG HAG ASG RULE CALC INPA``..``INPU``), a number (``-1``,
+  ``+2``, ``.5``, ``1.5e3``: never a name), a bare name of ``[a-zA-Z0-9_-+:.[]<>;]``
+  characters, a double-quoted string (its backslash escapes are kept as written, as base
+  does), or one of ``( ) { } ,``.  The longest token wins, so ``UAGS``, ``12ab`` and
+  ``1.2.3`` are names.  ``#`` starts a comment to the end of the line.
 * Macros (``$(M)``, ``${M=default}``) are expanded line by line before reading (not in
   comments), as base's ``asInitFile`` does, by the ``expand`` callable the caller passes
   (the host's macro scope), so line numbers stay those of the file.
@@ -28,20 +29,28 @@ The language, as base reads it::
   must not store into an input.
 * As base 7.0.10 reads what later releases write (secure PVAccess: the ``RPC`` access,
   ``METHOD``/``AUTHORITY``/``PROTOCOL`` conditions): a RULE with an access or a body item
-  it does not know is dropped, and a top-level block or ASG item it does not know
-  (``WORD(...)``) skipped, each with a warning. Dropping a rule never grants more.
+  (``WORD(...) [{...}]``) it does not know is dropped, and a top-level block it does not
+  know (``WORD(...) [{...}]``) skipped, each with a warning. Dropping a rule never grants
+  more. Inside an ASG only INPx and RULE may stand, as in base.
+* Where base 7.0.10 is clearly wrong this reads the file its own way (docs/access.md):
+  a level beyond a C int is refused (base wraps it), and a RULE whose access is unknown
+  drops only itself (base hands its TRAPWRITE and body to the rule before it).
 """
 from __future__ import annotations
 
+import math
 import re
+import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from enum import IntEnum
 
 from ..calc import INPUT_NAMES, CalcError, CalcProgram, compile_calc
 
-#: base's ASMAXINP: an ASG's inputs are INPA..INPL
-ACCESS_INPUTS = 12
+#: an ASG's inputs are INPA..INPU (base 7.0.10's asLib_lex.l and CALCPERFORM_NARGS)
+ACCESS_INPUTS = len(INPUT_NAMES)
+#: base stores a RULE's level in a C int
+_LEVEL_MAX = 2**31 - 1
 
 __all__ = [
     "DEFAULT_GROUP",
@@ -125,7 +134,7 @@ def ascii_lower(text: str) -> str:
 
 @dataclass(frozen=True)
 class _Token:
-    kind: str   # 'keyword', 'inp', 'int', 'name', 'string', 'punct', 'end'
+    kind: str   # 'keyword', 'inp', 'int', 'float', 'name', 'string', 'punct', 'end'
     text: str
     line: int
     column: int
@@ -142,7 +151,16 @@ _KEYWORDS = frozenset(("UAG", "HAG", "ASG", "RULE", "CALC"))
 _NAME = re.compile(r"[a-zA-Z0-9_\-+:.\[\]<>;]+")
 _QUOTED = re.compile(r'"((?:[^"\n\\]|\\.)*)"')
 _UNTERMINATED = re.compile(r'"(?:[^"\n\\]|\\.)*(?:\n|\\?$)')
-_INP = re.compile(r"INP[A-L]")
+_INP = re.compile(r"INP[A-U]")
+# base's number tokens; a run of name characters is a number only when all of it is one
+_INT = re.compile(r"[-+]?[0-9]+")
+_FLOAT = re.compile(r"[-+]?[0-9]*\.[0-9]+(?:[eE][-+]?[0-9]+)?")
+#: base's grammar of generic (unknown) items: what names an item in a block, and what its
+#: parentheses and element lists hold
+_WORDS = ("keyword", "inp", "name", "string")
+_ELEMENTS = (*_WORDS, "int", "float")
+#: nested generic blocks beyond this are refused (base's parser stack overflows near 120)
+_MAX_NESTING = 100
 
 
 def _tokens(text: str, source: str) -> Iterator[_Token]:
@@ -179,12 +197,27 @@ def _tokens(text: str, source: str) -> Iterator[_Token]:
                 yield _Token("keyword", word, line, column)
             elif _INP.fullmatch(word):
                 yield _Token("inp", word, line, column)
-            elif word.isdigit():
+            elif _INT.fullmatch(word):
+                if not -2**63 <= int(word) < 2**63:   # base's epicsParseInt64
+                    raise AcfError(f"integer out of range: {word}", source, line, column)
                 yield _Token("int", word, line, column)
+            elif _FLOAT.fullmatch(word):
+                if not _parses_as_double(word):
+                    raise AcfError(f"number out of range: {word}", source, line, column)
+                yield _Token("float", word, line, column)
             else:
                 yield _Token("name", word, line, column)
             pos = found.end()
     yield _Token("end", "", line, pos - line_start + 1)
+
+
+def _parses_as_double(word: str) -> bool:
+    """base's epicsParseDouble: strtod's ERANGE (overflow, or a result that underflows to
+    a subnormal or zero) is an error."""
+    value = abs(float(word))
+    if value == 0:
+        return not any(digit in "123456789" for digit in re.split("[eE]", word)[0])
+    return sys.float_info.min <= value < math.inf
 
 
 # -- parser --------------------------------------------------------------------------------
@@ -225,9 +258,12 @@ class _Parser:
     def at(self, char: str) -> bool:
         return self.token.kind == "punct" and self.token.text == char
 
+    def next_is(self, char: str) -> bool:
+        following = self.tokens[min(self.index + 1, len(self.tokens) - 1)]
+        return following.kind == "punct" and following.text == char
+
     def string(self, what: str) -> _Token:
-        """A name: bare, quoted or an integer (base's tokenSTRING covers the first two;
-        an all-digit name is an integer token there and refused, as here)."""
+        """A name: bare or quoted (base's tokenSTRING; a number is refused there too)."""
         if self.token.kind in ("name", "string"):
             return self.take()
         raise self.expected(what)
@@ -244,8 +280,15 @@ class _Parser:
             elif token.kind == "keyword" and token.text == "ASG":
                 self.take()
                 self.access_group(token)
-            elif self.generic(token):
-                self.skip_generic(with_body=True)
+            elif token.kind in ("name", "string") and self.next_is("("):
+                self.take()
+                self.generic_head()
+                # base's generic_block, or generic_list_block: {element} {element, ...}
+                if self.at("{") and self.generic_block() == 1 and self.at("{"):
+                    second = self.token
+                    if self.generic_block() < 2:
+                        raise self.error("expected a block of two or more elements",
+                                         second)
                 self.warnings.append(f"{self.source}:{token.line}: ignoring the unsupported "
                                      f"top-level block {token.text}")
             else:
@@ -253,32 +296,44 @@ class _Parser:
         return AccessConfig(self.source, self.uags, self.hags, self.groups,
                             tuple(self.warnings))
 
-    def generic(self, token: _Token) -> bool:
-        """A word base 7.0.10 does not know followed by ``(`` where a keyword is expected
-        (``METHOD("x")``, a later release's block): read past it, as base does."""
-        following = self.tokens[self.index + 1] if token.kind != "end" else token
-        return token.kind in ("name", "inp") and following.kind == "punct" \
-            and following.text == "("
-
-    def skip_generic(self, with_body: bool = False) -> None:
-        """``WORD(arguments)``, and, at the top level, a ``{...}`` body (nesting allowed)."""
-        self.take()
+    # base 7.0.10's generic items: what later releases write, read past and ignored
+    def generic_head(self) -> None:
+        """``(element, ...)``: none or more, separated by commas."""
         self.punct("(")
-        while not self.at(")"):
-            if self.token.kind in ("end", "punct") and not self.at(","):
-                raise self.expected("')'")
+        if not self.at(")"):
+            self.generic_elements()
+        self.punct(")")
+
+    def generic_elements(self) -> int:
+        """``element, ...`` (a name, string, number or keyword); how many."""
+        count = 0
+        while True:
+            if self.token.kind not in _ELEMENTS:
+                raise self.expected("a name, number or keyword")
             self.take()
+            count += 1
+            if not self.at(","):
+                return count
+            self.take()
+
+    def generic_block(self, depth: int = 0) -> int:
+        """``{element, ...}`` (returns how many) or ``{WORD(...) [{...}] ...}`` (0)."""
+        if depth > _MAX_NESTING:
+            raise self.error("blocks nested too deeply")
+        self.punct("{")
+        if not (self.token.kind in _WORDS and self.next_is("(")):
+            count = self.generic_elements()
+            self.punct("}")
+            return count
+        while not self.at("}"):
+            if self.token.kind not in _WORDS:
+                raise self.expected("a name or '}'")
+            self.take()
+            self.generic_head()
+            if self.at("{"):
+                self.generic_block(depth + 1)
         self.take()
-        if with_body and self.at("{"):
-            depth = 0
-            while True:
-                token = self.take()
-                if token.kind == "end":
-                    raise self.expected("'}'")
-                if token.kind == "punct" and token.text in "{}":
-                    depth += 1 if token.text == "{" else -1
-                    if depth == 0:
-                        break
+        return 0
 
     def member_group(self, keyword: _Token) -> None:
         self.punct("(")
@@ -340,17 +395,13 @@ class _Parser:
                     rule = self.rule(token)
                     if rule is not None:
                         rules.append(rule)
-                elif self.generic(token):   # INPM(...), a later release's item
-                    self.skip_generic()
-                    self.warnings.append(f"{self.source}:{token.line}: ignoring the "
-                                         f"unsupported item {token.text} in ASG {name}")
-                elif items:
+                elif items:   # base's grammar has no unknown items here
                     if self.at("}"):
                         self.take()
                         break
-                    raise self.expected("INPA..INPL, RULE or '}'")
+                    raise self.expected("INPA..INPU, RULE or '}'")
                 else:
-                    raise self.expected("INPA..INPL or RULE")
+                    raise self.expected("INPA..INPU or RULE")
                 items += 1
         self.groups[name] = AccessGroup(name, inputs, tuple(rules))
 
@@ -361,7 +412,14 @@ class _Parser:
         self.punct("(")
         if self.token.kind != "int":
             raise self.expected("an access security level (an integer)")
-        level = int(self.take().text)
+        level_token = self.take()
+        level = int(level_token.text)
+        if level < 0:
+            raise self.error(f"a RULE's level must be 0 or more, found {level}", level_token)
+        if level > _LEVEL_MAX:  # base casts it to a C int: 2**32 + 1 is 1, 2**31 negative
+            wrapped = (level + 2**31) % 2**32 - 2**31
+            raise self.error(f"level {level} is beyond {_LEVEL_MAX}: EPICS base would "
+                             f"read it as {wrapped}", level_token)
         self.punct(",")
         access_token = self.string("NONE, READ or WRITE")
         unknown = None if access_token.text in Level.__members__ else access_token
@@ -406,8 +464,12 @@ class _Parser:
                     expression = self.string("a CALC expression in quotes")
                     self.punct(")")
                     calc = self.compile(expression)
-                elif self.generic(token):
-                    self.skip_generic()
+                elif self.next_is("(") and (token.kind in ("name", "string", "inp") or (
+                        token.kind == "keyword" and token.text in ("ASG", "RULE"))):
+                    self.take()   # base's rule_generic_block_elem
+                    self.generic_head()
+                    if self.at("{"):
+                        self.generic_block()
                     unknown = unknown or token
                 elif items:
                     if self.at("}"):
@@ -432,15 +494,12 @@ class _Parser:
         if program.stores:
             raise self.error(f"assignment operator used in CALC expression {token.text!r}",
                              token)
-        if program.inputs >> ACCESS_INPUTS:
-            raise self.error(f"CALC expression {token.text!r} reads an input beyond L: "
-                             f"access security has INPA..INPL", token)
         if not program.inputs:
             # base evaluates a CALC only when one of its inputs changes: one that reads no
             # input never becomes true, so its rule never applies.
             self.warnings.append(
                 f"{self.source}:{token.line}: CALC({token.text!r}) reads no input "
-                f"(INPA..INPL): as in EPICS base, its rule never applies")
+                f"(INPA..INPU): as in EPICS base, its rule never applies")
         return program
 
 

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
 
-from .acf import AccessConfig, AccessGroup, Level, ascii_lower
+from .acf import ACCESS_INPUTS, AccessConfig, AccessGroup, Level, ascii_lower
 
 __all__ = ["CalcState", "CompiledRules", "HostMatch", "compile_rules", "resolve_ipv4"]
 
@@ -56,7 +56,7 @@ class CalcState:
     0.99..1.01).
     """
 
-    values: list[float] = field(default_factory=lambda: [0.0] * 12)
+    values: list[float] = field(default_factory=lambda: [0.0] * ACCESS_INPUTS)
     bad: int = 0
     results: dict[int, bool] = field(default_factory=dict)
 

@@ -35,6 +35,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Any, Protocol
 
+from ..calc import INPUT_NAMES
 from ..ca.dbr import DBE_ALARM, DBE_VALUE, ChannelType, decode_dbr
 from .acf import DEFAULT_GROUP, AccessConfig, AccessGroup, AcfError, Level, parse_acf
 from .rules import CalcState, CompiledRules, HostMatch, Resolver, compile_rules, resolve_ipv4
@@ -184,7 +185,7 @@ class _Input:
             values, meta = decode_dbr(ChannelType.STS_DOUBLE, payload, 1)
         except Exception as exc:
             logger.warning("access security: INP%s %r of ASG %s unreadable: %s",
-                           "ABCDEFGHIJKL"[self.index], self.pv, self.group, exc)
+                           INPUT_NAMES[self.index], self.pv, self.group, exc)
             return None
         if meta.severity >= _INVALID_SEVERITY:
             return None
@@ -345,13 +346,13 @@ class AccessSecurity:
                 elif self._remote is not None:
                     logger.info("access security: INP%s %r of ASG %s is not served by this "
                                 "host: watched over CA (bad until it connects)",
-                                "ABCDEFGHIJKL"[index], pv, name)
+                                INPUT_NAMES[index], pv, name)
                     self._inputs.append(_RemoteInput(self, name, index, pv, self._remote))
                 else:
                     logger.warning(
                         "access security: INP%s %r of ASG %s is not served by this host "
                         "and no CA client watches remote inputs, so it stays bad and CALC "
-                        "rules reading it do not apply", "ABCDEFGHIJKL"[index], pv, name)
+                        "rules reading it do not apply", INPUT_NAMES[index], pv, name)
 
     def _close_inputs(self) -> None:
         for item in self._inputs:

@@ -77,16 +77,33 @@ def test_quoted_strings_keep_their_escapes_as_base_does():
     ("ASG(x) { RULE(1, READ) { UAG(nobody) } }", "1:30", "no User Access Group named 'nobody'"),
     ("ASG(x) { RULE(1, READ) { HAG(nowhere) } }", "1:30", "no Host Access Group named"),
     ("ASG(x) { RULE(1, READ) {} }", "1:25", "expected UAG, HAG or CALC"),
-    ("ASG(x) {}", "1:9", "expected INPA..INPL or RULE"),
-    ("ASG(x) { FOO }", "1:10", "expected INPA..INPL or RULE"),
-    ("ASG(x) { FOO(a { }", "1:16", "expected ')'"),
+    ("ASG(x) {}", "1:9", "expected INPA..INPU or RULE"),
+    ("ASG(x) { FOO }", "1:10", "expected INPA..INPU or RULE"),
+    # base 7.0.10's grammar has no unknown items inside an ASG
+    ("ASG(x) { AUTHORITY(ca) RULE(1, READ) }", "1:10", "expected INPA..INPU or RULE"),
+    ("ASG(x) { INPV(X:Y) }", "1:10", "expected INPA..INPU or RULE, found 'INPV'"),
+    ("ASG(x) { RULE(1, READ) { FOO(a { } } }", "1:32", "expected ')'"),
     ("ASG(a)\nASG(a)", "2:5", "duplicate Access Security Group named 'a'"),
     ("ASG(DEFAULT) { RULE(1, READ) }\nASG(DEFAULT)", "2:5",
      "duplicate Access Security Group named 'DEFAULT'"),
     ("UAG(u)\nUAG(u)", "2:5", "duplicate User Access Group"),
     ('ASG(x) { RULE(1, READ) { CALC("A+") } }', "1:31", "bad CALC expression: incomplete"),
     ('ASG(x) { RULE(1, READ) { CALC("B:=1;A") } }', "1:31", "assignment operator"),
-    ('ASG(x) { RULE(1, READ) { CALC("A+M") } }', "1:31", "reads an input beyond L"),
+    ("ASG(x) { RULE(-1, READ) }", "1:15", "a RULE's level must be 0 or more, found -1"),
+    ("ASG(x) { RULE(4294967297, READ) }", "1:15", "EPICS base would read it as 1"),
+    ("ASG(x) { RULE(99999999999999999999, READ) }", "1:15", "integer out of range"),
+    ("ASG(x) { RULE(1.0, READ) }", "1:15", "expected an access security level"),
+    ("UAG(x) { -1 }", "1:10", "expected a user name, found '-1'"),   # numbers, not names
+    ("HAG(x) { .5e3 }", "1:10", "expected a host name, found '.5e3'"),
+    ("FOO(1.0e999)", "1:5", "number out of range"),
+    ("FOO(1.0e-310)", "1:5", "number out of range"),  # strtod's underflow
+    ("FOO(a b)", "1:7", "expected ')'"),
+    ("FOO(a,)", "1:7", "expected a name, number or keyword"),
+    ("FOO(x) { }", "1:10", "expected a name, number or keyword"),
+    ("FOO(x) { a b }", "1:12", "expected '}'"),
+    ("FOO(x) { a } { b }", "1:14", "expected a block of two or more elements"),
+    ("FOO(x) " + "{ A() " * 102 + "}" * 102, "1:614", "blocks nested too deeply"),
+    ("INPA(x)", "1:1", "expected UAG, HAG or ASG"),
     ('UAG(x) { "a\n}', "1:10", "newline in quoted string"),
     ("UAG(x) { a @ }", "1:12", "invalid character '@'"),
     ("UAG(x) { a \x01 }", "1:12", "invalid character 0x01"),
@@ -109,16 +126,30 @@ def test_errors_name_file_line_column_and_what_was_expected(text, where, message
     ('ASG(x) { RULE(1, READ) { METHOD("get") } }', 0, "METHOD"),
     ('ASG(x) { RULE(1, WRITE) { UAG(u) PROTOCOL("tls") } RULE(0, READ) }', 1, "PROTOCOL"),
     ('AUTHORITY(ca, "CN=site") { NESTED(x) { y } }\nASG(x) { RULE(1, READ) }', 1, "AUTHORITY"),
-    ("ASG(x) { AUTHORITY(ca) RULE(1, READ) }", 1, "AUTHORITY"),
-    ("ASG(x) { INPM(X:Y) RULE(1, READ) }", 1, "INPM"),
+    ('ASG(x) { RULE(1, READ) { METHOD("x") { a, 2 } } }', 0, "METHOD"),
+    ("ASG(x) { RULE(1, READ) { RULE(2) } RULE(0, WRITE) }", 1, "RULE"),
+    ('ASG(x) { RULE(1, READ) { "AUTHORITY"(ca) } }', 0, "AUTHORITY"),
+    ('FOO(x) { a } { b, 1.5 }\nASG(x) { RULE(1, READ) }', 1, "FOO"),
+    ('"FOO"(x) { BAR(y) { z } UAG(q) }\nASG(x) { RULE(1, READ) }', 1, "FOO"),
 ])
 def test_what_base_7_0_10_does_not_know_is_skipped_with_a_warning(text, kept, keyword):
-    """As base 7.0.10 (checked against softioc below): a RULE with an unknown access or
-    body item is dropped -- never granting more --, an unknown block or item skipped."""
+    """As base 7.0.10 (checked against softioc in test_acf_softioc_oracle): a RULE with an
+    unknown access or body item is dropped -- never granting more --, an unknown top-level
+    block skipped."""
     config = parse_acf("UAG(u) { a }\n" + text, "new.acf")
     assert len(config.groups["x"].rules) == kept
     assert any(keyword in warning and warning.startswith("new.acf:")
                for warning in config.warnings), config.warnings
+
+
+def test_inputs_run_from_a_to_u_and_numbers_as_base_reads_them():
+    config = parse_acf('ASG(x) { INPA(a) INPU(u) RULE(+1, WRITE) { CALC("A+U+M") } '
+                       "RULE(-0, READ) RULE(007, NONE) }\nHAG(h) { 1.2.3, 1e5, 1. }")
+    group = config.groups["x"]
+    assert group.inputs == {0: "a", 20: "u"}
+    assert [rule.level for rule in group.rules] == [1, 0, 7]
+    assert group.rules[0].calc is not None and group.rules[0].calc.inputs == 1 | 1 << 12 | 1 << 20
+    assert config.hags["h"] == ("1.2.3", "1e5", "1.")      # not numbers: names
 
 
 def test_newer_keywords_are_plain_names_elsewhere():
