@@ -175,6 +175,10 @@ class PVGroup:
         finally:
             if pause:
                 gc.enable()
+        if self.states:  # the states it declares are known to sync filters from the start
+            from iochost.server.filters import STATES  # (as update_state, lazily)
+
+            STATES.update((state, bool(value)) for state, value in self.states.items())
 
     def _create_subgroups(self) -> None:
         for attr, sub in self._subgroups_.items():

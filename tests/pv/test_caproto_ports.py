@@ -120,6 +120,26 @@ def test_caproto_states_example_updates_its_state(mount, client):
     assert client.value(prefix + "my_stately_state") == 0 and not STATES["my_stately_state"]
 
 
+def test_states_a_group_declares_are_known_to_sync_filters_from_the_start(mount, client):
+    """As caproto primes them (its states example declares ``self.states`` before
+    ``super().__init__``): a ``sync`` channel on such a state connects before any
+    ``update_state``."""
+    from iochost.server.filters import STATES
+
+    state = f"declared_{os.getpid()}"
+
+    class Gated(PVGroup):
+        value = pvproperty(value=1.5)
+
+        def __init__(self, *args, **kwargs):
+            self.states = {state: True}
+            super().__init__(*args, **kwargs)
+
+    ioc = mount(Gated(prefix=f"CPG{os.getpid() % 10000}:"))
+    assert STATES[state] is True
+    assert client.value(ioc.prefix + 'value.{"sync":{"m":"while","s":"%s"}}' % state) == 1.5
+
+
 def test_caproto_dynamic_calc_takes_formulas_longer_than_its_initial_text(mount, client):
     """too_clever/dynamic_calc: ``formula = pvproperty(value='', report_as_string=True)``,
     written 'a + b' at startup and longer formulas by clients (a text pvproperty holds more
