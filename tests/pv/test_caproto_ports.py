@@ -137,7 +137,8 @@ def test_states_a_group_declares_are_known_to_sync_filters_from_the_start(mount,
 
     ioc = mount(Gated(prefix=f"CPG{os.getpid() % 10000}:"))
     assert STATES[state] is True
-    assert client.value(ioc.prefix + 'value.{"sync":{"m":"while","s":"%s"}}' % state) == 1.5
+    sync = '{"sync":{"m":"while","s":"' + state + '"}}'
+    assert client.value(ioc.prefix + "value." + sync) == 1.5
 
 
 def test_caproto_dynamic_calc_takes_formulas_longer_than_its_initial_text(mount, client):
