@@ -269,6 +269,11 @@ PUTS = [
     ("caput", "CT:WB", "x"),
     ("caput", "CT:LO", "0x7fffffff"), ("caput", "CT:LO", "0x80000000"),
     ("caput", "CT:LO", "-0x10"), ("caput", "CT:LO", "2147483648"), ("caput", "CT:LO", "5"),
+    # NaN and infinity put to records: stored or refused as softIoc does, with its alarms
+    ("caput", "CT:AI", "nan"), ("caget", "-a", "CT:AI"), ("caput", "CT:AI", "1.5"),
+    ("caget", "-a", "CT:AI"), ("caput", "CT:AO", "nan"), ("caget", "-a", "CT:AO"),
+    ("caput", "CT:AO", "inf"), ("caget", "-a", "CT:AO"), ("caput", "CT:AO", "2"),
+    ("caput", "CT:LO", "nan"), ("caput", "-a", "CT:WF", "2", "nan", "1"), ("caget", "CT:WF"),
 ]
 
 #: (camonitor arguments, the puts made while it runs)
