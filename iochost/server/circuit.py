@@ -571,6 +571,10 @@ class VirtualCircuit(asyncio.Protocol):
         self._paused = self._hold = False
         if self.closed:
             return
+        # subscription updates first: serving the held-back requests may fill the pipe
+        # again, and a client that keeps it full would hear none (at most one per
+        # subscription is waiting, so this is bounded)
+        self._drain_backlog()
         if self._deferred:  # requests held back while the transport was full
             messages, self._deferred = self._deferred, []
             self._flush_pending = True

@@ -266,3 +266,48 @@ def test_thousand_connect_disconnect_cycles(ca_server, serve_pvs, healthy):
     growth = rss() - start_rss
     assert growth < 10 * MB, f"RSS grew {growth / MB:.1f} MB over 900 cycles"
     assert_served(healthy)
+
+
+def test_a_client_keeping_its_pipe_full_of_gets_still_hears_its_subscriptions(ca_server,
+                                                                              serve_pvs):
+    """A client that reads slower than its gets come back (so the server stops reading it
+    while its replies wait) still gets its subscription updates in the stream, not only
+    once it stops asking: behind what was queued before the update (here 56 replies; 70-84
+    when the held-back gets were served before the waiting updates), never starved."""
+    names = serve_pvs({"BIG": ChannelDouble(value=np.zeros(10_000)),
+                       "TICK": ChannelDouble(value=0.0)})
+    tick = ca_server.database[names["TICK"]]
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.connect((LOOPBACK, ca_server.tcp_port))
+    sock.settimeout(10)
+    parser = StreamParser(ca.Role.CLIENT)
+    sock.sendall(b"".join(m.to_bytes() for m in (
+        ca.VersionRequest(priority=0, version=MINOR_VERSION),
+        ca.CreateChanRequest(name=names["BIG"].encode(), cid=1, version=MINOR_VERSION),
+        ca.CreateChanRequest(name=names["TICK"].encode(), cid=2, version=MINOR_VERSION),
+        ca.EventAddRequest(data_type=DOUBLE, data_count=1, sid=2, subscriptionid=7, low=0,
+                           high=0, to=0, mask=1))))
+    gets = b"".join(ca.ReadNotifyRequest(data_type=DOUBLE, data_count=10_000, sid=1,
+                                         ioid=i).to_bytes() for i in range(50))
+
+    async def tick_to(value):
+        await tick.write(value)
+
+    try:
+        sock.sendall(gets * 4)   # 200 replies of 80 kB: far more than the pipe holds
+        time.sleep(0.3)
+        ca_server.call(tick_to(1.0))
+        replies = heard_at = 0
+        while heard_at == 0 and replies < 2_000:
+            for header, payload in parser.feed_raw(sock.recv(1 << 16)):
+                if header.command == ca.Command.READ_NOTIFY:
+                    replies += 1
+                    if replies % 50 == 0:
+                        sock.sendall(gets)   # the pipe stays full of gets
+                elif header.command == ca.Command.EVENT_ADD and \
+                        decode_dbr(DOUBLE, payload, 1)[0][0] == 1.0:
+                    heard_at = replies
+        assert 0 < heard_at < 400, f"the update came after {heard_at} get replies"
+    finally:
+        sock.close()
