@@ -18,6 +18,7 @@ import subprocess
 import sys
 import tempfile
 import textwrap
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -44,8 +45,15 @@ _IOC_SCRIPT = textwrap.dedent("""
 """)
 
 
+#: ports free_port handed out in this process: two softIocs started at once (from threads)
+#: must not be given the same free port (the second would serve on an ephemeral one)
+_GIVEN: set[int] = set()
+_GIVING = threading.Lock()
+
+
 def free_port() -> int:
-    """A port free for both UDP (searches) and TCP (circuits) on 127.0.0.1 at this moment."""
+    """A port free for both UDP (searches) and TCP (circuits) on 127.0.0.1 at this moment,
+    and not handed out before in this process."""
     for _ in range(100):
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp, \
                 socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
@@ -55,6 +63,10 @@ def free_port() -> int:
                 tcp.bind(("127.0.0.1", port))
             except OSError:
                 continue
+            with _GIVING:
+                if port in _GIVEN:
+                    continue
+                _GIVEN.add(port)
             return port
     raise RuntimeError("no free port on 127.0.0.1")
 
