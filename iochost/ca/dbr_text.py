@@ -27,8 +27,11 @@ into the ECA code.
 """
 from __future__ import annotations
 
+import math
 import re
 import sys
+from decimal import Decimal
+from fractions import Fraction
 
 import numpy as np
 
@@ -37,7 +40,7 @@ from .dbr_types import FLT_MAX, FLT_MIN
 # float.h's DBL_MIN: below it strtod's result is subnormal (ERANGE)
 DBL_MIN = sys.float_info.min
 
-__all__ = ["format_number", "integer_prefix", "parse_integer", "parse_float"]
+__all__ = ["format_number", "integer_prefix", "parse_integer", "parse_float", "strtod"]
 
 
 
@@ -82,11 +85,14 @@ def _fixed_point(value: float, p: int, real: type[float] | type[np.float32]) -> 
 _STRTOL = re.compile(rb"[ \t\n\v\f\r]*([+-]?)(?:0[xX]([0-9a-fA-F]+)|(0[0-7]*)|([1-9][0-9]*))")
 _STRTOD = re.compile(
     rb"[ \t\n\v\f\r]*([+-]?)(?:"
-    rb"(0[xX](?:[0-9a-fA-F]+\.?[0-9a-fA-F]*|\.[0-9a-fA-F]+)(?:[pP][+-]?[0-9]+)?)"
-    rb"|((?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?)"
-    rb"|(inf(?:inity)?)|(nan)(?:\([0-9A-Za-z_]*\))?)",
+    rb"0[xX]([0-9a-fA-F]+\.?[0-9a-fA-F]*|\.[0-9a-fA-F]+)(?:[pP]([+-]?[0-9]+))?"
+    rb"|([0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE]([+-]?[0-9]+))?"
+    rb"|(inf(?:inity)?|nan(?:\([0-9A-Za-z_]*\))?))",
     re.IGNORECASE,
 )
+#: more digits than any 64-bit number has: such a number is out of every caller's range
+#: (and int() refuses 4,300 of them)
+_MAX_DIGITS = 64
 
 
 def integer_prefix(text: bytes) -> tuple[int, int] | None:
@@ -96,7 +102,10 @@ def integer_prefix(text: bytes) -> tuple[int, int] | None:
     if m is None:
         return None
     sign, hexa, octal, decimal = m.groups()
-    value = int(hexa, 16) if hexa else int(octal, 8) if octal else int(decimal)
+    if len(hexa or octal or decimal) > _MAX_DIGITS:
+        value = 1 << 64
+    else:
+        value = int(hexa, 16) if hexa else int(octal, 8) if octal else int(decimal)
     return (-value if sign == b"-" else value), m.end()
 
 
@@ -115,31 +124,52 @@ def parse_integer(text: bytes, low: int, high: int, *, whole: bool = False) -> i
     return value
 
 
-def parse_float(text: bytes, single: bool = False) -> float:
-    """``strtod(text, &end)`` with epicsParseDouble's (``single``: epicsParseFloat's) checks."""
-    if text == b"":
-        return 0.0
+def strtod(text: bytes) -> float | None:
+    """glibc's ``strtod(text, &end)`` as epicsParseDouble takes it: None when no number
+    starts the text (after white space); ValueError where errno is ERANGE (an overflow, or
+    an inexact result below the smallest normal double)."""
     m = _STRTOD.match(text)
     if m is None:
-        raise ValueError(f"{text!r} is not a number")
-    sign, hexa, decimal, infinity, _nan = m.groups()
-    if hexa:
-        try:
-            value = float.fromhex(hexa.decode())
-        except OverflowError:
-            raise ValueError(f"{text!r} is too large") from None
+        return None
+    sign, hexa, twos, decimal, tens, special = (g.decode() if g else "" for g in m.groups())
+    if special:
+        return float(sign + special.split("(")[0])   # inf, infinity, nan, nan(chars)
+    power = twos or tens or "0"
+    try:
+        value = float.fromhex(f"{sign}0x{hexa}p{power}") if hexa \
+            else float(f"{sign}{decimal}e{power}")
+    except OverflowError:
+        value = math.inf
+    if math.isinf(value):
+        raise ValueError(f"{text!r} is too large")
+    if value == 0 and not (hexa or decimal).strip("0."):
+        return value
+    if abs(value) >= DBL_MIN:
+        return value
+    # zero or subnormal from a non-zero number: ERANGE unless exact (a small exponent here,
+    # so the fraction is cheap)
+    if value == 0:
+        exact = False
     elif decimal:
-        value = float(decimal)
-        if value == float("inf"):
-            raise ValueError(f"{text!r} is too large")
-        # strtod's ERANGE: a non-zero number that rounds to 0 or to a subnormal double
-        if (value == 0.0 and decimal.lstrip(b"0.").split(b"e")[0].split(b"E")[0]) \
-                or 0.0 < value < DBL_MIN:
-            raise ValueError(f"{text!r} is too small")
+        exact = Decimal(f"{decimal}e{power}") == Decimal(abs(value))
     else:
-        value = float("inf") if infinity else float("nan")
-    if sign == b"-":
-        value = -value
+        whole, _, fraction = hexa.partition(".")
+        digits = power.lstrip("+-").lstrip("0") or "0"  # int() refuses 4,300 digits
+        shift = (-int(digits) if power[0] == "-" else int(digits)) - 4 * len(fraction)
+        exact = Fraction(int(whole + fraction, 16)) * Fraction(2) ** shift == abs(value)
+    if not exact:
+        raise ValueError(f"{text!r} is too small")
+    return value
+
+
+def parse_float(text: bytes, single: bool = False) -> float:
+    """``strtod(text, &end)`` with epicsParseDouble's (``single``: epicsParseFloat's) checks;
+    empty text is 0 (a scalar put's converter)."""
+    if text == b"":
+        return 0.0
+    value = strtod(text)
+    if value is None:
+        raise ValueError(f"{text!r} is not a number")
     if single:
         if value == value and abs(value) != float("inf") and abs(value) >= FLT_MAX:
             raise ValueError(f"{text!r} does not fit a FLOAT")

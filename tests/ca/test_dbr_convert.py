@@ -84,8 +84,8 @@ def test_encode_uses_the_channel_precision():
 # Measured against softioc (RSRV, EPICS 7): caput of a DBR_STRING, then read back.
 FROM_STRING = [
     (T.DOUBLE, [b"3.5", b" -2e3 ", b"", b"0x10", b"inf", b"\t7\n", b"12abc", b"1_000",
-                b"0x1p3", b"010", b"nan", b"+5"],
-     [3.5, -2000.0, 0.0, 16.0, INF, 7.0, 12.0, 1.0, 8.0, 10.0, NAN, 5.0]),
+                b"0x1p3", b"010", b"nan", b"+5", b"0x1p-1074"],
+     [3.5, -2000.0, 0.0, 16.0, INF, 7.0, 12.0, 1.0, 8.0, 10.0, NAN, 5.0, 5e-324]),
     (T.FLOAT, [b"0.5", b"-1e38", b"-1e-40"], [0.5, -1e38, -1e-40]),
     (T.LONG, [b"42", b" -7 ", b"0x10", b"010", b"1e3", b"2.9", b"-2.9", b"", b"12abc",
               b"0X1F", b"+5", b"08"],
@@ -120,6 +120,7 @@ NOCONVERT = [
     (T.STRING, T.DOUBLE, [b"1e400"], ()),         # strtod overflow
     (T.STRING, T.DOUBLE, [b"1e-400"], ()),        # strtod underflow to zero
     (T.STRING, T.DOUBLE, [b"-1e-320"], ()),       # ... and to a subnormal (softIoc refuses)
+    (T.STRING, T.DOUBLE, [b"0x1p-2000"], ()),     # a hexadecimal one that underflows too
     (T.STRING, T.LONG, [b"abc"], ()),
     (T.STRING, T.LONG, [b"99999999999"], ()),     # does not fit int32
     (T.STRING, T.LONG, [b"nan"], ()),             # strtol has no NaN

@@ -274,6 +274,10 @@ PUTS = [
     ("caget", "-a", "CT:AI"), ("caput", "CT:AO", "nan"), ("caget", "-a", "CT:AO"),
     ("caput", "CT:AO", "inf"), ("caget", "-a", "CT:AO"), ("caput", "CT:AO", "2"),
     ("caput", "CT:LO", "nan"), ("caput", "-a", "CT:WF", "2", "nan", "1"), ("caget", "CT:WF"),
+    # text read as strtod reads it: an exact subnormal is a number, one that underflows is not
+    ("caput", "CT:AO", "0x1p-1074"), ("caget", "-d", "DBR_DOUBLE", "-f", "3", "CT:AO"),
+    ("caput", "CT:AO", "0x1p-2000"), ("caput", "CT:AO", "0x1.8p-1070"),
+    ("caput", "CT:AO", "0x1p+2000"), ("caput", "CT:AO", "2"),
 ]
 
 #: (camonitor arguments, the puts made while it runs)
