@@ -35,16 +35,14 @@ from __future__ import annotations
 
 import math
 import re
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from decimal import Decimal
-from fractions import Fraction
 from typing import Any
 
 from iochost.ca.dbr import (ChannelType, Metadata, decode_dbr, encode_dbr, fields_of,
                             native_type, to_epics_time)
+from iochost.ca.dbr_text import integer_prefix, strtod
 
 __all__ = ["FilterError", "FilteredChannel", "STATES", "split_modifiers", "parse_filters",
            "filtered"]
@@ -63,13 +61,6 @@ class FilterError(ValueError):
 
 
 # -- parsing ------------------------------------------------------------------------------
-#: what C's strtol(text, &end, 0) reads: space, a sign, then hex (0x), octal (0) or decimal
-_STRTOL = re.compile(r"[ \t\n\v\f\r]*([+-]?)(?:0[xX]([0-9a-fA-F]+)|(0[0-7]*)|([1-9][0-9]*))")
-#: what glibc's strtod reads: space, a sign, then a hexadecimal or decimal number (each with
-#: an optional exponent), inf, infinity or nan (any case)
-_STRTOD = re.compile(r"[ \t\n\v\f\r]*([+-]?)(?:0[xX]([0-9a-fA-F]+\.?[0-9a-fA-F]*|\.[0-9a-fA-F]+)"
-                     r"(?:[pP]([+-]?[0-9]+))?|([0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE]([+-]?[0-9]+))?"
-                     r"|(inf(?:inity)?|nan(?:\([0-9A-Za-z_]*\))?))", re.IGNORECASE)
 
 
 def split_modifiers(name: str) -> tuple[str, str] | None:
@@ -111,49 +102,19 @@ def parse_filters(text: str) -> list[Filter]:
 def _strtol(text: str, at: int) -> tuple[int | None, int]:
     """C's strtol(text + at, &end, 0): the number (None: no digits) and where it ended;
     saturated at a C long's bounds."""
-    match = _STRTOL.match(text, at)
-    if match is None:
+    parsed = integer_prefix(text[at:].encode("utf-8", "surrogatepass"))
+    if parsed is None:
         return None, at
-    sign, hexadecimal, octal, decimal = match.groups()
-    digits = hexadecimal or octal or decimal
-    if len(digits) > 64:   # past a long however read (and int() refuses 4,300 digits)
-        value = 1 << 64
-    else:
-        value = int(hexadecimal, 16) if hexadecimal else int(octal, 8) if octal \
-            else int(decimal)
-    value = -value if sign == "-" else value
-    return max(-1 << 63, min(value, (1 << 63) - 1)), match.end()
+    value, end = parsed   # (a number's characters are ASCII: bytes and characters agree)
+    return max(-1 << 63, min(value, (1 << 63) - 1)), at + end
 
 
 def _strtod(text: str) -> float | None:
-    """What glibc's strtod reads at the start of ``text``, as epicsParseDouble takes it:
-    None for no number, and where errno is ERANGE (an overflow, or an inexact result below
-    the smallest normal double)."""
-    match = _STRTOD.match(text)
-    if match is None:
-        return None
-    sign, hexadecimal, twos, decimal, tens, special = match.groups()
-    if special:
-        return float(sign + special.split("(")[0])   # inf, infinity, nan, nan(chars)
-    power = twos or tens or "0"
+    """epicsParseDouble's number at the start of ``text``: None for none, or a range error."""
     try:
-        value = float.fromhex(f"{sign}0x{hexadecimal}p{power}") if hexadecimal \
-            else float(f"{sign}{decimal}e{power}")
-    except OverflowError:
+        return strtod(text.encode("utf-8", "surrogatepass"))
+    except ValueError:
         return None
-    if math.isinf(value) or (value == 0 and (hexadecimal or decimal).strip("0.")):
-        return None
-    if value == 0 or abs(value) >= sys.float_info.min:
-        return value
-    # subnormal: ERANGE unless exact (the exponent is small here, so the fraction is cheap)
-    if decimal:
-        exact = Decimal(f"{decimal}e{power}") == Decimal(abs(value))
-    else:
-        whole, _, fraction = hexadecimal.partition(".")
-        digits = power.lstrip("+-").lstrip("0") or "0"  # int() refuses 4,300 digits, zeros too
-        shift = (-int(digits) if power[0] == "-" else int(digits)) - 4 * len(fraction)
-        exact = Fraction(int(whole + fraction, 16)) * Fraction(2) ** shift == abs(value)
-    return value if exact else None
 
 
 def _int32(value: int) -> int:
