@@ -289,8 +289,12 @@ class VirtualCircuit(asyncio.Protocol):
         self.host = "" if self.server.config.use_host_names else peer[0]
         sock = transport.get_extra_info("socket")
         if sock is not None:
+            # as RSRV: replies leave at once, and keepalive probes find a client whose host
+            # vanished (crashed, unplugged), so its circuit, channels and subscriptions go
+            # instead of lingering for the life of the host
             try:
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
             except OSError:
                 pass
         self.transport.set_write_buffer_limits(high=self._high_water)  # type: ignore[union-attr]

@@ -751,3 +751,19 @@ def test_a_misaligned_create_chan_inside_a_run_closes_the_circuit(ca_server, ser
             circuit.recv_for(2.0)
         created = [m for m in circuit.received if isinstance(m, ca.CreateChanResponse)]
         assert len(created) <= 10
+
+
+def test_circuit_sockets_keepalive_and_nodelay_as_rsrv(ca_server, circuit):
+    """RSRV sets SO_KEEPALIVE (a client whose host vanished is found and its circuit closed)
+    and TCP_NODELAY on every client's socket."""
+    peer = circuit.sock.getsockname()  # (the handshake is done: the server has it)
+
+    def options():
+        for each in ca_server.server.circuits:
+            if each.peer == peer:
+                sock = each.transport.get_extra_info("socket")
+                return (sock.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE),
+                        sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+        return None
+
+    assert ca_server.call(options) == (1, 1)
