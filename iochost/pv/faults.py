@@ -24,6 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..server.writes import CLIENT_PUT
 from .alarms import AlarmSeverity, AlarmStatus
 
 __all__ = [
@@ -170,14 +171,23 @@ async def hook_recovered(channel: Any) -> None:
         await current.write(status=AlarmStatus.NO_ALARM, severity=AlarmSeverity.NO_ALARM)
 
 
+def _put_target(channel: Any) -> str:
+    """The PV name a put to ``channel`` went to: its own, or the client's name for it."""
+    name = getattr(channel, "pvname", None)
+    if name is None:
+        served = CLIENT_PUT.get()
+        name = served.name if served is not None and served.data is channel else "?"
+    return name
+
+
 def log_put_failure(channel: Any, error: BaseException) -> None:
     """A putter's own exception (a bug, or a refusal not marked as one)."""
-    log_hook_error(_logger(channel), getattr(channel, "pvname", "?"), "putter", error)
+    log_hook_error(_logger(channel), _put_target(channel), "putter", error)
 
 
 def log_refusal(channel: Any, error: BaseException, level: int = logging.WARNING) -> None:
     """A deliberate refusal of a put: one line, no traceback, rate-limited like faults."""
-    pvname = getattr(channel, "pvname", "?")
+    pvname = _put_target(channel)
     dropped = _limiter.allow((pvname, "refusal"))
     if dropped is not None:
         _logger(channel).log(level, "put to %s refused: %s%s", pvname,

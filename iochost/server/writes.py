@@ -24,9 +24,13 @@ if TYPE_CHECKING:
 
     from .circuit import CircuitChannel, Payload, VirtualCircuit, WriteDone
 
-__all__ = ["ChannelWriter", "drive"]
+__all__ = ["CLIENT_PUT", "ChannelWriter", "drive"]
 
 logger = logging.getLogger("iochost.server")
+#: The circuit channel (``.data``, ``.name``) whose client put runs in this context: bare
+#: channel data has no name of its own, and the framework's refusal warnings name the PV.
+CLIENT_PUT: contextvars.ContextVar[CircuitChannel | None] = contextvars.ContextVar(
+    "iochost_client_put", default=None)
 #: what a write may raise: its refusal, a bad payload, a putter's bug or its sys.exit
 _FAILURES = (Exception, SystemExit, KeyboardInterrupt)
 
@@ -72,8 +76,10 @@ class ChannelWriter:
         self.channel = channel
         #: None while no write is in flight; else the writes waiting behind the running one.
         self._waiting: deque[tuple[Header, Payload, WriteDone]] | None = None
-        #: what each write's own context is copied from: the circuit's, as received
+        #: what each write's own context is copied from: the circuit's, as received, with
+        #: the channel the puts go to (named in the framework's refusal warnings)
         self._context = contextvars.copy_context()
+        self._context.run(CLIENT_PUT.set, channel)
 
     @property
     def busy(self) -> bool:

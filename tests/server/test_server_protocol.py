@@ -1,5 +1,6 @@
 """Exact protocol behaviour over a raw TCP circuit, message by message."""
 import asyncio
+import logging
 import socket
 import struct
 import time
@@ -11,7 +12,7 @@ from ca_raw_client import RawCircuit
 from iochost.ca import commands as ca
 from iochost.ca import eca
 from iochost.ca.dbr import AccessRights, ChannelType, decode_dbr
-from iochost.pv.data import ChannelDouble, ChannelString
+from iochost.pv.data import ChannelDouble, ChannelEnum, ChannelString
 from iochost.pv.data_errors import ChannelValueError
 from iochost.server import Server, ServerConfig
 from iochost.testing import ServerThread
@@ -767,3 +768,19 @@ def test_circuit_sockets_keepalive_and_nodelay_as_rsrv(ca_server, circuit):
         return None
 
     assert ca_server.call(options) == (1, 1)
+
+
+def test_a_refused_put_to_bare_channel_data_is_logged_with_the_pv_name(circuit, serve_pvs,
+                                                                        caplog):
+    """Bare channel data has no name of its own: the refusal's WARNING names the PV the
+    client put to (it said "?"), and each PV has its own rate limit."""
+    caplog.set_level(logging.WARNING, logger="iochost.pv")
+    names = serve_pvs({"MODE": ChannelEnum(value=0, enum_strings=["a", "b"]),
+                       "OTHER": ChannelEnum(value=0, enum_strings=["a", "b"])})
+    for name in ("MODE", "OTHER"):
+        sid = circuit.create_channel(names[name])[1].sid
+        reply = circuit.write(sid, ChannelType.LONG, 1, struct.pack(">i", 7) + bytes(4))
+        assert reply.status == eca.ECA_PUTFAIL
+    refusals = [r.getMessage() for r in caplog.records if "refused" in r.getMessage()]
+    assert [line.split(" refused")[0] for line in refusals] == [
+        f"put to {names['MODE']}", f"put to {names['OTHER']}"]
