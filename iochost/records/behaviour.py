@@ -201,7 +201,9 @@ async def calculate(fields: RecordFieldGroup, record: PvpropertyData) -> None:
         if new != old and not (math.isnan(new) and math.isnan(old)):
             await channels[name].write(new)
             stored.add(name)
-    await record.write(value)
+    # the alarm of processing, given with the value: a write alone keeps a calc's alarm
+    status, severity = evaluate_alarm(fields, record, value, processing=True)
+    await record.write(value, status=status, severity=severity)
     for name, new in zip(INPUT_NAMES, inputs):
         last = "L" + name
         if new != fields.stored(last, 0.0):  # NaN: every time, as in EPICS
@@ -224,7 +226,9 @@ def limit_written(record: PvpropertyData, limit: str) -> None:
 def reevaluate_alarm(record: PvpropertyData) -> None:
     """Apply (and post) the alarm the current value raises under changed limits or
     severities: EPICS processes the record after a put to these fields."""
-    evaluated = record.evaluate_alarm(record.value)
+    fields = record.field_inst
+    evaluated = record.evaluate_alarm(record.value) if fields is None else \
+        evaluate_alarm(fields, record, record.value, processing=True)
     if evaluated is not None:
         flags = record.alarm.update(status=evaluated[0], severity=evaluated[1])
         if flags:
@@ -279,10 +283,14 @@ def severity_changed(record: PvpropertyData) -> None:
     record.notify(DBE_PROPERTY)
 
 
-def evaluate_alarm(fields: RecordFieldGroup, record: PvpropertyData, value: Any
-                   ) -> tuple[AlarmStatus, AlarmSeverity] | None:
+def evaluate_alarm(fields: RecordFieldGroup, record: PvpropertyData, value: Any,
+                   processing: bool = False) -> tuple[AlarmStatus, AlarmSeverity] | None:
     """The alarm of a record's new value: UDF for a NaN (ai, ao, calc, calcout), limit
-    alarms (severity fields, HYST) or, for bi/bo/mbbi/mbbo, state alarms."""
+    alarms (severity fields, HYST) or, for bi/bo/mbbi/mbbo, state alarms.  None (the alarm
+    stays) for a calc's VAL written without processing: not process-passive, a put only
+    stores it (dbPut)."""
+    if not processing and fields._table_type in CALCULATED:
+        return None
     if fields._table_type in UDF_WHEN_NAN and record.max_length == 1 and value != value:
         return AlarmStatus.UDF, AlarmSeverity(fields.stored("UDFS", AlarmSeverity.INVALID))
     if fields._table_type in STATE_SEVERITIES and (fields.alarm_fields

@@ -278,6 +278,10 @@ PUTS = [
     ("caput", "CT:AO", "0x1p-1074"), ("caget", "-d", "DBR_DOUBLE", "-f", "3", "CT:AO"),
     ("caput", "CT:AO", "0x1p-2000"), ("caput", "CT:AO", "0x1.8p-1070"),
     ("caput", "CT:AO", "0x1p+2000"), ("caput", "CT:AO", "2"),
+    # a calc's VAL is not process-passive: a put stores it and leaves the alarm as it was
+    ("caput", "CT:CALC.A", "nan"), ("caget", "-a", "CT:CALC"), ("caput", "CT:CALC", "1"),
+    ("caget", "-a", "CT:CALC"), ("caput", "CT:CALC.PROC", "1"), ("caget", "-a", "CT:CALC"),
+    ("caput", "CT:CALC.A", "2"), ("caput", "CT:CALC", "3"), ("caget", "-a", "CT:CALC"),
 ]
 
 #: (camonitor arguments, the puts made while it runs)
