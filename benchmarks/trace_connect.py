@@ -3,7 +3,7 @@
 
 Serves N scalar PVs from iochost's server in this process (loopback, a private port), runs
 the benchmark's C client (``caclient connect``, libca) against it ``--runs`` times, and
-prints per run: the client's rate, the server process's CPU time, how long it was busy
+prints per run: the client's rate and CPU time, the server process's CPU time, how long it was busy
 answering searches (``SearchResponder.datagram_received``, ``sendto`` included) and
 serving the circuit
 (``VirtualCircuit.data_received``), and the garbage collector's time and collections per
@@ -18,6 +18,7 @@ import argparse
 import asyncio
 import gc
 import os
+import resource
 import time
 from collections.abc import Callable
 from typing import Any
@@ -93,18 +94,21 @@ async def _trace(n: int, runs: int, rows: int) -> None:
             events.clear()
             collector.update(seconds=0.0, counts=[0, 0, 0])
             cpu = time.process_time()
+            children = _children_cpu()
             client = await asyncio.create_subprocess_exec(
                 str(build_caclient()), "connect", "TRACE:%06d", str(n), "60", env=env,
                 stdout=asyncio.subprocess.PIPE)
             out, _ = await client.communicate()
             cpu = time.process_time() - cpu
+            client_cpu = _children_cpu() - children
             rate = out.decode().strip().rsplit('"rate": ', 1)[-1].rstrip("}")
             busy = {kind: sum(e[2] for e in events if e[1] == kind) for kind in "UT"}
             print(f"run {run}: {float(rate):,.0f} ch/s; server CPU {1e3 * cpu:.1f} ms, busy "
                   f"{1e3 * busy['U']:.1f} ms "
                   f"on searches ({sum(e[1] == 'U' for e in events)} datagrams), "
                   f"{1e3 * busy['T']:.1f} ms on the circuit; collector "
-                  f"{1e3 * collector['seconds']:.1f} ms, collections {collector['counts']}")
+                  f"{1e3 * collector['seconds']:.1f} ms, collections {collector['counts']}; "
+                  f"client CPU {1e3 * client_cpu:.1f} ms")
             await asyncio.sleep(0.5)  # the client's circuit closes
         print("\ntimeline of the last run:")
         print("\n".join(_timeline(events, rows)))
@@ -113,6 +117,12 @@ async def _trace(n: int, runs: int, rows: int) -> None:
         for restore in undo:
             restore()
         await server.stop()
+
+
+def _children_cpu() -> float:
+    """CPU seconds of the waited-for child processes (the client's, once it exited)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def main() -> None:
