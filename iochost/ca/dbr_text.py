@@ -52,9 +52,10 @@ def format_number(value: float, precision: int, single: bool = False) -> str:
     Up to 1e7 with at most 8 decimals: fixed point, rounding the truncated next digit
     half up, exactly as cvtFast.c computes it (in float32 arithmetic for FLOAT).  Beyond
     that (or NaN): ``%.{min(p,3)}f``; beyond 1e16 (FLOAT: 1e8) or p > 8: ``%e`` with
-    width p+7 (FLOAT: p+6) and at most 17 (12) decimals.
+    width p+7 (FLOAT: p+6) and at most 17 (12) decimals.  The precision is an epicsUInt16
+    there: a negative one (a record's PREC of -1) is a large one.
     """
-    p = max(int(precision), 0)
+    p = int(precision) & 0xFFFF
     if value != value or p > 8 or not -1e7 <= value <= 1e7:
         if single:
             big, max_p, width = value >= 1e8 or value <= -1e8, 12, 6

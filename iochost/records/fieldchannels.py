@@ -18,6 +18,8 @@ from collections.abc import Callable
 from functools import cache
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+import numpy as np
+
 from ..ca.dbr import (DBE_ALARM, DBE_LOG, DBE_PROPERTY, DBE_VALUE, AccessRights, ChannelType,
                       encode_dbr, native_type)
 from ..ca.dbr_convert import convert_values
@@ -60,6 +62,10 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["FieldChannel", "LinkedField", "field_data_class", "make_field_channel"]
 
 _POST = DBE_VALUE | DBE_LOG
+#: Integer field types CA carries as DBR_DOUBLE (it has no unsigned 32-bit or 64-bit type)
+_DOUBLE_INTEGERS = frozenset((DbfType.ULONG, DbfType.INT64, DbfType.UINT64))
+_INTEGER_READS = frozenset((ChannelType.INT, ChannelType.ENUM, ChannelType.CHAR,
+                            ChannelType.LONG))
 _LINK_READS = (ChannelType.STRING, ChannelType.CHAR)
 _SCRATCH_ALARM = ChannelAlarm()  # joined and left at once by each new field channel
 #: Fields a record's init_record sets: a sel's inputs NaN (until a link or put sets one),
@@ -79,6 +85,27 @@ async def posting_put(channel: Any, put: Any, *args: Any) -> None:
     await put(*args)
     if channel._value == before:
         channel.notify(_POST)
+
+
+def casting_reads(dbf: object) -> bool:
+    """Whether a field of type ``dbf`` is read through ``cast_read``."""
+    return dbf in _DOUBLE_INTEGERS
+
+
+def cast_read(data: Any, encode: Callable[[int, int], tuple[bytes, int]], dbr_type: int,
+              count: int) -> tuple[bytes, int]:
+    """``data._encode`` of an integer field served as DBR_DOUBLE (``casting_reads``): read
+    as an integer DBR type its value is cast as dbGet's C cast does -- the low 32 bits (an
+    ULONG's 4294967295 reads -1, an INT64's 2**40 + 1 reads 1), then the type's own low
+    bits -- not saturated as a double is; any other read is ``encode``'s."""
+    if dbr_type > ChannelType.CTRL_DOUBLE or native_type(dbr_type) not in _INTEGER_READS:
+        return encode(dbr_type, count)
+    values = np.asarray(data._wire_values(), dtype=np.float64)
+    # UINT64 values beyond the int64 range: the same low bits, as a negative number
+    values = np.where(values >= 2.0**63, values - 2.0**64, values)
+    low = np.trunc(np.nan_to_num(values)).astype(np.int64).astype(np.int32)
+    return encode_dbr(dbr_type, ChannelType.DOUBLE, low.astype(np.float64), data._metadata(),
+                      count)
 
 
 def parsing_text(data: Any, convert: Callable[[Any, ChannelType], Any], dbf: DbfType,
@@ -111,8 +138,11 @@ class FieldChannel:
         # every field of a record carries the record's TIME (dbGetField, and monitor
         # events of any field): a STAT update is stamped when the alarm changed
         meta = super()._metadata()  # type: ignore[misc]
-        stamp = self.group.parent.epics_timestamp
+        record = self.group.parent
+        stamp = record.epics_timestamp
         meta.secs, meta.nsecs = stamp.secondsSinceEpoch, stamp.nanoSeconds
+        # and its DBR_CLASS_NAME is the record's type, as RSRV's for any field
+        meta.class_name = record.reported_record_type.encode(record.string_encoding)
         return meta
 
     def evaluate_alarm(self, value: Any) -> None:
@@ -204,6 +234,8 @@ class FieldChannel:
                 for name, value in display.items():
                     setattr(self, "_" + name, value)
                 self._static_meta = None
+        if casting_reads(self._dbf):
+            return cast_read(self, super()._encode, dbr_type, count)
         return super()._encode(dbr_type, count)
 
     @property

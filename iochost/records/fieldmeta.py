@@ -12,7 +12,9 @@ softIoc, ``tests/records/test_record_field_metadata.py``):
   Records without EGU (bi, bo, mbbi, stringin...) give none.
 * **precision**: the record's PREC for every floating-point field (integer DBRs carry none;
   an integer field served as DOUBLE -- ULONG, INT64, UINT64 -- has 0, so it prints whole);
-  delays 2; a histogram's PREC on its value fields only.
+  delays 2; a histogram's PREC on its value fields only.  A PREC below 0 or above 15 is
+  15 on fields but an ao's OVAL/PVAL, a histogram's value fields and a calc's inputs
+  (``recGblGetPrec``; VAL keeps it as it is).
 * **display and control limits**: the fields each record support lists (``_OPR``: VAL,
   HIHI..LOLO, LALM, ALST, MLST and a few more, per record type) show HOPR/LOPR as
   display limits and, as control limits, DRVH/DRVL on records that have them (ao,
@@ -102,6 +104,11 @@ _DELAYS = frozenset((("calcout", "ODLY"), ("bo", "HIGH"), ("histogram", "SDEL"),
 #: Record types whose get_units gives EGU to VAL, HOPR and LOPR only.
 _ARRAY_UNITS = frozenset(("aai", "aao", "waveform", "subArray"))
 _HISTOGRAM_PRECISION = frozenset(("ULIM", "LLIM", "SGNL", "SVAL", "WDTH"))
+#: Fields whose get_precision gives PREC as it is; every other floating-point field's goes
+#: through recGblGetPrec, which makes a PREC below 0 or above 15 15 (a calc's inputs keep
+#: it: their constant links have no precision of their own)
+_PRECISION_AS_IS = frozenset((("ao", "OVAL"), ("ao", "PVAL"), *_LINKED_INPUTS,
+                              *(("histogram", name) for name in _HISTOGRAM_PRECISION)))
 _MOTOR_UNITS = {"VELO": "{}/sec", "VMAX": "{}/sec", "BVEL": "{}/sec", "VBAS": "{}/sec",
                 "JVEL": "{}/sec", "HVEL": "{}/sec", "JAR": "{}/s/s", "UREV": "{}/rev",
                 "ACCL": "sec", "BACC": "sec", "S": "rev/sec", "SBAS": "rev/sec",
@@ -192,6 +199,8 @@ def _record_display(rtyp: str, name: str, dbf: DbfType, record: Any, fields: Any
         units, precision = "s", 2
     elif rtyp == "histogram" and name not in _HISTOGRAM_PRECISION:
         precision = 0
+    elif (rtyp, name) not in _PRECISION_AS_IS and not 0 <= precision <= 15:
+        precision = 15
     display = control = _TYPE_RANGE[dbf]
     graphic_opr, control_opr = _OPR.get(rtyp, (frozenset(), frozenset()))
     if hasattr(record, "upper_disp_limit"):

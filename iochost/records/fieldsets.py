@@ -28,13 +28,15 @@ from ..pv.pvproperties import pvproperty
 from ..pv.types import PvpropertyData
 from . import behaviour, fieldmeta
 from .fieldchannels import (
+    cast_read,
+    casting_reads,
     field_maker,
     is_field_served,
     make_field_channel,
     parsing_text,
     posting_put,
 )
-from .tables import RTYP, DbfType, fields_of, value_field
+from .tables import RTYP, DbfType, buffer_of, fields_of, value_field
 
 __all__ = [
     "FieldChannels",
@@ -80,6 +82,13 @@ def _string_value_size(rtyp: str) -> int:
     event...: 40), else 0."""
     value = value_field(rtyp)
     return value.size if value is not None and value.dbf is DbfType.STRING else 0
+
+
+def _value_type(rtyp: str, dbf: DbfType) -> DbfType | str:
+    """The type VAL's elements have: its dbd type, or a buffer's fixed one (histogram's
+    ULONG; a menu field's name where FTVL chooses)."""
+    buffer = buffer_of(rtyp, "VAL")
+    return dbf if buffer is None else buffer.type_from
 
 
 def class_name_of(rtyp: str) -> str:
@@ -199,6 +208,9 @@ class RecordFieldGroup:
                 # text put to VAL: parsed for its field type (int64's, permissive's USHORT)
                 parent._convert_put = partial(parsing_text, parent, parent._convert_put,
                                               value.dbf)
+        if value is not None and casting_reads(_value_type(self._table_type, value.dbf)):
+            # int64in's VAL, a histogram's counts: read as an integer type, C-cast
+            parent._encode = partial(cast_read, parent, parent._encode)
         if isinstance(parent, ChannelString) and parent.max_length == 1 and \
                 (size := _string_value_size(self._table_type)):
             parent._long_string_max_length = size  # NAME.VAL$ holds what VAL holds

@@ -16,7 +16,7 @@ from typing import Any, NamedTuple
 
 from ..ca.dbr import DBE_ALARM, DBE_LOG, DBE_PROPERTY, DBE_VALUE, MAX_STRING_SIZE, ChannelType
 from ..pv.alarms import AlarmStatus
-from ..pv.data import ChannelChar, ChannelValueError
+from ..pv.data import ChannelByte, ChannelChar, ChannelValueError
 from . import behaviour, fieldmeta
 from .tables import buffer_of, has_field
 
@@ -194,7 +194,8 @@ _FTYPE = {ChannelType.STRING: "STRING", ChannelType.CHAR: "CHAR", ChannelType.IN
 
 
 def _element_type(record: Any) -> str:
-    return _FTYPE[record.native_type]
+    # a bytes value holds raw bytes, 0..255: EPICS' UCHAR (its CHAR is signed)
+    return "UCHAR" if isinstance(record, ChannelByte) else _FTYPE[record.native_type]
 
 
 _STATES = [

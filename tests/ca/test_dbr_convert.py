@@ -57,6 +57,10 @@ TO_STRING = [
     (T.DOUBLE, [2e16], 2, [b" 2.00e+16"]),          # beyond 1e16: %*.*e, width p+7
     (T.DOUBLE, [1.0], 10, [b" 1.0000000000e+00"]),
     (T.DOUBLE, [NAN], 4, [b"nan"]),
+    # the precision is an epicsUInt16 there: a negative PREC is a large one (ca_test, softIoc)
+    (T.DOUBLE, [1.5], -1, [b" 1.50000000000000000e+00"]),
+    (T.DOUBLE, [-1.0], -2500, [b"-1.00000000000000000e+00"]),
+    (T.FLOAT, [1.5], -1, [b"1.500000000000e+00"]),
     (T.FLOAT, [2e8], 2, [b"2.00e+08"]),              # FLOAT: beyond 1e8, width p+6
     (T.FLOAT, [0.1], 3, [b"0.100"]),
     (T.LONG, [-5, 7], 2, [b"-5", b"7"]),

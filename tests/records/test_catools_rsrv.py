@@ -154,7 +154,8 @@ READS = [
     ("caget", "-S", "CT:AO.NAME$", "CT:AO.DESC$"),
     ("cainfo", "CT:AO.NAME$", "CT:AO.DESC$", "CT:AO.EGU$"),
     ("caget", "-d", "DBR_CTRL_DOUBLE", "CT:WF"),
-    ("caget", "CT:WF.NORD", "CT:WF.NELM", "CT:WF.FTVL", "CT:LSO.SIZV", "CT:LSO.LEN"),
+    ("caget", "CT:WF.NORD", "CT:WF.NELM", "CT:WF.FTVL", "CT:WB.FTVL", "CT:WC.FTVL",
+     "CT:LSO.SIZV", "CT:LSO.LEN"),
     # the buffer sizes of the other array records (a subArray's NELM is what it takes)
     ("caget", "CT:SA.MALM", "CT:SA.NELM", "CT:CMP.NSAM", "CT:HIST.NELM", "CT:AAI.NELM"),
     ("caget", "-a", *MORE), ("cainfo", *MORE), ("caget", "-d", "DBR_CTRL_DOUBLE", *MORE),

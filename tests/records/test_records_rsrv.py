@@ -581,6 +581,82 @@ def test_field_texts_ranges_and_deadband_references_as_rsrv(mount, ca_server, un
     assert theirs[6][3:] == (0.0, 0.0)
 
 
+class WideIntegers(PVGroup):
+    mbbo = pvproperty(value=0, record="mbbo")
+    big = pvproperty(value=0, record="int64out", upper_ctrl_limit=1e15, lower_ctrl_limit=-1e15)
+
+
+INTEGER_READS = (ChannelType.LONG, ChannelType.INT, ChannelType.CHAR, ChannelType.ENUM,
+                 ChannelType.CTRL_LONG, ChannelType.TIME_INT, ChannelType.DOUBLE,
+                 ChannelType.STRING)
+
+
+def wide_integer_readings(port: int, P: str) -> list:
+    """ULONG and INT64 values beyond 32 bits, read in every integer DBR type and as DOUBLE
+    and STRING."""
+    raw = Raw(port)
+    out = []
+    for name, text in (("mbbo.ZRVL", "4294967295"), ("mbbo.ONVL", "3000000000"),
+                       ("mbbo.TWVL", "65537"), ("big", "1099511627777"),
+                       ("big", "-1099511627779"), ("big.DRVH", "4294967296")):
+        raw.put_string(P + name, text)
+        out.append((name, text, [raw.read(P + name, t)[0][0] for t in INTEGER_READS]))
+    raw.sock.close()
+    return out
+
+
+def test_integer_fields_served_as_double_read_as_c_casts_as_rsrv(mount, ca_server,
+                                                                  unique_prefix):
+    """A ULONG or INT64 field (or VAL) read as an integer DBR type is C-cast to it, as
+    dbGet converts from the field's own type: its low bits, not a saturated double."""
+    P = unique_prefix
+    db = (f'record(mbbo, "{P}mbbo") {{ }}\n'
+          f'record(int64out, "{P}big") {{ field(DRVH, "{10**15}") field(DRVL, "{-10**15}") }}\n')
+    with running_softioc(db) as rsrv_port:
+        theirs = wide_integer_readings(rsrv_port, P)
+    mount(WideIntegers(prefix=P))
+    assert wide_integer_readings(ca_server.tcp_port, P) == theirs
+    assert theirs[0][2][:4] == [-1, -1, 255, 65535]
+    assert theirs[3][2][:4] == [1, 1, 1, 1]
+
+
+class Precise(PVGroup):
+    ao = pvproperty(value=1.5, record="ao")
+    calc = pvproperty(value=1.5, record="calc")
+
+
+def precision_readings(port: int, P: str) -> list:
+    """For PRECs beyond 0..15: each channel's GR precision and its value as text."""
+    raw = Raw(port)
+    for name in ("ao.HOPR", "ao.HIHI", "calc.A", "calc.HOPR"):
+        raw.put_string(P + name, "1.5")
+    out = []
+    for prec in ("-1", "20", "16", "3"):
+        for record in ("ao", "calc"):
+            raw.put_string(f"{P}{record}.PREC", prec)
+        for name in ("ao", "ao.HOPR", "ao.OVAL", "ao.HIHI", "calc", "calc.A", "calc.HOPR"):
+            _, meta = raw.read(P + name, ChannelType.GR_DOUBLE)
+            text = raw.read(P + name, ChannelType.STRING)[0][0]
+            out.append((prec, name, meta.precision, text))
+    raw.sock.close()
+    return out
+
+
+def test_a_prec_beyond_0_to_15_as_rsrv(mount, ca_server, unique_prefix):
+    """VAL's text uses PREC as cvtDoubleToString's epicsUInt16 (-1: 17 digits); a field's
+    precision is recGblGetPrec's (15 for a PREC below 0 or above 15) but where the record
+    support gives PREC as it is (an ao's OVAL, a calc's inputs)."""
+    P = unique_prefix
+    db = (f'record(ao, "{P}ao") {{ field(VAL, "1.5") }}\n'
+          f'record(calc, "{P}calc") {{ field(VAL, "1.5") }}\n')
+    with running_softioc(db) as rsrv_port:
+        theirs = precision_readings(rsrv_port, P)
+    mount(Precise(prefix=P))
+    assert precision_readings(ca_server.tcp_port, P) == theirs
+    assert ("-1", "ao", -1, b" 1.50000000000000000e+00") in theirs
+    assert ("-1", "ao.HOPR", 15, b" 1.500000000000000e+00") in theirs
+
+
 class Bits(PVGroup):
     mbbid = pvproperty(value=5, record="mbbiDirect")
     mbbod = pvproperty(value=0, record="mbboDirect")
@@ -931,6 +1007,35 @@ def test_fields_carry_the_records_time_stamp_as_rsrv(mount, ca_server, unique_pr
     mount(AlarmFields(prefix=P))
     assert field_stamps(ca_server.tcp_port, P) == theirs == [
         ("STAT", 0), ("SEVR", 0), ("EGU", 0), ("HIGH", 0), ("DESC", 0)]
+
+
+class TypedFields(PVGroup):
+    ao = pvproperty(value=0.0, record="ao")
+    wf = pvproperty(value=[], record="waveform", max_length=3, dtype=float)
+
+
+def class_names(port: int, P: str) -> dict:
+    """DBR_CLASS_NAME of a record and of fields of each type, long-string views included."""
+    raw = Raw(port)
+    names = [f"{P}ao{field}" for field in ("", ".SCAN", ".HOPR", ".PREC", ".UDF", ".DESC",
+                                           ".RTYP", ".FLNK", ".DESC$", ".NAME$")]
+    names += [f"{P}wf", f"{P}wf.NORD", f"{P}wf.FTVL"]
+    out = {name: raw.read(name, ChannelType.CLASS_NAME)[1].class_name for name in names}
+    raw.sock.close()
+    return out
+
+
+def test_fields_name_their_records_type_as_rsrv(mount, ca_server, unique_prefix):
+    """DBR_CLASS_NAME names the record's type whatever field the channel reads (RSRV's
+    dbChannel gives its record's type); ca_test reads it of every channel."""
+    P = unique_prefix
+    with running_softioc(f'record(ao, "{P}ao") {{ }}\n'
+                         f'record(waveform, "{P}wf") {{ field(NELM, "3") field(FTVL, "DOUBLE") }}\n'
+                         ) as rsrv_port:
+        theirs = class_names(rsrv_port, P)
+    mount(TypedFields(prefix=P))
+    assert class_names(ca_server.tcp_port, P) == theirs
+    assert set(theirs.values()) == {b"ao", b"waveform"}
 
 
 class Gap(PVGroup):
