@@ -29,6 +29,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
@@ -125,7 +126,7 @@ class InputChannel(Protocol):
 class AccessMember:
     """A group as its channels see it; stays valid across reloads."""
 
-    __slots__ = ("_security", "group")
+    __slots__ = ("_security", "group", "__weakref__")
 
     def __init__(self, security: AccessSecurity, group: str):
         self._security = security
@@ -217,7 +218,10 @@ class AccessSecurity:
         self._resolve = resolve
         self._rules: CompiledRules | None = None  # None: the read-only fallback
         self._states: dict[str, CalcState] = {}
-        self._members: dict[str, AccessMember] = {}
+        # group name -> its member while a channel has it: a put to a record's ASG may
+        # name any group, and the names no channel is in any more are forgotten
+        self._members: weakref.WeakValueDictionary[str, AccessMember] = \
+            weakref.WeakValueDictionary()
         # (group, level, host, user) -> decision: a client connecting many channels asks
         # the same question again and again; forgotten whenever an answer may change.
         self._decisions: dict[tuple[str, int, str, str], tuple[int, bool]] = {}

@@ -15,6 +15,7 @@ its coalescing backlog, as an unbatched post would.
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections import Counter
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
@@ -58,17 +59,12 @@ class GroupVector:
                                   len(self.subs))
 
 
-_MESSAGE_DTYPES: dict[int, np.dtype] = {}
-
-
+@functools.lru_cache(maxsize=64)
 def _message_dtype(size: int) -> np.dtype:
-    """One EVENT_ADD reply of a ``size``-byte payload, as a structured numpy record."""
-    dtype = _MESSAGE_DTYPES.get(size)
-    if dtype is None:
-        dtype = _MESSAGE_DTYPES[size] = np.dtype(
-            [("head", ">u4"), ("type_count", ">u4"), ("status", ">u4"), ("subid", ">u4"),
-             ("body", f"V{size}")])
-    return dtype
+    """One EVENT_ADD reply of a ``size``-byte payload, as a structured numpy record (the
+    latest sizes are kept: an array whose length keeps changing has ever new sizes)."""
+    return np.dtype([("head", ">u4"), ("type_count", ">u4"), ("status", ">u4"),
+                     ("subid", ">u4"), ("body", f"V{size}")])
 
 
 class EventBatcher:

@@ -564,6 +564,10 @@ class VirtualCircuit(asyncio.Protocol):
         for channel in self.channels.values():
             self._release(channel)
         self.channels.clear()
+        # No cycle may hold a closed circuit: the heap is frozen at every reload
+        # (freeze_heap), and a frozen cycle is never collected. The handler table's bound
+        # methods were one; reference counting frees the circuit now.
+        self._handlers = {}
         self.server.circuit_closed(self)
 
     def pause_writing(self) -> None:
@@ -861,6 +865,9 @@ class VirtualCircuit(asyncio.Protocol):
             server.unsubscribe(sub)
         channel.subscriptions.clear()
         # Queued writes stay: they were received, so they are applied (replies are dropped).
+        # The writer holds them (its task, while it works); the channel lets go of it, as
+        # the two would otherwise be a cycle holding the circuit (see connection_lost).
+        channel.writer = None
 
     def _unknown_sid(self, header: Header, sid: int) -> None:
         """A request names a SID we do not have: ERROR BADCHID, unless we disconnected that

@@ -481,3 +481,33 @@ def test_user_names_that_are_not_utf8_are_matched_byte_for_byte(ca_server, catal
                 assert granted.access_rights == rights, user
     finally:
         ca_server.call(host.stop())
+
+
+def test_group_names_a_client_put_are_forgotten_once_no_record_uses_them(host, ca_server,
+                                                                         unique_prefix):
+    """A put to a record's ASG moves it to the group it names, any name (one the rules do
+    not define has DEFAULT's rules): a host running for months must not keep one object
+    per name ever put."""
+    import gc
+
+    from iochost.access.security import AccessMember
+
+    def members() -> int:
+        return ca_server.call(lambda: sum(isinstance(o, AccessMember) for o in gc.get_objects()))
+
+    with RawCircuit(ca_server.tcp_port, user=b"operator", host=b"console1") as raw:
+        _, asg = raw.create_channel(unique_prefix + "LABEL.ASG")
+
+        def move(name: str) -> None:
+            reply = raw.write(asg.sid, ChannelType.STRING, 1, name.encode().ljust(40, b"\0"),
+                              ioid=1)
+            assert isinstance(reply, ca.WriteNotifyResponse) and reply.status == ECA_NORMAL
+
+        move("CONSOLE")
+        before = members()
+        for i in range(200):
+            move(f"SITE-{i}")
+        move("CONSOLE")
+        text = raw.read(asg.sid, ChannelType.STRING, 1, ioid=2)
+    assert decode_dbr(ChannelType.STRING, text.payload, 1)[0][0] == b"CONSOLE"
+    assert members() <= before
