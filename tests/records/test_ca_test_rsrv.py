@@ -13,12 +13,10 @@ value: docs/records.md), a long-string view or a text CHAR waveform read as DBR_
 text, not its first character's code: docs/compliance.md), DTYP (pythonSoftIOC's softIoc
 adds device supports of its own) and a histogram (RSRV's always holds NELM counts).
 """
-import os
-import re
 import subprocess
 from concurrent.futures import ThreadPoolExecutor
 
-from test_catools_rsrv import TOOLS, same_as_softioc
+from test_catools_rsrv import TOOLS, masked, same_as_softioc, tool_env
 
 #: Every record type of the script that holds a value, and fields of each DBF type
 READS = [
@@ -39,27 +37,10 @@ PUTS = [("CT:LO", "70000"), ("CT:MB.ZRVL", "-1"), ("CT:MB", "1"), ("CT:I64O", "1
         ("CT:BO", "1"), ("CT:CALC.CALC", "A*2"), ("CT:CALC.A", "4")]
 AFTER = ["CT:AO", "CT:AO.HOPR", "CT:AO.OVAL", "CT:MB.ZRVL", "CT:CALC", "CT:WF"]
 
-_MASKS = [
-    (re.compile(r"TimeStamp: \d{4}/\d\d/\d\d \d\d:\d\d:\d\d\.\d+"), "TimeStamp: <time>"),
-    (re.compile(r"Current Time: .*"), "Current Time: <time>"),
-    (re.compile(r'ctx="[^"]*"'), 'ctx="<the server\'s words>"'),
-]
-
-
-def _masked(text: str) -> str:
-    lines = [line for line in text.splitlines() if not line.startswith("Warning: Duplicate")]
-    text = "\n".join(lines)
-    for pattern, mask in _MASKS:
-        text = pattern.sub(mask, text)
-    return text
-
-
 def _ca_test(port: int, *arguments: str) -> str:
-    env = {**os.environ, "EPICS_CA_SERVER_PORT": str(port), "EPICS_CA_ADDR_LIST": "127.0.0.1",
-           "EPICS_CA_AUTO_ADDR_LIST": "NO"}
-    done = subprocess.run([str(TOOLS / "ca_test"), *arguments], env=env, text=True,
-                          capture_output=True, timeout=30, check=False)
-    return _masked(f"{done.stdout}--- stderr:\n{done.stderr}[exit {done.returncode}]")
+    done = subprocess.run([str(TOOLS / "ca_test"), *arguments], env=tool_env(port),
+                          text=True, capture_output=True, timeout=30, check=False)
+    return masked(f"{done.stdout}--- stderr:\n{done.stderr}[exit {done.returncode}]")
 
 
 def _run(port: int) -> list[tuple[str, str]]:

@@ -313,13 +313,22 @@ MONITORS = [
 
 _MASKS = [
     (re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+"), "<time>"),
+    (re.compile(r"TimeStamp: \d{4}/\d\d/\d\d \d\d:\d\d:\d\d\.\d+"), "TimeStamp: <time>"),
     (re.compile(r"Current Time: .*"), "Current Time: <time>"),
     (re.compile(r'ctx="[^"]*"'), 'ctx="<the server\'s words>"'),
     (re.compile(r"(127\.0\.0\.1|localhost):\d+"), "<server>"),
 ]
 
 
-def _masked(text: str) -> str:
+def tool_env(port: int) -> dict[str, str]:
+    """The environment of an EPICS tool that talks to the server on ``port`` only."""
+    return {**os.environ, "EPICS_CA_SERVER_PORT": str(port), "EPICS_CA_ADDR_LIST": "127.0.0.1",
+            "EPICS_CA_AUTO_ADDR_LIST": "NO"}
+
+
+def masked(text: str) -> str:
+    """A tool's output without what differs between any two runs (times, ports, the
+    server's own words in a failed put's context)."""
     lines = [line for line in text.splitlines() if not line.startswith("Warning: Duplicate")]
     text = "\n".join(lines)
     for pattern, mask in _MASKS:
@@ -329,8 +338,7 @@ def _masked(text: str) -> str:
 
 def _run_script(port: int) -> list[tuple[str, str]]:
     """Every command of the script against the server on ``port``: (command, output)."""
-    env = {**os.environ, "EPICS_CA_SERVER_PORT": str(port), "EPICS_CA_ADDR_LIST": "127.0.0.1",
-           "EPICS_CA_AUTO_ADDR_LIST": "NO"}
+    env = tool_env(port)
 
     def run(*command: str) -> str:
         # stdout and stderr apart: libca prints exceptions from a thread of its own
@@ -338,7 +346,7 @@ def _run_script(port: int) -> list[tuple[str, str]]:
                               capture_output=True, timeout=30, check=False)
         return f"{done.stdout}--- stderr:\n{done.stderr}[exit {done.returncode}]"
 
-    out = [(" ".join(command), _masked(run(*command))) for command in READS + PUTS]
+    out = [(" ".join(command), masked(run(*command))) for command in READS + PUTS]
     for arguments, puts in MONITORS:
         monitor = subprocess.Popen([str(TOOLS / "camonitor"), *arguments], env=env, text=True,
                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -357,7 +365,7 @@ def _run_script(port: int) -> list[tuple[str, str]]:
             monitor.terminate()
         rest, errors = monitor.communicate(timeout=10)
         out.append(("camonitor " + " ".join(arguments),
-                    _masked(f"{first}{rest}--- stderr:\n{errors}")))
+                    masked(f"{first}{rest}--- stderr:\n{errors}")))
     return out
 
 
